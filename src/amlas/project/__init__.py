@@ -1,0 +1,28 @@
+"""The AMLAS project model: typed artefacts, the loader, the rules and traceability.
+
+A project is a directory with an ``amlas.yaml`` manifest and one YAML file per
+user-written AMLAS artefact. :func:`check_project` loads it and applies every rule;
+:func:`load_project` only loads it.
+"""
+
+from amlas.project._check import check_project
+from amlas.project._loader import LoadResult, load_project
+from amlas.project._manifest import MANIFEST_FILE, Manifest
+from amlas.project._project import Definition, Project, Reference
+from amlas.project.artefacts import ARTEFACTS, ArtefactSpec
+from amlas.project.metrics import METRICS, MetricSpec
+
+__all__ = [
+    "ARTEFACTS",
+    "MANIFEST_FILE",
+    "METRICS",
+    "ArtefactSpec",
+    "Definition",
+    "LoadResult",
+    "Manifest",
+    "MetricSpec",
+    "Project",
+    "Reference",
+    "check_project",
+    "load_project",
+]

@@ -1,0 +1,154 @@
+"""Load a project directory: the manifest, then every artefact it names."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from amlas.diagnostics import Diagnostics, Location
+from amlas.errors import ProjectNotFoundError
+from amlas.project._manifest import MANIFEST_FILE, Manifest
+from amlas.project._paths import inside
+from amlas.project._project import Project
+from amlas.project._validate import validate_document
+from amlas.project._yaml import MAX_FILE_BYTES, LoadedYaml, SourceMap, load_yaml
+from amlas.project.artefacts import ARTEFACTS
+
+__all__ = ["LoadResult", "load_project"]
+
+_PLACEHOLDER = re.compile(r"\bTODO\b")
+
+
+@dataclass
+class LoadResult:
+    """A project and the problems found while loading it (rules not yet applied)."""
+
+    project: Project
+    diagnostics: Diagnostics
+
+
+def load_project(root: str | Path) -> LoadResult:
+    """Load every artefact of the project at ``root``.
+
+    Raises :class:`~amlas.errors.ProjectNotFoundError` when ``root`` is not a project
+    directory; every problem *inside* the project becomes a diagnostic instead.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise ProjectNotFoundError(f"{str(root)!r} is not a directory")
+    if not (root / MANIFEST_FILE).is_file():
+        raise ProjectNotFoundError(
+            f"{str(root)!r} holds no {MANIFEST_FILE}; run 'amlas init {root}' to create a project"
+        )
+    diagnostics = Diagnostics()
+    manifest_yaml = _read_yaml(root, MANIFEST_FILE, diagnostics)
+    manifest = None
+    if manifest_yaml is not None:
+        manifest = validate_document(
+            Manifest, manifest_yaml.data, manifest_yaml.source, diagnostics
+        )
+    if manifest is None:  # keep going with defaults so the artefacts still get checked
+        manifest = Manifest(amlas=1, name="unnamed", component="unnamed component")
+    project = Project(root=root.resolve(), manifest=manifest)
+
+    for letter, spec in ARTEFACTS.items():
+        relative = manifest.path_of(letter)
+        project.files[letter] = relative
+        manifest_at = (
+            manifest_yaml.source.locate(("artefacts", letter))
+            if manifest_yaml and letter in manifest.artefacts
+            else Location(MANIFEST_FILE, 1, 1)
+        )
+        if not inside(project.root, relative):
+            diagnostics.add(
+                "F009",
+                f"[{letter}] {spec.title}: path {relative!r} leaves the project directory",
+                manifest_at,
+            )
+            continue
+        if not (project.root / relative).exists():
+            if spec.required:
+                diagnostics.add(
+                    "F001",
+                    f"[{letter}] {spec.title} is required and {relative!r} does not exist",
+                    Location(relative),
+                    hint=f"'amlas init' writes a template; stage {spec.stage} needs it",
+                )
+            else:
+                diagnostics.add(
+                    "F002",
+                    f"[{letter}] {spec.title} ({relative!r}) is not written yet; the stage "
+                    f"{spec.stage} argument will stay undeveloped",
+                    Location(relative),
+                )
+            continue
+        loaded = _read_yaml(project.root, relative, diagnostics)
+        if loaded is None:
+            continue
+        project.sources[letter] = loaded.source
+        project.raw[letter] = loaded.data
+        _scan_placeholders(loaded.data, (), loaded.source, diagnostics)
+        declared = loaded.data.get("artefact")
+        if declared is not None and str(declared) != letter:
+            diagnostics.add(
+                "F008",
+                f"this file declares artefact {declared!r} but the manifest loads it as "
+                f"[{letter}] {spec.title}",
+                loaded.source.locate(("artefact",)),
+                hint=f"set 'artefact: {letter}' or fix the manifest's 'artefacts:' map",
+            )
+            continue
+        document = validate_document(spec.model, loaded.data, loaded.source, diagnostics)
+        if document is not None:
+            project.artefacts[letter] = document
+    return LoadResult(project, diagnostics)
+
+
+def _read_yaml(root: Path, relative: str, diagnostics: Diagnostics) -> LoadedYaml | None:
+    path = root / relative
+    where = Location(relative)
+    try:
+        if path.is_dir():
+            diagnostics.add("F003", f"{relative!r} is a directory, expected a YAML file", where)
+            return None
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            diagnostics.add(
+                "F003",
+                f"{relative!r} is {size} bytes; artefact files are limited to "
+                f"{MAX_FILE_BYTES} bytes (keep data in dataset files)",
+                where,
+            )
+            return None
+        raw = path.read_bytes()
+    except OSError as exc:
+        diagnostics.add("F003", f"cannot read {relative!r}: {exc.strerror or exc}", where)
+        return None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        diagnostics.add(
+            "F003",
+            f"{relative!r} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+            Location(relative, line, 1),
+        )
+        return None
+    return load_yaml(text, relative, diagnostics)
+
+
+def _scan_placeholders(
+    value: Any, at: tuple[str | int, ...], source: SourceMap, diagnostics: Diagnostics
+) -> None:
+    if isinstance(value, str):
+        if _PLACEHOLDER.search(value):
+            shown = value if len(value) <= 50 else value[:47] + "..."
+            diagnostics.add("S007", f"placeholder left: {shown!r}", source.locate(at))
+    elif isinstance(value, dict):
+        for key, element in value.items():
+            _scan_placeholders(element, (*at, key), source, diagnostics)
+    elif isinstance(value, list):
+        for i, element in enumerate(value):
+            _scan_placeholders(element, (*at, i), source, diagnostics)

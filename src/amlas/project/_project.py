@@ -1,0 +1,168 @@
+"""A loaded AMLAS project: the manifest, every artefact that validated, and where each
+value came from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from amlas.diagnostics import Location
+from amlas.project._manifest import Manifest
+from amlas.project._yaml import SourceMap
+from amlas.project.artefacts import (
+    ARTEFACTS,
+    AllocatedRequirements,
+    ArtefactDocument,
+    DataRequirements,
+    DatasetDocument,
+    MLComponentDescription,
+    MLSafetyRequirements,
+    OperatingEnvironment,
+    SystemSafetyRequirements,
+)
+
+__all__ = ["Definition", "Project", "Reference"]
+
+D = TypeVar("D", bound=ArtefactDocument)
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Definition:
+    """An item that carries an ID: its kind, and the artefact and path that define it."""
+
+    id: str
+    kind: str
+    letter: str
+    path: Path_
+    item: BaseModel
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One ID named in a reference field, with the kinds of item it may name."""
+
+    id: str
+    kinds: tuple[str, ...]
+    letter: str
+    path: Path_
+    on_key: bool = False
+
+
+@dataclass
+class Project:
+    """An AMLAS project as loaded from ``root``.
+
+    ``artefacts`` holds the documents that passed schema validation, by letter; an
+    artefact with errors, or without a file, is absent. ``files`` maps each letter to its
+    project-relative file, and ``sources`` to where each value sits in that file.
+    """
+
+    root: Path
+    manifest: Manifest
+    artefacts: dict[str, ArtefactDocument] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, SourceMap] = field(default_factory=dict)
+    raw: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def get(self, letter: str, kind: type[D]) -> D | None:
+        """The artefact ``letter`` as ``kind`` if it loaded, else None."""
+        document = self.artefacts.get(letter)
+        return document if isinstance(document, kind) else None
+
+    # Typed shortcuts for the artefacts rules use most.
+    @property
+    def system_requirements(self) -> SystemSafetyRequirements | None:
+        return self.get("A", SystemSafetyRequirements)
+
+    @property
+    def environment(self) -> OperatingEnvironment | None:
+        return self.get("B", OperatingEnvironment)
+
+    @property
+    def component(self) -> MLComponentDescription | None:
+        return self.get("D", MLComponentDescription)
+
+    @property
+    def allocated(self) -> AllocatedRequirements | None:
+        return self.get("E", AllocatedRequirements)
+
+    @property
+    def ml_requirements(self) -> MLSafetyRequirements | None:
+        return self.get("H", MLSafetyRequirements)
+
+    @property
+    def data_requirements(self) -> DataRequirements | None:
+        return self.get("L", DataRequirements)
+
+    def datasets(self) -> dict[str, DatasetDocument]:
+        """The datasets [N] [O] [P] that loaded, by letter."""
+        return {
+            letter: doc
+            for letter in ("N", "O", "P")
+            if isinstance(doc := self.artefacts.get(letter), DatasetDocument)
+        }
+
+    def locate(self, letter: str, path: Path_ = (), *, key: bool = False) -> Location:
+        """Where the value at ``path`` of artefact ``letter`` is written."""
+        if letter in self.sources:
+            return self.sources[letter].locate(path, key=key)
+        return Location(self.files.get(letter, ARTEFACTS[letter].default_path))
+
+    def resolve(self, relative: str) -> Path:
+        """A project-relative path as an absolute one."""
+        return (self.root / relative).resolve()
+
+    def definitions(self) -> Iterator[Definition]:
+        """Every item with an ID, in artefact then document order."""
+        for letter, document in self.artefacts.items():
+            for path, item in _walk(document, ()):
+                kind = type(item).id_kind if hasattr(type(item), "id_kind") else None
+                item_id = getattr(item, "id", None)
+                if kind and isinstance(item_id, str):
+                    yield Definition(item_id, kind, letter, (*path, "id"), item)
+
+    def references(self) -> Iterator[Reference]:
+        """Every ID named in a reference field, in artefact then document order."""
+        for letter, document in self.artefacts.items():
+            for path, item in _walk(document, ()):
+                for name, kinds in getattr(type(item), "refs", {}).items():
+                    field_info = type(item).model_fields[name]
+                    key = field_info.alias or name
+                    value = getattr(item, name)
+                    if isinstance(value, str):
+                        yield Reference(value, kinds, letter, (*path, key))
+                    elif isinstance(value, list):
+                        for i, ref in enumerate(value):
+                            yield Reference(ref, kinds, letter, (*path, key, i))
+                    elif isinstance(value, dict):
+                        for ref in value:
+                            yield Reference(ref, kinds, letter, (*path, key, ref), on_key=True)
+
+    def index(self) -> dict[str, Definition]:
+        """ID -> its first definition."""
+        found: dict[str, Definition] = {}
+        for definition in self.definitions():
+            found.setdefault(definition.id, definition)
+        return found
+
+
+def _walk(item: BaseModel, path: Path_) -> Iterator[tuple[Path_, BaseModel]]:
+    yield path, item
+    for name, field_info in type(item).model_fields.items():
+        key = field_info.alias or name
+        value = getattr(item, name)
+        if isinstance(value, BaseModel):
+            yield from _walk(value, (*path, key))
+        elif isinstance(value, list):
+            for i, element in enumerate(value):
+                if isinstance(element, BaseModel):
+                    yield from _walk(element, (*path, key, i))
+        elif isinstance(value, dict):
+            for k, element in value.items():
+                if isinstance(element, BaseModel):
+                    yield from _walk(element, (*path, key, k))

@@ -1,0 +1,147 @@
+"""Typed models of every AMLAS document artefact, and the registry that maps artefact
+letters to models, stages and default file locations.
+
+Evidence artefacts ([S] [X] [Z] [FF]) and arguments ([G] [K] [T] [Y] [CC] [HH]) are produced
+by `amlas` itself (the checks, evidence and case layers), not written by users, so they
+have no model here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amlas.project.artefacts._base import ArtefactDocument, Item
+from amlas.project.artefacts.data import (
+    CATEGORIES,
+    CHECK_CATEGORY,
+    DataGenerationLog,
+    DataJustification,
+    DataRequirement,
+    DataRequirements,
+    DatasetDocument,
+    DevelopmentData,
+    InternalTestData,
+    VerificationData,
+)
+from amlas.project.artefacts.deployment import (
+    ErroneousBehaviour,
+    ErroneousBehaviourLog,
+    OperationalScenario,
+    OperationalScenarios,
+)
+from amlas.project.artefacts.learning import ModelDevelopmentLog, ModelReference
+from amlas.project.artefacts.requirements import (
+    FormalProperty,
+    MLSafetyRequirement,
+    MLSafetyRequirements,
+    Perturbation,
+    Slice,
+    ValidationRecord,
+    ValidationResults,
+)
+from amlas.project.artefacts.scoping import (
+    AllocatedRequirement,
+    AllocatedRequirements,
+    Barrier,
+    CategoricalDimension,
+    Hazard,
+    MLComponentDescription,
+    NumericDimension,
+    OperatingEnvironment,
+    SystemDescription,
+    SystemSafetyRequirement,
+    SystemSafetyRequirements,
+)
+from amlas.project.artefacts.verification import VerificationActivity, VerificationLog
+
+__all__ = [
+    "ARTEFACTS",
+    "CATEGORIES",
+    "CHECK_CATEGORY",
+    "AllocatedRequirement",
+    "AllocatedRequirements",
+    "ArtefactDocument",
+    "ArtefactSpec",
+    "Barrier",
+    "CategoricalDimension",
+    "DataGenerationLog",
+    "DataJustification",
+    "DataRequirement",
+    "DataRequirements",
+    "DatasetDocument",
+    "DevelopmentData",
+    "ErroneousBehaviour",
+    "ErroneousBehaviourLog",
+    "FormalProperty",
+    "Hazard",
+    "InternalTestData",
+    "Item",
+    "MLComponentDescription",
+    "MLSafetyRequirement",
+    "MLSafetyRequirements",
+    "ModelDevelopmentLog",
+    "ModelReference",
+    "NumericDimension",
+    "OperatingEnvironment",
+    "OperationalScenario",
+    "OperationalScenarios",
+    "Perturbation",
+    "Slice",
+    "SystemDescription",
+    "SystemSafetyRequirement",
+    "SystemSafetyRequirements",
+    "ValidationRecord",
+    "ValidationResults",
+    "VerificationActivity",
+    "VerificationData",
+    "VerificationLog",
+]
+
+
+@dataclass(frozen=True)
+class ArtefactSpec:
+    """Where an artefact sits in AMLAS and in a project directory."""
+
+    letter: str
+    model: type[ArtefactDocument]
+    stage: int
+    default_path: str
+    required: bool
+    """Required from the start (stages 1-3 inputs); later artefacts may come later."""
+
+    @property
+    def title(self) -> str:
+        return self.model.title
+
+    @property
+    def schema_file(self) -> str:
+        return f"{self.letter}.schema.json"
+
+
+def _spec(model: type[ArtefactDocument], stage: int, path: str, required: bool) -> ArtefactSpec:
+    return ArtefactSpec(model.letter, model, stage, path, required)
+
+
+ARTEFACTS: dict[str, ArtefactSpec] = {
+    s.letter: s
+    for s in (
+        _spec(SystemSafetyRequirements, 1, "1-scoping/A-system-safety-requirements.yaml", True),
+        _spec(OperatingEnvironment, 1, "1-scoping/B-operating-environment.yaml", True),
+        _spec(SystemDescription, 1, "1-scoping/C-system-description.yaml", True),
+        _spec(MLComponentDescription, 1, "1-scoping/D-ml-component.yaml", True),
+        _spec(AllocatedRequirements, 1, "1-scoping/E-allocated-requirements.yaml", True),
+        _spec(MLSafetyRequirements, 2, "2-requirements/H-ml-safety-requirements.yaml", True),
+        _spec(ValidationResults, 2, "2-requirements/J-validation-results.yaml", False),
+        _spec(DataRequirements, 3, "3-data/L-data-requirements.yaml", True),
+        _spec(DataJustification, 3, "3-data/M-data-justification.yaml", False),
+        _spec(DevelopmentData, 3, "3-data/N-development-data.yaml", True),
+        _spec(InternalTestData, 3, "3-data/O-internal-test-data.yaml", True),
+        _spec(VerificationData, 3, "3-data/P-verification-data.yaml", True),
+        _spec(DataGenerationLog, 3, "3-data/Q-data-generation-log.yaml", False),
+        _spec(ModelDevelopmentLog, 4, "4-learning/U-model-development-log.yaml", False),
+        _spec(ModelReference, 4, "4-learning/V-model.yaml", False),
+        _spec(VerificationLog, 5, "5-verification/AA-verification-log.yaml", False),
+        _spec(ErroneousBehaviourLog, 6, "6-deployment/DD-erroneous-behaviour-log.yaml", False),
+        _spec(OperationalScenarios, 6, "6-deployment/EE-operational-scenarios.yaml", False),
+    )
+}

@@ -1,0 +1,77 @@
+"""Building blocks shared by every artefact model.
+
+Every model is immutable and rejects unknown keys. Items that others may reference carry
+an ``id`` and declare their ``id_kind``; fields that reference other items are listed in
+``refs`` (field name -> the kinds of item they may name). The project's cross-artefact
+rules read these declarations, so adding a reference is a one-line change here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+__all__ = [
+    "ArtefactDocument",
+    "Id",
+    "Item",
+    "Probability",
+    "Sha256",
+    "Text",
+]
+
+ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_.\-]{0,63}$"
+
+Id = Annotated[
+    str,
+    StringConstraints(pattern=ID_PATTERN),
+    Field(description="An identifier, unique across the project: a letter, then letters, "
+          "digits, '.', '_' or '-' (at most 64 characters), e.g. 'MLR-3'."),
+]
+"""An item identifier, unique across the whole project."""
+
+Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+"""Free text that must not be empty."""
+
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+"""A lower-case hex SHA-256 digest."""
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Item(BaseModel):
+    """Base of every model read from a project file: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
+        populate_by_name=True,
+    )
+
+    id_kind: ClassVar[str | None] = None
+    """The kind of item an ``id`` field defines (e.g. 'hazard'); None for unnamed items."""
+
+    refs: ClassVar[dict[str, tuple[str, ...]]] = {}
+    """Reference fields: field name -> kinds of item the IDs in it may name."""
+
+
+class ArtefactDocument(Item):
+    """Fields every AMLAS artefact document starts with."""
+
+    letter: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+
+    artefact: str = Field(description="The AMLAS artefact letter this document holds, e.g. 'H'.")
+    version: Text = Field(
+        description="The document's version (e.g. '1.2.0'); bump it when the content changes."
+    )
+    assumptions: list[Text] = Field(
+        default_factory=list,
+        description="Assumptions made while writing this artefact (surfaced in the report, R25).",
+    )
+    uncertainties: list[Text] = Field(
+        default_factory=list,
+        description="Known uncertainties and trade-offs (surfaced in the report, R25).",
+    )

@@ -1,0 +1,309 @@
+"""Stage 3: [L] data requirements, [M] their justification, the datasets [N] [O] [P]
+and [Q] the data generation log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from amlas.project.artefacts._base import ArtefactDocument, Id, Item, Probability, Sha256, Text
+
+__all__ = [
+    "CATEGORIES",
+    "CHECK_CATEGORY",
+    "CategoryGap",
+    "DataGenerationLog",
+    "DataJustification",
+    "DataRequirement",
+    "DataRequirements",
+    "DatasetDocument",
+    "DevelopmentData",
+    "InternalTestData",
+    "VerificationData",
+]
+
+Category = Literal["relevance", "completeness", "accuracy", "balance"]
+CATEGORIES: tuple[str, ...] = ("relevance", "completeness", "accuracy", "balance")
+DatasetLetter = Literal["N", "O", "P"]
+
+
+# -- machine-checkable data rules: a registered check name plus parameters, never code ------
+
+
+class WithinOdd(Item):
+    """Every sample lies inside the declared ODD ranges and categories."""
+
+    refs: ClassVar[dict[str, tuple[str, ...]]] = {"dimensions": ("odd_dimension",)}
+
+    check: Literal["within_odd"]
+    dimensions: list[Id] = Field(default_factory=list)
+    """ODD dimensions checked (empty: all)."""
+    max_outside_fraction: Probability = 0.0
+    """Largest tolerated fraction of samples outside the ODD."""
+
+
+class SchemaConformance(Item):
+    """Every sample has the input features of [D] with the declared types."""
+
+    check: Literal["schema_conformance"]
+
+
+class MinSamplesPerCell(Item):
+    """Every ODD cell (combination of bands/categories) holds at least k samples."""
+
+    refs: ClassVar[dict[str, tuple[str, ...]]] = {
+        "dimensions": ("odd_dimension",),
+        "from_requirement": ("ml_requirement",),
+    }
+
+    check: Literal["min_samples_per_cell"]
+    dimensions: Annotated[list[Id], Field(min_length=1)]
+    min_samples: Annotated[int, Field(ge=1)] | None = None
+    """k, stated directly ..."""
+    from_requirement: Id | None = None
+    """... or derived from the sample size this [H] requirement needs at its threshold and
+    confidence."""
+    class_: str | None = Field(default=None, alias="class")
+    """Count only samples of this class (e.g. the safety-related class)."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> MinSamplesPerCell:
+        if (self.min_samples is None) == (self.from_requirement is None):
+            raise ValueError("give exactly one of 'min_samples' or 'from_requirement'")
+        return self
+
+
+class ClassBalance(Item):
+    """The proportion of a class lies within bounds."""
+
+    check: Literal["class_balance"]
+    class_: str = Field(alias="class")
+    min_fraction: Probability = 0.0
+    max_fraction: Probability = 1.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ClassBalance:
+        if self.min_fraction > self.max_fraction:
+            raise ValueError(
+                f"min_fraction={self.min_fraction:g} > max_fraction={self.max_fraction:g}"
+            )
+        return self
+
+
+class SliceBalance(Item):
+    """Every band/category of a dimension holds at least a fraction of the samples."""
+
+    refs: ClassVar[dict[str, tuple[str, ...]]] = {"dimension": ("odd_dimension",)}
+
+    check: Literal["slice_balance"]
+    dimension: Id
+    min_fraction: Probability
+
+
+class LabelErrorRate(Item):
+    """The label error rate, bounded from an audited subset, stays below a maximum."""
+
+    check: Literal["label_error_rate"]
+    audit_file: Text
+    """Project-relative file of re-labelled samples (sample id, audited label)."""
+    max_rate: Probability
+    confidence: float = Field(
+        default=0.95, json_schema_extra={"exclusiveMinimum": 0, "exclusiveMaximum": 1}
+    )
+
+
+DataRule = Annotated[
+    WithinOdd | SchemaConformance | MinSamplesPerCell | ClassBalance | SliceBalance
+    | LabelErrorRate,
+    Field(discriminator="check"),
+]
+
+CHECK_CATEGORY: dict[str, str] = {
+    "within_odd": "relevance",
+    "schema_conformance": "relevance",
+    "min_samples_per_cell": "completeness",
+    "class_balance": "balance",
+    "slice_balance": "balance",
+    "label_error_rate": "accuracy",
+}
+
+
+# -- [L] ----------------------------------------------------------------------------------------
+
+
+class DataRequirement(Item):
+    """A data requirement derived from ML safety requirements."""
+
+    id_kind: ClassVar[str | None] = "data_requirement"
+    refs: ClassVar[dict[str, tuple[str, ...]]] = {"traces_to": ("ml_requirement",)}
+
+    id: Id
+    category: Category
+    text: Text
+    traces_to: list[Id] = Field(default_factory=list)
+    """IDs of the ML safety requirements [H] this data requirement serves."""
+    rule: DataRule | None = None
+    """A machine-checkable rule, where one fits."""
+    assumptions: list[Text] = Field(default_factory=list)
+    """Assumptions about the operating environment (R7)."""
+
+
+class CategoryGap(Item):
+    """A data-requirement category deliberately left without requirements, and why."""
+
+    category: Category
+    justification: Text
+
+
+class DataRequirements(ArtefactDocument):
+    """[L] Data requirements."""
+
+    letter: ClassVar[str] = "L"
+    title: ClassVar[str] = "Data requirements"
+
+    artefact: Literal["L"]
+    requirements: Annotated[list[DataRequirement], Field(min_length=1)]
+    gaps: list[CategoryGap] = Field(default_factory=list)
+    features: list[Text] = Field(default_factory=list)
+    """The data features used to encode the operating domain (R7)."""
+
+
+# -- [M] ----------------------------------------------------------------------------------------
+
+
+class JustificationArgument(Item):
+    refs: ClassVar[dict[str, tuple[str, ...]]] = {
+        "requirements": ("ml_requirement",),
+        "data_requirements": ("data_requirement",),
+    }
+
+    requirements: Annotated[list[Id], Field(min_length=1)]
+    """The ML safety requirements [H] discussed."""
+    data_requirements: list[Id] = Field(default_factory=list)
+    """The data requirements [L] argued sufficient for them."""
+    rationale: Text
+
+
+class DataJustification(ArtefactDocument):
+    """[M] Data requirements justification report: [L] is sufficient for [H] (G3.2)."""
+
+    letter: ClassVar[str] = "M"
+    title: ClassVar[str] = "Data requirements justification report"
+
+    artefact: Literal["M"]
+    summary: Text
+    author: Text
+    date: dt.date
+    arguments: Annotated[list[JustificationArgument], Field(min_length=1)]
+    category_rationale: str = ""
+    """Why the identified types of data requirements are sufficient (J3.1)."""
+
+
+# -- [N] [O] [P] -------------------------------------------------------------------------------
+
+
+class DatasetDocument(ArtefactDocument):
+    """Common fields of the development [N], internal test [O] and verification [P] data."""
+
+    refs: ClassVar[dict[str, tuple[str, ...]]] = {"odd_columns": ("odd_dimension",)}
+    role: ClassVar[str] = ""
+
+    artefact: DatasetLetter
+    description: Text
+    location: Text
+    """Project-relative path of the data file (or folder, for image folders)."""
+    format: Literal["csv", "parquet", "npz", "image_folder"]
+    sha256: Sha256 | None = None
+    """SHA-256 of the file as reviewed; `amlas check` reports a mismatch (D005)."""
+    samples: Annotated[int, Field(ge=0)] | None = None
+    """Declared number of samples."""
+    label_column: Text
+    id_column: str | None = None
+    """Column holding a unique sample id (findings name samples by it)."""
+    group_column: str | None = None
+    """Column of the unit that must not be shared between sets (patient, asset, scene)."""
+    odd_columns: dict[Id, Text] = Field(default_factory=dict)
+    """ODD dimension ID -> column, overriding [B]'s default column."""
+    feature_columns: list[Text] = Field(default_factory=list)
+    """Model input columns; empty means the input features of [D]."""
+    metadata_table: str | None = None
+    """For image folders: the project-relative table of labels and ODD metadata."""
+    source: Text
+    """Provenance: where the samples come from."""
+
+
+class DevelopmentData(DatasetDocument):
+    """[N] Development data (training and validation)."""
+
+    letter: ClassVar[str] = "N"
+    title: ClassVar[str] = "Development data"
+    role: ClassVar[str] = "development"
+    artefact: Literal["N"]
+
+
+class InternalTestData(DatasetDocument):
+    """[O] Internal test data, used by the development team to test the model."""
+
+    letter: ClassVar[str] = "O"
+    title: ClassVar[str] = "Internal test data"
+    role: ClassVar[str] = "internal_test"
+    artefact: Literal["O"]
+
+
+class VerificationData(DatasetDocument):
+    """[P] Verification data, kept from the development team until release (R15)."""
+
+    letter: ClassVar[str] = "P"
+    title: ClassVar[str] = "Verification data"
+    role: ClassVar[str] = "verification"
+    artefact: Literal["P"]
+
+
+# -- [Q] ----------------------------------------------------------------------------------------
+
+
+class DataSource(Item):
+    name: Text
+    description: Text
+    rationale: Text
+    """Why this source is suitable (AMLAS Note 17)."""
+    near_identical_system: bool = False
+    """True when the data come from a system that is not the target (Note 16)."""
+    compromise: str = ""
+    """For near-identical systems: the compromise and why the data remain valid."""
+
+    @model_validator(mode="after")
+    def _compromise(self) -> DataSource:
+        if self.near_identical_system and not self.compromise.strip():
+            raise PydanticCustomError(
+                "amlas_missing",
+                "data from a near-identical system needs 'compromise' saying why it stays valid",
+                {},
+            )
+        return self
+
+
+class GenerationEntry(Item):
+    date: dt.date
+    sub_process: Literal[
+        "collection", "preprocessing", "augmentation", "labelling", "splitting", "other"
+    ]
+    decision: Text
+    rationale: Text
+    datasets: list[DatasetLetter] = Field(default_factory=list)
+    """Which of [N] [O] [P] the decision affects."""
+    author: str = ""
+
+
+class DataGenerationLog(ArtefactDocument):
+    """[Q] Data generation log: decisions per sub-process and how the sets meet [L]."""
+
+    letter: ClassVar[str] = "Q"
+    title: ClassVar[str] = "Data generation log"
+
+    artefact: Literal["Q"]
+    sources: Annotated[list[DataSource], Field(min_length=1)]
+    entries: Annotated[list[GenerationEntry], Field(min_length=1)]

@@ -1,0 +1,94 @@
+"""Stage 6: [DD] erroneous behaviour log and [EE] operational scenarios."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field
+
+from amlas.project.artefacts._base import ArtefactDocument, Id, Item, Text
+
+__all__ = ["ErroneousBehaviour", "ErroneousBehaviourLog", "OperationalScenario",
+           "OperationalScenarios"]
+
+
+class ErroneousBehaviour(Item):
+    """An erroneous input, output or violated assumption the system must handle (R20)."""
+
+    id_kind: ClassVar[str | None] = "erroneous_behaviour"
+    refs: ClassVar[dict[str, tuple[str, ...]]] = {
+        "requirements": ("ml_requirement",),
+        "hazards": ("hazard",),
+    }
+
+    id: Id
+    kind: Literal["erroneous_input", "erroneous_output", "assumption_violation"]
+    description: Text
+    source: Literal["internal_test", "verification", "odd_limit", "assumption", "field",
+                    "analysis"]
+    """Where the behaviour was identified."""
+    requirements: list[Id] = Field(default_factory=list)
+    hazards: list[Id] = Field(default_factory=list)
+    monitoring: str = ""
+    """How the system detects it (G6.8)."""
+    response: str = ""
+    """How the system responds acceptably (G6.9)."""
+
+
+class Incident(Item):
+    id_kind: ClassVar[str | None] = "incident"
+    refs: ClassVar[dict[str, tuple[str, ...]]] = {"behaviour": ("erroneous_behaviour",)}
+
+    id: Id
+    date: dt.date
+    description: Text
+    behaviour: Id | None = None
+
+
+class ErroneousBehaviourLog(ArtefactDocument):
+    """[DD] Erroneous behaviour log."""
+
+    letter: ClassVar[str] = "DD"
+    title: ClassVar[str] = "Erroneous behaviour log"
+
+    artefact: Literal["DD"]
+    behaviours: Annotated[list[ErroneousBehaviour], Field(min_length=1)]
+    sufficiency_rationale: str = ""
+    """Why the identified erroneous behaviour is sufficient (J6.2)."""
+    incidents: list[Incident] = Field(default_factory=list)
+
+
+class OperationalScenario(Item):
+    """An imagined sequence of events the integrated system is tested on."""
+
+    id_kind: ClassVar[str | None] = "scenario"
+    refs: ClassVar[dict[str, tuple[str, ...]]] = {
+        "requirements": ("system_requirement",),
+        "conditions": ("odd_dimension",),
+    }
+
+    id: Id
+    name: Text
+    description: Text
+    requirements: Annotated[list[Id], Field(min_length=1)]
+    """The system safety requirements [A] this scenario exercises."""
+    conditions: dict[Id, Text] = Field(default_factory=dict)
+    """ODD dimension ID -> band or category the scenario runs in."""
+    variations: Annotated[int, Field(ge=1)] = 1
+    """Number of seeded variations to run."""
+
+
+class OperationalScenarios(ArtefactDocument):
+    """[EE] Operational scenarios."""
+
+    letter: ClassVar[str] = "EE"
+    title: ClassVar[str] = "Operational scenarios"
+
+    artefact: Literal["EE"]
+    scenarios: Annotated[list[OperationalScenario], Field(min_length=1)]
+    sufficiency_rationale: Text
+    """Why these scenarios represent real operation (J6.1)."""
+    simulation: bool = False
+    """True when integration tests run in simulation (G6.5 then needs development)."""
+    simulator: str = ""

@@ -1,0 +1,126 @@
+"""Stage 4: [U] model development log and [V] the model reference."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from amlas.project.artefacts._base import ArtefactDocument, Id, Item, Sha256, Text
+
+__all__ = ["ModelDevelopmentLog", "ModelReference"]
+
+DatasetLetter = Literal["N", "O", "P"]
+Scalar = float | int | str | bool
+
+
+class ModelType(Item):
+    choice: Text
+    """The model form, e.g. 'logistic regression', 'small CNN'."""
+    rationale: Text
+    """Why this form is likely to satisfy [H] (Activity 10)."""
+
+
+class Tool(Item):
+    name: Text
+    version: Text
+
+
+class Decision(Item):
+    """A hyper-parameter or threshold, its value, and the data it was chosen on."""
+
+    name: Text
+    value: Scalar
+    rationale: Text
+    chosen_on: DatasetLetter = "N"
+    """The data the value was chosen on; only development data [N] avoids leakage (R12)."""
+    method: str = ""
+    """How it was chosen, e.g. '5-fold cross-validation on [N]'."""
+
+
+class Candidate(Item):
+    id_kind: ClassVar[str | None] = "candidate"
+
+    id: Id
+    description: Text
+    notes: str = ""
+
+
+class Selection(Item):
+    refs: ClassVar[dict[str, tuple[str, ...]]] = {"candidate": ("candidate",)}
+
+    candidate: Id
+    rationale: Text
+    trade_offs: str = ""
+    """The multi-objective trade-off behind the choice (Activity 11)."""
+    chosen_on: Literal["N", "O", "P"] = "O"
+    """AMLAS selects among candidates on internal test results [O]; [P] would leak."""
+
+
+class Iteration(Item):
+    date: dt.date
+    change: Text
+    reason: Text
+    loop_back_to: Literal[2, 3, 4] | None = None
+    """The AMLAS stage the iteration went back to, if any."""
+
+
+class ModelDevelopmentLog(ArtefactDocument):
+    """[U] Model development log: every key decision and its justification (R13)."""
+
+    letter: ClassVar[str] = "U"
+    title: ClassVar[str] = "Model development log"
+
+    artefact: Literal["U"]
+    model_type: ModelType
+    toolchain: Annotated[list[Tool], Field(min_length=1)]
+    data_used: Annotated[list[DatasetLetter], Field(min_length=1)] = ["N"]
+    """The datasets used to create candidates (R12: development data [N] only)."""
+    hyperparameters: list[Decision] = Field(default_factory=list)
+    thresholds: list[Decision] = Field(default_factory=list)
+    overfitting_controls: list[Text] = Field(default_factory=list)
+    candidates: list[Candidate] = Field(default_factory=list)
+    selection: Selection | None = None
+    iterations: list[Iteration] = Field(default_factory=list)
+
+
+class Framework(Item):
+    name: Text
+    version: Text
+
+
+class ModelReference(ArtefactDocument):
+    """[V] The ML model: where it is, its hash, and how to load it."""
+
+    letter: ClassVar[str] = "V"
+    title: ClassVar[str] = "ML model"
+    refs: ClassVar[dict[str, tuple[str, ...]]] = {"candidate": ("candidate",)}
+
+    artefact: Literal["V"]
+    name: Text
+    location: Text
+    """Project-relative path of the model file."""
+    format: Literal["sklearn_joblib", "skops", "onnx", "torch", "python_callable"]
+    callable: Annotated[
+        str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    ] | None = None
+    """For 'python_callable': 'module:function' returning the model."""
+    sha256: Sha256 | None = None
+    framework: Framework
+    trained_on: Annotated[list[DatasetLetter], Field(min_length=1)] = ["N"]
+    candidate: Id | None = None
+    """The candidate in [U] this model is."""
+    decision_threshold: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    """Score threshold for the positive class, when the model outputs probabilities."""
+    class_order: list[Text] = Field(default_factory=list)
+    """Class names in the order of the model's output columns."""
+
+    @model_validator(mode="after")
+    def _callable(self) -> ModelReference:
+        if self.format == "python_callable" and self.callable is None:
+            raise PydanticCustomError(
+                "amlas_missing", "format 'python_callable' needs 'callable: module:function'", {}
+            )
+        return self

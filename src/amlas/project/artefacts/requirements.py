@@ -1,0 +1,194 @@
+"""Stage 2: [H] ML safety requirements and [J] their validation results."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from amlas.diagnostics import did_you_mean
+from amlas.project.artefacts._base import ArtefactDocument, Id, Item, Text
+from amlas.project.metrics import METRICS
+
+__all__ = [
+    "FormalProperty",
+    "MLSafetyRequirement",
+    "MLSafetyRequirements",
+    "Participant",
+    "Perturbation",
+    "Slice",
+    "ValidationRecord",
+    "ValidationResults",
+]
+
+
+class Slice(Item):
+    """The part of the operating domain a requirement applies to.
+
+    ``where`` restricts the population to some bands/categories of some dimensions;
+    ``per`` asks for the requirement to hold separately in every band (or every
+    combination of bands, when several dimensions are listed) of those dimensions.
+    An empty slice means the whole operating domain, evaluated as one population.
+    """
+
+    refs: ClassVar[dict[str, tuple[str, ...]]] = {
+        "where": ("odd_dimension",),
+        "per": ("odd_dimension",),
+    }
+
+    where: dict[Id, Annotated[list[Text], Field(min_length=1)]] = Field(default_factory=dict)
+    """ODD dimension ID -> the bands or categories included."""
+    per: list[Id] = Field(default_factory=list)
+    """ODD dimension IDs whose bands (or their combinations) must each meet the threshold."""
+
+
+class Perturbation(Item):
+    """A perturbation drawn from the operating environment, for robustness testing."""
+
+    kind: Literal[
+        "gaussian_noise", "measurement_noise", "scaling", "blur", "brightness", "contrast",
+        "rotation", "occlusion", "fgsm", "pgd",
+    ]
+    magnitude: Annotated[float, Field(gt=0.0)]
+    """Size of the perturbation in ``unit`` (noise sigma, scale factor, epsilon, degrees...)."""
+    unit: str = ""
+    """Unit of ``magnitude``, e.g. 'relative', 'mm', 'deg', 'pixel intensity'."""
+    features: list[Text] = Field(default_factory=list)
+    """Input features perturbed (tabular models); empty means all."""
+    norm: Literal["linf", "l2"] | None = None
+    """Norm of the budget, for adversarial perturbations."""
+    rationale: str = ""
+    """Why this perturbation and magnitude represent the operating environment."""
+
+
+class FormalProperty(Item):
+    """A formally specified property for the formal verification leg (G5.4)."""
+
+    kind: Literal["local_robustness", "output_bounds", "monotonicity"]
+    epsilon: Annotated[float, Field(gt=0.0)]
+    """Radius of the input region around each verification sample."""
+    norm: Literal["linf", "l2"] = "linf"
+    features: list[Text] = Field(default_factory=list)
+    """Input features the region varies (empty: all)."""
+    encoding: Text
+    """How the requirement is encoded as this property and why it represents the real-world
+    requirement (AMLAS Note 36, J5.2)."""
+
+
+class MLSafetyRequirement(Item):
+    """An ML safety requirement: verifiable on the model, traced to allocated requirements."""
+
+    id_kind: ClassVar[str | None] = "ml_requirement"
+    refs: ClassVar[dict[str, tuple[str, ...]]] = {"traces_to": ("allocated_requirement",)}
+
+    id: Id
+    text: Text
+    kind: Literal["performance", "robustness", "other"]
+    traces_to: list[Id] = Field(default_factory=list)
+    """IDs of the allocated requirements [E] this refines."""
+    metric: str | None = Field(
+        default=None,
+        json_schema_extra={"enum": sorted(METRICS)},
+    )
+    """The metric the threshold is set on (see the metric catalogue)."""
+    class_: str | None = Field(default=None, alias="class")
+    """The class a per-class metric is computed for (e.g. 'malignant')."""
+    threshold: float | None = None
+    comparison: Literal["at_least", "at_most"] | None = None
+    """Optional; defaults to the metric's direction and must agree with it."""
+    confidence: float | None = Field(
+        default=None,
+        json_schema_extra={"exclusiveMinimum": 0, "exclusiveMaximum": 1},
+    )
+    """Confidence level of the bound the verdict is decided on, e.g. 0.95."""
+    applies_to: Slice = Field(default_factory=Slice)
+    perturbation: Perturbation | None = None
+    property: FormalProperty | None = None
+    data_related: bool = True
+    """False for requirements data cannot address (e.g. latency); then ``data_related_reason``."""
+    data_related_reason: str = ""
+    rationale: str = ""
+    """Why this metric, threshold and confidence control the hazard contribution."""
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str | None) -> str | None:
+        if value is not None and value not in METRICS:
+            hint = did_you_mean(value, METRICS) or f"known metrics: {', '.join(sorted(METRICS))}"
+            raise PydanticCustomError(
+                "unknown_choice", "unknown metric '{value}'; {hint}", {"value": value, "hint": hint}
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> MLSafetyRequirement:
+        if self.kind in ("performance", "robustness"):
+            missing = [
+                name
+                for name in ("metric", "threshold", "confidence")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise PydanticCustomError(
+                    "amlas_missing",
+                    "a {kind} requirement needs {missing}",
+                    {"kind": self.kind, "missing": " and ".join(repr(m) for m in missing)},
+                )
+        if not self.data_related and not self.data_related_reason.strip():
+            raise PydanticCustomError(
+                "amlas_missing",
+                "'data_related: false' needs 'data_related_reason' saying why data cannot "
+                "address this requirement",
+                {},
+            )
+        return self
+
+
+class MLSafetyRequirements(ArtefactDocument):
+    """[H] ML safety requirements."""
+
+    letter: ClassVar[str] = "H"
+    title: ClassVar[str] = "ML safety requirements"
+
+    artefact: Literal["H"]
+    requirements: Annotated[list[MLSafetyRequirement], Field(min_length=1)]
+    development_rationale: str = ""
+    """How the ML safety requirements were developed from [E] (J2.1)."""
+
+
+class Participant(Item):
+    name: Text
+    role: Text
+    independent: bool = False
+    """True when the participant is independent of the development team."""
+
+
+class ValidationRecord(Item):
+    """One validation activity (review, simulation, analysis) over some [H] items."""
+
+    id_kind: ClassVar[str | None] = "validation_record"
+    refs: ClassVar[dict[str, tuple[str, ...]]] = {"requirements": ("ml_requirement",)}
+
+    id: Id
+    requirements: Annotated[list[Id], Field(min_length=1)]
+    """IDs of the ML safety requirements validated."""
+    method: Literal["review", "simulation", "analysis", "testing", "other"]
+    date: dt.date
+    participants: list[Participant] = Field(default_factory=list)
+    outcome: Literal["accepted", "accepted_with_changes", "rejected", "pending"]
+    summary: Text
+    findings: list[Text] = Field(default_factory=list)
+
+
+class ValidationResults(ArtefactDocument):
+    """[J] ML safety requirements validation results."""
+
+    letter: ClassVar[str] = "J"
+    title: ClassVar[str] = "ML safety requirements validation results"
+
+    artefact: Literal["J"]
+    approach_rationale: Text
+    """Why the validation approach is sufficient (J2.2)."""
+    records: Annotated[list[ValidationRecord], Field(min_length=1)]

@@ -1,0 +1,104 @@
+"""The metric catalogue: what an ML safety requirement [H] may measure.
+
+Each metric knows its range, which direction is better and which tasks it fits, so the
+project checks can catch a threshold outside the range (Q001), a comparison against the
+metric's direction (Q003) or a metric that does not fit the task (Q012) before any data
+is touched. The verification engine computes the same names.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["CLASSIFICATION", "METRICS", "MetricSpec"]
+
+CLASSIFICATION = frozenset({"binary_classification", "multiclass_classification"})
+_ALL_TASKS = frozenset(
+    {"binary_classification", "multiclass_classification", "regression", "object_detection"}
+)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    description: str
+    lower: float
+    upper: float
+    higher_is_better: bool
+    per_class: bool
+    tasks: frozenset[str]
+
+    @property
+    def comparison(self) -> str:
+        """The comparison a threshold on this metric is held to."""
+        return "at_least" if self.higher_is_better else "at_most"
+
+    def range_text(self) -> str:
+        upper = "inf" if math.isinf(self.upper) else f"{self.upper:g}"
+        return f"[{self.lower:g}, {upper}]"
+
+
+def _m(
+    name: str,
+    description: str,
+    *,
+    higher: bool,
+    per_class: bool = False,
+    upper: float = 1.0,
+    tasks: frozenset[str] = CLASSIFICATION,
+) -> MetricSpec:
+    return MetricSpec(name, description, 0.0, upper, higher, per_class, tasks)
+
+
+METRICS: dict[str, MetricSpec] = {
+    m.name: m
+    for m in (
+        _m("recall", "true positive rate for `class` (sensitivity)", higher=True, per_class=True),
+        _m("fnr", "false negative rate for `class` (miss rate)", higher=False, per_class=True),
+        _m("fpr", "false positive rate for `class`", higher=False, per_class=True),
+        _m("specificity", "true negative rate for `class`", higher=True, per_class=True),
+        _m("precision", "positive predictive value for `class`", higher=True, per_class=True),
+        _m("npv", "negative predictive value for `class`", higher=True, per_class=True),
+        _m("f1", "harmonic mean of precision and recall for `class`", higher=True, per_class=True),
+        _m("accuracy", "fraction of samples classified correctly", higher=True),
+        _m("balanced_accuracy", "mean recall over all classes", higher=True),
+        _m(
+            "false_positives_per_sample",
+            "false positives for `class` divided by the number of samples",
+            higher=False,
+            per_class=True,
+            upper=math.inf,
+            tasks=CLASSIFICATION | {"object_detection"},
+        ),
+        _m("expected_calibration_error", "gap between confidence and accuracy", higher=False),
+        _m(
+            "robust_accuracy",
+            "fraction of samples still classified correctly under the perturbation",
+            higher=True,
+        ),
+        _m(
+            "prediction_stability",
+            "fraction of samples whose prediction is unchanged under the perturbation",
+            higher=True,
+        ),
+        _m(
+            "verified_robustness",
+            "fraction of samples proven robust by formal verification",
+            higher=True,
+        ),
+        _m(
+            "mean_absolute_error",
+            "mean absolute error in the target's unit",
+            higher=False,
+            upper=math.inf,
+            tasks=frozenset({"regression"}),
+        ),
+        _m(
+            "within_tolerance_rate",
+            "fraction of predictions within the requirement's tolerance",
+            higher=True,
+            tasks=_ALL_TASKS,
+        ),
+    )
+}

@@ -1,0 +1,236 @@
+"""Data rules for [L], [M] and the datasets [N] [O] [P] (D001-D011; AMLAS R6, R8, R9)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from amlas.diagnostics import Diagnostics, did_you_mean
+from amlas.hashing import sha256_path
+from amlas.project._paths import inside
+from amlas.project._project import Project
+from amlas.project.artefacts import (
+    CATEGORIES,
+    CHECK_CATEGORY,
+    DataJustification,
+    DatasetDocument,
+)
+from amlas.project.rules._registry import rule
+
+
+@rule
+def categories_covered(project: Project, diagnostics: Diagnostics) -> None:
+    data = project.data_requirements
+    if data is None:
+        return
+    covered = {req.category for req in data.requirements}
+    gaps = {gap.category: i for i, gap in enumerate(data.gaps)}
+    for category in CATEGORIES:
+        if category not in covered and category not in gaps:
+            diagnostics.add(
+                "D001",
+                f"no data requirement covers {category!r} and no gap is justified",
+                project.locate("L", ("requirements",), key=True),
+                hint=f"add a {category} requirement, or 'gaps: [{{category: {category}, "
+                "justification: ...}]'",
+            )
+        if category in covered and category in gaps:
+            diagnostics.add(
+                "D009",
+                f"a gap is declared for {category!r}, which requirements already cover",
+                project.locate("L", ("gaps", gaps[category], "category")),
+            )
+
+
+@rule
+def rules_fit_categories(project: Project, diagnostics: Diagnostics) -> None:
+    data = project.data_requirements
+    if data is None:
+        return
+    component = project.component
+    classes = component.class_names() if component else None
+    for i, req in enumerate(data.requirements):
+        if req.rule is None:
+            continue
+        expected = CHECK_CATEGORY[req.rule.check]
+        if expected != req.category:
+            diagnostics.add(
+                "D002",
+                f"{req.id}: check {req.rule.check!r} verifies {expected}, but the requirement "
+                f"is about {req.category}",
+                project.locate("L", ("requirements", i, "rule", "check")),
+            )
+        name = getattr(req.rule, "class_", None)
+        if name is not None and classes is not None and name not in classes:
+            diagnostics.add(
+                "D010",
+                f"{req.id}: class {name!r} is not a class of the ML component [D]",
+                project.locate("L", ("requirements", i, "rule", "class")),
+                hint=did_you_mean(name, classes) or f"classes: {', '.join(classes)}",
+            )
+        audit = getattr(req.rule, "audit_file", None)
+        if audit is not None:
+            _require_file(project, "L", ("requirements", i, "rule", "audit_file"), audit,
+                          "audit file", diagnostics)
+        confidence = getattr(req.rule, "confidence", None)
+        if confidence is not None and not 0.0 < confidence < 1.0:
+            diagnostics.add(
+                "Q002",
+                f"{req.id}: confidence={confidence:g} is outside (0, 1)",
+                project.locate("L", ("requirements", i, "rule", "confidence")),
+            )
+
+
+def _require_file(
+    project: Project,
+    letter: str,
+    path: tuple[str | int, ...],
+    relative: str,
+    what: str,
+    diagnostics: Diagnostics,
+) -> Path | None:
+    at = project.locate(letter, path)
+    if not inside(project.root, relative):
+        diagnostics.add("F009", f"{what} {relative!r} leaves the project directory", at)
+        return None
+    target = project.root / relative
+    if not target.exists():
+        diagnostics.add("D003", f"{what} {relative!r} does not exist", at)
+        return None
+    return target
+
+
+@rule
+def datasets_exist_and_differ(project: Project, diagnostics: Diagnostics) -> None:
+    seen_location: dict[str, str] = {}
+    seen_hash: dict[str, str] = {}
+    for letter, dataset in project.datasets().items():
+        target = _require_file(
+            project, letter, ("location",), dataset.location, f"[{letter}] data", diagnostics
+        )
+        key = str((project.root / dataset.location).resolve())
+        if key in seen_location:
+            diagnostics.add(
+                "D004",
+                f"[{letter}] and [{seen_location[key]}] both read {dataset.location!r}",
+                project.locate(letter, ("location",)),
+            )
+            continue
+        seen_location[key] = letter
+        if dataset.metadata_table is not None:
+            _require_file(project, letter, ("metadata_table",), dataset.metadata_table,
+                          "metadata table", diagnostics)
+        if target is None:
+            continue
+        try:
+            actual = sha256_path(target)
+        except OSError as exc:
+            diagnostics.add(
+                "F003", f"cannot read {dataset.location!r}: {exc.strerror or exc}",
+                project.locate(letter, ("location",)),
+            )
+            continue
+        if actual in seen_hash:
+            diagnostics.add(
+                "D004",
+                f"[{letter}] {dataset.location!r} has the same content as "
+                f"[{seen_hash[actual]}]",
+                project.locate(letter, ("location",)),
+            )
+        seen_hash.setdefault(actual, letter)
+        if dataset.sha256 is not None and dataset.sha256 != actual:
+            diagnostics.add(
+                "D005",
+                f"[{letter}] {dataset.location!r} has sha256 {actual[:12]}..., declared "
+                f"{dataset.sha256[:12]}...",
+                project.locate(letter, ("sha256",)),
+                hint=f"after review, set 'sha256: {actual}'",
+            )
+        if dataset.format == "csv" and target.is_file():
+            _check_columns(project, letter, dataset, target, diagnostics)
+
+
+def _check_columns(
+    project: Project,
+    letter: str,
+    dataset: DatasetDocument,
+    target: Path,
+    diagnostics: Diagnostics,
+) -> None:
+    try:
+        with target.open(newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle), [])
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        diagnostics.add(
+            "F003", f"cannot read the header of {dataset.location!r}: {exc}",
+            project.locate(letter, ("location",)),
+        )
+        return
+    columns = set(header)
+    wanted: list[tuple[tuple[str | int, ...], str, str]] = [
+        (("label_column",), dataset.label_column, "label column"),
+    ]
+    if dataset.id_column:
+        wanted.append((("id_column",), dataset.id_column, "sample-id column"))
+    if dataset.group_column:
+        wanted.append((("group_column",), dataset.group_column, "group column"))
+    for i, name in enumerate(dataset.feature_columns):
+        wanted.append((("feature_columns", i), name, "feature column"))
+    environment = project.environment
+    if environment is not None:
+        for dimension in environment.dimensions:
+            column = dataset.odd_columns.get(dimension.id, dimension.column)
+            if column is None:
+                diagnostics.add(
+                    "D007",
+                    f"[{letter}] says no column for ODD dimension {dimension.id!r}, and [B] "
+                    "gives no default",
+                    project.locate(letter, ("odd_columns",)),
+                    hint=f"add 'odd_columns: {{{dimension.id}: <column>}}'",
+                )
+                continue
+            path: tuple[str | int, ...] = (
+                ("odd_columns", dimension.id) if dimension.id in dataset.odd_columns
+                else ("location",)
+            )
+            wanted.append((path, column, f"column of ODD dimension {dimension.id!r}"))
+    if not dataset.feature_columns and project.component is not None:
+        for name in project.component.feature_names():
+            wanted.append((("location",), name, "input feature of [D]"))
+    for path, column, what in wanted:
+        if column not in columns:
+            diagnostics.add(
+                "D006",
+                f"[{letter}] {dataset.location!r} has no {what} {column!r}",
+                project.locate(letter, path),
+                hint=did_you_mean(column, columns),
+            )
+
+
+@rule
+def datasets_name_samples(project: Project, diagnostics: Diagnostics) -> None:
+    for letter, dataset in project.datasets().items():
+        if dataset.id_column is None:
+            diagnostics.add(
+                "D008",
+                f"[{letter}] declares no 'id_column'",
+                project.locate(letter, ("label_column",)),
+            )
+
+
+@rule
+def justification_covers_requirements(project: Project, diagnostics: Diagnostics) -> None:
+    ml = project.ml_requirements
+    report = project.get("M", DataJustification)
+    if ml is None or report is None:
+        return
+    discussed = {req_id for argument in report.arguments for req_id in argument.requirements}
+    for req in ml.requirements:
+        if req.data_related and req.id not in discussed:
+            diagnostics.add(
+                "D011",
+                f"the justification report does not discuss {req.id!r}",
+                project.locate("M", ("arguments",), key=True),
+            )
+
+

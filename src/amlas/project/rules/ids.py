@@ -1,0 +1,72 @@
+"""Identifier rules: IDs are unique across the project and every reference resolves to an
+item of the right kind (X001-X003)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from amlas.diagnostics import Diagnostics, did_you_mean
+from amlas.project._project import Definition, Project
+from amlas.project.rules._registry import rule
+
+_KIND_NAMES = {
+    "hazard": "hazard [A]",
+    "system_requirement": "system safety requirement [A]",
+    "odd_dimension": "ODD dimension [B]",
+    "barrier": "barrier [C]",
+    "component": "system component [C]",
+    "allocated_requirement": "allocated requirement [E]",
+    "ml_requirement": "ML safety requirement [H]",
+    "validation_record": "validation record [J]",
+    "data_requirement": "data requirement [L]",
+    "candidate": "model candidate [U]",
+    "verification_activity": "verification activity [AA]",
+    "erroneous_behaviour": "erroneous behaviour [DD]",
+    "incident": "incident [DD]",
+    "scenario": "operational scenario [EE]",
+}
+
+
+def kind_name(kind: str) -> str:
+    return _KIND_NAMES.get(kind, kind.replace("_", " "))
+
+
+@rule
+def unique_ids(project: Project, diagnostics: Diagnostics) -> None:
+    seen: dict[str, list[Definition]] = defaultdict(list)
+    for definition in project.definitions():
+        seen[definition.id].append(definition)
+    for item_id, definitions in seen.items():
+        first = definitions[0]
+        first_at = project.locate(first.letter, first.path).format()
+        for duplicate in definitions[1:]:
+            diagnostics.add(
+                "X001",
+                f"ID {item_id!r} ({kind_name(duplicate.kind)}) is already defined as a "
+                f"{kind_name(first.kind)} at {first_at}",
+                project.locate(duplicate.letter, duplicate.path),
+            )
+
+
+@rule
+def references_resolve(project: Project, diagnostics: Diagnostics) -> None:
+    index = project.index()
+    for ref in project.references():
+        at = project.locate(ref.letter, ref.path, key=ref.on_key)
+        wanted = " or ".join(kind_name(k) for k in ref.kinds)
+        target = index.get(ref.id)
+        if target is None:
+            same_kind = [d.id for d in index.values() if d.kind in ref.kinds]
+            diagnostics.add(
+                "X002",
+                f"unknown ID {ref.id!r}; expected a {wanted}",
+                at,
+                hint=did_you_mean(ref.id, same_kind)
+                or (f"known: {', '.join(sorted(same_kind)[:8])}" if same_kind else None),
+            )
+        elif target.kind not in ref.kinds:
+            diagnostics.add(
+                "X003",
+                f"{ref.id!r} is a {kind_name(target.kind)}; expected a {wanted}",
+                at,
+            )

@@ -1,0 +1,160 @@
+"""Rules for the model, the verification log and deployment artefacts
+(M001-M010; AMLAS R12, R16, R17, R19, R20)."""
+
+from __future__ import annotations
+
+from amlas.diagnostics import Diagnostics
+from amlas.hashing import sha256_path
+from amlas.project._paths import inside
+from amlas.project._project import Project
+from amlas.project.artefacts import (
+    ErroneousBehaviourLog,
+    ModelDevelopmentLog,
+    ModelReference,
+    OperationalScenarios,
+    VerificationLog,
+)
+from amlas.project.rules._registry import rule
+
+_HELD_OUT = {"O": "internal test data [O]", "P": "verification data [P]"}
+
+
+@rule
+def no_leakage(project: Project, diagnostics: Diagnostics) -> None:
+    log = project.get("U", ModelDevelopmentLog)
+    if log is not None:
+        for i, letter in enumerate(log.data_used):
+            if letter in _HELD_OUT:
+                diagnostics.add(
+                    "M002",
+                    f"the model was created with {_HELD_OUT[letter]}",
+                    project.locate("U", ("data_used", i)),
+                )
+        for group in ("hyperparameters", "thresholds"):
+            for i, decision in enumerate(getattr(log, group)):
+                if decision.chosen_on in _HELD_OUT:
+                    diagnostics.add(
+                        "M001",
+                        f"{group[:-1]} {decision.name!r} was chosen on "
+                        f"{_HELD_OUT[decision.chosen_on]}",
+                        project.locate("U", (group, i, "chosen_on")),
+                        hint="choose it on development data [N], e.g. by cross-validation",
+                    )
+        if log.selection is not None and log.selection.chosen_on == "P":
+            diagnostics.add(
+                "M001",
+                "the model was selected on verification data [P]",
+                project.locate("U", ("selection", "chosen_on")),
+            )
+    model = project.get("V", ModelReference)
+    if model is not None:
+        for i, letter in enumerate(model.trained_on):
+            if letter in _HELD_OUT:
+                diagnostics.add(
+                    "M002",
+                    f"the model was trained on {_HELD_OUT[letter]}",
+                    project.locate("V", ("trained_on", i)),
+                )
+
+
+@rule
+def model_file(project: Project, diagnostics: Diagnostics) -> None:
+    model = project.get("V", ModelReference)
+    if model is None:
+        return
+    at = project.locate("V", ("location",))
+    if not inside(project.root, model.location):
+        diagnostics.add("F009", f"model {model.location!r} leaves the project directory", at)
+        return
+    target = project.root / model.location
+    if not target.exists():
+        diagnostics.add("M003", f"model file {model.location!r} does not exist", at)
+        return
+    if model.sha256 is not None:
+        actual = sha256_path(target)
+        if actual != model.sha256:
+            diagnostics.add(
+                "M004",
+                f"{model.location!r} has sha256 {actual[:12]}..., declared "
+                f"{model.sha256[:12]}...",
+                project.locate("V", ("sha256",)),
+                hint=f"after review, set 'sha256: {actual}'",
+            )
+    component = project.component
+    if component is not None and model.class_order:
+        if sorted(model.class_order) != sorted(component.class_names()):
+            diagnostics.add(
+                "M010",
+                f"class_order {model.class_order} does not match the classes of [D] "
+                f"{component.class_names()}",
+                project.locate("V", ("class_order",)),
+            )
+
+
+@rule
+def verification_planned(project: Project, diagnostics: Diagnostics) -> None:
+    log = project.get("AA", VerificationLog)
+    ml = project.ml_requirements
+    if log is None:
+        return
+    if not log.verifiers:
+        diagnostics.add(
+            "M007", "the verification log names no verifier",
+            project.locate("AA", ("strategy",)),
+        )
+    with_property = {r.id for r in ml.requirements if r.property is not None} if ml else set()
+    for i, activity in enumerate(log.activities):
+        if (
+            activity.method == "formal"
+            and not activity.property_encoding.strip()
+            and not set(activity.requirements) <= with_property
+        ):
+            diagnostics.add(
+                "M006",
+                f"formal activity {activity.id!r} does not document its property encoding",
+                project.locate("AA", ("activities", i, "id")),
+                hint="add 'property_encoding:' or a 'property:' with 'encoding:' in [H]",
+            )
+    if ml is None:
+        return
+    planned = {req_id for activity in log.activities for req_id in activity.requirements}
+    for i, req in enumerate(ml.requirements):
+        if req.id not in planned:
+            diagnostics.add(
+                "M005",
+                f"no verification activity in [AA] covers {req.id!r}",
+                project.locate("H", ("requirements", i, "id")),
+            )
+
+
+@rule
+def erroneous_behaviour_handled(project: Project, diagnostics: Diagnostics) -> None:
+    log = project.get("DD", ErroneousBehaviourLog)
+    if log is None:
+        return
+    for i, behaviour in enumerate(log.behaviours):
+        missing = [n for n in ("monitoring", "response") if not getattr(behaviour, n).strip()]
+        if missing:
+            diagnostics.add(
+                "M008",
+                f"erroneous behaviour {behaviour.id!r} has no {' and no '.join(missing)}",
+                project.locate("DD", ("behaviours", i, "id")),
+            )
+
+
+@rule
+def scenarios_exercise_allocation(project: Project, diagnostics: Diagnostics) -> None:
+    scenarios = project.get("EE", OperationalScenarios)
+    allocated = project.allocated
+    if scenarios is None or allocated is None:
+        return
+    exercised = {req_id for s in scenarios.scenarios for req_id in s.requirements}
+    for i, req in enumerate(allocated.requirements):
+        untested = [target for target in req.traces_to if target not in exercised]
+        if untested:
+            diagnostics.add(
+                "M009",
+                f"allocated requirement {req.id!r}: no operational scenario exercises "
+                f"{', '.join(untested)}",
+                project.locate("E", ("requirements", i, "traces_to")),
+            )

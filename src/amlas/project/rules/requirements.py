@@ -1,0 +1,207 @@
+"""Requirement-quality rules for [E], [H] and [J] (Q001-Q013; AMLAS R1, R4, R5)."""
+
+from __future__ import annotations
+
+import re
+
+from amlas.diagnostics import Diagnostics, did_you_mean
+from amlas.project._project import Project
+from amlas.project.artefacts import ValidationResults
+from amlas.project.metrics import METRICS
+from amlas.project.rules._registry import rule
+
+_METRIC_WORDS = re.compile(
+    r"\b(recall|precision|accuracy|f1|auc|roc|sensitivity|specificity|"
+    r"true positive rate|false positive rate|false negative rate|tpr|fpr|fnr|"
+    r"confidence interval|softmax|loss)\b",
+    re.IGNORECASE,
+)
+
+
+@rule
+def allocated_is_technology_agnostic(project: Project, diagnostics: Diagnostics) -> None:
+    allocated = project.allocated
+    if allocated is None:
+        return
+    for i, req in enumerate(allocated.requirements):
+        found = sorted({m.group(0).lower() for m in _METRIC_WORDS.finditer(req.text)})
+        if found:
+            diagnostics.add(
+                "Q009",
+                f"allocated requirement {req.id!r} mentions {', '.join(found)}",
+                project.locate("E", ("requirements", i, "text")),
+                hint="state the real-world outcome here and put metrics in [H]",
+            )
+
+
+@rule
+def metrics_are_sound(project: Project, diagnostics: Diagnostics) -> None:
+    ml = project.ml_requirements
+    if ml is None:
+        return
+    component = project.component
+    classes = component.class_names() if component else None
+    for i, req in enumerate(ml.requirements):
+        base = ("requirements", i)
+        if req.confidence is not None and not 0.0 < req.confidence < 1.0:
+            diagnostics.add(
+                "Q002",
+                f"{req.id}: confidence={req.confidence:g} is outside (0, 1)",
+                project.locate("H", (*base, "confidence")),
+                hint="use a level such as 0.95 or 0.99",
+            )
+        spec = METRICS.get(req.metric or "")
+        if spec is None:
+            continue
+        if req.threshold is not None:
+            if not spec.lower <= req.threshold <= spec.upper:
+                diagnostics.add(
+                    "Q001",
+                    f"{req.id}: threshold={req.threshold:g} is outside the range "
+                    f"{spec.range_text()} of {spec.name}",
+                    project.locate("H", (*base, "threshold")),
+                )
+            elif (spec.higher_is_better and req.threshold == spec.lower) or (
+                not spec.higher_is_better and req.threshold == spec.upper
+            ):
+                diagnostics.add(
+                    "Q008",
+                    f"{req.id}: {spec.name} {spec.comparison} {req.threshold:g} holds for "
+                    "every model",
+                    project.locate("H", (*base, "threshold")),
+                )
+        if req.comparison is not None and req.comparison != spec.comparison:
+            better = "higher" if spec.higher_is_better else "lower"
+            diagnostics.add(
+                "Q003",
+                f"{req.id}: comparison {req.comparison!r} on {spec.name}, where {better} is "
+                f"better; expected {spec.comparison!r}",
+                project.locate("H", (*base, "comparison")),
+            )
+        if component is not None and component.task not in spec.tasks:
+            diagnostics.add(
+                "Q012",
+                f"{req.id}: metric {spec.name!r} is not defined for task {component.task!r}",
+                project.locate("H", (*base, "metric")),
+            )
+        if spec.per_class and req.class_ is None:
+            diagnostics.add(
+                "Q004",
+                f"{req.id}: {spec.name} is computed per class and needs 'class:'",
+                project.locate("H", (*base, "metric")),
+                hint=f"one of {', '.join(classes)}" if classes else None,
+            )
+        if req.class_ is not None and classes is not None and req.class_ not in classes:
+            diagnostics.add(
+                "Q004",
+                f"{req.id}: class {req.class_!r} is not a class of the ML component [D]",
+                project.locate("H", (*base, "class")),
+                hint=did_you_mean(req.class_, classes) or f"classes: {', '.join(classes)}",
+            )
+
+
+@rule
+def slices_exist(project: Project, diagnostics: Diagnostics) -> None:
+    ml, environment = project.ml_requirements, project.environment
+    if ml is None or environment is None:
+        return
+    dimensions = {d.id: d for d in environment.dimensions}
+    for i, req in enumerate(ml.requirements):
+        base = ("requirements", i, "applies_to")
+        for dim_id, values in req.applies_to.where.items():
+            dimension = dimensions.get(dim_id)
+            if dimension is None:
+                continue  # X002 reports the unknown dimension
+            allowed = dimension.slice_values()
+            for j, value in enumerate(values):
+                if value not in allowed:
+                    diagnostics.add(
+                        "Q005",
+                        f"{req.id}: {value!r} is not a band or category of ODD dimension "
+                        f"{dim_id!r}",
+                        project.locate("H", (*base, "where", dim_id, j)),
+                        hint=did_you_mean(value, allowed)
+                        or (f"declared: {', '.join(allowed)}" if allowed else
+                            f"{dim_id!r} declares no bands"),
+                    )
+        per = req.applies_to.per
+        for j, dim_id in enumerate(per):
+            if dim_id in req.applies_to.where or per.index(dim_id) != j:
+                diagnostics.add(
+                    "Q013",
+                    f"{req.id}: ODD dimension {dim_id!r} is repeated in the slice",
+                    project.locate("H", (*base, "per", j)),
+                )
+            dimension = dimensions.get(dim_id)
+            if dimension is not None and not dimension.slice_values():
+                diagnostics.add(
+                    "Q005",
+                    f"{req.id}: slicing per {dim_id!r}, which declares no bands",
+                    project.locate("H", (*base, "per", j)),
+                    hint="add 'bands:' to the dimension in [B]",
+                )
+
+
+@rule
+def robustness_is_specified(project: Project, diagnostics: Diagnostics) -> None:
+    ml = project.ml_requirements
+    if ml is None:
+        return
+    component = project.component
+    features = set(component.feature_names()) if component else set()
+    for i, req in enumerate(ml.requirements):
+        base = ("requirements", i)
+        if req.kind == "robustness" and req.perturbation is None and req.property is None:
+            diagnostics.add(
+                "Q006",
+                f"{req.id}: a robustness requirement needs 'perturbation' or 'property'",
+                project.locate("H", (*base, "kind")),
+            )
+        if req.kind != "robustness":
+            for name in ("perturbation", "property"):
+                if getattr(req, name) is not None:
+                    diagnostics.add(
+                        "Q007",
+                        f"{req.id}: {name!r} on a {req.kind} requirement is ignored",
+                        project.locate("H", (*base, name)),
+                        hint="set 'kind: robustness' or remove it",
+                    )
+        if not features:
+            continue
+        for name in ("perturbation", "property"):
+            spec = getattr(req, name)
+            if spec is None:
+                continue
+            for j, feature in enumerate(spec.features):
+                if feature not in features:
+                    diagnostics.add(
+                        "Q011",
+                        f"{req.id}: {feature!r} is not an input feature of the ML component",
+                        project.locate("H", (*base, name, "features", j)),
+                        hint=did_you_mean(feature, features),
+                    )
+
+
+@rule
+def requirements_validated(project: Project, diagnostics: Diagnostics) -> None:
+    ml = project.ml_requirements
+    results = project.get("J", ValidationResults)
+    if ml is None or results is None:
+        return
+    accepted: set[str] = set()
+    other: dict[str, str] = {}
+    for record in results.records:
+        for req_id in record.requirements:
+            if record.outcome in ("accepted", "accepted_with_changes"):
+                accepted.add(req_id)
+            else:
+                other[req_id] = record.outcome
+    for i, req in enumerate(ml.requirements):
+        if req.id in accepted:
+            continue
+        state = f"its validation is {other[req.id]}" if req.id in other else "no record covers it"
+        diagnostics.add(
+            "Q010",
+            f"ML safety requirement {req.id!r} is not validated: {state}",
+            project.locate("H", ("requirements", i, "id")),
+        )

@@ -1,0 +1,136 @@
+"""Traceability rules along [A] -> [E] -> [H] -> [L] (X004-X012; AMLAS R1, R3, R6)."""
+
+from __future__ import annotations
+
+from amlas.diagnostics import Diagnostics
+from amlas.project._project import Project
+from amlas.project.rules._registry import rule
+
+
+@rule
+def allocated_traced_to_system(project: Project, diagnostics: Diagnostics) -> None:
+    allocated = project.allocated
+    if allocated is None:
+        return
+    for i, req in enumerate(allocated.requirements):
+        if not req.traces_to:
+            diagnostics.add(
+                "X004",
+                f"allocated requirement {req.id!r} traces to no system safety requirement [A]",
+                project.locate("E", ("requirements", i, "id")),
+                hint="add 'traces_to: [<ID of an [A] requirement>]'",
+            )
+
+
+@rule
+def ml_traced_to_allocated(project: Project, diagnostics: Diagnostics) -> None:
+    ml = project.ml_requirements
+    if ml is None:
+        return
+    for i, req in enumerate(ml.requirements):
+        if not req.traces_to:
+            diagnostics.add(
+                "X005",
+                f"ML safety requirement {req.id!r} traces to no allocated requirement [E]",
+                project.locate("H", ("requirements", i, "id")),
+                hint="add 'traces_to: [<ID of an [E] requirement>]'",
+            )
+
+
+@rule
+def allocated_refined_or_deferred(project: Project, diagnostics: Diagnostics) -> None:
+    allocated, ml = project.allocated, project.ml_requirements
+    if allocated is None or ml is None:
+        return
+    refined_by: dict[str, list[str]] = {}
+    for req in ml.requirements:
+        for target in req.traces_to:
+            refined_by.setdefault(target, []).append(req.id)
+    for i, req in enumerate(allocated.requirements):
+        refiners = refined_by.get(req.id, [])
+        at = project.locate("E", ("requirements", i, "id"))
+        if not refiners and req.deferred is None:
+            diagnostics.add(
+                "X006",
+                f"allocated requirement {req.id!r} is refined by no ML safety requirement [H] "
+                "and is not deferred",
+                at,
+                hint="trace an [H] requirement to it, or add 'deferred: {reason: ..., "
+                "handled_by: system}'",
+            )
+        elif refiners and req.deferred is not None:
+            diagnostics.add(
+                "X011",
+                f"allocated requirement {req.id!r} is deferred but refined by "
+                f"{', '.join(refiners)}",
+                project.locate("E", ("requirements", i, "deferred")),
+            )
+
+
+@rule
+def data_traced_to_ml(project: Project, diagnostics: Diagnostics) -> None:
+    data = project.data_requirements
+    if data is None:
+        return
+    for i, req in enumerate(data.requirements):
+        if not req.traces_to:
+            diagnostics.add(
+                "X007",
+                f"data requirement {req.id!r} traces to no ML safety requirement [H]",
+                project.locate("L", ("requirements", i, "id")),
+                hint="add 'traces_to: [<ID of an [H] requirement>]'",
+            )
+
+
+@rule
+def ml_covered_by_data(project: Project, diagnostics: Diagnostics) -> None:
+    ml, data = project.ml_requirements, project.data_requirements
+    if ml is None or data is None:
+        return
+    covered: dict[str, list[str]] = {}
+    for req in data.requirements:
+        for target in req.traces_to:
+            covered.setdefault(target, []).append(req.id)
+    for i, req in enumerate(ml.requirements):
+        covering = covered.get(req.id, [])
+        if req.data_related and not covering:
+            diagnostics.add(
+                "X008",
+                f"ML safety requirement {req.id!r} is covered by no data requirement [L]",
+                project.locate("H", ("requirements", i, "id")),
+                hint="trace an [L] requirement to it, or set 'data_related: false' with "
+                "'data_related_reason'",
+            )
+        elif not req.data_related and covering:
+            diagnostics.add(
+                "X012",
+                f"ML safety requirement {req.id!r} says data_related: false but "
+                f"{', '.join(covering)} trace to it",
+                project.locate("H", ("requirements", i, "data_related")),
+            )
+
+
+@rule
+def hazards_and_allocation(project: Project, diagnostics: Diagnostics) -> None:
+    system = project.system_requirements
+    if system is None:
+        return
+    controlled = {h for req in system.requirements for h in req.controls}
+    for i, hazard in enumerate(system.hazards):
+        if hazard.id not in controlled:
+            diagnostics.add(
+                "X009",
+                f"hazard {hazard.id!r} is controlled by no system safety requirement",
+                project.locate("A", ("hazards", i, "id")),
+            )
+    allocated = project.allocated
+    if allocated is None:
+        return
+    used = {target for req in allocated.requirements for target in req.traces_to}
+    for i, req in enumerate(system.requirements):
+        if req.id not in used:
+            diagnostics.add(
+                "X010",
+                f"system safety requirement {req.id!r} is not allocated to the ML component",
+                project.locate("A", ("requirements", i, "id")),
+            )
