@@ -9,6 +9,9 @@ from amlas.project._check import check_project
 from amlas.project._loader import LoadResult, load_project
 from amlas.project._manifest import MANIFEST_FILE, Manifest
 from amlas.project._project import Definition, Project, Reference
+from amlas.project._schema import schema_documents, write_schemas
+from amlas.project._scaffold import EXAMPLES, init_project
+from amlas.project._trace import TraceMatrix, TraceRow, build_trace
 from amlas.project.artefacts import ARTEFACTS, ArtefactSpec
 from amlas.project.metrics import METRICS, MetricSpec
 
@@ -23,6 +26,13 @@ __all__ = [
     "MetricSpec",
     "Project",
     "Reference",
+    "TraceMatrix",
+    "TraceRow",
+    "EXAMPLES",
+    "build_trace",
+    "init_project",
+    "schema_documents",
+    "write_schemas",
     "check_project",
     "load_project",
 ]

@@ -1,0 +1,125 @@
+"""The traceability matrix [A] -> [E] -> [H] -> [L], and its gaps."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from amlas.project._project import Project
+from amlas.project.artefacts import MLSafetyRequirement
+
+__all__ = ["TraceMatrix", "TraceRow", "build_trace"]
+
+
+@dataclass(frozen=True)
+class TraceRow:
+    """One chain through the matrix. Empty cells are gaps, explained in ``gaps``."""
+
+    system: tuple[str, ...]
+    """[A] system safety requirement IDs."""
+    allocated: str | None
+    """[E] allocated requirement ID."""
+    ml: str | None
+    """[H] ML safety requirement ID."""
+    ml_kind: str | None
+    data: tuple[str, ...]
+    """[L] data requirement IDs covering the [H] item."""
+    notes: tuple[str, ...] = ()
+    """Explained non-gaps: deferrals, 'not data-related' reasons."""
+    gaps: tuple[str, ...] = ()
+    """Broken or missing links."""
+
+
+@dataclass(frozen=True)
+class TraceMatrix:
+    rows: tuple[TraceRow, ...]
+    missing: tuple[str, ...] = field(default=())
+    """Artefacts the matrix could not use (missing or invalid)."""
+
+    @property
+    def gap_count(self) -> int:
+        return sum(len(row.gaps) for row in self.rows)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "rows": [asdict(row) for row in self.rows],
+            "gaps": self.gap_count,
+            "missing_artefacts": list(self.missing),
+        }
+
+
+def build_trace(project: Project) -> TraceMatrix:
+    """Rows follow [E] order, then [H] order within each [E]; orphans come last."""
+    system = project.system_requirements
+    allocated = project.allocated
+    ml = project.ml_requirements
+    data = project.data_requirements
+    missing = tuple(
+        f"[{letter}]" for letter, doc in (("A", system), ("E", allocated), ("H", ml), ("L", data))
+        if doc is None
+    )
+    system_ids = [r.id for r in system.requirements] if system else []
+    allocated_reqs = allocated.requirements if allocated else []
+    ml_reqs = ml.requirements if ml else []
+    data_reqs = data.requirements if data else []
+    allocated_ids = {r.id for r in allocated_reqs}
+
+    covering: dict[str, list[str]] = {}
+    for d in data_reqs:
+        for target in d.traces_to:
+            covering.setdefault(target, []).append(d.id)
+
+    rows: list[TraceRow] = []
+    placed: set[str] = set()
+    for e in allocated_reqs:
+        e_gaps = [f"[A] {t} is not defined" for t in e.traces_to if system and t not in system_ids]
+        if not e.traces_to:
+            e_gaps.append(f"{e.id} traces to no [A] requirement")
+        refiners = [h for h in ml_reqs if e.id in h.traces_to]
+        if not refiners:
+            notes: tuple[str, ...] = ()
+            gaps = list(e_gaps)
+            if e.deferred is not None:
+                notes = (f"deferred to {e.deferred.handled_by}: {e.deferred.reason}",)
+            elif ml is not None:
+                gaps.append(f"{e.id} is refined by no [H] requirement and not deferred")
+            rows.append(TraceRow(tuple(e.traces_to), e.id, None, None, (), notes, tuple(gaps)))
+            continue
+        for h in refiners:
+            placed.add(h.id)
+            rows.append(_ml_row(tuple(e.traces_to), e.id, h, covering, data is not None, e_gaps))
+    for h in ml_reqs:
+        if h.id in placed:
+            continue
+        gaps = [
+            f"{h.id} traces to {t}, which is not an [E] requirement"
+            for t in h.traces_to if t not in allocated_ids
+        ] or [f"{h.id} traces to no [E] requirement"]
+        rows.append(_ml_row((), None, h, covering, data is not None, gaps))
+    used = {t for e in allocated_reqs for t in e.traces_to}
+    for a in system_ids:
+        if allocated is not None and a not in used:
+            rows.append(TraceRow((a,), None, None, None, (), ("not allocated to the ML component",)))
+    for d in data_reqs:
+        if not d.traces_to:
+            rows.append(
+                TraceRow((), None, None, None, (d.id,), (), (f"{d.id} traces to no [H] requirement",))
+            )
+    return TraceMatrix(tuple(rows), missing)
+
+
+def _ml_row(
+    system: tuple[str, ...],
+    allocated: str | None,
+    h: MLSafetyRequirement,
+    covering: dict[str, list[str]],
+    have_data: bool,
+    gaps: list[str],
+) -> TraceRow:
+    data = tuple(covering.get(h.id, []))
+    notes: list[str] = []
+    row_gaps = list(gaps)
+    if not h.data_related:
+        notes.append(f"not data-related: {h.data_related_reason}")
+    elif have_data and not data:
+        row_gaps.append(f"{h.id} is covered by no [L] requirement")
+    return TraceRow(system, allocated, h.id, h.kind, data, tuple(notes), tuple(row_gaps))

@@ -1,0 +1,57 @@
+"""Render the traceability matrix as a rich table, Markdown or JSON."""
+
+from __future__ import annotations
+
+import json
+
+from rich.table import Table
+
+from amlas.project import TraceMatrix, TraceRow
+
+__all__ = ["render_trace_json", "render_trace_markdown", "trace_table"]
+
+_HEADERS = ("[A] System", "[E] Allocated", "[H] ML safety", "[L] Data", "Gaps and notes")
+
+
+def _cells(row: TraceRow) -> tuple[str, str, str, str, str]:
+    ml = f"{row.ml} ({row.ml_kind})" if row.ml else "-"
+    remarks = [f"GAP: {g}" for g in row.gaps] + list(row.notes)
+    return (
+        ", ".join(row.system) or "-",
+        row.allocated or "-",
+        ml,
+        ", ".join(row.data) or "-",
+        "; ".join(remarks),
+    )
+
+
+def trace_table(matrix: TraceMatrix, *, title: str = "Traceability") -> Table:
+    """A rich table; rows with gaps are shown in red."""
+    table = Table(title=title, show_lines=False)
+    for header in _HEADERS:
+        table.add_column(header, overflow="fold")
+    for row in matrix.rows:
+        table.add_row(*_cells(row), style="red" if row.gaps else None)
+    return table
+
+
+def render_trace_markdown(matrix: TraceMatrix, *, title: str = "Traceability") -> str:
+    """A GitHub-flavoured Markdown table, for pull-request comments."""
+
+    def escape(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = [f"## {title}", "", "| " + " | ".join(_HEADERS) + " |", "|---" * len(_HEADERS) + "|"]
+    for row in matrix.rows:
+        cells = [escape(c) for c in _cells(row)]
+        if row.gaps:
+            cells[-1] = f"**{cells[-1]}**"
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", f"{len(matrix.rows)} rows, {matrix.gap_count} gaps."]
+    if matrix.missing:
+        lines.append(f"Not traced (missing or invalid): {', '.join(matrix.missing)}.")
+    return "\n".join(lines) + "\n"
+
+
+def render_trace_json(matrix: TraceMatrix) -> str:
+    return json.dumps(matrix.to_dict(), indent=2, sort_keys=True) + "\n"
