@@ -193,7 +193,11 @@ _TABLE: tuple[Code, ...] = (
     Code("M009", "warning", "allocated requirement not exercised by a scenario",
          "No operational scenario [EE] exercises the system safety requirement behind an [E] "
          "item, so integration testing cannot show it holds.", "R19"),
+    Code("M010", "error", "model classes do not match [D]",
+         "The model reference's `class_order` names other classes than the ML component "
+         "description [D]."),
 )
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}
-assert len(CODES) == len(_TABLE), "duplicate diagnostic code"
+if len(CODES) != len(_TABLE):  # pragma: no cover - caught by the test suite at once
+    raise RuntimeError("duplicate diagnostic code")
