@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from factory import write_project  # noqa: E402
+from factory import write_project
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "breast-cancer-triage"

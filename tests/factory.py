@@ -50,7 +50,9 @@ BASE: dict[str, dict[str, Any]] = {
         "artefact": "A",
         "version": "1.0.0",
         "source": "Hazard log HL-7",
-        "hazards": [{"id": "HAZ-1", "description": "Widget crushes a hand", "severity": "critical"}],
+        "hazards": [
+            {"id": "HAZ-1", "description": "Widget crushes a hand", "severity": "critical"}
+        ],
         "requirements": [{"id": "SSR-1", "text": "Never close on a hand", "controls": ["HAZ-1"]}],
     },
     "B": {

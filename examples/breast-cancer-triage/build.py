@@ -64,9 +64,24 @@ C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 TARGET_CV_RECALL = 0.98  # recall margin above the 0.95 of MLR-1/MLR-2, kept on [N]
 THRESHOLD_GRID = tuple(round(0.01 * k, 2) for k in range(1, 100))
 AUDIT_SIZE = 40
-NOISE_FEATURES = ("mean_radius", "mean_texture", "mean_perimeter", "mean_area",
-                  "mean_smoothness")  # as in MLR-5
-SCALE_FEATURES = ("mean_radius", "mean_perimeter", "worst_radius", "worst_perimeter")  # MLR-6
+NOISE_FEATURES = (
+    "mean_radius",
+    "mean_texture",
+    "mean_perimeter",
+    "mean_area",
+    "mean_smoothness",
+)  # as in MLR-5
+SCALE_FEATURES = (
+    "mean_radius",
+    "mean_perimeter",
+    "radius_error",
+    "perimeter_error",
+    "worst_radius",
+    "worst_perimeter",
+)  # MLR-6: lengths scale with magnification
+NOISE_SIGMA = 0.02  # MLR-5
+SCALE_FACTOR = 1.02  # MLR-6
+SECOND_READING_BAND = (0.10, 0.90)  # P(malignant) range sent for a second reading ([C] BAR-1)
 
 DATASETS = {  # letter -> (file, artefact)
     "N": ("data/development.csv", "3-data/N-development-data.yaml"),
@@ -153,31 +168,45 @@ def folds() -> StratifiedKFold:
 
 
 def logistic() -> Pipeline:
-    return Pipeline([
-        ("scale", StandardScaler()),
-        ("clf", LogisticRegression(class_weight="balanced", max_iter=5000, random_state=SEED)),
-    ])
+    return Pipeline(
+        [
+            ("scale", StandardScaler()),
+            ("clf", LogisticRegression(class_weight="balanced", max_iter=5000, random_state=SEED)),
+        ]
+    )
 
 
 def forest() -> RandomForestClassifier:
-    return RandomForestClassifier(n_estimators=200, max_depth=4, class_weight="balanced",
-                                  random_state=SEED, n_jobs=1)
+    return RandomForestClassifier(
+        n_estimators=200, max_depth=4, class_weight="balanced", random_state=SEED, n_jobs=1
+    )
+
+
+def column(proba: np.ndarray, classes) -> np.ndarray:
+    """The safety class's column of a predict_proba output."""
+    return proba[:, list(classes).index(SAFETY_CLASS)]
 
 
 def p_safety(model, X: np.ndarray) -> np.ndarray:
-    return model.predict_proba(X)[:, list(model.classes_).index(SAFETY_CLASS)]
+    return column(model.predict_proba(X), model.classes_)
 
 
 def rates(p: np.ndarray, y: np.ndarray, threshold: float) -> dict[str, float]:
     positive = y == SAFETY_CLASS
     flagged = p >= threshold
+    low, high = SECOND_READING_BAND
     return {
         "recall_malignant": float(flagged[positive].mean()),
         "specificity_malignant": float((~flagged[~positive]).mean()),
         "fpr_malignant": float(flagged[~positive].mean()),
         "missed_malignant": int((positive & ~flagged).sum()),
         "benign_to_priority": int((~positive & flagged).sum()),
+        "second_reading_fraction": float(((p >= low) & (p < high)).mean()),
     }
+
+
+def named(ids: list[str], rows: np.ndarray, mask: np.ndarray) -> list[str]:
+    return [ids[i] for i in rows[mask]]
 
 
 def ece(proba: np.ndarray, classes: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
@@ -251,7 +280,8 @@ def canonical_skops(model) -> bytes:
     walk(schema)
     entries = {
         f"{renumber[int(info.filename[:-4])]}.npy": raw.read(info)
-        for info in raw.infolist() if info.filename.endswith(".npy")
+        for info in raw.infolist()
+        if info.filename.endswith(".npy")
     }
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
@@ -283,8 +313,9 @@ def set_fields(artefact: Path, values: dict[str, object]) -> None:
             print(f"  note: no '{key}:' line in {artefact.relative_to(HERE)}")
             continue
         text = pattern.sub(
-            lambda m, v=value: f"{key}: {v}" + (f"  {m.group(1)}" if m.group(1) else ""),
-            text, count=1,
+            lambda m, k=key, v=value: f"{k}: {v}" + (f"  {m.group(1)}" if m.group(1) else ""),
+            text,
+            count=1,
         )
     write_bytes(artefact, text.encode("utf-8"))
 
@@ -314,26 +345,50 @@ def main() -> None:
     X_dev, y_dev = X[sets["N"]], labels[sets["N"]]
     X_int, y_int = X[sets["O"]], labels[sets["O"]]
 
-    search = GridSearchCV(logistic(), {"clf__C": list(C_GRID)}, cv=folds(),
-                          scoring="neg_log_loss", refit=True)
+    search = GridSearchCV(
+        logistic(), {"clf__C": list(C_GRID)}, cv=folds(), scoring="neg_log_loss", refit=True
+    )
     search.fit(X_dev, y_dev)
     best_c = float(search.best_params_["clf__C"])
     cv_log_loss = {
-        str(c): -float(s) for c, s in
-        zip(C_GRID, search.cv_results_["mean_test_score"], strict=True)
+        str(c): -float(s)
+        for c, s in zip(C_GRID, search.cv_results_["mean_test_score"], strict=True)
     }
     model = search.best_estimator_
 
     cv_lr = cross_val_predict(clone(model), X_dev, y_dev, cv=folds(), method="predict_proba")
-    threshold = pick_threshold(cv_lr[:, list(model.classes_).index(SAFETY_CLASS)], y_dev)
-    cv_p = cv_lr[:, list(model.classes_).index(SAFETY_CLASS)]
+    threshold = pick_threshold(column(cv_lr, model.classes_), y_dev)
 
     rf = forest()
     cv_rf = cross_val_predict(clone(rf), X_dev, y_dev, cv=folds(), method="predict_proba")
-    rf_threshold = pick_threshold(cv_rf[:, list(np.unique(y_dev)).index(SAFETY_CLASS)], y_dev)
     rf.fit(X_dev, y_dev)
+    rf_threshold = pick_threshold(column(cv_rf, rf.classes_), y_dev)
 
-    classes = model.classes_
+    def assess(candidate, cv_proba, t):
+        p_int = p_safety(candidate, X_int)
+        return {
+            "threshold": t,
+            "cv_development": {
+                **rates(column(cv_proba, candidate.classes_), y_dev, t),
+                "ece": ece(cv_proba, candidate.classes_, y_dev),
+                "recall_malignant_at_0.5": rates(column(cv_proba, candidate.classes_), y_dev, 0.5)[
+                    "recall_malignant"
+                ],
+            },
+            "internal_test": {
+                **rates(p_int, y_int, t),
+                "ece": ece(candidate.predict_proba(X_int), candidate.classes_, y_int),
+                "stability_noise": stability(candidate, X_int, features, t, noise=NOISE_SIGMA),
+                "stability_scale": stability(candidate, X_int, features, t, scale=SCALE_FACTOR),
+                "missed_malignant_ids": named(
+                    ids, sets["O"], (y_int == SAFETY_CLASS) & (p_int < t)
+                ),
+                "benign_to_priority_ids": named(
+                    ids, sets["O"], (y_int != SAFETY_CLASS) & (p_int >= t)
+                ),
+            },
+        }
+
     record = {
         "seed": SEED,
         "sets": {
@@ -345,43 +400,26 @@ def main() -> None:
             }
             for letter, rows in sets.items()
         },
+        "settings": {
+            "C_grid": list(C_GRID),
+            "target_cv_recall": TARGET_CV_RECALL,
+            "threshold_grid": [THRESHOLD_GRID[0], THRESHOLD_GRID[-1], 0.01],
+            "noise_sigma_relative": NOISE_SIGMA,
+            "noise_features": list(NOISE_FEATURES),
+            "scale_factor": SCALE_FACTOR,
+            "scale_features": list(SCALE_FEATURES),
+            "second_reading_band": list(SECOND_READING_BAND),
+        },
         "candidates": {
             "CAND-LR": {
                 "C": best_c,
                 "cv_log_loss_by_C": cv_log_loss,
-                "threshold": threshold,
-                "cv_development": {**rates(cv_p, y_dev, threshold),
-                                   "ece": ece(cv_lr, classes, y_dev)},
-                "internal_test": {
-                    **rates(p_safety(model, X_int), y_int, threshold),
-                    "ece": ece(model.predict_proba(X_int), classes, y_int),
-                    "stability_noise_0.02": stability(model, X_int, features, threshold,
-                                                      noise=0.02),
-                    "stability_scale_1.03": stability(model, X_int, features, threshold,
-                                                      scale=1.03),
-                },
+                **assess(model, cv_lr, threshold),
             },
-            "CAND-RF": {
-                "max_depth": 4,
-                "n_estimators": 200,
-                "threshold": rf_threshold,
-                "cv_development": {
-                    **rates(cv_rf[:, list(rf.classes_).index(SAFETY_CLASS)], y_dev,
-                            rf_threshold),
-                    "ece": ece(cv_rf, rf.classes_, y_dev),
-                },
-                "internal_test": {
-                    **rates(p_safety(rf, X_int), y_int, rf_threshold),
-                    "ece": ece(rf.predict_proba(X_int), rf.classes_, y_int),
-                    "stability_noise_0.02": stability(rf, X_int, features, rf_threshold,
-                                                      noise=0.02),
-                    "stability_scale_1.03": stability(rf, X_int, features, rf_threshold,
-                                                      scale=1.03),
-                },
-            },
+            "CAND-RF": {"n_estimators": 200, "max_depth": 4, **assess(rf, cv_rf, rf_threshold)},
         },
         "selected": "CAND-LR",
-        "class_order": [str(c) for c in classes],
+        "class_order": [str(c) for c in model.classes_],
         "toolchain": {
             "python": platform.python_version(),
             "numpy": np.__version__,
@@ -396,40 +434,52 @@ def main() -> None:
     if not np.array_equal(reloaded.predict_proba(X_int), model.predict_proba(X_int)):
         sys.exit("the saved model does not reproduce the fitted one")
     write_bytes(HERE / MODEL_FILE, blob)
-    write_bytes(HERE / RECORD_FILE,
-                (json.dumps(rounded(record), indent=2, sort_keys=True) + "\n").encode())
+    write_bytes(
+        HERE / RECORD_FILE, (json.dumps(rounded(record), indent=2, sort_keys=True) + "\n").encode()
+    )
 
     hashes = {}
     for letter, (location, artefact) in DATASETS.items():
         hashes[location] = sha256(HERE / location)
-        set_fields(HERE / artefact, {"sha256": hashes[location],
-                                     "samples": len(sets[letter])})
+        set_fields(HERE / artefact, {"sha256": hashes[location], "samples": len(sets[letter])})
     hashes[AUDIT_FILE] = sha256(HERE / AUDIT_FILE)
     hashes[MODEL_FILE] = sha256(HERE / MODEL_FILE)
-    set_fields(HERE / MODEL_ARTEFACT, {"sha256": hashes[MODEL_FILE],
-                                       "decision_threshold": threshold})
+    set_fields(
+        HERE / MODEL_ARTEFACT, {"sha256": hashes[MODEL_FILE], "decision_threshold": threshold}
+    )
 
     lr = record["candidates"]["CAND-LR"]
     print("breast-cancer-triage build")
     for letter, info in record["sets"].items():
-        print(f"  [{letter}] {info['file']:<24} {info['samples']:>4} samples "
-              f"({info['malignant']} malignant, {info['benign']} benign)")
+        print(
+            f"  [{letter}] {info['file']:<24} {info['samples']:>4} samples "
+            f"({info['malignant']} malignant, {info['benign']} benign)"
+        )
     print(f"  label audit: {AUDIT_SIZE} development rows -> {AUDIT_FILE}")
-    print(f"  CAND-LR: C = {best_c:g} (5-fold CV log-loss on [N]), decision threshold "
-          f"P(malignant) >= {threshold:g} (largest with CV recall >= {TARGET_CV_RECALL})")
-    print(f"    CV on [N]:        recall {lr['cv_development']['recall_malignant']:.3f}, "
-          f"specificity {lr['cv_development']['specificity_malignant']:.3f}, "
-          f"ECE {lr['cv_development']['ece']:.3f}")
+    print(
+        f"  CAND-LR: C = {best_c:g} (5-fold CV log-loss on [N]), decision threshold "
+        f"P(malignant) >= {threshold:g} (largest with CV recall >= {TARGET_CV_RECALL})"
+    )
+    print(
+        f"    CV on [N]:        recall {lr['cv_development']['recall_malignant']:.3f}, "
+        f"specificity {lr['cv_development']['specificity_malignant']:.3f}, "
+        f"ECE {lr['cv_development']['ece']:.3f}"
+    )
     it = lr["internal_test"]
-    print(f"    internal test [O]: recall {it['recall_malignant']:.3f} "
-          f"({it['missed_malignant']} missed), specificity "
-          f"{it['specificity_malignant']:.3f} ({it['benign_to_priority']} benign to priority), "
-          f"ECE {it['ece']:.3f}, stability noise {it['stability_noise_0.02']:.3f} / "
-          f"scale {it['stability_scale_1.03']:.3f}")
+    print(
+        f"    internal test [O]: recall {it['recall_malignant']:.3f} "
+        f"({it['missed_malignant']} missed), specificity "
+        f"{it['specificity_malignant']:.3f} ({it['benign_to_priority']} benign to priority), "
+        f"ECE {it['ece']:.3f}, stability noise {it['stability_noise']:.3f} / "
+        f"scale {it['stability_scale']:.3f}"
+    )
     rf_it = record["candidates"]["CAND-RF"]["internal_test"]
-    print(f"  CAND-RF: threshold {rf_threshold:g}; internal test [O]: recall "
-          f"{rf_it['recall_malignant']:.3f}, specificity {rf_it['specificity_malignant']:.3f}, "
-          f"ECE {rf_it['ece']:.3f}")
+    print(
+        f"  CAND-RF: threshold {rf_threshold:g}; internal test [O]: recall "
+        f"{rf_it['recall_malignant']:.3f}, specificity {rf_it['specificity_malignant']:.3f}, "
+        f"ECE {rf_it['ece']:.3f}, stability noise {rf_it['stability_noise']:.3f} / "
+        f"scale {rf_it['stability_scale']:.3f}"
+    )
     print(f"  class order of predict_proba: {record['class_order']}")
     for path, digest in hashes.items():
         print(f"  sha256 {digest}  {path}")

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factory import DATA, DATA_FILE, documents, write_project
 
 from amlas import Severity, check_project
 from amlas.project import ARTEFACTS
+from factory import DATA, DATA_FILE, documents, write_project
 
 Docs = dict[str, Any]
 
@@ -99,16 +99,24 @@ CASES = [
     Case("required-file-missing", "F001", "H", raw("H", None)),  # type: ignore[arg-type]
     Case("later-file-missing", "F002", "J", raw("J", None)),  # type: ignore[arg-type]
     Case("not-utf8", "F003", "H", after=write_file(ARTEFACTS["H"].default_path, b"a: \xff\xfe\n")),
-    Case("directory-not-file", "F003", "J",
-         after=lambda root: (
-             (root / ARTEFACTS["J"].default_path).unlink(),
-             (root / ARTEFACTS["J"].default_path).mkdir(),
-         )),
+    Case(
+        "directory-not-file",
+        "F003",
+        "J",
+        after=lambda root: (
+            (root / ARTEFACTS["J"].default_path).unlink(),
+            (root / ARTEFACTS["J"].default_path).mkdir(),
+        ),
+    ),
     Case("yaml-syntax", "F004", "H", raw("H", "artefact: H\nrequirements: [unclosed\n")),
     Case("yaml-bad-indent", "F004", "A", raw("A", "artefact: A\n  version: 1\n bad: [\n")),
-    Case("duplicate-key", "F005", "A",
-         raw("A", "artefact: A\nversion: '1'\nversion: '2'\nsource: s\n"),
-         also=frozenset({"S002"})),
+    Case(
+        "duplicate-key",
+        "F005",
+        "A",
+        raw("A", "artefact: A\nversion: '1'\nversion: '2'\nsource: s\n"),
+        also=frozenset({"S002"}),
+    ),
     Case("python-tag", "F006", "H", raw("H", "artefact: !!python/object/apply:os.system [ls]\n")),
     Case("custom-tag", "F006", "H", raw("H", "artefact: H\nversion: !secret v\n")),
     Case("alias-bomb", "F006", "H", raw("H", BOMB)),
@@ -118,16 +126,26 @@ CASES = [
     Case("top-level-list", "F007", "H", raw("H", "- artefact: H\n")),
     Case("two-documents", "F007", "H", raw("H", "artefact: H\n---\nartefact: H\n")),
     Case("header-mismatch", "F008", "H", setter("H", "artefact", value="L")),
-    Case("manifest-path-escapes", "F009", "manifest",
-         setter("manifest", "artefacts", value={"J": "../outside.yaml"})),
+    Case(
+        "manifest-path-escapes",
+        "F009",
+        "manifest",
+        setter("manifest", "artefacts", value={"J": "../outside.yaml"}),
+    ),
     Case("dataset-path-escapes", "F009", "O", setter("O", "location", value="../x.csv")),
     # -- S: schema
-    Case("unknown-key", "S001", "H", both(
-        setter("H", *H, "treshold", value=0.9),
-    )),
+    Case(
+        "unknown-key",
+        "S001",
+        "H",
+        both(
+            setter("H", *H, "treshold", value=0.9),
+        ),
+    ),
     Case("unknown-top-key", "S001", "manifest", setter("manifest", "compnent", value="x")),
-    Case("missing-required-key", "S002", "E",
-         deleter("E", "requirements", 0, "hazard_contribution")),
+    Case(
+        "missing-required-key", "S002", "E", deleter("E", "requirements", 0, "hazard_contribution")
+    ),
     Case("performance-without-confidence", "S002", "H", deleter("H", *H, "confidence")),
     Case("missing-discriminator", "S002", "B", deleter("B", "dimensions", 1, "kind")),
     Case("string-for-number", "S003", "H", setter("H", *H, "threshold", value="high")),
@@ -136,53 +154,134 @@ CASES = [
     Case("bad-choice", "S004", "H", setter("H", *H, "kind", value="performace")),
     Case("unknown-metric", "S004", "H", setter("H", *H, "metric", value="recal")),
     Case("bad-union-tag", "S004", "B", setter("B", "dimensions", 0, "kind", value="numric")),
-    Case("bad-manifest-letter", "S004", "manifest",
-         setter("manifest", "artefacts", value={"Hh": "x.yaml"})),
+    Case(
+        "bad-manifest-letter",
+        "S004",
+        "manifest",
+        setter("manifest", "artefacts", value={"Hh": "x.yaml"}),
+    ),
     Case("bad-format-version", "S004", "manifest", setter("manifest", "amlas", value=2)),
-    Case("bad-id-pattern", "S005", "H", setter("H", *H, "id", value="MLR 1"),
-         also=frozenset({"X002", "Q010", "M005", "D011", "X008"})),
+    Case(
+        "bad-id-pattern",
+        "S005",
+        "H",
+        setter("H", *H, "id", value="MLR 1"),
+        also=frozenset({"X002", "Q010", "M005", "D011", "X008"}),
+    ),
     Case("empty-list", "S005", "E", setter("E", "requirements", value=[])),
     Case("bad-sha", "S005", "N", setter("N", "sha256", value="abc")),
-    Case("negative-probability", "S005", "C",
-         setter("C", "barriers", 0, "failure_on_demand", value=1.5)),
-    Case("bad-callable", "S005", "V", both(
-        setter("V", "format", value="python_callable"),
-        setter("V", "callable", value="not a callable"),
-    )),
-    Case("band-outside-range", "S006", "B",
-         setter("B", "dimensions", 0, "bands", 1, "max", value=120)),
+    Case(
+        "negative-probability",
+        "S005",
+        "C",
+        setter("C", "barriers", 0, "failure_on_demand", value=1.5),
+    ),
+    Case(
+        "bad-callable",
+        "S005",
+        "V",
+        both(
+            setter("V", "format", value="python_callable"),
+            setter("V", "callable", value="not a callable"),
+        ),
+    ),
+    Case(
+        "band-outside-range",
+        "S006",
+        "B",
+        setter("B", "dimensions", 0, "bands", 1, "max", value=120),
+    ),
     Case("bands-overlap", "S006", "B", setter("B", "dimensions", 0, "bands", 1, "min", value=40)),
-    Case("binary-with-three-classes", "S006", "D",
-         appender("D", "classes", item={"name": "other", "description": "x"})),
-    Case("rule-with-two-sources", "S006", "L",
-         setter("L", "requirements", 1, "rule", "from_requirement", value="MLR-1")),
+    Case(
+        "binary-with-three-classes",
+        "S006",
+        "D",
+        appender("D", "classes", item={"name": "other", "description": "x"}),
+    ),
+    Case(
+        "rule-with-two-sources",
+        "S006",
+        "L",
+        setter("L", "requirements", 1, "rule", "from_requirement", value="MLR-1"),
+    ),
     Case("placeholder-left", "S007", "A", setter("A", "source", value="TODO: fill in")),
     # -- X: identifiers and traceability
-    Case("duplicate-id", "X001", "H", setter("H", "requirements", 1, "id", value="MLR-1"),
-         also=frozenset({"X002"})),  # MLR-2 is gone, so its references dangle
-    Case("dangling-id", "X002", "E", setter("E", "requirements", 0, "traces_to", value=["SSR-9"]),
-         also=frozenset({"X010", "M009"})),
-    Case("dangling-slice-dimension", "X002", "H",
-         setter("H", *H, "applies_to", "per", value=["sise"])),
-    Case("wrong-kind", "X003", "E", setter("E", "requirements", 0, "traces_to", value=["HAZ-1"]),
-         also=frozenset({"X010", "M009"})),
-    Case("allocated-untraced", "X004", "E", setter("E", "requirements", 0, "traces_to", value=[]),
-         also=frozenset({"X010"})),
+    Case(
+        "duplicate-id",
+        "X001",
+        "H",
+        setter("H", "requirements", 1, "id", value="MLR-1"),
+        also=frozenset({"X002"}),
+    ),  # MLR-2 is gone, so its references dangle
+    Case(
+        "dangling-id",
+        "X002",
+        "E",
+        setter("E", "requirements", 0, "traces_to", value=["SSR-9"]),
+        also=frozenset({"X010", "M009"}),
+    ),
+    Case(
+        "dangling-slice-dimension",
+        "X002",
+        "H",
+        setter("H", *H, "applies_to", "per", value=["sise"]),
+    ),
+    Case(
+        "wrong-kind",
+        "X003",
+        "E",
+        setter("E", "requirements", 0, "traces_to", value=["HAZ-1"]),
+        also=frozenset({"X010", "M009"}),
+    ),
+    Case(
+        "allocated-untraced",
+        "X004",
+        "E",
+        setter("E", "requirements", 0, "traces_to", value=[]),
+        also=frozenset({"X010"}),
+    ),
     Case("ml-untraced", "X005", "H", setter("H", *H, "traces_to", value=[])),
-    Case("allocated-not-refined", "X006", "E", appender("E", "requirements", item={
-        "id": "ALR-2", "text": "Report widget count", "traces_to": ["SSR-1"],
-        "hazard_contribution": "Miscount hides a hand"})),
+    Case(
+        "allocated-not-refined",
+        "X006",
+        "E",
+        appender(
+            "E",
+            "requirements",
+            item={
+                "id": "ALR-2",
+                "text": "Report widget count",
+                "traces_to": ["SSR-1"],
+                "hazard_contribution": "Miscount hides a hand",
+            },
+        ),
+    ),
     Case("data-untraced", "X007", "L", setter("L", "requirements", 2, "traces_to", value=[])),
-    Case("ml-not-covered", "X008", "H", setter("L", "requirements", 0, "traces_to", value=["MLR-1"])),
-    Case("hazard-uncontrolled", "X009", "A", appender("A", "hazards", item={
-        "id": "HAZ-2", "description": "Noise", "severity": "minor"})),
+    Case(
+        "ml-not-covered", "X008", "H", setter("L", "requirements", 0, "traces_to", value=["MLR-1"])
+    ),
+    Case(
+        "hazard-uncontrolled",
+        "X009",
+        "A",
+        appender("A", "hazards", item={"id": "HAZ-2", "description": "Noise", "severity": "minor"}),
+    ),
     Case("requirement-unallocated", "X010", "A", appender("A", "requirements", item=SSR2)),
-    Case("deferred-and-refined", "X011", "E", setter("E", "requirements", 0, "deferred",
-                                                     value={"reason": "x", "handled_by": "system"})),
-    Case("not-data-related-but-covered", "X012", "H", both(
-        setter("H", "requirements", 1, "data_related", value=False),
-        setter("H", "requirements", 1, "data_related_reason", value="latency"),
-    )),
+    Case(
+        "deferred-and-refined",
+        "X011",
+        "E",
+        setter("E", "requirements", 0, "deferred", value={"reason": "x", "handled_by": "system"}),
+    ),
+    Case(
+        "not-data-related-but-covered",
+        "X012",
+        "H",
+        both(
+            setter("H", "requirements", 1, "data_related", value=False),
+            setter("H", "requirements", 1, "data_related_reason", value="latency"),
+        ),
+    ),
     # -- Q: requirement quality
     Case("threshold-out-of-range", "Q001", "H", setter("H", *H, "threshold", value=1.2)),
     Case("confidence-one", "Q002", "H", setter("H", *H, "confidence", value=1.0)),
@@ -190,69 +289,161 @@ CASES = [
     Case("wrong-direction", "Q003", "H", setter("H", *H, "comparison", value="at_most")),
     Case("class-missing", "Q004", "H", deleter("H", *H, "class")),
     Case("class-unknown", "Q004", "H", setter("H", *H, "class", value="postive")),
-    Case("slice-value-unknown", "Q005", "H",
-         setter("H", *H, "applies_to", "where", value={"lighting": ["dusk"]})),
+    Case(
+        "slice-value-unknown",
+        "Q005",
+        "H",
+        setter("H", *H, "applies_to", "where", value={"lighting": ["dusk"]}),
+    ),
     Case("robustness-unspecified", "Q006", "H", deleter("H", "requirements", 1, "perturbation")),
-    Case("perturbation-on-performance", "Q007", "H", setter("H", *H, "perturbation", value={
-        "kind": "gaussian_noise", "magnitude": 0.1})),
+    Case(
+        "perturbation-on-performance",
+        "Q007",
+        "H",
+        setter("H", *H, "perturbation", value={"kind": "gaussian_noise", "magnitude": 0.1}),
+    ),
     Case("trivial-threshold", "Q008", "H", setter("H", *H, "threshold", value=0.0)),
-    Case("metric-in-allocated", "Q009", "E",
-         setter("E", "requirements", 0, "text", value="Recall of hands above 99%")),
+    Case(
+        "metric-in-allocated",
+        "Q009",
+        "E",
+        setter("E", "requirements", 0, "text", value="Recall of hands above 99%"),
+    ),
     Case("not-validated", "Q010", "H", setter("J", "records", 0, "outcome", value="pending")),
-    Case("unknown-feature", "Q011", "H",
-         setter("H", "requirements", 1, "perturbation", "features", value=["size_cm"])),
-    Case("metric-wrong-task", "Q012", "H", both(
-        setter("H", *H, "metric", value="mean_absolute_error"),
-        deleter("H", *H, "class"),
-    )),
-    Case("slice-dimension-repeated", "Q013", "H",
-         setter("H", *H, "applies_to", "per", value=["size", "lighting"])),
+    Case(
+        "unknown-feature",
+        "Q011",
+        "H",
+        setter("H", "requirements", 1, "perturbation", "features", value=["size_cm"]),
+    ),
+    Case(
+        "metric-wrong-task",
+        "Q012",
+        "H",
+        both(
+            setter("H", *H, "metric", value="mean_absolute_error"),
+            deleter("H", *H, "class"),
+        ),
+    ),
+    Case(
+        "slice-dimension-repeated",
+        "Q013",
+        "H",
+        setter("H", *H, "applies_to", "per", value=["size", "lighting"]),
+    ),
     # -- D: data
-    Case("category-uncovered", "D001", "L",
-         setter("L", "requirements", 2, "category", value="balance")),
-    Case("rule-wrong-category", "D002", "L", setter("L", "requirements", 0, "rule", value={
-        "check": "slice_balance", "dimension": "size", "min_fraction": 0.1})),
+    Case(
+        "category-uncovered",
+        "D001",
+        "L",
+        setter("L", "requirements", 2, "category", value="balance"),
+    ),
+    Case(
+        "rule-wrong-category",
+        "D002",
+        "L",
+        setter(
+            "L",
+            "requirements",
+            0,
+            "rule",
+            value={"check": "slice_balance", "dimension": "size", "min_fraction": 0.1},
+        ),
+    ),
     Case("dataset-file-missing", "D003", "O", after=remove_file(DATA_FILE["O"])),
-    Case("audit-file-missing", "D003", "L", setter("L", "requirements", 2, "rule", value={
-        "check": "label_error_rate", "audit_file": "data/audit.csv", "max_rate": 0.02})),
-    Case("same-location", "D004", "O", both(
-        setter("O", "location", value=DATA_FILE["N"]),
+    Case(
+        "audit-file-missing",
+        "D003",
+        "L",
+        setter(
+            "L",
+            "requirements",
+            2,
+            "rule",
+            value={"check": "label_error_rate", "audit_file": "data/audit.csv", "max_rate": 0.02},
+        ),
+    ),
+    Case(
+        "same-location",
+        "D004",
+        "O",
+        both(
+            setter("O", "location", value=DATA_FILE["N"]),
+            setter("O", "sha256", value=None),
+        ),
+    ),
+    Case(
+        "same-content",
+        "D004",
+        "O",
         setter("O", "sha256", value=None),
-    )),
-    Case("same-content", "D004", "O", setter("O", "sha256", value=None),
-         after=write_file(DATA_FILE["O"], DATA["N"])),
+        after=write_file(DATA_FILE["O"], DATA["N"]),
+    ),
     Case("data-changed", "D005", "P", after=write_file(DATA_FILE["P"], DATA["P"] + b"x,y,1,day\n")),
     Case("label-column-missing", "D006", "N", setter("N", "label_column", value="target")),
-    Case("odd-column-missing", "D006", "N",
-         setter("N", "odd_columns", value={"lighting": "light"})),
-    Case("odd-dimension-without-column", "D007", "N",
-         deleter("B", "dimensions", 1, "column")),
+    Case(
+        "odd-column-missing", "D006", "N", setter("N", "odd_columns", value={"lighting": "light"})
+    ),
+    Case("odd-dimension-without-column", "D007", "N", deleter("B", "dimensions", 1, "column")),
     Case("no-id-column", "D008", "P", deleter("P", "id_column")),
-    Case("gap-for-covered-category", "D009", "L", setter("L", "gaps", value=[
-        {"category": "relevance", "justification": "none needed"}])),
-    Case("unknown-class-in-rule", "D010", "L",
-         setter("L", "requirements", 3, "rule", "class", value="hand")),
-    Case("justification-incomplete", "D011", "M",
-         setter("M", "arguments", 0, "requirements", value=["MLR-1"])),
+    Case(
+        "gap-for-covered-category",
+        "D009",
+        "L",
+        setter("L", "gaps", value=[{"category": "relevance", "justification": "none needed"}]),
+    ),
+    Case(
+        "unknown-class-in-rule",
+        "D010",
+        "L",
+        setter("L", "requirements", 3, "rule", "class", value="hand"),
+    ),
+    Case(
+        "justification-incomplete",
+        "D011",
+        "M",
+        setter("M", "arguments", 0, "requirements", value=["MLR-1"]),
+    ),
     # -- M: model, verification, deployment
-    Case("hyperparameter-on-test-data", "M001", "U",
-         setter("U", "hyperparameters", 0, "chosen_on", value="O")),
-    Case("selection-on-verification-data", "M001", "U",
-         setter("U", "selection", "chosen_on", value="P")),
+    Case(
+        "hyperparameter-on-test-data",
+        "M001",
+        "U",
+        setter("U", "hyperparameters", 0, "chosen_on", value="O"),
+    ),
+    Case(
+        "selection-on-verification-data",
+        "M001",
+        "U",
+        setter("U", "selection", "chosen_on", value="P"),
+    ),
     Case("trained-on-verification-data", "M002", "U", setter("U", "data_used", value=["N", "P"])),
     Case("model-trained-on-test-data", "M002", "V", setter("V", "trained_on", value=["N", "O"])),
     Case("model-file-missing", "M003", "V", after=remove_file("model/model.bin")),
     Case("model-changed", "M004", "V", setter("V", "sha256", value="0" * 64)),
-    Case("requirement-unverified", "M005", "H",
-         setter("AA", "activities", 0, "requirements", value=["MLR-1"])),
-    Case("formal-without-encoding", "M006", "AA",
-         setter("AA", "activities", 0, "method", value="formal")),
+    Case(
+        "requirement-unverified",
+        "M005",
+        "H",
+        setter("AA", "activities", 0, "requirements", value=["MLR-1"]),
+    ),
+    Case(
+        "formal-without-encoding",
+        "M006",
+        "AA",
+        setter("AA", "activities", 0, "method", value="formal"),
+    ),
     Case("no-verifier", "M007", "AA", setter("AA", "verifiers", value=[])),
     Case("behaviour-unhandled", "M008", "DD", setter("DD", "behaviours", 0, "response", value="")),
-    Case("scenario-gap", "M009", "E", both(
-        appender("A", "requirements", item=SSR2),
-        setter("E", "requirements", 0, "traces_to", value=["SSR-1", "SSR-2"]),
-    )),
+    Case(
+        "scenario-gap",
+        "M009",
+        "E",
+        both(
+            appender("A", "requirements", item=SSR2),
+            setter("E", "requirements", 0, "traces_to", value=["SSR-1", "SSR-2"]),
+        ),
+    ),
     Case("class-order-mismatch", "M010", "V", setter("V", "class_order", value=["a", "b"])),
 ]
 
@@ -282,9 +473,7 @@ def test_malformed_project_gives_its_code(case: Case, tmp_path: Path) -> None:
     assert found, f"expected {case.code}, got:\n" + "\n".join(
         d.format() for d in result.diagnostics
     )
-    assert any(d.location.path == _expected_file(case) for d in found), [
-        d.format() for d in found
-    ]
+    assert any(d.location.path == _expected_file(case) for d in found), [d.format() for d in found]
     for diagnostic in found:
         assert diagnostic.message, "a diagnostic always says what is wrong"
         if diagnostic.code not in {"F001", "F002", "F003"}:

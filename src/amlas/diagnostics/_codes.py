@@ -26,176 +26,430 @@ class Code:
 
 _TABLE: tuple[Code, ...] = (
     # -- F: files and YAML -------------------------------------------------------------------
-    Code("F001", "error", "required artefact missing",
-         "An artefact that stages 1-3 need ([A] [B] [C] [D] [E] [H] [L] [N] [O] [P]) has no "
-         "file. `amlas init` scaffolds every artefact; the manifest's `artefacts:` map may "
-         "point elsewhere."),
-    Code("F002", "warning", "artefact not written yet",
-         "A later-stage artefact ([J] [M] [Q] [U] [V] [AA] [DD] [EE]) has no file. Expected "
-         "while the project is young; the safety case will show the stage as undeveloped."),
-    Code("F003", "error", "file cannot be read",
-         "The file exists but cannot be read as UTF-8 text (a directory, permissions, binary "
-         "content or too large)."),
+    Code(
+        "F001",
+        "error",
+        "required artefact missing",
+        "An artefact that stages 1-3 need ([A] [B] [C] [D] [E] [H] [L] [N] [O] [P]) has no "
+        "file. `amlas init` scaffolds every artefact; the manifest's `artefacts:` map may "
+        "point elsewhere.",
+    ),
+    Code(
+        "F002",
+        "warning",
+        "artefact not written yet",
+        "A later-stage artefact ([J] [M] [Q] [U] [V] [AA] [DD] [EE]) has no file. Expected "
+        "while the project is young; the safety case will show the stage as undeveloped.",
+    ),
+    Code(
+        "F003",
+        "error",
+        "file cannot be read",
+        "The file exists but cannot be read as UTF-8 text (a directory, permissions, binary "
+        "content or too large).",
+    ),
     Code("F004", "error", "YAML syntax error", "The file is not well-formed YAML."),
-    Code("F005", "error", "duplicate key",
-         "A mapping repeats a key. YAML loaders silently keep the last one; `amlas` refuses "
-         "to guess which one you meant."),
-    Code("F006", "error", "unsupported YAML feature",
-         "Tags other than the YAML core schema (e.g. `!!python/object`), non-string keys, "
-         "or anchors/aliases nested beyond the expansion limit. Artefacts are data, never code."),
-    Code("F007", "error", "not an artefact document",
-         "The file is empty, holds several YAML documents, or its top level is not a mapping."),
-    Code("F008", "error", "artefact header mismatch",
-         "The document's `artefact:` letter is not the artefact the manifest loads from this "
-         "file (e.g. an [L] file listed as [H])."),
-    Code("F009", "error", "path escapes the project",
-         "A path in the manifest or an artefact points outside the project directory. "
-         "Projects must be self-contained so hashes and reviews cover everything."),
+    Code(
+        "F005",
+        "error",
+        "duplicate key",
+        "A mapping repeats a key. YAML loaders silently keep the last one; `amlas` refuses "
+        "to guess which one you meant.",
+    ),
+    Code(
+        "F006",
+        "error",
+        "unsupported YAML feature",
+        "Tags other than the YAML core schema (e.g. `!!python/object`), non-string keys, "
+        "or anchors/aliases nested beyond the expansion limit. Artefacts are data, never code.",
+    ),
+    Code(
+        "F007",
+        "error",
+        "not an artefact document",
+        "The file is empty, holds several YAML documents, or its top level is not a mapping.",
+    ),
+    Code(
+        "F008",
+        "error",
+        "artefact header mismatch",
+        "The document's `artefact:` letter is not the artefact the manifest loads from this "
+        "file (e.g. an [L] file listed as [H]).",
+    ),
+    Code(
+        "F009",
+        "error",
+        "path escapes the project",
+        "A path in the manifest or an artefact points outside the project directory. "
+        "Projects must be self-contained so hashes and reviews cover everything.",
+    ),
     # -- S: schema ---------------------------------------------------------------------------
-    Code("S001", "error", "unknown key",
-         "The key is not part of this artefact's schema. Unknown keys are rejected rather than "
-         "dropped, because a misspelt key silently loses safety content."),
-    Code("S002", "error", "missing required key",
-         "AMLAS requires this content; it has no default."),
-    Code("S003", "error", "wrong type",
-         "The value has the wrong type (e.g. a list where a mapping was expected)."),
-    Code("S004", "error", "value not allowed",
-         "The value is not one of the allowed choices (an enumeration such as a requirement "
-         "kind or a metric name)."),
-    Code("S005", "error", "value violates a constraint",
-         "The value is outside its allowed range, too short, or does not match the required "
-         "pattern (IDs, `module:function` references, SHA-256 digests)."),
-    Code("S006", "error", "invalid content",
-         "A structural rule inside one artefact failed, e.g. an ODD band outside its "
-         "dimension's range, overlapping bands, or a numeric range with min >= max."),
-    Code("S007", "warning", "placeholder text left",
-         "Text still holds a `TODO` placeholder from `amlas init`."),
+    Code(
+        "S001",
+        "error",
+        "unknown key",
+        "The key is not part of this artefact's schema. Unknown keys are rejected rather than "
+        "dropped, because a misspelt key silently loses safety content.",
+    ),
+    Code(
+        "S002", "error", "missing required key", "AMLAS requires this content; it has no default."
+    ),
+    Code(
+        "S003",
+        "error",
+        "wrong type",
+        "The value has the wrong type (e.g. a list where a mapping was expected).",
+    ),
+    Code(
+        "S004",
+        "error",
+        "value not allowed",
+        "The value is not one of the allowed choices (an enumeration such as a requirement "
+        "kind or a metric name).",
+    ),
+    Code(
+        "S005",
+        "error",
+        "value violates a constraint",
+        "The value is outside its allowed range, too short, or does not match the required "
+        "pattern (IDs, `module:function` references, SHA-256 digests).",
+    ),
+    Code(
+        "S006",
+        "error",
+        "invalid content",
+        "A structural rule inside one artefact failed, e.g. an ODD band outside its "
+        "dimension's range, overlapping bands, or a numeric range with min >= max.",
+    ),
+    Code(
+        "S007",
+        "warning",
+        "placeholder text left",
+        "Text still holds a `TODO` placeholder from `amlas init`.",
+    ),
     # -- X: identifiers and traceability ------------------------------------------------------
-    Code("X001", "error", "duplicate ID",
-         "Two items share an ID. IDs form one namespace across the whole project so that "
-         "every reference is unambiguous."),
-    Code("X002", "error", "unknown ID",
-         "A reference names an ID that no artefact defines (a dangling trace link)."),
-    Code("X003", "error", "reference to the wrong kind of item",
-         "The ID exists but names the wrong kind of item, e.g. an [E] requirement tracing to a "
-         "hazard instead of a system safety requirement [A]."),
-    Code("X004", "error", "allocated requirement not traced to [A]",
-         "Every safety requirement allocated to the ML component [E] traces to at least one "
-         "system safety requirement [A].", "R1"),
-    Code("X005", "error", "ML safety requirement not traced to [E]",
-         "Every ML safety requirement [H] traces to at least one allocated requirement [E].",
-         "R3"),
-    Code("X006", "error", "allocated requirement neither refined nor deferred",
-         "Every [E] item is refined by at least one [H] item, or is explicitly deferred "
-         "(`deferred: {reason, handled_by}`) to system level or deployment (J2.1).", "R3"),
-    Code("X007", "error", "data requirement not traced to [H]",
-         "Every data requirement [L] traces to at least one ML safety requirement [H].", "R6"),
-    Code("X008", "error", "ML safety requirement not covered by data requirements",
-         "Every [H] item is covered by at least one [L] item, or marked "
-         "`data_related: false` with a reason (e.g. latency requirements).", "R6"),
-    Code("X009", "warning", "hazard not controlled",
-         "A hazard in [A] is controlled by no system safety requirement."),
-    Code("X010", "info", "system safety requirement not allocated to the ML component",
-         "No [E] item traces to this [A] requirement. That is fine when the requirement is met "
-         "elsewhere in the system; listed so the allocation is a visible decision."),
-    Code("X011", "warning", "deferred requirement is also refined",
-         "An [E] item is marked deferred but [H] items refine it; one of the two is stale."),
-    Code("X012", "warning", "requirement marked not data-related is covered by data requirements",
-         "An [H] item says `data_related: false` but [L] items trace to it; one of the two is "
-         "stale."),
+    Code(
+        "X001",
+        "error",
+        "duplicate ID",
+        "Two items share an ID. IDs form one namespace across the whole project so that "
+        "every reference is unambiguous.",
+    ),
+    Code(
+        "X002",
+        "error",
+        "unknown ID",
+        "A reference names an ID that no artefact defines (a dangling trace link).",
+    ),
+    Code(
+        "X003",
+        "error",
+        "reference to the wrong kind of item",
+        "The ID exists but names the wrong kind of item, e.g. an [E] requirement tracing to a "
+        "hazard instead of a system safety requirement [A].",
+    ),
+    Code(
+        "X004",
+        "error",
+        "allocated requirement not traced to [A]",
+        "Every safety requirement allocated to the ML component [E] traces to at least one "
+        "system safety requirement [A].",
+        "R1",
+    ),
+    Code(
+        "X005",
+        "error",
+        "ML safety requirement not traced to [E]",
+        "Every ML safety requirement [H] traces to at least one allocated requirement [E].",
+        "R3",
+    ),
+    Code(
+        "X006",
+        "error",
+        "allocated requirement neither refined nor deferred",
+        "Every [E] item is refined by at least one [H] item, or is explicitly deferred "
+        "(`deferred: {reason, handled_by}`) to system level or deployment (J2.1).",
+        "R3",
+    ),
+    Code(
+        "X007",
+        "error",
+        "data requirement not traced to [H]",
+        "Every data requirement [L] traces to at least one ML safety requirement [H].",
+        "R6",
+    ),
+    Code(
+        "X008",
+        "error",
+        "ML safety requirement not covered by data requirements",
+        "Every [H] item is covered by at least one [L] item, or marked "
+        "`data_related: false` with a reason (e.g. latency requirements).",
+        "R6",
+    ),
+    Code(
+        "X009",
+        "warning",
+        "hazard not controlled",
+        "A hazard in [A] is controlled by no system safety requirement.",
+    ),
+    Code(
+        "X010",
+        "info",
+        "system safety requirement not allocated to the ML component",
+        "No [E] item traces to this [A] requirement. That is fine when the requirement is met "
+        "elsewhere in the system; listed so the allocation is a visible decision.",
+    ),
+    Code(
+        "X011",
+        "warning",
+        "deferred requirement is also refined",
+        "An [E] item is marked deferred but [H] items refine it; one of the two is stale.",
+    ),
+    Code(
+        "X012",
+        "warning",
+        "requirement marked not data-related is covered by data requirements",
+        "An [H] item says `data_related: false` but [L] items trace to it; one of the two is "
+        "stale.",
+    ),
     # -- Q: requirement quality ----------------------------------------------------------------
-    Code("Q001", "error", "threshold outside the metric's range",
-         "The threshold can never be met or is meaningless for the metric (e.g. recall >= 1.2).",
-         "R4"),
-    Code("Q002", "error", "confidence level outside (0, 1)",
-         "A confidence level is a probability strictly between 0 and 1 (e.g. 0.95).", "R4"),
-    Code("Q003", "error", "comparison contradicts the metric's direction",
-         "The stated comparison runs against the metric (e.g. `at_most` for recall, where "
-         "higher is better). The verdict would reward a worse model.", "R4"),
-    Code("Q004", "error", "metric class missing or unknown",
-         "A per-class metric (recall, precision, ...) needs `class:` naming one of the classes "
-         "in the ML component description [D]."),
-    Code("Q005", "error", "unknown ODD slice value",
-         "A slice names a band or category that its ODD dimension in [B] does not declare."),
-    Code("Q006", "error", "robustness requirement without perturbation or property",
-         "A robustness requirement states what the model must be robust to: a `perturbation` "
-         "(test leg) or a formal `property` (formal leg).", "R4"),
-    Code("Q007", "warning", "perturbation on a non-robustness requirement",
-         "Only robustness requirements are evaluated under perturbations; the `perturbation` "
-         "or `property` here is ignored."),
-    Code("Q008", "warning", "threshold trivially satisfied",
-         "The threshold sits at the bound of the metric's range (e.g. recall >= 0), so every "
-         "model meets it."),
-    Code("Q009", "warning", "allocated requirement mentions ML metrics",
-         "Requirements allocated to the ML component [E] are technology-agnostic; metrics "
-         "belong in the ML safety requirements [H].", "R1"),
-    Code("Q010", "warning", "ML safety requirement not validated",
-         "No record in the requirement validation results [J] covers this [H] item.", "R5"),
-    Code("Q011", "error", "unknown input feature",
-         "A perturbation names a feature that the ML component's input schema [D] does not "
-         "declare."),
-    Code("Q012", "error", "metric does not fit the task",
-         "The metric is not defined for the ML component's task (e.g. recall for regression)."),
-    Code("Q013", "error", "slice dimension repeated",
-         "A dimension appears both in `where` and `per`, or twice in `per`."),
+    Code(
+        "Q001",
+        "error",
+        "threshold outside the metric's range",
+        "The threshold can never be met or is meaningless for the metric (e.g. recall >= 1.2).",
+        "R4",
+    ),
+    Code(
+        "Q002",
+        "error",
+        "confidence level outside (0, 1)",
+        "A confidence level is a probability strictly between 0 and 1 (e.g. 0.95).",
+        "R4",
+    ),
+    Code(
+        "Q003",
+        "error",
+        "comparison contradicts the metric's direction",
+        "The stated comparison runs against the metric (e.g. `at_most` for recall, where "
+        "higher is better). The verdict would reward a worse model.",
+        "R4",
+    ),
+    Code(
+        "Q004",
+        "error",
+        "metric class missing or unknown",
+        "A per-class metric (recall, precision, ...) needs `class:` naming one of the classes "
+        "in the ML component description [D].",
+    ),
+    Code(
+        "Q005",
+        "error",
+        "unknown ODD slice value",
+        "A slice names a band or category that its ODD dimension in [B] does not declare.",
+    ),
+    Code(
+        "Q006",
+        "error",
+        "robustness requirement without perturbation or property",
+        "A robustness requirement states what the model must be robust to: a `perturbation` "
+        "(test leg) or a formal `property` (formal leg).",
+        "R4",
+    ),
+    Code(
+        "Q007",
+        "warning",
+        "perturbation on a non-robustness requirement",
+        "Only robustness requirements are evaluated under perturbations; the `perturbation` "
+        "or `property` here is ignored.",
+    ),
+    Code(
+        "Q008",
+        "warning",
+        "threshold trivially satisfied",
+        "The threshold sits at the bound of the metric's range (e.g. recall >= 0), so every "
+        "model meets it.",
+    ),
+    Code(
+        "Q009",
+        "warning",
+        "allocated requirement mentions ML metrics",
+        "Requirements allocated to the ML component [E] are technology-agnostic; metrics "
+        "belong in the ML safety requirements [H].",
+        "R1",
+    ),
+    Code(
+        "Q010",
+        "warning",
+        "ML safety requirement not validated",
+        "No record in the requirement validation results [J] covers this [H] item.",
+        "R5",
+    ),
+    Code(
+        "Q011",
+        "error",
+        "unknown input feature",
+        "A perturbation names a feature that the ML component's input schema [D] does not declare.",
+    ),
+    Code(
+        "Q012",
+        "error",
+        "metric does not fit the task",
+        "The metric is not defined for the ML component's task (e.g. recall for regression).",
+    ),
+    Code(
+        "Q013",
+        "error",
+        "slice dimension repeated",
+        "A dimension appears both in `where` and `per`, or twice in `per`.",
+    ),
     # -- D: data and datasets ------------------------------------------------------------------
-    Code("D001", "error", "data requirement category not covered",
-         "Data requirements [L] cover relevance, completeness, accuracy and balance, or declare "
-         "a justified gap for the missing category.", "R6"),
-    Code("D002", "warning", "check does not fit the requirement's category",
-         "The machine-checkable rule belongs to another category (e.g. `class_balance` on a "
-         "relevance requirement)."),
-    Code("D003", "error", "dataset file missing",
-         "The dataset's `location` does not exist in the project."),
-    Code("D004", "error", "datasets share a source",
-         "Two of the development [N], internal test [O] and verification [P] datasets have the "
-         "same location or identical content. AMLAS requires three separate sets.", "R9"),
-    Code("D005", "error", "dataset content changed",
-         "The file's SHA-256 differs from the declared `sha256`: the data changed since the "
-         "artefact was written. Review the change and update the hash.", "R23"),
-    Code("D006", "error", "dataset column missing",
-         "A declared column (label, sample id, group or ODD column) is not in the file's header."),
-    Code("D007", "error", "ODD dimension has no column",
-         "The dataset names an ODD dimension but neither it nor [B] says which column carries "
-         "the dimension."),
-    Code("D008", "warning", "dataset has no sample-id column",
-         "Without `id_column`, findings cannot name the offending samples and independence "
-         "checks fall back to row content."),
-    Code("D009", "warning", "justified gap for a covered category",
-         "A gap is declared for a data-requirement category that requirements already cover."),
-    Code("D010", "error", "unknown class in data rule",
-         "A data rule names a class the ML component description [D] does not declare."),
-    Code("D011", "warning", "data justification misses a requirement",
-         "The data requirements justification report [M] does not discuss a data-related "
-         "[H] item.", "R8"),
+    Code(
+        "D001",
+        "error",
+        "data requirement category not covered",
+        "Data requirements [L] cover relevance, completeness, accuracy and balance, or declare "
+        "a justified gap for the missing category.",
+        "R6",
+    ),
+    Code(
+        "D002",
+        "warning",
+        "check does not fit the requirement's category",
+        "The machine-checkable rule belongs to another category (e.g. `class_balance` on a "
+        "relevance requirement).",
+    ),
+    Code(
+        "D003",
+        "error",
+        "dataset file missing",
+        "The dataset's `location` does not exist in the project.",
+    ),
+    Code(
+        "D004",
+        "error",
+        "datasets share a source",
+        "Two of the development [N], internal test [O] and verification [P] datasets have the "
+        "same location or identical content. AMLAS requires three separate sets.",
+        "R9",
+    ),
+    Code(
+        "D005",
+        "error",
+        "dataset content changed",
+        "The file's SHA-256 differs from the declared `sha256`: the data changed since the "
+        "artefact was written. Review the change and update the hash.",
+        "R23",
+    ),
+    Code(
+        "D006",
+        "error",
+        "dataset column missing",
+        "A declared column (label, sample id, group or ODD column) is not in the file's header.",
+    ),
+    Code(
+        "D007",
+        "error",
+        "ODD dimension has no column",
+        "The dataset names an ODD dimension but neither it nor [B] says which column carries "
+        "the dimension.",
+    ),
+    Code(
+        "D008",
+        "warning",
+        "dataset has no sample-id column",
+        "Without `id_column`, findings cannot name the offending samples and independence "
+        "checks fall back to row content.",
+    ),
+    Code(
+        "D009",
+        "warning",
+        "justified gap for a covered category",
+        "A gap is declared for a data-requirement category that requirements already cover.",
+    ),
+    Code(
+        "D010",
+        "error",
+        "unknown class in data rule",
+        "A data rule names a class the ML component description [D] does not declare.",
+    ),
+    Code(
+        "D011",
+        "warning",
+        "data justification misses a requirement",
+        "The data requirements justification report [M] does not discuss a data-related [H] item.",
+        "R8",
+    ),
     # -- M: model, verification and deployment ------------------------------------------------
-    Code("M001", "error", "model decision taken on held-out data",
-         "The model development log [U] records a threshold, hyper-parameter or selection "
-         "chosen on internal test [O] or verification [P] data: data leakage.", "R12"),
-    Code("M002", "error", "model trained on held-out data",
-         "The model reference [V] or log [U] lists internal test or verification data among "
-         "the data used to create the model.", "R12"),
+    Code(
+        "M001",
+        "error",
+        "model decision taken on held-out data",
+        "The model development log [U] records a threshold, hyper-parameter or selection "
+        "chosen on internal test [O] or verification [P] data: data leakage.",
+        "R12",
+    ),
+    Code(
+        "M002",
+        "error",
+        "model trained on held-out data",
+        "The model reference [V] or log [U] lists internal test or verification data among "
+        "the data used to create the model.",
+        "R12",
+    ),
     Code("M003", "error", "model file missing", "The model's `location` does not exist."),
-    Code("M004", "error", "model file changed",
-         "The model file's SHA-256 differs from the declared `sha256`.", "R23"),
-    Code("M005", "warning", "requirement has no verification activity",
-         "The verification log [AA] plans no test or formal activity for this [H] item.",
-         "R17"),
-    Code("M006", "warning", "formal activity without property encoding",
-         "A formal verification activity must document how the requirement was encoded as a "
-         "formal property (Note 36).", "R17"),
-    Code("M007", "warning", "verification independence not recorded",
-         "The verification log [AA] names no verifier, so independence (G5.2) cannot be "
-         "argued.", "R16"),
-    Code("M008", "warning", "erroneous behaviour without monitor or response",
-         "Each entry in the erroneous behaviour log [DD] needs a monitoring mechanism (G6.8) "
-         "and an acceptable response (G6.9).", "R20"),
-    Code("M009", "warning", "allocated requirement not exercised by a scenario",
-         "No operational scenario [EE] exercises the system safety requirement behind an [E] "
-         "item, so integration testing cannot show it holds.", "R19"),
-    Code("M010", "error", "model classes do not match [D]",
-         "The model reference's `class_order` names other classes than the ML component "
-         "description [D]."),
+    Code(
+        "M004",
+        "error",
+        "model file changed",
+        "The model file's SHA-256 differs from the declared `sha256`.",
+        "R23",
+    ),
+    Code(
+        "M005",
+        "warning",
+        "requirement has no verification activity",
+        "The verification log [AA] plans no test or formal activity for this [H] item.",
+        "R17",
+    ),
+    Code(
+        "M006",
+        "warning",
+        "formal activity without property encoding",
+        "A formal verification activity must document how the requirement was encoded as a "
+        "formal property (Note 36).",
+        "R17",
+    ),
+    Code(
+        "M007",
+        "warning",
+        "verification independence not recorded",
+        "The verification log [AA] names no verifier, so independence (G5.2) cannot be argued.",
+        "R16",
+    ),
+    Code(
+        "M008",
+        "warning",
+        "erroneous behaviour without monitor or response",
+        "Each entry in the erroneous behaviour log [DD] needs a monitoring mechanism (G6.8) "
+        "and an acceptable response (G6.9).",
+        "R20",
+    ),
+    Code(
+        "M009",
+        "warning",
+        "allocated requirement not exercised by a scenario",
+        "No operational scenario [EE] exercises the system safety requirement behind an [E] "
+        "item, so integration testing cannot show it holds.",
+        "R19",
+    ),
+    Code(
+        "M010",
+        "error",
+        "model classes do not match [D]",
+        "The model reference's `class_order` names other classes than the ML component "
+        "description [D].",
+    ),
 )
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

@@ -9,14 +9,15 @@ from amlas.project._check import check_project
 from amlas.project._loader import LoadResult, load_project
 from amlas.project._manifest import MANIFEST_FILE, Manifest
 from amlas.project._project import Definition, Project, Reference
-from amlas.project._schema import schema_documents, write_schemas
 from amlas.project._scaffold import EXAMPLES, init_project
+from amlas.project._schema import schema_documents, write_schemas
 from amlas.project._trace import TraceMatrix, TraceRow, build_trace
 from amlas.project.artefacts import ARTEFACTS, ArtefactSpec
 from amlas.project.metrics import METRICS, MetricSpec
 
 __all__ = [
     "ARTEFACTS",
+    "EXAMPLES",
     "MANIFEST_FILE",
     "METRICS",
     "ArtefactSpec",
@@ -28,11 +29,10 @@ __all__ = [
     "Reference",
     "TraceMatrix",
     "TraceRow",
-    "EXAMPLES",
     "build_trace",
+    "check_project",
     "init_project",
+    "load_project",
     "schema_documents",
     "write_schemas",
-    "check_project",
-    "load_project",
 ]

@@ -36,5 +36,5 @@ class Manifest(Item):
     """Artefact letter -> project-relative file, for files not at their default location."""
 
     def path_of(self, letter: str) -> str:
-        overrides: dict[str, str] = dict(self.artefacts)
+        overrides: dict[str, str] = {str(k): v for k, v in self.artefacts.items()}
         return overrides.get(letter, ARTEFACTS[letter].default_path)

@@ -121,7 +121,7 @@ class Project:
         """Every item with an ID, in artefact then document order."""
         for letter, document in self.artefacts.items():
             for path, item in _walk(document, ()):
-                kind = type(item).id_kind if hasattr(type(item), "id_kind") else None
+                kind = getattr(type(item), "id_kind", None)
                 item_id = getattr(item, "id", None)
                 if kind and isinstance(item_id, str):
                     yield Definition(item_id, kind, letter, (*path, "id"), item)

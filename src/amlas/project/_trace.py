@@ -54,7 +54,8 @@ def build_trace(project: Project) -> TraceMatrix:
     ml = project.ml_requirements
     data = project.data_requirements
     missing = tuple(
-        f"[{letter}]" for letter, doc in (("A", system), ("E", allocated), ("H", ml), ("L", data))
+        f"[{letter}]"
+        for letter, doc in (("A", system), ("E", allocated), ("H", ml), ("L", data))
         if doc is None
     )
     system_ids = [r.id for r in system.requirements] if system else []
@@ -92,17 +93,22 @@ def build_trace(project: Project) -> TraceMatrix:
             continue
         gaps = [
             f"{h.id} traces to {t}, which is not an [E] requirement"
-            for t in h.traces_to if t not in allocated_ids
+            for t in h.traces_to
+            if t not in allocated_ids
         ] or [f"{h.id} traces to no [E] requirement"]
         rows.append(_ml_row((), None, h, covering, data is not None, gaps))
     used = {t for e in allocated_reqs for t in e.traces_to}
     for a in system_ids:
         if allocated is not None and a not in used:
-            rows.append(TraceRow((a,), None, None, None, (), ("not allocated to the ML component",)))
+            rows.append(
+                TraceRow((a,), None, None, None, (), ("not allocated to the ML component",))
+            )
     for d in data_reqs:
         if not d.traces_to:
             rows.append(
-                TraceRow((), None, None, None, (d.id,), (), (f"{d.id} traces to no [H] requirement",))
+                TraceRow(
+                    (), None, None, None, (d.id,), (), (f"{d.id} traces to no [H] requirement",)
+                )
             )
     return TraceMatrix(tuple(rows), missing)
 

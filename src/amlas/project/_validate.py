@@ -17,9 +17,17 @@ __all__ = ["validate_document"]
 M = TypeVar("M", bound=BaseModel)
 
 _CONSTRAINT = {
-    "greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_short",
-    "too_long", "string_too_short", "string_too_long", "string_pattern_mismatch",
-    "multiple_of", "finite_number",
+    "greater_than",
+    "greater_than_equal",
+    "less_than",
+    "less_than_equal",
+    "too_short",
+    "too_long",
+    "string_too_short",
+    "string_too_long",
+    "string_pattern_mismatch",
+    "multiple_of",
+    "finite_number",
 }
 _CHOICE = {"literal_error", "enum", "union_tag_invalid", "unknown_choice"}
 _MISSING = {"missing", "amlas_missing", "union_tag_not_found"}
@@ -56,8 +64,10 @@ def _report(
         if hint is None and allowed:
             hint = "allowed keys: " + ", ".join(sorted(allowed))
         diagnostics.add(
-            "S001", f"unknown key {key!r} in {_dotted(loc[:-1]) or 'the document'}",
-            source.locate(loc, key=True), hint=hint,
+            "S001",
+            f"unknown key {key!r} in {_dotted(loc[:-1]) or 'the document'}",
+            source.locate(loc, key=True),
+            hint=hint,
         )
         return
     if kind in _MISSING:
@@ -136,10 +146,9 @@ def _clean_loc(
         if part == "[key]":
             on_key = True
             continue
-        if isinstance(current, dict) and part in current:
-            cleaned.append(part)
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+        in_dict = isinstance(current, dict) and part in current
+        in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        if in_dict or in_list:
             cleaned.append(part)
             current = current[part]
         elif last and (missing or isinstance(current, dict)):

@@ -116,7 +116,9 @@ class _Builder:
         first_seen: dict[str, yaml.Node] = {}
         for key_node, value_node in node.value:
             if key_node.tag == f"{_CORE}merge":
-                raise _Unsupported("merge keys ('<<') are not supported; write the keys out", key_node)
+                raise _Unsupported(
+                    "merge keys ('<<') are not supported; write the keys out", key_node
+                )
             if not isinstance(key_node, yaml.ScalarNode):
                 raise _Unsupported("mapping keys must be plain strings", key_node)
             key = str(key_node.value)
@@ -156,14 +158,16 @@ def load_yaml(text: str, path: str, diagnostics: Diagnostics) -> LoadedYaml | No
         return None
     if not documents:
         diagnostics.add(
-            "F007", "the file is empty; expected a mapping with an 'artefact:' header",
+            "F007",
+            "the file is empty; expected a mapping with an 'artefact:' header",
             Location(path, 1, 1),
         )
         return None
     if len(documents) > 1:
         line, col = _mark(documents[1])
         diagnostics.add(
-            "F007", f"the file holds {len(documents)} YAML documents; expected exactly one",
+            "F007",
+            f"the file holds {len(documents)} YAML documents; expected exactly one",
             Location(path, line, col),
         )
         return None
@@ -172,7 +176,8 @@ def load_yaml(text: str, path: str, diagnostics: Diagnostics) -> LoadedYaml | No
         line, col = _mark(root)
         kind = "a list" if isinstance(root, yaml.SequenceNode) else f"the scalar {root.value!r}"
         diagnostics.add(
-            "F007", f"the top level is {kind}; expected a mapping of keys to values",
+            "F007",
+            f"the top level is {kind}; expected a mapping of keys to values",
             Location(path, line, col),
         )
         return None

@@ -26,8 +26,10 @@ ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_.\-]{0,63}$"
 Id = Annotated[
     str,
     StringConstraints(pattern=ID_PATTERN),
-    Field(description="An identifier, unique across the project: a letter, then letters, "
-          "digits, '.', '_' or '-' (at most 64 characters), e.g. 'MLR-3'."),
+    Field(
+        description="An identifier, unique across the project: a letter, then letters, "
+        "digits, '.', '_' or '-' (at most 64 characters), e.g. 'MLR-3'."
+    ),
 ]
 """An item identifier, unique across the whole project."""
 

@@ -116,7 +116,11 @@ class LabelErrorRate(Item):
 
 
 DataRule = Annotated[
-    WithinOdd | SchemaConformance | MinSamplesPerCell | ClassBalance | SliceBalance
+    WithinOdd
+    | SchemaConformance
+    | MinSamplesPerCell
+    | ClassBalance
+    | SliceBalance
     | LabelErrorRate,
     Field(discriminator="check"),
 ]

@@ -9,8 +9,12 @@ from pydantic import Field
 
 from amlas.project.artefacts._base import ArtefactDocument, Id, Item, Text
 
-__all__ = ["ErroneousBehaviour", "ErroneousBehaviourLog", "OperationalScenario",
-           "OperationalScenarios"]
+__all__ = [
+    "ErroneousBehaviour",
+    "ErroneousBehaviourLog",
+    "OperationalScenario",
+    "OperationalScenarios",
+]
 
 
 class ErroneousBehaviour(Item):
@@ -25,8 +29,7 @@ class ErroneousBehaviour(Item):
     id: Id
     kind: Literal["erroneous_input", "erroneous_output", "assumption_violation"]
     description: Text
-    source: Literal["internal_test", "verification", "odd_limit", "assumption", "field",
-                    "analysis"]
+    source: Literal["internal_test", "verification", "odd_limit", "assumption", "field", "analysis"]
     """Where the behaviour was identified."""
     requirements: list[Id] = Field(default_factory=list)
     hazards: list[Id] = Field(default_factory=list)

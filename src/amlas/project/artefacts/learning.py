@@ -103,9 +103,7 @@ class ModelReference(ArtefactDocument):
     location: Text
     """Project-relative path of the model file."""
     format: Literal["sklearn_joblib", "skops", "onnx", "torch", "python_callable"]
-    callable: Annotated[
-        str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-    ] | None = None
+    callable: Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")] | None = None
     """For 'python_callable': 'module:function' returning the model."""
     sha256: Sha256 | None = None
     framework: Framework

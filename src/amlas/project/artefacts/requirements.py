@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, JsonValue, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from amlas.diagnostics import did_you_mean
@@ -48,8 +48,16 @@ class Perturbation(Item):
     """A perturbation drawn from the operating environment, for robustness testing."""
 
     kind: Literal[
-        "gaussian_noise", "measurement_noise", "scaling", "blur", "brightness", "contrast",
-        "rotation", "occlusion", "fgsm", "pgd",
+        "gaussian_noise",
+        "measurement_noise",
+        "scaling",
+        "blur",
+        "brightness",
+        "contrast",
+        "rotation",
+        "occlusion",
+        "fgsm",
+        "pgd",
     ]
     magnitude: Annotated[float, Field(gt=0.0)]
     """Size of the perturbation in ``unit`` (noise sigma, scale factor, epsilon, degrees...)."""
@@ -90,7 +98,7 @@ class MLSafetyRequirement(Item):
     """IDs of the allocated requirements [E] this refines."""
     metric: str | None = Field(
         default=None,
-        json_schema_extra={"enum": sorted(METRICS)},
+        json_schema_extra={"enum": list[JsonValue](sorted(METRICS))},
     )
     """The metric the threshold is set on (see the metric catalogue)."""
     class_: str | None = Field(default=None, alias="class")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -137,7 +138,7 @@ class NumericDimension(_Dimension):
                     f"dimension's range [{self.min:g}, {self.max:g}]"
                 )
         ordered = sorted(self.bands, key=lambda b: b.min)
-        for a, b in zip(ordered, ordered[1:], strict=False):
+        for a, b in itertools.pairwise(ordered):
             if b.min < a.max:
                 raise ValueError(f"bands {a.name!r} and {b.name!r} overlap")
         return self
@@ -270,8 +271,11 @@ class MLComponentDescription(ArtefactDocument):
     artefact: Literal["D"]
     name: Text
     task: Literal[
-        "binary_classification", "multiclass_classification", "regression",
-        "object_detection", "other",
+        "binary_classification",
+        "multiclass_classification",
+        "regression",
+        "object_detection",
+        "other",
     ]
     description: Text
     classes: list[MLClass] = Field(default_factory=list)

@@ -70,8 +70,14 @@ def rules_fit_categories(project: Project, diagnostics: Diagnostics) -> None:
             )
         audit = getattr(req.rule, "audit_file", None)
         if audit is not None:
-            _require_file(project, "L", ("requirements", i, "rule", "audit_file"), audit,
-                          "audit file", diagnostics)
+            _require_file(
+                project,
+                "L",
+                ("requirements", i, "rule", "audit_file"),
+                audit,
+                "audit file",
+                diagnostics,
+            )
         confidence = getattr(req.rule, "confidence", None)
         if confidence is not None and not 0.0 < confidence < 1.0:
             diagnostics.add(
@@ -118,23 +124,29 @@ def datasets_exist_and_differ(project: Project, diagnostics: Diagnostics) -> Non
             continue
         seen_location[key] = letter
         if dataset.metadata_table is not None:
-            _require_file(project, letter, ("metadata_table",), dataset.metadata_table,
-                          "metadata table", diagnostics)
+            _require_file(
+                project,
+                letter,
+                ("metadata_table",),
+                dataset.metadata_table,
+                "metadata table",
+                diagnostics,
+            )
         if target is None:
             continue
         try:
             actual = sha256_path(target)
         except OSError as exc:
             diagnostics.add(
-                "F003", f"cannot read {dataset.location!r}: {exc.strerror or exc}",
+                "F003",
+                f"cannot read {dataset.location!r}: {exc.strerror or exc}",
                 project.locate(letter, ("location",)),
             )
             continue
         if actual in seen_hash:
             diagnostics.add(
                 "D004",
-                f"[{letter}] {dataset.location!r} has the same content as "
-                f"[{seen_hash[actual]}]",
+                f"[{letter}] {dataset.location!r} has the same content as [{seen_hash[actual]}]",
                 project.locate(letter, ("location",)),
             )
         seen_hash.setdefault(actual, letter)
@@ -162,7 +174,8 @@ def _check_columns(
             header = next(csv.reader(handle), [])
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         diagnostics.add(
-            "F003", f"cannot read the header of {dataset.location!r}: {exc}",
+            "F003",
+            f"cannot read the header of {dataset.location!r}: {exc}",
             project.locate(letter, ("location",)),
         )
         return
@@ -190,7 +203,8 @@ def _check_columns(
                 )
                 continue
             path: tuple[str | int, ...] = (
-                ("odd_columns", dimension.id) if dimension.id in dataset.odd_columns
+                ("odd_columns", dimension.id)
+                if dimension.id in dataset.odd_columns
                 else ("location",)
             )
             wanted.append((path, column, f"column of ODD dimension {dimension.id!r}"))
@@ -232,5 +246,3 @@ def justification_covers_requirements(project: Project, diagnostics: Diagnostics
                 f"the justification report does not discuss {req.id!r}",
                 project.locate("M", ("arguments",), key=True),
             )
-
-

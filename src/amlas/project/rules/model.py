@@ -75,20 +75,22 @@ def model_file(project: Project, diagnostics: Diagnostics) -> None:
         if actual != model.sha256:
             diagnostics.add(
                 "M004",
-                f"{model.location!r} has sha256 {actual[:12]}..., declared "
-                f"{model.sha256[:12]}...",
+                f"{model.location!r} has sha256 {actual[:12]}..., declared {model.sha256[:12]}...",
                 project.locate("V", ("sha256",)),
                 hint=f"after review, set 'sha256: {actual}'",
             )
     component = project.component
-    if component is not None and model.class_order:
-        if sorted(model.class_order) != sorted(component.class_names()):
-            diagnostics.add(
-                "M010",
-                f"class_order {model.class_order} does not match the classes of [D] "
-                f"{component.class_names()}",
-                project.locate("V", ("class_order",)),
-            )
+    if (
+        component is not None
+        and model.class_order
+        and sorted(model.class_order) != sorted(component.class_names())
+    ):
+        diagnostics.add(
+            "M010",
+            f"class_order {model.class_order} does not match the classes of [D] "
+            f"{component.class_names()}",
+            project.locate("V", ("class_order",)),
+        )
 
 
 @rule
@@ -99,7 +101,8 @@ def verification_planned(project: Project, diagnostics: Diagnostics) -> None:
         return
     if not log.verifiers:
         diagnostics.add(
-            "M007", "the verification log names no verifier",
+            "M007",
+            "the verification log names no verifier",
             project.locate("AA", ("strategy",)),
         )
     with_property = {r.id for r in ml.requirements if r.property is not None} if ml else set()

@@ -121,8 +121,11 @@ def slices_exist(project: Project, diagnostics: Diagnostics) -> None:
                         f"{dim_id!r}",
                         project.locate("H", (*base, "where", dim_id, j)),
                         hint=did_you_mean(value, allowed)
-                        or (f"declared: {', '.join(allowed)}" if allowed else
-                            f"{dim_id!r} declares no bands"),
+                        or (
+                            f"declared: {', '.join(allowed)}"
+                            if allowed
+                            else f"{dim_id!r} declares no bands"
+                        ),
                     )
         per = req.applies_to.per
         for j, dim_id in enumerate(per):

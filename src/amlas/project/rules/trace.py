@@ -43,9 +43,9 @@ def allocated_refined_or_deferred(project: Project, diagnostics: Diagnostics) ->
     if allocated is None or ml is None:
         return
     refined_by: dict[str, list[str]] = {}
-    for req in ml.requirements:
-        for target in req.traces_to:
-            refined_by.setdefault(target, []).append(req.id)
+    for ml_req in ml.requirements:
+        for target in ml_req.traces_to:
+            refined_by.setdefault(target, []).append(ml_req.id)
     for i, req in enumerate(allocated.requirements):
         refiners = refined_by.get(req.id, [])
         at = project.locate("E", ("requirements", i, "id"))
@@ -88,9 +88,9 @@ def ml_covered_by_data(project: Project, diagnostics: Diagnostics) -> None:
     if ml is None or data is None:
         return
     covered: dict[str, list[str]] = {}
-    for req in data.requirements:
-        for target in req.traces_to:
-            covered.setdefault(target, []).append(req.id)
+    for data_req in data.requirements:
+        for target in data_req.traces_to:
+            covered.setdefault(target, []).append(data_req.id)
     for i, req in enumerate(ml.requirements):
         covering = covered.get(req.id, [])
         if req.data_related and not covering:

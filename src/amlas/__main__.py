@@ -1,0 +1,5 @@
+"""``python -m amlas``."""
+
+from amlas.cli import main
+
+main()
