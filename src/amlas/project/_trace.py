@@ -69,13 +69,21 @@ def build_trace(project: Project) -> TraceMatrix:
         for target in d.traces_to:
             covering.setdefault(target, []).append(d.id)
 
+    known_system = set(system_ids)
+    refined_by: dict[str, list[MLSafetyRequirement]] = {}
+    for h in ml_reqs:
+        for target in dict.fromkeys(h.traces_to):
+            refined_by.setdefault(target, []).append(h)
+
     rows: list[TraceRow] = []
     placed: set[str] = set()
     for e in allocated_reqs:
-        e_gaps = [f"[A] {t} is not defined" for t in e.traces_to if system and t not in system_ids]
+        e_gaps = [
+            f"[A] {t} is not defined" for t in e.traces_to if system and t not in known_system
+        ]
         if not e.traces_to:
             e_gaps.append(f"{e.id} traces to no [A] requirement")
-        refiners = [h for h in ml_reqs if e.id in h.traces_to]
+        refiners = refined_by.get(e.id, [])
         if not refiners:
             notes: tuple[str, ...] = ()
             gaps = list(e_gaps)
