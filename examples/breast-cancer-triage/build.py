@@ -18,11 +18,12 @@ What it does, in AMLAS terms:
   counts of the files it made into the artefacts ([N] [O] [P] [V]).
 
 The verification data [P] is written and hashed here and never read back: no model
-decision and no printed figure depends on its contents beyond its size.
+decision and no printed figure depends on its contents beyond its size and class counts.
 
-Everything is seeded and written byte-for-byte reproducibly: data files and the record
-are identical on every machine; the model file is identical wherever the same
-numpy / scikit-learn / BLAS produce the same floating-point fit.
+Everything is seeded and written byte-for-byte reproducibly, and a second run changes no
+file. The data files are identical on every machine; the model file and the record are
+identical wherever the same numpy / scikit-learn / BLAS produce the same floating-point
+fit (they also record the library versions).
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ def write_dataset(path: Path, ids, X, labels, features, rows: np.ndarray) -> Non
 
 def write_audit(path: Path, ids, labels, dev_rows: np.ndarray) -> None:
     """A simulated audit: WDBC publishes no second reading of its labels, so the 'audited'
-    label is the recorded, histologically confirmed one. [Q] says so."""
+    label is the recorded one. [Q] says so."""
     rng = np.random.default_rng(SEED)
     chosen = np.sort(rng.choice(dev_rows, size=AUDIT_SIZE, replace=False))
     write_csv(path, ["sample_id", "audited_label"], [[ids[i], str(labels[i])] for i in chosen])
@@ -350,10 +351,10 @@ def main() -> None:
     )
     search.fit(X_dev, y_dev)
     best_c = float(search.best_params_["clf__C"])
-    cv_log_loss = {
-        str(c): -float(s)
-        for c, s in zip(C_GRID, search.cv_results_["mean_test_score"], strict=True)
-    }
+    cv_log_loss = [
+        {"C": c, "log_loss": -float(score)}
+        for c, score in zip(C_GRID, search.cv_results_["mean_test_score"], strict=True)
+    ]
     model = search.best_estimator_
 
     cv_lr = cross_val_predict(clone(model), X_dev, y_dev, cv=folds(), method="predict_proba")
