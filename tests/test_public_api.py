@@ -16,7 +16,6 @@ PUBLIC = {
         "LoadResult",
         "Location",
         "Project",
-        "ProjectInvalidError",
         "ProjectNotFoundError",
         "Severity",
         "UsageError",

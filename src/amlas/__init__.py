@@ -10,7 +10,7 @@ Shared leaves, importing nothing above them: :mod:`amlas.errors`,
 """
 
 from amlas.diagnostics import Diagnostic, Diagnostics, Location, Severity
-from amlas.errors import AmlasError, ProjectInvalidError, ProjectNotFoundError, UsageError
+from amlas.errors import AmlasError, ProjectNotFoundError, UsageError
 from amlas.project import (
     ARTEFACTS,
     LoadResult,
@@ -29,7 +29,6 @@ __all__ = [
     "LoadResult",
     "Location",
     "Project",
-    "ProjectInvalidError",
     "ProjectNotFoundError",
     "Severity",
     "UsageError",

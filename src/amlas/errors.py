@@ -5,19 +5,13 @@ collected and reported together; exceptions are for misuse of the API and for
 conditions that stop a command outright. Every exception derives from one root::
 
     AmlasError
-    ├── UsageError            a command or API call was given arguments it cannot use
-    │   └── ProjectNotFoundError   the directory holds no AMLAS project
-    └── ProjectInvalidError   an operation needs a project without errors and got one with some
+    └── UsageError                 a command or API call got arguments it cannot use
+        └── ProjectNotFoundError   the directory holds no AMLAS project
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from amlas.diagnostics import Diagnostic
-
-__all__ = ["AmlasError", "ProjectInvalidError", "ProjectNotFoundError", "UsageError"]
+__all__ = ["AmlasError", "ProjectNotFoundError", "UsageError"]
 
 
 class AmlasError(Exception):
@@ -30,11 +24,3 @@ class UsageError(AmlasError):
 
 class ProjectNotFoundError(UsageError):
     """The given directory does not hold an AMLAS project (no ``amlas.yaml``)."""
-
-
-class ProjectInvalidError(AmlasError):
-    """An operation needs an error-free project; ``diagnostics`` says what is wrong."""
-
-    def __init__(self, message: str, diagnostics: list[Diagnostic]) -> None:
-        super().__init__(message)
-        self.diagnostics = diagnostics

@@ -29,17 +29,16 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
-def _console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+def _console(stderr: bool = False, *, wide: bool = False) -> Console:
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if wide and not console.is_terminal:
+        console.width = 160  # piped tables: rich would otherwise assume 80 columns
+    return console
 
 
 def _fail(message: str, status: int = EXIT_USAGE) -> NoReturn:
     _console(stderr=True).print(f"amlas: error: {message}", markup=False, style="red")
     sys.exit(status)
-
-
-def _project_dir(value: str) -> Path:
-    return Path(value)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -85,7 +84,7 @@ def check(directory: str, fmt: str, strict: bool) -> None:
     Each problem is one line, `path:line:col: CODE severity: message`; `amlas explain
     CODE` says more. Exit 0 without errors, 1 with errors, 2 on usage problems.
     """
-    result = check_project(_project_dir(directory))
+    result = check_project(Path(directory))
     diagnostics = result.diagnostics
     if fmt == "json":
         click.echo(diagnostics.to_json(directory))
@@ -121,7 +120,7 @@ def trace(directory: str, fmt: str) -> None:
 
     Exit 1 when the matrix has gaps, so CI can gate on it.
     """
-    result = check_project(_project_dir(directory))
+    result = check_project(Path(directory))
     matrix = build_trace(result.project)
     title = f"Traceability: {result.project.manifest.name}"
     if fmt == "json":
@@ -129,7 +128,7 @@ def trace(directory: str, fmt: str) -> None:
     elif fmt == "markdown":
         click.echo(render_trace_markdown(matrix, title=title), nl=False)
     else:
-        console = _console()
+        console = _console(wide=True)
         console.print(trace_table(matrix, title=title))
         console.print(f"{len(matrix.rows)} rows, {matrix.gap_count} gaps", markup=False)
         if matrix.missing:

@@ -20,10 +20,6 @@ class Severity(enum.Enum):
     WARNING = "warning"
     INFO = "info"
 
-    @property
-    def rank(self) -> int:
-        return {"error": 0, "warning": 1, "info": 2}[self.value]
-
 
 @dataclass(frozen=True, order=True)
 class Location:
@@ -71,7 +67,7 @@ class Diagnostic:
             "severity": self.severity.value,
             "message": self.message,
             "hint": self.hint,
-            "path": self.location.format(root).split(":")[0] if root else self.location.path,
+            "path": str(PurePosixPath(root) / self.location.path) if root else self.location.path,
             "line": self.location.line,
             "col": self.location.col,
         }

@@ -46,6 +46,7 @@ def load_project(root: str | Path) -> LoadResult:
     manifest_yaml = _read_yaml(root, MANIFEST_FILE, diagnostics)
     manifest = None
     if manifest_yaml is not None:
+        _scan_placeholders(manifest_yaml.data, (), manifest_yaml.source, diagnostics)
         manifest = validate_document(
             Manifest, manifest_yaml.data, manifest_yaml.source, diagnostics
         )
