@@ -53,6 +53,7 @@ schema: $(VENV)/.demo-installed
 
 docs: $(VENV)/.demo-installed
 	$(BIN)/amlas diagnostics --markdown > docs/.diagnostics.md.tmp && mv docs/.diagnostics.md.tmp docs/diagnostics.md
+	$(BIN)/amlas schema --markdown > docs/.artefacts.md.tmp && mv docs/.artefacts.md.tmp docs/artefacts.md
 
 example: $(VENV)/.test-installed
 	$(BIN)/python $(DEMO)/build.py

@@ -52,6 +52,7 @@ PUBLIC = {
         "check_project",
         "init_project",
         "load_project",
+        "render_reference",
         "schema_documents",
         "write_schemas",
     },

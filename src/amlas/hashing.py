@@ -7,9 +7,12 @@ its inputs, and ``amlas check`` compares declared hashes with the files on disk.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
-__all__ = ["sha256_bytes", "sha256_file", "sha256_path", "sha256_tree"]
+from amlas.fileio import atomic_write_text
+
+__all__ = ["HashCache", "sha256_bytes", "sha256_file", "sha256_path", "sha256_tree"]
 
 _CHUNK = 1 << 20
 
@@ -44,3 +47,60 @@ def sha256_tree(path: str | Path) -> str:
 def sha256_path(path: str | Path) -> str:
     """:func:`sha256_tree` for a directory, :func:`sha256_file` otherwise."""
     return sha256_tree(path) if Path(path).is_dir() else sha256_file(path)
+
+
+class HashCache:
+    """Remembers file hashes by their stat signature, so re-checking a project does not
+    re-read gigabytes of unchanged data.
+
+    An entry is reused only while the file's size, inode, mtime and ctime are all unchanged
+    (ctime cannot be set back by ``touch``, so an edited file is always re-hashed), the same
+    signal git's index trusts. A missing or corrupt cache file is simply an empty cache.
+    """
+
+    VERSION = 1
+
+    def __init__(self, file: str | Path) -> None:
+        self.file = Path(file)
+        self._entries: dict[str, dict[str, object]] = {}
+        self._dirty = False
+        try:
+            payload = json.loads(self.file.read_text("utf-8"))
+            if isinstance(payload, dict) and payload.get("version") == self.VERSION:
+                entries = payload.get("entries", {})
+                if isinstance(entries, dict):
+                    self._entries = entries
+        except (OSError, ValueError):
+            pass
+
+    @staticmethod
+    def _signature(path: Path) -> list[int]:
+        st = path.stat()
+        return [st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns]
+
+    def sha256(self, path: str | Path) -> str:
+        """:func:`sha256_path`, from the cache when the file is unchanged."""
+        target = Path(path).resolve()
+        if target.is_dir():
+            return sha256_tree(target)  # a tree's signature would need every file's stat
+        key = str(target)
+        signature = self._signature(target)
+        entry = self._entries.get(key)
+        if entry and entry.get("stat") == signature and isinstance(entry.get("sha256"), str):
+            return str(entry["sha256"])
+        digest = sha256_file(target)
+        if self._signature(target) == signature:  # unchanged while we read it
+            self._entries[key] = {"stat": signature, "sha256": digest}
+            self._dirty = True
+        return digest
+
+    def save(self) -> None:
+        """Write the cache atomically; a read-only project just goes without one."""
+        if not self._dirty:
+            return
+        payload = {"version": self.VERSION, "entries": self._entries}
+        try:
+            atomic_write_text(self.file, json.dumps(payload, sort_keys=True) + "\n")
+            self._dirty = False
+        except OSError:
+            pass

@@ -55,3 +55,13 @@ def _jsonable(value: object) -> object:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
+
+
+def test_reference_docs_are_generated_and_current() -> None:
+    from amlas.project import render_reference
+
+    committed = (REPO / "docs" / "artefacts.md").read_text("utf-8")
+    assert committed == render_reference(), "run 'make docs'"
+    for letter, spec in ARTEFACTS.items():
+        assert f"## [{letter}] {spec.title}" in committed
+    assert "| `recall` | [0, 1] | higher | yes |" in committed

@@ -19,6 +19,7 @@ from amlas.project import (
     build_trace,
     check_project,
     init_project,
+    render_reference,
     schema_documents,
     write_schemas,
 )
@@ -148,8 +149,14 @@ def trace(directory: str, fmt: str) -> None:
     help="Directory to write the JSON Schemas into.",
 )
 @click.option("--check", "check_only", is_flag=True, help="Only report whether --out is stale.")
-def schema(out: Path, check_only: bool) -> None:
+@click.option(
+    "--markdown", is_flag=True, help="Print the human-readable reference (docs/artefacts.md)."
+)
+def schema(out: Path, check_only: bool, markdown: bool) -> None:
     """Write the JSON Schemas of the manifest and every artefact."""
+    if markdown:
+        click.echo(render_reference(), nl=False)
+        return
     if check_only:
         stale = [
             name

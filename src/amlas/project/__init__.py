@@ -9,6 +9,7 @@ from amlas.project._check import check_project
 from amlas.project._loader import LoadResult, load_project
 from amlas.project._manifest import MANIFEST_FILE, Manifest
 from amlas.project._project import Definition, Project, Reference
+from amlas.project._reference import render_reference
 from amlas.project._scaffold import EXAMPLES, init_project
 from amlas.project._schema import schema_documents, write_schemas
 from amlas.project._trace import TraceMatrix, TraceRow, build_trace
@@ -33,6 +34,7 @@ __all__ = [
     "check_project",
     "init_project",
     "load_project",
+    "render_reference",
     "schema_documents",
     "write_schemas",
 ]

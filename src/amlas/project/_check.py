@@ -18,5 +18,7 @@ def check_project(root: str | Path) -> LoadResult:
     """
     result = load_project(root)
     run_rules(result.project, result.diagnostics)
+    if result.project.hashes is not None:
+        result.project.hashes.save()
     result.diagnostics.items = result.diagnostics.sorted()
     return result

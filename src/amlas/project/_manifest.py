@@ -30,6 +30,7 @@ class Manifest(Item):
     component: Text
     """The ML component this safety case is about."""
     description: str = ""
+    """What the project covers, in a sentence or two."""
     criticality: Literal["low", "medium", "high", "very_high"] = "high"
     """How critical the component is; later stages scale independence and rigour with it."""
     artefacts: dict[Letter, Text] = Field(default_factory=dict)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from amlas.diagnostics import Location
+from amlas.hashing import HashCache
 from amlas.project._manifest import Manifest
 from amlas.project._yaml import SourceMap
 from amlas.project.artefacts import (
@@ -25,7 +26,10 @@ from amlas.project.artefacts import (
     SystemSafetyRequirements,
 )
 
-__all__ = ["Definition", "Project", "Reference"]
+__all__ = ["CACHE_DIR", "Definition", "Project", "Reference"]
+
+CACHE_DIR = ".amlas"
+"""Per-project folder for caches and, later, evidence; never committed."""
 
 D = TypeVar("D", bound=ArtefactDocument)
 Path_ = tuple[str | int, ...]
@@ -68,6 +72,14 @@ class Project:
     files: dict[str, str] = field(default_factory=dict)
     sources: dict[str, SourceMap] = field(default_factory=dict)
     raw: dict[str, dict[str, Any]] = field(default_factory=dict)
+    hashes: HashCache | None = None
+    """Content hashes of data and model files, cached under ``.amlas/`` between runs."""
+
+    def content_hash(self, path: Path) -> str:
+        """SHA-256 of a file (or a directory tree) inside the project."""
+        if self.hashes is None:
+            self.hashes = HashCache(self.root / CACHE_DIR / "hashes.json")
+        return self.hashes.sha256(path)
 
     def get(self, letter: str, kind: type[D]) -> D | None:
         """The artefact ``letter`` as ``kind`` if it loaded, else None."""

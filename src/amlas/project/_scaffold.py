@@ -51,6 +51,9 @@ def init_project(target: str | Path, *, example: str | None = None) -> Path:
             manifest = build / "amlas.yaml"
             atomic_write_text(manifest, manifest.read_text("utf-8").replace("{{name}}", name))
         write_schemas(build / "schema")
+        ignore = build / ".gitignore"
+        if not ignore.exists():  # caches and local evidence stay out of version control
+            atomic_write_text(ignore, ".amlas/\n")
         if target.exists():
             target.rmdir()
         build.rename(target)

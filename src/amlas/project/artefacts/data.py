@@ -61,6 +61,7 @@ class MinSamplesPerCell(Item):
 
     check: Literal["min_samples_per_cell"]
     dimensions: Annotated[list[Id], Field(min_length=1)]
+    """ODD dimensions whose band combinations form the cells."""
     min_samples: Annotated[int, Field(ge=1)] | None = None
     """k, stated directly ..."""
     from_requirement: Id | None = None
@@ -81,8 +82,11 @@ class ClassBalance(Item):
 
     check: Literal["class_balance"]
     class_: str = Field(alias="class")
+    """The class whose proportion is bounded."""
     min_fraction: Probability = 0.0
+    """Smallest allowed proportion of the class."""
     max_fraction: Probability = 1.0
+    """Largest allowed proportion of the class."""
 
     @model_validator(mode="after")
     def _ordered(self) -> ClassBalance:
@@ -101,6 +105,7 @@ class SliceBalance(Item):
     check: Literal["slice_balance"]
     dimension: Id
     min_fraction: Probability
+    """Smallest allowed proportion of samples in each band or category."""
 
 
 class LabelErrorRate(Item):
@@ -110,6 +115,7 @@ class LabelErrorRate(Item):
     audit_file: Text
     """Project-relative file of re-labelled samples (sample id, audited label)."""
     max_rate: Probability
+    """Largest acceptable label error rate."""
     confidence: float = Field(
         default=0.95, json_schema_extra={"exclusiveMinimum": 0, "exclusiveMaximum": 1}
     )
@@ -146,7 +152,9 @@ class DataRequirement(Item):
 
     id: Id
     category: Category
+    """relevance, completeness, accuracy or balance (R6)."""
     text: Text
+    """The requirement in words."""
     traces_to: list[Id] = Field(default_factory=list)
     """IDs of the ML safety requirements [H] this data requirement serves."""
     rule: DataRule | None = None
@@ -160,6 +168,7 @@ class CategoryGap(Item):
 
     category: Category
     justification: Text
+    """Why no requirement of this category is needed."""
 
 
 class DataRequirements(ArtefactDocument):
@@ -170,7 +179,9 @@ class DataRequirements(ArtefactDocument):
 
     artefact: Literal["L"]
     requirements: Annotated[list[DataRequirement], Field(min_length=1)]
+    """The data requirements."""
     gaps: list[CategoryGap] = Field(default_factory=list)
+    """Categories deliberately left without requirements, each with a justification."""
     features: list[Text] = Field(default_factory=list)
     """The data features used to encode the operating domain (R7)."""
 
@@ -189,6 +200,7 @@ class JustificationArgument(Item):
     data_requirements: list[Id] = Field(default_factory=list)
     """The data requirements [L] argued sufficient for them."""
     rationale: Text
+    """Why the data requirements suffice for the ML safety requirements."""
 
 
 class DataJustification(ArtefactDocument):
@@ -199,9 +211,13 @@ class DataJustification(ArtefactDocument):
 
     artefact: Literal["M"]
     summary: Text
+    """The conclusion of the report."""
     author: Text
+    """Who wrote the report."""
     date: dt.date
+    """When the report was written."""
     arguments: Annotated[list[JustificationArgument], Field(min_length=1)]
+    """One argument per group of ML safety requirements."""
     category_rationale: str = ""
     """Why the identified types of data requirements are sufficient (J3.1)."""
 
@@ -217,14 +233,17 @@ class DatasetDocument(ArtefactDocument):
 
     artefact: DatasetLetter
     description: Text
+    """What the dataset holds and what it is used for."""
     location: Text
     """Project-relative path of the data file (or folder, for image folders)."""
     format: Literal["csv", "parquet", "npz", "image_folder"]
+    """File format: csv, parquet, npz or image_folder."""
     sha256: Sha256 | None = None
     """SHA-256 of the file as reviewed; `amlas check` reports a mismatch (D005)."""
     samples: Annotated[int, Field(ge=0)] | None = None
     """Declared number of samples."""
     label_column: Text
+    """Column holding the ground-truth label."""
     id_column: str | None = None
     """Column holding a unique sample id (findings name samples by it)."""
     group_column: str | None = None
@@ -295,8 +314,11 @@ class GenerationEntry(Item):
     sub_process: Literal[
         "collection", "preprocessing", "augmentation", "labelling", "splitting", "other"
     ]
+    """collection, preprocessing, augmentation, labelling, splitting or other."""
     decision: Text
+    """What was decided."""
     rationale: Text
+    """Why."""
     datasets: list[DatasetLetter] = Field(default_factory=list)
     """Which of [N] [O] [P] the decision affects."""
     author: str = ""
@@ -310,4 +332,6 @@ class DataGenerationLog(ArtefactDocument):
 
     artefact: Literal["Q"]
     sources: Annotated[list[DataSource], Field(min_length=1)]
+    """Where the data come from, with the rationale for each source."""
     entries: Annotated[list[GenerationEntry], Field(min_length=1)]
+    """Decisions taken in each sub-process (R10)."""

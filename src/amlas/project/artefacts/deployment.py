@@ -28,11 +28,15 @@ class ErroneousBehaviour(Item):
 
     id: Id
     kind: Literal["erroneous_input", "erroneous_output", "assumption_violation"]
+    """erroneous_input, erroneous_output or assumption_violation."""
     description: Text
+    """What the behaviour is and when it occurs."""
     source: Literal["internal_test", "verification", "odd_limit", "assumption", "field", "analysis"]
     """Where the behaviour was identified."""
     requirements: list[Id] = Field(default_factory=list)
+    """IDs of the ML safety requirements it threatens."""
     hazards: list[Id] = Field(default_factory=list)
+    """IDs of the hazards it can lead to."""
     monitoring: str = ""
     """How the system detects it (G6.8)."""
     response: str = ""
@@ -46,7 +50,9 @@ class Incident(Item):
     id: Id
     date: dt.date
     description: Text
+    """What happened."""
     behaviour: Id | None = None
+    """The erroneous behaviour this incident is an instance of, if known."""
 
 
 class ErroneousBehaviourLog(ArtefactDocument):
@@ -57,9 +63,11 @@ class ErroneousBehaviourLog(ArtefactDocument):
 
     artefact: Literal["DD"]
     behaviours: Annotated[list[ErroneousBehaviour], Field(min_length=1)]
+    """The erroneous behaviours identified (R20)."""
     sufficiency_rationale: str = ""
     """Why the identified erroneous behaviour is sufficient (J6.2)."""
     incidents: list[Incident] = Field(default_factory=list)
+    """Field incidents, appended during operation."""
 
 
 class OperationalScenario(Item):
@@ -73,7 +81,9 @@ class OperationalScenario(Item):
 
     id: Id
     name: Text
+    """Short name of the scenario."""
     description: Text
+    """The sequence of events, interactions and conditions."""
     requirements: Annotated[list[Id], Field(min_length=1)]
     """The system safety requirements [A] this scenario exercises."""
     conditions: dict[Id, Text] = Field(default_factory=dict)
@@ -90,8 +100,10 @@ class OperationalScenarios(ArtefactDocument):
 
     artefact: Literal["EE"]
     scenarios: Annotated[list[OperationalScenario], Field(min_length=1)]
+    """The scenarios integration testing runs (AMLAS Activity 16)."""
     sufficiency_rationale: Text
     """Why these scenarios represent real operation (J6.1)."""
     simulation: bool = False
     """True when integration tests run in simulation (G6.5 then needs development)."""
     simulator: str = ""
+    """The simulator used, when `simulation` is true."""

@@ -33,7 +33,9 @@ class Decision(Item):
 
     name: Text
     value: Scalar
+    """The value chosen."""
     rationale: Text
+    """Why this value."""
     chosen_on: DatasetLetter = "N"
     """The data the value was chosen on; only development data [N] avoids leakage (R12)."""
     method: str = ""
@@ -45,6 +47,7 @@ class Candidate(Item):
 
     id: Id
     description: Text
+    """What the candidate is."""
     notes: str = ""
 
 
@@ -53,6 +56,7 @@ class Selection(Item):
 
     candidate: Id
     rationale: Text
+    """Why this candidate was selected."""
     trade_offs: str = ""
     """The multi-objective trade-off behind the choice (Activity 11)."""
     chosen_on: Literal["N", "O", "P"] = "O"
@@ -75,15 +79,23 @@ class ModelDevelopmentLog(ArtefactDocument):
 
     artefact: Literal["U"]
     model_type: ModelType
+    """The model form chosen and why (R13)."""
     toolchain: Annotated[list[Tool], Field(min_length=1)]
+    """Frameworks and tools with their versions."""
     data_used: Annotated[list[DatasetLetter], Field(min_length=1)] = ["N"]
     """The datasets used to create candidates (R12: development data [N] only)."""
     hyperparameters: list[Decision] = Field(default_factory=list)
+    """Hyper-parameters, each with its value, rationale and the data it was chosen on."""
     thresholds: list[Decision] = Field(default_factory=list)
+    """Decision thresholds, each with the data it was chosen on."""
     overfitting_controls: list[Text] = Field(default_factory=list)
+    """Measures against over-fitting (AMLAS Note 29)."""
     candidates: list[Candidate] = Field(default_factory=list)
+    """The candidate models produced."""
     selection: Selection | None = None
+    """Which candidate became the model, and why."""
     iterations: list[Iteration] = Field(default_factory=list)
+    """Iterations, including loops back to earlier stages."""
 
 
 class Framework(Item):
@@ -100,14 +112,19 @@ class ModelReference(ArtefactDocument):
 
     artefact: Literal["V"]
     name: Text
+    """The model's name."""
     location: Text
     """Project-relative path of the model file."""
     format: Literal["sklearn_joblib", "skops", "onnx", "torch", "python_callable"]
+    """How to load the model: sklearn_joblib, skops, onnx, torch or python_callable."""
     callable: Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")] | None = None
     """For 'python_callable': 'module:function' returning the model."""
     sha256: Sha256 | None = None
+    """SHA-256 of the model file as reviewed; `amlas check` reports a mismatch (M004)."""
     framework: Framework
+    """The framework and version that produced the model."""
     trained_on: Annotated[list[DatasetLetter], Field(min_length=1)] = ["N"]
+    """The datasets the model was trained on (R12: development data [N] only)."""
     candidate: Id | None = None
     """The candidate in [U] this model is."""
     decision_threshold: Annotated[float, Field(ge=0.0, le=1.0)] | None = None

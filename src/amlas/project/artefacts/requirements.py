@@ -59,6 +59,7 @@ class Perturbation(Item):
         "fgsm",
         "pgd",
     ]
+    """The perturbation applied to inputs."""
     magnitude: Annotated[float, Field(gt=0.0)]
     """Size of the perturbation in ``unit`` (noise sigma, scale factor, epsilon, degrees...)."""
     unit: str = ""
@@ -75,9 +76,11 @@ class FormalProperty(Item):
     """A formally specified property for the formal verification leg (G5.4)."""
 
     kind: Literal["local_robustness", "output_bounds", "monotonicity"]
+    """The property proven: local_robustness, output_bounds or monotonicity."""
     epsilon: Annotated[float, Field(gt=0.0)]
     """Radius of the input region around each verification sample."""
     norm: Literal["linf", "l2"] = "linf"
+    """Norm of the input region: linf or l2."""
     features: list[Text] = Field(default_factory=list)
     """Input features the region varies (empty: all)."""
     encoding: Text
@@ -93,7 +96,9 @@ class MLSafetyRequirement(Item):
 
     id: Id
     text: Text
+    """The requirement in words, as reviewers will read it."""
     kind: Literal["performance", "robustness", "other"]
+    """performance, robustness or other (G2.4/G2.5 are instantiated per kind)."""
     traces_to: list[Id] = Field(default_factory=list)
     """IDs of the allocated requirements [E] this refines."""
     metric: str | None = Field(
@@ -104,6 +109,7 @@ class MLSafetyRequirement(Item):
     class_: str | None = Field(default=None, alias="class")
     """The class a per-class metric is computed for (e.g. 'malignant')."""
     threshold: float | None = None
+    """The value the metric's confidence bound is compared with."""
     comparison: Literal["at_least", "at_most"] | None = None
     """Optional; defaults to the metric's direction and must agree with it."""
     confidence: float | None = Field(
@@ -112,7 +118,9 @@ class MLSafetyRequirement(Item):
     )
     """Confidence level of the bound the verdict is decided on, e.g. 0.95."""
     applies_to: Slice = Field(default_factory=Slice)
+    """The ODD slice the requirement applies to (default: the whole ODD)."""
     perturbation: Perturbation | None = None
+    """For robustness requirements verified by testing."""
     property: FormalProperty | None = None
     data_related: bool = True
     """False for requirements data cannot address (e.g. latency); then ``data_related_reason``."""
@@ -162,6 +170,7 @@ class MLSafetyRequirements(ArtefactDocument):
 
     artefact: Literal["H"]
     requirements: Annotated[list[MLSafetyRequirement], Field(min_length=1)]
+    """The ML safety requirements."""
     development_rationale: str = ""
     """How the ML safety requirements were developed from [E] (J2.1)."""
 
@@ -169,6 +178,7 @@ class MLSafetyRequirements(ArtefactDocument):
 class Participant(Item):
     name: Text
     role: Text
+    """The participant's role, e.g. 'consultant pathologist'."""
     independent: bool = False
     """True when the participant is independent of the development team."""
 
@@ -183,11 +193,17 @@ class ValidationRecord(Item):
     requirements: Annotated[list[Id], Field(min_length=1)]
     """IDs of the ML safety requirements validated."""
     method: Literal["review", "simulation", "analysis", "testing", "other"]
+    """review, simulation, analysis, testing or other (AMLAS Activity 4)."""
     date: dt.date
+    """When the validation took place."""
     participants: list[Participant] = Field(default_factory=list)
+    """Who took part, and whether they are independent of development."""
     outcome: Literal["accepted", "accepted_with_changes", "rejected", "pending"]
+    """accepted, accepted_with_changes, rejected or pending."""
     summary: Text
+    """What was checked and concluded."""
     findings: list[Text] = Field(default_factory=list)
+    """Individual findings and the changes they led to."""
 
 
 class ValidationResults(ArtefactDocument):
@@ -200,3 +216,4 @@ class ValidationResults(ArtefactDocument):
     approach_rationale: Text
     """Why the validation approach is sufficient (J2.2)."""
     records: Annotated[list[ValidationRecord], Field(min_length=1)]
+    """One record per validation activity."""

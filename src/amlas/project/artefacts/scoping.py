@@ -77,7 +77,9 @@ class SystemSafetyRequirements(ArtefactDocument):
     source: Text
     """Where these come from (hazard log, system safety assessment, standard)."""
     hazards: Annotated[list[Hazard], Field(min_length=1)]
+    """The system hazards the ML component can contribute to."""
     requirements: Annotated[list[SystemSafetyRequirement], Field(min_length=1)]
+    """The system safety requirements that control those hazards."""
 
 
 # -- [B] ---------------------------------------------------------------------------------------
@@ -105,7 +107,9 @@ class _Dimension(Item):
 
     id: Id
     name: Text
+    """Human-readable name of the dimension."""
     description: str = ""
+    """What the dimension measures and why it matters for safety."""
     column: str | None = None
     """The dataset column that carries this dimension (datasets may override it)."""
 
@@ -114,6 +118,7 @@ class NumericDimension(_Dimension):
     """An ODD dimension measured on a numeric scale, with its unit and declared range."""
 
     kind: Literal["numeric"]
+    """'numeric': values on a scale with a unit and a range."""
     unit: Text
     """Unit of measurement, e.g. 'mm', 'lux', 'deg'."""
     min: float
@@ -151,6 +156,7 @@ class CategoricalDimension(_Dimension):
     """An ODD dimension with a closed set of categories (e.g. lighting: day, dusk, night)."""
 
     kind: Literal["categorical"]
+    """'categorical': a closed set of named categories."""
     values: Annotated[list[Text], Field(min_length=1)]
     """Every category inside the operating domain."""
 
@@ -176,6 +182,7 @@ class OperatingEnvironment(ArtefactDocument):
 
     artefact: Literal["B"]
     description: Text
+    """Where, when and under what conditions the system operates."""
     dimensions: Annotated[list[Dimension], Field(min_length=1)]
     """The dimensions of variation of the operating domain."""
 
@@ -192,7 +199,9 @@ class Barrier(Item):
     id: Id
     name: Text
     kind: Literal["non_ml_monitor", "redundancy", "limiter", "human_oversight", "other"]
+    """non_ml_monitor, redundancy, limiter (force, speed), human_oversight or other."""
     description: Text
+    """How the barrier stops an ML failure from becoming harm."""
     mitigates: list[Id] = Field(default_factory=list)
     """IDs of the hazards this barrier mitigates."""
     failure_on_demand: Probability | None = None
@@ -207,6 +216,7 @@ class SystemComponent(Item):
     id: Id
     name: Text
     kind: Literal["ml", "software", "hardware", "human"]
+    """ml, software, hardware or human."""
     description: str = ""
 
 
@@ -220,10 +230,13 @@ class SystemDescription(ArtefactDocument):
     system: Text
     """The system's name."""
     description: Text
+    """What the system does and for whom."""
     architecture: Text
     """How the ML component is wired into the system: inputs, outputs, neighbours."""
     components: list[SystemComponent] = Field(default_factory=list)
+    """The components of the architecture, ML and non-ML."""
     barriers: list[Barrier] = Field(default_factory=list)
+    """The barriers between an ML failure and harm (AMLAS Activity 1, Note 1)."""
     human_roles: list[Text] = Field(default_factory=list)
     """Human oversight and fallback roles (AMLAS Activity 1, Note 2)."""
 
@@ -236,6 +249,7 @@ class MLClass(Item):
 
     name: Id
     description: Text
+    """What the class means in the operating domain."""
     safety_related: bool = False
     """True when missing or confusing this class can contribute to a hazard."""
 
@@ -244,13 +258,17 @@ class InputFeature(Item):
     """One input feature (tabular models) or input channel."""
 
     name: Text
+    """Feature name, as the dataset column that carries it."""
     dtype: Literal["float", "int", "category", "bool", "string"] = "float"
+    """Value type: float, int, category, bool or string."""
     unit: str = ""
+    """Unit of measurement, where there is one."""
     description: str = ""
 
 
 class InputSchema(Item):
     kind: Literal["tabular", "image", "time_series", "text", "other"]
+    """The kind of input: tabular, image, time_series, text or other."""
     features: list[InputFeature] = Field(default_factory=list)
     """Features of a tabular input, in the order the model expects them."""
     shape: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)
@@ -259,6 +277,7 @@ class InputSchema(Item):
 
 class OutputSchema(Item):
     kind: Literal["class_label", "class_probabilities", "score", "value", "boxes"]
+    """What the model outputs: class_label, class_probabilities, score, value or boxes."""
     description: str = ""
 
 
@@ -270,6 +289,7 @@ class MLComponentDescription(ArtefactDocument):
 
     artefact: Literal["D"]
     name: Text
+    """The ML component's name."""
     task: Literal[
         "binary_classification",
         "multiclass_classification",
@@ -277,11 +297,15 @@ class MLComponentDescription(ArtefactDocument):
         "object_detection",
         "other",
     ]
+    """The ML task, which decides the metrics that apply."""
     description: Text
+    """What the component decides and how its output is used."""
     classes: list[MLClass] = Field(default_factory=list)
     """Output classes, for classification tasks."""
     inputs: InputSchema
+    """The input schema."""
     outputs: OutputSchema
+    """The output schema."""
     platform: str = ""
     """The computing platform (hardware and software) the model runs on."""
 
@@ -315,6 +339,7 @@ class Deferral(Item):
     """Why an allocated requirement is not refined into ML safety requirements (J2.1)."""
 
     reason: Text
+    """Why the requirement cannot be addressed on the model alone."""
     handled_by: Literal["system", "deployment", "platform", "other"]
     """Where it is handled instead: the system level, stage 6, the platform, ..."""
 
@@ -330,6 +355,7 @@ class AllocatedRequirement(Item):
 
     id: Id
     text: Text
+    """The requirement in real-world terms, without ML metrics (R1)."""
     traces_to: list[Id] = Field(default_factory=list)
     """IDs of the system safety requirements [A] this is allocated from."""
     hazard_contribution: Text
@@ -348,3 +374,4 @@ class AllocatedRequirements(ArtefactDocument):
 
     artefact: Literal["E"]
     requirements: Annotated[list[AllocatedRequirement], Field(min_length=1)]
+    """The safety requirements allocated to the ML component."""

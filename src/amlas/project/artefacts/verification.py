@@ -14,6 +14,7 @@ __all__ = ["VerificationActivity", "VerificationLog", "Verifier"]
 class Verifier(Item):
     name: Text
     role: Text
+    """The verifier's role."""
     organisation: str = ""
     independent: bool = True
     """True when the verifier is independent of the development team (R16)."""
@@ -27,8 +28,11 @@ class VerificationActivity(Item):
 
     id: Id
     requirements: Annotated[list[Id], Field(min_length=1)]
+    """IDs of the ML safety requirements the activity verifies."""
     method: Literal["test", "formal"]
+    """test or formal."""
     description: Text
+    """What the activity does."""
     rationale: str = ""
     """Why this activity verifies the requirement (J5.1)."""
     property_encoding: str = ""
@@ -43,9 +47,12 @@ class VerificationLog(ArtefactDocument):
 
     artefact: Literal["AA"]
     strategy: Text
+    """The verification strategy: test and/or formal, and why (J5.1)."""
     verifiers: list[Verifier] = Field(default_factory=list)
+    """Who verified, and whether independently of development (R16)."""
     data_access: Text
     """How the verification data [P] was kept from the development team (R15)."""
     platform: str = ""
     """The test platform and why it represents the operational platform (G5.6)."""
     activities: list[VerificationActivity] = Field(default_factory=list)
+    """Planned or performed verification activities, at least one per [H] item (R17)."""

@@ -6,7 +6,6 @@ import csv
 from pathlib import Path
 
 from amlas.diagnostics import Diagnostics, did_you_mean
-from amlas.hashing import sha256_path
 from amlas.project._paths import inside
 from amlas.project._project import Project
 from amlas.project.artefacts import (
@@ -135,7 +134,7 @@ def datasets_exist_and_differ(project: Project, diagnostics: Diagnostics) -> Non
         if target is None:
             continue
         try:
-            actual = sha256_path(target)
+            actual = project.content_hash(target)
         except OSError as exc:
             diagnostics.add(
                 "F003",

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from amlas.diagnostics import Diagnostics
-from amlas.hashing import sha256_path
 from amlas.project._paths import inside
 from amlas.project._project import Project
 from amlas.project.artefacts import (
@@ -71,7 +70,7 @@ def model_file(project: Project, diagnostics: Diagnostics) -> None:
         diagnostics.add("M003", f"model file {model.location!r} does not exist", at)
         return
     if model.sha256 is not None:
-        actual = sha256_path(target)
+        actual = project.content_hash(target)
         if actual != model.sha256:
             diagnostics.add(
                 "M004",
