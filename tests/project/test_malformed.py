@@ -404,6 +404,15 @@ CASES = [
         "M",
         setter("M", "arguments", 0, "requirements", value=["MLR-1"]),
     ),
+    Case(
+        "group-column-partial",
+        "D012",
+        "O",
+        both(
+            setter("N", "group_column", value="sample_id"),
+            setter("P", "group_column", value="sample_id"),
+        ),
+    ),
     # -- M: model, verification, deployment
     Case(
         "hyperparameter-on-test-data",
@@ -442,6 +451,15 @@ CASES = [
         both(
             appender("A", "requirements", item=SSR2),
             setter("E", "requirements", 0, "traces_to", value=["SSR-1", "SSR-2"]),
+        ),
+    ),
+    Case(
+        "model-not-selected",
+        "M011",
+        "V",
+        both(
+            appender("U", "candidates", item={"id": "CAND-2", "description": "RF"}),
+            setter("V", "candidate", value="CAND-2"),
         ),
     ),
     Case("class-order-mismatch", "M010", "V", setter("V", "class_order", value=["a", "b"])),

@@ -380,6 +380,14 @@ _TABLE: tuple[Code, ...] = (
         "The data requirements justification report [M] does not discuss a data-related [H] item.",
         "R8",
     ),
+    Code(
+        "D012",
+        "warning",
+        "group column declared for some datasets only",
+        "A group column (patient, asset, scene) lets independence checks find units shared "
+        "between [N], [O] and [P]; it must be declared for all three to be compared.",
+        "R9",
+    ),
     # -- M: model, verification and deployment ------------------------------------------------
     Code(
         "M001",
@@ -449,6 +457,14 @@ _TABLE: tuple[Code, ...] = (
         "model classes do not match [D]",
         "The model reference's `class_order` names other classes than the ML component "
         "description [D].",
+    ),
+    Code(
+        "M011",
+        "warning",
+        "model is not the selected candidate",
+        "The model reference [V] names a different candidate from the one the model "
+        "development log [U] selected.",
+        "R13",
     ),
 )
 

@@ -232,6 +232,20 @@ def datasets_name_samples(project: Project, diagnostics: Diagnostics) -> None:
 
 
 @rule
+def group_columns_consistent(project: Project, diagnostics: Diagnostics) -> None:
+    datasets = project.datasets()
+    declared = {letter for letter, d in datasets.items() if d.group_column}
+    if declared and len(datasets) == 3 and len(declared) < 3:
+        for letter in sorted(set(datasets) - declared):
+            diagnostics.add(
+                "D012",
+                f"[{letter}] declares no 'group_column' but "
+                f"{', '.join(f'[{x}]' for x in sorted(declared))} do",
+                project.locate(letter, ("label_column",)),
+            )
+
+
+@rule
 def justification_covers_requirements(project: Project, diagnostics: Diagnostics) -> None:
     ml = project.ml_requirements
     report = project.get("M", DataJustification)

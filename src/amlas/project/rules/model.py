@@ -93,6 +93,20 @@ def model_file(project: Project, diagnostics: Diagnostics) -> None:
 
 
 @rule
+def model_is_selected_candidate(project: Project, diagnostics: Diagnostics) -> None:
+    log = project.get("U", ModelDevelopmentLog)
+    model = project.get("V", ModelReference)
+    if log is None or model is None or log.selection is None or model.candidate is None:
+        return
+    if model.candidate != log.selection.candidate:
+        diagnostics.add(
+            "M011",
+            f"[V] is candidate {model.candidate!r} but [U] selected {log.selection.candidate!r}",
+            project.locate("V", ("candidate",)),
+        )
+
+
+@rule
 def verification_planned(project: Project, diagnostics: Diagnostics) -> None:
     log = project.get("AA", VerificationLog)
     ml = project.ml_requirements
