@@ -10,7 +10,7 @@ from typing import Any
 from amlas.diagnostics import Diagnostics, Location
 from amlas.errors import ProjectNotFoundError
 from amlas.project._manifest import MANIFEST_FILE, Manifest
-from amlas.project._paths import inside
+from amlas.project._paths import path_problem, probe
 from amlas.project._project import Project
 from amlas.project._validate import validate_document
 from amlas.project._yaml import MAX_FILE_BYTES, LoadedYaml, SourceMap, load_yaml
@@ -50,26 +50,24 @@ def load_project(root: str | Path) -> LoadResult:
         manifest = validate_document(
             Manifest, manifest_yaml.data, manifest_yaml.source, diagnostics
         )
-    if manifest is None:  # keep going with defaults so the artefacts still get checked
-        manifest = Manifest(amlas=1, name="unnamed", component="unnamed component")
+    if manifest is None:  # keep going so the artefacts still get checked
+        manifest = _fallback_manifest(manifest_yaml.data if manifest_yaml else {})
     project = Project(root=root.resolve(), manifest=manifest)
 
     for letter, spec in ARTEFACTS.items():
         relative = manifest.path_of(letter)
         project.files[letter] = relative
-        manifest_at = (
+        moved = manifest_yaml is not None and letter in manifest.artefacts
+        where = (
             manifest_yaml.source.locate(("artefacts", letter))
-            if manifest_yaml and letter in manifest.artefacts
-            else Location(MANIFEST_FILE, 1, 1)
+            if manifest_yaml is not None and moved
+            else Location(relative)
         )
-        if not inside(project.root, relative):
-            diagnostics.add(
-                "F009",
-                f"[{letter}] {spec.title}: path {relative!r} leaves the project directory",
-                manifest_at,
-            )
+        problem = path_problem(project.root, relative)
+        if problem is not None:
+            diagnostics.add("F009", f"[{letter}] {spec.title}: {relative!r} {problem}", where)
             continue
-        if not (project.root / relative).exists():
+        if probe(project.root / relative) == "missing":
             if spec.required:
                 diagnostics.add(
                     "F001",
@@ -107,13 +105,30 @@ def load_project(root: str | Path) -> LoadResult:
     return LoadResult(project, diagnostics)
 
 
+def _fallback_manifest(data: dict[str, Any]) -> Manifest:
+    """A stand-in for an invalid manifest that keeps its file map if that part is valid,
+    so one typo in ``amlas.yaml`` does not turn every moved artefact into 'missing'."""
+    try:
+        return Manifest(
+            amlas=1, name="unnamed", component="unnamed", artefacts=data.get("artefacts") or {}
+        )
+    except (ValueError, TypeError):
+        return Manifest(amlas=1, name="unnamed", component="unnamed")
+
+
 def _read_yaml(root: Path, relative: str, diagnostics: Diagnostics) -> LoadedYaml | None:
     path = root / relative
     where = Location(relative)
+    kind = probe(path)
+    if kind != "file":
+        what = {"directory": "a directory", "special": "not a regular file (FIFO, device?)"}
+        diagnostics.add(
+            "F003",
+            f"{relative!r} is {what.get(kind, kind)}; expected a YAML file",
+            where,
+        )
+        return None
     try:
-        if path.is_dir():
-            diagnostics.add("F003", f"{relative!r} is a directory, expected a YAML file", where)
-            return None
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             diagnostics.add(

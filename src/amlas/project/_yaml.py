@@ -21,6 +21,7 @@ __all__ = ["MAX_FILE_BYTES", "LoadedYaml", "SourceMap", "load_yaml"]
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 _MAX_NODES = 200_000  # bounds alias expansion ("billion laughs")
+MAX_DEPTH = 64  # artefacts nest a handful of levels; libyaml's composer recurses without limit
 
 Path_ = tuple[str | int, ...]
 
@@ -76,6 +77,8 @@ class _Builder:
         self.diagnostics = diagnostics
         self.nodes = 0
         self.constructor = yaml.SafeLoader("")
+        self.resolver = yaml.resolver.Resolver()
+        self.open: set[int] = set()  # nodes being built: an alias back into one is a cycle
 
     def build(self, node: yaml.Node, at: Path_) -> Any:
         self.nodes += 1
@@ -84,15 +87,23 @@ class _Builder:
                 f"document expands to more than {_MAX_NODES} values through anchors and aliases",
                 node,
             )
+        if len(at) > MAX_DEPTH:
+            raise _Unsupported(f"values nest deeper than {MAX_DEPTH} levels", node)
         self.source.values.setdefault(at, _mark(node))
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node)
-        if isinstance(node, yaml.SequenceNode):
-            if node.tag != f"{_CORE}seq":
-                raise _Unsupported(f"unsupported tag {node.tag!r}", node)
-            return [self.build(child, (*at, i)) for i, child in enumerate(node.value)]
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, at)
+        if id(node) in self.open:
+            raise _Unsupported("an alias refers to a value that contains it (a cycle)", node)
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                if node.tag != f"{_CORE}seq":
+                    raise _Unsupported(f"unsupported tag {node.tag!r}", node)
+                return [self.build(child, (*at, i)) for i, child in enumerate(node.value)]
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, at)
+        finally:
+            self.open.discard(id(node))
         raise _Unsupported(f"unsupported YAML node {type(node).__name__}", node)  # pragma: no cover
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
@@ -102,12 +113,22 @@ class _Builder:
                 "(strings, numbers, booleans, null, dates)",
                 node,
             )
-        if node.tag == f"{_CORE}bool" and node.value.lower() not in _BOOL_WORDS:
-            return node.value  # YAML 1.2: 'yes', 'no', 'on', 'off' are strings
+        resolved = self.resolver.resolve(  # type: ignore[no-untyped-call]
+            yaml.ScalarNode, node.value, (True, False)
+        )
+        implicit = node.tag == resolved
+        if implicit and not node.style:  # plain scalar (the C loader reports '' for plain)
+            if node.tag == f"{_CORE}bool" and node.value.lower() not in _BOOL_WORDS:
+                return node.value  # YAML 1.2: 'yes', 'no', 'on', 'off' are strings
+            if node.tag in (f"{_CORE}int", f"{_CORE}float") and ":" in node.value:
+                return node.value  # YAML 1.2: no base-60 numbers ('1:30' is not 90)
         try:
             return self.constructor.construct_object(node)
-        except (ValueError, OverflowError):
-            return node.value  # e.g. the date 2026-13-45: the schema reports it, located
+        except Exception as exc:  # PyYAML raises assorted errors on malformed scalars
+            if implicit:
+                return node.value  # e.g. the date 2026-13-45: the schema reports it, located
+            kind = node.tag.rsplit(":", 1)[-1]
+            raise _Unsupported(f"{node.value!r} is not a valid {kind}", node) from exc
 
     def _mapping(self, node: yaml.MappingNode, at: Path_) -> dict[str, Any]:
         if node.tag != f"{_CORE}map":
@@ -138,6 +159,21 @@ class _Builder:
         return result
 
 
+def _too_deep(text: str) -> tuple[int, int] | None:
+    """Where the nesting first exceeds :data:`MAX_DEPTH`, from the event stream, which the
+    parser produces without recursion (composing a deeply nested document can crash)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            mark = event.start_mark
+            if depth > MAX_DEPTH and mark is not None:
+                return mark.line + 1, mark.column + 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return None
+
+
 def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
@@ -146,6 +182,12 @@ def load_yaml(text: str, path: str, diagnostics: Diagnostics) -> LoadedYaml | No
     """Parse one artefact document. Problems go to ``diagnostics``; ``None`` when unusable."""
     source = SourceMap(path)
     try:
+        deep = _too_deep(text)
+        if deep is not None:
+            diagnostics.add(
+                "F006", f"values nest deeper than {MAX_DEPTH} levels", Location(path, *deep)
+            )
+            return None
         documents = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -153,7 +195,19 @@ def load_yaml(text: str, path: str, diagnostics: Diagnostics) -> LoadedYaml | No
         problem = exc.problem or exc.context or "invalid YAML"
         diagnostics.add("F004", f"YAML syntax error: {problem}", Location(path, line, col))
         return None
-    except yaml.YAMLError as exc:  # reader errors: control characters and the like
+    except yaml.reader.ReaderError as exc:  # control characters and the like
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        diagnostics.add(
+            "F004",
+            f"YAML does not allow the character {chr(exc.character)!r} (U+{exc.character:04X})"
+            if isinstance(exc.character, int)
+            else f"YAML reader error: {exc.reason}",
+            Location(path, line, col),
+            hint="remove it, or write it as an escape inside a double-quoted string",
+        )
+        return None
+    except yaml.YAMLError as exc:
         diagnostics.add("F004", f"YAML error: {exc}", Location(path, 1, 1))
         return None
     if not documents:

@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 from amlas.diagnostics import Diagnostics, did_you_mean
-from amlas.project._paths import inside
+from amlas.project._paths import path_problem, probe
 from amlas.project._project import Project
 from amlas.project.artefacts import (
     CATEGORIES,
@@ -69,7 +69,7 @@ def rules_fit_categories(project: Project, diagnostics: Diagnostics) -> None:
             )
         audit = getattr(req.rule, "audit_file", None)
         if audit is not None:
-            _require_file(
+            require_file(
                 project,
                 "L",
                 ("requirements", i, "rule", "audit_file"),
@@ -86,21 +86,30 @@ def rules_fit_categories(project: Project, diagnostics: Diagnostics) -> None:
             )
 
 
-def _require_file(
+def require_file(
     project: Project,
     letter: str,
     path: tuple[str | int, ...],
     relative: str,
     what: str,
     diagnostics: Diagnostics,
+    *,
+    missing_code: str = "D003",
 ) -> Path | None:
+    """The file (or image folder) at ``relative``, or None after reporting why not."""
     at = project.locate(letter, path)
-    if not inside(project.root, relative):
-        diagnostics.add("F009", f"{what} {relative!r} leaves the project directory", at)
+    problem = path_problem(project.root, relative)
+    if problem is not None:
+        diagnostics.add("F009", f"{what} {relative!r} {problem}", at)
         return None
     target = project.root / relative
-    if not target.exists():
-        diagnostics.add("D003", f"{what} {relative!r} does not exist", at)
+    kind = probe(target)
+    if kind == "missing":
+        diagnostics.add(missing_code, f"{what} {relative!r} does not exist", at)
+        return None
+    if kind not in ("file", "directory"):
+        reason = "is not a regular file" if kind == "special" else kind
+        diagnostics.add("F003", f"{what} {relative!r} {reason}", at)
         return None
     return target
 
@@ -110,7 +119,7 @@ def datasets_exist_and_differ(project: Project, diagnostics: Diagnostics) -> Non
     seen_location: dict[str, str] = {}
     seen_hash: dict[str, str] = {}
     for letter, dataset in project.datasets().items():
-        target = _require_file(
+        target = require_file(
             project, letter, ("location",), dataset.location, f"[{letter}] data", diagnostics
         )
         key = str((project.root / dataset.location).resolve())
@@ -123,7 +132,7 @@ def datasets_exist_and_differ(project: Project, diagnostics: Diagnostics) -> Non
             continue
         seen_location[key] = letter
         if dataset.metadata_table is not None:
-            _require_file(
+            require_file(
                 project,
                 letter,
                 ("metadata_table",),
@@ -135,10 +144,10 @@ def datasets_exist_and_differ(project: Project, diagnostics: Diagnostics) -> Non
             continue
         try:
             actual = project.content_hash(target)
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:
             diagnostics.add(
                 "F003",
-                f"cannot read {dataset.location!r}: {exc.strerror or exc}",
+                f"cannot read {dataset.location!r}: {getattr(exc, 'strerror', None) or exc}",
                 project.locate(letter, ("location",)),
             )
             continue
@@ -175,6 +184,13 @@ def _check_columns(
         diagnostics.add(
             "F003",
             f"cannot read the header of {dataset.location!r}: {exc}",
+            project.locate(letter, ("location",)),
+        )
+        return
+    if not header:
+        diagnostics.add(
+            "D006",
+            f"[{letter}] {dataset.location!r} is empty: no header row with column names",
             project.locate(letter, ("location",)),
         )
         return

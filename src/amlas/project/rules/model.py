@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from amlas.diagnostics import Diagnostics
-from amlas.project._paths import inside
 from amlas.project._project import Project
 from amlas.project.artefacts import (
     ErroneousBehaviourLog,
@@ -14,6 +13,7 @@ from amlas.project.artefacts import (
     VerificationLog,
 )
 from amlas.project.rules._registry import rule
+from amlas.project.rules.data import require_file
 
 _HELD_OUT = {"O": "internal test data [O]", "P": "verification data [P]"}
 
@@ -61,23 +61,34 @@ def model_file(project: Project, diagnostics: Diagnostics) -> None:
     model = project.get("V", ModelReference)
     if model is None:
         return
-    at = project.locate("V", ("location",))
-    if not inside(project.root, model.location):
-        diagnostics.add("F009", f"model {model.location!r} leaves the project directory", at)
-        return
-    target = project.root / model.location
-    if not target.exists():
-        diagnostics.add("M003", f"model file {model.location!r} does not exist", at)
-        return
-    if model.sha256 is not None:
-        actual = project.content_hash(target)
-        if actual != model.sha256:
+    target = require_file(
+        project,
+        "V",
+        ("location",),
+        model.location,
+        "model file",
+        diagnostics,
+        missing_code="M003",
+    )
+    if target is not None and model.sha256 is not None:
+        try:
+            actual = project.content_hash(target)
+        except (OSError, RuntimeError) as exc:
             diagnostics.add(
-                "M004",
-                f"{model.location!r} has sha256 {actual[:12]}..., declared {model.sha256[:12]}...",
-                project.locate("V", ("sha256",)),
-                hint=f"after review, set 'sha256: {actual}'",
+                "F003",
+                f"cannot read model file {model.location!r}: "
+                f"{getattr(exc, 'strerror', None) or exc}",
+                project.locate("V", ("location",)),
             )
+        else:
+            if actual != model.sha256:
+                diagnostics.add(
+                    "M004",
+                    f"{model.location!r} has sha256 {actual[:12]}..., declared "
+                    f"{model.sha256[:12]}...",
+                    project.locate("V", ("sha256",)),
+                    hint=f"after review, set 'sha256: {actual}'",
+                )
     component = project.component
     if (
         component is not None
