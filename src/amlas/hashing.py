@@ -62,7 +62,7 @@ class HashCache:
 
     def __init__(self, file: str | Path) -> None:
         self.file = Path(file)
-        self._entries: dict[str, dict[str, object]] = {}
+        self._entries: dict[str, object] = {}
         self._dirty = False
         try:
             payload = json.loads(self.file.read_text("utf-8"))
@@ -86,7 +86,11 @@ class HashCache:
         key = str(target)
         signature = self._signature(target)
         entry = self._entries.get(key)
-        if entry and entry.get("stat") == signature and isinstance(entry.get("sha256"), str):
+        if (
+            isinstance(entry, dict)
+            and entry.get("stat") == signature
+            and isinstance(entry.get("sha256"), str)
+        ):
             return str(entry["sha256"])
         digest = sha256_file(target)
         if self._signature(target) == signature:  # unchanged while we read it

@@ -86,6 +86,9 @@ class Diagnostics:
     def add(self, code: str, message: str, at: Location, *, hint: str | None = None) -> Diagnostic:
         """Record a problem under a registered ``code`` (unknown codes are a programming error)."""
         entry = CODES[code]
+        # One problem, one line: user text quoted in a message may hold line breaks.
+        message = " ".join(message.split())
+        hint = " ".join(hint.split()) if hint else hint
         diagnostic = Diagnostic(code, Severity(entry.severity), message, at, hint)
         self.items.append(diagnostic)
         return diagnostic

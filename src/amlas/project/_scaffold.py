@@ -33,6 +33,15 @@ def init_project(target: str | Path, *, example: str | None = None) -> Path:
     every artefact. Either way, the JSON Schemas go to ``schema/`` for editor completion.
     """
     target = Path(target)
+    try:
+        return _init(target, example)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create a project at {str(target)!r}: {exc.strerror or exc}"
+        ) from exc
+
+
+def _init(target: Path, example: str | None) -> Path:
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise UsageError(f"{str(target)!r} already exists and is not empty")
     if example is not None and example not in EXAMPLES:

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from amlas.errors import UsageError
 from amlas.fileio import atomic_write_text
 from amlas.project._manifest import Manifest
 from amlas.project.artefacts import ARTEFACTS
@@ -42,6 +43,9 @@ def write_schemas(directory: str | Path) -> list[Path]:
     written = []
     for name, text in schema_documents().items():
         path = Path(directory) / name
-        atomic_write_text(path, text)
+        try:
+            atomic_write_text(path, text)
+        except OSError as exc:
+            raise UsageError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from exc
         written.append(path)
     return written

@@ -58,18 +58,23 @@ def build_trace(project: Project) -> TraceMatrix:
         for letter, doc in (("A", system), ("E", allocated), ("H", ml), ("L", data))
         if doc is None
     )
-    system_ids = [r.id for r in system.requirements] if system else []
     allocated_reqs = allocated.requirements if allocated else []
     ml_reqs = ml.requirements if ml else []
     data_reqs = data.requirements if data else []
-    allocated_ids = {r.id for r in allocated_reqs}
+    # A link to an artefact that failed to load is not a gap here: `check` reports the file.
+    system_ids = {r.id for r in system.requirements} if system else None
+    allocated_ids = {r.id for r in allocated_reqs} if allocated else None
+    ml_ids = {r.id for r in ml_reqs} if ml else None
+
+    def unknown(targets: list[str], known: set[str] | None, letter: str) -> list[str]:
+        if known is None:
+            return []
+        return [f"{t} is not an [{letter}] requirement" for t in targets if t not in known]
 
     covering: dict[str, list[str]] = {}
     for d in data_reqs:
         for target in d.traces_to:
             covering.setdefault(target, []).append(d.id)
-
-    known_system = set(system_ids)
     refined_by: dict[str, list[MLSafetyRequirement]] = {}
     for h in ml_reqs:
         for target in dict.fromkeys(h.traces_to):
@@ -78,46 +83,43 @@ def build_trace(project: Project) -> TraceMatrix:
     rows: list[TraceRow] = []
     placed: set[str] = set()
     for e in allocated_reqs:
-        e_gaps = [
-            f"[A] {t} is not defined" for t in e.traces_to if system and t not in known_system
-        ]
+        e_gaps = unknown(e.traces_to, system_ids, "A")
         if not e.traces_to:
             e_gaps.append(f"{e.id} traces to no [A] requirement")
         refiners = refined_by.get(e.id, [])
         if not refiners:
             notes: tuple[str, ...] = ()
-            gaps = list(e_gaps)
             if e.deferred is not None:
                 notes = (f"deferred to {e.deferred.handled_by}: {e.deferred.reason}",)
             elif ml is not None:
-                gaps.append(f"{e.id} is refined by no [H] requirement and not deferred")
-            rows.append(TraceRow(tuple(e.traces_to), e.id, None, None, (), notes, tuple(gaps)))
+                e_gaps.append(f"{e.id} is refined by no [H] requirement and not deferred")
+            rows.append(TraceRow(tuple(e.traces_to), e.id, None, None, (), notes, tuple(e_gaps)))
             continue
         for h in refiners:
+            h_gaps = e_gaps + [
+                g for g in unknown(h.traces_to, allocated_ids, "E") if h.id not in placed
+            ]
             placed.add(h.id)
-            rows.append(_ml_row(tuple(e.traces_to), e.id, h, covering, data is not None, e_gaps))
+            rows.append(_ml_row(tuple(e.traces_to), e.id, h, covering, data is not None, h_gaps))
     for h in ml_reqs:
         if h.id in placed:
             continue
-        gaps = [
-            f"{h.id} traces to {t}, which is not an [E] requirement"
-            for t in h.traces_to
-            if t not in allocated_ids
-        ] or [f"{h.id} traces to no [E] requirement"]
+        gaps = unknown(h.traces_to, allocated_ids, "E")
+        if not h.traces_to:
+            gaps.append(f"{h.id} traces to no [E] requirement")
         rows.append(_ml_row((), None, h, covering, data is not None, gaps))
     used = {t for e in allocated_reqs for t in e.traces_to}
-    for a in system_ids:
-        if allocated is not None and a not in used:
+    for a in system.requirements if system and allocated else []:
+        if a.id not in used:
             rows.append(
-                TraceRow((a,), None, None, None, (), ("not allocated to the ML component",))
+                TraceRow((a.id,), None, None, None, (), ("not allocated to the ML component",))
             )
     for d in data_reqs:
+        gaps = unknown(d.traces_to, ml_ids, "H")
         if not d.traces_to:
-            rows.append(
-                TraceRow(
-                    (), None, None, None, (d.id,), (), (f"{d.id} traces to no [H] requirement",)
-                )
-            )
+            gaps.append(f"{d.id} traces to no [H] requirement")
+        if gaps:
+            rows.append(TraceRow((), None, None, None, (d.id,), (), tuple(gaps)))
     return TraceMatrix(tuple(rows), missing)
 
 

@@ -59,7 +59,7 @@ def _report(
     message = error["msg"]
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        allowed = _fields_at(model, loc[:-1])
+        allowed = _fields_at(model, loc[:-1], data)
         hint = did_you_mean(key, allowed) if allowed else None
         if hint is None and allowed:
             hint = "allowed keys: " + ", ".join(sorted(allowed))
@@ -99,8 +99,8 @@ def _report(
                 "expected_tags", ""
             )
             choices = re.findall(r"'([^']*)'", str(expected))
-            if not choices and expected:
-                choices = [c.strip() for c in str(expected).split(",")]
+            if not choices and expected:  # numbers: "2, 3 or 4"
+                choices = [c for c in re.split(r",\s*|\s+or\s+", str(expected)) if c]
             hint = did_you_mean(str(found), choices) if choices else None
             message = f"found {found!r}, expected one of {', '.join(repr(c) for c in choices)}"
         diagnostics.add("S004", f"{subject}: {message}", location, hint=hint)
@@ -109,9 +109,11 @@ def _report(
         diagnostics.add("S005", f"{subject}: {message}; found {_show(found)}", location)
         return
     if kind.endswith(("_type", "_parsing")) or kind in {"int_from_float", "model_attributes_type"}:
-        diagnostics.add(
-            "S003", f"{subject}: {message}; found {_type_name(found)} {_show(found)}", location
-        )
+        shown = "null" if found is None else f"{_type_name(found)} {_show(found)}"
+        hint = None
+        if kind == "string_type" and isinstance(found, int | float) and not isinstance(found, bool):
+            hint = f"quote it as '{found}': YAML reads it as a number"
+        diagnostics.add("S003", f"{subject}: {message}; found {shown}", location, hint=hint)
         return
     message = re.sub(r"^(Value|Assertion) error, ", "", message)
     diagnostics.add("S006", f"{subject}: {message}", location)
@@ -146,11 +148,10 @@ def _clean_loc(
         if part == "[key]":
             on_key = True
             continue
-        in_dict = isinstance(current, dict) and part in current
-        in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
-        if in_dict or in_list:
+        found, child = _child(current, part)
+        if found:
             cleaned.append(part)
-            current = current[part]
+            current = child
         elif last and (missing or isinstance(current, dict)):
             cleaned.append(part)
         # else: a union tag or function name that pydantic adds; not part of the document
@@ -164,6 +165,40 @@ def _dotted(loc: tuple[str | int, ...]) -> str:
     return text
 
 
+def _child(data: Any, part: Any) -> tuple[bool, Any]:
+    """``(found, value)`` of ``data[part]`` for a mapping key or a list index."""
+    if isinstance(data, dict):
+        return part in data, data.get(part)
+    if isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+        return True, data[part]
+    return False, None
+
+
+def _value_at(data: Any, loc: tuple[str | int, ...]) -> Any:
+    for part in loc:
+        found, data = _child(data, part)
+        if not found:
+            return None
+    return data
+
+
+def _agreeing(candidates: list[Any], value: Any) -> list[Any]:
+    if not isinstance(value, dict):
+        return candidates
+    agreeing = []
+    for tp in candidates:
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            literals = {
+                field.alias or name: typing.get_args(field.annotation)
+                for name, field in tp.model_fields.items()
+                if typing.get_origin(field.annotation) is typing.Literal
+            }
+            if any(k in value and value[k] not in v for k, v in literals.items()):
+                continue
+        agreeing.append(tp)
+    return agreeing or candidates
+
+
 def _expand(tp: Any) -> list[Any]:
     """Flatten Annotated, Optional and unions into concrete candidate types."""
     origin = typing.get_origin(tp)
@@ -174,10 +209,12 @@ def _expand(tp: Any) -> list[Any]:
     return [tp]
 
 
-def _fields_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
-    """The keys allowed in the mapping at ``loc`` of a ``model`` document."""
+def _fields_at(model: type[BaseModel], loc: tuple[str | int, ...], data: Any) -> list[str]:
+    """The keys allowed in the mapping at ``loc`` of a ``model`` document. Where a union
+    of models applies, only the members whose fixed (literal) keys agree with the data
+    count, so a numeric ODD dimension is not offered a categorical one's keys."""
     candidates = _expand(model)
-    for part in loc:
+    for depth, part in enumerate(loc):
         following: list[Any] = []
         for tp in candidates:
             origin = typing.get_origin(tp)
@@ -189,7 +226,7 @@ def _fields_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
                 following += _expand(typing.get_args(tp)[0])
             elif origin is dict and isinstance(part, str):
                 following += _expand(typing.get_args(tp)[1])
-        candidates = following
+        candidates = _agreeing(following, _value_at(data, loc[: depth + 1]))
     keys: set[str] = set()
     for tp in candidates:
         if isinstance(tp, type) and issubclass(tp, BaseModel):

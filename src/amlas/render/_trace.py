@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from rich.table import Table
+from rich.text import Text
 
 from amlas.project import TraceMatrix, TraceRow
 
@@ -27,11 +28,12 @@ def _cells(row: TraceRow) -> tuple[str, str, str, str, str]:
 
 def trace_table(matrix: TraceMatrix, *, title: str = "Traceability") -> Table:
     """A rich table; rows with gaps are shown in red."""
-    table = Table(title=title, show_lines=False)
+    table = Table(title=Text(title), show_lines=False)
     for header in _HEADERS:
         table.add_column(header, overflow="fold")
     for row in matrix.rows:
-        table.add_row(*_cells(row), style="red" if row.gaps else None)
+        # Text, not str: user-written text must never be read as rich markup.
+        table.add_row(*(Text(cell) for cell in _cells(row)), style="red" if row.gaps else None)
     return table
 
 

@@ -50,6 +50,7 @@ class Item(BaseModel):
         frozen=True,
         use_attribute_docstrings=True,
         populate_by_name=True,
+        allow_inf_nan=False,  # .nan compares false with every bound, .inf is no threshold
     )
 
     id_kind: ClassVar[str | None] = None
