@@ -128,6 +128,7 @@ BASE: dict[str, dict[str, Any]] = {
     "H": {
         "artefact": "H",
         "version": "1.0.0",
+        "development_rationale": "ALR-1 becomes a recall floor and a stability floor",
         "requirements": [
             {
                 "id": "MLR-1",
@@ -220,6 +221,7 @@ BASE: dict[str, dict[str, Any]] = {
         "artefact": "M",
         "version": "1.0.0",
         "summary": "Sufficient",
+        "category_rationale": "All four categories are covered",
         "author": "D. Data",
         "date": "2026-01-06",
         "arguments": [
@@ -271,7 +273,10 @@ BASE: dict[str, dict[str, Any]] = {
         "artefact": "AA",
         "version": "1.0.0",
         "strategy": "Test on sealed data",
-        "verifiers": [{"name": "V. Erifier", "role": "verifier", "organisation": "QA"}],
+        "verifiers": [
+            {"name": "V. Erifier", "role": "verifier", "organisation": "QA", "independent": True}
+        ],
+        "platform": "The production controller board",
         "data_access": "Sealed",
         "activities": [
             {
@@ -285,6 +290,7 @@ BASE: dict[str, dict[str, Any]] = {
     "DD": {
         "artefact": "DD",
         "version": "1.0.0",
+        "sufficiency_rationale": "From an FMEA of the camera path",
         "behaviours": [
             {
                 "id": "EB-1",

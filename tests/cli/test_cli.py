@@ -185,3 +185,40 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_check_the_bundled_example(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(capsys, "check", "--strict", str(EXAMPLE))
     assert status == 0, out
+
+
+def test_user_text_is_never_read_as_markup(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    docs = documents()
+    docs["E"]["requirements"].append(
+        {
+            "id": "ALR-2",
+            "text": "t",
+            "traces_to": ["SSR-1"],
+            "hazard_contribution": "h",
+            "deferred": {"reason": "see [/x] and [bold]this[/bold]", "handled_by": "system"},
+        }
+    )
+    root = write_project(tmp_path / "p", docs)
+    status, out, _ = run(capsys, "trace", str(root))
+    assert status == 0
+    assert "[/x]" in out
+    assert "[bold]this[/bold]" in out
+
+
+@pytest.mark.parametrize("target", ["/proc/amlas-cannot-write-here", "/dev/null/sub"])
+def test_init_into_an_unwritable_place_is_a_usage_problem(
+    target: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = run(capsys, "init", target)
+    assert status == 2
+    assert "cannot create" in err or "not empty" in err
+
+
+def test_schema_into_an_unwritable_place_is_a_usage_problem(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, _, err = run(capsys, "schema", "--out", "/proc/amlas-schema")
+    assert status == 2
+    assert "cannot write" in err

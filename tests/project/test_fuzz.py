@@ -44,7 +44,8 @@ class _Project:
         self.root = write_project(self.dir / "p")
 
     def with_file(self, letter: str, content: str | bytes) -> Path:
-        path = self.root / ARTEFACTS[letter].default_path
+        relative = "amlas.yaml" if letter == "manifest" else ARTEFACTS[letter].default_path
+        path = self.root / relative
         if isinstance(content, bytes):
             path.write_bytes(content)
         else:
@@ -57,7 +58,7 @@ class _Project:
 
 
 BASE = _Project()
-LETTERS = st.sampled_from(sorted(ARTEFACTS))
+LETTERS = st.sampled_from([*sorted(ARTEFACTS), "manifest"])
 
 
 @_SETTINGS

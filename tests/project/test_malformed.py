@@ -7,6 +7,7 @@ nothing may raise.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from amlas import Severity, check_project
-from amlas.project import ARTEFACTS
+from amlas.project import ARTEFACTS, build_trace
 from factory import DATA, DATA_FILE, documents, write_project
 
 Docs = dict[str, Any]
@@ -122,6 +123,10 @@ CASES = [
     Case("alias-bomb", "F006", "H", raw("H", BOMB)),
     Case("merge-key", "F006", "H", raw("H", "base: &b {x: 1}\nother:\n  <<: *b\n")),
     Case("empty-file", "F007", "H", raw("H", "")),
+    Case("alias-cycle", "F006", "H", raw("H", "requirements: &a [*a]\n")),
+    Case("nesting-too-deep", "F006", "H", raw("H", "a: " + "[" * 5000 + "]" * 5000 + "\n")),
+    Case("bad-explicit-tag", "F006", "H", raw("H", "artefact: H\nversion: !!timestamp foo\n")),
+    Case("control-character", "F004", "H", raw("H", "artefact: H\nversion: '1\x07'\n")),
     Case("comment-only-file", "F007", "H", raw("H", "# nothing here\n")),
     Case("top-level-list", "F007", "H", raw("H", "- artefact: H\n")),
     Case("two-documents", "F007", "H", raw("H", "artefact: H\n---\nartefact: H\n")),
@@ -133,6 +138,43 @@ CASES = [
         setter("manifest", "artefacts", value={"J": "../outside.yaml"}),
     ),
     Case("dataset-path-escapes", "F009", "O", setter("O", "location", value="../x.csv")),
+    Case("dataset-path-nul", "F009", "O", setter("O", "location", value="data/x\0.csv")),
+    Case("dataset-path-too-long", "F003", "O", setter("O", "location", value="data/" + "x" * 300)),
+    Case("model-path-absolute", "F009", "V", setter("V", "location", value="/etc/passwd")),
+    Case(
+        "artefact-symlink-loop",
+        "F009",
+        "J",
+        after=lambda root: (
+            (root / ARTEFACTS["J"].default_path).unlink(),
+            (root / ARTEFACTS["J"].default_path).symlink_to(
+                ARTEFACTS["J"].default_path.split("/")[1]
+            ),
+        ),
+    ),
+    Case(
+        "fifo-artefact",
+        "F003",
+        "J",
+        after=lambda root: (
+            (root / ARTEFACTS["J"].default_path).unlink(),
+            os.mkfifo(root / ARTEFACTS["J"].default_path),
+        ),
+    ),
+    Case(
+        "fifo-dataset",
+        "F003",
+        "O",
+        after=lambda root: ((root / DATA_FILE["O"]).unlink(), os.mkfifo(root / DATA_FILE["O"])),
+        also=frozenset(),
+    ),
+    Case(
+        "empty-csv",
+        "D006",
+        "N",
+        setter("N", "sha256", value=None),
+        after=write_file(DATA_FILE["N"], b""),
+    ),
     # -- S: schema
     Case(
         "unknown-key",
@@ -326,6 +368,34 @@ CASES = [
         ),
     ),
     Case(
+        "scenario-condition-unknown",
+        "Q005",
+        "EE",
+        setter("EE", "scenarios", 0, "conditions", value={"lighting": "dusk"}),
+    ),
+    Case(
+        "later-rejection-wins",
+        "Q010",
+        "H",
+        appender(
+            "J",
+            "records",
+            item={
+                "id": "VAL-2",
+                "requirements": ["MLR-2"],
+                "method": "review",
+                "date": "2026-02-01",
+                "outcome": "rejected",
+                "summary": "Noise model unrealistic",
+            },
+        ),
+    ),
+    Case("development-rationale-missing", "Q014", "H", deleter("H", "development_rationale")),
+    Case("category-rationale-missing", "Q014", "M", deleter("M", "category_rationale")),
+    Case("platform-missing", "Q014", "AA", deleter("AA", "platform")),
+    Case("behaviour-rationale-missing", "Q014", "DD", deleter("DD", "sufficiency_rationale")),
+    Case("simulator-unnamed", "Q014", "EE", setter("EE", "simulation", value=True)),
+    Case(
         "slice-dimension-repeated",
         "Q013",
         "H",
@@ -462,8 +532,42 @@ CASES = [
             setter("V", "candidate", value="CAND-2"),
         ),
     ),
+    Case(
+        "no-independent-verifier",
+        "M012",
+        "AA",
+        setter("AA", "verifiers", 0, "independent", value=False),
+    ),
     Case("class-order-mismatch", "M010", "V", setter("V", "class_order", value=["a", "b"])),
 ]
+
+
+# Text the reported line must contain: the location points at the offending value itself.
+LOCATED = {
+    "unknown-key": "treshold",
+    "unknown-top-key": "compnent",
+    "bad-choice": "performace",
+    "unknown-metric": "recal",
+    "bad-union-tag": "numric",
+    "dangling-id": "SSR-9",
+    "wrong-kind": "HAZ-1",
+    "string-for-number": "high",
+    "threshold-out-of-range": "1.2",
+    "confidence-one": "confidence",
+    "wrong-direction": "at_most",
+    "class-unknown": "postive",
+    "slice-value-unknown": "dusk",
+    "scenario-condition-unknown": "dusk",
+    "bad-id-pattern": "MLR 1",
+    "duplicate-key": "version: '2'",
+    "bad-date": "2026-13-45",
+    "hyperparameter-on-test-data": "chosen_on: O",
+    "bad-explicit-tag": "!!timestamp",
+    "control-character": "version",
+    "header-mismatch": "artefact: L",
+    "unknown-feature": "size_cm",
+    "unknown-class-in-rule": "hand",
+}
 
 
 def test_the_table_is_large_and_covers_every_code() -> None:
@@ -471,6 +575,7 @@ def test_the_table_is_large_and_covers_every_code() -> None:
 
     assert len(CASES) >= 40
     assert len({c.id for c in CASES}) == len(CASES)
+    assert set(LOCATED) <= {c.id for c in CASES}
     assert {c.code for c in CASES} == set(CODES), "every code needs a malformed example"
 
 
@@ -494,11 +599,44 @@ def test_malformed_project_gives_its_code(case: Case, tmp_path: Path) -> None:
     assert any(d.location.path == _expected_file(case) for d in found), [d.format() for d in found]
     for diagnostic in found:
         assert diagnostic.message, "a diagnostic always says what is wrong"
-        if diagnostic.code not in {"F001", "F002", "F003"}:
+        if diagnostic.code not in {"F001", "F002", "F003", "F009"}:  # may be whole-file
             assert diagnostic.location.line >= 1, diagnostic.format()
+    if case.id in LOCATED:
+        lines = (root / _expected_file(case)).read_text("utf-8", errors="replace").splitlines()
+        reported = {lines[d.location.line - 1] for d in found if d.location.line >= 1}
+        assert any(LOCATED[case.id] in line for line in reported), (LOCATED[case.id], reported)
     unexpected = {
         d.code
         for d in result.diagnostics
         if d.severity is not Severity.INFO and d.code != case.code
     } - case.also
     assert not unexpected, "\n".join(d.format() for d in result.diagnostics)
+
+
+TRACE_CODES = {"X002", "X004", "X005", "X006", "X007", "X008"}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        c
+        for c in CASES
+        if c.code in TRACE_CODES
+        and c.file in {"A", "E", "H", "L"}
+        and c.id != "dangling-slice-dimension"  # an ODD reference, not a trace link
+    ],
+    ids=lambda c: c.id,
+)
+def test_trace_shows_a_gap_wherever_check_reports_a_broken_link(case: Case, tmp_path: Path) -> None:
+    docs = documents()
+    case.change(docs)
+    root = write_project(tmp_path / "p", docs)
+    result = check_project(root)
+    assert build_trace(result.project).gap_count > 0
+
+
+def test_the_clean_project_traces_without_gaps(tmp_path: Path) -> None:
+    result = check_project(write_project(tmp_path / "p"))
+    matrix = build_trace(result.project)
+    assert matrix.gap_count == 0
+    assert not matrix.missing

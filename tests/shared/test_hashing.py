@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -55,3 +56,11 @@ def test_corrupt_cache_is_ignored(project: Path) -> None:
     cache.write_text("{not json")
     assert not check_project(project).diagnostics.has_errors
     assert cache.read_text().startswith('{"entries"')
+
+
+def test_cache_with_foreign_entries_is_ignored(project: Path) -> None:
+    cache = project / ".amlas" / "hashes.json"
+    cache.parent.mkdir()
+    target = str((project / "data" / "dev.csv").resolve())
+    cache.write_text(json.dumps({"version": 1, "entries": {target: "x", "other": [1]}}))
+    assert not check_project(project).diagnostics.has_errors

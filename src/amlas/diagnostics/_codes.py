@@ -466,6 +466,23 @@ _TABLE: tuple[Code, ...] = (
         "development log [U] selected.",
         "R13",
     ),
+    Code(
+        "M012",
+        "warning",
+        "no independent verifier",
+        "For a high or very high criticality component, at least one verifier in [AA] is "
+        "independent of the development team (G5.2; AMLAS Note 31).",
+        "R16",
+    ),
+    Code(
+        "Q014",
+        "warning",
+        "justification text missing",
+        "AMLAS never fixes what 'sufficient' means: the justification and rationale nodes "
+        "(J2.1, J3.1, J6.2, G5.6, G6.5) need recorded text, or the safety case leaves them "
+        "undeveloped.",
+        "R24",
+    ),
 )
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

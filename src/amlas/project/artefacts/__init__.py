@@ -8,6 +8,7 @@ have no model here.
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 
 from amlas.project.artefacts._base import ArtefactDocument, Item
@@ -58,6 +59,7 @@ __all__ = [
     "ARTEFACTS",
     "CATEGORIES",
     "CHECK_CATEGORY",
+    "ID_KINDS",
     "AllocatedRequirement",
     "AllocatedRequirements",
     "ArtefactDocument",
@@ -74,6 +76,7 @@ __all__ = [
     "ErroneousBehaviourLog",
     "FormalProperty",
     "Hazard",
+    "IdKind",
     "InternalTestData",
     "Item",
     "MLComponentDescription",
@@ -145,3 +148,45 @@ ARTEFACTS: dict[str, ArtefactSpec] = {
         _spec(OperationalScenarios, 6, "6-deployment/EE-operational-scenarios.yaml", False),
     )
 }
+
+
+@dataclass(frozen=True)
+class IdKind:
+    """A kind of item that carries an ID, and the artefact that defines such items."""
+
+    kind: str
+    title: str
+    letter: str
+
+    def named(self) -> str:
+        """The kind with its article and artefact, e.g. 'an ML safety requirement [H]'."""
+        article = "an" if self.title[0] in "aeiou" or self.title.startswith(("ML", "ODD")) else "a"
+        return f"{article} {self.title} [{self.letter}]"
+
+
+def _item_types(tp: object) -> typing.Iterator[type[Item]]:
+    if isinstance(tp, type) and issubclass(tp, Item):
+        yield tp
+    for arg in typing.get_args(tp):
+        yield from _item_types(arg)
+
+
+def _id_kinds() -> dict[str, IdKind]:
+    """Read from the models: which artefact defines each kind of item."""
+    kinds: dict[str, IdKind] = {}
+    for letter, spec in ARTEFACTS.items():
+        pending: list[type[Item]] = [spec.model]
+        seen: set[type[Item]] = set()
+        while pending:
+            model = pending.pop()
+            if model in seen:
+                continue
+            seen.add(model)
+            if model.id_kind is not None:
+                kinds.setdefault(model.id_kind, IdKind(model.id_kind, model.id_title, letter))
+            for field in model.model_fields.values():
+                pending.extend(_item_types(field.annotation))
+    return kinds
+
+
+ID_KINDS: dict[str, IdKind] = _id_kinds()

@@ -56,6 +56,9 @@ class Item(BaseModel):
     id_kind: ClassVar[str | None] = None
     """The kind of item an ``id`` field defines (e.g. 'hazard'); None for unnamed items."""
 
+    id_title: ClassVar[str] = ""
+    """How messages name that kind of item (e.g. 'ML safety requirement')."""
+
     refs: ClassVar[dict[str, tuple[str, ...]]] = {}
     """Reference fields: field name -> kinds of item the IDs in it may name."""
 

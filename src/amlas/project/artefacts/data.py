@@ -148,6 +148,7 @@ class DataRequirement(Item):
     """A data requirement derived from ML safety requirements."""
 
     id_kind: ClassVar[str | None] = "data_requirement"
+    id_title: ClassVar[str] = "data requirement"
     refs: ClassVar[dict[str, tuple[str, ...]]] = {"traces_to": ("ml_requirement",)}
 
     id: Id

@@ -21,6 +21,7 @@ class ErroneousBehaviour(Item):
     """An erroneous input, output or violated assumption the system must handle (R20)."""
 
     id_kind: ClassVar[str | None] = "erroneous_behaviour"
+    id_title: ClassVar[str] = "erroneous behaviour"
     refs: ClassVar[dict[str, tuple[str, ...]]] = {
         "requirements": ("ml_requirement",),
         "hazards": ("hazard",),
@@ -45,6 +46,7 @@ class ErroneousBehaviour(Item):
 
 class Incident(Item):
     id_kind: ClassVar[str | None] = "incident"
+    id_title: ClassVar[str] = "incident"
     refs: ClassVar[dict[str, tuple[str, ...]]] = {"behaviour": ("erroneous_behaviour",)}
 
     id: Id
@@ -74,6 +76,7 @@ class OperationalScenario(Item):
     """An imagined sequence of events the integrated system is tested on."""
 
     id_kind: ClassVar[str | None] = "scenario"
+    id_title: ClassVar[str] = "operational scenario"
     refs: ClassVar[dict[str, tuple[str, ...]]] = {
         "requirements": ("system_requirement",),
         "conditions": ("odd_dimension",),

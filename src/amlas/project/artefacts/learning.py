@@ -9,10 +9,10 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from amlas.project.artefacts._base import ArtefactDocument, Id, Item, Sha256, Text
+from amlas.project.artefacts.data import DatasetLetter
 
 __all__ = ["ModelDevelopmentLog", "ModelReference"]
 
-DatasetLetter = Literal["N", "O", "P"]
 Scalar = float | int | str | bool
 
 
@@ -24,8 +24,12 @@ class ModelType(Item):
 
 
 class Tool(Item):
+    """A tool, library or framework and its version."""
+
     name: Text
+    """Its name, e.g. 'scikit-learn'."""
     version: Text
+    """The exact version used."""
 
 
 class Decision(Item):
@@ -44,6 +48,7 @@ class Decision(Item):
 
 class Candidate(Item):
     id_kind: ClassVar[str | None] = "candidate"
+    id_title: ClassVar[str] = "model candidate"
 
     id: Id
     description: Text
@@ -82,7 +87,7 @@ class ModelDevelopmentLog(ArtefactDocument):
     """The model form chosen and why (R13)."""
     toolchain: Annotated[list[Tool], Field(min_length=1)]
     """Frameworks and tools with their versions."""
-    data_used: Annotated[list[DatasetLetter], Field(min_length=1)] = ["N"]
+    data_used: Annotated[list[DatasetLetter], Field(min_length=1)]
     """The datasets used to create candidates (R12: development data [N] only)."""
     hyperparameters: list[Decision] = Field(default_factory=list)
     """Hyper-parameters, each with its value, rationale and the data it was chosen on."""
@@ -96,11 +101,6 @@ class ModelDevelopmentLog(ArtefactDocument):
     """Which candidate became the model, and why."""
     iterations: list[Iteration] = Field(default_factory=list)
     """Iterations, including loops back to earlier stages."""
-
-
-class Framework(Item):
-    name: Text
-    version: Text
 
 
 class ModelReference(ArtefactDocument):
@@ -121,9 +121,9 @@ class ModelReference(ArtefactDocument):
     """For 'python_callable': 'module:function' returning the model."""
     sha256: Sha256 | None = None
     """SHA-256 of the model file as reviewed; `amlas check` reports a mismatch (M004)."""
-    framework: Framework
+    framework: Tool
     """The framework and version that produced the model."""
-    trained_on: Annotated[list[DatasetLetter], Field(min_length=1)] = ["N"]
+    trained_on: Annotated[list[DatasetLetter], Field(min_length=1)]
     """The datasets the model was trained on (R12: development data [N] only)."""
     candidate: Id | None = None
     """The candidate in [U] this model is."""

@@ -92,6 +92,7 @@ class MLSafetyRequirement(Item):
     """An ML safety requirement: verifiable on the model, traced to allocated requirements."""
 
     id_kind: ClassVar[str | None] = "ml_requirement"
+    id_title: ClassVar[str] = "ML safety requirement"
     refs: ClassVar[dict[str, tuple[str, ...]]] = {"traces_to": ("allocated_requirement",)}
 
     id: Id
@@ -187,6 +188,7 @@ class ValidationRecord(Item):
     """One validation activity (review, simulation, analysis) over some [H] items."""
 
     id_kind: ClassVar[str | None] = "validation_record"
+    id_title: ClassVar[str] = "validation record"
     refs: ClassVar[dict[str, tuple[str, ...]]] = {"requirements": ("ml_requirement",)}
 
     id: Id

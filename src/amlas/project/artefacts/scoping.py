@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import itertools
+from collections import Counter
+from collections.abc import Iterable
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -28,6 +30,11 @@ __all__ = [
     "SystemSafetyRequirements",
 ]
 
+
+def _repeated(names: Iterable[str]) -> list[str]:
+    return sorted(name for name, count in Counter(names).items() if count > 1)
+
+
 # -- [A] ---------------------------------------------------------------------------------------
 
 
@@ -35,6 +42,7 @@ class Hazard(Item):
     """A system hazard the ML component may contribute to."""
 
     id_kind: ClassVar[str | None] = "hazard"
+    id_title: ClassVar[str] = "hazard"
 
     id: Id
     description: Text
@@ -56,6 +64,7 @@ class SystemSafetyRequirement(Item):
     """A system safety requirement from the system safety process."""
 
     id_kind: ClassVar[str | None] = "system_requirement"
+    id_title: ClassVar[str] = "system safety requirement"
     refs: ClassVar[dict[str, tuple[str, ...]]] = {"controls": ("hazard",)}
 
     id: Id
@@ -104,6 +113,7 @@ class NumericBand(Item):
 
 class _Dimension(Item):
     id_kind: ClassVar[str | None] = "odd_dimension"
+    id_title: ClassVar[str] = "ODD dimension"
 
     id: Id
     name: Text
@@ -132,8 +142,7 @@ class NumericDimension(_Dimension):
     def _consistent(self) -> NumericDimension:
         if self.min >= self.max:
             raise ValueError(f"range has min={self.min:g} >= max={self.max:g}")
-        names = [b.name for b in self.bands]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        duplicates = _repeated(b.name for b in self.bands)
         if duplicates:
             raise ValueError(f"band names repeat: {', '.join(duplicates)}")
         for band in self.bands:
@@ -162,7 +171,7 @@ class CategoricalDimension(_Dimension):
 
     @model_validator(mode="after")
     def _unique(self) -> CategoricalDimension:
-        duplicates = sorted({v for v in self.values if self.values.count(v) > 1})
+        duplicates = _repeated(self.values)
         if duplicates:
             raise ValueError(f"categories repeat: {', '.join(duplicates)}")
         return self
@@ -194,6 +203,7 @@ class Barrier(Item):
     """A part of the architecture that stands between an ML failure and harm."""
 
     id_kind: ClassVar[str | None] = "barrier"
+    id_title: ClassVar[str] = "barrier"
     refs: ClassVar[dict[str, tuple[str, ...]]] = {"mitigates": ("hazard",)}
 
     id: Id
@@ -212,6 +222,7 @@ class SystemComponent(Item):
     """A component of the system architecture."""
 
     id_kind: ClassVar[str | None] = "component"
+    id_title: ClassVar[str] = "system component"
 
     id: Id
     name: Text
@@ -311,8 +322,7 @@ class MLComponentDescription(ArtefactDocument):
 
     @model_validator(mode="after")
     def _classes_fit_task(self) -> MLComponentDescription:
-        names = [c.name for c in self.classes]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        duplicates = _repeated(c.name for c in self.classes)
         if duplicates:
             raise ValueError(f"class names repeat: {', '.join(duplicates)}")
         if self.task == "binary_classification" and len(self.classes) != 2:
@@ -348,6 +358,7 @@ class AllocatedRequirement(Item):
     """A safety requirement allocated to the ML component (technology-agnostic)."""
 
     id_kind: ClassVar[str | None] = "allocated_requirement"
+    id_title: ClassVar[str] = "allocated requirement"
     refs: ClassVar[dict[str, tuple[str, ...]]] = {
         "traces_to": ("system_requirement",),
         "hazards": ("hazard",),

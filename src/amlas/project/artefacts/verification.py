@@ -16,14 +16,16 @@ class Verifier(Item):
     role: Text
     """The verifier's role."""
     organisation: str = ""
-    independent: bool = True
-    """True when the verifier is independent of the development team (R16)."""
+    """The verifier's organisation (independence of organisation, AMLAS Note 31)."""
+    independent: bool
+    """Whether the verifier is independent of the development team (R16)."""
 
 
 class VerificationActivity(Item):
     """A planned or performed verification activity for some [H] items (R17)."""
 
     id_kind: ClassVar[str | None] = "verification_activity"
+    id_title: ClassVar[str] = "verification activity"
     refs: ClassVar[dict[str, tuple[str, ...]]] = {"requirements": ("ml_requirement",)}
 
     id: Id

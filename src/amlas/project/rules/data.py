@@ -122,6 +122,8 @@ def datasets_exist_and_differ(project: Project, diagnostics: Diagnostics) -> Non
         target = require_file(
             project, letter, ("location",), dataset.location, f"[{letter}] data", diagnostics
         )
+        if path_problem(project.root, dataset.location) is not None:
+            continue  # reported by require_file
         key = str((project.root / dataset.location).resolve())
         if key in seen_location:
             diagnostics.add(

@@ -7,51 +7,13 @@ from collections import defaultdict
 
 from amlas.diagnostics import Diagnostics, did_you_mean
 from amlas.project._project import Definition, Project
+from amlas.project.artefacts import ID_KINDS
 from amlas.project.rules._registry import rule
-
-_KIND_NAMES = {
-    "hazard": "hazard [A]",
-    "system_requirement": "system safety requirement [A]",
-    "odd_dimension": "ODD dimension [B]",
-    "barrier": "barrier [C]",
-    "component": "system component [C]",
-    "allocated_requirement": "allocated requirement [E]",
-    "ml_requirement": "ML safety requirement [H]",
-    "validation_record": "validation record [J]",
-    "data_requirement": "data requirement [L]",
-    "candidate": "model candidate [U]",
-    "verification_activity": "verification activity [AA]",
-    "erroneous_behaviour": "erroneous behaviour [DD]",
-    "incident": "incident [DD]",
-    "scenario": "operational scenario [EE]",
-}
-
-
-# The artefact that defines each kind of item. When it failed to load, references to its
-# items cannot be resolved, and the load failure has been reported already.
-_DEFINED_IN = {
-    "hazard": "A",
-    "system_requirement": "A",
-    "odd_dimension": "B",
-    "barrier": "C",
-    "component": "C",
-    "allocated_requirement": "E",
-    "ml_requirement": "H",
-    "validation_record": "J",
-    "data_requirement": "L",
-    "candidate": "U",
-    "verification_activity": "AA",
-    "erroneous_behaviour": "DD",
-    "incident": "DD",
-    "scenario": "EE",
-}
 
 
 def kind_name(kind: str) -> str:
     """The kind with its article, e.g. 'an ML safety requirement [H]'."""
-    name = _KIND_NAMES.get(kind, kind.replace("_", " "))
-    article = "an" if name[0] in "aeiou" or name.startswith(("ML", "ODD")) else "a"
-    return f"{article} {name}"
+    return ID_KINDS[kind].named()
 
 
 @rule
@@ -78,7 +40,9 @@ def references_resolve(project: Project, diagnostics: Diagnostics) -> None:
         at = project.locate(ref.letter, ref.path, key=ref.on_key)
         wanted = " or ".join(kind_name(k) for k in ref.kinds)
         target = index.get(ref.id)
-        if target is None and any(_DEFINED_IN[k] not in project.artefacts for k in ref.kinds):
+        # A reference into an artefact that failed to load cannot be resolved, and the
+        # load failure has been reported already.
+        if target is None and any(ID_KINDS[k].letter not in project.artefacts for k in ref.kinds):
             continue
         if target is None:
             same_kind = [d.id for d in index.values() if d.kind in ref.kinds]

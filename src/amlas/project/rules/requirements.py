@@ -6,14 +6,18 @@ import re
 
 from amlas.diagnostics import Diagnostics, did_you_mean
 from amlas.project._project import Project
-from amlas.project.artefacts import ValidationResults
+from amlas.project.artefacts import OperationalScenarios, ValidationResults
 from amlas.project.metrics import METRICS
 from amlas.project.rules._registry import rule
 
+_METRIC = (
+    r"(?:recall|precision|f1|auc|roc|sensitivity|specificity|tpr|fpr|fnr|"
+    r"true positive rate|false positive rate|false negative rate)"
+)
+# A metric word with a number close by ("recall of at least 0.95", "99% sensitivity"), so
+# plain English ("a product recall", "the precision of the scale") does not trip it.
 _METRIC_WORDS = re.compile(
-    r"\b(recall|precision|accuracy|f1|auc|roc|sensitivity|specificity|"
-    r"true positive rate|false positive rate|false negative rate|tpr|fpr|fnr|"
-    r"confidence interval|softmax|loss)\b",
+    rf"\b(?P<a>{_METRIC})\b(?:\W+\w+){{0,4}}?\W+\d|\d\s*%?\s+(?P<b>{_METRIC})\b",
     re.IGNORECASE,
 )
 
@@ -24,7 +28,9 @@ def allocated_is_technology_agnostic(project: Project, diagnostics: Diagnostics)
     if allocated is None:
         return
     for i, req in enumerate(allocated.requirements):
-        found = sorted({m.group(0).lower() for m in _METRIC_WORDS.finditer(req.text)})
+        found = sorted(
+            {(m.group("a") or m.group("b")).lower() for m in _METRIC_WORDS.finditer(req.text)}
+        )
         if found:
             diagnostics.add(
                 "Q009",
@@ -191,20 +197,70 @@ def requirements_validated(project: Project, diagnostics: Diagnostics) -> None:
     results = project.get("J", ValidationResults)
     if ml is None or results is None:
         return
-    accepted: set[str] = set()
-    other: dict[str, str] = {}
-    for record in results.records:
+    latest: dict[str, str] = {}  # the most recent record decides (stable for equal dates)
+    for record in sorted(results.records, key=lambda r: r.date):
         for req_id in record.requirements:
-            if record.outcome in ("accepted", "accepted_with_changes"):
-                accepted.add(req_id)
-            else:
-                other[req_id] = record.outcome
+            latest[req_id] = record.outcome
     for i, req in enumerate(ml.requirements):
-        if req.id in accepted:
+        outcome = latest.get(req.id)
+        if outcome in ("accepted", "accepted_with_changes"):
             continue
-        state = f"its validation is {other[req.id]}" if req.id in other else "no record covers it"
+        state = f"its latest validation is {outcome}" if outcome else "no record covers it"
         diagnostics.add(
             "Q010",
             f"ML safety requirement {req.id!r} is not validated: {state}",
             project.locate("H", ("requirements", i, "id")),
+        )
+
+
+@rule
+def scenario_conditions_exist(project: Project, diagnostics: Diagnostics) -> None:
+    scenarios, environment = project.get("EE", OperationalScenarios), project.environment
+    if scenarios is None or environment is None:
+        return
+    dimensions = {d.id: d for d in environment.dimensions}
+    for i, scenario in enumerate(scenarios.scenarios):
+        for dim_id, value in scenario.conditions.items():
+            dimension = dimensions.get(dim_id)
+            if dimension is None:
+                continue  # X002 reports the unknown dimension
+            allowed = dimension.slice_values()
+            if value not in allowed:
+                diagnostics.add(
+                    "Q005",
+                    f"scenario {scenario.id!r}: {value!r} is not a band or category of ODD "
+                    f"dimension {dim_id!r}",
+                    project.locate("EE", ("scenarios", i, "conditions", dim_id)),
+                    hint=did_you_mean(value, allowed)
+                    or (f"declared: {', '.join(allowed)}" if allowed else None),
+                )
+
+
+# (artefact, path, AMLAS node, what the text argues)
+_JUSTIFICATIONS: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
+    ("H", ("development_rationale",), "J2.1", "how the ML safety requirements were developed"),
+    ("M", ("category_rationale",), "J3.1", "why the types of data requirements are sufficient"),
+    ("AA", ("platform",), "G5.6", "why the test platform represents the operational one"),
+    ("DD", ("sufficiency_rationale",), "J6.2", "why the erroneous behaviour identified suffices"),
+)
+
+
+@rule
+def justifications_recorded(project: Project, diagnostics: Diagnostics) -> None:
+    for letter, path, node, what in _JUSTIFICATIONS:
+        document = project.artefacts.get(letter)
+        if document is None or str(getattr(document, path[0])).strip():
+            continue
+        diagnostics.add(
+            "Q014",
+            f"[{letter}] records no {path[0]!r}: {node} ({what}) stays undeveloped",
+            project.locate(letter, path, key=True),
+        )
+    scenarios = project.get("EE", OperationalScenarios)
+    if scenarios is not None and scenarios.simulation and not scenarios.simulator.strip():
+        diagnostics.add(
+            "Q014",
+            "integration tests run in simulation but 'simulator' is not named: G6.5 "
+            "(simulation representativeness) cannot be argued",
+            project.locate("EE", ("simulation",)),
         )
