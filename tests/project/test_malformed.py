@@ -186,6 +186,19 @@ CASES = [
     ),
     Case("unknown-top-key", "S001", "manifest", setter("manifest", "compnent", value="x")),
     Case(
+        "manifest-error-keeps-file-map",
+        "S004",
+        "manifest",
+        both(
+            setter("manifest", "criticality", value="hgh"),
+            setter("manifest", "artefacts", value={"J": "elsewhere/validation.yaml"}),
+        ),
+        after=lambda root: (
+            (root / "elsewhere").mkdir(),
+            (root / ARTEFACTS["J"].default_path).rename(root / "elsewhere/validation.yaml"),
+        ),
+    ),
+    Case(
         "missing-required-key", "S002", "E", deleter("E", "requirements", 0, "hazard_contribution")
     ),
     Case("performance-without-confidence", "S002", "H", deleter("H", *H, "confidence")),
