@@ -87,7 +87,6 @@ def load_project(root: str | Path) -> LoadResult:
         if loaded is None:
             continue
         project.sources[letter] = loaded.source
-        project.raw[letter] = loaded.data
         _scan_placeholders(loaded.data, (), loaded.source, diagnostics)
         declared = loaded.data.get("artefact")
         if declared is not None and str(declared) != letter:

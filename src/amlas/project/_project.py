@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel
 
@@ -71,7 +71,6 @@ class Project:
     artefacts: dict[str, ArtefactDocument] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     sources: dict[str, SourceMap] = field(default_factory=dict)
-    raw: dict[str, dict[str, Any]] = field(default_factory=dict)
     hashes: HashCache | None = None
     """Content hashes of data and model files, cached under ``.amlas/`` between runs."""
 
@@ -124,10 +123,6 @@ class Project:
         if letter in self.sources:
             return self.sources[letter].locate(path, key=key)
         return Location(self.files.get(letter, ARTEFACTS[letter].default_path))
-
-    def resolve(self, relative: str) -> Path:
-        """A project-relative path as an absolute one."""
-        return (self.root / relative).resolve()
 
     def definitions(self) -> Iterator[Definition]:
         """Every item with an ID, in artefact then document order."""
