@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+from amlas import check_project
 from amlas.diagnostics import Diagnostics
 from amlas.project._yaml import load_yaml
+from factory import documents, write_project
 
 
 def load(text: str) -> tuple[object, Diagnostics]:
@@ -61,3 +65,13 @@ def test_aliases_within_the_budget_are_expanded() -> None:
 def test_control_characters_are_a_yaml_error_not_a_crash() -> None:
     _, diagnostics = load("a: \x07bell\n")
     assert [d.code for d in diagnostics] == ["F004"]
+
+
+def test_number_choices_are_listed_as_numbers(project: Path) -> None:
+    docs = documents()
+    docs["U"]["iterations"] = [
+        {"date": "2026-01-03", "change": "more data", "reason": "misses", "loop_back_to": 5}
+    ]
+    root = write_project(project.parent / "q", docs)
+    [d] = [d for d in check_project(root).diagnostics if d.code == "S004"]
+    assert "found 5, expected one of 2, 3, 4" in d.message
