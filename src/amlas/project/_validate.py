@@ -99,12 +99,12 @@ def _report(
                 "expected_tags", ""
             )
             choices = re.findall(r"'([^']*)'", str(expected))
-            shown = [repr(c) for c in choices]
+            listed = [repr(c) for c in choices]
             if not choices and expected:  # numbers: "2, 3 or 4"
                 choices = [c for c in re.split(r",\s*|\s+or\s+", str(expected)) if c]
-                shown = choices
+                listed = choices
             hint = did_you_mean(str(found), choices) if choices else None
-            message = f"found {found!r}, expected one of {', '.join(shown)}"
+            message = f"found {found!r}, expected one of {', '.join(listed)}"
         diagnostics.add("S004", f"{subject}: {message}", location, hint=hint)
         return
     if kind in _CONSTRAINT:
