@@ -113,6 +113,8 @@ class _Builder:
                 "(strings, numbers, booleans, null, dates)",
                 node,
             )
+        if node.tag == f"{_CORE}str":
+            return node.value  # most scalars: nothing to construct or second-guess
         resolved = self.resolver.resolve(  # type: ignore[no-untyped-call]
             yaml.ScalarNode, node.value, (True, False)
         )
