@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import amlas
+import amlas.checks
 import amlas.diagnostics
 import amlas.project
 import amlas.render
@@ -55,6 +56,19 @@ PUBLIC = {
         "render_reference",
         "schema_documents",
         "write_schemas",
+    },
+    amlas.checks: {
+        "Comparison",
+        "Decision",
+        "Interval",
+        "Verdict",
+        "bootstrap_interval",
+        "clopper_pearson",
+        "decide_proportion",
+        "decide_slices",
+        "holm_adjust",
+        "required_samples",
+        "samples_to_decide",
     },
     amlas.render: {"render_trace_json", "render_trace_markdown", "trace_table"},
 }
