@@ -173,3 +173,8 @@ def test_bad_arguments_are_refused() -> None:
         clopper_pearson(3, 2)
     with pytest.raises(ValueError, match="threshold"):
         decide_proportion(1, 2, threshold=1.5)
+
+
+def test_bad_counts_are_refused_with_our_message_in_slices() -> None:
+    with pytest.raises(ValueError, match="0 <= k <= n"):
+        decide_slices([(5, 3)], threshold=0.9)

@@ -163,10 +163,10 @@ def decide_slices(
     ``1 - confidence``. With one slice this is exactly the Clopper-Pearson bound rule."""
     if not 0 <= threshold <= 1:
         raise ValueError(f"threshold={threshold!r}; a proportion threshold lies in [0, 1]")
+    for k, n in counts:  # validate before scipy sees the numbers
+        _check_args(k, n, confidence)
     alpha = 1.0 - confidence
     raw = [_p_values(k, n, threshold, comparison) for k, n in counts]
-    for k, n in counts:
-        _check_args(k, n, confidence)
     adjusted_pass = holm_adjust([p for p, _ in raw])
     adjusted_fail = holm_adjust([p for _, p in raw])
     m = len(counts)
