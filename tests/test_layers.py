@@ -12,7 +12,9 @@ LAYERS = {
     "errors": 0,
     "diagnostics": 0,
     "hashing": 0,
-    "fileio": 0,  # shared leaves
+    "fileio": 0,
+    "adapters": 0,  # data and model adapters
+    "sealing": 0,  # sealed containers and the access log
     "project": 1,
     "checks": 2,
     "evidence": 3,

@@ -388,6 +388,38 @@ _TABLE: tuple[Code, ...] = (
         "between [N], [O] and [P]; it must be declared for all three to be compared.",
         "R9",
     ),
+    Code(
+        "D013",
+        "warning",
+        "plaintext of sealed data present",
+        "A dataset is declared sealed, yet its plaintext file is still in the project, where "
+        "the development team can read it. Remove it (and from version-control history).",
+        "R15",
+    ),
+    Code(
+        "D014",
+        "error",
+        "sealed data unreadable or inconsistent",
+        "The sealed copy of a dataset is missing, is not an amlas sealed file, or seals "
+        "content whose hash differs from the dataset's declared sha256.",
+        "R15",
+    ),
+    Code(
+        "D015",
+        "error",
+        "access log damaged",
+        "The hash-chained access log of sealed data has a broken link, an edited or deleted "
+        "entry, or a line that does not parse: its record of who used [P] cannot be trusted.",
+        "R15",
+    ),
+    Code(
+        "D016",
+        "warning",
+        "verification data over-used",
+        "The access log records more uses of the sealed verification data than its declared "
+        "limit; repeated evaluation on [P] risks tuning the model to it.",
+        "R15",
+    ),
     # -- M: model, verification and deployment ------------------------------------------------
     Code(
         "M001",

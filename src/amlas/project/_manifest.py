@@ -33,6 +33,9 @@ class Manifest(Item):
     """What the project covers, in a sentence or two."""
     criticality: Literal["low", "medium", "high", "very_high"] = "high"
     """How critical the component is; later stages scale independence and rigour with it."""
+    evidence: Annotated[str, Field(pattern=r"^[a-z][a-z0-9+]*://")] = "fs://evidence"
+    """Evidence store URI: ``fs://evidence`` (files in the project, the default) or an
+    SQLAlchemy URL such as ``sqlite:///evidence.db``."""
     artefacts: dict[Letter, Text] = Field(default_factory=dict)
     """Artefact letter -> project-relative file, for files not at their default location."""
 

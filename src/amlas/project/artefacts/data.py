@@ -21,7 +21,9 @@ __all__ = [
     "DataRequirements",
     "DatasetDocument",
     "DevelopmentData",
+    "Independence",
     "InternalTestData",
+    "SealedCopy",
     "VerificationData",
 ]
 
@@ -160,6 +162,10 @@ class DataRequirement(Item):
     """IDs of the ML safety requirements [H] this data requirement serves."""
     rule: DataRule | None = None
     """A machine-checkable rule, where one fits."""
+    datasets: Annotated[list[DatasetLetter], Field(min_length=1)] = Field(
+        default_factory=lambda: list[DatasetLetter](["N", "O", "P"])
+    )
+    """The datasets the rule is checked on (default: all three, as AMLAS R11 asks)."""
     assumptions: list[Text] = Field(default_factory=list)
     """Assumptions about the operating environment (R7)."""
 
@@ -170,6 +176,22 @@ class CategoryGap(Item):
     category: Category
     justification: Text
     """Why no requirement of this category is needed."""
+
+
+class Independence(Item):
+    """How the independence of [N], [O] and [P] is checked (R9).
+
+    Always checked: shared sample ids, exactly duplicated samples, and shared groups when
+    the datasets declare a ``group_column``. Near-duplicates are pairs of samples from two
+    sets whose root-mean-square distance over z-scored features (scaled by the development
+    data) is at most ``near_duplicate_distance``.
+    """
+
+    near_duplicate_distance: Annotated[float, Field(ge=0.0)] = 0.01
+    """RMS distance over standardised features under which two samples count as
+    near-duplicates; 0 turns the near-duplicate search off."""
+    features: list[Text] = Field(default_factory=list)
+    """Features compared (empty: the model input features)."""
 
 
 class DataRequirements(ArtefactDocument):
@@ -185,6 +207,8 @@ class DataRequirements(ArtefactDocument):
     """Categories deliberately left without requirements, each with a justification."""
     features: list[Text] = Field(default_factory=list)
     """The data features used to encode the operating domain (R7)."""
+    independence: Independence = Field(default_factory=Independence)
+    """How the independence of the three datasets is checked (R9)."""
 
 
 # -- [M] ----------------------------------------------------------------------------------------
@@ -226,6 +250,21 @@ class DataJustification(ArtefactDocument):
 # -- [N] [O] [P] -------------------------------------------------------------------------------
 
 
+class SealedCopy(Item):
+    """Where the encrypted copy of a dataset lives, and how its use is controlled (R15).
+
+    Written by ``amlas seal``. Once sealed, the plaintext at ``location`` is removed from
+    the project; only the verifier role's key decrypts the copy, in memory.
+    """
+
+    file: Text
+    """Project-relative path of the sealed (encrypted) file."""
+    access_log: Text = "5-verification/P-access-log.jsonl"
+    """Project-relative path of the hash-chained log of every unseal and use."""
+    max_uses: Annotated[int, Field(ge=1)] = 5
+    """Uses of the data after which ``amlas`` warns against tuning the model to it."""
+
+
 class DatasetDocument(ArtefactDocument):
     """Common fields of the development [N], internal test [O] and verification [P] data."""
 
@@ -255,6 +294,8 @@ class DatasetDocument(ArtefactDocument):
     """Model input columns; empty means the input features of [D]."""
     metadata_table: str | None = None
     """For image folders: the project-relative table of labels and ODD metadata."""
+    sealed: SealedCopy | None = None
+    """Set once the dataset is sealed (``amlas seal``); required for [P] in practice."""
     source: Text
     """Provenance: where the samples come from."""
 

@@ -15,6 +15,7 @@ from amlas.project.artefacts import (
     DatasetDocument,
 )
 from amlas.project.rules._registry import rule
+from amlas.sealing import AccessLog, SealError, check_usage, read_header
 
 
 @rule
@@ -119,6 +120,9 @@ def datasets_exist_and_differ(project: Project, diagnostics: Diagnostics) -> Non
     seen_location: dict[str, str] = {}
     seen_hash: dict[str, str] = {}
     for letter, dataset in project.datasets().items():
+        if dataset.sealed is not None:
+            _check_sealed(project, letter, dataset, diagnostics)
+            continue
         target = require_file(
             project, letter, ("location",), dataset.location, f"[{letter}] data", diagnostics
         )
@@ -170,6 +174,74 @@ def datasets_exist_and_differ(project: Project, diagnostics: Diagnostics) -> Non
             )
         if dataset.format == "csv" and target.is_file():
             _check_columns(project, letter, dataset, target, diagnostics)
+
+
+def _check_sealed(
+    project: Project, letter: str, dataset: DatasetDocument, diagnostics: Diagnostics
+) -> None:
+    """A sealed dataset: its encrypted copy is readable and seals the declared content, its
+    plaintext is gone, and its access log is intact. None of this needs the key."""
+    sealed = dataset.sealed
+    assert sealed is not None
+    if path_problem(project.root, dataset.location) is None and probe(
+        project.root / dataset.location
+    ) in ("file", "directory"):
+        diagnostics.add(
+            "D013",
+            f"[{letter}] is sealed, yet its plaintext {dataset.location!r} is in the project",
+            project.locate(letter, ("location",)),
+            hint="delete it (and purge it from version-control history); the sealed copy "
+            f"{sealed.file!r} is what the verifier uses",
+        )
+    target = require_file(
+        project,
+        letter,
+        ("sealed", "file"),
+        sealed.file,
+        f"sealed copy of [{letter}]",
+        diagnostics,
+        missing_code="D014",
+    )
+    declared = dataset.sha256
+    if target is not None:
+        try:
+            header = read_header(target)
+        except SealError as exc:
+            diagnostics.add("D014", str(exc), project.locate(letter, ("sealed", "file")))
+        else:
+            if declared is not None and header.plaintext_sha256 != declared:
+                diagnostics.add(
+                    "D014",
+                    f"[{letter}] {sealed.file!r} seals content with sha256 "
+                    f"{header.plaintext_sha256[:12]}..., declared {declared[:12]}...",
+                    project.locate(letter, ("sha256",)),
+                    hint="re-seal the reviewed data with 'amlas seal'",
+                )
+            declared = declared or header.plaintext_sha256
+    if path_problem(project.root, sealed.access_log) is not None:
+        diagnostics.add(
+            "F009",
+            f"access log {sealed.access_log!r} {path_problem(project.root, sealed.access_log)}",
+            project.locate(letter, ("sealed", "access_log")),
+        )
+        return
+    log_path = project.root / sealed.access_log
+    if probe(log_path) == "missing":
+        return  # nothing used yet; 'amlas seal' starts the log
+    log = AccessLog(log_path)
+    for problem in log.verify():
+        diagnostics.add(
+            "D015",
+            f"{sealed.access_log}:{problem.line}: {problem.message}",
+            project.locate(letter, ("sealed", "access_log")),
+            hint="restore the log from version control; a damaged log cannot show who used "
+            "the verification data",
+        )
+    if declared is not None:
+        uses = log.uses(declared)
+        warning = check_usage(uses, sealed.max_uses)
+        if warning is not None:
+            diagnostics.add("D016", warning, project.locate(letter, ("sealed", "max_uses")))
 
 
 def _check_columns(

@@ -1,0 +1,20 @@
+"""Data and model adapters (a shared leaf): read datasets into :class:`Table` and load
+models behind the :class:`Model` protocol. No knowledge of the project model; the checks
+bind artefact fields to these calls."""
+
+from amlas.adapters._model import Model
+from amlas.adapters._models import ModelError, load_model, predict_batched
+from amlas.adapters._readers import DatasetError, pack_folder, read_table
+from amlas.adapters._table import ColumnError, Table
+
+__all__ = [
+    "ColumnError",
+    "DatasetError",
+    "Model",
+    "ModelError",
+    "Table",
+    "load_model",
+    "pack_folder",
+    "predict_batched",
+    "read_table",
+]

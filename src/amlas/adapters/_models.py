@@ -1,0 +1,503 @@
+"""Load a model file behind the :class:`~amlas.adapters.Model` protocol.
+
+Formats:
+
+``sklearn_joblib``
+    :func:`joblib.load` (a pickle: only load files you trust).
+``skops``
+    :func:`skops.io.load` with no extra trusted types. A file that holds types skops
+    does not trust by default is refused with their names, never loaded.
+``onnx``
+    An :class:`onnxruntime.InferenceSession` on the CPU. The input is the model's first
+    input (``X`` is cast to its element type, float32 for ``tensor(float)``); the
+    probabilities are the float output of shape ``(n, k)``, preferring one whose name
+    starts with ``prob``, or a sequence of maps (sklearn-onnx's ZipMap) turned into an
+    ``(n, k)`` array in class order. A model with only a label output has
+    ``has_proba = False``.
+``torch``
+    Not supported here yet (export to ONNX meanwhile).
+``python_callable``
+    ``"module:function"`` imported with the project root first on ``sys.path`` and
+    called with no arguments; it returns an object with ``predict_proba`` and/or
+    ``predict`` (e.g. a scikit-learn estimator), or a plain callable taking ``X`` and
+    returning probabilities.
+
+Conventions shared by every adapter: ``classes`` is ``class_order`` when given, else
+the model's own (``classes_`` as text, integral floats without ``.0``). When both
+exist they must hold the same names; probabilities are reordered into ``class_order``.
+``predict`` returns class names (``str_``): the model's own ``predict`` where it has
+one, else the argmax of the probabilities (ONNX models with probabilities always use
+the argmax, so labels and probabilities agree). ``predict_proba`` returns float64 of
+shape ``(n, len(classes))`` or raises :class:`ModelError`; so does any failure inside
+the model.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from amlas.adapters._model import Model
+from amlas.errors import UsageError
+
+__all__ = ["ModelError", "ModelFormat", "load_model", "predict_batched"]
+
+ModelFormat = Literal["sklearn_joblib", "skops", "onnx", "torch", "python_callable"]
+
+_FORMATS: tuple[str, ...] = ("sklearn_joblib", "skops", "onnx", "torch", "python_callable")
+_SKLEARN_HINT = "install the sklearn extra: pip install 'amlas[sklearn]'"
+_ONNX_HINT = "install the onnx extra: pip install 'amlas[onnx]'"
+_SKOPS_DOCS = "https://skops.readthedocs.io/en/stable/persistence.html"
+
+
+class ModelError(UsageError):
+    """A model cannot be loaded, or its outputs do not fit the declared classes."""
+
+
+def load_model(
+    path: Path | None,
+    format: ModelFormat,
+    *,
+    callable: str | None = None,
+    class_order: Sequence[str] = (),
+    search_path: Path | None = None,
+) -> Model:
+    """Load the model at ``path`` (unused for ``python_callable``, which names
+    ``callable`` as ``"module:function"`` importable from ``search_path``).
+
+    ``class_order`` names the probability columns; required when the model does not
+    name its classes. Raises :class:`ModelError` on any failure.
+    """
+    order = tuple(str(c) for c in class_order)
+    if len(set(order)) != len(order):
+        raise ModelError(f"class_order {list(order)} names a class twice; expected unique names")
+    if format == "torch":
+        raise ModelError(
+            "torch models arrive with the torch extra (issue 5) and cannot be loaded yet; "
+            "export the model to ONNX (torch.onnx.export) and declare format: onnx"
+        )
+    if format == "python_callable":
+        return _load_callable(callable, order, search_path)
+    if format not in _FORMATS:
+        raise ModelError(f"unknown model format {format!r}; expected one of {', '.join(_FORMATS)}")
+    if path is None:
+        raise ModelError(f"a {format} model needs a file path")
+    if not path.exists():
+        raise ModelError(f"{path}: model file not found")
+    if not path.is_file():
+        raise ModelError(f"{path}: expected a model file, found a folder")
+    if format == "onnx":
+        return _OnnxModel(path, order)
+    estimator = _load_joblib(path) if format == "sklearn_joblib" else _load_skops(path)
+    return _EstimatorModel(estimator, order, str(path))
+
+
+def predict_batched(
+    model: Model,
+    x: NDArray[np.generic],
+    *,
+    batch_size: int = 65536,
+    proba: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> NDArray[Any]:
+    """``model.predict_proba(x)`` (or ``predict`` when ``proba`` is false) computed on
+    consecutive slices of ``batch_size`` samples, so memory stays bounded on large data.
+
+    ``progress`` is called after each batch with the number of samples in that batch.
+    """
+    if batch_size < 1:
+        raise UsageError(f"batch_size={batch_size!r}; expected a positive number of samples")
+    if proba and not model.has_proba:
+        raise ModelError(
+            "the model gives no probabilities (has_proba is false); expected a model with "
+            "predict_proba, or call with proba=False for labels"
+        )
+    n = len(x)
+    if n == 0:
+        if proba:
+            return np.zeros((0, len(model.classes)), dtype=np.float64)
+        return np.zeros(0, dtype=np.str_)
+    predict = model.predict_proba if proba else model.predict
+    parts: list[NDArray[Any]] = []
+    for start in range(0, n, batch_size):
+        batch = x[start : start + batch_size]
+        parts.append(predict(batch))
+        if progress is not None:
+            progress(len(batch))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+# --- shared helpers --------------------------------------------------------------------
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def _class_names(values: Any) -> NDArray[np.str_]:
+    """Labels as text; integral floats lose their ``.0`` so ``1.0`` reads as ``"1"``."""
+    array = np.asarray(values)
+    if array.dtype.kind == "f" and np.all(np.isfinite(array)):
+        as_int = array.astype(np.int64)
+        if np.array_equal(as_int, array):
+            return as_int.astype(np.str_)
+    if array.dtype.kind == "S":
+        return np.char.decode(array, "utf-8")
+    return array.astype(np.str_)
+
+
+def _resolve_classes(
+    own: Sequence[str] | None, order: tuple[str, ...], source: str
+) -> tuple[tuple[str, ...], NDArray[np.intp] | None]:
+    """The classes to expose and the column permutation from the model's own order."""
+    if own is None:
+        if not order:
+            raise ModelError(
+                f"{source}: the model does not name its classes; set class_order in [V]"
+            )
+        return order, None
+    own = tuple(own)
+    if not order:
+        return own, None
+    if len(own) != len(order) or set(own) != set(order):
+        raise ModelError(
+            f"{source}: class_order {list(order)} does not match the model's classes "
+            f"{list(own)}; expected the same names (in any order)"
+        )
+    if own == order:
+        return order, None
+    return order, np.array([own.index(name) for name in order], dtype=np.intp)
+
+
+def _check_proba(values: Any, n: int, classes: tuple[str, ...], source: str) -> NDArray[np.float64]:
+    try:
+        out = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(
+            f"{source}: predict_proba returned values that are not numbers ({_one_line(exc)})"
+        ) from None
+    if out.shape != (n, len(classes)):
+        raise ModelError(
+            f"{source}: predict_proba returned shape {out.shape}; expected "
+            f"({n}, {len(classes)}) for {n} samples and classes {list(classes)}"
+        )
+    return out
+
+
+def _argmax(proba: NDArray[np.float64], classes: tuple[str, ...]) -> NDArray[np.str_]:
+    names: NDArray[np.str_] = np.asarray(classes, dtype=np.str_)[np.argmax(proba, axis=1)]
+    return names
+
+
+def _call(source: str, what: str, fn: Callable[[Any], Any], x: Any) -> Any:
+    try:
+        return fn(x)
+    except ModelError:
+        raise
+    except Exception as exc:  # the model's own error, e.g. a wrong number of features
+        raise ModelError(f"{source}: {what} failed: {_one_line(exc)}") from exc
+
+
+# --- scikit-learn style estimators -------------------------------------------------------
+
+
+def _load_joblib(path: Path) -> Any:
+    try:
+        import joblib
+    except ImportError:
+        raise ModelError(f"{path}: loading a joblib model needs joblib; {_SKLEARN_HINT}") from None
+    try:
+        return joblib.load(path)
+    except ModuleNotFoundError as exc:
+        raise ModelError(
+            f"{path}: the model needs a package that is not installed ({_one_line(exc)}); "
+            f"{_SKLEARN_HINT}"
+        ) from None
+    except Exception as exc:  # unpickling raises anything the pickled objects raise
+        raise ModelError(f"{path}: cannot load with joblib: {_one_line(exc)}") from None
+
+
+def _load_skops(path: Path) -> Any:
+    try:
+        import skops.io as sio
+    except ImportError:
+        raise ModelError(f"{path}: loading a skops model needs skops; {_SKLEARN_HINT}") from None
+    try:
+        untrusted = list(sio.get_untrusted_types(file=path))
+    except Exception as exc:  # a corrupt archive fails in skops' zip or JSON reader
+        raise ModelError(f"{path}: not a skops file: {_one_line(exc)}") from None
+    if untrusted:
+        # Trusting types found in the file would let the file choose what runs on load.
+        raise ModelError(
+            f"{path}: holds types skops does not trust by default: {', '.join(untrusted)}; "
+            f"review them (see {_SKOPS_DOCS}) and, if you trust them, load the model "
+            "through a python_callable that calls skops.io.load(path, trusted=[...])"
+        )
+    try:
+        return sio.load(path, trusted=[])
+    except ModuleNotFoundError as exc:
+        raise ModelError(
+            f"{path}: the model needs a package that is not installed ({_one_line(exc)}); "
+            f"{_SKLEARN_HINT}"
+        ) from None
+    except Exception as exc:
+        raise ModelError(f"{path}: cannot load with skops: {_one_line(exc)}") from None
+
+
+class _EstimatorModel:
+    """An object with ``predict_proba`` and/or ``predict`` (scikit-learn's interface)."""
+
+    def __init__(self, estimator: Any, order: tuple[str, ...], source: str) -> None:
+        self._estimator = estimator
+        self._source = source
+        self._has_predict = callable(getattr(estimator, "predict", None))
+        # getattr with a default: scikit-learn hides predict_proba behind an
+        # AttributeError on e.g. SVC(probability=False)
+        self.has_proba: bool = callable(getattr(estimator, "predict_proba", None))
+        if not (self.has_proba or self._has_predict):
+            raise ModelError(
+                f"{source}: loaded a {type(estimator).__name__}, which has neither "
+                "predict_proba nor predict; expected a fitted classifier"
+            )
+        own = getattr(estimator, "classes_", None)
+        own_names = None if own is None else tuple(str(c) for c in _class_names(own))
+        self.classes, self._permutation = _resolve_classes(own_names, order, source)
+
+    def predict_proba(self, x: NDArray[np.generic]) -> NDArray[np.float64]:
+        if not self.has_proba:
+            raise NotImplementedError(f"{self._source}: the model has no predict_proba")
+        raw = _call(self._source, "predict_proba", self._estimator.predict_proba, x)
+        out = _check_proba(raw, len(x), self.classes, self._source)
+        return out if self._permutation is None else out[:, self._permutation]
+
+    def predict(self, x: NDArray[np.generic]) -> NDArray[np.str_]:
+        if not self._has_predict:
+            return _argmax(self.predict_proba(x), self.classes)
+        labels = _class_names(_call(self._source, "predict", self._estimator.predict, x))
+        if labels.shape != (len(x),):
+            raise ModelError(
+                f"{self._source}: predict returned shape {labels.shape}; expected ({len(x)},)"
+            )
+        return labels
+
+
+class _FunctionModel:
+    """A plain callable taking ``X`` and returning class probabilities."""
+
+    has_proba = True
+
+    def __init__(self, fn: Callable[[Any], Any], classes: tuple[str, ...], source: str) -> None:
+        self._fn = fn
+        self._source = source
+        self.classes = classes
+
+    def predict_proba(self, x: NDArray[np.generic]) -> NDArray[np.float64]:
+        raw = _call(self._source, "the model function", self._fn, x)
+        return _check_proba(raw, len(x), self.classes, self._source)
+
+    def predict(self, x: NDArray[np.generic]) -> NDArray[np.str_]:
+        return _argmax(self.predict_proba(x), self.classes)
+
+
+# --- python_callable -------------------------------------------------------------------
+
+
+def _load_callable(spec: str | None, order: tuple[str, ...], search_path: Path | None) -> Model:
+    if not spec or spec.count(":") != 1 or not all(spec.split(":")):
+        raise ModelError(
+            f"python_callable callable={spec!r}; expected 'module:function', "
+            "e.g. 'model.loader:load'"
+        )
+    module_name, attribute = spec.split(":")
+    source = f"python_callable {spec!r}"
+    saved = list(sys.path)
+    if search_path is not None:
+        sys.path.insert(0, str(search_path))
+    try:
+        importlib.invalidate_caches()  # files written since the last import are found
+        try:
+            target: Any = importlib.import_module(module_name)
+        except Exception as exc:
+            raise ModelError(
+                f"{source}: cannot import module {module_name!r}: {_one_line(exc)}"
+            ) from exc
+        for part in attribute.split("."):
+            try:
+                target = getattr(target, part)
+            except AttributeError:
+                raise ModelError(
+                    f"{source}: module {module_name!r} has no attribute {attribute!r}"
+                ) from None
+        if not callable(target):
+            raise ModelError(
+                f"{source}: {attribute!r} is a {type(target).__name__}; expected a function "
+                "called with no arguments that returns the model"
+            )
+        try:
+            loaded = target()
+        except Exception as exc:
+            raise ModelError(f"{source}: raised {_one_line(exc)}") from exc
+    finally:
+        sys.path[:] = saved
+    if callable(getattr(loaded, "predict_proba", None)) or callable(
+        getattr(loaded, "predict", None)
+    ):
+        return _EstimatorModel(loaded, order, source)
+    if callable(loaded):
+        classes, _ = _resolve_classes(None, order, source)
+        return _FunctionModel(loaded, classes, source)
+    raise ModelError(
+        f"{source}: returned a {type(loaded).__name__}; expected an object with "
+        "predict_proba or predict, or a callable returning probabilities"
+    )
+
+
+# --- ONNX ------------------------------------------------------------------------------
+
+_ONNX_DTYPES: dict[str, type[np.generic]] = {
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+    "tensor(float16)": np.float16,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(uint8)": np.uint8,
+}
+
+
+class _OnnxModel:
+    """An ONNX graph run by onnxruntime on the CPU (see the module doc)."""
+
+    def __init__(self, path: Path, order: tuple[str, ...]) -> None:
+        try:
+            import onnxruntime
+        except ImportError:
+            raise ModelError(
+                f"{path}: running an ONNX model needs onnxruntime; {_ONNX_HINT}"
+            ) from None
+        self._source = str(path)
+        try:
+            self._session = onnxruntime.InferenceSession(
+                str(path), providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime's own exception types (InvalidProtobuf, Fail)
+            raise ModelError(f"{path}: cannot load as ONNX: {_one_line(exc)}") from None
+        first = self._session.get_inputs()[0]
+        self._input = first.name
+        self._input_dtype = _ONNX_DTYPES.get(first.type, np.float32)
+        outputs = self._session.get_outputs()
+        self._proba_output, self._zipmap = _choose_proba_output(outputs)
+        self._label_output = next(
+            (
+                o.name
+                for o in outputs
+                if o.name != self._proba_output
+                and o.type in ("tensor(int64)", "tensor(string)", "tensor(int32)")
+            ),
+            None,
+        )
+        self.has_proba: bool = self._proba_output is not None
+        if not self.has_proba and self._label_output is None:
+            found = ", ".join(f"{o.name}: {o.type} {o.shape}" for o in outputs)
+            raise ModelError(
+                f"{path}: no probability or label output among {found}; expected a float "
+                "tensor of shape (n, classes), a ZipMap, or an int64/string label tensor"
+            )
+        own = _onnx_class_labels(path) if not order else None
+        self.classes, self._permutation = _resolve_classes(own, order, self._source)
+
+    def _run(self, name: str, x: NDArray[np.generic]) -> Any:
+        inputs = {self._input: np.asarray(x, dtype=self._input_dtype)}
+        return _call(self._source, "onnxruntime", lambda f: self._session.run([name], f)[0], inputs)
+
+    def predict_proba(self, x: NDArray[np.generic]) -> NDArray[np.float64]:
+        if self._proba_output is None:
+            raise NotImplementedError(f"{self._source}: the model has no probability output")
+        raw = self._run(self._proba_output, x)
+        if self._zipmap:
+            # columns are looked up by label, so they come out in ``classes`` order
+            return _check_proba(self._from_zipmap(raw), len(x), self.classes, self._source)
+        out = _check_proba(raw, len(x), self.classes, self._source)
+        return out if self._permutation is None else out[:, self._permutation]
+
+    def _from_zipmap(self, rows: list[dict[Any, float]]) -> NDArray[np.float64]:
+        """ZipMap output (one ``{label: p}`` dict per sample) in ``classes`` order."""
+        if not rows:
+            return np.zeros((0, len(self.classes)))
+        keys = {str(_class_names([key])[0]): key for key in rows[0]}
+        if set(keys) != set(self.classes):
+            raise ModelError(
+                f"{self._source}: the ZipMap output's labels {sorted(keys)} do not match "
+                f"the classes {list(self.classes)}"
+            )
+        # onnxruntime hands ZipMap results over as Python dicts, so a Python loop is
+        # unavoidable here; export without ZipMap (zipmap=False) for large data.
+        wanted = [keys[c] for c in self.classes]
+        return np.array([[row[key] for key in wanted] for row in rows], dtype=np.float64)
+
+    def predict(self, x: NDArray[np.generic]) -> NDArray[np.str_]:
+        if self.has_proba:
+            return _argmax(self.predict_proba(x), self.classes)
+        assert self._label_output is not None  # checked in __init__
+        labels = np.asarray(self._run(self._label_output, x)).reshape(-1)
+        names = _class_names(labels)
+        if set(names.tolist()) <= set(self.classes):
+            return names
+        # integer labels that are not class names are read as indices into ``classes``
+        if labels.dtype.kind in "iu" and labels.min() >= 0 and labels.max() < len(self.classes):
+            picked: NDArray[np.str_] = np.asarray(self.classes, dtype=np.str_)[labels]
+            return picked
+        unknown = sorted(set(names.tolist()) - set(self.classes))
+        raise ModelError(
+            f"{self._source}: label output holds {unknown[:5]}; expected class names "
+            f"{list(self.classes)} or their indices"
+        )
+
+
+def _choose_proba_output(outputs: Sequence[Any]) -> tuple[str | None, bool]:
+    """The probability output's name and whether it is a ZipMap (sequence of maps)."""
+    tensors = [
+        o
+        for o in outputs
+        if o.type in ("tensor(float)", "tensor(double)", "tensor(float16)")
+        and (not isinstance(o.shape, list) or len(o.shape) == 2)
+    ]
+    tensors.sort(key=lambda o: not str(o.name).lower().startswith("prob"))
+    if tensors:
+        return str(tensors[0].name), False
+    for o in outputs:
+        if str(o.type).startswith("seq(map("):
+            return str(o.name), True
+    return None, False
+
+
+def _onnx_class_labels(path: Path) -> tuple[str, ...] | None:
+    """Class labels recorded in the graph (sklearn-onnx's ZipMap or classifier node)."""
+    try:
+        import onnx
+    except ImportError:
+        return None
+    try:
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception:  # onnxruntime loaded it; without labels the caller asks for class_order
+        return None
+    for node in graph.node:
+        if node.op_type not in (
+            "ZipMap",
+            "LinearClassifier",
+            "TreeEnsembleClassifier",
+            "SVMClassifier",
+        ):
+            continue
+        for attribute in node.attribute:
+            if attribute.name == "classlabels_strings" and attribute.strings:
+                return tuple(s.decode("utf-8") for s in attribute.strings)
+            if attribute.name in ("classlabels_int64s", "classlabels_ints") and attribute.ints:
+                return tuple(str(i) for i in attribute.ints)
+    return None

@@ -1,0 +1,373 @@
+"""Stage 3 data checks: each machine-checkable [L] rule run on one dataset, producing the
+data validation results [S].
+
+A rule describes the dataset itself (its composition, coverage, label quality), so most
+checks are a census: the dataset meets the bound or it does not. The one estimate is the
+label error rate, known only from an audited subset, which is decided on its exact upper
+confidence bound like any other proportion. Findings name the offending samples by id.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from amlas.adapters import ColumnError, DatasetError, read_table
+from amlas.checks._datasets import Dataset
+from amlas.checks._intervals import Verdict, decide_proportion, required_samples
+from amlas.checks._metrics import MAX_LISTED_IDS
+from amlas.checks._slices import OUTSIDE
+from amlas.project import METRICS, Project
+from amlas.project.artefacts import DataRequirement
+from amlas.project.artefacts.data import (
+    ClassBalance,
+    LabelErrorRate,
+    MinSamplesPerCell,
+    SchemaConformance,
+    SliceBalance,
+    WithinOdd,
+)
+
+__all__ = ["AUDIT_LABEL_COLUMN", "CheckOutcome", "run_data_rule"]
+
+AUDIT_LABEL_COLUMN = "audited_label"
+"""Column of an audit file holding the re-checked label; the id column is the dataset's."""
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """The result of one check that is not an [H] requirement: a data rule on one dataset
+    or the independence of two datasets."""
+
+    subject: str
+    """The [L] requirement ID, or ``independence``."""
+    check: str
+    dataset: str
+    verdict: Verdict
+    summary: str
+    parameters: dict[str, Any]
+    resolved: dict[str, Any] = field(default_factory=dict)
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _ids(dataset: Dataset, mask: NDArray[np.bool_]) -> list[str]:
+    return [str(x) for x in dataset.ids[mask][:MAX_LISTED_IDS]]
+
+
+def run_data_rule(project: Project, requirement: DataRequirement, dataset: Dataset) -> CheckOutcome:
+    """Run ``requirement.rule`` on ``dataset``."""
+    rule = requirement.rule
+    assert rule is not None
+    parameters = rule.model_dump(mode="json", by_alias=True)
+    name = f"data.{rule.check}"
+    where = f"{requirement.id} on [{dataset.letter}]"
+    if len(dataset) == 0:
+        return CheckOutcome(
+            requirement.id, name, dataset.letter, "inconclusive",
+            f"{where}: the dataset is empty; nothing can be claimed", parameters,
+        )  # fmt: skip
+    if isinstance(rule, WithinOdd):
+        return _within_odd(project, requirement.id, rule, dataset, parameters)
+    if isinstance(rule, SchemaConformance):
+        return _schema(project, requirement.id, dataset, parameters)
+    if isinstance(rule, MinSamplesPerCell):
+        return _cells(project, requirement.id, rule, dataset, parameters)
+    if isinstance(rule, ClassBalance):
+        return _class_balance(requirement.id, rule, dataset, parameters)
+    if isinstance(rule, SliceBalance):
+        return _slice_balance(project, requirement.id, rule, dataset, parameters)
+    if isinstance(rule, LabelErrorRate):
+        return _label_errors(project, requirement.id, rule, dataset, parameters)
+    raise AssertionError(f"no data check for {rule!r}")
+
+
+def _within_odd(
+    project: Project, subject: str, rule: WithinOdd, ds: Dataset, parameters: dict[str, Any]
+) -> CheckOutcome:
+    dimensions = rule.dimensions or list(ds.odd)
+    outside = np.zeros(len(ds), dtype=bool)
+    results = []
+    for dim_id in dimensions:
+        mask = ds.odd[dim_id] == OUTSIDE
+        outside |= mask
+        values = ds.odd_values[dim_id][mask][:MAX_LISTED_IDS]
+        results.append(
+            {
+                "dimension": dim_id,
+                "outside": int(mask.sum()),
+                "failing_ids": _ids(ds, mask),
+                "values": [v if isinstance(v, str) else _num(v) for v in values.tolist()],
+            }
+        )
+    fraction = float(outside.mean())
+    verdict: Verdict = "pass" if fraction <= rule.max_outside_fraction else "fail"
+    summary = (
+        f"{subject} on [{ds.letter}]: {int(outside.sum())} of {len(ds)} samples "
+        f"({fraction:.2%}) outside the ODD on {', '.join(dimensions)}; "
+        f"at most {rule.max_outside_fraction:.2%} allowed"
+    )
+    resolved = {"dimensions": dimensions, "outside_fraction": fraction}
+    return CheckOutcome(
+        subject, "data.within_odd", ds.letter, verdict, summary, parameters, resolved, results
+    )
+
+
+def _num(value: Any) -> float | None:
+    number = float(value)
+    return number if np.isfinite(number) else None
+
+
+def _schema(
+    project: Project, subject: str, ds: Dataset, parameters: dict[str, Any]
+) -> CheckOutcome:
+    component = project.component
+    features = component.inputs.features if component else []
+    results: list[dict[str, Any]] = []
+    for feature in features:
+        if feature.name not in ds.table.columns:
+            results.append({"feature": feature.name, "problem": "missing column"})
+            continue
+        values = ds.table.columns[feature.name]
+        if feature.dtype in ("float", "int"):
+            if values.dtype.kind not in "biuf":
+                results.append(
+                    {"feature": feature.name, "problem": f"expected numbers, found {values.dtype}"}
+                )
+                continue
+            numbers = values.astype(np.float64)
+            bad = ~np.isfinite(numbers)
+            if feature.dtype == "int":
+                bad |= np.isfinite(numbers) & (np.round(numbers) != numbers)
+            problem = "not a finite number" if feature.dtype == "float" else "not an integer"
+        elif feature.dtype == "bool":
+            text = np.char.lower(values.astype(np.str_))
+            bad = ~np.isin(text, np.array(["0", "1", "true", "false", "0.0", "1.0"]))
+            problem = "not a boolean"
+        else:
+            bad = np.char.str_len(values.astype(np.str_)) == 0
+            problem = "empty"
+        if bad.any():
+            results.append(
+                {
+                    "feature": feature.name,
+                    "problem": problem,
+                    "count": int(bad.sum()),
+                    "failing_ids": _ids(ds, bad),
+                }
+            )
+    verdict: Verdict = "fail" if results else "pass"
+    summary = f"{subject} on [{ds.letter}]: " + (
+        f"all {len(features)} input features of [D] present with the declared types"
+        if not results
+        else f"{len(results)} of {len(features)} input features do not conform: "
+        + ", ".join(f"{r['feature']} ({r['problem']})" for r in results[:5])
+    )
+    return CheckOutcome(
+        subject,
+        "data.schema_conformance",
+        ds.letter,
+        verdict,
+        summary,
+        parameters,
+        {"features": [f.name for f in features]},
+        results,
+    )
+
+
+def _cells(
+    project: Project,
+    subject: str,
+    rule: MinSamplesPerCell,
+    ds: Dataset,
+    parameters: dict[str, Any],
+) -> CheckOutcome:
+    resolved: dict[str, Any] = {}
+    k = rule.min_samples
+    if k is None:
+        requirement = _ml_requirement(project, rule.from_requirement or "")
+        spec = METRICS.get(requirement.metric or "") if requirement else None
+        if requirement is None or spec is None or requirement.threshold is None:
+            return CheckOutcome(
+                subject, "data.min_samples_per_cell", ds.letter, "inconclusive",
+                f"{subject}: {rule.from_requirement} states no threshold to derive k from",
+                parameters,
+            )  # fmt: skip
+        comparison = requirement.comparison or spec.comparison
+        confidence = requirement.confidence or 0.95
+        k = required_samples(
+            requirement.threshold,
+            comparison="at_least" if comparison == "at_least" else "at_most",
+            confidence=confidence,
+        )
+        if k is None:
+            return CheckOutcome(
+                subject, "data.min_samples_per_cell", ds.letter, "inconclusive",
+                f"{subject}: no sample size can show {requirement.id}'s threshold",
+                parameters,
+            )  # fmt: skip
+        resolved["k_derivation"] = (
+            f"{requirement.id}: {requirement.metric} {comparison} {requirement.threshold:g} at "
+            f"{confidence:.0%} confidence needs {k} samples with no failure (exact binomial)"
+        )
+    resolved["min_samples"] = k
+    environment = project.environment
+    assert environment is not None
+    dims = {d.id: d for d in environment.dimensions}
+    counted = np.ones(len(ds), dtype=bool)
+    if rule.class_ is not None:
+        counted &= ds.labels == rule.class_
+    combos = list(itertools.product(*(dims[d].slice_values() for d in rule.dimensions)))
+    results = []
+    short = 0
+    for combo in combos:
+        mask = counted.copy()
+        for dim_id, band in zip(rule.dimensions, combo, strict=True):
+            mask &= ds.odd[dim_id] == band
+        count = int(mask.sum())
+        ok = count >= k
+        short += not ok
+        cell = ", ".join(f"{d}={b}" for d, b in zip(rule.dimensions, combo, strict=True))
+        results.append({"cell": cell, "samples": count, "required": k, "met": ok})
+    verdict: Verdict = "pass" if short == 0 else "fail"
+    of = f" of class {rule.class_!r}" if rule.class_ else ""
+    summary = (
+        f"{subject} on [{ds.letter}]: {len(combos) - short} of {len(combos)} cells hold at "
+        f"least {k} samples{of}"
+    )
+    if short:
+        summary += "; short: " + ", ".join(
+            f"{r['cell']} ({r['samples']})" for r in results if not r["met"]
+        )
+    return CheckOutcome(
+        subject, "data.min_samples_per_cell", ds.letter, verdict, summary, parameters, resolved,
+        results,
+    )  # fmt: skip
+
+
+def _ml_requirement(project: Project, req_id: str) -> Any:
+    ml = project.ml_requirements
+    if ml is None:
+        return None
+    return next((r for r in ml.requirements if r.id == req_id), None)
+
+
+def _class_balance(
+    subject: str, rule: ClassBalance, ds: Dataset, parameters: dict[str, Any]
+) -> CheckOutcome:
+    count = int((ds.labels == rule.class_).sum())
+    fraction = count / len(ds)
+    ok = rule.min_fraction <= fraction <= rule.max_fraction
+    summary = (
+        f"{subject} on [{ds.letter}]: class {rule.class_!r} is {count} of {len(ds)} samples "
+        f"({fraction:.1%}); allowed {rule.min_fraction:.1%} to {rule.max_fraction:.1%}"
+    )
+    results = [{"class": rule.class_, "samples": count, "of": len(ds), "fraction": fraction}]
+    return CheckOutcome(
+        subject, "data.class_balance", ds.letter, "pass" if ok else "fail", summary, parameters,
+        {}, results,
+    )  # fmt: skip
+
+
+def _slice_balance(
+    project: Project, subject: str, rule: SliceBalance, ds: Dataset, parameters: dict[str, Any]
+) -> CheckOutcome:
+    environment = project.environment
+    assert environment is not None
+    dimension = next(d for d in environment.dimensions if d.id == rule.dimension)
+    results = []
+    for band in dimension.slice_values():
+        count = int((ds.odd[rule.dimension] == band).sum())
+        fraction = count / len(ds)
+        results.append(
+            {
+                "band": band,
+                "samples": count,
+                "fraction": fraction,
+                "met": fraction >= rule.min_fraction,
+            }
+        )
+    short = [r for r in results if not r["met"]]
+    summary = (
+        f"{subject} on [{ds.letter}]: {len(results) - len(short)} of {len(results)} "
+        f"{rule.dimension} bands hold at least {rule.min_fraction:.1%} of the samples"
+    )
+    if short:
+        summary += "; short: " + ", ".join(f"{r['band']} ({r['fraction']:.1%})" for r in short)
+    return CheckOutcome(
+        subject, "data.slice_balance", ds.letter, "fail" if short else "pass", summary,
+        parameters, {}, results,
+    )  # fmt: skip
+
+
+def _label_errors(
+    project: Project, subject: str, rule: LabelErrorRate, ds: Dataset, parameters: dict[str, Any]
+) -> CheckOutcome:
+    id_column = ds.document.id_column
+    name = "data.label_error_rate"
+    if id_column is None:
+        return CheckOutcome(
+            subject, name, ds.letter, "inconclusive",
+            f"{subject}: [{ds.letter}] declares no id_column to match the audit with", parameters,
+        )  # fmt: skip
+    try:
+        audit = read_table(Path(project.root / rule.audit_file), "csv")
+        audit_ids = audit.text(id_column)
+        audited = audit.text(AUDIT_LABEL_COLUMN)
+    except (DatasetError, ColumnError) as exc:  # the message names the file and column
+        return CheckOutcome(
+            subject, name, ds.letter, "inconclusive", f"{subject}: audit file: {exc}", parameters
+        )
+    recorded = dict(zip(ds.ids.tolist(), ds.labels.tolist(), strict=True))
+    matched = np.array([i in recorded for i in audit_ids.tolist()], dtype=bool)
+    n = int(matched.sum())
+    resolved = {
+        "audit_file": rule.audit_file,
+        "audit_sha256": audit.sha256,
+        "audited_in_dataset": n,
+        "audited_total": len(audit),
+    }
+    if n == 0:
+        return CheckOutcome(
+            subject, name, ds.letter, "inconclusive",
+            f"{subject}: none of the {len(audit)} audited samples is in [{ds.letter}]; the "
+            "audit says nothing about its labels",
+            parameters, resolved,
+        )  # fmt: skip
+    wrong = [
+        (i, recorded[i], a)
+        for i, a, m in zip(audit_ids.tolist(), audited.tolist(), matched.tolist(), strict=True)
+        if m and recorded[i] != a
+    ]
+    decision = decide_proportion(
+        len(wrong), n, threshold=rule.max_rate, comparison="at_most", confidence=rule.confidence
+    )
+    results: list[dict[str, Any]] = [
+        {
+            "audited": n,
+            "errors": len(wrong),
+            "estimate": decision.estimate,
+            "upper": decision.interval.upper,
+            "threshold": rule.max_rate,
+            "reason": decision.reason,
+            "failing_ids": [w[0] for w in wrong[:MAX_LISTED_IDS]],
+            "disagreements": [
+                {"id": i, "recorded": r, "audited": a} for i, r, a in wrong[:MAX_LISTED_IDS]
+            ],
+        }
+    ]
+    if decision.additional_samples is not None:
+        results[0]["additional_samples"] = decision.additional_samples
+    summary = (
+        f"{subject} on [{ds.letter}]: {len(wrong)} label error(s) in {n} audited samples; "
+        f"{rule.confidence:.0%} upper bound {decision.interval.upper:.4f} vs "
+        f"{rule.max_rate:g}: {decision.verdict}"
+    )
+    resolved["method"] = "clopper-pearson"
+    return CheckOutcome(
+        subject, name, ds.letter, decision.verdict, summary, parameters, resolved, results
+    )

@@ -1,0 +1,120 @@
+"""Bind a dataset artefact ([N], [O], [P]) to its data: ids, labels, model inputs and the
+ODD band of every sample, read through :mod:`amlas.adapters`."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from amlas.adapters import ColumnError, Table, read_table
+from amlas.checks._slices import band_labels
+from amlas.project import Project
+from amlas.project.artefacts import DatasetDocument
+
+__all__ = ["Dataset", "bind_dataset", "load_dataset"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One dataset, ready for the checks."""
+
+    letter: str
+    document: DatasetDocument
+    table: Table
+    ids: NDArray[np.str_]
+    labels: NDArray[np.str_]
+    features: list[str]
+    """Model input columns (tabular data); empty for array inputs such as images."""
+    odd: dict[str, NDArray[np.str_]]
+    """ODD dimension ID -> band or category of every sample (see :mod:`._slices`)."""
+    odd_values: dict[str, NDArray[np.generic]]
+    """ODD dimension ID -> the raw values the bands were read from."""
+    groups: NDArray[np.str_] | None = None
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @property
+    def name(self) -> str:
+        return f"[{self.letter}]"
+
+    @property
+    def sha256(self) -> str:
+        return self.table.sha256
+
+    @cached_property
+    def inputs(self) -> NDArray[np.generic]:
+        """What the model is called on: the feature matrix, or the per-sample array."""
+        if self.features:
+            return self.table.numeric(self.features)
+        if self.table.arrays:
+            return next(iter(self.table.arrays.values()))
+        raise ColumnError(f"{self.table.source}: no input features and no array input")
+
+    @cached_property
+    def input_hashes(self) -> NDArray[np.str_]:
+        """SHA-256 per sample over its model input only: equal inputs, equal hash."""
+        return self.table.sample_hashes(self.features)
+
+    @cached_property
+    def samples_digest(self) -> str:
+        """One hash over every sample's input and label, in order, independent of the file
+        format: evidence records it beside the file hash."""
+        digest = hashlib.sha256()
+        for sample, label in zip(self.input_hashes, self.labels, strict=True):
+            digest.update(f"{sample}:{label}\n".encode())
+        return digest.hexdigest()
+
+
+def bind_dataset(project: Project, letter: str, table: Table) -> Dataset:
+    """Bind an already-read table to the dataset artefact ``letter``."""
+    document = project.datasets()[letter]
+    environment = project.environment
+    component = project.component
+    n = len(table)
+    ids = (
+        table.text(document.id_column)
+        if document.id_column
+        else np.array([f"row-{i + 1}" for i in range(n)], dtype=np.str_)
+    )
+    labels = table.text(document.label_column)
+    if document.feature_columns:
+        features = list(document.feature_columns)
+    elif component is not None and component.inputs.kind == "tabular":
+        features = component.feature_names()
+    else:
+        features = []
+    for name in features:
+        table.column(name)  # a missing feature is reported now, with a did-you-mean
+    odd: dict[str, NDArray[np.str_]] = {}
+    odd_values: dict[str, NDArray[np.generic]] = {}
+    if environment is not None:
+        for dimension in environment.dimensions:
+            column = document.odd_columns.get(dimension.id, dimension.column)
+            if column is None:
+                raise ColumnError(
+                    f"{document.location}: no column for ODD dimension {dimension.id!r}; "
+                    f"set 'column' in [B] or 'odd_columns' in [{letter}]"
+                )
+            values = table.column(column)
+            odd_values[dimension.id] = values
+            odd[dimension.id] = band_labels(values, dimension)
+    groups = table.text(document.group_column) if document.group_column else None
+    return Dataset(letter, document, table, ids, labels, features, odd, odd_values, groups)
+
+
+def load_dataset(project: Project, letter: str, *, data: bytes | None = None) -> Dataset:
+    """Read and bind the dataset ``letter``; ``data`` holds decrypted bytes of a sealed
+    dataset, which are read in memory and never written to disk."""
+    document = project.datasets()[letter]
+    root = project.root
+    metadata = Path(root / document.metadata_table) if document.metadata_table else None
+    table = read_table(
+        root / document.location, document.format, metadata_table=metadata, data=data
+    )
+    return bind_dataset(project, letter, table)

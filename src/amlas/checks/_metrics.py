@@ -1,0 +1,531 @@
+"""Evaluate an ML safety requirement [H] on one dataset, slice by slice.
+
+Proportions (recall, FNR, FPR, specificity, precision, NPV, accuracy, false positives per
+sample, robust accuracy, prediction stability) are counted per slice with one vectorised
+pass each and decided on the exact Clopper-Pearson bound, with Holm's correction across
+the slices of one requirement (:func:`~amlas.checks.decide_slices`). Statistics with no
+exact method (F1, balanced accuracy, expected calibration error) use a seeded percentile
+bootstrap per slice, at a Bonferroni-adjusted level across slices.
+
+Predictions are made once per dataset (:func:`predict`): with a decision threshold in [V]
+a binary classifier predicts the positive class when its probability reaches the
+threshold; otherwise the most probable class wins.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from amlas.adapters import Model, predict_batched
+from amlas.checks._datasets import Dataset
+from amlas.checks._intervals import Comparison, Verdict, bootstrap_interval, decide_slices
+from amlas.checks._slices import SlicePlan, plan_slices
+from amlas.project import METRICS
+from amlas.project.artefacts import MLSafetyRequirement, OperatingEnvironment
+
+__all__ = [
+    "BOOTSTRAP_METRICS",
+    "PROPORTIONS",
+    "Predictions",
+    "RequirementResult",
+    "SliceResult",
+    "decide_labels",
+    "evaluate_requirement",
+    "overall_verdict",
+    "predict",
+]
+
+MAX_LISTED_IDS = 50
+"""Failing sample ids listed per slice in a result (the count is always exact)."""
+
+BOOTSTRAP_SEED = 20210201
+BOOTSTRAP_RESAMPLES = 2000
+ECE_BINS = 10
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """The model's outputs on one dataset, computed once and shared by every check."""
+
+    labels: NDArray[np.str_]
+    """Predicted class of every sample."""
+    proba: NDArray[np.float64] | None
+    """Class probabilities in ``classes`` order, when the model gives them."""
+    classes: tuple[str, ...]
+    positive: str | None
+    """The class a decision threshold applies to (binary classifiers)."""
+    threshold: float | None
+    invalid: NDArray[np.bool_]
+    """Samples whose prediction is unusable (NaN or infinite probabilities)."""
+
+
+def decide_labels(
+    proba: NDArray[np.float64],
+    classes: tuple[str, ...],
+    *,
+    positive: str | None,
+    threshold: float | None,
+) -> NDArray[np.str_]:
+    """Class decisions from probabilities: the threshold rule for binary classifiers
+    with a decision threshold, the most probable class otherwise."""
+    names = np.array(classes, dtype=np.str_)
+    if positive is not None and threshold is not None and len(classes) == 2:
+        pos = classes.index(positive)
+        neg = 1 - pos
+        decided: NDArray[np.str_] = np.where(proba[:, pos] >= threshold, names[pos], names[neg])
+        return decided
+    best: NDArray[np.str_] = names[np.argmax(np.nan_to_num(proba, nan=-1.0), axis=1)]
+    return best
+
+
+def predict(
+    model: Model,
+    inputs: NDArray[np.generic],
+    *,
+    positive: str | None,
+    threshold: float | None,
+    batch_size: int = 65536,
+    progress: Callable[[int], None] | None = None,
+) -> Predictions:
+    """Run the model once over a dataset, in vectorised batches."""
+    if model.has_proba:
+        proba = predict_batched(model, inputs, batch_size=batch_size, progress=progress)
+        proba = np.asarray(proba, dtype=np.float64)
+        invalid = ~np.isfinite(proba).all(axis=1)
+        labels = decide_labels(proba, model.classes, positive=positive, threshold=threshold)
+        return Predictions(labels, proba, model.classes, positive, threshold, invalid)
+    labels = np.asarray(
+        predict_batched(model, inputs, batch_size=batch_size, proba=False, progress=progress)
+    ).astype(np.str_)
+    invalid = np.zeros(len(labels), dtype=bool)
+    return Predictions(labels, None, model.classes, None, None, invalid)
+
+
+# -- per-sample indicators -------------------------------------------------------------------
+
+Indicator = tuple[NDArray[np.bool_], NDArray[np.bool_]]
+"""(trial, success) per sample: the sample counts in the denominator / the numerator."""
+
+
+def _proportion(
+    metric: str, truth: NDArray[np.str_], pred: NDArray[np.str_], cls: str | None
+) -> Indicator:
+    everyone = np.ones(len(truth), dtype=bool)
+    if metric == "accuracy":
+        return everyone, pred == truth
+    assert cls is not None
+    is_true, is_pred = truth == cls, pred == cls
+    table: dict[str, Indicator] = {
+        "recall": (is_true, is_pred),
+        "fnr": (is_true, ~is_pred),
+        "fpr": (~is_true, is_pred),
+        "specificity": (~is_true, ~is_pred),
+        "precision": (is_pred, is_true),
+        "npv": (~is_pred, ~is_true),
+        "false_positives_per_sample": (everyone, is_pred & ~is_true),
+    }
+    return table[metric]
+
+
+PROPORTIONS = frozenset(
+    {
+        "recall",
+        "fnr",
+        "fpr",
+        "specificity",
+        "precision",
+        "npv",
+        "accuracy",
+        "false_positives_per_sample",
+        "robust_accuracy",
+        "prediction_stability",
+    }
+)
+BOOTSTRAP_METRICS = frozenset({"f1", "balanced_accuracy", "expected_calibration_error"})
+
+
+def _f1(truth: NDArray[np.str_], pred: NDArray[np.str_], cls: str) -> float:
+    tp = float(np.sum((truth == cls) & (pred == cls)))
+    fp = float(np.sum((truth != cls) & (pred == cls)))
+    fn = float(np.sum((truth == cls) & (pred != cls)))
+    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else math.nan
+
+
+def _balanced_accuracy(
+    truth: NDArray[np.str_], pred: NDArray[np.str_], classes: list[str]
+) -> float:
+    recalls = [float(np.mean(pred[truth == c] == c)) for c in classes if np.any(truth == c)]
+    return float(np.mean(recalls)) if recalls else math.nan
+
+
+def _ece(confidence: NDArray[np.float64], correct: NDArray[np.bool_]) -> float:
+    """Top-label expected calibration error over equal-width bins."""
+    if len(confidence) == 0:
+        return math.nan
+    bins = np.minimum((confidence * ECE_BINS).astype(np.int64), ECE_BINS - 1)
+    gap = np.bincount(bins, weights=confidence - correct, minlength=ECE_BINS)
+    return float(np.abs(gap).sum() / len(confidence))
+
+
+# -- results ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SliceResult:
+    """The verdict for one slice of one requirement, with everything to review it."""
+
+    slice: str
+    cell: dict[str, str]
+    verdict: Verdict
+    estimate: float | None
+    lower: float
+    upper: float
+    bound: float
+    threshold: float
+    comparison: Comparison
+    reason: str
+    trials: int
+    successes: int | None = None
+    additional_samples: int | None = None
+    p_pass: float | None = None
+    p_fail: float | None = None
+    failing_count: int = 0
+    failing_ids: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "slice": self.slice,
+            "cell": dict(self.cell),
+            "verdict": self.verdict,
+            "estimate": _finite(self.estimate),
+            "lower": _finite(self.lower),
+            "upper": _finite(self.upper),
+            "bound": _finite(self.bound),
+            "threshold": self.threshold,
+            "comparison": self.comparison,
+            "samples": self.trials,
+            "reason": self.reason,
+            "failing_count": self.failing_count,
+            "failing_ids": list(self.failing_ids),
+        }
+        if self.successes is not None:
+            out["successes"] = self.successes
+        if self.additional_samples is not None:
+            out["additional_samples"] = self.additional_samples
+        if self.p_pass is not None:
+            out["p_pass"] = self.p_pass
+            out["p_fail"] = self.p_fail
+        return out
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+@dataclass(frozen=True)
+class RequirementResult:
+    """All slices of one requirement on one dataset."""
+
+    requirement: MLSafetyRequirement
+    dataset: str
+    check: str
+    method: str
+    slices: list[SliceResult]
+    resolved: dict[str, Any]
+    problems: list[str] = field(default_factory=list)
+    """Reasons the data cannot support a verdict (NaN predictions, unknown labels, ...)."""
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.problems:
+            return "inconclusive"
+        return overall_verdict([s.verdict for s in self.slices])
+
+    @property
+    def summary(self) -> str:
+        counts = {v: sum(s.verdict == v for s in self.slices) for v in ("pass", "fail")}
+        text = (
+            f"{self.requirement.id} on [{self.dataset}]: {self.verdict}; "
+            f"{counts['pass']}/{len(self.slices)} slices pass"
+        )
+        if counts["fail"]:
+            text += f", {counts['fail']} fail"
+        if self.problems:
+            text += "; " + "; ".join(self.problems)
+        return text
+
+
+def overall_verdict(verdicts: list[Verdict]) -> Verdict:
+    """A requirement holds only where every slice passes; any failure fails it."""
+    if not verdicts:
+        return "inconclusive"
+    if "fail" in verdicts:
+        return "fail"
+    if "inconclusive" in verdicts:
+        return "inconclusive"
+    return "pass"
+
+
+def _listed(ids: NDArray[np.str_], mask: NDArray[np.bool_]) -> tuple[int, list[str]]:
+    chosen = ids[mask]
+    return len(chosen), [str(x) for x in chosen[:MAX_LISTED_IDS]]
+
+
+def evaluate_requirement(
+    requirement: MLSafetyRequirement,
+    dataset: Dataset,
+    predictions: Predictions,
+    environment: OperatingEnvironment,
+    *,
+    classes: list[str],
+    perturbed: NDArray[np.str_] | None = None,
+    perturbation: dict[str, Any] | None = None,
+) -> RequirementResult:
+    """Judge ``requirement`` on ``dataset`` from precomputed predictions.
+
+    ``perturbed`` holds the predictions under the requirement's perturbation (robust
+    accuracy and prediction stability); ``classes`` are the declared classes of [D],
+    against which labels are checked.
+    """
+    metric = requirement.metric
+    assert metric is not None
+    assert requirement.threshold is not None
+    spec = METRICS[metric]
+    comparison: Comparison = requirement.comparison or (
+        "at_least" if spec.higher_is_better else "at_most"
+    )
+    confidence = requirement.confidence or 0.95
+    n = len(dataset)
+    plan = plan_slices(requirement.applies_to, dataset.odd, environment, n)
+    cls = requirement.class_ or predictions.positive
+    resolved: dict[str, Any] = {
+        "metric": metric,
+        "comparison": comparison,
+        "confidence": confidence,
+        "class": cls,
+        "positive_class": predictions.positive,
+        "decision_threshold": predictions.threshold,
+        "slices": plan.names,
+        "excluded_outside_odd": plan.outside_odd,
+        "excluded_without_band": plan.unbanded,
+    }
+    problems = _data_problems(dataset, predictions, plan, classes)
+
+    truth, pred = dataset.labels, predictions.labels
+    if metric in ("robust_accuracy", "prediction_stability"):
+        if perturbed is None:
+            raise ValueError(f"{requirement.id}: {metric} needs perturbed predictions")
+        resolved["perturbation"] = perturbation or {}
+        trial = np.ones(n, dtype=bool)
+        success = perturbed == (truth if metric == "robust_accuracy" else pred)
+        indicator: Indicator = (trial, success)
+    elif metric in PROPORTIONS:
+        indicator = _proportion(metric, truth, pred, cls)
+    elif metric in BOOTSTRAP_METRICS:
+        resolved.update(
+            method="bootstrap",
+            seed=BOOTSTRAP_SEED,
+            resamples=BOOTSTRAP_RESAMPLES,
+            family="Bonferroni across slices",
+        )
+        if metric == "expected_calibration_error":
+            resolved["bins"] = ECE_BINS
+        slices = _bootstrap_slices(
+            metric,
+            requirement.threshold,
+            comparison,
+            confidence,
+            plan,
+            dataset,
+            predictions,
+            cls,
+            classes,
+        )
+        check = f"metric.{metric}"
+        return RequirementResult(
+            requirement, dataset.letter, check, "bootstrap", slices, resolved, problems
+        )
+    else:
+        raise ValueError(f"{requirement.id}: metric {metric!r} cannot be computed from data")
+
+    trial, success = indicator
+    valid = ~predictions.invalid
+    trials = plan.counts(trial & valid)
+    successes = plan.counts(trial & success & valid)
+    decisions = decide_slices(
+        list(zip(successes.tolist(), trials.tolist(), strict=True)),
+        threshold=requirement.threshold,
+        comparison=comparison,
+        confidence=confidence,
+    )
+    resolved.update(method="clopper-pearson", family="Holm" if len(plan.names) > 1 else "none")
+    # the samples that count against the requirement: misses for 'at least' metrics,
+    # offending samples for 'at most' ones
+    against = trial & valid & (~success if comparison == "at_least" else success)
+    slices = []
+    for index, (name, cell, decision) in enumerate(
+        zip(plan.names, plan.cells, decisions, strict=True)
+    ):
+        count, listed = _listed(dataset.ids, against & (plan.codes == index))
+        slices.append(
+            SliceResult(
+                slice=name,
+                cell=cell,
+                verdict=decision.verdict,
+                estimate=decision.estimate,
+                lower=decision.interval.lower,
+                upper=decision.interval.upper,
+                bound=decision.bound,
+                threshold=decision.threshold,
+                comparison=comparison,
+                reason=decision.reason,
+                trials=decision.trials,
+                successes=decision.successes,
+                additional_samples=decision.additional_samples,
+                p_pass=decision.p_pass,
+                p_fail=decision.p_fail,
+                failing_count=count,
+                failing_ids=listed,
+            )
+        )
+    check = f"robustness.{metric}" if requirement.kind == "robustness" else f"metric.{metric}"
+    return RequirementResult(
+        requirement, dataset.letter, check, "clopper-pearson", slices, resolved, problems
+    )
+
+
+def _data_problems(
+    dataset: Dataset, predictions: Predictions, plan: SlicePlan, classes: list[str]
+) -> list[str]:
+    """Conditions under which no verdict may be claimed, each naming samples."""
+    problems = []
+    in_scope = plan.codes >= 0
+    bad = in_scope & predictions.invalid
+    if bad.any():
+        count, listed = _listed(dataset.ids, bad)
+        problems.append(
+            f"{count} sample(s) have NaN or infinite predictions (e.g. {', '.join(listed[:5])})"
+        )
+    if classes:
+        unknown = in_scope & ~np.isin(dataset.labels, np.array(classes, dtype=np.str_))
+        if unknown.any():
+            count, listed = _listed(dataset.ids, unknown)
+            values = sorted({str(v) for v in dataset.labels[unknown]})[:5]
+            problems.append(
+                f"{count} label(s) outside the declared classes {classes}: "
+                f"{', '.join(repr(v) for v in values)} (e.g. {', '.join(listed[:5])})"
+            )
+    return problems
+
+
+def _bootstrap_slices(
+    metric: str,
+    threshold: float,
+    comparison: Comparison,
+    confidence: float,
+    plan: SlicePlan,
+    dataset: Dataset,
+    predictions: Predictions,
+    cls: str | None,
+    classes: list[str],
+) -> list[SliceResult]:
+    m = len(plan.names)
+    level = 1.0 - (1.0 - confidence) / m  # Bonferroni: no exact Holm for bootstrap bounds
+    truth, pred = dataset.labels, predictions.labels
+    valid = ~predictions.invalid
+    statistic: Callable[[NDArray[np.int64]], float]
+    if metric == "expected_calibration_error":
+        if predictions.proba is None:
+            raise ValueError("expected_calibration_error needs a model with probabilities")
+        top = np.nan_to_num(predictions.proba.max(axis=1))
+        correct = pred == truth
+
+        def statistic(idx: NDArray[np.int64]) -> float:
+            return _ece(top[idx], correct[idx])
+
+    elif metric == "f1":
+        assert cls is not None
+        positive_class = cls
+
+        def statistic(idx: NDArray[np.int64]) -> float:
+            return _f1(truth[idx], pred[idx], positive_class)
+
+    else:
+
+        def statistic(idx: NDArray[np.int64]) -> float:
+            return _balanced_accuracy(truth[idx], pred[idx], classes)
+
+    sign = ">=" if comparison == "at_least" else "<="
+    results = []
+    for index, (name, cell) in enumerate(zip(plan.names, plan.cells, strict=True)):
+        members = np.flatnonzero((plan.codes == index) & valid)
+        estimate = statistic(members) if len(members) else math.nan
+        if len(members) < 2 or not math.isfinite(estimate):
+            reason = f"too few samples ({len(members)}) for a bootstrap bound"
+            results.append(
+                SliceResult(
+                    name,
+                    cell,
+                    "inconclusive",
+                    None,
+                    -math.inf,
+                    math.inf,
+                    math.nan,
+                    threshold,
+                    comparison,
+                    reason,
+                    len(members),
+                )
+            )
+            continue
+        # the two ends of a two-sided interval at 2L-1 are the one-sided bounds at L
+        interval = bootstrap_interval(
+            members,
+            lambda idx: statistic(np.asarray(idx, dtype=np.int64)),
+            confidence=2 * level - 1,
+            seed=BOOTSTRAP_SEED + index,
+            resamples=BOOTSTRAP_RESAMPLES,
+        )
+        lower, upper = interval.lower, interval.upper
+        bound = lower if comparison == "at_least" else upper
+        favourable = upper if comparison == "at_least" else lower
+
+        def meets(value: float) -> bool:
+            return value >= threshold if comparison == "at_least" else value <= threshold
+
+        if meets(bound):
+            verdict: Verdict = "pass"
+            reason = f"the {level:.2%} bootstrap bound {bound:.4f} {sign} {threshold:g}"
+        elif not meets(favourable):
+            verdict = "fail"
+            reason = (
+                f"even the favourable {level:.2%} bootstrap bound {favourable:.4f} "
+                f"misses {threshold:g}"
+            )
+        else:
+            verdict = "inconclusive"
+            reason = (
+                f"the {level:.2%} bootstrap bound {bound:.4f} cannot decide {sign} {threshold:g}"
+            )
+        results.append(
+            SliceResult(
+                name,
+                cell,
+                verdict,
+                estimate,
+                lower,
+                upper,
+                bound,
+                threshold,
+                comparison,
+                reason,
+                len(members),
+            )
+        )
+    return results

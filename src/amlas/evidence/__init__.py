@@ -1,0 +1,51 @@
+"""Evidence: one JSON record per check, kept in a store the safety case points into.
+
+``amlas run`` evaluates each ML safety requirement and data requirement and writes one
+:class:`EvidenceRecord` per check: what was checked (``key``, ``check``, ``subject``,
+``dataset``), how (``parameters`` as written, ``resolved`` defaults, ``versions``), on
+what (``inputs``: name -> SHA-256 of each dataset, model and requirement) and with what
+outcome (``results``, ``verdict``, ``summary``).
+
+The hash contract:
+
+* A record's **digest** is the SHA-256 of its canonical JSON: every field except
+  ``metadata``, with keys sorted, no whitespace, non-ASCII kept, UTF-8 encoded. It is
+  the record's content address: stores file it under it and the safety case cites it.
+* Hashed: ``schema``, ``key``, ``check``, ``stage``, ``role``, ``subject``, ``dataset``,
+  ``parameters``, ``resolved``, ``inputs``, ``results``, ``verdict``, ``summary``,
+  ``versions``. Changing any of them, a single float included, changes the digest.
+* Not hashed: ``metadata`` (wall-clock times, host, duration), so re-running an
+  unchanged check on another machine gives the same digest.
+* ``inputs`` is what makes evidence go stale: the case compares these hashes with the
+  current files, and a mismatch marks the claims resting on the record stale.
+
+Stores are opened by URI with :func:`open_store` (``fs://evidence``, ``sqlite:///
+evidence.db``, any SQLAlchemy URL). A run's records become current (move the refs) only
+when the run commits, so an interrupted run never leaves a half-updated store, and a
+record whose content no longer matches its digest is reported (``get`` raises
+:class:`CorruptRecord`, ``verify`` lists it), never used.
+"""
+
+from amlas.evidence._record import EvidenceRecord
+from amlas.evidence._store import (
+    CorruptRecord,
+    EvidenceStore,
+    RecordNotFound,
+    Run,
+    RunEntry,
+    RunSummary,
+    StoreError,
+    open_store,
+)
+
+__all__ = [
+    "CorruptRecord",
+    "EvidenceRecord",
+    "EvidenceStore",
+    "RecordNotFound",
+    "Run",
+    "RunEntry",
+    "RunSummary",
+    "StoreError",
+    "open_store",
+]

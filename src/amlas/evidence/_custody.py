@@ -1,0 +1,259 @@
+"""Custody of sealed data: ``amlas seal`` for a dataset artefact, and the only way the run
+reaches sealed data (unseal in memory, logged).
+
+The crypto and the log format live in :mod:`amlas.sealing`; this module binds them to the
+project: which file a dataset artefact names, where its sealed copy and access log go, and
+the ``sealed:`` block that tells every later command the data is sealed.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from amlas.adapters import pack_folder
+from amlas.errors import UsageError
+from amlas.fileio import atomic_write_text
+from amlas.hashing import sha256_file
+from amlas.project import Project
+from amlas.project.artefacts import DatasetDocument
+from amlas.sealing import (
+    AccessLog,
+    LogEntry,
+    SealedHeader,
+    SealError,
+    VerifierKey,
+    check_usage,
+    read_header,
+    seal_file,
+    unseal,
+)
+
+__all__ = [
+    "DEFAULT_ACCESS_LOG",
+    "SealOutcome",
+    "Unsealed",
+    "current_actor",
+    "open_sealed",
+    "record_use",
+    "seal_dataset",
+]
+
+DEFAULT_ACCESS_LOG = "5-verification/P-access-log.jsonl"
+
+
+def current_actor() -> str:
+    """Who is running the command, for the access log (``AMLAS_ACTOR`` overrides)."""
+    explicit = os.environ.get("AMLAS_ACTOR")
+    if explicit:
+        return explicit
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class SealOutcome:
+    header: SealedHeader
+    sealed_file: str
+    access_log: str
+    entry: LogEntry
+    plaintext_removed: bool
+    artefact_updated: bool
+    """False when the artefact already had a ``sealed:`` block and was left as it was."""
+
+
+def seal_dataset(
+    project: Project,
+    letter: str,
+    key: VerifierKey,
+    *,
+    actor: str | None = None,
+    keep_plaintext: bool = False,
+    now: datetime | None = None,
+) -> SealOutcome:
+    """Encrypt dataset ``letter`` under ``key``, log it, mark the artefact sealed and
+    remove the plaintext (unless ``keep_plaintext``).
+
+    The steps run in an order that is safe to interrupt: the sealed copy is written
+    (atomically) before the log entry, the artefact is updated after both, and the
+    plaintext goes last, so no interruption loses the data.
+    """
+    datasets = project.datasets()
+    if letter not in datasets:
+        raise UsageError(f"the project has no dataset [{letter}] to seal")
+    document = datasets[letter]
+    source = project.root / document.location
+    sealed_rel = (
+        document.sealed.file
+        if document.sealed
+        else document.location.rstrip("/") + (".tar.sealed" if source.is_dir() else ".sealed")
+    )
+    log_rel = document.sealed.access_log if document.sealed else DEFAULT_ACCESS_LOG
+    target = project.root / sealed_rel
+    if target.exists():
+        raise UsageError(
+            f"[{letter}] is already sealed in {sealed_rel!r}; to re-seal new data, delete it "
+            "first (the access log keeps the history)"
+        )
+    if not source.exists():
+        raise UsageError(f"[{letter}] data {document.location!r} does not exist; nothing to seal")
+    if source.is_dir():
+        data = pack_folder(source)
+        header = seal_file(source, target, key, kind="tar", data=data)
+    else:
+        actual = sha256_file(source)
+        if document.sha256 is not None and actual != document.sha256:
+            raise UsageError(
+                f"[{letter}] {document.location!r} has sha256 {actual[:12]}..., but the "
+                f"reviewed data has {document.sha256[:12]}...; review the change and update "
+                "'sha256' before sealing"
+            )
+        header = seal_file(source, target, key)
+    entry = AccessLog(project.root / log_rel).append(
+        event="seal",
+        actor=actor or current_actor(),
+        role="verifier",
+        dataset=letter,
+        dataset_sha256=header.plaintext_sha256,
+        purpose="seal the data before it is released to the development team's project",
+        details={"sealed_file": sealed_rel, "kind": header.kind, "size": header.plaintext_size},
+        key=key,
+        now=now,
+    )
+    updated = False
+    if document.sealed is None:
+        _append_sealed_block(project, letter, sealed_rel, log_rel)
+        updated = True
+    _ignore_plaintext(project.root, document.location)
+    if not keep_plaintext:
+        if source.is_dir():
+            shutil.rmtree(source)
+        else:
+            source.unlink()
+    return SealOutcome(header, sealed_rel, log_rel, entry, not keep_plaintext, updated)
+
+
+def _append_sealed_block(project: Project, letter: str, sealed: str, log: str) -> None:
+    path = project.root / project.files[letter]
+    text = path.read_text(encoding="utf-8")
+    if not text.endswith("\n"):
+        text += "\n"
+    text += (
+        "# Written by 'amlas seal': the data is encrypted for the verifier role; the\n"
+        "# plaintext was removed from the project.\n"
+        f"sealed:\n  file: {sealed}\n  access_log: {log}\n  max_uses: 5\n"
+    )
+    atomic_write_text(path, text)
+
+
+def _ignore_plaintext(root: Path, location: str) -> None:
+    """Keep the plaintext out of version control if it ever comes back."""
+    ignore = root / ".gitignore"
+    line = "/" + location.strip("/")
+    existing = ignore.read_text(encoding="utf-8") if ignore.exists() else ""
+    if line not in existing.splitlines():
+        prefix = "" if not existing or existing.endswith("\n") else "\n"
+        atomic_write_text(
+            ignore, existing + prefix + "# sealed data: never commit the plaintext\n" + line + "\n"
+        )
+
+
+@dataclass(frozen=True)
+class Unsealed:
+    """Decrypted data, in memory only, and the log entry that authorised reading it."""
+
+    data: bytes
+    header: SealedHeader
+    entry: LogEntry
+    log: AccessLog
+
+
+def _sealed(project: Project, letter: str) -> DatasetDocument:
+    document = project.datasets().get(letter)
+    if document is None or document.sealed is None:
+        raise UsageError(f"[{letter}] is not sealed")
+    return document
+
+
+def open_sealed(
+    project: Project,
+    letter: str,
+    key: VerifierKey,
+    *,
+    purpose: str,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> Unsealed:
+    """Decrypt the sealed dataset ``letter`` in memory after checking the sealed file and
+    the whole access log, then log the unseal. A damaged log or file stops here."""
+    document = _sealed(project, letter)
+    assert document.sealed is not None
+    path = project.root / document.sealed.file
+    log = AccessLog(project.root / document.sealed.access_log)
+    problems = log.verify(key)
+    if problems:
+        listed = "; ".join(str(p) for p in problems[:3])
+        raise SealError(
+            f"{document.sealed.access_log}: the access log is damaged ({listed}); restore it "
+            "from version control before using the verification data"
+        )
+    try:
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise SealError(f"{document.sealed.file}: cannot read the sealed data: {exc}") from None
+    header = read_header(blob, source=path)
+    declared = document.sha256
+    if declared is not None and header.kind == "file" and header.plaintext_sha256 != declared:
+        raise SealError(
+            f"{document.sealed.file}: seals data with sha256 "
+            f"{header.plaintext_sha256[:12]}..., but [{letter}] declares {declared[:12]}..."
+        )
+    data = unseal(blob, key, source=path)
+    entry = log.append(
+        event="unseal",
+        actor=actor or current_actor(),
+        role="verifier",
+        dataset=letter,
+        dataset_sha256=header.plaintext_sha256,
+        purpose=purpose,
+        details={"sealed_file": document.sealed.file},
+        key=key,
+        now=now,
+    )
+    return Unsealed(data, header, entry, log)
+
+
+def record_use(
+    project: Project,
+    letter: str,
+    unsealed: Unsealed,
+    key: VerifierKey,
+    *,
+    purpose: str,
+    details: dict[str, object],
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> tuple[LogEntry, str | None]:
+    """Log one use of unsealed data; returns the entry and a warning when the data has
+    now been used more often than its declared limit."""
+    document = _sealed(project, letter)
+    assert document.sealed is not None
+    entry = unsealed.log.append(
+        event="use",
+        actor=actor or current_actor(),
+        role="verifier",
+        dataset=letter,
+        dataset_sha256=unsealed.header.plaintext_sha256,
+        purpose=purpose,
+        details=details,  # type: ignore[arg-type]
+        key=key,
+        now=now,
+    )
+    uses = unsealed.log.uses(unsealed.header.plaintext_sha256)
+    return entry, check_usage(uses, document.sealed.max_uses)

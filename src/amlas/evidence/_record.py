@@ -1,0 +1,187 @@
+"""One evidence record: what one check saw, how it was set up, and what it found.
+
+A record is plain JSON so a reviewer can read and diff it. Its *digest* (SHA-256 of the
+canonical JSON, ``metadata`` left out) is its content address: stores file records under
+it, and the safety case points at records by it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Annotated, Any, Final, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from amlas.hashing import sha256_bytes
+
+__all__ = ["EVIDENCE_SCHEMA", "KEY_PATTERN", "SHA256_PATTERN", "EvidenceRecord"]
+
+EVIDENCE_SCHEMA: Final = "amlas.evidence/1"
+"""The format tag every record carries; bump it when the hashed content changes shape."""
+
+KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
+"""A record key: starts with a letter or digit; then letters, digits, '.', '_', '/', '-'."""
+
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+Sha256 = Annotated[str, StringConstraints(pattern=SHA256_PATTERN)]
+
+_HASHED_OUT = frozenset({"metadata"})
+
+
+def _reject_non_finite(value: JsonValue, where: str) -> None:
+    """Raise ValueError on NaN or infinity anywhere inside ``value``.
+
+    pydantic's ``allow_inf_nan=False`` covers JsonValue built from Python objects but not
+    ``NaN`` tokens parsed from JSON text, and NaN would make ``canonical_json`` fail (it
+    is not JSON) and compare unequal to itself, so it is checked here for both paths.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where} is {value!r}; evidence holds finite numbers only")
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _reject_non_finite(item, f"{where}[{index}]")
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            _reject_non_finite(item, f"{where}[{name!r}]")
+
+
+class EvidenceRecord(BaseModel):
+    """The outcome of one check, as JSON a reviewer can read and diff.
+
+    Contract:
+
+    * ``digest`` is the SHA-256 of :meth:`canonical_json` (UTF-8): every field except
+      ``metadata``, keys sorted, no whitespace, field ``schema`` by its alias. Equal
+      content gives an equal digest on every machine; changing any hashed field changes
+      it; ``metadata`` (wall-clock times, host, duration) never does.
+    * Floats are written with Python's ``repr`` and so read back bit for bit; NaN and
+      infinity are rejected (they are not JSON).
+    * Immutable and strict about shape: unknown fields are rejected.
+    """
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        allow_inf_nan=False,
+        populate_by_name=True,
+        serialize_by_alias=True,
+    )
+
+    schema_: Literal["amlas.evidence/1"] = Field(
+        EVIDENCE_SCHEMA,
+        alias="schema",
+        description="Format tag of this record.",
+    )
+    key: str = Field(
+        pattern=KEY_PATTERN,
+        max_length=512,
+        description="Stable identity of the check, e.g. 'stage5/metric/MLR-1'; a record "
+        "with the same key from a later run supersedes the earlier one.",
+    )
+    check: str = Field(
+        min_length=1, description="The registered check that ran, e.g. 'metric.recall'."
+    )
+    stage: Literal[3, 4, 5] = Field(description="The AMLAS stage the check belongs to.")
+    role: Literal["developer", "verifier"] = Field(
+        description="Who ran the check: the development team or the independent verifier."
+    )
+    subject: str = Field(
+        min_length=1,
+        description="What was checked: a requirement id ('MLR-1', 'DR-4') or 'independence'.",
+    )
+    dataset: str | None = Field(
+        description="The dataset(s) the check read, e.g. 'N', 'P' or 'N+O'; None if none."
+    )
+    parameters: dict[str, JsonValue] = Field(
+        description="The check's parameters as written in the project artefact."
+    )
+    resolved: dict[str, JsonValue] = Field(
+        description="Parameters the engine filled in (positive class, method, seed, ...)."
+    )
+    inputs: dict[str, Sha256] = Field(
+        description="SHA-256 of every input, by name: 'dataset:P', 'model', 'requirement:MLR-1'."
+    )
+    results: list[dict[str, JsonValue]] = Field(
+        description="One entry per slice or finding, in the order the check produced them."
+    )
+    verdict: Literal["pass", "fail", "inconclusive"] = Field(
+        description="The check's overall verdict."
+    )
+    summary: str = Field(description="One line a reviewer reads first.")
+    versions: dict[str, str] = Field(description="Versions of the libraries that computed it.")
+    metadata: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description="Wall-clock times, host, duration: the only part left out of the digest.",
+    )
+
+    @field_validator("key")
+    @classmethod
+    def _no_parent_segments(cls, key: str) -> str:
+        if ".." in key:
+            raise ValueError(f"key={key!r} contains '..'; use letters, digits, '.', '_', '/', '-'")
+        return key
+
+    @model_validator(mode="after")
+    def _finite_numbers_only(self) -> Self:
+        for name in ("parameters", "resolved", "results", "metadata"):
+            _reject_non_finite(getattr(self, name), name)
+        try:
+            self.to_json().encode("utf-8")
+        except UnicodeEncodeError as error:
+            # A lone surrogate is a valid Python str but has no UTF-8 form, so no digest.
+            raise ValueError(
+                f"text {error.object[error.start : error.end]!r} is not valid "
+                "Unicode (a lone surrogate); evidence must encode as UTF-8"
+            ) from None
+        return self
+
+    def _payload(self, *, with_metadata: bool) -> dict[str, Any]:
+        exclude = None if with_metadata else set(_HASHED_OUT)
+        return self.model_dump(mode="json", by_alias=True, exclude=exclude)
+
+    def canonical_json(self) -> str:
+        """The hashed form: compact, keys sorted, non-ASCII kept, ``metadata`` left out."""
+        return json.dumps(
+            self._payload(with_metadata=False),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+        )
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 hex of :meth:`canonical_json` in UTF-8: this record's content address."""
+        return sha256_bytes(self.canonical_json().encode("utf-8"))
+
+    def to_json(self) -> str:
+        """The stored form: indented by 2, keys sorted, ``metadata`` kept, ending in a newline.
+
+        Stable line by line, so two versions of a record diff cleanly.
+        """
+        text = json.dumps(
+            self._payload(with_metadata=True),
+            sort_keys=True,
+            indent=2,
+            ensure_ascii=False,
+            allow_nan=False,
+        )
+        return text + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Self:
+        """Parse :meth:`to_json` or :meth:`canonical_json` output (strict: no coercion).
+
+        Raises pydantic's ``ValidationError`` on anything that is not a valid record.
+        """
+        return cls.model_validate_json(text, strict=True)

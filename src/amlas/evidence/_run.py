@@ -1,0 +1,602 @@
+"""``amlas run``: evaluate what the project's requirements call for and record evidence.
+
+Stage 3 runs every machine-checkable data rule [L] on the datasets it names and checks the
+independence of [N], [O] and [P] (producing [S]); stage 4 judges every data-related [H]
+requirement on the internal test data [O] (producing [X]); stage 5 judges them on the
+verification data [P] (producing [Z]).
+
+Roles keep AMLAS R15: the developer role never reads sealed data (the checks that need it
+are listed as not run, with why), and stage 5 belongs to the verifier role, which decrypts
+[P] in memory and logs every unseal and use. All records of one invocation go into the
+evidence store as one run, committed only at the end: an interrupted run changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import json
+import platform
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from amlas.adapters import Model, load_model
+from amlas.checks import (
+    CheckOutcome,
+    Dataset,
+    Predictions,
+    RequirementResult,
+    check_independence,
+    evaluate_requirement,
+    load_dataset,
+    perturb,
+    perturbation_seed,
+    predict,
+    run_data_rule,
+    stable_predictions,
+)
+from amlas.checks._metrics import BOOTSTRAP_METRICS, PROPORTIONS
+from amlas.checks._robustness import TABULAR_PERTURBATIONS
+from amlas.diagnostics import Diagnostics
+from amlas.errors import UsageError
+from amlas.evidence._custody import Unsealed, open_sealed, record_use
+from amlas.evidence._record import EvidenceRecord
+from amlas.evidence._store import open_store
+from amlas.project import Project, check_project
+from amlas.project.artefacts import MLSafetyRequirement
+from amlas.sealing import VerifierKey
+
+__all__ = ["Reporter", "RunReport", "SummaryRow", "run_project"]
+
+Role = Literal["developer", "verifier"]
+Stage = Literal[3, 4, 5]
+DEFAULT_STAGES: dict[str, tuple[Stage, ...]] = {"developer": (3, 4), "verifier": (3, 5)}
+
+
+class Reporter(Protocol):
+    """Progress for long work: ``task`` starts a bar and returns its advance callback."""
+
+    def task(self, description: str, total: int | None) -> Callable[[int], None]: ...
+
+
+class _Silent:
+    def task(self, description: str, total: int | None) -> Callable[[int], None]:
+        return lambda _done: None
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One line of the summary table."""
+
+    stage: int
+    subject: str
+    dataset: str
+    slice: str
+    estimate: float | None
+    bound: float | None
+    threshold: str
+    verdict: str
+    detail: str = ""
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    store: str
+    role: Role
+    stages: tuple[int, ...]
+    rows: list[SummaryRow] = field(default_factory=list)
+    records: list[tuple[str, EvidenceRecord]] = field(default_factory=list)
+    """(digest, record) for every record written."""
+    not_run: list[tuple[str, str]] = field(default_factory=list)
+    """(what, why) for checks the role or the project could not run."""
+    warnings: list[str] = field(default_factory=list)
+    diagnostics: Diagnostics | None = None
+
+    def counts(self) -> dict[str, int]:
+        out = {"pass": 0, "fail": 0, "inconclusive": 0}
+        for _, record in self.records:
+            out[record.verdict] += 1
+        return out
+
+    def exit_code(self, *, strict: bool = False) -> int:
+        counts = self.counts()
+        if counts["fail"] or (strict and counts["inconclusive"]):
+            return 1
+        return 0
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _sha(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("amlas", "numpy", "scipy", *extra):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[name] = metadata.version(name)
+    return out
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _json(value: Any) -> Any:
+    """Plain JSON values: numpy scalars to Python, non-finite floats to None."""
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+@contextlib.contextmanager
+def _timed() -> Iterator[dict[str, Any]]:
+    meta: dict[str, Any] = {"started": _now()}
+    start = time.perf_counter()
+    yield meta
+    meta["finished"] = _now()
+    meta["duration_s"] = round(time.perf_counter() - start, 6)
+
+
+# -- the run -------------------------------------------------------------------------------
+
+
+class _Runner:
+    def __init__(
+        self,
+        project: Project,
+        report: RunReport,
+        *,
+        key: VerifierKey | None,
+        reporter: Reporter,
+        batch_size: int,
+    ) -> None:
+        self.project = project
+        self.report = report
+        self.key = key
+        self.reporter = reporter
+        self.batch_size = batch_size
+        self.datasets: dict[str, Dataset] = {}
+        self.unsealed: dict[str, Unsealed] = {}
+        self.records: list[EvidenceRecord] = []
+        self._model: Model | None = None
+        self._predictions: dict[str, Predictions] = {}
+
+    # -- access ----------------------------------------------------------------------------
+
+    def readable(self, letter: str) -> str | None:
+        """None when the role may read dataset ``letter``; otherwise why not."""
+        document = self.project.datasets().get(letter)
+        if document is None:
+            return f"the project declares no [{letter}]"
+        if document.sealed is not None and self.report.role != "verifier":
+            return f"[{letter}] is sealed: only the verifier role reads it (R15)"
+        return None
+
+    def dataset(self, letter: str) -> Dataset:
+        if letter not in self.datasets:
+            document = self.project.datasets()[letter]
+            data = None
+            if document.sealed is not None:
+                if self.key is None:
+                    raise UsageError(
+                        f"[{letter}] is sealed: give the verifier key with --key-file or "
+                        "AMLAS_VERIFIER_KEY_FILE"
+                    )
+                unsealed = open_sealed(
+                    self.project,
+                    letter,
+                    self.key,
+                    purpose=f"amlas run, stages {self.report.stages}, run {self.report.run_id}",
+                )
+                self.unsealed[letter] = unsealed
+                data = unsealed.data
+            self.datasets[letter] = load_dataset(self.project, letter, data=data)
+        return self.datasets[letter]
+
+    def inputs_for(self, letter: str) -> dict[str, str]:
+        dataset = self.datasets[letter]
+        out = {f"dataset:{letter}": dataset.sha256}
+        if letter in self.unsealed:
+            out[f"access_log:{letter}"] = self.unsealed[letter].entry.hash
+        return out
+
+    # -- model -----------------------------------------------------------------------------
+
+    @property
+    def model_reference(self) -> Any:
+        from amlas.project.artefacts import ModelReference
+
+        return self.project.get("V", ModelReference)
+
+    def model(self) -> Model:
+        if self._model is None:
+            ref = self.model_reference
+            if ref is None:
+                raise UsageError("stages 4 and 5 need the model reference [V]")
+            path = self.project.root / ref.location if ref.location else None
+            self._model = load_model(
+                path,
+                ref.format,
+                callable=ref.callable,
+                class_order=ref.class_order,
+                search_path=self.project.root,
+            )
+        return self._model
+
+    def model_hash(self) -> str:
+        ref = self.model_reference
+        return str(self.project.content_hash(self.project.root / ref.location))
+
+    def positive_class(self) -> tuple[str | None, str]:
+        """The class a decision threshold applies to, and where that choice came from."""
+        component = self.project.component
+        classes = list(self.model().classes)
+        if len(classes) != 2:
+            return None, "not a binary classifier: the most probable class is predicted"
+        if component is not None:
+            related = [c.name for c in component.classes if c.safety_related]
+            if len(related) == 1 and related[0] in classes:
+                return related[0], "the one safety-related class of [D]"
+        return classes[1], "the second class of [V] class_order (no single safety-related class)"
+
+    def predictions(self, letter: str) -> Predictions:
+        if letter not in self._predictions:
+            dataset = self.dataset(letter)
+            ref = self.model_reference
+            positive, _ = self.positive_class()
+            threshold = ref.decision_threshold if positive is not None else None
+            advance = self.reporter.task(f"predict [{letter}]", len(dataset))
+            self._predictions[letter] = predict(
+                self.model(),
+                dataset.inputs,
+                positive=positive,
+                threshold=threshold,
+                batch_size=self.batch_size,
+                progress=advance,
+            )
+        return self._predictions[letter]
+
+    # -- stage 3 ----------------------------------------------------------------------------
+
+    def stage3(self) -> None:
+        data = self.project.data_requirements
+        if data is None:
+            self.report.not_run.append(("stage 3", "the project has no data requirements [L]"))
+            return
+        for requirement in data.requirements:
+            if requirement.rule is None:
+                self.report.not_run.append(
+                    (f"{requirement.id}", "no machine-checkable rule: judged by review in [Q]")
+                )
+                continue
+            for letter in requirement.datasets:
+                why = self.readable(letter)
+                if why is not None:
+                    self.report.not_run.append((f"{requirement.id} on [{letter}]", why))
+                    continue
+                dataset = self.dataset(letter)
+                with _timed() as meta:
+                    outcome = run_data_rule(self.project, requirement, dataset)
+                inputs = self.inputs_for(letter)
+                inputs[f"requirement:{requirement.id}"] = _sha(
+                    requirement.model_dump(mode="json", by_alias=True)
+                )
+                if requirement.rule.check in (
+                    "within_odd",
+                    "min_samples_per_cell",
+                    "slice_balance",
+                ):
+                    inputs["environment"] = _sha(
+                        self.project.environment.model_dump(mode="json", by_alias=True)
+                        if self.project.environment
+                        else None
+                    )
+                self.add_outcome(3, f"stage3/{requirement.id}/{letter}", outcome, inputs, meta)
+        letters = [x for x in ("N", "O", "P") if x in self.project.datasets()]
+        for a, b in itertools.combinations(letters, 2):
+            why = self.readable(a) or self.readable(b)
+            if why is not None:
+                self.report.not_run.append((f"independence of [{a}] and [{b}]", why))
+                continue
+            first, second = self.dataset(a), self.dataset(b)
+            advance = self.reporter.task(f"independence [{a}]-[{b}]", None)
+            with _timed() as meta:
+                outcome = check_independence(first, second, data.independence)
+            advance(1)
+            inputs = {**self.inputs_for(a), **self.inputs_for(b)}
+            inputs[f"samples:{a}"] = first.samples_digest
+            inputs[f"samples:{b}"] = second.samples_digest
+            self.add_outcome(3, f"stage3/independence/{a}-{b}", outcome, inputs, meta)
+
+    def add_outcome(
+        self,
+        stage: Stage,
+        key: str,
+        outcome: CheckOutcome,
+        inputs: dict[str, str],
+        meta: dict[str, Any],
+    ) -> None:
+        record = EvidenceRecord(
+            key=key,
+            check=outcome.check,
+            stage=stage,
+            role=self.report.role,
+            subject=outcome.subject,
+            dataset=outcome.dataset,
+            parameters=_json(outcome.parameters),
+            resolved=_json(outcome.resolved),
+            inputs=inputs,
+            results=_json(outcome.results),
+            verdict=outcome.verdict,
+            summary=outcome.summary,
+            versions=_versions(),
+            metadata=meta,
+        )
+        self.records.append(record)
+        self.report.rows.append(
+            SummaryRow(
+                stage,
+                outcome.subject,
+                outcome.dataset,
+                "-",
+                None,
+                None,
+                "-",
+                outcome.verdict,
+                outcome.summary,
+            )
+        )
+
+    # -- stages 4 and 5 ---------------------------------------------------------------------
+
+    def evaluate(self, stage: Stage, letter: str) -> None:
+        ml = self.project.ml_requirements
+        if ml is None:
+            self.report.not_run.append((f"stage {stage}", "the project has no [H]"))
+            return
+        why = self.readable(letter)
+        if why is not None:
+            self.report.not_run.append((f"stage {stage}", why))
+            return
+        for requirement in ml.requirements:
+            if requirement.kind == "other" or requirement.metric is None:
+                reason = (
+                    requirement.data_related_reason.strip()
+                    if not requirement.data_related
+                    else "no metric to evaluate"
+                )
+                self.report.not_run.append((requirement.id, f"not evaluated on data: {reason}"))
+                continue
+            self.requirement(stage, letter, requirement)
+
+    def not_evaluable(self, requirement: MLSafetyRequirement) -> str | None:
+        metric = requirement.metric or ""
+        if metric == "verified_robustness":
+            return "formal verification is not available in this release"
+        if metric not in PROPORTIONS | BOOTSTRAP_METRICS:
+            return f"the metric {metric!r} cannot yet be computed by amlas run"
+        if metric in ("robust_accuracy", "prediction_stability"):
+            perturbation = requirement.perturbation
+            if perturbation is None:
+                return f"{metric} needs a 'perturbation' to apply"
+            if perturbation.kind not in TABULAR_PERTURBATIONS:
+                return f"perturbation {perturbation.kind!r} is not available for this model yet"
+        if metric == "expected_calibration_error" and not self.model().has_proba:
+            return "calibration needs a model that outputs probabilities"
+        return None
+
+    def requirement(self, stage: Stage, letter: str, requirement: MLSafetyRequirement) -> None:
+        key = f"stage{stage}/{requirement.id}/{letter}"
+        reason = self.not_evaluable(requirement)
+        if reason is not None:
+            self.report.not_run.append((f"{requirement.id} on [{letter}]", reason))
+            return
+        dataset = self.dataset(letter)
+        with _timed() as meta:
+            predictions = self.predictions(letter)
+            perturbed, described = self.perturbed(requirement, dataset, predictions)
+            classes = self.project.component.class_names() if self.project.component else []
+            result = evaluate_requirement(
+                requirement,
+                dataset,
+                predictions,
+                self.project.environment,  # type: ignore[arg-type]
+                classes=classes,
+                perturbed=perturbed,
+                perturbation=described,
+            )
+        _, source = self.positive_class()
+        result.resolved["positive_class_source"] = source
+        if result.problems:
+            result.resolved["problems"] = result.problems
+        inputs = self.inputs_for(letter)
+        inputs["model"] = self.model_hash()
+        inputs[f"requirement:{requirement.id}"] = _sha(
+            requirement.model_dump(mode="json", by_alias=True)
+        )
+        inputs["environment"] = _sha(
+            self.project.environment.model_dump(mode="json", by_alias=True)
+            if self.project.environment
+            else None
+        )
+        self.add_result(stage, key, result, inputs, meta)
+
+    def perturbed(
+        self, requirement: MLSafetyRequirement, dataset: Dataset, predictions: Predictions
+    ) -> tuple[Any, dict[str, Any] | None]:
+        if requirement.metric not in ("robust_accuracy", "prediction_stability"):
+            return None, None
+        perturbation = requirement.perturbation
+        assert perturbation is not None
+        seed = perturbation_seed(requirement.id)
+        copies, described = perturb(
+            np.asarray(dataset.inputs, dtype=np.float64), dataset.features, perturbation, seed=seed
+        )
+        model = self.model()
+        advance = self.reporter.task(
+            f"perturb {requirement.id} [{dataset.letter}]", len(dataset) * len(copies)
+        )
+
+        def decide(inputs: Any) -> Any:
+            fresh = predict(
+                model,
+                inputs,
+                positive=predictions.positive,
+                threshold=predictions.threshold,
+                batch_size=self.batch_size,
+                progress=advance,
+            )
+            return fresh.labels
+
+        return stable_predictions(decide, copies, predictions.labels), described
+
+    def add_result(
+        self,
+        stage: Stage,
+        key: str,
+        result: RequirementResult,
+        inputs: dict[str, str],
+        meta: dict[str, Any],
+    ) -> None:
+        requirement = result.requirement
+        ref = self.model_reference
+        extra: tuple[str, ...] = ()
+        if ref and ref.format in ("skops", "sklearn_joblib"):
+            extra = ("scikit-learn", "skops")
+        if ref and ref.format == "onnx":
+            extra = ("onnxruntime",)
+        record = EvidenceRecord(
+            key=key,
+            check=result.check,
+            stage=stage,
+            role=self.report.role,
+            subject=requirement.id,
+            dataset=result.dataset,
+            parameters=_json(
+                requirement.model_dump(
+                    mode="json", by_alias=True, exclude_none=True, exclude_defaults=True
+                )
+            ),
+            resolved=_json(result.resolved),
+            inputs=inputs,
+            results=_json([s.as_json() for s in result.slices]),
+            verdict=result.verdict,
+            summary=result.summary,
+            versions=_versions(extra),
+            metadata=meta,
+        )
+        self.records.append(record)
+        threshold = f"{'>=' if result.slices[0].comparison == 'at_least' else '<='} " + (
+            f"{requirement.threshold:g}"
+        )
+        for s in result.slices:
+            self.report.rows.append(
+                SummaryRow(
+                    stage,
+                    requirement.id,
+                    result.dataset,
+                    s.slice,
+                    s.estimate,
+                    s.bound if np.isfinite(s.bound) else None,
+                    threshold,
+                    s.verdict if not result.problems else "inconclusive",
+                    s.reason if not result.problems else "; ".join(result.problems),
+                )
+            )
+
+
+def run_project(
+    root: str,
+    *,
+    role: Role = "developer",
+    stages: tuple[int, ...] | None = None,
+    key: VerifierKey | None = None,
+    store: str | None = None,
+    reporter: Reporter | None = None,
+    batch_size: int = 65536,
+) -> RunReport:
+    """Run the checks of ``stages`` for ``role`` on the project at ``root``.
+
+    Returns the report; when the project has errors, the report carries the diagnostics
+    and nothing runs. Raises :class:`~amlas.errors.UsageError` for a role that may not run
+    a stage, a missing key, or data and models that cannot be read.
+    """
+    chosen: tuple[int, ...] = tuple(sorted(set(stages or DEFAULT_STAGES[role])))
+    for stage in chosen:
+        if stage not in (3, 4, 5):
+            raise UsageError(f"--stage {stage}: amlas run covers stages 3, 4 and 5")
+    if 5 in chosen and role != "verifier":
+        raise UsageError(
+            "stage 5 evaluates on the verification data [P], which only the verifier role "
+            "reads (R15): run it with --role verifier"
+        )
+    loaded = check_project(root)
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    project = loaded.project
+    uri = store or project.manifest.evidence
+    report = RunReport(run_id, uri, role, chosen)
+    if loaded.diagnostics.has_errors:
+        report.diagnostics = loaded.diagnostics
+        return report
+    if role == "verifier" and key is None:
+        raise UsageError(
+            "the verifier role needs its key: --key-file PATH, AMLAS_VERIFIER_KEY_FILE or "
+            "AMLAS_VERIFIER_KEY"
+        )
+    runner = _Runner(
+        project, report, key=key, reporter=reporter or _Silent(), batch_size=batch_size
+    )
+    verification = project.datasets().get("P")
+    if 5 in chosen and verification is not None and verification.sealed is None:
+        report.warnings.append(
+            "[P] is not sealed: the development team can read it (R15); seal it with 'amlas seal'"
+        )
+    if 3 in chosen:
+        runner.stage3()
+    if 4 in chosen:
+        runner.evaluate(4, "O")
+    if 5 in chosen:
+        runner.evaluate(5, "P")
+    with (
+        open_store(uri, root=project.root) as evidence,
+        evidence.begin(run_id, role=role, stages=list(chosen)) as run,
+    ):
+        for record in runner.records:
+            report.records.append((run.put(record), record))
+    for letter, unsealed in runner.unsealed.items():
+        _, warning = record_use(
+            project,
+            letter,
+            unsealed,
+            key,  # type: ignore[arg-type]
+            purpose=f"amlas run {run_id}",
+            details={
+                "run_id": run_id,
+                "stages": list(chosen),
+                "records": [
+                    digest for digest, r in report.records if r.dataset and letter in r.dataset
+                ],
+            },
+        )
+        if warning is not None:
+            report.warnings.append(warning)
+    return report

@@ -1,0 +1,94 @@
+"""Sealed verification data and its access log (AMLAS R15, R16; a shared leaf).
+
+AMLAS asks that the verification data [P] stay unseen by the development team until the
+model is released for verification, and that its handling be recorded in the verification
+log [AA]. ``amlas seal`` encrypts [P] under a key only the verifier role holds
+(:func:`seal_file`); ``amlas run --role verifier`` decrypts it in memory (:func:`unseal`).
+Every seal, unseal and use is appended to a hash-chained, MAC-signed :class:`AccessLog`,
+and :func:`check_usage` warns when [P] has been used so often that the model may be tuned
+to it.
+
+What this protects against:
+
+- accidental or casual access by the development team: without the verifier key the
+  sealed file is AES-256-GCM ciphertext, and its header tells only its name, size and hash;
+- silent tampering: editing any byte of a sealed file, header included, fails
+  authentication on unseal; editing, deleting, inserting or reordering log lines breaks
+  the hash chain for anyone, and a rebuilt chain fails the MACs for the key holder;
+- unrecorded use: the sealed data is only reachable through code that logs each use.
+
+What it does not protect against:
+
+- a developer who obtains the verifier key (keep it out of the repository and off the
+  developers' machines: ``AMLAS_VERIFIER_KEY_FILE`` or ``AMLAS_VERIFIER_KEY``);
+- a copy of the plaintext taken before sealing: the plaintext must be deleted from the
+  development checkout *and* purged from version-control history;
+- a verifier who runs their own code on the decrypted data, or simply does not log;
+- cutting entries off the end of the log: the chain stays consistent, so evidence records
+  keep :meth:`AccessLog.head` and a later log must still contain it;
+- a developer deleting the whole log or the sealed file: their absence is visible to
+  ``amlas check``, not prevented.
+
+Exceptions::
+
+    UsageError (amlas.errors)
+    └── SealError      a key, sealed file or access log cannot be used as asked
+        └── TamperError   it was modified after it was written, or is damaged
+"""
+
+from amlas.sealing._container import (
+    ALGORITHM,
+    MAGIC,
+    Kind,
+    SealedHeader,
+    read_header,
+    seal,
+    seal_file,
+    unseal,
+    unseal_file,
+)
+from amlas.sealing._errors import SealError, TamperError
+from amlas.sealing._keys import (
+    ENV_KEY,
+    ENV_KEY_FILE,
+    VerifierKey,
+    generate_key,
+    load_key,
+    resolve_key,
+)
+from amlas.sealing._log import (
+    GENESIS,
+    AccessLog,
+    Event,
+    LogEntry,
+    LogProblem,
+    Role,
+    check_usage,
+)
+
+__all__ = [
+    "ALGORITHM",
+    "ENV_KEY",
+    "ENV_KEY_FILE",
+    "GENESIS",
+    "MAGIC",
+    "AccessLog",
+    "Event",
+    "Kind",
+    "LogEntry",
+    "LogProblem",
+    "Role",
+    "SealError",
+    "SealedHeader",
+    "TamperError",
+    "VerifierKey",
+    "check_usage",
+    "generate_key",
+    "load_key",
+    "read_header",
+    "resolve_key",
+    "seal",
+    "seal_file",
+    "unseal",
+    "unseal_file",
+]

@@ -1,0 +1,15 @@
+"""The exceptions of sealing: a misused or unusable sealed file or key, and tampering."""
+
+from __future__ import annotations
+
+from amlas.errors import UsageError
+
+__all__ = ["SealError", "TamperError"]
+
+
+class SealError(UsageError):
+    """A key, sealed file or access log cannot be used as asked (wrong key, bad format)."""
+
+
+class TamperError(SealError):
+    """A sealed file or access log was modified after it was written, or is damaged."""

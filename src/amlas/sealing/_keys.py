@@ -1,0 +1,219 @@
+"""Verifier keys: the one secret that opens sealed verification data and signs its access log.
+
+A key file is three lines of UTF-8 text::
+
+    amlas-verifier-key/1
+    <key id: 16 lower-case hex characters, the start of SHA-256 of the secret>
+    <the 32-byte secret, URL-safe base64 with padding>
+
+The key id is public: sealed files and messages name it so that a wrong key is reported as
+a wrong key, not as a damaged file. The secret never appears in a ``repr`` or a message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from amlas.sealing._errors import SealError
+
+__all__ = [
+    "ENV_KEY",
+    "ENV_KEY_FILE",
+    "KEY_FILE_HEADER",
+    "KEY_SIZE",
+    "VerifierKey",
+    "generate_key",
+    "key_id_of",
+    "load_key",
+    "resolve_key",
+]
+
+KEY_FILE_HEADER = "amlas-verifier-key/1"
+KEY_SIZE = 32
+ENV_KEY_FILE = "AMLAS_VERIFIER_KEY_FILE"
+ENV_KEY = "AMLAS_VERIFIER_KEY"
+
+_KEY_ID = re.compile(r"^[0-9a-f]{16}$")
+_BASE64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
+
+
+def key_id_of(secret: bytes) -> str:
+    """The public id of a secret: the first 16 hex characters of its SHA-256."""
+    return hashlib.sha256(secret).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class VerifierKey:
+    """A verifier's AES-256 key and its public id.
+
+    Construct with :meth:`from_secret` (or :func:`load_key`); the constructor rejects an id
+    that does not belong to the secret, so a key never carries a misleading id.
+    """
+
+    key_id: str
+    secret: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.secret) != KEY_SIZE:
+            raise SealError(
+                f"a verifier key must be {KEY_SIZE} bytes, got {len(self.secret)} bytes"
+            )
+        if self.key_id != key_id_of(self.secret):
+            raise SealError(
+                f"key id {self.key_id!r} does not belong to this secret "
+                f"(its id is {key_id_of(self.secret)!r})"
+            )
+
+    @classmethod
+    def from_secret(cls, secret: bytes) -> VerifierKey:
+        """The key for a 32-byte secret, its id computed."""
+        return cls(key_id=key_id_of(secret), secret=secret)
+
+    @classmethod
+    def generate(cls) -> VerifierKey:
+        """A new key from the operating system's secure random source."""
+        return cls.from_secret(secrets.token_bytes(KEY_SIZE))
+
+    def encoded_secret(self) -> str:
+        """The secret as URL-safe base64 (what a key file and ``AMLAS_VERIFIER_KEY`` hold)."""
+        return base64.urlsafe_b64encode(self.secret).decode("ascii")
+
+    def __repr__(self) -> str:
+        # Keys end up in tracebacks, logs and debugger views; only the public id may show.
+        return f"VerifierKey(key_id={self.key_id!r})"
+
+    __str__ = __repr__
+
+
+def _decode_secret(text: str) -> bytes:
+    """Decode URL-safe base64 (padding optional) into a 32-byte secret.
+
+    Raises ValueError with a message that never repeats the text: it may be most of a key.
+    """
+    if not _BASE64URL.match(text):
+        raise ValueError("is not URL-safe base64 (letters, digits, '-', '_', '=' padding)")
+    try:
+        secret = base64.urlsafe_b64decode(text.rstrip("=") + "=" * (-len(text.rstrip("=")) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError("is not valid base64") from None
+    if len(secret) != KEY_SIZE:
+        raise ValueError(f"decodes to {len(secret)} bytes; a verifier key has {KEY_SIZE}")
+    return secret
+
+
+def _key_file_text(key: VerifierKey) -> str:
+    return f"{KEY_FILE_HEADER}\n{key.key_id}\n{key.encoded_secret()}\n"
+
+
+def generate_key(path: str | Path) -> VerifierKey:
+    """Create a new verifier key file at ``path``, readable by its owner only (mode 0o600).
+
+    The file appears complete or not at all, and an existing file is never overwritten:
+    replacing a key would make every copy sealed with it unreadable.
+
+    Raises:
+        SealError: ``path`` already exists, or cannot be written.
+    """
+    target = Path(path)
+    if target.exists() or target.is_symlink():
+        raise SealError(f"{target}: already exists; refusing to overwrite a verifier key")
+    key = VerifierKey.generate()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # mkstemp creates the file with mode 0o600 whatever the umask, so the secret is never
+    # readable by others, not even for a moment.
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii", newline="\n") as handle:
+            handle.write(_key_file_text(key))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        # link() fails if the target exists, unlike replace(): no race can overwrite a key.
+        os.link(tmp, target)
+    except FileExistsError:
+        raise SealError(f"{target}: already exists; refusing to overwrite a verifier key") from None
+    except OSError as exc:
+        raise SealError(f"{target}: cannot write the verifier key: {exc}") from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    return key
+
+
+def load_key(path: str | Path) -> VerifierKey:
+    """Read and validate a verifier key file written by :func:`generate_key`.
+
+    Raises:
+        SealError: the file is missing or unreadable, or not a key file; the message names
+            the path and the line at fault, never the secret.
+    """
+    source = Path(path)
+    try:
+        raw = source.read_bytes()
+    except FileNotFoundError:
+        raise SealError(f"{source}: verifier key file not found") from None
+    except OSError as exc:
+        raise SealError(f"{source}: cannot read the verifier key file: {exc}") from exc
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise SealError(f"{source}: not a verifier key file (it is not ASCII text)") from None
+    lines = [line.strip() for line in text.splitlines()]
+    if not lines or lines[0] != KEY_FILE_HEADER:
+        raise SealError(
+            f"{source}:1: not a verifier key file (expected the first line {KEY_FILE_HEADER!r})"
+        )
+    if len(lines) < 3:
+        raise SealError(
+            f"{source}:{len(lines) + 1}: the key file ends early; expected 3 lines "
+            f"({KEY_FILE_HEADER!r}, the key id, the secret)"
+        )
+    if len(lines) > 3:
+        raise SealError(f"{source}:4: unexpected content after the secret")
+    key_id, encoded = lines[1], lines[2]
+    if not _KEY_ID.match(key_id):
+        raise SealError(f"{source}:2: the key id must be 16 lower-case hex characters")
+    try:
+        secret = _decode_secret(encoded)
+    except ValueError as exc:
+        raise SealError(f"{source}:3: the secret {exc}") from None
+    if key_id_of(secret) != key_id:
+        raise SealError(
+            f"{source}:2: key id {key_id!r} does not match the secret on line 3 "
+            f"(its id is {key_id_of(secret)!r}); the file was edited or mixed up"
+        )
+    return VerifierKey(key_id=key_id, secret=secret)
+
+
+def resolve_key(key_file: str | Path | None, env: Mapping[str, str]) -> VerifierKey | None:
+    """The verifier key from, in order: ``key_file``; the file named by the environment
+    variable ``AMLAS_VERIFIER_KEY_FILE``; the secret itself in ``AMLAS_VERIFIER_KEY``.
+
+    Returns None when none is given (empty variables count as unset), so the caller can
+    say that the verifier role needs a key.
+
+    Raises:
+        SealError: a key was given but is unusable.
+    """
+    if key_file is not None:
+        return load_key(key_file)
+    named = env.get(ENV_KEY_FILE, "")
+    if named:
+        return load_key(Path(named))
+    encoded = env.get(ENV_KEY, "").strip()
+    if encoded:
+        try:
+            return VerifierKey.from_secret(_decode_secret(encoded))
+        except ValueError as exc:
+            raise SealError(f"environment variable {ENV_KEY}: the secret {exc}") from None
+    return None
