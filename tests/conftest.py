@@ -9,6 +9,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from factory import write_project
 
+sys.path.insert(0, str(Path(__file__).parent / "checks"))
+
+from check_factory import MakeDataset, dataset_maker, load_mini
+
+from amlas.project import Project
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "breast-cancer-triage"
 
@@ -17,3 +23,15 @@ EXAMPLE = REPO / "examples" / "breast-cancer-triage"
 def project(tmp_path: Path) -> Path:
     """A fresh copy of the small error-free project."""
     return write_project(tmp_path / "mini")
+
+
+@pytest.fixture(scope="module")
+def mini(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The small project, loaded (shared by a module's tests: do not change it)."""
+    return load_mini(Path(tmp_path_factory.mktemp("checks")))
+
+
+@pytest.fixture(scope="module")
+def make_dataset(mini: Project) -> MakeDataset:
+    """Build a dataset of the small project from labels, sizes and lighting in memory."""
+    return dataset_maker(mini)

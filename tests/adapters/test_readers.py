@@ -342,6 +342,18 @@ def _missing_sealed_image(tmp: Path) -> Table:
     return read_table(root, "image_folder", metadata_table=meta, data=pack_folder(root))
 
 
+def _sealed_not_tar(tmp: Path) -> Table:
+    root = tmp / "images"
+    return read_table(root, "image_folder", metadata_table=root / "m.csv", data=b"x" * 600)
+
+
+def _sealed_without_metadata(tmp: Path) -> Table:
+    root = tmp / "images"
+    _image_folder(root, ["RGB"])
+    data = pack_folder(root)
+    return read_table(root, "image_folder", metadata_table=root / "other.csv", data=data)
+
+
 def _escaping_path(tmp: Path) -> Table:
     root = tmp / "images"
     _image_folder(root, ["RGB"])
@@ -417,6 +429,8 @@ BAD_INPUTS: list[tuple[Callable[[Path], Table], type[Exception], str]] = [
     ),
     (_missing_image, DatasetError, r"labels\.csv:line 3: image 'img/sub/001\.png' not found"),
     (_missing_sealed_image, DatasetError, r"labels\.csv:line 3: image 'img/sub/001\.png' not"),
+    (_sealed_not_tar, DatasetError, r"images: sealed image folder is not an uncompressed tar"),
+    (_sealed_without_metadata, DatasetError, r"holds no metadata table 'other\.csv'"),
     (_escaping_path, DatasetError, r"m\.csv:line 3: image path '\.\./outside\.png' leaves"),
     (_absolute_path, DatasetError, r"m\.csv:line 2: image path .* is absolute"),
     (_not_an_image, DatasetError, r"labels\.csv:line 3: 'img/sub/001\.png' is not an image"),

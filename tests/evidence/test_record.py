@@ -259,10 +259,10 @@ results_strategy = st.lists(
 )
 
 
-def _same_json(a: JsonValue, b: JsonValue) -> bool:
+def _same_json(a: Any, b: Any) -> bool:
     """Equal, and every float bit-identical (0.0 == -0.0, but not here)."""
     if isinstance(a, float) or isinstance(b, float):
-        return type(a) is type(b) and math.copysign(1.0, a) == math.copysign(1.0, b) and a == b  # type: ignore[arg-type]
+        return type(a) is type(b) and a.hex() == b.hex()
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_same_json(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict) and isinstance(b, dict):
@@ -280,5 +280,5 @@ def test_round_trip_preserves_floats_exactly(
         loaded = EvidenceRecord.from_json(text)
         assert loaded.digest == record.digest
         assert loaded.canonical_json() == record.canonical_json()
-        assert _same_json(loaded.results, record.results)  # type: ignore[arg-type]
-        assert _same_json(loaded.parameters, record.parameters)  # type: ignore[arg-type]
+        assert _same_json(loaded.results, record.results)
+        assert _same_json(loaded.parameters, record.parameters)

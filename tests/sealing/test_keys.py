@@ -127,3 +127,31 @@ def test_resolve_key_reports_a_bad_environment_secret() -> None:
     with pytest.raises(SealError, match=ENV_KEY) as info:
         resolve_key(None, {ENV_KEY: ENCODED[:-6]})
     assert ENCODED[:-6] not in str(info.value)
+
+
+def test_generate_without_hard_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_links(src: object, dst: object) -> None:
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    path = tmp_path / "verifier.key"
+    key = generate_key(path)
+    assert load_key(path) == key
+    assert list(tmp_path.iterdir()) == [path]
+    if sys.platform != "win32":
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_generate_loses_a_race_safely(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "verifier.key"
+    real_link = os.link
+
+    def racing_link(src: str, dst: str) -> None:
+        Path(dst).write_text("written by someone else")  # appears after the exists() check
+        real_link(src, dst)
+
+    monkeypatch.setattr(os, "link", racing_link)
+    with pytest.raises(SealError, match="refusing to overwrite"):
+        generate_key(path)
+    assert path.read_text() == "written by someone else"
+    assert list(tmp_path.iterdir()) == [path]

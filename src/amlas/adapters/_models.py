@@ -409,7 +409,9 @@ class _OnnxModel:
                 f"{path}: no probability or label output among {found}; expected a float "
                 "tensor of shape (n, classes), a ZipMap, or an int64/string label tensor"
             )
-        own = _onnx_class_labels(path) if not order else None
+        # A ZipMap names its classes, so a class_order that disagrees is caught now, not
+        # at the first prediction; other graphs are read only when class_order is absent.
+        own = _onnx_class_labels(path) if self._zipmap or not order else None
         self.classes, self._permutation = _resolve_classes(own, order, self._source)
 
     def _run(self, name: str, x: NDArray[np.generic]) -> Any:

@@ -331,17 +331,18 @@ class _FolderSource:
 
     def __init__(self, root: Path, data: bytes | None) -> None:
         self.root = root
-        self._members: dict[str, bytes] | None = None
+        self._data = data
+        # member name -> (offset, size) of its bytes: an uncompressed tar stores each file
+        # contiguously, so images are sliced out one at a time instead of all copied at once
+        self._members: dict[str, tuple[int, int]] | None = None
         if data is not None:
             self._members = {}
             try:
                 with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
                     for member in tar.getmembers():
-                        if member.isfile():
-                            extracted = tar.extractfile(member)
-                            if extracted is not None:
-                                name = posixpath.normpath(member.name)
-                                self._members[name] = extracted.read()
+                        if member.isreg() and not member.issparse():
+                            name = posixpath.normpath(member.name)
+                            self._members[name] = (member.offset_data, member.size)
             except (tarfile.TarError, OSError) as exc:
                 raise DatasetError(
                     f"{root}: sealed image folder is not an uncompressed tar archive "
@@ -361,8 +362,9 @@ class _FolderSource:
 
     @contextlib.contextmanager
     def open(self, relative: str) -> Iterator[Any]:
-        if self._members is not None:
-            yield io.BytesIO(self._members[relative])
+        if self._members is not None and self._data is not None:
+            offset, size = self._members[relative]
+            yield io.BytesIO(self._data[offset : offset + size])
         else:
             with (self.root / relative).open("rb") as handle:
                 yield handle

@@ -3,17 +3,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from amlas import __version__
 from amlas.diagnostics import CODES, Diagnostics, Severity, did_you_mean, render_markdown
 from amlas.errors import AmlasError, UsageError
+from amlas.evidence import open_store, run_project, seal_dataset
 from amlas.project import (
     EXAMPLES,
     build_trace,
@@ -23,7 +27,15 @@ from amlas.project import (
     schema_documents,
     write_schemas,
 )
-from amlas.render import render_trace_json, render_trace_markdown, trace_table
+from amlas.render import (
+    VERDICT_STYLE,
+    render_run_json,
+    render_trace_json,
+    render_trace_markdown,
+    run_table,
+    trace_table,
+)
+from amlas.sealing import generate_key, resolve_key
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -197,6 +209,188 @@ def explain(code: str) -> None:
         click.echo(f"AMLAS rule: {entry.rule}")
     click.echo("")
     click.echo(entry.explanation)
+
+
+_KEY_FILE = click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The verifier key (else AMLAS_VERIFIER_KEY_FILE or AMLAS_VERIFIER_KEY).",
+)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def keygen(path: Path) -> None:
+    """Create a verifier key at PATH (mode 0600; never inside the project).
+
+    Only the verifier role should hold it: it unlocks the sealed verification data.
+    """
+    key = generate_key(path)
+    click.echo(f"wrote verifier key {key.key_id} to {path}")
+    click.echo("keep it out of the project and away from the development team")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--dataset",
+    type=click.Choice(["P", "O", "N"]),
+    default="P",
+    show_default=True,
+    help="The dataset artefact to seal (AMLAS asks it of [P]).",
+)
+@_KEY_FILE
+@click.option(
+    "--keep-plaintext", is_flag=True, help="Leave the plaintext file in place (not advised)."
+)
+def seal(directory: Path, dataset: str, key_file: Path | None, keep_plaintext: bool) -> None:
+    """Encrypt a dataset of DIRECTORY for the verifier role and remove the plaintext.
+
+    Writes the sealed copy beside the data, starts the access log, adds a `sealed:` block
+    to the dataset artefact and keeps the plaintext out of git.
+    """
+    key = resolve_key(key_file, os.environ)
+    if key is None:
+        _fail("no verifier key: give --key-file, or create one with 'amlas keygen PATH'")
+    result = check_project(directory)
+    outcome = seal_dataset(result.project, dataset, key, keep_plaintext=keep_plaintext)
+    click.echo(
+        f"sealed [{dataset}] into {outcome.sealed_file} (key {outcome.header.key_id}, "
+        f"sha256 {outcome.header.plaintext_sha256[:12]}...)"
+    )
+    click.echo(f"access log: {outcome.access_log}")
+    if outcome.plaintext_removed:
+        click.echo(
+            "plaintext removed; if it was ever committed, purge it from version-control history"
+        )
+
+
+class _RichReporter:
+    """Progress bars on stderr, shown only on a terminal."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def task(self, description: str, total: int | None) -> Callable[[int], None]:
+        task = self.progress.add_task(description, total=total)
+
+        def advance(done: int) -> None:
+            self.progress.advance(task, done)
+
+        return advance
+
+
+@contextlib.contextmanager
+def _reporter() -> Iterator[_RichReporter]:
+    console = _console(stderr=True)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    with progress:
+        yield _RichReporter(progress)
+
+
+@cli.command()
+@click.argument("directory", type=str)
+@click.option(
+    "--stage",
+    "stages",
+    type=click.IntRange(3, 5),
+    multiple=True,
+    help="Stage to run (repeatable). Default: 3 and 4 for developers, 3 and 5 for verifiers.",
+)
+@click.option(
+    "--role",
+    type=click.Choice(["developer", "verifier"]),
+    default="developer",
+    show_default=True,
+    help="Who runs: only the verifier reads sealed data and runs stage 5.",
+)
+@_KEY_FILE
+@click.option("--store", default=None, help="Evidence store URI (default: amlas.yaml 'evidence').")
+@click.option("--strict", is_flag=True, help="Inconclusive verdicts also make the exit status 1.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
+def run(
+    directory: str,
+    stages: tuple[int, ...],
+    role: str,
+    key_file: Path | None,
+    store: str | None,
+    strict: bool,
+    fmt: str,
+) -> None:
+    """Evaluate the requirements of DIRECTORY and record evidence.
+
+    Stage 3 checks the data rules [L] and the independence of [N], [O], [P]; stage 4
+    judges every data-related [H] requirement on [O]; stage 5 on [P]. Every verdict rests
+    on a confidence bound. Exit 1 on any 'fail' (or 'inconclusive' with --strict).
+    """
+    key = resolve_key(key_file, os.environ) if role == "verifier" else None
+    with _reporter() as reporter:
+        report = run_project(
+            directory,
+            role=role,  # type: ignore[arg-type]
+            stages=stages or None,
+            key=key,
+            store=store,
+            reporter=reporter,
+        )
+    if report.diagnostics is not None:
+        _print_diagnostics(report.diagnostics, directory)
+        click.echo("amlas run: the project has errors; nothing was run", err=True)
+        sys.exit(EXIT_ERRORS)
+    if fmt == "json":
+        click.echo(render_run_json(report), nl=False)
+    else:
+        console = _console(wide=True)
+        console.print(run_table(report, title=f"amlas run ({report.role})"))
+        for what, why in report.not_run:
+            console.print(f"not run: {what}: {why}", markup=False, style="dim")
+        for warning in report.warnings:
+            console.print(f"warning: {warning}", markup=False, style="yellow")
+        counts = report.counts()
+        summary = ", ".join(f"{counts[v]} {v}" for v in ("pass", "fail", "inconclusive"))
+        console.print(
+            f"{len(report.records)} evidence records ({summary}) in {report.store}, "
+            f"run {report.run_id}",
+            markup=False,
+        )
+    sys.exit(report.exit_code(strict=strict))
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--store", default=None, help="Evidence store URI (default: amlas.yaml 'evidence').")
+@click.option("--verify", "verify_only", is_flag=True, help="Check every record's integrity.")
+def evidence(directory: Path, store: str | None, verify_only: bool) -> None:
+    """List the current evidence of DIRECTORY (latest record per check)."""
+    result = check_project(directory)
+    uri = store or result.project.manifest.evidence
+    with open_store(uri, root=result.project.root) as opened:
+        if verify_only:
+            problems = opened.verify()
+            for problem in problems:
+                click.echo(problem)
+            click.echo(f"{uri}: {len(problems)} problem(s)")
+            sys.exit(EXIT_ERRORS if problems else EXIT_OK)
+        console = _console(wide=True)
+        for key, digest in opened.list():
+            record = opened.get(digest)
+            line = f"{key:<40} {record.verdict:<13} {digest[:12]}  {record.summary}"
+            console.print(line, markup=False, style=VERDICT_STYLE.get(record.verdict, ""))
 
 
 def main(argv: list[str] | None = None) -> None:

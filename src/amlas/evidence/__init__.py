@@ -26,7 +26,9 @@ record whose content no longer matches its digest is reported (``get`` raises
 :class:`CorruptRecord`, ``verify`` lists it), never used.
 """
 
+from amlas.evidence._custody import SealOutcome, current_actor, open_sealed, seal_dataset
 from amlas.evidence._record import EvidenceRecord
+from amlas.evidence._run import Reporter, RunReport, SummaryRow, run_project
 from amlas.evidence._store import (
     CorruptRecord,
     EvidenceStore,
@@ -43,9 +45,17 @@ __all__ = [
     "EvidenceRecord",
     "EvidenceStore",
     "RecordNotFound",
+    "Reporter",
     "Run",
     "RunEntry",
+    "RunReport",
     "RunSummary",
+    "SealOutcome",
     "StoreError",
+    "SummaryRow",
+    "current_actor",
+    "open_sealed",
     "open_store",
+    "run_project",
+    "seal_dataset",
 ]

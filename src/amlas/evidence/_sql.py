@@ -9,6 +9,8 @@ Tables::
 A run is one database transaction, committed at the end: records, the run row and the
 refs become visible together or not at all. ``key``, ``check``, ``stage`` and ``verdict``
 are copies of fields in ``json`` for querying; ``verify`` checks they still agree.
+One writer at a time: on SQLite a second run writing while another is open waits for the
+lock and then fails with a StoreError ('database is locked').
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ Exceptions::
 from __future__ import annotations
 
 import builtins
+import json
 import re
 import weakref
 from collections.abc import Iterable
@@ -117,8 +118,9 @@ class RunSummary(BaseModel):
     records: list[RunEntry] = Field(description="Every record the run wrote, sorted by key.")
 
     def to_json(self) -> str:
-        """Indented by 2, keys in field order, ending in a newline."""
-        return self.model_dump_json(by_alias=True, indent=2) + "\n"
+        """Indented by 2, keys sorted, ending in a newline (like EvidenceRecord.to_json)."""
+        payload = self.model_dump(mode="json", by_alias=True)
+        return json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Self:
@@ -287,8 +289,10 @@ class EvidenceStore(Protocol):
     * ``get`` returns the record with that digest after re-hashing it; it raises
       :class:`RecordNotFound` for an unknown digest and :class:`CorruptRecord` when the
       stored content no longer hashes to the digest or does not parse.
-    * ``latest`` is the record the refs name for a key, or None; ``list`` gives
-      ``(key, digest)`` from the refs whose key starts with ``prefix``, sorted by key.
+    * ``latest`` is the record the refs name for a key, or None; it raises
+      :class:`CorruptRecord` when that record is missing, damaged or of another key.
+      ``list`` gives ``(key, digest)`` from the refs whose key starts with ``prefix``
+      (plain, case-sensitive), sorted by key.
     * ``runs`` gives committed runs sorted by start time, then run id.
     * ``verify`` returns problems (empty when sound): records that do not match their
       digest or do not parse, refs or runs naming missing records, refs whose record has

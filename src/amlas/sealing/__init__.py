@@ -15,7 +15,8 @@ What this protects against:
 - silent tampering: editing any byte of a sealed file, header included, fails
   authentication on unseal; editing, deleting, inserting or reordering log lines breaks
   the hash chain for anyone, and a rebuilt chain fails the MACs for the key holder;
-- unrecorded use: the sealed data is only reachable through code that logs each use.
+- unrecorded use through ``amlas``: its commands reach the sealed data only through code
+  that logs the unseal and each use, and the count of uses is checked against a limit.
 
 What it does not protect against:
 
@@ -23,7 +24,8 @@ What it does not protect against:
   developers' machines: ``AMLAS_VERIFIER_KEY_FILE`` or ``AMLAS_VERIFIER_KEY``);
 - a copy of the plaintext taken before sealing: the plaintext must be deleted from the
   development checkout *and* purged from version-control history;
-- a verifier who runs their own code on the decrypted data, or simply does not log;
+- a key holder who decrypts the data with their own code, keeps a plaintext copy, or does
+  not log: the log records what ``amlas`` was asked to do, not everything that happened;
 - cutting entries off the end of the log: the chain stays consistent, so evidence records
   keep :meth:`AccessLog.head` and a later log must still contain it;
 - a developer deleting the whole log or the sealed file: their absence is visible to

@@ -128,26 +128,53 @@ def generate_key(path: str | Path) -> VerifierKey:
     if target.exists() or target.is_symlink():
         raise SealError(f"{target}: already exists; refusing to overwrite a verifier key")
     key = VerifierKey.generate()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # mkstemp creates the file with mode 0o600 whatever the umask, so the secret is never
-    # readable by others, not even for a moment.
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    text = _key_file_text(key).encode("ascii")
     try:
-        with os.fdopen(fd, "w", encoding="ascii", newline="\n") as handle:
-            handle.write(_key_file_text(key))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        # link() fails if the target exists, unlike replace(): no race can overwrite a key.
-        os.link(tmp, target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write_new(target, text)
     except FileExistsError:
         raise SealError(f"{target}: already exists; refusing to overwrite a verifier key") from None
     except OSError as exc:
         raise SealError(f"{target}: cannot write the verifier key: {exc}") from exc
+    return key
+
+
+def _write_new(target: Path, data: bytes) -> None:
+    """Write a new owner-only file that appears complete or not at all, never replacing one.
+
+    Raises:
+        FileExistsError: ``target`` exists.
+    """
+    # mkstemp creates the file with mode 0o600 whatever the umask, so the secret is never
+    # readable by others, not even for a moment.
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        try:
+            # link() fails if the target exists, unlike replace(): no race overwrites a key.
+            os.link(tmp, target)
+        except FileExistsError:
+            raise
+        except OSError:
+            # Some file systems (FAT on a USB stick, say) have no hard links: fall back to
+            # exclusive creation, which still never overwrites but could leave a partial
+            # file on a crash; load_key() rejects such a file.
+            _write_exclusive(target, data)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-    return key
+
+
+def _write_exclusive(target: Path, data: bytes) -> None:
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def load_key(path: str | Path) -> VerifierKey:
