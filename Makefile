@@ -17,22 +17,40 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.demo-installed: $(BIN)/python pyproject.toml constraints.txt
-	$(PIP) -e .
+	$(PIP) -e '.[examples]'
 	@touch $@
 
 $(VENV)/.test-installed: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) -e '.[test]'
 	@touch $@ $(VENV)/.demo-installed
 
+# The demo works on a copy of the example (the committed example keeps its plaintext [P]):
+# a verifier key outside the project, [P] sealed, stage 3-4 as the development team and
+# stages 3 and 5 as the verifier. `amlas run` exits 1 on a failed verdict, which is a
+# result, not a broken demo; 2 and 3 (usage, internal errors) stop it.
+RUNOK  = status=$$?; [ $$status -le 1 ] || exit $$status
 demo: $(VENV)/.demo-installed
-	@mkdir -p $(OUT)
+	@rm -rf $(OUT) && mkdir -p $(OUT)
 	$(BIN)/amlas check $(DEMO)
 	$(BIN)/amlas check --format json $(DEMO) > $(OUT)/.check.json.tmp && mv $(OUT)/.check.json.tmp $(OUT)/check.json
 	$(BIN)/amlas trace --format markdown $(DEMO) > $(OUT)/.trace.md.tmp && mv $(OUT)/.trace.md.tmp $(OUT)/trace.md
 	$(BIN)/amlas trace --format json $(DEMO) > $(OUT)/.trace.json.tmp && mv $(OUT)/.trace.json.tmp $(OUT)/trace.json
 	$(BIN)/amlas trace $(DEMO)
+	cp -r $(DEMO) $(OUT)/project && rm -rf $(OUT)/project/.amlas $(OUT)/project/evidence
+	$(BIN)/amlas keygen $(OUT)/verifier.key
+	$(BIN)/amlas seal $(OUT)/project --key-file $(OUT)/verifier.key
+	$(BIN)/amlas check $(OUT)/project
+	$(BIN)/amlas run $(OUT)/project --role developer; $(RUNOK)
+	$(BIN)/amlas run $(OUT)/project --role verifier --key-file $(OUT)/verifier.key; $(RUNOK)
+	$(BIN)/amlas run $(OUT)/project --role verifier --key-file $(OUT)/verifier.key --stage 5 --format json > $(OUT)/run-stage5.json; $(RUNOK)
+	$(BIN)/amlas evidence $(OUT)/project --verify
 	@echo ""
-	@echo "demo output: $(CURDIR)/$(OUT)/ (check.json, trace.md, trace.json)"
+	@echo "demo output: $(CURDIR)/$(OUT)/"
+	@echo "  check.json, trace.md, trace.json   project checks and traceability"
+	@echo "  project/                           the example with [P] sealed (project/data/verification.csv.sealed)"
+	@echo "  project/evidence/                  evidence records (objects/, refs.json, runs/)"
+	@echo "  project/5-verification/P-access-log.jsonl   who unsealed and used [P]"
+	@echo "  run-stage5.json                    the verifier's stage-5 summary"
 
 test: $(VENV)/.test-installed lint typecheck unit
 

@@ -7,6 +7,7 @@ nothing may raise.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,9 @@ from typing import Any
 import pytest
 
 from amlas import Severity, check_project
+from amlas.evidence import seal_dataset
 from amlas.project import ARTEFACTS, build_trace
+from amlas.sealing import AccessLog, VerifierKey
 from factory import DATA, DATA_FILE, documents, write_project
 
 Docs = dict[str, Any]
@@ -86,6 +89,52 @@ def remove_file(relative: str) -> Callable[[Path], None]:
     return lambda root: (root / relative).unlink()
 
 
+def sealed(*then: Callable[[Path], None], keep_plaintext: bool = False) -> Callable[[Path], None]:
+    """Seal [P] (as 'amlas seal' does), then break the sealed project with ``then``."""
+
+    def after(root: Path) -> None:
+        project = check_project(root).project
+        seal_dataset(project, "P", SEAL_KEY, keep_plaintext=keep_plaintext)
+        for change in then:
+            change(root)
+
+    return after
+
+
+def edit_text(relative: str, old: str, new: str) -> Callable[[Path], None]:
+    """Replace the first ``old`` in a file (which may be binary beyond that) by ``new``."""
+
+    def change(root: Path) -> None:
+        data = (root / relative).read_bytes()
+        assert old.encode() in data, (old, data[:300])
+        (root / relative).write_bytes(data.replace(old.encode(), new.encode(), 1))
+
+    return change
+
+
+def use_sealed_data(times: int) -> Callable[[Path], None]:
+    """Log ``times`` uses of the sealed [P], as 'amlas run --role verifier' does."""
+
+    def change(root: Path) -> None:
+        for _ in range(times):
+            AccessLog(root / ACCESS_LOG).append(
+                event="use",
+                actor="tester",
+                role="verifier",
+                dataset="P",
+                dataset_sha256=P_SHA256,
+                purpose="a test run",
+                key=SEAL_KEY,
+            )
+
+    return change
+
+
+SEAL_KEY = VerifierKey.generate()
+SEALED_P = DATA_FILE["P"] + ".sealed"
+ACCESS_LOG = "5-verification/P-access-log.jsonl"
+P_YAML = ARTEFACTS["P"].default_path
+P_SHA256 = hashlib.sha256(DATA["P"]).hexdigest()
 H = ("requirements", 0)  # MLR-1
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
@@ -552,7 +601,53 @@ CASES = [
         setter("AA", "verifiers", 0, "independent", value=False),
     ),
     Case("class-order-mismatch", "M010", "V", setter("V", "class_order", value=["a", "b"])),
+    # -- D: sealed verification data
+    Case("sealed-plaintext-left", "D013", "P", after=sealed(keep_plaintext=True)),
+    Case(
+        "sealed-plaintext-restored",
+        "D013",
+        "P",
+        after=sealed(write_file(DATA_FILE["P"], DATA["P"])),
+    ),
+    Case("sealed-file-missing", "D014", "P", after=sealed(remove_file(SEALED_P))),
+    Case("sealed-file-not-sealed", "D014", "P", after=sealed(write_file(SEALED_P, DATA["P"]))),
+    Case(
+        "sealed-header-edited",
+        "D014",
+        "P",
+        after=sealed(edit_text(SEALED_P, '"kind":"file"', '"kind": "file"')),
+    ),
+    Case(
+        "sealed-hash-differs",
+        "D014",
+        "P",
+        after=sealed(edit_text(P_YAML, P_SHA256, "a" * 64)),
+    ),
+    Case(
+        "access-log-line-edited",
+        "D015",
+        "P",
+        after=sealed(edit_text(ACCESS_LOG, '"actor":"', '"actor":"not ')),
+    ),
+    Case(
+        "access-log-line-deleted",
+        "D015",
+        "P",
+        after=sealed(use_sealed_data(2), lambda root: _drop_log_line(root, 1)),
+    ),
+    Case(
+        "sealed-data-over-used",
+        "D016",
+        "P",
+        after=sealed(edit_text(P_YAML, "max_uses: 5", "max_uses: 1"), use_sealed_data(2)),
+    ),
 ]
+
+
+def _drop_log_line(root: Path, index: int) -> None:
+    lines = (root / ACCESS_LOG).read_text("utf-8").splitlines(keepends=True)
+    del lines[index]
+    (root / ACCESS_LOG).write_text("".join(lines), "utf-8")
 
 
 # Text the reported line must contain: the location points at the offending value itself.
@@ -580,6 +675,12 @@ LOCATED = {
     "header-mismatch": "artefact: L",
     "unknown-feature": "size_cm",
     "unknown-class-in-rule": "hand",
+    "sealed-plaintext-left": "location:",
+    "sealed-file-missing": "file:",
+    "sealed-file-not-sealed": "file:",
+    "sealed-hash-differs": "sha256:",
+    "access-log-line-edited": "access_log:",
+    "sealed-data-over-used": "max_uses: 1",
 }
 
 
