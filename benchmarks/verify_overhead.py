@@ -217,6 +217,14 @@ def timed(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> tuple[float,
     return time.perf_counter() - start, value
 
 
+def spread(seconds: list[float]) -> str:
+    """The median, with the range over the runs when there are several."""
+    text = f"{statistics.median(seconds):7.3f} s"
+    if len(seconds) > 1:
+        text += f"  ({min(seconds):.3f} .. {max(seconds):.3f})"
+    return text
+
+
 def peak_mib() -> float:
     # ru_maxrss is KiB on Linux, bytes on macOS
     scale = 1 if sys.platform == "darwin" else 1024
@@ -229,6 +237,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing (median)")
     args = parser.parse_args()
     rows, repeat = args.rows, max(1, args.repeat)
+    if rows < 1:
+        parser.error("--rows must be at least 1")
 
     model = MLP(SEED)
     table, x = generate(rows, model, SEED + 1)
@@ -252,8 +262,7 @@ def main() -> None:
 
     def verify(dataset: Dataset, predictions: Predictions) -> list[RequirementResult]:
         return [
-            evaluate_requirement(r, dataset, predictions, environment, classes=classes)
-            for r in requirements
+            evaluate_requirement(r, dataset, predictions, classes=classes) for r in requirements
         ]
 
     bare_s, bind_s, predict_s, metrics_s = [], [], [], []
@@ -274,11 +283,9 @@ def main() -> None:
         memory.setdefault("verify", peak_mib())
         agree = agree and bool(np.array_equal(predictions.labels == POSITIVE, decided))
 
-    bare_t = statistics.median(bare_s)
-    bind_t = statistics.median(bind_s)
-    predict_t = statistics.median(predict_s)
+    verify_s = [p + m for p, m in zip(predict_s, metrics_s, strict=True)]
+    bare_t, verify_t = statistics.median(bare_s), statistics.median(verify_s)
     metrics_t = statistics.median(metrics_s)
-    verify_t = statistics.median(p + m for p, m in zip(predict_s, metrics_s, strict=True))
     ratio = verify_t / bare_t
     slices = {len(r.slices) for r in results}
     verdicts = [s.verdict for r in results for s in r.slices]
@@ -287,14 +294,14 @@ def main() -> None:
         f"{'/'.join(map(str, sorted(slices)))}, requirements: {len(requirements)}, "
         f"repeat: {repeat} (medians)"
     )
-    print(f"bare batched inference:     {bare_t:7.3f} s")
-    print(f"amlas verification:         {verify_t:7.3f} s")
-    print(f"  inference (predict):      {predict_t:7.3f} s")
+    print(f"bare batched inference:     {spread(bare_s)}")
+    print(f"amlas verification:         {spread(verify_s)}")
+    print(f"  inference (predict):      {spread(predict_s)}")
     print(
-        f"  metrics and statistics:   {metrics_t:7.3f} s  "
-        f"({metrics_t / len(requirements) * 1000:.1f} ms per requirement)"
+        f"  metrics and statistics:   {spread(metrics_s)}  "
+        f"{metrics_t / len(requirements) * 1000:.1f} ms per requirement"
     )
-    print(f"dataset binding (once):     {bind_t:7.3f} s  (ODD bands, labels, ids, inputs)")
+    print(f"dataset binding (once):     {spread(bind_s)}  ODD bands, labels, ids, inputs")
     print(
         f"verdicts: {verdicts.count('pass')} pass, {verdicts.count('fail')} fail, "
         f"{verdicts.count('inconclusive')} inconclusive; "
@@ -306,6 +313,7 @@ def main() -> None:
     )
     met = "met" if ratio <= TARGET_RATIO else "not met"
     print(f"verification / bare: ratio {ratio:.2f} (target <= {TARGET_RATIO:.2f}): {met}")
+    bind_t = statistics.median(bind_s)
     print(f"(verification + binding) / bare: {(verify_t + bind_t) / bare_t:.2f}")
 
 

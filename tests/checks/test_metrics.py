@@ -38,8 +38,7 @@ def predictions(labels: list[str], proba: np.ndarray | None = None) -> Predictio
 def evaluate(
     mini: Project, req: MLSafetyRequirement, data: Dataset, preds: Predictions, **kw: Any
 ) -> Any:
-    assert mini.environment is not None
-    return evaluate_requirement(req, data, preds, mini.environment, classes=CLASSES, **kw)
+    return evaluate_requirement(req, data, preds, classes=CLASSES, **kw)
 
 
 def test_recall_is_counted_per_slice_and_names_the_misses(

@@ -54,7 +54,7 @@ def test_per_slices_cover_every_declared_combination_even_empty_ones(
 ) -> None:
     data = make_dataset(["positive"] * 4, [10.0, 20.0, 70.0, 150.0], ["day", "day", "day", "night"])
     assert mini.environment is not None
-    plan = plan_slices(Slice(per=["size", "lighting"]), data.odd, mini.environment, len(data))
+    plan = plan_slices(Slice(per=["size", "lighting"]), data.odd_codes, mini.environment, len(data))
     assert plan.names == [
         "size=small, lighting=day",
         "size=small, lighting=night",
@@ -73,9 +73,9 @@ def test_where_restricts_the_population_and_the_per_bands(
     data = make_dataset(["positive"] * 3, [10.0, 70.0, 80.0], ["day", "night", "day"])
     assert mini.environment is not None
     applies = Slice(where={"lighting": ["day"]}, per=["size"])
-    plan = plan_slices(applies, data.odd, mini.environment, len(data))
+    plan = plan_slices(applies, data.odd_codes, mini.environment, len(data))
     assert plan.names == ["size=small", "size=large"]
     assert plan.codes.tolist() == [0, -1, 1]
-    whole = plan_slices(Slice(), data.odd, mini.environment, len(data))
+    whole = plan_slices(Slice(), data.odd_codes, mini.environment, len(data))
     assert whole.names == ["all"]
     assert whole.codes.tolist() == [0, 0, 0]

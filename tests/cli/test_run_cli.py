@@ -326,3 +326,17 @@ def test_evidence_of_an_empty_store(root: Path, capsys: pytest.CaptureFixture[st
     status, out, _ = run(capsys, "evidence", str(root), "--verify")
     assert status == 0
     assert "0 problem(s)" in out
+
+
+def test_evidence_refuses_to_list_a_changed_record(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "run", str(root), "--stage", "4")[0] == 0
+    (obj,) = [
+        p for p in (root / "evidence" / "objects").rglob("*.json") if "MLR-2" in p.read_text()
+    ]
+    obj.write_text(obj.read_text().replace('"pass"', '"fail"'))
+    status, _, err = run(capsys, "evidence", str(root))
+    assert status != 0
+    assert "changed after it was stored" in err
+    assert len(err.strip().splitlines()) == 1

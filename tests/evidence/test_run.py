@@ -25,7 +25,14 @@ import pytest
 from amlas import Severity, check_project
 from amlas.adapters import ModelError
 from amlas.errors import UsageError
-from amlas.evidence import RunReport, open_sealed, open_store, run_project, seal_dataset
+from amlas.evidence import (
+    RunReport,
+    StoreError,
+    open_sealed,
+    open_store,
+    run_project,
+    seal_dataset,
+)
 from amlas.evidence import _run as run_module
 from amlas.sealing import AccessLog, SealError, TamperError, VerifierKey, generate_key
 from factory import DATA, DATA_FILE, documents, write_project
@@ -262,7 +269,7 @@ def test_rerun_gives_the_same_digests(root: Path) -> None:
     record = second.records[0][1]
     assert {"started", "finished", "duration_s"} <= set(record.metadata)
     with open_store("fs://evidence", root=root) as store:
-        assert [r.run_id for r in store.runs()] == sorted([first.run_id, second.run_id])
+        assert [r.run_id for r in store.runs()] == [first.run_id, second.run_id]
         assert dict(store.list()) == {r.key: d for d, r in second.records}
 
 
@@ -529,6 +536,19 @@ def test_an_edited_log_line_is_reported_and_refused(sealed: Path, key: VerifierK
     assert log.read_text().count("\n") == 1
 
 
+def test_a_deleted_log_is_reported_and_refused(sealed: Path, key: VerifierKey) -> None:
+    # deleting the log would silently reset the history and the use count
+    (sealed / ACCESS_LOG).unlink()
+
+    found = [d for d in check_project(sealed).diagnostics if d.code == "D015"]
+    assert len(found) == 1
+    assert "missing" in found[0].message
+    report = run_project(str(sealed), role="verifier", stages=(5,), key=key)
+    assert report.diagnostics is not None
+    assert report.records == []
+    assert not (sealed / ACCESS_LOG).exists()
+
+
 def test_plaintext_left_beside_the_sealed_copy(sealed: Path, key: VerifierKey) -> None:
     (sealed / DATA_FILE["P"]).write_bytes(DATA["P"])
 
@@ -564,6 +584,18 @@ def test_an_interrupted_run_leaves_the_store_unchanged(
     assert store_state(root, uri) == before
     after = {p: (root / p).read_bytes() for p in files(root) if p.startswith("evidence")}
     assert after == files_before
+
+
+def test_a_bad_store_is_refused_before_any_work(
+    sealed: Path, key: VerifierKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the sealed data was opened for a run that cannot be stored")
+
+    monkeypatch.setattr(run_module, "open_sealed", refuse)
+    with pytest.raises(StoreError, match="nosuch"):
+        run_project(str(sealed), role="verifier", key=key, store="nosuch://x")
+    assert [e.event for e in AccessLog(sealed / ACCESS_LOG).entries()] == ["seal"]
 
 
 def test_an_interrupted_verifier_run_logs_the_unseal_but_no_use(

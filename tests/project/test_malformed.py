@@ -635,6 +635,7 @@ CASES = [
         "P",
         after=sealed(use_sealed_data(2), lambda root: _drop_log_line(root, 1)),
     ),
+    Case("access-log-deleted", "D015", "P", after=sealed(remove_file(ACCESS_LOG))),
     Case(
         "sealed-data-over-used",
         "D016",

@@ -21,7 +21,7 @@ from amlas.adapters import ColumnError, DatasetError, read_table
 from amlas.checks._datasets import Dataset
 from amlas.checks._intervals import Verdict, decide_proportion, required_samples
 from amlas.checks._metrics import MAX_LISTED_IDS
-from amlas.checks._slices import OUTSIDE
+from amlas.checks._slices import OUTSIDE_CODE
 from amlas.project import METRICS, Project
 from amlas.project.artefacts import DataRequirement
 from amlas.project.artefacts.data import (
@@ -89,11 +89,11 @@ def run_data_rule(project: Project, requirement: DataRequirement, dataset: Datas
 def _within_odd(
     project: Project, subject: str, rule: WithinOdd, ds: Dataset, parameters: dict[str, Any]
 ) -> CheckOutcome:
-    dimensions = rule.dimensions or list(ds.odd)
+    dimensions = rule.dimensions or list(ds.odd_codes)
     outside = np.zeros(len(ds), dtype=bool)
     results = []
     for dim_id in dimensions:
-        mask = ds.odd[dim_id] == OUTSIDE
+        mask = ds.odd_codes[dim_id] == OUTSIDE_CODE
         outside |= mask
         values = ds.odd_values[dim_id][mask][:MAX_LISTED_IDS]
         results.append(

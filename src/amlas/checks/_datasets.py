@@ -4,17 +4,18 @@ ODD band of every sample, read through :mod:`amlas.adapters`."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from amlas.adapters import ColumnError, Table, read_table
-from amlas.checks._slices import band_labels
+from amlas.checks._slices import SlicePlan, band_codes, labels_of, plan_slices
 from amlas.project import Project
-from amlas.project.artefacts import DatasetDocument
+from amlas.project.artefacts import DatasetDocument, OperatingEnvironment, Slice
 
 __all__ = ["Dataset", "bind_dataset", "load_dataset"]
 
@@ -30,11 +31,13 @@ class Dataset:
     labels: NDArray[np.str_]
     features: list[str]
     """Model input columns (tabular data); empty for array inputs such as images."""
-    odd: dict[str, NDArray[np.str_]]
-    """ODD dimension ID -> band or category of every sample (see :mod:`._slices`)."""
+    odd_codes: dict[str, NDArray[np.int64]]
+    """ODD dimension ID -> band code of every sample (see :func:`._slices.band_codes`)."""
     odd_values: dict[str, NDArray[np.generic]]
     """ODD dimension ID -> the raw values the bands were read from."""
+    environment: OperatingEnvironment | None = None
     groups: NDArray[np.str_] | None = None
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.table)
@@ -46,6 +49,42 @@ class Dataset:
     @property
     def sha256(self) -> str:
         return self.table.sha256
+
+    @cached_property
+    def odd(self) -> dict[str, NDArray[np.str_]]:
+        """ODD dimension ID -> band or category of every sample, as text."""
+        if self.environment is None:
+            return {}
+        dims = {d.id: d for d in self.environment.dimensions}
+        return {d: labels_of(codes, dims[d]) for d, codes in self.odd_codes.items()}
+
+    def plan(self, applies_to: Slice) -> SlicePlan:
+        """The slices of ``applies_to`` on this dataset, computed once per distinct slice."""
+        key = "plan:" + applies_to.model_dump_json()
+        if key not in self._memo:
+            assert self.environment is not None
+            self._memo[key] = plan_slices(applies_to, self.odd_codes, self.environment, len(self))
+        plan: SlicePlan = self._memo[key]
+        return plan
+
+    def label_is(self, name: str) -> NDArray[np.bool_]:
+        """``labels == name``, computed once per class."""
+        key = "label:" + name
+        if key not in self._memo:
+            self._memo[key] = self.labels == name
+        mask: NDArray[np.bool_] = self._memo[key]
+        return mask
+
+    def unknown_labels(self, classes: list[str]) -> NDArray[np.bool_]:
+        """Samples whose label is none of ``classes``."""
+        key = "unknown:" + "\x00".join(classes)
+        if key not in self._memo:
+            known = np.zeros(len(self), dtype=bool)
+            for name in classes:
+                known |= self.label_is(name)
+            self._memo[key] = ~known
+        mask: NDArray[np.bool_] = self._memo[key]
+        return mask
 
     @cached_property
     def inputs(self) -> NDArray[np.generic]:
@@ -91,7 +130,7 @@ def bind_dataset(project: Project, letter: str, table: Table) -> Dataset:
         features = []
     for name in features:
         table.column(name)  # a missing feature is reported now, with a did-you-mean
-    odd: dict[str, NDArray[np.str_]] = {}
+    odd: dict[str, NDArray[np.int64]] = {}
     odd_values: dict[str, NDArray[np.generic]] = {}
     if environment is not None:
         for dimension in environment.dimensions:
@@ -103,9 +142,11 @@ def bind_dataset(project: Project, letter: str, table: Table) -> Dataset:
                 )
             values = table.column(column)
             odd_values[dimension.id] = values
-            odd[dimension.id] = band_labels(values, dimension)
+            odd[dimension.id] = band_codes(values, dimension)
     groups = table.text(document.group_column) if document.group_column else None
-    return Dataset(letter, document, table, ids, labels, features, odd, odd_values, groups)
+    return Dataset(
+        letter, document, table, ids, labels, features, odd, odd_values, environment, groups
+    )
 
 
 def load_dataset(project: Project, letter: str, *, data: bytes | None = None) -> Dataset:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import stats
 
 __all__ = [
@@ -95,26 +96,51 @@ def clopper_pearson(
     With no trials the interval is the whole range [0, 1]: nothing is known.
     """
     _check_args(successes, trials, confidence)
-    if trials == 0:
-        return Interval(0.0, 1.0, confidence, "clopper-pearson", sided)
-    alternative = {"two-sided": "two-sided", "lower": "greater", "upper": "less"}[sided]
-    ci = stats.binomtest(successes, trials, alternative=alternative).proportion_ci(
-        confidence_level=confidence, method="exact"
-    )
-    return Interval(float(ci.low), float(ci.high), confidence, "clopper-pearson", sided)
+    k, n = np.array([successes]), np.array([trials])
+    if sided == "two-sided":
+        tail = (1.0 - confidence) / 2
+        low, high = _cp_lower(k, n, 1.0 - tail)[0], _cp_upper(k, n, 1.0 - tail)[0]
+    elif sided == "lower":
+        low, high = _cp_lower(k, n, confidence)[0], 1.0
+    else:
+        low, high = 0.0, _cp_upper(k, n, confidence)[0]
+    return Interval(float(low), float(high), confidence, "clopper-pearson", sided)
+
+
+def _cp_lower(k: NDArray[np.int64], n: NDArray[np.int64], confidence: float) -> NDArray[np.float64]:
+    """One-sided exact lower bounds, vectorised: the (1-c) quantile of Beta(k, n-k+1)."""
+    with np.errstate(invalid="ignore"):
+        bound = stats.beta.ppf(1.0 - confidence, k, n - k + 1)
+    out: NDArray[np.float64] = np.where(k == 0, 0.0, bound)
+    return out
+
+
+def _cp_upper(k: NDArray[np.int64], n: NDArray[np.int64], confidence: float) -> NDArray[np.float64]:
+    """One-sided exact upper bounds, vectorised: the c quantile of Beta(k+1, n-k)."""
+    with np.errstate(invalid="ignore"):
+        bound = stats.beta.ppf(confidence, k + 1, n - k)
+    out: NDArray[np.float64] = np.where((k == n) | (n == 0), 1.0, bound)
+    return out
 
 
 def _p_values(
     successes: int, trials: int, threshold: float, comparison: Comparison
 ) -> tuple[float, float]:
     """(p_pass, p_fail) from exact binomial tests at the threshold."""
-    if trials == 0:
-        return 1.0, 1.0
-    greater = stats.binomtest(successes, trials, threshold, alternative="greater").pvalue
-    less = stats.binomtest(successes, trials, threshold, alternative="less").pvalue
+    p_pass, p_fail = _p_arrays(np.array([successes]), np.array([trials]), threshold, comparison)
+    return float(p_pass[0]), float(p_fail[0])
+
+
+def _p_arrays(
+    k: NDArray[np.int64], n: NDArray[np.int64], threshold: float, comparison: Comparison
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Exact one-sided binomial p-values for many slices at once: P(X >= k) and
+    P(X <= k) under the threshold rate (what ``binomtest`` computes, vectorised)."""
+    greater = np.where(n == 0, 1.0, np.clip(stats.binom.sf(k - 1, n, threshold), 0.0, 1.0))
+    less = np.where(n == 0, 1.0, np.clip(stats.binom.cdf(k, n, threshold), 0.0, 1.0))
     if comparison == "at_least":
-        return float(greater), float(less)
-    return float(less), float(greater)
+        return greater, less
+    return less, greater
 
 
 def _verdict(p_pass: float, p_fail: float, alpha: float) -> Verdict:
@@ -166,15 +192,27 @@ def decide_slices(
     for k, n in counts:  # validate before scipy sees the numbers
         _check_args(k, n, confidence)
     alpha = 1.0 - confidence
-    raw = [_p_values(k, n, threshold, comparison) for k, n in counts]
-    adjusted_pass = holm_adjust([p for p, _ in raw])
-    adjusted_fail = holm_adjust([p for _, p in raw])
+    ks = np.array([k for k, _ in counts], dtype=np.int64)
+    ns = np.array([n for _, n in counts], dtype=np.int64)
+    raw_pass, raw_fail = _p_arrays(ks, ns, threshold, comparison)
+    adjusted_pass = holm_adjust(raw_pass.tolist())
+    adjusted_fail = holm_adjust(raw_fail.tolist())
+    sided: Sided = "lower" if comparison == "at_least" else "upper"
+    bounds = (
+        _cp_lower(ks, ns, confidence) if comparison == "at_least" else _cp_upper(ks, ns, confidence)
+    ).tolist()
     m = len(counts)
     decisions = []
-    for (k, n), p_pass, p_fail in zip(counts, adjusted_pass, adjusted_fail, strict=True):
-        sided: Sided = "lower" if comparison == "at_least" else "upper"
-        interval = clopper_pearson(k, n, confidence=confidence, sided=sided)
-        bound = interval.lower if comparison == "at_least" else interval.upper
+    for (k, n), p_pass, p_fail, bound in zip(
+        counts, adjusted_pass, adjusted_fail, bounds, strict=True
+    ):
+        if n == 0:
+            bound = 0.0 if comparison == "at_least" else 1.0
+        interval = (
+            Interval(bound, 1.0, confidence, "clopper-pearson", sided)
+            if comparison == "at_least"
+            else Interval(0.0, bound, confidence, "clopper-pearson", sided)
+        )
         verdict = _verdict(p_pass, p_fail, alpha)
         estimate = k / n if n else None
         sign = ">=" if comparison == "at_least" else "<="

@@ -25,9 +25,9 @@ from numpy.typing import NDArray
 from amlas.adapters import Model, predict_batched
 from amlas.checks._datasets import Dataset
 from amlas.checks._intervals import Comparison, Verdict, bootstrap_interval, decide_slices
-from amlas.checks._slices import SlicePlan, plan_slices
+from amlas.checks._slices import SlicePlan
 from amlas.project import METRICS
-from amlas.project.artefacts import MLSafetyRequirement, OperatingEnvironment
+from amlas.project.artefacts import MLSafetyRequirement
 
 __all__ = [
     "BOOTSTRAP_METRICS",
@@ -63,6 +63,13 @@ class Predictions:
     threshold: float | None
     invalid: NDArray[np.bool_]
     """Samples whose prediction is unusable (NaN or infinite probabilities)."""
+    _memo: dict[str, NDArray[np.bool_]] = field(default_factory=dict, repr=False, compare=False)
+
+    def predicted_is(self, name: str) -> NDArray[np.bool_]:
+        """``labels == name``, computed once per class."""
+        if name not in self._memo:
+            self._memo[name] = self.labels == name
+        return self._memo[name]
 
 
 def decide_labels(
@@ -114,13 +121,13 @@ Indicator = tuple[NDArray[np.bool_], NDArray[np.bool_]]
 
 
 def _proportion(
-    metric: str, truth: NDArray[np.str_], pred: NDArray[np.str_], cls: str | None
+    metric: str, dataset: Dataset, predictions: Predictions, cls: str | None
 ) -> Indicator:
-    everyone = np.ones(len(truth), dtype=bool)
+    everyone = np.ones(len(dataset), dtype=bool)
     if metric == "accuracy":
-        return everyone, pred == truth
+        return everyone, predictions.labels == dataset.labels
     assert cls is not None
-    is_true, is_pred = truth == cls, pred == cls
+    is_true, is_pred = dataset.label_is(cls), predictions.predicted_is(cls)
     table: dict[str, Indicator] = {
         "recall": (is_true, is_pred),
         "fnr": (is_true, ~is_pred),
@@ -281,7 +288,6 @@ def evaluate_requirement(
     requirement: MLSafetyRequirement,
     dataset: Dataset,
     predictions: Predictions,
-    environment: OperatingEnvironment,
     *,
     classes: list[str],
     perturbed: NDArray[np.str_] | None = None,
@@ -302,7 +308,7 @@ def evaluate_requirement(
     )
     confidence = requirement.confidence or 0.95
     n = len(dataset)
-    plan = plan_slices(requirement.applies_to, dataset.odd, environment, n)
+    plan = dataset.plan(requirement.applies_to)
     cls = requirement.class_ or predictions.positive
     resolved: dict[str, Any] = {
         "metric": metric,
@@ -326,7 +332,7 @@ def evaluate_requirement(
         success = perturbed == (truth if metric == "robust_accuracy" else pred)
         indicator: Indicator = (trial, success)
     elif metric in PROPORTIONS:
-        indicator = _proportion(metric, truth, pred, cls)
+        indicator = _proportion(metric, dataset, predictions, cls)
     elif metric in BOOTSTRAP_METRICS:
         resolved.update(
             method="bootstrap",
@@ -355,9 +361,12 @@ def evaluate_requirement(
         raise ValueError(f"{requirement.id}: metric {metric!r} cannot be computed from data")
 
     trial, success = indicator
-    valid = ~predictions.invalid
-    trials = plan.counts(trial & valid)
-    successes = plan.counts(trial & success & valid)
+    counted = trial & ~predictions.invalid & (plan.codes >= 0)
+    # one bincount over (slice, success) gives both counts for every slice
+    both = np.bincount(
+        plan.codes[counted] * 2 + success[counted], minlength=2 * len(plan.names)
+    ).reshape(-1, 2)
+    trials, successes = both.sum(axis=1), both[:, 1]
     decisions = decide_slices(
         list(zip(successes.tolist(), trials.tolist(), strict=True)),
         threshold=requirement.threshold,
@@ -367,12 +376,14 @@ def evaluate_requirement(
     resolved.update(method="clopper-pearson", family="Holm" if len(plan.names) > 1 else "none")
     # the samples that count against the requirement: misses for 'at least' metrics,
     # offending samples for 'at most' ones
-    against = trial & valid & (~success if comparison == "at_least" else success)
+    against = np.flatnonzero(counted & (~success if comparison == "at_least" else success))
+    against_slice = plan.codes[against]
     slices = []
     for index, (name, cell, decision) in enumerate(
         zip(plan.names, plan.cells, decisions, strict=True)
     ):
-        count, listed = _listed(dataset.ids, against & (plan.codes == index))
+        members = against[against_slice == index]
+        listed = [str(x) for x in dataset.ids[members[:MAX_LISTED_IDS]]]
         slices.append(
             SliceResult(
                 slice=name,
@@ -390,7 +401,7 @@ def evaluate_requirement(
                 additional_samples=decision.additional_samples,
                 p_pass=decision.p_pass,
                 p_fail=decision.p_fail,
-                failing_count=count,
+                failing_count=len(members),
                 failing_ids=listed,
             )
         )
@@ -413,7 +424,7 @@ def _data_problems(
             f"{count} sample(s) have NaN or infinite predictions (e.g. {', '.join(listed[:5])})"
         )
     if classes:
-        unknown = in_scope & ~np.isin(dataset.labels, np.array(classes, dtype=np.str_))
+        unknown = in_scope & dataset.unknown_labels(classes)
         if unknown.any():
             count, listed = _listed(dataset.ids, unknown)
             values = sorted({str(v) for v in dataset.labels[unknown]})[:5]

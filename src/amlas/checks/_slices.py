@@ -28,40 +28,75 @@ from amlas.project.artefacts import (
     Slice,
 )
 
-__all__ = ["OUTSIDE", "SlicePlan", "band_labels", "inside_odd", "plan_slices"]
+__all__ = [
+    "NO_BAND",
+    "OUTSIDE",
+    "OUTSIDE_CODE",
+    "SlicePlan",
+    "band_codes",
+    "band_labels",
+    "inside_odd",
+    "labels_of",
+    "plan_slices",
+]
 
 OUTSIDE = "\x00outside"
 """Band label of a value outside the dimension's declared range or categories."""
 
+OUTSIDE_CODE = -2
+"""Band code of a value outside the ODD; ``-1`` is a value inside it but in no band."""
+NO_BAND = -1
+
 Dimension = NumericDimension | CategoricalDimension
 
 
+def band_codes(values: NDArray[np.generic], dimension: Dimension) -> NDArray[np.int64]:
+    """The index of every value's band (numeric) or category (categorical) in
+    ``dimension.slice_values()``; :data:`OUTSIDE_CODE` outside the ODD (NaN included),
+    :data:`NO_BAND` inside the range but between bands. One vectorised pass."""
+    if isinstance(dimension, CategoricalDimension):
+        text = np.asarray(values).astype(np.str_)
+        uniques, inverse = np.unique(text, return_inverse=True)
+        index = {v: i for i, v in enumerate(dimension.values)}
+        lookup = np.array([index.get(str(u), OUTSIDE_CODE) for u in uniques], dtype=np.int64)
+        return lookup[inverse.reshape(-1)] if len(text) else np.zeros(0, dtype=np.int64)
+    numbers = np.asarray(values, dtype=np.float64)
+    codes = np.full(numbers.shape, NO_BAND, dtype=np.int64)
+    if dimension.bands:
+        order = sorted(range(len(dimension.bands)), key=lambda i: dimension.bands[i].min)
+        starts = np.array([dimension.bands[i].min for i in order])
+        ends = np.array([dimension.bands[i].max for i in order])
+        closed = ends == dimension.max  # the band ending at the maximum includes it
+        position = np.searchsorted(starts, numbers, side="right") - 1
+        safe = np.clip(position, 0, len(order) - 1)
+        below_end = np.where(closed[safe], numbers <= ends[safe], numbers < ends[safe])
+        hit = (position >= 0) & below_end
+        codes[hit] = np.array(order, dtype=np.int64)[safe[hit]]
+    inside = (numbers >= dimension.min) & (numbers <= dimension.max)  # NaN -> False
+    codes[~inside] = OUTSIDE_CODE
+    return codes
+
+
 def band_labels(values: NDArray[np.generic], dimension: Dimension) -> NDArray[np.str_]:
-    """The band (numeric) or category (categorical) of every value, vectorised.
+    """The band (numeric) or category (categorical) of every value, as text.
 
     Returns :data:`OUTSIDE` for values outside the ODD (NaN included) and ``""`` for values
     inside the range that no band covers.
     """
-    if isinstance(dimension, CategoricalDimension):
-        text = values.astype(np.str_)
-        known = np.isin(text, np.array(dimension.values, dtype=np.str_))
-        return np.where(known, text, OUTSIDE)
-    numbers = np.asarray(values, dtype=np.float64)
-    inside = (numbers >= dimension.min) & (numbers <= dimension.max)  # NaN -> False
-    labels = np.full(numbers.shape, "", dtype=object)
-    for band in dimension.bands:
-        upper_closed = band.max == dimension.max
-        upper = numbers <= band.max if upper_closed else numbers < band.max
-        labels[(numbers >= band.min) & upper] = band.name
-    labels[~inside] = OUTSIDE
-    return labels.astype(np.str_)
+    return labels_of(band_codes(values, dimension), dimension)
 
 
-def inside_odd(odd: Mapping[str, NDArray[np.str_]], n: int) -> NDArray[np.bool_]:
-    """Samples inside the declared range or categories of every dimension."""
+def labels_of(codes: NDArray[np.int64], dimension: Dimension) -> NDArray[np.str_]:
+    names = np.array([OUTSIDE, "", *dimension.slice_values()], dtype=np.str_)
+    labelled: NDArray[np.str_] = names[codes + 2]
+    return labelled
+
+
+def inside_odd(odd: Mapping[str, NDArray[np.int64]], n: int) -> NDArray[np.bool_]:
+    """Samples inside the declared range or categories of every dimension (from codes)."""
     mask = np.ones(n, dtype=bool)
-    for labels in odd.values():
-        mask &= labels != OUTSIDE
+    for codes in odd.values():
+        mask &= codes != OUTSIDE_CODE
     return mask
 
 
@@ -92,39 +127,44 @@ class SlicePlan:
 
 def plan_slices(
     applies_to: Slice,
-    odd: Mapping[str, NDArray[np.str_]],
+    odd: Mapping[str, NDArray[np.int64]],
     environment: OperatingEnvironment,
     n: int,
 ) -> SlicePlan:
-    """Assign every sample to the slice of ``applies_to`` it belongs to."""
+    """Assign every sample to the slice of ``applies_to`` it belongs to, from the band
+    codes of :func:`band_codes` (small lookup tables, no text comparisons)."""
     dimensions = {d.id: d for d in environment.dimensions}
     inside = inside_odd(odd, n)
     scope = inside.copy()
     for dim_id, allowed in applies_to.where.items():
-        scope &= np.isin(odd[dim_id], np.array(allowed, dtype=np.str_))
+        values = dimensions[dim_id].slice_values()
+        table = np.zeros(len(values) + 2, dtype=bool)
+        for band in allowed:
+            if band in values:
+                table[values.index(band) + 2] = True
+        scope &= table[odd[dim_id] + 2]
     per = list(applies_to.per)
     if not per:
         codes = np.where(scope, 0, -1).astype(np.int64)
         return SlicePlan(["all"], [{}], codes, int((~inside).sum()), 0)
 
-    values = [dimensions[d].slice_values() for d in per]
     where = {d: set(v) for d, v in applies_to.where.items()}
-    values = [
-        [v for v in vs if d not in where or v in where[d]]
-        for d, vs in zip(per, values, strict=True)
-    ]
+    kept: list[list[str]] = []
     codes = np.zeros(n, dtype=np.int64)
     banded = np.ones(n, dtype=bool)
-    for dim_id, bands in zip(per, values, strict=True):
-        index = {band: i for i, band in enumerate(bands)}
-        labels = odd[dim_id]
-        positions = np.full(n, -1, dtype=np.int64)
-        for band, i in index.items():  # a few bands: one vectorised comparison each
-            positions[labels == band] = i
+    for dim_id in per:
+        values = dimensions[dim_id].slice_values()
+        chosen = [v for v in values if dim_id not in where or v in where[dim_id]]
+        kept.append(chosen)
+        # band index in [B] -> position among the chosen bands (-1: not a slice)
+        table = np.full(len(values) + 2, -1, dtype=np.int64)
+        for position, band in enumerate(chosen):
+            table[values.index(band) + 2] = position
+        positions = table[odd[dim_id] + 2]
         banded &= positions >= 0
-        codes = codes * len(bands) + np.maximum(positions, 0)
+        codes = codes * len(chosen) + np.maximum(positions, 0)
     unbanded = int((scope & ~banded).sum())
     codes = np.where(scope & banded, codes, -1)
-    cells = [dict(zip(per, combo, strict=True)) for combo in itertools.product(*values)]
+    cells = [dict(zip(per, combo, strict=True)) for combo in itertools.product(*kept)]
     names = [", ".join(f"{d}={v}" for d, v in cell.items()) for cell in cells]
     return SlicePlan(names, cells, codes, int((~inside).sum()), unbanded)

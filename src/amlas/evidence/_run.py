@@ -419,7 +419,6 @@ class _Runner:
                 requirement,
                 dataset,
                 predictions,
-                self.project.environment,  # type: ignore[arg-type]
                 classes=classes,
                 perturbed=perturbed,
                 perturbation=described,
@@ -562,6 +561,8 @@ def run_project(
             "the verifier role needs its key: --key-file PATH, AMLAS_VERIFIER_KEY_FILE or "
             "AMLAS_VERIFIER_KEY"
         )
+    with open_store(uri, root=project.root):
+        pass  # a mistyped store fails now, not after the work and the unseal it would waste
     runner = _Runner(
         project, report, key=key, reporter=reporter or _Silent(), batch_size=batch_size
     )

@@ -227,7 +227,16 @@ def _check_sealed(
         return
     log_path = project.root / sealed.access_log
     if probe(log_path) == "missing":
-        return  # nothing used yet; 'amlas seal' starts the log
+        # 'amlas seal' logs the seal before it marks the artefact sealed, so a sealed
+        # artefact without its log lost the record of every use (and the use count).
+        diagnostics.add(
+            "D015",
+            f"[{letter}] is sealed, but its access log {sealed.access_log!r} is missing",
+            project.locate(letter, ("sealed", "access_log")),
+            hint="restore the log from version control; without it nobody can show who used "
+            "the verification data, or how often",
+        )
+        return
     log = AccessLog(log_path)
     for problem in log.verify():
         diagnostics.add(
