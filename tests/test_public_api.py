@@ -158,6 +158,7 @@ PUBLIC = {
         "open_store",
         "run_project",
         "seal_dataset",
+        "verify_custody",
     },
 }
 

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from amlas import __version__
 from amlas.diagnostics import CODES, Diagnostics, Severity, did_you_mean, render_markdown
 from amlas.errors import AmlasError, UsageError
-from amlas.evidence import open_store, run_project, seal_dataset
+from amlas.evidence import open_store, run_project, seal_dataset, verify_custody
 from amlas.project import (
     EXAMPLES,
     build_trace,
@@ -381,7 +381,7 @@ def evidence(directory: Path, store: str | None, verify_only: bool) -> None:
     uri = store or result.project.manifest.evidence
     with open_store(uri, root=result.project.root) as opened:
         if verify_only:
-            problems = opened.verify()
+            problems = opened.verify() + verify_custody(result.project, opened)
             for problem in problems:
                 click.echo(problem)
             click.echo(f"{uri}: {len(problems)} problem(s)")

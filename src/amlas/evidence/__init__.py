@@ -28,7 +28,7 @@ record whose content no longer matches its digest is reported (``get`` raises
 
 from amlas.evidence._custody import SealOutcome, current_actor, open_sealed, seal_dataset
 from amlas.evidence._record import EvidenceRecord
-from amlas.evidence._run import Reporter, RunReport, SummaryRow, run_project
+from amlas.evidence._run import Reporter, RunReport, SummaryRow, run_project, verify_custody
 from amlas.evidence._store import (
     CorruptRecord,
     EvidenceStore,
@@ -58,4 +58,5 @@ __all__ = [
     "open_store",
     "run_project",
     "seal_dataset",
+    "verify_custody",
 ]

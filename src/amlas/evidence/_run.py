@@ -52,9 +52,9 @@ from amlas.evidence._record import EvidenceRecord
 from amlas.evidence._store import open_store
 from amlas.project import Project, check_project
 from amlas.project.artefacts import MLSafetyRequirement
-from amlas.sealing import VerifierKey
+from amlas.sealing import AccessLog, SealError, VerifierKey
 
-__all__ = ["Reporter", "RunReport", "SummaryRow", "run_project"]
+__all__ = ["Reporter", "RunReport", "SummaryRow", "run_project", "verify_custody"]
 
 Role = Literal["developer", "verifier"]
 Stage = Literal[3, 4, 5]
@@ -523,6 +523,57 @@ class _Runner:
             )
 
 
+def _stage4_gate(project: Project, evidence: Any) -> str | None:
+    """AMLAS R14 (J4.1): a model goes to verification only once internal testing on [O]
+    shows every requirement met. Not a blocker here (the verifier may have reasons), but
+    said out loud."""
+    ml = project.ml_requirements
+    if ml is None:
+        return None
+    open_items = []
+    for requirement in ml.requirements:
+        if requirement.kind == "other" or requirement.metric is None:
+            continue
+        record = evidence.latest(f"stage4/{requirement.id}/O")
+        if record is None:
+            open_items.append(f"{requirement.id} (no stage-4 evidence)")
+        elif record.verdict != "pass":
+            open_items.append(f"{requirement.id} ({record.verdict})")
+    if not open_items:
+        return None
+    return (
+        "R14: internal testing on [O] does not show every requirement met before "
+        f"verification: {', '.join(open_items)}; record the decision to proceed in [U]/[AA]"
+    )
+
+
+def verify_custody(project: Project, evidence: Any) -> list[str]:
+    """Evidence computed from sealed data cites the access-log entry that unsealed it;
+    every such entry must still be in the log (cutting the log's tail keeps the chain
+    consistent, so this is how truncation shows)."""
+    problems = []
+    logs: dict[str, set[str]] = {}
+    for letter, document in project.datasets().items():
+        if document.sealed is not None:
+            log = AccessLog(project.root / document.sealed.access_log)
+            try:
+                logs[letter] = {entry.hash for entry in log.entries()}
+            except SealError as exc:
+                problems.append(f"{document.sealed.access_log}: {exc}")
+    for key, digest in evidence.list():
+        record = evidence.get(digest)
+        for name, value in record.inputs.items():
+            if not name.startswith("access_log:"):
+                continue
+            letter = name.split(":", 1)[1]
+            if letter in logs and value not in logs[letter]:
+                problems.append(
+                    f"{key}: cites access-log entry {value[:12]}... for [{letter}], which the "
+                    "log no longer holds (entries removed from its end?)"
+                )
+    return problems
+
+
 def run_project(
     root: str,
     *,
@@ -571,6 +622,11 @@ def run_project(
         report.warnings.append(
             "[P] is not sealed: the development team can read it (R15); seal it with 'amlas seal'"
         )
+    if 5 in chosen:
+        with open_store(uri, root=project.root) as evidence:
+            gate = _stage4_gate(project, evidence)
+        if gate:
+            report.warnings.append(gate)
     if 3 in chosen:
         runner.stage3()
     if 4 in chosen:
