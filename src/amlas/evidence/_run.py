@@ -618,7 +618,7 @@ def run_project(
         project, report, key=key, reporter=reporter or _Silent(), batch_size=batch_size
     )
     verification = project.datasets().get("P")
-    if 5 in chosen and verification is not None and verification.sealed is None:
+    if verification is not None and verification.sealed is None:
         report.warnings.append(
             "[P] is not sealed: the development team can read it (R15); seal it with 'amlas seal'"
         )
