@@ -49,7 +49,7 @@ from amlas.diagnostics import Diagnostics
 from amlas.errors import UsageError
 from amlas.evidence._custody import Unsealed, open_sealed, record_use
 from amlas.evidence._record import EvidenceRecord
-from amlas.evidence._store import open_store
+from amlas.evidence._store import StoreError, open_store
 from amlas.project import Project, check_project
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.sealing import AccessLog, SealError, VerifierKey
@@ -560,8 +560,15 @@ def verify_custody(project: Project, evidence: Any) -> list[str]:
                 logs[letter] = {entry.hash for entry in log.entries()}
             except SealError as exc:
                 problems.append(f"{document.sealed.access_log}: {exc}")
-    for key, digest in evidence.list():
-        record = evidence.get(digest)
+    try:
+        current = evidence.list()
+    except StoreError:
+        current = []  # damaged refs: the store's own verify() lists them
+    for key, digest in current:
+        try:
+            record = evidence.get(digest)
+        except StoreError:
+            continue  # a missing or changed record: the store's own verify() lists it
         for name, value in record.inputs.items():
             if not name.startswith("access_log:"):
                 continue
