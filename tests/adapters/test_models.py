@@ -515,3 +515,27 @@ def test_predict_batched_equals_unbatched(
     assert predict_batched(model, x[:0]).shape == (0, 2)
     with pytest.raises(UsageError, match="batch_size=0"):
         predict_batched(model, x, batch_size=0)
+
+
+def test_same_module_name_in_two_projects_loads_each_projects_own_model(
+    tmp_path: Path,
+) -> None:
+    """A model module imported for one project never answers for another."""
+    answers = {}
+    for name, proba in (("first", "[[0.9, 0.1]]"), ("second", "[[0.2, 0.8]]")):
+        root = tmp_path / name
+        root.mkdir()
+        (root / "shared_model_name.py").write_text(
+            "import numpy as np\n"
+            "class M:\n"
+            "    classes_ = ['a', 'b']\n"
+            f"    def predict_proba(self, x): return np.array({proba} * len(x))\n"
+            "def load(): return M()\n",
+            encoding="utf-8",
+        )
+        model = load_model(
+            None, "python_callable", callable="shared_model_name:load", search_path=root
+        )
+        answers[name] = model.predict(np.zeros((1, 1))).tolist()
+    assert answers == {"first": ["a"], "second": ["b"]}
+    sys.modules.pop("shared_model_name", None)

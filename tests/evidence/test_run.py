@@ -194,6 +194,9 @@ def test_developer_run_records_stages_3_and_4(root: Path) -> None:
     assert mlr1.inputs["dataset:O"] == hashlib.sha256(DATA["O"]).hexdigest()
     model_bytes = (root / "model/model.bin").read_bytes()
     assert mlr1.inputs["model"] == hashlib.sha256(model_bytes).hexdigest()
+    # a python callable's module is part of the model: its source is hashed too
+    code = (root / "mini_model.py").read_bytes()
+    assert mlr1.inputs["model_code"] == hashlib.sha256(code).hexdigest()
     assert [s["slice"] for s in mlr1.results] == ["size=small", "size=large"]
     assert all(s["failing_count"] == 0 and s["failing_ids"] == [] for s in mlr1.results)
 

@@ -309,6 +309,21 @@ class _FunctionModel:
 # --- python_callable -------------------------------------------------------------------
 
 
+def _forget_foreign(module_name: str, search_path: Path) -> None:
+    """Drop an already-imported module of the same name that lives outside
+    ``search_path``, so that another project's ``model:load`` never answers for this one."""
+    top = module_name.split(".")[0]
+    loaded = sys.modules.get(top)
+    origin = getattr(loaded, "__file__", None) if loaded is not None else None
+    if loaded is None or origin is None:
+        return
+    try:
+        Path(origin).resolve().relative_to(search_path.resolve())
+    except ValueError:
+        for name in [m for m in sys.modules if m == top or m.startswith(top + ".")]:
+            del sys.modules[name]
+
+
 def _load_callable(spec: str | None, order: tuple[str, ...], search_path: Path | None) -> Model:
     if not spec or spec.count(":") != 1 or not all(spec.split(":")):
         raise ModelError(
@@ -322,6 +337,8 @@ def _load_callable(spec: str | None, order: tuple[str, ...], search_path: Path |
         sys.path.insert(0, str(search_path))
     try:
         importlib.invalidate_caches()  # files written since the last import are found
+        if search_path is not None:
+            _forget_foreign(module_name, search_path)
         try:
             target: Any = importlib.import_module(module_name)
         except Exception as exc:

@@ -94,7 +94,11 @@ def seal_dataset(
         if document.sealed
         else document.location.rstrip("/") + (".tar.sealed" if source.is_dir() else ".sealed")
     )
-    log_rel = document.sealed.access_log if document.sealed else DEFAULT_ACCESS_LOG
+    log_rel = (
+        document.sealed.access_log
+        if document.sealed
+        else f"5-verification/{letter}-access-log.jsonl"
+    )
     target = project.root / sealed_rel
     if target.exists():
         raise UsageError(

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -50,6 +51,7 @@ from amlas.errors import UsageError
 from amlas.evidence._custody import Unsealed, open_sealed, record_use
 from amlas.evidence._record import EvidenceRecord
 from amlas.evidence._store import StoreError, open_store
+from amlas.hashing import sha256_file
 from amlas.project import Project, check_project
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.sealing import AccessLog, SealError, VerifierKey
@@ -242,9 +244,18 @@ class _Runner:
             )
         return self._model
 
-    def model_hash(self) -> str:
+    def model_inputs(self) -> dict[str, str]:
+        """The hash of the model file and, for a python callable, of its module's source:
+        the code that computes the predictions is part of the model."""
         ref = self.model_reference
-        return str(self.project.content_hash(self.project.root / ref.location))
+        out = {"model": str(self.project.content_hash(self.project.root / ref.location))}
+        if ref.format == "python_callable" and ref.callable:
+            relative = Path(*ref.callable.split(":")[0].split("."))
+            for candidate in (relative.with_suffix(".py"), relative / "__init__.py"):
+                if (self.project.root / candidate).is_file():
+                    out["model_code"] = sha256_file(self.project.root / candidate)
+                    break
+        return out
 
     def positive_class(self) -> tuple[str | None, str]:
         """The class a decision threshold applies to, and where that choice came from."""
@@ -428,7 +439,7 @@ class _Runner:
         if result.problems:
             result.resolved["problems"] = result.problems
         inputs = self.inputs_for(letter)
-        inputs["model"] = self.model_hash()
+        inputs.update(self.model_inputs())
         inputs[f"requirement:{requirement.id}"] = _sha(
             requirement.model_dump(mode="json", by_alias=True)
         )
