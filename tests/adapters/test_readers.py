@@ -463,3 +463,16 @@ def test_missing_pillow_gives_install_hint(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setitem(sys.modules, "PIL", None)
     with pytest.raises(DatasetError, match=r"pip install 'amlas\[images\]'"):
         read_table(root, "image_folder", metadata_table=meta)
+
+
+def test_sample_hashes_do_not_depend_on_the_other_rows() -> None:
+    """Equal rows hash equal in two tables whatever else they hold (no string padding),
+    and -0.0 equals 0.0."""
+    short = Table({"t": np.array(["abc"]), "x": np.array([0.0])}, sha256="0" * 64, source="a")
+    wide = Table(
+        {"t": np.array(["abc", "a much longer value"]), "x": np.array([-0.0, 1.0])},
+        sha256="0" * 64,
+        source="b",
+    )
+    assert short.sample_hashes()[0] == wide.sample_hashes()[0]
+    assert wide.sample_hashes()[0] != wide.sample_hashes()[1]

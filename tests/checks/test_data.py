@@ -76,9 +76,10 @@ def test_k_derived_from_a_requirement_is_the_exact_binomial_sample_size(
     data = make_dataset(["positive"] * 10, [10.0] * 10, ["day"] * 10)
     check = {"check": "min_samples_per_cell", "dimensions": ["size"], "from_requirement": "MLR-1"}
     outcome = run_data_rule(mini, rule(check, "completeness"), data)
-    # MLR-1 of the factory: recall >= 0.99 at 95% needs 299 hits without a miss
-    assert outcome.resolved["min_samples"] == 299
-    assert "299 samples" in outcome.resolved["k_derivation"]
+    # MLR-1 of the factory: recall >= 0.99 at 95% in each of 2 size bands, decided with
+    # Holm (strictest step 2.5%), needs 368 hits without a miss per band (299 for one)
+    assert outcome.resolved["min_samples"] == 368
+    assert "Holm over 2 slices needs 368 samples" in outcome.resolved["k_derivation"]
     assert outcome.verdict == "fail"
 
 

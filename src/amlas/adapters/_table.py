@@ -84,23 +84,35 @@ class Table:
     def sample_hashes(self, names: list[str] | None = None) -> NDArray[np.str_]:
         """SHA-256 per sample over the named columns and every per-sample array.
 
-        The digest covers each value's canonical bytes (float64 for numbers, UTF-8 for
-        text) in the order given, so two rows with equal content hash equal across files
-        and formats; identical samples in two datasets are found by equal hashes (R9).
+        The digest covers each value's canonical bytes (float64 for numbers, with -0.0 as
+        0.0; length-prefixed UTF-8 for text): numbers in the order given, then text, then
+        arrays. Two rows with equal content hash equal across files, formats and datasets,
+        whatever the other rows hold; identical samples in two datasets are found by equal
+        hashes (R9).
         """
         selected = self.names if names is None else names
-        parts: list[NDArray[np.generic]] = []
+        numeric: list[NDArray[np.generic]] = []
+        texts: list[list[bytes]] = []
         for name in selected:
             values = self.column(name)
             if values.dtype.kind in "biuf":
-                parts.append(np.ascontiguousarray(values, dtype="<f8").reshape(len(self), -1))
+                # + 0.0 turns -0.0 into 0.0: equal numbers, equal bytes
+                numeric.append(np.ascontiguousarray(values, dtype="<f8") + 0.0)
             else:
-                encoded = np.char.encode(values.astype(np.str_), "utf-8")
-                width = max(1, encoded.dtype.itemsize)
-                parts.append(encoded.astype(f"S{width}").view(np.uint8).reshape(len(self), -1))
+                # each value length-prefixed on its own, so a hash never depends on the
+                # other rows (no padding to the widest string of the dataset)
+                texts.append(
+                    [len(b).to_bytes(8, "little") + b for b in (str(v).encode() for v in values)]
+                )
         for name in sorted(self.arrays):
             block = np.ascontiguousarray(self.arrays[name])
-            parts.append(block.reshape(len(self), -1).view(np.uint8))
-        rows = [np.ascontiguousarray(p).view(np.uint8).reshape(len(self), -1) for p in parts]
+            numeric.append(block.reshape(len(self), -1).view(np.uint8))
+        rows = [np.ascontiguousarray(p).view(np.uint8).reshape(len(self), -1) for p in numeric]
         matrix = np.concatenate(rows, axis=1) if rows else np.zeros((len(self), 0), np.uint8)
-        return np.array([hashlib.sha256(row.tobytes()).hexdigest() for row in matrix])
+        hashes = []
+        for i, row in enumerate(matrix):
+            digest = hashlib.sha256(row.tobytes())
+            for column in texts:
+                digest.update(column[i])
+            hashes.append(digest.hexdigest())
+        return np.array(hashes, dtype=np.str_)

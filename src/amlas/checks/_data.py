@@ -199,10 +199,20 @@ def _cells(
             )  # fmt: skip
         comparison = requirement.comparison or spec.comparison
         confidence = requirement.confidence or 0.95
+        # a requirement judged in m slices is decided at the Holm family level: its
+        # strictest step is alpha/m, so each cell needs the sample size at that level
+        environment = project.environment
+        assert environment is not None
+        bands = {d.id: d.slice_values() for d in environment.dimensions}
+        m = 1
+        for dim_id in requirement.applies_to.per:
+            allowed = requirement.applies_to.where.get(dim_id)
+            m *= len([b for b in bands[dim_id] if allowed is None or b in allowed])
+        m = max(m, 1)
         k = required_samples(
             requirement.threshold,
             comparison="at_least" if comparison == "at_least" else "at_most",
-            confidence=confidence,
+            confidence=1.0 - (1.0 - confidence) / m,
         )
         if k is None:
             return CheckOutcome(
@@ -210,9 +220,11 @@ def _cells(
                 f"{subject}: no sample size can show {requirement.id}'s threshold",
                 parameters,
             )  # fmt: skip
+        family = f", Holm over {m} slices" if m > 1 else ""
         resolved["k_derivation"] = (
             f"{requirement.id}: {requirement.metric} {comparison} {requirement.threshold:g} at "
-            f"{confidence:.0%} confidence needs {k} samples with no failure (exact binomial)"
+            f"{confidence:.0%} confidence{family} needs {k} samples with no failure "
+            "(exact binomial)"
         )
     resolved["min_samples"] = k
     environment = project.environment
@@ -247,6 +259,16 @@ def _cells(
         subject, "data.min_samples_per_cell", ds.letter, verdict, summary, parameters, resolved,
         results,
     )  # fmt: skip
+
+
+def _repeated(values: list[str]) -> list[str]:
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for value in values:
+        if value in seen and value not in repeated:
+            repeated.append(value)
+        seen.add(value)
+    return repeated
 
 
 def _ml_requirement(project: Project, req_id: str) -> Any:
@@ -322,6 +344,22 @@ def _label_errors(
         return CheckOutcome(
             subject, name, ds.letter, "inconclusive", f"{subject}: audit file: {exc}", parameters
         )
+    repeated = _repeated(audit_ids.tolist())
+    if repeated:
+        return CheckOutcome(
+            subject, name, ds.letter, "inconclusive",
+            f"{subject}: the audit lists {len(repeated)} sample id(s) more than once "
+            f"(e.g. {', '.join(repeated[:5])}); each audited sample may count once",
+            parameters,
+        )  # fmt: skip
+    repeated = _repeated(ds.ids.tolist())
+    if repeated:
+        return CheckOutcome(
+            subject, name, ds.letter, "inconclusive",
+            f"{subject}: [{ds.letter}] repeats sample id(s) {', '.join(repeated[:5])}; the "
+            "audit cannot be matched to one sample",
+            parameters,
+        )  # fmt: skip
     recorded = dict(zip(ds.ids.tolist(), ds.labels.tolist(), strict=True))
     matched = np.array([i in recorded for i in audit_ids.tolist()], dtype=bool)
     n = int(matched.sum())

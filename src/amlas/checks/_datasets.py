@@ -110,6 +110,14 @@ class Dataset:
         return digest.hexdigest()
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def bind_dataset(project: Project, letter: str, table: Table) -> Dataset:
     """Bind an already-read table to the dataset artefact ``letter``."""
     document = project.datasets()[letter]
@@ -142,6 +150,12 @@ def bind_dataset(project: Project, letter: str, table: Table) -> Dataset:
                 )
             values = table.column(column)
             odd_values[dimension.id] = values
+            if dimension.kind == "numeric" and values.dtype.kind not in "biuf":
+                bad = next((str(v) for v in values.astype(np.str_) if not _is_number(str(v))), "?")
+                raise ColumnError(
+                    f"{table.source}: column {column!r} of numeric ODD dimension "
+                    f"{dimension.id!r} holds text such as {bad!r}; expected numbers"
+                )
             odd[dimension.id] = band_codes(values, dimension)
     groups = table.text(document.group_column) if document.group_column else None
     return Dataset(

@@ -67,7 +67,12 @@ def check_independence(a: Dataset, b: Dataset, settings: Independence) -> CheckO
     elif not features or not all(f in b.table.columns for f in features):
         resolved["near_duplicates"] = "not searched: needs tabular features in both datasets"
     else:
-        near = _near_duplicates(a, b, features, settings.near_duplicate_distance)
+        skipped = [0]
+        near = _near_duplicates(a, b, features, settings.near_duplicate_distance, skipped)
+        if skipped[0]:
+            resolved["near_duplicates_not_compared"] = (
+                f"{skipped[0]} sample(s) with a missing (NaN) feature value"
+            )
         exact_set = {tuple(p) for p in exact}
         near = [p for p in near if tuple(p) not in exact_set]
         results.append(_finding("near_duplicates", len(near), near))
@@ -108,8 +113,10 @@ def _finding(kind: str, count: int, pairs: list[list[str]]) -> dict[str, Any]:
 
 
 def _near_duplicates(
-    a: Dataset, b: Dataset, features: list[str], distance: float
+    a: Dataset, b: Dataset, features: list[str], distance: float, skipped: list[int]
 ) -> list[list[str]]:
+    """Pairs within ``distance``; ``skipped[0]`` receives the number of samples with a
+    missing feature, which cannot be compared (reported, never dropped in silence)."""
     xa = a.table.numeric(features)
     xb = b.table.numeric(features)
     mean = np.nanmean(xa, axis=0) if len(xa) else np.zeros(len(features))
@@ -119,6 +126,7 @@ def _near_duplicates(
     zb = np.nan_to_num((xb - mean) / std, nan=np.inf)
     finite_a = np.isfinite(za).all(axis=1)
     finite_b = np.isfinite(zb).all(axis=1)
+    skipped[0] = int((~finite_a).sum() + (~finite_b).sum())
     if not finite_a.any() or not finite_b.any():
         return []
     radius = distance * np.sqrt(len(features))  # RMS distance -> Euclidean radius

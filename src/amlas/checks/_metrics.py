@@ -24,7 +24,13 @@ from numpy.typing import NDArray
 
 from amlas.adapters import Model, predict_batched
 from amlas.checks._datasets import Dataset
-from amlas.checks._intervals import Comparison, Verdict, bootstrap_interval, decide_slices
+from amlas.checks._intervals import (
+    Comparison,
+    Verdict,
+    bootstrap_interval,
+    decide_slices,
+    required_samples,
+)
 from amlas.checks._slices import SlicePlan
 from amlas.project import METRICS
 from amlas.project.artefacts import MLSafetyRequirement
@@ -424,6 +430,14 @@ def _data_problems(
             f"{count} sample(s) have NaN or infinite predictions (e.g. {', '.join(listed[:5])})"
         )
     if classes:
+        foreign = in_scope & ~np.isin(predictions.labels, np.array(classes, dtype=np.str_))
+        if foreign.any():
+            count, listed = _listed(dataset.ids, foreign)
+            values = sorted({str(v) for v in predictions.labels[foreign]})[:5]
+            problems.append(
+                f"{count} prediction(s) outside the declared classes {classes}: "
+                f"{', '.join(repr(v) for v in values)} (e.g. {', '.join(listed[:5])})"
+            )
         unknown = in_scope & dataset.unknown_labels(classes)
         if unknown.any():
             count, listed = _listed(dataset.ids, unknown)
@@ -454,7 +468,12 @@ def _bootstrap_slices(
     if metric == "expected_calibration_error":
         if predictions.proba is None:
             raise ValueError("expected_calibration_error needs a model with probabilities")
-        top = np.nan_to_num(predictions.proba.max(axis=1))
+        # the stated probability of the class actually decided (which a decision
+        # threshold can make differ from the most probable class)
+        decided = np.zeros(len(pred), dtype=np.int64)
+        for i, name in enumerate(predictions.classes):
+            decided[predictions.predicted_is(name)] = i
+        top = np.nan_to_num(predictions.proba[np.arange(len(pred)), decided])
         correct = pred == truth
 
         def statistic(idx: NDArray[np.int64]) -> float:
@@ -477,8 +496,14 @@ def _bootstrap_slices(
     for index, (name, cell) in enumerate(zip(plan.names, plan.cells, strict=True)):
         members = np.flatnonzero((plan.codes == index) & valid)
         estimate = statistic(members) if len(members) else math.nan
-        if len(members) < 2 or not math.isfinite(estimate):
-            reason = f"too few samples ({len(members)}) for a bootstrap bound"
+        # a percentile bootstrap on a handful of samples is degenerate (every resample
+        # agrees); below the exact-binomial floor for this threshold nothing is claimed
+        floor = required_samples(threshold, comparison=comparison, confidence=level) or 2
+        if len(members) < max(2, floor) or not math.isfinite(estimate):
+            reason = (
+                f"too few samples ({len(members)}) for a bootstrap bound; at least "
+                f"{max(2, floor)} are needed before a bound at {level:.2%} can decide"
+            )
             results.append(
                 SliceResult(
                     name,
@@ -510,8 +535,14 @@ def _bootstrap_slices(
         def meets(value: float) -> bool:
             return value >= threshold if comparison == "at_least" else value <= threshold
 
-        if meets(bound):
-            verdict: Verdict = "pass"
+        if not (math.isfinite(lower) and math.isfinite(upper)) or lower == upper:
+            verdict: Verdict = "inconclusive"
+            reason = (
+                "the bootstrap interval is degenerate (undefined in some resamples, or every "
+                "resample agrees): no bound can be claimed"
+            )
+        elif meets(bound):
+            verdict = "pass"
             reason = f"the {level:.2%} bootstrap bound {bound:.4f} {sign} {threshold:g}"
         elif not meets(favourable):
             verdict = "fail"

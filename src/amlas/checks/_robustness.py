@@ -59,7 +59,8 @@ def perturb(
         raise ValueError(f"perturbed features {unknown} are not model inputs {features}")
     columns = np.array([features.index(f) for f in chosen], dtype=np.int64)
     relative = perturbation.unit.strip().lower() in _RELATIVE
-    magnitude = perturbation.magnitude / (100.0 if perturbation.unit.strip() == "%" else 1.0)
+    percent = perturbation.unit.strip().lower() in ("%", "percent")
+    magnitude = perturbation.magnitude / (100.0 if percent else 1.0)
     described: dict[str, Any] = {
         "kind": perturbation.kind,
         "magnitude": perturbation.magnitude,

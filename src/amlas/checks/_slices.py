@@ -55,11 +55,28 @@ def band_codes(values: NDArray[np.generic], dimension: Dimension) -> NDArray[np.
     ``dimension.slice_values()``; :data:`OUTSIDE_CODE` outside the ODD (NaN included),
     :data:`NO_BAND` inside the range but between bands. One vectorised pass."""
     if isinstance(dimension, CategoricalDimension):
-        text = np.asarray(values).astype(np.str_)
+        raw = np.asarray(values)
+        if raw.dtype.kind == "f":
+            # 1.0 -> "1" as written in [B]; NaN is never a category
+            missing = np.isnan(raw)
+            as_int = np.where(missing, 0, raw).astype(np.int64)
+            text = np.where(
+                np.equal(as_int, np.where(missing, 0, raw)),
+                as_int.astype(np.str_),
+                raw.astype(np.str_),
+            )
+            text = np.where(missing, "\x00missing", text)
+        else:
+            text = raw.astype(np.str_)
         uniques, inverse = np.unique(text, return_inverse=True)
         index = {v: i for i, v in enumerate(dimension.values)}
         lookup = np.array([index.get(str(u), OUTSIDE_CODE) for u in uniques], dtype=np.int64)
         return lookup[inverse.reshape(-1)] if len(text) else np.zeros(0, dtype=np.int64)
+    if np.asarray(values).dtype.kind not in "biuf":
+        raise ValueError(
+            f"ODD dimension {dimension.id!r} is numeric, but its column holds "
+            f"{np.asarray(values).dtype} values"
+        )
     numbers = np.asarray(values, dtype=np.float64)
     codes = np.full(numbers.shape, NO_BAND, dtype=np.int64)
     if dimension.bands:
