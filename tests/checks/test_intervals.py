@@ -19,6 +19,7 @@ from amlas.checks import (
     required_samples,
     samples_to_decide,
 )
+from amlas.checks._intervals import _p_values
 
 counts = st.integers(min_value=1, max_value=400).flatmap(
     lambda n: st.tuples(st.integers(min_value=0, max_value=n), st.just(n))
@@ -89,7 +90,7 @@ def test_single_slice_verdict_is_the_bound_rule(
     assert d.estimate == pytest.approx(k / n)
 
 
-@settings(max_examples=40)
+@settings(max_examples=40, deadline=None)
 @given(counts.filter(lambda kn: kn[1] <= 120), thresholds)
 def test_more_successes_never_turn_a_pass_into_a_fail(kn: tuple[int, int], t: float) -> None:
     k, n = kn
@@ -137,8 +138,18 @@ def test_samples_to_decide_is_the_smallest_deciding_size(n: int, t: float) -> No
     total = n + extra
     at = decide_proportion(round(rate * total), total, threshold=t)
     assert at.verdict != "inconclusive"
-    before = decide_proportion(round(rate * (total - 1)), total - 1, threshold=t)
-    assert total - 1 == n or before.verdict == "inconclusive"
+    # the smallest: no size in between decides (deciding is not monotone in the size)
+    for size in range(n + 1, total):
+        p_pass, p_fail = _p_values(round(rate * size), size, t, "at_least")
+        assert min(p_pass, p_fail) > 0.05, size
+
+
+def test_samples_to_decide_is_symmetric_and_minimal() -> None:
+    """Found by review: the mirrored 'at most' question needs the same number of samples,
+    and bisection had missed smaller deciding sizes."""
+    assert samples_to_decide(50, 52, threshold=0.9) == 9
+    assert samples_to_decide(2, 52, threshold=0.1, comparison="at_most") == 9
+    assert samples_to_decide(3, 10, threshold=0.5) == 8
 
 
 def test_holm_adjustment() -> None:

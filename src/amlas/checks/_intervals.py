@@ -290,19 +290,32 @@ def samples_to_decide(
         return None
     alpha = (1.0 - confidence) / family  # Holm's first step: the strictest level
 
-    def decides(n: int) -> bool:
-        k = min(n, max(0, round(rate * n)))
-        p_pass, p_fail = _p_values(k, n, threshold, comparison)
-        return p_pass <= alpha or p_fail <= alpha
+    def deciding(ns: NDArray[np.int64]) -> NDArray[np.bool_]:
+        ks = np.clip(np.round(rate * ns), 0, ns).astype(np.int64)
+        p_pass, p_fail = _p_arrays(ks, ns, threshold, comparison)
+        decided: NDArray[np.bool_] = (p_pass <= alpha) | (p_fail <= alpha)
+        return decided
 
-    low, high = trials, max(trials * 2, trials + 1)
-    while not decides(high):
+    # Whether n decides is not monotone in n (k is rounded), so scan every size in
+    # vectorised blocks: the first deciding size is the true minimum.
+    start, block = trials + 1, 4096
+    while start <= _MAX_SAMPLES:
+        ns = np.arange(start, min(start + block, _MAX_SAMPLES + 1), dtype=np.int64)
+        hits = np.flatnonzero(deciding(ns))
+        if len(hits):
+            return int(ns[hits[0]]) - trials
+        start += block
+        block = min(block * 2, 1 << 22)
+        if start > trials + (1 << 14):  # beyond this, bisect (close enough at that size)
+            break
+    low, high = start - 1, max(start * 2, start + 1)
+    while not deciding(np.array([high]))[0]:
         low, high = high, high * 2
         if high > _MAX_SAMPLES:
             return None
-    while high - low > 1:  # monotone enough in n for the smallest deciding size
+    while high - low > 1:
         middle = (low + high) // 2
-        if decides(middle):
+        if deciding(np.array([middle]))[0]:
             high = middle
         else:
             low = middle
