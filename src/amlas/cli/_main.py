@@ -35,7 +35,7 @@ from amlas.render import (
     run_table,
     trace_table,
 )
-from amlas.sealing import generate_key, resolve_key
+from amlas.sealing import ENV_KEY, ENV_KEY_FILE, generate_key, resolve_key
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -339,6 +339,9 @@ def run(
     on a confidence bound. Exit 1 on any 'fail' (or 'inconclusive' with --strict).
     """
     key = resolve_key(key_file, os.environ) if role == "verifier" else None
+    # the model's own code runs in this process: leave it no key in the environment
+    for name in (ENV_KEY, ENV_KEY_FILE):
+        os.environ.pop(name, None)
     with _reporter() as reporter:
         report = run_project(
             directory,

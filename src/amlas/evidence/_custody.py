@@ -199,6 +199,16 @@ def open_sealed(
     document = _sealed(project, letter)
     assert document.sealed is not None
     path = project.root / document.sealed.file
+    try:
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise SealError(f"{document.sealed.file}: cannot read the sealed data: {exc}") from None
+    header = read_header(blob, source=path)
+    if header.key_id != key.key_id:  # before the log, whose MACs would fail the same way
+        raise SealError(
+            f"{document.sealed.file}: sealed for verifier key {header.key_id}, but the key "
+            f"given is {key.key_id}"
+        )
     log = AccessLog(project.root / document.sealed.access_log)
     problems = log.verify(key)
     if problems:
@@ -207,11 +217,6 @@ def open_sealed(
             f"{document.sealed.access_log}: the access log is damaged ({listed}); restore it "
             "from version control before using the verification data"
         )
-    try:
-        blob = path.read_bytes()
-    except OSError as exc:
-        raise SealError(f"{document.sealed.file}: cannot read the sealed data: {exc}") from None
-    header = read_header(blob, source=path)
     declared = document.sha256
     if declared is not None and header.kind == "file" and header.plaintext_sha256 != declared:
         raise SealError(
@@ -259,5 +264,11 @@ def record_use(
         key=key,
         now=now,
     )
-    uses = unsealed.log.uses(unsealed.header.plaintext_sha256)
-    return entry, check_usage(uses, document.sealed.max_uses)
+    return entry, check_usage(count_uses(unsealed.log, unsealed.header.plaintext_sha256),
+                              document.sealed.max_uses)  # fmt: skip
+
+
+def count_uses(log: AccessLog, dataset_sha256: str) -> int:
+    """Uses of the data: 'use' entries, or 'unseal' entries where there are more (a run
+    that crashed, or a 'use' line cut off the end of the log, still counts)."""
+    return max(log.uses(dataset_sha256), log.unseals(dataset_sha256))

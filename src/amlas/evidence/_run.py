@@ -235,13 +235,22 @@ class _Runner:
             if ref is None:
                 raise UsageError("stages 4 and 5 need the model reference [V]")
             path = self.project.root / ref.location if ref.location else None
-            self._model = load_model(
+            model = load_model(
                 path,
                 ref.format,
                 callable=ref.callable,
                 class_order=ref.class_order,
                 search_path=self.project.root,
             )
+            component = self.project.component
+            declared = component.class_names() if component else []
+            if declared and set(model.classes) != set(declared):
+                raise UsageError(
+                    f"the model's classes {list(model.classes)} are not the classes of [D] "
+                    f"{declared}; set 'class_order' in [V] to the [D] names in the order of "
+                    "the model's outputs"
+                )
+            self._model = model
         return self._model
 
     def model_inputs(self) -> dict[str, str]:
@@ -411,6 +420,9 @@ class _Runner:
                 return f"{metric} needs a 'perturbation' to apply"
             if perturbation.kind not in TABULAR_PERTURBATIONS:
                 return f"perturbation {perturbation.kind!r} is not available for this model yet"
+        threshold = requirement.threshold
+        if metric in PROPORTIONS and threshold is not None and not 0.0 <= threshold <= 1.0:
+            return f"threshold {threshold:g} lies outside [0, 1], the range of a proportion"
         if metric == "expected_calibration_error" and not self.model().has_proba:
             return "calibration needs a model that outputs probabilities"
         return None

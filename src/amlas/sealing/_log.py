@@ -255,6 +255,15 @@ class AccessLog:
         so a count is never lowered by damaging a line next to the uses. An unreadable file
         counts 0; verify() reports it.
         """
+        return self._count("use", dataset_sha256)
+
+    def unseals(self, dataset_sha256: str) -> int:
+        """How many "unseal" entries name data with this SHA-256 (as tolerant as
+        :meth:`uses`). Every use starts with an unseal, so this count survives a run that
+        crashed before logging its use, and a 'use' line cut off the end of the log."""
+        return self._count("unseal", dataset_sha256)
+
+    def _count(self, event: str, dataset_sha256: str) -> int:
         try:
             lines, _ = self._read()
         except OSError:
@@ -263,7 +272,7 @@ class AccessLog:
             1
             for line in lines
             if line.entry is not None
-            and line.entry.event == "use"
+            and line.entry.event == event
             and line.entry.dataset_sha256 == dataset_sha256
         )
 

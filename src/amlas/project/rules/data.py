@@ -247,7 +247,7 @@ def _check_sealed(
             "the verification data",
         )
     if declared is not None:
-        uses = log.uses(declared)
+        uses = max(log.uses(declared), log.unseals(declared))  # see AccessLog.unseals
         warning = check_usage(uses, sealed.max_uses)
         if warning is not None:
             diagnostics.add("D016", warning, project.locate(letter, ("sealed", "max_uses")))
