@@ -154,3 +154,14 @@ def test_independent_sets_pass(mini: Project, make_dataset: MakeDataset) -> None
     outcome = check_independence(n, o, Independence())
     assert outcome.verdict == "pass"
     assert "no findings" in outcome.summary
+
+
+def test_repeated_audit_ids_are_refused(mini: Project, make_dataset: MakeDataset) -> None:
+    """Found by review: one id listed 60 times counted as 60 audited samples."""
+    audit = Path(mini.root) / "data" / "audit-repeated.csv"
+    audit.write_text("sample_id,audited_label\n" + "O-1,positive\n" * 60, encoding="utf-8")
+    data = make_dataset(["positive"] * 5, [10.0] * 5, ["day"] * 5)
+    check = {"check": "label_error_rate", "audit_file": "data/audit-repeated.csv", "max_rate": 0.05}
+    outcome = run_data_rule(mini, rule(check, "accuracy"), data)
+    assert outcome.verdict == "inconclusive"
+    assert "more than once" in outcome.summary

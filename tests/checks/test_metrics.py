@@ -213,3 +213,45 @@ def test_robustness_counts_unchanged_decisions(mini: Project, make_dataset: Make
     assert result.slices[0].estimate == 0.9
     assert result.verdict == "fail"
     assert result.slices[0].failing_ids[:2] == ["O-90", "O-91"]
+
+
+def test_predictions_outside_the_classes_block_the_verdict(
+    mini: Project, make_dataset: MakeDataset
+) -> None:
+    """Found by review: predicted names unknown to [D] made 'at most' metrics pass."""
+    n = 100
+    data = make_dataset(["negative"] * n, [10.0] * n, ["day"] * n)
+    result = evaluate(mini, requirement(metric="fpr", threshold=0.5), data, predictions(["M"] * n))
+    assert result.verdict == "inconclusive"
+    assert any("prediction(s) outside the declared classes" in p for p in result.problems)
+
+
+def test_a_tiny_bootstrap_sample_never_passes(mini: Project, make_dataset: MakeDataset) -> None:
+    """Found by review: four correct samples gave a zero-width interval and a 'pass'."""
+    data = make_dataset(["positive", "negative"] * 2, [10.0] * 4, ["day"] * 4)
+    preds = predictions(["positive", "negative"] * 2)
+    result = evaluate(mini, requirement(metric="balanced_accuracy", threshold=0.99), data, preds)
+    assert result.verdict == "inconclusive"
+    assert "too few samples" in result.slices[0].reason
+
+
+def test_calibration_uses_the_probability_of_the_decided_class(
+    mini: Project, make_dataset: MakeDataset
+) -> None:
+    """Found by review: with a decision threshold the decided class need not be the most
+    probable one; its stated probability is what calibration is about."""
+    n = 200
+    proba = np.tile([0.6, 0.4], (n, 1))  # decided 'positive' at threshold 0.3, stated 0.4
+    truth = ["positive"] * 80 + ["negative"] * 120  # 'positive' is right 40% of the time
+    preds = Predictions(
+        decide_labels(proba, tuple(CLASSES), positive="positive", threshold=0.3),
+        proba,
+        tuple(CLASSES),
+        "positive",
+        0.3,
+        np.zeros(n, dtype=bool),
+    )
+    data = make_dataset(truth, [10.0] * n, ["day"] * n)
+    req = requirement(metric="expected_calibration_error", threshold=0.1, comparison="at_most")
+    result = evaluate(mini, req, data, preds)
+    assert result.slices[0].estimate == pytest.approx(0.0)  # 0.4 stated, 40% observed

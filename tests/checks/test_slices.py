@@ -79,3 +79,12 @@ def test_where_restricts_the_population_and_the_per_bands(
     whole = plan_slices(Slice(), data.odd_codes, mini.environment, len(data))
     assert whole.names == ["all"]
     assert whole.codes.tolist() == [0, 0, 0]
+
+
+def test_integer_categories_stored_as_floats_match() -> None:
+    """Found by review: a float column (1.0) never matched category '1'; NaN is outside."""
+    dimension = CategoricalDimension.model_validate(
+        {"id": "lane", "name": "Lane", "kind": "categorical", "values": ["1", "2", "nan"]}
+    )
+    labels = band_labels(np.array([1.0, 2.0, 3.0, np.nan]), dimension)
+    assert labels.tolist() == ["1", "2", OUTSIDE, OUTSIDE]

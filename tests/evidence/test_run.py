@@ -451,7 +451,7 @@ def test_verifier_decrypts_in_memory_and_logs_every_use(sealed: Path, key: Verif
 
 def test_verifier_with_the_wrong_key_is_refused(sealed: Path, tmp_path: Path) -> None:
     other = generate_key(tmp_path / "keys" / "other.key")
-    with pytest.raises(SealError):
+    with pytest.raises(SealError, match=f"sealed for verifier key {key_id_of(sealed)}"):
         run_project(str(sealed), role="verifier", stages=(5,), key=other)
     assert not (sealed / "evidence").exists()
     assert [e.event for e in AccessLog(sealed / ACCESS_LOG).entries()] == ["seal"]
@@ -629,3 +629,58 @@ def test_the_report_serialises(root: Path) -> None:
     payload = json.loads(render_run_json(report))
     assert payload["counts"] == report.counts()
     assert [r["key"] for r in payload["records"]] == ["stage4/MLR-1/O", "stage4/MLR-2/O"]
+
+
+def key_id_of(root: Path) -> str:
+    from amlas.sealing import read_header
+
+    return read_header(root / SEALED_P).key_id
+
+
+def test_a_use_line_cut_off_the_log_still_counts(sealed: Path, key: VerifierKey) -> None:
+    """Found by review: deleting the last 'use' line kept the chain consistent and hid
+    the use; unseal entries count too."""
+    path = sealed / P_YAML
+    path.write_text(path.read_text().replace("max_uses: 5", "max_uses: 1"))
+    run_project(str(sealed), role="verifier", stages=(5,), key=key)
+    run_project(str(sealed), role="verifier", stages=(5,), key=key)
+    log = sealed / ACCESS_LOG
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text("".join(lines[:-1]))  # the last 'use'
+    assert "D016" in {d.code for d in check_project(sealed).diagnostics}
+
+
+def test_model_classes_must_be_the_component_classes(root: Path) -> None:
+    """Found by review: a model answering 'no'/'yes' for classes named otherwise in [D]
+    made every 'at most' requirement pass."""
+    import yaml
+
+    (root / "other_model.py").write_text(
+        "import numpy as np\n"
+        "class M:\n"
+        "    classes_ = ['no', 'yes']\n"
+        "    def predict_proba(self, x): return np.tile([0.9, 0.1], (len(x), 1))\n"
+        "def load(): return M()\n"
+    )
+    path = root / "4-learning/V-model.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["callable"] = "other_model:load"
+    document.pop("class_order", None)
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    with pytest.raises(UsageError, match=r"not the classes of \[D\]"):
+        run_project(str(root), stages=(4,))
+    sys.modules.pop("other_model", None)
+
+
+def test_proportion_threshold_above_one_is_not_evaluated(root: Path) -> None:
+    path = root / "2-requirements/H-ml-safety-requirements.yaml"
+    import yaml
+
+    document = yaml.safe_load(path.read_text())
+    document["requirements"][0].update(
+        {"metric": "false_positives_per_sample", "threshold": 1.5, "comparison": "at_most"}
+    )
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    report = run_project(str(root), stages=(4,))
+    assert report.diagnostics is None
+    assert any("outside [0, 1]" in why for what, why in report.not_run if "MLR-1" in what)
