@@ -71,6 +71,16 @@ class Predictions:
     """Samples whose prediction is unusable (NaN or infinite probabilities)."""
     _memo: dict[str, NDArray[np.bool_]] = field(default_factory=dict, repr=False, compare=False)
 
+    def foreign(self, classes: list[str]) -> NDArray[np.bool_]:
+        """Samples predicted as none of ``classes``, computed once per class list."""
+        key = "\x00foreign:" + "\x00".join(classes)
+        if key not in self._memo:
+            known = np.zeros(len(self.labels), dtype=bool)
+            for name in classes:
+                known |= self.predicted_is(name)
+            self._memo[key] = ~known
+        return self._memo[key]
+
     def predicted_is(self, name: str) -> NDArray[np.bool_]:
         """``labels == name``, computed once per class."""
         if name not in self._memo:
@@ -367,12 +377,14 @@ def evaluate_requirement(
         raise ValueError(f"{requirement.id}: metric {metric!r} cannot be computed from data")
 
     trial, success = indicator
-    counted = trial & ~predictions.invalid & (plan.codes >= 0)
-    # one bincount over (slice, success) gives both counts for every slice
-    both = np.bincount(
-        plan.codes[counted] * 2 + success[counted], minlength=2 * len(plan.names)
-    ).reshape(-1, 2)
-    trials, successes = both.sum(axis=1), both[:, 1]
+    if predictions.invalid.any():
+        trial = trial & ~predictions.invalid
+    # one bincount over (slice + 1, trial, success) gives every count of every slice,
+    # with out-of-scope samples (code -1) in the first, discarded, group
+    key = (plan.codes + 1) * 4 + trial * 2 + success
+    table = np.bincount(key, minlength=4 * (len(plan.names) + 1)).reshape(-1, 4)[1:]
+    trials, successes = table[:, 2] + table[:, 3], table[:, 3]
+    counted = trial & (plan.codes >= 0)
     decisions = decide_slices(
         list(zip(successes.tolist(), trials.tolist(), strict=True)),
         threshold=requirement.threshold,
@@ -430,7 +442,7 @@ def _data_problems(
             f"{count} sample(s) have NaN or infinite predictions (e.g. {', '.join(listed[:5])})"
         )
     if classes:
-        foreign = in_scope & ~np.isin(predictions.labels, np.array(classes, dtype=np.str_))
+        foreign = in_scope & predictions.foreign(classes)
         if foreign.any():
             count, listed = _listed(dataset.ids, foreign)
             values = sorted({str(v) for v in predictions.labels[foreign]})[:5]
