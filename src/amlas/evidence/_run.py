@@ -642,8 +642,9 @@ def run_project(
             "the verifier role needs its key: --key-file PATH, AMLAS_VERIFIER_KEY_FILE or "
             "AMLAS_VERIFIER_KEY"
         )
-    with open_store(uri, root=project.root):
-        pass  # a mistyped store fails now, not after the work and the unseal it would waste
+    # opened first: a mistyped store fails now, not after the work and the unseal it wastes
+    with open_store(uri, root=project.root) as evidence:
+        gate = _stage4_gate(project, evidence) if 5 in chosen else None
     runner = _Runner(
         project, report, key=key, reporter=reporter or _Silent(), batch_size=batch_size
     )
@@ -652,11 +653,8 @@ def run_project(
         report.warnings.append(
             "[P] is not sealed: the development team can read it (R15); seal it with 'amlas seal'"
         )
-    if 5 in chosen:
-        with open_store(uri, root=project.root) as evidence:
-            gate = _stage4_gate(project, evidence)
-        if gate:
-            report.warnings.append(gate)
+    if gate:
+        report.warnings.append(gate)
     if 3 in chosen:
         runner.stage3()
     if 4 in chosen:
