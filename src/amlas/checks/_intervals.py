@@ -44,6 +44,10 @@ Verdict = Literal["pass", "fail", "inconclusive"]
 Sided = Literal["two-sided", "lower", "upper"]
 
 _MAX_SAMPLES = 10**9
+EXACT_SCAN = 1 << 14
+"""Further samples up to which :func:`samples_to_decide` is the exact minimum; beyond, it
+is a deciding size found by bisection (deciding is not monotone in n, so it may not be
+the smallest)."""
 
 
 @dataclass(frozen=True)
@@ -281,7 +285,8 @@ def samples_to_decide(
     family: int = 1,
 ) -> int | None:
     """Further samples that would turn an inconclusive result into a verdict if the rate
-    observed so far held (successes scaled with the sample size). None when the observed
+    observed so far held (successes scaled with the sample size): the smallest such number
+    up to :data:`EXACT_SCAN`, a deciding one beyond it. None when the observed
     rate sits on the threshold, where no amount of data decides."""
     if trials == 0:
         return required_samples(threshold, comparison=comparison, confidence=confidence)
@@ -306,7 +311,7 @@ def samples_to_decide(
             return int(ns[hits[0]]) - trials
         start += block
         block = min(block * 2, 1 << 22)
-        if start > trials + (1 << 14):  # beyond this, bisect (close enough at that size)
+        if start > trials + EXACT_SCAN:  # beyond this, bisect (close enough at that size)
             break
     low, high = start - 1, max(start * 2, start + 1)
     while not deciding(np.array([high]))[0]:
