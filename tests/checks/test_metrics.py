@@ -35,6 +35,18 @@ def predictions(labels: list[str], proba: np.ndarray | None = None) -> Predictio
     return Predictions(pred, proba, tuple(CLASSES), "positive", 0.5, invalid)
 
 
+def from_proba(proba: np.ndarray, threshold: float = 0.5) -> Predictions:
+    """What ``predict`` makes of these probabilities with a decision threshold."""
+    return Predictions(
+        decide_labels(proba, tuple(CLASSES), positive="positive", threshold=threshold),
+        proba,
+        tuple(CLASSES),
+        "positive",
+        threshold,
+        ~np.isfinite(proba).all(axis=1),
+    )
+
+
 def evaluate(
     mini: Project, req: MLSafetyRequirement, data: Dataset, preds: Predictions, **kw: Any
 ) -> Any:
@@ -110,14 +122,7 @@ def test_nan_predictions_and_unknown_labels_block_the_verdict(
     data = make_dataset(["positive"] * (n - 1) + ["tumour"], [10.0] * n, ["day"] * n)
     proba = np.tile([0.0, 1.0], (n, 1))
     proba[3] = np.nan
-    preds = Predictions(
-        decide_labels(proba, tuple(CLASSES), positive="positive", threshold=0.5),
-        proba,
-        tuple(CLASSES),
-        "positive",
-        0.5,
-        ~np.isfinite(proba).all(axis=1),
-    )
+    preds = from_proba(proba)
     result = evaluate(mini, requirement(threshold=0.5), data, preds)
     assert result.verdict == "inconclusive"
     assert any("NaN" in p and "O-3" in p for p in result.problems)
@@ -171,14 +176,7 @@ def test_calibration_error_uses_a_seeded_bootstrap(
     p_pos = rng.uniform(0, 1, n)
     truth = np.where(rng.uniform(0, 1, n) < p_pos, "positive", "negative").tolist()
     proba = np.column_stack([1 - p_pos, p_pos])
-    preds = Predictions(
-        decide_labels(proba, tuple(CLASSES), positive="positive", threshold=0.5),
-        proba,
-        tuple(CLASSES),
-        "positive",
-        0.5,
-        np.zeros(n, dtype=bool),
-    )
+    preds = from_proba(proba)
     data = make_dataset(truth, [10.0] * n, ["day"] * n)
     req = requirement(metric="expected_calibration_error", threshold=0.15, comparison="at_most")
     first = evaluate(mini, req, data, preds)
@@ -243,14 +241,7 @@ def test_calibration_uses_the_probability_of_the_decided_class(
     n = 200
     proba = np.tile([0.6, 0.4], (n, 1))  # decided 'positive' at threshold 0.3, stated 0.4
     truth = ["positive"] * 80 + ["negative"] * 120  # 'positive' is right 40% of the time
-    preds = Predictions(
-        decide_labels(proba, tuple(CLASSES), positive="positive", threshold=0.3),
-        proba,
-        tuple(CLASSES),
-        "positive",
-        0.3,
-        np.zeros(n, dtype=bool),
-    )
+    preds = from_proba(proba, 0.3)
     data = make_dataset(truth, [10.0] * n, ["day"] * n)
     req = requirement(metric="expected_calibration_error", threshold=0.1, comparison="at_most")
     result = evaluate(mini, req, data, preds)
