@@ -14,9 +14,7 @@ evidence store as one run, committed only at the end: an interrupted run changes
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
-import json
 import platform
 import secrets
 import time
@@ -24,7 +22,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -49,6 +46,7 @@ from amlas.checks._robustness import TABULAR_PERTURBATIONS
 from amlas.diagnostics import Diagnostics
 from amlas.errors import UsageError
 from amlas.evidence._custody import Unsealed, open_sealed, record_use
+from amlas.evidence._inputs import canonical_hash, model_code_file
 from amlas.evidence._record import EvidenceRecord
 from amlas.evidence._store import StoreError, open_store
 from amlas.hashing import sha256_file
@@ -117,11 +115,6 @@ class RunReport:
 
 
 # -- helpers -----------------------------------------------------------------------------
-
-
-def _sha(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
@@ -258,12 +251,9 @@ class _Runner:
         the code that computes the predictions is part of the model."""
         ref = self.model_reference
         out = {"model": str(self.project.content_hash(self.project.root / ref.location))}
-        if ref.format == "python_callable" and ref.callable:
-            relative = Path(*ref.callable.split(":")[0].split("."))
-            for candidate in (relative.with_suffix(".py"), relative / "__init__.py"):
-                if (self.project.root / candidate).is_file():
-                    out["model_code"] = sha256_file(self.project.root / candidate)
-                    break
+        code = model_code_file(self.project)
+        if code is not None:
+            out["model_code"] = sha256_file(code)
         return out
 
     def positive_class(self) -> tuple[str | None, str]:
@@ -317,19 +307,13 @@ class _Runner:
                 with _timed() as meta:
                     outcome = run_data_rule(self.project, requirement, dataset)
                 inputs = self.inputs_for(letter)
-                inputs[f"requirement:{requirement.id}"] = _sha(
-                    requirement.model_dump(mode="json", by_alias=True)
-                )
+                inputs[f"requirement:{requirement.id}"] = canonical_hash(requirement)
                 if requirement.rule.check in (
                     "within_odd",
                     "min_samples_per_cell",
                     "slice_balance",
                 ):
-                    inputs["environment"] = _sha(
-                        self.project.environment.model_dump(mode="json", by_alias=True)
-                        if self.project.environment
-                        else None
-                    )
+                    inputs["environment"] = canonical_hash(self.project.environment)
                 self.add_outcome(3, f"stage3/{requirement.id}/{letter}", outcome, inputs, meta)
         letters = [x for x in ("N", "O", "P") if x in self.project.datasets()]
         for a, b in itertools.combinations(letters, 2):
@@ -452,14 +436,8 @@ class _Runner:
             result.resolved["problems"] = result.problems
         inputs = self.inputs_for(letter)
         inputs.update(self.model_inputs())
-        inputs[f"requirement:{requirement.id}"] = _sha(
-            requirement.model_dump(mode="json", by_alias=True)
-        )
-        inputs["environment"] = _sha(
-            self.project.environment.model_dump(mode="json", by_alias=True)
-            if self.project.environment
-            else None
-        )
+        inputs[f"requirement:{requirement.id}"] = canonical_hash(requirement)
+        inputs["environment"] = canonical_hash(self.project.environment)
         self.add_result(stage, key, result, inputs, meta)
 
     def perturbed(

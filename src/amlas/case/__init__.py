@@ -1,0 +1,31 @@
+"""The safety case: the six AMLAS argument patterns as data, instantiated from the project
+and its evidence into one GSN graph whose every node has a status.
+
+Pipeline: :func:`load_library` reads a versioned pattern library (``amlas-1.1`` ships in
+the package); :func:`build_case` instantiates it over the project's artefacts and the
+evidence store, compares every cited record's input hashes with the project (stale), and
+propagates statuses upward; :func:`gate` decides whether the top claim holds under a
+policy. Renderers (``amlas.render``) only format a :class:`Case`.
+"""
+
+from amlas.case._model import (
+    NODE_TYPES,
+    STATUSES,
+    ArtefactEntry,
+    Case,
+    Module,
+    Node,
+    NodeType,
+    Status,
+)
+
+__all__ = [
+    "NODE_TYPES",
+    "STATUSES",
+    "ArtefactEntry",
+    "Case",
+    "Module",
+    "Node",
+    "NodeType",
+    "Status",
+]

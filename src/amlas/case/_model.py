@@ -1,0 +1,264 @@
+"""The instantiated safety case: GSN nodes with a status each, the evidence they cite, and
+the artefacts they point at.
+
+A :class:`Case` is what every renderer reads. It is plain data: nodes in a stable order,
+links by node ID, evidence records by digest, so that the same project and evidence give
+the same case, byte for byte, in every output.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from amlas.diagnostics import Diagnostics
+from amlas.evidence import EvidenceRecord
+from amlas.project import TraceMatrix
+
+__all__ = [
+    "NODE_TYPES",
+    "STATUSES",
+    "ArtefactEntry",
+    "Case",
+    "Module",
+    "Node",
+    "NodeType",
+    "Status",
+]
+
+Status = Literal["supported", "failed", "inconclusive", "undeveloped", "stale"]
+STATUSES: Final[tuple[Status, ...]] = (
+    "supported",
+    "failed",
+    "inconclusive",
+    "undeveloped",
+    "stale",
+)
+"""Every claim status, in the order reports list them."""
+
+NodeType = Literal[
+    "goal",
+    "strategy",
+    "solution",
+    "context",
+    "assumption",
+    "justification",
+    "counter_solution",
+]
+NODE_TYPES: Final[tuple[NodeType, ...]] = (
+    "goal",
+    "strategy",
+    "solution",
+    "context",
+    "assumption",
+    "justification",
+    "counter_solution",
+)
+
+CLAIM_TYPES: Final = frozenset({"goal", "strategy"})
+
+
+@dataclass
+class Node:
+    """One instantiated GSN element.
+
+    ``id`` is unique across the case: the pattern's node ID, then the IDs of the items a
+    multiplicity was expanded over (``G5.1.MLR-3``). ``status`` is this node's own status
+    after propagation; ``reason`` says in one line why.
+    """
+
+    id: str
+    pattern_id: str
+    type: NodeType
+    text: str
+    module: str
+    status: Status = "undeveloped"
+    reason: str = ""
+    supported_by: list[str] = field(default_factory=list)
+    in_context_of: list[str] = field(default_factory=list)
+    undeveloped: bool = False
+    """The GSN 'undeveloped' marker: a goal or strategy with nothing supporting it."""
+    artefacts: list[str] = field(default_factory=list)
+    """Letters of the AMLAS artefacts the node points at, e.g. ['H'] or ['N', 'O', 'P']."""
+    evidence: list[str] = field(default_factory=list)
+    """Digests of the evidence records this solution cites."""
+    backed_by: str | None = None
+    """A context backed by another module's argument (C2.2 by G3.1, C2.3 by G4.1)."""
+    challenges: str | None = None
+    """A counter-solution: the ID of the goal it challenges."""
+    defeated: bool = False
+    """A goal that a counter-solution challenges."""
+    binding: dict[str, str] = field(default_factory=dict)
+    """The multiplicity items this instance was expanded for, e.g. {'requirement': 'MLR-3'}."""
+    rationale: str | None = None
+    """Justifications and judged goals: the recorded rationale text (None: not recorded)."""
+    notes: list[str] = field(default_factory=list)
+    """Why the node looks the way it does: stale inputs, checks that were not run, ..."""
+    extension: bool = False
+    """Not an AMLAS v1.1 node: added by the pattern library (documented in the pattern)."""
+
+    @property
+    def is_claim(self) -> bool:
+        return self.type in CLAIM_TYPES
+
+    @property
+    def stage(self) -> int:
+        return int(self.module.removeprefix("stage")) if self.module[-1:].isdigit() else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "pattern_id": self.pattern_id,
+            "type": self.type,
+            "text": self.text,
+            "module": self.module,
+            "status": self.status,
+            "reason": self.reason,
+            "supported_by": list(self.supported_by),
+            "in_context_of": list(self.in_context_of),
+            "undeveloped": self.undeveloped,
+            "artefacts": list(self.artefacts),
+            "evidence": list(self.evidence),
+            "backed_by": self.backed_by,
+            "challenges": self.challenges,
+            "defeated": self.defeated,
+            "binding": dict(self.binding),
+            "rationale": self.rationale,
+            "notes": list(self.notes),
+            "extension": self.extension,
+        }
+
+
+@dataclass(frozen=True)
+class Module:
+    """One stage's argument: the pattern it instantiates and the argument artefact it is."""
+
+    name: str
+    """'stage1' ... 'stage6'."""
+    stage: int
+    title: str
+    pattern: str
+    """The AMLAS pattern artefact letter, e.g. 'F'."""
+    argument: str
+    """The AMLAS argument artefact letter it produces, e.g. 'G'."""
+    root: str
+    """The module's top goal, e.g. 'G1.1'."""
+
+
+@dataclass(frozen=True)
+class ArtefactEntry:
+    """One line of the artefact index [A]..[HH]."""
+
+    letter: str
+    title: str
+    kind: str
+    """EXT, PAT, DOC, DATA, MODEL, EVID or ARG (../shared/AMLAS.md §2)."""
+    stage: int
+    path: str | None
+    """Project-relative file, or None for artefacts amlas produces or the library ships."""
+    sha256: str | None
+    present: bool
+    note: str = ""
+
+
+@dataclass
+class Case:
+    """The whole safety case for one ML component."""
+
+    project: str
+    component: str
+    library: str
+    """The pattern library and version, e.g. 'amlas-1.1'."""
+    root: str
+    modules: list[Module]
+    nodes: dict[str, Node]
+    """Every node by ID, in a stable order (module, then pattern order, then items)."""
+    evidence: dict[str, EvidenceRecord] = field(default_factory=dict)
+    """Every record a node cites, by digest."""
+    artefacts: list[ArtefactEntry] = field(default_factory=list)
+    trace: TraceMatrix | None = None
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    """Instantiation problems (codes G001...): unfilled placeholders, empty multiplicities,
+    unchosen choices, missing rationale."""
+    stale_inputs: dict[str, list[str]] = field(default_factory=dict)
+    """Record digest -> the inputs whose hash no longer matches the project."""
+
+    @property
+    def top(self) -> Node:
+        return self.nodes[self.root]
+
+    def module_nodes(self, module: str) -> list[Node]:
+        return [n for n in self.nodes.values() if n.module == module]
+
+    def claims(self) -> list[Node]:
+        """Goals and strategies."""
+        return [n for n in self.nodes.values() if n.is_claim]
+
+    def leaf_claims(self) -> list[Node]:
+        """Goals with no goal or strategy below them: what JUnit lists as test cases."""
+        out = []
+        for node in self.nodes.values():
+            if node.type != "goal":
+                continue
+            if not any(self.nodes[c].is_claim for c in node.supported_by if c in self.nodes):
+                out.append(node)
+        return out
+
+    def counts(self, nodes: list[Node] | None = None) -> dict[str, int]:
+        """Goals per status (every status present, zero included)."""
+        counter = Counter(n.status for n in (nodes if nodes is not None else self.claims()))
+        return {status: counter.get(status, 0) for status in STATUSES}
+
+    def parents(self) -> dict[str, list[str]]:
+        """Node ID -> the IDs of nodes that link to it (supported_by or in_context_of)."""
+        out: dict[str, list[str]] = {}
+        for node in self.nodes.values():
+            for child in (*node.supported_by, *node.in_context_of):
+                out.setdefault(child, []).append(node.id)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The full model as plain JSON values (``amlas.case/1``)."""
+        return {
+            "schema": "amlas.case/1",
+            "project": self.project,
+            "component": self.component,
+            "library": self.library,
+            "root": self.root,
+            "status": self.top.status,
+            "counts": self.counts(),
+            "modules": [
+                {
+                    "name": m.name,
+                    "stage": m.stage,
+                    "title": m.title,
+                    "pattern": m.pattern,
+                    "argument": m.argument,
+                    "root": m.root,
+                    "status": self.nodes[m.root].status if m.root in self.nodes else None,
+                }
+                for m in self.modules
+            ],
+            "nodes": [n.to_dict() for n in self.nodes.values()],
+            "evidence": {
+                digest: record.model_dump(mode="json", by_alias=True)
+                for digest, record in sorted(self.evidence.items())
+            },
+            "stale_inputs": {k: list(v) for k, v in sorted(self.stale_inputs.items())},
+            "artefacts": [
+                {
+                    "letter": a.letter,
+                    "title": a.title,
+                    "kind": a.kind,
+                    "stage": a.stage,
+                    "path": a.path,
+                    "sha256": a.sha256,
+                    "present": a.present,
+                    "note": a.note,
+                }
+                for a in self.artefacts
+            ],
+            "trace": self.trace.to_dict() if self.trace is not None else None,
+            "diagnostics": [d.to_dict() for d in self.diagnostics.sorted()],
+        }

@@ -1,0 +1,149 @@
+"""The hashes evidence records cite as ``inputs``, computed from the project as it is now.
+
+``amlas run`` writes these hashes into every record; the safety case recomputes them to
+find records that are *stale*: computed from a dataset, a model, a requirement or an
+operating environment that has changed since (AMLAS R23). Both sides use the functions
+here, so they cannot drift apart.
+
+Input names and what they hash:
+
+* ``dataset:X``: the file (or folder tree) of [X]; for a sealed dataset, the plaintext
+  hash its sealed header carries (readable without the key).
+* ``samples:X``: a digest of the per-sample input hashes. Derived from the dataset's
+  content, so it is current whenever ``dataset:X`` is; not recomputed here.
+* ``model``: the model file of [V]; ``model_code``: a python callable's module source.
+* ``requirement:ID``: the canonical JSON of the [H] or [L] item.
+* ``environment``: the canonical JSON of [B].
+* ``access_log:X``: an entry of [X]'s access log; current while the log still holds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from amlas.evidence._record import EvidenceRecord
+from amlas.hashing import sha256_file
+from amlas.project import Project
+from amlas.sealing import AccessLog, SealError, read_header
+
+__all__ = ["ProjectInputs", "canonical_hash", "model_code_file"]
+
+_UNCHECKED = frozenset({"samples"})
+
+
+def canonical_hash(value: BaseModel | Any) -> str:
+    """SHA-256 of the canonical JSON of an artefact item (or None, or plain JSON)."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json", by_alias=True)
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def model_code_file(project: Project) -> Path | None:
+    """The module file of a ``python_callable`` model, if the project holds it."""
+    from amlas.project.artefacts import ModelReference
+
+    ref = project.get("V", ModelReference)
+    if ref is None or ref.format != "python_callable" or not ref.callable:
+        return None
+    relative = Path(*ref.callable.split(":")[0].split("."))
+    for candidate in (relative.with_suffix(".py"), relative / "__init__.py"):
+        if (project.root / candidate).is_file():
+            return project.root / candidate
+    return None
+
+
+class ProjectInputs:
+    """Current input hashes of a project, computed lazily and cached."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self._cache: dict[str, str | None] = {}
+        self._logs: dict[str, set[str] | None] = {}
+        self._items: dict[str, BaseModel] | None = None
+
+    def _items_by_id(self) -> dict[str, BaseModel]:
+        if self._items is None:
+            items: dict[str, BaseModel] = {}
+            if self.project.ml_requirements is not None:
+                items.update({r.id: r for r in self.project.ml_requirements.requirements})
+            if self.project.data_requirements is not None:
+                items.update({r.id: r for r in self.project.data_requirements.requirements})
+            self._items = items
+        return self._items
+
+    def _compute(self, name: str) -> str | None:
+        kind, _, arg = name.partition(":")
+        project = self.project
+        if kind == "dataset":
+            document = project.datasets().get(arg)
+            if document is None:
+                return None
+            if document.sealed is not None:
+                try:
+                    return read_header(project.root / document.sealed.file).plaintext_sha256
+                except (OSError, SealError):
+                    return None
+            path = project.root / document.location
+            return project.content_hash(path) if path.exists() else None
+        if kind == "model":
+            from amlas.project.artefacts import ModelReference
+
+            ref = project.get("V", ModelReference)
+            if ref is None or not ref.location:
+                return None
+            path = project.root / ref.location
+            return project.content_hash(path) if path.exists() else None
+        if kind == "model_code":
+            file = model_code_file(project)
+            return sha256_file(file) if file is not None else None
+        if kind == "requirement":
+            item = self._items_by_id().get(arg)
+            return canonical_hash(item) if item is not None else None
+        if kind == "environment":
+            return canonical_hash(project.environment)
+        return None
+
+    def current(self, name: str) -> str | None:
+        """The hash ``name`` has now; None when the input no longer exists."""
+        if name not in self._cache:
+            self._cache[name] = self._compute(name)
+        return self._cache[name]
+
+    def _log_entries(self, letter: str) -> set[str] | None:
+        if letter not in self._logs:
+            document = self.project.datasets().get(letter)
+            entries: set[str] | None = None
+            if document is not None and document.sealed is not None:
+                try:
+                    log = AccessLog(self.project.root / document.sealed.access_log)
+                    entries = {entry.hash for entry in log.entries()}
+                except (OSError, SealError):
+                    entries = set()
+            self._logs[letter] = entries
+        return self._logs[letter]
+
+    def stale(self, record: EvidenceRecord) -> list[str]:
+        """The names of ``record``'s inputs that no longer match the project, each with
+        why, e.g. 'model (changed)' or 'requirement:MLR-3 (removed)'."""
+        out = []
+        for name, recorded in sorted(record.inputs.items()):
+            kind, _, arg = name.partition(":")
+            if kind in _UNCHECKED:
+                continue
+            if kind == "access_log":
+                entries = self._log_entries(arg)
+                if entries is not None and recorded not in entries:
+                    out.append(f"{name} (entry no longer in the log)")
+                continue
+            now = self.current(name)
+            if now is None:
+                out.append(f"{name} (removed)")
+            elif now != recorded:
+                out.append(f"{name} (changed)")
+        return out
