@@ -37,6 +37,7 @@ __all__ = [
     "COLLECTIONS",
     "CONDITIONS",
     "DEFAULT_LIBRARY",
+    "ArtefactInfo",
     "Library",
     "LibraryError",
     "Link",
@@ -175,11 +176,26 @@ class PatternModule(_Model):
     nodes: list[PatternNode]
 
 
+class ArtefactInfo(_Model):
+    """One AMLAS artefact, for the artefact index."""
+
+    letter: str
+    title: str
+    kind: Literal["EXT", "PAT", "DOC", "DATA", "MODEL", "EVID", "ARG"]
+    stage: int
+    produced_by: Literal["project", "library", "run", "case"]
+    module: str | None = None
+    """PAT and ARG: the module that is the pattern or its instantiation."""
+    prefix: str | None = None
+    """EVID written by amlas run: the record key prefix."""
+
+
 class _LibraryFile(_Model):
     library: str
     title: str
     root: str
     modules: list[str]
+    artefacts: list[ArtefactInfo] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -195,6 +211,7 @@ class Library:
     """Pattern node ID -> module name."""
     files: dict[str, str]
     """Module name -> its file's text (shipped with the case so reviewers can read it)."""
+    artefacts: tuple[ArtefactInfo, ...] = ()
 
 
 def _read(path: Path, model: type[_Model], where: str) -> tuple[_Model, str]:
@@ -282,7 +299,14 @@ def load_library(source: str | Path = DEFAULT_LIBRARY) -> Library:
         modules.append(module)
         files[module.module] = text
     library = Library(
-        index.library, index.title, index.root, tuple(modules), nodes, module_of, files
+        index.library,
+        index.title,
+        index.root,
+        tuple(modules),
+        nodes,
+        module_of,
+        files,
+        tuple(index.artefacts),
     )
     _check(library)
     return library

@@ -188,6 +188,18 @@ class Case:
     def top(self) -> Node:
         return self.nodes[self.root]
 
+    def module_roots(self, module: Module) -> list[Node]:
+        """The instances of a module's top goal (stage 5 has one G5.1 per requirement)."""
+        return [n for n in self.nodes.values() if n.pattern_id == module.root]
+
+    def module_status(self, module: Module) -> Status | None:
+        """The worst status among the module's top goals; None when it has none."""
+        ranks = {"supported": 0, "undeveloped": 1, "inconclusive": 2, "stale": 3, "failed": 4}
+        roots = self.module_roots(module)
+        if not roots:
+            return None
+        return max((n.status for n in roots), key=lambda s: ranks[s])
+
     def module_nodes(self, module: str) -> list[Node]:
         return [n for n in self.nodes.values() if n.module == module]
 
@@ -236,7 +248,7 @@ class Case:
                     "pattern": m.pattern,
                     "argument": m.argument,
                     "root": m.root,
-                    "status": self.nodes[m.root].status if m.root in self.nodes else None,
+                    "status": self.module_status(m),
                 }
                 for m in self.modules
             ],

@@ -2,7 +2,8 @@
 
 Codes are stable: once released, a code keeps its meaning (retire it, never reuse it).
 Families: ``F`` files and YAML, ``S`` schema, ``X`` identifiers and traceability,
-``Q`` requirement quality, ``D`` data and datasets, ``M`` model, verification and deployment.
+``Q`` requirement quality, ``D`` data and datasets, ``M`` model, verification and deployment,
+``G`` the safety case (pattern instantiation, ``amlas case``).
 ``docs/diagnostics.md`` is generated from this table (``amlas diagnostics --markdown``).
 """
 
@@ -514,6 +515,50 @@ _TABLE: tuple[Code, ...] = (
         "(J2.1, J3.1, J6.2, G5.6, G6.5) need recorded text, or the safety case leaves them "
         "undeveloped.",
         "R24",
+    ),
+    # -- G: the safety case (pattern instantiation) -------------------------------------------
+    Code(
+        "G001",
+        "warning",
+        "placeholder left unfilled",
+        "A pattern node's `{placeholder}` has no value in the project (usually because the "
+        "artefact that provides it is missing or empty). The node keeps the placeholder and "
+        "stays undeveloped.",
+        "R22",
+    ),
+    Code(
+        "G002",
+        "warning",
+        "multiplicity not expanded",
+        "A multiplicity (e.g. one G2.5 per robustness requirement) has no items, so the "
+        "argument has no instance of that goal. Add the requirements, or argue the gap.",
+        "R22",
+    ),
+    Code(
+        "G003",
+        "warning",
+        "choice not made",
+        "A choice in the pattern (S5.1: test and/or formal verification) has no chosen "
+        "branch for an instance: [AA] lists no verification activity for the requirement.",
+        "R17",
+    ),
+    Code(
+        "G004",
+        "warning",
+        "rationale not recorded",
+        "A justification node AMLAS requires ('sufficient', 'representative') has no "
+        "recorded rationale in its artefact or under `case.rationale` in amlas.yaml, so it "
+        "stays undeveloped.",
+        "R24",
+    ),
+    Code(
+        "G005",
+        "warning",
+        "case setting names no node",
+        "`case.rationale` or `case.judgements` in amlas.yaml names a node ID (or glob) that "
+        "is not in the instantiated safety case: a typo, or a node of another pattern "
+        "library.",
+        "R22",
     ),
 )
 

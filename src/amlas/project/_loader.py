@@ -52,7 +52,11 @@ def load_project(root: str | Path) -> LoadResult:
         )
     if manifest is None:  # keep going so the artefacts still get checked
         manifest = _fallback_manifest(manifest_yaml.data if manifest_yaml else {})
-    project = Project(root=root.resolve(), manifest=manifest)
+    project = Project(
+        root=root.resolve(),
+        manifest=manifest,
+        manifest_source=manifest_yaml.source if manifest_yaml is not None else None,
+    )
 
     for letter, spec in ARTEFACTS.items():
         relative = manifest.path_of(letter)

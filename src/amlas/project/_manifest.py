@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -9,7 +10,7 @@ from pydantic import Field
 from amlas.project.artefacts import ARTEFACTS
 from amlas.project.artefacts._base import Item, Text
 
-__all__ = ["MANIFEST_FILE", "Manifest"]
+__all__ = ["MANIFEST_FILE", "Allowance", "CaseSettings", "Judgement", "Manifest"]
 
 MANIFEST_FILE = "amlas.yaml"
 FORMAT_VERSION = 1
@@ -18,6 +19,49 @@ Letter = Literal[
     "A", "B", "C", "D", "E", "H", "J", "L", "M", "N", "O", "P", "Q", "U", "V", "AA", "DD", "EE"
 ]
 """The user-written artefacts (``ARTEFACTS`` keys)."""
+
+
+NodePattern = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.*?\-]*$")]
+"""A safety-case node ID, or a glob over instantiated IDs such as 'G5.6.*'."""
+
+
+class Judgement(Item):
+    """A human judgement that develops a goal the AMLAS pattern leaves undeveloped."""
+
+    text: Text
+    """The judgement and what it rests on."""
+    by: Text
+    """Who made it (name and role)."""
+    date: dt.date
+    """When it was made."""
+    references: list[Text] = Field(default_factory=list)
+    """Documents or artefacts it cites, e.g. '[AA] platform section', 'HIL test report 7'."""
+
+
+class Allowance(Item):
+    """A node the gate accepts although it is not supported, and why."""
+
+    node: NodePattern
+    """The node ID or a glob over instantiated IDs, e.g. 'G6.7' or 'G5.6.*'."""
+    reason: Text
+    """Why the safety case may stand without it for now (reviewed by the assessor)."""
+
+
+class CaseSettings(Item):
+    """How the safety case is instantiated and gated (``amlas case``, ``amlas gate``)."""
+
+    library: str = "amlas-1.1"
+    """The pattern library: a name shipped with amlas, or a folder in the project."""
+    rationale: dict[NodePattern, Text] = Field(default_factory=dict)
+    """Justification node ID (e.g. 'J4.1', or 'J5.1.MLR-3' for one instance) -> the
+    recorded rationale; overrides the text the pattern reads from an artefact."""
+    judgements: dict[NodePattern, Judgement] = Field(default_factory=dict)
+    """Goal ID the pattern leaves undeveloped (e.g. 'G5.8', 'G6.7') -> the judgement that
+    develops it."""
+    allow_undeveloped: list[Allowance] = Field(default_factory=list)
+    """Undeveloped nodes ``amlas gate`` accepts, each with its reason."""
+    allow_inconclusive: list[Allowance] = Field(default_factory=list)
+    """Inconclusive nodes ``amlas gate`` accepts, each with its reason."""
 
 
 class Manifest(Item):
@@ -38,6 +82,8 @@ class Manifest(Item):
     SQLAlchemy URL such as ``sqlite:///evidence.db``."""
     artefacts: dict[Letter, Text] = Field(default_factory=dict)
     """Artefact letter -> project-relative file, for files not at their default location."""
+    case: CaseSettings = Field(default_factory=CaseSettings)
+    """Safety case settings: recorded rationale and judgements, and the gate policy."""
 
     def path_of(self, letter: str) -> str:
         overrides: dict[str, str] = {str(k): v for k, v in self.artefacts.items()}

@@ -71,6 +71,8 @@ class Project:
     artefacts: dict[str, ArtefactDocument] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     sources: dict[str, SourceMap] = field(default_factory=dict)
+    manifest_source: SourceMap | None = None
+    """Where each value of ``amlas.yaml`` sits, when it loaded."""
     hashes: HashCache | None = None
     """Content hashes of data and model files, cached under ``.amlas/`` between runs."""
 

@@ -1,0 +1,418 @@
+"""The status of every leaf: evidence verdicts and staleness, recorded rationale and
+judgements, filled-in artefact fields, and the two assessments that need code.
+
+Leaf rules (docs/case.md, "Status"):
+
+* a solution citing evidence: each expected record is ``supported`` (pass), ``failed``,
+  ``inconclusive`` or ``stale`` (an input hash no longer matches the project); a record
+  that does not exist is ``undeveloped``; the solution takes the worst;
+* a solution naming artefact fields: ``supported`` when every field is filled in,
+  ``undeveloped`` otherwise;
+* a justification: ``supported`` when its rationale is recorded, ``undeveloped`` if not;
+* a context: ``supported`` when the artefacts it points at loaded, else ``undeveloped``;
+* an assumption: ``supported`` (assumptions are argued outside AMLAS, e.g. A1.1);
+* a goal the pattern leaves undeveloped: developed by a recorded judgement or by the
+  artefact fields its pattern names (a solution ``Sn-<goal>`` is added), else
+  ``undeveloped``.
+
+Every failed solution raises a counter-solution (``CSn...``) that challenges the goal it
+supported, one per failed record, as GSN's dialectic extension allows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from amlas.case._bind import Binder, Item, fill, first_sentence, is_filled
+from amlas.case._library import EvidenceSelector, FieldsSpec, Library, PatternNode
+from amlas.case._model import Node, Status
+from amlas.case._status import worst
+from amlas.evidence import EvidenceRecord, EvidenceStore, StoreError, verify_custody
+from amlas.evidence._inputs import ProjectInputs
+from amlas.project import ARTEFACTS, Project
+from amlas.project.artefacts import ValidationResults, VerificationLog
+
+__all__ = ["Assessor"]
+
+_VERDICT: dict[str, Status] = {
+    "pass": "supported",
+    "fail": "failed",
+    "inconclusive": "inconclusive",
+}
+
+Part = tuple[Status, str]
+
+
+class Assessor:
+    def __init__(self, project: Project, binder: Binder, store: EvidenceStore | None) -> None:
+        self.project = project
+        self.binder = binder
+        self.store = store
+        self.refs: dict[str, str] = dict(store.list()) if store is not None else {}
+        self.inputs = ProjectInputs(project)
+        self.cited: dict[str, EvidenceRecord] = {}
+        self.stale_inputs: dict[str, list[str]] = {}
+        self._custody: list[str] | None = None
+        self._damaged: dict[str, str] = {}
+
+    # -- records ---------------------------------------------------------------------------
+
+    def record(self, key: str) -> tuple[str, EvidenceRecord] | None:
+        digest = self.refs.get(key)
+        if digest is None or self.store is None or digest in self._damaged:
+            return None
+        if digest not in self.cited:
+            try:
+                record = self.store.get(digest)
+            except StoreError as exc:
+                self._damaged[digest] = str(exc)
+                return None
+            self.cited[digest] = record
+            stale = self.inputs.stale(record)
+            if stale:
+                self.stale_inputs[digest] = stale
+        return digest, self.cited[digest]
+
+    def record_status(self, digest: str) -> Status:
+        if digest in self.stale_inputs:
+            return "stale"
+        return _VERDICT[self.cited[digest].verdict]
+
+    def expected_keys(self, selector: EvidenceSelector, binding: Mapping[str, Item]) -> list[str]:
+        """Keys the selector expects to exist (missing ones leave the solution undeveloped)."""
+        if selector.key is not None:
+            if selector.for_each is not None:
+                out = []
+                for item in self.binder.collection(selector.for_each):
+                    variables = self.binder.variables_for({**binding, "item": item})
+                    out.append(fill(selector.key, variables)[0])
+                return out
+            return [fill(selector.key, self.binder.variables_for(binding))[0]]
+        if selector.data_category is not None:
+            return [
+                f"stage3/{r.id}/{letter}"
+                for r in self.binder.data_requirements(selector.data_category)
+                if r.rule is not None
+                for letter in r.datasets
+            ]
+        return []
+
+    def found_keys(self, selector: EvidenceSelector) -> list[str]:
+        """Keys a prefix selector matches among the current records."""
+        if selector.prefix is None:
+            return []
+        out = []
+        for key in sorted(self.refs):
+            if not key.startswith(selector.prefix):
+                continue
+            if selector.dataset is not None:
+                found = self.record(key)
+                dataset = found[1].dataset if found else None
+                if not dataset or selector.dataset not in dataset.split("+"):
+                    continue
+            out.append(key)
+        return out
+
+    # -- rationale ---------------------------------------------------------------------------
+
+    def rationale(
+        self, pattern: PatternNode, node: Node, binding: Mapping[str, Item]
+    ) -> str | None:
+        recorded = self.binder.recorded(self.binder.settings.rationale, node.id, pattern.id)
+        if recorded:
+            return str(recorded)
+        spec = pattern.rationale
+        if spec is None or spec.source == "case.rationale":
+            return None
+        if spec.source == "activities":
+            requirement = binding.get("requirement")
+            if requirement is None:
+                return None
+            texts = [
+                str(getattr(a, spec.field, "") or "").strip()
+                for a in self.binder.activities(requirement.id, spec.method)
+            ]
+            joined = " ".join(t for t in texts if t)
+            return joined or None
+        letter, _, path = spec.source.partition(".")
+        values = self.binder.field_values(letter, path)
+        texts = [str(v).strip() for _, v in values if is_filled(v)]
+        return " ".join(texts) or None
+
+    # -- leaves -------------------------------------------------------------------------------
+
+    def assess_all(self, nodes: dict[str, Node], library: Library) -> None:
+        parents: dict[str, list[str]] = {}
+        for node in nodes.values():
+            for child in node.supported_by:
+                parents.setdefault(child, []).append(node.id)
+        for node in list(nodes.values()):
+            pattern = library.nodes[node.pattern_id]
+            binding = {
+                name: Item(value, self._item(name, value)) for name, value in node.binding.items()
+            }
+            if node.type == "context":
+                self.context(node)
+            elif node.type == "assumption":
+                node.status, node.reason = "supported", "assumed: argued outside this case"
+            elif node.type == "justification":
+                if node.rationale:
+                    node.status, node.reason = "supported", "rationale recorded"
+                else:
+                    node.status = "undeveloped"
+                    node.reason = "no rationale recorded (R24)"
+            elif node.type == "solution":
+                self.solution(node, pattern, binding)
+                if node.status == "failed":
+                    self.counter(nodes, node, parents.get(node.id, []))
+            elif node.is_claim and not node.supported_by:
+                self.undeveloped_claim(nodes, node, pattern)
+
+    def _item(self, name: str, item_id: str) -> Any:
+        ml = self.project.ml_requirements
+        for r in ml.requirements if ml is not None else []:
+            if r.id == item_id:
+                return r
+        raise KeyError(f"{name}={item_id}")
+
+    def context(self, node: Node) -> None:
+        missing = [x for x in node.artefacts if x in ARTEFACTS and x not in self.project.artefacts]
+        if missing:
+            node.status = "undeveloped"
+            node.reason = "the project has no valid " + ", ".join(f"[{x}]" for x in missing)
+        elif node.notes and node.notes[0].startswith("unfilled"):
+            node.status, node.reason = "undeveloped", node.notes[0]
+        else:
+            node.status, node.reason = "supported", "artefact present"
+
+    def fields(self, spec: FieldsSpec) -> Part:
+        if spec.artefact not in self.project.artefacts:
+            return "undeveloped", f"the project has no valid [{spec.artefact}]"
+        empty = [
+            where
+            for path in spec.fields
+            for where, value in (self.binder.field_values(spec.artefact, path) or [(path, None)])
+            if not is_filled(value)
+        ]
+        if empty:
+            return "undeveloped", "not filled in: " + "; ".join(empty[:6])
+        return "supported", f"[{spec.artefact}] records {', '.join(spec.fields)}"
+
+    def evidence(
+        self, node: Node, selectors: list[EvidenceSelector], binding: Mapping[str, Item]
+    ) -> list[Part]:
+        parts: list[Part] = []
+        keys = []
+        for selector in selectors:
+            keys += self.expected_keys(selector, binding)
+            found = self.found_keys(selector)
+            keys += found
+            if selector.prefix is not None and not found:
+                where = f" on [{selector.dataset}]" if selector.dataset else ""
+                parts.append(("undeveloped", f"no evidence record {selector.prefix}*{where} yet"))
+            if selector.data_category is not None:
+                category = selector.data_category
+                rules = self.binder.data_requirements(category)
+                for r in rules:
+                    if r.rule is None:
+                        node.notes.append(f"{r.id}: no machine check; judged by review in [Q]")
+                if not rules:
+                    gap = self.binder.category_gap(category)
+                    if gap:
+                        parts.append(("supported", f"no {category} requirement: gap argued in [L]"))
+                        node.rationale = gap
+                    else:
+                        parts.append(("undeveloped", f"[L] has no {category} requirement"))
+        verdicts: Counter[Status] = Counter()
+        missing: list[str] = []
+        for key in dict.fromkeys(keys):
+            hit = self.record(key)
+            if hit is None:
+                damaged = self.refs.get(key) in self._damaged
+                missing.append(key + (" (record damaged)" if damaged else ""))
+                continue
+            digest, record = hit
+            node.evidence.append(digest)
+            status = self.record_status(digest)
+            verdicts[status] += 1
+            if status == "stale":
+                node.notes.append(f"{key} stale: " + ", ".join(self.stale_inputs[digest]))
+            elif status != "supported":
+                node.notes.append(f"{key}: {record.summary}")
+        if verdicts:
+            status = worst(s for s in verdicts if verdicts[s])
+            counts = ", ".join(f"{n} {s}" for s, n in sorted(verdicts.items()))
+            parts.append((status, f"{sum(verdicts.values())} evidence records: {counts}"))
+        if missing:
+            shown = ", ".join(missing[:4]) + (
+                f" and {len(missing) - 4} more" if len(missing) > 4 else ""
+            )
+            parts.append(("undeveloped", f"no evidence record {shown} (amlas run)"))
+        return parts
+
+    def solution(self, node: Node, pattern: PatternNode, binding: Mapping[str, Item]) -> None:
+        parts: list[Part] = []
+        if pattern.document is not None:
+            parts.append(self.fields(pattern.document))
+        if pattern.evidence:
+            parts += self.evidence(node, pattern.evidence, binding)
+        if pattern.assess == "validation_results":
+            parts.append(self.validation_results())
+        elif pattern.assess == "verification_independence":
+            parts += self.verification_independence(node, binding)
+        if not parts:
+            parts.append(("undeveloped", "nothing to assess"))
+        status = worst([s for s, _ in parts])
+        node.status = status
+        node.reason = "; ".join(reason for s, reason in parts if s == status)
+
+    def counter(self, nodes: dict[str, Node], solution: Node, parents: list[str]) -> None:
+        failed = [d for d in solution.evidence if self.record_status(d) == "failed"]
+        reasons: list[tuple[str | None, str]] = [
+            (d, self.cited[d].key + ": " + self.cited[d].summary) for d in failed
+        ]
+        if not reasons:
+            reasons = [(None, solution.reason)]
+        base = "C" + solution.id
+        for i, (digest, text) in enumerate(reasons, start=1):
+            cid = base if len(reasons) == 1 else f"{base}.{i}"
+            for parent in parents[:1]:
+                nodes[cid] = Node(
+                    id=cid,
+                    pattern_id="CSn",
+                    type="counter_solution",
+                    text=text,
+                    module=solution.module,
+                    status="failed",
+                    reason=f"challenges {parent}: {text}",
+                    evidence=[digest] if digest else [],
+                    challenges=parent,
+                    binding=dict(solution.binding),
+                )
+                nodes[parent].defeated = True
+
+    def undeveloped_claim(self, nodes: dict[str, Node], node: Node, pattern: PatternNode) -> None:
+        judgement = self.binder.recorded(self.binder.settings.judgements, node.id, node.pattern_id)
+        developed: Part | None = None
+        text = ""
+        if judgement is not None:
+            text = f"Judgement by {judgement.by}, {judgement.date.isoformat()}: {judgement.text}"
+            developed = ("supported", "judgement recorded in amlas.yaml case.judgements")
+            rationale = judgement.text
+        elif pattern.developed_by is not None:
+            status, reason = self.fields(pattern.developed_by)
+            if status == "supported":
+                spec = pattern.developed_by
+                values = [
+                    str(v)
+                    for path in spec.fields
+                    for _, v in self.binder.field_values(spec.artefact, path)
+                ]
+                rationale = " ".join(values)
+                text = (
+                    f"[{spec.artefact}] {', '.join(spec.fields)}: {first_sentence(rationale, 200)}"
+                )
+                developed = ("supported", reason)
+            else:
+                node.notes.append(reason)
+        if developed is None:
+            node.undeveloped = True
+            node.status = "undeveloped"
+            node.reason = (
+                "left undeveloped by the pattern: record a judgement under case.judgements "
+                f"in amlas.yaml ({node.pattern_id})"
+                if pattern.undeveloped
+                else "nothing supports it"
+            )
+            return
+        sid = f"Sn-{node.id}"
+        nodes[sid] = Node(
+            id=sid,
+            pattern_id=f"Sn-{node.pattern_id}",
+            type="solution",
+            text=text,
+            module=node.module,
+            status=developed[0],
+            reason=developed[1],
+            artefacts=[pattern.developed_by.artefact]
+            if pattern.developed_by and not judgement
+            else [],
+            binding=dict(node.binding),
+            rationale=rationale,
+        )
+        node.supported_by.append(sid)
+
+    # -- assessments that need code --------------------------------------------------------------
+
+    def validation_results(self) -> Part:
+        results = self.project.get("J", ValidationResults)
+        ml = self.project.ml_requirements
+        if results is None:
+            return "undeveloped", "the project has no valid [J]"
+        latest: dict[str, str] = {}
+        for record in sorted(results.records, key=lambda r: r.date):
+            for rid in record.requirements:
+                latest[rid] = record.outcome
+        outcomes: dict[str, list[str]] = {}
+        for requirement in ml.requirements if ml is not None else []:
+            outcome = latest.get(requirement.id, "not validated")
+            outcomes.setdefault(outcome, []).append(requirement.id)
+        if "rejected" in outcomes:
+            return "failed", "validation rejected " + ", ".join(outcomes["rejected"])
+        open_items = outcomes.get("pending", []) + outcomes.get("not validated", [])
+        if open_items:
+            return "undeveloped", "validation pending or not recorded: " + ", ".join(open_items)
+        return "supported", "every ML safety requirement validated in [J]"
+
+    def verification_independence(self, node: Node, binding: Mapping[str, Item]) -> list[Part]:
+        log = self.project.get("AA", VerificationLog)
+        parts: list[Part] = []
+        if log is None:
+            return [("undeveloped", "the project has no valid [AA]")]
+        if not log.verifiers:
+            parts.append(("undeveloped", "[AA] names no verifier (R16)"))
+        elif not any(v.independent for v in log.verifiers):
+            parts.append(("failed", "no verifier in [AA] is independent of development (R16)"))
+        else:
+            names = ", ".join(v.name for v in log.verifiers if v.independent)
+            parts.append(("supported", f"independent verifiers in [AA]: {names}"))
+        requirement = binding.get("requirement")
+        if requirement is not None:
+            found = self.record(f"stage5/{requirement.id}/P")
+            if found is not None and found[1].role != "verifier":
+                parts.append(
+                    (
+                        "failed",
+                        f"stage-5 evidence for {requirement.id} was computed by "
+                        f"the {found[1].role} role",
+                    )
+                )
+        parts += self.evidence(
+            node,
+            [
+                EvidenceSelector(key="stage3/independence/N-P"),
+                EvidenceSelector(key="stage3/independence/O-P"),
+            ],
+            {},
+        )
+        document = self.project.datasets().get("P")
+        if document is not None and document.sealed is None:
+            node.notes.append("[P] is not sealed: its custody rests on [AA] data_access (R15)")
+        if self._custody is None:
+            self._custody = verify_custody(self.project, self.store) if self.store else []
+        if self._custody:
+            parts.append(("failed", "custody of [P]: " + "; ".join(self._custody[:3])))
+        return parts
+
+    def artefact_note(self, letter: str) -> str:
+        datasets = self.project.datasets()
+        if letter in datasets:
+            current = self.inputs.current(f"dataset:{letter}")
+            sealed = " (sealed)" if datasets[letter].sealed is not None else ""
+            return f"data sha256 {current}{sealed}" if current else "data file missing"
+        if letter == "V":
+            current = self.inputs.current("model")
+            return f"model sha256 {current}" if current else "model file missing"
+        return ""

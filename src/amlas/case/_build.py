@@ -1,0 +1,311 @@
+"""Instantiate a pattern library over a project and its evidence: one GSN graph.
+
+:func:`build_case` walks the library from its root goal. Each pattern node becomes one
+instance per multiplicity binding (``G5.1.MLR-3``); placeholders are filled from the
+artefacts; choices keep the chosen legs; optional links follow their condition. Leaves
+are then assessed (evidence verdicts, staleness, recorded rationale, filled-in artefact
+fields), failed solutions raise counter-solutions, and statuses propagate upward
+(:mod:`amlas.case._status`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from pathlib import Path
+
+from amlas.case._assess import Assessor
+from amlas.case._bind import Binder, Item, fill, first_sentence
+from amlas.case._library import Library, Link, PatternNode, load_library
+from amlas.case._model import ArtefactEntry, Case, Module, Node
+from amlas.case._status import propagate
+from amlas.diagnostics import Diagnostics, Location
+from amlas.evidence import EvidenceStore, open_store
+from amlas.project import Project, build_trace, check_project
+
+__all__ = ["build_case"]
+
+Binding = dict[str, Item]
+
+
+def _suffix(binding: Mapping[str, Item]) -> str:
+    return "".join(f".{item.id}" for item in binding.values())
+
+
+class _Builder:
+    def __init__(self, project: Project, library: Library, store: EvidenceStore | None) -> None:
+        self.project = project
+        self.library = library
+        self.binder = Binder(project)
+        self.assessor = Assessor(project, self.binder, store)
+        self.nodes: dict[str, Node] = {}
+        self.diagnostics = Diagnostics()
+        # (pattern id, kind of problem, detail) -> instance ids: one diagnostic per group
+        self.problems: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+
+    # -- instantiation ---------------------------------------------------------------------------
+
+    def instantiate(self, pattern_id: str, binding: Binding) -> str:
+        pattern = self.library.nodes[pattern_id]
+        node_id = pattern_id + _suffix(binding)
+        if node_id in self.nodes:
+            return node_id
+        variables = self.binder.variables_for(binding)
+        node = Node(
+            id=node_id,
+            pattern_id=pattern_id,
+            type=pattern.type,
+            text="",
+            module=self.library.module_of[pattern_id],
+            artefacts=list(pattern.artefacts),
+            binding={name: item.id for name, item in binding.items()},
+            extension=pattern.extension,
+        )
+        self.nodes[node_id] = node
+        if pattern.type == "justification":
+            node.rationale = self.assessor.rationale(pattern, node, binding)
+            variables["rationale"] = first_sentence(node.rationale, 300) if node.rationale else None
+        node.text, missing = fill(pattern.text, variables)
+        for name in missing:
+            if name == "rationale":
+                self.problems[(pattern_id, "rationale", "")].append(node_id)
+            else:
+                self.problems[(pattern_id, "placeholder", name)].append(node_id)
+        if missing:
+            node.notes.append("unfilled: " + ", ".join(f"{{{m}}}" for m in missing))
+        for link in pattern.links("context"):
+            node.in_context_of += self.follow(pattern, link, binding)
+        chosen = None
+        if pattern.choice is not None:
+            chosen = self.binder.chosen(pattern.choice.chosen_by, binding)
+            options = {link.option for link in pattern.links("supported_by") if link.option}
+            if len(chosen & options) < pattern.choice.at_least:
+                self.problems[(pattern_id, "choice", "/".join(sorted(options)))].append(node_id)
+                node.notes.append(
+                    f"choice unmade: at least {pattern.choice.at_least} of "
+                    f"{', '.join(sorted(options))} (none recorded for this requirement)"
+                )
+        for link in pattern.links("supported_by"):
+            if link.option is not None and (chosen is None or link.option not in chosen):
+                continue
+            node.supported_by += self.follow(pattern, link, binding)
+        if pattern.backed_by is not None:
+            node.backed_by = self.instantiate(pattern.backed_by, binding)
+        return node_id
+
+    def follow(self, parent: PatternNode, link: Link, binding: Binding) -> list[str]:
+        if link.when is not None and not self.binder.condition(link.when):
+            return []
+        if link.for_each is None:
+            return [self.instantiate(link.id, binding)]
+        items = self.binder.collection(link.for_each)
+        if not items and not link.optional:
+            self.problems[(link.id, "multiplicity", link.for_each)].append(
+                parent.id + _suffix(binding)
+            )
+        return [self.instantiate(link.id, {**binding, link.as_: item}) for item in items]
+
+    # -- diagnostics -----------------------------------------------------------------------------
+
+    def report(self) -> None:
+        manifest = Location("amlas.yaml")
+        for (pattern_id, kind, detail), ids in sorted(self.problems.items()):
+            shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+            where, hint = self._where(pattern_id, kind, detail)
+            if kind == "placeholder":
+                self.diagnostics.add(
+                    "G001",
+                    f"{pattern_id}: placeholder {{{detail}}} left unfilled in {shown}",
+                    where,
+                    hint=hint,
+                )
+            elif kind == "multiplicity":
+                self.diagnostics.add(
+                    "G002",
+                    f"{pattern_id}: no {detail.replace('_', ' ')}, so {shown} has no "
+                    f"{pattern_id} instance",
+                    where,
+                    hint=hint,
+                )
+            elif kind == "choice":
+                self.diagnostics.add(
+                    "G003",
+                    f"{pattern_id}: no verification approach ({detail}) chosen for {shown}",
+                    where,
+                    hint="list an activity with method 'test' or 'formal' for the requirement "
+                    "in [AA] (R17)",
+                )
+            elif kind == "rationale":
+                self.diagnostics.add(
+                    "G004",
+                    f"{pattern_id}: no rationale recorded for {shown}; the justification "
+                    "stays undeveloped (R24)",
+                    where,
+                    hint=hint,
+                )
+        for table in ("rationale", "judgements"):
+            recorded = getattr(self.project.manifest.case, table)
+            patterns = {n.pattern_id for n in self.nodes.values()}
+            for key in recorded:
+                if any(ch in key for ch in "*?["):
+                    import fnmatch
+
+                    if any(fnmatch.fnmatchcase(i, key) for i in self.nodes):
+                        continue
+                elif key in self.nodes or key in patterns:
+                    continue
+                source = self.project.manifest_source
+                at = source.locate(("case", table, key), key=True) if source else manifest
+                self.diagnostics.add(
+                    "G005",
+                    f"case.{table} names {key!r}, which is no node of this safety case",
+                    at,
+                    hint=_closest(key, sorted(patterns | set(self.nodes))),
+                )
+
+    def _where(self, pattern_id: str, kind: str, detail: str) -> tuple[Location, str | None]:
+        pattern = self.library.nodes[pattern_id]
+        if kind == "rationale" and pattern.rationale is not None:
+            source = pattern.rationale.source
+            letter, _, field = source.partition(".")
+            if letter in ("case", "activities"):
+                return Location("amlas.yaml"), (
+                    f"record it in amlas.yaml under case.rationale.{pattern_id}"
+                    + (
+                        " or in the [AA] activities of the requirement"
+                        if letter == "activities"
+                        else ""
+                    )
+                )
+            return self.project.locate(letter) if letter in self.project.files else Location(
+                "amlas.yaml"
+            ), f"write '{field}' in [{letter}] or case.rationale.{pattern_id} in amlas.yaml"
+        letters = pattern.artefacts
+        for letter in letters:
+            if letter in self.project.files:
+                missing = letter not in self.project.artefacts
+                return self.project.locate(letter), (
+                    f"[{letter}] is missing or invalid" if missing else None
+                )
+        return Location("amlas.yaml"), None
+
+    # -- artefact index ----------------------------------------------------------------------------
+
+    def artefact_index(self, case: Case) -> list[ArtefactEntry]:
+        out = []
+        refs = self.assessor.refs
+        for info in self.library.artefacts:
+            path = sha = None
+            present = False
+            note = ""
+            if info.produced_by == "project":
+                path = self.project.files.get(info.letter)
+                present = info.letter in self.project.artefacts
+                if path and (self.project.root / path).is_file():
+                    sha = self.project.content_hash(self.project.root / path)
+                note = self.assessor.artefact_note(info.letter)
+            elif info.produced_by == "library":
+                path = f"{self.library.name}/{info.module}.yaml"
+                present = info.module in self.library.files
+                if present and info.module is not None:
+                    import hashlib
+
+                    sha = hashlib.sha256(self.library.files[info.module].encode()).hexdigest()
+            elif info.produced_by == "run":
+                keys = [k for k in refs if info.prefix and k.startswith(info.prefix)]
+                present = bool(keys)
+                note = f"{len(keys)} evidence records" if keys else "no evidence records yet"
+            elif info.produced_by == "case":
+                module_root = next((m.root for m in case.modules if m.name == info.module), None)
+                instances = [n for n in case.nodes.values() if n.module == info.module]
+                present = bool(instances)
+                status = case.nodes[module_root].status if module_root in case.nodes else None
+                note = f"{len(instances)} nodes" + (f", top claim {status}" if status else "")
+            out.append(
+                ArtefactEntry(
+                    info.letter, info.title, info.kind, info.stage, path, sha, present, note
+                )
+            )
+        return out
+
+
+def _ordered(nodes: dict[str, Node], library: Library) -> dict[str, Node]:
+    """Depth-first from the root (support, then context, then backing modules), each
+    counter-solution right after the goal it challenges; then grouped by module."""
+    challengers: dict[str, list[str]] = defaultdict(list)
+    for node in nodes.values():
+        if node.challenges:
+            challengers[node.challenges].append(node.id)
+    seen: dict[str, None] = {}
+    stack = [library.root]
+    while stack:
+        node_id = stack.pop()
+        if node_id in seen or node_id not in nodes:
+            continue
+        seen[node_id] = None
+        node = nodes[node_id]
+        after = [*node.in_context_of, *challengers[node_id], *node.supported_by]
+        if node.backed_by:
+            after.append(node.backed_by)
+        stack.extend(reversed(after))
+    for node_id in nodes:  # anything unreachable still appears, at the end of its module
+        seen.setdefault(node_id, None)
+    rank = {m.module: i for i, m in enumerate(library.modules)}
+    ordered = sorted(seen, key=lambda nid: rank.get(nodes[nid].module, len(rank)))
+    return {nid: nodes[nid] for nid in ordered}
+
+
+def _closest(word: str, options: list[str]) -> str | None:
+    from amlas.diagnostics import did_you_mean
+
+    return did_you_mean(word, options)
+
+
+def build_case(
+    root: str | Path,
+    *,
+    store: str | None = None,
+    library: str | Path | None = None,
+) -> Case:
+    """Build the safety case of the project at ``root`` from its artefacts and evidence.
+
+    ``store`` overrides the manifest's evidence store URI; ``library`` the manifest's
+    pattern library (a shipped name or a folder). Problems in the project are carried in
+    ``case.diagnostics`` (the case is still built: missing artefacts leave claims
+    undeveloped). Raises :class:`~amlas.errors.UsageError` for a missing project, an
+    unreadable store or a malformed pattern library.
+    """
+    loaded = check_project(root)
+    project = loaded.project
+    chosen = library if library is not None else project.manifest.case.library
+    if isinstance(chosen, str) and (project.root / chosen).is_dir():
+        chosen = project.root / chosen
+    patterns = load_library(chosen)
+    uri = store or project.manifest.evidence
+    with open_store(uri, root=project.root) as evidence:
+        builder = _Builder(project, patterns, evidence)
+        builder.instantiate(patterns.root, {})
+        builder.assessor.assess_all(builder.nodes, patterns)
+    builder.report()
+    nodes = _ordered(builder.nodes, patterns)
+    propagate(nodes, patterns.root)
+    diagnostics = Diagnostics()
+    diagnostics.extend(loaded.diagnostics)
+    diagnostics.extend(builder.diagnostics)
+    case = Case(
+        project=project.manifest.name,
+        component=project.manifest.component,
+        library=patterns.name,
+        root=patterns.root,
+        modules=[
+            Module(m.module, m.stage, m.title, m.pattern, m.argument, m.root)
+            for m in patterns.modules
+        ],
+        nodes=nodes,
+        evidence=builder.assessor.cited,
+        trace=build_trace(project),
+        diagnostics=diagnostics,
+        stale_inputs=builder.assessor.stale_inputs,
+    )
+    case.artefacts = builder.artefact_index(case)
+    return case

@@ -1,0 +1,179 @@
+"""Status propagation and the gate.
+
+A goal or strategy takes the worst status among what it rests on: the nodes that support
+it, its justifications, the contexts that point at artefacts (a missing [B] leaves G1.1
+undeveloped), and the module goals backing a context (C2.2 rests on G3.1, C2.3 on G4.1).
+Assumptions never lower a status. A goal a counter-solution challenges is ``failed``.
+
+Worst first: ``failed`` > ``stale`` > ``inconclusive`` > ``undeveloped`` > ``supported``.
+Stale ranks above inconclusive because nothing a stale record says can be trusted until it
+is re-run; failed ranks first because a current failure defeats the claim whatever else
+holds.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Final
+
+from amlas.case._model import Case, Node, Status
+
+__all__ = ["RANK", "GateResult", "gate", "propagate", "worst"]
+
+RANK: Final[dict[Status, int]] = {
+    "supported": 0,
+    "undeveloped": 1,
+    "inconclusive": 2,
+    "stale": 3,
+    "failed": 4,
+}
+
+
+def worst(statuses: Iterable[Status]) -> Status:
+    """The worst status (``supported`` for none)."""
+    out: Status = "supported"
+    for status in statuses:
+        if RANK[status] > RANK[out]:
+            out = status
+    return out
+
+
+def _inputs(node: Node, nodes: dict[str, Node]) -> list[str]:
+    """The nodes whose status ``node`` rests on."""
+    out = list(node.supported_by)
+    for cid in node.in_context_of:
+        ctx = nodes.get(cid)
+        if ctx is None or ctx.type == "assumption":
+            continue
+        out.append(cid)
+    return out
+
+
+def _context_inputs(node: Node) -> list[str]:
+    return [node.backed_by] if node.backed_by else []
+
+
+def propagate(
+    nodes: dict[str, Node],
+    root: str,
+    *,
+    override: dict[str, Status] | None = None,
+) -> None:
+    """Set the status and reason of every goal, strategy and backed context, leaves first.
+
+    ``override`` replaces the status of named nodes before their parents read them (the
+    gate uses it to accept undeveloped nodes); the nodes themselves keep their own status.
+    """
+    challenged: dict[str, list[str]] = {}
+    for node in nodes.values():
+        if node.challenges:
+            challenged.setdefault(node.challenges, []).append(node.id)
+    done: set[str] = set()
+    effective: dict[str, Status] = {}
+
+    def visit(node_id: str, path: frozenset[str]) -> Status:
+        node = nodes[node_id]
+        if node_id in done:
+            return effective[node_id]
+        if node_id in path:  # a cycle in a pattern: report it as undeveloped, never loop
+            return "undeveloped"
+        inner = path | {node_id}
+        if node.type == "context" and node.backed_by:
+            backing = visit(node.backed_by, inner)
+            own = node.status
+            node.status = worst([own, backing]) if own != "supported" else backing
+            if backing != "supported":
+                node.reason = f"backed by {node.backed_by}, which is {backing}"
+        elif node.is_claim and (node.supported_by or node.in_context_of):
+            children = _inputs(node, nodes)
+            statuses = {cid: visit(cid, inner) for cid in children if cid in nodes}
+            if not node.supported_by:
+                statuses[node.id + "#undeveloped"] = "undeveloped"
+            status = worst(statuses.values())
+            if node_id in challenged:
+                status = "failed"
+                node.reason = "challenged by " + ", ".join(challenged[node_id])
+            elif status == "supported":
+                node.reason = (
+                    f"all {len(statuses)} nodes it rests on are supported"
+                    if len(statuses) > 1
+                    else "the node it rests on is supported"
+                )
+            else:
+                bad = [cid for cid, s in statuses.items() if s == status and "#" not in cid]
+                shown = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+                node.reason = f"{status}: {shown}" if shown else node.reason or status
+            node.status = status
+        done.add(node_id)
+        effective[node_id] = (override or {}).get(node_id, node.status)
+        return effective[node_id]
+
+    for node_id in nodes:
+        visit(node_id, frozenset())
+    _ = root
+
+
+@dataclass
+class GateResult:
+    """Whether the top claim holds under a policy, and why not."""
+
+    passed: bool
+    status: Status
+    """The top claim's status with the policy's allowances applied."""
+    accepted: list[tuple[str, str, str]] = field(default_factory=list)
+    """(node, its status, the allowance's reason) for every node the policy accepted."""
+    blocking: list[Node] = field(default_factory=list)
+    """Leaf claims and solutions that keep the top claim from being supported."""
+
+
+def _matches(node: Node, pattern: str) -> bool:
+    return node.id == pattern or node.pattern_id == pattern or fnmatch.fnmatchcase(node.id, pattern)
+
+
+def gate(
+    case: Case,
+    *,
+    allow_undeveloped: Iterable[tuple[str, str]] = (),
+    allow_inconclusive: Iterable[tuple[str, str]] = (),
+) -> GateResult:
+    """Decide the gate: the top claim is supported once the allowed nodes count as
+    supported. Allowances are (node ID or glob, reason). Failed and stale nodes are never
+    accepted: a failure needs a fix or a changed requirement, stale evidence a re-run."""
+    undeveloped = list(allow_undeveloped)
+    inconclusive = list(allow_inconclusive)
+    override: dict[str, Status] = {}
+    accepted: list[tuple[str, str, str]] = []
+    for node in case.nodes.values():
+        table = undeveloped if node.status == "undeveloped" else inconclusive
+        if node.status not in ("undeveloped", "inconclusive"):
+            continue
+        for pattern, reason in table:
+            if _matches(node, pattern):
+                override[node.id] = "supported"
+                accepted.append((node.id, node.status, reason))
+                break
+    if override:
+        copies = {
+            nid: Node(**{**n.__dict__, "supported_by": list(n.supported_by)})
+            for nid, n in case.nodes.items()
+        }
+        for nid, status in override.items():
+            copies[nid].status = status
+        propagate(copies, case.root, override=override)
+        status = copies[case.root].status
+        view = copies
+    else:
+        status = case.top.status
+        view = case.nodes
+    blocking = [
+        case.nodes[nid]
+        for nid, n in view.items()
+        if n.status != "supported"
+        and nid not in override
+        and n.type in ("goal", "solution", "justification", "context", "counter_solution")
+        and not any(view[c].is_claim for c in n.supported_by if c in view)
+    ]
+    # only the nodes whose own status is bad and that nothing below explains
+    return GateResult(status == "supported", status, accepted, blocking)

@@ -1,0 +1,326 @@
+"""The safety case as ONE self-contained, offline HTML report (and, optionally, a PDF).
+
+Contract:
+
+* :func:`render_report` returns a complete HTML document: all CSS and JavaScript inline,
+  no reference to anything outside the file (a Content-Security-Policy forbids loading
+  any), the same bytes for the same case, SVGs and ``generated`` text (no clock is read).
+* User-written text (node text, reasons, summaries, requirement and artefact text) only
+  ever appears escaped: Jinja2 autoescaping for the page, and a JSON data block
+  (``<script type="application/json" id="case-data">``) with ``<``, ``>`` and ``&``
+  written as ``\\u003c``, ``\\u003e``, ``\\u0026`` so no text can end the block. The page
+  script reads it with ``JSON.parse`` and writes text with ``textContent`` only.
+* The work is linear in the size of the case: per-node details live in the JSON block,
+  not in the markup, so a 15,000-node case stays usable.
+* :func:`render_pdf` prints the report with Playwright and Debian's chromium; a missing
+  Playwright or browser raises :class:`amlas.errors.UsageError` with a one-line hint.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Final
+
+import jinja2
+
+from amlas.case import STATUSES, Case
+from amlas.errors import UsageError
+from amlas.evidence import EvidenceRecord
+from amlas.render._svg import STATUS_COLOURS, case_views, render_svgs
+
+__all__ = ["CHROMIUM", "render_pdf", "render_report"]
+
+CHROMIUM: Final = "/usr/bin/chromium"
+"""The browser :func:`render_pdf` drives (Debian's ``chromium`` package)."""
+
+CHROMIUM_ARGS: Final = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+_ASSETS: Final = Path(__file__).parent / "assets"
+_MATTERS: Final = ("failed", "inconclusive", "stale")
+_CELLS_CHECK: Final = "data.min_samples_per_cell"
+_TAG: Final = re.compile(r"<[^<>]+>")
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_ASSETS)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render_report(
+    case: Case, *, svgs: Mapping[str, str] | None = None, generated: str | None = None
+) -> str:
+    """The report for ``case`` as one HTML document.
+
+    ``svgs`` maps view names (:func:`amlas.render._svg.case_views`) to SVG markup from
+    :func:`amlas.render._svg.render_svgs`; it is inlined as markup, so it must not hold
+    user text unescaped. When None the diagrams are drawn here (Graphviz needed).
+    Views the case has but ``svgs`` lacks are left out; extra names come last, titled by
+    name. ``generated`` (e.g. a date) is printed in the header when given.
+    """
+    views = case_views(case)
+    if svgs is None:
+        svgs = dict(zip((v.name for v in views), render_svgs(case, views), strict=True))
+    titles = {v.name: (v.title, v.node_ids[0] if v.node_ids else "") for v in views}
+    names = [v.name for v in views if v.name in svgs] + [n for n in svgs if n not in titles]
+    shown = [
+        {
+            "index": index,
+            "name": name,
+            "title": titles.get(name, (name, ""))[0],
+            "root": titles.get(name, (name, ""))[1],
+            "sub": "/" in name,
+            "svg": _unique_ids(svgs[name], f"v{index}-"),
+        }
+        for index, name in enumerate(names)
+    ]
+    script = (_ASSETS / "report.js").read_text("utf-8")
+    context = {
+        "case": case,
+        "top": case.nodes.get(case.root),
+        "generated": generated,
+        "statuses": STATUSES,
+        "colours": STATUS_COLOURS,
+        "modules": _modules(case),
+        "totals": case.counts(),
+        "total_claims": sum(case.counts().values()),
+        "matters": _matters(case),
+        "records": _records_that_matter(case),
+        "views": shown,
+        "coverage": _coverage(case),
+        "trace": case.trace,
+        "artefacts": case.artefacts,
+        "diagnostics": [(d.severity.value, d.format()) for d in case.diagnostics.sorted()],
+        "css": (_ASSETS / "report.css").read_text("utf-8"),
+        "script": script,
+        "script_hash": base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode(),
+        "data": _json_for_html(_data(case, shown)),
+    }
+    return _environment().get_template("report.html.j2").render(context)
+
+
+def _unique_ids(svg: str, prefix: str) -> str:
+    """Prefix every ``id`` attribute so that views sharing a node keep HTML ids unique.
+
+    Only tags are touched: escaped text cannot hold ``<`` or ``>``, nor an attribute value
+    a raw ``"``, so ``' id="'`` inside a tag is always an attribute.
+    """
+    return _TAG.sub(lambda m: m.group().replace(' id="', f' id="{prefix}'), svg)
+
+
+def _json_for_html(value: Any) -> str:
+    """Compact JSON that cannot end a ``<script>`` block or open a comment in it."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _modules(case: Case) -> list[dict[str, Any]]:
+    """Per module: its root's status and its claims per status, with bar widths."""
+    claims: dict[str, list[Any]] = {}
+    for node in case.nodes.values():
+        if node.is_claim:
+            claims.setdefault(node.module, []).append(node)
+    out = []
+    for module in case.modules:
+        counts = case.counts(claims.get(module.name, []))
+        total = sum(counts.values())
+        root = case.nodes.get(module.root)
+        out.append(
+            {
+                "module": module,
+                "root_status": root.status if root else "undeveloped",
+                "counts": counts,
+                "total": total,
+                "segments": [
+                    (status, n, f"{100 * n / total:.2f}") for status, n in counts.items() if n
+                ],
+            }
+        )
+    return out
+
+
+def _matters(case: Case) -> list[Any]:
+    """Failed, inconclusive and stale leaf claims, in that order, then case order."""
+    leaves = [n for n in case.leaf_claims() if n.status in _MATTERS]
+    return sorted(leaves, key=lambda n: _MATTERS.index(n.status))
+
+
+def _citers(case: Case) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for node in case.nodes.values():
+        for digest in node.evidence:
+            out.setdefault(digest, []).append(node.id)
+    return out
+
+
+def _records_that_matter(case: Case) -> list[dict[str, Any]]:
+    """Failed, then inconclusive, evidence records, with the nodes that cite them."""
+    citers = _citers(case)
+    out = [
+        {"record": r, "digest": d, "cited_by": citers.get(d, [])}
+        for d, r in case.evidence.items()
+        if r.verdict in ("fail", "inconclusive")
+    ]
+    return sorted(out, key=lambda x: (x["record"].verdict != "fail", x["record"].key, x["digest"]))
+
+
+def _split_cell(cell: str) -> list[tuple[str, str]]:
+    parts = [p.partition("=") for p in cell.split(", ")]
+    return [(name.strip(), value.strip()) for name, _, value in parts]
+
+
+def _shade(fraction: float) -> str:
+    """White to a calm blue, by ``fraction`` in [0, 1]."""
+    low, high = (255, 255, 255), (74, 128, 196)
+    r, g, b = (round(a + (b - a) * fraction) for a, b in zip(low, high, strict=True))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def _coverage(case: Case) -> list[dict[str, Any]]:
+    """ODD coverage tables from ``data.min_samples_per_cell`` records, grouped by dataset.
+
+    Rows are the values of the cell's first ODD dimension, columns the rest of the cell
+    (one column when there is one dimension), each in order of first appearance.
+    """
+    records = sorted(
+        ((r, d) for d, r in case.evidence.items() if r.check == _CELLS_CHECK),
+        key=lambda rd: (rd[0].dataset or "", rd[0].key, rd[1]),
+    )
+    datasets: dict[str, list[dict[str, Any]]] = {}
+    for record, digest in records:
+        table = _coverage_table(record)
+        table["digest"] = digest
+        datasets.setdefault(record.dataset or "-", []).append(table)
+    return [{"dataset": name, "tables": tables} for name, tables in datasets.items()]
+
+
+def _coverage_table(record: EvidenceRecord) -> dict[str, Any]:
+    grid: dict[str, dict[str, dict[str, Any]]] = {}
+    columns: dict[str, None] = {}
+    first_dim = ""
+    for result in record.results:
+        pairs = _split_cell(str(result.get("cell", "")))
+        first_dim = first_dim or pairs[0][0]
+        row = pairs[0][1]
+        column = ", ".join(f"{k}={v}" for k, v in pairs[1:]) or "samples"
+        samples = result.get("samples")
+        count = samples if isinstance(samples, int) else 0
+        columns.setdefault(column, None)
+        grid.setdefault(row, {})[column] = {
+            "count": count,
+            "met": result.get("met") is not False,
+            "required": result.get("required"),
+        }
+    peak = max((c["count"] for r in grid.values() for c in r.values()), default=0)
+    for row in grid.values():
+        for cell in row.values():
+            cell["shade"] = _shade(cell["count"] / peak if peak else 0.0)
+            cell["dark"] = peak > 0 and cell["count"] / peak > 0.6
+    return {
+        "record": record,
+        "dimension": first_dim,
+        "columns": list(columns),
+        "rows": [(name, [cells.get(c) for c in columns]) for name, cells in grid.items()],
+    }
+
+
+def _data(case: Case, views: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the page script needs: nodes (defaults left out), records, views."""
+    digests = list(case.evidence)
+    index = {d: i for i, d in enumerate(digests)}
+    nodes: dict[str, dict[str, Any]] = {}
+    for node in case.nodes.values():
+        entry: dict[str, Any] = {
+            "type": node.type,
+            "status": node.status,
+            "module": node.module,
+            "text": node.text,
+        }
+        optional: dict[str, Any] = {
+            "pattern": node.pattern_id if node.pattern_id != node.id else None,
+            "reason": node.reason,
+            "supported_by": node.supported_by,
+            "in_context_of": node.in_context_of,
+            "undeveloped": node.undeveloped,
+            "artefacts": node.artefacts,
+            "evidence": [index.get(d, d) for d in node.evidence],
+            "backed_by": node.backed_by,
+            "challenges": node.challenges,
+            "defeated": node.defeated,
+            "binding": node.binding,
+            "rationale": node.rationale,
+            "notes": node.notes,
+            "extension": node.extension,
+        }
+        entry.update({k: v for k, v in optional.items() if v})
+        nodes[node.id] = entry
+    records = []
+    for digest in digests:
+        r = case.evidence[digest]
+        records.append(
+            {
+                "digest": digest,
+                "key": r.key,
+                "check": r.check,
+                "stage": r.stage,
+                "role": r.role,
+                "subject": r.subject,
+                "dataset": r.dataset,
+                "verdict": r.verdict,
+                "summary": r.summary,
+                "parameters": r.parameters,
+                "resolved": r.resolved,
+                "results": r.results,
+                "inputs": r.inputs,
+                "stale": case.stale_inputs.get(digest, []),
+            }
+        )
+    return {
+        "root": case.root,
+        "nodes": nodes,
+        "evidence": records,
+        "views": [{"name": v["name"], "title": v["title"], "root": v["root"]} for v in views],
+    }
+
+
+def render_pdf(html: str, out: Path) -> None:
+    """Print ``html`` (a :func:`render_report` document) to the PDF file ``out``.
+
+    Uses Playwright's synchronous API with :data:`CHROMIUM`; never downloads a browser.
+    """
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise UsageError(
+            "PDF export needs Playwright: pip install playwright (no browser download needed)"
+        ) from None
+    if not Path(CHROMIUM).exists():
+        raise UsageError(f"PDF export needs chromium at {CHROMIUM}: apt-get install chromium")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS)
+        )
+        try:
+            page = browser.new_page()
+            page.set_content(html, wait_until="load", timeout=300_000)
+            page.pdf(path=str(out), format="A4", print_background=True, landscape=True)
+        finally:
+            browser.close()

@@ -1,0 +1,455 @@
+"""GSN diagrams of a safety case, laid out by Graphviz ``dot`` and returned as inline SVG.
+
+Contract:
+
+* :func:`case_views` says what to draw: the whole case, one view per module, and, when
+  stage 5 is large, a stage-5 overview plus one view per ``G5.1`` instance.
+* :func:`render_svgs` draws every view with ONE ``dot -Tsvg`` process and returns one
+  ``<svg>`` document per view, in order, with no XML prolog, doctype or comment (ready to
+  inline in HTML). The same case and views give the same bytes.
+* Every drawn node is a ``<g>`` with ``id="node-<ID>"`` (see :func:`node_dom_id`), the raw
+  ID in ``data-node`` and the classes ``gsnnode <gsn2x type class> status-<status>``.
+  A node outside the view that a node inside it links to, in another module, is drawn as
+  a small *away* node (``id="away-<ID>"``, class ``gsnaway``): a rectangle with its
+  module under a line. Links to same-module nodes left out of a view (the stage-5
+  overview) are not drawn; the node says how many it has instead.
+* Node text is user-written: it only ever reaches ``dot`` and the SVG escaped, as text.
+* ``dot`` missing or failing raises :class:`amlas.errors.UsageError`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import subprocess
+import textwrap
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final, NamedTuple
+
+from amlas.case import Case, Node, NodeType
+from amlas.errors import UsageError
+
+__all__ = [
+    "SPLIT_STAGE5_ABOVE",
+    "STATUS_COLOURS",
+    "StatusColour",
+    "View",
+    "case_views",
+    "node_dom_id",
+    "render_svgs",
+]
+
+
+class StatusColour(NamedTuple):
+    """How one claim status is drawn: background ``fill`` and ``border`` (CSS hex colours)."""
+
+    fill: str
+    border: str
+
+
+STATUS_COLOURS: Final[Mapping[str, StatusColour]] = MappingProxyType(
+    {
+        "supported": StatusColour("#e6f4e4", "#2e7d32"),  # green
+        "failed": StatusColour("#fde4e2", "#c62828"),  # red
+        "inconclusive": StatusColour("#fff3d1", "#b7791f"),  # amber
+        "undeveloped": StatusColour("#eeeff1", "#6b7280"),  # grey
+        "stale": StatusColour("#f1e8fb", "#7b3fb5"),  # violet
+    }
+)
+"""Claim status -> its colours, shared by the diagrams and the HTML report."""
+
+SPLIT_STAGE5_ABOVE: Final = 40
+"""Stage 5 gets one view per ``G5.1`` instance when it has more nodes than this."""
+
+COUNTER_COLOUR: Final = "#c62828"
+_SVG_NS: Final = "http://www.w3.org/2000/svg"
+_FONT: Final = "Helvetica"
+_MAX_LINES: Final = 10
+
+
+@dataclass(frozen=True)
+class View:
+    """One diagram: a ``name`` unique among the views, the nodes it draws, a ``title``."""
+
+    name: str
+    node_ids: tuple[str, ...]
+    title: str
+
+
+class _Shape(NamedTuple):
+    css: str
+    attrs: str
+    wrap: int
+
+
+_SHAPES: Final[Mapping[NodeType, _Shape]] = {
+    "goal": _Shape("gsngoal", "shape=box", 40),
+    "strategy": _Shape("gsnstgy", "shape=parallelogram", 36),
+    "solution": _Shape("gsnsltn", "shape=circle", 22),
+    "context": _Shape("gsnctxt", "shape=box", 36),
+    "assumption": _Shape("gsnasmp", "shape=ellipse", 30),
+    "justification": _Shape("gsnjust", "shape=ellipse", 30),
+    "counter_solution": _Shape("gsncountersltn", "shape=doublecircle", 22),
+}
+_MARKERS: Final = {"assumption": "A", "justification": "J"}
+_AWAY_CSS: Final = {
+    "goal": "gsnawaygoal",
+    "strategy": "gsnawaygoal",
+    "solution": "gsnawaysltn",
+    "counter_solution": "gsnawaysltn",
+    "context": "gsnawayctxt",
+    "assumption": "gsnawayasmp",
+    "justification": "gsnawayjust",
+}
+_UNSAFE_ID_CHAR: Final = re.compile(r"[^A-Za-z0-9._-]")
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+_SVG_DOC: Final = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
+
+
+def node_dom_id(node_id: str, prefix: str = "node-") -> str:
+    """The SVG/HTML id of a node: ``prefix`` + the ID with every character other than
+    letters, digits, ``.``, ``_``, ``-`` written as ``_x<hex>_`` (deterministic)."""
+    return prefix + _UNSAFE_ID_CHAR.sub(lambda m: f"_x{ord(m.group()):x}_", node_id)
+
+
+def case_views(case: Case, *, per_requirement: bool = True) -> list[View]:
+    """The views a report shows: the whole case, then each module in ``case.modules`` order.
+
+    A module with no node gets no view. When ``per_requirement`` is true and stage 5 has
+    more than :data:`SPLIT_STAGE5_ABOVE` nodes, the ``stage5`` view is an overview of the
+    ``G5.1`` instances and the claims above them, followed by one view ``stage5/<ID>`` per
+    instance (the instance and everything below it in stage 5); the whole-case view then
+    leaves out what lies below the instances, so that it stays small enough to lay out.
+    """
+    by_module: dict[str, list[str]] = {}
+    for node in case.nodes.values():
+        by_module.setdefault(node.module, []).append(node.id)
+    stage5 = by_module.get("stage5", [])
+    split = per_requirement and len(stage5) > SPLIT_STAGE5_ABOVE
+    instances = [i for i in stage5 if case.nodes[i].pattern_id == "G5.1"] if split else []
+    split = bool(instances)
+    overview: list[str] = []
+    below: dict[str, list[str]] = {}
+    if split:
+        members = set(stage5)
+        below = {i: _reachable(case, i, members) for i in instances}
+        above = _ancestors(case, set(instances), members)
+        overview = [i for i in stage5 if i in above or i in below]
+    hidden = {n for i in instances for n in below[i]} - set(overview)
+
+    views = [
+        View(
+            "case",
+            tuple(i for i in case.nodes if i not in hidden),
+            f"{case.component}: the whole case",
+        )
+    ]
+    for module in case.modules:
+        ids = by_module.get(module.name, [])
+        if not ids:
+            continue
+        if module.name == "stage5" and split:
+            views.append(View("stage5", tuple(overview), f"{module.title} (overview)"))
+            for instance in instances:
+                mine = set(below[instance])
+                views.append(
+                    View(
+                        f"stage5/{instance}",
+                        tuple(i for i in stage5 if i in mine),
+                        f"{module.title}: {instance}",
+                    )
+                )
+        else:
+            views.append(View(module.name, tuple(ids), module.title))
+    return views
+
+
+def _links(node: Node) -> list[str]:
+    return [*node.supported_by, *node.in_context_of]
+
+
+def _reachable(case: Case, start: str, members: set[str]) -> list[str]:
+    """``start`` and every node in ``members`` reachable from it by supportedBy/inContextOf."""
+    seen = {start}
+    stack = [start]
+    while stack:
+        for child in _links(case.nodes[stack.pop()]):
+            if child in members and child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return sorted(seen)
+
+
+def _ancestors(case: Case, targets: set[str], members: set[str]) -> set[str]:
+    """The nodes in ``members`` from which some node in ``targets`` can be reached."""
+    parents: dict[str, list[str]] = {}
+    for node_id in members:
+        for child in _links(case.nodes[node_id]):
+            parents.setdefault(child, []).append(node_id)
+    seen: set[str] = set()
+    stack = list(targets)
+    while stack:
+        for parent in parents.get(stack.pop(), []):
+            if parent not in seen and parent not in targets:
+                seen.add(parent)
+                stack.append(parent)
+    return seen
+
+
+def render_svgs(case: Case, views: Sequence[View]) -> list[str]:
+    """One inline-ready SVG document per view, in the order of ``views``.
+
+    Runs a single ``dot -Tsvg`` over all views. Raises :class:`UsageError` if ``dot`` is
+    not installed or exits non-zero (with its stderr), or if a view names a node that is
+    not in the case.
+    """
+    if not views:
+        return []
+    for view in views:
+        missing = [i for i in view.node_ids if i not in case.nodes]
+        if missing:
+            raise UsageError(f"view {view.name!r} names nodes not in the case: {missing[:5]!r}")
+    dot = shutil.which("dot")
+    if dot is None:
+        raise UsageError(
+            "Graphviz `dot` was not found on PATH; install Graphviz: apt-get install graphviz"
+        )
+    drawn = [_ViewDot(case, view, index) for index, view in enumerate(views)]
+    source = "".join(d.text() for d in drawn)
+    result = subprocess.run(
+        [dot, "-Tsvg"], input=source.encode("utf-8"), capture_output=True, check=False
+    )
+    if result.returncode != 0:
+        stderr = result.stderr.decode("utf-8", "replace").strip()
+        raise UsageError(f"Graphviz `dot` failed (exit {result.returncode}): {stderr}")
+    documents = _SVG_DOC.findall(result.stdout.decode("utf-8"))
+    if len(documents) != len(views):
+        raise UsageError(f"Graphviz `dot` wrote {len(documents)} SVGs for {len(views)} views")
+    return [d.finish(doc) for d, doc in zip(drawn, documents, strict=True)]
+
+
+def _clean(text: str) -> str:
+    """``text`` safe inside a dot HTML-like label: control characters replaced, escaped."""
+    text = _CONTROL.sub("\ufffd", text.encode("utf-8", "replace").decode("utf-8"))
+    return html.escape(text, quote=True)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        lines += textwrap.wrap(paragraph, width, break_on_hyphens=False)
+    if len(lines) > _MAX_LINES:
+        lines = [*lines[: _MAX_LINES - 1], lines[_MAX_LINES - 1][: width - 1] + "\u2026"]
+    return lines
+
+
+class _Drawn(NamedTuple):
+    raw_id: str
+    status: str
+    marker: str
+    undeveloped: bool
+
+
+class _ViewDot:
+    """The DOT text of one view, and what is needed to finish its SVG afterwards."""
+
+    def __init__(self, case: Case, view: View, index: int) -> None:
+        self.case = case
+        self.view = view
+        self.index = index
+        self.names: dict[str, str] = {}
+        self.drawn: dict[str, _Drawn] = {}
+        self.lines: list[str] = []
+
+    def text(self) -> str:
+        inside = set(self.view.node_ids)
+        parents: dict[str, int] = {}
+        for node_id in self.view.node_ids:
+            self.names[node_id] = f"n{len(self.names)}"
+            for child in set(_links(self.case.nodes[node_id])):
+                parents[child] = parents.get(child, 0) + 1
+        away: dict[str, str] = {}
+        edges: list[str] = []
+        same_rank: list[tuple[str, str]] = []
+        hidden: dict[str, int] = {}
+        for node_id in self.view.node_ids:
+            node = self.case.nodes[node_id]
+            links = [(c, "spby") for c in node.supported_by]
+            links += [(c, "inctxt") for c in node.in_context_of]
+            if node.backed_by:
+                links.append((node.backed_by, "backed"))
+            if node.challenges:
+                links.append((node.challenges, "chllngs"))
+            for target, kind in links:
+                if target in inside:
+                    name = self.names[target]
+                else:
+                    other = self.case.nodes.get(target)
+                    if other is not None and other.module == node.module:
+                        hidden[node_id] = hidden.get(node_id, 0) + 1
+                        continue
+                    if target not in away:
+                        away[target] = f"a{len(away)}"
+                    name = away[target]
+                edges.append(self._edge(self.names[node_id], name, kind))
+                if kind == "inctxt" and target in inside and self._beside(target, parents):
+                    same_rank.append((self.names[node_id], name))
+                if kind == "chllngs" and target in inside:
+                    same_rank.append((name, self.names[node_id]))
+        out = [
+            f'digraph "v{self.index}" {{',
+            f'graph [id="{node_dom_id(self.view.name, "view-")}", rankdir=TB, '
+            'nodesep=0.3, ranksep=0.45, pad=0.25, bgcolor="transparent"];',
+            f'node [fontname="{_FONT}", fontsize=10, penwidth=1.4, style=filled, '
+            'margin="0.1,0.06"];',
+            f'edge [fontname="{_FONT}", color="#4b5563", arrowsize=0.7, penwidth=1.1];',
+        ]
+        for node_id in self.view.node_ids:
+            out.append(self._node(self.case.nodes[node_id], hidden.get(node_id, 0)))
+        for target, name in away.items():
+            out.append(self._away(target, name))
+        out += edges
+        out += [f"{{rank=same; {a}; {b};}}" for a, b in same_rank]
+        out.append("}\n")
+        return "\n".join(out)
+
+    def _beside(self, context_id: str, parents: Mapping[str, int]) -> bool:
+        """A context with one parent in the view and nothing below it sits beside it."""
+        ctx = self.case.nodes[context_id]
+        return not (ctx.supported_by or ctx.in_context_of) and parents.get(context_id) == 1
+
+    def _node(self, node: Node, hidden: int) -> str:
+        shape = _SHAPES[node.type]
+        colours = STATUS_COLOURS.get(node.status, STATUS_COLOURS["undeveloped"])
+        border = COUNTER_COLOUR if node.type == "counter_solution" else colours.border
+        styles = ["filled"]
+        if node.type == "context":
+            styles.append("rounded")
+        if node.type == "counter_solution" or node.defeated:
+            styles.append("dashed")
+        classes = ["gsnnode", shape.css, f"status-{node.status}"]
+        if node.undeveloped:
+            classes.append("gsn_undeveloped")
+        if node.defeated:
+            classes.append("gsndefeated")
+        if node.extension:
+            classes.append("gsnextension")
+        lines = "".join(f"<BR/>{_clean(line)}" for line in _wrap(node.text, shape.wrap))
+        if hidden:
+            lines += f'<BR/><I><FONT POINT-SIZE="9">+{hidden} linked, in its own view</FONT></I>'
+        name = self.names[node.id]
+        self.drawn[name] = _Drawn(
+            node.id, node.status, _MARKERS.get(node.type, ""), node.undeveloped and node.is_claim
+        )
+        return (
+            f'{name} [id="{node_dom_id(node.id)}", class="{" ".join(classes)}", {shape.attrs}, '
+            f'style="{",".join(styles)}", fillcolor="{colours.fill}", color="{border}", '
+            f"label=<<B>{_clean(node.id)}</B>{lines}>];"
+        )
+
+    def _away(self, target: str, name: str) -> str:
+        other = self.case.nodes.get(target)
+        status = other.status if other else "undeveloped"
+        module = other.module if other else "not in the case"
+        text = other.text if other else ""
+        colours = STATUS_COLOURS.get(status, STATUS_COLOURS["undeveloped"])
+        short = text if len(text) <= 48 else text[:47].rstrip() + "\u2026"
+        kind = _AWAY_CSS.get(other.type if other else "goal", "gsnawaygoal")
+        self.drawn[name] = _Drawn(target, status, "", False)
+        lines = "".join(f"{_clean(line)}<BR/>" for line in _wrap(short, 26)) or " "
+        return (
+            f'{name} [id="{node_dom_id(target, "away-")}", '
+            f'class="gsnnode gsnaway {kind} status-{status}", shape=plaintext, margin=0, style=solid, '
+            f'label=<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3" '
+            f'COLOR="{colours.border}" BGCOLOR="{colours.fill}">'
+            f'<TR><TD><FONT POINT-SIZE="9"><B>{_clean(target)}</B><BR/>{lines}</FONT></TD></TR>'
+            f'<TR><TD SIDES="T" BORDER="1"><FONT POINT-SIZE="8">{_clean(module)}</FONT></TD></TR>'
+            "</TABLE>>];"
+        )
+
+    @staticmethod
+    def _edge(a: str, b: str, kind: str) -> str:
+        attrs = {
+            "spby": 'class="gsnspby", arrowhead=normal',
+            "inctxt": 'class="gsninctxt", arrowhead=empty',
+            "backed": 'class="gsnbacked", arrowhead=empty, style=dashed, color="#6b7280"',
+            "chllngs": f'class="gsnchllngs", arrowhead=normal, style=dashed, '
+            f'color="{COUNTER_COLOUR}", fontcolor="{COUNTER_COLOUR}", constraint=false',
+        }[kind]
+        return f"{a} -> {b} [{attrs}];"
+
+    def finish(self, document: str) -> str:
+        """Post-process dot's SVG: data-node, tooltips, GSN markers; no comments."""
+        root = ET.fromstring(document)
+        for element in root.iter():
+            # Plain tag names and one xmlns attribute: ElementTree would write ns0: prefixes.
+            element.tag = element.tag.rpartition("}")[2]
+        root.attrib = {"xmlns": _SVG_NS, **root.attrib}
+        root.set("class", "gsndiagram")
+        root.set("data-view", self.view.name)
+        root.set("role", "img")
+        root.set("aria-label", self.view.title)
+        for group in root.iter("g"):
+            classes = group.get("class", "").split()
+            title = group.find("title")
+            if "graph" in classes and title is not None:
+                title.text = self.view.title
+            elif "node" in classes and title is not None:
+                drawn = self.drawn.get(title.text or "")
+                if drawn is None:
+                    continue
+                group.set("data-node", drawn.raw_id)
+                title.text = f"{drawn.raw_id} ({drawn.status})"
+                self._decorate(group, drawn)
+            elif "edge" in classes and title is not None:
+                ends = (title.text or "").split("->")
+                title.text = " \u2192 ".join(self._raw(e) for e in ends)
+        ET.indent(root, space="")
+        return ET.tostring(root, encoding="unicode")
+
+    def _raw(self, name: str) -> str:
+        drawn = self.drawn.get(name)
+        return drawn.raw_id if drawn else name
+
+    @staticmethod
+    def _decorate(group: ET.Element, drawn: _Drawn) -> None:
+        """Add the GSN 'A'/'J' letter and the undeveloped diamond, placed from the shape."""
+        shape = next(
+            (e for e in group if e.tag in ("ellipse", "polygon")),
+            None,
+        )
+        if shape is None:
+            return
+        if shape.tag == "ellipse":
+            cx, cy = float(shape.get("cx", 0)), float(shape.get("cy", 0))
+            rx, ry = float(shape.get("rx", 0)), float(shape.get("ry", 0))
+            left, right, bottom = cx - rx, cx + rx, cy + ry
+        else:
+            points = [float(v) for v in re.split(r"[ ,]+", shape.get("points", "").strip())]
+            xs, ys = points[0::2], points[1::2]
+            left, right, bottom = min(xs), max(xs), max(ys)
+        if drawn.marker:
+            letter = ET.SubElement(group, "text")
+            letter.set("class", "gsnmarker")
+            letter.set("x", f"{right - (right - left) * 0.08:.2f}")
+            letter.set("y", f"{bottom + 6:.2f}")
+            letter.set("font-family", "Helvetica,sans-Serif")
+            letter.set("font-size", "12.00")
+            letter.set("font-weight", "bold")
+            letter.text = drawn.marker
+        if drawn.undeveloped:
+            mid = (left + right) / 2
+            diamond = ET.SubElement(group, "polygon")
+            diamond.set("class", "gsn_undeveloped")
+            diamond.set("fill", "#ffffff")
+            diamond.set("stroke", STATUS_COLOURS["undeveloped"].border)
+            diamond.set("stroke-width", "1.2")
+            diamond.set(
+                "points",
+                f"{mid:.2f},{bottom:.2f} {mid + 7:.2f},{bottom + 6:.2f} "
+                f"{mid:.2f},{bottom + 12:.2f} {mid - 7:.2f},{bottom + 6:.2f}",
+            )
