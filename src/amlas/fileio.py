@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_tree"]
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -33,3 +35,37 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write UTF-8 text with '\\n' line endings, atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_tree(path: str | Path, files: Mapping[str, str | bytes]) -> None:
+    """Replace the folder ``path`` by one holding exactly ``files`` (relative name ->
+    content; str is written as UTF-8). The new tree is written beside it and swapped in
+    with two renames, so a reader sees the old tree or the new one; an interrupted write
+    leaves the old tree in place. Names must stay inside the folder."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    old = None
+    try:
+        for name, content in files.items():
+            relative = Path(name)
+            if relative.is_absolute() or ".." in relative.parts:
+                raise ValueError(f"file name {name!r} leaves the output folder")
+            file = staging / relative
+            file.parent.mkdir(parents=True, exist_ok=True)
+            data = content.encode("utf-8") if isinstance(content, str) else content
+            with open(file, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        if target.exists():
+            old = target.parent / f".{target.name}.{os.getpid()}.old"
+            os.replace(target, old)
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if old is not None and not target.exists():
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -189,7 +189,8 @@ def test_c01_severity() -> None:
     (several,) = check(one("G1: {undeveloped: true}\nG2: {undeveloped: true}"))
     (none,) = check(one("G1: {supportedBy: G2}\nG2: {supportedBy: G1}"))
     assert (several.severity, none.severity) == ("warning", "error")
-    assert several.element is None and "G1, G2" in several.message
+    assert several.element is None
+    assert "G1, G2" in several.message
 
 
 def test_v08_only_with_extended_check() -> None:
@@ -220,6 +221,14 @@ def test_prefix_order_counter_types_are_not_contexts() -> None:
     # could not be supportedBy targets (V04) nor carry `challenges` (V12).
     files = one(SOLVED + "CG1: {challenges: Sn1, supportedBy: CSn1}\nCSn1: {}")
     assert check(files) == []
+
+
+def test_counter_elements_in_support_relations() -> None:
+    # Goals may be supported by CounterGoals/CounterSolutions; a CounterGoal only by those.
+    valid = one("G1: {supportedBy: [Sn1, CG1]}\nSn1: {}\nCG1: {supportedBy: CSn1}\nCSn1: {}")
+    assert check(valid) == []
+    invalid = one("G1: {supportedBy: CG1}\nCG1: {supportedBy: Sn1}\nSn1: {}")
+    assert [(f.code, f.element) for f in check(invalid)] == [("V04", "CG1")]
 
 
 def test_each_cycle_reported_once() -> None:

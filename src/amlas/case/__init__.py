@@ -8,6 +8,8 @@ propagates statuses upward; :func:`gate` decides whether the top claim holds und
 policy. Renderers (``amlas.render``) only format a :class:`Case`.
 """
 
+from amlas.case._build import build_case
+from amlas.case._library import DEFAULT_LIBRARY, Library, LibraryError, load_library
 from amlas.case._model import (
     NODE_TYPES,
     STATUSES,
@@ -18,14 +20,23 @@ from amlas.case._model import (
     NodeType,
     Status,
 )
+from amlas.case._status import GateResult, gate, propagate
 
 __all__ = [
+    "DEFAULT_LIBRARY",
     "NODE_TYPES",
     "STATUSES",
     "ArtefactEntry",
     "Case",
+    "GateResult",
+    "Library",
+    "LibraryError",
     "Module",
     "Node",
     "NodeType",
     "Status",
+    "build_case",
+    "gate",
+    "load_library",
+    "propagate",
 ]

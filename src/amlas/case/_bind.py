@@ -32,7 +32,11 @@ def first_sentence(text: str, limit: int = 220) -> str:
     """The first sentence of ``text`` (whitespace collapsed), cut at ``limit`` characters."""
     flat = " ".join(text.split())
     match = re.search(r"(?<=[a-z0-9)\]])[.;:](\s|$)", flat)
-    sentence = flat[: match.start() + 1] if match else flat
+    if match is None:
+        sentence = flat
+    else:  # keep a full stop; a clause cut at ';' or ':' ends without its mark
+        end = match.start() + (1 if flat[match.start()] == "." else 0)
+        sentence = flat[:end]
     if len(sentence) > limit:
         sentence = sentence[: limit - 1].rsplit(" ", 1)[0] + "…"
     return sentence

@@ -15,9 +15,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from amlas import __version__
+from amlas.case import STATUSES, Case, build_case, gate
 from amlas.diagnostics import CODES, Diagnostics, Severity, did_you_mean, render_markdown
 from amlas.errors import AmlasError, UsageError
 from amlas.evidence import open_store, run_project, seal_dataset, verify_custody
+from amlas.fileio import atomic_write_bytes, atomic_write_text, atomic_write_tree
 from amlas.project import (
     EXAMPLES,
     build_trace,
@@ -29,6 +31,11 @@ from amlas.project import (
 )
 from amlas.render import (
     VERDICT_STYLE,
+    render_case_files,
+    render_case_json,
+    render_case_markdown,
+    render_pdf,
+    render_report,
     render_run_json,
     render_trace_json,
     render_trace_markdown,
@@ -394,6 +401,214 @@ def evidence(directory: Path, store: str | None, verify_only: bool) -> None:
             record = opened.get(digest)
             line = f"{key:<40} {record.verdict:<13} {digest[:12]}  {record.summary}"
             console.print(line, markup=False, style=VERDICT_STYLE.get(record.verdict, ""))
+
+
+STATUS_STYLE = {
+    "supported": "green",
+    "failed": "bold red",
+    "inconclusive": "yellow",
+    "undeveloped": "dim",
+    "stale": "magenta",
+}
+
+_STORE = click.option(
+    "--store", default=None, help="Evidence store URI (default: amlas.yaml 'evidence')."
+)
+_LIBRARY = click.option(
+    "--library",
+    default=None,
+    help="Pattern library: a shipped name or a folder (default: amlas.yaml case.library).",
+)
+CASE_DIR = "safety-case"
+
+
+def _build(directory: Path, store: str | None, library: str | None) -> Case:
+    """Build the case; on project errors print them and exit 1 (nothing is written)."""
+    case = build_case(directory, store=store, library=library)
+    if case.diagnostics.has_errors:
+        _print_diagnostics(case.diagnostics, str(directory))
+        click.echo("amlas: the project has errors; no safety case was written", err=True)
+        sys.exit(EXIT_ERRORS)
+    return case
+
+
+def _print_case(case: Case) -> None:
+    console = _console(wide=True)
+    top = case.top
+    console.print(f"{case.root} {top.text}", markup=False, style=STATUS_STYLE[top.status] + " bold")
+    console.print(f"  {top.status}: {top.reason}", markup=False)
+    for module in case.modules:
+        claims = [n for n in case.module_nodes(module.name) if n.is_claim]
+        counts = case.counts(claims)
+        status = case.module_status(module) or "undeveloped"
+        shown = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
+        console.print(
+            f"  stage {module.stage} {module.title:<40} {status:<13} {shown}",
+            markup=False,
+            style=STATUS_STYLE[status],
+        )
+    counts = case.counts()
+    console.print(
+        f"{len(case.nodes)} nodes; claims: "
+        + ", ".join(f"{counts[s]} {s}" for s in STATUSES)
+        + f"; {len(case.evidence)} evidence records cited",
+        markup=False,
+    )
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help=f"Output folder (default: DIRECTORY/{CASE_DIR}); replaced as a whole.",
+)
+@_STORE
+@_LIBRARY
+@click.option("--no-svg", is_flag=True, help="Skip the Graphviz diagrams.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["summary", "json", "markdown"]),
+    default="summary",
+    show_default=True,
+    help="What to print on stdout.",
+)
+def case(
+    directory: Path,
+    out: Path | None,
+    store: str | None,
+    library: str | None,
+    no_svg: bool,
+    fmt: str,
+) -> None:
+    """Build the safety case of DIRECTORY from its artefacts and evidence.
+
+    Writes case.json, case.md, case.junit.xml, gsn/ (gsn2x YAML, one module per stage)
+    and svg/ (Graphviz diagrams) into the output folder. Every claim is supported, failed,
+    inconclusive, undeveloped or stale; 'amlas gate' decides whether the top claim holds.
+    """
+    built = _build(directory, store, library)
+    target = out or directory / CASE_DIR
+    atomic_write_tree(target, render_case_files(built, svg=not no_svg))
+    if fmt == "json":
+        click.echo(render_case_json(built), nl=False)
+    elif fmt == "markdown":
+        click.echo(render_case_markdown(built), nl=False)
+    else:
+        _print_case(built)
+        notes = [d for d in built.diagnostics.sorted() if d.code.startswith("G")]
+        for d in notes:
+            _console(stderr=True).print(d.format(str(directory)), markup=False, style="yellow")
+        click.echo(f"safety case written to {target}/")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"The HTML file (default: DIRECTORY/{CASE_DIR}/report.html).",
+)
+@click.option(
+    "--pdf",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also print the report to this PDF (needs Debian chromium and playwright).",
+)
+@_STORE
+@_LIBRARY
+def report(
+    directory: Path, output: Path | None, pdf: Path | None, store: str | None, library: str | None
+) -> None:
+    """Write the safety case of DIRECTORY as one self-contained, offline HTML report.
+
+    An overview (stage progress, claims per status, the verdicts that matter), the GSN
+    diagrams with clickable nodes that open their evidence, the ODD coverage, the
+    traceability matrix and the artefact index [A]..[HH].
+    """
+    built = _build(directory, store, library)
+    html = render_report(built)
+    target = output or directory / CASE_DIR / "report.html"
+    atomic_write_text(target, html)
+    click.echo(f"report written to {target} ({len(html.encode()) // 1024} KiB)")
+    if pdf is not None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            staged = Path(tmp) / "report.pdf"
+            render_pdf(html, staged)
+            atomic_write_bytes(pdf, staged.read_bytes())
+        click.echo(f"PDF written to {pdf}")
+
+
+@cli.command("gate")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--allow-undeveloped",
+    "undeveloped",
+    multiple=True,
+    metavar="NODE",
+    help="Accept this undeveloped node (ID or glob such as 'G6.*'); repeatable. Adds to "
+    "amlas.yaml case.allow_undeveloped.",
+)
+@click.option(
+    "--allow-inconclusive",
+    "inconclusive",
+    multiple=True,
+    metavar="NODE",
+    help="Accept this inconclusive node (ID or glob); repeatable.",
+)
+@_STORE
+@_LIBRARY
+def gate_command(
+    directory: Path,
+    undeveloped: tuple[str, ...],
+    inconclusive: tuple[str, ...],
+    store: str | None,
+    library: str | None,
+) -> None:
+    """Exit 0 only when the top claim of DIRECTORY's safety case is supported.
+
+    The policy in amlas.yaml (case.allow_undeveloped, case.allow_inconclusive, each entry
+    with its reason) and the options here name nodes that may stay undeveloped or
+    inconclusive. Failed and stale nodes are never accepted. Prints why the gate is shut.
+    """
+    built = _build(directory, store, library)
+    settings = check_project(directory).project.manifest.case
+    result = gate(
+        built,
+        allow_undeveloped=[(a.node, a.reason) for a in settings.allow_undeveloped]
+        + [(n, "allowed on the command line") for n in undeveloped],
+        allow_inconclusive=[(a.node, a.reason) for a in settings.allow_inconclusive]
+        + [(n, "allowed on the command line") for n in inconclusive],
+    )
+    console = _console(wide=True)
+    for node_id, status, reason in result.accepted:
+        console.print(f"accepted {status} {node_id}: {reason}", markup=False, style="dim")
+    if result.passed:
+        console.print(f"gate open: {built.root} is supported", markup=False, style="green")
+        sys.exit(EXIT_OK)
+    console.print(
+        f"gate shut: {built.root} is {result.status}; {len(result.blocking)} node(s) stand "
+        "in the way:",
+        markup=False,
+        style=STATUS_STYLE[result.status],
+    )
+    order = {"failed": 0, "stale": 1, "inconclusive": 2, "undeveloped": 3}
+    blocking = sorted(result.blocking, key=lambda n: order.get(n.status, 9))
+    for node in blocking[:50]:
+        console.print(
+            f"  {node.status:<13} {node.id:<22} {node.reason}",
+            markup=False,
+            style=STATUS_STYLE[node.status],
+        )
+    if len(blocking) > 50:
+        console.print(f"  ... and {len(blocking) - 50} more (see the report)", markup=False)
+    sys.exit(EXIT_ERRORS)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,31 +1,33 @@
 """Check gsn2x YAML modules the way the ``gsn2x`` binary does, without running it.
 
 Mirrors the checks documented for gsn2x v4.3.2 (its ``doc/src/checks.md``, summarised in
-``shared/GSN2X.md`` §4.2-4.5): per file V01-V13 (V08 only with ``extended``, V11 only
-with ``warn_dialectic``) and across files C01-C04 and C06-C16. Codes and severities are
-gsn2x's; element types come from ``nodeType`` or else the ID prefix (CG, G, CSn, Sn, S,
-C, A, J, first match wins); relation targets are looked up across all modules.
+the project notes ``GSN2X.md`` §4.2-4.5): per file V01-V13 (V08 only with ``extended``,
+V11 only with ``warn_dialectic``) and across files C01-C04 and C06-C16, with gsn2x's
+codes and severities. Types come from ``nodeType``, else the ID prefix (CG, G, CSn, Sn,
+S, C, A, J; first match wins); relation targets are looked up across all modules.
 
-Where this module goes beyond or decides what the documentation leaves open:
+Where this goes beyond gsn2x, or decides what its documentation leaves open:
 
 - What gsn2x rejects while parsing (an element that is not a mapping, a non-string ID,
-  an attribute of the wrong YAML type, a bad ``module`` block) is reported as V01; a
-  badly shaped ``acp`` as V09 and a badly shaped ``module.extends`` as V07.
-- ``validate_gsn2x_files`` reports a file it cannot load (missing, unreadable, not YAML,
-  included circularly through ``module.uses``) as L01, a code gsn2x does not have (it
-  aborts instead).
-- C12-C16 follow gsn2x's own numbering (``checks.md``): C12 an end of a challenged
-  relation does not exist, C13 an element challenges itself (or a relation it is an
-  end of), C14 a challenged element does not exist, C15 both ends of a challenged
-  relation are the same element, C16 the ends of a challenged relation are not related
-  by ``supportedBy``/``inContextOf``. Any element type may be challenged: gsn2x's own
-  dialectic example has a CounterGoal challenging a CounterSolution.
-- Graph checks run only where gsn2x reaches them: C01, C02, C04 and C08 only when every
-  reference resolves (no C03, C09, C10, C12-C16); C04 and C08 only when there is a
-  root and, if only one, it is a Goal; C08 only when there is no cycle. C04 looks at
-  what is reachable from the roots (an unreachable cycle is C08, as in gsn2x) and
-  reports every cycle once (one per strongly connected set), where gsn2x stops at the
-  first.
+  an attribute of the wrong YAML type, a bad ``module`` block) is V01; a badly shaped
+  ``acp`` is V09 and a badly shaped ``module.extends`` V07. A file that cannot be
+  loaded (missing, not YAML, included circularly through ``uses``) is L01, a code
+  gsn2x lacks (it aborts).
+- C12-C16 use gsn2x's numbering: C12 an end of a challenged relation does not exist,
+  C13 an element challenges itself (or a relation it is an end of), C14 a challenged
+  element does not exist, C15 a challenged relation has the same element at both ends,
+  C16 the ends of a challenged relation are not related by supportedBy/inContextOf.
+  Any element may be challenged (gsn2x's own example has a CounterGoal challenging a
+  CounterSolution), so no "challengeable" rule is added.
+- V04 and V12 are skipped for elements of unknown type (already V01). V10 counts only
+  element challenges, not relation challenges, as gsn2x does. C11 is an unresolved
+  reference (C03) containing a comma. Module names without ``module.name`` come from
+  the file's base name.
+- Graph checks run only where gsn2x reaches them: C01/C02/C04/C08 only when every
+  reference resolves (no C03, C09, C10, C12-C16); C04/C08 only with a root that is a
+  Goal (or several roots); C08 only without cycles. C04 looks at what the roots reach
+  (an unreachable cycle is C08, as in gsn2x) and reports each cycle once (one per
+  strongly connected set), where gsn2x stops at the first.
 """
 
 from __future__ import annotations
@@ -216,7 +218,7 @@ def _parse_node(eid: str, mod: str, raw: Any, out: _Findings) -> _Node:
     text = challenges if isinstance(challenges, str) else None
     flags = (challenges is not None, raw.get("undeveloped") is True, raw.get("defeated") is True)
     supported_by, in_context_of, defeated_relation = refs
-    relations = (supported_by, in_context_of, defeated_relation)
+    relations = (supported_by, in_context_of, defeated_relation)  # typed, unlike *refs
     return _Node(eid, mod, node_type, given, *relations, text, *flags, acp)
 
 
@@ -418,7 +420,7 @@ def _cycles(ids: set[str], support: _Edges) -> list[list[str]]:
                 while path[-1] != start:
                     path.append(prev[path[-1]])
                 found.append([*reversed(path), start])
-                return found
+                break
             for nxt in edges[cur]:
                 if nxt in group and nxt not in prev and nxt != start:
                     prev[nxt] = cur

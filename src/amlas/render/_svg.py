@@ -145,7 +145,7 @@ def case_views(case: Case, *, per_requirement: bool = True) -> list[View]:
         View(
             "case",
             tuple(i for i in case.nodes if i not in hidden),
-            f"{case.component}: the whole case",
+            "The whole case",
         )
     ]
     for module in case.modules:

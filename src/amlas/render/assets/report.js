@@ -1,0 +1,349 @@
+/* AMLAS report script. Reads the case from the JSON block and writes every piece of data
+   with textContent or as an attribute value: never innerHTML, never a URL built from data. */
+(function () {
+  "use strict";
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  var VERDICTS = { pass: 1, fail: 1, inconclusive: 1 };
+  var STATUSES = { supported: 1, failed: 1, inconclusive: 1, undeveloped: 1, stale: 1 };
+  var TYPE_NAMES = {
+    goal: "Goal", strategy: "Strategy", solution: "Solution", context: "Context",
+    assumption: "Assumption", justification: "Justification", counter_solution: "Counter-solution"
+  };
+  var data = JSON.parse(document.getElementById("case-data").textContent);
+  var nodes = data.nodes;
+  var records = data.evidence;
+  var parents = {};
+  var challengedBy = {};
+  var viewByRoot = {};
+  var panel = document.getElementById("detail");
+  var body = document.getElementById("detail-body");
+  var title = document.getElementById("detail-title");
+  var current = null;
+  var selected = [];
+
+  Object.keys(nodes).forEach(function (id) {
+    var node = nodes[id];
+    (node.supported_by || []).concat(node.in_context_of || []).forEach(function (child) {
+      (parents[child] = parents[child] || []).push(id);
+    });
+    if (node.challenges) {
+      (challengedBy[node.challenges] = challengedBy[node.challenges] || []).push(id);
+    }
+  });
+  data.views.forEach(function (view, index) {
+    if (view.root && viewByRoot[view.root] === undefined) viewByRoot[view.root] = index;
+  });
+
+  function el(tag, className, text) {
+    var e = document.createElement(tag);
+    if (className) e.className = className;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+  function svg(tag, attrs) {
+    var e = document.createElementNS(SVG_NS, tag);
+    Object.keys(attrs).forEach(function (k) { e.setAttribute(k, String(attrs[k])); });
+    return e;
+  }
+  function num(x) {
+    if (typeof x !== "number" || !isFinite(x)) return "\u2013";
+    if (Number.isInteger(x)) return String(x);
+    return String(Number(x.toFixed(4)));
+  }
+  function badge(kind, value) {
+    var known = kind === "status" ? STATUSES[value] : VERDICTS[value];
+    return el("span", "badge " + kind + "-" + (known ? value : "other"), value);
+  }
+  function nodeButton(id) {
+    var b = el("button", "node-link", id);
+    b.type = "button";
+    b.setAttribute("data-node", id);
+    return b;
+  }
+  function heading(text) { return el("h3", null, text); }
+  function kv(pairs) {
+    var dl = el("dl", "kv");
+    pairs.forEach(function (p) {
+      if (p[1] === undefined || p[1] === null || p[1] === "") return;
+      dl.appendChild(el("dt", null, p[0]));
+      var dd = el("dd");
+      if (p[1] instanceof Node) dd.appendChild(p[1]); else dd.textContent = String(p[1]);
+      dl.appendChild(dd);
+    });
+    return dl;
+  }
+  function links(label, ids) {
+    if (!ids || !ids.length) return null;
+    var box = el("div", "links");
+    box.appendChild(heading(label));
+    ids.forEach(function (id) { box.appendChild(nodeButton(id)); });
+    return box;
+  }
+
+  /* views */
+  var sections = Array.prototype.slice.call(document.querySelectorAll("section.view"));
+  var select = document.getElementById("view-select");
+  var shown = 0;
+  function prepare(section) {
+    if (section.getAttribute("data-ready")) return;
+    section.setAttribute("data-ready", "1");
+    section.querySelectorAll("svg [data-node]").forEach(function (g) {
+      g.setAttribute("tabindex", "0");
+      g.setAttribute("role", "button");
+    });
+  }
+  function showView(index) {
+    var next = sections[index];
+    if (!next) return;
+    if (sections[shown]) sections[shown].hidden = true;
+    next.hidden = false;
+    shown = index;
+    prepare(next);
+    if (select) select.value = String(index);
+    document.querySelectorAll(".tab").forEach(function (tab) {
+      var on = tab.getAttribute("data-goto-view") === String(index);
+      tab.setAttribute("aria-selected", on ? "true" : "false");
+    });
+  }
+  if (sections.length) prepare(sections[0]);
+  if (select) select.addEventListener("change", function () { showView(Number(select.value)); });
+
+  /* selection */
+  function highlight(id) {
+    selected.forEach(function (e) { e.classList.remove("selected"); });
+    selected = Array.prototype.slice.call(
+      document.querySelectorAll('.view [data-node="' + CSS.escape(id) + '"]'));
+    selected.forEach(function (e) { e.classList.add("selected"); });
+  }
+  function viewsShowing(id) {
+    var found = [];
+    selected.forEach(function (e) {
+      var section = e.closest("section.view");
+      var index = section ? Number(section.getAttribute("data-index")) : -1;
+      if (index >= 0 && found.indexOf(index) < 0 && !e.classList.contains("gsnaway")) found.push(index);
+    });
+    return found;
+  }
+  function reveal(index, id) {
+    showView(index);
+    var target = sections[index].querySelector('[data-node="' + CSS.escape(id) + '"]:not(.gsnaway)');
+    if (target && target.scrollIntoView) target.scrollIntoView({ block: "center", inline: "center" });
+  }
+
+  /* evidence */
+  function chart(result, verdict) {
+    var W = 150, H = 34;
+    var values = [result.lower, result.upper, result.estimate, result.threshold].filter(function (v) {
+      return typeof v === "number" && isFinite(v);
+    });
+    var s = svg("svg", { "class": "ci-chart", width: W, height: H, viewBox: "0 0 " + W + " " + H, role: "img" });
+    if (!values.length) return s;
+    var lo = Math.min.apply(null, values), hi = Math.max.apply(null, values);
+    var span = hi - lo || Math.abs(hi) * 0.1 || 0.1;
+    lo -= span * 0.2; hi += span * 0.2;
+    function x(v) { return (6 + (v - lo) / (hi - lo) * (W - 12)).toFixed(2); }
+    var cmp = result.comparison === "at_most" ? "\u2264 " : result.comparison === "at_least" ? "\u2265 " : "";
+    var label = "estimate " + num(result.estimate) + ", interval [" + num(result.lower) + ", " +
+      num(result.upper) + "], threshold " + cmp + num(result.threshold);
+    var t = svg("title", {}); t.textContent = label; s.appendChild(t);
+    s.setAttribute("aria-label", label);
+    s.appendChild(svg("line", { x1: 4, x2: W - 4, y1: 24, y2: 24, stroke: "#bcccdc" }));
+    var colour = verdict === "pass" ? "var(--supported-border)" : verdict === "fail" ?
+      "var(--failed-border)" : "var(--inconclusive-border)";
+    if (typeof result.lower === "number" && typeof result.upper === "number") {
+      var x0 = Number(x(result.lower)), x1 = Number(x(result.upper));
+      s.appendChild(svg("rect", { "class": "ci", x: x0.toFixed(2), y: 19, width: Math.max(1.5, x1 - x0).toFixed(2),
+        height: 10, rx: 2, fill: colour, "fill-opacity": 0.35, stroke: colour }));
+    }
+    if (typeof result.threshold === "number") {
+      var tx = x(result.threshold);
+      s.appendChild(svg("line", { "class": "threshold", x1: tx, x2: tx, y1: 11, y2: 33, stroke: "#b42318",
+        "stroke-width": 1.5, "stroke-dasharray": "3 2" }));
+      var tl = svg("text", { x: tx, y: 9, "font-size": 9, "text-anchor": "middle", fill: "#b42318" });
+      tl.textContent = cmp + num(result.threshold);
+      s.appendChild(tl);
+    }
+    if (typeof result.estimate === "number") {
+      s.appendChild(svg("circle", { "class": "estimate", cx: x(result.estimate), cy: 24, r: 3.5, fill: "#102a43" }));
+    }
+    return s;
+  }
+  function sliceTable(record) {
+    var table = el("table", "slices");
+    var head = el("tr");
+    ["Slice", "Estimate", "Interval", "Bound", "Threshold", "n", "Verdict", "Chart"].forEach(function (h) {
+      head.appendChild(el("th", null, h));
+    });
+    table.appendChild(el("thead")).appendChild(head);
+    var tbody = table.appendChild(el("tbody"));
+    record.results.forEach(function (r) {
+      var row = el("tr", "slice-row");
+      var cmp = r.comparison === "at_most" ? "\u2264 " : r.comparison === "at_least" ? "\u2265 " : "";
+      [r.slice, num(r.estimate), "[" + num(r.lower) + ", " + num(r.upper) + "]", num(r.bound),
+        cmp + num(r.threshold), num(r.samples)].forEach(function (v) { row.appendChild(el("td", null, v)); });
+      row.appendChild(el("td")).appendChild(badge("verdict", r.verdict));
+      row.appendChild(el("td")).appendChild(chart(r, r.verdict));
+      tbody.appendChild(row);
+      var extra = [];
+      if (r.reason) extra.push(String(r.reason));
+      if (typeof r.additional_samples === "number") extra.push("needs " + r.additional_samples + " more samples");
+      if (r.failing_count) extra.push(r.failing_count + " failing" +
+        (r.failing_ids && r.failing_ids.length ? ": " + r.failing_ids.slice(0, 8).join(", ") +
+          (r.failing_ids.length > 8 ? ", \u2026" : "") : ""));
+      if (extra.length) {
+        var why = el("tr", "reason-row");
+        var cell = el("td", null, extra.join(" \u00b7 "));
+        cell.colSpan = 8;
+        why.appendChild(cell);
+        tbody.appendChild(why);
+      }
+    });
+    return table;
+  }
+  function genericTable(results) {
+    var keys = [];
+    results.forEach(function (r) {
+      Object.keys(r).forEach(function (k) { if (keys.indexOf(k) < 0 && keys.length < 8) keys.push(k); });
+    });
+    var table = el("table", "slices");
+    var head = el("tr");
+    keys.forEach(function (k) { head.appendChild(el("th", null, k)); });
+    table.appendChild(el("thead")).appendChild(head);
+    var tbody = table.appendChild(el("tbody"));
+    results.forEach(function (r) {
+      var row = el("tr");
+      keys.forEach(function (k) {
+        var v = r[k];
+        row.appendChild(el("td", null, typeof v === "number" ? num(v) :
+          v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v)));
+      });
+      tbody.appendChild(row);
+    });
+    return table;
+  }
+  function recordCard(ref) {
+    var card = el("div", "record");
+    var r = typeof ref === "number" ? records[ref] : null;
+    if (!r) {
+      card.appendChild(el("p", "no", "Cited record " + String(ref).slice(0, 12) + "\u2026 is not in the evidence store."));
+      return card;
+    }
+    var head = el("div", "record-head");
+    head.appendChild(el("code", "record-key", r.key));
+    head.appendChild(badge("verdict", r.verdict));
+    if (r.stale && r.stale.length) head.appendChild(badge("status", "stale"));
+    card.appendChild(head);
+    card.appendChild(el("p", "summary", r.summary));
+    card.appendChild(kv([["Check", r.check], ["Dataset", r.dataset ? "[" + r.dataset + "]" : ""],
+      ["Role", r.role], ["Subject", r.subject], ["Stage", r.stage], ["Digest", r.digest.slice(0, 16) + "\u2026"]]));
+    var metric = r.results.some(function (x) { return "estimate" in x || "lower" in x; });
+    if (r.results.length) card.appendChild(metric ? sliceTable(r) : genericTable(r.results));
+    var names = Object.keys(r.inputs).sort();
+    if (names.length) {
+      card.appendChild(heading("Inputs"));
+      var table = el("table", "inputs");
+      names.forEach(function (name) {
+        var row = el("tr");
+        row.appendChild(el("td", null, name));
+        var hash = el("code", null, r.inputs[name].slice(0, 12) + "\u2026");
+        hash.title = r.inputs[name];
+        row.appendChild(el("td")).appendChild(hash);
+        var stale = (r.stale || []).indexOf(name) >= 0;
+        row.appendChild(el("td", stale ? "stale-flag" : "muted", stale ? "changed since (stale)" : "current"));
+        table.appendChild(row);
+      });
+      card.appendChild(table);
+    }
+    return card;
+  }
+
+  /* the panel */
+  function open(id) {
+    current = id;
+    highlight(id);
+    body.textContent = "";
+    title.textContent = id;
+    panel.hidden = false;
+    var node = nodes[id];
+    if (!node) {
+      body.appendChild(el("p", "muted", id + " is not part of this case (a link to another argument)."));
+      return;
+    }
+    var tags = el("p");
+    tags.appendChild(badge("status", node.status));
+    tags.appendChild(document.createTextNode(" " + (TYPE_NAMES[node.type] || node.type) + " \u00b7 " + node.module +
+      (node.pattern ? " \u00b7 pattern " + node.pattern : "") + (node.extension ? " \u00b7 library extension" : "")));
+    body.appendChild(tags);
+    body.appendChild(el("p", "node-text", node.text));
+    if (node.reason) { body.appendChild(heading("Why this status")); body.appendChild(el("p", null, node.reason)); }
+    if (node.rationale) { body.appendChild(heading("Rationale")); body.appendChild(el("p", null, node.rationale)); }
+    if (node.notes && node.notes.length) {
+      body.appendChild(heading("Notes"));
+      var ul = body.appendChild(el("ul"));
+      node.notes.forEach(function (n) { ul.appendChild(el("li", null, n)); });
+    }
+    var facts = [];
+    if (node.artefacts) facts.push(["Artefacts", node.artefacts.map(function (a) { return "[" + a + "]"; }).join(" ")]);
+    if (node.binding) Object.keys(node.binding).forEach(function (k) { facts.push([k, node.binding[k]]); });
+    if (node.undeveloped) facts.push(["Undeveloped", "yes: nothing supports it yet"]);
+    if (node.defeated) facts.push(["Defeated", "yes: a counter-solution challenges it"]);
+    if (facts.length) { body.appendChild(heading("Facts")); body.appendChild(kv(facts)); }
+    [["Challenges", node.challenges ? [node.challenges] : null], ["Challenged by", challengedBy[id]],
+      ["Backed by", node.backed_by ? [node.backed_by] : null], ["Supported by", node.supported_by],
+      ["In context of", node.in_context_of], ["Supports / is context of", parents[id]]
+    ].forEach(function (pair) { var box = links(pair[0], pair[1]); if (box) body.appendChild(box); });
+    var where = viewsShowing(id);
+    if (viewByRoot[id] !== undefined && where.indexOf(viewByRoot[id]) < 0) where.unshift(viewByRoot[id]);
+    if (where.length) {
+      body.appendChild(heading("In diagrams"));
+      var box = body.appendChild(el("div", "links"));
+      where.forEach(function (index) {
+        var b = el("button", "goto", data.views[index] ? data.views[index].title : String(index));
+        b.type = "button";
+        b.setAttribute("data-reveal-view", String(index));
+        b.setAttribute("data-reveal-node", id);
+        box.appendChild(b);
+      });
+    }
+    if (node.evidence && node.evidence.length) {
+      body.appendChild(heading("Evidence (" + node.evidence.length + ")"));
+      node.evidence.forEach(function (ref) { body.appendChild(recordCard(ref)); });
+    }
+  }
+  function close() {
+    panel.hidden = true;
+    current = null;
+  }
+
+  document.addEventListener("click", function (event) {
+    var target = event.target instanceof Element ? event.target : null;
+    if (!target) return;
+    var reveal_ = target.closest("[data-reveal-view]");
+    if (reveal_) {
+      reveal(Number(reveal_.getAttribute("data-reveal-view")), reveal_.getAttribute("data-reveal-node"));
+      return;
+    }
+    var tab = target.closest("[data-goto-view]");
+    if (tab) { showView(Number(tab.getAttribute("data-goto-view"))); return; }
+    var zoom = target.closest("[data-zoom]");
+    if (zoom) {
+      document.getElementById("diagrams").classList.toggle("fit", zoom.getAttribute("data-zoom") === "fit");
+      return;
+    }
+    var hit = target.closest("[data-node]");
+    if (hit) { open(hit.getAttribute("data-node")); }
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && current !== null) { close(); return; }
+    var target = event.target instanceof Element ? event.target : null;
+    if ((event.key === "Enter" || event.key === " ") && target && target.matches("svg [data-node]")) {
+      event.preventDefault();
+      open(target.getAttribute("data-node"));
+    }
+  });
+  document.getElementById("detail-close").addEventListener("click", close);
+  if (location.hash.indexOf("#node=") === 0) {
+    var wanted = decodeURIComponent(location.hash.slice(6));
+    if (Object.prototype.hasOwnProperty.call(nodes, wanted)) open(wanted);
+  }
+})();
