@@ -11,9 +11,7 @@ variables read at prediction time: ``MINI_MODEL_MISS`` (sample ids answered wron
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import sys
 from collections.abc import Iterator
@@ -35,73 +33,12 @@ from amlas.evidence import (
 )
 from amlas.evidence import _run as run_module
 from amlas.sealing import AccessLog, SealError, TamperError, VerifierKey, generate_key
-from factory import DATA, DATA_FILE, documents, write_project
-
-MODEL_SOURCE = '''"""A lookup model for the mini project (written by tests/evidence/test_run.py)."""
-
-import os
-
-import numpy as np
-
-TABLES = {tables!r}
-
-
-def _dataset(x):
-    """The dataset whose sizes, in order, are closest to the batch (perturbed or not)."""
-    best, letter = None, None
-    for name, rows in TABLES.items():
-        if len(rows) == len(x):
-            gap = float(np.mean(np.abs(x[:, 0] - np.array([r[2] for r in rows]))))
-            if best is None or gap < best:
-                best, letter = gap, name
-    if letter is None:
-        raise ValueError("the lookup model answers whole datasets only")
-    return letter
-
-
-class Lookup:
-    classes = ("negative", "positive")
-    has_proba = True
-
-    def predict_proba(self, x):
-        x = np.asarray(x, dtype=np.float64)
-        letter = _dataset(x)
-        if letter in os.environ.get("MINI_MODEL_RAISE", "").split(","):
-            raise RuntimeError("deliberate failure on [" + letter + "]")
-        misses = set(os.environ.get("MINI_MODEL_MISS", "").split(","))
-        p = np.array([float(r[1] == "positive") for r in TABLES[letter]])
-        wrong = np.array([r[0] in misses for r in TABLES[letter]])
-        p[wrong] = 1.0 - p[wrong]
-        return np.stack([1.0 - p, p], axis=1)
-
-    def predict(self, x):
-        return np.asarray(self.classes)[np.argmax(self.predict_proba(x), axis=1)]
-
-
-def load():
-    return Lookup()
-'''
+from factory import DATA, DATA_FILE, documents
+from runnable import rows, runnable
 
 P_YAML = "3-data/P-verification-data.yaml"
 ACCESS_LOG = "5-verification/P-access-log.jsonl"
 SEALED_P = DATA_FILE["P"] + ".sealed"
-
-
-def rows(letter: str) -> list[tuple[str, str, float]]:
-    """(sample id, label, size) of every sample of a factory dataset, in file order."""
-    table = list(csv.reader(io.StringIO(DATA[letter].decode())))[1:]
-    return [(r[0], r[1], float(r[2])) for r in table]
-
-
-def runnable(root: Path, docs: dict[str, Any] | None = None) -> Path:
-    """The factory project with the lookup model as its [V]."""
-    docs = documents() if docs is None else docs
-    docs["V"]["format"] = "python_callable"
-    docs["V"]["callable"] = "mini_model:load"
-    write_project(root, docs)
-    tables = {letter: rows(letter) for letter in DATA}
-    (root / "mini_model.py").write_text(MODEL_SOURCE.format(tables=tables), encoding="utf-8")
-    return root
 
 
 @pytest.fixture(autouse=True)

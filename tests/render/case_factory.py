@@ -60,12 +60,34 @@ def records() -> list[EvidenceRecord]:
         resolved={"method": "clopper-pearson", "positive": "malignant"},
         inputs={**_INPUTS, "requirement:MLR-1": "c" * 64},
         results=[
-            _slice("all", "pass", 0.975, 0.962, 0.985, 0.95, "at_least", 812,
-                   "lower bound 0.962 >= 0.95", successes=792, failing_count=20,
-                   failing_ids=["p-0007", "p-0019"]),
-            _slice("nuclear-size=large", "pass", 0.981, 0.957, 0.994, 0.95, "at_least", 310,
-                   "lower bound 0.957 >= 0.95", successes=304, failing_count=6),
-        ],  # fmt: skip
+            _slice(
+                "all",
+                "pass",
+                0.975,
+                0.962,
+                0.985,
+                0.95,
+                "at_least",
+                812,
+                "lower bound 0.962 >= 0.95",
+                successes=792,
+                failing_count=20,
+                failing_ids=["p-0007", "p-0019"],
+            ),
+            _slice(
+                "nuclear-size=large",
+                "pass",
+                0.981,
+                0.957,
+                0.994,
+                0.95,
+                "at_least",
+                310,
+                "lower bound 0.957 >= 0.95",
+                successes=304,
+                failing_count=6,
+            ),
+        ],
         verdict="pass",
         summary="MLR-1 recall on [P]: 2 of 2 slices pass",
         versions={"amlas": "0.1.0"},
@@ -81,12 +103,32 @@ def records() -> list[EvidenceRecord]:
         resolved={"method": "clopper-pearson"},
         inputs={**_INPUTS, "requirement:MLR-2": "d" * 64},
         results=[
-            _slice("nuclear-texture=smooth", "pass", 0.012, 0.004, 0.031, 0.05, "at_most", 402,
-                   "upper bound 0.031 <= 0.05", failing_count=5),
-            _slice("nuclear-texture=coarse", "inconclusive", 0.03, 0.006, 0.085, 0.05,
-                   "at_most", 67, f"too few samples {IMG}", additional_samples=140,
-                   failing_count=2),
-        ],  # fmt: skip
+            _slice(
+                "nuclear-texture=smooth",
+                "pass",
+                0.012,
+                0.004,
+                0.031,
+                0.05,
+                "at_most",
+                402,
+                "upper bound 0.031 <= 0.05",
+                failing_count=5,
+            ),
+            _slice(
+                "nuclear-texture=coarse",
+                "inconclusive",
+                0.03,
+                0.006,
+                0.085,
+                0.05,
+                "at_most",
+                67,
+                f"too few samples {IMG}",
+                additional_samples=140,
+                failing_count=2,
+            ),
+        ],
         verdict="inconclusive",
         summary=f"MLR-2 false negative rate on [P]: 1 slice inconclusive {IMG}",
         versions={"amlas": "0.1.0"},
@@ -102,14 +144,18 @@ def records() -> list[EvidenceRecord]:
         resolved={"min_samples": 30},
         inputs={"dataset:N": "e" * 64},
         results=[
-            {"cell": f"nuclear-size={size}, nuclear-texture={texture}", "met": count >= 30,
-             "required": 30, "samples": count}
+            {
+                "cell": f"nuclear-size={size}, nuclear-texture={texture}",
+                "met": count >= 30,
+                "required": 30,
+                "samples": count,
+            }
             for (size, texture), count in zip(
                 [(s, t) for s in ("small", "medium", "large") for t in ("smooth", "coarse")],
                 [58, 41, 120, 33, 12, 75],
                 strict=True,
             )
-        ],  # fmt: skip
+        ],
         verdict="fail",
         summary="DR-1 on [N]: 5 of 6 cells hold at least 30 samples; short: "
         "nuclear-size=large, nuclear-texture=smooth (12)",
@@ -212,25 +258,44 @@ def make_case() -> Case:
         nodes={node.id: node for node in nodes},
         evidence={r.digest: r for r in sorted((recall, fnr, cells, single), key=_digest)},
         artefacts=[
-            ArtefactEntry("A", "System safety requirements", "EXT", 1, "system/safety.yaml",
-                          "1" * 64, True),
-            ArtefactEntry("D", "Operating environment", "EXT", 1, "system/environment.yaml",
-                          "2" * 64, True),
-            ArtefactEntry("H", "ML safety requirements", "DOC", 2, "requirements/ml.yaml",
-                          "3" * 64, True, note=SCRIPT),
-            ArtefactEntry("L", "Data requirements", "DOC", 3, "requirements/data.yaml",
-                          None, False),
-            ArtefactEntry("P", "Verification data", "DATA", 5, "data/verification.parquet",
-                          "4" * 64, True),
+            ArtefactEntry(
+                "A", "System safety requirements", "EXT", 1, "system/safety.yaml", "1" * 64, True
+            ),
+            ArtefactEntry(
+                "D", "Operating environment", "EXT", 1, "system/environment.yaml", "2" * 64, True
+            ),
+            ArtefactEntry(
+                "H",
+                "ML safety requirements",
+                "DOC",
+                2,
+                "requirements/ml.yaml",
+                "3" * 64,
+                True,
+                note=SCRIPT,
+            ),
+            ArtefactEntry(
+                "L", "Data requirements", "DOC", 3, "requirements/data.yaml", None, False
+            ),
+            ArtefactEntry(
+                "P", "Verification data", "DATA", 5, "data/verification.parquet", "4" * 64, True
+            ),
             ArtefactEntry("V", "ML verification argument", "ARG", 5, None, None, True),
-        ],  # fmt: skip
+        ],
         trace=TraceMatrix(
             rows=(
                 TraceRow(("SSR-1",), "AR-1", "MLR-1", "performance", ("DR-1",)),
-                TraceRow(("SSR-1",), "AR-1", "MLR-2", "performance", (), (),
-                         ("MLR-2 is covered by no [L] requirement",)),
+                TraceRow(
+                    ("SSR-1",),
+                    "AR-1",
+                    "MLR-2",
+                    "performance",
+                    (),
+                    (),
+                    ("MLR-2 is covered by no [L] requirement",),
+                ),
                 TraceRow(("SSR-2",), "AR-2", None, None, (), (f"deferred to system: {IMG}",)),
-            ),  # fmt: skip
+            ),
             missing=(),
         ),
         diagnostics=diagnostics,

@@ -126,20 +126,26 @@ class Assessor:
         spec = pattern.rationale
         if spec is None or spec.source == "case.rationale":
             return None
+        text = None
         if spec.source == "activities":
             requirement = binding.get("requirement")
-            if requirement is None:
-                return None
             texts = [
                 str(getattr(a, spec.field, "") or "").strip()
-                for a in self.binder.activities(requirement.id, spec.method)
+                for a in (
+                    self.binder.activities(requirement.id, spec.method) if requirement else []
+                )
             ]
-            joined = " ".join(t for t in texts if t)
-            return joined or None
-        letter, _, path = spec.source.partition(".")
+            text = " ".join(t for t in texts if t) or None
+        else:
+            text = self._field_text(spec.source)
+        if text is None and spec.fallback is not None:
+            text = self._field_text(spec.fallback)
+        return text
+
+    def _field_text(self, source: str) -> str | None:
+        letter, _, path = source.partition(".")
         values = self.binder.field_values(letter, path)
-        texts = [str(v).strip() for _, v in values if is_filled(v)]
-        return " ".join(texts) or None
+        return " ".join(str(v).strip() for _, v in values if is_filled(v)) or None
 
     # -- leaves -------------------------------------------------------------------------------
 

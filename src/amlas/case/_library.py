@@ -133,6 +133,8 @@ class RationaleSpec(_Model):
     or 'case.rationale' (only amlas.yaml ``case.rationale``, which can override any)."""
     method: Literal["test", "formal"] | None = None
     field: str = "rationale"
+    fallback: str | None = None
+    """'LETTER.field' read when ``source`` holds no text (e.g. the [AA] strategy for J5.1)."""
 
 
 class Choice(_Model):

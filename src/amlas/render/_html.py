@@ -230,8 +230,8 @@ def _coverage_table(record: EvidenceRecord) -> dict[str, Any]:
             "required": result.get("required"),
         }
     peak = max((c["count"] for r in grid.values() for c in r.values()), default=0)
-    for row in grid.values():
-        for cell in row.values():
+    for line in grid.values():
+        for cell in line.values():
             cell["shade"] = _shade(cell["count"] / peak if peak else 0.0)
             cell["dark"] = peak > 0 and cell["count"] / peak > 0.6
     return {

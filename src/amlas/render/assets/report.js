@@ -132,7 +132,7 @@
 
   /* evidence */
   function chart(result, verdict) {
-    var W = 150, H = 34;
+    var W = 130, H = 34;
     var values = [result.lower, result.upper, result.estimate, result.threshold].filter(function (v) {
       return typeof v === "number" && isFinite(v);
     });
@@ -171,7 +171,7 @@
   function sliceTable(record) {
     var table = el("table", "slices");
     var head = el("tr");
-    ["Slice", "Estimate", "Interval", "Bound", "Threshold", "n", "Verdict", "Chart"].forEach(function (h) {
+    ["Slice", "Estimate", "Bound", "Threshold", "n", "Verdict", "Interval vs threshold"].forEach(function (h) {
       head.appendChild(el("th", null, h));
     });
     table.appendChild(el("thead")).appendChild(head);
@@ -179,8 +179,12 @@
     record.results.forEach(function (r) {
       var row = el("tr", "slice-row");
       var cmp = r.comparison === "at_most" ? "\u2264 " : r.comparison === "at_least" ? "\u2265 " : "";
-      [r.slice, num(r.estimate), "[" + num(r.lower) + ", " + num(r.upper) + "]", num(r.bound),
-        cmp + num(r.threshold), num(r.samples)].forEach(function (v) { row.appendChild(el("td", null, v)); });
+      row.appendChild(el("td", null, r.slice));
+      var estimate = row.appendChild(el("td", null, num(r.estimate)));
+      estimate.appendChild(el("div", "muted", "[" + num(r.lower) + ", " + num(r.upper) + "]"));
+      [num(r.bound), cmp + num(r.threshold), num(r.samples)].forEach(function (v) {
+        row.appendChild(el("td", null, v));
+      });
       row.appendChild(el("td")).appendChild(badge("verdict", r.verdict));
       row.appendChild(el("td")).appendChild(chart(r, r.verdict));
       tbody.appendChild(row);
@@ -193,7 +197,7 @@
       if (extra.length) {
         var why = el("tr", "reason-row");
         var cell = el("td", null, extra.join(" \u00b7 "));
-        cell.colSpan = 8;
+        cell.colSpan = 7;
         why.appendChild(cell);
         tbody.appendChild(why);
       }
@@ -237,7 +241,9 @@
     card.appendChild(kv([["Check", r.check], ["Dataset", r.dataset ? "[" + r.dataset + "]" : ""],
       ["Role", r.role], ["Subject", r.subject], ["Stage", r.stage], ["Digest", r.digest.slice(0, 16) + "\u2026"]]));
     var metric = r.results.some(function (x) { return "estimate" in x || "lower" in x; });
-    if (r.results.length) card.appendChild(metric ? sliceTable(r) : genericTable(r.results));
+    if (r.results.length) {
+      card.appendChild(el("div", "table-scroll")).appendChild(metric ? sliceTable(r) : genericTable(r.results));
+    }
     var names = Object.keys(r.inputs).sort();
     if (names.length) {
       card.appendChild(heading("Inputs"));
