@@ -9,7 +9,25 @@ PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q -c constra
 DEMO   := examples/breast-cancer-triage
 OUT    := out/breast-cancer-triage
 
-.PHONY: demo test lint typecheck unit schema docs example clean
+.PHONY: demo test lint typecheck unit schema docs example clean system-demo system-test
+
+# Debian packages: Graphviz's `dot` lays out the GSN diagrams; Chromium drives the report's
+# browser test (and the optional PDF). Installed only when missing (root, or sudo).
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo=sudo; fi; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+endef
+
+system-demo:
+	$(call apt_install,graphviz)
+
+system-test:
+	$(call apt_install,graphviz chromium)
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -29,7 +47,7 @@ $(VENV)/.test-installed: $(BIN)/python pyproject.toml constraints.txt
 # stages 3 and 5 as the verifier. `amlas run` exits 1 on a failed verdict, which is a
 # result, not a broken demo; 2 and 3 (usage, internal errors) stop it.
 RUNOK  = status=$$?; [ $$status -le 1 ] || exit $$status
-demo: $(VENV)/.demo-installed
+demo: $(VENV)/.demo-installed system-demo
 	@rm -rf $(OUT) && mkdir -p $(OUT)
 	$(BIN)/amlas check $(DEMO)
 	$(BIN)/amlas check --format json $(DEMO) > $(OUT)/.check.json.tmp && mv $(OUT)/.check.json.tmp $(OUT)/check.json
@@ -44,6 +62,9 @@ demo: $(VENV)/.demo-installed
 	$(BIN)/amlas run $(OUT)/project --role verifier --key-file $(OUT)/verifier.key; $(RUNOK)
 	$(BIN)/amlas run $(OUT)/project --role verifier --key-file $(OUT)/verifier.key --stage 5 --format json > $(OUT)/run-stage5.json; $(RUNOK)
 	$(BIN)/amlas evidence $(OUT)/project --verify
+	$(BIN)/amlas case $(OUT)/project --out $(OUT)/safety-case
+	$(BIN)/amlas report $(OUT)/project -o $(OUT)/report.html
+	@$(BIN)/amlas gate $(OUT)/project; $(RUNOK)
 	@echo ""
 	@echo "demo output: $(CURDIR)/$(OUT)/"
 	@echo "  check.json, trace.md, trace.json   project checks and traceability"
@@ -51,8 +72,10 @@ demo: $(VENV)/.demo-installed
 	@echo "  project/evidence/                  evidence records (objects/, refs.json, runs/)"
 	@echo "  project/5-verification/P-access-log.jsonl   who unsealed and used [P]"
 	@echo "  run-stage5.json                    the verifier's stage-5 summary"
+	@echo "  report.html                        the safety case report (offline HTML: open it in a browser)"
+	@echo "  safety-case/                       case.json, case.md, case.junit.xml, gsn/ (gsn2x YAML), svg/"
 
-test: $(VENV)/.test-installed lint typecheck unit
+test: $(VENV)/.test-installed system-test lint typecheck unit
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check src tests examples benchmarks

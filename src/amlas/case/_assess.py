@@ -29,7 +29,7 @@ from amlas.case._bind import Binder, Item, fill, first_sentence, is_filled
 from amlas.case._library import EvidenceSelector, FieldsSpec, Library, PatternNode
 from amlas.case._model import Node, Status
 from amlas.case._status import worst
-from amlas.evidence import EvidenceRecord, EvidenceStore, StoreError, verify_custody
+from amlas.evidence import EvidenceRecord, EvidenceStore, StoreError
 from amlas.evidence._inputs import ProjectInputs
 from amlas.project import ARTEFACTS, Project
 from amlas.project.artefacts import ValidationResults, VerificationLog
@@ -54,7 +54,6 @@ class Assessor:
         self.inputs = ProjectInputs(project)
         self.cited: dict[str, EvidenceRecord] = {}
         self.stale_inputs: dict[str, list[str]] = {}
-        self._custody: list[str] | None = None
         self._damaged: dict[str, str] = {}
 
     # -- records ---------------------------------------------------------------------------
@@ -406,10 +405,8 @@ class Assessor:
         document = self.project.datasets().get("P")
         if document is not None and document.sealed is None:
             node.notes.append("[P] is not sealed: its custody rests on [AA] data_access (R15)")
-        if self._custody is None:
-            self._custody = verify_custody(self.project, self.store) if self.store else []
-        if self._custody:
-            parts.append(("failed", "custody of [P]: " + "; ".join(self._custody[:3])))
+        # custody: a cited record whose access-log entry was cut from the log is stale
+        # (ProjectInputs.stale), and a damaged log is a project error (D015)
         return parts
 
     def artefact_note(self, letter: str) -> str:

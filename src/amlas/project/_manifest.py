@@ -21,7 +21,7 @@ Letter = Literal[
 """The user-written artefacts (``ARTEFACTS`` keys)."""
 
 
-NodePattern = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.*?\-]*$")]
+NodePattern = Annotated[str, Field(pattern=r"^[A-Za-z*?][A-Za-z0-9_.*?\-]*$")]
 """A safety-case node ID, or a glob over instantiated IDs such as 'G5.6.*'."""
 
 

@@ -69,7 +69,6 @@ COUNTER_COLOUR: Final = "#c62828"
 _SVG_NS: Final = "http://www.w3.org/2000/svg"
 _FONT: Final = "Helvetica"
 _MAX_LINES: Final = 10
-_ROW: Final = 8
 
 
 @dataclass(frozen=True)
@@ -315,26 +314,8 @@ class _ViewDot:
             out.append(self._away(target, name))
         out += edges
         out += [f"{{rank=same; {a}; {b};}}" for a, b in same_rank]
-        out += self._stack(inside)
         out.append("}\n")
         return "\n".join(out)
-
-    def _stack(self, inside: set[str]) -> list[str]:
-        """Invisible edges that fold a long row of sibling leaves into rows of
-        :data:`_ROW` (a stage-5 overview has one sibling per requirement)."""
-        out = []
-        for node_id in self.view.node_ids:
-            leaves = [
-                self.names[c]
-                for c in self.case.nodes[node_id].supported_by
-                if c in inside and not any(g in inside for g in self.case.nodes[c].supported_by)
-            ]
-            if len(leaves) > 2 * _ROW:
-                out += [
-                    f"{a} -> {b} [style=invis];"
-                    for a, b in zip(leaves, leaves[_ROW:], strict=False)
-                ]
-        return out
 
     def _beside(self, context_id: str, parents: Mapping[str, int]) -> bool:
         """A context with one parent in the view and nothing below it sits beside it."""

@@ -1,0 +1,163 @@
+"""Safety case at scale: a generated project with 1,000 ML safety requirements.
+
+The breast-cancer example is copied and its [H] replaced by 1,000 requirements (clones of
+its performance and robustness requirements under new IDs), every one verified by an [AA]
+activity and backed by a current stage-4 and stage-5 evidence record (three slices each,
+input hashes computed from the project, so nothing is stale). Then it times:
+
+* ``build_case``: load and check the project, instantiate the patterns, read and
+  hash-check 2,000 records, propagate statuses;
+* the ``amlas case`` files (JSON, Markdown, JUnit, gsn2x, SVG through one ``dot`` run);
+* ``render_report``: the one-file HTML report (diagrams included).
+
+Target: build + report <= 10 s on the 2-core reference machine. Prints figures and the
+ratio to the target; asserts nothing about time.
+
+    .venv/bin/python benchmarks/case_scale.py [--requirements 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from amlas.case import build_case
+from amlas.evidence import EvidenceRecord, open_store
+from amlas.evidence._inputs import ProjectInputs
+from amlas.project import check_project
+from amlas.render import render_case_files, render_report
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "breast-cancer-triage"
+TARGET_S = 10.0
+
+
+def _dump(path: Path, data: object) -> None:
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def generate(root: Path, count: int) -> list[str]:
+    """Copy the example to ``root`` with ``count`` ML safety requirements; their IDs."""
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("evidence", ".amlas"))
+    h_path = root / "2-requirements/H-ml-safety-requirements.yaml"
+    h = yaml.safe_load(h_path.read_text())
+    templates = [r for r in h["requirements"] if r["kind"] in ("performance", "robustness")]
+    templates = [r for r in templates if r.get("metric") in ("recall", "prediction_stability")]
+    requirements, ids = [], []
+    for i in range(count):
+        clone = copy.deepcopy(templates[i % len(templates)])
+        clone["id"] = f"GEN-{i:04d}"
+        clone["text"] = f"Generated requirement {i}: " + clone["text"]
+        requirements.append(clone)
+        ids.append(clone["id"])
+    h["requirements"] = requirements
+    _dump(h_path, h)
+    l_path = root / "3-data/L-data-requirements.yaml"
+    data = yaml.safe_load(l_path.read_text())
+    for requirement in data["requirements"]:
+        requirement["traces_to"] = ids
+    _dump(l_path, data)
+    aa_path = root / "5-verification/AA-verification-log.yaml"
+    aa = yaml.safe_load(aa_path.read_text())
+    aa["activities"] = [
+        {
+            "id": "VER-ALL",
+            "requirements": ids,
+            "method": "test",
+            "description": "Every generated requirement on [P]",
+            "rationale": "Direct measurement on the verification data",
+        }
+    ]
+    _dump(aa_path, aa)
+    for path in (root / "2-requirements/J-validation-results.yaml",):
+        j = yaml.safe_load(path.read_text())
+        for record in j["records"]:
+            record["requirements"] = ids
+        _dump(path, j)
+    return ids
+
+
+def seed_evidence(root: Path, ids: list[str]) -> int:
+    """A current stage-4 and stage-5 record per requirement; returns how many."""
+    project = check_project(root).project
+    inputs = ProjectInputs(project)
+    ml = {r.id: r for r in project.ml_requirements.requirements}  # type: ignore[union-attr]
+    written = 0
+    with open_store(project.manifest.evidence, root=root) as store:
+        for role, stage, letter in (("developer", 4, "O"), ("verifier", 5, "P")):
+            with store.begin(f"bench-{stage}", role=role, stages=[stage]) as run:
+                for i, rid in enumerate(ids):
+                    names = [f"dataset:{letter}", "model", f"requirement:{rid}", "environment"]
+                    slices = [
+                        {
+                            "slice": band,
+                            "estimate": 0.97,
+                            "lower": 0.9 + 0.01 * k,
+                            "upper": 0.99,
+                            "bound": 0.9 + 0.01 * k,
+                            "threshold": 0.9,
+                            "comparison": "at_least",
+                            "samples": 40 + k,
+                            "verdict": "pass",
+                            "reason": "bound >= threshold",
+                        }
+                        for k, band in enumerate(("small", "medium", "large"))
+                    ]
+                    verdict = "pass" if i % 10 else "inconclusive"
+                    run.put(
+                        EvidenceRecord(
+                            key=f"stage{stage}/{rid}/{letter}",
+                            check=f"metric.{ml[rid].metric}",
+                            stage=stage,  # type: ignore[arg-type]
+                            role=role,  # type: ignore[arg-type]
+                            subject=rid,
+                            dataset=letter,
+                            parameters={},
+                            resolved={},
+                            inputs={n: inputs.current(n) or "0" * 64 for n in names},
+                            results=slices,
+                            verdict=verdict,  # type: ignore[arg-type]
+                            summary=f"{rid} on [{letter}]: {verdict}",
+                            versions={"amlas": "bench"},
+                        )
+                    )
+                    written += 1
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requirements", type=int, default=1000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "scale"
+        ids = generate(root, args.requirements)
+        records = seed_evidence(root, ids)
+        start = time.perf_counter()
+        case = build_case(root)
+        built = time.perf_counter() - start
+        start = time.perf_counter()
+        files = render_case_files(case)
+        exported = time.perf_counter() - start
+        start = time.perf_counter()
+        html = render_report(case)
+        reported = time.perf_counter() - start
+    total = built + reported
+    print(f"requirements          {len(ids)}")
+    print(f"evidence records      {records} ({len(case.evidence)} cited)")
+    print(f"case nodes            {len(case.nodes)}  top claim {case.top.status}")
+    print(f"build_case            {built:7.2f} s")
+    print(f"case files            {exported:7.2f} s  ({len(files)} files)")
+    print(f"report                {reported:7.2f} s  ({len(html.encode()) / 2**20:.1f} MiB)")
+    print(
+        f"build + report        {total:7.2f} s  target {TARGET_S:.0f} s  ratio {total / TARGET_S:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
