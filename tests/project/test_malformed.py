@@ -691,7 +691,9 @@ def test_the_table_is_large_and_covers_every_code() -> None:
     assert len(CASES) >= 40
     assert len({c.id for c in CASES}) == len(CASES)
     assert set(LOCATED) <= {c.id for c in CASES}
-    assert {c.code for c in CASES} == set(CODES), "every code needs a malformed example"
+    # G codes come from building the safety case; tests/case/test_build.py has one each
+    project_codes = {code for code in CODES if not code.startswith("G")}
+    assert {c.code for c in CASES} == project_codes, "every code needs a malformed example"
 
 
 def _expected_file(case: Case) -> str:

@@ -165,6 +165,11 @@ class _Builder:
 
     def _where(self, pattern_id: str, kind: str, detail: str) -> tuple[Location, str | None]:
         pattern = self.library.nodes[pattern_id]
+        if kind == "multiplicity" and "H" in self.project.files:
+            return self.project.locate("H", ("requirements",), key=True), (
+                f"add {detail.replace('_', ' ')} to [H], or argue in [H] "
+                "development_rationale why there are none"
+            )
         if kind == "rationale" and pattern.rationale is not None:
             source = pattern.rationale.source
             letter, _, field = source.partition(".")

@@ -13,6 +13,7 @@ _FAMILIES = {
     "Q": "Requirement quality",
     "D": "Data and datasets",
     "M": "Model, verification and deployment",
+    "G": "The safety case (amlas case)",
 }
 
 

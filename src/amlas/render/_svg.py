@@ -159,7 +159,7 @@ def case_views(case: Case, *, per_requirement: bool = True) -> list[View]:
                 views.append(
                     View(
                         f"stage5/{instance}",
-                        tuple(i for i in stage5 if i in mine),
+                        (instance, *(i for i in stage5 if i in mine and i != instance)),
                         f"{module.title}: {instance}",
                     )
                 )
@@ -391,24 +391,25 @@ class _ViewDot:
             element.tag = element.tag.rpartition("}")[2]
         root.attrib = {"xmlns": _SVG_NS, **root.attrib}
         root.set("class", "gsndiagram")
-        root.set("data-view", self.view.name)
+        root.set("data-view", _CONTROL.sub("\ufffd", self.view.name))
         root.set("role", "img")
-        root.set("aria-label", self.view.title)
+        root.set("aria-label", _CONTROL.sub("\ufffd", self.view.title))
         for group in root.iter("g"):
             classes = group.get("class", "").split()
             title = group.find("title")
             if "graph" in classes and title is not None:
-                title.text = self.view.title
+                title.text = _CONTROL.sub("\ufffd", self.view.title)
             elif "node" in classes and title is not None:
                 drawn = self.drawn.get(title.text or "")
                 if drawn is None:
                     continue
-                group.set("data-node", drawn.raw_id)
-                title.text = f"{drawn.raw_id} ({drawn.status})"
+                raw = _CONTROL.sub("\ufffd", drawn.raw_id)  # XML cannot hold them at all
+                group.set("data-node", raw)
+                title.text = f"{raw} ({drawn.status})"
                 self._decorate(group, drawn)
             elif "edge" in classes and title is not None:
                 ends = (title.text or "").split("->")
-                title.text = " \u2192 ".join(self._raw(e) for e in ends)
+                title.text = _CONTROL.sub("\ufffd", " \u2192 ".join(self._raw(e) for e in ends))
         ET.indent(root, space="")
         return ET.tostring(root, encoding="unicode")
 
