@@ -28,8 +28,7 @@ from pathlib import Path
 import yaml
 
 from amlas.case import build_case
-from amlas.evidence import EvidenceRecord, open_store
-from amlas.evidence._inputs import ProjectInputs
+from amlas.evidence import EvidenceRecord, ProjectInputs, open_store
 from amlas.project import check_project
 from amlas.render import render_case_files, render_report
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import amlas
 import amlas.adapters
+import amlas.case
 import amlas.checks
 import amlas.diagnostics
 import amlas.evidence
@@ -96,12 +97,45 @@ PUBLIC = {
         "stable_predictions",
     },
     amlas.render: {
+        "Gsn2xFinding",
+        "INDEX_FILE",
+        "STATUS_COLOURS",
         "VERDICT_STYLE",
+        "View",
+        "case_views",
+        "render_case_files",
+        "render_case_json",
+        "render_case_junit",
+        "render_case_markdown",
+        "render_gsn2x",
+        "render_pdf",
+        "render_report",
         "render_run_json",
+        "render_svgs",
         "render_trace_json",
         "render_trace_markdown",
         "run_table",
         "trace_table",
+        "validate_gsn2x",
+        "validate_gsn2x_files",
+    },
+    amlas.case: {
+        "ArtefactEntry",
+        "Case",
+        "DEFAULT_LIBRARY",
+        "GateResult",
+        "Library",
+        "LibraryError",
+        "Module",
+        "NODE_TYPES",
+        "Node",
+        "NodeType",
+        "STATUSES",
+        "Status",
+        "build_case",
+        "gate",
+        "load_library",
+        "propagate",
     },
     amlas.adapters: {
         "ColumnError",
@@ -144,6 +178,7 @@ PUBLIC = {
         "CorruptRecord",
         "EvidenceRecord",
         "EvidenceStore",
+        "ProjectInputs",
         "RecordNotFound",
         "Reporter",
         "Run",
@@ -153,6 +188,7 @@ PUBLIC = {
         "SealOutcome",
         "StoreError",
         "SummaryRow",
+        "canonical_hash",
         "current_actor",
         "open_sealed",
         "open_store",

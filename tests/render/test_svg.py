@@ -82,8 +82,10 @@ def _big_stage5(requirements: int) -> Case:
     for i in range(requirements):
         r = f"R{i}"
         nodes["S5.0"].supported_by.append(f"G5.1.{r}")
-        nodes[f"G5.1.{r}"] = Node(f"G5.1.{r}", "G5.1", "goal", r, "stage5", "supported",
-                                  supported_by=[f"Sn5.1.{r}"], in_context_of=["C5.1", "C1.1"])  # fmt: skip
+        nodes[f"G5.1.{r}"] = Node(
+            f"G5.1.{r}", "G5.1", "goal", r, "stage5", "supported",
+            supported_by=[f"Sn5.1.{r}"], in_context_of=["C5.1", "C1.1"],
+        )  # fmt: skip
         nodes[f"Sn5.1.{r}"] = Node(f"Sn5.1.{r}", "Sn5.1", "solution", r, "stage5", "supported")
     modules = [*case.modules[:2], Module("stage5", 5, "Stage 5", "U", "V", "S5.0")]
     return replace(case, nodes=nodes, modules=modules)
@@ -146,12 +148,16 @@ def test_goal_is_a_rectangle_and_strategy_a_parallelogram(drawn: dict[str, ET.El
     nodes = _groups(drawn["stage5"], "gsnnode")
 
     def corners(node_id: str) -> list[tuple[float, float]]:
-        values = [float(v) for v in _shapes(nodes[node_id])[0].get("points", "").replace(",", " ").split()]
+        values = [
+            float(v) for v in _shapes(nodes[node_id])[0].get("points", "").replace(",", " ").split()
+        ]
         return sorted(set(zip(values[0::2], values[1::2], strict=True)))
 
     goal, strategy = corners("G5.1.MLR-1"), corners("S5.1.MLR-2")
-    assert len(goal) == 4 and len({x for x, _ in goal}) == 2  # axis-aligned
-    assert len(strategy) == 4 and len({x for x, _ in strategy}) == 4  # slanted sides
+    assert len(goal) == 4
+    assert len({x for x, _ in goal}) == 2
+    assert len(strategy) == 4
+    assert len({x for x, _ in strategy}) == 4
 
 
 def test_solution_is_a_circle(drawn: dict[str, ET.Element]) -> None:
@@ -177,13 +183,17 @@ def test_assumption_and_justification_carry_their_letter(
     right = float(ellipse.get("cx", 0)) + float(ellipse.get("rx", 0))
     bottom = float(ellipse.get("cy", 0)) + float(ellipse.get("ry", 0))
     assert float(markers[0].get("x", 0)) > float(ellipse.get("cx", 0))  # lower right
-    assert float(markers[0].get("x", 0)) < right and float(markers[0].get("y", 0)) > bottom
+    assert float(markers[0].get("x", 0)) < right
+    assert float(markers[0].get("y", 0)) > bottom
 
 
 def test_undeveloped_claims_get_a_hollow_diamond(drawn: dict[str, ET.Element]) -> None:
     nodes = _groups(drawn["stage2"], "gsnnode")
-    diamonds = [p for p in nodes["G2.2"].iter(f"{NS}polygon") if p.get("class") == "gsn_undeveloped"]
-    assert len(diamonds) == 1 and diamonds[0].get("fill") == "#ffffff"
+    diamonds = [
+        p for p in nodes["G2.2"].iter(f"{NS}polygon") if p.get("class") == "gsn_undeveloped"
+    ]
+    assert len(diamonds) == 1
+    assert diamonds[0].get("fill") == "#ffffff"
     assert "gsn_undeveloped" in nodes["G2.2"].get("class", "").split()
     assert not [p for p in nodes["G2.1"].iter(f"{NS}polygon") if p.get("class")]
 
@@ -211,25 +221,29 @@ def test_every_node_has_its_id_data_node_and_classes(drawn: dict[str, ET.Element
         group = _groups(drawn["case"], "gsnnode")[node.id]
         assert group.get("id") == node_dom_id(node.id)
         classes = group.get("class", "").split()
-        assert classes[:2] == ["node", "gsnnode"] and f"status-{node.status}" in classes
+        assert classes[:2] == ["node", "gsnnode"]
+        assert f"status-{node.status}" in classes
         title = group.find(f"{NS}title")
-        assert title is not None and title.text == f"{node.id} ({node.status})"
+        assert title is not None
+        assert title.text == f"{node.id} ({node.status})"
 
 
 def test_edges_by_kind(drawn: dict[str, ET.Element]) -> None:
     edges = [g for g in drawn["stage5"].iter(f"{NS}g") if "edge" in g.get("class", "").split()]
-    kinds = {
-        next(c for c in g.get("class", "").split() if c.startswith("gsn")): g for g in edges
-    }
+    kinds = {next(c for c in g.get("class", "").split() if c.startswith("gsn")): g for g in edges}
     assert set(kinds) == {"gsnspby", "gsninctxt", "gsnchllngs"}
     head = {k: g.find(f"{NS}polygon") for k, g in kinds.items()}
-    assert head["gsnspby"] is not None and head["gsnspby"].get("fill") != "none"  # filled
-    assert head["gsninctxt"] is not None and head["gsninctxt"].get("fill") == "none"  # hollow
+    assert head["gsnspby"] is not None
+    assert head["gsnspby"].get("fill") != "none"
+    assert head["gsninctxt"] is not None
+    assert head["gsninctxt"].get("fill") == "none"
     line = kinds["gsnchllngs"].find(f"{NS}path")
-    assert line is not None and line.get("stroke") == _svg.COUNTER_COLOUR
+    assert line is not None
+    assert line.get("stroke") == _svg.COUNTER_COLOUR
     assert line.get("stroke-dasharray")
     title = kinds["gsnchllngs"].find(f"{NS}title")
-    assert title is not None and title.text == "CSn5.1 \u2192 G5.3.MLR-2"
+    assert title is not None
+    assert title.text == "CSn5.1 \u2192 G5.3.MLR-2"
 
 
 def test_links_out_of_a_view_are_away_nodes(drawn: dict[str, ET.Element]) -> None:
@@ -265,7 +279,8 @@ def test_hostile_text_reaches_the_svg_as_text_only(dot: str) -> None:
     case = _hostile_case()
     views = case_views(case)
     for svg in render_svgs(case, views):
-        assert "<script" not in svg and "<img" not in svg
+        assert "<script" not in svg
+        assert "<img" not in svg
         root = ET.fromstring(svg)
         for element in root.iter():
             assert element.tag.startswith(NS)
@@ -296,10 +311,12 @@ def test_one_dot_process_draws_every_view(dot: str, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(_svg.subprocess, "run", counting)
     case = make_case()
     svgs = render_svgs(case, case_views(case))
-    assert len(calls) == 1 and calls[0][1:] == ["-Tsvg"]
+    assert len(calls) == 1
+    assert calls[0][1:] == ["-Tsvg"]
     assert len(svgs) == 4
     for svg, view in zip(svgs, case_views(case), strict=True):
-        assert svg.startswith("<svg ") and svg.endswith("</svg>")
+        assert svg.startswith("<svg ")
+        assert svg.endswith("</svg>")
         assert svg.count("<svg") == 1
         assert f'data-view="{view.name}"' in svg
         for leftover in ("<?xml", "<!DOCTYPE", "<!--", "graphviz version"):

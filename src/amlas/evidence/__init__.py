@@ -27,6 +27,7 @@ record whose content no longer matches its digest is reported (``get`` raises
 """
 
 from amlas.evidence._custody import SealOutcome, current_actor, open_sealed, seal_dataset
+from amlas.evidence._inputs import ProjectInputs, canonical_hash
 from amlas.evidence._record import EvidenceRecord
 from amlas.evidence._run import Reporter, RunReport, SummaryRow, run_project, verify_custody
 from amlas.evidence._store import (
@@ -44,6 +45,7 @@ __all__ = [
     "CorruptRecord",
     "EvidenceRecord",
     "EvidenceStore",
+    "ProjectInputs",
     "RecordNotFound",
     "Reporter",
     "Run",
@@ -53,6 +55,7 @@ __all__ = [
     "SealOutcome",
     "StoreError",
     "SummaryRow",
+    "canonical_hash",
     "current_actor",
     "open_sealed",
     "open_store",

@@ -1,0 +1,145 @@
+"""The report in a real browser (Playwright + Debian chromium): no injected script runs,
+no JavaScript error, and the detail panel shows a node's evidence.
+
+CI installs chromium; without it these tests fail (they are not skipped)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from case_factory import make_case
+
+from amlas.render._html import CHROMIUM, CHROMIUM_ARGS, render_pdf, render_report
+
+try:
+    from playwright.sync_api import Browser, Page, sync_playwright
+except ImportError:  # pragma: no cover - the failure below says what to install
+    sync_playwright = None
+
+
+@pytest.fixture(scope="module")
+def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if shutil.which("dot") is None:
+        pytest.fail("Graphviz `dot` is not on PATH: apt-get install graphviz")
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    path.write_text(render_report(make_case(), generated="2026-01-01"), "utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if sync_playwright is None:
+        pytest.fail("Playwright is not installed: pip install playwright")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (CI installs it)")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS)
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, report_file: Path) -> Iterator[Page]:
+    """The report, opened from a file:// URL; fails the test on any JS error or warning."""
+    errors: list[str] = []
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    opened = context.new_page()
+    opened.on(
+        "console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None
+    )
+    opened.on("pageerror", lambda e: errors.append(str(e)))
+    opened.goto(report_file.as_uri())
+    yield opened
+    context.close()
+    assert errors == [], errors
+
+
+def pwned(page: Page) -> Any:
+    return page.evaluate("typeof window.__pwned === 'undefined' ? null : window.__pwned")
+
+
+def open_view(page: Page, name: str) -> None:
+    index = page.get_attribute(f'section.view[data-view="{name}"]', "data-index")
+    assert index is not None
+    page.select_option("#view-select", index)
+
+
+def test_no_injected_script_runs_after_load_or_clicks(page: Page) -> None:
+    assert pwned(page) is None
+    names = page.eval_on_selector_all("section.view", "els => els.map(e => e.dataset.view)")
+    clicked = 0
+    for name in names:
+        open_view(page, name)
+        targets = page.locator(f'section.view[data-view="{name}"] svg g[data-node]')
+        for i in range(targets.count()):
+            targets.nth(i).click()
+            assert page.is_visible("#detail")
+            page.keyboard.press("Escape")
+            clicked += 1
+    links = page.locator("main button.node-link")
+    for i in range(links.count()):
+        links.nth(i).click()
+        page.keyboard.press("Escape")
+    assert clicked >= len(make_case().nodes)
+    assert pwned(page) is None
+
+
+def test_a_solution_shows_its_evidence_slices_and_charts(page: Page) -> None:
+    # goals cite no record in the model: their solutions do
+    open_view(page, "stage5")
+    page.click('section.view[data-view="stage5"] g[data-node="Sn5.1.MLR-1"]')
+    panel = page.locator("#detail")
+    assert page.text_content("#detail-title") == "Sn5.1.MLR-1"
+    assert panel.locator(".record-key").all_text_contents() == ["stage5/metric/MLR-1"]
+    assert panel.locator("table.slices tr.slice-row").count() == 2
+    assert panel.locator("table.slices").first.text_content().count("\u2265 0.95") >= 2
+    charts = panel.locator("svg.ci-chart")
+    assert charts.count() == 2
+    for part in ("rect.ci", "line.threshold", "circle.estimate"):
+        assert charts.first.locator(part).count() == 1
+    assert "lower bound 0.962 >= 0.95" in (panel.text_content() or "")
+
+
+def test_stale_inputs_and_hostile_summary_show_as_text(page: Page) -> None:
+    open_view(page, "stage5")
+    page.click('section.view[data-view="stage5"] g[data-node="Sn5.1.MLR-2"]')
+    panel = page.locator("#detail")
+    text = panel.text_content() or ""
+    assert 'inconclusive <img src=x onerror="window.__pwned=2">' in text
+    assert "changed since (stale)" in text
+    assert panel.locator("img").count() == 0
+    assert pwned(page) is None
+
+
+def test_a_counter_solution_shows_what_it_challenges(page: Page) -> None:
+    open_view(page, "stage5")
+    page.click('section.view[data-view="stage5"] g[data-node="CSn5.1"]')
+    panel = page.locator("#detail")
+    assert "Challenges" in (panel.text_content() or "")
+    panel.locator('button.node-link[data-node="G5.3.MLR-2"]').first.click()
+    assert page.text_content("#detail-title") == "G5.3.MLR-2"
+    assert "Challenged by" in (panel.text_content() or "")
+    assert panel.locator('button.node-link[data-node="CSn5.1"]').count() == 1
+
+
+def test_a_goal_link_reveals_it_in_its_diagram(page: Page) -> None:
+    page.click('.top-claim button.node-link[data-node="G1.1"]')
+    page.click('#detail button.goto:has-text("Stage 1")')
+    assert page.is_visible('section.view[data-view="stage1"]')
+    assert not page.is_visible('section.view[data-view="case"]')
+    selected = page.locator('section.view[data-view="stage1"] g.selected')
+    assert selected.count() == 1
+
+
+def test_pdf_export(tmp_path: Path, report_file: Path) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (CI installs it)")
+    out = tmp_path / "report.pdf"
+    render_pdf(report_file.read_text("utf-8"), out)
+    assert out.read_bytes().startswith(b"%PDF-")
