@@ -6,6 +6,7 @@ CI installs chromium; without it these tests fail (they are not skipped)."""
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -141,5 +142,19 @@ def test_pdf_export(tmp_path: Path, report_file: Path) -> None:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (CI installs it)")
     out = tmp_path / "report.pdf"
-    render_pdf(report_file.read_text("utf-8"), out)
+    failures: list[BaseException] = []
+
+    def export() -> None:
+        try:
+            render_pdf(report_file.read_text("utf-8"), out)
+        except BaseException as error:  # re-raised below, in the test's thread
+            failures.append(error)
+
+    # its own thread: Playwright's sync API cannot nest in the browser fixture's loop
+    worker = threading.Thread(target=export)
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive()
+    if failures:
+        raise failures[0]
     assert out.read_bytes().startswith(b"%PDF-")

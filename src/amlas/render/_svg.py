@@ -124,6 +124,7 @@ def case_views(case: Case, *, per_requirement: bool = True) -> list[View]:
     ``G5.1`` instances and the claims above them, followed by one view ``stage5/<ID>`` per
     instance (the instance and everything below it in stage 5); the whole-case view then
     leaves out what lies below the instances, so that it stays small enough to lay out.
+    With ``per_requirement=False`` nothing is split (slow to lay out for a large case).
     """
     by_module: dict[str, list[str]] = {}
     for node in case.nodes.values():
@@ -135,34 +136,22 @@ def case_views(case: Case, *, per_requirement: bool = True) -> list[View]:
     overview: list[str] = []
     below: dict[str, list[str]] = {}
     if split:
-        members = set(stage5)
-        below = {i: _reachable(case, i, members) for i in instances}
-        above = _ancestors(case, set(instances), members)
+        position = {node_id: k for k, node_id in enumerate(stage5)}
+        below = {i: _reachable(case, i, position) for i in instances}
+        above = _ancestors(case, set(instances), set(stage5))
         overview = [i for i in stage5 if i in above or i in below]
     hidden = {n for i in instances for n in below[i]} - set(overview)
 
-    views = [
-        View(
-            "case",
-            tuple(i for i in case.nodes if i not in hidden),
-            "The whole case",
-        )
-    ]
+    views = [View("case", tuple(i for i in case.nodes if i not in hidden), "The whole case")]
     for module in case.modules:
         ids = by_module.get(module.name, [])
         if not ids:
             continue
         if module.name == "stage5" and split:
             views.append(View("stage5", tuple(overview), f"{module.title} (overview)"))
-            for instance in instances:
-                mine = set(below[instance])
-                views.append(
-                    View(
-                        f"stage5/{instance}",
-                        (instance, *(i for i in stage5 if i in mine and i != instance)),
-                        f"{module.title}: {instance}",
-                    )
-                )
+            views += [
+                View(f"stage5/{i}", tuple(below[i]), f"{module.title}: {i}") for i in instances
+            ]
         else:
             views.append(View(module.name, tuple(ids), module.title))
     return views
@@ -172,16 +161,18 @@ def _links(node: Node) -> list[str]:
     return [*node.supported_by, *node.in_context_of]
 
 
-def _reachable(case: Case, start: str, members: set[str]) -> list[str]:
-    """``start`` and every node in ``members`` reachable from it by supportedBy/inContextOf."""
+def _reachable(case: Case, start: str, position: Mapping[str, int]) -> list[str]:
+    """``start``, then the nodes of ``position`` reachable from it by supportedBy or
+    inContextOf, in ``position`` order."""
     seen = {start}
     stack = [start]
     while stack:
         for child in _links(case.nodes[stack.pop()]):
-            if child in members and child not in seen:
+            if child in position and child not in seen:
                 seen.add(child)
                 stack.append(child)
-    return sorted(seen)
+    seen.discard(start)
+    return [start, *sorted(seen, key=position.__getitem__)]
 
 
 def _ancestors(case: Case, targets: set[str], members: set[str]) -> set[str]:
