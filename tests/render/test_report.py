@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import base64
-import difflib
 import hashlib
 import html
 import json
-import os
 import re
 import shutil
 import sys
@@ -16,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from case_factory import HOSTILE, IMG, SCRIPT, make_case
+from golden_files import assert_golden
 from markupsafe import escape
 
 from amlas.errors import UsageError
@@ -37,24 +36,6 @@ def placeholder_svgs() -> dict[str, str]:
             f'data-node="{first}"><text x="4" y="18">{html.escape(view.name)}</text></g></svg>'
         )
     return out
-
-
-def assert_golden(text: str, path: Path) -> None:
-    """Compare with the golden file; ``AMLAS_UPDATE_GOLDEN=1`` rewrites it instead."""
-    if os.environ.get("AMLAS_UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, "utf-8", newline="")
-        return
-    assert path.exists(), f"{path} is missing: run with AMLAS_UPDATE_GOLDEN=1 to write it"
-    expected = path.read_text("utf-8")
-    if text != expected:
-        diff = difflib.unified_diff(
-            expected.splitlines(), text.splitlines(), "golden", "rendered", lineterm=""
-        )
-        excerpt = "\n".join(list(diff)[:60])
-        pytest.fail(
-            f"{path.name} differs (AMLAS_UPDATE_GOLDEN=1 rewrites it if intended):\n{excerpt}"
-        )
 
 
 @pytest.fixture(scope="module")
