@@ -249,7 +249,9 @@ class Assessor:
         if verdicts:
             status = worst(s for s in verdicts if verdicts[s])
             counts = ", ".join(f"{n} {s}" for s, n in sorted(verdicts.items()))
-            parts.append((status, f"{sum(verdicts.values())} evidence records: {counts}"))
+            total = sum(verdicts.values())
+            noun = "evidence record" if total == 1 else "evidence records"
+            parts.append((status, f"{total} {noun}: {counts}"))
         if missing:
             shown = ", ".join(missing[:4]) + (
                 f" and {len(missing) - 4} more" if len(missing) > 4 else ""

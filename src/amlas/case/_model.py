@@ -190,7 +190,7 @@ class Case:
 
     def module_roots(self, module: Module) -> list[Node]:
         """The instances of a module's top goal (stage 5 has one G5.1 per requirement)."""
-        return [n for n in self.nodes.values() if n.pattern_id == module.root]
+        return [n for n in self.nodes.values() if module.root in (n.id, n.pattern_id)]
 
     def module_status(self, module: Module) -> Status | None:
         """The worst status among the module's top goals; None when it has none."""
