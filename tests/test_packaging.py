@@ -49,5 +49,16 @@ def test_wheel_ships_templates_and_the_complete_example(tmp_path: Path) -> None:
         text=True,
     )
     assert check.returncode == 0, check.stdout + check.stderr
+    # the pattern library and the report's assets ship as package data
+    for command in (["case", "--no-svg"], ["report"]):
+        built = subprocess.run(
+            [sys.executable, "-c", code, *command, str(tmp_path / "example")],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert built.returncode == 0, built.stdout + built.stderr
+    assert (tmp_path / "example" / "safety-case" / "gsn" / "stage5.gsn.yaml").is_file()
+    assert (tmp_path / "example" / "safety-case" / "report.html").stat().st_size > 10_000
     assert (tmp_path / "example" / "model" / "model.skops").is_file()
     assert (tmp_path / "templates" / "6-deployment" / "EE-operational-scenarios.yaml").is_file()
