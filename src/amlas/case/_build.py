@@ -10,6 +10,8 @@ fields), failed solutions raise counter-solutions, and statuses propagate upward
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,7 +21,7 @@ from amlas.case._bind import Binder, Item, fill, first_sentence
 from amlas.case._library import Library, Link, PatternNode, load_library
 from amlas.case._model import ArtefactEntry, Case, Module, Node
 from amlas.case._status import propagate
-from amlas.diagnostics import Diagnostics, Location
+from amlas.diagnostics import Diagnostics, Location, did_you_mean
 from amlas.evidence import EvidenceStore, open_store
 from amlas.project import Project, build_trace, check_project
 
@@ -148,8 +150,6 @@ class _Builder:
             patterns = {n.pattern_id for n in self.nodes.values()}
             for key in recorded:
                 if any(ch in key for ch in "*?["):
-                    import fnmatch
-
                     if any(fnmatch.fnmatchcase(i, key) for i in self.nodes):
                         continue
                 elif key in self.nodes or key in patterns:
@@ -213,8 +213,6 @@ class _Builder:
                 path = f"{self.library.name}/{info.module}.yaml"
                 present = info.module in self.library.files
                 if present and info.module is not None:
-                    import hashlib
-
                     sha = hashlib.sha256(self.library.files[info.module].encode()).hexdigest()
             elif info.produced_by == "run":
                 keys = [k for k in refs if info.prefix and k.startswith(info.prefix)]
@@ -261,8 +259,6 @@ def _ordered(nodes: dict[str, Node], library: Library) -> dict[str, Node]:
 
 
 def _closest(word: str, options: list[str]) -> str | None:
-    from amlas.diagnostics import did_you_mean
-
     return did_you_mean(word, options)
 
 
@@ -293,7 +289,7 @@ def build_case(
         builder.assessor.assess_all(builder.nodes, patterns)
     builder.report()
     nodes = _ordered(builder.nodes, patterns)
-    propagate(nodes, patterns.root)
+    propagate(nodes)
     diagnostics = Diagnostics()
     diagnostics.extend(loaded.diagnostics)
     diagnostics.extend(builder.diagnostics)

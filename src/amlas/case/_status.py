@@ -51,16 +51,7 @@ def _inputs(node: Node, nodes: dict[str, Node]) -> list[str]:
     return out
 
 
-def _context_inputs(node: Node) -> list[str]:
-    return [node.backed_by] if node.backed_by else []
-
-
-def propagate(
-    nodes: dict[str, Node],
-    root: str,
-    *,
-    override: dict[str, Status] | None = None,
-) -> None:
+def propagate(nodes: dict[str, Node], *, override: dict[str, Status] | None = None) -> None:
     """Set the status and reason of every goal, strategy and backed context, leaves first.
 
     ``override`` replaces the status of named nodes before their parents read them (the
@@ -112,7 +103,6 @@ def propagate(
 
     for node_id in nodes:
         visit(node_id, frozenset())
-    _ = root
 
 
 @dataclass
@@ -161,12 +151,13 @@ def gate(
         }
         for nid, status in override.items():
             copies[nid].status = status
-        propagate(copies, case.root, override=override)
+        propagate(copies, override=override)
         status = copies[case.root].status
         view = copies
     else:
         status = case.top.status
         view = case.nodes
+    # nodes whose own status is bad and that no claim below them explains
     blocking = [
         case.nodes[nid]
         for nid, n in view.items()
@@ -175,5 +166,4 @@ def gate(
         and n.type in ("goal", "solution", "justification", "context", "counter_solution")
         and not any(view[c].is_claim for c in n.supported_by if c in view)
     ]
-    # only the nodes whose own status is bad and that nothing below explains
     return GateResult(status == "supported", status, accepted, blocking)
