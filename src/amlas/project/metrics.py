@@ -88,6 +88,11 @@ METRICS: dict[str, MetricSpec] = {
             higher=True,
         ),
         _m(
+            "fault_tolerance_rate",
+            "fraction of seeded fault campaigns whose accuracy loss stays within the tolerance",
+            higher=True,
+        ),
+        _m(
             "mean_absolute_error",
             "mean absolute error in the target's unit",
             higher=False,

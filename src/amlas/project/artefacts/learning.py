@@ -118,7 +118,12 @@ class ModelReference(ArtefactDocument):
     format: Literal["sklearn_joblib", "skops", "onnx", "torch", "python_callable"]
     """How to load the model: sklearn_joblib, skops, onnx, torch or python_callable."""
     callable: Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")] | None = None
-    """For 'python_callable': 'module:function' returning the model."""
+    """For 'python_callable': 'module:function' returning the model. For 'torch':
+    'module:function' returning the torch.nn.Module (it loads the weights at
+    ``location``); without it, ``location`` is a torch.export program (.pt2)."""
+    outputs: Literal["logits", "probabilities"] = "logits"
+    """For 'torch': whether the module returns logits (a softmax gives probabilities) or
+    probabilities already."""
     sha256: Sha256 | None = None
     """SHA-256 of the model file as reviewed; `amlas check` reports a mismatch (M004)."""
     framework: Tool

@@ -13,6 +13,7 @@ from amlas.project.artefacts._base import ArtefactDocument, Id, Item, Text
 from amlas.project.metrics import METRICS
 
 __all__ = [
+    "FaultModel",
     "FormalProperty",
     "MLSafetyRequirement",
     "MLSafetyRequirements",
@@ -67,7 +68,13 @@ class Perturbation(Item):
     features: list[Text] = Field(default_factory=list)
     """Input features perturbed (tabular models); empty means all."""
     norm: Literal["linf", "l2"] | None = None
-    """Norm of the budget, for adversarial perturbations."""
+    """Norm of the budget, for adversarial perturbations (default linf)."""
+    steps: Annotated[int, Field(ge=1, le=10000)] | None = None
+    """PGD iterations (default 20)."""
+    step_size: Annotated[float, Field(gt=0.0)] | None = None
+    """PGD step size in ``unit`` (default 2.5 x magnitude / steps)."""
+    restarts: Annotated[int, Field(ge=0, le=100)] = 0
+    """PGD random restarts inside the budget, beyond the first run (ART num_random_init)."""
     rationale: str = ""
     """Why this perturbation and magnitude represent the operating environment."""
 
@@ -83,9 +90,39 @@ class FormalProperty(Item):
     """Norm of the input region: linf or l2."""
     features: list[Text] = Field(default_factory=list)
     """Input features the region varies (empty: all)."""
+    unit: str = ""
+    """Unit of ``epsilon``, e.g. 'pixel intensity (0-255)'."""
+    method: Literal["auto", "complete", "bound_propagation"] = "auto"
+    """auto: interval bound propagation first, Marabou for the samples it cannot prove;
+    complete: Marabou only; bound_propagation: interval bounds only (sound, incomplete)."""
+    samples: Annotated[int, Field(ge=1, le=100000)] = 100
+    """How many verification samples (a seeded draw, all when fewer) get a query."""
+    timeout_s: Annotated[float, Field(gt=0.0, le=86400.0)] = 30.0
+    """Time limit of one complete (Marabou) query; a query that runs out is a timeout."""
     encoding: Text
     """How the requirement is encoded as this property and why it represents the real-world
     requirement (AMLAS Note 36, J5.2)."""
+
+
+class FaultModel(Item):
+    """Hardware faults injected into the model, for fault-resilience requirements."""
+
+    kind: Literal["bit_flip", "stuck_at_0", "stuck_at_1"]
+    """bit_flip inverts a bit; stuck_at_0 / stuck_at_1 force it to 0 / 1."""
+    target: Literal["weights", "activations"] = "weights"
+    """Where faults land: the stored weights, or the outputs of the network's layers."""
+    bits: Literal["any", "sign", "exponent", "mantissa"] = "any"
+    """Which bits of the float32 value may be hit."""
+    faults_per_campaign: Annotated[int, Field(ge=1, le=1000000)] = 1
+    """Faults injected together in one campaign."""
+    campaigns: Annotated[int, Field(ge=1, le=1000000)] = 100
+    """Seeded campaigns; the requirement's bound is over campaigns."""
+    max_accuracy_loss: Annotated[float, Field(ge=0.0, le=1.0)]
+    """The accuracy loss a campaign may cause and still count as tolerated."""
+    layers: list[Text] = Field(default_factory=list)
+    """Names of the layers (module names) faults may hit; empty means all."""
+    rationale: str = ""
+    """Where the fault rate and model come from (e.g. the platform's FIT data)."""
 
 
 class MLSafetyRequirement(Item):
@@ -123,6 +160,9 @@ class MLSafetyRequirement(Item):
     perturbation: Perturbation | None = None
     """For robustness requirements verified by testing."""
     property: FormalProperty | None = None
+    """For robustness requirements verified formally (the formal leg, G5.4)."""
+    faults: FaultModel | None = None
+    """For requirements on resilience to hardware faults (metric fault_tolerance_rate)."""
     data_related: bool = True
     """False for requirements data cannot address (e.g. latency); then ``data_related_reason``."""
     data_related_reason: str = ""

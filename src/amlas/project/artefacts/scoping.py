@@ -284,6 +284,9 @@ class InputSchema(Item):
     """Features of a tabular input, in the order the model expects them."""
     shape: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)
     """Shape of one array input, e.g. [3, 32, 32] for an image."""
+    value_range: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
+    """The values an array input can take, [low, high] (e.g. [0, 255] for 8-bit images):
+    perturbed, adversarial and formally verified inputs stay inside it."""
 
 
 class OutputSchema(Item):
