@@ -464,11 +464,6 @@ def test_skops_with_untrusted_types_is_refused(tmp_path: Path) -> None:
         load_model(path, "skops")
 
 
-def test_torch_is_not_supported_yet(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match=r"torch extra \(issue 5\)"):
-        load_model(tmp_path / "m.pt", "torch")
-
-
 def test_model_errors_wrap_prediction_failures(
     joblib_file: Path, data: tuple[NDArray[np.float64], NDArray[np.str_]]
 ) -> None:

@@ -6,6 +6,7 @@ from amlas.adapters._model import Model
 from amlas.adapters._models import ModelError, load_model, predict_batched
 from amlas.adapters._readers import DatasetError, pack_folder, read_table
 from amlas.adapters._table import ColumnError, Table
+from amlas.adapters._torch import TorchModel, torch_module
 
 __all__ = [
     "ColumnError",
@@ -13,8 +14,10 @@ __all__ = [
     "Model",
     "ModelError",
     "Table",
+    "TorchModel",
     "load_model",
     "pack_folder",
     "predict_batched",
     "read_table",
+    "torch_module",
 ]

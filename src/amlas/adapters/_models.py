@@ -15,7 +15,8 @@ Formats:
     ``(n, k)`` array in class order. A model with only a label output has
     ``has_proba = False``.
 ``torch``
-    Not supported here yet (export to ONNX meanwhile).
+    A :class:`torch.nn.Module` (the ``torch`` extra): a torch.export program (``.pt2``),
+    or ``callable`` returning the module; see :mod:`amlas.adapters._torch`.
 ``python_callable``
     ``"module:function"`` imported with the project root first on ``sys.path`` and
     called with no arguments; it returns an object with ``predict_proba`` and/or
@@ -67,20 +68,23 @@ def load_model(
     callable: str | None = None,
     class_order: Sequence[str] = (),
     search_path: Path | None = None,
+    outputs: Literal["logits", "probabilities"] = "logits",
 ) -> Model:
     """Load the model at ``path`` (unused for ``python_callable``, which names
     ``callable`` as ``"module:function"`` importable from ``search_path``).
 
     ``class_order`` names the probability columns; required when the model does not
-    name its classes. Raises :class:`ModelError` on any failure.
+    name its classes. ``outputs`` applies to torch modules (logits or probabilities).
+    Raises :class:`ModelError` on any failure.
     """
     order = tuple(str(c) for c in class_order)
     if len(set(order)) != len(order):
         raise ModelError(f"class_order {list(order)} names a class twice; expected unique names")
     if format == "torch":
-        raise ModelError(
-            "torch models arrive with the torch extra (issue 5) and cannot be loaded yet; "
-            "export the model to ONNX (torch.onnx.export) and declare format: onnx"
+        from amlas.adapters._torch import load_torch_model
+
+        return load_torch_model(
+            path, callable=callable, class_order=order, outputs=outputs, search_path=search_path
         )
     if format == "python_callable":
         return _load_callable(callable, order, search_path)

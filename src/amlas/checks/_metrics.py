@@ -42,9 +42,11 @@ __all__ = [
     "RequirementResult",
     "SliceResult",
     "decide_labels",
+    "evaluate_indicator",
     "evaluate_requirement",
     "overall_verdict",
     "predict",
+    "prepare",
 ]
 
 MAX_LISTED_IDS = 50
@@ -300,6 +302,36 @@ def _listed(ids: NDArray[np.str_], mask: NDArray[np.bool_]) -> tuple[int, list[s
     return len(chosen), [str(x) for x in chosen[:MAX_LISTED_IDS]]
 
 
+def prepare(
+    requirement: MLSafetyRequirement,
+    dataset: Dataset,
+    predictions: Predictions,
+    *,
+    classes: list[str],
+) -> tuple[dict[str, Any], list[str]]:
+    """What every evaluation of ``requirement`` records (metric, comparison, confidence,
+    class, slices, exclusions) and the data problems that forbid a verdict."""
+    metric = requirement.metric
+    assert metric is not None
+    spec = METRICS[metric]
+    comparison: Comparison = requirement.comparison or (
+        "at_least" if spec.higher_is_better else "at_most"
+    )
+    plan = dataset.plan(requirement.applies_to)
+    resolved: dict[str, Any] = {
+        "metric": metric,
+        "comparison": comparison,
+        "confidence": requirement.confidence or 0.95,
+        "class": requirement.class_ or predictions.positive,
+        "positive_class": predictions.positive,
+        "decision_threshold": predictions.threshold,
+        "slices": plan.names,
+        "excluded_outside_odd": plan.outside_odd,
+        "excluded_without_band": plan.unbanded,
+    }
+    return resolved, _data_problems(dataset, predictions, plan, classes)
+
+
 def evaluate_requirement(
     requirement: MLSafetyRequirement,
     dataset: Dataset,
@@ -318,26 +350,12 @@ def evaluate_requirement(
     metric = requirement.metric
     assert metric is not None
     assert requirement.threshold is not None
-    spec = METRICS[metric]
-    comparison: Comparison = requirement.comparison or (
-        "at_least" if spec.higher_is_better else "at_most"
-    )
-    confidence = requirement.confidence or 0.95
+    resolved, problems = prepare(requirement, dataset, predictions, classes=classes)
+    comparison: Comparison = resolved["comparison"]
+    confidence: float = resolved["confidence"]
     n = len(dataset)
     plan = dataset.plan(requirement.applies_to)
-    cls = requirement.class_ or predictions.positive
-    resolved: dict[str, Any] = {
-        "metric": metric,
-        "comparison": comparison,
-        "confidence": confidence,
-        "class": cls,
-        "positive_class": predictions.positive,
-        "decision_threshold": predictions.threshold,
-        "slices": plan.names,
-        "excluded_outside_odd": plan.outside_odd,
-        "excluded_without_band": plan.unbanded,
-    }
-    problems = _data_problems(dataset, predictions, plan, classes)
+    cls = resolved["class"]
 
     truth, pred = dataset.labels, predictions.labels
     if metric in ("robust_accuracy", "prediction_stability"):
@@ -376,8 +394,39 @@ def evaluate_requirement(
     else:
         raise ValueError(f"{requirement.id}: metric {metric!r} cannot be computed from data")
 
+    check = f"robustness.{metric}" if requirement.kind == "robustness" else f"metric.{metric}"
     trial, success = indicator
-    if predictions.invalid.any():
+    return evaluate_indicator(
+        requirement,
+        dataset,
+        predictions,
+        trial,
+        success,
+        check=check,
+        resolved=resolved,
+        problems=problems,
+    )
+
+
+def evaluate_indicator(
+    requirement: MLSafetyRequirement,
+    dataset: Dataset,
+    predictions: Predictions | None,
+    trial: NDArray[np.bool_],
+    success: NDArray[np.bool_],
+    *,
+    check: str,
+    resolved: dict[str, Any],
+    problems: list[str],
+) -> RequirementResult:
+    """Judge a proportion given per sample as (counts in the denominator, counts in the
+    numerator), slice by slice with exact bounds and Holm's correction. Samples with
+    unusable predictions leave the denominator."""
+    assert requirement.threshold is not None
+    comparison: Comparison = resolved["comparison"]
+    confidence: float = resolved["confidence"]
+    plan = dataset.plan(requirement.applies_to)
+    if predictions is not None and predictions.invalid.any():
         trial = trial & ~predictions.invalid
     # one bincount over (slice + 1, trial, success) gives every count of every slice,
     # with out-of-scope samples (code -1) in the first, discarded, group
@@ -423,7 +472,6 @@ def evaluate_requirement(
                 failing_ids=listed,
             )
         )
-    check = f"robustness.{metric}" if requirement.kind == "robustness" else f"metric.{metric}"
     return RequirementResult(
         requirement, dataset.letter, check, "clopper-pearson", slices, resolved, problems
     )
