@@ -403,6 +403,8 @@ class _OnnxModel:
                 f"{path}: running an ONNX model needs onnxruntime; {_ONNX_HINT}"
             ) from None
         self._source = str(path)
+        self.onnx_path = path
+        """The graph's file, which the formal tools read when it is a plain network."""
         try:
             self._session = onnxruntime.InferenceSession(
                 str(path), providers=["CPUExecutionProvider"]

@@ -16,7 +16,7 @@ evaluable rather than skipped in silence.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -97,8 +97,8 @@ def _scaled(
 
 
 def stable_predictions(
-    decide: Callable[[NDArray[np.float64]], NDArray[np.str_]],
-    copies: list[NDArray[np.float64]],
+    decide: Callable[[NDArray[Any]], NDArray[np.str_]],
+    copies: Sequence[NDArray[Any]],
     reference: NDArray[np.str_],
 ) -> NDArray[np.str_]:
     """The decision under perturbation per sample: the reference decision when every

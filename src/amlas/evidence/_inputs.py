@@ -45,11 +45,12 @@ def canonical_hash(value: BaseModel | Any) -> str:
 
 
 def model_code_file(project: Project) -> Path | None:
-    """The module file of a ``python_callable`` model, if the project holds it."""
+    """The module file of a ``python_callable`` model, or of a torch model's loader
+    callable (the network's architecture), if the project holds it."""
     from amlas.project.artefacts import ModelReference
 
     ref = project.get("V", ModelReference)
-    if ref is None or ref.format != "python_callable" or not ref.callable:
+    if ref is None or ref.format not in ("python_callable", "torch") or not ref.callable:
         return None
     relative = Path(*ref.callable.split(":")[0].split("."))
     for candidate in (relative.with_suffix(".py"), relative / "__init__.py"):

@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from amlas.adapters import Model, load_model
+from amlas.adapters import Model, load_model, torch_module
 from amlas.checks import (
     CheckOutcome,
     Dataset,
@@ -35,14 +35,17 @@ from amlas.checks import (
     check_independence,
     evaluate_requirement,
     load_dataset,
-    perturb,
-    perturbation_seed,
     predict,
     run_data_rule,
-    stable_predictions,
 )
 from amlas.checks._metrics import BOOTSTRAP_METRICS, PROPORTIONS
-from amlas.checks._robustness import TABULAR_PERTURBATIONS
+from amlas.checks._verify import (
+    fault_result,
+    formal_result,
+    formal_unavailable,
+    perturbed_decisions,
+    robustness_unavailable,
+)
 from amlas.diagnostics import Diagnostics
 from amlas.errors import UsageError
 from amlas.evidence._custody import Unsealed, open_sealed, record_use
@@ -234,6 +237,7 @@ class _Runner:
                 callable=ref.callable,
                 class_order=ref.class_order,
                 search_path=self.project.root,
+                outputs=ref.outputs,
             )
             component = self.project.component
             declared = component.class_names() if component else []
@@ -392,18 +396,13 @@ class _Runner:
                 continue
             self.requirement(stage, letter, requirement)
 
-    def not_evaluable(self, requirement: MLSafetyRequirement) -> str | None:
+    def not_evaluable(self, requirement: MLSafetyRequirement, dataset: Dataset) -> str | None:
         metric = requirement.metric or ""
-        if metric == "verified_robustness":
-            return "formal verification is not available in this release"
-        if metric not in PROPORTIONS | BOOTSTRAP_METRICS:
+        if metric not in PROPORTIONS | BOOTSTRAP_METRICS | {"fault_tolerance_rate"}:
             return f"the metric {metric!r} cannot yet be computed by amlas run"
-        if metric in ("robust_accuracy", "prediction_stability"):
-            perturbation = requirement.perturbation
-            if perturbation is None:
-                return f"{metric} needs a 'perturbation' to apply"
-            if perturbation.kind not in TABULAR_PERTURBATIONS:
-                return f"perturbation {perturbation.kind!r} is not available for this model yet"
+        reason = robustness_unavailable(requirement, self.model(), bool(dataset.features))
+        if reason is not None:
+            return reason
         threshold = requirement.threshold
         if metric in PROPORTIONS and threshold is not None and not 0.0 <= threshold <= 1.0:
             return f"threshold {threshold:g} lies outside [0, 1], the range of a proportion"
@@ -411,34 +410,98 @@ class _Runner:
             return "calibration needs a model that outputs probabilities"
         return None
 
-    def requirement(self, stage: Stage, letter: str, requirement: MLSafetyRequirement) -> None:
-        key = f"stage{stage}/{requirement.id}/{letter}"
-        reason = self.not_evaluable(requirement)
-        if reason is not None:
-            self.report.not_run.append((f"{requirement.id} on [{letter}]", reason))
-            return
-        dataset = self.dataset(letter)
-        with _timed() as meta:
-            predictions = self.predictions(letter)
-            perturbed, described = self.perturbed(requirement, dataset, predictions)
-            classes = self.project.component.class_names() if self.project.component else []
-            result = evaluate_requirement(
-                requirement,
-                dataset,
-                predictions,
-                classes=classes,
-                perturbed=perturbed,
-                perturbation=described,
-            )
-        _, source = self.positive_class()
-        result.resolved["positive_class_source"] = source
-        if result.problems:
-            result.resolved["problems"] = result.problems
+    @property
+    def value_range(self) -> tuple[float, float] | None:
+        component = self.project.component
+        bounds = component.inputs.value_range if component is not None else None
+        return (float(bounds[0]), float(bounds[1])) if bounds else None
+
+    def test_inputs(self, letter: str, requirement: MLSafetyRequirement) -> dict[str, str]:
         inputs = self.inputs_for(letter)
         inputs.update(self.model_inputs())
         inputs[f"requirement:{requirement.id}"] = canonical_hash(requirement)
         inputs["environment"] = canonical_hash(self.project.environment)
-        self.add_result(stage, key, result, inputs, meta)
+        return inputs
+
+    def formal(self, stage: Stage, letter: str, requirement: MLSafetyRequirement) -> None:
+        """The formal leg (G5.4): the requirement's property on samples of ``letter``."""
+        from amlas.checks.formal import FormalError
+
+        key = f"stage{stage}/{requirement.id}/formal"
+        reason = formal_unavailable(requirement, self.model())
+        if reason is not None:
+            self.report.not_run.append((f"{requirement.id} formal on [{letter}]", reason))
+            return
+        prop = requirement.property
+        assert prop is not None
+        dataset = self.dataset(letter)
+        mask = None
+        if prop.features and dataset.features:
+            mask = np.isin(np.asarray(dataset.features), prop.features)
+        classes = self.project.component.class_names() if self.project.component else []
+        with _timed() as meta:
+            predictions = self.predictions(letter)
+            advance = self.reporter.task(
+                f"prove {requirement.id} [{letter}]", min(prop.samples, len(dataset))
+            )
+            try:
+                result = formal_result(
+                    requirement,
+                    dataset,
+                    predictions,
+                    self.model(),
+                    classes=classes,
+                    features_mask=mask,
+                    value_range=self.value_range,
+                    progress=advance,
+                )
+            except FormalError as exc:
+                self.report.not_run.append((f"{requirement.id} formal on [{letter}]", str(exc)))
+                return
+        self.add_result(stage, key, result, self.test_inputs(letter, requirement), meta)
+
+    def requirement(self, stage: Stage, letter: str, requirement: MLSafetyRequirement) -> None:
+        if requirement.property is not None:
+            self.formal(stage, letter, requirement)
+        if requirement.metric == "verified_robustness":
+            return  # the formal record is the evidence
+        key = f"stage{stage}/{requirement.id}/{letter}"
+        dataset = self.dataset(letter)
+        reason = self.not_evaluable(requirement, dataset)
+        if reason is not None:
+            self.report.not_run.append((f"{requirement.id} on [{letter}]", reason))
+            return
+        classes = self.project.component.class_names() if self.project.component else []
+        with _timed() as meta:
+            predictions = self.predictions(letter)
+            if requirement.metric == "fault_tolerance_rate":
+                faults = requirement.faults
+                assert faults is not None
+                advance = self.reporter.task(
+                    f"fault campaigns {requirement.id} [{letter}]", faults.campaigns
+                )
+                result = fault_result(
+                    requirement,
+                    dataset,
+                    predictions,
+                    torch_module(self.model()),  # type: ignore[arg-type]
+                    classes=classes,
+                    batch_size=self.batch_size,
+                    progress=advance,
+                )
+            else:
+                perturbed, described = self.perturbed(requirement, dataset, predictions)
+                result = evaluate_requirement(
+                    requirement,
+                    dataset,
+                    predictions,
+                    classes=classes,
+                    perturbed=perturbed,
+                    perturbation=described,
+                )
+        _, source = self.positive_class()
+        result.resolved["positive_class_source"] = source
+        self.add_result(stage, key, result, self.test_inputs(letter, requirement), meta)
 
     def perturbed(
         self, requirement: MLSafetyRequirement, dataset: Dataset, predictions: Predictions
@@ -447,13 +510,10 @@ class _Runner:
             return None, None
         perturbation = requirement.perturbation
         assert perturbation is not None
-        seed = perturbation_seed(requirement.id)
-        copies, described = perturb(
-            np.asarray(dataset.inputs, dtype=np.float64), dataset.features, perturbation, seed=seed
-        )
         model = self.model()
+        copies = 2 if perturbation.kind in ("scaling", "brightness", "contrast", "rotation") else 1
         advance = self.reporter.task(
-            f"perturb {requirement.id} [{dataset.letter}]", len(dataset) * len(copies)
+            f"perturb {requirement.id} [{dataset.letter}]", len(dataset) * copies
         )
 
         def decide(inputs: Any) -> Any:
@@ -467,7 +527,16 @@ class _Runner:
             )
             return fresh.labels
 
-        return stable_predictions(decide, copies, predictions.labels), described
+        return perturbed_decisions(
+            requirement,
+            dataset,
+            predictions,
+            model,
+            decide=decide,
+            value_range=self.value_range,
+            batch_size=self.batch_size,
+            progress=advance,
+        )
 
     def add_result(
         self,
@@ -478,12 +547,23 @@ class _Runner:
         meta: dict[str, Any],
     ) -> None:
         requirement = result.requirement
+        if result.problems:
+            result.resolved["problems"] = result.problems
         ref = self.model_reference
         extra: tuple[str, ...] = ()
         if ref and ref.format in ("skops", "sklearn_joblib"):
             extra = ("scikit-learn", "skops")
         if ref and ref.format == "onnx":
             extra = ("onnxruntime",)
+        if ref and ref.format == "torch":
+            extra = ("torch",)
+        if result.check.startswith("formal."):
+            extra = (*extra, "maraboupy", "onnx", "onnxruntime")
+        elif requirement.perturbation is not None and requirement.perturbation.kind in (
+            "fgsm",
+            "pgd",
+        ):
+            extra = (*extra, "adversarial-robustness-toolbox")
         record = EvidenceRecord(
             key=key,
             check=result.check,
@@ -535,7 +615,8 @@ def _stage4_gate(project: Project, evidence: Any) -> str | None:
     for requirement in ml.requirements:
         if requirement.kind == "other" or requirement.metric is None:
             continue
-        record = evidence.latest(f"stage4/{requirement.id}/O")
+        leg = "formal" if requirement.metric == "verified_robustness" else "O"
+        record = evidence.latest(f"stage4/{requirement.id}/{leg}")
         if record is None:
             open_items.append(f"{requirement.id} (no stage-4 evidence)")
         elif record.verdict != "pass":

@@ -32,6 +32,7 @@ from amlas.project.artefacts.deployment import (
 )
 from amlas.project.artefacts.learning import ModelDevelopmentLog, ModelReference
 from amlas.project.artefacts.requirements import (
+    FaultModel,
     FormalProperty,
     MLSafetyRequirement,
     MLSafetyRequirements,
@@ -74,6 +75,7 @@ __all__ = [
     "DevelopmentData",
     "ErroneousBehaviour",
     "ErroneousBehaviourLog",
+    "FaultModel",
     "FormalProperty",
     "Hazard",
     "IdKind",

@@ -1,0 +1,508 @@
+"""Robustness, formal and fault-injection evidence for one [H] requirement on one dataset.
+
+Which computation a requirement calls for:
+
+- ``robust_accuracy`` / ``prediction_stability`` with a ``perturbation``: tabular noise and
+  scaling (:mod:`._robustness`), image corruptions (:mod:`._images`), or gradient attacks
+  (FGSM, PGD through ART, :mod:`._adversarial`; torch models). The per-sample decisions
+  under the perturbation are judged per slice with exact bounds, and the samples that
+  changed are listed.
+- a ``property`` (the formal leg, G5.4): local robustness around a seeded draw of the
+  dataset's samples, proven by interval bound propagation and/or Marabou on the ONNX form of
+  the network (:mod:`.formal`). A sample counts as robust only when proven; queries that
+  end ``unknown`` or in a ``timeout`` are decided both ways, and the verdict is
+  ``inconclusive`` (with their number) unless both ways agree. The record says how the
+  property was encoded (R17, Note 36) and how closely the ONNX network reproduces the
+  model's own outputs on those samples (G5.8).
+- ``fault_tolerance_rate`` with ``faults``: seeded fault campaigns in the weights or the
+  activations of a torch model (:mod:`._faults`); the proportion of campaigns whose
+  accuracy loss stays within the tolerance is judged with an exact bound over campaigns.
+
+Nothing here writes evidence: the caller turns each :class:`RequirementResult` into a
+record.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from amlas.adapters import Model, TorchModel, torch_module
+from amlas.checks._datasets import Dataset
+from amlas.checks._intervals import decide_slices
+from amlas.checks._metrics import (
+    MAX_LISTED_IDS,
+    Predictions,
+    RequirementResult,
+    SliceResult,
+    evaluate_indicator,
+    prepare,
+)
+from amlas.checks._robustness import TABULAR_PERTURBATIONS, perturbation_seed
+from amlas.hashing import sha256_file
+from amlas.project.artefacts import MLSafetyRequirement
+
+__all__ = [
+    "ADVERSARIAL_KINDS",
+    "IMAGE_KINDS",
+    "decision_offsets",
+    "fault_result",
+    "formal_result",
+    "formal_unavailable",
+    "perturbed_decisions",
+    "robustness_unavailable",
+]
+
+IMAGE_KINDS = frozenset(
+    {"gaussian_noise", "blur", "brightness", "contrast", "rotation", "occlusion"}
+)
+ADVERSARIAL_KINDS = frozenset({"fgsm", "pgd"})
+Progress = Callable[[int], None]
+
+
+def _none(_done: int) -> None:
+    return None
+
+
+def decision_offsets(predictions: Predictions) -> NDArray[np.float64] | None:
+    """Offsets added to the logits so that their argmax is the deployed decision: a
+    decision threshold ``t`` on the positive class of a binary classifier decides it when
+    ``z_pos - z_neg >= logit(t)``."""
+    if predictions.positive is None or predictions.threshold is None:
+        return None
+    if len(predictions.classes) != 2:
+        return None
+    t = min(max(predictions.threshold, 1e-12), 1 - 1e-12)
+    offsets = np.zeros(2, dtype=np.float64)
+    offsets[predictions.classes.index(predictions.positive)] = -math.log(t / (1 - t))
+    return offsets
+
+
+def robustness_unavailable(
+    requirement: MLSafetyRequirement, model: Model, dataset_is_tabular: bool
+) -> str | None:
+    """Why a robustness requirement cannot be computed for this model and data, if so."""
+    metric = requirement.metric
+    if metric == "fault_tolerance_rate":
+        if requirement.faults is None:
+            return "fault_tolerance_rate needs a 'faults' model to inject"
+        if torch_module(model) is None:
+            return "fault injection needs a torch model (format: torch)"
+        return None
+    if metric == "verified_robustness":
+        if requirement.property is None:
+            return "verified_robustness needs a formal 'property'"
+        return None
+    if metric not in ("robust_accuracy", "prediction_stability"):
+        return None
+    perturbation = requirement.perturbation
+    if perturbation is None:
+        return f"{metric} needs a 'perturbation' to apply"
+    kind = perturbation.kind
+    if kind in TABULAR_PERTURBATIONS and dataset_is_tabular:
+        return None
+    if kind in IMAGE_KINDS - TABULAR_PERTURBATIONS or (kind == "gaussian_noise"):
+        if dataset_is_tabular:
+            return f"perturbation {kind!r} applies to image inputs; this model takes a table"
+        return None
+    if kind in ADVERSARIAL_KINDS:
+        if torch_module(model) is None:
+            return f"the {kind} attack needs gradients: a torch model (format: torch)"
+        return None
+    return f"perturbation {kind!r} does not apply to this model's inputs"
+
+
+def formal_unavailable(requirement: MLSafetyRequirement, model: Model) -> str | None:
+    """Why the formal property of ``requirement`` cannot be verified, if so."""
+    prop = requirement.property
+    if prop is None:
+        return "no formal property"
+    if prop.kind != "local_robustness":
+        return f"formal property kind {prop.kind!r} is not available (local_robustness is)"
+    if torch_module(model) is None and getattr(model, "onnx_path", None) is None:
+        return "formal verification needs a network: a torch or ONNX model"
+    return None
+
+
+# -- perturbations and attacks -------------------------------------------------------------
+
+
+def perturbed_decisions(
+    requirement: MLSafetyRequirement,
+    dataset: Dataset,
+    predictions: Predictions,
+    model: Model,
+    *,
+    decide: Callable[[NDArray[Any]], NDArray[np.str_]],
+    value_range: tuple[float, float] | None,
+    batch_size: int,
+    progress: Progress = _none,
+) -> tuple[NDArray[np.str_], dict[str, Any]]:
+    """The decision on every sample under the requirement's perturbation, and what was
+    done. ``decide`` maps a batch of (perturbed) inputs to the deployed decisions.
+
+    Random and geometric perturbations count a sample as stable only when every copy
+    (both directions, where there are two) leaves its decision as it was; attacks search
+    for a change away from the true label (robust accuracy) or from the model's own
+    decision (prediction stability)."""
+    from amlas.checks._robustness import perturb, stable_predictions
+
+    perturbation = requirement.perturbation
+    assert perturbation is not None
+    seed = perturbation_seed(requirement.id)
+    kind = perturbation.kind
+    if kind in ADVERSARIAL_KINDS:
+        from amlas.checks._adversarial import adversarial_predictions
+
+        wrapped = torch_module(model)
+        assert wrapped is not None
+        names = list(predictions.classes)
+        source = dataset.labels if requirement.metric == "robust_accuracy" else predictions.labels
+        # a label the model does not know cannot be attacked away from: its own decision is
+        targets = np.array(
+            [
+                names.index(str(t)) if str(t) in names else names.index(str(p))
+                for t, p in zip(source, predictions.labels, strict=True)
+            ],
+            dtype=np.int64,
+        )
+        decided, described = adversarial_predictions(
+            wrapped.logits_module(),
+            np.asarray(dataset.inputs),
+            targets,
+            perturbation,
+            classes=len(names),
+            value_range=value_range,
+            seed=seed,
+            batch_size=min(batch_size, 1024),
+            offsets=decision_offsets(predictions),
+            progress=progress,
+        )
+        labels: NDArray[np.str_] = np.asarray(names, dtype=np.str_)[np.asarray(decided)]
+        return labels, described
+    copies: Sequence[NDArray[Any]]
+    if dataset.features:
+        copies, described = perturb(
+            np.asarray(dataset.inputs, dtype=np.float64), dataset.features, perturbation, seed=seed
+        )
+    else:
+        from amlas.checks._images import perturb_images
+
+        if value_range is None:
+            value_range = _default_range(np.asarray(dataset.inputs))
+        copies, described = perturb_images(
+            np.asarray(dataset.inputs), perturbation, seed=seed, value_range=value_range
+        )
+    return stable_predictions(decide, copies, predictions.labels), described
+
+
+def _default_range(inputs: NDArray[Any]) -> tuple[float, float]:
+    """8-bit images range over [0, 255]; other arrays over the values they hold."""
+    if inputs.dtype == np.uint8:
+        return (0.0, 255.0)
+    return (float(np.min(inputs)), float(np.max(inputs)))
+
+
+# -- formal ------------------------------------------------------------------------------
+
+
+def _select(dataset: Dataset, requirement: MLSafetyRequirement, count: int) -> NDArray[np.int64]:
+    """A seeded draw of ``count`` in-scope samples, in dataset order."""
+    plan = dataset.plan(requirement.applies_to)
+    eligible = np.flatnonzero(plan.codes >= 0)
+    if len(eligible) <= count:
+        return eligible.astype(np.int64)
+    rng = np.random.default_rng(perturbation_seed(requirement.id + "/formal"))
+    return np.sort(rng.choice(eligible, size=count, replace=False)).astype(np.int64)
+
+
+def _network_file(model: Model, sample: NDArray[np.generic], folder: Path) -> Path:
+    wrapped = torch_module(model)
+    if wrapped is not None:
+        return wrapped.export_onnx(folder / "network.onnx", sample)
+    return Path(model.onnx_path)  # type: ignore[attr-defined]
+
+
+def formal_result(
+    requirement: MLSafetyRequirement,
+    dataset: Dataset,
+    predictions: Predictions,
+    model: Model,
+    *,
+    classes: list[str],
+    features_mask: NDArray[np.bool_] | None,
+    value_range: tuple[float, float] | None,
+    progress: Progress = _none,
+) -> RequirementResult:
+    """Verify the local-robustness property of ``requirement`` (see the module doc)."""
+    from amlas.checks.formal import describe_encoding, load_network, verify_local_robustness
+
+    prop = requirement.property
+    assert prop is not None
+    assert requirement.threshold is not None
+    resolved, problems = prepare(requirement, dataset, predictions, classes=classes)
+    # the formal result is a proportion of proven samples, whatever the test metric is
+    resolved.update(metric="verified_robustness", comparison="at_least")
+    chosen = _select(dataset, requirement, prop.samples)
+    inputs = np.asarray(dataset.inputs)[chosen]
+    names = list(predictions.classes)
+    reference = np.array([names.index(str(label)) for label in predictions.labels[chosen]])
+    offsets = decision_offsets(predictions)
+    with tempfile.TemporaryDirectory(prefix="amlas-formal-") as folder:
+        path = _network_file(model, inputs, Path(folder))
+        network_digest = sha256_file(path)
+        network = load_network(path)
+        agreement = _agreement(network.forward(inputs), model, inputs, offsets, reference)
+        proofs = verify_local_robustness(
+            path,
+            inputs,
+            reference,
+            epsilon=prop.epsilon,
+            norm=prop.norm,
+            value_range=value_range,
+            mask=features_mask,
+            offsets=offsets,
+            method=prop.method,
+            timeout_s=prop.timeout_s,
+            progress=progress,
+        )
+        encoding = describe_encoding(
+            network,
+            epsilon=prop.epsilon,
+            norm=prop.norm,
+            value_range=value_range,
+            mask=features_mask,
+            offsets=offsets,
+            method=prop.method,
+            timeout_s=prop.timeout_s,
+        )
+    n = len(dataset)
+    status = np.full(n, "", dtype=object)
+    for proof in proofs:
+        status[chosen[proof.index]] = proof.status
+    trial = np.zeros(n, dtype=bool)
+    trial[chosen] = True
+    proven = status == "proven"
+    open_ = np.isin(status, ["unknown", "timeout", "error"])
+    pessimistic = evaluate_indicator(
+        requirement,
+        dataset,
+        None,
+        trial,
+        proven,
+        check="formal.local_robustness",
+        resolved=dict(resolved),
+        problems=list(problems),
+    )
+    optimistic = evaluate_indicator(
+        requirement,
+        dataset,
+        None,
+        trial,
+        proven | open_,
+        check="formal.local_robustness",
+        resolved=dict(resolved),
+        problems=list(problems),
+    )
+    slices = _merge_open(pessimistic.slices, optimistic.slices, status, dataset, chosen)
+    counts = {s: int(np.sum(status == s)) for s in ("proven", "counterexample", "unknown")}
+    counts["timeout"] = int(np.sum(status == "timeout"))
+    counts["error"] = int(np.sum(status == "error"))
+    resolved.update(pessimistic.resolved)
+    resolved.update(
+        property=prop.model_dump(mode="json", exclude_defaults=False),
+        requirement_metric=requirement.metric,
+        encoding=encoding,
+        network={"sha256": network_digest, "format": "onnx", **agreement},
+        samples_queried=len(chosen),
+        outcomes=counts,
+        queries=[
+            {
+                "sample": str(dataset.ids[chosen[p.index]]),
+                "status": p.status,
+                "method": p.method,
+                "seconds": round(p.seconds, 4),
+                "margin": None if p.margin is None else float(p.margin),
+                "decided": None if p.decided is None else names[p.decided],
+                "detail": p.detail,
+            }
+            for p in proofs
+        ],
+    )
+    if agreement["decisions_agree"] < len(chosen):
+        problems.append(
+            f"the ONNX network decides {len(chosen) - agreement['decisions_agree']} of "
+            f"{len(chosen)} queried samples differently from the model: proofs about it do "
+            "not carry over"
+        )
+    return RequirementResult(
+        requirement,
+        dataset.letter,
+        "formal.local_robustness",
+        f"formal ({prop.method})",
+        slices,
+        resolved,
+        problems,
+    )
+
+
+def _agreement(
+    network_logits: NDArray[np.float64],
+    model: Model,
+    inputs: NDArray[np.generic],
+    offsets: NDArray[np.float64] | None,
+    reference: NDArray[np.int64],
+) -> dict[str, Any]:
+    """How closely the verified network reproduces the model on the queried samples."""
+    shifted = network_logits + (offsets if offsets is not None else 0.0)
+    decided = np.argmax(shifted, axis=1)
+    out: dict[str, Any] = {"decisions_agree": int(np.sum(decided == reference))}
+    wrapped = torch_module(model)
+    if wrapped is not None and len(inputs):
+        diff = np.abs(network_logits - wrapped.logits(inputs))
+        out["max_abs_logit_difference"] = float(np.max(diff))
+    return out
+
+
+def _merge_open(
+    pessimistic: list[SliceResult],
+    optimistic: list[SliceResult],
+    status: NDArray[Any],
+    dataset: Dataset,
+    chosen: NDArray[np.int64],
+) -> list[SliceResult]:
+    """Per slice: pass only when the open queries counted as not robust still pass; fail
+    only when counting them as robust still fails; inconclusive in between."""
+    merged = []
+    for low, high in zip(pessimistic, optimistic, strict=True):
+        open_count = (high.successes or 0) - (low.successes or 0)
+        if low.verdict == "pass" or open_count == 0:
+            merged.append(low)
+            continue
+        if high.verdict == "fail":
+            merged.append(_replace(low, verdict="fail", reason=high.reason + _open(open_count)))
+            continue
+        reason = (
+            f"{open_count} queries ended unknown or in a timeout, and they decide the "
+            f"verdict: counted as not robust the bound is {low.bound:.4f}, counted as "
+            f"robust it is {high.bound:.4f} (threshold {low.threshold:g}); give the "
+            "solver more time, or a smaller network"
+        )
+        merged.append(_replace(low, verdict="inconclusive", reason=reason))
+    return merged
+
+
+def _open(count: int) -> str:
+    return f" (even counting the {count} unknown or timed-out queries as robust)"
+
+
+def _replace(result: SliceResult, **changes: Any) -> SliceResult:
+    from dataclasses import replace
+
+    return replace(result, **changes)
+
+
+# -- fault injection ---------------------------------------------------------------------
+
+
+def fault_result(
+    requirement: MLSafetyRequirement,
+    dataset: Dataset,
+    predictions: Predictions,
+    model: TorchModel,
+    *,
+    classes: list[str],
+    batch_size: int,
+    progress: Progress = _none,
+) -> RequirementResult:
+    """Run the requirement's fault campaigns on ``dataset`` (see the module doc)."""
+    from amlas.checks._faults import run_fault_campaigns
+
+    faults = requirement.faults
+    assert faults is not None
+    assert requirement.threshold is not None
+    resolved, problems = prepare(requirement, dataset, predictions, classes=classes)
+    names = list(predictions.classes)
+    known = np.isin(dataset.labels, names)
+    inputs = np.asarray(dataset.inputs)[known]
+    labels = np.array([names.index(str(x)) for x in dataset.labels[known]], dtype=np.int64)
+    result = run_fault_campaigns(
+        model.logits_module(),
+        inputs,
+        labels,
+        faults,
+        seed=perturbation_seed(requirement.id + "/faults"),
+        batch_size=batch_size,
+        offsets=decision_offsets(predictions),
+        progress=progress,
+    )
+    tolerated = [c.tolerated for c in result.campaigns]
+    (decision,) = decide_slices(
+        [(sum(tolerated), len(tolerated))],
+        threshold=requirement.threshold,
+        comparison=resolved["comparison"],
+        confidence=resolved["confidence"],
+    )
+    failing = [f"campaign-{c.number}" for c in result.campaigns if not c.tolerated]
+    slices = [
+        SliceResult(
+            slice="fault campaigns",
+            cell={},
+            verdict=decision.verdict,
+            estimate=decision.estimate,
+            lower=decision.interval.lower,
+            upper=decision.interval.upper,
+            bound=decision.bound,
+            threshold=decision.threshold,
+            comparison=resolved["comparison"],
+            reason=decision.reason,
+            trials=decision.trials,
+            successes=decision.successes,
+            additional_samples=decision.additional_samples,
+            p_pass=decision.p_pass,
+            p_fail=decision.p_fail,
+            failing_count=len(failing),
+            failing_ids=failing[:MAX_LISTED_IDS],
+        )
+    ]
+    resolved.update(
+        method="clopper-pearson over campaigns",
+        family="none",
+        slices=["fault campaigns"],
+        faults=result.described,
+        baseline_accuracy=result.baseline_accuracy,
+        samples_evaluated=int(known.sum()),
+        loss_summary=result.summary(),
+        campaigns=[_campaign(c) for c in result.campaigns],
+    )
+    if not known.all():
+        problems.append(
+            f"{int((~known).sum())} sample(s) have labels outside the model's classes {names}"
+        )
+    return RequirementResult(
+        requirement,
+        dataset.letter,
+        "faults.fault_tolerance_rate",
+        "fault injection",
+        slices,
+        resolved,
+        problems,
+    )
+
+
+def _campaign(campaign: Any) -> dict[str, Any]:
+    return {
+        "number": campaign.number,
+        "seed": campaign.seed,
+        "accuracy": campaign.accuracy,
+        "loss": campaign.loss,
+        "tolerated": campaign.tolerated,
+        "nonfinite": campaign.nonfinite,
+        "faults": [f.as_json() for f in campaign.faults],
+    }
