@@ -7,7 +7,6 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
 DEMO   := examples/breast-cancer-triage
-OUT    := out/breast-cancer-triage
 
 .PHONY: demo test lint typecheck unit schema docs example clean system-demo system-test
 
@@ -42,33 +41,43 @@ $(VENV)/.test-installed: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) -e '.[test]'
 	@touch $@ $(VENV)/.demo-installed
 
-# The demo works on a copy of the example (the committed example keeps its plaintext [P]):
+# The demo works on a copy of each example (the committed example keeps its plaintext [P]):
 # a verifier key outside the project, [P] sealed, stage 3-4 as the development team and
-# stages 3 and 5 as the verifier. `amlas run` exits 1 on a failed verdict, which is a
-# result, not a broken demo; 2 and 3 (usage, internal errors) stop it.
+# stages 3 and 5 as the verifier, then the safety case, its report and the gate.
+# `amlas run` exits 1 on a failed verdict and `amlas gate` 1 on a shut gate: results, not a
+# broken demo; 2 and 3 (usage, internal errors) stop it.
 RUNOK  = status=$$?; [ $$status -le 1 ] || exit $$status
+EXAMPLES := breast-cancer-triage chess-robot-grasp
+
+# $(call demo_example,NAME): the whole AMLAS job on examples/NAME into out/NAME
+define demo_example
+	@rm -rf out/$(1) && mkdir -p out/$(1)
+	$(BIN)/amlas check examples/$(1)
+	$(BIN)/amlas check --format json examples/$(1) > out/$(1)/.check.json.tmp && mv out/$(1)/.check.json.tmp out/$(1)/check.json
+	$(BIN)/amlas trace --format markdown examples/$(1) > out/$(1)/.trace.md.tmp && mv out/$(1)/.trace.md.tmp out/$(1)/trace.md
+	$(BIN)/amlas trace --format json examples/$(1) > out/$(1)/.trace.json.tmp && mv out/$(1)/.trace.json.tmp out/$(1)/trace.json
+	cp -r examples/$(1) out/$(1)/project && rm -rf out/$(1)/project/.amlas out/$(1)/project/evidence
+	$(BIN)/amlas keygen out/$(1)/verifier.key
+	$(BIN)/amlas seal out/$(1)/project --key-file out/$(1)/verifier.key
+	$(BIN)/amlas check out/$(1)/project
+	$(BIN)/amlas run out/$(1)/project --role developer; $(RUNOK)
+	$(BIN)/amlas run out/$(1)/project --role verifier --key-file out/$(1)/verifier.key; $(RUNOK)
+	$(BIN)/amlas run out/$(1)/project --role verifier --key-file out/$(1)/verifier.key --stage 5 --format json > out/$(1)/run-stage5.json; $(RUNOK)
+	$(BIN)/amlas evidence out/$(1)/project --verify
+	$(BIN)/amlas case out/$(1)/project --out out/$(1)/safety-case
+	$(BIN)/amlas report out/$(1)/project -o out/$(1)/report.html
+	@$(BIN)/amlas gate out/$(1)/project; $(RUNOK)
+endef
+
 demo: $(VENV)/.demo-installed system-demo
-	@rm -rf $(OUT) && mkdir -p $(OUT)
-	$(BIN)/amlas check $(DEMO)
-	$(BIN)/amlas check --format json $(DEMO) > $(OUT)/.check.json.tmp && mv $(OUT)/.check.json.tmp $(OUT)/check.json
-	$(BIN)/amlas trace --format markdown $(DEMO) > $(OUT)/.trace.md.tmp && mv $(OUT)/.trace.md.tmp $(OUT)/trace.md
-	$(BIN)/amlas trace --format json $(DEMO) > $(OUT)/.trace.json.tmp && mv $(OUT)/.trace.json.tmp $(OUT)/trace.json
-	$(BIN)/amlas trace $(DEMO)
-	cp -r $(DEMO) $(OUT)/project && rm -rf $(OUT)/project/.amlas $(OUT)/project/evidence
-	$(BIN)/amlas keygen $(OUT)/verifier.key
-	$(BIN)/amlas seal $(OUT)/project --key-file $(OUT)/verifier.key
-	$(BIN)/amlas check $(OUT)/project
-	$(BIN)/amlas run $(OUT)/project --role developer; $(RUNOK)
-	$(BIN)/amlas run $(OUT)/project --role verifier --key-file $(OUT)/verifier.key; $(RUNOK)
-	$(BIN)/amlas run $(OUT)/project --role verifier --key-file $(OUT)/verifier.key --stage 5 --format json > $(OUT)/run-stage5.json; $(RUNOK)
-	$(BIN)/amlas evidence $(OUT)/project --verify
-	$(BIN)/amlas case $(OUT)/project --out $(OUT)/safety-case
-	$(BIN)/amlas report $(OUT)/project -o $(OUT)/report.html
-	@$(BIN)/amlas gate $(OUT)/project; $(RUNOK)
+	$(call demo_example,breast-cancer-triage)
+	$(call demo_example,chess-robot-grasp)
 	@echo ""
-	@echo "demo output: $(CURDIR)/$(OUT)/"
+	@echo "demo output, one folder per example:"
+	@for name in $(EXAMPLES); do echo "  $(CURDIR)/out/$$name/"; done
+	@echo "in each:"
 	@echo "  check.json, trace.md, trace.json   project checks and traceability"
-	@echo "  project/                           the example with [P] sealed (project/data/verification.csv.sealed)"
+	@echo "  project/                           the example with [P] sealed (project/data/*.sealed)"
 	@echo "  project/evidence/                  evidence records (objects/, refs.json, runs/)"
 	@echo "  project/5-verification/P-access-log.jsonl   who unsealed and used [P]"
 	@echo "  run-stage5.json                    the verifier's stage-5 summary"
@@ -90,7 +99,7 @@ unit: $(VENV)/.test-installed
 # Regenerate the committed, generated files (tests fail when they drift).
 schema: $(VENV)/.demo-installed
 	$(BIN)/amlas schema --out schema
-	$(BIN)/amlas schema --out $(DEMO)/schema
+	for name in $(EXAMPLES); do $(BIN)/amlas schema --out examples/$$name/schema; done
 
 docs: $(VENV)/.demo-installed
 	$(BIN)/amlas diagnostics --markdown > docs/.diagnostics.md.tmp && mv docs/.diagnostics.md.tmp docs/diagnostics.md
@@ -98,6 +107,7 @@ docs: $(VENV)/.demo-installed
 
 example: $(VENV)/.test-installed
 	$(BIN)/python $(DEMO)/build.py
+	$(BIN)/python examples/chess-robot-grasp/build.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -77,7 +77,12 @@ def _format_property(requirement: MLSafetyRequirement) -> str | None:
     if prop is None:
         return None
     features = f" on {', '.join(prop.features)}" if prop.features else ""
-    return f"{prop.kind} within {prop.norm} radius {prop.epsilon:g}{features}: {prop.encoding}"
+    unit = f" {prop.unit}" if prop.unit else ""
+    return (
+        f"{prop.kind} within {prop.norm} radius {prop.epsilon:g}{unit}{features}, "
+        f"around {prop.samples} verification samples ({prop.method}, "
+        f"{prop.timeout_s:g} s per complete query): {prop.encoding}"
+    )
 
 
 class Binder:

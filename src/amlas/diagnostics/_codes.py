@@ -252,17 +252,17 @@ _TABLE: tuple[Code, ...] = (
     Code(
         "Q006",
         "error",
-        "robustness requirement without perturbation or property",
+        "robustness requirement without perturbation, property or faults",
         "A robustness requirement states what the model must be robust to: a `perturbation` "
-        "(test leg) or a formal `property` (formal leg).",
+        "(test leg), a formal `property` (formal leg) or injected hardware `faults`.",
         "R4",
     ),
     Code(
         "Q007",
         "warning",
         "perturbation on a non-robustness requirement",
-        "Only robustness requirements are evaluated under perturbations; the `perturbation` "
-        "or `property` here is ignored.",
+        "Only robustness requirements are evaluated under perturbations; the `perturbation`, "
+        "`property` or `faults` here is ignored.",
     ),
     Code(
         "Q008",
@@ -515,6 +515,15 @@ _TABLE: tuple[Code, ...] = (
         "(J2.1, J3.1, J6.2, G5.6, G6.5) need recorded text, or the safety case leaves them "
         "undeveloped.",
         "R24",
+    ),
+    Code(
+        "Q015",
+        "error",
+        "metric without what it is measured under",
+        "`robust_accuracy` and `prediction_stability` are measured under a `perturbation`, "
+        "`verified_robustness` over a formal `property`, `fault_tolerance_rate` over "
+        "injected `faults`; without it the requirement cannot be verified.",
+        "R4",
     ),
     # -- G: the safety case (pattern instantiation) -------------------------------------------
     Code(

@@ -151,6 +151,14 @@ def slices_exist(project: Project, diagnostics: Diagnostics) -> None:
                 )
 
 
+_MEASURED_UNDER = {
+    "robust_accuracy": "perturbation",
+    "prediction_stability": "perturbation",
+    "verified_robustness": "property",
+    "fault_tolerance_rate": "faults",
+}
+
+
 @rule
 def robustness_is_specified(project: Project, diagnostics: Diagnostics) -> None:
     ml = project.ml_requirements
@@ -160,14 +168,23 @@ def robustness_is_specified(project: Project, diagnostics: Diagnostics) -> None:
     features = set(component.feature_names()) if component else set()
     for i, req in enumerate(ml.requirements):
         base = ("requirements", i)
-        if req.kind == "robustness" and req.perturbation is None and req.property is None:
+        specs = (req.perturbation, req.property, req.faults)
+        if req.kind == "robustness" and all(spec is None for spec in specs):
             diagnostics.add(
                 "Q006",
-                f"{req.id}: a robustness requirement needs 'perturbation' or 'property'",
+                f"{req.id}: a robustness requirement needs 'perturbation', 'property' or 'faults'",
                 project.locate("H", (*base, "kind")),
             )
+        needed = _MEASURED_UNDER.get(req.metric or "")
+        if needed is not None and getattr(req, needed) is None:
+            diagnostics.add(
+                "Q015",
+                f"{req.id}: metric {req.metric!r} is measured under {needed!r}, which is missing",
+                project.locate("H", (*base, "metric")),
+                hint=f"add '{needed}:' to the requirement (see docs/verification.md)",
+            )
         if req.kind != "robustness":
-            for name in ("perturbation", "property"):
+            for name in ("perturbation", "property", "faults"):
                 if getattr(req, name) is not None:
                     diagnostics.add(
                         "Q007",
