@@ -8,12 +8,31 @@ records, stores and rendering live in the layers above.
 - :mod:`._datasets`: a dataset artefact bound to its data;
 - :mod:`._metrics`: an [H] requirement judged on a dataset, slice by slice;
 - :mod:`._robustness`: tabular perturbations for robustness requirements;
+- :mod:`._images`: image corruptions (noise, blur, brightness, contrast, rotation,
+  occlusion);
+- :mod:`._adversarial`: FGSM and PGD through the Adversarial Robustness Toolbox;
+- :mod:`.formal`: local robustness proven by interval bound propagation and Marabou;
+- :mod:`._faults`: seeded bit-flip and stuck-at fault campaigns in torch models;
+- :mod:`._verify`: which of those a requirement calls for, turned into a result;
 - :mod:`._data`: the [L] data rules (stage 3, [S]);
 - :mod:`._independence`: independence of [N], [O], [P] (R9).
 """
 
+from amlas.checks._adversarial import (
+    ADVERSARIAL_PERTURBATIONS,
+    adversarial_examples,
+    adversarial_predictions,
+)
 from amlas.checks._data import AUDIT_LABEL_COLUMN, CheckOutcome, run_data_rule
 from amlas.checks._datasets import Dataset, bind_dataset, load_dataset
+from amlas.checks._faults import (
+    Campaign,
+    Fault,
+    FaultCampaigns,
+    run_fault_campaigns,
+    tolerance_indicator,
+)
+from amlas.checks._images import IMAGE_PERTURBATIONS, perturb_images
 from amlas.checks._independence import check_independence
 from amlas.checks._intervals import (
     Comparison,
@@ -33,26 +52,48 @@ from amlas.checks._metrics import (
     RequirementResult,
     SliceResult,
     decide_labels,
+    evaluate_indicator,
     evaluate_requirement,
     overall_verdict,
     predict,
 )
-from amlas.checks._robustness import perturb, perturbation_seed, stable_predictions
+from amlas.checks._robustness import (
+    TABULAR_PERTURBATIONS,
+    perturb,
+    perturbation_seed,
+    stable_predictions,
+)
 from amlas.checks._slices import OUTSIDE, SlicePlan, band_labels, inside_odd, plan_slices
+from amlas.checks._verify import (
+    decision_offsets,
+    fault_result,
+    formal_result,
+    formal_unavailable,
+    perturbed_decisions,
+    robustness_unavailable,
+)
 
 __all__ = [
+    "ADVERSARIAL_PERTURBATIONS",
     "AUDIT_LABEL_COLUMN",
+    "IMAGE_PERTURBATIONS",
     "OUTSIDE",
+    "TABULAR_PERTURBATIONS",
+    "Campaign",
     "CheckOutcome",
     "Comparison",
     "Dataset",
     "Decision",
+    "Fault",
+    "FaultCampaigns",
     "Interval",
     "Predictions",
     "RequirementResult",
     "SlicePlan",
     "SliceResult",
     "Verdict",
+    "adversarial_examples",
+    "adversarial_predictions",
     "band_labels",
     "bind_dataset",
     "bootstrap_interval",
@@ -61,17 +102,27 @@ __all__ = [
     "decide_labels",
     "decide_proportion",
     "decide_slices",
+    "decision_offsets",
+    "evaluate_indicator",
     "evaluate_requirement",
+    "fault_result",
+    "formal_result",
+    "formal_unavailable",
     "holm_adjust",
     "inside_odd",
     "load_dataset",
     "overall_verdict",
     "perturb",
+    "perturb_images",
     "perturbation_seed",
+    "perturbed_decisions",
     "plan_slices",
     "predict",
     "required_samples",
+    "robustness_unavailable",
     "run_data_rule",
+    "run_fault_campaigns",
     "samples_to_decide",
     "stable_predictions",
+    "tolerance_indicator",
 ]

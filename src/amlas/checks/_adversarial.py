@@ -12,8 +12,9 @@ cross-entropy loss of the logits, inside a budget ``eps`` in the perturbation's 
   ``step_size`` and ``restarts`` apply to PGD only and are recorded as 1, ``eps`` and 0.
 - ``pgd``: ART ``ProjectedGradientDescent``: ``max_iter = steps`` (default 20) steps of
   size ``eps_step = step_size`` (default ``2.5 eps / max_iter``), each projected back onto
-  the ``eps`` ball; ``num_random_init = restarts`` (0: start at the clean input; k > 0: k
-  starts drawn uniformly in the ball, the first successful one is kept).
+  the ``eps`` ball; ``num_random_init = restarts`` (0: one run from the clean input; k > 0:
+  k runs from random starts in the ball, a sample keeping the last run that changes its
+  decision, or the first run when none does).
 
 ``eps`` and ``step_size`` are in input units (e.g. pixel intensity), or fractions of the
 valid range ``high - low`` with ``unit: relative`` (``%``: percentages). With a
@@ -24,8 +25,9 @@ attack itself climbs the plain cross-entropy.
 
 Runs are deterministic for a seed: numpy's global generator (ART draws its random starts
 from it) and torch's are seeded inside a context that restores both afterwards. The module
-is attacked in eval mode with its parameters frozen (no weight gradients are computed);
-its training flags, ``requires_grad`` and ``.grad`` are restored when the attack ends.
+is attacked on the CPU (ART ``device_type="cpu"``) in eval mode with its parameters
+frozen (no weight gradients are computed); its training flags, ``requires_grad`` and
+``.grad`` are restored when the attack ends.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ __all__ = ["ADVERSARIAL_PERTURBATIONS", "adversarial_examples", "adversarial_pre
 
 ADVERSARIAL_PERTURBATIONS = frozenset({"fgsm", "pgd"})
 DEFAULT_STEPS = 20
+_ART_NAMES = {"fgsm": "FastGradientMethod", "pgd": "ProjectedGradientDescent"}
 _RELATIVE = {"relative", "fraction", "%", "percent"}
 _PERCENT = {"%", "percent"}
 _HINT = "install the adversarial extra: pip install 'amlas[adversarial]'"
@@ -153,7 +156,7 @@ def _attack(
     n = len(x_all)
     described: dict[str, Any] = {
         "kind": perturbation.kind,
-        "attack": "FastGradientMethod" if perturbation.kind == "fgsm" else "ProjectedGradientDescent",
+        "attack": _ART_NAMES[perturbation.kind],
         "library": "adversarial-robustness-toolbox",
         "art_version": str(art.__version__),
         "magnitude": perturbation.magnitude,
@@ -263,9 +266,7 @@ def _checked(
     seed: int,
     batch_size: int,
     offsets: NDArray[np.floating[Any]] | None,
-) -> tuple[
-    NDArray[Any], NDArray[np.int64], NDArray[np.float64] | None, tuple[float, float] | None
-]:
+) -> tuple[NDArray[Any], NDArray[np.int64], NDArray[np.float64] | None, tuple[float, float] | None]:
     """Validate the arguments; return the inputs, targets, offsets and clip range to use."""
     if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 2:
         raise ValueError(f"classes={classes!r}; expected the number of classes, at least 2")

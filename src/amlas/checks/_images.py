@@ -79,9 +79,7 @@ def perturb_images(
         )
     array = np.asarray(images)
     if array.ndim != 4:
-        raise ValueError(
-            f"images of shape {array.shape}; expected (n, height, width, channels)"
-        )
+        raise ValueError(f"images of shape {array.shape}; expected (n, height, width, channels)")
     if not (np.issubdtype(array.dtype, np.number) and not np.iscomplexobj(array)):
         raise ValueError(f"images of dtype {array.dtype}; expected real numbers")
     low, high = _checked_range(value_range)
@@ -168,9 +166,7 @@ def _checked_range(value_range: tuple[float, float]) -> tuple[float, float]:
     try:
         low, high = (float(v) for v in value_range)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"value_range={value_range!r}; expected two numbers (low, high)"
-        ) from None
+        raise ValueError(f"value_range={value_range!r}; expected two numbers (low, high)") from None
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
         raise ValueError(f"value_range={value_range!r}; expected finite low < high")
     return low, high

@@ -9,8 +9,7 @@
 
 Noise is drawn from a generator seeded by the requirement's ID, so the same project gives
 the same perturbed inputs on every machine. Image and adversarial perturbations (blur,
-brightness, FGSM, PGD, ...) are not available for tabular models and are reported as not
-evaluable rather than skipped in silence.
+brightness, FGSM, PGD, ...) live in :mod:`._images` and :mod:`._adversarial`.
 """
 
 from __future__ import annotations
