@@ -65,7 +65,8 @@ def test_callable_returns_the_module_and_softmax_gives_probabilities(project: Pa
         search_path=project,
     )
     assert isinstance(model, Model)
-    assert model.classes == CLASSES and model.has_proba
+    assert model.classes == CLASSES
+    assert model.has_proba
     x = _inputs()
     expected = _net()(torch.from_numpy(x.astype(np.float32))).detach().double().numpy()
     wrapped = torch_module(model)
