@@ -406,6 +406,12 @@ CASES = [
         "H",
         setter("H", *H, "perturbation", value={"kind": "gaussian_noise", "magnitude": 0.1}),
     ),
+    Case(
+        "metric-without-its-property",
+        "Q015",
+        "H",
+        setter("H", "requirements", 1, "metric", value="verified_robustness"),
+    ),
     Case("trivial-threshold", "Q008", "H", setter("H", *H, "threshold", value=0.0)),
     Case(
         "metric-in-allocated",

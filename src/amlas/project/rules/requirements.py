@@ -176,7 +176,8 @@ def robustness_is_specified(project: Project, diagnostics: Diagnostics) -> None:
                 project.locate("H", (*base, "kind")),
             )
         needed = _MEASURED_UNDER.get(req.metric or "")
-        if needed is not None and getattr(req, needed) is None:
+        unspecified = req.kind == "robustness" and all(spec is None for spec in specs)
+        if needed is not None and getattr(req, needed) is None and not unspecified:
             diagnostics.add(
                 "Q015",
                 f"{req.id}: metric {req.metric!r} is measured under {needed!r}, which is missing",
