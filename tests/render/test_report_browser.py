@@ -158,3 +158,55 @@ def test_pdf_export(tmp_path: Path, report_file: Path) -> None:
     if failures:
         raise failures[0]
     assert out.read_bytes().startswith(b"%PDF-")
+
+
+@pytest.fixture(scope="module")
+def robustness_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report of the torch image project after a verifier run (formal and faults)."""
+    import sys
+
+    from torch_project import image_project
+
+    from amlas.case import build_case
+    from amlas.evidence import run_project
+    from amlas.sealing import generate_key
+
+    folder = tmp_path_factory.mktemp("robust")
+    root = image_project(folder / "p")
+    sys.modules.pop("net", None)
+    run_project(str(root), role="verifier", key=generate_key(folder / "verifier.key"))
+    sys.modules.pop("net", None)
+    path = folder / "report.html"
+    path.write_text(render_report(build_case(root), generated="2026-01-01"), "utf-8")
+    return path
+
+
+def _open_node(page: Page, node: str) -> Any:
+    view = page.eval_on_selector(
+        f'section.view g[data-node="{node}"]', "g => g.closest('section.view').dataset.view"
+    )
+    open_view(page, view)
+    page.click(f'section.view[data-view="{view}"] g[data-node="{node}"]')
+    return page.locator("#detail")
+
+
+def test_formal_and_fault_records_say_what_was_done(
+    browser: Browser, robustness_report: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(robustness_report.as_uri())
+    formal = _open_node(page, "Sn5.3.MLR-3").text_content() or ""
+    assert "What was done" in formal
+    assert "proven 30" in formal
+    assert "30 of 30 decisions agree with the model" in formal
+    faults = _open_node(page, "Sn5.2.MLR-4").text_content() or ""
+    assert "fault-free accuracy" in faults
+    assert "accuracy loss" in faults
+    assert "fault kind" in faults
+    pgd = _open_node(page, "Sn5.2.MLR-2").text_content() or ""
+    assert "perturbation kind" in pgd
+    context.close()
+    assert errors == []

@@ -225,6 +225,53 @@
     });
     return table;
   }
+  /* what a robustness, formal or fault record did, in words an assessor can check */
+  function plain(v) {
+    if (v === null || v === undefined) return "";
+    if (typeof v === "number") return num(v);
+    if (typeof v === "object") return JSON.stringify(v);
+    return String(v);
+  }
+  function method(record) {
+    var res = record.resolved || {};
+    var pairs = [];
+    var p = res.perturbation;
+    if (p && typeof p === "object") {
+      Object.keys(p).sort().forEach(function (k) {
+        if (["perturbation_norms", "norms"].indexOf(k) < 0) pairs.push(["perturbation " + k, plain(p[k])]);
+      });
+    }
+    if (res.outcomes) {
+      pairs.push(["queries", Object.keys(res.outcomes).map(function (k) {
+        return k + " " + res.outcomes[k];
+      }).join(", ")]);
+    }
+    if (res.network) {
+      pairs.push(["verified network", "ONNX " + String(res.network.sha256 || "").slice(0, 12) + "\u2026, " +
+        res.network.decisions_agree + " of " + res.samples_queried + " decisions agree with the model" +
+        (typeof res.network.max_abs_logit_difference === "number" ?
+          ", max logit difference " + res.network.max_abs_logit_difference.toExponential(2) : "")]);
+    }
+    if (res.encoding) {
+      if (res.encoding.statement) pairs.push(["property", res.encoding.statement]);
+      if (res.encoding.region && res.encoding.region.formula) pairs.push(["region", res.encoding.region.formula]);
+      if (res.encoding.method) pairs.push(["method", res.encoding.method]);
+    }
+    if (res.faults && typeof res.faults === "object") {
+      var f = res.faults.fault_model || res.faults;
+      ["kind", "target", "bits", "faults_per_campaign", "campaigns", "max_accuracy_loss"].forEach(function (k) {
+        if (f[k] !== undefined) pairs.push(["fault " + k, plain(f[k])]);
+      });
+    }
+    if (typeof res.baseline_accuracy === "number") pairs.push(["fault-free accuracy", num(res.baseline_accuracy)]);
+    var q = res.loss_summary && res.loss_summary.loss_quantiles;
+    if (q) {
+      pairs.push(["accuracy loss", ["min", "p50", "p95", "p99", "max"].map(function (k) {
+        return k + " " + num(q[k]);
+      }).join(", ")]);
+    }
+    return pairs.length ? kv(pairs) : null;
+  }
   function recordCard(ref) {
     var card = el("div", "record");
     var r = typeof ref === "number" ? records[ref] : null;
@@ -240,6 +287,8 @@
     card.appendChild(el("p", "summary", r.summary));
     card.appendChild(kv([["Check", r.check], ["Dataset", r.dataset ? "[" + r.dataset + "]" : ""],
       ["Role", r.role], ["Subject", r.subject], ["Stage", r.stage], ["Digest", r.digest.slice(0, 16) + "\u2026"]]));
+    var done = method(r);
+    if (done) { card.appendChild(heading("What was done")); card.appendChild(done); }
     var metric = r.results.some(function (x) { return "estimate" in x || "lower" in x; });
     if (r.results.length) {
       card.appendChild(el("div", "table-scroll")).appendChild(metric ? sliceTable(r) : genericTable(r.results));
