@@ -165,11 +165,10 @@ def robustness_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The report of the torch image project after a verifier run (formal and faults)."""
     import sys
 
-    from torch_project import image_project
-
     from amlas.case import build_case
     from amlas.evidence import run_project
     from amlas.sealing import generate_key
+    from torch_project import image_project
 
     folder = tmp_path_factory.mktemp("robust")
     root = image_project(folder / "p")
