@@ -104,21 +104,32 @@ def test_gaussian_noise_sigma_in_units_and_relative() -> None:
     assert abs(float(np.std(copy - 128.0)) - 5.1) < 0.3
 
 
-def test_brightness_copies_differ_by_plus_minus_delta(images: np.ndarray) -> None:
+def test_relative_brightness_is_a_gain(images: np.ndarray) -> None:
     (up, down), described = run(images, "brightness", 0.1, "relative")
+    assert described["gains"] == [pytest.approx(1.1), pytest.approx(0.9)]
+    base = images.astype(np.float32)
+    inside_up = base * 1.1 <= 255.0
+    np.testing.assert_allclose(up[inside_up], base[inside_up] * 1.1, rtol=1e-5)
+    np.testing.assert_allclose(down, base * 0.9, rtol=1e-5)
+    # clipped where the gain leaves the range
+    assert (up[~inside_up] == 255.0).all()
+    assert inside_up.any()
+    assert (~inside_up).any()
+    with pytest.raises(ValueError, match="needs m below 1"):
+        run(images, "brightness", 1.0, "relative")
+
+
+def test_brightness_absolute_copies_differ_by_plus_minus_delta(images: np.ndarray) -> None:
+    (up, down), described = run(images, "brightness", 25.5, "grey levels")
     delta = 25.5
-    assert described["delta"] == pytest.approx(delta)
     assert described["directions"] == [pytest.approx(delta), pytest.approx(-delta)]
     base = images.astype(np.float32)
     inside_up = base + delta <= 255.0
     inside_down = base - delta >= 0.0
     np.testing.assert_allclose(up[inside_up] - base[inside_up], delta, atol=1e-4)
     np.testing.assert_allclose(base[inside_down] - down[inside_down], delta, atol=1e-4)
-    # clipped where the shift leaves the range
     assert (up[~inside_up] == 255.0).all()
     assert (down[~inside_down] == 0.0).all()
-    assert inside_up.any()
-    assert (~inside_up).any()
 
 
 def test_brightness_absolute_delta(images: np.ndarray) -> None:

@@ -216,3 +216,45 @@ def test_verifier_evidence_feeds_both_stage5_legs(tmp_path: Path, key: VerifierK
     assert "G5.4.MLR-3" in nodes
     assert nodes["Sn5.2.MLR-2"].status == "supported"
     assert nodes["Sn5.2.MLR-4"].status == "supported"
+
+
+def test_reference_label_counts_misclassified_samples_as_not_robust(tmp_path: Path) -> None:
+    import dataclasses
+
+    from amlas.adapters import load_model
+    from amlas.checks import formal_result, load_dataset, predict
+    from amlas.project import check_project
+
+    root = image_project(tmp_path / "p")
+    project = check_project(root).project
+    dataset = load_dataset(project, "O")
+    model = load_model(
+        root / "model" / "weights.pt",
+        "torch",
+        callable="net:load",
+        class_order=["negative", "positive"],
+        search_path=root,
+    )
+    predictions = predict(model, dataset.inputs, positive="positive", threshold=None)
+    # pretend the model got the first five samples wrong
+    labels = predictions.labels.copy()
+    flipped = {"negative": "positive", "positive": "negative"}
+    labels[:5] = [flipped[str(x)] for x in labels[:5]]
+    wrong = dataclasses.replace(predictions, labels=labels, _memo={})
+    spec = requirement("MLR-3", property={"epsilon": 4.0, "samples": 60, "reference": "label"})
+    req = project.ml_requirements.requirements[2].model_validate(spec)  # type: ignore[union-attr]
+    result = formal_result(
+        req,
+        dataset,
+        wrong,
+        model,
+        classes=["negative", "positive"],
+        features_mask=None,
+        value_range=(0.0, 255.0),
+    )
+    assert result.resolved["outcomes"]["misclassified"] == 5
+    assert result.resolved["samples_queried"] == 55
+    assert set(result.resolved["misclassified"]) == {str(x) for x in dataset.ids[:5]}
+    (only,) = result.slices
+    assert only.successes == 55
+    assert only.trials == 60

@@ -10,8 +10,10 @@ any other unit is absolute (intensity units, pixels or degrees, as the kind says
 - ``blur``: a Gaussian blur with standard deviation ``m`` pixels over the two spatial axes
   only (``scipy.ndimage.gaussian_filter``, edges reflected, truncated at 4 sigma); channels
   and samples are never mixed. Relative units are rejected.
-- ``brightness``: two copies, ``x + delta`` and ``x - delta``; ``delta = m`` in intensity
-  units, or ``m x (high - low)`` for a relative unit.
+- ``brightness``: two copies. For a relative unit, a change of illumination or exposure: a
+  gain of ``1 + m`` and ``1 - m`` about ``low`` (``low + (x - low)(1 +- m)``, so ``m = 0.15``
+  is "15% brighter or darker"; ``m`` must be below 1). For an absolute unit, an offset of
+  ``+m`` and ``-m`` intensity units.
 - ``contrast``: two copies, ``mean + f (x - mean)`` with ``f = 1 + m`` and ``f = 1/(1 + m)``
   for a relative unit, ``f = m`` and ``f = 1/m`` otherwise; ``mean`` is each image's mean
   over all its pixels and channels.
@@ -117,8 +119,20 @@ def perturb_images(
             mode="reflect",
             truncate=4.0,
         )
+    elif kind == "brightness" and relative:
+        if not magnitude < 1.0:
+            raise ValueError(
+                f"brightness of {perturbation.magnitude:g} {perturbation.unit}: a relative "
+                "brightness change is a gain 1 +- m and needs m below 1 (100%)"
+            )
+        lo = np.float32(low)
+        gains = [1.0 + magnitude, 1.0 - magnitude]
+        copies = [lo + (base - lo) * np.float32(g) for g in gains]
+        described.update(
+            model="low + (x - low) g, g = 1 + m and 1 - m", gains=gains, directions=gains
+        )
     elif kind == "brightness":
-        delta = magnitude * (high - low) if relative else magnitude
+        delta = magnitude
         copies = [base + np.float32(delta), base - np.float32(delta)]
         described.update(model="x + delta, x - delta", delta=delta, directions=[delta, -delta])
     elif kind == "contrast":

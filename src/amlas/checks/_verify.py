@@ -241,7 +241,12 @@ def formal_result(
     progress: Progress = _none,
 ) -> RequirementResult:
     """Verify the local-robustness property of ``requirement`` (see the module doc)."""
-    from amlas.checks.formal import describe_encoding, load_network, verify_local_robustness
+    from amlas.checks.formal import (
+        FormalError,
+        describe_encoding,
+        load_network,
+        verify_local_robustness,
+    )
 
     prop = requirement.property
     assert prop is not None
@@ -249,28 +254,43 @@ def formal_result(
     resolved, problems = prepare(requirement, dataset, predictions, classes=classes)
     # the formal result is a proportion of proven samples, whatever the test metric is
     resolved.update(metric="verified_robustness", comparison="at_least")
-    chosen = _select(dataset, requirement, prop.samples)
-    inputs = np.asarray(dataset.inputs)[chosen]
+    drawn = _select(dataset, requirement, prop.samples)
     names = list(predictions.classes)
-    reference = np.array([names.index(str(label)) for label in predictions.labels[chosen]])
+    misclassified = np.zeros(len(dataset), dtype=bool)
+    if prop.reference == "label":
+        misclassified[drawn] = predictions.labels[drawn] != dataset.labels[drawn]
+    chosen = drawn[~misclassified[drawn]]  # the samples that get a query
+    inputs = np.asarray(dataset.inputs)[chosen]
+    reference = np.array(
+        [names.index(str(label)) for label in predictions.labels[chosen]], dtype=np.int64
+    )
     offsets = decision_offsets(predictions)
+    if len(drawn) == 0:
+        raise FormalError(
+            f"{requirement.id}: no sample of [{dataset.letter}] lies in the requirement's "
+            "slices, so there is nothing to verify"
+        )
     with tempfile.TemporaryDirectory(prefix="amlas-formal-") as folder:
-        path = _network_file(model, inputs, Path(folder))
+        path = _network_file(model, np.asarray(dataset.inputs)[drawn], Path(folder))
         network_digest = sha256_file(path)
         network = load_network(path)
         agreement = _agreement(network.forward(inputs), model, inputs, offsets, reference)
-        proofs = verify_local_robustness(
-            path,
-            inputs,
-            reference,
-            epsilon=prop.epsilon,
-            norm=prop.norm,
-            value_range=value_range,
-            mask=features_mask,
-            offsets=offsets,
-            method=prop.method,
-            timeout_s=prop.timeout_s,
-            progress=progress,
+        proofs = (
+            verify_local_robustness(
+                path,
+                inputs,
+                reference,
+                epsilon=prop.epsilon,
+                norm=prop.norm,
+                value_range=value_range,
+                mask=features_mask,
+                offsets=offsets,
+                method=prop.method,
+                timeout_s=prop.timeout_s,
+                progress=progress,
+            )
+            if len(chosen)
+            else []
         )
         encoding = describe_encoding(
             network,
@@ -284,10 +304,11 @@ def formal_result(
         )
     n = len(dataset)
     status = np.full(n, "", dtype=object)
+    status[misclassified] = "misclassified"
     for proof in proofs:
         status[chosen[proof.index]] = proof.status
     trial = np.zeros(n, dtype=bool)
-    trial[chosen] = True
+    trial[drawn] = True
     proven = status == "proven"
     open_ = np.isin(status, ["unknown", "timeout", "error"])
     pessimistic = evaluate_indicator(
@@ -311,16 +332,17 @@ def formal_result(
         problems=list(problems),
     )
     slices = _merge_open(pessimistic.slices, optimistic.slices, status, dataset, chosen)
-    counts = {s: int(np.sum(status == s)) for s in ("proven", "counterexample", "unknown")}
-    counts["timeout"] = int(np.sum(status == "timeout"))
-    counts["error"] = int(np.sum(status == "error"))
+    kinds = ("proven", "counterexample", "unknown", "timeout", "error", "misclassified")
+    counts = {kind: int(np.sum(status == kind)) for kind in kinds}
     resolved.update(pessimistic.resolved)
     resolved.update(
         property=prop.model_dump(mode="json", exclude_defaults=False),
         requirement_metric=requirement.metric,
         encoding=encoding,
         network={"sha256": network_digest, "format": "onnx", **agreement},
+        samples_drawn=len(drawn),
         samples_queried=len(chosen),
+        misclassified=[str(x) for x in dataset.ids[misclassified]],
         outcomes=counts,
         queries=[
             {

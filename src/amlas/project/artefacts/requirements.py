@@ -99,6 +99,10 @@ class FormalProperty(Item):
     """How many verification samples (a seeded draw, all when fewer) get a query."""
     timeout_s: Annotated[float, Field(gt=0.0, le=86400.0)] = 30.0
     """Time limit of one complete (Marabou) query; a query that runs out is a timeout."""
+    reference: Literal["decision", "label"] = "decision"
+    """decision: the model's decision on the sample must not change in the region;
+    label: the sample must also be classified correctly (a misclassified sample counts
+    as not robust, without a query)."""
     encoding: Text
     """How the requirement is encoded as this property and why it represents the real-world
     requirement (AMLAS Note 36, J5.2)."""
