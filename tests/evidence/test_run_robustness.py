@@ -216,6 +216,10 @@ def test_verifier_evidence_feeds_both_stage5_legs(tmp_path: Path, key: VerifierK
     assert "G5.4.MLR-3" in nodes
     assert nodes["Sn5.2.MLR-2"].status == "supported"
     assert nodes["Sn5.2.MLR-4"].status == "supported"
+    # stage 4 cites the formal record of a formally verified requirement, not a test one
+    cited = {case.evidence[d].key for d in nodes["Sn4.1"].evidence}
+    assert {"stage4/MLR-1/O", "stage4/MLR-3/formal", "stage4/MLR-4/O"} <= cited
+    assert "stage4/MLR-3/O" not in cited
 
 
 def test_reference_label_counts_misclassified_samples_as_not_robust(tmp_path: Path) -> None:

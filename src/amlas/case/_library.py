@@ -55,6 +55,8 @@ COLLECTIONS: Final = frozenset(
         "other_requirements",
         "ml_requirements",
         "evaluated_requirements",
+        "tested_requirements",
+        "formal_requirements",
     }
 )
 """Item collections a multiplicity or an evidence selector may range over."""
