@@ -328,14 +328,15 @@ def _forget_foreign(module_name: str, search_path: Path) -> None:
             del sys.modules[name]
 
 
-def _load_callable(spec: str | None, order: tuple[str, ...], search_path: Path | None) -> Model:
+def call_loader(spec: str | None, search_path: Path | None, source: str) -> Any:
+    """Import ``"module:function"`` with ``search_path`` first on ``sys.path`` (a module of
+    the same name from elsewhere is forgotten first), call the function with no arguments
+    and return what it returns; every failure is a :class:`ModelError` naming ``source``."""
     if not spec or spec.count(":") != 1 or not all(spec.split(":")):
         raise ModelError(
-            f"python_callable callable={spec!r}; expected 'module:function', "
-            "e.g. 'model.loader:load'"
+            f"{source}: callable={spec!r}; expected 'module:function', e.g. 'model.loader:load'"
         )
     module_name, attribute = spec.split(":")
-    source = f"python_callable {spec!r}"
     saved = list(sys.path)
     if search_path is not None:
         sys.path.insert(0, str(search_path))
@@ -362,11 +363,16 @@ def _load_callable(spec: str | None, order: tuple[str, ...], search_path: Path |
                 "called with no arguments that returns the model"
             )
         try:
-            loaded = target()
+            return target()
         except Exception as exc:
             raise ModelError(f"{source}: raised {_one_line(exc)}") from exc
     finally:
         sys.path[:] = saved
+
+
+def _load_callable(spec: str | None, order: tuple[str, ...], search_path: Path | None) -> Model:
+    source = f"python_callable {spec!r}"
+    loaded = call_loader(spec, search_path, source)
     if callable(getattr(loaded, "predict_proba", None)) or callable(
         getattr(loaded, "predict", None)
     ):

@@ -28,8 +28,6 @@ output is logits, ``log p`` for a probability model), and :meth:`TorchModel.expo
 from __future__ import annotations
 
 import contextlib
-import importlib
-import sys
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -37,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from amlas.adapters._models import ModelError, _forget_foreign
+from amlas.adapters._models import ModelError, call_loader
 
 if TYPE_CHECKING:
     import torch
@@ -203,7 +201,7 @@ def load_torch_model(
         )
     if callable is not None:
         source = f"torch callable {callable!r}"
-        module = _call_loader(callable, search_path, source)
+        module = call_loader(callable, search_path, source)
     else:
         if path is None or not path.is_file():
             raise ModelError(
@@ -226,37 +224,3 @@ def load_torch_model(
             f"{source}: returned a {type(module).__name__}; expected a torch.nn.Module"
         )
     return TorchModel(module, class_order, outputs, source)
-
-
-def _call_loader(spec: str, search_path: Path | None, source: str) -> Any:
-    if spec.count(":") != 1 or not all(spec.split(":")):
-        raise ModelError(f"{source}: expected 'module:function', e.g. 'model.net:load'")
-    module_name, attribute = spec.split(":")
-    saved = list(sys.path)
-    if search_path is not None:
-        sys.path.insert(0, str(search_path))
-    try:
-        importlib.invalidate_caches()
-        if search_path is not None:
-            _forget_foreign(module_name, search_path)
-        try:
-            target: Any = importlib.import_module(module_name)
-        except Exception as exc:
-            raise ModelError(
-                f"{source}: cannot import module {module_name!r}: {_one_line(exc)}"
-            ) from exc
-        for part in attribute.split("."):
-            try:
-                target = getattr(target, part)
-            except AttributeError:
-                raise ModelError(
-                    f"{source}: module {module_name!r} has no attribute {attribute!r}"
-                ) from None
-        if not callable(target):
-            raise ModelError(f"{source}: {attribute!r} is not callable")
-        try:
-            return target()
-        except Exception as exc:
-            raise ModelError(f"{source}: raised {_one_line(exc)}") from exc
-    finally:
-        sys.path[:] = saved

@@ -311,26 +311,21 @@ def formal_result(
     trial[drawn] = True
     proven = status == "proven"
     open_ = np.isin(status, ["unknown", "timeout", "error"])
-    pessimistic = evaluate_indicator(
-        requirement,
-        dataset,
-        None,
-        trial,
-        proven,
-        check="formal.local_robustness",
-        resolved=dict(resolved),
-        problems=list(problems),
-    )
-    optimistic = evaluate_indicator(
-        requirement,
-        dataset,
-        None,
-        trial,
-        proven | open_,
-        check="formal.local_robustness",
-        resolved=dict(resolved),
-        problems=list(problems),
-    )
+
+    def judged(success: NDArray[np.bool_]) -> RequirementResult:
+        return evaluate_indicator(
+            requirement,
+            dataset,
+            None,
+            trial,
+            success,
+            check="formal.local_robustness",
+            resolved=dict(resolved),
+            problems=list(problems),
+        )
+
+    # open queries decided both ways: as not robust, then as robust
+    pessimistic, optimistic = judged(proven), judged(proven | open_)
     slices = _merge_open(pessimistic.slices, optimistic.slices, status, dataset, chosen)
     kinds = ("proven", "counterexample", "unknown", "timeout", "error", "misclassified")
     counts = {kind: int(np.sum(status == kind)) for kind in kinds}
