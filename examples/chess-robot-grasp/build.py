@@ -18,8 +18,11 @@ What it does, in AMLAS terms:
   with its 95% lower bound, the hand false-positive rate, prediction stability under blur
   and brightness changes, accuracy under a PGD attack, verified local robustness
   (interval bounds, then Marabou when maraboupy is installed) and bit-flip fault
-  tolerance, i.e. the figures the thresholds of [H] were tuned on. Saves the selected
-  model as model/grasp-net.pt.
+  tolerance, i.e. the figures the thresholds of [H] were tuned on. The bounds and the
+  last five figures come from the amlas library, computed as `amlas run` computes them,
+  with each requirement's perturbation, property or fault model read from [H] (the
+  training's own augmentation and FGSM are training, not evaluation, and stay here).
+  Saves the selected model as model/grasp-net.pt.
 - Records what it chose in model/build-record.json, and writes the SHA-256 and sample
   counts of the files it made into the artefacts ([N] [O] [P] [V]).
 
@@ -41,10 +44,11 @@ import json
 import platform
 import re
 import sys
-import tempfile
 import time
-import warnings
 import zipfile
+from collections import Counter
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +57,24 @@ import scipy
 import torch
 from numpy.typing import NDArray
 from scipy import ndimage
-from scipy.stats import beta
+
+import amlas
+from amlas.adapters import TorchModel
+from amlas.checks import (
+    Dataset,
+    Predictions,
+    adversarial_predictions,
+    clopper_pearson,
+    formal_result,
+    load_dataset,
+    perturb_images,
+    perturbation_seed,
+    run_fault_campaigns,
+    stable_predictions,
+)
+from amlas.checks import predict as predict_classes
+from amlas.checks.formal import FormalError
+from amlas.project.artefacts import MLSafetyRequirement
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -94,14 +115,24 @@ SELECTED = "CAND-ROBUST"
 TARGET_VALIDATION_RECALL = 0.98  # hand recall the logit offset must reach on validation
 OFFSET_GRID = tuple(round(0.1 * k, 1) for k in range(0, 51))
 
-# the perturbations and budgets of [H]
-BLUR_SIGMA = 0.8  # MLR-3
-BRIGHTNESS = 0.15  # MLR-4
-EPSILON = 2.0  # MLR-5 and MLR-6, pixel intensity levels (0-255)
-PGD_STEPS = 10
-FORMAL_SAMPLES = 60
-FAULT_CAMPAIGNS = 200
-FAULT_MAX_LOSS = 0.02
+# The [O] figures of the robustness, formal and fault requirements are computed with the
+# amlas library, by the functions `amlas run` calls, with each requirement's own
+# perturbation, property or fault model read from [H] and the same seeds: the figures
+# printed for the selected model are those of `amlas run --stage 4`.
+BLUR_REQUIREMENT = "MLR-3"
+BRIGHTNESS_REQUIREMENT = "MLR-4"
+FORMAL_REQUIREMENT = "MLR-5"
+PGD_REQUIREMENT = "MLR-6"
+FAULT_REQUIREMENT = "MLR-7"
+ASSESSED = (
+    BLUR_REQUIREMENT,
+    BRIGHTNESS_REQUIREMENT,
+    FORMAL_REQUIREMENT,
+    PGD_REQUIREMENT,
+    FAULT_REQUIREMENT,
+)
+RUN_BATCH = 65536  # amlas run's batch size: batching can change float rounding
+ATTACK_BATCH = 1024  # amlas run attacks in batches of at most this many
 CONFIDENCE = 0.95
 
 
@@ -176,18 +207,14 @@ def rounded(value: Any) -> Any:
 # -- statistics -----------------------------------------------------------------------------
 
 
-def lower_bound(successes: int, n: int, confidence: float = CONFIDENCE) -> float:
-    """One-sided Clopper-Pearson lower bound on a proportion."""
-    if n == 0 or successes == 0:
-        return 0.0
-    return float(beta.ppf(1.0 - confidence, successes, n - successes + 1))
+def lower_bound(successes: int, n: int) -> float:
+    """One-sided Clopper-Pearson lower bound on a proportion (0 when n is 0)."""
+    return clopper_pearson(successes, n, confidence=CONFIDENCE, sided="lower").lower
 
 
-def upper_bound(successes: int, n: int, confidence: float = CONFIDENCE) -> float:
-    """One-sided Clopper-Pearson upper bound on a proportion."""
-    if n == 0 or successes == n:
-        return 1.0
-    return float(beta.ppf(confidence, successes + 1, n - successes))
+def upper_bound(successes: int, n: int) -> float:
+    """One-sided Clopper-Pearson upper bound on a proportion (1 when n is 0)."""
+    return clopper_pearson(successes, n, confidence=CONFIDENCE, sided="upper").upper
 
 
 def band_of(lux: NDArray[np.float64]) -> NDArray[np.str_]:
@@ -333,148 +360,204 @@ def apply_offset(net: GraspNet, offset: float) -> None:
         net.out.bias[CLASS_ORDER.index(SAFETY_CLASS)] += offset
 
 
-def pgd(net: GraspNet, images: NDArray[np.float32], labels: NDArray[np.int64]) -> NDArray[Any]:
-    """L-inf PGD inside EPSILON intensity levels and the 0..255 range, PGD_STEPS steps of
-    2.5 * EPSILON / PGD_STEPS, starting from the clean image; returns the adversarial
-    images."""
-    x0 = torch.as_tensor(images)
-    y = torch.as_tensor(labels)
-    step = 2.5 * EPSILON / PGD_STEPS
-    x = x0.clone()
-    for _ in range(PGD_STEPS):
-        x.requires_grad_(True)
-        loss = torch.nn.functional.cross_entropy(net(x), y)
-        (grad,) = torch.autograd.grad(loss, x)
-        with torch.no_grad():
-            x = x + step * grad.sign()
-            x = torch.clamp(torch.minimum(torch.maximum(x, x0 - EPSILON), x0 + EPSILON), 0, 255)
-    return x.detach().numpy()
+@dataclass(frozen=True)
+class Plan:
+    """What assess() measures, read from the project: the requirements of [H] by ID, the
+    input value range of [D], and [O] bound to its file (the formal draw is made on it)."""
+
+    requirements: dict[str, MLSafetyRequirement]
+    value_range: tuple[float, float]
+    internal_test: Dataset
+
+    def requirement(self, requirement_id: str) -> MLSafetyRequirement:
+        if requirement_id not in self.requirements:
+            sys.exit(f"[H] has no requirement {requirement_id}; build.py assesses it on [O]")
+        return self.requirements[requirement_id]
+
+    def describe(self) -> dict[str, Any]:
+        """The requirements assessed and what each applies, for the build record."""
+        described: dict[str, Any] = {}
+        for rid in ASSESSED:
+            requirement = self.requirement(rid)
+            part = requirement.perturbation or requirement.property or requirement.faults
+            assert part is not None, f"{rid} has no perturbation, property or faults"
+            described[rid] = {
+                "metric": requirement.metric,
+                **part.model_dump(
+                    mode="json", exclude={"rationale", "encoding"}, exclude_none=True
+                ),
+            }
+        return {
+            "library": f"amlas {amlas.__version__}",
+            "value_range": list(self.value_range),
+            "confidence": CONFIDENCE,
+            "requirements": described,
+        }
+
+    def labels(self) -> dict[str, str]:
+        """Result key -> how the build prints it."""
+        blur = self.requirement(BLUR_REQUIREMENT).perturbation
+        brightness = self.requirement(BRIGHTNESS_REQUIREMENT).perturbation
+        pgd = self.requirement(PGD_REQUIREMENT).perturbation
+        prop = self.requirement(FORMAL_REQUIREMENT).property
+        assert blur is not None
+        assert brightness is not None
+        assert pgd is not None
+        assert prop is not None
+        formal = f"eps {prop.epsilon:g} ({FORMAL_REQUIREMENT})"
+        return {
+            "stability_blur": f"stability blur {blur.magnitude:g} px ({BLUR_REQUIREMENT})",
+            "stability_brightness": (
+                f"stability brightness +-{brightness.magnitude:g} ({BRIGHTNESS_REQUIREMENT})"
+            ),
+            "robust_accuracy_pgd": f"robust accuracy PGD eps {pgd.magnitude:g} ({PGD_REQUIREMENT})",
+            "verified_robustness_interval": f"interval-verified {formal}",
+            "verified_robustness_auto": f"{prop.method}-verified {formal}",
+            "fault_tolerance": f"fault tolerance ({FAULT_REQUIREMENT})",
+        }
 
 
-def interval_verified(net: GraspNet, image: NDArray[Any], label: int) -> bool:
-    """Sound (incomplete) proof of local robustness: interval bounds through the hidden
-    layer, then the exact lower bound of every logit difference over the hidden box."""
-    w1 = net.hidden.weight.detach().double().numpy() / 255.0
-    b1 = net.hidden.bias.detach().double().numpy()
-    w2 = net.out.weight.detach().double().numpy()
-    b2 = net.out.bias.detach().double().numpy()
-    x = image.reshape(-1).astype(np.float64)
-    low, high = np.clip(x - EPSILON, 0, 255), np.clip(x + EPSILON, 0, 255)
-    centre, radius = (low + high) / 2.0, (high - low) / 2.0
-    pre_c, pre_r = w1 @ centre + b1, np.abs(w1) @ radius
-    h_low, h_high = np.maximum(pre_c - pre_r, 0.0), np.maximum(pre_c + pre_r, 0.0)
-    for other in range(len(b2)):
-        if other == label:
-            continue
-        d = w2[label] - w2[other]
-        worst = np.where(d >= 0, d * h_low, d * h_high).sum() + b2[label] - b2[other]
-        if worst <= 0.0:
-            return False
-    return True
+def load_plan() -> Plan:
+    """Read [H], [D] and [O] (already written) with the amlas library."""
+    project = amlas.load_project(HERE).project
+    if project.ml_requirements is None or project.component is None:
+        sys.exit("the project's [H] or [D] did not load; run `amlas check` on it")
+    bounds = project.component.inputs.value_range or (0.0, 255.0)
+    return Plan(
+        {r.id: r for r in project.ml_requirements.requirements},
+        (float(bounds[0]), float(bounds[1])),
+        load_dataset(project, "O"),
+    )
 
 
-def marabou_robust(onnx_path: Path, image: NDArray[Any], label: int) -> str:
-    """'unsat' when Marabou proves no input within EPSILON (and 0..255) of ``image`` makes
-    another class's logit reach the label's; else Marabou's answer ('sat', 'TIMEOUT')."""
-    from maraboupy import Marabou
-
-    options = Marabou.createOptions(verbosity=0, timeoutInSeconds=10)
-    x = image.reshape(-1).astype(np.float64)
-    for other in range(len(CLASS_ORDER)):
-        if other == label:
-            continue
-        query = Marabou.read_onnx(str(onnx_path))
-        inputs = np.asarray(query.inputVars[0]).reshape(-1)
-        outputs = np.asarray(query.outputVars[0]).reshape(-1)
-        for variable, value in zip(inputs, x, strict=True):
-            query.setLowerBound(int(variable), max(0.0, value - EPSILON))
-            query.setUpperBound(int(variable), min(255.0, value + EPSILON))
-        query.addInequality([int(outputs[label]), int(outputs[other])], [1.0, -1.0], 0.0)
-        answer, _, _ = query.solve(options=options, verbose=False)
-        if answer != "unsat":
-            return str(answer)
-    return "unsat"
+def decide(model: TorchModel, images: NDArray[Any]) -> NDArray[np.str_]:
+    """The class names the model decides, as `amlas run` predicts them."""
+    decided = predict_classes(model, images, positive=None, threshold=None, batch_size=RUN_BATCH)
+    return decided.labels
 
 
-def complete_verified(
-    net: GraspNet, images: NDArray[Any], labels: NDArray[np.int64], chosen: NDArray[Any]
+def stability(
+    model: TorchModel, images: NDArray[Any], reference: NDArray[np.str_], plan: Plan, rid: str
+) -> dict[str, Any]:
+    """Share of images whose decision no copy under the requirement's perturbation changes;
+    with two copies (brightness: gain 1 + m, then 1 - m) also the share per copy."""
+    requirement = plan.requirement(rid)
+    assert requirement.perturbation is not None
+    copies, _ = perturb_images(
+        images,
+        requirement.perturbation,
+        seed=perturbation_seed(requirement.id),
+        value_range=plan.value_range,
+    )
+    n = len(reference)
+    same = int((stable_predictions(partial(decide, model), copies, reference) == reference).sum())
+    result: dict[str, Any] = {"rate": same / n, "lower_bound_95": lower_bound(same, n)}
+    if requirement.perturbation.kind == "brightness":
+        brighter, darker = (float((decide(model, c) == reference).mean()) for c in copies)
+        result.update(brighter_only=brighter, darker_only=darker)
+    return result
+
+
+def robust_accuracy(
+    net: GraspNet, images: NDArray[Any], labels: NDArray[np.int64], plan: Plan
+) -> dict[str, Any]:
+    """Share of images still classified correctly under the requirement's attack (PGD)."""
+    requirement = plan.requirement(PGD_REQUIREMENT)
+    assert requirement.perturbation is not None
+    decided, _ = adversarial_predictions(
+        net,
+        images,
+        labels,
+        requirement.perturbation,
+        classes=len(CLASS_ORDER),
+        value_range=plan.value_range,
+        seed=perturbation_seed(requirement.id),
+        batch_size=ATTACK_BATCH,
+    )
+    robust, n = int((decided == labels).sum()), len(labels)
+    return {"rate": robust / n, "lower_bound_95": lower_bound(robust, n)}
+
+
+OUTCOMES = ("misclassified", "counterexample", "unknown", "timeout", "error")
+
+
+def verified(
+    model: TorchModel, predictions: Predictions, plan: Plan, *, method: str | None = None
 ) -> dict[str, Any] | None:
-    """Local robustness of the ``chosen`` samples as `method: auto` proves it: interval
-    bounds first, Marabou for the rest (None when maraboupy is not installed)."""
+    """The formal requirement's local-robustness property on its seeded draw of [O], as
+    `amlas run` proves it (``method`` overrides the property's, e.g. 'bound_propagation'
+    for interval bounds only); None, with a note, when the formal extra is missing."""
+    requirement = plan.requirement(FORMAL_REQUIREMENT)
+    prop = requirement.property
+    assert prop is not None
+    if method is not None and method != prop.method:
+        prop = prop.model_copy(update={"method": method})
+        requirement = requirement.model_copy(update={"property": prop})
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # maraboupy warns that TensorFlow is missing
-            from maraboupy import Marabou  # noqa: F401
-    except ImportError:
+        result = formal_result(
+            requirement,
+            plan.internal_test,
+            predictions,
+            model,
+            classes=list(CLASS_ORDER),
+            features_mask=None,
+            value_range=plan.value_range,
+        )
+    except FormalError as exc:
+        print(f"  note: {requirement.id} ({prop.method}) not verified: {exc}")
         return None
-    counts = {"misclassified": 0, "interval": 0, "marabou": 0, "counterexample": 0, "other": 0}
-    pred = predict(net, images[chosen])
-    with tempfile.TemporaryDirectory() as folder:
-        onnx_path = Path(folder) / "grasp-net.onnx"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(net, (torch.zeros(1, 16, 16, 3),), str(onnx_path), dynamo=False)
-        for k, i in enumerate(chosen):
-            label = int(labels[i])
-            if pred[k] != label:
-                counts["misclassified"] += 1
-            elif interval_verified(net, images[i], label):
-                counts["interval"] += 1
-            else:
-                answer = marabou_robust(onnx_path, images[i], label)
-                key = {"unsat": "marabou", "sat": "counterexample"}.get(answer, "other")
-                counts[key] += 1
-    proven = counts["interval"] + counts["marabou"]
+    for problem in result.problems:
+        print(f"  note: {requirement.id}: {problem}")
+    (total,) = result.slices
+    outcomes = result.resolved["outcomes"]
+    by_method = Counter(q["method"] for q in result.resolved["queries"] if q["status"] == "proven")
     return {
-        "samples": len(chosen),
-        **counts,
-        "proven": proven,
-        "rate": proven / len(chosen),
-        "lower_bound_95": lower_bound(proven, len(chosen)),
+        "samples": total.trials,
+        "proven": total.successes,
+        "interval": by_method["ibp"],
+        "marabou": by_method["marabou"],
+        **{k: outcomes[k] for k in OUTCOMES},
+        "rate": total.estimate,
+        "lower_bound_95": total.bound,
     }
 
 
-def fault_campaigns(
-    net: GraspNet, images: NDArray[np.float32], labels: NDArray[np.int64]
+def fault_tolerance(
+    net: GraspNet, images: NDArray[Any], labels: NDArray[np.int64], plan: Plan
 ) -> dict[str, Any]:
-    """FAULT_CAMPAIGNS seeded campaigns, each flipping one random bit of one random float32
-    weight or bias; a campaign is tolerated when the accuracy on ``images`` drops by at
-    most FAULT_MAX_LOSS."""
-    rng = np.random.default_rng(SEED)
-    clean = float((predict(net, images) == labels).mean())
-    state = {k: v.clone() for k, v in net.state_dict().items()}
-    names = list(state)
-    sizes = np.array([state[k].numel() for k in names])
-    tolerated = 0
-    losses = []
-    for _ in range(FAULT_CAMPAIGNS):
-        flat = int(rng.integers(sizes.sum()))
-        which = int(np.searchsorted(np.cumsum(sizes), flat, side="right"))
-        index = flat - int(np.cumsum(sizes)[which - 1] if which else 0)
-        bit = int(rng.integers(32))
-        faulty = {k: v.clone() for k, v in state.items()}
-        view = faulty[names[which]].view(-1).numpy().view(np.uint32)
-        view[index] ^= np.uint32(1 << bit)
-        net.load_state_dict(faulty)
-        loss = clean - float((predict(net, images) == labels).mean())
-        losses.append(loss)
-        tolerated += loss <= FAULT_MAX_LOSS
-    net.load_state_dict(state)
+    """The requirement's seeded fault campaigns; a campaign is tolerated when the accuracy
+    drops by at most the requirement's max_accuracy_loss."""
+    requirement = plan.requirement(FAULT_REQUIREMENT)
+    assert requirement.faults is not None
+    result = run_fault_campaigns(
+        net,
+        images,
+        labels,
+        requirement.faults,
+        seed=perturbation_seed(requirement.id + "/faults"),
+        batch_size=RUN_BATCH,
+    )
+    tolerated = sum(c.tolerated for c in result.campaigns)
+    n = len(result.campaigns)
     return {
-        "campaigns": FAULT_CAMPAIGNS,
+        "campaigns": n,
         "tolerated": tolerated,
-        "rate": tolerated / FAULT_CAMPAIGNS,
-        "lower_bound_95": lower_bound(tolerated, FAULT_CAMPAIGNS),
-        "worst_accuracy_loss": max(losses),
+        "rate": tolerated / n,
+        "lower_bound_95": lower_bound(tolerated, n),
+        "worst_accuracy_loss": float(result.losses().max()),
     }
 
 
 def assess(
-    net: GraspNet, data: dict[str, NDArray[Any]], *, complete: bool = False
+    net: GraspNet, data: dict[str, NDArray[Any]], plan: Plan, *, complete: bool = False
 ) -> dict[str, Any]:
     images = data["image"]
     labels = np.array([CLASS_ORDER.index(v) for v in data["label"]], dtype=np.int64)
-    pred = predict(net, images)
+    model = TorchModel(net, CLASS_ORDER, "logits", "GraspNet (build.py)")
+    predictions = predict_classes(
+        model, images, positive=None, threshold=None, batch_size=RUN_BATCH
+    )
+    pred = np.array([CLASS_ORDER.index(v) for v in predictions.labels], dtype=np.int64)
     hand = CLASS_ORDER.index(SAFETY_CLASS)
     is_hand = labels == hand
     bands = band_of(data["lux"])
@@ -509,41 +592,23 @@ def assess(
         tone: int(((data["skin_tone"] == tone) & is_hand & (pred != hand)).sum())
         for tone in scenes.SKIN_TONES
     }
-    n = len(labels)
-    floats = images.astype(np.float64)
-    blurred = ndimage.gaussian_filter(floats, (0.0, BLUR_SIGMA, BLUR_SIGMA, 0.0), mode="nearest")
-    same = int((predict(net, np.clip(blurred, 0, 255)) == pred).sum())
-    result["stability_blur"] = {"rate": same / n, "lower_bound_95": lower_bound(same, n)}
-    up = predict(net, np.clip(floats * (1.0 + BRIGHTNESS), 0, 255)) == pred
-    down = predict(net, np.clip(floats * (1.0 - BRIGHTNESS), 0, 255)) == pred
-    same = int((up & down).sum())
-    result["stability_brightness"] = {
-        "rate": same / n,
-        "lower_bound_95": lower_bound(same, n),
-        "brighter_only": float(up.mean()),
-        "darker_only": float(down.mean()),
-    }
-    adversarial = pgd(net, images.astype(np.float32), labels)
-    robust = int((predict(net, adversarial) == labels).sum())
-    result["robust_accuracy_pgd"] = {"rate": robust / n, "lower_bound_95": lower_bound(robust, n)}
-    chosen = np.sort(np.random.default_rng(SEED).choice(n, FORMAL_SAMPLES, replace=False))
-    proven = sum(
-        int(pred[i] == labels[i] and interval_verified(net, images[i], int(labels[i])))
-        for i in chosen
+    reference = predictions.labels
+    result["stability_blur"] = stability(model, images, reference, plan, BLUR_REQUIREMENT)
+    result["stability_brightness"] = stability(
+        model, images, reference, plan, BRIGHTNESS_REQUIREMENT
     )
-    result["verified_robustness_interval"] = {
-        "samples": FORMAL_SAMPLES,
-        "proven": proven,
-        "rate": proven / FORMAL_SAMPLES,
-        "lower_bound_95": lower_bound(proven, FORMAL_SAMPLES),
-    }
+    result["robust_accuracy_pgd"] = robust_accuracy(net, images, labels, plan)
+    interval = verified(model, predictions, plan, method="bound_propagation")
+    if interval is not None:
+        result["verified_robustness_interval"] = interval
     if complete:
-        # Marabou for the selected candidate only: a query that runs into the time limit
-        # depends on the machine's speed, and the other candidates' hard queries do.
-        verified = complete_verified(net, images, labels, chosen)
-        if verified is not None:
-            result["verified_robustness_auto"] = verified
-    result["fault_tolerance"] = fault_campaigns(net, images.astype(np.float32), labels)
+        # the property's own method (interval bounds, then Marabou) for the selected
+        # candidate only: a query that runs into the time limit depends on the machine's
+        # speed, and the other candidates' hard queries do
+        auto = verified(model, predictions, plan)
+        if auto is not None:
+            result["verified_robustness_auto"] = auto
+    result["fault_tolerance"] = fault_tolerance(net, images, labels, plan)
     return result
 
 
@@ -572,6 +637,7 @@ def main() -> None:
     generated = time.perf_counter()
 
     # Stage 4 sees development data [N] and internal test data [O]; never [P].
+    plan = load_plan()
     dev = data["N"]
     del data["P"]
     index = {a.id: a.index for a in assets}
@@ -605,7 +671,7 @@ def main() -> None:
         )
         infos[name] = {
             **info,
-            "internal_test": assess(net, data["O"], complete=name == SELECTED),
+            "internal_test": assess(net, data["O"], plan, complete=name == SELECTED),
         }
     trained = time.perf_counter()
 
@@ -644,14 +710,8 @@ def main() -> None:
             "augment_copies": AUGMENT_COPIES,
             "augment_blur_sigma": list(AUGMENT_BLUR),
             "augment_gain": list(AUGMENT_GAIN),
-            "blur_sigma": BLUR_SIGMA,
-            "brightness": BRIGHTNESS,
-            "epsilon": EPSILON,
-            "pgd_steps": PGD_STEPS,
-            "formal_samples": FORMAL_SAMPLES,
-            "fault_campaigns": FAULT_CAMPAIGNS,
-            "fault_max_accuracy_loss": FAULT_MAX_LOSS,
         },
+        "assessment": plan.describe(),
         "candidates": infos,
         "selected": SELECTED,
         "class_order": list(CLASS_ORDER),
@@ -698,18 +758,28 @@ def main() -> None:
         )
         print(f"    missed hands by pose {it['missed_hands_by_pose']}")
         print(f"    missed hands by skin tone {it['missed_hands_by_skin_tone']}")
-        for key, label in (
-            ("stability_blur", f"stability blur {BLUR_SIGMA} px"),
-            ("stability_brightness", f"stability brightness +-{BRIGHTNESS}"),
-            ("robust_accuracy_pgd", f"robust accuracy PGD eps {EPSILON}"),
-            ("verified_robustness_interval", f"interval-verified eps {EPSILON}"),
-            ("verified_robustness_auto", f"interval + Marabou verified eps {EPSILON}"),
-            ("fault_tolerance", "bit-flip fault tolerance"),
-        ):
+        for key, label in plan.labels().items():
             if key not in it:
                 continue
             v = it[key]
-            print(f"    {label}: {v['rate']:.3f} (95% lower bound {v['lower_bound_95']:.3f})")
+            detail = ""
+            if key.startswith("verified_robustness"):
+                detail = (
+                    f"; {v['proven']} of {v['samples']} proven ({v['interval']} by intervals, "
+                    f"{v['marabou']} by Marabou), {v['misclassified']} misclassified, "
+                    f"{v['counterexample']} with a counterexample, "
+                    f"{v['unknown'] + v['timeout'] + v['error']} unknown or timed out"
+                )
+            elif key == "fault_tolerance":
+                detail = (
+                    f"; {v['tolerated']} of {v['campaigns']} tolerated, worst accuracy loss "
+                    f"{v['worst_accuracy_loss']:.3f}"
+                )
+            elif key == "stability_brightness":
+                detail = f"; brighter {v['brighter_only']:.3f}, darker {v['darker_only']:.3f}"
+            print(
+                f"    {label}: {v['rate']:.3f} (95% lower bound {v['lower_bound_95']:.3f}){detail}"
+            )
     for path, digest in hashes.items():
         print(f"  sha256 {digest}  {path}")
     print(
