@@ -187,9 +187,7 @@ class Binder:
             return [
                 Item(r.id, r)
                 for r in requirements
-                if r.kind != "other"
-                and r.metric is not None
-                and r.metric != "verified_robustness"
+                if r.kind != "other" and r.metric is not None and r.metric != "verified_robustness"
             ]
         if name == "formal_requirements":
             return [Item(r.id, r) for r in requirements if r.property is not None]
