@@ -17,6 +17,7 @@ LAYERS = {
     "sealing": 0,  # sealed containers and the access log
     "project": 1,
     "checks": 2,
+    "monitor": 2,  # the runtime monitor shipped with the model (ODD, OOD, confidence)
     "evidence": 3,
     "case": 4,
     "render": 5,

@@ -91,8 +91,13 @@ class OperationalScenario(Item):
     """The system safety requirements [A] this scenario exercises."""
     conditions: dict[Id, Text] = Field(default_factory=dict)
     """ODD dimension ID -> band or category the scenario runs in."""
-    variations: Annotated[int, Field(ge=1)] = 1
+    variations: Annotated[int, Field(ge=1, le=10_000_000)] = 1
     """Number of seeded variations to run."""
+    min_pass_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    """The share of runs in which each of its requirements must hold; judged on the
+    one-sided bound at ``confidence`` (1.0: a single violation fails the scenario)."""
+    confidence: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.95
+    """Confidence level of that bound."""
 
 
 class OperationalScenarios(ArtefactDocument):
@@ -110,3 +115,9 @@ class OperationalScenarios(ArtefactDocument):
     """True when integration tests run in simulation (G6.5 then needs development)."""
     simulator: str = ""
     """The simulator used, when `simulation` is true."""
+    harness: Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")] | None = None
+    """'module:function' (importable from the project root) that runs the integrated system
+    for one scenario run and reports which system safety requirements held; see
+    docs/deployment.md. Without it, `amlas run --stage 6` has nothing to run."""
+    simulation_rationale: str = ""
+    """Why the simulation represents the operational system (G6.5), when `simulation`."""
