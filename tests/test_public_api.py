@@ -158,6 +158,8 @@ PUBLIC = {
     amlas.adapters: {
         "TorchModel",
         "torch_module",
+        "call_loader",
+        "import_callable",
         "ColumnError",
         "DatasetError",
         "Model",

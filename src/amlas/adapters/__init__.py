@@ -3,7 +3,13 @@ models behind the :class:`Model` protocol. No knowledge of the project model; th
 bind artefact fields to these calls."""
 
 from amlas.adapters._model import Model
-from amlas.adapters._models import ModelError, load_model, predict_batched
+from amlas.adapters._models import (
+    ModelError,
+    call_loader,
+    import_callable,
+    load_model,
+    predict_batched,
+)
 from amlas.adapters._readers import DatasetError, pack_folder, read_table
 from amlas.adapters._table import ColumnError, Table
 from amlas.adapters._torch import TorchModel, torch_module
@@ -15,6 +21,8 @@ __all__ = [
     "ModelError",
     "Table",
     "TorchModel",
+    "call_loader",
+    "import_callable",
     "load_model",
     "pack_folder",
     "predict_batched",

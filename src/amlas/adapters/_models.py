@@ -47,7 +47,14 @@ from numpy.typing import NDArray
 from amlas.adapters._model import Model
 from amlas.errors import UsageError
 
-__all__ = ["ModelError", "ModelFormat", "load_model", "predict_batched"]
+__all__ = [
+    "ModelError",
+    "ModelFormat",
+    "call_loader",
+    "import_callable",
+    "load_model",
+    "predict_batched",
+]
 
 ModelFormat = Literal["sklearn_joblib", "skops", "onnx", "torch", "python_callable"]
 
@@ -328,10 +335,10 @@ def _forget_foreign(module_name: str, search_path: Path) -> None:
             del sys.modules[name]
 
 
-def call_loader(spec: str | None, search_path: Path | None, source: str) -> Any:
+def import_callable(spec: str | None, search_path: Path | None, source: str) -> Any:
     """Import ``"module:function"`` with ``search_path`` first on ``sys.path`` (a module of
-    the same name from elsewhere is forgotten first), call the function with no arguments
-    and return what it returns; every failure is a :class:`ModelError` naming ``source``."""
+    the same name from elsewhere is forgotten first) and return the function; every
+    failure is a :class:`ModelError` naming ``source``."""
     if not spec or spec.count(":") != 1 or not all(spec.split(":")):
         raise ModelError(
             f"{source}: callable={spec!r}; expected 'module:function', e.g. 'model.loader:load'"
@@ -350,22 +357,33 @@ def call_loader(spec: str | None, search_path: Path | None, source: str) -> Any:
             raise ModelError(
                 f"{source}: cannot import module {module_name!r}: {_one_line(exc)}"
             ) from exc
-        for part in attribute.split("."):
-            try:
-                target = getattr(target, part)
-            except AttributeError:
-                raise ModelError(
-                    f"{source}: module {module_name!r} has no attribute {attribute!r}"
-                ) from None
-        if not callable(target):
-            raise ModelError(
-                f"{source}: {attribute!r} is a {type(target).__name__}; expected a function "
-                "called with no arguments that returns the model"
-            )
+    finally:
+        sys.path[:] = saved
+    for part in attribute.split("."):
         try:
-            return target()
-        except Exception as exc:
-            raise ModelError(f"{source}: raised {_one_line(exc)}") from exc
+            target = getattr(target, part)
+        except AttributeError:
+            raise ModelError(
+                f"{source}: module {module_name!r} has no attribute {attribute!r}"
+            ) from None
+    if not callable(target):
+        raise ModelError(
+            f"{source}: {attribute!r} is a {type(target).__name__}; expected a function"
+        )
+    return target
+
+
+def call_loader(spec: str | None, search_path: Path | None, source: str) -> Any:
+    """:func:`import_callable`, then call the function with no arguments (the project root
+    still first on ``sys.path``, for imports it makes) and return what it returns."""
+    target = import_callable(spec, search_path, source)
+    saved = list(sys.path)
+    if search_path is not None:
+        sys.path.insert(0, str(search_path))
+    try:
+        return target()
+    except Exception as exc:
+        raise ModelError(f"{source}: raised {_one_line(exc)}") from exc
     finally:
         sys.path[:] = saved
 
