@@ -91,7 +91,7 @@ class EvidenceRecord(BaseModel):
     check: str = Field(
         min_length=1, description="The registered check that ran, e.g. 'metric.recall'."
     )
-    stage: Literal[3, 4, 5] = Field(description="The AMLAS stage the check belongs to.")
+    stage: Literal[3, 4, 5, 6] = Field(description="The AMLAS stage the check belongs to.")
     role: Literal["developer", "verifier"] = Field(
         description="Who ran the check: the development team or the independent verifier."
     )

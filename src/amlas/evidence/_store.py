@@ -109,7 +109,7 @@ class RunSummary(BaseModel):
     )
     run_id: str = Field(pattern=RUN_ID_PATTERN, max_length=128, description="The run's id.")
     role: Literal["developer", "verifier"] = Field(description="Who ran it.")
-    stages: list[Literal[3, 4, 5]] = Field(description="The AMLAS stages it evaluated, sorted.")
+    stages: list[Literal[3, 4, 5, 6]] = Field(description="The AMLAS stages it evaluated, sorted.")
     started: AwareDatetime = Field(description="When the run began (UTC).")
     finished: AwareDatetime = Field(description="When the run was committed (UTC).")
     status: Literal["complete"] = Field(
@@ -170,7 +170,7 @@ class Run:
         run_id: str,
         *,
         role: Literal["developer", "verifier"],
-        stages: builtins.list[Literal[3, 4, 5]],
+        stages: builtins.list[Literal[3, 4, 5, 6]],
         started: datetime,
         backend: _RunBackend,
     ) -> None:
