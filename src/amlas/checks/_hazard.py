@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from amlas.checks._intervals import Verdict
 from amlas.project import Project
 from amlas.project.artefacts import (
     AllocatedRequirements,
@@ -89,7 +90,7 @@ class HazardChain:
     acceptable: float | None
     acceptable_per: str
     acceptable_from: list[str]
-    verdict: str
+    verdict: Verdict
     reason: str
     evidence: list[str] = field(default_factory=list)
     """Digests of the ML evidence used."""

@@ -309,9 +309,10 @@ def _reporter() -> Iterator[_RichReporter]:
 @click.option(
     "--stage",
     "stages",
-    type=click.IntRange(3, 5),
+    type=click.IntRange(3, 6),
     multiple=True,
-    help="Stage to run (repeatable). Default: 3 and 4 for developers, 3 and 5 for verifiers.",
+    help="Stage to run (repeatable). Default: 3 and 4 for developers, 3 and 5 for verifiers; "
+    "6 (integration over the operational scenarios) runs only when asked for.",
 )
 @click.option(
     "--role",

@@ -60,7 +60,7 @@ from amlas.sealing import AccessLog, SealError, VerifierKey
 __all__ = ["Reporter", "RunReport", "SummaryRow", "run_project", "verify_custody"]
 
 Role = Literal["developer", "verifier"]
-Stage = Literal[3, 4, 5]
+Stage = Literal[3, 4, 5, 6]
 DEFAULT_STAGES: dict[str, tuple[Stage, ...]] = {"developer": (3, 4), "verifier": (3, 5)}
 
 
@@ -681,8 +681,8 @@ def run_project(
     """
     chosen: tuple[int, ...] = tuple(sorted(set(stages or DEFAULT_STAGES[role])))
     for stage in chosen:
-        if stage not in (3, 4, 5):
-            raise UsageError(f"--stage {stage}: amlas run covers stages 3, 4 and 5")
+        if stage not in (3, 4, 5, 6):
+            raise UsageError(f"--stage {stage}: amlas run covers stages 3, 4, 5 and 6")
     if 5 in chosen and role != "verifier":
         raise UsageError(
             "stage 5 evaluates on the verification data [P], which only the verifier role "
@@ -720,6 +720,11 @@ def run_project(
         runner.evaluate(4, "O")
     if 5 in chosen:
         runner.evaluate(5, "P")
+    if 6 in chosen:
+        from amlas.evidence._stage6 import run_stage6
+
+        with open_store(uri, root=project.root) as evidence:
+            run_stage6(runner, evidence)
     with (
         open_store(uri, root=project.root) as evidence,
         evidence.begin(run_id, role=role, stages=list(chosen)) as run,

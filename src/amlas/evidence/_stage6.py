@@ -1,0 +1,238 @@
+"""``amlas run --stage 6``: integration testing over the operational scenarios [EE] and the
+hazard-rate chain of every hazard, as evidence ([FF]).
+
+Records:
+
+- ``stage6/scenario/SC-x``: every run of one scenario through the harness; one result row
+  per system safety requirement the scenario exercises (:mod:`amlas.checks._scenarios`).
+- ``stage6/hazard/HAZ-x``: the rate at which an ML failure gets through the barriers to the
+  hazard (:mod:`amlas.checks._hazard`), from the latest stage-5 verification results (stage
+  4 ones, said so, when the verifier has not run) and the barrier demands the harness
+  reported in this run.
+
+Their inputs: [EE] (scenarios, harness name), the harness's source file, [C] (barriers),
+[A] (hazards and acceptable rates) and the model; a hazard record also cites the
+verification records it used.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from amlas.adapters import import_callable
+from amlas.checks._hazard import MLEvidence, hazard_chains, hazard_requirements
+from amlas.checks._metrics import overall_verdict
+from amlas.checks._scenarios import BarrierCount, ScenarioResult, run_scenario
+from amlas.evidence._inputs import canonical_hash
+from amlas.evidence._record import EvidenceRecord
+from amlas.hashing import sha256_file
+from amlas.project.artefacts import OperationalScenarios, SystemDescription
+
+if TYPE_CHECKING:
+    from amlas.evidence._run import _Runner
+
+__all__ = ["harness_file", "run_stage6"]
+
+
+def harness_file(root: Path, spec: str) -> Path | None:
+    """The source file of the harness module, when the project holds it."""
+    relative = Path(*spec.split(":")[0].split("."))
+    for candidate in (relative.with_suffix(".py"), relative / "__init__.py"):
+        if (root / candidate).is_file():
+            return root / candidate
+    return None
+
+
+def run_stage6(runner: _Runner, evidence: Any) -> None:
+    """Run stage 6 for ``runner`` (its records and summary rows grow); ``evidence`` is the
+    open store the verification results are read from."""
+    from amlas.evidence._run import SummaryRow, _json, _timed, _versions
+
+    project, report = runner.project, runner.report
+    scenarios = project.get("EE", OperationalScenarios)
+    if scenarios is None:
+        report.not_run.append(("stage 6", "the project has no operational scenarios [EE]"))
+        return
+    if scenarios.harness is None:
+        report.not_run.append(
+            (
+                "stage 6",
+                "[EE] names no 'harness' (module:function running the integrated system for "
+                "one scenario run); see docs/deployment.md",
+            )
+        )
+        return
+    harness = import_callable(
+        scenarios.harness, project.root, f"[EE] harness {scenarios.harness!r}"
+    )
+    description = project.get("C", SystemDescription)
+    barriers = {b.id for b in description.barriers} if description is not None else set()
+    model = runner.model() if runner.model_reference is not None else None
+    inputs: dict[str, str] = {
+        "scenarios": canonical_hash(scenarios),
+        "system": canonical_hash(description) if description is not None else "",
+        "hazards": canonical_hash(project.artefacts.get("A")) if "A" in project.artefacts else "",
+    }
+    source = harness_file(project.root, scenarios.harness)
+    if source is not None:
+        inputs["harness_code"] = sha256_file(source)
+    if model is not None:
+        inputs.update(runner.model_inputs())
+    measured: dict[str, BarrierCount] = {}
+    for scenario in scenarios.scenarios:
+        advance = runner.reporter.task(f"scenario {scenario.id}", scenario.variations)
+        with _timed() as meta:
+            result = run_scenario(
+                scenario,
+                harness,
+                model=model,
+                root=project.root,
+                barriers=barriers,
+                progress=advance,
+            )
+        for barrier, count in result.barriers.items():
+            total = measured.setdefault(barrier, BarrierCount())
+            total.demands += count.demands
+            total.failures += count.failures
+        record = _scenario_record(runner, result, inputs, meta, _json, _versions)
+        runner.records.append(record)
+        for part in result.slices():
+            report.rows.append(
+                SummaryRow(
+                    6,
+                    scenario.id,
+                    "-",
+                    part.slice,
+                    part.estimate,
+                    part.bound if math.isfinite(part.bound) else None,
+                    f">= {scenario.min_pass_rate:g}",
+                    part.verdict,
+                    part.reason,
+                )
+            )
+    confidence = min((s.confidence for s in scenarios.scenarios), default=0.95)
+    counts = {b: c.as_json(confidence) for b, c in measured.items()}
+    ml, stage_note = _verification_results(project, evidence)
+    with _timed() as meta:
+        chains = hazard_chains(project, ml, counts)
+    for chain in chains:
+        record = EvidenceRecord(
+            key=f"stage6/hazard/{chain.hazard}",
+            check="deployment.hazard_rate",
+            stage=6,
+            role=report.role,
+            subject=chain.hazard,
+            dataset=None,
+            parameters={"hazard": chain.hazard, "acceptable_from": chain.acceptable_from},
+            resolved=_json(
+                {
+                    "description": chain.description,
+                    "factors": [f.as_json() for f in chain.factors],
+                    "acceptable": chain.acceptable,
+                    "acceptable_per": chain.acceptable_per,
+                    "verification_results": chain.evidence,
+                    "results_from": stage_note,
+                    "barrier_counts": counts,
+                    "assumption": "barriers fail independently of each other and of the ML "
+                    "component; the rate is per demand (a situation in which the hazard can "
+                    "arise)",
+                }
+            ),
+            inputs={
+                **inputs,
+                **{f"evidence:{digest[:16]}": digest for digest in chain.evidence},
+            },
+            results=[_json(chain.as_slice())],
+            verdict=chain.verdict,
+            summary=f"{chain.hazard}: {chain.verdict}; {chain.reason}",
+            versions=_versions(),
+            metadata=meta,
+        )
+        runner.records.append(record)
+        report.rows.append(
+            SummaryRow(
+                6,
+                chain.hazard,
+                "-",
+                "per demand",
+                chain.estimate,
+                chain.upper,
+                f"<= {chain.acceptable:g}" if chain.acceptable is not None else "-",
+                chain.verdict,
+                chain.reason,
+            )
+        )
+
+
+def _scenario_record(
+    runner: _Runner,
+    result: ScenarioResult,
+    inputs: dict[str, str],
+    meta: dict[str, Any],
+    json: Any,
+    versions: Any,
+) -> EvidenceRecord:
+    scenario = result.scenario
+    slices = result.slices()
+    verdict = overall_verdict([s.verdict for s in slices])
+    held = ", ".join(f"{s.slice} {s.successes}/{s.trials}" for s in slices)
+    summary = f"{scenario.id} ({scenario.name}): {verdict}; held in {held} runs"
+    if result.errors:
+        summary += f"; {len(result.errors)} runs ended in an error"
+    return EvidenceRecord(
+        key=f"stage6/scenario/{scenario.id}",
+        check="deployment.scenario",
+        stage=6,
+        role=runner.report.role,
+        subject=scenario.id,
+        dataset=None,
+        parameters=json(scenario.model_dump(mode="json", exclude_defaults=True)),
+        resolved=json(
+            {
+                "harness": runner.project.get("EE", OperationalScenarios).harness,  # type: ignore[union-attr]
+                "runs": result.runs,
+                "seeds": "perturbation_seed('<scenario>/<variation>')",
+                "errors": [{"run": k, "error": e} for k, e in result.errors[:50]],
+                "error_count": len(result.errors),
+                "barriers": {b: c.as_json(scenario.confidence) for b, c in result.barriers.items()},
+                "notes": [{"run": k, "note": n} for k, n in result.notes[:50]],
+                "seconds": round(result.seconds, 6),
+                "comparison": "at_least",
+                "confidence": scenario.confidence,
+                "method": "clopper-pearson" if scenario.min_pass_rate < 1 else "every run",
+            }
+        ),
+        inputs=dict(inputs),
+        results=json([s.as_json() for s in slices]),
+        verdict=verdict,
+        summary=summary,
+        versions=versions(),
+        metadata=meta,
+    )
+
+
+def _verification_results(project: Any, evidence: Any) -> tuple[dict[str, MLEvidence], str]:
+    """The latest stage-5 result of every requirement a hazard chain can use (stage 4
+    where stage 5 has none), and a note saying which."""
+    out: dict[str, MLEvidence] = {}
+    fallback = []
+    system = project.artefacts.get("A")
+    hazards = [h.id for h in system.hazards] if system is not None else []
+    wanted = {r.id: r for h in hazards for r in hazard_requirements(project, h)}
+    for rid in sorted(wanted):
+        for key in (f"stage5/{rid}/P", f"stage4/{rid}/O"):
+            found = evidence.list(key)
+            exact = [(k, d) for k, d in found if k == key]
+            if exact:
+                digest = exact[-1][1]
+                record = evidence.get(digest)
+                out[rid] = MLEvidence(rid, key, digest, list(record.results))
+                if key.startswith("stage4"):
+                    fallback.append(rid)
+                break
+    note = "stage 5 verification results [Z]"
+    if fallback:
+        note += f"; stage 4 internal test results [X] for {', '.join(fallback)} (no stage 5 yet)"
+    return out, note
