@@ -197,6 +197,9 @@ class Binder:
         if name == "simulation":
             scenarios = self.project.get("EE", OperationalScenarios)
             return scenarios is not None and scenarios.simulation
+        if name == "barriers":
+            system = self.project.get("C", SystemDescription)
+            return system is not None and bool(system.barriers)
         raise KeyError(name)
 
     def activities(self, requirement: str, method: str | None = None) -> list[Any]:
