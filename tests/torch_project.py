@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,13 +85,22 @@ def _npz(letter: str) -> bytes:
     return buffer.getvalue()
 
 
-def image_project(root: Path, requirements: list[dict[str, Any]] | None = None) -> Path:
-    """Write the project; ``requirements`` replace the [H] requirements (and [AA]'s lists)."""
+def image_project(
+    root: Path,
+    requirements: list[dict[str, Any]] | None = None,
+    *,
+    edit: Callable[[dict[str, Any]], None] | None = None,
+    files: dict[str, str] | None = None,
+) -> Path:
+    """Write the project; ``requirements`` replace the [H] requirements (and [AA]'s lists),
+    ``edit`` may change any artefact before writing, ``files`` adds files (path -> text)."""
     import torch
 
     docs = documents()
     docs["D"]["inputs"] = {"kind": "image", "shape": [4, 4, 1], "value_range": [0, 255]}
     use_requirements(docs, requirements or default_requirements())
+    if edit is not None:
+        edit(docs)
     namespace: dict[str, Any] = {}
     exec(compile(NET_SOURCE, "net.py", "exec"), namespace)
     buffer = io.BytesIO()
@@ -117,6 +127,8 @@ def image_project(root: Path, requirements: list[dict[str, Any]] | None = None) 
     (root / "model" / "model.bin").unlink()
     (root / "model" / "weights.pt").write_bytes(weights)
     (root / "net.py").write_text(NET_SOURCE, encoding="utf-8")
+    for relative, text in (files or {}).items():
+        (root / relative).write_text(text, encoding="utf-8")
     return root
 
 

@@ -114,7 +114,7 @@ def run_stage6(runner: _Runner, evidence: Any) -> None:
             )
     confidence = min((s.confidence for s in scenarios.scenarios), default=0.95)
     counts = {b: c.as_json(confidence) for b, c in measured.items()}
-    ml, stage_note = _verification_results(project, evidence)
+    ml, stage_note = _verification_results(project, evidence, runner.records)
     with _timed() as meta:
         chains = hazard_chains(project, ml, counts)
     for chain in chains:
@@ -213,9 +213,13 @@ def _scenario_record(
     )
 
 
-def _verification_results(project: Any, evidence: Any) -> tuple[dict[str, MLEvidence], str]:
+def _verification_results(
+    project: Any, evidence: Any, fresh: list[EvidenceRecord]
+) -> tuple[dict[str, MLEvidence], str]:
     """The latest stage-5 result of every requirement a hazard chain can use (stage 4
-    where stage 5 has none), and a note saying which."""
+    where stage 5 has none), from this run's ``fresh`` records first, then the store; and
+    a note saying which."""
+    current = {r.key: r for r in fresh}
     out: dict[str, MLEvidence] = {}
     fallback = []
     system = project.artefacts.get("A")
@@ -223,6 +227,12 @@ def _verification_results(project: Any, evidence: Any) -> tuple[dict[str, MLEvid
     wanted = {r.id: r for h in hazards for r in hazard_requirements(project, h)}
     for rid in sorted(wanted):
         for key in (f"stage5/{rid}/P", f"stage4/{rid}/O"):
+            if key in current:
+                record = current[key]
+                out[rid] = MLEvidence(rid, key, record.digest, list(record.results))
+                if key.startswith("stage4"):
+                    fallback.append(rid)
+                break
             found = evidence.list(key)
             exact = [(k, d) for k, d in found if k == key]
             if exact:

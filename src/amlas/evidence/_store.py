@@ -55,7 +55,7 @@ RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 _SHA256 = re.compile(SHA256_PATTERN)
 _RUN_ID = re.compile(RUN_ID_PATTERN)
 _ROLES = ("developer", "verifier")
-_STAGES = (3, 4, 5)
+_STAGES = (3, 4, 5, 6)
 
 
 class StoreError(UsageError):
@@ -415,7 +415,7 @@ class BaseStore:
             )
         wanted = sorted(set(stages))
         if not wanted or any(s not in _STAGES for s in wanted):
-            raise StoreError(f"stages={wanted!r} must be a non-empty selection of 3, 4 and 5")
+            raise StoreError(f"stages={wanted!r} must be a non-empty selection of 3, 4, 5 and 6")
         started = _utc(now, "now")
         if self._has_run(run_id):
             raise StoreError(f"run {run_id!r} is already in {self.uri!r}; choose a new run id")

@@ -1,0 +1,202 @@
+"""`amlas run --stage 6`: operational scenarios through a harness, and the hazard-rate chain
+through the barriers, on the torch image project of tests/torch_project.py."""
+
+from __future__ import annotations
+
+import math
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from amlas.case import build_case
+from amlas.errors import UsageError
+from amlas.evidence import EvidenceRecord, RunReport, run_project
+from torch_project import default_requirements, image_project
+
+HARNESS = textwrap.dedent(
+    '''
+    """A toy press: it closes unless the classifier sees a hand; the force limiter BAR-1
+    stops it on 19 demands in 20 (decided by the run's own generator)."""
+
+    import numpy as np
+
+
+    def run(run):
+        rng = run.rng
+        if run.scenario.id == "SC-2":
+            if run.variation % 10 == 0:
+                raise RuntimeError("the simulator lost its connection")
+            if run.variation % 10 == 1:
+                return {"requirements": {"SSR-9": True}}
+        hand = bool(rng.random() < 0.5)
+        mean = rng.uniform(129, 200) if hand else rng.uniform(20, 127)
+        image = np.clip(mean + rng.normal(0, 25, (1, 4, 4, 1)), 0, 255)
+        decided = str(run.model.predict(image)[0])
+        barriers = {}
+        held = True
+        if hand and decided != "positive":
+            limiter = "failed" if rng.random() < 0.05 else "held"
+            barriers["BAR-1"] = limiter
+            held = limiter == "held"
+        return {"requirements": {"SSR-1": held}, "barriers": barriers}
+    '''
+)
+
+RECALL = {
+    "id": "MLR-9",
+    "text": "Recall on hands at least 0.9",
+    "kind": "performance",
+    "traces_to": ["ALR-1"],
+    "metric": "recall",
+    "class": "positive",
+    "threshold": 0.9,
+    "confidence": 0.95,
+}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_modules() -> Iterator[None]:
+    for name in ("net", "harness"):
+        sys.modules.pop(name, None)
+    yield
+    for name in ("net", "harness"):
+        sys.modules.pop(name, None)
+
+
+def _edit(variations: int, *, acceptable: float = 0.05) -> Any:
+    def edit(docs: dict[str, Any]) -> None:
+        docs["A"]["requirements"][0]["acceptable_failure_rate"] = {
+            "rate": acceptable,
+            "per": "grasp with a hand present",
+        }
+        docs["EE"]["harness"] = "harness:run"
+        docs["EE"]["scenarios"] = [
+            {
+                "id": "SC-1",
+                "name": "Day shift",
+                "description": "Hands and widgets under the press",
+                "requirements": ["SSR-1"],
+                "conditions": {"lighting": "day"},
+                "variations": variations,
+                "min_pass_rate": 0.9,
+            },
+            {
+                "id": "SC-2",
+                "name": "Flaky simulator",
+                "description": "The same, with a simulator that drops runs",
+                "requirements": ["SSR-1"],
+                "variations": 20,
+            },
+        ]
+
+    return edit
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return image_project(
+        tmp_path / "p",
+        [*default_requirements()[:1], RECALL],
+        edit=_edit(400),
+        files={"harness.py": HARNESS},
+    )
+
+
+def by_key(report: RunReport) -> dict[str, EvidenceRecord]:
+    return {record.key: record for _, record in report.records}
+
+
+def test_scenarios_run_seeded_through_the_harness(project: Path) -> None:
+    first = by_key(run_project(str(project), stages=(4, 6)))
+    sc1 = first["stage6/scenario/SC-1"]
+    assert sc1.stage == 6
+    (row,) = sc1.results
+    assert row["slice"] == "SSR-1"
+    assert row["samples"] == 400
+    violations = 400 - row["successes"]
+    assert row["failing_count"] == violations
+    # the press only hurts when the classifier misses a hand AND the limiter fails
+    barrier = sc1.resolved["barriers"]["BAR-1"]
+    assert barrier["failures"] == violations
+    assert 0 < barrier["demands"] < 400
+    assert sc1.verdict == "pass"  # violations are rare: the 0.9 pass rate is shown
+    assert "harness_code" in sc1.inputs
+    # seeded: the same runs give the same outcome
+    second = by_key(run_project(str(project), stages=(6,)))
+    assert second["stage6/scenario/SC-1"].results == sc1.results
+    assert second["stage6/scenario/SC-1"].resolved["barriers"] == sc1.resolved["barriers"]
+
+
+def test_harness_errors_are_listed_and_never_count_as_held(project: Path) -> None:
+    sc2 = by_key(run_project(str(project), stages=(6,)))["stage6/scenario/SC-2"]
+    assert sc2.resolved["error_count"] == 4  # runs 0, 1, 10, 11
+    errors = {e["run"]: e["error"] for e in sc2.resolved["errors"]}
+    assert "lost its connection" in errors[0]
+    assert "expected exactly the scenario's ['SSR-1']" in errors[1]
+    (row,) = sc2.results
+    assert row["samples"] == 16
+    assert sc2.verdict in ("inconclusive", "fail")
+    assert sc2.verdict != "pass"
+
+
+def test_hazard_rate_multiplies_the_chain_and_compares_with_a(project: Path) -> None:
+    records = by_key(run_project(str(project), stages=(4, 6)))
+    hazard = records["stage6/hazard/HAZ-1"]
+    factors = hazard.resolved["factors"]
+    assert [f["kind"] for f in factors] == ["ml", "barrier"]
+    ml, limiter = factors
+    assert ml["source"] == "stage4/MLR-9/O"  # no stage 5 yet: said so
+    assert "stage 4" in hazard.resolved["results_from"]
+    recall = records["stage4/MLR-9/O"].results
+    worst = max(1 - r["lower"] for r in recall)
+    assert ml["upper"] == pytest.approx(worst)
+    assert limiter["source"] == "measured by the integration harness"
+    (row,) = hazard.results
+    assert row["upper"] == pytest.approx(ml["upper"] * limiter["upper"])
+    assert row["estimate"] == pytest.approx(ml["estimate"] * limiter["estimate"])
+    assert row["threshold"] == 0.05
+    assert hazard.verdict == ("pass" if row["upper"] <= 0.05 else "inconclusive")
+    assert math.isfinite(row["upper"])
+
+
+def test_an_unreachable_rate_fails(tmp_path: Path) -> None:
+    root = image_project(
+        tmp_path / "p",
+        [*default_requirements()[:1], RECALL],
+        edit=_edit(400, acceptable=1e-9),
+        files={"harness.py": HARNESS},
+    )
+    records = by_key(run_project(str(root), stages=(4, 6)))
+    hazard = records["stage6/hazard/HAZ-1"]
+    (row,) = hazard.results
+    if row["lower"] > 1e-9:
+        assert hazard.verdict == "fail"
+    else:  # a perfect run leaves the lower bound at 0: nothing can be shown either way
+        assert hazard.verdict == "inconclusive"
+
+
+def test_case_cites_scenarios_and_hazards(project: Path) -> None:
+    run_project(str(project), stages=(4, 6))
+    case = build_case(project)
+    cited = {case.evidence[d].key for d in case.nodes["Sn6.2"].evidence}
+    assert cited == {"stage6/scenario/SC-1", "stage6/scenario/SC-2"}
+    hazards = {case.evidence[d].key for d in case.nodes["Sn6.X"].evidence}
+    assert hazards == {"stage6/hazard/HAZ-1"}
+    assert case.nodes["G6.4"].status != "undeveloped"
+
+
+def test_no_harness_is_listed_as_not_run(tmp_path: Path) -> None:
+    root = image_project(tmp_path / "p")
+    report = run_project(str(root), stages=(6,))
+    assert any(what == "stage 6" and "harness" in why for what, why in report.not_run)
+    assert report.records == []
+
+
+def test_a_missing_harness_module_is_a_usage_error(tmp_path: Path) -> None:
+    root = image_project(tmp_path / "p", edit=_edit(5))
+    with pytest.raises(UsageError, match="cannot import module 'harness'"):
+        run_project(str(root), stages=(6,))
