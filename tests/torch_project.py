@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -198,3 +199,84 @@ def default_requirements() -> list[dict[str, Any]]:
             "faults": {"kind": "bit_flip", "campaigns": 40, "max_accuracy_loss": 0.05},
         },
     ]
+
+
+# -- stage 6: a toy press around the network ------------------------------------------
+
+HARNESS = textwrap.dedent(
+    '''
+    """A toy press: it closes unless the classifier sees a hand; the force limiter BAR-1
+    stops it on 19 demands in 20 (decided by the run's own generator)."""
+
+    import numpy as np
+
+    def run(run):
+        rng = run.rng
+        if run.scenario.id == "SC-2":
+            if run.variation % 10 == 0:
+                raise RuntimeError("the simulator lost its connection")
+            if run.variation % 10 == 1:
+                return {"requirements": {"SSR-9": True}}
+        hand = bool(rng.random() < 0.5)
+        mean = rng.uniform(129, 200) if hand else rng.uniform(20, 127)
+        image = np.clip(mean + rng.normal(0, 25, (1, 4, 4, 1)), 0, 255)
+        decided = str(run.model.predict(image)[0])
+        barriers = {}
+        held = True
+        if hand and decided != "positive":
+            limiter = "failed" if rng.random() < 0.05 else "held"
+            barriers["BAR-1"] = limiter
+            held = limiter == "held"
+        return {"requirements": {"SSR-1": held}, "barriers": barriers}
+    '''
+)
+
+RECALL = {
+    "id": "MLR-9",
+    "text": "Recall on hands at least 0.9",
+    "kind": "performance",
+    "traces_to": ["ALR-1"],
+    "metric": "recall",
+    "class": "positive",
+    "threshold": 0.9,
+    "confidence": 0.95,
+}
+
+
+def stage6_edit(variations: int, *, acceptable: float = 0.05) -> Any:
+    def edit(docs: dict[str, Any]) -> None:
+        docs["A"]["requirements"][0]["acceptable_failure_rate"] = {
+            "rate": acceptable,
+            "per": "grasp with a hand present",
+        }
+        docs["EE"]["harness"] = "harness:run"
+        docs["EE"]["scenarios"] = [
+            {
+                "id": "SC-1",
+                "name": "Day shift",
+                "description": "Hands and widgets under the press",
+                "requirements": ["SSR-1"],
+                "conditions": {"lighting": "day"},
+                "variations": variations,
+                "min_pass_rate": 0.9,
+            },
+            {
+                "id": "SC-2",
+                "name": "Flaky simulator",
+                "description": "The same, with a simulator that drops runs",
+                "requirements": ["SSR-1"],
+                "variations": 20,
+            },
+        ]
+
+    return edit
+
+
+def stage6_project(root: Path, variations: int = 400, acceptable: float = 0.05) -> Path:
+    """The project with a recall requirement, the toy press harness and two scenarios."""
+    return image_project(
+        root,
+        [*default_requirements()[:1], RECALL],
+        edit=stage6_edit(variations, acceptable=acceptable),
+        files={"harness.py": HARNESS},
+    )

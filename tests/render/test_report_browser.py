@@ -209,3 +209,40 @@ def test_formal_and_fault_records_say_what_was_done(
     assert "perturbation kind" in pgd
     context.close()
     assert errors == []
+
+
+def test_a_hazard_record_shows_its_propagation_chain(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import sys
+
+    from amlas.case import build_case
+    from amlas.evidence import run_project
+    from torch_project import stage6_project
+
+    folder = tmp_path_factory.mktemp("stage6")
+    root = stage6_project(folder / "p", variations=100)
+    for name in ("net", "harness"):
+        sys.modules.pop(name, None)
+    run_project(str(root), stages=(4, 6))
+    for name in ("net", "harness"):
+        sys.modules.pop(name, None)
+    path = folder / "report.html"
+    path.write_text(render_report(build_case(root), generated="2026-01-01"), "utf-8")
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.as_uri())
+    panel = _open_node(page, "Sn6.X")
+    assert "Propagation chain" in (panel.text_content() or "")
+    chain = panel.locator("svg.chain")
+    assert chain.count() == 1
+    # ML miss -> the force limiter -> the hazard
+    assert chain.locator("rect").count() == 3
+    text = chain.text_content() or ""
+    assert "ML failure" in text
+    assert "barrier fails" in text
+    assert "hazard HAZ-1" in text
+    context.close()
+    assert errors == []

@@ -272,6 +272,53 @@
     }
     return pairs.length ? kv(pairs) : null;
   }
+  /* a hazard-rate record as its chain: ML miss -> barriers -> hazard (the column's Figure 1) */
+  function sci(x) {
+    if (typeof x !== "number" || !isFinite(x)) return "\u2013";
+    if (x === 0) return "0";
+    return x >= 0.001 ? String(Number(x.toPrecision(3))) : x.toExponential(2);
+  }
+  function chainDiagram(record) {
+    var res = record.resolved || {};
+    var factors = res.factors || [];
+    var row = (record.results || [])[0] || {};
+    var boxes = factors.map(function (f) {
+      return { title: f.kind === "ml" ? "ML failure" : "barrier fails", name: f.name,
+        value: sci(f.estimate) + " [" + sci(f.lower) + ", " + sci(f.upper) + "]", kind: f.kind };
+    });
+    boxes.push({ title: "hazard " + record.subject, name: "rate per demand",
+      value: sci(row.estimate) + " (upper " + sci(row.upper) + ")" +
+        (typeof res.acceptable === "number" ? " vs \u2264 " + sci(res.acceptable) : ""), kind: "hazard" });
+    var W = 190, H = 62, GAP = 34;
+    var width = boxes.length * W + (boxes.length - 1) * GAP + 4;
+    var s = svg("svg", { "class": "chain", width: width, height: H + 8, viewBox: "0 0 " + width + " " + (H + 8),
+      role: "img" });
+    var t = svg("title", {}); t.textContent = "Propagation chain of " + record.subject; s.appendChild(t);
+    boxes.forEach(function (b, i) {
+      var x = 2 + i * (W + GAP);
+      var colour = b.kind === "hazard" ? (record.verdict === "pass" ? "var(--supported-border)" :
+        record.verdict === "fail" ? "var(--failed-border)" : "var(--inconclusive-border)") : "#829ab1";
+      s.appendChild(svg("rect", { x: x, y: 4, width: W, height: H, rx: 6, fill: "#fff", stroke: colour,
+        "stroke-width": 1.5 }));
+      [[b.title, 20, 11, "600"], [b.name, 38, 10, "400"], [b.value, 56, 10, "400"]].forEach(function (line) {
+        var text = svg("text", { x: x + W / 2, y: line[1], "font-size": line[2], "font-weight": line[3],
+          "text-anchor": "middle", fill: "#102a43" });
+        var content = String(line[0]);
+        text.textContent = content.length > 34 ? content.slice(0, 33) + "\u2026" : content;
+        s.appendChild(text);
+      });
+      if (i < boxes.length - 1) {
+        var ax = x + W + 4;
+        s.appendChild(svg("line", { x1: ax, x2: ax + GAP - 10, y1: 4 + H / 2, y2: 4 + H / 2, stroke: "#486581",
+          "stroke-width": 1.5 }));
+        s.appendChild(svg("path", { d: "M" + (ax + GAP - 10) + "," + (H / 2) + " l6,4 l-6,4 z", fill: "#486581" }));
+      }
+    });
+    var box = el("div", "table-scroll");
+    box.appendChild(s);
+    if (res.assumption) box.appendChild(el("p", "muted", "Assumption: " + res.assumption));
+    return box;
+  }
   function recordCard(ref) {
     var card = el("div", "record");
     var r = typeof ref === "number" ? records[ref] : null;
@@ -289,6 +336,10 @@
       ["Role", r.role], ["Subject", r.subject], ["Stage", r.stage], ["Digest", r.digest.slice(0, 16) + "\u2026"]]));
     var done = method(r);
     if (done) { card.appendChild(heading("What was done")); card.appendChild(done); }
+    if (r.check === "deployment.hazard_rate") {
+      card.appendChild(heading("Propagation chain"));
+      card.appendChild(chainDiagram(r));
+    }
     var metric = r.results.some(function (x) { return "estimate" in x || "lower" in x; });
     if (r.results.length) {
       card.appendChild(el("div", "table-scroll")).appendChild(metric ? sliceTable(r) : genericTable(r.results));
