@@ -244,7 +244,7 @@ def test_run_usage_problems_are_one_line(
     assert out == ""
 
 
-@pytest.mark.parametrize("stage", ["2", "6", "four"])
+@pytest.mark.parametrize("stage", ["2", "7", "four"])
 def test_unknown_stage(root: Path, stage: str, capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = run(capsys, "run", str(root), "--stage", stage)
     assert status == 2
