@@ -21,8 +21,9 @@ project root. The harness must report every system safety requirement the scenar
 *error*, listed by run, and never counted as the requirement holding.
 
 Every scenario runs ``variations`` times. Per scenario and requirement, the share of runs in
-which it held is judged against ``min_pass_rate`` with the exact one-sided bound at
-``confidence`` (Holm-corrected across the scenario's requirements); with
+which it held is judged against ``min_pass_rate`` (one share, or one per requirement) with
+the exact one-sided bound at ``confidence`` (Bonferroni-corrected across the scenario's
+requirements judged on a bound); with
 ``min_pass_rate: 1`` a single violation fails and no violation passes, the bound then only
 says how small a violation rate the runs support. Errors make the result inconclusive.
 Barrier outcomes are counted across all runs (demands, failures) for the hazard-rate
@@ -119,26 +120,27 @@ class ScenarioResult:
         """One slice per system safety requirement of the scenario."""
         ok_runs = self.runs - len(self.errors)
         requirements = list(self.scenario.requirements)
-        threshold = self.scenario.min_pass_rate
         confidence = self.scenario.confidence
-        exact = threshold < 1.0
-        decisions = (
-            decide_slices(
-                [(self.held[r], ok_runs) for r in requirements],
-                threshold=threshold,
+        exact = [r for r in requirements if self.scenario.pass_rate(r) < 1.0]
+        # Bonferroni across the requirements judged on a bound (each may have its own rate)
+        level = 1.0 - (1.0 - confidence) / max(len(exact), 1)
+        decisions = {
+            r: decide_slices(
+                [(self.held[r], ok_runs)],
+                threshold=self.scenario.pass_rate(r),
                 comparison="at_least",
-                confidence=confidence,
-            )
-            if exact
-            else None
-        )
+                confidence=level,
+            )[0]
+            for r in exact
+        }
         out = []
-        for index, requirement in enumerate(requirements):
+        for requirement in requirements:
+            threshold = self.scenario.pass_rate(requirement)
             held, violated = self.held[requirement], self.violated_runs[requirement]
             interval = clopper_pearson(held, ok_runs, confidence=confidence)
             estimate = held / ok_runs if ok_runs else None
-            if decisions is not None:
-                d = decisions[index]
+            if requirement in decisions:
+                d = decisions[requirement]
                 verdict, reason, bound = d.verdict, d.reason, d.bound
             else:
                 lower = clopper_pearson(held, ok_runs, confidence=confidence, sided="lower")

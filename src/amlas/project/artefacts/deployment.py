@@ -93,9 +93,19 @@ class OperationalScenario(Item):
     """ODD dimension ID -> band or category the scenario runs in."""
     variations: Annotated[int, Field(ge=1, le=10_000_000)] = 1
     """Number of seeded variations to run."""
-    min_pass_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
-    """The share of runs in which each of its requirements must hold; judged on the
-    one-sided bound at ``confidence`` (1.0: a single violation fails the scenario)."""
+
+    def pass_rate(self, requirement: str) -> float:
+        """The share of runs ``requirement`` must hold in."""
+        if isinstance(self.min_pass_rate, dict):
+            return self.min_pass_rate.get(requirement, 1.0)
+        return self.min_pass_rate
+
+    min_pass_rate: (
+        Annotated[float, Field(gt=0.0, le=1.0)] | dict[Id, Annotated[float, Field(gt=0.0, le=1.0)]]
+    ) = 1.0
+    """The share of runs in which each of its requirements must hold, or one share per
+    requirement ID (others: 1.0); judged on the one-sided bound at ``confidence`` (1.0: a
+    single violation fails)."""
     confidence: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.95
     """Confidence level of that bound."""
 
