@@ -130,3 +130,23 @@ def test_a_missing_harness_module_is_a_usage_error(tmp_path: Path) -> None:
     root = image_project(tmp_path / "p", edit=_edit(5))
     with pytest.raises(UsageError, match="cannot import module 'harness'"):
         run_project(str(root), stages=(6,))
+
+
+def test_stage6_records_go_stale_with_their_inputs(project: Path) -> None:
+    run_project(str(project), stages=(4, 6))
+    assert build_case(project).nodes["G6.4"].status != "stale"
+    # a changed scenario stales the integration claims; a changed harness too
+    harness = project / "harness.py"
+    harness.write_text(harness.read_text() + "\n# tuned\n", encoding="utf-8")
+    case = build_case(project)
+    assert case.nodes["Sn6.2"].status == "stale"
+    assert case.nodes["Sn6.X"].status == "stale"
+    # the hazard record rests on the recall record's inputs as well
+    run_project(str(project), stages=(6,))
+    assert build_case(project).nodes["Sn6.X"].status != "stale"
+    requirements = project / "2-requirements" / "H-ml-safety-requirements.yaml"
+    requirements.write_text(
+        requirements.read_text().replace("Recall on hands at least 0.9", "Recall >= 0.9"),
+        encoding="utf-8",
+    )
+    assert build_case(project).nodes["Sn6.X"].status == "stale"

@@ -40,11 +40,15 @@ def _scenes() -> ModuleType:
 @pytest.fixture(autouse=True)
 def _fresh_model_package() -> Iterator[None]:
     """The example's loader is ``model.net:load``: no other ``model`` may answer for it."""
-    for name in [m for m in sys.modules if m == "model" or m.startswith("model.")]:
-        del sys.modules[name]
+
+    def forget() -> None:
+        for top in ("model", "system", "scenes"):
+            for name in [m for m in sys.modules if m == top or m.startswith(top + ".")]:
+                del sys.modules[name]
+
+    forget()
     yield
-    for name in [m for m in sys.modules if m == "model" or m.startswith("model.")]:
-        del sys.modules[name]
+    forget()
 
 
 def _data(letter: str) -> dict[str, np.ndarray]:
@@ -137,7 +141,17 @@ def test_run_and_case_give_evidence_for_both_stage5_legs(tmp_path: Path) -> None
     assert {r.key for _, r in verifier.records} == {
         key.replace("stage4", "stage5").replace("/O", "/P") for key in expected
     }
+    integration = {r.key: r for _, r in run_project(str(root), stages=(6,)).records}
+    assert set(integration) == {f"stage6/scenario/SCN-{i}" for i in range(1, 6)} | {
+        "stage6/hazard/HAZ-1",
+        "stage6/hazard/HAZ-2",
+    }
+    assert integration["stage6/scenario/SCN-2"].verdict == "pass"
+    hazard = integration["stage6/hazard/HAZ-1"]
+    assert hazard.resolved["factors"][0]["source"] == "stage5/MLR-1/P"
+    assert hazard.verdict == "pass"  # the barriers of [C] take the miss rate below 1e-5
     case = build_case(root)
+    assert case.nodes["G6.4"].status in ("supported", "inconclusive")
     assert case.nodes["Sn5.3.MLR-5"].status in ("supported", "inconclusive")
     assert case.nodes["Sn5.2.MLR-6"].status in ("supported", "inconclusive")
     assert "G5.3.MLR-5" not in case.nodes  # MLR-5 is verified formally only ([AA])

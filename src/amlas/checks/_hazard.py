@@ -17,8 +17,9 @@ system and the barriers around the component. For every hazard of [A]:
   probabilities, assuming the barriers fail independently of each other and of the ML
   component (stated in the evidence, because common causes break it). Its bounds are the
   products of the factors' bounds; the upper one is conservative under that assumption.
-- **Verdict** against the smallest acceptable failure rate of the [A] requirements that
-  control the hazard: pass when the upper bound is at most that rate, fail when even the
+- **Verdict** (inconclusive, saying so, when no requirement gives the ML failure rate)
+  against the smallest acceptable failure rate of the [A] requirements that control the
+  hazard: pass when the upper bound is at most that rate, fail when even the
   lower bound exceeds it, inconclusive in between or when [A] states no rate. The rate is
   per demand (per situation in which the hazard can arise); [A]'s own unit is recorded
   beside it, and relating the two is the safety engineer's argument.
@@ -294,6 +295,20 @@ def hazard_chains(
             "",
             used,
         )
+        if not candidates:
+            from dataclasses import replace
+
+            chain = replace(
+                chain,
+                verdict="inconclusive",
+                reason=(
+                    "no ML failure rate for this hazard: no verified recall/FNR requirement on "
+                    "a safety-related class traces to it through [E]"
+                    + (f" ({'; '.join(problems)})" if problems else "")
+                ),
+            )
+            chains.append(chain)
+            continue
         chains.append(_judged(chain))
     return chains
 

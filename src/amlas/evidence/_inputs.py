@@ -44,6 +44,16 @@ def canonical_hash(value: BaseModel | Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def harness_file(root: Path, spec: str) -> Path | None:
+    """The source file of an [EE] harness module ('module:function'), when the project
+    holds it."""
+    relative = Path(*spec.split(":")[0].split("."))
+    for candidate in (relative.with_suffix(".py"), relative / "__init__.py"):
+        if (root / candidate).is_file():
+            return root / candidate
+    return None
+
+
 def model_code_file(project: Project) -> Path | None:
     """The module file of a ``python_callable`` model, or of a torch model's loader
     callable (the network's architecture), if the project holds it."""
@@ -108,6 +118,17 @@ class ProjectInputs:
             return canonical_hash(item) if item is not None else None
         if kind == "environment":
             return canonical_hash(project.environment)
+        if kind == "artefact":
+            artefact = project.artefacts.get(arg)
+            return canonical_hash(artefact) if artefact is not None else None
+        if kind == "harness_code":
+            from amlas.project.artefacts import OperationalScenarios
+
+            scenarios = project.get("EE", OperationalScenarios)
+            if scenarios is None or scenarios.harness is None:
+                return None
+            file = harness_file(project.root, scenarios.harness)
+            return sha256_file(file) if file is not None else None
         return None
 
     def current(self, name: str) -> str | None:

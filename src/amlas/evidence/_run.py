@@ -18,7 +18,7 @@ import itertools
 import platform
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -166,8 +166,10 @@ class _Runner:
         key: VerifierKey | None,
         reporter: Reporter,
         batch_size: int,
+        only: Collection[str] | None = None,
     ) -> None:
         self.project = project
+        self.only = only
         self.report = report
         self.key = key
         self.reporter = reporter
@@ -179,6 +181,10 @@ class _Runner:
         self._predictions: dict[str, Predictions] = {}
 
     # -- access ----------------------------------------------------------------------------
+
+    def wanted(self, key: str) -> bool:
+        """Whether the check recording ``key`` runs (``only`` filters before any work)."""
+        return self.only is None or key in self.only
 
     def readable(self, letter: str) -> str | None:
         """None when the role may read dataset ``letter``; otherwise why not."""
@@ -303,6 +309,8 @@ class _Runner:
                 )
                 continue
             for letter in requirement.datasets:
+                if not self.wanted(f"stage3/{requirement.id}/{letter}"):
+                    continue
                 why = self.readable(letter)
                 if why is not None:
                     self.report.not_run.append((f"{requirement.id} on [{letter}]", why))
@@ -321,6 +329,8 @@ class _Runner:
                 self.add_outcome(3, f"stage3/{requirement.id}/{letter}", outcome, inputs, meta)
         letters = [x for x in ("N", "O", "P") if x in self.project.datasets()]
         for a, b in itertools.combinations(letters, 2):
+            if not self.wanted(f"stage3/independence/{a}-{b}"):
+                continue
             why = self.readable(a) or self.readable(b)
             if why is not None:
                 self.report.not_run.append((f"independence of [{a}] and [{b}]", why))
@@ -461,11 +471,15 @@ class _Runner:
         self.add_result(stage, key, result, self.test_inputs(letter, requirement), meta)
 
     def requirement(self, stage: Stage, letter: str, requirement: MLSafetyRequirement) -> None:
-        if requirement.property is not None:
+        if requirement.property is not None and self.wanted(
+            f"stage{stage}/{requirement.id}/formal"
+        ):
             self.formal(stage, letter, requirement)
         if requirement.metric == "verified_robustness":
             return  # the formal record is the evidence
         key = f"stage{stage}/{requirement.id}/{letter}"
+        if not self.wanted(key):
+            return
         dataset = self.dataset(letter)
         reason = self.not_evaluable(requirement, dataset)
         if reason is not None:
@@ -672,13 +686,22 @@ def run_project(
     store: str | None = None,
     reporter: Reporter | None = None,
     batch_size: int = 65536,
+    only: Collection[str] | None = None,
 ) -> RunReport:
     """Run the checks of ``stages`` for ``role`` on the project at ``root``.
+
+    ``only`` (record keys, e.g. from :func:`~amlas.evidence._impact.analyse_impact`) runs
+    just the checks of ``stages`` whose key it holds: a check left out is not computed and
+    its data is not read (sealed data stays sealed when none of its checks runs). Stage 6
+    runs as a whole when ``only`` holds any ``stage6/`` key (its hazard records rest on
+    the scenario runs of the same run). A filtered run that records nothing commits no run.
 
     Returns the report; when the project has errors, the report carries the diagnostics
     and nothing runs. Raises :class:`~amlas.errors.UsageError` for a role that may not run
     a stage, a missing key, or data and models that cannot be read.
     """
+    if isinstance(only, str):
+        raise UsageError(f"only={only!r} must be a collection of record keys, not one key")
     chosen: tuple[int, ...] = tuple(sorted(set(stages or DEFAULT_STAGES[role])))
     for stage in chosen:
         if stage not in (3, 4, 5, 6):
@@ -705,7 +728,12 @@ def run_project(
     with open_store(uri, root=project.root) as evidence:
         gate = _stage4_gate(project, evidence) if 5 in chosen else None
     runner = _Runner(
-        project, report, key=key, reporter=reporter or _Silent(), batch_size=batch_size
+        project,
+        report,
+        key=key,
+        reporter=reporter or _Silent(),
+        batch_size=batch_size,
+        only=only,
     )
     verification = project.datasets().get("P")
     if verification is not None and verification.sealed is None:
@@ -720,11 +748,13 @@ def run_project(
         runner.evaluate(4, "O")
     if 5 in chosen:
         runner.evaluate(5, "P")
-    if 6 in chosen:
+    if 6 in chosen and (only is None or any(k.startswith("stage6/") for k in only)):
         from amlas.evidence._stage6 import run_stage6
 
         with open_store(uri, root=project.root) as evidence:
             run_stage6(runner, evidence)
+    if only is not None and not runner.records and not runner.unsealed:
+        return report  # nothing was wanted: no empty run in the store
     with (
         open_store(uri, root=project.root) as evidence,
         evidence.begin(run_id, role=role, stages=list(chosen)) as run,

@@ -11,21 +11,20 @@ Records:
   reported in this run.
 
 Their inputs: [EE] (scenarios, harness name), the harness's source file, [C] (barriers),
-[A] (hazards and acceptable rates) and the model; a hazard record also cites the
-verification records it used.
+[A] (hazards and acceptable rates) and the model; a hazard record also carries the inputs
+of the verification records it used, so it goes stale with them.
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from amlas.adapters import import_callable
 from amlas.checks._hazard import MLEvidence, hazard_chains, hazard_requirements
 from amlas.checks._metrics import overall_verdict
 from amlas.checks._scenarios import BarrierCount, ScenarioResult, run_scenario
-from amlas.evidence._inputs import canonical_hash
+from amlas.evidence._inputs import canonical_hash, harness_file
 from amlas.evidence._record import EvidenceRecord
 from amlas.hashing import sha256_file
 from amlas.project.artefacts import OperationalScenarios, SystemDescription
@@ -33,16 +32,7 @@ from amlas.project.artefacts import OperationalScenarios, SystemDescription
 if TYPE_CHECKING:
     from amlas.evidence._run import _Runner
 
-__all__ = ["harness_file", "run_stage6"]
-
-
-def harness_file(root: Path, spec: str) -> Path | None:
-    """The source file of the harness module, when the project holds it."""
-    relative = Path(*spec.split(":")[0].split("."))
-    for candidate in (relative.with_suffix(".py"), relative / "__init__.py"):
-        if (root / candidate).is_file():
-            return root / candidate
-    return None
+__all__ = ["run_stage6"]
 
 
 def run_stage6(runner: _Runner, evidence: Any) -> None:
@@ -71,9 +61,9 @@ def run_stage6(runner: _Runner, evidence: Any) -> None:
     barriers = {b.id for b in description.barriers} if description is not None else set()
     model = runner.model() if runner.model_reference is not None else None
     inputs: dict[str, str] = {
-        "scenarios": canonical_hash(scenarios),
-        "system": canonical_hash(description) if description is not None else "",
-        "hazards": canonical_hash(project.artefacts.get("A")) if "A" in project.artefacts else "",
+        f"artefact:{letter}": canonical_hash(project.artefacts[letter])
+        for letter in ("EE", "C", "A")
+        if letter in project.artefacts
     }
     source = harness_file(project.root, scenarios.harness)
     if source is not None:
@@ -103,7 +93,7 @@ def run_stage6(runner: _Runner, evidence: Any) -> None:
                 SummaryRow(
                     6,
                     scenario.id,
-                    "-",
+                    "EE",
                     part.slice,
                     part.estimate,
                     part.bound if math.isfinite(part.bound) else None,
@@ -114,7 +104,7 @@ def run_stage6(runner: _Runner, evidence: Any) -> None:
             )
     confidence = min((s.confidence for s in scenarios.scenarios), default=0.95)
     counts = {b: c.as_json(confidence) for b, c in measured.items()}
-    ml, stage_note = _verification_results(project, evidence, runner.records)
+    ml, stage_note, cited = _verification_results(project, evidence, runner.records)
     with _timed() as meta:
         chains = hazard_chains(project, ml, counts)
     for chain in chains:
@@ -140,10 +130,8 @@ def run_stage6(runner: _Runner, evidence: Any) -> None:
                     "arise)",
                 }
             ),
-            inputs={
-                **inputs,
-                **{f"evidence:{digest[:16]}": digest for digest in chain.evidence},
-            },
+            # the verification results it rests on: their inputs are its inputs (R23)
+            inputs={**{k: v for d in chain.evidence for k, v in cited[d].items()}, **inputs},
             results=[_json(chain.as_slice())],
             verdict=chain.verdict,
             summary=f"{chain.hazard}: {chain.verdict}; {chain.reason}",
@@ -155,7 +143,7 @@ def run_stage6(runner: _Runner, evidence: Any) -> None:
             SummaryRow(
                 6,
                 chain.hazard,
-                "-",
+                "A",
                 "per demand",
                 chain.estimate,
                 chain.upper,
@@ -216,12 +204,13 @@ def _scenario_record(
 
 def _verification_results(
     project: Any, evidence: Any, fresh: list[EvidenceRecord]
-) -> tuple[dict[str, MLEvidence], str]:
+) -> tuple[dict[str, MLEvidence], str, dict[str, dict[str, str]]]:
     """The latest stage-5 result of every requirement a hazard chain can use (stage 4
     where stage 5 has none), from this run's ``fresh`` records first, then the store; and
     a note saying which."""
     current = {r.key: r for r in fresh}
     out: dict[str, MLEvidence] = {}
+    cited: dict[str, dict[str, str]] = {}
     fallback = []
     system = project.artefacts.get("A")
     hazards = [h.id for h in system.hazards] if system is not None else []
@@ -231,6 +220,7 @@ def _verification_results(
             if key in current:
                 record = current[key]
                 out[rid] = MLEvidence(rid, key, record.digest, list(record.results))
+                cited[record.digest] = dict(record.inputs)
                 if key.startswith("stage4"):
                     fallback.append(rid)
                 break
@@ -240,10 +230,11 @@ def _verification_results(
                 digest = exact[-1][1]
                 record = evidence.get(digest)
                 out[rid] = MLEvidence(rid, key, digest, list(record.results))
+                cited[digest] = dict(record.inputs)
                 if key.startswith("stage4"):
                     fallback.append(rid)
                 break
     note = "stage 5 verification results [Z]"
     if fallback:
         note += f"; stage 4 internal test results [X] for {', '.join(fallback)} (no stage 5 yet)"
-    return out, note
+    return out, note, cited
