@@ -18,6 +18,7 @@ of the verification records it used, so it goes stale with them.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from amlas.adapters import import_callable
@@ -186,6 +187,7 @@ def _scenario_record(
                 "error_count": len(result.errors),
                 "barriers": {b: c.as_json(scenario.confidence) for b, c in result.barriers.items()},
                 "notes": [{"run": k, "note": n} for k, n in result.notes[:50]],
+                "note_counts": dict(Counter(n for _, n in result.notes).most_common()),
                 "seconds": round(result.seconds, 6),
                 "comparison": "at_least",
                 "confidence": scenario.confidence,
