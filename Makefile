@@ -44,7 +44,8 @@ $(VENV)/.test-installed: $(BIN)/python pyproject.toml constraints.txt
 # The demo works on a copy of each example (the committed example keeps its plaintext [P]):
 # a verifier key outside the project, [P] sealed, stage 3-4 as the development team and
 # stages 3 and 5 as the verifier, stage 6 (the operational scenarios through the example's
-# harness, and the hazard-rate chains), then the safety case, its report and the gate.
+# harness, and the hazard-rate chains), the runtime monitor's field log (a fictitious sample)
+# as operational evidence, then the safety case, its report and the gate.
 # `amlas run` exits 1 on a failed verdict and `amlas gate` 1 on a shut gate: results, not a
 # broken demo; 2 and 3 (usage, internal errors) stop it.
 RUNOK  = status=$$?; [ $$status -le 1 ] || exit $$status
@@ -65,6 +66,7 @@ define demo_example
 	$(BIN)/amlas run out/$(1)/project --role verifier --key-file out/$(1)/verifier.key; $(RUNOK)
 	$(BIN)/amlas run out/$(1)/project --role verifier --key-file out/$(1)/verifier.key --stage 5 --format json > out/$(1)/run-stage5.json; $(RUNOK)
 	$(BIN)/amlas run out/$(1)/project --stage 6; $(RUNOK)
+	$(BIN)/amlas monitor ingest out/$(1)/project; $(RUNOK)
 	$(BIN)/amlas evidence out/$(1)/project --verify
 	$(BIN)/amlas case out/$(1)/project --out out/$(1)/safety-case
 	$(BIN)/amlas report out/$(1)/project -o out/$(1)/report.html

@@ -8,9 +8,11 @@ import amlas.case
 import amlas.checks
 import amlas.diagnostics
 import amlas.evidence
+import amlas.monitor
 import amlas.project
 import amlas.render
 import amlas.sealing
+import amlas.server
 
 PUBLIC = {
     amlas: {
@@ -196,10 +198,52 @@ PUBLIC = {
         "unseal",
         "unseal_file",
     },
+    amlas.monitor: {
+        "Assessment",
+        "Calibration",
+        "CalibrationError",
+        "FieldLogError",
+        "FieldLogRecords",
+        "FlagEntry",
+        "IncidentEntry",
+        "LabelEntry",
+        "MONITOR_SCHEMA",
+        "MahalanobisScore",
+        "Monitor",
+        "MonitorFileError",
+        "MonitorInputError",
+        "MonitorSettings",
+        "MonitoredModel",
+        "MonitoredPrediction",
+        "OddResult",
+        "PeriodEntry",
+        "ReviewEntry",
+        "Verdict",
+        "append_field_log",
+        "calibrate",
+        "conformal_threshold",
+        "field_log_path",
+        "fit_mahalanobis",
+        "fit_monitor",
+        "load_monitor",
+        "load_monitored_model",
+        "monitor_config",
+        "monitor_path",
+        "odd_membership",
+        "read_field_log",
+        "stale_reasons",
+    },
+    amlas.server: {
+        "CheckRequest",
+        "DEFAULT_MAX_BODY_BYTES",
+        "DEFAULT_MAX_SAMPLES",
+        "create_app",
+    },
     amlas.evidence: {
         "CorruptRecord",
         "EvidenceRecord",
         "EvidenceStore",
+        "IngestReport",
         "ProjectInputs",
         "RecordNotFound",
         "Reporter",
@@ -212,6 +256,7 @@ PUBLIC = {
         "SummaryRow",
         "canonical_hash",
         "current_actor",
+        "ingest_field_log",
         "open_sealed",
         "open_store",
         "run_project",

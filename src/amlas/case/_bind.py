@@ -197,6 +197,9 @@ class Binder:
         if name == "simulation":
             scenarios = self.project.get("EE", OperationalScenarios)
             return scenarios is not None and scenarios.simulation
+        if name in ("monitor", "field_log"):
+            log = self.project.get("DD", ErroneousBehaviourLog)
+            return log is not None and getattr(log, name) is not None
         if name == "barriers":
             system = self.project.get("C", SystemDescription)
             return system is not None and bool(system.barriers)

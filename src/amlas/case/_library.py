@@ -61,7 +61,7 @@ COLLECTIONS: Final = frozenset(
 )
 """Item collections a multiplicity or an evidence selector may range over."""
 
-CONDITIONS: Final = frozenset({"simulation", "barriers"})
+CONDITIONS: Final = frozenset({"simulation", "barriers", "monitor", "field_log"})
 """Conditions a ``when:`` link may test."""
 
 ASSESSMENTS: Final = frozenset({"validation_results", "verification_independence"})

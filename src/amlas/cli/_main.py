@@ -16,9 +16,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from amlas import __version__
 from amlas.case import STATUSES, Case, build_case, gate
+from amlas.cli._impact import impact
+from amlas.cli._monitor import monitor
 from amlas.diagnostics import CODES, Diagnostics, Severity, did_you_mean, render_markdown
 from amlas.errors import AmlasError, UsageError
 from amlas.evidence import open_store, run_project, seal_dataset, verify_custody
+from amlas.evidence._impact import analyse_impact
 from amlas.fileio import atomic_write_bytes, atomic_write_text, atomic_write_tree
 from amlas.project import (
     EXAMPLES,
@@ -331,6 +334,11 @@ def _reporter() -> Iterator[_RichReporter]:
     default="table",
     show_default=True,
 )
+@click.option(
+    "--stale-only",
+    is_flag=True,
+    help="Run only the checks 'amlas impact' lists: stale records and checks never run.",
+)
 def run(
     directory: str,
     stages: tuple[int, ...],
@@ -339,17 +347,20 @@ def run(
     store: str | None,
     strict: bool,
     fmt: str,
+    stale_only: bool,
 ) -> None:
     """Evaluate the requirements of DIRECTORY and record evidence.
 
     Stage 3 checks the data rules [L] and the independence of [N], [O], [P]; stage 4
     judges every data-related [H] requirement on [O]; stage 5 on [P]. Every verdict rests
     on a confidence bound. Exit 1 on any 'fail' (or 'inconclusive' with --strict).
+    With --stale-only, only the checks of the chosen stages that 'amlas impact' lists run.
     """
     key = resolve_key(key_file, os.environ) if role == "verifier" else None
     # the model's own code runs in this process: leave it no key in the environment
     for name in (ENV_KEY, ENV_KEY_FILE):
         os.environ.pop(name, None)
+    only = analyse_impact(directory, store=store).keys() if stale_only else None
     with _reporter() as reporter:
         report = run_project(
             directory,
@@ -358,6 +369,7 @@ def run(
             key=key,
             store=store,
             reporter=reporter,
+            only=only,
         )
     if report.diagnostics is not None:
         _print_diagnostics(report.diagnostics, directory)
@@ -372,6 +384,8 @@ def run(
             console.print(f"not run: {what}: {why}", markup=False, style="dim")
         for warning in report.warnings:
             console.print(f"warning: {warning}", markup=False, style="yellow")
+        if stale_only and not report.records:
+            console.print("--stale-only: nothing stale or never run in these stages", markup=False)
         counts = report.counts()
         summary = ", ".join(f"{counts[v]} {v}" for v in ("pass", "fail", "inconclusive"))
         console.print(
@@ -612,6 +626,9 @@ def gate_command(
     sys.exit(EXIT_ERRORS)
 
 
+cli.add_command(monitor)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning library errors into one-line messages."""
     try:
@@ -638,3 +655,6 @@ def main(argv: list[str] | None = None) -> None:
             EXIT_INTERNAL,
         )
     sys.exit(EXIT_OK)
+
+
+cli.add_command(impact)

@@ -24,10 +24,14 @@ evidence.db``, any SQLAlchemy URL). A run's records become current (move the ref
 when the run commits, so an interrupted run never leaves a half-updated store, and a
 record whose content no longer matches its digest is reported (``get`` raises
 :class:`CorruptRecord`, ``verify`` lists it), never used.
+
+``amlas monitor ingest`` turns the field log of the deployed component into the stage-6
+records ``stage6/operation`` and ``stage6/monitor`` (:func:`ingest_field_log`).
 """
 
 from amlas.evidence._custody import SealOutcome, current_actor, open_sealed, seal_dataset
 from amlas.evidence._inputs import ProjectInputs, canonical_hash
+from amlas.evidence._operation import IngestReport, ingest_field_log
 from amlas.evidence._record import EvidenceRecord
 from amlas.evidence._run import Reporter, RunReport, SummaryRow, run_project, verify_custody
 from amlas.evidence._store import (
@@ -45,6 +49,7 @@ __all__ = [
     "CorruptRecord",
     "EvidenceRecord",
     "EvidenceStore",
+    "IngestReport",
     "ProjectInputs",
     "RecordNotFound",
     "Reporter",
@@ -57,6 +62,7 @@ __all__ = [
     "SummaryRow",
     "canonical_hash",
     "current_actor",
+    "ingest_field_log",
     "open_sealed",
     "open_store",
     "run_project",

@@ -121,6 +121,18 @@ class ProjectInputs:
         if kind == "artefact":
             artefact = project.artefacts.get(arg)
             return canonical_hash(artefact) if artefact is not None else None
+        if kind in ("field_log", "monitor"):
+            from amlas.project.artefacts import ErroneousBehaviourLog
+
+            log = project.get("DD", ErroneousBehaviourLog)
+            relative = None
+            if log is not None and kind == "field_log" and log.field_log is not None:
+                relative = log.field_log.path
+            if log is not None and kind == "monitor" and log.monitor is not None:
+                relative = log.monitor.file
+            if relative is None or not (project.root / relative).is_file():
+                return None
+            return sha256_file(project.root / relative)
         if kind == "harness_code":
             from amlas.project.artefacts import OperationalScenarios
 

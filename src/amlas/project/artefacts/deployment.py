@@ -12,8 +12,10 @@ from amlas.project.artefacts._base import ArtefactDocument, Id, Item, Text
 __all__ = [
     "ErroneousBehaviour",
     "ErroneousBehaviourLog",
+    "FieldLog",
     "OperationalScenario",
     "OperationalScenarios",
+    "RuntimeMonitor",
 ]
 
 
@@ -57,6 +59,52 @@ class Incident(Item):
     """The erroneous behaviour this incident is an instance of, if known."""
 
 
+class RuntimeMonitor(Item):
+    """The runtime monitor shipped with the model (G6.8): it flags inputs outside the ODD
+    of [B], inputs unlike the development data [N] (out of distribution) and outputs of
+    low confidence. ``amlas monitor calibrate`` fits it on [N], sets its threshold on the
+    internal test data [O] and writes ``file``; see docs/deployment.md."""
+
+    refs: ClassVar[dict[str, tuple[str, ...]]] = {"behaviours": ("erroneous_behaviour",)}
+
+    file: Annotated[str, Field(min_length=1, pattern=r"^[^\x00]+\.json$")]
+    """Project-relative path of the calibrated monitor that `amlas monitor calibrate`
+    writes and `amlas monitor serve` loads, e.g. '6-deployment/monitor.json'."""
+    ood_method: Literal["mahalanobis"] = "mahalanobis"
+    """Out-of-distribution score: 'mahalanobis' (squared Mahalanobis distance to [N] on
+    standardised inputs, shrinkage covariance)."""
+    target_false_alarm_rate: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.01
+    """The out-of-distribution alarm rate allowed on in-distribution inputs; the threshold
+    is the conformal quantile of the [O] scores, so the rate is at most this on inputs
+    exchangeable with [O]. [O] needs at least 1/rate - 1 samples inside the ODD."""
+    max_components: Annotated[int, Field(ge=1, le=512)] = 32
+    """Principal directions of [N] kept with their own variance; the rest share one."""
+    low_confidence_threshold: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+    """Flag an output whose highest class probability is below this; none when unset."""
+    min_detection_rate: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+    """The share of labelled out-of-domain field samples the monitor must flag, judged on
+    its exact lower bound by `amlas monitor ingest`; without it detection is reported,
+    not judged."""
+    confidence: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.95
+    """Confidence level of the bounds `amlas monitor` reports."""
+    behaviours: list[Id] = Field(default_factory=list)
+    """IDs of the erroneous behaviours of this log the monitor detects."""
+
+
+class FieldLog(Item):
+    """The append-only field log of the deployed component (G6.7, G6.8): one JSON object
+    per line, for flagged inputs, operating periods, field incidents, reviews and
+    labelled field samples (format in docs/deployment.md)."""
+
+    path: Annotated[str, Field(min_length=1, pattern=r"^[^\x00]+$")]
+    """Project-relative path of the JSONL log, e.g. '6-deployment/field-log.jsonl'."""
+    log_inputs: bool = True
+    """Whether `amlas monitor serve` writes each flagged input and its ODD values into the
+    log, so that it can be reviewed and labelled later."""
+    confidence: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.95
+    """Confidence level of the incident-rate bounds `amlas monitor ingest` records."""
+
+
 class ErroneousBehaviourLog(ArtefactDocument):
     """[DD] Erroneous behaviour log."""
 
@@ -70,6 +118,10 @@ class ErroneousBehaviourLog(ArtefactDocument):
     """Why the identified erroneous behaviour is sufficient (J6.2)."""
     incidents: list[Incident] = Field(default_factory=list)
     """Field incidents, appended during operation."""
+    monitor: RuntimeMonitor | None = None
+    """The runtime monitor of the ML component and its calibration settings (G6.8)."""
+    field_log: FieldLog | None = None
+    """The append-only log of flagged inputs and field incidents (G6.7)."""
 
 
 class OperationalScenario(Item):

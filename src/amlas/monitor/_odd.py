@@ -1,0 +1,212 @@
+"""ODD membership at run time: is each input inside the operating domain of [B]?
+
+An input is *outside the ODD* when, on any dimension of [B], its value is missing, is
+not a number (numeric dimensions), lies outside the declared ``[min, max]`` (NaN
+included), or is none of the declared categories. Inside the range but between
+non-contiguous bands counts as inside: the bands slice the domain, the range bounds it
+(the same rule as :func:`amlas.checks.inside_odd` on datasets, and the same band codes).
+
+The values come with the input as *metadata*, keyed by the column names of [B]
+(``column``; the dimension ID when a dimension names no column), as datasets carry them.
+For tabular inputs a dimension whose column is a model feature reads that feature, so a
+tabular client sends only the ODD values that are not features.
+
+Metadata arrives either as columns (name -> one value per sample) or as one mapping per
+sample; a value of the wrong type (text for a numeric dimension, a list, an object) is a
+:class:`MonitorInputError` naming the sample, the column and the value, while a missing
+value (key absent or ``None``) is an ODD violation, flagged, never an error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from amlas.checks._slices import OUTSIDE_CODE, band_codes
+from amlas.errors import UsageError
+from amlas.project.artefacts import CategoricalDimension, NumericDimension
+
+__all__ = ["Dimension", "MonitorInputError", "OddResult", "odd_columns", "odd_membership"]
+
+Dimension = NumericDimension | CategoricalDimension
+
+Metadata = Mapping[str, Sequence[Any] | NDArray[Any]] | Sequence[Mapping[str, Any]]
+"""Columns (name -> one value per sample) or one mapping per sample."""
+
+
+class MonitorInputError(UsageError):
+    """An input or its metadata has the wrong type or shape for the monitor."""
+
+
+@dataclass(frozen=True)
+class OddResult:
+    """ODD membership of a batch: ``inside[i]`` and, for samples outside, why."""
+
+    inside: NDArray[np.bool_]
+    reasons: list[tuple[str, ...]]
+    """Per sample: one line per violated dimension (empty inside the ODD)."""
+
+
+def odd_columns(dimensions: Sequence[Dimension]) -> dict[str, str]:
+    """Dimension ID -> the metadata column carrying it ([B] ``column``, else the ID)."""
+    return {d.id: d.column or d.id for d in dimensions}
+
+
+Column = list[Any] | NDArray[Any]
+
+
+def _as_columns(metadata: Metadata | None, n: int, wanted: set[str]) -> dict[str, Column]:
+    """Metadata as ``column -> n values`` (``None`` where a sample has no value); numpy
+    columns stay arrays (the fast path for datasets)."""
+    if metadata is None:
+        return {}
+    if isinstance(metadata, Mapping):
+        out: dict[str, Column] = {}
+        for name, values in metadata.items():
+            if name not in wanted:
+                continue
+            if isinstance(values, np.ndarray) and values.ndim == 1:
+                column: Column = values
+            elif isinstance(values, str | bytes) or not isinstance(values, Sequence):
+                raise MonitorInputError(
+                    f"metadata[{name!r}] is {_show(values)}; expected one value per sample "
+                    f"(a list of {n})"
+                )
+            else:
+                column = list(values)
+            if len(column) != n:
+                raise MonitorInputError(
+                    f"metadata[{name!r}] has {len(column)} values for {n} samples; "
+                    "expected one value per sample"
+                )
+            out[name] = column
+        return out
+    if isinstance(metadata, str | bytes) or not isinstance(metadata, Sequence):
+        raise MonitorInputError(
+            f"metadata is {_show(metadata)}; expected one mapping per sample or a mapping "
+            "of columns"
+        )
+    if len(metadata) != n:
+        raise MonitorInputError(
+            f"metadata has {len(metadata)} entries for {n} samples; expected one per sample"
+        )
+    columns: dict[str, Column] = {name: [None] * n for name in wanted}
+    for i, row in enumerate(metadata):
+        if not isinstance(row, Mapping):
+            raise MonitorInputError(
+                f"metadata[{i}] is {_show(row)}; expected a mapping of column -> value"
+            )
+        for name in wanted & set(row):
+            columns[name][i] = row[name]
+    return columns
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _numeric(values: Column, column: str) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Float values (NaN where missing) and the missing mask; a non-number is an error."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
+        numbers = values.astype(np.float64)
+        return numbers, np.isnan(numbers)
+    out = np.full(len(values), np.nan, dtype=np.float64)
+    missing = np.zeros(len(values), dtype=bool)
+    for i, value in enumerate(values):
+        if value is None:
+            missing[i] = True
+        elif isinstance(value, bool) or not isinstance(value, int | float | np.number):
+            raise MonitorInputError(
+                f"metadata[{i}][{column!r}] is {_show(value)}; expected a number"
+            )
+        else:
+            out[i] = float(value)
+    return out, missing
+
+
+def _categorical(values: Column, column: str) -> tuple[NDArray[Any], NDArray[np.bool_]]:
+    if isinstance(values, np.ndarray) and values.dtype.kind in "U":
+        return values, np.zeros(len(values), dtype=bool)
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
+        numbers = values.astype(np.float64)  # band_codes reads 1.0 as the category "1"
+        return numbers, np.isnan(numbers)
+    missing = np.zeros(len(values), dtype=bool)
+    text: list[str] = []
+    for i, value in enumerate(values):
+        if value is None:
+            missing[i] = True
+            text.append("")
+        elif isinstance(value, bool) or not isinstance(value, str | int | float | np.generic):
+            raise MonitorInputError(
+                f"metadata[{i}][{column!r}] is {_show(value)}; expected a category (text)"
+            )
+        elif isinstance(value, float | np.floating) and float(value).is_integer():
+            text.append(str(int(value)))  # 1.0 -> "1", as [B] writes it
+        else:
+            text.append(str(value))
+    return np.array(text, dtype=np.str_), missing
+
+
+def odd_membership(
+    dimensions: Sequence[Dimension],
+    metadata: Metadata | None,
+    n: int,
+    *,
+    features: Mapping[str, NDArray[np.float64]] | None = None,
+) -> OddResult:
+    """Which of ``n`` samples lie inside every dimension of the ODD (see the module doc).
+
+    ``features`` maps tabular feature names to their values; a dimension whose column is
+    a feature reads it from there. One vectorised pass per dimension; reasons are built
+    only for samples outside.
+    """
+    columns = odd_columns(dimensions)
+    features = features or {}
+    raw = _as_columns(metadata, n, set(columns.values()) - set(features))
+    inside = np.ones(n, dtype=bool)
+    problems: list[tuple[NDArray[np.bool_], str, Dimension, NDArray[Any]]] = []
+    for dimension in dimensions:
+        column = columns[dimension.id]
+        values: NDArray[Any]
+        if column in features:
+            values = np.asarray(features[column], dtype=np.float64)
+            missing = np.zeros(n, dtype=bool)
+        elif column not in raw:
+            values = np.full(n, None, dtype=object)
+            missing = np.ones(n, dtype=bool)
+        elif isinstance(dimension, NumericDimension):
+            values, missing = _numeric(raw[column], column)
+        else:
+            values, missing = _categorical(raw[column], column)
+        if missing.all():
+            outside = missing
+        else:
+            outside = missing | (band_codes(values, dimension) == OUTSIDE_CODE)
+        if outside.any():
+            inside &= ~outside
+            shown = np.asarray(values, dtype=object).copy()
+            shown[missing] = None
+            problems.append((outside, column, dimension, shown))
+    reasons: list[tuple[str, ...]] = [() for _ in range(n)]
+    for outside, column, dimension, values in problems:
+        for i in np.flatnonzero(outside):
+            reasons[i] = (*reasons[i], _reason(dimension, column, values[i]))
+    return OddResult(inside, reasons)
+
+
+def _reason(dimension: Dimension, column: str, value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return f"outside ODD: {dimension.id} ({column}) has no value"
+    if isinstance(dimension, NumericDimension):
+        return (
+            f"outside ODD: {dimension.id} ({column}) = {float(value):g} {dimension.unit}, "
+            f"outside [{dimension.min:g}, {dimension.max:g}]"
+        )
+    allowed = ", ".join(dimension.values)
+    return f"outside ODD: {dimension.id} ({column}) = {str(value)!r}, not one of [{allowed}]"
