@@ -11,19 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from amlas.cli import main
 from amlas.render import validate_gsn2x_files
+from cli_helpers import run
 from factory import documents
 from runnable import runnable
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(argv))
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.out + captured.err
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 1), captured.out, captured.err
 
 
 @pytest.fixture(autouse=True)

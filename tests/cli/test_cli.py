@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from amlas.cli import main
+from cli_helpers import run
 from conftest import EXAMPLE, REPO
 from factory import documents, write_project
 
@@ -16,15 +16,6 @@ LINE = re.compile(
     r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<code>[A-Z]\d{3}) "
     r"(?P<severity>error|warning|info): .+$"
 )
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(argv))
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.out + captured.err
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 1), captured.out, captured.err
 
 
 def test_check_clean_project_exits_0(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

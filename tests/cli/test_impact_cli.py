@@ -21,20 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evidence"))
 
 from test_impact import build_template, change_mlr1, change_model, commit
 
-from amlas.cli import main
 from amlas.evidence import open_store
+from cli_helpers import run as amlas
 from runnable import runnable
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
-
-
-def amlas(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(argv))
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.out + captured.err
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 1), captured.out, captured.err
 
 
 @pytest.fixture(autouse=True)

@@ -8,18 +8,9 @@ from typing import Any
 
 import pytest
 
-from amlas.cli import main
+from cli_helpers import run
 from factory import DATA_FILE
 from monitor_project import incident, label, log_lines, monitor_project, period
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(argv))
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.out + captured.err
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 1), captured.out, captured.err
 
 
 @pytest.fixture

@@ -17,18 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evidence"))
 
 from test_run import ACCESS_LOG, SEALED_P, runnable, small_band_positives
 
-from amlas.cli import main
 from amlas.sealing import AccessLog, load_key
+from cli_helpers import run
 from factory import DATA_FILE, documents
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(argv))
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.out + captured.err
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 1), captured.out, captured.err
 
 
 @pytest.fixture(autouse=True)
