@@ -95,6 +95,8 @@ class HazardChain:
     reason: str
     evidence: list[str] = field(default_factory=list)
     """Digests of the ML evidence used."""
+    computable: bool = True
+    """False when no requirement gives the ML failure rate (the rate is then unknown)."""
 
     @property
     def estimate(self) -> float:
@@ -110,14 +112,15 @@ class HazardChain:
 
     def as_slice(self) -> dict[str, Any]:
         """The chain as one result row (the report draws it like a slice)."""
+        known = self.computable
         return {
             "slice": self.hazard,
             "cell": {"hazard": self.hazard},
             "verdict": self.verdict,
-            "estimate": self.estimate,
-            "lower": self.lower,
-            "upper": self.upper,
-            "bound": self.upper,
+            "estimate": self.estimate if known else None,
+            "lower": self.lower if known else None,
+            "upper": self.upper if known else None,
+            "bound": self.upper if known else None,
             "threshold": self.acceptable,
             "comparison": "at_most",
             "samples": 0,
@@ -301,6 +304,7 @@ def hazard_chains(
             chain = replace(
                 chain,
                 verdict="inconclusive",
+                computable=False,
                 reason=(
                     "no ML failure rate for this hazard: no verified recall/FNR requirement on "
                     "a safety-related class traces to it through [E]"
