@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from amlas.case import build_case
+from amlas.checks import clopper_pearson
 from amlas.errors import UsageError
 from amlas.evidence import EvidenceRecord, RunReport, run_project
 from torch_project import HARNESS, RECALL, default_requirements, image_project
@@ -81,11 +82,26 @@ def test_hazard_rate_multiplies_the_chain_and_compares_with_a(project: Path) -> 
     ml, limiter = factors
     assert ml["source"] == "stage4/MLR-9/O"  # no stage 5 yet: said so
     assert "stage 4" in hazard.resolved["results_from"]
+    # two uncertain factors (the miss rate, the measured limiter): each bound at 97.5%,
+    # recomputed from the counts, so the product's bound holds jointly at 95%
+    (row,) = hazard.results
+    assert hazard.resolved["factor_level"] == pytest.approx(0.975)
     recall = records["stage4/MLR-9/O"].results
-    worst = max(1 - r["lower"] for r in recall)
+    worst = max(
+        clopper_pearson(
+            r["samples"] - r["successes"], r["samples"], confidence=0.975, sided="upper"
+        ).upper
+        for r in recall
+    )
     assert ml["upper"] == pytest.approx(worst)
     assert limiter["source"] == "measured by the integration harness"
-    (row,) = hazard.results
+    counts = hazard.resolved["barrier_counts"]["BAR-1"]
+    assert limiter["upper"] == pytest.approx(
+        clopper_pearson(
+            counts["failures"], counts["demands"], confidence=0.975, sided="upper"
+        ).upper
+    )
+    assert "jointly at 95%" in row["reason"]
     assert row["upper"] == pytest.approx(ml["upper"] * limiter["upper"])
     assert row["estimate"] == pytest.approx(ml["estimate"] * limiter["estimate"])
     assert row["threshold"] == 0.05
@@ -150,3 +166,16 @@ def test_stage6_records_go_stale_with_their_inputs(project: Path) -> None:
         encoding="utf-8",
     )
     assert build_case(project).nodes["Sn6.X"].status == "stale"
+
+
+def test_a_stale_verification_result_is_not_used(project: Path) -> None:
+    run_project(str(project), stages=(4,))
+    net = project / "net.py"
+    net.write_text(net.read_text() + "\n# a new architecture comment\n", encoding="utf-8")
+    records = by_key(run_project(str(project), stages=(6,)))
+    hazard = records["stage6/hazard/HAZ-1"]
+    assert (
+        "not used, stale: stage4/MLR-9/O (model_code (changed))" in hazard.resolved["results_from"]
+    )
+    assert hazard.verdict == "inconclusive"
+    assert hazard.results[0]["upper"] is None

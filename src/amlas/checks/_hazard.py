@@ -7,8 +7,8 @@ system and the barriers around the component. For every hazard of [A]:
   (a miss is what lets the hazard through), from the verification results [Z] of the
   performance requirements of [H] that trace, through [E], to the hazard and are stated as
   recall or false-negative rate of a class [D] marks safety-related. Per requirement the
-  worst slice counts (the largest miss rate, with its exact bounds at the requirement's
-  confidence); among several requirements the one with the largest upper bound counts.
+  worst slice counts (the largest upper bound of its miss rate); among several
+  requirements the one with the largest upper bound counts.
 - **Barriers**: every barrier of [C] that mitigates the hazard, with its probability of
   failure on demand: measured by the integration harness when it reported demands of the
   barrier (exact bounds over the demands), else declared in [C] (a point value); a barrier
@@ -16,7 +16,9 @@ system and the barriers around the component. For every hazard of [A]:
 - **Hazard rate per demand** = ML miss rate x the product of the barriers' failure
   probabilities, assuming the barriers fail independently of each other and of the ML
   component (stated in the evidence, because common causes break it). Its bounds are the
-  products of the factors' bounds; the upper one is conservative under that assumption.
+  products of the factors' one-sided exact bounds, each recomputed from its counts at
+  1 - alpha/k for the k uncertain factors (the ML rate and every measured barrier;
+  declared values are taken as given), so they hold jointly at the confidence (Bonferroni).
 - **Verdict** (inconclusive, saying so, when no requirement gives the ML failure rate)
   against the smallest acceptable failure rate of the [A] requirements that control the
   hazard: pass when the upper bound is at most that rate, fail when even the
@@ -32,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from amlas.checks._intervals import Verdict
+from amlas.checks._intervals import Verdict, clopper_pearson
 from amlas.project import Project
 from amlas.project.artefacts import (
     AllocatedRequirements,
@@ -97,6 +99,10 @@ class HazardChain:
     """Digests of the ML evidence used."""
     computable: bool = True
     """False when no requirement gives the ML failure rate (the rate is then unknown)."""
+    confidence: float = 0.95
+    """The joint confidence of the bounds (each uncertain factor at 1 - alpha/k)."""
+    factor_level: float = 0.95
+    """The one-sided level of each uncertain factor's bound."""
 
     @property
     def estimate(self) -> float:
@@ -148,19 +154,26 @@ def hazard_requirements(project: Project, hazard: str) -> list[MLSafetyRequireme
     return out
 
 
-def _miss_rate(requirement: MLSafetyRequirement, evidence: MLEvidence) -> Factor:
-    """The worst slice's miss rate of one recall/FNR record."""
-    worst: tuple[float, float, float, str] | None = None
+def _bounds(failures: int, trials: int, level: float) -> tuple[float, float]:
+    """One-sided exact lower and upper bounds of a failure proportion, each at ``level``."""
+    lower = clopper_pearson(failures, trials, confidence=level, sided="lower").lower
+    upper = clopper_pearson(failures, trials, confidence=level, sided="upper").upper
+    return lower, upper
+
+
+def _miss_rate(requirement: MLSafetyRequirement, evidence: MLEvidence, level: float) -> Factor:
+    """The worst slice's miss rate of one recall/FNR record, its bounds recomputed from the
+    slice's counts at ``level``."""
+    worst: tuple[float, float, float, str, int, int] | None = None
     for row in evidence.results:
-        estimate, lower, upper = row.get("estimate"), row.get("lower"), row.get("upper")
-        if estimate is None or lower is None or upper is None:
+        successes, trials = row.get("successes"), row.get("samples")
+        if not isinstance(successes, int) or not isinstance(trials, int) or trials <= 0:
             continue
-        if requirement.metric == "recall":
-            miss = (1.0 - float(estimate), 1.0 - float(upper), 1.0 - float(lower))
-        else:
-            miss = (float(estimate), float(lower), float(upper))
-        if worst is None or miss[2] > worst[2]:
-            worst = (*miss, str(row.get("slice", "all")))
+        # recall counts hits of the class; FNR counts its misses
+        misses = trials - successes if requirement.metric == "recall" else successes
+        lower, upper = _bounds(misses, trials, level)
+        if worst is None or upper > worst[2]:
+            worst = (misses / trials, lower, upper, str(row.get("slice", "all")), misses, trials)
     if worst is None:
         return Factor(
             f"{requirement.id} miss rate",
@@ -169,9 +182,8 @@ def _miss_rate(requirement: MLSafetyRequirement, evidence: MLEvidence) -> Factor
             1.0,
             1.0,
             evidence.key,
-            "no slice has an estimate: counted as missing every time",
+            "no slice has counts: counted as missing every time",
         )
-    confidence = requirement.confidence or 0.95
     return Factor(
         f"{requirement.id}: misses '{requirement.class_}'",
         "ml",
@@ -179,7 +191,7 @@ def _miss_rate(requirement: MLSafetyRequirement, evidence: MLEvidence) -> Factor
         worst[1],
         worst[2],
         evidence.key,
-        f"worst slice {worst[3]}; exact {confidence:.0%} interval",
+        f"worst slice {worst[3]}: {worst[4]} misses in {worst[5]}",
     )
 
 
@@ -187,6 +199,8 @@ def hazard_chains(
     project: Project,
     evidence: Mapping[str, MLEvidence],
     measured: Mapping[str, Mapping[str, Any]],
+    *,
+    confidence: float = 0.95,
 ) -> list[HazardChain]:
     """One chain per hazard of [A] (see the module doc).
 
@@ -201,6 +215,12 @@ def hazard_chains(
     barriers = description.barriers if description is not None else []
     chains = []
     for hazard in system.hazards:
+        mine = [b for b in barriers if hazard.id in b.mitigates]
+        measured_here = [b for b in mine if (measured.get(b.id) or {}).get("demands")]
+        # Bonferroni: every uncertain factor's bound at 1 - alpha/k, so the product's bounds
+        # hold jointly at ``confidence``
+        uncertain = 1 + len(measured_here)
+        level = 1.0 - (1.0 - confidence) / uncertain
         factors: list[Factor] = []
         used: list[str] = []
         problems: list[str] = []
@@ -210,7 +230,7 @@ def hazard_chains(
             if record is None:
                 problems.append(f"{requirement.id} has no verification result")
                 continue
-            candidates.append((_miss_rate(requirement, record), record.digest))
+            candidates.append((_miss_rate(requirement, record, level), record.digest))
         if candidates:
             factor, digest = max(candidates, key=lambda c: c[0].upper)
             factors.append(factor)
@@ -234,15 +254,17 @@ def hazard_chains(
                 continue
             counts = measured.get(barrier.id)
             if counts and counts.get("demands"):
+                failures, demands = int(counts["failures"]), int(counts["demands"])
+                lower, upper = _bounds(failures, demands, level)
                 factors.append(
                     Factor(
                         f"{barrier.id} {barrier.name} fails",
                         "barrier",
-                        float(counts["failure_on_demand"]),
-                        float(counts["lower_bound"]),
-                        float(counts["upper_bound"]),
+                        failures / demands,
+                        lower,
+                        upper,
                         "measured by the integration harness",
-                        f"{counts['failures']} failures in {counts['demands']} demands",
+                        f"{failures} failures in {demands} demands",
                     )
                 )
             elif barrier.failure_on_demand is not None:
@@ -297,6 +319,8 @@ def hazard_chains(
             "inconclusive",
             "",
             used,
+            confidence=confidence,
+            factor_level=level,
         )
         if not candidates:
             from dataclasses import replace
@@ -321,6 +345,7 @@ def _judged(chain: HazardChain) -> HazardChain:
     from dataclasses import replace
 
     upper, lower = chain.upper, chain.lower
+    joint = f" (bounds jointly at {chain.confidence:.0%})"
     if chain.acceptable is None:
         return replace(
             chain,
@@ -336,19 +361,19 @@ def _judged(chain: HazardChain) -> HazardChain:
         return replace(
             chain,
             verdict="pass",
-            reason=f"upper bound {upper:.3g} per demand <= acceptable {limit:.3g}{unit}",
+            reason=f"upper bound {upper:.3g} per demand <= acceptable {limit:.3g}{unit}{joint}",
         )
     if lower > limit:
         return replace(
             chain,
             verdict="fail",
-            reason=f"even the lower bound {lower:.3g} per demand exceeds {limit:.3g}{unit}",
+            reason=f"even the lower bound {lower:.3g} per demand exceeds {limit:.3g}{unit}{joint}",
         )
     return replace(
         chain,
         verdict="inconclusive",
         reason=(
             f"the rate lies in [{lower:.3g}, {upper:.3g}] per demand, which cannot decide "
-            f"<= {limit:.3g}{unit}: more verification data or measured barriers would"
+            f"<= {limit:.3g}{unit}{joint}: more verification data or measured barriers would"
         ),
     )

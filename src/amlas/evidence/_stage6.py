@@ -25,7 +25,7 @@ from amlas.adapters import import_callable
 from amlas.checks._hazard import MLEvidence, hazard_chains, hazard_requirements
 from amlas.checks._metrics import overall_verdict
 from amlas.checks._scenarios import BarrierCount, ScenarioResult, run_scenario
-from amlas.evidence._inputs import canonical_hash, harness_file
+from amlas.evidence._inputs import ProjectInputs, canonical_hash, harness_file
 from amlas.evidence._record import EvidenceRecord
 from amlas.hashing import sha256_file
 from amlas.project.artefacts import OperationalScenarios, SystemDescription
@@ -107,7 +107,7 @@ def run_stage6(runner: _Runner, evidence: Any) -> None:
     counts = {b: c.as_json(confidence) for b, c in measured.items()}
     ml, stage_note, cited = _verification_results(project, evidence, runner.records)
     with _timed() as meta:
-        chains = hazard_chains(project, ml, counts)
+        chains = hazard_chains(project, ml, counts, confidence=confidence)
     for chain in chains:
         record = EvidenceRecord(
             key=f"stage6/hazard/{chain.hazard}",
@@ -126,13 +126,17 @@ def run_stage6(runner: _Runner, evidence: Any) -> None:
                     "verification_results": chain.evidence,
                     "results_from": stage_note,
                     "barrier_counts": counts,
+                    "confidence": chain.confidence,
+                    "factor_level": chain.factor_level,
+                    "method": "products of one-sided Clopper-Pearson bounds, Bonferroni over "
+                    "the uncertain factors",
                     "assumption": "barriers fail independently of each other and of the ML "
                     "component; the rate is per demand (a situation in which the hazard can "
                     "arise)",
                 }
             ),
             # the verification results it rests on: their inputs are its inputs (R23)
-            inputs={**{k: v for d in chain.evidence for k, v in cited[d].items()}, **inputs},
+            inputs={**inputs, **{k: v for d in chain.evidence for k, v in cited[d].items()}},
             results=[_json(chain.as_slice())],
             verdict=chain.verdict,
             summary=f"{chain.hazard}: {chain.verdict}; {chain.reason}",
@@ -208,35 +212,37 @@ def _verification_results(
     project: Any, evidence: Any, fresh: list[EvidenceRecord]
 ) -> tuple[dict[str, MLEvidence], str, dict[str, dict[str, str]]]:
     """The latest stage-5 result of every requirement a hazard chain can use (stage 4
-    where stage 5 has none), from this run's ``fresh`` records first, then the store; and
-    a note saying which."""
+    where stage 5 has none), from this run's ``fresh`` records first, then the store; a
+    stored record that is stale (its model, data or requirement changed since) is not
+    used, and the note says so."""
     current = {r.key: r for r in fresh}
     out: dict[str, MLEvidence] = {}
     cited: dict[str, dict[str, str]] = {}
-    fallback = []
+    fallback, stale = [], []
+    checker = ProjectInputs(project)
     system = project.artefacts.get("A")
     hazards = [h.id for h in system.hazards] if system is not None else []
     wanted = {r.id: r for h in hazards for r in hazard_requirements(project, h)}
     for rid in sorted(wanted):
         for key in (f"stage5/{rid}/P", f"stage4/{rid}/O"):
-            if key in current:
-                record = current[key]
-                out[rid] = MLEvidence(rid, key, record.digest, list(record.results))
-                cited[record.digest] = dict(record.inputs)
-                if key.startswith("stage4"):
-                    fallback.append(rid)
-                break
-            found = evidence.list(key)
-            exact = [(k, d) for k, d in found if k == key]
-            if exact:
-                digest = exact[-1][1]
-                record = evidence.get(digest)
-                out[rid] = MLEvidence(rid, key, digest, list(record.results))
-                cited[digest] = dict(record.inputs)
-                if key.startswith("stage4"):
-                    fallback.append(rid)
-                break
+            record = current.get(key)
+            if record is None:
+                exact = [d for k, d in evidence.list(key) if k == key]
+                if not exact:
+                    continue
+                record = evidence.get(exact[-1])
+                changed = checker.stale(record)
+                if changed:
+                    stale.append(f"{key} ({', '.join(changed)})")
+                    continue
+            out[rid] = MLEvidence(rid, key, record.digest, list(record.results))
+            cited[record.digest] = dict(record.inputs)
+            if key.startswith("stage4"):
+                fallback.append(rid)
+            break
     note = "stage 5 verification results [Z]"
     if fallback:
         note += f"; stage 4 internal test results [X] for {', '.join(fallback)} (no stage 5 yet)"
+    if stale:
+        note += "; not used, stale: " + "; ".join(stale)
     return out, note, cited
