@@ -62,6 +62,7 @@ BAD: list[tuple[Any, str]] = [
     ({**FLAG, "kind": "flagg"}, "kind = \"flagg\": did you mean 'flag'?"),
     ({"kind": 3}, "kind = 3: expected one of period, flag, review, incident, label"),
     ({**PERIOD, "demands": {"grasp": -3}}, "demands.grasp = -3: Input should be greater than"),
+    ({**PERIOD, "demands": {"grasp": 10**23}}, "Input should be less than or equal to"),
     (
         {**PERIOD, "demands": {"grasp": "12"}},
         'demands.grasp = "12": Input should be a valid integer',

@@ -139,6 +139,13 @@ BAD_JSON: list[tuple[Any, int, str]] = [
         "metadata[0]['size_mm'] is 'big'; expected a number",
     ),
     ({"inputs": [ROW] * 300}, 413, "300 samples in one request; send at most 256"),
+    # integers beyond float64 (found in review: they used to raise OverflowError, a 500)
+    ({"inputs": [[10**400, *ROW[1:]]]}, 422, "expected a number within the float64 range"),
+    (
+        {"inputs": [ROW], "metadata": [{"size_mm": 10**400}]},
+        422,
+        "metadata[0]['size_mm'] is",
+    ),
 ]
 
 

@@ -103,7 +103,7 @@ class PeriodEntry(_Entry):
     kind: Literal["period"]
     start: AwareDatetime
     end: AwareDatetime
-    demands: Annotated[dict[Name, Annotated[int, Field(ge=0)]], Field(min_length=1)]
+    demands: Annotated[dict[Name, Annotated[int, Field(ge=0, le=2**53)]], Field(min_length=1)]
     note: str = ""
 
     @model_validator(mode="after")

@@ -126,7 +126,13 @@ def _numeric(values: Column, column: str) -> tuple[NDArray[np.float64], NDArray[
                 f"metadata[{i}][{column!r}] is {_show(value)}; expected a number"
             )
         else:
-            out[i] = float(value)
+            try:
+                out[i] = float(value)
+            except OverflowError:  # an integer beyond float64
+                raise MonitorInputError(
+                    f"metadata[{i}][{column!r}] is {_show(value)}; expected a number within "
+                    "the float64 range"
+                ) from None
     return out, missing
 
 

@@ -157,7 +157,14 @@ def _numbers(inputs: list[Any], shape: tuple[int, ...]) -> NDArray[np.float64]:
         raise MonitorInputError(
             f"inputs{_where(index, array.shape)} is {_show(flat[index])}; expected a number"
         )
-    values = flat.astype(np.float64)
+    try:
+        values = flat.astype(np.float64)
+    except OverflowError:  # a JSON integer beyond float64 (e.g. 400 digits)
+        index = next(i for i, v in enumerate(flat) if type(v) is int and abs(v) > 2**1023)
+        raise MonitorInputError(
+            f"inputs{_where(index, array.shape)} is {_show(flat[index])}; expected a number "
+            "within the float64 range"
+        ) from None
     finite = np.isfinite(values)
     if not finite.all():
         index = int(np.flatnonzero(~finite)[0])
