@@ -62,7 +62,7 @@ def test_ingest_writes_both_records_with_the_counts(root: Path) -> None:
     assert [(p["incidents"], p["line"]) for p in rows(operation, "period")] == [(1, 1), (0, 2)]
     assert operation.resolved["incidents_outside_periods"] == 1
     assert operation.parameters["log"] == "6-deployment/field-log.jsonl"
-    assert set(operation.inputs) == {"field_log", "artefact:A"}
+    assert set(operation.inputs) == {"field_log:6-deployment/field-log.jsonl", "artefact:A"}
 
     [calibration] = rows(monitor, "calibration")
     assert calibration["samples"] == 60
@@ -90,7 +90,13 @@ def test_ingest_writes_both_records_with_the_counts(root: Path) -> None:
         "unreviewed": 0,
     }
     assert monitor.verdict == "inconclusive"  # 3 labelled samples cannot show >= 0.5
-    assert {"monitor", "field_log", "dataset:N", "dataset:O", "environment"} == set(monitor.inputs)
+    assert {
+        "monitor",
+        "field_log:6-deployment/field-log.jsonl",
+        "dataset:N",
+        "dataset:O",
+        "environment",
+    } == set(monitor.inputs)
 
     with open_store("fs://evidence", root=root) as store:
         assert [key for key, _ in store.list("stage6/")] == ["stage6/monitor", "stage6/operation"]
@@ -172,3 +178,19 @@ def test_the_case_cites_the_records_and_they_go_stale_with_the_log(root: Path) -
     case = build_case(root)
     assert case.nodes["Sn6.7"].status == "stale"
     assert case.nodes["Sn6.8"].status == "stale"
+
+
+def test_a_log_given_on_the_command_line_is_what_the_records_rest_on(
+    root: Path, tmp_path: Path
+) -> None:
+    from amlas.case import build_case
+
+    other = tmp_path / "elsewhere.jsonl"
+    other.write_text(
+        log_lines(period("2026-05-01T00:00:00Z", "2026-06-01T00:00:00Z", 1000)), encoding="utf-8"
+    )
+    ingest_field_log(root, other)
+    case = build_case(root)
+    assert case.nodes["Sn6.7"].status != "stale"  # found in review: it was stale at once
+    other.write_text(other.read_text() + log_lines(incident("INC-9", "2026-05-20T08:00:00Z")))
+    assert build_case(root).nodes["Sn6.7"].status == "stale"

@@ -121,6 +121,10 @@ class ProjectInputs:
         if kind == "artefact":
             artefact = project.artefacts.get(arg)
             return canonical_hash(artefact) if artefact is not None else None
+        if kind == "field_log" and arg:
+            # the log the record was made from, by its path (project-relative when inside)
+            path = Path(arg) if Path(arg).is_absolute() else project.root / arg
+            return sha256_file(path) if path.is_file() else None
         if kind in ("field_log", "monitor"):
             from amlas.project.artefacts import ErroneousBehaviourLog
 

@@ -239,7 +239,7 @@ def operation_record(
             }
         ),
         inputs={
-            "field_log": log.sha256,
+            f"field_log:{name or log.source}": log.sha256,
             **({"artefact:A": canonical_hash(system)} if system is not None else {}),
         },
         results=_json(rows),
@@ -281,6 +281,7 @@ def monitor_record(
 ) -> EvidenceRecord:
     """The ``stage6/monitor`` record (see the module doc); ``name`` as for
     :func:`operation_record`."""
+    log_name = name or log.source
     target = monitor.settings.target_false_alarm_rate
     confidence = config.confidence
     labelled = _label_flags(monitor, log)
@@ -361,8 +362,8 @@ def monitor_record(
     counts = dict.fromkeys(("outside_odd", "ood", "low_confidence"), 0)
     outcomes = {"true_alarm": 0, "false_alarm": 0, "unreviewed": 0}
     for _, flag in log.flags:
-        for name in flag.flags:
-            counts[name] += 1
+        for flag_name in flag.flags:
+            counts[flag_name] += 1
         outcomes[log.outcome(flag) or "unreviewed"] += 1
     rows.append({"kind": "flags", "flags": len(log.flags), **counts, **outcomes})
     verdict = _overall(rows)
@@ -372,7 +373,7 @@ def monitor_record(
         f"field false alarms {fa.get('false_alarms', 0)}/{fa['samples']}, detection "
         f"{detected}/{det['samples']}; {len(log.flags)} flag(s) logged"
     )
-    inputs = {"monitor": monitor_sha256, "field_log": log.sha256}
+    inputs = {"monitor": monitor_sha256, f"field_log:{log_name}": log.sha256}
     inputs.update({k: v for k, v in monitor.calibrated_on.items() if k != "component"})
     return EvidenceRecord(
         key="stage6/monitor",
@@ -385,7 +386,7 @@ def monitor_record(
             "target_false_alarm_rate": target,
             "min_detection_rate": config.min_detection_rate,
             "confidence": confidence,
-            "log": name or log.source,
+            "log": log_name,
         },
         resolved=_json(
             {
