@@ -14,7 +14,7 @@ from amlas.case import build_case
 from amlas.checks import clopper_pearson
 from amlas.errors import UsageError
 from amlas.evidence import EvidenceRecord, RunReport, run_project
-from torch_project import HARNESS, RECALL, default_requirements, image_project
+from torch_project import HARNESS, RECALL, default_requirements, image_project, stage6_edit
 from torch_project import stage6_edit as _edit
 
 
@@ -179,3 +179,24 @@ def test_a_stale_verification_result_is_not_used(project: Path) -> None:
     )
     assert hazard.verdict == "inconclusive"
     assert hazard.results[0]["upper"] is None
+
+
+def test_modules_the_harness_loads_are_part_of_it(tmp_path: Path) -> None:
+    """A simulator module beside the harness: changing it stales the scenario records."""
+    root = image_project(
+        tmp_path / "p",
+        [*default_requirements()[:1], RECALL],
+        edit=stage6_edit(20),
+        files={
+            "harness.py": "from press_sim import run  # noqa: F401\n",
+            "press_sim.py": HARNESS,
+        },
+    )
+    sys.modules.pop("press_sim", None)
+    records = by_key(run_project(str(root), stages=(4, 6)))
+    assert "harness_code:press_sim.py" in records["stage6/scenario/SC-1"].inputs
+    assert build_case(root).nodes["Sn6.2"].status != "stale"
+    sim = root / "press_sim.py"
+    sim.write_text(sim.read_text() + "\n# faster closing\n", encoding="utf-8")
+    assert build_case(root).nodes["Sn6.2"].status == "stale"
+    sys.modules.pop("press_sim", None)

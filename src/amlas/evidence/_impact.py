@@ -65,7 +65,12 @@ from amlas.errors import ProjectNotFoundError, UsageError
 from amlas.evidence._inputs import ProjectInputs, canonical_hash, harness_file, model_code_file
 from amlas.evidence._store import StoreError, open_store
 from amlas.project import Project, check_project, load_project
-from amlas.project.artefacts import MLSafetyRequirement, ModelReference, OperationalScenarios
+from amlas.project.artefacts import (
+    ErroneousBehaviourLog,
+    MLSafetyRequirement,
+    ModelReference,
+    OperationalScenarios,
+)
 
 __all__ = [
     "CheckToRun",
@@ -465,6 +470,12 @@ def _map_changes(
             harness = harness_file(p.root, scenarios.harness)
             if harness is not None:
                 owners.append((harness.relative_to(p.root).as_posix(), "harness_code"))
+        log = p.get("DD", ErroneousBehaviourLog)
+        if log is not None and log.field_log is not None:
+            owners.append((log.field_log.path, "field_log"))
+            owners.append((log.field_log.path, f"field_log:{log.field_log.path}"))
+        if log is not None and log.monitor is not None:
+            owners.append((log.monitor.file, "monitor"))
     code = model_code_file(project)
     if code is not None:
         owners.append((code.relative_to(project.root).as_posix(), "model_code"))
@@ -473,6 +484,8 @@ def _map_changes(
     other: list[str] = []
     for path in files:
         hits = {name for location, name in owners if _under(path, location)}
+        if path.endswith(".py"):  # a module the stage-6 harness loaded (harness_code:<path>)
+            hits.add(f"harness_code:{posixpath.normpath(path)}")
         letter = artefact_files.get(posixpath.normpath(path))
         if letter is not None:
             letters.add(letter)

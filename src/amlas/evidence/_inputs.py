@@ -137,6 +137,9 @@ class ProjectInputs:
             if relative is None or not (project.root / relative).is_file():
                 return None
             return sha256_file(project.root / relative)
+        if kind == "harness_code" and arg:
+            path = project.root / arg
+            return sha256_file(path) if path.is_file() else None
         if kind == "harness_code":
             from amlas.project.artefacts import OperationalScenarios
 

@@ -18,7 +18,9 @@ of the verification records it used, so it goes stale with them.
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from amlas.adapters import import_callable
@@ -103,6 +105,12 @@ def run_stage6(runner: _Runner, evidence: Any) -> None:
                     part.reason,
                 )
             )
+    # every project-local module the harness brought in (a simulator beside it, say) is
+    # part of the harness: changing it makes the scenario records stale
+    local = _local_modules(project.root)
+    for record in runner.records:
+        if record.key.startswith("stage6/scenario/"):
+            record.inputs.update(local)
     confidence = min((s.confidence for s in scenarios.scenarios), default=0.95)
     counts = {b: c.as_json(confidence) for b, c in measured.items()}
     ml, stage_note, cited = _verification_results(project, evidence, runner.records)
@@ -157,6 +165,23 @@ def run_stage6(runner: _Runner, evidence: Any) -> None:
                 chain.reason,
             )
         )
+
+
+def _local_modules(root: Path) -> dict[str, str]:
+    """``harness_code:<path>`` -> SHA-256 of every loaded module file inside ``root``."""
+    base = root.resolve()
+    out = {}
+    for module in list(sys.modules.values()):
+        origin = getattr(module, "__file__", None)
+        if not origin:
+            continue
+        try:
+            relative = Path(origin).resolve().relative_to(base)
+        except ValueError:
+            continue
+        if relative.suffix == ".py" and relative.parts[0] not in (".venv", "venv"):
+            out[f"harness_code:{relative.as_posix()}"] = sha256_file(base / relative)
+    return dict(sorted(out.items()))
 
 
 def _scenario_record(
