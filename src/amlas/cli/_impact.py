@@ -51,10 +51,14 @@ def _shown(items: tuple[str, ...] | list[str], limit: int = 3) -> str:
 
 
 def _rerun_hint(result: Impact, directory: str) -> list[str]:
-    roles = sorted({c.needs for c in result.checks})
+    ingested = ("stage6/operation", "stage6/monitor")  # written by 'amlas monitor ingest'
+    runnable = [c for c in result.checks if c.key not in ingested]
+    roles = sorted({c.needs for c in runnable})
     lines = []
+    if len(runnable) < len(result.checks):
+        lines.append(f"amlas monitor ingest {directory}")
     for role in roles:
-        stages = sorted({c.stage for c in result.checks if c.needs == role})
+        stages = sorted({c.stage for c in runnable if c.needs == role})
         flags = "".join(f" --stage {s}" for s in stages)
         role_flag = " --role verifier --key-file KEY" if role == "verifier" else ""
         lines.append(f"amlas run {directory}{role_flag}{flags} --stale-only")

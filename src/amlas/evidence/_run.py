@@ -748,7 +748,8 @@ def run_project(
         runner.evaluate(4, "O")
     if 5 in chosen:
         runner.evaluate(5, "P")
-    if 6 in chosen and (only is None or any(k.startswith("stage6/") for k in only)):
+    stage6_keys = ("stage6/scenario/", "stage6/hazard/")  # operation, monitor: monitor ingest
+    if 6 in chosen and (only is None or any(k.startswith(stage6_keys) for k in only)):
         from amlas.evidence._stage6 import run_stage6
 
         with open_store(uri, root=project.root) as evidence:
