@@ -5,7 +5,8 @@
 threshold on the internal test data [O] (:mod:`._ood`). Only samples inside the ODD take
 part (the score describes the domain, not what lies outside it); how many were left out
 is recorded. The calibration false-alarm rate on [O] is recorded with its exact
-(Clopper-Pearson) one-sided upper bound at the configured confidence.
+(Clopper-Pearson) one-sided upper bound at the configured confidence; it is in-sample (the
+threshold was set on those scores), so it describes the calibration, not the future rate.
 
 :func:`stale_reasons` compares the hashes a monitor was calibrated on with the project
 as it is now; :func:`load_monitor` and :func:`load_monitored_model` refuse a stale
