@@ -200,3 +200,31 @@ def test_modules_the_harness_loads_are_part_of_it(tmp_path: Path) -> None:
     sim.write_text(sim.read_text() + "\n# faster closing\n", encoding="utf-8")
     assert build_case(root).nodes["Sn6.2"].status == "stale"
     sys.modules.pop("press_sim", None)
+
+
+@pytest.mark.parametrize(("variations", "verdict"), [(20, "inconclusive"), (59, "pass")])
+def test_max_violation_rate_asks_for_enough_runs(
+    tmp_path: Path, variations: int, verdict: str
+) -> None:
+    def edit(docs: dict[str, Any]) -> None:
+        stage6_edit(variations)(docs)
+        docs["EE"]["scenarios"] = docs["EE"]["scenarios"][:1]
+        docs["EE"]["scenarios"][0].update(min_pass_rate=1.0, max_violation_rate=0.05)
+        docs["EE"]["harness_data"] = ["O"]
+
+    root = image_project(
+        tmp_path / "p",
+        [*default_requirements()[:1], RECALL],
+        edit=edit,
+        files={"harness.py": HARNESS},
+    )
+    record = by_key(run_project(str(root), stages=(6,)))["stage6/scenario/SC-1"]
+    (row,) = record.results
+    if row["failing_count"]:  # a violation fails whatever the count
+        assert record.verdict == "fail"
+    else:
+        assert record.verdict == verdict
+        if verdict == "inconclusive":
+            assert "59 runs without a violation would" in row["reason"]
+    # the harness replays [O]: the record rests on it
+    assert "dataset:O" in record.inputs

@@ -25,7 +25,8 @@ which it held is judged against ``min_pass_rate`` (one share, or one per require
 the exact one-sided bound at ``confidence`` (Bonferroni-corrected across the scenario's
 requirements judged on a bound); with
 ``min_pass_rate: 1`` a single violation fails and no violation passes, the bound then only
-says how small a violation rate the runs support. Errors make the result inconclusive.
+says how small a violation rate the runs support, unless ``max_violation_rate`` asks that
+bound to reach a rate (too few runs are then inconclusive). Errors make the result inconclusive.
 Barrier outcomes are counted across all runs (demands, failures) for the hazard-rate
 analysis (:mod:`._hazard`).
 """
@@ -145,10 +146,19 @@ class ScenarioResult:
             else:
                 lower = clopper_pearson(held, ok_runs, confidence=confidence, sided="lower")
                 bound = lower.lower if ok_runs else -math.inf
+                limit = self.scenario.max_violation_rate
                 if violated:
                     verdict, reason = "fail", f"violated in {len(violated)} of {ok_runs} runs"
                 elif ok_runs == 0:
                     verdict, reason = "inconclusive", "no run completed"
+                elif limit is not None and 1 - bound > limit:
+                    needed = required_runs(limit, confidence)
+                    verdict = "inconclusive"
+                    reason = (
+                        f"held in all {ok_runs} runs, but that only shows a violation rate "
+                        f"below {1 - bound:.4g} at {confidence:.0%}, not below {limit:g}: "
+                        f"{needed} runs without a violation would"
+                    )
                 else:
                     verdict = "pass"
                     reason = (
@@ -181,6 +191,12 @@ class ScenarioResult:
     @property
     def verdict(self) -> str:
         return overall_verdict([s.verdict for s in self.slices()])
+
+
+def required_runs(max_violation_rate: float, confidence: float) -> int:
+    """Runs without a violation that show a violation rate below ``max_violation_rate`` at
+    ``confidence`` (the exact bound of zero violations: 1 - (1 - c)^(1/n))."""
+    return math.ceil(math.log(1.0 - confidence) / math.log(1.0 - max_violation_rate))
 
 
 def variation_seed(scenario_id: str, variation: int) -> int:

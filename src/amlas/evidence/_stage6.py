@@ -68,6 +68,11 @@ def run_stage6(runner: _Runner, evidence: Any) -> None:
         for letter in ("EE", "C", "A")
         if letter in project.artefacts
     }
+    current = ProjectInputs(project)
+    for letter in scenarios.harness_data:
+        digest = current.current(f"dataset:{letter}")
+        if digest is not None:
+            inputs[f"dataset:{letter}"] = digest
     source = harness_file(project.root, scenarios.harness)
     if source is not None:
         inputs["harness_code"] = sha256_file(source)

@@ -160,6 +160,10 @@ class OperationalScenario(Item):
     single violation fails)."""
     confidence: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.95
     """Confidence level of that bound."""
+    max_violation_rate: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
+    """For requirements that must hold in every run (pass rate 1): pass only when, with
+    no violation seen, the one-sided upper bound of the violation rate at ``confidence`` is
+    at most this; fewer runs give 'inconclusive', with how many would do."""
 
 
 class OperationalScenarios(ArtefactDocument):
@@ -183,3 +187,6 @@ class OperationalScenarios(ArtefactDocument):
     docs/deployment.md. Without it, `amlas run --stage 6` has nothing to run."""
     simulation_rationale: str = ""
     """Why the simulation represents the operational system (G6.5), when `simulation`."""
+    harness_data: list[Literal["N", "O", "P"]] = Field(default_factory=list)
+    """Datasets the harness reads (e.g. cases it replays): the scenario records rest on
+    them and go stale when they change."""
