@@ -2,6 +2,11 @@
 
 Write to a temporary file in the same directory, flush and fsync it, then ``os.replace``
 it over the target, which is atomic on POSIX and Windows.
+
+Permissions: ``tempfile`` creates files 0600 and folders 0700; the written file instead
+keeps the mode of the file it replaces, or gets the usual mode for a new file (0666, and
+folders 0777, less the process umask), so a report or a safety case is as readable as
+any file the user writes. Secrets (verifier keys) are written elsewhere, owner-only.
 """
 
 from __future__ import annotations
@@ -16,15 +21,31 @@ from pathlib import Path
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_tree"]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _mode_for(target: Path, *, folder: bool = False) -> int:
+    """The mode a new version of ``target`` gets (see the module doc)."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        return (0o777 if folder else 0o666) & ~_umask()
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    mode = _mode_for(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -44,9 +65,12 @@ def atomic_write_tree(path: str | Path, files: Mapping[str, str | bytes]) -> Non
     leaves the old tree in place. Names must stay inside the folder."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    folder_mode = _mode_for(target, folder=True)
+    file_mode = 0o666 & ~_umask()
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     old = None
     try:
+        os.chmod(staging, folder_mode)
         for name, content in files.items():
             relative = Path(name)
             if relative.is_absolute() or ".." in relative.parts:
@@ -58,6 +82,7 @@ def atomic_write_tree(path: str | Path, files: Mapping[str, str | bytes]) -> Non
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
+            os.chmod(file, file_mode)
         if target.exists():
             old = target.parent / f".{target.name}.{os.getpid()}.old"
             os.replace(target, old)
