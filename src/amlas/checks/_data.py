@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from amlas.adapters import ColumnError, DatasetError, read_table
 from amlas.checks._datasets import Dataset
-from amlas.checks._intervals import Verdict, decide_proportion, required_samples
+from amlas.checks._intervals import Verdict, decide_proportion, percent, required_samples
 from amlas.checks._metrics import MAX_LISTED_IDS
 from amlas.checks._slices import OUTSIDE_CODE
 from amlas.project import METRICS, Project
@@ -223,7 +223,7 @@ def _cells(
         family = f", Holm over {m} slices" if m > 1 else ""
         resolved["k_derivation"] = (
             f"{requirement.id}: {requirement.metric} {comparison} {requirement.threshold:g} at "
-            f"{confidence:.0%} confidence{family} needs {k} samples with no failure "
+            f"{percent(confidence)} confidence{family} needs {k} samples with no failure "
             "(exact binomial)"
         )
     resolved["min_samples"] = k
@@ -402,7 +402,7 @@ def _label_errors(
         results[0]["additional_samples"] = decision.additional_samples
     summary = (
         f"{subject} on [{ds.letter}]: {len(wrong)} label error(s) in {n} audited samples; "
-        f"{rule.confidence:.0%} upper bound {decision.interval.upper:.4f} vs "
+        f"{percent(rule.confidence)} upper bound {decision.interval.upper:.4f} vs "
         f"{rule.max_rate:g}: {decision.verdict}"
     )
     resolved["method"] = "clopper-pearson"

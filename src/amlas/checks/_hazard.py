@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from amlas.checks._intervals import Verdict, clopper_pearson
+from amlas.checks._intervals import Verdict, clopper_pearson, percent
 from amlas.project import Project
 from amlas.project.artefacts import (
     AllocatedRequirements,
@@ -345,7 +345,7 @@ def _judged(chain: HazardChain) -> HazardChain:
     from dataclasses import replace
 
     upper, lower = chain.upper, chain.lower
-    joint = f" (bounds jointly at {chain.confidence:.0%})"
+    joint = f" (bounds jointly at {percent(chain.confidence)})"
     if chain.acceptable is None:
         return replace(
             chain,

@@ -39,6 +39,13 @@ __all__ = [
     "samples_to_decide",
 ]
 
+
+def percent(level: float) -> str:
+    """A confidence level as a percentage with the digits it has: 0.95 -> '95%',
+    0.975 -> '97.5%' (a Bonferroni level must not read as a rounder number)."""
+    return f"{level * 100:.4g}%"
+
+
 Comparison = Literal["at_least", "at_most"]
 Verdict = Literal["pass", "fail", "inconclusive"]
 Sided = Literal["two-sided", "lower", "upper"]
@@ -227,17 +234,19 @@ def decide_slices(
             needed = required_samples(threshold, comparison=comparison, confidence=confidence)
             additional = needed
         elif verdict == "pass":
-            reason = f"the {confidence:.0%} bound {bound:.4f} {sign} {threshold:g}{family}"
+            reason = f"the {percent(confidence)} bound {bound:.4f} {sign} {threshold:g}{family}"
         elif verdict == "fail":
             reason = (
-                f"even the favourable {confidence:.0%} bound misses {threshold:g}"
+                f"even the favourable {percent(confidence)} bound misses {threshold:g}"
                 f" (p={p_fail:.3g}{family})"
             )
         else:
             additional = samples_to_decide(
                 k, n, threshold=threshold, comparison=comparison, confidence=confidence, family=m
             )
-            reason = f"the {confidence:.0%} bound {bound:.4f} cannot decide {sign} {threshold:g}"
+            reason = (
+                f"the {percent(confidence)} bound {bound:.4f} cannot decide {sign} {threshold:g}"
+            )
             reason += family
             if additional is None:
                 reason += "; the observed rate equals the threshold, so more data will not decide"

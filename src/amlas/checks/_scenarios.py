@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from amlas.adapters import Model
-from amlas.checks._intervals import clopper_pearson, decide_slices
+from amlas.checks._intervals import clopper_pearson, decide_slices, percent
 from amlas.checks._metrics import MAX_LISTED_IDS, SliceResult, overall_verdict
 from amlas.checks._robustness import perturbation_seed
 from amlas.project.artefacts import OperationalScenario
@@ -156,14 +156,14 @@ class ScenarioResult:
                     verdict = "inconclusive"
                     reason = (
                         f"held in all {ok_runs} runs, but that only shows a violation rate "
-                        f"below {1 - bound:.4g} at {confidence:.0%}, not below {limit:g}: "
+                        f"below {1 - bound:.4g} at {percent(confidence)}, not below {limit:g}: "
                         f"{needed} runs without a violation would"
                     )
                 else:
                     verdict = "pass"
                     reason = (
                         f"held in all {ok_runs} runs; the violation rate is below "
-                        f"{1 - bound:.4g} at {confidence:.0%}"
+                        f"{1 - bound:.4g} at {percent(confidence)}"
                     )
             if self.errors and verdict == "pass":
                 verdict = "inconclusive"
