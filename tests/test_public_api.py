@@ -78,6 +78,7 @@ PUBLIC = {
         "formal_result",
         "formal_unavailable",
         "perturb_images",
+        "perturbation_unfit",
         "perturbed_decisions",
         "robustness_unavailable",
         "run_fault_campaigns",

@@ -110,20 +110,38 @@ def test_hazard_rate_multiplies_the_chain_and_compares_with_a(project: Path) -> 
     assert math.isfinite(row["upper"])
 
 
-def test_an_unreachable_rate_fails(tmp_path: Path) -> None:
-    root = image_project(
-        tmp_path / "p",
-        [*default_requirements()[:1], RECALL],
-        edit=_edit(400, acceptable=1e-9),
-        files={"harness.py": HARNESS},
-    )
-    records = by_key(run_project(str(root), stages=(4, 6)))
-    hazard = records["stage6/hazard/HAZ-1"]
-    (row,) = hazard.results
-    if row["lower"] > 1e-9:
-        assert hazard.verdict == "fail"
-    else:  # a perfect run leaves the lower bound at 0: nothing can be shown either way
-        assert hazard.verdict == "inconclusive"
+def test_an_unreachable_rate_fails_and_a_met_one_passes(tmp_path: Path) -> None:
+    """The chain's verdict on fixed counts: 30 misses in 100 and a limiter declared to fail
+    half its demands give a rate whose lower bound exceeds 1e-3, and whose upper bound stays
+    under 0.5."""
+    from amlas import load_project
+    from amlas.checks._hazard import MLEvidence, hazard_chains
+
+    def edit(acceptable: float) -> Any:
+        def change(docs: dict[str, Any]) -> None:
+            stage6_edit(10, acceptable=acceptable)(docs)
+            docs["C"]["barriers"][0]["failure_on_demand"] = 0.5
+
+        return change
+
+    row = {"slice": "all", "samples": 100, "successes": 70}  # recall 0.7: 30 misses
+    for acceptable, verdict in ((1e-3, "fail"), (0.5, "pass")):
+        root = image_project(
+            tmp_path / str(acceptable), [*default_requirements()[:1], RECALL], edit=edit(acceptable)
+        )
+        project = load_project(root).project
+        evidence = {"MLR-9": MLEvidence("MLR-9", "stage5/MLR-9/P", "d" * 64, [row])}
+        (chain,) = hazard_chains(project, evidence, {})
+        ml, limiter = chain.factors
+        assert ml.estimate == pytest.approx(0.3)
+        assert ml.upper == pytest.approx(
+            clopper_pearson(30, 100, confidence=0.95, sided="upper").upper
+        )
+        assert (limiter.estimate, limiter.source) == (0.5, "declared in [C]")
+        assert chain.lower == pytest.approx(
+            clopper_pearson(30, 100, confidence=0.95, sided="lower").lower * 0.5
+        )
+        assert chain.verdict == verdict, chain.reason
 
 
 def test_case_cites_scenarios_and_hazards(project: Path) -> None:
@@ -221,11 +239,9 @@ def test_max_violation_rate_asks_for_enough_runs(
     )
     record = by_key(run_project(str(root), stages=(6,)))["stage6/scenario/SC-1"]
     (row,) = record.results
-    if row["failing_count"]:  # a violation fails whatever the count
-        assert record.verdict == "fail"
-    else:
-        assert record.verdict == verdict
-        if verdict == "inconclusive":
-            assert "59 runs without a violation would" in row["reason"]
+    assert row["failing_count"] == 0  # the seeded runs hold: the count alone decides
+    assert record.verdict == verdict
+    if verdict == "inconclusive":
+        assert "59 runs without a violation would" in row["reason"]
     # the harness replays [O]: the record rests on it
     assert "dataset:O" in record.inputs

@@ -69,6 +69,7 @@ from amlas.checks._verify import (
     fault_result,
     formal_result,
     formal_unavailable,
+    perturbation_unfit,
     perturbed_decisions,
     robustness_unavailable,
 )
@@ -115,6 +116,7 @@ __all__ = [
     "perturb",
     "perturb_images",
     "perturbation_seed",
+    "perturbation_unfit",
     "perturbed_decisions",
     "plan_slices",
     "predict",

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from amlas.checks._intervals import Verdict, clopper_pearson, percent
@@ -323,8 +323,6 @@ def hazard_chains(
             factor_level=level,
         )
         if not candidates:
-            from dataclasses import replace
-
             chain = replace(
                 chain,
                 verdict="inconclusive",
@@ -342,8 +340,6 @@ def hazard_chains(
 
 
 def _judged(chain: HazardChain) -> HazardChain:
-    from dataclasses import replace
-
     upper, lower = chain.upper, chain.lower
     joint = f" (bounds jointly at {percent(chain.confidence)})"
     if chain.acceptable is None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from amlas.adapters import Model, TorchModel, torch_module
+from amlas.checks._adversarial import ADVERSARIAL_PERTURBATIONS
 from amlas.checks._datasets import Dataset
+from amlas.checks._images import IMAGE_PERTURBATIONS
 from amlas.checks._intervals import decide_slices
 from amlas.checks._metrics import (
     MAX_LISTED_IDS,
@@ -49,20 +52,15 @@ from amlas.hashing import sha256_file
 from amlas.project.artefacts import MLSafetyRequirement
 
 __all__ = [
-    "ADVERSARIAL_KINDS",
-    "IMAGE_KINDS",
     "decision_offsets",
     "fault_result",
     "formal_result",
     "formal_unavailable",
+    "perturbation_unfit",
     "perturbed_decisions",
     "robustness_unavailable",
 ]
 
-IMAGE_KINDS = frozenset(
-    {"gaussian_noise", "blur", "brightness", "contrast", "rotation", "occlusion"}
-)
-ADVERSARIAL_KINDS = frozenset({"fgsm", "pgd"})
 Progress = Callable[[int], None]
 
 
@@ -104,17 +102,28 @@ def robustness_unavailable(
     perturbation = requirement.perturbation
     if perturbation is None:
         return f"{metric} needs a 'perturbation' to apply"
-    kind = perturbation.kind
-    if kind in TABULAR_PERTURBATIONS and dataset_is_tabular:
-        return None
-    if kind in IMAGE_KINDS - TABULAR_PERTURBATIONS or (kind == "gaussian_noise"):
-        if dataset_is_tabular:
+    return perturbation_unfit(
+        perturbation.kind,
+        tabular=dataset_is_tabular,
+        differentiable=torch_module(model) is not None,
+    )
+
+
+def perturbation_unfit(kind: str, *, tabular: bool, differentiable: bool) -> str | None:
+    """Why perturbation ``kind`` cannot be applied to a model with these inputs, if so:
+    noise and scaling of features need a table, image corruptions need array inputs,
+    gradient attacks need a differentiable (torch) model."""
+    if tabular:
+        if kind in TABULAR_PERTURBATIONS:
+            return None
+        if kind in IMAGE_PERTURBATIONS:
             return f"perturbation {kind!r} applies to image inputs; this model takes a table"
+    elif kind in IMAGE_PERTURBATIONS:
         return None
-    if kind in ADVERSARIAL_KINDS:
-        if torch_module(model) is None:
-            return f"the {kind} attack needs gradients: a torch model (format: torch)"
-        return None
+    if kind in ADVERSARIAL_PERTURBATIONS:
+        if differentiable:
+            return None
+        return f"the {kind} attack needs gradients: a torch model (format: torch)"
     return f"perturbation {kind!r} does not apply to this model's inputs"
 
 
@@ -157,7 +166,7 @@ def perturbed_decisions(
     assert perturbation is not None
     seed = perturbation_seed(requirement.id)
     kind = perturbation.kind
-    if kind in ADVERSARIAL_KINDS:
+    if kind in ADVERSARIAL_PERTURBATIONS:
         from amlas.checks._adversarial import adversarial_predictions
 
         wrapped = torch_module(model)
@@ -326,7 +335,7 @@ def formal_result(
 
     # open queries decided both ways: as not robust, then as robust
     pessimistic, optimistic = judged(proven), judged(proven | open_)
-    slices = _merge_open(pessimistic.slices, optimistic.slices, status, dataset, chosen)
+    slices = _merge_open(pessimistic.slices, optimistic.slices)
     kinds = ("proven", "counterexample", "unknown", "timeout", "error", "misclassified")
     counts = {kind: int(np.sum(status == kind)) for kind in kinds}
     resolved.update(pessimistic.resolved)
@@ -387,13 +396,7 @@ def _agreement(
     return out
 
 
-def _merge_open(
-    pessimistic: list[SliceResult],
-    optimistic: list[SliceResult],
-    status: NDArray[Any],
-    dataset: Dataset,
-    chosen: NDArray[np.int64],
-) -> list[SliceResult]:
+def _merge_open(pessimistic: list[SliceResult], optimistic: list[SliceResult]) -> list[SliceResult]:
     """Per slice: pass only when the open queries counted as not robust still pass; fail
     only when counting them as robust still fails; inconclusive in between."""
     merged = []
@@ -403,7 +406,7 @@ def _merge_open(
             merged.append(low)
             continue
         if high.verdict == "fail":
-            merged.append(_replace(low, verdict="fail", reason=high.reason + _open(open_count)))
+            merged.append(replace(low, verdict="fail", reason=high.reason + _open(open_count)))
             continue
         reason = (
             f"{open_count} queries ended unknown or in a timeout, and they decide the "
@@ -411,18 +414,12 @@ def _merge_open(
             f"robust it is {high.bound:.4f} (threshold {low.threshold:g}); give the "
             "solver more time, or a smaller network"
         )
-        merged.append(_replace(low, verdict="inconclusive", reason=reason))
+        merged.append(replace(low, verdict="inconclusive", reason=reason))
     return merged
 
 
 def _open(count: int) -> str:
     return f" (even counting the {count} unknown or timed-out queries as robust)"
-
-
-def _replace(result: SliceResult, **changes: Any) -> SliceResult:
-    from dataclasses import replace
-
-    return replace(result, **changes)
 
 
 # -- fault injection ---------------------------------------------------------------------

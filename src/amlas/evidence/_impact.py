@@ -58,11 +58,10 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from amlas.checks._metrics import BOOTSTRAP_METRICS, PROPORTIONS
-from amlas.checks._robustness import TABULAR_PERTURBATIONS
-from amlas.checks._verify import ADVERSARIAL_KINDS, IMAGE_KINDS
+from amlas.checks._verify import perturbation_unfit
 from amlas.diagnostics import Diagnostics
 from amlas.errors import ProjectNotFoundError, UsageError
-from amlas.evidence._inputs import ProjectInputs, canonical_hash, harness_file, model_code_file
+from amlas.evidence._inputs import ProjectInputs, canonical_hash, model_code_file, module_file
 from amlas.evidence._store import StoreError, open_store
 from amlas.project import Project, check_project, load_project
 from amlas.project.artefacts import (
@@ -234,14 +233,10 @@ def _unavailable(requirement: MLSafetyRequirement, model_format: str, tabular: b
     perturbation = requirement.perturbation
     if perturbation is None:
         return True
-    kind = perturbation.kind
-    if kind in TABULAR_PERTURBATIONS and tabular:
-        return False
-    if kind in IMAGE_KINDS - TABULAR_PERTURBATIONS or kind == "gaussian_noise":
-        return tabular
-    if kind in ADVERSARIAL_KINDS:
-        return model_format != "torch"
-    return True
+    unfit = perturbation_unfit(
+        perturbation.kind, tabular=tabular, differentiable=model_format == "torch"
+    )
+    return unfit is not None
 
 
 def planned_checks(project: Project) -> list[PlannedCheck]:
@@ -467,7 +462,7 @@ def _map_changes(
             owners.append((reference.location, "model"))
         scenarios = p.get("EE", OperationalScenarios)
         if scenarios is not None and scenarios.harness:
-            harness = harness_file(p.root, scenarios.harness)
+            harness = module_file(p.root, scenarios.harness)
             if harness is not None:
                 owners.append((harness.relative_to(p.root).as_posix(), "harness_code"))
         log = p.get("DD", ErroneousBehaviourLog)

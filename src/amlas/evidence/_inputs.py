@@ -31,7 +31,7 @@ from amlas.hashing import sha256_file
 from amlas.project import Project
 from amlas.sealing import AccessLog, SealError, read_header
 
-__all__ = ["ProjectInputs", "canonical_hash", "model_code_file"]
+__all__ = ["ProjectInputs", "canonical_hash", "model_code_file", "module_file"]
 
 _UNCHECKED = frozenset({"samples"})
 
@@ -44,9 +44,9 @@ def canonical_hash(value: BaseModel | Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def harness_file(root: Path, spec: str) -> Path | None:
-    """The source file of an [EE] harness module ('module:function'), when the project
-    holds it."""
+def module_file(root: Path, spec: str) -> Path | None:
+    """The source file of the module of ``"module:function"``, when ``root`` holds it
+    (``module.py`` or ``module/__init__.py``)."""
     relative = Path(*spec.split(":")[0].split("."))
     for candidate in (relative.with_suffix(".py"), relative / "__init__.py"):
         if (root / candidate).is_file():
@@ -62,11 +62,7 @@ def model_code_file(project: Project) -> Path | None:
     ref = project.get("V", ModelReference)
     if ref is None or ref.format not in ("python_callable", "torch") or not ref.callable:
         return None
-    relative = Path(*ref.callable.split(":")[0].split("."))
-    for candidate in (relative.with_suffix(".py"), relative / "__init__.py"):
-        if (project.root / candidate).is_file():
-            return project.root / candidate
-    return None
+    return module_file(project.root, ref.callable)
 
 
 class ProjectInputs:
@@ -146,7 +142,7 @@ class ProjectInputs:
             scenarios = project.get("EE", OperationalScenarios)
             if scenarios is None or scenarios.harness is None:
                 return None
-            file = harness_file(project.root, scenarios.harness)
+            file = module_file(project.root, scenarios.harness)
             return sha256_file(file) if file is not None else None
         return None
 

@@ -27,7 +27,7 @@ from amlas.adapters import import_callable
 from amlas.checks._hazard import MLEvidence, hazard_chains, hazard_requirements
 from amlas.checks._metrics import overall_verdict
 from amlas.checks._scenarios import BarrierCount, ScenarioResult, run_scenario
-from amlas.evidence._inputs import ProjectInputs, canonical_hash, harness_file
+from amlas.evidence._inputs import ProjectInputs, canonical_hash, module_file
 from amlas.evidence._record import EvidenceRecord
 from amlas.hashing import sha256_file
 from amlas.project.artefacts import OperationalScenarios, SystemDescription
@@ -73,7 +73,7 @@ def run_stage6(runner: _Runner, evidence: Any) -> None:
         digest = current.current(f"dataset:{letter}")
         if digest is not None:
             inputs[f"dataset:{letter}"] = digest
-    source = harness_file(project.root, scenarios.harness)
+    source = module_file(project.root, scenarios.harness)
     if source is not None:
         inputs["harness_code"] = sha256_file(source)
     if model is not None:
@@ -94,7 +94,7 @@ def run_stage6(runner: _Runner, evidence: Any) -> None:
             total = measured.setdefault(barrier, BarrierCount())
             total.demands += count.demands
             total.failures += count.failures
-        record = _scenario_record(runner, result, inputs, meta, _json, _versions)
+        record = _scenario_record(runner, result, inputs, meta)
         runner.records.append(record)
         for part in result.slices():
             report.rows.append(
@@ -190,13 +190,11 @@ def _local_modules(root: Path) -> dict[str, str]:
 
 
 def _scenario_record(
-    runner: _Runner,
-    result: ScenarioResult,
-    inputs: dict[str, str],
-    meta: dict[str, Any],
-    json: Any,
-    versions: Any,
+    runner: _Runner, result: ScenarioResult, inputs: dict[str, str], meta: dict[str, Any]
 ) -> EvidenceRecord:
+    from amlas.evidence._run import _json as json
+    from amlas.evidence._run import _versions as versions
+
     scenario = result.scenario
     slices = result.slices()
     verdict = overall_verdict([s.verdict for s in slices])
