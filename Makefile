@@ -1,14 +1,22 @@
 # Two entry points on a fresh machine: `make demo` and `make test`.
-# Each creates .venv, installs what it needs (pinned through constraints.txt, which keeps
-# torch on the local CPU wheel for later extras) and runs.
+# Each creates .venv and installs exactly what its lock file pins (requirements/demo.lock,
+# requirements/test.lock: every package at one version, with its SHA-256), then runs.
+# `make lock` regenerates the locks after a dependency change (commit them together);
+# `make test-latest` runs the suite on the newest versions pyproject.toml allows (not in CI).
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
+PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q
+# From a lock: every distribution checked against its hash, nothing resolved at install time;
+# then amlas itself, editable, built by the locked setuptools.
+LOCKED  = $(PIP) --require-hashes --no-deps -r requirements/$(1).lock && \
+	  $(PIP) --no-deps --no-build-isolation -e . && $(BIN)/python -m pip check -q
+UV_VERSION := 0.13.9
 DEMO   := examples/breast-cancer-triage
 
-.PHONY: demo test lint typecheck unit schema docs example clean system-demo system-test
+.PHONY: demo test lint typecheck unit schema docs example clean system-demo system-test \
+	lock lock-check test-latest
 
 # Debian packages: Graphviz's `dot` lays out the GSN diagrams; Chromium drives the report's
 # browser test (and the optional PDF). Installed only when missing (root, or sudo).
@@ -33,13 +41,36 @@ $(BIN)/python:
 	  { echo "amlas needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.demo-installed: $(BIN)/python pyproject.toml constraints.txt
-	$(PIP) -e '.[examples]'
+$(VENV)/.demo-installed: $(BIN)/python requirements/demo.lock
+	$(call LOCKED,demo)
 	@touch $@
 
-$(VENV)/.test-installed: $(BIN)/python pyproject.toml constraints.txt
-	$(PIP) -e '.[test]'
+$(VENV)/.test-installed: $(BIN)/python requirements/test.lock
+	$(call LOCKED,test)
 	@touch $@ $(VENV)/.demo-installed
+
+# Regenerate the locks with uv (pip-tools' format, hashes, CPython 3.11 on Linux x86-64);
+# today's pins are kept where they still satisfy pyproject.toml.
+lock: $(BIN)/python
+	$(PIP) uv==$(UV_VERSION)
+	$(BIN)/python tools/lock.py
+
+# Offline: each lock was resolved from today's pyproject.toml and pins what it asks for.
+lock-check: $(VENV)/.test-installed
+	$(BIN)/python tools/lock.py --check
+
+# The newest versions pyproject.toml allows (torch stays on constraints.txt's pin), in a venv
+# of its own, then the whole suite: drift found on purpose, not by a newcomer. Not in CI.
+test-latest: system-test
+	rm -rf .venv-latest && $(PYTHON) -m venv .venv-latest
+	.venv-latest/bin/python -m pip install --disable-pip-version-check -q -U pip
+	.venv-latest/bin/python -m pip install --disable-pip-version-check -q -U \
+	  --upgrade-strategy eager -c constraints.txt -e '.[test]'
+	.venv-latest/bin/python -m pip list --format freeze > .venv-latest/installed.txt
+	@echo "newest allowed versions: .venv-latest/installed.txt"
+	.venv-latest/bin/ruff check src tests examples benchmarks
+	.venv-latest/bin/mypy
+	.venv-latest/bin/pytest -q
 
 # The demo works on a copy of each example (the committed example keeps its plaintext [P]):
 # a verifier key outside the project, [P] sealed, stage 3-4 as the development team and
@@ -88,7 +119,7 @@ demo: $(VENV)/.demo-installed system-demo
 	@echo "  report.html                        the safety case report (offline HTML: open it in a browser)"
 	@echo "  safety-case/                       case.json, case.md, case.junit.xml, gsn/ (gsn2x YAML), svg/"
 
-test: $(VENV)/.test-installed system-test lint typecheck unit
+test: $(VENV)/.test-installed system-test lock-check lint typecheck unit
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check src tests examples benchmarks
@@ -114,4 +145,4 @@ example: $(VENV)/.test-installed
 	$(BIN)/python examples/chess-robot-grasp/build.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-latest out .pytest_cache .mypy_cache .ruff_cache

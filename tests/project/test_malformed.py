@@ -174,6 +174,14 @@ CASES = [
     Case("empty-file", "F007", "H", raw("H", "")),
     Case("alias-cycle", "F006", "H", raw("H", "requirements: &a [*a]\n")),
     Case("nesting-too-deep", "F006", "H", raw("H", "a: " + "[" * 5000 + "]" * 5000 + "\n")),
+    # beyond our limit but within PyYAML's own (1000 levels since 6.0.3)
+    Case("nesting-past-our-limit", "F006", "H", raw("H", "a: " + "[" * 70 + "]" * 70 + "\n")),
+    Case(
+        "block-nesting-too-deep",
+        "F006",
+        "H",
+        raw("H", "artefact: H\n" + "".join("  " * i + "k:\n" for i in range(1200))),
+    ),
     Case("bad-explicit-tag", "F006", "H", raw("H", "artefact: H\nversion: !!timestamp foo\n")),
     Case("control-character", "F004", "H", raw("H", "artefact: H\nversion: '1\x07'\n")),
     Case("comment-only-file", "F007", "H", raw("H", "# nothing here\n")),

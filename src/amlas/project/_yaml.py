@@ -163,17 +163,32 @@ class _Builder:
 
 def _too_deep(text: str) -> tuple[int, int] | None:
     """Where the nesting first exceeds :data:`MAX_DEPTH`, from the event stream, which the
-    parser produces without recursion (composing a deeply nested document can crash)."""
+    parser produces without recursion (composing a deeply nested document can crash).
+
+    PyYAML 6.0.3 and later stop at a nesting limit of their own (1000 levels) while
+    scanning ahead, before our count reaches its limit; that error is a too-deep document
+    too, so F006 does not depend on which PyYAML is installed."""
     depth = 0
-    for event in yaml.parse(text, Loader=_Loader):
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            mark = event.start_mark
-            if depth > MAX_DEPTH and mark is not None:
-                return mark.line + 1, mark.column + 1
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                mark = event.start_mark
+                if depth > MAX_DEPTH and mark is not None:
+                    return mark.line + 1, mark.column + 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.MarkedYAMLError as exc:
+        if not _is_depth_limit(exc):
+            raise
+        mark = exc.problem_mark or exc.context_mark
+        return (mark.line + 1, mark.column + 1) if mark else (1, 1)
     return None
+
+
+def _is_depth_limit(exc: yaml.MarkedYAMLError) -> bool:
+    words = f"{exc.problem or ''} {exc.context or ''}".lower()
+    return "nesting" in words or "depth" in words or "level" in words and "exceed" in words
 
 
 def _mark(node: yaml.Node) -> tuple[int, int]:
