@@ -68,7 +68,7 @@ test-latest: system-test
 	  --upgrade-strategy eager -c constraints.txt -e '.[test]'
 	.venv-latest/bin/python -m pip list --format freeze > .venv-latest/installed.txt
 	@echo "newest allowed versions: .venv-latest/installed.txt"
-	.venv-latest/bin/ruff check src tests examples benchmarks
+	.venv-latest/bin/ruff check src tests examples benchmarks tools
 	.venv-latest/bin/mypy
 	.venv-latest/bin/pytest -q
 
@@ -122,8 +122,8 @@ demo: $(VENV)/.demo-installed system-demo
 test: $(VENV)/.test-installed system-test lock-check lint typecheck unit
 
 lint: $(VENV)/.test-installed
-	$(BIN)/ruff check src tests examples benchmarks
-	$(BIN)/ruff format --check src tests examples benchmarks
+	$(BIN)/ruff check src tests examples benchmarks tools
+	$(BIN)/ruff format --check src tests examples benchmarks tools
 
 typecheck: $(VENV)/.test-installed
 	$(BIN)/mypy

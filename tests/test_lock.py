@@ -14,7 +14,8 @@ from conftest import REPO
 
 def _lock_tool(root: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location("amlas_lock_tool", REPO / "tools" / "lock.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.ROOT = root
@@ -78,3 +79,12 @@ def test_a_hand_edited_lock_is_found(copy: Path) -> None:
     lines = lock.read_text(encoding="utf-8").split("\n")
     lock.write_text("\n".join(lines[1:]), encoding="utf-8")
     assert any("no inputs digest" in p for p in _lock_tool(copy).check(["test"]))
+
+
+def test_the_two_locks_pin_shared_packages_alike(copy: Path) -> None:
+    lock = copy / "requirements" / "demo.lock"
+    text = lock.read_text(encoding="utf-8")
+    pinned = _lock_tool(copy).pins(lock)["numpy"]
+    lock.write_text(text.replace(f"numpy=={pinned}", "numpy==1.0.0", 1), encoding="utf-8")
+    problems = _lock_tool(copy).check(["demo", "test"])
+    assert any("numpy==" in p and "requirements/test.lock pins" in p for p in problems), problems

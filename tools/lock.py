@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCK_DIR = ROOT / "requirements"
 # install set -> the extra of pyproject.toml it installs
 SETS = {"demo": "examples", "test": "test"}
+WIDEST = "test"  # its extra includes every other set's
 PYTHON_VERSION = "3.11"
 PLATFORM = "x86_64-manylinux_2_28"
 WHEELS = "/opt/wheels"  # the local CPU build of torch
@@ -75,12 +76,15 @@ def _uv() -> str:
 
 def generate(names: list[str]) -> None:
     digest = inputs_digest()
-    for name in names:
+    # the widest set first; the others start from its pins, so that shared packages agree
+    # (`make test` installs the test set and `make demo` then runs on it)
+    for name in sorted(names, key=lambda n: n != WIDEST):
         target = lock_path(name)
+        seed = lock_path(WIDEST) if name != WIDEST and lock_path(WIDEST).exists() else target
         with tempfile.TemporaryDirectory(dir=LOCK_DIR) as tmp:
             out = Path(tmp) / "out.txt"
-            if target.exists():  # keep today's pins where they still fit (pip-compile's way)
-                lines = target.read_text(encoding="utf-8").splitlines()
+            if seed.exists():  # keep today's pins where they still fit (pip-compile's way)
+                lines = seed.read_text(encoding="utf-8").splitlines()
                 out.write_text("\n".join(lines[1:]) + "\n", encoding="utf-8")
             cmd = [
                 _uv(), "pip", "compile", "pyproject.toml", "requirements/build.in",
@@ -175,11 +179,24 @@ def check(names: list[str]) -> list[str]:
                 continue
             version = pinned.get(_canonical(req.name))
             if version is None:
-                problems.append(f"{where}: '{spec}' (pyproject.toml) is not locked; run `make lock`")
+                problems.append(
+                    f"{where}: '{spec}' (pyproject.toml) is not locked; run `make lock`"
+                )
             elif not req.specifier.contains(Version(version), prereleases=True):
                 problems.append(
                     f"{where}: {req.name}=={version} does not satisfy '{spec}'; run `make lock`"
                 )
+    if len(names) > 1:  # `make test` installs the test set and serves `make demo` with it
+        locked = {name: pins(lock_path(name)) for name in names if lock_path(name).exists()}
+        base, *others = sorted(locked)
+        for other in others:
+            for package, version in sorted(locked[base].items()):
+                theirs = locked[other].get(package)
+                if theirs is not None and theirs != version:
+                    problems.append(
+                        f"requirements/{base}.lock pins {package}=={version} but "
+                        f"requirements/{other}.lock pins {theirs}; run `make lock`"
+                    )
     return problems
 
 
