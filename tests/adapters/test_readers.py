@@ -264,7 +264,9 @@ def test_pack_folder_independent_of_creation_order(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_million_row_csv_reads_quickly(tmp_path: Path) -> None:
+def test_million_row_csv_reads_whole(tmp_path: Path) -> None:
+    """A million rows read completely (speed is measured in benchmarks/, not asserted:
+    a timed assertion fails whenever the machine is busy)."""
     rng = np.random.default_rng(0)
     values = rng.normal(size=(1_000_000, 30)).round(4)  # smaller file, same row count
     path = tmp_path / "big.csv"
@@ -272,12 +274,10 @@ def test_million_row_csv_reads_quickly(tmp_path: Path) -> None:
     import pyarrow.csv as pa_csv
 
     pa_csv.write_csv(pa_table, path)
-    start = time.perf_counter()
     table = read_table(path, "csv")
-    elapsed = time.perf_counter() - start
     assert len(table) == 1_000_000
     assert table.numeric(["f0", "f29"]).shape == (1_000_000, 2)
-    assert elapsed < 10, f"read took {elapsed:.1f}s"
+    assert np.array_equal(table.numeric(["f29"])[:, 0], values[:, 29])
 
 
 # --- bad inputs ----------------------------------------------------------------------
@@ -476,3 +476,14 @@ def test_sample_hashes_do_not_depend_on_the_other_rows() -> None:
     )
     assert short.sample_hashes()[0] == wide.sample_hashes()[0]
     assert wide.sample_hashes()[0] != wide.sample_hashes()[1]
+
+
+def test_empty_cells_read_as_empty_text_not_nan_or_none(tmp_path: Path) -> None:
+    """An empty id or label is missing: it must read as '' (which `amlas check` and
+    `amlas run` refuse, D021/D022), never as the text 'nan' or 'None'."""
+    path = tmp_path / "gaps.csv"
+    path.write_text("sample_id,label,code\n,positive,1\n,,\n,negative,3\n", encoding="utf-8")
+    table = read_table(path, "csv")
+    assert table.text("sample_id").tolist() == ["", "", ""]  # an all-empty column
+    assert table.text("label").tolist() == ["positive", "", "negative"]
+    assert table.text("code").tolist() == ["1", "", "3"]

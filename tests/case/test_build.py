@@ -325,6 +325,35 @@ def test_an_empty_multiplicity_is_reported(tmp_path: Path) -> None:
     assert diagnostic.location.path == "2-requirements/H-ml-safety-requirements.yaml"
 
 
+def test_a_malformed_library_is_a_check_error_and_the_case_refuses_it(tmp_path: Path) -> None:
+    """G006: a project's own pattern library whose supported_by links form a cycle is
+    reported by `amlas check` (located at case.library) and refused by `amlas case`."""
+    import shutil
+
+    from amlas.case import LibraryError, check_library
+    from amlas.diagnostics import Diagnostics
+
+    root = project(tmp_path)
+    shipped = Path(__file__).resolve().parents[2] / "src/amlas/case/patterns/amlas-1.1"
+    shutil.copytree(shipped, root / "patterns")
+    stage1 = root / "patterns" / "stage1.yaml"
+    stage1.write_text(
+        stage1.read_text().replace("supported_by: [G2.1, G6.1]", "supported_by: [G2.1, G6.1, G1.1]")
+    )
+    manifest = yaml.safe_load((root / "amlas.yaml").read_text())
+    manifest.setdefault("case", {})["library"] = "patterns"
+    (root / "amlas.yaml").write_text(yaml.safe_dump(manifest))
+    loaded = check_project(root)
+    diagnostics = Diagnostics()
+    check_library(loaded.project, diagnostics)
+    (diagnostic,) = diagnostics.items
+    assert diagnostic.code == "G006"
+    assert "form a cycle" in diagnostic.message
+    assert diagnostic.location.path == "amlas.yaml"
+    with pytest.raises(LibraryError, match="form a cycle"):
+        build_case(root)
+
+
 def test_every_case_code_is_exercised() -> None:
     """Each G code has a test above that produces it (kept honest by grepping this file)."""
     from amlas.diagnostics import CODES
@@ -332,3 +361,24 @@ def test_every_case_code_is_exercised() -> None:
     source = Path(__file__).read_text()
     for code in (c for c in CODES if c.startswith("G")):
         assert f'"{code}"' in source.replace(f'"{code}" in', ""), code
+
+
+def test_issue12_verification_results_count_only_under_the_declared_key(
+    tmp_path: Path, key: VerifierKey
+) -> None:
+    from amlas.sealing import public_key_of
+
+    root = project(tmp_path)
+    _run_all(root, key)
+    assert build_case(root).nodes["Sn5.2.MLR-2"].status == "supported"
+    # a developer declares a key of their own: the verifier's results no longer count
+    manifest = root / "amlas.yaml"
+    mine = public_key_of(VerifierKey.from_secret(bytes(32)))
+    manifest.write_text(manifest.read_text().replace(public_key_of(key), mine))
+    case = build_case(root)
+    solution = case.nodes["Sn5.2.MLR-2"]
+    assert solution.status == "failed"
+    assert "not signed by the declared verifier key" in solution.reason
+    assert "not signed by the declared verifier key" in case.nodes["CSn5.2.MLR-2"].text
+    assert case.top.status == "failed"
+    assert {"D015", "D017"} <= {d.code for d in case.diagnostics}

@@ -79,6 +79,13 @@ def copy_library(tmp_path: Path) -> Path:
         ("stage3.yaml", "module: stage3", "module: stage3\nsurprise: 1", "surprise"),
         ("library.yaml", "root: G1.1", "root: G0", "root 'G0' is not a node"),
         ("stage1.yaml", "nodes:", "nodes: [\n", "not valid YAML"),
+        # a link from the root's strategy back up to the root closes a cycle
+        (
+            "stage1.yaml",
+            "supported_by: [G2.1, G6.1]",
+            "supported_by: [G2.1, G6.1, G1.1]",
+            "supported_by links form a cycle: stage1: G1.1 -> stage1: S1.1 -> stage1: G1.1",
+        ),
     ],
 )
 def test_malformed_library_is_refused_with_its_place(

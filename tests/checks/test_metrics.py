@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -9,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
+from amlas.adapters import DatasetError
 from amlas.checks import Dataset, Predictions, decide_labels, evaluate_requirement
 from amlas.project import Project
 from amlas.project.artefacts import MLSafetyRequirement
@@ -119,7 +121,12 @@ def test_nan_predictions_and_unknown_labels_block_the_verdict(
     mini: Project, make_dataset: MakeDataset
 ) -> None:
     n = 100
-    data = make_dataset(["positive"] * (n - 1) + ["tumour"], [10.0] * n, ["day"] * n)
+    with pytest.raises(DatasetError, match=r"D021: .*'tumour' \(line 101\)"):
+        make_dataset(["positive"] * (n - 1) + ["tumour"], [10.0] * n, ["day"] * n)
+    # binding refuses a label that is no class (D021); the metrics still refuse to count
+    # one that reaches them some other way
+    data = make_dataset(["positive"] * n, [10.0] * n, ["day"] * n)
+    data = dataclasses.replace(data, labels=np.array(["positive"] * (n - 1) + ["tumour"]))
     proba = np.tile([0.0, 1.0], (n, 1))
     proba[3] = np.nan
     preds = from_proba(proba)

@@ -108,6 +108,8 @@ def test_seal_with_the_key_in_the_environment(
         ((), "no verifier key"),
         (("--key-file", "/nonexistent/verifier.key"), "not found"),
         (("--dataset", "Q"), "Invalid value for '--dataset'"),
+        # issue 12: a device is refused before it is read (/dev/zero ran out of memory)
+        (("--key-file", "/dev/null"), "/dev/null: F003 error: the key file is a character device"),
     ],
 )
 def test_seal_usage_problems(
@@ -117,6 +119,18 @@ def test_seal_usage_problems(
     assert status == 2
     assert message in err
     assert (root / DATA_FILE["P"]).exists()
+
+
+def test_a_key_file_named_in_the_environment_must_be_a_regular_file(
+    root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AMLAS_VERIFIER_KEY_FILE", "/dev/null")
+    for argv in (("seal", str(root)), ("run", str(root), "--role", "verifier")):
+        status, out, err = run(capsys, *argv)
+        assert status == 2, err
+        assert err.startswith("amlas: error: /dev/null: F003 error: the key file is a character")
+        assert "expected a verifier key file" in err
+        assert out == ""
 
 
 def test_sealing_twice_is_a_usage_problem(
@@ -253,7 +267,7 @@ def test_run_on_a_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert err.strip()
 
 
-def test_tampered_sealed_file_is_a_usage_problem(
+def test_tampered_sealed_file_stops_the_run(
     sealed: Path, key_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = sealed / SEALED_P
@@ -262,10 +276,11 @@ def test_tampered_sealed_file_is_a_usage_problem(
     path.write_bytes(bytes(blob))
     argv = ("run", str(sealed), "--role", "verifier", "--key-file", str(key_file))
     status, out, err = run(capsys, *argv, "--stage", "5")
-    assert status == 2
-    assert "modified after sealing" in err
-    assert len(err.strip().splitlines()) == 1
-    assert out == ""
+    # the signed seal statement shows the change before anything is decrypted
+    assert status == 1
+    assert "D017" in out
+    assert "modified after sealing" in out
+    assert "nothing was run" in err
 
 
 def test_a_failing_model_is_a_usage_problem(
@@ -351,8 +366,231 @@ def test_verify_sees_a_truncated_access_log(
     # cutting the unseal and use entries off the end keeps the hash chain consistent
     log = sealed / ACCESS_LOG
     log.write_text(log.read_text().splitlines(keepends=True)[0])
-    assert run(capsys, "check", str(sealed))[0] == 0
+    # the records signed the log's head after their 'use': 'check' sees the cut (issue 12)
+    status, out, _ = run(capsys, "check", str(sealed))
+    assert status == 1
+    assert "M013" in out
     status, out, _ = run(capsys, "evidence", str(sealed), "--verify")
     assert status == 1
     assert "stage5/MLR-1/P" in out
     assert "stage5/MLR-2/P" in out
+
+
+def test_editing_the_label_audit_makes_its_record_stale(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 12: the audit file was not among the inputs of a label_error_rate record, so
+    a changed audit left its verdict current."""
+    import hashlib
+
+    from amlas import check_project
+    from amlas.evidence import open_store
+    from amlas.evidence._impact import planned_checks
+
+    docs = documents()
+    docs["L"]["requirements"].append(
+        {
+            "id": "DR-5",
+            "category": "accuracy",
+            "text": "At most 20% of the labels are wrong",
+            "traces_to": ["MLR-1"],
+            "datasets": ["O"],
+            "rule": {"check": "label_error_rate", "audit_file": "data/audit.csv", "max_rate": 0.2},
+        }
+    )
+    root = runnable(tmp_path / "mini", docs)
+    rows = (root / DATA_FILE["O"]).read_text().splitlines()[1:]  # id, label, size, lighting
+    audit = root / "data" / "audit.csv"  # every label of [O], confirmed
+    audit.write_text(
+        "sample_id,audited_label\n" + "".join(r.rsplit(",", 2)[0] + "\n" for r in rows)
+    )
+    assert run(capsys, "run", str(root), "--stage", "3")[0] in (0, 1)
+    status, out, err = run(capsys, "impact", str(root), "--format", "json")
+    assert err == ""
+    assert "stage3/DR-5/O" not in {r["key"] for r in json.loads(out)["stale"]}, out
+    # the record cites the audit by hash, and 'amlas impact --since' plans it the same way
+    with open_store("fs://evidence", root=root) as store:
+        record = store.get(dict(store.list())["stage3/DR-5/O"])
+    assert record.inputs["file:data/audit.csv"] == hashlib.sha256(audit.read_bytes()).hexdigest()
+    planned = {c.key: c.inputs for c in planned_checks(check_project(root).project)}
+    assert "file:data/audit.csv" in planned["stage3/DR-5/O"]
+
+    audit.write_text(audit.read_text().replace(",positive", ",negative", 30))  # 30 errors now
+    status, out, _ = run(capsys, "impact", str(root), "--format", "json")
+    stale = {r["key"]: r["inputs"] for r in json.loads(out)["stale"]}
+    assert stale == {"stage3/DR-5/O": ["file:data/audit.csv (changed)"]}
+    assert status == 1
+
+
+# -- issue 12: nothing proved a verification record came from the verifier -----------------
+
+
+def _verified(sealed: Path, key_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ("run", str(sealed), "--role", "verifier", "--key-file", str(key_file))
+    assert run(capsys, *argv, "--stage", "5")[0] in (0, 1)
+    assert run(capsys, "check", str(sealed))[0] == 0
+    assert run(capsys, "evidence", str(sealed), "--verify")[0] == 0
+
+
+def _forge(root: Path, key: str, *, keep_metadata: bool) -> str:
+    """What reproduction 1 did: rewrite a record as 'pass', recompute its digest with
+    EvidenceRecord, store it and point refs.json at it. Returns the new digest."""
+    from amlas.evidence import EvidenceRecord
+
+    refs_file = root / "evidence" / "refs.json"
+    refs = json.loads(refs_file.read_text())
+    old = refs[key]
+    record = EvidenceRecord.from_json(
+        (root / "evidence" / "objects" / old[:2] / f"{old}.json").read_text()
+    )
+    update: dict[str, object] = {"verdict": "pass", "summary": "recall 1.00 >= 0.95"}
+    if not keep_metadata:
+        update["metadata"] = {}
+    forged = record.model_copy(update=update)
+    digest = forged.digest
+    assert digest != old
+    path = root / "evidence" / "objects" / digest[:2] / f"{digest}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(forged.to_json())
+    refs[key] = digest
+    refs_file.write_text(json.dumps(refs, indent=2))
+    return digest
+
+
+@pytest.mark.parametrize("keep_metadata", [True, False], ids=["old-signature", "unsigned"])
+def test_issue12_a_rewritten_stage5_record_is_refused(
+    sealed: Path,
+    key_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    keep_metadata: bool,
+) -> None:
+    from runnable import rows
+
+    misses = [sid for sid, label, _ in rows("P") if label == "positive"]
+    monkeypatch.setenv("MINI_MODEL_MISS", ",".join(misses))  # MLR-1 fails on [P]
+    _verified(sealed, key_file, capsys)
+    digest = _forge(sealed, "stage5/MLR-1/P", keep_metadata=keep_metadata)
+
+    status, out, _ = run(capsys, "check", str(sealed))
+    assert status == 1
+    (line,) = [x for x in out.splitlines() if "M013" in x]
+    assert "stage5/MLR-1/P" in line
+    assert "not signed by the declared verifier key" in line
+    assert line.startswith(f"{sealed}/evidence/objects/{digest[:2]}/{digest}.json")
+
+    status, out, _ = run(capsys, "evidence", str(sealed), "--verify")
+    assert status == 1
+    assert "stage5/MLR-1/P" in out
+    assert "not signed by the declared verifier key" in out
+
+    sys.modules.pop("mini_model", None)
+    status, out, _ = run(
+        capsys, "gate", str(sealed), "--allow-undeveloped", "*", "--allow-inconclusive", "*"
+    )
+    assert status == 1
+    (line,) = [x for x in out.splitlines() if " Sn5.2.MLR-1 " in x]
+    assert line.split()[0] == "failed"
+    assert "not signed by the declared verifier key" in line
+
+
+@pytest.mark.parametrize("damage", ["flip", "cut"])
+def test_issue12_a_changed_sealed_file_is_seen_without_the_key(
+    sealed: Path, key_file: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    _verified(sealed, key_file, capsys)
+    path = sealed / SEALED_P
+    blob = bytearray(path.read_bytes())
+    if damage == "flip":
+        blob[len(blob) // 2] ^= 0x01  # one ciphertext byte
+    else:
+        del blob[-500:]
+    path.write_bytes(bytes(blob))
+
+    status, out, _ = run(capsys, "check", str(sealed))
+    assert status == 1
+    (line,) = [x for x in out.splitlines() if "D017" in x]
+    assert "modified after sealing" in line
+    status, out, _ = run(capsys, "evidence", str(sealed), "--verify")
+    assert status == 1
+    assert "D017" in out
+    for command in ("case", "gate"):
+        status, _, err = run(capsys, command, str(sealed))
+        assert status == 1, command
+        assert "the project has errors" in err
+
+
+def test_issue12_a_removed_seal_statement_is_an_error(
+    sealed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (sealed / (SEALED_P + ".sig")).unlink()
+    status, out, _ = run(capsys, "check", str(sealed))
+    assert status == 1
+    assert "D017" in out
+    assert "seal statement" in out
+
+
+def test_issue12_forged_log_entries_are_seen_without_the_key(
+    sealed: Path, key_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hashlib
+
+    _verified(sealed, key_file, capsys)
+    log = sealed / ACCESS_LOG
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    # turn the 'use' into a 'note' and rebuild every later link: the chain is consistent
+    rebuilt = []
+    prev = "0" * 64
+    for fields in lines:
+        fields = {**fields, "prev": prev}
+        if fields["event"] == "use":
+            fields["event"] = "note"
+        body = {k: v for k, v in fields.items() if k not in ("hash", "sig", "mac")}
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        fields["hash"] = prev = hashlib.sha256(text.encode()).hexdigest()
+        rebuilt.append(fields)
+    log.write_text("".join(json.dumps(f, sort_keys=True, separators=(",", ":")) + "\n"
+                           for f in rebuilt))  # fmt: skip
+    assert AccessLog(log).verify() == []  # what a reader without the public key sees
+    status, out, _ = run(capsys, "check", str(sealed))
+    assert status == 1
+    assert "D015" in out
+    assert "sig does not verify" in out
+
+
+def test_issue12_cutting_the_last_use_line_is_seen_without_the_key(
+    sealed: Path, key_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _verified(sealed, key_file, capsys)
+    log = sealed / ACCESS_LOG
+    lines = log.read_text().splitlines(keepends=True)
+    assert json.loads(lines[-1])["event"] == "use"
+    log.write_text("".join(lines[:-1]))  # still a consistent, signed chain
+    assert AccessLog(log).verify() == []
+    status, out, _ = run(capsys, "check", str(sealed))
+    assert status == 1
+    assert "M013" in out
+    assert "no longer in the log" in out
+    status, out, _ = run(capsys, "evidence", str(sealed), "--verify")
+    assert status == 1
+    assert "no longer in the log" in out
+
+
+def test_issue12_keygen_prints_and_seal_declares_the_public_key(
+    root: Path, key_file: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from amlas.sealing import public_key_of
+
+    public = public_key_of(load_key(key_file))
+    status, out, _ = run(capsys, "keygen", str(tmp_path / "keys" / "second.key"))
+    assert status == 0
+    assert out.strip().splitlines()[-1].startswith("verifier_key: ed25519:")
+    assert run(capsys, "seal", str(root), "--key-file", str(key_file))[0] == 0
+    manifest = (root / "amlas.yaml").read_text()
+    assert f"verifier_key: {public}" in manifest
+    assert load_key(key_file).encoded_secret() not in manifest  # the secret stays out
+    # another verifier key is refused by the run: the project trusts the declared one only
+    argv = ("run", str(root), "--role", "verifier", "--stage", "5")
+    status, _, err = run(capsys, *argv, "--key-file", str(tmp_path / "keys" / "second.key"))
+    assert status == 2
+    assert "declares verifier_key" in err

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from amlas.evidence import EvidenceRecord
+from amlas.sealing import VerifierKey, public_key_of
 
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 
@@ -35,3 +37,10 @@ def make_record(key: str = "stage5/metric/MLR-1", **changes: Any) -> EvidenceRec
     }
     fields.update(changes)
     return EvidenceRecord(**fields)
+
+
+def declare_verifier_key(root: Path, key: VerifierKey) -> None:
+    """Declare the verifier's public key in the project's amlas.yaml, as 'amlas seal' does;
+    without it the safety case accepts no verification result (issue 12)."""
+    manifest = root / "amlas.yaml"
+    manifest.write_text(manifest.read_text("utf-8") + f"verifier_key: {public_key_of(key)}\n")

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
+from evidence_factory import declare_verifier_key
 
 from amlas import check_project
 from amlas.case import build_case
@@ -154,9 +155,10 @@ def build_template(base: Path) -> Path:
     repo = base / "repo"
     root = runnable(repo / "mini")
     (repo / ".gitignore").write_text("__pycache__/\n", encoding="utf-8")
+    key = generate_key(base / "verifier.key")
+    declare_verifier_key(root, key)
     git(repo, "init", "-q")
     commit(repo, "the mini project")
-    key = generate_key(base / "verifier.key")
     sys.modules.pop("mini_model", None)
     run_project(str(root))
     run_project(str(root), role="verifier", key=key)

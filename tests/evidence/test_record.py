@@ -94,6 +94,16 @@ HASHED_CHANGES: dict[str, Any] = {
     "verdict": "fail",
     "summary": "recall 0.97",
     "versions": {"amlas": "0.1.1", "numpy": "2.0.0"},
+    # the sealed per-sample detail is hashed, so it cannot be swapped for another
+    "sealed_detail": {
+        "algorithm": "AES-256-GCM",
+        "kdf": "HKDF-SHA256 amlas/evidence-detail/1",
+        "key_id": "0123456789abcdef",
+        "datasets": ["P"],
+        "fields": ["/results/0/failing_ids"],
+        "nonce": "AAAAAAAAAAAAAAAA",
+        "ciphertext": "AAAA",
+    },
 }
 
 

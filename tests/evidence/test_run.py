@@ -32,7 +32,14 @@ from amlas.evidence import (
     seal_dataset,
 )
 from amlas.evidence import _run as run_module
-from amlas.sealing import AccessLog, SealError, TamperError, VerifierKey, generate_key
+from amlas.sealing import (
+    AccessLog,
+    SealError,
+    TamperError,
+    VerifierKey,
+    generate_key,
+    unseal_file,
+)
 from factory import DATA, DATA_FILE, documents
 from runnable import rows, runnable
 
@@ -388,7 +395,9 @@ def test_verifier_decrypts_in_memory_and_logs_every_use(sealed: Path, key: Verif
 
 def test_verifier_with_the_wrong_key_is_refused(sealed: Path, tmp_path: Path) -> None:
     other = generate_key(tmp_path / "keys" / "other.key")
-    with pytest.raises(SealError, match=f"sealed for verifier key {key_id_of(sealed)}"):
+    # the project declares the sealing verifier's public key: another key is refused
+    # before any data is read
+    with pytest.raises(UsageError, match="declares verifier_key"):
         run_project(str(sealed), role="verifier", stages=(5,), key=other)
     assert not (sealed / "evidence").exists()
     assert [e.event for e in AccessLog(sealed / ACCESS_LOG).entries()] == ["seal"]
@@ -424,17 +433,23 @@ def test_a_flipped_byte_in_the_sealed_file_stops_the_verifier(
     blob[-1] ^= 0x01
     (sealed / SEALED_P).write_bytes(bytes(blob))
 
-    result = check_project(sealed)  # the header is intact: only the key can see this
+    # the header is intact, but the verifier's signed seal statement shows the change to
+    # anyone (issue 12: this once needed the key), so nothing runs on damaged data
+    result = check_project(sealed)
     assert result.project.datasets()["P"].sealed is not None
-    assert not result.diagnostics.has_errors
-    with pytest.raises(TamperError, match="modified after sealing") as raised:
-        run_project(str(sealed), role="verifier", stages=(5,), key=key)
-    assert isinstance(raised.value, SealError)
-    assert isinstance(raised.value, UsageError)
+    (found,) = [d for d in result.diagnostics if d.code == "D017"]
+    assert "modified after sealing" in found.message
+    report = run_project(str(sealed), role="verifier", stages=(5,), key=key)
+    assert report.diagnostics is not None
+    assert report.records == []
     assert not (sealed / "evidence").exists()
     assert [e.event for e in AccessLog(sealed / ACCESS_LOG).entries()] == ["seal"]
-    # the developer role, which never opens it, still runs
-    assert run_project(str(sealed), stages=(4,)).exit_code() == 0
+    # the key still catches it on its own (a statement signed over the damaged file)
+    (sealed / (SEALED_P + ".sig")).unlink()
+    with pytest.raises(TamperError, match="modified after sealing") as raised:
+        unseal_file(sealed / SEALED_P, key)
+    assert isinstance(raised.value, SealError)
+    assert isinstance(raised.value, UsageError)
 
 
 def test_an_edited_header(sealed: Path, key: VerifierKey) -> None:
@@ -448,11 +463,13 @@ def test_an_edited_header(sealed: Path, key: VerifierKey) -> None:
     assert report.diagnostics is not None
     assert report.records == []
 
-    # a canonical edit passes 'amlas check', and fails authentication on unseal
+    # a canonical edit no longer matches the signed seal statement (and fails
+    # authentication on unseal)
     path.write_bytes(blob.replace(b'"name":"verif.csv"', b'"name":"verif.txt"', 1))
-    assert not check_project(sealed).diagnostics.has_errors
+    assert "D017" in {d.code for d in check_project(sealed).diagnostics}
     with pytest.raises(TamperError):
-        run_project(str(sealed), role="verifier", stages=(5,), key=key)
+        unseal_file(path, key)
+    assert run_project(str(sealed), role="verifier", stages=(5,), key=key).records == []
     assert not (sealed / "evidence").exists()
 
 
@@ -621,3 +638,32 @@ def test_proportion_threshold_above_one_is_not_evaluated(root: Path) -> None:
     report = run_project(str(root), stages=(4,))
     assert report.diagnostics is None
     assert any("outside [0, 1]" in why for what, why in report.not_run if "MLR-1" in what)
+
+
+def test_issue12_verifier_records_are_signed_over_the_log_head(
+    sealed: Path, key: VerifierKey
+) -> None:
+    from amlas.evidence import VerifierTrust, open_store
+    from amlas.sealing import public_key_of
+
+    project = check_project(sealed).project
+    assert project.manifest.verifier_key == public_key_of(key)  # 'amlas seal' declared it
+    report = run_project(str(sealed), role="verifier", stages=(3, 5), key=key)
+    use = AccessLog(sealed / ACCESS_LOG).entries()[-1]
+    assert use.event == "use"
+    assert sorted(use.details["records"]) == sorted(  # type: ignore[type-var]
+        d for d, r in report.records if r.dataset and "P" in r.dataset
+    )
+    trust = VerifierTrust(project)
+    with open_store("fs://evidence", root=sealed) as store:
+        for digest, _ in report.records:
+            stored = store.get(digest)
+            block = stored.metadata["signature"]
+            assert isinstance(block, dict)
+            assert block["digest"] == digest
+            assert block["access_log"] == {"P": use.hash}
+            assert trust.problem(stored) is None
+    developer = run_project(str(sealed), role="developer", stages=(4,))
+    for _, record in developer.records:
+        assert "signature" not in record.metadata  # the development team signs nothing
+        assert trust.problem(record) is None

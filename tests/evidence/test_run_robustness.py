@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from evidence_factory import declare_verifier_key
 
 from amlas.case import build_case
 from amlas.evidence import EvidenceRecord, RunReport, run_project
@@ -207,6 +208,7 @@ def test_what_a_model_cannot_take_is_listed_as_not_run(tmp_path: Path) -> None:
 
 def test_verifier_evidence_feeds_both_stage5_legs(tmp_path: Path, key: VerifierKey) -> None:
     root = image_project(tmp_path / "p")
+    declare_verifier_key(root, key)
     run_project(str(root), stages=(4,))
     report = run_project(str(root), role="verifier", key=key)
     keys = set(by_key(report))

@@ -469,3 +469,45 @@ def test_unknown_scheme(root: Path, uri: str, match: str) -> None:
         open_store(uri, root=root)
     assert "secret" not in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+# -- signatures (issue 12): kept by every backend, never changing the digest ----------------
+
+
+def test_a_signature_is_kept_with_the_record(reopen: Callable[[], EvidenceStore]) -> None:
+    from amlas.evidence import sign_record
+    from amlas.evidence._signature import signature_problem
+    from amlas.sealing import VerifierKey, public_key_of
+
+    key = VerifierKey.from_secret(bytes(range(32)))
+    record = make_record()
+    signed = sign_record(record, key, access_log={"P": "c" * 64})
+    assert signed.digest == record.digest  # the signature sits outside the hashed content
+    commit(reopen(), "run-1", signed)
+    stored = reopen().latest(record.key)
+    assert stored is not None
+    assert stored.metadata["signature"] == signed.metadata["signature"]
+    assert signature_problem(stored, public_key_of(key)) is None
+    other = public_key_of(VerifierKey.from_secret(bytes(32)))
+    assert "not signed by the declared verifier key" in str(signature_problem(stored, other))
+
+
+def test_an_unsigned_copy_does_not_hide_the_signed_one(
+    reopen: Callable[[], EvidenceStore],
+) -> None:
+    """A copy with the same digest but no signature, stored first (by anyone), is replaced
+    when the verifier stores its signed record: stores keep the first sound copy otherwise."""
+    from amlas.evidence import sign_record
+    from amlas.sealing import VerifierKey
+
+    key = VerifierKey.from_secret(bytes(range(32)))
+    record = make_record()
+    commit(reopen(), "run-1", record)
+    commit(reopen(), "run-2", sign_record(record, key), start=1)
+    stored = reopen().latest(record.key)
+    assert stored is not None
+    assert "signature" in stored.metadata
+    commit(reopen(), "run-3", record, start=2)  # an unsigned copy again: the signed one stays
+    stored = reopen().latest(record.key)
+    assert stored is not None
+    assert "signature" in stored.metadata

@@ -20,7 +20,7 @@ from amlas.case import build_case
 from amlas.evidence import run_project
 from amlas.project import build_trace
 from amlas.project.artefacts import DatasetDocument
-from amlas.sealing import generate_key
+from amlas.sealing import generate_key, public_key_of
 from conftest import REPO
 
 CHESS = REPO / "examples" / "chess-robot-grasp"
@@ -135,9 +135,10 @@ def test_run_and_case_give_evidence_for_both_stage5_legs(tmp_path: Path) -> None
     assert formal.resolved["network"]["decisions_agree"] == formal.resolved["samples_queried"]
     assert formal.resolved["samples_drawn"] == 12
 
-    verifier = run_project(
-        str(root), role="verifier", stages=(5,), key=generate_key(tmp_path / "v.key")
-    )
+    key = generate_key(tmp_path / "v.key")
+    manifest = root / "amlas.yaml"  # declared, as 'amlas seal' would: issue 12
+    manifest.write_text(manifest.read_text() + f"verifier_key: {public_key_of(key)}\n")
+    verifier = run_project(str(root), role="verifier", stages=(5,), key=key)
     assert {r.key for _, r in verifier.records} == {
         key.replace("stage4", "stage5").replace("/O", "/P") for key in expected
     }

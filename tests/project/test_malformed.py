@@ -130,6 +130,48 @@ def use_sealed_data(times: int) -> Callable[[Path], None]:
     return change
 
 
+def _flip_last_byte(root: Path) -> None:
+    data = bytearray((root / SEALED_P).read_bytes())
+    data[-1] ^= 0x01
+    (root / SEALED_P).write_bytes(bytes(data))
+
+
+def _undeclare_verifier_key(root: Path) -> None:
+    manifest = root / "amlas.yaml"
+    lines = manifest.read_text("utf-8").splitlines(keepends=True)
+    manifest.write_text("".join(x for x in lines if not x.startswith("verifier_key:")), "utf-8")
+
+
+def rewrite_data(letter: str, edit: Callable[[list[str]], list[str]]) -> dict[str, Any]:
+    """A case's ``change`` and ``after``: replace a dataset's rows (header first) and
+    declare the new file's hash, so that only the content problem remains."""
+    lines = edit(DATA[letter].decode().splitlines())
+    data = ("\n".join(lines) + "\n").encode() if lines else b""
+    return {
+        "change": setter(letter, "sha256", value=hashlib.sha256(data).hexdigest()),
+        "after": write_file(DATA_FILE[letter], data),
+    }
+
+
+def _relabel(row: int, label: str) -> Callable[[list[str]], list[str]]:
+    def edit(lines: list[str]) -> list[str]:
+        fields = lines[row].split(",")
+        fields[1] = label
+        return [*lines[:row], ",".join(fields), *lines[row + 1 :]]
+
+    return edit
+
+
+def _reid(rows: range, new_id: str) -> Callable[[list[str]], list[str]]:
+    def edit(lines: list[str]) -> list[str]:
+        out = list(lines)
+        for row in rows:
+            out[row] = new_id + out[row][out[row].index(",") :]
+        return out
+
+    return edit
+
+
 SEAL_KEY = VerifierKey.generate()
 SEALED_P = DATA_FILE["P"] + ".sealed"
 ACCESS_LOG = "5-verification/P-access-log.jsonl"
@@ -525,10 +567,35 @@ CASES = [
         setter("O", "sha256", value=None),
         after=write_file(DATA_FILE["O"], DATA["N"]),
     ),
-    Case("data-changed", "D005", "P", after=write_file(DATA_FILE["P"], DATA["P"] + b"x,y,1,day\n")),
+    Case(
+        "data-changed",
+        "D005",
+        "P",
+        after=write_file(DATA_FILE["P"], DATA["P"] + b"x,y,1,day\n"),
+        also=frozenset({"D021"}),  # the appended row's label 'y' is no class either
+    ),
     Case("label-column-missing", "D006", "N", setter("N", "label_column", value="target")),
     Case(
         "odd-column-missing", "D006", "N", setter("N", "odd_columns", value={"lighting": "light"})
+    ),
+    Case("content-column-missing", "D006", "O", setter("O", "content_columns", value=["sha"])),
+    Case(
+        "duplicates-feature-missing",
+        "D006",
+        "L",
+        setter(
+            "L",
+            "requirements",
+            3,
+            "rule",
+            value={"check": "duplicates", "max_rate": 0.01, "features": ["size_cm"]},
+        ),
+    ),
+    Case(
+        "independence-feature-missing",
+        "D006",
+        "L",
+        setter("L", "independence", value={"features": ["size_cm"]}),
     ),
     Case("odd-dimension-without-column", "D007", "N", deleter("B", "dimensions", 1, "column")),
     Case("no-id-column", "D008", "P", deleter("P", "id_column")),
@@ -558,6 +625,50 @@ CASES = [
             setter("N", "group_column", value="sample_id"),
             setter("P", "group_column", value="sample_id"),
         ),
+    ),
+    # -- D: dataset content against its declaration (D020-D023)
+    Case("samples-one-short", "D020", "O", setter("O", "samples", value=59)),
+    Case("samples-one-over", "D020", "N", setter("N", "samples", value=61)),
+    Case("samples-absurd", "S005", "O", setter("O", "samples", value=10**30)),
+    Case("label-not-a-class", "D021", "O", **rewrite_data("O", _relabel(3, "maybe"))),
+    Case("label-empty", "D021", "N", **rewrite_data("N", _relabel(1, ""))),
+    Case("label-blank", "D021", "O", **rewrite_data("O", _relabel(5, "  "))),
+    Case("label-case-differs", "D021", "O", **rewrite_data("O", _relabel(2, "Positive"))),
+    Case("ids-all-the-same", "D022", "O", **rewrite_data("O", _reid(range(1, 61), "X"))),
+    Case("ids-all-empty", "D022", "O", **rewrite_data("O", _reid(range(1, 61), ""))),
+    Case("id-repeated-once", "D022", "N", **rewrite_data("N", _reid(range(7, 8), "S1-0003"))),
+    Case("id-empty-once", "D022", "P", **rewrite_data("P", _reid(range(9, 10), ""))),
+    Case("header-only-test-data", "D023", "O", **rewrite_data("O", lambda lines: lines[:1])),
+    Case("header-only-dev-data", "D023", "N", **rewrite_data("N", lambda lines: lines[:1])),
+    Case(
+        "header-and-blank-lines",
+        "D023",
+        "P",
+        **rewrite_data("P", lambda lines: [lines[0], "", ""]),
+    ),
+    Case(
+        "empty-data-file",
+        "D006",
+        "O",
+        **rewrite_data("O", lambda lines: []),
+    ),
+    Case(
+        "monitor-file-outside",
+        "F009",
+        "DD",
+        setter("DD", "monitor", value={"file": "../../m.json"}),
+    ),
+    Case(
+        "monitor-file-absolute",
+        "F009",
+        "DD",
+        setter("DD", "monitor", value={"file": "/tmp/m.json"}),
+    ),
+    Case(
+        "field-log-outside",
+        "F009",
+        "DD",
+        setter("DD", "field_log", value={"path": "../field.jsonl"}),
     ),
     # -- M: model, verification, deployment
     Case(
@@ -656,6 +767,9 @@ CASES = [
         "P",
         after=sealed(edit_text(P_YAML, "max_uses: 5", "max_uses: 1"), use_sealed_data(2)),
     ),
+    Case("sealed-byte-flipped", "D017", "P", after=sealed(_flip_last_byte)),
+    Case("seal-statement-missing", "D017", "P", after=sealed(remove_file(SEALED_P + ".sig"))),
+    Case("verifier-key-undeclared", "D018", "manifest", after=sealed(_undeclare_verifier_key)),
 ]
 
 
@@ -690,6 +804,9 @@ LOCATED = {
     "header-mismatch": "artefact: L",
     "unknown-feature": "size_cm",
     "unknown-class-in-rule": "hand",
+    "content-column-missing": "sha",
+    "duplicates-feature-missing": "size_cm",
+    "independence-feature-missing": "size_cm",
     "sealed-plaintext-left": "location:",
     "sealed-file-missing": "file:",
     "sealed-file-not-sealed": "file:",
@@ -706,7 +823,14 @@ def test_the_table_is_large_and_covers_every_code() -> None:
     assert len({c.id for c in CASES}) == len(CASES)
     assert set(LOCATED) <= {c.id for c in CASES}
     # G codes come from building the safety case; tests/case/test_build.py has one each
-    project_codes = {code for code in CODES if not code.startswith("G")}
+    # M013 (evidence signatures) comes from the evidence store: tests/cli/test_run_cli.py
+    # F010/F011 (outputs amlas may not replace) come from `amlas case`/`report`:
+    # tests/cli/test_outputs.py
+    project_codes = {code for code in CODES if not code.startswith("G")} - {
+        "M013",
+        "F010",
+        "F011",
+    }
     assert {c.code for c in CASES} == project_codes, "every code needs a malformed example"
 
 

@@ -167,13 +167,16 @@ def robustness_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from amlas.case import build_case
     from amlas.evidence import run_project
-    from amlas.sealing import generate_key
+    from amlas.sealing import generate_key, public_key_of
     from torch_project import image_project
 
     folder = tmp_path_factory.mktemp("robust")
     root = image_project(folder / "p")
+    key = generate_key(folder / "verifier.key")
+    manifest = root / "amlas.yaml"  # declared, as 'amlas seal' would: issue 12
+    manifest.write_text(manifest.read_text() + f"verifier_key: {public_key_of(key)}\n")
     sys.modules.pop("net", None)
-    run_project(str(root), role="verifier", key=generate_key(folder / "verifier.key"))
+    run_project(str(root), role="verifier", key=key)
     sys.modules.pop("net", None)
     path = folder / "report.html"
     path.write_text(render_report(build_case(root), generated="2026-01-01"), "utf-8")

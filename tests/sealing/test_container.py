@@ -170,7 +170,7 @@ def test_seal_file_and_read_header_from_path(tmp_path: Path) -> None:
     assert header.name == "P.csv"
     assert header.plaintext_sha256 == sha256_bytes(DATA)
     assert unseal_file(dst, KEY) == DATA
-    assert sorted(p.name for p in dst.parent.iterdir()) == ["P.csv.sealed"]
+    assert sorted(p.name for p in dst.parent.iterdir()) == ["P.csv.sealed", "P.csv.sealed.sig"]
 
 
 def test_seal_file_with_packed_data(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ import base64
 import os
 import stat
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,55 @@ def test_key_file_tolerates_crlf_and_no_final_newline(tmp_path: Path) -> None:
 def test_missing_key_file(tmp_path: Path) -> None:
     with pytest.raises(SealError, match="not found"):
         load_key(tmp_path / "nope.key")
+
+
+def _load_with_timeout(path: Path, env: dict[str, str] | None = None) -> BaseException:
+    """What loading the key at ``path`` (or through ``env``) raises, failing the test when
+    it blocks (a FIFO opened without O_NONBLOCK waits for a writer for ever)."""
+    found: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            if env is None:
+                load_key(path)
+            else:
+                resolve_key(None, env)
+        except BaseException as exc:  # handed to the test thread
+            found.append(exc)
+
+    worker = threading.Thread(target=load, daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    if worker.is_alive():  # release the blocked reader, then fail
+        if stat.S_ISFIFO(path.stat().st_mode):
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(timeout=5)
+        pytest.fail(f"loading the key file {path} blocked")
+    assert found, f"{path} was accepted as a key file"
+    return found[0]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX devices and FIFOs")
+@pytest.mark.parametrize("via_env", [False, True], ids=["path", "env"])
+def test_key_files_that_are_not_regular_files_are_refused(tmp_path: Path, via_env: bool) -> None:
+    """Issue 12: /dev/zero ran out of memory (exit 3) and a FIFO hung ``amlas``."""
+    fifo = tmp_path / "key.fifo"
+    os.mkfifo(fifo)
+    # the FIFO first: before the fix it blocks, and the test fails before /dev/zero is read
+    cases = [(fifo, "a FIFO"), (tmp_path, "a directory"), (Path("/dev/zero"), "a character device")]
+    for path, kind in cases:
+        error = _load_with_timeout(path, {ENV_KEY_FILE: str(path)} if via_env else None)
+        assert isinstance(error, SealError), repr(error)
+        message = str(error)
+        assert message.startswith(f"{path}: F003 error: the key file is {kind}"), message
+        assert "expected a verifier key file" in message
+
+
+def test_a_key_file_that_is_too_large_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "huge.key"
+    path.write_bytes(GOOD.encode() + b"#" * 5000)
+    with pytest.raises(SealError, match=r"F003 error: the key file is too large"):
+        load_key(path)
 
 
 def test_resolve_key_order(tmp_path: Path) -> None:

@@ -22,9 +22,11 @@ from amlas.sealing import (
     TamperError,
     VerifierKey,
     check_usage,
+    public_key_of,
 )
 
 KEY = VerifierKey.from_secret(bytes(range(32)))
+PUBLIC = public_key_of(KEY)
 OTHER = VerifierKey.from_secret(bytes(32))
 P = "a" * 64
 Q = "b" * 64
@@ -70,8 +72,8 @@ def _dump(log: AccessLog, lines: list[dict[str, Any]]) -> None:
 
 
 def _rehash(fields: dict[str, Any]) -> dict[str, Any]:
-    """What a developer without the key can do: recompute the hash, keep or guess the MAC."""
-    body = {k: v for k, v in fields.items() if k not in ("hash", "mac")}
+    """What a developer without the key can do: recompute the hash, keep or guess the sig."""
+    body = {k: v for k, v in fields.items() if k not in ("hash", "sig")}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return {**fields, "hash": hashlib.sha256(canonical.encode()).hexdigest()}
 
@@ -148,11 +150,12 @@ def test_editing_any_field_of_any_line_is_detected(log: AccessLog, field: str, l
 
 
 @pytest.mark.parametrize("line", [0, 1, 2])
-def test_editing_a_mac_is_detected_with_the_key(log: AccessLog, line: int) -> None:
+def test_editing_a_sig_is_detected_with_the_public_key(log: AccessLog, line: int) -> None:
     lines = _lines(log)
-    lines[line]["mac"] = "e" * 64
+    lines[line]["sig"] = "A" * 86 + "=="
     _dump(log, lines)
-    assert log.verify() == []  # the MAC is the key holder's check
+    assert log.verify() == []  # the signature is checked against the declared public key
+    assert _lines_with_problems(log.verify(public_key=PUBLIC)) == {line + 1}
     assert _lines_with_problems(log.verify(KEY)) == {line + 1}
 
 
@@ -187,24 +190,29 @@ def test_inserting_a_copied_line_is_detected(log: AccessLog) -> None:
     assert log.verify()
 
 
-def test_forged_line_with_recomputed_hash_needs_the_key(log: AccessLog) -> None:
+def test_forged_line_with_recomputed_hash_is_caught_without_the_key(log: AccessLog) -> None:
+    """Issue 12, reproduction 4: a forged entry on a rebuilt chain; the declared public key
+    (no secret) shows it, whatever signature the forger copies."""
     lines = _lines(log)
-    forged = _rehash(
-        {**lines[-1], "seq": 3, "prev": lines[-1]["hash"], "purpose": "forged", "mac": "0" * 64}
-    )
-    _dump(log, [*lines, forged])
-    assert log.verify() == []  # the chain is consistent: anyone could have built it
-    problems = log.verify(KEY)
-    assert [(p.line, "mac does not verify" in p.message) for p in problems] == [(4, True)]
+    for sig in ("A" * 86 + "==", lines[-1]["sig"]):
+        forged = _rehash(
+            {**lines[-1], "seq": 3, "prev": lines[-1]["hash"], "purpose": "forged", "sig": sig}
+        )
+        _dump(log, [*lines, forged])
+        assert log.verify() == []  # the chain is consistent: anyone could have built it
+        problems = log.verify(public_key=PUBLIC)
+        assert [(p.line, "sig does not verify" in p.message) for p in problems] == [(4, True)]
 
 
-def test_rewritten_chain_needs_the_key(log: AccessLog) -> None:
-    """Editing a use away and recomputing every later link fools everyone but the key."""
+def test_rewritten_chain_is_caught_without_the_key(log: AccessLog) -> None:
+    """Editing a use away and recomputing every later link fools only a reader that does
+    not check signatures."""
     lines = _lines(log)
     lines[1] = _rehash({**lines[1], "event": "note"})
     lines[2] = _rehash({**lines[2], "prev": lines[1]["hash"]})
     _dump(log, lines)
     assert log.verify() == []
+    assert _lines_with_problems(log.verify(public_key=PUBLIC)) == {2, 3}
     assert _lines_with_problems(log.verify(KEY)) == {2, 3}
 
 
@@ -213,7 +221,7 @@ def test_entries_signed_with_another_key_are_detected(tmp_path: Path) -> None:
     _append(other, i=0, key=OTHER)
     assert other.verify() == []
     assert _lines_with_problems(other.verify(KEY)) == {1}
-    with pytest.raises(TamperError, match="mac does not verify"):
+    with pytest.raises(TamperError, match="sig does not verify"):
         _append(other, i=1, key=KEY)
 
 

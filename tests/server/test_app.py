@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import warnings
 from collections.abc import Iterator
@@ -146,6 +147,35 @@ BAD_JSON: list[tuple[Any, int, str]] = [
         422,
         "metadata[0]['size_mm'] is",
     ),
+    # issue 12: metadata is held to the columns of [B] (these were 200s, copied to the log)
+    (
+        {"inputs": [ROW], "metadata": [{"lighting": "<script>"}]},
+        422,
+        "metadata[0]['lighting'] is '<script>'; expected a category of [B] (day, night;",
+    ),
+    (
+        {"inputs": [ROW], "metadata": [{"lighting": "day\x1b[2J"}]},
+        422,
+        "metadata[0]['lighting'] is 'day\\x1b[2J'; expected a category",
+    ),
+    ({"inputs": [ROW], "metadata": [{"lighting": ["day"]}]}, 422, "is ['day']; expected a cat"),
+    ({"inputs": [ROW], "metadata": [{"lighting": {"a": 1}}]}, 422, "is {'a': 1}; expected a cat"),
+    ({"inputs": [ROW], "metadata": [{"lighting": True}]}, 422, "is True; expected a category"),
+    ({"inputs": [ROW], "metadata": [{"lighting": "x" * 65}]}, 422, "expected a category"),
+    ({"inputs": [ROW], "metadata": [{"size_mm": [30]}]}, 422, "is [30]; expected a number"),
+    ({"inputs": [ROW], "metadata": [{"size_mm": False}]}, 422, "is False; expected a number"),
+    (
+        {"inputs": [ROW], "metadata": [{"size": 30.0}]},
+        422,
+        "metadata[0] has the unknown key 'size'; expected the ODD columns of [B]: size_mm, "
+        "lighting (did you mean 'size_mm'?)",
+    ),
+    (
+        {"inputs": [ROW], "metadata": [{"size_mm": 30.0, "note": "<img src=x onerror=alert(1)>"}]},
+        422,
+        "metadata[0] has the unknown key 'note'",
+    ),
+    ({"inputs": [ROW], "metadata": [{"comment": None}]}, 422, "unknown key 'comment'"),
 ]
 
 
@@ -165,6 +195,18 @@ def test_malformed_requests_get_a_4xx_with_a_clear_message(
         ('{"inputs": [[NaN, 1, 1, 1, 1, 1]]}', {}, 422, "inputs[0][0] is nan; expected a finite"),
         ('{"inputs": [[Infinity, 1, 1, 1, 1, 1]]}', {}, 422, "expected a finite number"),
         ('{"inputs": [[1e400, 1, 1, 1, 1, 1]]}', {}, 422, "inputs[0][0] is inf"),
+        (
+            '{"inputs": [[1, 1, 1, 1, 1, 1]], "metadata": [{"size_mm": NaN}]}',
+            {},
+            422,
+            "metadata[0]['size_mm'] is nan; expected a number (finite, in mm;",
+        ),
+        (
+            '{"inputs": [[1, 1, 1, 1, 1, 1]], "metadata": [{"lighting": -Infinity}]}',
+            {},
+            422,
+            "metadata[0]['lighting'] is -inf; expected a category",
+        ),
         ('{"inputs": [[1', {}, 422, "the body is not valid JSON at character"),
         ("", {}, 422, "Field required"),
         ("inputs=1", {"content-type": "text/plain"}, 422, "valid dictionary"),
@@ -241,3 +283,114 @@ def test_app_refuses_a_project_with_errors_or_no_monitor(tmp_path: Path) -> None
         create_app(root)
     with pytest.raises(UsageError, match="one"):
         create_app()
+
+
+def test_refused_metadata_never_reaches_the_field_log(served: tuple[TestClient, Path]) -> None:
+    client, log = served
+    before = log.read_bytes() if log.exists() else b""
+    for metadata in (
+        [{"lighting": "<script>alert(1)</script>"}],
+        [{"size_mm": 30.0, "lighting": "day", "operator": "<img src=x onerror=alert(1)>"}],
+    ):
+        response = client.post("/check", json={"inputs": [ROW], "metadata": metadata})
+        assert response.status_code == 422, response.text
+    assert (log.read_bytes() if log.exists() else b"") == before
+
+
+def test_a_missing_or_undeclared_odd_value_is_flagged_not_refused(
+    served: tuple[TestClient, Path],
+) -> None:
+    """null (and an absent key) means the value is missing; a category name [B] does not
+    declare is outside the ODD: both are flagged, logged and answered, as documented."""
+    client, _ = served
+    meta = [{"size_mm": None, "lighting": "day"}, {"size_mm": 30.0, "lighting": "fog"}]
+    body = client.post("/check", json={"inputs": GOOD[[0, 2]].tolist(), "metadata": meta}).json()
+    assert [r["flags"] for r in body["results"]] == [["outside_odd"], ["outside_odd"]]
+    assert "size (size_mm) has no value" in body["results"][0]["reasons"][0]
+    assert "'fog', not one of [day, night]" in body["results"][1]["reasons"][0]
+    assert len(body["logged"]) == 2
+
+
+# -- issue 12: a value the model cannot take was a 500, logged nowhere ------------------------
+
+
+class _Scaled(_Model):
+    """Like a scikit-learn pipeline: standardise with a small scale, then refuse
+    non-finite values (1e306 / 1e-3 overflows to inf)."""
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            z = (np.asarray(x, dtype=float) - MEAN) / 1e-3
+        if not np.isfinite(z).all():
+            raise ValueError("Input contains infinity or a value too large for dtype('float64').")
+        return super().predict_proba(x)
+
+
+class _Broken(_Model):
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        raise RuntimeError("the model file is corrupt")
+
+
+def _client(model: _Model, log: Path) -> TestClient:
+    app = create_app(monitored=MonitoredModel(model, MONITOR), field_log=log, clock=lambda: CLOCK)
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def test_a_value_the_model_cannot_take_is_a_422_naming_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    huge = GOOD[1].tolist()
+    huge[3] = 1e306
+    with (
+        caplog.at_level(logging.INFO, logger="amlas.server"),
+        _client(_Scaled(), tmp_path / "log.jsonl") as client,
+    ):
+        alone = client.post("/check", json={"inputs": [huge], "metadata": META[:1]})
+        batch = client.post(
+            "/check", json={"inputs": [GOOD[0].tolist(), huge], "metadata": META[:2]}
+        )
+        fine = client.post("/check", json={"inputs": GOOD.tolist(), "metadata": META})
+    assert alone.status_code == batch.status_code == 422, alone.text
+    message = batch.json()["error"]
+    assert message.startswith("inputs[1][3] is 1e+306: the model cannot evaluate inputs[1]")
+    assert "ValueError: Input contains infinity" in message
+    assert "out of distribution" in message
+    assert alone.json()["error"].startswith("inputs[0][3] is 1e+306")
+    assert fine.status_code == 200
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 2
+    assert "422: inputs[0][3] is 1e+306" in warned[0].getMessage()
+    assert (
+        not (tmp_path / "log.jsonl").exists()
+        or b"1e+306" not in (tmp_path / "log.jsonl").read_bytes()
+    )
+
+
+def test_a_model_failure_on_an_accepted_input_is_a_logged_500(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with (
+        caplog.at_level(logging.INFO, logger="amlas.server"),
+        _client(_Broken(), tmp_path / "log.jsonl") as client,
+    ):
+        response = client.post("/check", json={"inputs": GOOD[:1].tolist(), "metadata": META[:1]})
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal error (RuntimeError); the service logged it"}
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "POST /check: 500: RuntimeError: the model file is corrupt" in record.getMessage()
+    assert record.exc_info is not None
+
+
+def test_every_refusal_is_logged(
+    served: tuple[TestClient, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    client, _ = served
+    with caplog.at_level(logging.INFO, logger="amlas.server"):
+        client.post("/check", json={"inputs": [ROW], "metadata": [{"size": 1}]})
+        client.post("/check", json={"inputs": "abc"})
+    messages = [r.getMessage() for r in caplog.records if r.name == "amlas.server"]
+    assert messages == [
+        "POST /check: 422: metadata[0] has the unknown key 'size'; expected the ODD columns of "
+        "[B]: size_mm, lighting (did you mean 'size_mm'?)",
+        "POST /check: 422: inputs: Input should be a valid list",
+    ]

@@ -35,11 +35,14 @@ the model.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,7 +50,10 @@ from numpy.typing import NDArray
 from amlas.adapters._model import Model
 from amlas.errors import UsageError
 
+_T = TypeVar("_T")
+
 __all__ = [
+    "GuardedModel",
     "ModelError",
     "ModelFormat",
     "call_loader",
@@ -76,17 +82,37 @@ def load_model(
     class_order: Sequence[str] = (),
     search_path: Path | None = None,
     outputs: Literal["logits", "probabilities"] = "logits",
+    timeout_s: float | None = None,
 ) -> Model:
     """Load the model at ``path`` (unused for ``python_callable``, which names
     ``callable`` as ``"module:function"`` importable from ``search_path``).
 
     ``class_order`` names the probability columns; required when the model does not
     name its classes. ``outputs`` applies to torch modules (logits or probabilities).
+    ``timeout_s`` bounds loading and each prediction call (see :class:`GuardedModel`).
     Raises :class:`ModelError` on any failure.
     """
     order = tuple(str(c) for c in class_order)
     if len(set(order)) != len(order):
         raise ModelError(f"class_order {list(order)} names a class twice; expected unique names")
+    source = f"{format} model {callable!r}" if callable else f"{format} model {str(path)!r}"
+    model = _guarded_call(
+        source,
+        "loading",
+        timeout_s,
+        lambda: _load(path, format, callable, order, search_path, outputs),
+    )
+    return GuardedModel(model, timeout_s=timeout_s)
+
+
+def _load(
+    path: Path | None,
+    format: ModelFormat,
+    callable: str | None,
+    order: tuple[str, ...],
+    search_path: Path | None,
+    outputs: Literal["logits", "probabilities"],
+) -> Model:
     if format == "torch":
         from amlas.adapters._torch import load_torch_model
 
@@ -107,6 +133,123 @@ def load_model(
         return _OnnxModel(path, order)
     estimator = _load_joblib(path) if format == "sklearn_joblib" else _load_skops(path)
     return _EstimatorModel(estimator, order, str(path))
+
+
+# --- the guard every loaded model passes through --------------------------------------
+
+PROBABILITY_TOLERANCE = 1e-3
+"""How far a probability may stray below 0, above 1, or a row's sum from 1 (float32
+models and softmax round-off stay far inside it; logits or scores do not)."""
+
+
+class _TimedOut(BaseException):
+    """Raised by the alarm inside a model call; never escapes :func:`_guarded_call`."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Interrupt the block after ``seconds`` (SIGALRM; main thread of a POSIX process
+    only: elsewhere, and for ``None``, no limit). Code stuck inside a C extension that
+    never returns to Python is interrupted only when it does."""
+    usable = (
+        seconds is not None
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+    assert seconds is not None
+
+    def alarm(signum: int, frame: Any) -> None:
+        raise _TimedOut
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _guarded_call(source: str, what: str, timeout_s: float | None, fn: Callable[[], _T]) -> _T:
+    """``fn()`` with the model's own ways of ending the process turned into a
+    :class:`ModelError`: ``sys.exit`` (SystemExit) and running past ``timeout_s``."""
+    try:
+        with _time_limit(timeout_s):
+            return fn()
+    except _TimedOut:
+        raise ModelError(
+            f"{source}: the model did not finish {what} within {timeout_s:g} s (timeout_s in [V]); "
+            "expected it to answer in time (raise timeout_s for a slow model)"
+        ) from None
+    except SystemExit as exc:
+        raise ModelError(
+            f"{source}: the model called sys.exit({exc.code!r}) while {what}; a model must return "
+            "its answer or raise an exception, never end the process"
+        ) from None
+
+
+def check_distribution(proba: NDArray[np.float64], classes: tuple[str, ...], source: str) -> None:
+    """Every finite row of ``proba`` is a probability distribution over ``classes``;
+    :class:`ModelError` naming the first sample that is not. Rows holding NaN or infinity
+    are left to the checks, which report them as invalid predictions."""
+    if proba.size == 0:
+        return
+    finite = np.isfinite(proba).all(axis=1)
+    rows = proba[finite]
+    low = rows < -PROBABILITY_TOLERANCE
+    high = rows > 1.0 + PROBABILITY_TOLERANCE
+    off = np.abs(rows.sum(axis=1) - 1.0) > PROBABILITY_TOLERANCE
+    bad = low.any(axis=1) | high.any(axis=1) | off
+    if not bad.any():
+        return
+    index = int(np.flatnonzero(finite)[np.argmax(bad)])
+    row = proba[index]
+    values = ", ".join(f"{c}={v:.6g}" for c, v in zip(classes, row.tolist(), strict=True))
+    if low.any():
+        why = "negative values"
+    elif high.any():
+        why = "values above 1"
+    else:
+        why = "rows that do not sum to 1"
+    raise ModelError(
+        f"{source}: predict_proba returned {why} for {int(bad.sum())} of {len(proba)} "
+        f"samples, e.g. sample {index + 1}: [{values}] (sum {float(row.sum()):.6g}); "
+        "expected class probabilities in [0, 1] summing to 1 per sample (a torch model "
+        "that returns logits or scores takes 'outputs: logits' in [V])"
+    )
+
+
+class GuardedModel:
+    """Any loaded model, held to the :class:`Model` contract at every call: probabilities
+    are distributions, and the model neither ends the process nor runs past its limit."""
+
+    def __init__(self, model: Model, *, timeout_s: float | None = None) -> None:
+        self.inner = model
+        self.classes = model.classes
+        self.has_proba = model.has_proba
+        self.timeout_s = timeout_s
+        self._source = str(getattr(model, "_source", type(model).__name__))
+
+    def __getattr__(self, name: str) -> Any:  # export_onnx, estimators, ...
+        return getattr(self.inner, name)
+
+    def predict_proba(self, x: NDArray[np.generic]) -> NDArray[np.float64]:
+        out = _guarded_call(
+            self._source,
+            "predicting probabilities",
+            self.timeout_s,
+            lambda: self.inner.predict_proba(x),
+        )
+        check_distribution(out, self.classes, self._source)
+        return out
+
+    def predict(self, x: NDArray[np.generic]) -> NDArray[np.str_]:
+        return _guarded_call(
+            self._source, "predicting labels", self.timeout_s, lambda: self.inner.predict(x)
+        )
 
 
 def predict_batched(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -75,10 +76,24 @@ class Table:
         """The column ``name`` as strings (labels, ids, categories)."""
         values = self.column(name)
         if values.dtype.kind == "f":
-            # 1.0 -> "1", so integer-coded labels read as the class names written in YAML
-            as_int = values.astype(np.int64)
-            if np.array_equal(as_int, values):
-                return as_int.astype(np.str_)
+            missing = ~np.isfinite(values)
+            if missing.any():  # an empty cell reads as NaN: it is missing, not "nan"
+                out = values.astype(np.str_)
+                present = ~missing
+                out[present] = self._floats_as_text(values[present])
+                out[missing] = ""
+                return out
+            return self._floats_as_text(values)
+        if values.dtype.kind == "O":  # text with empty cells: None is missing, not "None"
+            return np.array(["" if v is None else str(v) for v in values.tolist()], dtype=np.str_)
+        return values.astype(np.str_)
+
+    @staticmethod
+    def _floats_as_text(values: NDArray[Any]) -> NDArray[np.str_]:
+        """1.0 -> "1", so integer-coded labels read as the class names written in YAML."""
+        as_int = values.astype(np.int64)
+        if np.array_equal(as_int, values):
+            return as_int.astype(np.str_)
         return values.astype(np.str_)
 
     def sample_hashes(self, names: list[str] | None = None) -> NDArray[np.str_]:

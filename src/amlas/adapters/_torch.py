@@ -28,7 +28,10 @@ output is logits, ``log p`` for a probability model), and :meth:`TorchModel.expo
 from __future__ import annotations
 
 import contextlib
+import logging
 import warnings
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -180,8 +183,22 @@ class TorchModel:
 
 def torch_module(model: object) -> TorchModel | None:
     """The model as a :class:`TorchModel` when it is one (gradient and fault checks need
-    it), else None."""
-    return model if isinstance(model, TorchModel) else None
+    it), else None; a :class:`~amlas.adapters._models.GuardedModel` is looked through."""
+    inner = getattr(model, "inner", model)
+    return inner if isinstance(inner, TorchModel) else None
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str) -> Iterator[None]:
+    """torch logs a failed load with its own traceback text before raising; the error we
+    raise in its place says what is wrong, so the log line only confuses."""
+    logger = logging.getLogger(name)
+    before = logger.disabled
+    logger.disabled = True
+    try:
+        yield
+    finally:
+        logger.disabled = before
 
 
 def load_torch_model(
@@ -209,8 +226,14 @@ def load_torch_model(
                 "(.pt2), or set 'callable: module:function' returning the torch.nn.Module"
             )
         source = str(path)
+        if not zipfile.is_zipfile(path):  # a .pt2 program is a zip archive
+            raise ModelError(
+                f"{path}: not a torch.export program (.pt2 is a zip archive; this file is "
+                "not one); for a state_dict or a pickled module, set 'callable: "
+                "module:function' in [V] that builds the network and loads it"
+            )
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), _quiet_logger("torch.export"):
                 warnings.simplefilter("ignore")
                 module = torch.export.load(str(path)).module()
         except Exception as exc:

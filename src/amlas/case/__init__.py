@@ -9,7 +9,14 @@ policy. Renderers (``amlas.render``) only format a :class:`Case`.
 """
 
 from amlas.case._build import build_case
-from amlas.case._library import DEFAULT_LIBRARY, Library, LibraryError, load_library
+from amlas.case._library import (
+    DEFAULT_LIBRARY,
+    Library,
+    LibraryError,
+    check_library,
+    load_library,
+    project_library,
+)
 from amlas.case._model import (
     NODE_TYPES,
     STATUSES,
@@ -36,7 +43,9 @@ __all__ = [
     "NodeType",
     "Status",
     "build_case",
+    "check_library",
     "gate",
     "load_library",
+    "project_library",
     "propagate",
 ]

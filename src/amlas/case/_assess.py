@@ -5,7 +5,10 @@ Leaf rules (docs/case.md, "Status"):
 
 * a solution citing evidence: each expected record is ``supported`` (pass), ``failed``,
   ``inconclusive`` or ``stale`` (an input hash no longer matches the project); a record
-  that does not exist is ``undeveloped``; the solution takes the worst;
+  that does not exist is ``undeveloped``; a verification result (stage 5, the verifier
+  role, sealed data) without a valid signature by the declared verifier key is ``failed``
+  whatever its verdict, with the reason "not signed by the declared verifier key"; the
+  solution takes the worst;
 * a solution naming artefact fields: ``supported`` when every field is filled in,
   ``undeveloped`` otherwise;
 * a justification: ``supported`` when its rationale is recorded, ``undeveloped`` if not;
@@ -29,7 +32,7 @@ from amlas.case._bind import Binder, Item, fill, first_sentence, is_filled
 from amlas.case._library import EvidenceSelector, FieldsSpec, Library, PatternNode
 from amlas.case._model import Node, Status
 from amlas.case._status import worst
-from amlas.evidence import EvidenceRecord, EvidenceStore, StoreError
+from amlas.evidence import EvidenceRecord, EvidenceStore, StoreError, VerifierTrust
 from amlas.evidence._inputs import ProjectInputs
 from amlas.project import ARTEFACTS, Project
 from amlas.project.artefacts import ValidationResults, VerificationLog
@@ -54,6 +57,8 @@ class Assessor:
         self.inputs = ProjectInputs(project)
         self.cited: dict[str, EvidenceRecord] = {}
         self.stale_inputs: dict[str, list[str]] = {}
+        self.trust = VerifierTrust(project)
+        self.unsigned: dict[str, str] = {}  # digest -> why the verifier's signature fails
         self._damaged: dict[str, str] = {}
 
     # -- records ---------------------------------------------------------------------------
@@ -69,15 +74,24 @@ class Assessor:
                 self._damaged[digest] = str(exc)
                 return None
             self.cited[digest] = record
+            unsigned = self.trust.problem(record)
+            if unsigned is not None:
+                self.unsigned[digest] = unsigned
             stale = self.inputs.stale(record)
             if stale:
                 self.stale_inputs[digest] = stale
         return digest, self.cited[digest]
 
     def record_status(self, digest: str) -> Status:
+        if digest in self.unsigned:
+            return "failed"  # never its verdict: anyone can write a record that says pass
         if digest in self.stale_inputs:
             return "stale"
         return _VERDICT[self.cited[digest].verdict]
+
+    def record_reason(self, digest: str) -> str:
+        """Why a record has its status, in a line: the signature problem, else its summary."""
+        return self.unsigned.get(digest, self.cited[digest].summary)
 
     def expected_keys(self, selector: EvidenceSelector, binding: Mapping[str, Item]) -> list[str]:
         """Keys the selector expects to exist (missing ones leave the solution undeveloped)."""
@@ -242,7 +256,10 @@ class Assessor:
             node.evidence.append(digest)
             status = self.record_status(digest)
             verdicts[status] += 1
-            if status == "stale":
+            if digest in self.unsigned:
+                parts.append(("failed", f"{key}: {self.unsigned[digest]}"))
+                node.notes.append(f"{key}: {self.unsigned[digest]}")
+            elif status == "stale":
                 node.notes.append(f"{key} stale: " + ", ".join(self.stale_inputs[digest]))
             elif status != "supported":
                 node.notes.append(f"{key}: {record.summary}")
@@ -278,7 +295,7 @@ class Assessor:
     def counter(self, nodes: dict[str, Node], solution: Node, parents: list[str]) -> None:
         failed = [d for d in solution.evidence if self.record_status(d) == "failed"]
         reasons: list[tuple[str | None, str]] = [
-            (d, self.cited[d].key + ": " + self.cited[d].summary) for d in failed
+            (d, self.cited[d].key + ": " + self.record_reason(d)) for d in failed
         ]
         if not reasons:
             reasons = [(None, solution.reason)]

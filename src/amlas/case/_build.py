@@ -18,12 +18,13 @@ from pathlib import Path
 
 from amlas.case._assess import Assessor
 from amlas.case._bind import Binder, Item, fill, first_sentence
-from amlas.case._library import Library, Link, PatternNode, load_library
+from amlas.case._library import Library, Link, PatternNode, project_library
 from amlas.case._model import ArtefactEntry, Case, Module, Node
 from amlas.case._status import propagate
 from amlas.diagnostics import Diagnostics, Location, did_you_mean
-from amlas.evidence import EvidenceStore, open_store
+from amlas.evidence import EvidenceStore, open_evidence_detail, open_store
 from amlas.project import Project, build_trace, check_project
+from amlas.sealing import VerifierKey
 
 __all__ = ["build_case"]
 
@@ -267,6 +268,7 @@ def build_case(
     *,
     store: str | None = None,
     library: str | Path | None = None,
+    key: VerifierKey | None = None,
 ) -> Case:
     """Build the safety case of the project at ``root`` from its artefacts and evidence.
 
@@ -275,13 +277,15 @@ def build_case(
     ``case.diagnostics`` (the case is still built: missing artefacts leave claims
     undeveloped). Raises :class:`~amlas.errors.UsageError` for a missing project, an
     unreadable store or a malformed pattern library.
+
+    Per-sample detail that evidence computed from sealed data keeps sealed for the verifier
+    (:mod:`amlas.evidence._detail`) stays sealed in the case unless ``key`` (the verifier
+    key) is given: then ``case.evidence`` holds the records with it put back. Raises
+    :class:`~amlas.sealing.SealError` when ``key`` does not open a record's detail.
     """
     loaded = check_project(root)
     project = loaded.project
-    chosen = library if library is not None else project.manifest.case.library
-    if isinstance(chosen, str) and (project.root / chosen).is_dir():
-        chosen = project.root / chosen
-    patterns = load_library(chosen)
+    patterns = project_library(project, library)
     uri = store or project.manifest.evidence
     with open_store(uri, root=project.root) as evidence:
         builder = _Builder(project, patterns, evidence)
@@ -303,7 +307,11 @@ def build_case(
             for m in patterns.modules
         ],
         nodes=nodes,
-        evidence=builder.assessor.cited,
+        evidence=(
+            open_evidence_detail(builder.assessor.cited, key)
+            if key is not None
+            else builder.assessor.cited
+        ),
         trace=build_trace(project),
         diagnostics=diagnostics,
         stale_inputs=builder.assessor.stale_inputs,

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from amlas.case._assess import Assessor
 from amlas.case._bind import Binder, Item
-from amlas.case._library import Library, load_library
+from amlas.case._library import Library, project_library
 from amlas.case._model import Case, NodeType, Status
 from amlas.project import Project
 from amlas.project.artefacts import MLSafetyRequirement
@@ -59,10 +59,7 @@ class AffectedClaim:
 
 def _library(project: Project, library: str | Path | None) -> Library:
     """The pattern library as :func:`~amlas.case.build_case` resolves it."""
-    chosen = library if library is not None else project.manifest.case.library
-    if isinstance(chosen, str) and (project.root / chosen).is_dir():
-        chosen = project.root / chosen
-    return load_library(chosen)
+    return project_library(project, library)
 
 
 def _key_letters(key: str) -> set[str]:

@@ -30,7 +30,10 @@ from typing import Annotated, Final, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from amlas.diagnostics import Diagnostics, Location
 from amlas.errors import UsageError
+from amlas.project import Project
+from amlas.project._manifest import MANIFEST_FILE
 
 __all__ = [
     "ASSESSMENTS",
@@ -43,7 +46,9 @@ __all__ = [
     "Link",
     "PatternModule",
     "PatternNode",
+    "check_library",
     "load_library",
+    "project_library",
 ]
 
 DEFAULT_LIBRARY: Final = "amlas-1.1"
@@ -265,8 +270,64 @@ def _check(library: Library) -> None:
                     problems.append(f"{where}: unknown collection {selector.for_each!r}")
     if library.root not in library.nodes:
         problems.append(f"root {library.root!r} is not a node")
+    cycle = _support_cycle(library)
+    if cycle:
+        problems.append(
+            "supported_by links form a cycle: "
+            + " -> ".join(f"{library.module_of.get(n, '?')}: {n}" for n in cycle)
+            + "; an argument must end in solutions or undeveloped goals"
+        )
     if problems:
         raise LibraryError(f"pattern library {library.name}: " + "; ".join(problems))
+
+
+def _support_cycle(library: Library) -> list[str]:
+    """A cycle of ``supported_by`` links (its node IDs, the first repeated at the end), or
+    an empty list. Iterative depth-first search: a library may be deep."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for start in library.nodes:
+        if start in state:
+            continue
+        path: list[str] = [start]
+        todo: list[list[str]] = [
+            [link.id for link in library.nodes[start].links("supported_by")][::-1]
+        ]
+        state[start] = 1
+        while path:
+            children = todo[-1]
+            if not children:
+                state[path.pop()] = 2
+                todo.pop()
+                continue
+            child = children.pop()
+            if child not in library.nodes or state.get(child) == 2:
+                continue
+            if state.get(child) == 1:
+                return [*path[path.index(child) :], child]
+            state[child] = 1
+            path.append(child)
+            todo.append([link.id for link in library.nodes[child].links("supported_by")][::-1])
+    return []
+
+
+def project_library(project: Project, library: str | Path | None = None) -> Library:
+    """The pattern library a project's case is built from (``case.library`` of amlas.yaml:
+    a shipped name, or a folder in the project), or ``library`` when given."""
+    chosen = library if library is not None else project.manifest.case.library
+    if isinstance(chosen, str) and (project.root / chosen).is_dir():
+        chosen = project.root / chosen
+    return load_library(chosen)
+
+
+def check_library(project: Project, diagnostics: Diagnostics) -> None:
+    """G006 when the project's pattern library cannot be loaded or is not well formed, so
+    `amlas check` reports what `amlas case` would refuse."""
+    try:
+        project_library(project)
+    except LibraryError as exc:
+        source = project.manifest_source
+        at = source.locate(("case", "library")) if source is not None else Location(MANIFEST_FILE)
+        diagnostics.add("G006", str(exc), at)
 
 
 def load_library(source: str | Path = DEFAULT_LIBRARY) -> Library:

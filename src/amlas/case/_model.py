@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from amlas.diagnostics import Diagnostics
-from amlas.evidence import EvidenceRecord
+from amlas.evidence import EvidenceRecord, detail_status
 from amlas.project import TraceMatrix
 
 __all__ = [
@@ -230,6 +230,31 @@ class Case:
                 out.setdefault(child, []).append(node.id)
         return out
 
+    def sealed_detail(self) -> dict[str, dict[str, Any]]:
+        """Record digest -> how its per-sample detail stands, for every cited record that
+        has detail computed from sealed data: ``status`` 'sealed' (encrypted for the
+        verifier key ``key_id``; build with the key to see it), 'opened' (put back with
+        the key) or 'withheld' (never kept), the ``datasets`` and the ``fields`` concerned."""
+        out: dict[str, dict[str, Any]] = {}
+        for digest, record in sorted(self.evidence.items()):
+            status = detail_status(record)
+            if status is None:
+                continue
+            detail = record.sealed_detail
+            if detail is not None:
+                out[digest] = {
+                    "status": status,
+                    "key": record.key,
+                    "key_id": detail.key_id,
+                    "datasets": list(detail.datasets),
+                    "fields": list(detail.fields),
+                }
+            else:
+                withheld = record.resolved.get("detail_withheld")
+                fields = withheld.get("fields", []) if isinstance(withheld, dict) else []
+                out[digest] = {"status": status, "key": record.key, "fields": fields}
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """The full model as plain JSON values (``amlas.case/1``)."""
         return {
@@ -254,9 +279,14 @@ class Case:
             ],
             "nodes": [n.to_dict() for n in self.nodes.values()],
             "evidence": {
-                digest: record.model_dump(mode="json", by_alias=True)
+                digest: record.model_dump(
+                    mode="json",
+                    by_alias=True,
+                    exclude={"sealed_detail"} if record.sealed_detail is None else None,
+                )
                 for digest, record in sorted(self.evidence.items())
             },
+            "sealed_detail": self.sealed_detail(),
             "stale_inputs": {k: list(v) for k, v in sorted(self.stale_inputs.items())},
             "artefacts": [
                 {

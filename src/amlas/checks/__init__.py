@@ -15,7 +15,8 @@ records, stores and rendering live in the layers above.
 - :mod:`._faults`: seeded bit-flip and stuck-at fault campaigns in torch models;
 - :mod:`._verify`: which of those a requirement calls for, turned into a result;
 - :mod:`._data`: the [L] data rules (stage 3, [S]);
-- :mod:`._independence`: independence of [N], [O], [P] (R9).
+- :mod:`._independence`: independence of [N], [O], [P] (R9);
+- :mod:`._duplicates`: duplicate samples counted by group, for both of the above.
 """
 
 from amlas.checks._adversarial import (

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from amlas.adapters import ColumnError, DatasetError, read_table
 from amlas.checks._datasets import Dataset
+from amlas.checks._duplicates import earlier_exact, earlier_near, radius_of, zscore
 from amlas.checks._intervals import Verdict, decide_proportion, percent, required_samples
 from amlas.checks._metrics import MAX_LISTED_IDS
 from amlas.checks._slices import OUTSIDE_CODE
@@ -26,6 +27,7 @@ from amlas.project import METRICS, Project
 from amlas.project.artefacts import DataRequirement
 from amlas.project.artefacts.data import (
     ClassBalance,
+    Duplicates,
     LabelErrorRate,
     MinSamplesPerCell,
     SchemaConformance,
@@ -83,6 +85,8 @@ def run_data_rule(project: Project, requirement: DataRequirement, dataset: Datas
         return _slice_balance(project, requirement.id, rule, dataset, parameters)
     if isinstance(rule, LabelErrorRate):
         return _label_errors(project, requirement.id, rule, dataset, parameters)
+    if isinstance(rule, Duplicates):
+        return _duplicates(requirement.id, rule, dataset, parameters)
     raise AssertionError(f"no data check for {rule!r}")
 
 
@@ -409,3 +413,104 @@ def _label_errors(
     return CheckOutcome(
         subject, name, ds.letter, decision.verdict, summary, parameters, resolved, results
     )
+
+
+def _duplicates(
+    subject: str, rule: Duplicates, ds: Dataset, parameters: dict[str, Any]
+) -> CheckOutcome:
+    """The share of samples that duplicate an earlier sample, bounded exactly.
+
+    A sample duplicates an earlier one when its content hash equals that sample's, or
+    (with a distance) when the RMS distance over its z-scored features is at most the
+    distance. Counting samples, not pairs, keeps the rate a proportion of the dataset:
+    ten copies of one frame are nine duplicates, whatever order they come in.
+    """
+    name = "data.duplicates"
+    n = len(ds)
+    resolved: dict[str, Any] = {
+        "unit": "samples that duplicate an earlier sample of the dataset, in file order",
+        "content_columns": ds.content_columns,
+    }
+    exact = np.full(n, -1, dtype=np.int64)
+    if ds.content_columns:
+        exact = earlier_exact(ds.content_hashes)
+    else:
+        resolved["exact_duplicates"] = (
+            f"not compared: {ds.name} has no column that identifies a sample's content (no "
+            f"model-input feature or array); declare 'content_columns' in {ds.name}"
+        )
+    near = np.full(n, -1, dtype=np.int64)
+    features = rule.features or ds.features
+    distance = rule.near_duplicate_distance
+    searched = distance > 0 and bool(features)
+    if distance <= 0:
+        resolved["near_duplicates"] = "off (near_duplicate_distance: 0)"
+    elif not features:
+        resolved["near_duplicates"] = "not searched: no numeric features to compare"
+    else:
+        x = ds.table.numeric(features)
+        z = zscore(x, x)
+        skipped = int((~np.isfinite(z).all(axis=1)).sum())
+        if skipped:
+            resolved["near_duplicates_not_compared"] = (
+                f"{skipped} sample(s) with a missing (NaN) feature value"
+            )
+        near = earlier_near(z, radius_of(distance, len(features)))
+        resolved.update(
+            near_duplicate_distance=distance,
+            distance="RMS over features z-scored by this dataset's mean and std",
+            features=features,
+        )
+    is_exact = exact >= 0
+    is_near = (near >= 0) & ~is_exact
+    duplicates = is_exact | is_near
+    k = int(duplicates.sum())
+    if not ds.content_columns and not searched:
+        return CheckOutcome(
+            subject, name, ds.letter, "inconclusive",
+            f"{subject} on {ds.name}: nothing to compare: no column identifies a sample's "
+            f"content and no near-duplicate search runs; declare 'content_columns' in "
+            f"{ds.name}",
+            parameters, resolved,
+        )  # fmt: skip
+    decision = decide_proportion(
+        k, n, threshold=rule.max_rate, comparison="at_most", confidence=rule.confidence
+    )
+    verdict = decision.verdict
+    if verdict == "pass" and not ds.content_columns:
+        verdict = "inconclusive"  # identical content may hide behind different features
+        resolved["why_not_pass"] = resolved["exact_duplicates"]
+    rows = np.flatnonzero(duplicates)[:MAX_LISTED_IDS]
+    examples = [
+        {
+            "id": str(ds.ids[i]),
+            "duplicates": str(ds.ids[exact[i] if is_exact[i] else near[i]]),
+            "kind": "exact" if is_exact[i] else "near",
+        }
+        for i in rows.tolist()
+    ]
+    result: dict[str, Any] = {
+        "duplicates": k,
+        "samples": n,
+        "exact": int(is_exact.sum()),
+        "near": int(is_near.sum()),
+        "estimate": decision.estimate,
+        "upper": decision.interval.upper,
+        "threshold": rule.max_rate,
+        "reason": decision.reason,
+        "failing_ids": [e["id"] for e in examples],
+        "examples": examples,
+    }
+    if decision.additional_samples is not None:
+        result["additional_samples"] = decision.additional_samples
+    resolved["method"] = "clopper-pearson"
+    exact_part = f"{int(is_exact.sum())} exact" if ds.content_columns else "exact not compared"
+    kinds = f"{exact_part}, {int(is_near.sum())} near" if searched else exact_part
+    summary = (
+        f"{subject} on {ds.name}: {k} of {n} samples duplicate an earlier sample ({kinds}); "
+        f"{percent(rule.confidence)} upper bound {decision.interval.upper:.4f} vs "
+        f"{rule.max_rate:g}: {verdict}"
+    )
+    if verdict != decision.verdict:
+        summary += f" ({resolved['exact_duplicates']})"
+    return CheckOutcome(subject, name, ds.letter, verdict, summary, parameters, resolved, [result])

@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from amlas.adapters import ColumnError, Table, read_table
+from amlas.adapters import ColumnError, DatasetError, Table, read_table
 from amlas.checks._slices import SlicePlan, band_codes, labels_of, plan_slices
 from amlas.project import Project
+from amlas.project._content import content_problems, label_classes
 from amlas.project.artefacts import DatasetDocument, OperatingEnvironment, Slice
 
 __all__ = ["Dataset", "bind_dataset", "load_dataset"]
@@ -100,6 +101,25 @@ class Dataset:
         """SHA-256 per sample over its model input only: equal inputs, equal hash."""
         return self.table.sample_hashes(self.features)
 
+    @property
+    def content_columns(self) -> list[str]:
+        """What identifies a sample's content for the duplicate checks: the declared
+        ``content_columns``, else the model input features and per-sample arrays (named
+        ``array:NAME``). Empty for a table of metadata only, where nothing does."""
+        if self.document.content_columns:
+            return list(self.document.content_columns)
+        return [*self.features, *(f"array:{name}" for name in sorted(self.table.arrays))]
+
+    @cached_property
+    def content_hashes(self) -> NDArray[np.str_]:
+        """SHA-256 per sample over :attr:`content_columns` only: equal content, equal
+        hash. When :attr:`content_columns` is empty every sample hashes the same empty
+        content, so callers must not compare these hashes then."""
+        if not self.document.content_columns:
+            return self.input_hashes
+        declared = {name: self.table.column(name) for name in self.document.content_columns}
+        return Table(declared, self.table.sha256, self.table.source).sample_hashes()
+
     @cached_property
     def samples_digest(self) -> str:
         """One hash over every sample's input and label, in order, independent of the file
@@ -130,14 +150,30 @@ def bind_dataset(project: Project, letter: str, table: Table) -> Dataset:
         else np.array([f"row-{i + 1}" for i in range(n)], dtype=np.str_)
     )
     labels = table.text(document.label_column)
+    problems = content_problems(
+        document,
+        letter,
+        ids=ids if document.id_column else None,
+        labels=labels,
+        count=n,
+        classes=label_classes(component),
+        first_row=2 if document.format == "csv" else 1,
+        unit="line" if document.format == "csv" else "row",
+    )
+    if problems:
+        raise DatasetError(
+            "; ".join(f"{p.code}: {p.message}" for p in problems)
+            + f" (see [{letter}] '{problems[0].field}'; `amlas check` reports these on "
+            "plaintext data)"
+        )
     if document.feature_columns:
         features = list(document.feature_columns)
     elif component is not None and component.inputs.kind == "tabular":
         features = component.feature_names()
     else:
         features = []
-    for name in features:
-        table.column(name)  # a missing feature is reported now, with a did-you-mean
+    for name in [*features, *document.content_columns]:
+        table.column(name)  # a missing column is reported now, with a did-you-mean
     odd: dict[str, NDArray[np.int64]] = {}
     odd_values: dict[str, NDArray[np.generic]] = {}
     if environment is not None:

@@ -3,14 +3,26 @@
 For every pair of datasets:
 
 - shared sample ids (when both declare an ``id_column``);
-- exact duplicates: samples whose model inputs are identical (equal per-sample SHA-256);
+- exact duplicates: samples with identical content, i.e. equal per-sample SHA-256 over
+  the columns that identify a sample's content: the datasets' ``content_columns`` (an
+  image file's hash, generation parameters), else the model inputs (input features or
+  per-sample arrays). A table with neither (images described by a metadata table) has
+  nothing to compare: the record says so and the pair is inconclusive, never passed and
+  never reported as every row duplicating every other;
 - near-duplicates: pairs whose root-mean-square distance over z-scored features is at most
   the declared threshold, found with a k-d tree (scipy); the scale is the first dataset's
   (the development data's) standard deviation, so the threshold means the same whatever
-  the second set holds;
+  the second set holds. Exact duplicates are not counted again;
 - shared groups (patient, asset, scene) through the declared ``group_column``.
 
-Any finding fails the pair; every finding names the sample ids on both sides.
+Duplicates are counted by group of equal samples (:mod:`._duplicates`), never by listing
+pairs: k identical samples in one set and j in the other are k * j pairs, stated as pairs
+with the number of samples involved on each side, in time and memory that grow with the
+samples, not the pairs. Findings list the first ``MAX_LISTED_IDS`` pairs of sample ids.
+
+Any finding fails the pair; otherwise a comparison that could not be made (no content to
+compare) makes the pair inconclusive, with the reason. The record names the columns
+compared.
 """
 
 from __future__ import annotations
@@ -19,10 +31,10 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 from amlas.checks._data import CheckOutcome
 from amlas.checks._datasets import Dataset
+from amlas.checks._duplicates import HashGroups, hash_groups, near_pairs, radius_of, zscore
 from amlas.checks._intervals import Verdict
 from amlas.checks._metrics import MAX_LISTED_IDS
 from amlas.project.artefacts.data import Independence
@@ -34,18 +46,28 @@ def _shared(a: NDArray[np.str_], b: NDArray[np.str_]) -> list[str]:
     return sorted(set(a.tolist()) & set(b.tolist()))
 
 
-def _pairs_by_value(
-    a: Dataset, b: Dataset, values_a: NDArray[np.str_], values_b: NDArray[np.str_]
-) -> list[list[str]]:
-    """(id in a, id in b) for every pair of samples with equal values, in a's order."""
-    index: dict[str, list[str]] = {}
-    for value, sample in zip(values_b.tolist(), b.ids.tolist(), strict=True):
-        index.setdefault(value, []).append(sample)
-    pairs = []
-    for value, sample in zip(values_a.tolist(), a.ids.tolist(), strict=True):
-        for other in index.get(value, ()):
-            pairs.append([sample, other])
-    return pairs
+def _not_comparable(a: Dataset, b: Dataset) -> str | None:
+    """Why the two datasets' content cannot be compared, or None when it can."""
+    for ds in (a, b):
+        if not ds.content_columns:
+            return (
+                f"{ds.name} has no column that identifies a sample's content (no model-input "
+                f"feature or array): every sample would hash the same; declare "
+                f"'content_columns' in {ds.name} (e.g. a column of image-file hashes)"
+            )
+    declared_a, declared_b = bool(a.document.content_columns), bool(b.document.content_columns)
+    if declared_a != declared_b:
+        by, other = (a, b) if declared_a else (b, a)
+        return (
+            f"{by.name} identifies content by its content_columns, {other.name} by its model "
+            f"inputs; declare 'content_columns' in both"
+        )
+    if len(a.content_columns) != len(b.content_columns):
+        return (
+            f"{a.name} and {b.name} identify content by different numbers of columns "
+            f"({len(a.content_columns)} and {len(b.content_columns)})"
+        )
+    return None
 
 
 def check_independence(a: Dataset, b: Dataset, settings: Independence) -> CheckOutcome:
@@ -53,34 +75,50 @@ def check_independence(a: Dataset, b: Dataset, settings: Independence) -> CheckO
     pair = f"{a.letter}+{b.letter}"
     results: list[dict[str, Any]] = []
     resolved: dict[str, Any] = {}
+    pairs_unit = f"pairs (sample of {a.name}, sample of {b.name})"
 
     if a.document.id_column and b.document.id_column:
         shared = _shared(a.ids, b.ids)
-        results.append(_finding("shared_ids", len(shared), [[i, i] for i in shared]))
+        results.append(
+            {
+                "kind": "shared_ids",
+                "count": len(shared),
+                "unit": "sample ids present in both",
+                "pairs": [[i, i] for i in shared[:MAX_LISTED_IDS]],
+            }
+        )
+    else:
+        resolved["shared_ids"] = "not compared: an id_column is not declared for both"
 
-    exact = _pairs_by_value(a, b, a.input_hashes, b.input_hashes)
-    results.append(_finding("exact_duplicates", len(exact), exact))
+    columns = {a.letter: a.content_columns, b.letter: b.content_columns}
+    resolved["content_columns"] = columns
+    unusable = _not_comparable(a, b)
+    groups: HashGroups | None = None
+    if unusable is not None:
+        resolved["exact_duplicates"] = f"not compared: {unusable}"
+    else:
+        groups = hash_groups(a.content_hashes, b.content_hashes)
+        results.append(
+            {
+                "kind": "exact_duplicates",
+                "count": groups.pairs,
+                "unit": f"{pairs_unit} with equal content hashes",
+                "samples": {a.letter: groups.samples_a, b.letter: groups.samples_b},
+                "columns": columns,
+                "pairs": _named(a, b, groups.examples(MAX_LISTED_IDS)),
+            }
+        )
 
     features = settings.features or a.features
     if settings.near_duplicate_distance <= 0:
         resolved["near_duplicates"] = "off (near_duplicate_distance: 0)"
-    elif not features or not all(f in b.table.columns for f in features):
-        resolved["near_duplicates"] = "not searched: needs tabular features in both datasets"
-    else:
-        skipped = [0]
-        near = _near_duplicates(a, b, features, settings.near_duplicate_distance, skipped)
-        if skipped[0]:
-            resolved["near_duplicates_not_compared"] = (
-                f"{skipped[0]} sample(s) with a missing (NaN) feature value"
-            )
-        exact_set = {tuple(p) for p in exact}
-        near = [p for p in near if tuple(p) not in exact_set]
-        results.append(_finding("near_duplicates", len(near), near))
-        resolved.update(
-            near_duplicate_distance=settings.near_duplicate_distance,
-            distance="RMS over features z-scored by the first dataset's mean and std",
-            features=features,
+    elif not features or not all(f in a.table.columns and f in b.table.columns for f in features):
+        resolved["near_duplicates"] = (
+            "not searched: needs numeric features in both datasets ([L] "
+            "independence.features, or the model input features)"
         )
+    else:
+        results.append(_near(a, b, features, settings.near_duplicate_distance, groups, resolved))
 
     if a.groups is not None and b.groups is not None:
         shared_groups = _shared(a.groups, b.groups)
@@ -88,6 +126,7 @@ def check_independence(a: Dataset, b: Dataset, settings: Independence) -> CheckO
             {
                 "kind": "shared_groups",
                 "count": len(shared_groups),
+                "unit": "groups present in both",
                 "groups": shared_groups[:MAX_LISTED_IDS],
                 "column": [a.document.group_column, b.document.group_column],
             }
@@ -96,50 +135,88 @@ def check_independence(a: Dataset, b: Dataset, settings: Independence) -> CheckO
         resolved["groups"] = "not compared: a group_column is not declared for both"
 
     failing = [r for r in results if r["count"]]
-    verdict: Verdict = "fail" if failing else "pass"
-    checked = ", ".join(r["kind"].replace("_", " ") for r in results)
-    summary = f"independence of [{a.letter}] and [{b.letter}]: " + (
-        "; ".join(f"{r['count']} {r['kind'].replace('_', ' ')}" for r in failing)
-        if failing
-        else f"no findings ({checked})"
-    )
+    verdict: Verdict = "fail" if failing else "pass" if unusable is None else "inconclusive"
+    checked = ", ".join(_checked(r) for r in results)
+    summary = f"independence of {a.name} and {b.name}: "
+    if failing:
+        summary += "; ".join(_phrase(a, b, r) for r in failing)
+        summary += f"; exact duplicates not compared: {unusable}" if unusable else ""
+    elif unusable is not None:
+        summary += f"exact duplicates not compared: {unusable}"
+        summary += f"; no findings in {checked}" if results else ""
+    else:
+        summary += f"no findings ({checked})"
     parameters = settings.model_dump(mode="json")
     return CheckOutcome("independence", "independence", pair, verdict, summary, parameters,
                         resolved, results)  # fmt: skip
 
 
-def _finding(kind: str, count: int, pairs: list[list[str]]) -> dict[str, Any]:
-    return {"kind": kind, "count": count, "pairs": pairs[:MAX_LISTED_IDS]}
+def _named(a: Dataset, b: Dataset, pairs: list[tuple[int, int]]) -> list[list[str]]:
+    return [[str(a.ids[i]), str(b.ids[j])] for i, j in pairs]
 
 
-def _near_duplicates(
-    a: Dataset, b: Dataset, features: list[str], distance: float, skipped: list[int]
-) -> list[list[str]]:
-    """Pairs within ``distance``; ``skipped[0]`` receives the number of samples with a
-    missing feature, which cannot be compared (reported, never dropped in silence)."""
+def _checked(result: dict[str, Any]) -> str:
+    kind = str(result["kind"]).replace("_", " ")
+    if result["kind"] == "exact_duplicates":
+        names = sorted({c for cs in result["columns"].values() for c in cs})
+        return f"{kind} on {', '.join(names)}"
+    if result["kind"] == "near_duplicates":
+        return f"{kind} on {', '.join(result['features'])}"
+    return kind
+
+
+def _phrase(a: Dataset, b: Dataset, result: dict[str, Any]) -> str:
+    kind = str(result["kind"]).replace("_", " ")
+    if "samples" not in result:
+        return f"{result['count']} {kind}"
+    samples = result["samples"]
+    return (
+        f"{result['count']} {kind.replace('duplicates', 'duplicate pairs')} "
+        f"({samples[a.letter]} samples of {a.name}, {samples[b.letter]} of {b.name})"
+    )
+
+
+def _near(
+    a: Dataset,
+    b: Dataset,
+    features: list[str],
+    distance: float,
+    groups: HashGroups | None,
+    resolved: dict[str, Any],
+) -> dict[str, Any]:
+    """The near-duplicate finding; ``resolved`` receives how it was computed and how many
+    samples had a missing (NaN) feature value and could not be compared."""
     xa = a.table.numeric(features)
-    xb = b.table.numeric(features)
-    mean = np.nanmean(xa, axis=0) if len(xa) else np.zeros(len(features))
-    std = np.nanstd(xa, axis=0) if len(xa) else np.ones(len(features))
-    std[~np.isfinite(std) | (std == 0)] = 1.0
-    za = np.nan_to_num((xa - mean) / std, nan=np.inf)
-    zb = np.nan_to_num((xb - mean) / std, nan=np.inf)
-    finite_a = np.isfinite(za).all(axis=1)
-    finite_b = np.isfinite(zb).all(axis=1)
-    skipped[0] = int((~finite_a).sum() + (~finite_b).sum())
-    if not finite_a.any() or not finite_b.any():
-        return []
-    radius = distance * np.sqrt(len(features))  # RMS distance -> Euclidean radius
-    tree = cKDTree(zb[finite_b])
-    ids_b = b.ids[finite_b]
-    points, ids_a = za[finite_a], a.ids[finite_a]
-    # a nearest-neighbour pass (bounded memory) finds the few samples with any match,
-    # and only those are asked for all their matches
-    nearest, _ = tree.query(points, k=1, distance_upper_bound=radius * (1 + 1e-12))
-    hits = np.flatnonzero(np.isfinite(nearest))
-    pairs = []
-    matches = tree.query_ball_point(points[hits], r=radius) if len(hits) else []
-    for sample, found in zip(ids_a[hits].tolist(), matches, strict=True):
-        for j in sorted(found):
-            pairs.append([sample, str(ids_b[j])])
-    return pairs
+    za, zb = zscore(xa, xa), zscore(b.table.numeric(features), xa)
+    skipped = int((~np.isfinite(za).all(axis=1)).sum() + (~np.isfinite(zb).all(axis=1)).sum())
+    if skipped:
+        resolved["near_duplicates_not_compared"] = (
+            f"{skipped} sample(s) with a missing (NaN) feature value"
+        )
+    near = near_pairs(
+        za,
+        zb,
+        radius_of(distance, len(features)),
+        codes_a=groups.codes_a if groups is not None else None,
+        codes_b=groups.codes_b if groups is not None else None,
+        limit=MAX_LISTED_IDS,
+    )
+    resolved.update(
+        near_duplicate_distance=distance,
+        distance="RMS over features z-scored by the first dataset's mean and std",
+        features=features,
+    )
+    unit = f"pairs (sample of {a.name}, sample of {b.name}) within the distance"
+    unit += (
+        ", exact duplicates excluded (counted above)"
+        if groups is not None
+        else ", identical ones included (exact duplicates were not compared)"
+    )
+    return {
+        "kind": "near_duplicates",
+        "count": near.pairs,
+        "unit": unit,
+        "samples": {a.letter: int(near.involved_a.sum()), b.letter: int(near.involved_b.sum())},
+        "features": features,
+        "pairs": _named(a, b, near.examples),
+    }

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from amlas.case import build_case
 from amlas.case._impact import AffectedClaim, affected_claims
+from amlas.cli._output import SafeConsole, echo
 from amlas.evidence._impact import Impact, analyse_impact
+from amlas.render import markdown_text
 
 __all__ = ["impact"]
 
@@ -85,7 +86,7 @@ def _payload(result: Impact, claims: list[AffectedClaim]) -> dict[str, Any]:
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return markdown_text(text)  # user text (reasons, notes), inert as in case.md
 
 
 def _markdown(result: Impact, claims: list[AffectedClaim], directory: str) -> str:
@@ -137,7 +138,7 @@ def _markdown(result: Impact, claims: list[AffectedClaim], directory: str) -> st
 
 
 def _text(result: Impact, claims: list[AffectedClaim], directory: str) -> None:
-    console = Console(highlight=False, soft_wrap=True)
+    console = SafeConsole(highlight=False, soft_wrap=True)
     if not console.is_terminal:
         console.width = 160  # piped tables: rich would otherwise assume 80 columns
     scope = f"since {result.since}" if result.since else "against the evidence store"
@@ -251,7 +252,7 @@ def impact(directory: Path, since: str | None, fmt: str, store: str | None) -> N
     result = analyse_impact(directory, since=since, store=store)
     if result.diagnostics.has_errors:
         for diagnostic in result.diagnostics.sorted():
-            click.echo(diagnostic.format(str(directory)), err=True)
+            echo(diagnostic.format(str(directory)), err=True)
         click.echo("amlas impact: the project has errors; fix them first ('amlas check')", err=True)
         sys.exit(1)
     keys = _claim_keys(result)

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,19 +17,43 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from amlas import __version__
-from amlas.case import STATUSES, Case, build_case, gate
+from amlas.case import STATUSES, Case, build_case, check_library, gate
 from amlas.cli._impact import impact
 from amlas.cli._monitor import monitor
-from amlas.diagnostics import CODES, Diagnostics, Severity, did_you_mean, render_markdown
+from amlas.cli._output import SafeConsole, echo
+from amlas.diagnostics import (
+    CODES,
+    Diagnostics,
+    Location,
+    Severity,
+    did_you_mean,
+    render_markdown,
+)
 from amlas.errors import AmlasError, UsageError
-from amlas.evidence import open_store, run_project, seal_dataset, verify_custody
+from amlas.evidence import (
+    check_signatures,
+    open_store,
+    run_project,
+    seal_dataset,
+    verify_custody,
+    verify_signatures,
+)
 from amlas.evidence._impact import analyse_impact
-from amlas.fileio import atomic_write_bytes, atomic_write_text, atomic_write_tree
+from amlas.fileio import (
+    OutputRefused,
+    atomic_write_bytes,
+    atomic_write_text,
+    check_output_file,
+    check_output_folder,
+    register_output_file,
+    write_output_folder,
+)
 from amlas.project import (
     EXAMPLES,
     build_trace,
     check_project,
     init_project,
+    load_project,
     render_reference,
     schema_documents,
     write_schemas,
@@ -45,7 +71,14 @@ from amlas.render import (
     run_table,
     trace_table,
 )
-from amlas.sealing import ENV_KEY, ENV_KEY_FILE, generate_key, resolve_key
+from amlas.sealing import (
+    ENV_KEY,
+    ENV_KEY_FILE,
+    VerifierKey,
+    generate_key,
+    public_key_of,
+    resolve_key,
+)
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -53,7 +86,8 @@ _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO:
 
 
 def _console(stderr: bool = False, *, wide: bool = False) -> Console:
-    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    # SafeConsole: control characters in printed user text are shown, never obeyed
+    console = SafeConsole(stderr=stderr, highlight=False, soft_wrap=True)
     if wide and not console.is_terminal:
         console.width = 160  # piped tables: rich would otherwise assume 80 columns
     return console
@@ -109,6 +143,10 @@ def check(directory: str, fmt: str, strict: bool) -> None:
     """
     result = check_project(Path(directory))
     diagnostics = result.diagnostics
+    # who produced the evidence: every signature, checked with the declared public key
+    check_signatures(result.project, diagnostics)
+    check_library(result.project, diagnostics)  # what `amlas case` would refuse
+    diagnostics.items = diagnostics.sorted()
     if fmt == "json":
         click.echo(diagnostics.to_json(directory))
     else:
@@ -124,9 +162,9 @@ def _print_diagnostics(diagnostics: Diagnostics, root: str) -> None:
         if console.is_terminal:
             console.print(line, style=_STYLE[diagnostic.severity], markup=False)
         else:
-            click.echo(line)
+            echo(line)
     verdict = "FAILED" if diagnostics.has_errors else "ok"
-    click.echo(f"{root}: {diagnostics.summary()} ({verdict})")
+    echo(f"{root}: {diagnostics.summary()} ({verdict})")
 
 
 @cli.command()
@@ -239,6 +277,8 @@ def keygen(path: Path) -> None:
     key = generate_key(path)
     click.echo(f"wrote verifier key {key.key_id} to {path}")
     click.echo("keep it out of the project and away from the development team")
+    click.echo("its public key, for the project's amlas.yaml ('amlas seal' writes it there):")
+    click.echo(f"verifier_key: {public_key_of(key)}")
 
 
 @cli.command()
@@ -270,6 +310,10 @@ def seal(directory: Path, dataset: str, key_file: Path | None, keep_plaintext: b
         f"sha256 {outcome.header.plaintext_sha256[:12]}...)"
     )
     click.echo(f"access log: {outcome.access_log}")
+    if result.project.manifest.verifier_key is None:
+        click.echo(
+            f"declared verifier_key {public_key_of(key)} in amlas.yaml: review and commit it"
+        )
     if outcome.plaintext_removed:
         click.echo(
             "plaintext removed; if it was ever committed, purge it from version-control history"
@@ -396,6 +440,10 @@ def run(
     sys.exit(report.exit_code(strict=strict))
 
 
+_CUSTODY_CODES = ("D014", "D015", "D017", "D018")
+"""Problems of sealed data and its access log that ``evidence --verify`` also reports."""
+
+
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--store", default=None, help="Evidence store URI (default: amlas.yaml 'evidence').")
@@ -407,8 +455,18 @@ def evidence(directory: Path, store: str | None, verify_only: bool) -> None:
     with open_store(uri, root=result.project.root) as opened:
         if verify_only:
             problems = opened.verify() + verify_custody(result.project, opened)
+            problems += [
+                f"{key}: {digest[:12]}...: {why}"
+                for key, digest, why in verify_signatures(result.project, opened)
+            ]
+            # the custody the evidence rests on: the seal, its statement, the access log
+            problems += [
+                d.format(str(directory))
+                for d in result.diagnostics.items
+                if d.code in _CUSTODY_CODES
+            ]
             for problem in problems:
-                click.echo(problem)
+                echo(problem)
             click.echo(f"{uri}: {len(problems)} problem(s)")
             sys.exit(EXIT_ERRORS if problems else EXIT_OK)
         console = _console(wide=True)
@@ -435,11 +493,80 @@ _LIBRARY = click.option(
     help="Pattern library: a shipped name or a folder (default: amlas.yaml case.library).",
 )
 CASE_DIR = "safety-case"
+CASE_COMMAND, REPORT_COMMAND, PDF_COMMAND = "amlas case", "amlas report", "amlas report --pdf"
+REPORT_SIGNATURE = b'<meta name="generator" content="amlas">'  # in every report's <head>
+_PATH_FIELDS = frozenset({"location", "file", "access_log", "path"})
 
 
-def _build(directory: Path, store: str | None, library: str | None) -> Case:
-    """Build the case; on project errors print them and exit 1 (nothing is written)."""
-    case = build_case(directory, store=store, library=library)
+def _project_paths(directory: Path, store: str | None) -> list[Path]:
+    """What an output must never replace, hold or lie inside: amlas.yaml, .amlas/, every
+    artefact file, every file an artefact names (data, sealed copies, access logs, model,
+    monitor, field log) and a file evidence store."""
+    loaded = load_project(directory).project
+    paths = {directory / "amlas.yaml", directory / ".amlas"}
+    paths.update(directory / relative for relative in loaded.files.values())
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in _PATH_FIELDS and isinstance(item, str) and item.strip(" ./"):
+                    paths.add(directory / item)
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for document in loaded.artefacts.values():
+        walk(document.model_dump(mode="json"))
+    uri = store or loaded.manifest.evidence
+    with contextlib.suppress(AmlasError), open_store(uri, root=directory) as opened:
+        where = getattr(opened, "path", None)  # a folder of files (fs://), else None
+        if isinstance(where, Path):
+            paths.add(where)
+    return sorted(paths)
+
+
+_EARLIER_CASE_FILE = re.compile(
+    r"^(case\.json|case\.md|case\.junit\.xml|gsn/[\w.-]+\.gsn\.yaml|svg/[\w.-]+\.svg)$"
+)
+
+
+def _earlier_case_folder(folder: Path) -> dict[str, str] | None:
+    """A safety-case folder written before the output marker (amlas 0.1.0): nothing but
+    the files `amlas case` writes, with an `amlas.case/1` case.json, and report.html."""
+    names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir())
+    try:
+        case_json = json.loads((folder / "case.json").read_text("utf-8"))
+        report = (folder / "report.html").read_bytes()[:4096] if "report.html" in names else b""
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(case_json, dict) or case_json.get("schema") != "amlas.case/1":
+        return None
+    if "report.html" in names and REPORT_SIGNATURE not in report:
+        return None
+    writers = {n: CASE_COMMAND for n in names if _EARLIER_CASE_FILE.match(n)}
+    if "report.html" in names:
+        writers["report.html"] = REPORT_COMMAND
+    return writers if len(writers) == len(names) else None
+
+
+def _refused(error: OutputRefused) -> NoReturn:
+    """A refused output: one located, coded line, exit 2, nothing written."""
+    found = Diagnostics()
+    diagnostic = found.add(error.code, error.reason, Location(str(error.path)))
+    _console(stderr=True).print(diagnostic.format(), markup=False, style="red")
+    click.echo("amlas: nothing was written", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _build(
+    directory: Path, store: str | None, library: str | None, key: VerifierKey | None = None
+) -> Case:
+    """Build the case; on project errors print them and exit 1 (nothing is written).
+
+    With the verifier ``key`` the per-sample detail sealed for the verifier is opened;
+    otherwise it stays sealed."""
+    case = build_case(directory, store=store, library=library, key=key)
     if case.diagnostics.has_errors:
         _print_diagnostics(case.diagnostics, str(directory))
         click.echo("amlas: the project has errors; no safety case was written", err=True)
@@ -477,10 +604,12 @@ def _print_case(case: Case) -> None:
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help=f"Output folder (default: DIRECTORY/{CASE_DIR}); replaced as a whole.",
+    help=f"Output folder (default: DIRECTORY/{CASE_DIR}); replaced as a whole, and only "
+    "when new, empty or written by amlas.",
 )
 @_STORE
 @_LIBRARY
+@_KEY_FILE
 @click.option("--no-svg", is_flag=True, help="Skip the Graphviz diagrams.")
 @click.option(
     "--format",
@@ -495,6 +624,7 @@ def case(
     out: Path | None,
     store: str | None,
     library: str | None,
+    key_file: Path | None,
     no_svg: bool,
     fmt: str,
 ) -> None:
@@ -503,10 +633,47 @@ def case(
     Writes case.json, case.md, case.junit.xml, gsn/ (gsn2x YAML, one module per stage)
     and svg/ (Graphviz diagrams) into the output folder. Every claim is supported, failed,
     inconclusive, undeveloped or stale; 'amlas gate' decides whether the top claim holds.
+    Per-sample detail computed from sealed data stays sealed unless the verifier key is
+    given (--key-file, AMLAS_VERIFIER_KEY_FILE or AMLAS_VERIFIER_KEY).
     """
-    built = _build(directory, store, library)
+    built = _build(directory, store, library, resolve_key(key_file, os.environ))
     target = out or directory / CASE_DIR
-    atomic_write_tree(target, render_case_files(built, svg=not no_svg))
+    protected = _project_paths(directory, store)
+    files: dict[str, str | bytes] = dict(render_case_files(built, svg=not no_svg))
+    writers: dict[str, str] = {}
+    try:
+        marker = check_output_folder(
+            target, project=directory, protected=protected, earlier=_earlier_case_folder
+        )
+        # a report written into the folder is rebuilt with the case, never left stale
+        kept = marker.files.items() if marker else ()
+        html = ""
+        for name, writer in sorted(kept):
+            if writer == CASE_COMMAND or not (target / name).is_file():
+                continue
+            html = html or render_report(built)
+            if writer == REPORT_COMMAND:
+                files[name], writers[name] = html, writer
+            elif writer == PDF_COMMAND:
+                try:
+                    files[name], writers[name] = _pdf_bytes(html), writer
+                except UsageError as error:
+                    click.echo(
+                        f"amlas: removed {target / name}, a print of the previous case: {error}",
+                        err=True,
+                    )
+        write_output_folder(
+            target,
+            files,
+            command=CASE_COMMAND,
+            version=__version__,
+            writers=writers,
+            project=directory,
+            protected=protected,
+            earlier=_earlier_case_folder,
+        )
+    except OutputRefused as error:
+        _refused(error)
     if fmt == "json":
         click.echo(render_case_json(built), nl=False)
     elif fmt == "markdown":
@@ -516,7 +683,7 @@ def case(
         notes = [d for d in built.diagnostics.sorted() if d.code.startswith("G")]
         for d in notes:
             _console(stderr=True).print(d.format(str(directory)), markup=False, style="yellow")
-        click.echo(f"safety case written to {target}/")
+        echo(f"safety case written to {target}/")
 
 
 @cli.command()
@@ -536,28 +703,59 @@ def case(
 )
 @_STORE
 @_LIBRARY
+@_KEY_FILE
 def report(
-    directory: Path, output: Path | None, pdf: Path | None, store: str | None, library: str | None
+    directory: Path,
+    output: Path | None,
+    pdf: Path | None,
+    store: str | None,
+    library: str | None,
+    key_file: Path | None,
 ) -> None:
     """Write the safety case of DIRECTORY as one self-contained, offline HTML report.
 
     An overview (stage progress, claims per status, the verdicts that matter), the GSN
     diagrams with clickable nodes that open their evidence, the ODD coverage, the
-    traceability matrix and the artefact index [A]..[HH].
+    traceability matrix and the artefact index [A]..[HH]. Per-sample detail computed from
+    sealed data stays sealed unless the verifier key is given (--key-file,
+    AMLAS_VERIFIER_KEY_FILE or AMLAS_VERIFIER_KEY).
     """
-    built = _build(directory, store, library)
+    built = _build(directory, store, library, resolve_key(key_file, os.environ))
     html = render_report(built)
     target = output or directory / CASE_DIR / "report.html"
+    protected = _project_paths(directory, store)
+    try:
+        check_output_file(
+            target,
+            command=REPORT_COMMAND,
+            signature=REPORT_SIGNATURE,
+            project=directory,
+            protected=protected,
+        )
+        if pdf is not None:
+            check_output_file(
+                pdf, command=PDF_COMMAND, signature=b"%PDF-", project=directory, protected=protected
+            )
+    except OutputRefused as error:
+        _refused(error)
+    # registered before it is written: a kill in between leaves no unlisted file
+    register_output_file(target, command=REPORT_COMMAND, version=__version__)
     atomic_write_text(target, html)
     click.echo(f"report written to {target} ({len(html.encode()) // 1024} KiB)")
     if pdf is not None:
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as tmp:
-            staged = Path(tmp) / "report.pdf"
-            render_pdf(html, staged)
-            atomic_write_bytes(pdf, staged.read_bytes())
+        printed = _pdf_bytes(html)
+        register_output_file(pdf, command=PDF_COMMAND, version=__version__)
+        atomic_write_bytes(pdf, printed)
         click.echo(f"PDF written to {pdf}")
+
+
+def _pdf_bytes(html: str) -> bytes:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = Path(tmp) / "report.pdf"
+        render_pdf(html, staged)
+        return staged.read_bytes()
 
 
 @cli.command("gate")

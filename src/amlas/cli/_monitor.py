@@ -16,6 +16,7 @@ from typing import Any
 import click
 import numpy as np
 
+from amlas.cli._output import echo
 from amlas.errors import UsageError
 from amlas.project import Project, check_project
 
@@ -148,7 +149,7 @@ def check(directory: str, file: Path, no_model: bool, id_column: str | None, fmt
         return
     for i, verdict in enumerate(verdicts):
         if verdict.flagged:
-            click.echo(f"{ids[i]}: {', '.join(verdict.flags)}: {'; '.join(verdict.reasons)}")
+            echo(f"{ids[i]}: {', '.join(verdict.flags)}: {'; '.join(verdict.reasons)}")
     n = len(verdicts)
     counts = [
         ("outside the ODD", int(assessment.outside_odd.sum())),
@@ -181,7 +182,18 @@ def serve(directory: Path, host: str, port: int) -> None:
     _project(str(directory))  # errors are printed as diagnostics, not a traceback
     app = create_app(directory)
     click.echo(f"serving {directory} on http://{host}:{port} (POST /check, GET /health)")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    # the service's own log (refused requests, model failures) beside uvicorn's
+    from copy import deepcopy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = deepcopy(LOGGING_CONFIG)
+    config["loggers"]["amlas.server"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=config)
 
 
 @monitor.command()
@@ -227,9 +239,9 @@ def ingest(directory: str, log: Path | None, store: str | None, fmt: str) -> Non
         counts = ", ".join(f"{n} {kind}" for kind, n in report.counts.items())
         click.echo(f"{report.log}: {counts}")
         for digest, record in report.records:
-            click.echo(f"{record.key:<20} {record.verdict:<13} {digest[:12]}  {record.summary}")
+            echo(f"{record.key:<20} {record.verdict:<13} {digest[:12]}  {record.summary}")
         for what, why in report.not_run:
-            click.echo(f"not run: {what}: {why}")
+            echo(f"not run: {what}: {why}")
         click.echo(f"{len(report.records)} evidence records in {report.store}, run {report.run_id}")
     failed = any(r.verdict == "fail" for _, r in report.records)
     sys.exit(EXIT_ERRORS if failed else EXIT_OK)

@@ -84,6 +84,25 @@ _TABLE: tuple[Code, ...] = (
         "A path in the manifest or an artefact points outside the project directory. "
         "Projects must be self-contained so hashes and reviews cover everything.",
     ),
+    Code(
+        "F010",
+        "error",
+        "output would replace the project",
+        "An output (`amlas case --out`, `amlas report -o`/`--pdf`) is the project folder, "
+        "contains it, or is, contains or lies inside a file the project uses (amlas.yaml, "
+        "an artefact, data, sealed data, an access log, the model, the evidence store). "
+        "Nothing is written (exit 2); choose an output of its own.",
+    ),
+    Code(
+        "F011",
+        "error",
+        "output holds files amlas did not write",
+        "An output folder is replaced as a whole, so amlas replaces only a new or empty "
+        "folder, or one whose `.amlas-output` marker lists every file in it as written by "
+        "amlas; an existing output file is replaced only when amlas wrote it. The message "
+        "names the other files; nothing is written (exit 2). Move them, or choose another "
+        "output.",
+    ),
     # -- S: schema ---------------------------------------------------------------------------
     Code(
         "S001",
@@ -346,7 +365,8 @@ _TABLE: tuple[Code, ...] = (
         "D006",
         "error",
         "dataset column missing",
-        "A declared column (label, sample id, group or ODD column) is not in the file's header.",
+        "A declared column (label, sample id, group, content or ODD column, or a feature [L] "
+        "names for a near-duplicate search) is not in the file's header.",
     ),
     Code(
         "D007",
@@ -420,6 +440,54 @@ _TABLE: tuple[Code, ...] = (
         "The access log records more uses of the sealed verification data than its declared "
         "limit; repeated evaluation on [P] risks tuning the model to it.",
         "R15",
+    ),
+    Code(
+        "D017",
+        "error",
+        "sealed data not as the verifier sealed it",
+        "The sealed copy of a dataset differs from what the verifier signed when sealing it "
+        "(a changed or cut byte), or its seal statement (`<sealed file>.sig`) is missing or "
+        "not signed by the project's declared `verifier_key`. Checked without the key.",
+        "R15",
+    ),
+    Code(
+        "D018",
+        "error",
+        "no verifier public key declared",
+        "A dataset is sealed but `amlas.yaml` declares no `verifier_key`, so nobody without "
+        "the verifier key can check the seal, the access log or the verification evidence. "
+        "`amlas keygen` prints the key; `amlas seal` writes it.",
+        "R15",
+    ),
+    Code(
+        "D020",
+        "error",
+        "declared sample count differs",
+        "A dataset file holds another number of samples than its artefact's `samples` "
+        "declares: rows were added or lost since the declaration was reviewed.",
+    ),
+    Code(
+        "D021",
+        "error",
+        "label empty or not a class",
+        "A sample's label is empty, or is not one of the classes of [D] (classification "
+        "tasks): such a row cannot count for or against any requirement. The message names "
+        "the value and the file lines.",
+    ),
+    Code(
+        "D022",
+        "error",
+        "sample ids empty or repeated",
+        "A dataset's `id_column` holds an empty id or an id more than once. Findings name "
+        "samples by id and the independence check compares ids across datasets, so ids must "
+        "be unique within a dataset.",
+        "R9",
+    ),
+    Code(
+        "D023",
+        "error",
+        "dataset holds no samples",
+        "A dataset file has a header and no rows: nothing can be measured on it.",
     ),
     # -- M: model, verification and deployment ------------------------------------------------
     Code(
@@ -508,6 +576,16 @@ _TABLE: tuple[Code, ...] = (
         "R16",
     ),
     Code(
+        "M013",
+        "error",
+        "verification evidence not signed by the declared verifier key",
+        "An evidence record that claims verification (stage 5, the verifier role, or sealed "
+        "data) has no valid Ed25519 signature by the project's `verifier_key`, a signature "
+        "is invalid, or the access-log head it signed is no longer in the log (the log was "
+        "cut). The safety case counts such a record as failed.",
+        "R16",
+    ),
+    Code(
         "Q014",
         "warning",
         "justification text missing",
@@ -568,6 +646,15 @@ _TABLE: tuple[Code, ...] = (
         "is not in the instantiated safety case: a typo, or a node of another pattern "
         "library.",
         "R22",
+    ),
+    Code(
+        "G006",
+        "error",
+        "pattern library not well formed",
+        "The pattern library `case.library` names (a shipped name or a folder in the "
+        "project) cannot be read, or is not well formed: a link to an unknown node, an "
+        "unknown vocabulary name, or `supported_by` links that form a cycle. `amlas case` "
+        "refuses it; the message names the file, the node and the value.",
     ),
 )
 

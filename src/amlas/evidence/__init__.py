@@ -13,7 +13,8 @@ The hash contract:
   the record's content address: stores file it under it and the safety case cites it.
 * Hashed: ``schema``, ``key``, ``check``, ``stage``, ``role``, ``subject``, ``dataset``,
   ``parameters``, ``resolved``, ``inputs``, ``results``, ``verdict``, ``summary``,
-  ``versions``. Changing any of them, a single float included, changes the digest.
+  ``versions``, and ``sealed_detail`` when present. Changing any of them, a single
+  float included, changes the digest.
 * Not hashed: ``metadata`` (wall-clock times, host, duration), so re-running an
   unchanged check on another machine gives the same digest.
 * ``inputs`` is what makes evidence go stale: the case compares these hashes with the
@@ -25,15 +26,26 @@ when the run commits, so an interrupted run never leaves a half-updated store, a
 record whose content no longer matches its digest is reported (``get`` raises
 :class:`CorruptRecord`, ``verify`` lists it), never used.
 
+A record computed from sealed data ([P]) keeps its per-sample detail (sample ids,
+values, counterexamples) only encrypted for the verifier key, in ``sealed_detail``;
+:func:`open_evidence_detail` puts it back for a key holder (:mod:`amlas.evidence._detail`).
+
 ``amlas monitor ingest`` turns the field log of the deployed component into the stage-6
 records ``stage6/operation`` and ``stage6/monitor`` (:func:`ingest_field_log`).
 """
 
 from amlas.evidence._custody import SealOutcome, current_actor, open_sealed, seal_dataset
+from amlas.evidence._detail import detail_status, open_evidence_detail
 from amlas.evidence._inputs import ProjectInputs, canonical_hash
 from amlas.evidence._operation import IngestReport, ingest_field_log
-from amlas.evidence._record import EvidenceRecord
+from amlas.evidence._record import EvidenceRecord, SealedDetail
 from amlas.evidence._run import Reporter, RunReport, SummaryRow, run_project, verify_custody
+from amlas.evidence._signature import (
+    VerifierTrust,
+    check_signatures,
+    sign_record,
+    verify_signatures,
+)
 from amlas.evidence._store import (
     CorruptRecord,
     EvidenceStore,
@@ -58,14 +70,21 @@ __all__ = [
     "RunReport",
     "RunSummary",
     "SealOutcome",
+    "SealedDetail",
     "StoreError",
     "SummaryRow",
+    "VerifierTrust",
     "canonical_hash",
+    "check_signatures",
     "current_actor",
+    "detail_status",
     "ingest_field_log",
+    "open_evidence_detail",
     "open_sealed",
     "open_store",
     "run_project",
     "seal_dataset",
+    "sign_record",
     "verify_custody",
+    "verify_signatures",
 ]

@@ -20,6 +20,7 @@ from amlas.errors import UsageError
 from amlas.fileio import atomic_write_text
 from amlas.hashing import sha256_file
 from amlas.project import Project
+from amlas.project._manifest import MANIFEST_FILE
 from amlas.project.artefacts import DatasetDocument
 from amlas.sealing import (
     AccessLog,
@@ -28,6 +29,8 @@ from amlas.sealing import (
     SealError,
     VerifierKey,
     check_usage,
+    public_key_id,
+    public_key_of,
     read_header,
     seal_file,
     unseal,
@@ -37,7 +40,9 @@ __all__ = [
     "DEFAULT_ACCESS_LOG",
     "SealOutcome",
     "Unsealed",
+    "check_verifier_key",
     "current_actor",
+    "declare_verifier_key",
     "open_sealed",
     "record_use",
     "seal_dataset",
@@ -100,6 +105,7 @@ def seal_dataset(
         else f"5-verification/{letter}-access-log.jsonl"
     )
     target = project.root / sealed_rel
+    check_verifier_key(project, key)
     if target.exists():
         raise UsageError(
             f"[{letter}] is already sealed in {sealed_rel!r}; to re-seal new data, delete it "
@@ -119,6 +125,7 @@ def seal_dataset(
                 "'sha256' before sealing"
             )
         header = seal_file(source, target, key)
+    declare_verifier_key(project, key)
     entry = AccessLog(project.root / log_rel).append(
         event="seal",
         actor=actor or current_actor(),
@@ -141,6 +148,60 @@ def seal_dataset(
         else:
             source.unlink()
     return SealOutcome(header, sealed_rel, log_rel, entry, not keep_plaintext, updated)
+
+
+def check_verifier_key(project: Project, key: VerifierKey) -> None:
+    """Refuse a verifier key whose public key is not the one the project declares.
+
+    Raises:
+        UsageError: the project declares another verifier key.
+    """
+    declared = project.manifest.verifier_key
+    mine = public_key_of(key)
+    if declared is not None and declared != mine:
+        raise UsageError(
+            f"{MANIFEST_FILE} declares verifier_key {public_key_id(declared)}, but verifier "
+            f"key {key.key_id} has public key {public_key_id(mine)}; use the project's "
+            "verifier key (a new verifier's key replaces the old one only by a reviewed edit "
+            f"of {MANIFEST_FILE})"
+        )
+    if declared is None and _declared_in_text(project):
+        raise UsageError(
+            f"{MANIFEST_FILE} has a verifier_key line that does not load; fix it "
+            "('amlas check' says how) before using the verifier key"
+        )
+
+
+def _declared_in_text(project: Project) -> bool:
+    path = project.root / MANIFEST_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return any(line.startswith("verifier_key:") for line in text.splitlines())
+
+
+def declare_verifier_key(project: Project, key: VerifierKey) -> bool:
+    """Write the verifier's public key into ``amlas.yaml`` when it declares none; returns
+    whether it wrote. The private key never enters the project.
+
+    Raises:
+        UsageError: the project declares another verifier key.
+    """
+    check_verifier_key(project, key)
+    if project.manifest.verifier_key is not None:
+        return False
+    path = project.root / MANIFEST_FILE
+    text = path.read_text(encoding="utf-8")
+    if not text.endswith("\n"):
+        text += "\n"
+    text += (
+        "# Written by amlas: the verifier's public signing key. Verification evidence, the\n"
+        "# seal of [P] and its access log count only when signed by it (docs/verification.md).\n"
+        f"verifier_key: {public_key_of(key)}\n"
+    )
+    atomic_write_text(path, text)
+    return True
 
 
 def _append_sealed_block(project: Project, letter: str, sealed: str, log: str) -> None:

@@ -30,8 +30,9 @@ from amlas.evidence._store import (
     RunSummary,
     StoreError,
     parse_record,
+    signature_replaces,
 )
-from amlas.fileio import atomic_write_text
+from amlas.fileio import atomic_write_text, clean_stale_temps
 
 __all__ = ["FileStore"]
 
@@ -56,6 +57,22 @@ class FileStore(BaseStore):
         self._objects = path / "objects"
         self._refs_file = path / "refs.json"
         self._runs_dir = path / "runs"
+        for part, folder in (
+            (self._objects, True),
+            (self._runs_dir, True),
+            (self._refs_file, False),
+        ):
+            if part.exists() or part.is_symlink():
+                if folder and not part.is_dir():
+                    raise StoreError(
+                        f"evidence store {uri!r}: {part} exists and is not a folder; expected "
+                        "the store's folder of records (move the file away)"
+                    )
+                if not folder and not part.is_file():
+                    raise StoreError(
+                        f"evidence store {uri!r}: {part} exists and is not a regular file; "
+                        "expected the store's map of keys to digests"
+                    )
 
     def _object(self, digest: str) -> Path:
         return self._objects / digest[:2] / f"{digest}.json"
@@ -77,12 +94,14 @@ class FileStore(BaseStore):
         return parse_record(self._read(path), digest, self._where(path))
 
     def write_object(self, record: EvidenceRecord, digest: str) -> None:
-        """Write ``record`` unless a sound copy exists (whose metadata is then kept)."""
+        """Write ``record`` unless a sound copy exists (whose metadata is then kept), or
+        the record in hand brings a signature the stored copy lacks."""
         path = self._object(digest)
         if path.is_file():
             try:
-                parse_record(self._read(path), digest, self._where(path))
-                return
+                stored = parse_record(self._read(path), digest, self._where(path))
+                if not signature_replaces(stored, record):
+                    return
             except (CorruptRecord, StoreError):
                 pass  # a damaged copy is replaced by the sound one in hand
         atomic_write_text(path, record.to_json())
@@ -115,6 +134,9 @@ class FileStore(BaseStore):
         return self.run_file(run_id).exists()
 
     def _start(self, run_id: str) -> _FsRun:
+        # a killed run left temporaries (.<name>.amlas-<pid>-*.tmp) behind: clear the stale ones
+        if self.path.is_dir():
+            clean_stale_temps(self.path, recursive=True)
         return _FsRun(self)
 
     def _run_files(self) -> builtins.list[Path]:

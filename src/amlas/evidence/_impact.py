@@ -29,6 +29,7 @@ sealed copy                                    says how the data is read)
 [V] artefact, model file or folder             ``model``
 the model's python module                      ``model_code``
 the [EE] harness module                        ``harness_code``
+the audit file of a ``label_error_rate`` rule  ``file:PATH``
 any artefact                                   also ``artefact:X`` when its canonical JSON
                                                differs (stage-6 records cite [A], [C], [EE])
 ``.amlas/`` (hash cache), the project's        ignored
@@ -265,6 +266,9 @@ def planned_checks(project: Project) -> list[PlannedCheck]:
                 names = {f"dataset:{letter}", f"requirement:{rule.id}"}
                 if rule.rule.check in _ENVIRONMENT_RULES:
                     names |= environment
+                audit = getattr(rule.rule, "audit_file", None)
+                if audit is not None:
+                    names.add(f"file:{audit}")
                 out.append(
                     PlannedCheck(
                         f"stage3/{rule.id}/{letter}",
@@ -471,6 +475,11 @@ def _map_changes(
             owners.append((log.field_log.path, f"field_log:{log.field_log.path}"))
         if log is not None and log.monitor is not None:
             owners.append((log.monitor.file, "monitor"))
+        if p.data_requirements is not None:  # the audit file of a label_error_rate rule
+            for requirement in p.data_requirements.requirements:
+                audit = getattr(requirement.rule, "audit_file", None)
+                if audit is not None:
+                    owners.append((posixpath.normpath(audit), f"file:{audit}"))
     code = model_code_file(project)
     if code is not None:
         owners.append((code.relative_to(project.root).as_posix(), "model_code"))

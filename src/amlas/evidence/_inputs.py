@@ -15,6 +15,8 @@ Input names and what they hash:
 * ``requirement:ID``: the canonical JSON of the [H] or [L] item.
 * ``environment``: the canonical JSON of [B].
 * ``access_log:X``: an entry of [X]'s access log; current while the log still holds it.
+* ``file:PATH``: a project file a check reads besides its dataset (the audit file of a
+  ``label_error_rate`` rule), by its SHA-256.
 """
 
 from __future__ import annotations
@@ -31,9 +33,22 @@ from amlas.hashing import sha256_file
 from amlas.project import Project
 from amlas.sealing import AccessLog, SealError, read_header
 
-__all__ = ["ProjectInputs", "canonical_hash", "model_code_file", "module_file"]
+__all__ = [
+    "ProjectInputs",
+    "canonical_hash",
+    "file_hash",
+    "model_code_file",
+    "module_file",
+]
 
 _UNCHECKED = frozenset({"samples"})
+
+
+def file_hash(root: Path, relative: str) -> str | None:
+    """SHA-256 of the project file ``relative``; None unless it is a regular file (a FIFO
+    or device is never opened)."""
+    path = root / relative
+    return sha256_file(path) if path.is_file() else None
 
 
 def canonical_hash(value: BaseModel | Any) -> str:
@@ -133,6 +148,8 @@ class ProjectInputs:
             if relative is None or not (project.root / relative).is_file():
                 return None
             return sha256_file(project.root / relative)
+        if kind == "file" and arg:
+            return file_hash(project.root, arg)
         if kind == "harness_code" and arg:
             path = project.root / arg
             return sha256_file(path) if path.is_file() else None

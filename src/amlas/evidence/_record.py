@@ -23,7 +23,7 @@ from pydantic import (
 
 from amlas.hashing import sha256_bytes
 
-__all__ = ["EVIDENCE_SCHEMA", "KEY_PATTERN", "SHA256_PATTERN", "EvidenceRecord"]
+__all__ = ["EVIDENCE_SCHEMA", "KEY_PATTERN", "SHA256_PATTERN", "EvidenceRecord", "SealedDetail"]
 
 EVIDENCE_SCHEMA: Final = "amlas.evidence/1"
 """The format tag every record carries; bump it when the hashed content changes shape."""
@@ -36,6 +36,8 @@ SHA256_PATTERN = r"^[0-9a-f]{64}$"
 Sha256 = Annotated[str, StringConstraints(pattern=SHA256_PATTERN)]
 
 _HASHED_OUT = frozenset({"metadata"})
+_OMITTED_WHEN_NONE = frozenset({"sealed_detail"})
+"""Optional fields left out of the JSON when None, so records without them keep their digest."""
 
 
 def _reject_non_finite(value: JsonValue, where: str) -> None:
@@ -55,13 +57,46 @@ def _reject_non_finite(value: JsonValue, where: str) -> None:
             _reject_non_finite(item, f"{where}[{name!r}]")
 
 
+class SealedDetail(BaseModel):
+    """Per-sample detail of a record computed from sealed data, encrypted for the verifier.
+
+    The values at ``fields`` (JSON pointers into the record, e.g. ``/results/0/failing_ids``)
+    were taken out of the record and sealed together (:mod:`amlas.evidence._detail`); the
+    record keeps counts, estimates, bounds and verdicts. Being part of the record, the
+    ciphertext is covered by the record's digest.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    algorithm: Literal["AES-256-GCM"] = Field(description="The AEAD algorithm.")
+    kdf: Literal["HKDF-SHA256 amlas/evidence-detail/1"] = Field(
+        description="How the encryption key is derived from the verifier secret."
+    )
+    key_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")] = Field(
+        description="Public id of the verifier key that opens the detail."
+    )
+    datasets: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+        min_length=1, description="The sealed datasets the detail was computed from, e.g. ['P']."
+    )
+    fields: list[Annotated[str, StringConstraints(pattern=r"^/")]] = Field(
+        min_length=1, description="JSON pointers of the values sealed, in record order."
+    )
+    nonce: str = Field(description="Base64 of the 12-byte GCM nonce.")
+    ciphertext: str = Field(
+        description="Base64 of the AES-256-GCM ciphertext and tag of the canonical JSON "
+        "object {pointer: value}."
+    )
+
+
 class EvidenceRecord(BaseModel):
     """The outcome of one check, as JSON a reviewer can read and diff.
 
     Contract:
 
     * ``digest`` is the SHA-256 of :meth:`canonical_json` (UTF-8): every field except
-      ``metadata``, keys sorted, no whitespace, field ``schema`` by its alias. Equal
+      ``metadata`` (and ``sealed_detail`` when None, so records without sealed detail
+      keep the digest they always had), keys sorted, no whitespace, field ``schema`` by
+      its alias. Equal
       content gives an equal digest on every machine; changing any hashed field changes
       it; ``metadata`` (wall-clock times, host, duration) never does.
     * Floats are written with Python's ``repr`` and so read back bit for bit; NaN and
@@ -119,6 +154,11 @@ class EvidenceRecord(BaseModel):
     )
     summary: str = Field(description="One line a reviewer reads first.")
     versions: dict[str, str] = Field(description="Versions of the libraries that computed it.")
+    sealed_detail: SealedDetail | None = Field(
+        None,
+        description="Per-sample detail computed from sealed data, encrypted for the "
+        "verifier; None (and absent from the JSON) when the record has none.",
+    )
     metadata: dict[str, JsonValue] = Field(
         default_factory=dict,
         description="Wall-clock times, host, duration: the only part left out of the digest.",
@@ -146,8 +186,9 @@ class EvidenceRecord(BaseModel):
         return self
 
     def _payload(self, *, with_metadata: bool) -> dict[str, Any]:
-        exclude = None if with_metadata else set(_HASHED_OUT)
-        return self.model_dump(mode="json", by_alias=True, exclude=exclude)
+        exclude = set() if with_metadata else set(_HASHED_OUT)
+        exclude |= {name for name in _OMITTED_WHEN_NONE if getattr(self, name) is None}
+        return self.model_dump(mode="json", by_alias=True, exclude=exclude or None)
 
     def canonical_json(self) -> str:
         """The hashed form: compact, keys sorted, non-ASCII kept, ``metadata`` left out."""

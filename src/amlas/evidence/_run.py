@@ -48,14 +48,16 @@ from amlas.checks._verify import (
 )
 from amlas.diagnostics import Diagnostics
 from amlas.errors import UsageError
-from amlas.evidence._custody import Unsealed, open_sealed, record_use
-from amlas.evidence._inputs import canonical_hash, model_code_file
+from amlas.evidence._custody import Unsealed, check_verifier_key, open_sealed, record_use
+from amlas.evidence._detail import seal_record_detail
+from amlas.evidence._inputs import canonical_hash, file_hash, model_code_file
 from amlas.evidence._record import EvidenceRecord
+from amlas.evidence._signature import sign_record
 from amlas.evidence._store import StoreError, open_store
 from amlas.hashing import sha256_file
 from amlas.project import Project, check_project
 from amlas.project.artefacts import MLSafetyRequirement
-from amlas.sealing import AccessLog, SealError, VerifierKey
+from amlas.sealing import AccessLog, SealError, VerifierKey, public_key_of
 
 __all__ = ["Reporter", "RunReport", "SummaryRow", "run_project", "verify_custody"]
 
@@ -216,6 +218,21 @@ class _Runner:
             self.datasets[letter] = load_dataset(self.project, letter, data=data)
         return self.datasets[letter]
 
+    def keep(self, record: EvidenceRecord) -> None:
+        """Add ``record`` to the run; every record goes through here, so that one computed
+        from sealed data keeps its per-sample detail (sample ids, values, counterexamples)
+        only sealed for the verifier key (R15), before anything (a stage-6 chain citing it,
+        the store, the summary) sees it."""
+        sealed = [x for x, d in self.project.datasets().items() if d.sealed is not None]
+        ids: set[str] = set()
+        for letter in sealed:
+            dataset = self.datasets.get(letter)
+            if dataset is not None and f"dataset:{letter}" in record.inputs:
+                ids.update(str(x) for x in dataset.ids.tolist())
+                if dataset.groups is not None:
+                    ids.update(str(x) for x in dataset.groups.tolist())
+        self.records.append(seal_record_detail(record, sealed=sealed, key=self.key, sample_ids=ids))
+
     def inputs_for(self, letter: str) -> dict[str, str]:
         dataset = self.datasets[letter]
         out = {f"dataset:{letter}": dataset.sha256}
@@ -244,6 +261,7 @@ class _Runner:
                 class_order=ref.class_order,
                 search_path=self.project.root,
                 outputs=ref.outputs,
+                timeout_s=ref.timeout_s,
             )
             component = self.project.component
             declared = component.class_names() if component else []
@@ -326,6 +344,14 @@ class _Runner:
                     "slice_balance",
                 ):
                     inputs["environment"] = canonical_hash(self.project.environment)
+                audit = getattr(requirement.rule, "audit_file", None)
+                # label_error_rate: the audit is data the verdict rests on (the hash of what
+                # the check read; the project check refuses a missing audit file)
+                audited = audit and (
+                    outcome.resolved.get("audit_sha256") or file_hash(self.project.root, audit)
+                )
+                if audited:
+                    inputs[f"file:{audit}"] = audited
                 self.add_outcome(3, f"stage3/{requirement.id}/{letter}", outcome, inputs, meta)
         letters = [x for x in ("N", "O", "P") if x in self.project.datasets()]
         for a, b in itertools.combinations(letters, 2):
@@ -369,7 +395,7 @@ class _Runner:
             versions=_versions(),
             metadata=meta,
         )
-        self.records.append(record)
+        self.keep(record)
         self.report.rows.append(
             SummaryRow(
                 stage,
@@ -597,7 +623,7 @@ class _Runner:
             versions=_versions(extra),
             metadata=meta,
         )
-        self.records.append(record)
+        self.keep(record)
         threshold = f"{'>=' if result.slices[0].comparison == 'at_least' else '<='} " + (
             f"{requirement.threshold:g}"
         )
@@ -726,6 +752,10 @@ def run_project(
     # opened first: a mistyped store fails now, not after the work and the unseal it wastes
     with open_store(uri, root=project.root) as evidence:
         gate = _stage4_gate(project, evidence) if 5 in chosen else None
+    if role == "verifier":
+        assert key is not None
+        # refuses a key the project does not declare, before any data is read
+        check_verifier_key(project, key)
     runner = _Runner(
         project,
         report,
@@ -741,6 +771,12 @@ def run_project(
         )
     if gate:
         report.warnings.append(gate)
+    if key is not None and role == "verifier" and project.manifest.verifier_key is None:
+        report.warnings.append(
+            "amlas.yaml declares no verifier_key, so the safety case cannot accept these "
+            f"signed results; after review, add the line 'verifier_key: {public_key_of(key)}' "
+            "('amlas seal' writes it when it seals [P])"
+        )
     if 3 in chosen:
         runner.stage3()
     if 4 in chosen:
@@ -755,14 +791,12 @@ def run_project(
             run_stage6(runner, evidence)
     if only is not None and not runner.records and not runner.unsealed:
         return report  # nothing was wanted: no empty run in the store
-    with (
-        open_store(uri, root=project.root) as evidence,
-        evidence.begin(run_id, role=role, stages=list(chosen)) as run,
-    ):
-        for record in runner.records:
-            report.records.append((run.put(record), record))
+    # The use is logged before the records are stored, so that each record can sign the
+    # log's head after it: a log cut back past this run's 'use' no longer holds that head.
+    # A run that fails to commit after this still counts as a use of the data.
+    heads: dict[str, str] = {}
     for letter, unsealed in runner.unsealed.items():
-        _, warning = record_use(
+        entry, warning = record_use(
             project,
             letter,
             unsealed,
@@ -771,11 +805,20 @@ def run_project(
             details={
                 "run_id": run_id,
                 "stages": list(chosen),
-                "records": [
-                    digest for digest, r in report.records if r.dataset and letter in r.dataset
-                ],
+                "records": [r.digest for r in runner.records if r.dataset and letter in r.dataset],
             },
         )
+        heads[letter] = entry.hash
         if warning is not None:
             report.warnings.append(warning)
+    records = runner.records
+    if role == "verifier":
+        assert key is not None
+        records = [sign_record(record, key, access_log=heads) for record in records]
+    with (
+        open_store(uri, root=project.root) as evidence,
+        evidence.begin(run_id, role=role, stages=list(chosen)) as run,
+    ):
+        for record in records:
+            report.records.append((run.put(record), record))
     return report

@@ -33,6 +33,7 @@ from amlas.evidence._store import (
     RunSummary,
     StoreError,
     parse_record,
+    signature_replaces,
 )
 
 __all__ = ["SqlStore", "dialect_known"]
@@ -279,9 +280,12 @@ class _SqlRun:
             conn.execute(sa.insert(RECORDS).values(_row_values(record, digest)))
             return
         try:
-            parse_record(stored, digest, f"records[{digest}]")
+            kept = parse_record(stored, digest, f"records[{digest}]")
         except CorruptRecord:
-            # A damaged row is replaced by the sound record in hand; a sound one is kept.
+            kept = None
+        # A damaged row is replaced by the sound record in hand; a sound one is kept unless
+        # the record in hand brings a signature it lacks.
+        if kept is None or signature_replaces(kept, record):
             conn.execute(
                 sa.update(RECORDS)
                 .where(RECORDS.c.digest == digest)

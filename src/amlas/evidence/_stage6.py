@@ -29,6 +29,7 @@ from amlas.checks._metrics import overall_verdict
 from amlas.checks._scenarios import BarrierCount, ScenarioResult, run_scenario
 from amlas.evidence._inputs import ProjectInputs, canonical_hash, module_file
 from amlas.evidence._record import EvidenceRecord
+from amlas.evidence._signature import VerifierTrust
 from amlas.hashing import sha256_file
 from amlas.project.artefacts import OperationalScenarios, SystemDescription
 
@@ -95,7 +96,7 @@ def run_stage6(runner: _Runner, evidence: Any) -> None:
             total.demands += count.demands
             total.failures += count.failures
         record = _scenario_record(runner, result, inputs, meta)
-        runner.records.append(record)
+        runner.keep(record)
         for part in result.slices():
             report.rows.append(
                 SummaryRow(
@@ -156,7 +157,7 @@ def run_stage6(runner: _Runner, evidence: Any) -> None:
             versions=_versions(),
             metadata=meta,
         )
-        runner.records.append(record)
+        runner.keep(record)
         report.rows.append(
             SummaryRow(
                 6,
@@ -248,6 +249,7 @@ def _verification_results(
     cited: dict[str, dict[str, str]] = {}
     fallback, stale = [], []
     checker = ProjectInputs(project)
+    trust = VerifierTrust(project)  # a stored stage-5 result counts only when verifier-signed
     system = project.artefacts.get("A")
     hazards = [h.id for h in system.hazards] if system is not None else []
     wanted = {r.id: r for h in hazards for r in hazard_requirements(project, h)}
@@ -260,6 +262,9 @@ def _verification_results(
                     continue
                 record = evidence.get(exact[-1])
                 changed = checker.stale(record)
+                unsigned = trust.problem(record)
+                if unsigned is not None:
+                    changed.append(unsigned)
                 if changed:
                     stale.append(f"{key} ({', '.join(changed)})")
                     continue

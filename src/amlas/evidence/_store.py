@@ -349,6 +349,14 @@ def parse_record(text: str | bytes, digest: str, where: str) -> EvidenceRecord:
     return record
 
 
+def signature_replaces(stored: EvidenceRecord, incoming: EvidenceRecord) -> bool:
+    """Whether storing ``incoming`` over an equal-digest ``stored`` copy must replace it:
+    the incoming copy carries a signature the stored one lacks or differs from. A copy
+    written first without a signature must not hide the verifier's signed one."""
+    signature = incoming.metadata.get("signature")
+    return signature is not None and stored.metadata.get("signature") != signature
+
+
 class BaseStore:
     """The rules every backend shares; backends fill in the ``_``-methods."""
 

@@ -56,7 +56,7 @@ from amlas.monitor._monitor import (
     MonitorSettings,
     Verdict,
 )
-from amlas.monitor._odd import MonitorInputError, OddResult, odd_membership
+from amlas.monitor._odd import MonitorInputError, OddResult, check_metadata, odd_membership
 from amlas.monitor._ood import (
     CalibrationError,
     MahalanobisScore,
@@ -87,6 +87,7 @@ __all__ = [
     "Verdict",
     "append_field_log",
     "calibrate",
+    "check_metadata",
     "conformal_threshold",
     "field_log_path",
     "fit_mahalanobis",

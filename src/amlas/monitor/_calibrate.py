@@ -285,6 +285,7 @@ def load_monitored_model(project: Project, *, allow_stale: bool = False) -> Moni
         class_order=ref.class_order,
         search_path=project.root,
         outputs=ref.outputs,
+        timeout_s=ref.timeout_s,
     )
     classes = list(model.classes)
     component = project.component

@@ -15,11 +15,16 @@ Metadata arrives either as columns (name -> one value per sample) or as one mapp
 sample; a value of the wrong type (text for a numeric dimension, a list, an object) is a
 :class:`MonitorInputError` naming the sample, the column and the value, while a missing
 value (key absent or ``None``) is an ODD violation, flagged, never an error.
+
+Metadata from outside (the service's requests) is first held to :func:`check_metadata`:
+no key that is not a column of [B], no NaN or infinite number, no category text that is
+not a category name, so nothing else reaches a verdict's reasons or the field log.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,10 +33,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from amlas.checks._slices import OUTSIDE_CODE, band_codes
+from amlas.diagnostics import did_you_mean
 from amlas.errors import UsageError
 from amlas.project.artefacts import CategoricalDimension, NumericDimension
 
-__all__ = ["Dimension", "MonitorInputError", "OddResult", "odd_columns", "odd_membership"]
+__all__ = [
+    "Dimension",
+    "MonitorInputError",
+    "OddResult",
+    "check_metadata",
+    "odd_columns",
+    "odd_membership",
+]
 
 Dimension = NumericDimension | CategoricalDimension
 
@@ -109,6 +122,72 @@ def _as_columns(metadata: Metadata | None, n: int, wanted: set[str]) -> dict[str
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+# An undeclared category is flagged outside the ODD only when it reads as a category name:
+# anything else (markup, control characters, long text) is refused and never logged.
+_CATEGORY_NAME = re.compile(r"[\w .+\-/:()]{1,64}")
+
+
+def check_metadata(dimensions: Sequence[Dimension], metadata: Sequence[Any] | None) -> None:
+    """Per-sample metadata from outside (the service's ``metadata``), checked against the
+    ODD columns of [B] before anything is assessed or logged.
+
+    Each entry must be a mapping whose keys are columns of [B] (``column``, else the
+    dimension ID). Per dimension a value is ``None`` (missing: flagged outside the ODD),
+    or for a numeric dimension a finite number, or for a categorical one a declared
+    category, a number, or a category name (at most 64 letters, digits, spaces or
+    ``_ . + - / : ( )``) that is then flagged outside the ODD.
+
+    Raises:
+        MonitorInputError: naming the sample, the key and the value, and what was expected.
+    """
+    if metadata is None:
+        return
+    by_column = {d.column or d.id: d for d in dimensions}
+    declared = ", ".join(by_column) or "none"
+    for i, row in enumerate(metadata):
+        if not isinstance(row, Mapping):
+            raise MonitorInputError(
+                f"metadata[{i}] is {_show(row)}; expected a mapping of column -> value"
+            )
+        for key, value in row.items():
+            dimension = by_column.get(key) if isinstance(key, str) else None
+            if dimension is None:
+                hint = did_you_mean(str(key), by_column)
+                raise MonitorInputError(
+                    f"metadata[{i}] has the unknown key {_show(key)}; expected the ODD "
+                    f"columns of [B]: {declared}" + (f" ({hint})" if hint else "")
+                )
+            if value is None:
+                continue
+            problem = _value_problem(dimension, value)
+            if problem is not None:
+                raise MonitorInputError(f"metadata[{i}][{key!r}] is {_show(value)}; {problem}")
+
+
+def _value_problem(dimension: Dimension, value: Any) -> str | None:
+    """What is wrong with ``value`` for ``dimension``; None when it can be assessed."""
+    finite = False
+    if not isinstance(value, bool) and isinstance(value, int | float):
+        try:
+            finite = math.isfinite(float(value))
+        except OverflowError:  # an integer beyond float64
+            finite = False
+    if isinstance(dimension, NumericDimension):
+        if finite:
+            return None
+        return f"expected a number (finite, in {dimension.unit}; null when it is missing)"
+    if finite or (
+        isinstance(value, str)
+        and (value in dimension.values or _CATEGORY_NAME.fullmatch(value) is not None)
+    ):
+        return None
+    return (
+        f"expected a category of [B] ({', '.join(dimension.values)}; another name of at "
+        "most 64 letters, digits, spaces or _ . + - / : ( ) is flagged outside the ODD), "
+        "or null when it is missing"
+    )
 
 
 def _numeric(values: Column, column: str) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from amlas.project.artefacts import ARTEFACTS
 from amlas.project.artefacts._base import Item, Text
+from amlas.sealing import check_public_key
 
 __all__ = ["MANIFEST_FILE", "Allowance", "CaseSettings", "Judgement", "Manifest"]
 
@@ -84,6 +85,15 @@ class Manifest(Item):
     """Artefact letter -> project-relative file, for files not at their default location."""
     case: CaseSettings = Field(default_factory=CaseSettings)
     """Safety case settings: recorded rationale and judgements, and the gate policy."""
+    verifier_key: str | None = None
+    """The verifier role's public signing key, ``ed25519:`` and 44 characters (``amlas
+    keygen`` prints it; ``amlas seal`` writes it here when absent). Verification evidence,
+    the access log of sealed data and the seal of [P] count only when signed by it."""
+
+    @field_validator("verifier_key")
+    @classmethod
+    def _public_key(cls, value: str | None) -> str | None:
+        return check_public_key(value) if value is not None else None
 
     def path_of(self, letter: str) -> str:
         overrides: dict[str, str] = {str(k): v for k, v in self.artefacts.items()}

@@ -188,7 +188,7 @@ def _too_deep(text: str) -> tuple[int, int] | None:
 
 def _is_depth_limit(exc: yaml.MarkedYAMLError) -> bool:
     words = f"{exc.problem or ''} {exc.context or ''}".lower()
-    return "nesting" in words or "depth" in words or "level" in words and "exceed" in words
+    return "nesting" in words or "depth" in words or ("level" in words and "exceed" in words)
 
 
 def _mark(node: yaml.Node) -> tuple[int, int]:

@@ -13,6 +13,7 @@ from amlas.render._gsn2x_rules import Gsn2xFinding, validate_gsn2x, validate_gsn
 from amlas.render._html import render_pdf, render_report
 from amlas.render._run import VERDICT_STYLE, render_run_json, run_table
 from amlas.render._svg import STATUS_COLOURS, View, case_views, render_svgs
+from amlas.render._text import markdown_text, terminal_text
 from amlas.render._trace import render_trace_json, render_trace_markdown, trace_table
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Gsn2xFinding",
     "View",
     "case_views",
+    "markdown_text",
     "render_case_files",
     "render_case_json",
     "render_case_junit",
@@ -34,6 +36,7 @@ __all__ = [
     "render_trace_json",
     "render_trace_markdown",
     "run_table",
+    "terminal_text",
     "trace_table",
     "validate_gsn2x",
     "validate_gsn2x_files",

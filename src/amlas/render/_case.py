@@ -9,6 +9,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 
 from amlas.case import STATUSES, Case, Node
+from amlas.render._detail import detail_note
+from amlas.render._text import markdown_text as _md
 
 __all__ = ["render_case_json", "render_case_junit", "render_case_markdown"]
 
@@ -25,16 +27,6 @@ _MARK = {
 def render_case_json(case: Case) -> str:
     """The full model (``amlas.case/1``), indented, ending in a newline."""
     return json.dumps(case.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-
-
-def _md(text: str) -> str:
-    """User text made inert in Markdown: no HTML, no table breaks, no links or emphasis."""
-    out = " ".join(text.split()).replace("\\", "\\\\")
-    for ch in "`*_[]#!|~":
-        out = out.replace(ch, "\\" + ch)
-    for ch, repl in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
-        out = out.replace(ch, repl)
-    return out
 
 
 def _short(text: str, limit: int = 140) -> str:
@@ -58,6 +50,11 @@ def render_case_markdown(case: Case) -> str:
         "|" + "---:|" * len(STATUSES),
         "| " + " | ".join(str(counts[s]) for s in STATUSES) + " |",
         "",
+    ]
+    note = detail_note(case)
+    if note:
+        lines += [f"> {_md(note)}", ""]
+    lines += [
         "| Stage | Argument | Top claim | Status | Claims (supported / all) |",
         "|---|---|---|---|---:|",
     ]
@@ -138,6 +135,11 @@ def render_case_junit(case: Case) -> str:
         suite = ET.SubElement(
             root, "testsuite", {"name": f"stage {module.stage}: {module.title}", "time": "0"}
         )
+        cited = [d for n in case.module_nodes(module.name) for d in n.evidence]
+        note = detail_note(case, cited)
+        if note:
+            properties = ET.SubElement(suite, "properties")
+            ET.SubElement(properties, "property", {"name": "amlas.sealed_detail", "value": note})
         for name, value in _cases(suite, nodes).items():
             totals[name] += value
     for name, value in totals.items():

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from amlas.case import Case, Node
+from amlas.render._detail import detail_note
 
 __all__ = ["INDEX_FILE", "render_gsn2x"]
 
@@ -78,6 +79,9 @@ def render_gsn2x(case: Case) -> dict[str, str]:
                 },
             }
         }
+        note = detail_note(case, [d for n in nodes for d in n.evidence])
+        if note:
+            data["module"]["additionalInformation"]["sealed_detail"] = note
         for node in nodes:
             data[node.id] = _element(node, case, backed)
         files[f"{module.name}.gsn.yaml"] = _dump(data)

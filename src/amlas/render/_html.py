@@ -32,6 +32,7 @@ import jinja2
 from amlas.case import STATUSES, Case
 from amlas.errors import UsageError
 from amlas.evidence import EvidenceRecord
+from amlas.render._detail import detail_note
 from amlas.render._svg import STATUS_COLOURS, case_views, render_svgs
 
 __all__ = ["CHROMIUM", "render_pdf", "render_report"]
@@ -103,6 +104,7 @@ def render_report(
         "totals": case.counts(),
         "total_claims": sum(case.counts().values()),
         "matters": _matters(case),
+        "sealed_note": detail_note(case),
         "records": _records_that_matter(case),
         "views": shown,
         "coverage": _coverage(case),
@@ -246,6 +248,7 @@ def _data(case: Case, views: list[dict[str, Any]]) -> dict[str, Any]:
     """What the page script needs: nodes (defaults left out), records, views."""
     digests = list(case.evidence)
     index = {d: i for i, d in enumerate(digests)}
+    sealed = case.sealed_detail()
     nodes: dict[str, dict[str, Any]] = {}
     for node in case.nodes.values():
         entry: dict[str, Any] = {
@@ -293,6 +296,8 @@ def _data(case: Case, views: list[dict[str, Any]]) -> dict[str, Any]:
                 "stale": case.stale_inputs.get(digest, []),
             }
         )
+        if digest in sealed:
+            records[-1]["detail"] = sealed[digest]
     return {
         "root": case.root,
         "nodes": nodes,

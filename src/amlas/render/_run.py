@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from amlas.evidence import RunReport
+from amlas.render._text import terminal_text
 
 __all__ = ["VERDICT_STYLE", "render_run_json", "run_table"]
 
@@ -21,7 +22,7 @@ def _number(value: float | None) -> str:
 
 def run_table(report: RunReport, *, title: str = "amlas run") -> Table:
     """One row per (requirement, dataset, slice) and per data check."""
-    table = Table(title=Text(title))
+    table = Table(title=Text(terminal_text(title)))
     for header, justify in (
         ("Stage", "right"),
         ("Check", "left"),
@@ -35,17 +36,18 @@ def run_table(report: RunReport, *, title: str = "amlas run") -> Table:
     ):
         table.add_column(header, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for row in report.rows:
-        # Text, not str: user-written text must never be read as rich markup.
+        # Text, not str: user-written text must never be read as rich markup; control
+        # characters are made visible before rich measures the cells.
         table.add_row(
             Text(str(row.stage)),
-            Text(row.subject),
-            Text(f"[{row.dataset}]"),
-            Text(row.slice),
+            Text(terminal_text(row.subject)),
+            Text(terminal_text(f"[{row.dataset}]")),
+            Text(terminal_text(row.slice)),
             Text(_number(row.estimate)),
             Text(_number(row.bound)),
-            Text(row.threshold),
-            Text(row.verdict, style=VERDICT_STYLE.get(row.verdict, "")),
-            Text(row.detail),
+            Text(terminal_text(row.threshold)),
+            Text(terminal_text(row.verdict), style=VERDICT_STYLE.get(row.verdict, "")),
+            Text(terminal_text(row.detail)),
         )
     return table
 

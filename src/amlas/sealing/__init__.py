@@ -4,8 +4,8 @@ AMLAS asks that the verification data [P] stay unseen by the development team un
 model is released for verification, and that its handling be recorded in the verification
 log [AA]. ``amlas seal`` encrypts [P] under a key only the verifier role holds
 (:func:`seal_file`); ``amlas run --role verifier`` decrypts it in memory (:func:`unseal`).
-Every seal, unseal and use is appended to a hash-chained, MAC-signed :class:`AccessLog`,
-and :func:`check_usage` warns when [P] has been used so often that the model may be tuned
+Every seal, unseal and use is appended to a hash-chained, signed :class:`AccessLog`, and
+:func:`check_usage` warns when [P] has been used so often that the model may be tuned
 to it.
 
 What this protects against:
@@ -13,8 +13,10 @@ What this protects against:
 - accidental or casual access by the development team: without the verifier key the
   sealed file is AES-256-GCM ciphertext, and its header tells only its name, size and hash;
 - silent tampering: editing any byte of a sealed file, header included, fails
-  authentication on unseal; editing, deleting, inserting or reordering log lines breaks
-  the hash chain for anyone, and a rebuilt chain fails the MACs for the key holder;
+  authentication on unseal, and anyone sees it against the seal statement the verifier
+  signed (:func:`check_seal`); editing, deleting, inserting or reordering log lines breaks
+  the hash chain for anyone, and a forged entry on a rebuilt chain fails its Ed25519
+  signature, checked with the verifier's declared public key (:mod:`._signing`);
 - unrecorded use through ``amlas``: its commands reach the sealed data only through code
   that logs the unseal and each use, and the count of uses is checked against a limit.
 
@@ -26,8 +28,10 @@ What it does not protect against:
   development checkout *and* purged from version-control history;
 - a key holder who decrypts the data with their own code, keeps a plaintext copy, or does
   not log: the log records what ``amlas`` was asked to do, not everything that happened;
-- cutting entries off the end of the log: the chain stays consistent, so evidence records
-  keep :meth:`AccessLog.head` and a later log must still contain it;
+- cutting entries off the end of the log: the chain stays consistent, so the verifier's
+  evidence records sign :meth:`AccessLog.head` and a later log must still contain it;
+- a developer who replaces the project's declared public key with their own: every
+  earlier signature then fails, but new ones could be made; review changes to it;
 - a developer deleting the whole log or the sealed file: their absence is visible to
   ``amlas check``, not prevented.
 
@@ -43,6 +47,7 @@ from amlas.sealing._container import (
     MAGIC,
     Kind,
     SealedHeader,
+    check_seal,
     read_header,
     seal,
     seal_file,
@@ -67,6 +72,14 @@ from amlas.sealing._log import (
     Role,
     check_usage,
 )
+from amlas.sealing._signing import (
+    canonical_statement,
+    check_public_key,
+    public_key_id,
+    public_key_of,
+    sign,
+    signature_valid,
+)
 
 __all__ = [
     "ALGORITHM",
@@ -84,13 +97,20 @@ __all__ = [
     "SealedHeader",
     "TamperError",
     "VerifierKey",
+    "canonical_statement",
+    "check_public_key",
+    "check_seal",
     "check_usage",
     "generate_key",
     "load_key",
+    "public_key_id",
+    "public_key_of",
     "read_header",
     "resolve_key",
     "seal",
     "seal_file",
+    "sign",
+    "signature_valid",
     "unseal",
     "unseal_file",
 ]

@@ -10,6 +10,17 @@ The header is readable without the key, so ``amlas check`` can compare the seale
 SHA-256 with the dataset's declared hash. The exact header bytes are the AEAD associated
 data: editing the header (say, its declared hash) makes decryption fail just as editing the
 ciphertext does.
+
+Decryption needs the key, so a signed sidecar lets anyone else see tampering too:
+``<sealed file>.sig`` is one JSON object (the *seal statement*)::
+
+    {"schema": "amlas.sealed-file/1", "name": ..., "key_id": ..., "plaintext_sha256": ...,
+     "sealed_sha256": <SHA-256 of the whole sealed file>, "sealed_size": ...,
+     "public_key": "ed25519:...", "sig": <Ed25519 signature of the rest>}
+
+written by :func:`seal_file` and checked by :func:`check_seal` with the project's declared
+verifier public key: one flipped or cut byte of the sealed file changes its SHA-256, and
+nobody without the verifier key can sign a new statement.
 """
 
 from __future__ import annotations
@@ -36,12 +47,15 @@ from amlas.fileio import atomic_write_bytes
 from amlas.hashing import sha256_bytes
 from amlas.sealing._errors import SealError, TamperError
 from amlas.sealing._keys import VerifierKey
+from amlas.sealing._signing import canonical_statement, public_key_of, sign, signature_valid
 
 __all__ = [
     "ALGORITHM",
     "MAGIC",
     "MAX_PLAINTEXT_SIZE",
+    "SEAL_SIGNATURE_SUFFIX",
     "SealedHeader",
+    "check_seal",
     "read_header",
     "seal",
     "seal_file",
@@ -60,6 +74,12 @@ MAX_PLAINTEXT_SIZE = 2**31 - 1 - TAG_SIZE
 # that merely starts with the magic line.
 _MAX_HEADER = 64 * 1024
 _FAMILY = b"AMLAS-SEALED/"
+SEAL_SIGNATURE_SUFFIX = ".sig"
+"""The seal statement of ``x.sealed`` is ``x.sealed.sig``."""
+_STATEMENT_SCHEMA = "amlas.sealed-file/1"
+_STATEMENT_FIELDS = frozenset(
+    {"schema", "name", "key_id", "plaintext_sha256", "sealed_sha256", "sealed_size"}
+)
 
 Kind = Literal["file", "tar"]
 """What a sealed file holds: one file, or a folder packed as a tar archive."""
@@ -307,8 +327,73 @@ def seal_file(
         except OSError as exc:
             raise SealError(f"{source}: cannot read the file to seal: {exc}") from exc
     sealed = seal(data, key, name=source.name, kind=kind)
+    header = read_header(sealed, source=target)
+    statement = {
+        "schema": _STATEMENT_SCHEMA,
+        "name": header.name,
+        "key_id": header.key_id,
+        "plaintext_sha256": header.plaintext_sha256,
+        "sealed_sha256": sha256_bytes(sealed),
+        "sealed_size": len(sealed),
+    }
+    signed = {
+        **statement,
+        "public_key": public_key_of(key),
+        "sig": sign(key, canonical_statement(statement)),
+    }
+    sidecar = target.with_name(target.name + SEAL_SIGNATURE_SUFFIX)
     try:
+        # the sealed file first: a crash in between leaves a sealed file without its
+        # statement, which 'amlas check' reports, never a statement vouching for nothing
         atomic_write_bytes(target, sealed)
+        atomic_write_bytes(sidecar, _canonical_json(signed) + b"\n")
     except OSError as exc:
         raise SealError(f"{target}: cannot write the sealed file: {exc}") from exc
-    return read_header(sealed, source=target)
+    return header
+
+
+def check_seal(path: str | Path, public_key: str) -> list[str]:
+    """Problems with the sealed file at ``path`` seen without the key: its seal statement
+    (``path`` + ``.sig``) is missing, malformed or not signed by ``public_key``, or the file
+    is no longer the one the verifier sealed (a changed or cut byte). Empty when intact.
+    """
+    source = Path(path)
+    sidecar = source.with_name(source.name + SEAL_SIGNATURE_SUFFIX)
+    try:
+        raw = sidecar.read_bytes()
+    except FileNotFoundError:
+        return [
+            f"the seal statement {sidecar.name!r} is missing: nothing shows the sealed file "
+            "is the one the verifier sealed"
+        ]
+    except OSError as exc:
+        return [f"cannot read the seal statement {sidecar.name!r}: {exc}"]
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return [f"the seal statement {sidecar.name!r} is not JSON: {exc}"]
+    expected = _STATEMENT_FIELDS | {"public_key", "sig"}
+    if not isinstance(value, dict) or set(value) != expected:
+        return [
+            f"the seal statement {sidecar.name!r} is malformed (expected the fields "
+            f"{', '.join(sorted(expected))})"
+        ]
+    statement = {name: value[name] for name in _STATEMENT_FIELDS}
+    if value["schema"] != _STATEMENT_SCHEMA or not signature_valid(
+        public_key, canonical_statement(statement), value["sig"]
+    ):
+        return [
+            f"the seal statement {sidecar.name!r} is not signed by the declared verifier key "
+            "(forged, edited, or sealed with another key)"
+        ]
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        return [f"cannot read the sealed file: {exc}"]
+    if len(data) != value["sealed_size"] or sha256_bytes(data) != value["sealed_sha256"]:
+        return [
+            f"the sealed file was modified after sealing: {len(data)} bytes with sha256 "
+            f"{sha256_bytes(data)[:12]}..., the verifier sealed {value['sealed_size']} bytes "
+            f"with sha256 {str(value['sealed_sha256'])[:12]}..."
+        ]
+    return []

@@ -19,6 +19,7 @@ import hashlib
 import os
 import re
 import secrets
+import stat
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ __all__ = [
 
 KEY_FILE_HEADER = "amlas-verifier-key/1"
 KEY_SIZE = 32
+MAX_KEY_FILE_BYTES = 1024
+"""A key file is about 100 bytes; anything much larger is not one (and is never read whole)."""
 ENV_KEY_FILE = "AMLAS_VERIFIER_KEY_FILE"
 ENV_KEY = "AMLAS_VERIFIER_KEY"
 
@@ -177,20 +180,72 @@ def _write_exclusive(target: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
-def load_key(path: str | Path) -> VerifierKey:
-    """Read and validate a verifier key file written by :func:`generate_key`.
+def _file_kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((what for test, what in kinds if test(mode)), "not a regular file")
 
-    Raises:
-        SealError: the file is missing or unreadable, or not a key file; the message names
-            the path and the line at fault, never the secret.
+
+def _read_key_file(source: Path) -> bytes:
+    """The bytes of the key file at ``source``, refusing anything but a small regular file.
+
+    A device such as ``/dev/zero`` would be read without end and a FIFO would block for
+    ever, so the type is checked before opening, the file is opened without blocking and
+    checked again on the open descriptor (it may have been swapped in between), and at
+    most ``MAX_KEY_FILE_BYTES + 1`` bytes are ever read.
     """
-    source = Path(path)
+    expected = f"expected a verifier key file (3 lines, at most {MAX_KEY_FILE_BYTES} bytes)"
     try:
-        raw = source.read_bytes()
+        mode = source.stat().st_mode
     except FileNotFoundError:
         raise SealError(f"{source}: verifier key file not found") from None
     except OSError as exc:
         raise SealError(f"{source}: cannot read the verifier key file: {exc}") from exc
+    if not stat.S_ISREG(mode):
+        raise SealError(f"{source}: F003 error: the key file is {_file_kind(mode)}; {expected}")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(source, flags | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise SealError(f"{source}: cannot read the verifier key file: {exc}") from exc
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise SealError(f"{source}: F003 error: the key file is {_file_kind(mode)}; {expected}")
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_KEY_FILE_BYTES:
+            chunk = os.read(fd, MAX_KEY_FILE_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise SealError(f"{source}: cannot read the verifier key file: {exc}") from exc
+    finally:
+        os.close(fd)
+    if size > MAX_KEY_FILE_BYTES:
+        raise SealError(f"{source}: F003 error: the key file is too large; {expected}")
+    return b"".join(chunks)
+
+
+def load_key(path: str | Path) -> VerifierKey:
+    """Read and validate a verifier key file written by :func:`generate_key`.
+
+    Only a regular file of at most ``MAX_KEY_FILE_BYTES`` is read: a device, FIFO, socket
+    or directory is refused before anything is read from it.
+
+    Raises:
+        SealError: the file is missing or unreadable, not a regular file, too large, or not
+            a key file; the message names the path and the line at fault, never the secret.
+    """
+    source = Path(path)
+    raw = _read_key_file(source)
     try:
         text = raw.decode("ascii")
     except UnicodeDecodeError:

@@ -1,30 +1,29 @@
-"""The access log of sealed data: hash-chained, authenticated JSON Lines.
+"""The access log of sealed data: hash-chained, signed JSON Lines.
 
 Each line is one entry, canonical JSON (sorted keys, no spaces, UTF-8)::
 
     {"actor": ..., "dataset": "P", "dataset_sha256": ..., "details": {...},
-     "event": "seal" | "unseal" | "use" | "note", "hash": ..., "mac": ...,
-     "prev": ..., "purpose": ..., "role": "developer" | "verifier", "seq": 0,
+     "event": "seal" | "unseal" | "use" | "note", "hash": ..., "prev": ...,
+     "purpose": ..., "role": "developer" | "verifier", "seq": 0, "sig": ...,
      "time": "2025-01-31T12:00:00.000000Z"}
 
 - ``seq`` counts entries from 0; ``prev`` is the previous entry's ``hash`` (64 zeros for
   the first), so an edited, deleted, inserted or reordered line breaks the chain for anyone.
-- ``hash`` is the hex SHA-256 of the canonical JSON of every field but ``hash`` and ``mac``.
-- ``mac`` is the hex HMAC-SHA256 of ``hash`` (its ASCII hex) under a key derived from the
-  verifier key with HKDF-SHA256 (no salt, info ``b"amlas access log"``). Without the key a
-  developer can rebuild a consistent chain, but not its MACs: only the key holder's
-  :meth:`AccessLog.verify` catches that.
+- ``hash`` is the hex SHA-256 of the canonical JSON of every field but ``hash`` and ``sig``.
+- ``sig`` is the verifier's Ed25519 signature (base64) of ``b"amlas/access-log/1\n"`` and
+  ``hash`` (its ASCII hex), made with the signing key derived from the verifier key
+  (:mod:`amlas.sealing._signing`). Anyone holding the project's declared public key checks
+  it: a developer can rebuild a consistent chain, but not its signatures.
 
-Neither catches cutting entries off the end: the chain is still consistent. Evidence
-records therefore store :meth:`AccessLog.head`; a log whose entries no longer include the
-recorded head was truncated.
+Neither catches cutting entries off the end: the chain is still consistent. The verifier's
+evidence records therefore sign the log's :meth:`AccessLog.head` after their run's ``use``
+entry; a log whose entries no longer include a signed head was truncated.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import hmac
 import json
 import os
 import re
@@ -35,8 +34,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -51,6 +48,7 @@ from amlas.errors import UsageError
 from amlas.fileio import atomic_write_text
 from amlas.sealing._errors import SealError, TamperError
 from amlas.sealing._keys import VerifierKey
+from amlas.sealing._signing import public_key_id, public_key_of, sign, signature_valid
 
 if sys.platform != "win32":
     import fcntl
@@ -63,9 +61,10 @@ GENESIS = "0" * 64
 Event = Literal["seal", "unseal", "use", "note"]
 Role = Literal["developer", "verifier"]
 
-_HKDF_INFO = b"amlas access log"
+_SIG_CONTEXT = b"amlas/access-log/1\n"
+_PLACEHOLDER_SIG = "A" * 86 + "=="
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
-_UNSIGNED = ("hash", "mac")
+_UNSIGNED = ("hash", "sig")
 
 Hex64 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
@@ -87,7 +86,9 @@ class LogEntry(BaseModel):
     details: dict[str, JsonValue] = Field(description="Further facts, as JSON values.")
     time: str = Field(description="When, as ISO-8601 UTC, e.g. '2025-01-31T12:00:00.000000Z'.")
     hash: Hex64 = Field(description="SHA-256 of the canonical JSON of the other fields.")
-    mac: Hex64 = Field(description="HMAC-SHA256 of `hash` under the verifier key.")
+    sig: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{86}==$")] = Field(
+        description="The verifier's Ed25519 signature of `hash`, base64."
+    )
 
     @field_validator("time")
     @classmethod
@@ -116,7 +117,7 @@ def _canonical(value: object) -> str:
 
 
 def _entry_hash(fields: Mapping[str, Any]) -> str:
-    """The hash over everything but ``hash`` and ``mac``, exactly as the fields are on disk.
+    """The hash over everything but ``hash`` and ``sig``, exactly as the fields are on disk.
 
     Hashing the parsed JSON rather than a validated model means that even a type change that
     validation might forgive (say ``1`` to ``1.0``) is an edit.
@@ -125,13 +126,8 @@ def _entry_hash(fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(_canonical(body).encode("utf-8")).hexdigest()
 
 
-def _mac_key(key: VerifierKey) -> bytes:
-    # A derived key keeps the log's MACs and the container's AES key independent.
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(key.secret)
-
-
-def _mac(mac_key: bytes, entry_hash: str) -> str:
-    return hmac.new(mac_key, entry_hash.encode("ascii"), hashlib.sha256).hexdigest()
+def _signed_bytes(entry_hash: str) -> bytes:
+    return _SIG_CONTEXT + entry_hash.encode("ascii")
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -194,7 +190,8 @@ def _locked(folder: Path) -> Iterator[None]:
 class AccessLog:
     """The access log at ``path`` (a missing file is an empty log).
 
-    Reading never needs the key; appending and checking MACs do.
+    Reading and checking signatures need only the verifier's public key; appending needs
+    the verifier key.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -276,19 +273,23 @@ class AccessLog:
             and line.entry.dataset_sha256 == dataset_sha256
         )
 
-    def verify(self, key: VerifierKey | None = None) -> list[LogProblem]:
+    def verify(
+        self, key: VerifierKey | None = None, *, public_key: str | None = None
+    ) -> list[LogProblem]:
         """Every problem with the log, in line order; an empty list means intact.
 
-        Checks each line's form, ``seq`` and ``prev`` links and ``hash``; with ``key``, also
-        each ``mac``. Never raises for a damaged or unreadable log. Cannot see entries cut
-        off the end: compare :meth:`head` with the one recorded earlier.
+        Checks each line's form, ``seq`` and ``prev`` links and ``hash``; with the verifier's
+        ``public_key`` (or its ``key``, whose public key is derived), also each ``sig``.
+        Never raises for a damaged or unreadable log. Cannot see entries cut off the end:
+        compare :meth:`head` with the one signed earlier.
         """
         try:
             lines, problems = self._read()
         except OSError as exc:
             return [LogProblem(0, f"cannot read the log: {exc}")]
-        mac_key = _mac_key(key) if key is not None else None
-        key_id = key.key_id if key is not None else ""
+        if key is not None:
+            public_key = public_key_of(key)
+        key_id = public_key_id(public_key) if public_key is not None else ""
         expected_seq: int | None = 0
         expected_prev: str | None = GENESIS
         for line in lines:
@@ -308,11 +309,11 @@ class AccessLog:
                         "prev does not match the hash of the entry before it "
                         "(a line was deleted, inserted or moved)"
                     )
-                if mac_key is not None and not hmac.compare_digest(
-                    _mac(mac_key, entry.hash), entry.mac
+                if public_key is not None and not signature_valid(
+                    public_key, _signed_bytes(entry.hash), entry.sig
                 ):
                     found.append(
-                        f"mac does not verify with verifier key {key_id} "
+                        f"sig does not verify with the declared verifier key {key_id} "
                         "(the entry was forged or edited, or the log is another key's)"
                     )
                 expected_seq, expected_prev = entry.seq + 1, entry.hash
@@ -379,7 +380,7 @@ class AccessLog:
                 "details": dict(details or {}),
                 "time": time,
                 "hash": GENESIS,  # placeholders, so the other fields validate first
-                "mac": GENESIS,
+                "sig": _PLACEHOLDER_SIG,
             }
             try:
                 draft = LogEntry.model_validate(fields)
@@ -393,7 +394,7 @@ class AccessLog:
             except ValueError as exc:  # NaN or infinity in details
                 raise SealError(f"{self.path}: cannot log this entry: {exc}") from None
             entry = draft.model_copy(
-                update={"hash": entry_hash, "mac": _mac(_mac_key(key), entry_hash)}
+                update={"hash": entry_hash, "sig": sign(key, _signed_bytes(entry_hash))}
             )
             old = self.path.read_text("utf-8") if entries else ""
             try:

@@ -17,12 +17,20 @@ Malformed requests get a 4xx answer with a message that names the value and what
 expected, never a 500: 413 for a body above ``max_body_bytes`` (checked on the declared
 length and on the bytes actually received) or more than ``max_samples`` samples; 422 for
 JSON that does not parse, missing or unknown fields, wrong types or shapes, NaN or
-infinite inputs, and metadata of the wrong type. A 503 says that a flagged input could not
-be logged (its verdict is then not returned, so no flagged answer goes unrecorded).
+infinite inputs, metadata that :func:`amlas.monitor.check_metadata` refuses (a key that is
+no column of [B], a value of the wrong type, NaN), and a sample the model cannot evaluate
+(it raises on it, alone) that the monitor flags as outside the ODD or out of distribution,
+such as 1e306 where [N] held values near 1. A 503 says that a flagged input could not be
+logged (its verdict is then not returned, so no flagged answer goes unrecorded). A model
+failure on an input the monitor accepts is a 500: a fault to investigate, not the client's.
+
+Every 4xx answer is logged at INFO, a model refusal at WARNING, and every 5xx at ERROR
+(with the traceback for a 500), on the logger ``amlas.server``.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 import threading
@@ -39,12 +47,15 @@ from amlas.errors import UsageError
 from amlas.monitor import (
     FlagEntry,
     MonitoredModel,
+    MonitoredPrediction,
     MonitorInputError,
     append_field_log,
+    check_metadata,
     field_log_path,
     load_monitored_model,
 )
 from amlas.project import check_project
+from amlas.render import terminal_text
 
 try:
     from fastapi import FastAPI, Request
@@ -62,6 +73,8 @@ __all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_MAX_SAMPLES", "CheckRequest", "cre
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_SAMPLES = 256
+
+logger = logging.getLogger("amlas.server")
 
 
 class CheckRequest(BaseModel):
@@ -98,10 +111,10 @@ class _BodyLimit:
             try:
                 size = int(declared)
             except ValueError:
-                await _send_json(send, 400, f"Content-Length {declared!r} is not a number")
+                await _send_json(send, scope, 400, f"Content-Length {declared!r} is not a number")
                 return
             if size > self.limit:
-                await _send_json(send, 413, _TooLarge(self.limit).detail)
+                await _send_json(send, scope, 413, _TooLarge(self.limit).detail)
                 return
         received = 0
 
@@ -117,7 +130,8 @@ class _BodyLimit:
         await self.app(scope, limited, send)
 
 
-async def _send_json(send: Send, status: int, message: str) -> None:
+async def _send_json(send: Send, scope: Scope, status: int, message: str) -> None:
+    _log(scope.get("method", "?"), scope.get("path", "?"), status, message)
     body = JSONResponse({"error": message}, status_code=status).body
     await send(
         {
@@ -183,6 +197,87 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+class _Unevaluable(MonitorInputError):
+    """A sample the model cannot evaluate and the monitor flags (a 422, logged as a warning)."""
+
+
+def _predict(
+    service: MonitoredModel, x: NDArray[np.float64], metadata: list[dict[str, Any]] | None
+) -> list[MonitoredPrediction]:
+    """``service.predict``, with a model failure traced to the sample that causes it.
+
+    Raises:
+        MonitorInputError: a sample the model fails on alone and the monitor flags as
+            outside the ODD or out of distribution (naming its most extreme value).
+        Exception: the model's own error when no such sample explains it (a 500).
+    """
+    try:
+        return service.predict(x, metadata)
+    except MonitorInputError:
+        raise
+    except Exception as failure:
+        for i in range(len(x)):
+            one = metadata[i : i + 1] if metadata else None
+            try:
+                service.predict(x[i : i + 1], one)
+                continue
+            except MonitorInputError:
+                raise
+            except Exception as exc:  # this sample alone makes the model fail
+                refused = _refusal(service, x, i, one, exc)
+            if refused is not None:
+                raise refused from failure
+            break
+        raise
+
+
+def _refusal(
+    service: MonitoredModel,
+    x: NDArray[np.float64],
+    i: int,
+    metadata: list[dict[str, Any]] | None,
+    exc: Exception,
+) -> _Unevaluable | None:
+    """The 422 for sample ``i``, on which the model raised ``exc``, when the monitor flags
+    it; None for a sample the monitor accepts (then the failure is the model's)."""
+    monitor = service.monitor
+    sample = x[i : i + 1]
+    with np.errstate(all="ignore"):
+        verdict = monitor.assess(sample.reshape(1, *monitor.input_shape), metadata)
+        if not verdict.input_flagged[0]:
+            return None
+        flat = sample.reshape(-1)
+        spread = np.abs(flat - monitor.score.mean) / monitor.score.scale
+        worst = int(np.nanargmax(np.where(np.isfinite(spread), spread, np.inf)))
+    where = _where(i * flat.size + worst, x.shape)
+    why = f"{type(exc).__name__}: {exc}"
+    why = why if len(why) <= 160 else why[:157] + "..."
+    held = (
+        f" (its [D] value range is [{monitor.value_range[0]:g}, {monitor.value_range[1]:g}])"
+        if monitor.value_range is not None
+        else ""
+    )
+    reasons = verdict.reasons[0]
+    flagged = reasons[0] + (f"; and {len(reasons) - 1} more" if len(reasons) > 1 else "")
+    return _Unevaluable(
+        f"inputs{where} is {_show(float(flat[worst]))}: the model cannot evaluate inputs[{i}] "
+        f"({why}), which the monitor flags ({flagged}); send values the model can take{held}"
+    )
+
+
+def _log(method: str, path: str, status: int, message: str, *, warn: bool = False) -> None:
+    """Log an error answer: 5xx as errors, a model refusal as a warning, other 4xx as info."""
+    level = logging.ERROR if status >= 500 else logging.WARNING if warn else logging.INFO
+    shown = terminal_text(message)  # request text must not drive the operator's terminal
+    logger.log(level, "%s %s: %d: %s", method, path, status, shown)
+
+
+def _answer(request: Request, status: int, message: str, *, warn: bool = False) -> JSONResponse:
+    """The JSON error answer, logged (:func:`_log`)."""
+    _log(request.method, request.url.path, status, message, warn=warn)
+    return JSONResponse({"error": message}, status_code=status)
+
+
 def _finite(value: Any) -> Any:
     """JSON-safe: non-finite floats become None, recursively."""
     if isinstance(value, float):
@@ -240,7 +335,7 @@ def create_app(
     app.add_middleware(_BodyLimit, limit=max_body_bytes)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
         for error in exc.errors():
             loc = [p for p in error.get("loc", ()) if p != "body"]
@@ -252,15 +347,30 @@ def create_app(
             where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
             where = where.lstrip(".") or "body"
             problems.append(f"{where}: {error.get('msg', 'invalid')}")
-        return JSONResponse({"error": "; ".join(problems[:10])}, status_code=422)
+        return _answer(request, 422, "; ".join(problems[:10]))
 
     @app.exception_handler(MonitorInputError)
-    async def _bad_input(_: Request, exc: MonitorInputError) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=422)
+    async def _bad_input(request: Request, exc: MonitorInputError) -> JSONResponse:
+        return _answer(request, 422, str(exc), warn=isinstance(exc, _Unevaluable))
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        return _answer(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _fault(request: Request, exc: Exception) -> JSONResponse:
+        logger.error(
+            "%s %s: 500: %s: %s",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+            exc,
+            exc_info=exc,
+        )
+        return JSONResponse(
+            {"error": f"internal error ({type(exc).__name__}); the service logged it"},
+            status_code=500,
+        )
 
     @app.get("/health")
     def health() -> dict[str, Any]:
@@ -281,7 +391,8 @@ def create_app(
                 413, f"{len(request.inputs)} samples in one request; send at most {max_samples}"
             )
         x = _numbers(request.inputs, shape)
-        predictions = service.predict(x, request.metadata)
+        check_metadata(service.monitor.dimensions, request.metadata)
+        predictions = _predict(service, x, request.metadata)
         results = [_finite(p.as_json()) for p in predictions]
         entries = []
         for i, prediction in enumerate(predictions):

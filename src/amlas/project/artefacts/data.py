@@ -21,6 +21,7 @@ __all__ = [
     "DataRequirements",
     "DatasetDocument",
     "DevelopmentData",
+    "Duplicates",
     "Independence",
     "InternalTestData",
     "SealedCopy",
@@ -123,13 +124,34 @@ class LabelErrorRate(Item):
     )
 
 
+class Duplicates(Item):
+    """Few samples of the dataset duplicate an earlier one: the share of samples equal to
+    an earlier sample (same content hash) or, with ``near_duplicate_distance``, within that
+    RMS distance of one, bounded exactly at ``confidence`` (Clopper-Pearson)."""
+
+    check: Literal["duplicates"]
+    max_rate: Annotated[float, Field(gt=0.0, le=1.0)]
+    """Largest acceptable share of samples that duplicate an earlier sample (above 0: no
+    finite sample can bound a rate to exactly 0)."""
+    confidence: float = Field(
+        default=0.95, json_schema_extra={"exclusiveMinimum": 0, "exclusiveMaximum": 1}
+    )
+    near_duplicate_distance: Annotated[float, Field(ge=0.0)] = 0.0
+    """RMS distance over features z-scored by this dataset's mean and standard deviation
+    (as in the independence check) under which a sample duplicates an earlier one; 0 (the
+    default) counts exact duplicates only."""
+    features: list[Text] = Field(default_factory=list)
+    """Numeric columns of the near-duplicate search (empty: the model input features)."""
+
+
 DataRule = Annotated[
     WithinOdd
     | SchemaConformance
     | MinSamplesPerCell
     | ClassBalance
     | SliceBalance
-    | LabelErrorRate,
+    | LabelErrorRate
+    | Duplicates,
     Field(discriminator="check"),
 ]
 
@@ -140,6 +162,7 @@ CHECK_CATEGORY: dict[str, str] = {
     "class_balance": "balance",
     "slice_balance": "balance",
     "label_error_rate": "accuracy",
+    "duplicates": "balance",
 }
 
 
@@ -181,10 +204,13 @@ class CategoryGap(Item):
 class Independence(Item):
     """How the independence of [N], [O] and [P] is checked (R9).
 
-    Always checked: shared sample ids, exactly duplicated samples, and shared groups when
+    Always checked: shared sample ids, exactly duplicated samples (equal content: the
+    datasets' ``content_columns``, else the model inputs; a table with neither has nothing
+    to compare, and the pair is inconclusive rather than passed), and shared groups when
     the datasets declare a ``group_column``. Near-duplicates are pairs of samples from two
     sets whose root-mean-square distance over z-scored features (scaled by the development
-    data) is at most ``near_duplicate_distance``.
+    data) is at most ``near_duplicate_distance``. Duplicates are counted as pairs, with the
+    number of samples involved on each side.
     """
 
     near_duplicate_distance: Annotated[float, Field(ge=0.0)] = 0.01
@@ -280,8 +306,9 @@ class DatasetDocument(ArtefactDocument):
     """File format: csv, parquet, npz or image_folder."""
     sha256: Sha256 | None = None
     """SHA-256 of the file as reviewed; `amlas check` reports a mismatch (D005)."""
-    samples: Annotated[int, Field(ge=0)] | None = None
-    """Declared number of samples."""
+    samples: Annotated[int, Field(ge=0, le=2**53)] | None = None
+    """Declared number of samples; `amlas check` (plaintext CSV) and `amlas run` (every
+    dataset it reads) compare it with the file (D020)."""
     label_column: Text
     """Column holding the ground-truth label."""
     id_column: str | None = None
@@ -292,6 +319,13 @@ class DatasetDocument(ArtefactDocument):
     """ODD dimension ID -> column, overriding [B]'s default column."""
     feature_columns: list[Text] = Field(default_factory=list)
     """Model input columns; empty means the input features of [D]."""
+    content_columns: list[Text] = Field(default_factory=list)
+    """Columns that identify a sample's content, compared by the duplicate checks (the
+    independence of [N] [O] [P], the ``duplicates`` rule) instead of the model inputs: e.g.
+    the SHA-256 of each image file, or the parameters a synthetic sample was generated
+    from. Needed when the table holds no model input (images described by a metadata
+    table): without it nothing identifies a sample and exact duplicates are not compared.
+    Empty: the model input features, or the per-sample arrays."""
     metadata_table: str | None = None
     """For image folders: the project-relative table of labels and ODD metadata."""
     sealed: SealedCopy | None = None

@@ -136,6 +136,9 @@ class ModelReference(ArtefactDocument):
     """Score threshold for the positive class, when the model outputs probabilities."""
     class_order: list[Text] = Field(default_factory=list)
     """Class names in the order of the model's output columns."""
+    timeout_s: Annotated[float, Field(gt=0.0, le=86400.0)] | None = 3600.0
+    """Seconds the model may take to load, and to answer one prediction call (one batch of
+    samples); past it the run stops with an error naming the limit. null: no limit."""
 
     @model_validator(mode="after")
     def _callable(self) -> ModelReference:

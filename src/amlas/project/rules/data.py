@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from amlas.diagnostics import Diagnostics, did_you_mean
+from amlas.diagnostics import Diagnostics, Location, did_you_mean
+from amlas.project._content import ContentProblem, content_problems, label_classes
+from amlas.project._manifest import MANIFEST_FILE
 from amlas.project._paths import path_problem, probe
 from amlas.project._project import Project
 from amlas.project.artefacts import (
@@ -14,8 +16,9 @@ from amlas.project.artefacts import (
     DataJustification,
     DatasetDocument,
 )
+from amlas.project.artefacts.data import Duplicates
 from amlas.project.rules._registry import rule
-from amlas.sealing import AccessLog, SealError, check_usage, read_header
+from amlas.sealing import AccessLog, SealError, check_seal, check_usage, read_header
 
 
 @rule
@@ -179,10 +182,21 @@ def datasets_exist_and_differ(project: Project, diagnostics: Diagnostics) -> Non
 def _check_sealed(
     project: Project, letter: str, dataset: DatasetDocument, diagnostics: Diagnostics
 ) -> None:
-    """A sealed dataset: its encrypted copy is readable and seals the declared content, its
-    plaintext is gone, and its access log is intact. None of this needs the key."""
+    """A sealed dataset: its encrypted copy is readable, seals the declared content and is
+    the file the verifier signed, its plaintext is gone, and its access log is intact and
+    signed. None of this needs the key: the declared public key is enough."""
     sealed = dataset.sealed
     assert sealed is not None
+    public_key = project.manifest.verifier_key
+    if public_key is None:
+        diagnostics.add(
+            "D018",
+            f"[{letter}] is sealed, but amlas.yaml declares no verifier_key: the seal, the "
+            "access log and the verification evidence cannot be checked",
+            _manifest_location(project),
+            hint="add 'verifier_key: ed25519:...' as printed by 'amlas keygen' (or "
+            "'amlas seal' with the verifier key writes it)",
+        )
     if path_problem(project.root, dataset.location) is None and probe(
         project.root / dataset.location
     ) in ("file", "directory"):
@@ -218,6 +232,15 @@ def _check_sealed(
                     hint="re-seal the reviewed data with 'amlas seal'",
                 )
             declared = declared or header.plaintext_sha256
+            if public_key is not None:
+                for seal_problem in check_seal(target, public_key):
+                    diagnostics.add(
+                        "D017",
+                        f"[{letter}] {sealed.file!r}: {seal_problem}",
+                        project.locate(letter, ("sealed", "file")),
+                        hint="restore the sealed file and its .sig from version control, or "
+                        "have the verifier re-seal the reviewed data",
+                    )
     if path_problem(project.root, sealed.access_log) is not None:
         diagnostics.add(
             "F009",
@@ -238,7 +261,7 @@ def _check_sealed(
         )
         return
     log = AccessLog(log_path)
-    for problem in log.verify():
+    for problem in log.verify(public_key=public_key):
         diagnostics.add(
             "D015",
             f"{sealed.access_log}:{problem.line}: {problem.message}",
@@ -287,6 +310,8 @@ def _check_columns(
         wanted.append((("group_column",), dataset.group_column, "group column"))
     for i, name in enumerate(dataset.feature_columns):
         wanted.append((("feature_columns", i), name, "feature column"))
+    for i, name in enumerate(dataset.content_columns):
+        wanted.append((("content_columns", i), name, "content column"))
     environment = project.environment
     if environment is not None:
         for dimension in environment.dimensions:
@@ -309,14 +334,124 @@ def _check_columns(
     if not dataset.feature_columns and project.component is not None:
         for name in project.component.feature_names():
             wanted.append((("location",), name, "input feature of [D]"))
+    complete = True
     for path, column, what in wanted:
         if column not in columns:
+            complete = False
             diagnostics.add(
                 "D006",
                 f"[{letter}] {dataset.location!r} has no {what} {column!r}",
                 project.locate(letter, path),
                 hint=did_you_mean(column, columns),
             )
+    if complete:
+        _check_content(project, letter, dataset, target, header, diagnostics)
+
+
+def _check_content(
+    project: Project,
+    letter: str,
+    dataset: DatasetDocument,
+    target: Path,
+    header: list[str],
+    diagnostics: Diagnostics,
+) -> None:
+    """The rows of a plaintext CSV file against the declaration (D020-D023): one streaming
+    pass that keeps only the label and id columns."""
+    label_at = header.index(dataset.label_column)
+    id_at = header.index(dataset.id_column) if dataset.id_column else None
+    labels: list[str] = []
+    ids: list[str] = []
+    try:
+        with target.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            next(reader, None)
+            for row in reader:
+                if not row:
+                    continue  # a blank line is no sample (the table readers skip it too)
+                labels.append(row[label_at] if label_at < len(row) else "")
+                if id_at is not None:
+                    ids.append(row[id_at] if id_at < len(row) else "")
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        diagnostics.add(
+            "F003",
+            f"cannot read {dataset.location!r}: {exc}",
+            project.locate(letter, ("location",)),
+        )
+        return
+    report_content(
+        project,
+        letter,
+        content_problems(
+            dataset,
+            letter,
+            ids=ids if id_at is not None else None,
+            labels=labels,
+            count=len(labels),
+            classes=label_classes(project.component),
+        ),
+        diagnostics,
+    )
+
+
+def report_content(
+    project: Project, letter: str, problems: list[ContentProblem], diagnostics: Diagnostics
+) -> None:
+    for problem in problems:
+        diagnostics.add(problem.code, problem.message, project.locate(letter, (problem.field,)))
+
+
+@rule
+def duplicate_features_exist(project: Project, diagnostics: Diagnostics) -> None:
+    """The features [L] names for the near-duplicate searches (``independence.features``,
+    a ``duplicates`` rule's ``features``) are columns of the CSV datasets searched."""
+    data = project.data_requirements
+    if data is None:
+        return
+    datasets = project.datasets()
+    named: list[tuple[tuple[str | int, ...], str, list[str]]] = [
+        (("independence", "features", i), name, list(datasets))
+        for i, name in enumerate(data.independence.features)
+    ]
+    for i, req in enumerate(data.requirements):
+        if isinstance(req.rule, Duplicates):
+            named += [
+                (("requirements", i, "rule", "features", j), name, list(req.datasets))
+                for j, name in enumerate(req.rule.features)
+            ]
+    headers: dict[str, set[str] | None] = {}
+    for path, name, letters in named:
+        for letter in letters:
+            if letter not in datasets:
+                continue
+            if letter not in headers:
+                headers[letter] = _csv_header(project, datasets[letter])
+            header = headers[letter]
+            if header is not None and name not in header:
+                diagnostics.add(
+                    "D006",
+                    f"[{letter}] {datasets[letter].location!r} has no column {name!r}, named by "
+                    "[L] for the near-duplicate search",
+                    project.locate("L", path),
+                    hint=did_you_mean(name, header),
+                )
+
+
+def _csv_header(project: Project, dataset: DatasetDocument) -> set[str] | None:
+    """The column names of a plaintext CSV dataset; None for other formats, sealed data
+    and unreadable files (whose problems other rules report)."""
+    if dataset.format != "csv" or dataset.sealed is not None:
+        return None
+    if path_problem(project.root, dataset.location) is not None:
+        return None
+    target = project.root / dataset.location
+    if probe(target) != "file":
+        return None
+    try:
+        with target.open(newline="", encoding="utf-8-sig") as handle:
+            return set(next(csv.reader(handle), [])) or None
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
 
 
 @rule
@@ -358,3 +493,8 @@ def justification_covers_requirements(project: Project, diagnostics: Diagnostics
                 f"the justification report does not discuss {req.id!r}",
                 project.locate("M", ("arguments",), key=True),
             )
+
+
+def _manifest_location(project: Project) -> Location:
+    source = project.manifest_source
+    return source.locate(()) if source is not None else Location(MANIFEST_FILE)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from amlas.diagnostics import Diagnostics
+from amlas.project._paths import path_problem
 from amlas.project._project import Project
 from amlas.project.artefacts import (
     ErroneousBehaviourLog,
@@ -175,6 +176,29 @@ def erroneous_behaviour_handled(project: Project, diagnostics: Diagnostics) -> N
                 "M008",
                 f"erroneous behaviour {behaviour.id!r} has no {' and no '.join(missing)}",
                 project.locate("DD", ("behaviours", i, "id")),
+            )
+
+
+@rule
+def deployment_paths_inside(project: Project, diagnostics: Diagnostics) -> None:
+    """The monitor file and the field log are project files (F009): `amlas monitor`
+    writes both, and nothing it writes may land outside the project."""
+    log = project.get("DD", ErroneousBehaviourLog)
+    if log is None:
+        return
+    paths: list[tuple[tuple[str, ...], str, str]] = []
+    if log.monitor is not None:
+        paths.append((("monitor", "file"), log.monitor.file, "monitor file"))
+    if log.field_log is not None:
+        paths.append((("field_log", "path"), log.field_log.path, "field log"))
+    for at, relative, what in paths:
+        problem = path_problem(project.root, relative)
+        if problem is not None:
+            diagnostics.add(
+                "F009",
+                f"[DD] {what} {relative!r} {problem}",
+                project.locate("DD", at),
+                hint="name a file inside the project, e.g. '6-deployment/monitor.json'",
             )
 
 

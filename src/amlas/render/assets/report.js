@@ -193,7 +193,9 @@
       if (typeof r.additional_samples === "number") extra.push("needs " + r.additional_samples + " more samples");
       if (r.failing_count) extra.push(r.failing_count + " failing" +
         (r.failing_ids && r.failing_ids.length ? ": " + r.failing_ids.slice(0, 8).join(", ") +
-          (r.failing_ids.length > 8 ? ", \u2026" : "") : ""));
+          (r.failing_ids.length > 8 ? ", \u2026" : "") :
+          record.detail && record.detail.status !== "opened" ? " (ids " + record.detail.status +
+            " for the verifier)" : ""));
       if (extra.length) {
         var why = el("tr", "reason-row");
         var cell = el("td", null, extra.join(" \u00b7 "));
@@ -332,6 +334,14 @@
     if (r.stale && r.stale.length) head.appendChild(badge("status", "stale"));
     card.appendChild(head);
     card.appendChild(el("p", "summary", r.summary));
+    if (r.detail) {
+      var what = r.detail.status === "opened" ? "Per-sample detail computed from sealed data, opened with the verifier key: keep it from the development team." :
+        r.detail.status === "withheld" ? "Per-sample detail computed from sealed data was not kept (no verifier key when it was computed)." :
+        "Per-sample detail (sample ids, values, counterexamples) is sealed for the verifier (key " +
+          String(r.detail.key_id) + "); build the report with --key-file to see it.";
+      card.appendChild(el("p", "sealed-note", what));
+      card.appendChild(kv([["Sealed fields", (r.detail.fields || []).join(", ")]]));
+    }
     card.appendChild(kv([["Check", r.check], ["Dataset", r.dataset ? "[" + r.dataset + "]" : ""],
       ["Role", r.role], ["Subject", r.subject], ["Stage", r.stage], ["Digest", r.digest.slice(0, 16) + "\u2026"]]));
     var done = method(r);

@@ -1,0 +1,150 @@
+"""What a dataset's rows must agree with: its declaration and the component's classes.
+
+One set of rules, applied twice: by ``amlas check`` to the plaintext files it can read (CSV
+and Parquet), and by ``amlas run`` to every dataset it binds (sealed [P] included, which only
+the verifier can read). Each problem names the data file's row, the value found and what was
+expected:
+
+- D020 the file holds another number of samples than [N]/[O]/[P] ``samples`` declares;
+- D021 a label is empty, or not a class of [D] (classification tasks);
+- D022 a sample id is empty, or repeats (findings, and the shared-id independence check,
+  name samples by id, so ids must be unique);
+- D023 the file holds no samples at all (a header and no rows).
+
+Samples are located as in the file: a CSV file's header is line 1 and its first sample
+line 2; other formats count rows from 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from amlas.project.artefacts import DatasetDocument, MLComponentDescription
+
+__all__ = ["ContentProblem", "content_problems", "label_classes"]
+
+_SHOWN = 5  # rows quoted per problem; the count is always exact
+
+
+@dataclass(frozen=True)
+class ContentProblem:
+    code: str
+    field: str
+    """The dataset artefact's field the problem is about (where `check` points)."""
+    message: str
+
+
+def label_classes(component: MLComponentDescription | None) -> list[str] | None:
+    """The labels a dataset may hold, or None when [D] does not fix them."""
+    if component is None or component.task not in (
+        "binary_classification",
+        "multiclass_classification",
+    ):
+        return None
+    return component.class_names() or None
+
+
+def _rows(indices: np.ndarray, first_row: int) -> str:
+    shown = ", ".join(str(int(i) + first_row) for i in indices[:_SHOWN])
+    more = f" and {len(indices) - _SHOWN} more" if len(indices) > _SHOWN else ""
+    return shown + more
+
+
+def content_problems(
+    document: DatasetDocument,
+    letter: str,
+    *,
+    ids: Sequence[str] | np.ndarray | None,
+    labels: Sequence[str] | np.ndarray | None,
+    count: int,
+    classes: list[str] | None,
+    first_row: int = 2,
+    unit: str = "line",
+) -> list[ContentProblem]:
+    """Every disagreement of a dataset's rows with its declaration. ``first_row`` is the
+    number of the first sample in ``unit``s (line 2 of a CSV file, below its header; row 1
+    of a Parquet or NumPy file)."""
+    where = f"[{letter}] {document.location}"
+    problems: list[ContentProblem] = []
+    if count == 0:
+        problems.append(
+            ContentProblem(
+                "D023",
+                "location",
+                f"{where} holds no samples (a header and no rows); expected at least one",
+            )
+        )
+        return problems
+    if document.samples is not None and document.samples != count:
+        problems.append(
+            ContentProblem(
+                "D020",
+                "samples",
+                f"{where} holds {count} samples; [{letter}] declares samples: {document.samples}",
+            )
+        )
+    if labels is not None:
+        text = np.asarray(labels, dtype=np.str_)
+        stripped = np.char.strip(text)
+        empty = np.flatnonzero(stripped == "")
+        if len(empty):
+            problems.append(
+                ContentProblem(
+                    "D021",
+                    "label_column",
+                    f"{where}: {len(empty)} sample(s) have an empty label in column "
+                    f"{document.label_column!r} ({unit} {_rows(empty, first_row)}); expected "
+                    "a label for every sample",
+                )
+            )
+        if classes is not None:
+            unknown_mask = ~np.isin(text, np.asarray(classes, dtype=np.str_)) & (stripped != "")
+            unknown = np.flatnonzero(unknown_mask)
+            if len(unknown):
+                values = sorted({str(v) for v in text[unknown]})
+                shown = ", ".join(repr(v) for v in values[:_SHOWN])
+                problems.append(
+                    ContentProblem(
+                        "D021",
+                        "label_column",
+                        f"{where}: {len(unknown)} sample(s) have a label that is not a class "
+                        f"of [D]: {shown} ({unit} {_rows(unknown, first_row)}); expected one "
+                        f"of {', '.join(classes)}",
+                    )
+                )
+    if ids is not None and document.id_column:
+        id_text = np.asarray(ids, dtype=np.str_)
+        empty = np.flatnonzero(np.char.strip(id_text) == "")
+        if len(empty):
+            problems.append(
+                ContentProblem(
+                    "D022",
+                    "id_column",
+                    f"{where}: {len(empty)} sample(s) have an empty id in column "
+                    f"{document.id_column!r} ({unit} {_rows(empty, first_row)}); expected a "
+                    "unique id for every sample",
+                )
+            )
+        distinct, first, counts = np.unique(id_text, return_index=True, return_counts=True)
+        repeated = (counts > 1) & (np.char.strip(distinct) != "")
+        if repeated.any():
+            order = np.argsort(first[repeated])
+            names = distinct[repeated][order]
+            shown = ", ".join(
+                f"{str(v)!r} x{int(c)}"
+                for v, c in zip(names[:_SHOWN], counts[repeated][order], strict=False)
+            )
+            extra = int(counts[repeated].sum() - repeated.sum())
+            problems.append(
+                ContentProblem(
+                    "D022",
+                    "id_column",
+                    f"{where}: {int(repeated.sum())} sample id(s) repeat in column "
+                    f"{document.id_column!r} ({extra} extra row(s)): {shown}; expected a "
+                    "unique id per sample",
+                )
+            )
+    return problems
