@@ -7,7 +7,9 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q
+# torch is the local CPU build (torch==2.13.0+cpu in the locks); pip finds it in WHEELS
+WHEELS ?= /opt/wheels
+PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q --find-links $(WHEELS)
 # From a lock: every distribution checked against its hash, nothing resolved at install time;
 # then amlas itself, editable, built by the locked setuptools.
 LOCKED  = $(PIP) --require-hashes --no-deps -r requirements/$(1).lock && \

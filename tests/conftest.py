@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 
 # Tiny torch networks run far slower with a thread pool than without one on a busy 2-core
 # machine (measured: a 150-step loop took 3-11 s instead of 0.08 s); set before torch loads.
@@ -22,6 +23,24 @@ from amlas.project import Project
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "breast-cancer-triage"
+
+
+@pytest.fixture
+def fresh_model(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A test of the runnable mini project imports that project's own ``mini_model`` and
+    starts with no planted mistakes, no verifier key and no debug tracebacks in the
+    environment. Test modules use it with ``pytestmark = pytest.mark.usefixtures(...)``."""
+    for name in (
+        "MINI_MODEL_MISS",
+        "MINI_MODEL_RAISE",
+        "AMLAS_VERIFIER_KEY_FILE",
+        "AMLAS_VERIFIER_KEY",
+        "AMLAS_DEBUG",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    sys.modules.pop("mini_model", None)
+    yield
+    sys.modules.pop("mini_model", None)
 
 
 @pytest.fixture

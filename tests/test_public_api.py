@@ -169,6 +169,7 @@ PUBLIC = {
         "import_callable",
         "ColumnError",
         "DatasetError",
+        "GuardedModel",
         "Model",
         "ModelError",
         "Table",

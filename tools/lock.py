@@ -188,7 +188,7 @@ def check(names: list[str]) -> list[str]:
                 )
     if len(names) > 1:  # `make test` installs the test set and serves `make demo` with it
         locked = {name: pins(lock_path(name)) for name in names if lock_path(name).exists()}
-        base, *others = sorted(locked)
+        base, *others = sorted(locked) or [""]
         for other in others:
             for package, version in sorted(locked[base].items()):
                 theirs = locked[other].get(package)

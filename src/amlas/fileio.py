@@ -505,7 +505,7 @@ def check_output_file(
     file: str | Path,
     *,
     command: str,
-    signature: bytes,
+    signature: bytes | None,
     project: Path | None = None,
     protected: Iterable[Path] = (),
 ) -> None:
@@ -513,7 +513,8 @@ def check_output_file(
     hold or lie inside the ``project`` folder's protected paths, nor be the project folder
     or an output marker; an existing file is replaced only when its folder's marker lists
     it as written by ``command`` or its first 4 KiB hold ``signature`` (what ``command``
-    writes into every such file)."""
+    writes into every such file, and nobody else's: a format's magic number would not do;
+    ``None`` when there is no such mark, e.g. a PDF)."""
     target = Path(file)
     _check_protected(target, protected, project)
     _recover(target.parent)
@@ -526,12 +527,14 @@ def check_output_file(
     owner = _owner(target)
     if owner is not None and owner[1].files.get(owner[2]) == command:
         return
-    try:
-        with open(target, "rb") as handle:
-            head = handle.read(4096)
-    except OSError as error:
-        raise OutputRefused("F011", target, f"cannot be read ({error.strerror})") from None
-    if signature not in head:
+    head = b""
+    if signature is not None:
+        try:
+            with open(target, "rb") as handle:
+                head = handle.read(4096)
+        except OSError as error:
+            raise OutputRefused("F011", target, f"cannot be read ({error.strerror})") from None
+    if signature is None or signature not in head:
         raise OutputRefused(
             "F011",
             target,

@@ -534,3 +534,53 @@ def test_same_module_name_in_two_projects_loads_each_projects_own_model(
         answers[name] = model.predict(np.zeros((1, 1))).tolist()
     assert answers == {"first": ["a"], "second": ["b"]}
     sys.modules.pop("shared_model_name", None)
+
+
+class _Half:
+    classes = ("a", "b")
+    has_proba = True
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return np.tile([0.5, 0.5], (len(x), 1))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.array(["a"] * len(x))
+
+
+def test_a_guarded_model_copies_and_pickles_like_the_model_it_wraps() -> None:
+    import copy
+    import pickle
+
+    from amlas.adapters import GuardedModel
+
+    guarded = GuardedModel(_Half(), timeout_s=5)
+    for clone in (copy.deepcopy(guarded), pickle.loads(pickle.dumps(guarded))):
+        assert clone.predict(np.zeros((2, 1))).tolist() == ["a", "a"]
+
+
+def test_the_time_limit_leaves_the_callers_alarm_and_handler_alone() -> None:
+    import signal
+    import time
+
+    from amlas.adapters import GuardedModel
+
+    fired: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        fired.append(signum)
+
+    before = signal.signal(signal.SIGALRM, handler)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        GuardedModel(_Half(), timeout_s=5).predict_proba(np.zeros((3, 1)))
+        assert signal.getsignal(signal.SIGALRM) is handler
+        deadline = time.monotonic() + 5
+        while not fired and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert fired == [signal.SIGALRM]
+        GuardedModel(_Half(), timeout_s=5).predict_proba(np.zeros((3, 1)))
+        assert signal.getitimer(signal.ITIMER_REAL)[0] == 0.0  # none left armed
+        assert signal.getsignal(signal.SIGALRM) is handler
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)

@@ -6,7 +6,6 @@ Every generated case is also checked against the gsn2x rules (V01-V13, C01-C16).
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +20,7 @@ from amlas.sealing import VerifierKey, generate_key
 from factory import DATA_FILE, documents
 from runnable import runnable
 
-
-@pytest.fixture(autouse=True)
-def _fresh_model(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("MINI_MODEL_MISS", "MINI_MODEL_RAISE", "AMLAS_VERIFIER_KEY_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    sys.modules.pop("mini_model", None)
-    yield
-    sys.modules.pop("mini_model", None)
+pytestmark = pytest.mark.usefixtures("fresh_model")
 
 
 def _run_all(root: Path, key: VerifierKey) -> None:

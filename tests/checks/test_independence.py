@@ -93,7 +93,14 @@ def test_metadata_only_sets_compare_declared_content_columns(
     assert (exact["count"], exact["pairs"]) == (1, [["N-1", "O-1"]])
     assert exact["columns"] == {"N": ["file_sha256"], "O": ["file_sha256"]}
     assert leaked.verdict == "fail"
-    clean = check_independence(n, dataset("O", ["h7", "h8", "h9"]), Independence())
+    # [L] asks for a near-duplicate search by default; with no numeric features it cannot
+    # run, so the pair is not shown independent (review finding: it used to pass)
+    unsearched = check_independence(n, dataset("O", ["h7", "h8", "h9"]), Independence())
+    assert unsearched.verdict == "inconclusive"
+    assert "near duplicates not searched" in unsearched.summary
+    clean = check_independence(
+        n, dataset("O", ["h7", "h8", "h9"]), Independence(near_duplicate_distance=0)
+    )
     assert clean.verdict == "pass"
     assert "exact duplicates on file_sha256" in clean.summary
     # one side declares content columns, the other compares its model inputs: not comparable

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,14 +15,7 @@ from cli_helpers import run
 from factory import documents
 from runnable import runnable
 
-
-@pytest.fixture(autouse=True)
-def _fresh_model(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("MINI_MODEL_MISS", "AMLAS_VERIFIER_KEY_FILE", "AMLAS_DEBUG"):
-        monkeypatch.delenv(name, raising=False)
-    sys.modules.pop("mini_model", None)
-    yield
-    sys.modules.pop("mini_model", None)
+pytestmark = pytest.mark.usefixtures("fresh_model")
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ trace`` print it with every control character written out visibly; ``amlas trace
 from __future__ import annotations
 
 import re
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +24,7 @@ ESCAPES = "\x1b]0;pwned\x07 \x1b[2J \x9b31m \u202e \x07 \r \x00 \x7f"
 SHOWN = r"\x1b]0;pwned\x07 \x1b[2J \x9b31m \u202e \x07 \x0d \x00 \x7f"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_model(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("MINI_MODEL_MISS", "MINI_MODEL_RAISE", "AMLAS_DEBUG"):
-        monkeypatch.delenv(name, raising=False)
-    sys.modules.pop("mini_model", None)
-    yield
-    sys.modules.pop("mini_model", None)
+pytestmark = pytest.mark.usefixtures("fresh_model")
 
 
 def _hostile(root: Path, text: str) -> Path:

@@ -11,7 +11,6 @@ import json
 import re
 import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +24,10 @@ from amlas.evidence import open_store
 from cli_helpers import run as amlas
 from runnable import runnable
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_model(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("MINI_MODEL_MISS", "MINI_MODEL_RAISE", "AMLAS_VERIFIER_KEY_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("AMLAS_VERIFIER_KEY", raising=False)
-    monkeypatch.delenv("AMLAS_DEBUG", raising=False)
-    sys.modules.pop("mini_model", None)
-    yield
-    sys.modules.pop("mini_model", None)
+pytestmark = [
+    pytest.mark.skipif(shutil.which("git") is None, reason="needs git"),
+    pytest.mark.usefixtures("fresh_model"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,13 +17,7 @@ MARKER = ".amlas-output"
 SIGNATURE = '<meta name="generator" content="amlas">'
 
 
-@pytest.fixture(autouse=True)
-def _fresh_model(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("MINI_MODEL_MISS", "AMLAS_VERIFIER_KEY_FILE", "AMLAS_DEBUG"):
-        monkeypatch.delenv(name, raising=False)
-    sys.modules.pop("mini_model", None)
-    yield
-    sys.modules.pop("mini_model", None)
+pytestmark = pytest.mark.usefixtures("fresh_model")
 
 
 @pytest.fixture
@@ -229,3 +221,54 @@ def test_a_case_folder_of_the_release_before_the_marker_is_still_replaced(
     assert code == 2
     assert "F011" in err
     assert (target / "notes.txt").read_text() == "mine"
+
+
+def test_report_pdf_never_overwrites_a_pdf_amlas_did_not_write(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review finding: every PDF starts with %PDF-, so that is no mark of ours; only the
+    output marker says a PDF is amlas's to replace."""
+
+    def fake_pdf(html: str, out: Path) -> None:
+        out.write_bytes(b"%PDF-1.7 printed")
+
+    monkeypatch.setattr("amlas.cli._main.render_pdf", fake_pdf)
+    thesis = tmp_path / "mine" / "thesis.pdf"
+    thesis.parent.mkdir()
+    thesis.write_bytes(b"%PDF-1.5 a year of work")
+    code, _, err = run(capsys, "report", str(root), "--pdf", str(thesis))
+    assert code == 2, err
+    assert "F011" in err
+    assert thesis.read_bytes() == b"%PDF-1.5 a year of work"
+
+
+def test_opened_sealed_detail_is_never_written_into_the_project(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review finding: `amlas case DIR --key-file K` wrote the opened [P] detail into
+    DIR/safety-case/, which the development team reads."""
+    key = tmp_path / "keys" / "verifier.key"
+    assert run(capsys, "keygen", str(key))[0] == 0
+    for argv in (
+        ("case", str(root), "--no-svg", "--key-file", str(key)),
+        ("report", str(root), "--key-file", str(key)),
+        (
+            "report",
+            str(root),
+            "-o",
+            str(tmp_path / "r.html"),
+            "--pdf",
+            str(root / "r.pdf"),
+            "--key-file",
+            str(key),
+        ),
+    ):
+        code, _, err = run(capsys, *argv)
+        assert code == 2, err
+        assert "inside the project" in err
+    assert not (root / "safety-case").exists()
+    assert not (tmp_path / "r.html").exists()
+    code, _, err = run(
+        capsys, "case", str(root), "--no-svg", "--out", str(tmp_path / "c"), "--key-file", str(key)
+    )
+    assert code == 0, err

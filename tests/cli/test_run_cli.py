@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import stat
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,16 +20,7 @@ from amlas.sealing import AccessLog, load_key
 from cli_helpers import run
 from factory import DATA_FILE, documents
 
-
-@pytest.fixture(autouse=True)
-def _fresh_model(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("MINI_MODEL_MISS", "MINI_MODEL_RAISE", "AMLAS_VERIFIER_KEY_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("AMLAS_VERIFIER_KEY", raising=False)
-    monkeypatch.delenv("AMLAS_DEBUG", raising=False)
-    sys.modules.pop("mini_model", None)
-    yield
-    sys.modules.pop("mini_model", None)
+pytestmark = pytest.mark.usefixtures("fresh_model")
 
 
 @pytest.fixture
@@ -494,6 +484,58 @@ def test_issue12_a_rewritten_stage5_record_is_refused(
     assert "not signed by the declared verifier key" in line
 
 
+def test_issue12_a_forged_stage5_record_that_says_stage_4_is_refused(
+    sealed: Path,
+    key_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review finding: a developer-made record under a stage5/ key that says of itself
+    stage 4, role developer, no dataset, must still need the verifier's signature, and the
+    case never counts it for the stage-5 argument."""
+    from amlas.evidence import EvidenceRecord
+    from runnable import rows
+
+    misses = [sid for sid, label, _ in rows("P") if label == "positive"]
+    monkeypatch.setenv("MINI_MODEL_MISS", ",".join(misses))  # MLR-1 fails on [P]
+    _verified(sealed, key_file, capsys)
+    refs_file = sealed / "evidence" / "refs.json"
+    refs = json.loads(refs_file.read_text())
+    old = refs["stage5/MLR-1/P"]
+    record = EvidenceRecord.from_json(
+        (sealed / "evidence" / "objects" / old[:2] / f"{old}.json").read_text()
+    )
+    forged = record.model_copy(
+        update={
+            "verdict": "pass",
+            "stage": 4,
+            "role": "developer",
+            "dataset": None,
+            "inputs": {k: v for k, v in record.inputs.items() if not k.startswith("dataset:")},
+            "metadata": {},
+            "sealed_detail": None,
+        }
+    )
+    digest = forged.digest
+    path = sealed / "evidence" / "objects" / digest[:2] / f"{digest}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(forged.to_json())
+    refs["stage5/MLR-1/P"] = digest
+    refs_file.write_text(json.dumps(refs, indent=2))
+
+    status, out, _ = run(capsys, "check", str(sealed))
+    assert status == 1
+    assert any("M013" in x and "stage5/MLR-1/P" in x for x in out.splitlines()), out
+
+    sys.modules.pop("mini_model", None)
+    status, out, _ = run(
+        capsys, "gate", str(sealed), "--allow-undeveloped", "*", "--allow-inconclusive", "*"
+    )
+    assert status == 1
+    (line,) = [x for x in out.splitlines() if " Sn5.2.MLR-1 " in x]
+    assert line.split()[0] == "failed"
+
+
 @pytest.mark.parametrize("damage", ["flip", "cut"])
 def test_issue12_a_changed_sealed_file_is_seen_without_the_key(
     sealed: Path, key_file: Path, capsys: pytest.CaptureFixture[str], damage: str
@@ -594,3 +636,29 @@ def test_issue12_keygen_prints_and_seal_declares_the_public_key(
     status, _, err = run(capsys, *argv, "--key-file", str(tmp_path / "keys" / "second.key"))
     assert status == 2
     assert "declares verifier_key" in err
+
+
+def test_issue12_the_gate_pins_the_verifier_key(
+    sealed: Path, key_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review finding: amlas.yaml's verifier_key is the trust root and a developer can edit
+    it; the gate shows it, and with --verifier-key stays shut unless it is that key."""
+    import yaml
+
+    from amlas.sealing import load_key, public_key_of
+
+    _verified(sealed, key_file, capsys)
+    ours = public_key_of(load_key(key_file))
+    allow = ("--allow-undeveloped", "*", "--allow-inconclusive", "*")
+    sys.modules.pop("mini_model", None)
+    _, out, _ = run(capsys, "gate", str(sealed), *allow, "--verifier-key", ours)
+    assert f"verifier key: {ours} (as expected)" in out
+    other = tmp_path / "other.key"
+    assert run(capsys, "keygen", str(other))[0] == 0
+    manifest = yaml.safe_load((sealed / "amlas.yaml").read_text())
+    manifest["verifier_key"] = public_key_of(load_key(other))
+    (sealed / "amlas.yaml").write_text(yaml.safe_dump(manifest))
+    sys.modules.pop("mini_model", None)
+    status, out, _ = run(capsys, "gate", str(sealed), *allow, "--verifier-key", ours)
+    assert status == 1
+    assert "not the expected" in out

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -178,17 +176,19 @@ def test_a_changed_ciphertext_or_a_moved_detail_is_refused(key: VerifierKey) -> 
         open_record_detail(moved, key)
 
 
+def test_results_edited_after_sealing_are_tamper_not_a_crash(key: VerifierKey) -> None:
+    """Review finding: emptying a sealed record's results made opening it an IndexError
+    (exit 3 in `amlas case --key-file`); it is a TamperError naming the record."""
+    sealed = seal_record_detail(make_record(), sealed=["P"], key=key)
+    edited = sealed.model_copy(update={"results": []})
+    with pytest.raises(TamperError, match="changed after sealing"):
+        open_record_detail(edited, key)
+
+
 # -- amlas run ------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _fresh_model(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("MINI_MODEL_MISS", "MINI_MODEL_RAISE", "AMLAS_VERIFIER_KEY_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("AMLAS_VERIFIER_KEY", raising=False)
-    sys.modules.pop("mini_model", None)
-    yield
-    sys.modules.pop("mini_model", None)
+pytestmark = pytest.mark.usefixtures("fresh_model")
 
 
 def _contents(root: Path) -> dict[str, str]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +47,7 @@ ACCESS_LOG = "5-verification/P-access-log.jsonl"
 SEALED_P = DATA_FILE["P"] + ".sealed"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_model(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test imports its own project's ``mini_model``, and starts with no mistakes."""
-    for name in ("MINI_MODEL_MISS", "MINI_MODEL_RAISE", "AMLAS_VERIFIER_KEY_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("AMLAS_VERIFIER_KEY", raising=False)
-    sys.modules.pop("mini_model", None)
-    yield
-    sys.modules.pop("mini_model", None)
+pytestmark = pytest.mark.usefixtures("fresh_model")
 
 
 @pytest.fixture

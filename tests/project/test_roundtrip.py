@@ -34,3 +34,13 @@ def test_project_written_from_dumps_checks_the_same(tmp_path: Path) -> None:
         (copy / ARTEFACTS[letter].default_path).write_text(yaml.safe_dump(dumped))
     first, second = check_project(source), check_project(copy)
     assert [d.code for d in first.diagnostics] == [d.code for d in second.diagnostics] == []
+
+
+def test_check_reads_numeric_labels_and_ids_as_the_run_does(tmp_path: Path) -> None:
+    """Review finding: check compared raw CSV text ('1.0') where run's reader gives '1',
+    so a project with integer-coded classes failed D021 in check and passed in run."""
+    from amlas.project._content import as_table_text
+
+    assert as_table_text(["1.0", "0.0", "", "1"]) == ["1", "0", "", "1"]
+    assert as_table_text(["007", "0.5"]) == ["7", "0.5"]
+    assert as_table_text(["a", "1.0"]) == ["a", "1.0"]  # a text column stays as written

@@ -4,6 +4,7 @@ bind artefact fields to these calls."""
 
 from amlas.adapters._model import Model
 from amlas.adapters._models import (
+    GuardedModel,
     ModelError,
     call_loader,
     import_callable,
@@ -17,6 +18,7 @@ from amlas.adapters._torch import TorchModel, torch_module
 __all__ = [
     "ColumnError",
     "DatasetError",
+    "GuardedModel",
     "Model",
     "ModelError",
     "Table",

@@ -149,27 +149,34 @@ class _TimedOut(BaseException):
 @contextlib.contextmanager
 def _time_limit(seconds: float | None) -> Iterator[None]:
     """Interrupt the block after ``seconds`` (SIGALRM; main thread of a POSIX process
-    only: elsewhere, and for ``None``, no limit). Code stuck inside a C extension that
-    never returns to Python is interrupted only when it does."""
+    only: elsewhere, for ``None``, and while the caller has a real-time timer of its own
+    running, which is left alone, no limit). Code stuck inside a C extension that never
+    returns to Python is interrupted only when it does."""
     usable = (
         seconds is not None
         and hasattr(signal, "setitimer")
         and threading.current_thread() is threading.main_thread()
+        and signal.getitimer(signal.ITIMER_REAL)[0] == 0.0
     )
     if not usable:
         yield
         return
     assert seconds is not None
+    armed = [True]
 
     def alarm(signum: int, frame: Any) -> None:
-        raise _TimedOut
+        if armed[0]:  # a late alarm, after the block ended, is ignored
+            raise _TimedOut
 
     previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        yield
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            yield
+        finally:
+            armed[0] = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 
 
@@ -234,6 +241,8 @@ class GuardedModel:
         self._source = str(getattr(model, "_source", type(model).__name__))
 
     def __getattr__(self, name: str) -> Any:  # export_onnx, estimators, ...
+        if name.startswith("__") or name == "inner":  # copy/pickle probe before __init__
+            raise AttributeError(name)
         return getattr(self.inner, name)
 
     def predict_proba(self, x: NDArray[np.generic]) -> NDArray[np.float64]:

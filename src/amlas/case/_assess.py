@@ -404,15 +404,16 @@ class Assessor:
             parts.append(("supported", f"independent verifiers in [AA]: {names}"))
         requirement = binding.get("requirement")
         if requirement is not None:
-            found = self.record(f"stage5/{requirement.id}/P")
-            if found is not None and found[1].role != "verifier":
-                parts.append(
-                    (
-                        "failed",
-                        f"stage-5 evidence for {requirement.id} was computed by "
-                        f"the {found[1].role} role",
+            for leg in ("P", "formal"):  # the test leg and the formal leg (R16)
+                found = self.record(f"stage5/{requirement.id}/{leg}")
+                if found is not None and (found[1].role != "verifier" or found[1].stage != 5):
+                    parts.append(
+                        (
+                            "failed",
+                            f"stage-5 evidence {found[1].key} for {requirement.id} was computed "
+                            f"by the {found[1].role} role at stage {found[1].stage}",
+                        )
                     )
-                )
         parts += self.evidence(
             node,
             [

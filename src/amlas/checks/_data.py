@@ -440,6 +440,7 @@ def _duplicates(
             f"model-input feature or array); declare 'content_columns' in {ds.name}"
         )
     near = np.full(n, -1, dtype=np.int64)
+    uncompared: NDArray[np.bool_] = np.zeros(n, dtype=bool)  # near search skipped (NaN)
     features = rule.features or ds.features
     distance = rule.near_duplicate_distance
     searched = distance > 0 and bool(features)
@@ -450,7 +451,8 @@ def _duplicates(
     else:
         x = ds.table.numeric(features)
         z = zscore(x, x)
-        skipped = int((~np.isfinite(z).all(axis=1)).sum())
+        uncompared = np.asarray(~np.isfinite(z).all(axis=1), dtype=bool)
+        skipped = int(uncompared.sum())
         if skipped:
             resolved["near_duplicates_not_compared"] = (
                 f"{skipped} sample(s) with a missing (NaN) feature value"
@@ -480,6 +482,22 @@ def _duplicates(
     if verdict == "pass" and not ds.content_columns:
         verdict = "inconclusive"  # identical content may hide behind different features
         resolved["why_not_pass"] = resolved["exact_duplicates"]
+    elif verdict == "pass" and distance > 0 and not features:
+        verdict = "inconclusive"  # [L] asks for a near search that cannot run
+        resolved["why_not_pass"] = resolved["near_duplicates"]
+    elif verdict == "pass" and (uncompared & ~duplicates).any():
+        # rows the near search could not compare, counted as duplicates: the verdict must
+        # hold both ways (as unknown proofs are counted in the formal leg)
+        worst = k + int((uncompared & ~duplicates).sum())
+        upper = decide_proportion(
+            worst, n, threshold=rule.max_rate, comparison="at_most", confidence=rule.confidence
+        )
+        if upper.verdict != "pass":
+            verdict = "inconclusive"
+            resolved["why_not_pass"] = (
+                f"with the {worst - k} sample(s) the near search could not compare counted "
+                "as duplicates the rate is not shown at most max_rate"
+            )
     rows = np.flatnonzero(duplicates)[:MAX_LISTED_IDS]
     examples = [
         {

@@ -93,6 +93,7 @@ def check_independence(a: Dataset, b: Dataset, settings: Independence) -> CheckO
     columns = {a.letter: a.content_columns, b.letter: b.content_columns}
     resolved["content_columns"] = columns
     unusable = _not_comparable(a, b)
+    not_searched: str | None = None
     groups: HashGroups | None = None
     if unusable is not None:
         resolved["exact_duplicates"] = f"not compared: {unusable}"
@@ -117,6 +118,12 @@ def check_independence(a: Dataset, b: Dataset, settings: Independence) -> CheckO
             "not searched: needs numeric features in both datasets ([L] "
             "independence.features, or the model input features)"
         )
+        # a search [L] asks for (near_duplicate_distance > 0) that did not run: the pair
+        # cannot be shown independent; 'near_duplicate_distance: 0' says it is not wanted
+        not_searched = (
+            "near duplicates not searched (no numeric features in both datasets; set "
+            "[L] independence.near_duplicate_distance: 0 if none is wanted)"
+        )
     else:
         results.append(_near(a, b, features, settings.near_duplicate_distance, groups, resolved))
 
@@ -135,14 +142,15 @@ def check_independence(a: Dataset, b: Dataset, settings: Independence) -> CheckO
         resolved["groups"] = "not compared: a group_column is not declared for both"
 
     failing = [r for r in results if r["count"]]
-    verdict: Verdict = "fail" if failing else "pass" if unusable is None else "inconclusive"
+    gaps = [f"exact duplicates not compared: {unusable}"] if unusable is not None else []
+    gaps += [not_searched] if not_searched is not None else []
+    verdict: Verdict = "fail" if failing else "inconclusive" if gaps else "pass"
     checked = ", ".join(_checked(r) for r in results)
     summary = f"independence of {a.name} and {b.name}: "
     if failing:
-        summary += "; ".join(_phrase(a, b, r) for r in failing)
-        summary += f"; exact duplicates not compared: {unusable}" if unusable else ""
-    elif unusable is not None:
-        summary += f"exact duplicates not compared: {unusable}"
+        summary += "; ".join([_phrase(a, b, r) for r in failing] + gaps)
+    elif gaps:
+        summary += "; ".join(gaps)
         summary += f"; no findings in {checked}" if results else ""
     else:
         summary += f"no findings ({checked})"

@@ -636,8 +636,10 @@ def case(
     Per-sample detail computed from sealed data stays sealed unless the verifier key is
     given (--key-file, AMLAS_VERIFIER_KEY_FILE or AMLAS_VERIFIER_KEY).
     """
-    built = _build(directory, store, library, resolve_key(key_file, os.environ))
+    key = resolve_key(key_file, os.environ)
     target = out or directory / CASE_DIR
+    _opened_detail_stays_outside(directory, key, target)
+    built = _build(directory, store, library, key)
     protected = _project_paths(directory, store)
     files: dict[str, str | bytes] = dict(render_case_files(built, svg=not no_svg))
     writers: dict[str, str] = {}
@@ -720,9 +722,11 @@ def report(
     sealed data stays sealed unless the verifier key is given (--key-file,
     AMLAS_VERIFIER_KEY_FILE or AMLAS_VERIFIER_KEY).
     """
-    built = _build(directory, store, library, resolve_key(key_file, os.environ))
-    html = render_report(built)
+    key = resolve_key(key_file, os.environ)
     target = output or directory / CASE_DIR / "report.html"
+    _opened_detail_stays_outside(directory, key, target, *([pdf] if pdf is not None else []))
+    built = _build(directory, store, library, key)
+    html = render_report(built)
     protected = _project_paths(directory, store)
     try:
         check_output_file(
@@ -734,7 +738,7 @@ def report(
         )
         if pdf is not None:
             check_output_file(
-                pdf, command=PDF_COMMAND, signature=b"%PDF-", project=directory, protected=protected
+                pdf, command=PDF_COMMAND, signature=None, project=directory, protected=protected
             )
     except OutputRefused as error:
         _refused(error)
@@ -747,6 +751,22 @@ def report(
         register_output_file(pdf, command=PDF_COMMAND, version=__version__)
         atomic_write_bytes(pdf, printed)
         click.echo(f"PDF written to {pdf}")
+
+
+def _opened_detail_stays_outside(directory: Path, key: object, *targets: Path) -> None:
+    """With the verifier key, the case shows [P]'s per-sample detail: never write that into
+    the project, which the development team reads (exit 2 before anything is built)."""
+    if key is None:
+        return
+    root = directory.resolve()
+    for target in targets:
+        if target.resolve().is_relative_to(root):
+            _fail(
+                f"{target} is inside the project {directory}: with the verifier key the "
+                "case shows the per-sample detail of the sealed verification data, which the "
+                "development team must not read; write it outside the project (--out/-o/"
+                "--pdf), or build without the key"
+            )
 
 
 def _pdf_bytes(html: str) -> bytes:
@@ -775,12 +795,23 @@ def _pdf_bytes(html: str) -> bytes:
     metavar="NODE",
     help="Accept this inconclusive node (ID or glob); repeatable.",
 )
+@click.option(
+    "--verifier-key",
+    "expected_key",
+    default=None,
+    envvar="AMLAS_EXPECTED_VERIFIER_KEY",
+    metavar="ed25519:...",
+    help="The verifier's public key as the verifier gave it to you (or set "
+    "AMLAS_EXPECTED_VERIFIER_KEY in CI): the gate stays shut unless amlas.yaml declares "
+    "exactly this key, since anyone who can edit amlas.yaml can declare a key of their own.",
+)
 @_STORE
 @_LIBRARY
 def gate_command(
     directory: Path,
     undeveloped: tuple[str, ...],
     inconclusive: tuple[str, ...],
+    expected_key: str | None,
     store: str | None,
     library: str | None,
 ) -> None:
@@ -790,8 +821,17 @@ def gate_command(
     with its reason) and the options here name nodes that may stay undeveloped or
     inconclusive. Failed and stale nodes are never accepted. Prints why the gate is shut.
     """
+    manifest = check_project(directory).project.manifest
+    settings = manifest.case
+    declared = manifest.verifier_key
+    if expected_key is not None and expected_key.strip() != (declared or ""):
+        echo(
+            f"gate shut: amlas.yaml declares verifier_key {declared or '(none)'}, not the "
+            f"expected {expected_key.strip()}: verification results signed by a key nobody "
+            "vouched for do not count"
+        )
+        sys.exit(EXIT_ERRORS)
     built = _build(directory, store, library)
-    settings = check_project(directory).project.manifest.case
     result = gate(
         built,
         allow_undeveloped=[(a.node, a.reason) for a in settings.allow_undeveloped]
@@ -800,6 +840,9 @@ def gate_command(
         + [(n, "allowed on the command line") for n in inconclusive],
     )
     console = _console(wide=True)
+    if declared is not None:  # the trust root of every verification result: show it
+        pinned = "as expected" if expected_key is not None else "not pinned (--verifier-key)"
+        console.print(f"verifier key: {declared} ({pinned})", markup=False, style="dim")
     for node_id, status, reason in result.accepted:
         console.print(f"accepted {status} {node_id}: {reason}", markup=False, style="dim")
     if result.passed:

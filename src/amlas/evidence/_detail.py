@@ -27,7 +27,7 @@ from collections.abc import Collection, Mapping
 from typing import Any, Final
 
 from amlas.evidence._record import EvidenceRecord, SealedDetail
-from amlas.sealing import SealError, VerifierKey
+from amlas.sealing import SealError, TamperError, VerifierKey
 from amlas.sealing._detail import DETAIL_ALGORITHM, DETAIL_KDF, open_detail, seal_detail
 
 __all__ = [
@@ -205,13 +205,21 @@ def open_record_detail(record: EvidenceRecord, key: VerifierKey) -> EvidenceReco
         key_id=detail.key_id,
         aad=_aad(bare, list(detail.datasets), list(detail.fields)),
     )
-    values = json.loads(plaintext)
     document = {
         "results": copy.deepcopy(record.results),
         "resolved": copy.deepcopy(record.resolved),
     }
-    for pointer in detail.fields:
-        _put(document, pointer, values[pointer])
+    try:
+        values = json.loads(plaintext)
+        for pointer in detail.fields:
+            _put(document, pointer, values[pointer])
+    except (ValueError, LookupError, TypeError, AttributeError, SealError) as exc:
+        # authentic detail that no longer fits the record around it: the record's own
+        # results were edited after sealing
+        raise TamperError(
+            f"evidence record {record.key!r}: its sealed detail no longer fits its results "
+            f"({type(exc).__name__} at a sealed field); the record was changed after sealing"
+        ) from None
     return record.model_copy(update=document)
 
 

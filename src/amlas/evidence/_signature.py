@@ -90,9 +90,25 @@ def _letters(record: EvidenceRecord) -> set[str]:
 
 
 def needs_verifier_signature(record: EvidenceRecord, sealed: frozenset[str] = frozenset()) -> bool:
-    """Whether ``record`` claims verification: stage 5, the verifier role, or computed on
-    one of the ``sealed`` datasets (which only the verifier reads)."""
-    return record.stage == 5 or record.role == "verifier" or bool(_letters(record) & sealed)
+    """Whether ``record`` claims verification: stage 5 (by its stage or by its key, which
+    is what the case cites: a ``stage5/`` key whose record says another stage is a forgery
+    unless signed), the verifier role, or computed on one of the ``sealed`` datasets
+    (which only the verifier reads)."""
+    return (
+        record.stage == 5
+        or record.key.startswith("stage5/")
+        or _key_stage(record.key) not in (None, record.stage)
+        or record.role == "verifier"
+        or bool(_letters(record) & sealed)
+    )
+
+
+def _key_stage(key: str) -> int | None:
+    """The stage a record key names (``stage5/MLR-1/P`` -> 5), or None."""
+    head = key.split("/", 1)[0]
+    if head.startswith("stage") and head[5:].isdigit():
+        return int(head[5:])
+    return None
 
 
 def _block(record: EvidenceRecord) -> dict[str, Any] | None:

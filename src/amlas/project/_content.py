@@ -24,7 +24,7 @@ import numpy as np
 
 from amlas.project.artefacts import DatasetDocument, MLComponentDescription
 
-__all__ = ["ContentProblem", "content_problems", "label_classes"]
+__all__ = ["ContentProblem", "as_table_text", "content_problems", "label_classes"]
 
 _SHOWN = 5  # rows quoted per problem; the count is always exact
 
@@ -63,10 +63,12 @@ def content_problems(
     classes: list[str] | None,
     first_row: int = 2,
     unit: str = "line",
+    reveal: bool = True,
 ) -> list[ContentProblem]:
     """Every disagreement of a dataset's rows with its declaration. ``first_row`` is the
     number of the first sample in ``unit``s (line 2 of a CSV file, below its header; row 1
-    of a Parquet or NumPy file)."""
+    of a Parquet or NumPy file). ``reveal=False`` (sealed data, read by the verifier)
+    leaves the values out of the messages: counts and positions only."""
     where = f"[{letter}] {document.location}"
     problems: list[ContentProblem] = []
     if count == 0:
@@ -105,7 +107,7 @@ def content_problems(
             unknown = np.flatnonzero(unknown_mask)
             if len(unknown):
                 values = sorted({str(v) for v in text[unknown]})
-                shown = ", ".join(repr(v) for v in values[:_SHOWN])
+                shown = ", ".join(repr(v) for v in values[:_SHOWN]) if reveal else "(sealed)"
                 problems.append(
                     ContentProblem(
                         "D021",
@@ -133,9 +135,13 @@ def content_problems(
         if repeated.any():
             order = np.argsort(first[repeated])
             names = distinct[repeated][order]
-            shown = ", ".join(
-                f"{str(v)!r} x{int(c)}"
-                for v, c in zip(names[:_SHOWN], counts[repeated][order], strict=False)
+            shown = (
+                "(sealed)"
+                if not reveal
+                else ", ".join(
+                    f"{str(v)!r} x{int(c)}"
+                    for v, c in zip(names[:_SHOWN], counts[repeated][order], strict=False)
+                )
             )
             extra = int(counts[repeated].sum() - repeated.sum())
             problems.append(
@@ -148,3 +154,26 @@ def content_problems(
                 )
             )
     return problems
+
+
+def as_table_text(values: list[str]) -> list[str]:
+    """Raw CSV cells as the table readers give them to `amlas run` (``Table.text``): a
+    column of numbers reads as numbers, so '1.0' and '001' are the label or id '1'."""
+    numbers: list[float] = []
+    for value in values:
+        if value.strip() == "":
+            numbers.append(float("nan"))
+            continue
+        try:
+            numbers.append(float(value))
+        except ValueError:
+            return values  # a text column: compared as written
+    out = []
+    for number in numbers:
+        if number != number:  # NaN: an empty cell
+            out.append("")
+        elif number.is_integer() and abs(number) < 2**63:
+            out.append(str(int(number)))
+        else:
+            out.append(str(number))
+    return out

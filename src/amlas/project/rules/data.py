@@ -6,7 +6,12 @@ import csv
 from pathlib import Path
 
 from amlas.diagnostics import Diagnostics, Location, did_you_mean
-from amlas.project._content import ContentProblem, content_problems, label_classes
+from amlas.project._content import (
+    ContentProblem,
+    as_table_text,
+    content_problems,
+    label_classes,
+)
 from amlas.project._manifest import MANIFEST_FILE
 from amlas.project._paths import path_problem, probe
 from amlas.project._project import Project
@@ -385,8 +390,8 @@ def _check_content(
         content_problems(
             dataset,
             letter,
-            ids=ids if id_at is not None else None,
-            labels=labels,
+            ids=as_table_text(ids) if id_at is not None else None,
+            labels=as_table_text(labels),
             count=len(labels),
             classes=label_classes(project.component),
         ),
