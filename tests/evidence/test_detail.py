@@ -176,6 +176,24 @@ def test_a_changed_ciphertext_or_a_moved_detail_is_refused(key: VerifierKey) -> 
         open_record_detail(moved, key)
 
 
+def test_ids_in_texts_keys_and_the_summary_are_sealed_too(key: VerifierKey) -> None:
+    """Review finding: the safety net missed an id inside a longer text, a mapping keyed by
+    ids, and the summary line."""
+    record = make_record(
+        summary="MLR-1 on [P]: first failing S-0001",
+        resolved={"per_sample": {"S-0001": 0.2}, "note": "worst is id S-0002, then more"},
+    )
+    ids = {"S-0001", "S-0002"}
+    sealed = seal_record_detail(record, sealed=["P"], key=key, sample_ids=ids)
+    text = sealed.to_json()
+    assert "S-0001" not in text
+    assert "S-0002" not in text
+    assert sealed.summary == "MLR-1 on [P]: first failing (sealed sample)"
+    opened = open_record_detail(sealed, key)
+    assert opened.summary == record.summary
+    assert opened.resolved == record.resolved
+
+
 def test_results_edited_after_sealing_are_tamper_not_a_crash(key: VerifierKey) -> None:
     """Review finding: emptying a sealed record's results made opening it an IndexError
     (exit 3 in `amlas case --key-file`); it is a TamperError naming the record."""

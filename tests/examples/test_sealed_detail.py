@@ -148,6 +148,9 @@ def _build(name: str, tmp: Path) -> Built:
         ("run", str(project), "--role", "verifier", "--key-file", str(key), "--format", "json"),
         ("run", str(project), "--stage", "6"),
         ("evidence", str(project)),
+        # as make demo does: the whole evidence store verifies, signatures included
+        ("evidence", str(project), "--verify"),
+        ("check", str(project)),
         ("case", str(project), "--no-svg", "--out", str(tmp / "case"), "--format", "json"),
         ("case", str(project), "--no-svg", "--out", str(tmp / "case")),
         ("report", str(project), "-o", str(tmp / "report.html")),
@@ -156,6 +159,8 @@ def _build(name: str, tmp: Path) -> Built:
     for index, argv in enumerate(job):
         code, text = _amlas(*argv)
         assert code <= 1, (argv, text)
+        if argv[0] == "check" or "--verify" in argv:
+            assert code == 0, (argv, text)
         outputs[f"stdout {index}: amlas {' '.join(argv[:1])}"] = text
     built.readable.update(outputs)
     built.readable.update({p: t for p, t in _tree(project).items() if before.get(p) != t})

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Collection, Mapping
 from typing import Any, Final
 
@@ -79,12 +80,25 @@ def _empty(value: Any) -> bool:
     return value is None or value == [] or value == {} or value == ""
 
 
+_TOKENS = re.compile(r"[\s,;()\[\]{}'\"`=]+")
+
+
+def _mentions(text: str, ids: Collection[str]) -> bool:
+    """Whether ``text`` is, or holds as a word, one of the sample ``ids``."""
+    if not ids:
+        return False
+    return text in ids or any(token in ids for token in _TOKENS.split(text) if token)
+
+
 def _names_sample(value: Any, ids: Collection[str]) -> bool:
-    """Whether ``value`` is a sample id, or a list (of lists) holding one."""
+    """Whether ``value`` names a sample: an id, a text holding one as a word, a list (of
+    lists) holding one, or a mapping keyed by one."""
     if isinstance(value, str):
-        return value in ids
+        return _mentions(value, ids)
     if isinstance(value, list):
         return any(_names_sample(item, ids) for item in value if isinstance(item, str | list))
+    if isinstance(value, dict):
+        return any(isinstance(name, str) and _mentions(name, ids) for name in value)
     return False
 
 
@@ -143,6 +157,13 @@ def seal_record_detail(
     taken: dict[str, Any] = {}
     results = _take(record.results, "/results", ids, taken)
     resolved = _take(record.resolved, "/resolved", ids, taken)
+    summary = record.summary
+    if _mentions(summary, ids):  # the one-line verdict names a sample: say it is sealed
+        taken["/summary"] = summary
+        summary = " ".join(
+            "(sealed sample)" if word.strip(",;()[]{}'\"`=") in ids else word
+            for word in summary.split(" ")
+        )
     if not taken:
         return record
     fields = list(taken)
@@ -152,8 +173,10 @@ def seal_record_detail(
             "why": f"computed from sealed [{'+'.join(datasets)}] without the verifier key: "
             "per-sample detail is not kept",
         }
-        return record.model_copy(update={"results": results, "resolved": resolved})
-    bare = record.model_copy(update={"results": results, "resolved": resolved})
+        return record.model_copy(
+            update={"results": results, "resolved": resolved, "summary": summary}
+        )
+    bare = record.model_copy(update={"results": results, "resolved": resolved, "summary": summary})
     plaintext = json.dumps(taken, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     nonce, ciphertext = seal_detail(
         plaintext.encode("utf-8"), key, aad=_aad(bare, datasets, fields)
@@ -205,9 +228,10 @@ def open_record_detail(record: EvidenceRecord, key: VerifierKey) -> EvidenceReco
         key_id=detail.key_id,
         aad=_aad(bare, list(detail.datasets), list(detail.fields)),
     )
-    document = {
+    document: dict[str, Any] = {
         "results": copy.deepcopy(record.results),
         "resolved": copy.deepcopy(record.resolved),
+        "summary": record.summary,
     }
     try:
         values = json.loads(plaintext)

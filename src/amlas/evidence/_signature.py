@@ -93,13 +93,16 @@ def needs_verifier_signature(record: EvidenceRecord, sealed: frozenset[str] = fr
     """Whether ``record`` claims verification: stage 5 (by its stage or by its key, which
     is what the case cites: a ``stage5/`` key whose record says another stage is a forgery
     unless signed), the verifier role, or computed on one of the ``sealed`` datasets
-    (which only the verifier reads)."""
+    (which only the verifier reads; stage-6 records cite them through the verification
+    results they use, whose own signatures the case checks)."""
     return (
         record.stage == 5
         or record.key.startswith("stage5/")
         or _key_stage(record.key) not in (None, record.stage)
         or record.role == "verifier"
-        or bool(_letters(record) & sealed)
+        # stage 6 (integration, either role) cites the verifier's results among its inputs
+        # and rests on their signatures; it does not read the sealed data itself
+        or (record.stage != 6 and bool(_letters(record) & sealed))
     )
 
 

@@ -364,7 +364,7 @@ def create_app(
             request.method,
             request.url.path,
             type(exc).__name__,
-            exc,
+            terminal_text(str(exc)),  # the message may quote the request
             exc_info=exc,
         )
         return JSONResponse(
