@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evidence"))
 
 from test_run import ACCESS_LOG, SEALED_P, runnable, small_band_positives
 
+from amlas.evidence import EvidenceRecord
 from amlas.sealing import AccessLog, load_key
 from cli_helpers import run
 from factory import DATA_FILE, documents
@@ -422,10 +424,15 @@ def _verified(sealed: Path, key_file: Path, capsys: pytest.CaptureFixture[str]) 
     assert run(capsys, "evidence", str(sealed), "--verify")[0] == 0
 
 
-def _forge(root: Path, key: str, *, keep_metadata: bool) -> str:
-    """What reproduction 1 did: rewrite a record as 'pass', recompute its digest with
-    EvidenceRecord, store it and point refs.json at it. Returns the new digest."""
-    from amlas.evidence import EvidenceRecord
+def _forge(
+    root: Path,
+    key: str,
+    *,
+    keep_metadata: bool,
+    also: Callable[[EvidenceRecord], dict[str, object]] | None = None,
+) -> str:
+    """What reproduction 1 did: rewrite a record as 'pass' (and ``also``), recompute its
+    digest with EvidenceRecord, store it and point refs.json at it. Returns the digest."""
 
     refs_file = root / "evidence" / "refs.json"
     refs = json.loads(refs_file.read_text())
@@ -436,6 +443,8 @@ def _forge(root: Path, key: str, *, keep_metadata: bool) -> str:
     update: dict[str, object] = {"verdict": "pass", "summary": "recall 1.00 >= 0.95"}
     if not keep_metadata:
         update["metadata"] = {}
+    if also is not None:
+        update.update(also(record))
     forged = record.model_copy(update=update)
     digest = forged.digest
     assert digest != old
@@ -493,35 +502,18 @@ def test_issue12_a_forged_stage5_record_that_says_stage_4_is_refused(
     """Review finding: a developer-made record under a stage5/ key that says of itself
     stage 4, role developer, no dataset, must still need the verifier's signature, and the
     case never counts it for the stage-5 argument."""
-    from amlas.evidence import EvidenceRecord
     from runnable import rows
 
     misses = [sid for sid, label, _ in rows("P") if label == "positive"]
     monkeypatch.setenv("MINI_MODEL_MISS", ",".join(misses))  # MLR-1 fails on [P]
     _verified(sealed, key_file, capsys)
-    refs_file = sealed / "evidence" / "refs.json"
-    refs = json.loads(refs_file.read_text())
-    old = refs["stage5/MLR-1/P"]
-    record = EvidenceRecord.from_json(
-        (sealed / "evidence" / "objects" / old[:2] / f"{old}.json").read_text()
-    )
-    forged = record.model_copy(
-        update={
-            "verdict": "pass",
-            "stage": 4,
-            "role": "developer",
-            "dataset": None,
-            "inputs": {k: v for k, v in record.inputs.items() if not k.startswith("dataset:")},
-            "metadata": {},
-            "sealed_detail": None,
-        }
-    )
-    digest = forged.digest
-    path = sealed / "evidence" / "objects" / digest[:2] / f"{digest}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(forged.to_json())
-    refs["stage5/MLR-1/P"] = digest
-    refs_file.write_text(json.dumps(refs, indent=2))
+
+    def disguise(record: EvidenceRecord) -> dict[str, object]:
+        inputs = {k: v for k, v in record.inputs.items() if not k.startswith("dataset:")}
+        return {"stage": 4, "role": "developer", "dataset": None, "inputs": inputs,
+                "sealed_detail": None}  # fmt: skip
+
+    _forge(sealed, "stage5/MLR-1/P", keep_metadata=False, also=disguise)
 
     status, out, _ = run(capsys, "check", str(sealed))
     assert status == 1
