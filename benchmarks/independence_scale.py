@@ -19,8 +19,6 @@ case within 1.5x the distinct case's time and memory. Prints figures and ratios;
 nothing (machines are noisy).
 
     .venv/bin/python benchmarks/independence_scale.py [--rows 1000000]
-
-About 70 s on the 2-core reference machine at the default size.
 """
 
 from __future__ import annotations

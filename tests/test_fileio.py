@@ -147,7 +147,6 @@ def test_a_kill_at_every_step_of_a_folder_swap_leaves_a_whole_folder(
     tmp_path: Path, swap: str
 ) -> None:
     target = tmp_path / "safety-case"
-    marker_old = {**OLD}
     killed = 0
     for k in range(1, 200):
         shutil.rmtree(tmp_path)

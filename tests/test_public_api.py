@@ -42,6 +42,9 @@ PUBLIC = {
         "suggest",
     },
     amlas.project: {
+        "ContentProblem",
+        "content_problems",
+        "label_classes",
         "ARTEFACTS",
         "EXAMPLES",
         "MANIFEST_FILE",
@@ -179,6 +182,10 @@ PUBLIC = {
         "read_table",
     },
     amlas.sealing: {
+        "DETAIL_ALGORITHM",
+        "DETAIL_KDF",
+        "open_detail",
+        "seal_detail",
         "ALGORITHM",
         "AccessLog",
         "ENV_KEY",

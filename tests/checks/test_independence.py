@@ -155,7 +155,7 @@ def test_repeated_rows_are_counted_by_group_not_listed(
     near = by_kind(outcome.results)["near_duplicates"]
     assert (near["count"], near["pairs"]) == (0, [])  # exact pairs are not found again
     assert "500 samples of [N], 500 of [O]" in outcome.summary
-    assert peak < 16 * 2**20  # listing the pairs took 75 MiB
+    assert peak < 16 * 2**20  # the code before the fix, listing every pair, went past it
 
 
 def test_near_duplicates_of_repeated_rows_exclude_the_exact_ones(
@@ -292,6 +292,39 @@ def test_bounded_evidence_for_many_duplicates(mini: Project, make_dataset: MakeD
     assert (found["duplicates"], found["exact"], found["near"]) == (499, 499, 0)
     assert len(found["examples"]) == MAX_LISTED_IDS
     assert outcome.verdict == "fail"
+
+
+def test_rows_the_near_search_cannot_compare_never_help_a_pass(
+    mini: Project, make_dataset: MakeDataset
+) -> None:
+    """A row with a missing feature escapes the near search; counted as a duplicate it must
+    not change the verdict, else the rule is inconclusive (0 of 1000 passes 0.0031 at 95%,
+    1 of 1000 does not)."""
+    rule = duplicates_rule(max_rate=0.0031, near_duplicate_distance=0.001)
+    sizes = [float(s) for s in range(1000)]
+    whole = make_dataset(["positive"] * 1000, sizes, ["day"] * 1000, letter="N")
+    assert run_data_rule(mini, rule, whole).verdict == "pass"
+    holed = make_dataset(["positive"] * 1000, [np.nan, *sizes[1:]], ["day"] * 1000, letter="N")
+    outcome = run_data_rule(mini, rule, holed)
+    assert outcome.verdict == "inconclusive"
+    assert "could not compare" in outcome.resolved["why_not_pass"]
+    assert outcome.resolved["why_not_pass"] in outcome.summary
+
+
+def test_a_near_search_asked_for_and_impossible_is_inconclusive(
+    mini: Project, make_dataset: MakeDataset
+) -> None:
+    hashes = np.array([f"h{i}" for i in range(300)], dtype=np.str_)
+    ds = make_dataset(["positive"] * 300, [3.0] * 300, ["day"] * 300, extra={"file_sha256": hashes})
+    data = metadata_only(ds, ["file_sha256"])
+    exact_only = run_data_rule(mini, duplicates_rule(max_rate=0.05), data)
+    assert exact_only.verdict == "pass"
+    outcome = run_data_rule(
+        mini, duplicates_rule(max_rate=0.05, near_duplicate_distance=0.01), data
+    )
+    assert outcome.verdict == "inconclusive"
+    assert "not searched" in outcome.resolved["why_not_pass"]
+    assert "not searched" in outcome.summary
 
 
 def test_duplicates_rule_without_content_is_inconclusive(

@@ -20,7 +20,7 @@ from amlas.evidence import (
     run_project,
     seal_dataset,
 )
-from amlas.evidence._detail import WITHHELD, open_record_detail, seal_record_detail
+from amlas.evidence._detail import WITHHELD, _aad, open_record_detail, seal_record_detail
 from amlas.sealing import SealError, TamperError, VerifierKey, generate_key
 from amlas.sealing._detail import DETAIL_INFO
 from runnable import rows, runnable
@@ -146,11 +146,12 @@ def test_the_detail_key_is_derived_not_the_secret(key: VerifierKey) -> None:
     sealed = seal_record_detail(make_record(), sealed=["P"], key=key)
     detail = sealed.sealed_detail
     assert detail is not None
-    with pytest.raises(InvalidTag):  # the raw secret (what seals [P] itself) does not open it
-        AESGCM(key.secret).decrypt(
-            base64.b64decode(detail.nonce), base64.b64decode(detail.ciphertext), None
-        )
-    assert DETAIL_INFO == b"amlas/evidence-detail/1"
+    nonce, ciphertext = base64.b64decode(detail.nonce), base64.b64decode(detail.ciphertext)
+    aad = _aad(sealed.model_copy(update={"sealed_detail": None}), detail.datasets, detail.fields)
+    # the derived key opens it (so the failure below is the key's, not the AAD's) ...
+    assert AESGCM(key.derive(DETAIL_INFO, 64)[:32]).decrypt(nonce, ciphertext, aad)
+    with pytest.raises(InvalidTag):  # ... and the raw secret, which seals [P], does not
+        AESGCM(key.secret).decrypt(nonce, ciphertext, aad)
 
 
 def test_a_changed_ciphertext_or_a_moved_detail_is_refused(key: VerifierKey) -> None:
@@ -189,9 +190,11 @@ def test_ids_in_texts_keys_and_the_summary_are_sealed_too(key: VerifierKey) -> N
     assert "S-0001" not in text
     assert "S-0002" not in text
     assert sealed.summary == "MLR-1 on [P]: first failing (sealed sample)"
+    assert detail_status(sealed) == "sealed"
     opened = open_record_detail(sealed, key)
     assert opened.summary == record.summary
     assert opened.resolved == record.resolved
+    assert detail_status(opened) == "opened"
 
 
 def test_results_edited_after_sealing_are_tamper_not_a_crash(key: VerifierKey) -> None:

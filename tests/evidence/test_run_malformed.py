@@ -79,6 +79,18 @@ def make(relative: str, *, folder: bool) -> Callable[[Path], None]:
     return change
 
 
+def both(*changes: Callable[[Path], None]) -> Callable[[Path], None]:
+    def change(root: Path) -> None:
+        for one in changes:
+            one(root)
+
+    return change
+
+
+HALF_A_SECOND = set_field("4-learning/V-*.yaml", "timeout_s", 0.5)
+"""[V] timeout_s: 0.5, the limit the hanging models run past."""
+
+
 def verification_rows(edit: Callable[[list[str]], list[str]]) -> Callable[[Path], None]:
     """Replace [P]'s rows before it is sealed (its declared hash follows), so that only the
     verifier, reading the sealed copy, can see the problem."""
@@ -156,27 +168,18 @@ CASES = [
     Case("model-exits-3", model_returns("__import__('sys').exit(3)"), "called sys.exit(3)"),
     Case(
         "model-hangs",
-        lambda root: (
-            model_returns("__import__('time').sleep(30)")(root),
-            set_field("4-learning/V-*.yaml", "timeout_s", 0.5)(root),
-        ),
+        both(model_returns("__import__('time').sleep(30)"), HALF_A_SECOND),
         "did not finish predicting probabilities within 0.5 s",
     ),
     Case(
         "model-loops",
-        lambda root: (
-            model_returns("[None for _ in iter(int, 1)]")(root),
-            set_field("4-learning/V-*.yaml", "timeout_s", 0.5)(root),
-        ),
+        both(model_returns("[None for _ in iter(int, 1)]"), HALF_A_SECOND),
         "within 0.5 s",
     ),
     Case("load-exits", model_loads("raise SystemExit(0)"), "called sys.exit(0) while loading"),
     Case(
         "load-hangs",
-        lambda root: (
-            model_loads("__import__('time').sleep(30)")(root),
-            set_field("4-learning/V-*.yaml", "timeout_s", 0.5)(root),
-        ),
+        both(model_loads("__import__('time').sleep(30)"), HALF_A_SECOND),
         "did not finish loading within 0.5 s",
     ),
     Case("load-raises", model_loads("raise KeyError('weights')"), "KeyError"),
@@ -190,9 +193,9 @@ CASES = [
     ),
     Case(
         "torch-without-callable",
-        lambda root: (
-            set_field("4-learning/V-*.yaml", "format", "torch")(root),
-            set_field("4-learning/V-*.yaml", "callable", None)(root),
+        both(
+            set_field("4-learning/V-*.yaml", "format", "torch"),
+            set_field("4-learning/V-*.yaml", "callable", None),
         ),
         "not a torch.export program",
     ),

@@ -32,8 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from amlas.diagnostics import Diagnostics, Location
 from amlas.errors import UsageError
-from amlas.project import Project
-from amlas.project._manifest import MANIFEST_FILE
+from amlas.project import MANIFEST_FILE, Project
 
 __all__ = [
     "ASSESSMENTS",

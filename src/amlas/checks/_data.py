@@ -530,5 +530,5 @@ def _duplicates(
         f"{rule.max_rate:g}: {verdict}"
     )
     if verdict != decision.verdict:
-        summary += f" ({resolved['exact_duplicates']})"
+        summary += f" ({resolved['why_not_pass']})"
     return CheckOutcome(subject, name, ds.letter, verdict, summary, parameters, resolved, [result])

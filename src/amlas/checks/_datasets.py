@@ -14,8 +14,7 @@ from numpy.typing import NDArray
 
 from amlas.adapters import ColumnError, DatasetError, Table, read_table
 from amlas.checks._slices import SlicePlan, band_codes, labels_of, plan_slices
-from amlas.project import Project
-from amlas.project._content import content_problems, label_classes
+from amlas.project import Project, content_problems, label_classes
 from amlas.project.artefacts import DatasetDocument, OperatingEnvironment, Slice
 
 __all__ = ["Dataset", "bind_dataset", "load_dataset"]

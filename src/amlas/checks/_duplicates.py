@@ -80,7 +80,6 @@ class HashGroups:
     """Sum over groups of k * j: every (first, second) pair with equal hashes."""
     samples_a: int
     samples_b: int
-    groups: int
 
     def examples(self, limit: int) -> list[tuple[int, int]]:
         """The first ``limit`` pairs (index in a, index in b), in the first set's order
@@ -119,7 +118,6 @@ def hash_groups(hashes_a: NDArray[np.str_], hashes_b: NDArray[np.str_]) -> HashG
         pairs=int(np.dot(k.astype(np.int64), j.astype(np.int64))),
         samples_a=int(k.sum()),
         samples_b=int(j.sum()),
-        groups=len(group),
     )
 
 
@@ -157,10 +155,6 @@ class _Distinct:
     def first(self) -> NDArray[np.int64]:
         """The first input row of each distinct vector."""
         return self.order[self.bounds[:-1]]
-
-    @property
-    def sizes(self) -> NDArray[np.int64]:
-        return np.diff(self.bounds)
 
 
 def _row_keys(bits: NDArray[np.uint64]) -> NDArray[np.uint64]:
@@ -250,7 +244,7 @@ def near_pairs(
     *,
     codes_a: NDArray[np.int64] | None = None,
     codes_b: NDArray[np.int64] | None = None,
-    limit: int = 50,
+    limit: int,
 ) -> NearPairs:
     """Every (a, b) pair of finite rows within Euclidean ``radius``, except pairs with
     equal codes (exact duplicates, counted elsewhere) when codes are given.

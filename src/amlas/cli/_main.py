@@ -653,6 +653,8 @@ def case(
         for name, writer in sorted(kept):
             if writer == CASE_COMMAND or not (target / name).is_file():
                 continue
+            if writer not in (REPORT_COMMAND, PDF_COMMAND):
+                continue
             html = html or render_report(built)
             if writer == REPORT_COMMAND:
                 files[name], writers[name] = html, writer
@@ -753,14 +755,14 @@ def report(
         click.echo(f"PDF written to {pdf}")
 
 
-def _opened_detail_stays_outside(directory: Path, key: object, *targets: Path) -> None:
+def _opened_detail_stays_outside(directory: Path, key: VerifierKey | None, *targets: Path) -> None:
     """With the verifier key, the case shows [P]'s per-sample detail: never write that into
     the project, which the development team reads (exit 2 before anything is built)."""
     if key is None:
         return
-    root = directory.resolve()
+    root = Path(os.path.realpath(directory))  # realpath never raises on a link loop
     for target in targets:
-        if target.resolve().is_relative_to(root):
+        if Path(os.path.realpath(target)).is_relative_to(root):
             _fail(
                 f"{target} is inside the project {directory}: with the verifier key the "
                 "case shows the per-sample detail of the sealed verification data, which the "

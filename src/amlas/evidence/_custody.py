@@ -19,8 +19,7 @@ from amlas.adapters import pack_folder
 from amlas.errors import UsageError
 from amlas.fileio import atomic_write_text
 from amlas.hashing import sha256_file
-from amlas.project import Project
-from amlas.project._manifest import MANIFEST_FILE
+from amlas.project import MANIFEST_FILE, Project
 from amlas.project.artefacts import DatasetDocument
 from amlas.sealing import (
     AccessLog,
@@ -191,30 +190,28 @@ def declare_verifier_key(project: Project, key: VerifierKey) -> bool:
     check_verifier_key(project, key)
     if project.manifest.verifier_key is not None:
         return False
-    path = project.root / MANIFEST_FILE
-    text = path.read_text(encoding="utf-8")
-    if not text.endswith("\n"):
-        text += "\n"
-    text += (
+    _append_block(
+        project.root / MANIFEST_FILE,
         "# Written by amlas: the verifier's public signing key. Verification evidence, the\n"
         "# seal of [P] and its access log count only when signed by it (docs/verification.md).\n"
-        f"verifier_key: {public_key_of(key)}\n"
+        f"verifier_key: {public_key_of(key)}\n",
     )
-    atomic_write_text(path, text)
     return True
 
 
 def _append_sealed_block(project: Project, letter: str, sealed: str, log: str) -> None:
-    path = project.root / project.files[letter]
-    text = path.read_text(encoding="utf-8")
-    if not text.endswith("\n"):
-        text += "\n"
-    text += (
+    _append_block(
+        project.root / project.files[letter],
         "# Written by 'amlas seal': the data is encrypted for the verifier role; the\n"
         "# plaintext was removed from the project.\n"
-        f"sealed:\n  file: {sealed}\n  access_log: {log}\n  max_uses: 5\n"
+        f"sealed:\n  file: {sealed}\n  access_log: {log}\n  max_uses: 5\n",
     )
-    atomic_write_text(path, text)
+
+
+def _append_block(path: Path, block: str) -> None:
+    """Append ``block`` (YAML, with its comment) to an artefact file, atomically."""
+    text = path.read_text(encoding="utf-8")
+    atomic_write_text(path, text + ("" if text.endswith("\n") else "\n") + block)
 
 
 def _ignore_plaintext(root: Path, location: str) -> None:

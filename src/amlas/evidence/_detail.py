@@ -28,8 +28,15 @@ from collections.abc import Collection, Mapping
 from typing import Any, Final
 
 from amlas.evidence._record import EvidenceRecord, SealedDetail
-from amlas.sealing import SealError, TamperError, VerifierKey
-from amlas.sealing._detail import DETAIL_ALGORITHM, DETAIL_KDF, open_detail, seal_detail
+from amlas.sealing import (
+    DETAIL_ALGORITHM,
+    DETAIL_KDF,
+    SealError,
+    TamperError,
+    VerifierKey,
+    open_detail,
+    seal_detail,
+)
 
 __all__ = [
     "DETAIL_FIELDS",
@@ -61,6 +68,10 @@ DETAIL_FIELDS: Final = frozenset(
 
 WITHHELD: Final = "detail_withheld"
 """The ``resolved`` entry listing values withheld (not sealed) for want of a key."""
+
+
+SEALED_SAMPLE: Final = "(sealed sample)"
+"""What a sealed record's summary shows in place of a sample id."""
 
 
 def sealed_datasets(record: EvidenceRecord, sealed: Collection[str]) -> list[str]:
@@ -161,7 +172,7 @@ def seal_record_detail(
     if _mentions(summary, ids):  # the one-line verdict names a sample: say it is sealed
         taken["/summary"] = summary
         summary = " ".join(
-            "(sealed sample)" if word.strip(",;()[]{}'\"`=") in ids else word
+            SEALED_SAMPLE if word.strip(",;()[]{}'\"`=") in ids else word
             for word in summary.split(" ")
         )
     if not taken:
@@ -272,7 +283,10 @@ def detail_status(record: EvidenceRecord) -> str | None:
     detail = record.sealed_detail
     if detail is not None:
         document = {"results": record.results, "resolved": record.resolved}
-        return "opened" if all(_has(document, p) for p in detail.fields) else "sealed"
+        fields = [p for p in detail.fields if p != "/summary"]
+        if fields:
+            return "opened" if all(_has(document, p) for p in fields) else "sealed"
+        return "sealed" if SEALED_SAMPLE in record.summary else "opened"
     if isinstance(record.resolved.get(WITHHELD), dict):
         return "withheld"
     return None

@@ -35,8 +35,7 @@ from typing import Any
 from amlas.diagnostics import Diagnostics, Location
 from amlas.evidence._record import EvidenceRecord
 from amlas.evidence._store import EvidenceStore, StoreError
-from amlas.project import Project
-from amlas.project._manifest import MANIFEST_FILE
+from amlas.project import MANIFEST_FILE, Project
 from amlas.sealing import (
     AccessLog,
     SealError,
@@ -97,7 +96,6 @@ def needs_verifier_signature(record: EvidenceRecord, sealed: frozenset[str] = fr
     results they use, whose own signatures the case checks)."""
     return (
         record.stage == 5
-        or record.key.startswith("stage5/")
         or _key_stage(record.key) not in (None, record.stage)
         or record.role == "verifier"
         # stage 6 (integration, either role) cites the verifier's results among its inputs

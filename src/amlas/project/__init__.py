@@ -6,6 +6,7 @@ user-written AMLAS artefact. :func:`check_project` loads it and applies every ru
 """
 
 from amlas.project._check import check_project
+from amlas.project._content import ContentProblem, content_problems, label_classes
 from amlas.project._loader import LoadResult, load_project
 from amlas.project._manifest import MANIFEST_FILE, Manifest
 from amlas.project._project import Definition, Project, Reference
@@ -22,6 +23,7 @@ __all__ = [
     "MANIFEST_FILE",
     "METRICS",
     "ArtefactSpec",
+    "ContentProblem",
     "Definition",
     "LoadResult",
     "Manifest",
@@ -32,7 +34,9 @@ __all__ = [
     "TraceRow",
     "build_trace",
     "check_project",
+    "content_problems",
     "init_project",
+    "label_classes",
     "load_project",
     "render_reference",
     "schema_documents",

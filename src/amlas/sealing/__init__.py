@@ -54,6 +54,7 @@ from amlas.sealing._container import (
     unseal,
     unseal_file,
 )
+from amlas.sealing._detail import DETAIL_ALGORITHM, DETAIL_KDF, open_detail, seal_detail
 from amlas.sealing._errors import SealError, TamperError
 from amlas.sealing._keys import (
     ENV_KEY,
@@ -83,6 +84,8 @@ from amlas.sealing._signing import (
 
 __all__ = [
     "ALGORITHM",
+    "DETAIL_ALGORITHM",
+    "DETAIL_KDF",
     "ENV_KEY",
     "ENV_KEY_FILE",
     "GENESIS",
@@ -103,11 +106,13 @@ __all__ = [
     "check_usage",
     "generate_key",
     "load_key",
+    "open_detail",
     "public_key_id",
     "public_key_of",
     "read_header",
     "resolve_key",
     "seal",
+    "seal_detail",
     "seal_file",
     "sign",
     "signature_valid",

@@ -22,10 +22,9 @@ import hmac
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from amlas.sealing._container import ALGORITHM
 from amlas.sealing._errors import SealError, TamperError
 from amlas.sealing._keys import VerifierKey
 
@@ -34,7 +33,7 @@ __all__ = ["DETAIL_ALGORITHM", "DETAIL_INFO", "DETAIL_KDF", "open_detail", "seal
 DETAIL_INFO: Final = b"amlas/evidence-detail/1"
 """The HKDF info label of the detail key: no other key of amlas is derived with it."""
 
-DETAIL_ALGORITHM: Final = "AES-256-GCM"
+DETAIL_ALGORITHM: Final = ALGORITHM  # the same AEAD as the sealed files
 DETAIL_KDF: Final = "HKDF-SHA256 amlas/evidence-detail/1"
 """How the detail key comes from the verifier secret, as a record names it."""
 
@@ -43,9 +42,7 @@ _NONCE_SIZE: Final = 12
 
 def _derived(key: VerifierKey) -> tuple[bytes, bytes]:
     """(AES-256 key, nonce MAC key), both from one HKDF expansion of the secret."""
-    material = HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=DETAIL_INFO).derive(
-        key.secret
-    )
+    material = key.derive(DETAIL_INFO, 64)
     return material[:32], material[32:]
 
 

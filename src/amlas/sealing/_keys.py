@@ -42,7 +42,7 @@ __all__ = [
 KEY_FILE_HEADER = "amlas-verifier-key/1"
 KEY_SIZE = 32
 MAX_KEY_FILE_BYTES = 1024
-"""A key file is about 100 bytes; anything much larger is not one (and is never read whole)."""
+"""A key file is 83 bytes; anything much larger is not one (and is never read whole)."""
 ENV_KEY_FILE = "AMLAS_VERIFIER_KEY_FILE"
 ENV_KEY = "AMLAS_VERIFIER_KEY"
 
@@ -86,6 +86,16 @@ class VerifierKey:
     def generate(cls) -> VerifierKey:
         """A new key from the operating system's secure random source."""
         return cls.from_secret(secrets.token_bytes(KEY_SIZE))
+
+    def derive(self, info: bytes, length: int) -> bytes:
+        """A subkey of ``length`` bytes for one purpose, named by ``info`` (HKDF-SHA256 of
+        the secret): signing and detail sealing each get their own, never the secret."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(
+            self.secret
+        )
 
     def encoded_secret(self) -> str:
         """The secret as URL-safe base64 (what a key file and ``AMLAS_VERIFIER_KEY`` hold)."""

@@ -48,7 +48,13 @@ from amlas.errors import UsageError
 from amlas.fileio import atomic_write_text
 from amlas.sealing._errors import SealError, TamperError
 from amlas.sealing._keys import VerifierKey
-from amlas.sealing._signing import public_key_id, public_key_of, sign, signature_valid
+from amlas.sealing._signing import (
+    canonical_statement,
+    public_key_id,
+    public_key_of,
+    sign,
+    signature_valid,
+)
 
 if sys.platform != "win32":
     import fcntl
@@ -110,12 +116,6 @@ class LogProblem:
         return f"line {self.line}: {self.message}"
 
 
-def _canonical(value: object) -> str:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-
-
 def _entry_hash(fields: Mapping[str, Any]) -> str:
     """The hash over everything but ``hash`` and ``sig``, exactly as the fields are on disk.
 
@@ -123,7 +123,7 @@ def _entry_hash(fields: Mapping[str, Any]) -> str:
     validation might forgive (say ``1`` to ``1.0``) is an edit.
     """
     body = {name: value for name, value in fields.items() if name not in _UNSIGNED}
-    return hashlib.sha256(_canonical(body).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_statement(body)).hexdigest()
 
 
 def _signed_bytes(entry_hash: str) -> bytes:
@@ -398,7 +398,8 @@ class AccessLog:
             )
             old = self.path.read_text("utf-8") if entries else ""
             try:
-                atomic_write_text(self.path, old + _canonical(entry.model_dump(mode="json")) + "\n")
+                line = canonical_statement(entry.model_dump(mode="json")).decode("utf-8")
+                atomic_write_text(self.path, old + line + "\n")
             except (OSError, UnicodeEncodeError) as exc:
                 raise SealError(f"{self.path}: cannot write the access log: {exc}") from exc
         return entry

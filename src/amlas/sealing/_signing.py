@@ -20,12 +20,10 @@ import json
 import re
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from amlas.sealing._keys import VerifierKey
@@ -51,10 +49,7 @@ _SIGNATURE = re.compile(r"^[A-Za-z0-9+/]{86}==$")
 
 
 def _signing_key(key: VerifierKey) -> Ed25519PrivateKey:
-    seed = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=SIGNING_INFO).derive(
-        key.secret
-    )
-    return Ed25519PrivateKey.from_private_bytes(seed)
+    return Ed25519PrivateKey.from_private_bytes(key.derive(SIGNING_INFO, 32))
 
 
 def public_key_of(key: VerifierKey) -> str:

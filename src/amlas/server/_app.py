@@ -20,7 +20,7 @@ JSON that does not parse, missing or unknown fields, wrong types or shapes, NaN 
 infinite inputs, metadata that :func:`amlas.monitor.check_metadata` refuses (a key that is
 no column of [B], a value of the wrong type, NaN), and a sample the model cannot evaluate
 (it raises on it, alone) that the monitor flags as outside the ODD or out of distribution,
-such as 1e306 where [N] held values near 1. A 503 says that a flagged input could not be
+such as 1e306 where [N] held values of ordinary size. A 503 says that a flagged input could not be
 logged (its verdict is then not returned, so no flagged answer goes unrecorded). A model
 failure on an input the monitor accepts is a 500: a fault to investigate, not the client's.
 
@@ -265,11 +265,19 @@ def _refusal(
     )
 
 
-def _log(method: str, path: str, status: int, message: str, *, warn: bool = False) -> None:
+def _log(
+    method: str,
+    path: str,
+    status: int,
+    message: str,
+    *,
+    warn: bool = False,
+    exc_info: BaseException | None = None,
+) -> None:
     """Log an error answer: 5xx as errors, a model refusal as a warning, other 4xx as info."""
     level = logging.ERROR if status >= 500 else logging.WARNING if warn else logging.INFO
     shown = terminal_text(message)  # request text must not drive the operator's terminal
-    logger.log(level, "%s %s: %d: %s", method, path, status, shown)
+    logger.log(level, "%s %s: %d: %s", method, path, status, shown, exc_info=exc_info)
 
 
 def _answer(request: Request, status: int, message: str, *, warn: bool = False) -> JSONResponse:
@@ -359,14 +367,8 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def _fault(request: Request, exc: Exception) -> JSONResponse:
-        logger.error(
-            "%s %s: 500: %s: %s",
-            request.method,
-            request.url.path,
-            type(exc).__name__,
-            terminal_text(str(exc)),  # the message may quote the request
-            exc_info=exc,
-        )
+        message = f"{type(exc).__name__}: {exc}"  # may quote the request: _log escapes it
+        _log(request.method, request.url.path, 500, message, exc_info=exc)
         return JSONResponse(
             {"error": f"internal error ({type(exc).__name__}); the service logged it"},
             status_code=500,

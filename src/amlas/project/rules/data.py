@@ -7,7 +7,6 @@ from pathlib import Path
 
 from amlas.diagnostics import Diagnostics, Location, did_you_mean
 from amlas.project._content import (
-    ContentProblem,
     as_table_text,
     content_problems,
     label_classes,
@@ -384,24 +383,14 @@ def _check_content(
             project.locate(letter, ("location",)),
         )
         return
-    report_content(
-        project,
+    problems = content_problems(
+        dataset,
         letter,
-        content_problems(
-            dataset,
-            letter,
-            ids=as_table_text(ids) if id_at is not None else None,
-            labels=as_table_text(labels),
-            count=len(labels),
-            classes=label_classes(project.component),
-        ),
-        diagnostics,
+        ids=as_table_text(ids) if id_at is not None else None,
+        labels=as_table_text(labels),
+        count=len(labels),
+        classes=label_classes(project.component),
     )
-
-
-def report_content(
-    project: Project, letter: str, problems: list[ContentProblem], diagnostics: Diagnostics
-) -> None:
     for problem in problems:
         diagnostics.add(problem.code, problem.message, project.locate(letter, (problem.field,)))
 
