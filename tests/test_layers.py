@@ -10,6 +10,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "amlas"
 # Lower number = lower layer. A module may import its own layer and the ones below.
 LAYERS = {
     "errors": 0,
+    "_version": 0,
     "diagnostics": 0,
     "hashing": 0,
     "fileio": 0,
@@ -18,14 +19,16 @@ LAYERS = {
     "project": 1,
     "checks": 2,
     "monitor": 2,  # the runtime monitor shipped with the model (ODD, OOD, confidence)
-    "evidence": 3,
-    "case": 4,
-    "render": 5,
-    "cli": 6,
-    "server": 6,
-    "__main__": 6,
+    "evidence": 3,  # records, stores, input hashes, custody
+    "verify": 4,  # the run: plan, execute, impact, field-log ingest
+    "case": 5,
+    "render": 6,
+    "_api": 7,  # the Python API over objects (amlas.load, run, build_case, render_report)
+    "cli": 7,
+    "server": 7,
+    "__main__": 7,
 }
-FACADE = 1  # amlas/__init__.py re-exports the layers up to the project model
+FACADE = 7  # amlas/__init__.py: the Python API, on top of the house (its heavy parts lazily)
 
 
 def _layer(module: str) -> int:
@@ -92,3 +95,96 @@ def test_an_upward_import_is_caught() -> None:
         "amlas.diagnostics._codes:1: imports amlas",
         "amlas.project._loader:1: imports amlas.render",
     ]
+
+
+# -- no circles, no reaching into another package's private modules (issue 13) ----------------
+
+
+def _graph(modules: dict[str, str]) -> dict[str, set[str]]:
+    """``module -> the amlas modules it imports`` (function-level imports included, since
+    those are how circles hide; ``from X import name`` counts X and X.name when a module)."""
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for importer, source in modules.items():
+        for node in ast.walk(ast.parse(source)):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            graph[importer] |= {t for t in targets if t in modules and t != importer}
+    return graph
+
+
+def cycles(modules: dict[str, str]) -> list[list[str]]:
+    """The import circles (strongly connected components of more than one module), less a
+    package and one of its own modules importing each other (``__init__`` re-exports)."""
+    graph = _graph(modules)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+    for start in sorted(graph):  # Tarjan's algorithm without recursion
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        while work:
+            node, edges = work[-1]
+            nxt = next(edges, None)
+            if nxt is not None:
+                if nxt not in index:
+                    index[nxt] = low[nxt] = len(index)
+                    stack.append(nxt)
+                    work.append((nxt, iter(sorted(graph[nxt]))))
+                elif nxt in stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    component.append(member)
+                    if member == node:
+                        break
+                found.append(sorted(component))
+    return [c for c in found if len(c) > 2 or (len(c) == 2 and not c[1].startswith(c[0] + "."))]
+
+
+def private_imports(modules: dict[str, str]) -> list[str]:
+    """Imports of another top-level package's private ``_module`` (``amlas.case._impact``
+    from ``amlas.cli``): packages talk through what their ``__init__`` exports."""
+    found = []
+    for importer, imported in sorted(_graph(modules).items()):
+        for target in sorted(imported):
+            parts, own = target.split("."), importer.split(".")
+            crosses = len(parts) > 2 and len(own) > 1 and parts[1] != own[1]
+            if crosses and any(p.startswith("_") for p in parts[2:]):
+                found.append(f"{importer} imports private {target}")
+    return found
+
+
+def test_no_import_cycles() -> None:
+    found = cycles(_package())
+    assert not found, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in found)
+
+
+def test_no_private_imports_across_packages() -> None:
+    found = private_imports(_package())
+    assert not found, "\n".join(found)
+
+
+def test_a_hidden_cycle_and_a_private_import_are_caught() -> None:
+    modules = {
+        "amlas.verify": "",
+        "amlas.verify._a": "def f():\n    from amlas.verify._b import g\n",
+        "amlas.verify._b": "from amlas.verify._a import f\n",
+        "amlas.verify._c": "from amlas.verify import plan\n",
+        "amlas.case": "",
+        "amlas.case._x": "from amlas.verify._c import plan\n",
+    }
+    assert cycles(modules) == [["amlas.verify._a", "amlas.verify._b"]]
+    assert private_imports(modules) == ["amlas.case._x imports private amlas.verify._c"]

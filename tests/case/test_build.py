@@ -14,9 +14,10 @@ import yaml
 
 from amlas import check_project
 from amlas.case import Case, build_case, gate
-from amlas.evidence import run_project, seal_dataset
+from amlas.evidence import seal_dataset
 from amlas.render import render_gsn2x, validate_gsn2x
 from amlas.sealing import VerifierKey, generate_key
+from amlas.verify import run_project
 from factory import DATA_FILE, documents
 from runnable import runnable
 

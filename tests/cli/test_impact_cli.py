@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "verify"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evidence"))
 
 from test_impact import build_template, change_mlr1, change_model, commit

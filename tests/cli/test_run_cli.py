@@ -1,6 +1,6 @@
 """``amlas keygen``, ``seal``, ``run`` and ``evidence``: exit statuses, output, no traceback.
 
-The project is the factory one with the lookup model of ``tests/evidence/test_run.py``.
+The project is the factory one with the lookup model of ``tests/verify/test_run.py``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "verify"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evidence"))
 
 from test_run import ACCESS_LOG, SEALED_P, runnable, small_band_positives
@@ -377,7 +378,7 @@ def test_editing_the_label_audit_makes_its_record_stale(
 
     from amlas import check_project
     from amlas.evidence import open_store
-    from amlas.evidence._impact import planned_checks
+    from amlas.verify import plan
 
     docs = documents()
     docs["L"]["requirements"].append(
@@ -404,7 +405,7 @@ def test_editing_the_label_audit_makes_its_record_stale(
     with open_store("fs://evidence", root=root) as store:
         record = store.get(dict(store.list())["stage3/DR-5/O"])
     assert record.inputs["file:data/audit.csv"] == hashlib.sha256(audit.read_bytes()).hexdigest()
-    planned = {c.key: c.inputs for c in planned_checks(check_project(root).project)}
+    planned = {c.key: c.inputs for c in plan(check_project(root).project, stages=[3])}
     assert "file:data/audit.csv" in planned["stage3/DR-5/O"]
 
     audit.write_text(audit.read_text().replace(",positive", ",negative", 30))  # 30 errors now

@@ -17,12 +17,12 @@ from amlas.evidence import (
     EvidenceRecord,
     detail_status,
     open_evidence_detail,
-    run_project,
     seal_dataset,
 )
 from amlas.evidence._detail import WITHHELD, _aad, open_record_detail, seal_record_detail
 from amlas.sealing import SealError, TamperError, VerifierKey, generate_key
 from amlas.sealing._detail import DETAIL_INFO
+from amlas.verify import run_project
 from runnable import rows, runnable
 
 SHA = "a" * 64

@@ -17,10 +17,10 @@ import yaml
 
 from amlas import check_project
 from amlas.case import build_case
-from amlas.evidence import run_project
 from amlas.project import build_trace
 from amlas.project.artefacts import DatasetDocument
 from amlas.sealing import generate_key, public_key_of
+from amlas.verify import run_project
 from conftest import REPO
 
 CHESS = REPO / "examples" / "chess-robot-grasp"

@@ -166,8 +166,8 @@ def robustness_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import sys
 
     from amlas.case import build_case
-    from amlas.evidence import run_project
     from amlas.sealing import generate_key, public_key_of
+    from amlas.verify import run_project
     from torch_project import image_project
 
     folder = tmp_path_factory.mktemp("robust")
@@ -220,7 +220,7 @@ def test_a_hazard_record_shows_its_propagation_chain(
     import sys
 
     from amlas.case import build_case
-    from amlas.evidence import run_project
+    from amlas.verify import run_project
     from torch_project import stage6_project
 
     folder = tmp_path_factory.mktemp("stage6")

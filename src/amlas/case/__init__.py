@@ -9,6 +9,7 @@ policy. Renderers (``amlas.render``) only format a :class:`Case`.
 """
 
 from amlas.case._build import build_case
+from amlas.case._impact import AffectedClaim, affected_claims
 from amlas.case._library import (
     DEFAULT_LIBRARY,
     Library,
@@ -33,6 +34,7 @@ __all__ = [
     "DEFAULT_LIBRARY",
     "NODE_TYPES",
     "STATUSES",
+    "AffectedClaim",
     "ArtefactEntry",
     "Case",
     "GateResult",
@@ -42,6 +44,7 @@ __all__ = [
     "Node",
     "NodeType",
     "Status",
+    "affected_claims",
     "build_case",
     "check_library",
     "gate",

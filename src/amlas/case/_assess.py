@@ -32,8 +32,14 @@ from amlas.case._bind import Binder, Item, fill, first_sentence, is_filled
 from amlas.case._library import EvidenceSelector, FieldsSpec, Library, PatternNode
 from amlas.case._model import Node, Status
 from amlas.case._status import worst
-from amlas.evidence import EvidenceRecord, EvidenceStore, StoreError, VerifierTrust
-from amlas.evidence._inputs import ProjectInputs
+from amlas.evidence import (
+    EvidenceRecord,
+    EvidenceStore,
+    ProjectInputs,
+    StoreError,
+    VerifierTrust,
+)
+from amlas.evidence import keys as record_keys
 from amlas.project import ARTEFACTS, Project
 from amlas.project.artefacts import ValidationResults, VerificationLog
 
@@ -105,7 +111,7 @@ class Assessor:
             return [fill(selector.key, self.binder.variables_for(binding))[0]]
         if selector.data_category is not None:
             return [
-                f"stage3/{r.id}/{letter}"
+                record_keys.data_rule_key(r.id, letter)
                 for r in self.binder.data_requirements(selector.data_category)
                 if r.rule is not None
                 for letter in r.datasets
@@ -404,8 +410,12 @@ class Assessor:
             parts.append(("supported", f"independent verifiers in [AA]: {names}"))
         requirement = binding.get("requirement")
         if requirement is not None:
-            for leg in ("P", "formal"):  # the test leg and the formal leg (R16)
-                found = self.record(f"stage5/{requirement.id}/{leg}")
+            # the test leg and the formal leg (R16)
+            for key in (
+                record_keys.requirement_key(5, requirement.id, "P"),
+                record_keys.formal_key(5, requirement.id),
+            ):
+                found = self.record(key)
                 if found is not None and (found[1].role != "verifier" or found[1].stage != 5):
                     parts.append(
                         (
@@ -417,8 +427,8 @@ class Assessor:
         parts += self.evidence(
             node,
             [
-                EvidenceSelector(key="stage3/independence/N-P"),
-                EvidenceSelector(key="stage3/independence/O-P"),
+                EvidenceSelector(key=record_keys.independence_key("N", "P")),
+                EvidenceSelector(key=record_keys.independence_key("O", "P")),
             ],
             {},
         )

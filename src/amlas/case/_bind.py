@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from amlas.project import Project
 from amlas.project.artefacts import (
+    ArtefactDocument,
     DataRequirements,
     ErroneousBehaviourLog,
     MLSafetyRequirement,
@@ -21,7 +22,6 @@ from amlas.project.artefacts import (
     SystemDescription,
     VerificationLog,
 )
-from amlas.project.artefacts._base import ArtefactDocument
 
 __all__ = ["Binder", "Item", "fill", "first_sentence"]
 

@@ -22,7 +22,7 @@ from amlas.case._library import Library, Link, PatternNode, project_library
 from amlas.case._model import ArtefactEntry, Case, Module, Node
 from amlas.case._status import propagate
 from amlas.diagnostics import Diagnostics, Location, did_you_mean
-from amlas.evidence import EvidenceStore, open_evidence_detail, open_store
+from amlas.evidence import EvidenceStore, StoreLike, open_evidence_detail, using_store
 from amlas.project import Project, build_trace, check_project
 from amlas.sealing import VerifierKey
 
@@ -264,30 +264,29 @@ def _closest(word: str, options: list[str]) -> str | None:
 
 
 def build_case(
-    root: str | Path,
+    root: str | Path | Project,
     *,
-    store: str | None = None,
+    store: StoreLike | None = None,
     library: str | Path | None = None,
     key: VerifierKey | None = None,
 ) -> Case:
-    """Build the safety case of the project at ``root`` from its artefacts and evidence.
+    """Build the safety case of the project at ``root`` (a directory, or a project already
+    checked with :func:`~amlas.project.check_project`) from its artefacts and evidence.
 
-    ``store`` overrides the manifest's evidence store URI; ``library`` the manifest's
-    pattern library (a shipped name or a folder). Problems in the project are carried in
-    ``case.diagnostics`` (the case is still built: missing artefacts leave claims
-    undeveloped). Raises :class:`~amlas.errors.UsageError` for a missing project, an
-    unreadable store or a malformed pattern library.
+    ``store`` overrides the manifest's evidence store (a URI, or an open store, which
+    stays open); ``library`` the manifest's pattern library (a shipped name or a folder).
+    Problems in the project are carried in ``case.diagnostics`` (the case is still built:
+    missing artefacts leave claims undeveloped). Raises :class:`~amlas.errors.UsageError`
+    for a missing project, an unreadable store or a malformed pattern library.
 
     Per-sample detail that evidence computed from sealed data keeps sealed for the verifier
     (:mod:`amlas.evidence._detail`) stays sealed in the case unless ``key`` (the verifier
     key) is given: then ``case.evidence`` holds the records with it put back. Raises
     :class:`~amlas.sealing.SealError` when ``key`` does not open a record's detail.
     """
-    loaded = check_project(root)
-    project = loaded.project
+    project = root if isinstance(root, Project) else check_project(root).project
     patterns = project_library(project, library)
-    uri = store or project.manifest.evidence
-    with open_store(uri, root=project.root) as evidence:
+    with using_store(store or project.manifest.evidence, root=project.root) as evidence:
         builder = _Builder(project, patterns, evidence)
         builder.instantiate(patterns.root, {})
         builder.assessor.assess_all(builder.nodes, patterns)
@@ -295,7 +294,7 @@ def build_case(
     nodes = _ordered(builder.nodes, patterns)
     propagate(nodes)
     diagnostics = Diagnostics()
-    diagnostics.extend(loaded.diagnostics)
+    diagnostics.extend(project.diagnostics)
     diagnostics.extend(builder.diagnostics)
     case = Case(
         project=project.manifest.name,

@@ -2,7 +2,7 @@
 re-run.
 
 :func:`affected_claims` takes a built :class:`Case` and a set of evidence record keys (the
-checks :func:`amlas.evidence._impact.analyse_impact` says are stale or changed) and
+checks :func:`amlas.verify.analyse_impact` says are stale or changed) and
 returns every node whose status rests on one of them:
 
 * a solution rests on the records it cites and on the records its pattern expects for
@@ -30,12 +30,13 @@ from amlas.case._assess import Assessor
 from amlas.case._bind import Binder, Item
 from amlas.case._library import Library, project_library
 from amlas.case._model import Case, NodeType, Status
+from amlas.evidence import keys as record_keys
 from amlas.project import Project
 from amlas.project.artefacts import MLSafetyRequirement
 
 __all__ = ["AffectedClaim", "affected_claims"]
 
-_INDEPENDENCE = ("stage3/independence/N-P", "stage3/independence/O-P")
+_INDEPENDENCE = (record_keys.independence_key("N", "P"), record_keys.independence_key("O", "P"))
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,6 @@ class AffectedClaim:
 def _library(project: Project, library: str | Path | None) -> Library:
     """The pattern library as :func:`~amlas.case.build_case` resolves it."""
     return project_library(project, library)
-
-
-def _key_letters(key: str) -> set[str]:
-    return set(key.rsplit("/", 1)[-1].split("-"))
 
 
 def _solution_keys(
@@ -92,12 +89,15 @@ def _solution_keys(
                         k
                         for k in wanted
                         if k.startswith(selector.prefix)
-                        and (selector.dataset is None or selector.dataset in _key_letters(k))
+                        and (
+                            selector.dataset is None
+                            or selector.dataset in record_keys.key_letters(k)
+                        )
                     }
             if pattern.assess == "verification_independence":
                 rests |= set(_INDEPENDENCE)
                 if "requirement" in binding:
-                    rests.add(f"stage5/{binding['requirement'].id}/P")
+                    rests.add(record_keys.requirement_key(5, binding["requirement"].id, "P"))
         hit = rests & wanted
         if hit:
             out[node.id] = hit

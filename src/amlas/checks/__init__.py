@@ -14,6 +14,9 @@ records, stores and rendering live in the layers above.
 - :mod:`.formal`: local robustness proven by interval bound propagation and Marabou;
 - :mod:`._faults`: seeded bit-flip and stuck-at fault campaigns in torch models;
 - :mod:`._verify`: which of those a requirement calls for, turned into a result;
+- :mod:`._applicable`: the check a requirement calls for and why it cannot run, from the
+  artefacts alone (the plan of a run asks before loading anything);
+- :mod:`._scenarios`, :mod:`._hazard`: stage-6 scenario runs and hazard-rate chains;
 - :mod:`._data`: the [L] data rules (stage 3, [S]);
 - :mod:`._independence`: independence of [N], [O], [P] (R9);
 - :mod:`._duplicates`: duplicate samples counted by group, for both of the above.
@@ -24,6 +27,11 @@ from amlas.checks._adversarial import (
     adversarial_examples,
     adversarial_predictions,
 )
+from amlas.checks._applicable import (
+    COMPUTABLE_METRICS,
+    requirement_check,
+    requirement_unavailable,
+)
 from amlas.checks._data import AUDIT_LABEL_COLUMN, CheckOutcome, run_data_rule
 from amlas.checks._datasets import Dataset, bind_dataset, load_dataset
 from amlas.checks._faults import (
@@ -33,6 +41,7 @@ from amlas.checks._faults import (
     run_fault_campaigns,
     tolerance_indicator,
 )
+from amlas.checks._hazard import MLEvidence, hazard_chains, hazard_requirements
 from amlas.checks._images import IMAGE_PERTURBATIONS, perturb_images
 from amlas.checks._independence import check_independence
 from amlas.checks._intervals import (
@@ -64,7 +73,16 @@ from amlas.checks._robustness import (
     perturbation_seed,
     stable_predictions,
 )
-from amlas.checks._slices import OUTSIDE, SlicePlan, band_labels, inside_odd, plan_slices
+from amlas.checks._scenarios import BarrierCount, ScenarioResult, run_scenario
+from amlas.checks._slices import (
+    OUTSIDE,
+    OUTSIDE_CODE,
+    SlicePlan,
+    band_codes,
+    band_labels,
+    inside_odd,
+    plan_slices,
+)
 from amlas.checks._verify import (
     decision_offsets,
     fault_result,
@@ -78,9 +96,12 @@ from amlas.checks._verify import (
 __all__ = [
     "ADVERSARIAL_PERTURBATIONS",
     "AUDIT_LABEL_COLUMN",
+    "COMPUTABLE_METRICS",
     "IMAGE_PERTURBATIONS",
     "OUTSIDE",
+    "OUTSIDE_CODE",
     "TABULAR_PERTURBATIONS",
+    "BarrierCount",
     "Campaign",
     "CheckOutcome",
     "Comparison",
@@ -89,13 +110,16 @@ __all__ = [
     "Fault",
     "FaultCampaigns",
     "Interval",
+    "MLEvidence",
     "Predictions",
     "RequirementResult",
+    "ScenarioResult",
     "SlicePlan",
     "SliceResult",
     "Verdict",
     "adversarial_examples",
     "adversarial_predictions",
+    "band_codes",
     "band_labels",
     "bind_dataset",
     "bootstrap_interval",
@@ -110,6 +134,8 @@ __all__ = [
     "fault_result",
     "formal_result",
     "formal_unavailable",
+    "hazard_chains",
+    "hazard_requirements",
     "holm_adjust",
     "inside_odd",
     "load_dataset",
@@ -122,9 +148,12 @@ __all__ = [
     "plan_slices",
     "predict",
     "required_samples",
+    "requirement_check",
+    "requirement_unavailable",
     "robustness_unavailable",
     "run_data_rule",
     "run_fault_campaigns",
+    "run_scenario",
     "samples_to_decide",
     "stable_predictions",
     "tolerance_indicator",

@@ -3,7 +3,7 @@
 Three lists: the current evidence records whose inputs changed (and which inputs), the
 checks that must (re-)run grouped by stage and by the role that can run them, and the
 safety-case claims resting on them; plus checks that have never run. The analysis is
-:func:`amlas.evidence._impact.analyse_impact` and :func:`amlas.case._impact.affected_claims`;
+:func:`amlas.verify.analyse_impact` and :func:`amlas.case.affected_claims`;
 this module only prints.
 
 Exit status: 0 when nothing must (re-)run, 1 when some check must (or the project has
@@ -21,11 +21,11 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from amlas.case import build_case
-from amlas.case._impact import AffectedClaim, affected_claims
+from amlas.case import AffectedClaim, affected_claims, build_case
 from amlas.cli._output import SafeConsole, echo
-from amlas.evidence._impact import Impact, analyse_impact
+from amlas.evidence import keys
 from amlas.render import markdown_text
+from amlas.verify import Impact, analyse_impact
 
 __all__ = ["impact"]
 
@@ -52,7 +52,7 @@ def _shown(items: tuple[str, ...] | list[str], limit: int = 3) -> str:
 
 
 def _rerun_hint(result: Impact, directory: str) -> list[str]:
-    ingested = ("stage6/operation", "stage6/monitor")  # written by 'amlas monitor ingest'
+    ingested = (keys.OPERATION, keys.MONITOR)  # written by 'amlas monitor ingest'
     runnable = [c for c in result.checks if c.key not in ingested]
     roles = sorted({c.needs for c in runnable})
     lines = []

@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from amlas import __version__
+from amlas._version import __version__
 from amlas.case import STATUSES, Case, build_case, check_library, gate
 from amlas.cli._impact import impact
 from amlas.cli._monitor import monitor
@@ -33,12 +33,10 @@ from amlas.errors import AmlasError, UsageError
 from amlas.evidence import (
     check_signatures,
     open_store,
-    run_project,
     seal_dataset,
     verify_custody,
     verify_signatures,
 )
-from amlas.evidence._impact import analyse_impact
 from amlas.fileio import (
     OutputRefused,
     atomic_write_bytes,
@@ -79,6 +77,7 @@ from amlas.sealing import (
     public_key_of,
     resolve_key,
 )
+from amlas.verify import analyse_impact, run_project
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 

@@ -1,7 +1,7 @@
 """``amlas monitor``: calibrate, check, serve and ingest (AMLAS stage 6, G6.7 and G6.8).
 
 Thin wrappers over :mod:`amlas.monitor`, :mod:`amlas.server` and
-:func:`amlas.evidence.ingest_field_log`. Errors are raised as
+:func:`amlas.verify.ingest_field_log`. Errors are raised as
 :class:`~amlas.errors.UsageError` (exit 2) and printed by ``amlas``'s entry point; a
 project with errors prints its diagnostics and exits 1, as ``amlas run`` does.
 """
@@ -215,7 +215,7 @@ def ingest(directory: str, log: Path | None, store: str | None, fmt: str) -> Non
     file:line and nothing is written. Exit 1 on a 'fail' verdict.
     """
     from amlas.cli._main import EXIT_ERRORS, EXIT_OK, _print_diagnostics
-    from amlas.evidence import ingest_field_log
+    from amlas.verify import ingest_field_log
 
     report = ingest_field_log(directory, log, store=store)
     if report.diagnostics is not None:

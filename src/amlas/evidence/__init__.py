@@ -30,16 +30,30 @@ A record computed from sealed data ([P]) keeps its per-sample detail (sample ids
 values, counterexamples) only encrypted for the verifier key, in ``sealed_detail``;
 :func:`open_evidence_detail` puts it back for a key holder (:mod:`amlas.evidence._detail`).
 
-``amlas monitor ingest`` turns the field log of the deployed component into the stage-6
-records ``stage6/operation`` and ``stage6/monitor`` (:func:`ingest_field_log`).
+Record keys are built and read by :mod:`amlas.evidence.keys`. The run that makes records
+(planning, executing, change impact, field-log ingestion) is :mod:`amlas.verify`.
 """
 
-from amlas.evidence._custody import SealOutcome, current_actor, open_sealed, seal_dataset
-from amlas.evidence._detail import detail_status, open_evidence_detail
-from amlas.evidence._inputs import ProjectInputs, canonical_hash
-from amlas.evidence._operation import IngestReport, ingest_field_log
+from amlas.evidence import keys
+from amlas.evidence._custody import (
+    SealOutcome,
+    Unsealed,
+    check_verifier_key,
+    current_actor,
+    open_sealed,
+    record_use,
+    seal_dataset,
+    verify_custody,
+)
+from amlas.evidence._detail import detail_status, open_evidence_detail, seal_record_detail
+from amlas.evidence._inputs import (
+    ProjectInputs,
+    canonical_hash,
+    file_hash,
+    model_code_file,
+    module_file,
+)
 from amlas.evidence._record import EvidenceRecord, SealedDetail
-from amlas.evidence._run import Reporter, RunReport, SummaryRow, run_project, verify_custody
 from amlas.evidence._signature import (
     VerifierTrust,
     check_signatures,
@@ -56,35 +70,41 @@ from amlas.evidence._store import (
     StoreError,
     open_store,
 )
+from amlas.evidence._use import StoreLike, store_uri, using_store
 
 __all__ = [
     "CorruptRecord",
     "EvidenceRecord",
     "EvidenceStore",
-    "IngestReport",
     "ProjectInputs",
     "RecordNotFound",
-    "Reporter",
     "Run",
     "RunEntry",
-    "RunReport",
     "RunSummary",
     "SealOutcome",
     "SealedDetail",
     "StoreError",
-    "SummaryRow",
+    "StoreLike",
+    "Unsealed",
     "VerifierTrust",
     "canonical_hash",
     "check_signatures",
+    "check_verifier_key",
     "current_actor",
     "detail_status",
-    "ingest_field_log",
+    "file_hash",
+    "keys",
+    "model_code_file",
+    "module_file",
     "open_evidence_detail",
     "open_sealed",
     "open_store",
-    "run_project",
+    "record_use",
     "seal_dataset",
+    "seal_record_detail",
     "sign_record",
+    "store_uri",
+    "using_store",
     "verify_custody",
     "verify_signatures",
 ]

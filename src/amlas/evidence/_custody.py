@@ -17,6 +17,7 @@ from pathlib import Path
 
 from amlas.adapters import pack_folder
 from amlas.errors import UsageError
+from amlas.evidence._store import EvidenceStore, StoreError
 from amlas.fileio import atomic_write_text
 from amlas.hashing import sha256_file
 from amlas.project import MANIFEST_FILE, Project
@@ -45,6 +46,7 @@ __all__ = [
     "open_sealed",
     "record_use",
     "seal_dataset",
+    "verify_custody",
 ]
 
 DEFAULT_ACCESS_LOG = "5-verification/P-access-log.jsonl"
@@ -330,3 +332,37 @@ def count_uses(log: AccessLog, dataset_sha256: str) -> int:
     """Uses of the data: 'use' entries, or 'unseal' entries where there are more (a run
     that crashed, or a 'use' line cut off the end of the log, still counts)."""
     return max(log.uses(dataset_sha256), log.unseals(dataset_sha256))
+
+
+def verify_custody(project: Project, evidence: EvidenceStore) -> list[str]:
+    """Evidence computed from sealed data cites the access-log entry that unsealed it;
+    every such entry must still be in the log (cutting the log's tail keeps the chain
+    consistent, so this is how truncation shows)."""
+    problems = []
+    logs: dict[str, set[str]] = {}
+    for letter, document in project.datasets().items():
+        if document.sealed is not None:
+            log = AccessLog(project.root / document.sealed.access_log)
+            try:
+                logs[letter] = {entry.hash for entry in log.entries()}
+            except SealError as exc:
+                problems.append(f"{document.sealed.access_log}: {exc}")
+    try:
+        current = evidence.list()
+    except StoreError:
+        current = []  # damaged refs: the store's own verify() lists them
+    for key, digest in current:
+        try:
+            record = evidence.get(digest)
+        except StoreError:
+            continue  # a missing or changed record: the store's own verify() lists it
+        for name, value in record.inputs.items():
+            if not name.startswith("access_log:"):
+                continue
+            letter = name.split(":", 1)[1]
+            if letter in logs and value not in logs[letter]:
+                problems.append(
+                    f"{key}: cites access-log entry {value[:12]}... for [{letter}], which the "
+                    "log no longer holds (entries removed from its end?)"
+                )
+    return problems

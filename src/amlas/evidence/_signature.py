@@ -35,6 +35,7 @@ from typing import Any
 from amlas.diagnostics import Diagnostics, Location
 from amlas.evidence._record import EvidenceRecord
 from amlas.evidence._store import EvidenceStore, StoreError
+from amlas.evidence.keys import key_stage
 from amlas.project import MANIFEST_FILE, Project
 from amlas.sealing import (
     AccessLog,
@@ -96,20 +97,12 @@ def needs_verifier_signature(record: EvidenceRecord, sealed: frozenset[str] = fr
     results they use, whose own signatures the case checks)."""
     return (
         record.stage == 5
-        or _key_stage(record.key) not in (None, record.stage)
+        or key_stage(record.key) not in (None, record.stage)
         or record.role == "verifier"
         # stage 6 (integration, either role) cites the verifier's results among its inputs
         # and rests on their signatures; it does not read the sealed data itself
         or (record.stage != 6 and bool(_letters(record) & sealed))
     )
-
-
-def _key_stage(key: str) -> int | None:
-    """The stage a record key names (``stage5/MLR-1/P`` -> 5), or None."""
-    head = key.split("/", 1)[0]
-    if head.startswith("stage") and head[5:].isdigit():
-        return int(head[5:])
-    return None
 
 
 def _block(record: EvidenceRecord) -> dict[str, Any] | None:

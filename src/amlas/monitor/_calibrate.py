@@ -31,8 +31,7 @@ from amlas.errors import UsageError
 from amlas.monitor._monitor import Calibration, Monitor, MonitoredModel, MonitorSettings
 from amlas.monitor._odd import Dimension
 from amlas.monitor._ood import CalibrationError, conformal_threshold, fit_mahalanobis
-from amlas.project import Project
-from amlas.project._paths import path_problem
+from amlas.project import Project, path_problem
 from amlas.project.artefacts import ErroneousBehaviourLog
 from amlas.project.artefacts.deployment import FieldLog, RuntimeMonitor
 

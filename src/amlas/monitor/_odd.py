@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from amlas.checks._slices import OUTSIDE_CODE, band_codes
+from amlas.checks import OUTSIDE_CODE, band_codes
 from amlas.diagnostics import did_you_mean
 from amlas.errors import UsageError
 from amlas.project.artefacts import CategoricalDimension, NumericDimension

@@ -9,6 +9,7 @@ from amlas.project._check import check_project
 from amlas.project._content import ContentProblem, content_problems, label_classes
 from amlas.project._loader import LoadResult, load_project
 from amlas.project._manifest import MANIFEST_FILE, Manifest
+from amlas.project._paths import path_problem
 from amlas.project._project import Definition, Project, Reference
 from amlas.project._reference import render_reference
 from amlas.project._scaffold import EXAMPLES, init_project
@@ -38,6 +39,7 @@ __all__ = [
     "init_project",
     "label_classes",
     "load_project",
+    "path_problem",
     "render_reference",
     "schema_documents",
     "write_schemas",

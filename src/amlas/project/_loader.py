@@ -105,6 +105,7 @@ def load_project(root: str | Path) -> LoadResult:
         document = validate_document(spec.model, loaded.data, loaded.source, diagnostics)
         if document is not None:
             project.artefacts[letter] = document
+    project.diagnostics = diagnostics
     return LoadResult(project, diagnostics)
 
 

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from amlas.diagnostics import Location
+from amlas.diagnostics import Diagnostics, Location
 from amlas.hashing import HashCache
 from amlas.project._manifest import Manifest
 from amlas.project._yaml import SourceMap
@@ -75,6 +75,9 @@ class Project:
     """Where each value of ``amlas.yaml`` sits, when it loaded."""
     hashes: HashCache | None = None
     """Content hashes of data and model files, cached under ``.amlas/`` between runs."""
+    diagnostics: Diagnostics = field(default_factory=Diagnostics, repr=False, compare=False)
+    """What loading (and, after :func:`~amlas.project.check_project`, every rule) found;
+    the same object as the :class:`LoadResult`'s."""
 
     def content_hash(self, path: Path) -> str:
         """SHA-256 of a file (or a directory tree) inside the project."""

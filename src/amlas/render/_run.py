@@ -8,8 +8,8 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from amlas.evidence import RunReport
 from amlas.render._text import terminal_text
+from amlas.verify import RunReport
 
 __all__ = ["VERDICT_STYLE", "render_run_json", "run_table"]
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from amlas import __version__
+from amlas._version import __version__
 from amlas.checks.formal._arguments import Method, options
 from amlas.checks.formal._falsify import SEED, STEPS, TARGETS
 from amlas.checks.formal._marabou import marabou_version

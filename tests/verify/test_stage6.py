@@ -14,7 +14,8 @@ import pytest
 from amlas.case import build_case
 from amlas.checks import clopper_pearson
 from amlas.errors import UsageError
-from amlas.evidence import EvidenceRecord, RunReport, run_project
+from amlas.evidence import EvidenceRecord
+from amlas.verify import RunReport, run_project
 from torch_project import HARNESS, RECALL, default_requirements, image_project, stage6_edit
 from torch_project import stage6_edit as _edit
 

@@ -11,11 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evidence"))
+
 from evidence_factory import declare_verifier_key
 
 from amlas.case import build_case
-from amlas.evidence import EvidenceRecord, RunReport, run_project
+from amlas.evidence import EvidenceRecord
 from amlas.sealing import VerifierKey, generate_key
+from amlas.verify import RunReport, run_project
 from runnable import rows, runnable
 from torch_project import default_requirements, image_project, radius, use_requirements
 

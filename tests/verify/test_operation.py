@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from amlas import check_project
-from amlas.evidence import ingest_field_log, open_store
+from amlas.evidence import open_store
 from amlas.monitor import FieldLogError, calibrate, monitor_path
+from amlas.verify import ingest_field_log
 from monitor_project import incident, label, log_lines, monitor_project, period
 
 FLAG = {"kind": "flag", "time": "2026-05-02T10:00:00Z", "id": "F-1", "flags": ["ood"]}

@@ -23,14 +23,11 @@ from amlas import Severity, check_project
 from amlas.adapters import ModelError
 from amlas.errors import UsageError
 from amlas.evidence import (
-    RunReport,
     StoreError,
     open_sealed,
     open_store,
-    run_project,
     seal_dataset,
 )
-from amlas.evidence import _run as run_module
 from amlas.sealing import (
     AccessLog,
     SealError,
@@ -39,6 +36,8 @@ from amlas.sealing import (
     generate_key,
     unseal_file,
 )
+from amlas.verify import RunReport, run_project
+from amlas.verify import _context as run_module
 from factory import DATA, DATA_FILE, documents
 from runnable import rows, runnable
 

@@ -1,6 +1,6 @@
-"""``amlas monitor ingest``: the field log of the deployed component as stage-6 evidence.
+"""The field log of the deployed component as stage-6 evidence (``amlas monitor ingest``).
 
-Two records, committed as one run (role ``developer``, stage 6):
+Two records, committed as one run (role ``developer``, stage 6) by :mod:`._ingest`:
 
 ``stage6/operation`` (G6.7, operational achievement)
     For every system safety requirement of [A] with an ``acceptable_failure_rate``: the
@@ -29,55 +29,19 @@ value, what was expected).
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from amlas.checks import Decision, Verdict, decide_proportion, overall_verdict
-from amlas.diagnostics import Diagnostics
-from amlas.errors import UsageError
-from amlas.evidence._inputs import canonical_hash
-from amlas.evidence._record import EvidenceRecord
-from amlas.evidence._run import _json, _versions
-from amlas.evidence._store import open_store
-from amlas.hashing import sha256_file
-from amlas.monitor import (
-    FieldLogError,
-    FieldLogRecords,
-    Monitor,
-    MonitorInputError,
-    field_log_path,
-    load_monitor,
-    monitor_config,
-    monitor_path,
-    read_field_log,
-)
-from amlas.project import Project, check_project
-from amlas.project.artefacts import ErroneousBehaviourLog
+from amlas.evidence import EvidenceRecord, canonical_hash
+from amlas.monitor import FieldLogError, FieldLogRecords, Monitor, MonitorInputError
+from amlas.project import Project
 from amlas.project.artefacts.deployment import RuntimeMonitor
+from amlas.verify._plan import PlannedCheck
+from amlas.verify._records import make_record
 
-__all__ = ["IngestReport", "ingest_field_log", "monitor_record", "operation_record"]
+__all__ = ["monitor_record", "operation_record"]
 
 OUT_OF_DOMAIN = ("out_of_distribution", "outside_odd")
-
-
-@dataclass
-class IngestReport:
-    """What ``ingest_field_log`` did."""
-
-    run_id: str
-    store: str
-    log: str
-    records: list[tuple[str, EvidenceRecord]] = field(default_factory=list)
-    """(digest, record) for every record written."""
-    not_run: list[tuple[str, str]] = field(default_factory=list)
-    """(what, why) for records that could not be made."""
-    counts: dict[str, int] = field(default_factory=dict)
-    """Entries of the log per kind."""
-    diagnostics: Diagnostics | None = None
-    """Set when the project has errors: then nothing was read or written."""
 
 
 def _unit(text: str) -> str:
@@ -108,7 +72,12 @@ def _overall(rows: list[dict[str, Any]]) -> Verdict:
 
 
 def operation_record(
-    project: Project, log: FieldLogRecords, *, confidence: float = 0.95, name: str | None = None
+    planned: PlannedCheck,
+    project: Project,
+    log: FieldLogRecords,
+    *,
+    confidence: float = 0.95,
+    name: str | None = None,
 ) -> EvidenceRecord:
     """The ``stage6/operation`` record of ``log`` (see the module doc); ``name`` is how
     the record names the log (default: its ``source``)."""
@@ -218,15 +187,11 @@ def operation_record(
         summary = f"{len(incidents)} incident(s) over {len(log.periods)} period(s): " + (
             "; ".join(parts)
         )
-    return EvidenceRecord(
-        key="stage6/operation",
-        check="deployment.operation",
-        stage=6,
+    return make_record(
+        planned,
         role="developer",
-        subject="G6.7",
-        dataset=None,
         parameters={"confidence": confidence, "log": name or log.source},
-        resolved=_json(
+        resolved=(
             {
                 "per_row_confidence": per_row,
                 "family": "Bonferroni over the requirements judged",
@@ -242,10 +207,9 @@ def operation_record(
             f"field_log:{name or log.source}": log.sha256,
             **({"artefact:A": canonical_hash(system)} if system is not None else {}),
         },
-        results=_json(rows),
+        results=rows,
         verdict=verdict,
         summary=summary,
-        versions=_versions(),
     )
 
 
@@ -271,6 +235,7 @@ def _label_flags(monitor: Monitor, log: FieldLogRecords) -> list[tuple[str, bool
 
 
 def monitor_record(
+    planned: PlannedCheck,
     project: Project,
     monitor: Monitor,
     monitor_sha256: str,
@@ -375,12 +340,9 @@ def monitor_record(
     )
     inputs = {"monitor": monitor_sha256, f"field_log:{log_name}": log.sha256}
     inputs.update({k: v for k, v in monitor.calibrated_on.items() if k != "component"})
-    return EvidenceRecord(
-        key="stage6/monitor",
-        check="deployment.monitor",
-        stage=6,
+    return make_record(
+        planned,
         role="developer",
-        subject="G6.8",
         dataset="N+O",
         parameters={
             "target_false_alarm_rate": target,
@@ -388,7 +350,7 @@ def monitor_record(
             "confidence": confidence,
             "log": log_name,
         },
-        resolved=_json(
+        resolved=(
             {
                 "ood_method": monitor.settings.ood_method,
                 "per_row_confidence": per_row,
@@ -399,91 +361,7 @@ def monitor_record(
             }
         ),
         inputs=inputs,
-        results=_json(rows),
+        results=rows,
         verdict=verdict,
         summary=summary,
-        versions=_versions(),
     )
-
-
-# -- ingest ------------------------------------------------------------------------------------
-
-
-def _relative(project: Project, path: Path) -> str:
-    """``path`` relative to the project when inside it (records stay machine-independent)."""
-    try:
-        return path.resolve().relative_to(project.root.resolve()).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def ingest_field_log(
-    root: str | Path,
-    log: str | Path | None = None,
-    *,
-    store: str | None = None,
-) -> IngestReport:
-    """Read the field log (``log``, default the [DD] ``field_log.path``) of the project at
-    ``root`` and record ``stage6/operation`` and, with a calibrated monitor,
-    ``stage6/monitor`` in the evidence store as one run.
-
-    Raises :class:`~amlas.monitor.FieldLogError` (nothing written) for malformed lines and
-    :class:`UsageError` for a missing log; returns the report with ``diagnostics`` set
-    (nothing done) when the project has errors.
-    """
-    loaded = check_project(root)
-    project = loaded.project
-    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
-    uri = store or project.manifest.evidence
-    configured = field_log_path(project) if not loaded.diagnostics.has_errors else None
-    if log is None and configured is not None:
-        log = configured[0]
-    report = IngestReport(run_id, uri, str(log) if log is not None else "")
-    if loaded.diagnostics.has_errors:
-        report.diagnostics = loaded.diagnostics
-        return report
-    if log is None:
-        raise UsageError(
-            "no field log given and [DD] names none; pass LOG or add 'field_log: {path: ...}' "
-            "to [DD]"
-        )
-    confidence = configured[1].confidence if configured is not None else 0.95
-    log = Path(log)
-    dd = project.get("DD", ErroneousBehaviourLog)
-    system = project.system_requirements
-    records = read_field_log(
-        log,
-        requirements=[r.id for r in system.requirements] if system else None,
-        behaviours=[b.id for b in dd.behaviours] if dd else None,
-    )
-    report.counts = {
-        "period": len(records.periods),
-        "flag": len(records.flags),
-        "review": len(records.reviews),
-        "incident": len(records.incidents),
-        "label": len(records.labels),
-    }
-    name = _relative(project, log)
-    made = [operation_record(project, records, confidence=confidence, name=name)]
-    config = dd.monitor if dd is not None else None
-    if config is None:
-        report.not_run.append(("stage6/monitor", "[DD] configures no runtime monitor"))
-    else:
-        try:
-            monitor = load_monitor(project)
-        except UsageError as exc:
-            report.not_run.append(("stage6/monitor", str(exc)))
-        else:
-            sha = sha256_file(monitor_path(project))
-            made.append(
-                monitor_record(
-                    project, monitor, sha, records, config=monitor_config(project), name=name
-                )
-            )
-    with (
-        open_store(uri, root=project.root) as evidence,
-        evidence.begin(run_id, role="developer", stages=[6]) as run,
-    ):
-        for record in made:
-            report.records.append((run.put(record), record))
-    return report

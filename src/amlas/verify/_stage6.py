@@ -21,49 +21,52 @@ import math
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from amlas.adapters import import_callable
-from amlas.checks._hazard import MLEvidence, hazard_chains, hazard_requirements
-from amlas.checks._metrics import overall_verdict
-from amlas.checks._scenarios import BarrierCount, ScenarioResult, run_scenario
-from amlas.evidence._inputs import ProjectInputs, canonical_hash, module_file
-from amlas.evidence._record import EvidenceRecord
-from amlas.evidence._signature import VerifierTrust
+from amlas.checks import (
+    BarrierCount,
+    MLEvidence,
+    ScenarioResult,
+    hazard_chains,
+    hazard_requirements,
+    overall_verdict,
+    run_scenario,
+)
+from amlas.evidence import (
+    EvidenceRecord,
+    EvidenceStore,
+    ProjectInputs,
+    VerifierTrust,
+    canonical_hash,
+    keys,
+    module_file,
+)
 from amlas.hashing import sha256_file
+from amlas.project import Project
 from amlas.project.artefacts import OperationalScenarios, SystemDescription
-
-if TYPE_CHECKING:
-    from amlas.evidence._run import _Runner
+from amlas.verify._context import RunContext, SummaryRow
+from amlas.verify._plan import PlannedCheck
+from amlas.verify._records import make_record, plain_json, timed
 
 __all__ = ["run_stage6"]
 
 
-def run_stage6(runner: _Runner, evidence: Any) -> None:
-    """Run stage 6 for ``runner`` (its records and summary rows grow); ``evidence`` is the
-    open store the verification results are read from."""
-    from amlas.evidence._run import SummaryRow, _json, _timed, _versions
-
-    project, report = runner.project, runner.report
+def run_stage6(
+    context: RunContext, scenarios_planned: list[PlannedCheck], evidence: EvidenceStore
+) -> None:
+    """Run the planned scenario and hazard checks (``scenarios_planned``, in plan order);
+    ``evidence`` is the open store the verification results are read from."""
+    project, report = context.project, context.report
     scenarios = project.get("EE", OperationalScenarios)
-    if scenarios is None:
-        report.not_run.append(("stage 6", "the project has no operational scenarios [EE]"))
-        return
-    if scenarios.harness is None:
-        report.not_run.append(
-            (
-                "stage 6",
-                "[EE] names no 'harness' (module:function running the integrated system for "
-                "one scenario run); see docs/deployment.md",
-            )
-        )
-        return
+    assert scenarios is not None
+    assert scenarios.harness is not None
     harness = import_callable(
         scenarios.harness, project.root, f"[EE] harness {scenarios.harness!r}"
     )
     description = project.get("C", SystemDescription)
     barriers = {b.id for b in description.barriers} if description is not None else set()
-    model = runner.model() if runner.model_reference is not None else None
+    model = context.model() if context.model_reference is not None else None
     inputs: dict[str, str] = {
         f"artefact:{letter}": canonical_hash(project.artefacts[letter])
         for letter in ("EE", "C", "A")
@@ -78,11 +81,14 @@ def run_stage6(runner: _Runner, evidence: Any) -> None:
     if source is not None:
         inputs["harness_code"] = sha256_file(source)
     if model is not None:
-        inputs.update(runner.model_inputs())
+        inputs.update(context.model_inputs())
+    by_id = {s.id: s for s in scenarios.scenarios}
     measured: dict[str, BarrierCount] = {}
-    for scenario in scenarios.scenarios:
-        advance = runner.reporter.task(f"scenario {scenario.id}", scenario.variations)
-        with _timed() as meta:
+    ran: list[tuple[PlannedCheck, ScenarioResult, dict[str, Any]]] = []
+    for planned in (p for p in scenarios_planned if p.kind == "scenario"):
+        scenario = by_id[planned.subject]
+        advance = context.reporter.task(f"scenario {scenario.id}", scenario.variations)
+        with timed() as meta:
             result = run_scenario(
                 scenario,
                 harness,
@@ -95,69 +101,64 @@ def run_stage6(runner: _Runner, evidence: Any) -> None:
             total = measured.setdefault(barrier, BarrierCount())
             total.demands += count.demands
             total.failures += count.failures
-        record = _scenario_record(runner, result, inputs, meta)
-        runner.keep(record)
+        ran.append((planned, result, meta))
+    # every project-local module the harness brought in (a simulator beside it, say) is
+    # part of the harness: changing it makes the scenario records stale
+    local = _local_modules(project.root)
+    for planned, result, meta in ran:
+        context.keep(_scenario_record(context, planned, result, {**inputs, **local}, meta))
         for part in result.slices():
             report.rows.append(
                 SummaryRow(
                     6,
-                    scenario.id,
+                    result.scenario.id,
                     "EE",
                     part.slice,
                     part.estimate,
                     part.bound if math.isfinite(part.bound) else None,
-                    f">= {scenario.pass_rate(part.slice):g}",
+                    f">= {result.scenario.pass_rate(part.slice):g}",
                     part.verdict,
                     part.reason,
                 )
             )
-    # every project-local module the harness brought in (a simulator beside it, say) is
-    # part of the harness: changing it makes the scenario records stale
-    local = _local_modules(project.root)
-    for record in runner.records:
-        if record.key.startswith("stage6/scenario/"):
-            record.inputs.update(local)
     confidence = min((s.confidence for s in scenarios.scenarios), default=0.95)
     counts = {b: c.as_json(confidence) for b, c in measured.items()}
-    ml, stage_note, cited = _verification_results(project, evidence, runner.records)
-    with _timed() as meta:
+    ml, stage_note, cited = _verification_results(project, evidence, context.records)
+    hazards = {p.subject: p for p in scenarios_planned if p.kind == "hazard"}
+    with timed() as meta:
         chains = hazard_chains(project, ml, counts, confidence=confidence)
     for chain in chains:
-        record = EvidenceRecord(
-            key=f"stage6/hazard/{chain.hazard}",
-            check="deployment.hazard_rate",
-            stage=6,
-            role=report.role,
-            subject=chain.hazard,
-            dataset=None,
+        planned_hazard = hazards.get(chain.hazard)
+        if planned_hazard is None:
+            continue
+        record = make_record(
+            planned_hazard,
+            role=context.role,
             parameters={"hazard": chain.hazard, "acceptable_from": chain.acceptable_from},
-            resolved=_json(
-                {
-                    "description": chain.description,
-                    "factors": [f.as_json() for f in chain.factors],
-                    "acceptable": chain.acceptable,
-                    "acceptable_per": chain.acceptable_per,
-                    "verification_results": chain.evidence,
-                    "results_from": stage_note,
-                    "barrier_counts": counts,
-                    "confidence": chain.confidence,
-                    "factor_level": chain.factor_level,
-                    "method": "products of one-sided Clopper-Pearson bounds, Bonferroni over "
-                    "the uncertain factors",
-                    "assumption": "barriers fail independently of each other and of the ML "
-                    "component; the rate is per demand (a situation in which the hazard can "
-                    "arise)",
-                }
-            ),
+            resolved={
+                "description": chain.description,
+                "factors": [f.as_json() for f in chain.factors],
+                "acceptable": chain.acceptable,
+                "acceptable_per": chain.acceptable_per,
+                "verification_results": chain.evidence,
+                "results_from": stage_note,
+                "barrier_counts": counts,
+                "confidence": chain.confidence,
+                "factor_level": chain.factor_level,
+                "method": "products of one-sided Clopper-Pearson bounds, Bonferroni over "
+                "the uncertain factors",
+                "assumption": "barriers fail independently of each other and of the ML "
+                "component; the rate is per demand (a situation in which the hazard can "
+                "arise)",
+            },
             # the verification results it rests on: their inputs are its inputs (R23)
             inputs={**inputs, **{k: v for d in chain.evidence for k, v in cited[d].items()}},
-            results=[_json(chain.as_slice())],
+            results=[chain.as_slice()],
             verdict=chain.verdict,
             summary=f"{chain.hazard}: {chain.verdict}; {chain.reason}",
-            versions=_versions(),
             metadata=meta,
         )
-        runner.keep(record)
+        context.keep(record)
         report.rows.append(
             SummaryRow(
                 6,
@@ -191,11 +192,12 @@ def _local_modules(root: Path) -> dict[str, str]:
 
 
 def _scenario_record(
-    runner: _Runner, result: ScenarioResult, inputs: dict[str, str], meta: dict[str, Any]
+    context: RunContext,
+    planned: PlannedCheck,
+    result: ScenarioResult,
+    inputs: dict[str, str],
+    meta: dict[str, Any],
 ) -> EvidenceRecord:
-    from amlas.evidence._run import _json as json
-    from amlas.evidence._run import _versions as versions
-
     scenario = result.scenario
     slices = result.slices()
     verdict = overall_verdict([s.verdict for s in slices])
@@ -203,42 +205,37 @@ def _scenario_record(
     summary = f"{scenario.id} ({scenario.name}): {verdict}; held in {held} runs"
     if result.errors:
         summary += f"; {len(result.errors)} runs ended in an error"
-    return EvidenceRecord(
-        key=f"stage6/scenario/{scenario.id}",
-        check="deployment.scenario",
-        stage=6,
-        role=runner.report.role,
-        subject=scenario.id,
-        dataset=None,
-        parameters=json(scenario.model_dump(mode="json", exclude_defaults=True)),
-        resolved=json(
-            {
-                "harness": runner.project.get("EE", OperationalScenarios).harness,  # type: ignore[union-attr]
-                "runs": result.runs,
-                "seeds": "perturbation_seed('<scenario>/<variation>')",
-                "errors": [{"run": k, "error": e} for k, e in result.errors[:50]],
-                "error_count": len(result.errors),
-                "barriers": {b: c.as_json(scenario.confidence) for b, c in result.barriers.items()},
-                "notes": [{"run": k, "note": n} for k, n in result.notes[:50]],
-                "note_counts": dict(Counter(n for _, n in result.notes).most_common()),
-                "seconds": round(result.seconds, 6),
-                "comparison": "at_least",
-                "confidence": scenario.confidence,
-                "method": "clopper-pearson (Bonferroni across requirements) where the pass "
-                "rate is below 1; every run must hold where it is 1",
-            }
-        ),
-        inputs=dict(inputs),
-        results=json([s.as_json() for s in slices]),
+    scenarios = context.project.get("EE", OperationalScenarios)
+    assert scenarios is not None
+    return make_record(
+        planned,
+        role=context.role,
+        parameters=plain_json(scenario.model_dump(mode="json", exclude_defaults=True)),
+        resolved={
+            "harness": scenarios.harness,
+            "runs": result.runs,
+            "seeds": "perturbation_seed('<scenario>/<variation>')",
+            "errors": [{"run": k, "error": e} for k, e in result.errors[:50]],
+            "error_count": len(result.errors),
+            "barriers": {b: c.as_json(scenario.confidence) for b, c in result.barriers.items()},
+            "notes": [{"run": k, "note": n} for k, n in result.notes[:50]],
+            "note_counts": dict(Counter(n for _, n in result.notes).most_common()),
+            "seconds": round(result.seconds, 6),
+            "comparison": "at_least",
+            "confidence": scenario.confidence,
+            "method": "clopper-pearson (Bonferroni across requirements) where the pass "
+            "rate is below 1; every run must hold where it is 1",
+        },
+        inputs=inputs,
+        results=[s.as_json() for s in slices],
         verdict=verdict,
         summary=summary,
-        versions=versions(),
         metadata=meta,
     )
 
 
 def _verification_results(
-    project: Any, evidence: Any, fresh: list[EvidenceRecord]
+    project: Project, evidence: EvidenceStore, fresh: list[EvidenceRecord]
 ) -> tuple[dict[str, MLEvidence], str, dict[str, dict[str, str]]]:
     """The latest stage-5 result of every requirement a hazard chain can use (stage 4
     where stage 5 has none), from this run's ``fresh`` records first, then the store; a
@@ -250,11 +247,11 @@ def _verification_results(
     fallback, stale = [], []
     checker = ProjectInputs(project)
     trust = VerifierTrust(project)  # a stored stage-5 result counts only when verifier-signed
-    system = project.artefacts.get("A")
+    system = project.system_requirements
     hazards = [h.id for h in system.hazards] if system is not None else []
     wanted = {r.id: r for h in hazards for r in hazard_requirements(project, h)}
     for rid in sorted(wanted):
-        for key in (f"stage5/{rid}/P", f"stage4/{rid}/O"):
+        for key in (keys.requirement_key(5, rid, "P"), keys.requirement_key(4, rid, "O")):
             record = current.get(key)
             if record is None:
                 exact = [d for k, d in evidence.list(key) if k == key]
@@ -270,7 +267,7 @@ def _verification_results(
                     continue
             out[rid] = MLEvidence(rid, key, record.digest, list(record.results))
             cited[record.digest] = dict(record.inputs)
-            if key.startswith("stage4"):
+            if keys.key_stage(key) == 4:
                 fallback.append(rid)
             break
     note = "stage 5 verification results [Z]"

@@ -1,0 +1,45 @@
+"""Verification: the run that turns a project's requirements into evidence records.
+
+One plan, several consumers::
+
+    plan(project, role=..., stages=...)      every check the project calls for (_plan)
+      -> execute(plan, store=..., key=...)   amlas run, run --stale-only   (_execute)
+      -> analyse_impact(root)                amlas impact                  (_impact)
+      -> ingest_field_log(root)              amlas monitor ingest          (_ingest)
+
+Each :class:`PlannedCheck` carries its record key (:mod:`amlas.evidence.keys`), check
+name, subject, datasets, the role that may run it, the inputs its record rests on with
+their current hashes, and why it cannot run where it cannot. Executors per kind of check
+(:mod:`._data` for stage 3, :mod:`._evaluate` for stages 4 and 5, :mod:`._stage6`,
+:mod:`._operation`) turn outcomes into records through one builder (:mod:`._records`);
+what the checks of one run share (data read once, the model loaded once, R15 custody of
+sealed data) is :class:`RunContext` (:mod:`._context`).
+
+The statistics and the checks themselves live in :mod:`amlas.checks`; records, stores,
+input hashes and custody in :mod:`amlas.evidence`.
+"""
+
+from amlas.verify._context import Reporter, RunContext, RunReport, SummaryRow
+from amlas.verify._execute import execute, run_project
+from amlas.verify._impact import CheckToRun, Impact, StaleRecord, analyse_impact
+from amlas.verify._ingest import IngestReport, ingest_field_log
+from amlas.verify._plan import DEFAULT_STAGES, Plan, PlannedCheck, plan
+
+__all__ = [
+    "DEFAULT_STAGES",
+    "CheckToRun",
+    "Impact",
+    "IngestReport",
+    "Plan",
+    "PlannedCheck",
+    "Reporter",
+    "RunContext",
+    "RunReport",
+    "StaleRecord",
+    "SummaryRow",
+    "analyse_impact",
+    "execute",
+    "ingest_field_log",
+    "plan",
+    "run_project",
+]

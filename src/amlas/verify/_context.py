@@ -1,0 +1,266 @@
+"""What the checks of one run share: the data read once, the model loaded once, and the
+records and summary rows the run has made so far.
+
+Reading is where R15 is kept: a sealed dataset is opened only with the verifier key, each
+unseal is logged (:func:`amlas.evidence.open_sealed`), and a record computed from sealed
+data keeps its per-sample detail only sealed for that key (:meth:`RunContext.keep`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from pydantic import BaseModel
+
+from amlas.adapters import Model, load_model
+from amlas.checks import Dataset, Predictions, load_dataset, predict
+from amlas.diagnostics import Diagnostics
+from amlas.errors import UsageError
+from amlas.evidence import (
+    EvidenceRecord,
+    Unsealed,
+    canonical_hash,
+    model_code_file,
+    open_sealed,
+    seal_record_detail,
+)
+from amlas.hashing import sha256_file
+from amlas.project import Project
+from amlas.project.artefacts import ModelReference
+from amlas.sealing import VerifierKey
+from amlas.verify._plan import Plan, PlannedCheck
+
+__all__ = ["Reporter", "RunContext", "RunReport", "SummaryRow"]
+
+Role = Literal["developer", "verifier"]
+
+
+class Reporter(Protocol):
+    """Progress for long work: ``task`` starts a bar and returns its advance callback."""
+
+    def task(self, description: str, total: int | None) -> Callable[[int], None]: ...
+
+
+class Silent:
+    """A reporter that shows nothing."""
+
+    def task(self, description: str, total: int | None) -> Callable[[int], None]:
+        return lambda _done: None
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One line of the summary table."""
+
+    stage: int
+    subject: str
+    dataset: str
+    slice: str
+    estimate: float | None
+    bound: float | None
+    threshold: str
+    verdict: str
+    detail: str = ""
+
+
+@dataclass
+class RunReport:
+    """What a run did: its records (once committed), summary rows, what did not run and why."""
+
+    run_id: str
+    store: str
+    role: Role
+    stages: tuple[int, ...]
+    rows: list[SummaryRow] = field(default_factory=list)
+    records: list[tuple[str, EvidenceRecord]] = field(default_factory=list)
+    """(digest, record) for every record written."""
+    not_run: list[tuple[str, str]] = field(default_factory=list)
+    """(what, why) for checks the role or the project could not run."""
+    warnings: list[str] = field(default_factory=list)
+    diagnostics: Diagnostics | None = None
+
+    def counts(self) -> dict[str, int]:
+        out = {"pass": 0, "fail": 0, "inconclusive": 0}
+        for _, record in self.records:
+            out[record.verdict] += 1
+        return out
+
+    def exit_code(self, *, strict: bool = False) -> int:
+        counts = self.counts()
+        if counts["fail"] or (strict and counts["inconclusive"]):
+            return 1
+        return 0
+
+
+class RunContext:
+    """The shared state of one run of ``plan`` (see the module docs)."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        report: RunReport,
+        *,
+        key: VerifierKey | None,
+        reporter: Reporter,
+        batch_size: int,
+    ) -> None:
+        self.plan = plan
+        self.project: Project = plan.project
+        self.report = report
+        self.key = key
+        self.reporter = reporter
+        self.batch_size = batch_size
+        self.datasets: dict[str, Dataset] = {}
+        self.unsealed: dict[str, Unsealed] = {}
+        self.records: list[EvidenceRecord] = []
+        self._model: Model | None = None
+        self._predictions: dict[str, Predictions] = {}
+
+    @property
+    def role(self) -> Role:
+        return self.report.role
+
+    def not_run(self, what: str, why: str) -> None:
+        self.report.not_run.append((what, why))
+
+    # -- data ------------------------------------------------------------------------------
+
+    def dataset(self, letter: str) -> Dataset:
+        if letter not in self.datasets:
+            document = self.project.datasets()[letter]
+            data = None
+            if document.sealed is not None:
+                if self.key is None:
+                    raise UsageError(
+                        f"[{letter}] is sealed: give the verifier key with --key-file or "
+                        "AMLAS_VERIFIER_KEY_FILE"
+                    )
+                unsealed = open_sealed(
+                    self.project,
+                    letter,
+                    self.key,
+                    purpose=f"amlas run, stages {self.report.stages}, run {self.report.run_id}",
+                )
+                self.unsealed[letter] = unsealed
+                data = unsealed.data
+            self.datasets[letter] = load_dataset(self.project, letter, data=data)
+        return self.datasets[letter]
+
+    def data_inputs(self, letter: str) -> dict[str, str]:
+        """The hash of the data read for ``letter`` and, for sealed data, the access-log
+        entry of its unseal."""
+        out = {f"dataset:{letter}": self.datasets[letter].sha256}
+        if letter in self.unsealed:
+            out[f"access_log:{letter}"] = self.unsealed[letter].entry.hash
+        return out
+
+    def keep(self, record: EvidenceRecord) -> EvidenceRecord:
+        """Add ``record`` to the run. Every record goes through here, so that one computed
+        from sealed data keeps its per-sample detail (sample ids, values, counterexamples)
+        only sealed for the verifier key (R15), before anything (a stage-6 chain citing it,
+        the store, the summary) sees it."""
+        sealed = [x for x, d in self.project.datasets().items() if d.sealed is not None]
+        ids: set[str] = set()
+        for letter in sealed:
+            dataset = self.datasets.get(letter)
+            if dataset is not None and f"dataset:{letter}" in record.inputs:
+                ids.update(str(x) for x in dataset.ids.tolist())
+                if dataset.groups is not None:
+                    ids.update(str(x) for x in dataset.groups.tolist())
+        kept = seal_record_detail(record, sealed=sealed, key=self.key, sample_ids=ids)
+        self.records.append(kept)
+        return kept
+
+    # -- model -----------------------------------------------------------------------------
+
+    @property
+    def model_reference(self) -> ModelReference | None:
+        return self.project.get("V", ModelReference)
+
+    def model(self) -> Model:
+        if self._model is None:
+            ref = self.model_reference
+            if ref is None:
+                raise UsageError("stages 4 and 5 need the model reference [V]")
+            path = self.project.root / ref.location if ref.location else None
+            model = load_model(
+                path,
+                ref.format,
+                callable=ref.callable,
+                class_order=ref.class_order,
+                search_path=self.project.root,
+                outputs=ref.outputs,
+                timeout_s=ref.timeout_s,
+            )
+            component = self.project.component
+            declared = component.class_names() if component else []
+            if declared and set(model.classes) != set(declared):
+                raise UsageError(
+                    f"the model's classes {list(model.classes)} are not the classes of [D] "
+                    f"{declared}; set 'class_order' in [V] to the [D] names in the order of "
+                    "the model's outputs"
+                )
+            self._model = model
+        return self._model
+
+    def model_inputs(self) -> dict[str, str]:
+        """The hash of the model file and, for a python callable, of its module's source:
+        the code that computes the predictions is part of the model."""
+        ref = self.model_reference
+        assert ref is not None
+        out = {"model": str(self.project.content_hash(self.project.root / ref.location))}
+        code = model_code_file(self.project)
+        if code is not None:
+            out["model_code"] = sha256_file(code)
+        return out
+
+    def test_inputs(self, planned: PlannedCheck, requirement: BaseModel) -> dict[str, str]:
+        """The inputs of a stage-4/5 record: the data, the model, the requirement, [B]."""
+        (letter,) = planned.datasets
+        inputs = self.data_inputs(letter)
+        inputs.update(self.model_inputs())
+        inputs[f"requirement:{planned.subject}"] = canonical_hash(requirement)
+        inputs["environment"] = canonical_hash(self.project.environment)
+        return inputs
+
+    def classes(self) -> list[str]:
+        component = self.project.component
+        return component.class_names() if component else []
+
+    def positive_class(self) -> tuple[str | None, str]:
+        """The class a decision threshold applies to, and where that choice came from."""
+        component = self.project.component
+        classes = list(self.model().classes)
+        if len(classes) != 2:
+            return None, "not a binary classifier: the most probable class is predicted"
+        if component is not None:
+            related = [c.name for c in component.classes if c.safety_related]
+            if len(related) == 1 and related[0] in classes:
+                return related[0], "the one safety-related class of [D]"
+        return classes[1], "the second class of [V] class_order (no single safety-related class)"
+
+    def predictions(self, letter: str) -> Predictions:
+        if letter not in self._predictions:
+            dataset = self.dataset(letter)
+            ref = self.model_reference
+            assert ref is not None
+            positive, _ = self.positive_class()
+            threshold = ref.decision_threshold if positive is not None else None
+            advance = self.reporter.task(f"predict [{letter}]", len(dataset))
+            self._predictions[letter] = predict(
+                self.model(),
+                dataset.inputs,
+                positive=positive,
+                threshold=threshold,
+                batch_size=self.batch_size,
+                progress=advance,
+            )
+        return self._predictions[letter]
+
+    @property
+    def value_range(self) -> tuple[float, float] | None:
+        component = self.project.component
+        bounds = component.inputs.value_range if component is not None else None
+        return (float(bounds[0]), float(bounds[1])) if bounds else None

@@ -1,0 +1,436 @@
+"""The plan: every check the project calls for, worked out once from the artefacts.
+
+:func:`plan` reads the project (no data, no model) and lists each check with the record
+key it writes, the registered check name, its subject and datasets, the role that may run
+it, the inputs its record rests on with their current hashes, and, where it cannot run,
+why. ``amlas run`` executes the runnable part (:func:`amlas.verify.execute`), ``amlas run
+--stale-only`` and ``amlas impact`` compare it with the evidence store, and ``amlas monitor
+ingest`` executes its field-log checks: all four read this one plan, so none of them can
+disagree about what a project calls for.
+
+What a plan knows only from the artefacts, it says here; what shows only once the model
+or the data is loaded (a model without probabilities for a calibration metric, say), the
+run reports as not run. Inputs that exist only after the data is read are not planned:
+``samples:X`` (a digest of the samples), ``access_log:X`` (the log entry of the unseal)
+and the ``harness_code:PATH`` of each project module the stage-6 harness loads.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from amlas.checks import requirement_check, requirement_unavailable
+from amlas.errors import UsageError
+from amlas.evidence import ProjectInputs, keys
+from amlas.evidence import model_code_file as _model_code_file
+from amlas.project import Project
+from amlas.project.artefacts import (
+    ErroneousBehaviourLog,
+    MLSafetyRequirement,
+    ModelReference,
+    OperationalScenarios,
+)
+
+__all__ = [
+    "DEFAULT_STAGES",
+    "ENVIRONMENT_RULES",
+    "NO_FIELD_LOG",
+    "Plan",
+    "PlannedCheck",
+    "chosen_stages",
+    "plan",
+]
+
+Role = Literal["developer", "verifier"]
+Kind = Literal[
+    "data_rule",
+    "independence",
+    "requirement",
+    "formal",
+    "scenario",
+    "hazard",
+    "operation",
+    "monitor",
+]
+DEFAULT_STAGES: Final[dict[str, tuple[int, ...]]] = {"developer": (3, 4), "verifier": (3, 5)}
+ALL_STAGES: Final = (3, 4, 5, 6)
+
+ENVIRONMENT_RULES: Final = frozenset({"within_odd", "min_samples_per_cell", "slice_balance"})
+"""The data rules that read [B] (bands, cells): their records cite ``environment``."""
+
+_INGESTED: Final = frozenset({"operation", "monitor"})
+NO_FIELD_LOG: Final = "[DD] names no field log ('field_log: {path: ...}')"
+"""Why the field-log checks cannot run, unless ``amlas monitor ingest`` is given a log."""
+
+
+@dataclass(frozen=True)
+class PlannedCheck:
+    """One check the project calls for (see the module docs)."""
+
+    key: str
+    kind: Kind
+    check: str
+    """The registered check the record will name, e.g. ``metric.recall``."""
+    stage: int
+    subject: str
+    """What the check is about: DR-1, MLR-3, SCN-2, HAZ-1, ``independence``, G6.7 (the
+    operational record), G6.8 (the monitor's)."""
+    datasets: tuple[str, ...]
+    needs: Role
+    """Who may run it: the verifier for stage 5 and for anything reading sealed data (R15)."""
+    inputs: Mapping[str, str | None]
+    """The input names its record cites -> their hash now (None: missing now)."""
+    reason: str | None = None
+    """Why it cannot run, or None."""
+    runs_in: Literal["amlas run", "amlas monitor ingest"] = "amlas run"
+
+    @property
+    def dataset(self) -> str | None:
+        """The record's ``dataset`` field: ``P``, ``N+O``, or None."""
+        return "+".join(self.datasets) or None
+
+    @property
+    def runnable(self) -> bool:
+        return self.reason is None
+
+    @property
+    def label(self) -> str:
+        """How a person names it: ``MLR-1 on [P]``, ``independence of [N] and [P]``."""
+        if self.kind == "independence":
+            return "independence of " + " and ".join(f"[{x}]" for x in self.datasets)
+        if self.kind == "formal":
+            return f"{self.subject} formal on [{self.dataset}]"
+        if self.kind in ("data_rule", "requirement"):
+            return f"{self.subject} on [{self.dataset}]"
+        return self.key
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The checks of ``stages`` for ``role`` (all of them, runnable or not), in run order."""
+
+    project: Project
+    role: Role
+    stages: tuple[int, ...]
+    checks: tuple[PlannedCheck, ...]
+    not_planned: tuple[tuple[str, str], ...] = ()
+    """(what, why) for whole parts the project gives nothing to plan from (no [H], no [EE],
+    a requirement with no metric): said once, not per check."""
+    only: frozenset[str] | None = field(default=None)
+    """The keys the plan was narrowed to (``amlas run --stale-only``), or None."""
+
+    def __iter__(self) -> Iterator[PlannedCheck]:
+        return iter(self.checks)
+
+    def __len__(self) -> int:
+        return len(self.checks)
+
+    def get(self, key: str) -> PlannedCheck | None:
+        return next((c for c in self.checks if c.key == key), None)
+
+    def of(self, *kinds: Kind) -> list[PlannedCheck]:
+        return [c for c in self.checks if c.kind in kinds]
+
+    def keys(self) -> set[str]:
+        return {c.key for c in self.checks}
+
+
+# -- what each check rests on -------------------------------------------------------------
+
+
+class _Planner:
+    def __init__(self, project: Project, role: Role, hashes: ProjectInputs) -> None:
+        self.project = project
+        self.role = role
+        self.hashes = hashes
+        self.datasets = project.datasets()
+        self.out: list[PlannedCheck] = []
+        self.not_planned: list[tuple[str, str]] = []
+
+    def needs(self, stage: int, letters: Collection[str]) -> Role:
+        sealed = any(x in self.datasets and self.datasets[x].sealed is not None for x in letters)
+        return "verifier" if stage == 5 or sealed else "developer"
+
+    def unreadable(self, letters: Collection[str]) -> str | None:
+        """Why the role cannot read one of ``letters``, or None."""
+        for letter in letters:
+            document = self.datasets.get(letter)
+            if document is None:
+                return f"the project declares no [{letter}]"
+            if document.sealed is not None and self.role != "verifier":
+                return f"[{letter}] is sealed: only the verifier role reads it (R15)"
+        return None
+
+    def add(
+        self,
+        key: str,
+        kind: Kind,
+        check: str,
+        stage: int,
+        subject: str,
+        letters: tuple[str, ...],
+        names: Collection[str],
+        reason: str | None = None,
+    ) -> None:
+        runs_in: Literal["amlas run", "amlas monitor ingest"] = (
+            "amlas monitor ingest" if kind in _INGESTED else "amlas run"
+        )
+        inputs = {name: self.hashes.current(name) for name in sorted(names)}
+        needs = self.needs(stage, letters)
+        self.out.append(
+            PlannedCheck(key, kind, check, stage, subject, letters, needs, inputs, reason, runs_in)
+        )
+
+    # -- stage 3 ---------------------------------------------------------------------------
+
+    def stage3(self) -> None:
+        data = self.project.data_requirements
+        if data is None:
+            self.not_planned.append(("stage 3", "the project has no data requirements [L]"))
+            return
+        for requirement in data.requirements:
+            if requirement.rule is None:
+                self.not_planned.append(
+                    (requirement.id, "no machine-checkable rule: judged by review in [Q]")
+                )
+                continue
+            for letter in requirement.datasets:
+                names = {f"dataset:{letter}", f"requirement:{requirement.id}"}
+                if requirement.rule.check in ENVIRONMENT_RULES:
+                    names.add("environment")
+                audit = getattr(requirement.rule, "audit_file", None)
+                if audit:
+                    names.add(f"file:{audit}")
+                self.add(
+                    keys.data_rule_key(requirement.id, letter),
+                    "data_rule",
+                    f"data.{requirement.rule.check}",
+                    3,
+                    requirement.id,
+                    (letter,),
+                    names,
+                    self.unreadable([letter]),
+                )
+        letters = [x for x in keys.DATASET_LETTERS if x in self.datasets]
+        for a, b in itertools.combinations(letters, 2):
+            self.add(
+                keys.independence_key(a, b),
+                "independence",
+                "independence",
+                3,
+                "independence",
+                (a, b),
+                {f"dataset:{a}", f"dataset:{b}"},
+                self.unreadable([a, b]),
+            )
+
+    # -- stages 4 and 5 --------------------------------------------------------------------
+
+    def model_inputs(self) -> set[str]:
+        return {"model"} | ({"model_code"} if _model_code_file(self.project) else set())
+
+    def tabular(self, letter: str) -> bool:
+        document = self.datasets[letter]
+        component = self.project.component
+        if document.feature_columns:
+            return True
+        return component is not None and component.inputs.kind == "tabular"
+
+    def evaluation(self, stage: int, letter: str) -> None:
+        ml = self.project.ml_requirements
+        if ml is None:
+            self.not_planned.append((f"stage {stage}", "the project has no [H]"))
+            return
+        model = self.project.get("V", ModelReference)
+        if model is None:
+            self.not_planned.append(
+                (f"stage {stage}", "stages 4 and 5 need the model reference [V]")
+            )
+            return
+        unreadable = self.unreadable([letter])
+        if letter not in self.datasets:
+            self.not_planned.append((f"stage {stage}", f"the project declares no [{letter}]"))
+            return
+        for requirement in ml.requirements:
+            if requirement.kind == "other" or requirement.metric is None:
+                why = (
+                    requirement.data_related_reason.strip()
+                    if not requirement.data_related
+                    else "no metric to evaluate"
+                )
+                self.not_planned.append((requirement.id, f"not evaluated on data: {why}"))
+                continue
+            self.requirement(stage, letter, requirement, model, unreadable)
+
+    def requirement(
+        self,
+        stage: int,
+        letter: str,
+        requirement: MLSafetyRequirement,
+        model: ModelReference,
+        unreadable: str | None,
+    ) -> None:
+        names = {f"dataset:{letter}", f"requirement:{requirement.id}", "environment"}
+        names |= self.model_inputs()
+        if requirement.property is not None:
+            formal = requirement_unavailable(
+                requirement, model_format=model.format, tabular=self.tabular(letter), formal=True
+            )
+            self.add(
+                keys.formal_key(stage, requirement.id),
+                "formal",
+                "formal." + requirement.property.kind,
+                stage,
+                requirement.id,
+                (letter,),
+                names,
+                unreadable or formal,
+            )
+        if requirement.metric == "verified_robustness":
+            return  # the formal record is the evidence
+        why = requirement_unavailable(
+            requirement, model_format=model.format, tabular=self.tabular(letter)
+        )
+        self.add(
+            keys.requirement_key(stage, requirement.id, letter),
+            "requirement",
+            requirement_check(requirement),
+            stage,
+            requirement.id,
+            (letter,),
+            names,
+            unreadable or why,
+        )
+
+    # -- stage 6 ---------------------------------------------------------------------------
+
+    def stage6(self) -> None:
+        project = self.project
+        scenarios = project.get("EE", OperationalScenarios)
+        if scenarios is None:
+            self.not_planned.append(("stage 6", "the project has no operational scenarios [EE]"))
+        elif scenarios.harness is None:
+            self.not_planned.append(
+                (
+                    "stage 6",
+                    "[EE] names no 'harness' (module:function running the integrated system "
+                    "for one scenario run); see docs/deployment.md",
+                )
+            )
+        else:
+            names = self.scenario_inputs(scenarios)
+            for scenario in scenarios.scenarios:
+                self.add(
+                    keys.scenario_key(scenario.id),
+                    "scenario",
+                    "deployment.scenario",
+                    6,
+                    scenario.id,
+                    (),
+                    names,
+                )
+            system = project.system_requirements
+            hazards = [h.id for h in system.hazards] if system is not None else []
+            for hazard in hazards:
+                # and the inputs of the verification results it uses, known when it runs
+                self.add(
+                    keys.hazard_key(hazard),
+                    "hazard",
+                    "deployment.hazard_rate",
+                    6,
+                    hazard,
+                    (),
+                    names,
+                )
+        # the field-log checks: 'amlas monitor ingest' runs them (a log given to it on the
+        # command line stands in for the one [DD] names)
+        log = project.get("DD", ErroneousBehaviourLog)
+        path = log.field_log.path if log is not None and log.field_log is not None else None
+        logged = {f"field_log:{path}"} if path else set()
+        no_log = None if path else NO_FIELD_LOG
+        self.add(
+            keys.OPERATION,
+            "operation",
+            "deployment.operation",
+            6,
+            "G6.7",
+            (),
+            {"artefact:A"} | logged,
+            no_log,
+        )
+        no_monitor = (
+            "[DD] configures no runtime monitor" if log is None or not log.monitor else None
+        )
+        self.add(
+            keys.MONITOR,
+            "monitor",
+            "deployment.monitor",
+            6,
+            "G6.8",
+            (),
+            {"monitor"} | logged,
+            no_monitor or no_log,
+        )
+
+    def scenario_inputs(self, scenarios: OperationalScenarios) -> set[str]:
+        names = {f"artefact:{x}" for x in ("EE", "C", "A") if x in self.project.artefacts}
+        names |= {f"dataset:{x}" for x in scenarios.harness_data if x in self.datasets}
+        names.add("harness_code")
+        if self.project.get("V", ModelReference) is not None:
+            names |= self.model_inputs()
+        return names
+
+
+def chosen_stages(role: Role, stages: Collection[int] | None) -> tuple[int, ...]:
+    """``stages`` (default: the role's) sorted; :class:`UsageError` for a stage outside
+    3-6, or stage 5 for any role but the verifier's (R15)."""
+    chosen = tuple(sorted(set(stages if stages else DEFAULT_STAGES[role])))
+    for stage in chosen:
+        if stage not in ALL_STAGES:
+            raise UsageError(f"--stage {stage}: amlas run covers stages 3, 4, 5 and 6")
+    if 5 in chosen and role != "verifier":
+        raise UsageError(
+            "stage 5 evaluates on the verification data [P], which only the verifier role "
+            "reads (R15): run it with --role verifier"
+        )
+    return chosen
+
+
+def plan(
+    project: Project,
+    *,
+    role: Role = "developer",
+    stages: Collection[int] | None = None,
+    only: Collection[str] | None = None,
+    hashes: ProjectInputs | None = None,
+) -> Plan:
+    """The checks of ``stages`` (default: the role's, see :data:`DEFAULT_STAGES`) that
+    ``project`` calls for, as ``role`` sees them: a check the role may not run is planned
+    with why. ``only`` narrows the plan to those record keys (stage 6's scenario and hazard
+    checks stay together: a hazard chain rests on the scenario runs of the same run).
+    ``hashes`` shares a cache of current input hashes with the caller.
+
+    Raises :class:`UsageError` for a stage outside 3-6 or a role that may not run one."""
+    if isinstance(only, str):
+        raise UsageError(f"only={only!r} must be a collection of record keys, not one key")
+    chosen = chosen_stages(role, stages)
+    planner = _Planner(project, role, hashes or ProjectInputs(project))
+    if 3 in chosen:
+        planner.stage3()
+    if 4 in chosen:
+        planner.evaluation(4, "O")
+    if 5 in chosen:
+        planner.evaluation(5, "P")
+    if 6 in chosen:
+        planner.stage6()
+    checks = planner.out
+    wanted = frozenset(only) if only is not None else None
+    if wanted is not None:
+        together = any(c.key in wanted for c in checks if c.kind in ("scenario", "hazard"))
+        checks = [
+            c for c in checks if c.key in wanted or (together and c.kind in ("scenario", "hazard"))
+        ]
+    return Plan(project, role, chosen, tuple(checks), tuple(planner.not_planned), wanted)
