@@ -13,6 +13,7 @@ LAYERS = {
     "diagnostics": 0,
     "hashing": 0,
     "fileio": 0,
+    "plugins": 0,  # entry-point registries (amlas.plugins)
     "adapters": 0,  # data and model adapters
     "sealing": 0,  # sealed containers and the access log
     "project": 1,
@@ -23,6 +24,7 @@ LAYERS = {
     "render": 5,
     "cli": 6,
     "server": 6,
+    "testing": 7,  # conformance suites and fakes for plug-in authors (amlas.testing)
     "__main__": 6,
 }
 FACADE = 1  # amlas/__init__.py re-exports the layers up to the project model
