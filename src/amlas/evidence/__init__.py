@@ -21,10 +21,11 @@ The hash contract:
   current files, and a mismatch marks the claims resting on the record stale.
 
 Stores are opened by URI with :func:`open_store` (``fs://evidence``, ``sqlite:///
-evidence.db``, any SQLAlchemy URL). A run's records become current (move the refs) only
-when the run commits, so an interrupted run never leaves a half-updated store, and a
-record whose content no longer matches its digest is reported (``get`` raises
-:class:`CorruptRecord`, ``verify`` lists it), never used.
+evidence.db``, any SQLAlchemy URL, ``memory://NAME``); the backends are plug-ins of the
+entry-point group ``amlas.stores`` (:class:`StoreBackend`). A run's records become
+current (move the refs) only when the run commits, so an interrupted run never leaves a
+half-updated store, and a record whose content no longer matches its digest is reported
+(``get`` raises :class:`CorruptRecord`, ``verify`` lists it), never used.
 
 A record computed from sealed data ([P]) keeps its per-sample detail (sample ids,
 values, counterexamples) only encrypted for the verifier key, in ``sealed_detail``;
@@ -37,6 +38,7 @@ records ``stage6/operation`` and ``stage6/monitor`` (:func:`ingest_field_log`).
 from amlas.evidence._custody import SealOutcome, current_actor, open_sealed, seal_dataset
 from amlas.evidence._detail import detail_status, open_evidence_detail
 from amlas.evidence._inputs import ProjectInputs, canonical_hash
+from amlas.evidence._memory import MemoryStore, forget_memory_store
 from amlas.evidence._operation import IngestReport, ingest_field_log
 from amlas.evidence._record import EvidenceRecord, SealedDetail
 from amlas.evidence._run import Reporter, RunReport, SummaryRow, run_project, verify_custody
@@ -53,6 +55,7 @@ from amlas.evidence._store import (
     Run,
     RunEntry,
     RunSummary,
+    StoreBackend,
     StoreError,
     open_store,
 )
@@ -62,6 +65,7 @@ __all__ = [
     "EvidenceRecord",
     "EvidenceStore",
     "IngestReport",
+    "MemoryStore",
     "ProjectInputs",
     "RecordNotFound",
     "Reporter",
@@ -71,6 +75,7 @@ __all__ = [
     "RunSummary",
     "SealOutcome",
     "SealedDetail",
+    "StoreBackend",
     "StoreError",
     "SummaryRow",
     "VerifierTrust",
@@ -78,6 +83,7 @@ __all__ = [
     "check_signatures",
     "current_actor",
     "detail_status",
+    "forget_memory_store",
     "ingest_field_log",
     "open_evidence_detail",
     "open_sealed",
