@@ -9,10 +9,12 @@ import amlas.checks
 import amlas.diagnostics
 import amlas.evidence
 import amlas.monitor
+import amlas.plugins
 import amlas.project
 import amlas.render
 import amlas.sealing
 import amlas.server
+import amlas.testing
 
 PUBLIC = {
     amlas: {
@@ -180,6 +182,38 @@ PUBLIC = {
         "pack_folder",
         "predict_batched",
         "read_table",
+        "DatasetReader",
+        "ModelFormat",
+        "ModelOptions",
+        "ReaderOptions",
+        "dataset_reader",
+        "dataset_readers",
+        "model_format",
+        "model_formats",
+        "reader_for",
+    },
+    amlas.plugins: {
+        "GROUPS",
+        "IN_PROCESS",
+        "PluginError",
+        "PluginInfo",
+        "Registry",
+        "all_entries",
+        "registry",
+    },
+    amlas.testing: {
+        "STORE_CHECKS",
+        "T0",
+        "FakeModel",
+        "FakeModelFormat",
+        "StoreUnderTest",
+        "at",
+        "check_model_adapter",
+        "check_reader",
+        "check_store",
+        "make_record",
+        "memory_store_under_test",
+        "run_store_check",
     },
     amlas.sealing: {
         "DETAIL_ALGORITHM",
@@ -265,6 +299,7 @@ PUBLIC = {
         "EvidenceRecord",
         "EvidenceStore",
         "IngestReport",
+        "MemoryStore",
         "ProjectInputs",
         "RecordNotFound",
         "Reporter",
@@ -274,6 +309,7 @@ PUBLIC = {
         "RunSummary",
         "SealOutcome",
         "SealedDetail",
+        "StoreBackend",
         "StoreError",
         "SummaryRow",
         "VerifierTrust",
@@ -281,6 +317,7 @@ PUBLIC = {
         "check_signatures",
         "current_actor",
         "detail_status",
+        "forget_memory_store",
         "ingest_field_log",
         "open_evidence_detail",
         "open_sealed",
