@@ -295,6 +295,7 @@ PUBLIC = {
         "create_app",
     },
     amlas.evidence: {
+        "BaseStore",
         "CorruptRecord",
         "EvidenceRecord",
         "EvidenceStore",

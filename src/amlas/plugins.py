@@ -119,7 +119,9 @@ class Registry:
     as :mod:`importlib.metadata` does.
     """
 
-    def __init__(self, group: str, *, kind: str | None = None, path: Sequence[str] | None = None):
+    def __init__(
+        self, group: str, *, kind: str | None = None, path: Sequence[str] | None = None
+    ) -> None:
         self.group = group
         self.kind = kind or GROUPS.get(group, "plug-in")
         self._path = list(path) if path is not None else None

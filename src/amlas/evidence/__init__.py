@@ -49,6 +49,7 @@ from amlas.evidence._signature import (
     verify_signatures,
 )
 from amlas.evidence._store import (
+    BaseStore,
     CorruptRecord,
     EvidenceStore,
     RecordNotFound,
@@ -61,6 +62,7 @@ from amlas.evidence._store import (
 )
 
 __all__ = [
+    "BaseStore",
     "CorruptRecord",
     "EvidenceRecord",
     "EvidenceStore",

@@ -1,5 +1,9 @@
 """The evidence store interface: runs, the store protocol, its exceptions, and ``open_store``.
 
+``open_store`` picks a backend (:class:`StoreBackend`) from the ``amlas.stores`` entry-point
+registry; the backends (``_fs``, ``_sql``, ``_memory``, third parties) import this module,
+never the reverse.
+
 Every backend keeps three things:
 
 * **records**, content-addressed by digest and never changed once written;
