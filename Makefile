@@ -43,11 +43,11 @@ $(BIN)/python:
 	  { echo "amlas needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.demo-installed: $(BIN)/python requirements/demo.lock
+$(VENV)/.demo-installed: $(BIN)/python requirements/demo.lock pyproject.toml
 	$(call LOCKED,demo)
 	@touch $@
 
-$(VENV)/.test-installed: $(BIN)/python requirements/test.lock
+$(VENV)/.test-installed: $(BIN)/python requirements/test.lock pyproject.toml
 	$(call LOCKED,test)
 	@touch $@ $(VENV)/.demo-installed
 

@@ -14,6 +14,7 @@ LAYERS = {
     "diagnostics": 0,
     "hashing": 0,
     "fileio": 0,
+    "plugins": 0,  # entry-point registries (amlas.plugins)
     "adapters": 0,  # data and model adapters
     "sealing": 0,  # sealed containers and the access log
     "project": 1,
@@ -26,6 +27,7 @@ LAYERS = {
     "_api": 7,  # the Python API over objects (amlas.load, run, build_case, render_report)
     "cli": 7,
     "server": 7,
+    "testing": 8,  # conformance suites and fakes for plug-in authors (amlas.testing)
     "__main__": 7,
 }
 FACADE = 7  # amlas/__init__.py: the Python API, on top of the house (its heavy parts lazily)

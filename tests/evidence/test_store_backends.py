@@ -211,3 +211,26 @@ def test_missing_driver_is_a_one_line_hint(tmp_path: Path, uri: str, hint: str) 
     assert hint in message
     assert "\n" not in message
     assert "secret" not in message
+
+
+# -- memory -----------------------------------------------------------------------------
+
+
+def test_memory_stores_are_shared_by_name(tmp_path: Path) -> None:
+    from amlas.evidence import forget_memory_store
+
+    record = make_record()
+    _commit("memory://shared-by-name", tmp_path, record)
+    with open_store("memory://shared-by-name", root=tmp_path / "elsewhere") as again:
+        assert again.latest(record.key) == record
+        with open_store("memory://another-name", root=tmp_path) as other:
+            assert other.list() == []
+        forget_memory_store("shared-by-name")
+        assert again.list() == []
+    assert list(tmp_path.iterdir()) == []  # nothing written to disk
+
+
+@pytest.mark.parametrize("uri", ["memory://a/b", "memory://.hidden", "memory://x y"])
+def test_memory_store_names_are_plain(tmp_path: Path, uri: str) -> None:
+    with pytest.raises(StoreError, match="not a memory store name"):
+        open_store(uri, root=tmp_path)

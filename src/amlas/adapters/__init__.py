@@ -1,33 +1,50 @@
 """Data and model adapters (a shared leaf): read datasets into :class:`Table` and load
-models behind the :class:`Model` protocol. No knowledge of the project model; the checks
-bind artefact fields to these calls."""
+models behind the :class:`Model` protocol. Model formats and dataset readers are
+plug-ins (entry-point groups ``amlas.models`` and ``amlas.readers``). No knowledge of
+the project model; the checks bind artefact fields to these calls."""
 
-from amlas.adapters._model import Model
+from amlas.adapters._callable import call_loader, import_callable
+from amlas.adapters._model import Model, ModelError, ModelFormat, ModelOptions
 from amlas.adapters._models import (
     GuardedModel,
-    ModelError,
-    call_loader,
-    import_callable,
     load_model,
+    model_format,
+    model_formats,
     predict_batched,
 )
-from amlas.adapters._readers import DatasetError, pack_folder, read_table
+from amlas.adapters._reader import DatasetError, DatasetReader, ReaderOptions
+from amlas.adapters._readers import (
+    dataset_reader,
+    dataset_readers,
+    pack_folder,
+    read_table,
+    reader_for,
+)
 from amlas.adapters._table import ColumnError, Table
 from amlas.adapters._torch import TorchModel, torch_module
 
 __all__ = [
     "ColumnError",
     "DatasetError",
+    "DatasetReader",
     "GuardedModel",
     "Model",
     "ModelError",
+    "ModelFormat",
+    "ModelOptions",
+    "ReaderOptions",
     "Table",
     "TorchModel",
     "call_loader",
+    "dataset_reader",
+    "dataset_readers",
     "import_callable",
     "load_model",
+    "model_format",
+    "model_formats",
     "pack_folder",
     "predict_batched",
     "read_table",
+    "reader_for",
     "torch_module",
 ]

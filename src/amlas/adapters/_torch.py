@@ -38,12 +38,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from amlas.adapters._models import ModelError, call_loader
+from amlas.adapters._callable import call_loader
+from amlas.adapters._model import ModelError, ModelOptions
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["TorchModel", "load_torch_model", "torch_module"]
+__all__ = ["FORMAT", "TorchFormat", "TorchModel", "load_torch_model", "torch_module"]
 
 TORCH_HINT = "install the torch extra: pip install 'amlas[torch]' (torch==2.13.0, CPU)"
 Outputs = Literal["logits", "probabilities"]
@@ -247,3 +248,23 @@ def load_torch_model(
             f"{source}: returned a {type(module).__name__}; expected a torch.nn.Module"
         )
     return TorchModel(module, class_order, outputs, source)
+
+
+class TorchFormat:
+    """``format: torch`` (see the module doc): differentiable, for the gradient checks."""
+
+    name = "torch"
+    differentiable = True
+    distributions: tuple[str, ...] = ("torch",)
+
+    def load(self, path: Path | None, options: ModelOptions) -> TorchModel:
+        return load_torch_model(
+            path,
+            callable=options.callable,
+            class_order=options.class_order,
+            outputs=options.outputs,
+            search_path=options.search_path,
+        )
+
+
+FORMAT = TorchFormat()

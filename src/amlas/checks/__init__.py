@@ -14,6 +14,7 @@ records, stores and rendering live in the layers above.
 - :mod:`.formal`: local robustness proven by interval bound propagation and Marabou;
 - :mod:`._faults`: seeded bit-flip and stuck-at fault campaigns in torch models;
 - :mod:`._verify`: which of those a requirement calls for, turned into a result;
+- :mod:`.metrics`: metrics as plug-ins (entry-point group ``amlas.metrics``);
 - :mod:`._applicable`: the check a requirement calls for and why it cannot run, from the
   artefacts alone (the plan of a run asks before loading anything);
 - :mod:`._scenarios`, :mod:`._hazard`: stage-6 scenario runs and hazard-rate chains;
@@ -28,7 +29,7 @@ from amlas.checks._adversarial import (
     adversarial_predictions,
 )
 from amlas.checks._applicable import (
-    COMPUTABLE_METRICS,
+    formal_only,
     requirement_check,
     requirement_unavailable,
 )
@@ -96,7 +97,6 @@ from amlas.checks._verify import (
 __all__ = [
     "ADVERSARIAL_PERTURBATIONS",
     "AUDIT_LABEL_COLUMN",
-    "COMPUTABLE_METRICS",
     "IMAGE_PERTURBATIONS",
     "OUTSIDE",
     "OUTSIDE_CODE",
@@ -132,6 +132,7 @@ __all__ = [
     "evaluate_indicator",
     "evaluate_requirement",
     "fault_result",
+    "formal_only",
     "formal_result",
     "formal_unavailable",
     "hazard_chains",

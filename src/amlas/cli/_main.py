@@ -21,6 +21,7 @@ from amlas.case import STATUSES, Case, build_case, check_library, gate
 from amlas.cli._impact import impact
 from amlas.cli._monitor import monitor
 from amlas.cli._output import SafeConsole, echo
+from amlas.cli._plugins import plugins
 from amlas.diagnostics import (
     CODES,
     Diagnostics,
@@ -900,3 +901,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 cli.add_command(impact)
+cli.add_command(plugins)

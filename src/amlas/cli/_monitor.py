@@ -22,8 +22,6 @@ from amlas.project import Project, check_project
 
 __all__ = ["monitor"]
 
-_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".npz": "npz"}
-
 
 def _project(directory: str) -> Project:
     """The checked project; on errors print them and exit 1."""
@@ -80,15 +78,13 @@ def calibrate(directory: str) -> None:
 
 
 def _read(file: Path) -> Any:
-    from amlas.adapters import read_table
+    from amlas.adapters import DatasetError, ReaderOptions, reader_for
 
-    fmt = _FORMATS.get(file.suffix.lower())
-    if fmt is None:
-        raise UsageError(
-            f"{file}: cannot tell the format from the suffix {file.suffix!r}; expected one "
-            f"of {', '.join(_FORMATS)}"
-        )
-    return read_table(file, fmt)  # type: ignore[arg-type]
+    try:
+        reader = reader_for(file)
+    except DatasetError as error:
+        raise UsageError(f"cannot tell the format from the suffix: {error}") from error
+    return reader.read(file, ReaderOptions())
 
 
 @monitor.command()

@@ -147,6 +147,20 @@ _TABLE: tuple[Code, ...] = (
         "placeholder text left",
         "Text still holds a `TODO` placeholder from `amlas init`.",
     ),
+    Code(
+        "S008",
+        "error",
+        "plug-in name registered twice",
+        "Two installed packages register the same name in one `amlas.*` entry-point group "
+        "(`amlas plugins` lists them); neither is used until one is uninstalled or renamed.",
+    ),
+    Code(
+        "S009",
+        "error",
+        "plug-in failed to load",
+        "An installed package's entry point in an `amlas.*` group cannot be imported; the "
+        "message names the entry point, its package and the error.",
+    ),
     # -- X: identifiers and traceability ------------------------------------------------------
     Code(
         "X001",

@@ -21,10 +21,11 @@ The hash contract:
   current files, and a mismatch marks the claims resting on the record stale.
 
 Stores are opened by URI with :func:`open_store` (``fs://evidence``, ``sqlite:///
-evidence.db``, any SQLAlchemy URL). A run's records become current (move the refs) only
-when the run commits, so an interrupted run never leaves a half-updated store, and a
-record whose content no longer matches its digest is reported (``get`` raises
-:class:`CorruptRecord`, ``verify`` lists it), never used.
+evidence.db``, any SQLAlchemy URL, ``memory://NAME``); the backends are plug-ins of the
+entry-point group ``amlas.stores`` (:class:`StoreBackend`). A run's records become
+current (move the refs) only when the run commits, so an interrupted run never leaves a
+half-updated store, and a record whose content no longer matches its digest is reported
+(``get`` raises :class:`CorruptRecord`, ``verify`` lists it), never used.
 
 A record computed from sealed data ([P]) keeps its per-sample detail (sample ids,
 values, counterexamples) only encrypted for the verifier key, in ``sealed_detail``;
@@ -53,6 +54,7 @@ from amlas.evidence._inputs import (
     model_code_file,
     module_file,
 )
+from amlas.evidence._memory import MemoryStore, forget_memory_store
 from amlas.evidence._record import EvidenceRecord, SealedDetail
 from amlas.evidence._signature import (
     VerifierTrust,
@@ -61,21 +63,25 @@ from amlas.evidence._signature import (
     verify_signatures,
 )
 from amlas.evidence._store import (
+    BaseStore,
     CorruptRecord,
     EvidenceStore,
     RecordNotFound,
     Run,
     RunEntry,
     RunSummary,
+    StoreBackend,
     StoreError,
     open_store,
 )
 from amlas.evidence._use import StoreLike, store_uri, using_store
 
 __all__ = [
+    "BaseStore",
     "CorruptRecord",
     "EvidenceRecord",
     "EvidenceStore",
+    "MemoryStore",
     "ProjectInputs",
     "RecordNotFound",
     "Run",
@@ -83,6 +89,7 @@ __all__ = [
     "RunSummary",
     "SealOutcome",
     "SealedDetail",
+    "StoreBackend",
     "StoreError",
     "StoreLike",
     "Unsealed",
@@ -93,6 +100,7 @@ __all__ = [
     "current_actor",
     "detail_status",
     "file_hash",
+    "forget_memory_store",
     "keys",
     "model_code_file",
     "module_file",

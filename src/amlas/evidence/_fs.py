@@ -34,7 +34,7 @@ from amlas.evidence._store import (
 )
 from amlas.fileio import atomic_write_text, clean_stale_temps
 
-__all__ = ["FileStore"]
+__all__ = ["BACKEND", "FileStore", "FsBackend"]
 
 _OBJECT_NAME = re.compile(r"^[0-9a-f]{64}\.json$")
 _FANOUT = re.compile(r"^[0-9a-f]{2}$")
@@ -232,3 +232,20 @@ class _FsRun:
     def abandon(self) -> None:
         # Objects already written stay: unreferenced and harmless, like git's loose objects.
         pass
+
+
+class FsBackend:
+    """The ``fs`` entry of ``amlas.stores``: ``fs://PATH``, relative to the project root."""
+
+    schemes: tuple[str, ...] = ("fs",)
+    usage = "'fs://PATH' (JSON files; relative paths are inside the project)"
+
+    def handles(self, scheme: str) -> bool:
+        return scheme == "fs"
+
+    def open(self, uri: str, *, root: Path) -> FileStore:
+        rest = uri.partition("://")[2] or "evidence"
+        return FileStore(Path(root) / rest, uri=uri)
+
+
+BACKEND = FsBackend()

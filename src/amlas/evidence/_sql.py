@@ -36,7 +36,7 @@ from amlas.evidence._store import (
     signature_replaces,
 )
 
-__all__ = ["SqlStore", "dialect_known"]
+__all__ = ["BACKEND", "SqlBackend", "SqlStore", "dialect_known"]
 
 _METADATA = sa.MetaData()
 RECORDS = sa.Table(
@@ -316,3 +316,22 @@ class _SqlRun:
                 self._txn.rollback()
         with contextlib.suppress(SQLAlchemyError):
             self._conn.close()
+
+
+class SqlBackend:
+    """The ``sql`` entry of ``amlas.stores``: any URL SQLAlchemy has a dialect for."""
+
+    schemes: tuple[str, ...] = ("sqlite", "postgresql", "mysql", "mariadb", "mssql", "oracle")
+    usage = (
+        "'sqlite:///PATH' (an SQLite file), or any SQLAlchemy database URL such as "
+        "'postgresql://user@host/db'"
+    )
+
+    def handles(self, scheme: str) -> bool:
+        return dialect_known(scheme)
+
+    def open(self, uri: str, *, root: Path) -> SqlStore:
+        return SqlStore.open(uri, root=Path(root))
+
+
+BACKEND = SqlBackend()

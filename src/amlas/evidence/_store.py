@@ -1,5 +1,9 @@
 """The evidence store interface: runs, the store protocol, its exceptions, and ``open_store``.
 
+``open_store`` picks a backend (:class:`StoreBackend`) from the ``amlas.stores`` entry-point
+registry; the backends (``_fs``, ``_sql``, ``_memory``, third parties) import this module,
+never the reverse.
+
 Every backend keeps three things:
 
 * **records**, content-addressed by digest and never changed once written;
@@ -36,6 +40,7 @@ from pydantic import ValidationError as _ValidationError
 from amlas.diagnostics import did_you_mean
 from amlas.errors import UsageError
 from amlas.evidence._record import SHA256_PATTERN, EvidenceRecord
+from amlas.plugins import PluginError, registry
 
 __all__ = [
     "RUN_ID_PATTERN",
@@ -45,6 +50,7 @@ __all__ = [
     "Run",
     "RunEntry",
     "RunSummary",
+    "StoreBackend",
     "StoreError",
     "open_store",
 ]
@@ -504,23 +510,63 @@ class BaseStore:
 
 # -- opening by URI ---------------------------------------------------------------------
 
-_SUPPORTED = (
-    "'fs://PATH' (JSON files; relative paths are inside the project), "
-    "'sqlite:///PATH' (an SQLite file), or any SQLAlchemy database URL such as "
-    "'postgresql://user@host/db'"
-)
-_SCHEMES = ("fs", "sqlite", "postgresql", "mysql", "mariadb", "mssql", "oracle")
+
+@runtime_checkable
+class StoreBackend(Protocol):
+    """What an ``amlas.stores`` entry point names: a backend that opens stores by URI.
+
+    ``open_store`` picks the backend registered under the URI's scheme (``fs``,
+    ``memory``), else the first backend, by name, whose :meth:`handles` accepts the scheme
+    (the SQL backend takes every SQLAlchemy dialect). ``schemes`` are the schemes offered
+    in "did you mean" hints; ``usage`` is a short phrase for the list of supported URIs,
+    e.g. ``"'fs://PATH' (JSON files; relative paths are inside the project)"``.
+    """
+
+    schemes: tuple[str, ...]
+    usage: str
+
+    def handles(self, scheme: str) -> bool: ...
+
+    def open(self, uri: str, *, root: Path) -> EvidenceStore: ...
+
+
 _URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>.*)$", re.DOTALL)
+_GROUP = "amlas.stores"
+
+
+def _backends() -> builtins.list[tuple[str, StoreBackend]]:
+    # a backend that fails to load is skipped here; ``amlas plugins`` names it
+    return sorted(registry(_GROUP).load_all().items())
+
+
+def _supported() -> str:
+    return ", ".join(backend.usage for _, backend in _backends())
+
+
+def _choose(scheme: str) -> StoreBackend | None:
+    stores = registry(_GROUP)
+    if scheme in stores:
+        backend: StoreBackend = stores.get(scheme)  # an installed but broken one says so
+        return backend
+    for _, candidate in _backends():
+        if candidate.handles(scheme):
+            return candidate
+    return None
 
 
 def open_store(uri: str, *, root: str | Path) -> EvidenceStore:
     """Open the evidence store named by ``uri``; relative paths resolve against ``root``.
+
+    The backend comes from the ``amlas.stores`` entry-point group (``amlas plugins``
+    lists them). Built in:
 
     * ``fs://evidence``, ``fs:///abs/path``: a folder of JSON files (``fs://`` alone
       means ``fs://evidence``); nothing is created until the first run commits or puts.
     * ``sqlite:///evidence.db`` (relative), ``sqlite:////abs/evidence.db``, or any other
       SQLAlchemy URL (``postgresql://...``): tables ``records``, ``refs``, ``runs``,
       created if missing.
+    * ``memory://NAME``: held in this process, shared by every store opened with the
+      same name, gone when the process ends (tests and notebooks).
 
     Raises StoreError for an unknown scheme (with the supported ones and a suggestion),
     a missing database driver (with the package to install), or a store that cannot be
@@ -529,20 +575,17 @@ def open_store(uri: str, *, root: str | Path) -> EvidenceStore:
     match = _URI.match(uri) if isinstance(uri, str) else None
     if match is None:
         hint = f"; did you mean 'fs://{uri}'?" if isinstance(uri, str) and ":" not in uri else ""
-        raise StoreError(f"store uri={uri!r} has no scheme; use {_SUPPORTED}{hint}")
+        raise StoreError(f"store uri={uri!r} has no scheme; use {_supported()}{hint}")
     scheme = match["scheme"].lower()
-    # Backends import lazily: an fs store should not pay for importing SQLAlchemy.
-    if scheme == "fs":
-        from amlas.evidence._fs import FileStore
-
-        rest = match["rest"] or "evidence"
-        return FileStore(Path(root) / rest, uri=uri)
-    from amlas.evidence._sql import SqlStore, dialect_known
-
-    if not dialect_known(scheme):
-        close = did_you_mean(scheme.split("+")[0], _SCHEMES)
+    try:
+        backend = _choose(scheme)
+    except PluginError as error:
+        raise StoreError(str(error)) from error
+    if backend is None:
+        schemes = [s for _, b in _backends() for s in b.schemes]
+        close = did_you_mean(scheme.split("+")[0], schemes)
         raise StoreError(
-            f"unknown evidence store scheme {scheme!r}; use {_SUPPORTED}"
+            f"unknown evidence store scheme {scheme!r}; use {_supported()}"
             + (f"; {close}" if close else "")
         )
-    return SqlStore.open(uri, root=Path(root))
+    return backend.open(uri, root=Path(root))

@@ -44,6 +44,17 @@ def _type(tp: Any, nested: list[type[BaseModel]]) -> str:
     )
 
 
+def _field_type(field: Any, nested: list[type[BaseModel]]) -> str:
+    """The field's type; a plug-in name lists the names installed (its schema's enum)."""
+    extra = field.json_schema_extra
+    if callable(extra):
+        probe: dict[str, Any] = {}
+        extra(probe)
+        if probe.get("enum"):
+            return " \\| ".join(f"`{name!r}`" for name in probe["enum"])
+    return _type(field.annotation, nested)
+
+
 def _default(field: Any) -> str:
     if field.is_required():
         return "**required**"
@@ -62,9 +73,7 @@ def _table(model: type[BaseModel], nested: list[type[BaseModel]]) -> list[str]:
             continue
         key = field.alias or name
         text = (field.description or "").replace("\n", " ").replace("|", "\\|")
-        lines.append(
-            f"| `{key}` | {_type(field.annotation, nested)} | {_default(field)} | {text} |"
-        )
+        lines.append(f"| `{key}` | {_field_type(field, nested)} | {_default(field)} | {text} |")
     return lines
 
 

@@ -3,15 +3,22 @@
 Each metric knows its range, which direction is better and which tasks it fits, so the
 project checks can catch a threshold outside the range (Q001), a comparison against the
 metric's direction (Q003) or a metric that does not fit the task (Q012) before any data
-is touched. The verification engine computes the same names.
+is touched.
+
+Metrics are plug-ins (entry-point group ``amlas.metrics``, :mod:`amlas.checks.metrics`):
+:data:`METRICS` maps every installed metric's name to its :class:`MetricSpec`, read from
+the registry on use. :data:`BUILTIN_SPECS` are the specs of the metrics amlas ships.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-__all__ = ["CLASSIFICATION", "METRICS", "MetricSpec"]
+from amlas.plugins import PluginError, registry
+
+__all__ = ["BUILTIN_SPECS", "CLASSIFICATION", "METRICS", "MetricSpec", "metric_names"]
 
 CLASSIFICATION = frozenset({"binary_classification", "multiclass_classification"})
 _ALL_TASKS = frozenset(
@@ -51,7 +58,7 @@ def _m(
     return MetricSpec(name, description, 0.0, upper, higher, per_class, tasks)
 
 
-METRICS: dict[str, MetricSpec] = {
+BUILTIN_SPECS: dict[str, MetricSpec] = {
     m.name: m
     for m in (
         _m("recall", "true positive rate for `class` (sensitivity)", higher=True, per_class=True),
@@ -107,3 +114,43 @@ METRICS: dict[str, MetricSpec] = {
         ),
     )
 }
+
+
+def metric_names() -> tuple[str, ...]:
+    """Every installed metric's name, sorted (no plug-in is imported)."""
+    return registry("amlas.metrics").names()
+
+
+class _InstalledMetrics(Mapping[str, MetricSpec]):
+    """Name -> spec of every installed metric that loads (a plug-in that fails to load
+    is left out here; ``amlas plugins`` and the run report it)."""
+
+    def __getitem__(self, name: str) -> MetricSpec:
+        if name not in metric_names():
+            raise KeyError(name)
+        try:
+            spec = registry("amlas.metrics").get(name).spec
+        except PluginError:
+            raise KeyError(name) from None
+        if not isinstance(spec, MetricSpec):
+            raise KeyError(name)
+        return spec
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(n for n in metric_names() if n in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str) or name not in metric_names():
+            return False
+        try:
+            self[name]
+        except KeyError:
+            return False
+        return True
+
+
+METRICS: Mapping[str, MetricSpec] = _InstalledMetrics()
+"""Every installed metric: name -> :class:`MetricSpec` (loaded from the registry on use)."""

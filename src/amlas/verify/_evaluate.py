@@ -6,20 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from amlas.adapters import torch_module
+from amlas.adapters import model_format
 from amlas.checks import (
     Dataset,
     Predictions,
     RequirementResult,
-    evaluate_requirement,
-    fault_result,
     formal_result,
     formal_unavailable,
     perturbed_decisions,
     predict,
-    robustness_unavailable,
 )
+from amlas.checks.metrics import MetricContext, get_metric
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.verify._context import RunContext, SummaryRow
 from amlas.verify._plan import PlannedCheck
@@ -29,13 +28,6 @@ __all__ = ["run_formal_check", "run_requirement_check"]
 
 _ATTACK_DISTRIBUTIONS = ("adversarial-robustness-toolbox",)
 _FORMAL_DISTRIBUTIONS = ("maraboupy", "onnx", "onnxruntime")
-# the distributions whose versions a record cites, per model format
-_MODEL_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
-    "skops": ("scikit-learn", "skops"),
-    "sklearn_joblib": ("scikit-learn", "skops"),
-    "onnx": ("onnxruntime",),
-    "torch": ("torch",),
-}
 
 
 def _requirement(context: RunContext, planned: PlannedCheck) -> MLSafetyRequirement:
@@ -84,56 +76,28 @@ def run_formal_check(context: RunContext, planned: PlannedCheck) -> None:
 
 
 def run_requirement_check(context: RunContext, planned: PlannedCheck) -> None:
-    """The requirement's metric on the planned dataset, slice by slice."""
+    """The requirement's metric (a plug-in) on the planned dataset, slice by slice."""
     requirement = _requirement(context, planned)
     (letter,) = planned.datasets
     dataset = context.dataset(letter)
-    reason = _unavailable_with_model(context, requirement, dataset)
+    metric = get_metric(requirement.metric or "")
+    reason = metric.unavailable_with(requirement, context.model(), dataset)
     if reason is not None:
         context.not_run(f"{requirement.id} on [{letter}]", reason)
         return
     with timed() as meta:
         predictions = context.predictions(letter)
-        if requirement.metric == "fault_tolerance_rate":
-            faults = requirement.faults
-            assert faults is not None
-            advance = context.reporter.task(
-                f"fault campaigns {requirement.id} [{letter}]", faults.campaigns
-            )
-            result = fault_result(
-                requirement,
-                dataset,
-                predictions,
-                torch_module(context.model()),  # type: ignore[arg-type]
-                classes=context.classes(),
-                batch_size=context.batch_size,
-                progress=advance,
-            )
-        else:
-            perturbed, described = _perturbed(context, requirement, dataset, predictions)
-            result = evaluate_requirement(
-                requirement,
-                dataset,
-                predictions,
-                classes=context.classes(),
-                perturbed=perturbed,
-                perturbation=described,
-            )
+        offered = MetricContext(
+            classes=context.classes(),
+            model=context.model,
+            batch_size=context.batch_size,
+            task=context.reporter.task,
+            perturbed=lambda: _perturbed(context, requirement, dataset, predictions),
+        )
+        result = metric.evaluate(requirement, dataset, predictions, offered)
     _, source = context.positive_class()
     result.resolved["positive_class_source"] = source
-    _keep(context, planned, result, meta)
-
-
-def _unavailable_with_model(
-    context: RunContext, requirement: MLSafetyRequirement, dataset: Dataset
-) -> str | None:
-    """What the plan could not see: whether the loaded model and the read data fit."""
-    reason = robustness_unavailable(requirement, context.model(), bool(dataset.features))
-    if reason is not None:
-        return reason
-    if requirement.metric == "expected_calibration_error" and not context.model().has_proba:
-        return "calibration needs a model that outputs probabilities"
-    return None
+    _keep(context, planned, result, meta, metric.distributions)
 
 
 def _perturbed(
@@ -141,9 +105,7 @@ def _perturbed(
     requirement: MLSafetyRequirement,
     dataset: Dataset,
     predictions: Predictions,
-) -> tuple[Any, dict[str, Any] | None]:
-    if requirement.metric not in ("robust_accuracy", "prediction_stability"):
-        return None, None
+) -> tuple[NDArray[np.str_], dict[str, Any]]:
     perturbation = requirement.perturbation
     assert perturbation is not None
     model = context.model()
@@ -174,9 +136,13 @@ def _perturbed(
     )
 
 
-def _distributions(context: RunContext, result: RequirementResult) -> tuple[str, ...]:
+def _distributions(
+    context: RunContext, result: RequirementResult, extra: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The model format's distributions, the metric's, and those of the tools a leg used."""
     ref = context.model_reference
-    out = _MODEL_DISTRIBUTIONS.get(ref.format, ()) if ref is not None else ()
+    out = model_format(ref.format).distributions if ref is not None else ()
+    out = (*out, *extra)
     if result.check.startswith("formal."):
         return (*out, *_FORMAL_DISTRIBUTIONS)
     perturbation = result.requirement.perturbation
@@ -190,6 +156,7 @@ def _keep(
     planned: PlannedCheck,
     result: RequirementResult,
     meta: dict[str, Any],
+    distributions: tuple[str, ...] = (),
 ) -> None:
     requirement = result.requirement
     if result.problems:
@@ -207,7 +174,7 @@ def _keep(
         results=[s.as_json() for s in result.slices],
         verdict=result.verdict,
         summary=result.summary,
-        distributions=_distributions(context, result),
+        distributions=_distributions(context, result, distributions),
         metadata=meta,
     )
     context.keep(record)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Final
 
+from amlas.checks import formal_only
 from amlas.errors import UsageError
 from amlas.evidence import (
     EvidenceStore,
@@ -63,7 +64,7 @@ def _stage4_gate(project: Project, evidence: EvidenceStore) -> str | None:
             continue
         key = (
             keys.formal_key(4, requirement.id)
-            if requirement.metric == "verified_robustness"
+            if formal_only(requirement)
             else keys.requirement_key(4, requirement.id, "O")
         )
         record = evidence.latest(key)

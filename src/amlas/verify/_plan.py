@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from amlas.checks import requirement_check, requirement_unavailable
+from amlas.checks import formal_only, requirement_check, requirement_unavailable
 from amlas.errors import UsageError
 from amlas.evidence import ProjectInputs, keys
 from amlas.evidence import model_code_file as _model_code_file
@@ -289,7 +289,7 @@ class _Planner:
                 names,
                 unreadable or formal,
             )
-        if requirement.metric == "verified_robustness":
+        if formal_only(requirement):
             return  # the formal record is the evidence
         why = requirement_unavailable(
             requirement, model_format=model.format, tabular=self.tabular(letter)

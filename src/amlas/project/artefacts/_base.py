@@ -8,14 +8,20 @@ rules read these declarations, so adding a reference is a one-line change here.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+
+from amlas.diagnostics import did_you_mean
+from amlas.plugins import registry
 
 __all__ = [
     "ArtefactDocument",
+    "DatasetFormatName",
     "Id",
     "Item",
+    "ModelFormatName",
     "Probability",
     "Sha256",
     "Text",
@@ -38,6 +44,34 @@ Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 """A lower-case hex SHA-256 digest."""
+
+
+def _registered(group: str, what: str) -> Any:
+    """A name registered in the entry-point ``group``: validated against the installed
+    plug-ins (with "did you mean"), listed as an ``enum`` in the JSON Schema."""
+
+    def check(value: str) -> str:
+        names = registry(group).names()
+        if value not in names:
+            hint = did_you_mean(value, names) or f"installed: {', '.join(names)}"
+            raise PydanticCustomError(
+                "unknown_choice",
+                "unknown {what} '{value}'; {hint} (see 'amlas plugins')",
+                {"what": what, "value": value, "hint": hint},
+            )
+        return value
+
+    def schema(document: dict[str, Any]) -> None:
+        document["enum"] = list(registry(group).names())
+
+    return Annotated[str, AfterValidator(check), Field(json_schema_extra=schema)]
+
+
+ModelFormatName = _registered("amlas.models", "model format")
+"""A model format installed in the ``amlas.models`` entry-point group."""
+
+DatasetFormatName = _registered("amlas.readers", "dataset format")
+"""A dataset format installed in the ``amlas.readers`` entry-point group."""
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 

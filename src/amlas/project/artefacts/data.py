@@ -9,7 +9,15 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from amlas.project.artefacts._base import ArtefactDocument, Id, Item, Probability, Sha256, Text
+from amlas.project.artefacts._base import (
+    ArtefactDocument,
+    DatasetFormatName,
+    Id,
+    Item,
+    Probability,
+    Sha256,
+    Text,
+)
 
 __all__ = [
     "CATEGORIES",
@@ -302,8 +310,9 @@ class DatasetDocument(ArtefactDocument):
     """What the dataset holds and what it is used for."""
     location: Text
     """Project-relative path of the data file (or folder, for image folders)."""
-    format: Literal["csv", "parquet", "npz", "image_folder"]
-    """File format: csv, parquet, npz or image_folder."""
+    format: DatasetFormatName
+    """File format: a dataset reader installed as a plug-in ('amlas plugins' lists them);
+    built in: csv, parquet, npz, image_folder."""
     sha256: Sha256 | None = None
     """SHA-256 of the file as reviewed; `amlas check` reports a mismatch (D005)."""
     samples: Annotated[int, Field(ge=0, le=2**53)] | None = None

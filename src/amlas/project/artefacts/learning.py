@@ -8,7 +8,14 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from amlas.project.artefacts._base import ArtefactDocument, Id, Item, Sha256, Text
+from amlas.project.artefacts._base import (
+    ArtefactDocument,
+    Id,
+    Item,
+    ModelFormatName,
+    Sha256,
+    Text,
+)
 from amlas.project.artefacts.data import DatasetLetter
 
 __all__ = ["ModelDevelopmentLog", "ModelReference"]
@@ -115,8 +122,9 @@ class ModelReference(ArtefactDocument):
     """The model's name."""
     location: Text
     """Project-relative path of the model file."""
-    format: Literal["sklearn_joblib", "skops", "onnx", "torch", "python_callable"]
-    """How to load the model: sklearn_joblib, skops, onnx, torch or python_callable."""
+    format: ModelFormatName
+    """How to load the model: a model format installed as a plug-in ('amlas plugins'
+    lists them); built in: sklearn_joblib, skops, onnx, torch, python_callable."""
     callable: Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")] | None = None
     """For 'python_callable': 'module:function' returning the model. For 'torch':
     'module:function' returning the torch.nn.Module (it loads the weights at

@@ -10,7 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from amlas.diagnostics import did_you_mean
 from amlas.project.artefacts._base import ArtefactDocument, Id, Item, Text
-from amlas.project.metrics import METRICS
+from amlas.project.metrics import metric_names
 
 __all__ = [
     "FaultModel",
@@ -129,6 +129,11 @@ class FaultModel(Item):
     """Where the fault rate and model come from (e.g. the platform's FIT data)."""
 
 
+def _metric_enum(schema: dict[str, JsonValue]) -> None:
+    """The JSON Schema lists the installed metrics (read without importing them)."""
+    schema["enum"] = list[JsonValue](metric_names())
+
+
 class MLSafetyRequirement(Item):
     """An ML safety requirement: verifiable on the model, traced to allocated requirements."""
 
@@ -143,11 +148,9 @@ class MLSafetyRequirement(Item):
     """performance, robustness or other (G2.4/G2.5 are instantiated per kind)."""
     traces_to: list[Id] = Field(default_factory=list)
     """IDs of the allocated requirements [E] this refines."""
-    metric: str | None = Field(
-        default=None,
-        json_schema_extra={"enum": list[JsonValue](sorted(METRICS))},
-    )
-    """The metric the threshold is set on (see the metric catalogue)."""
+    metric: str | None = Field(default=None, json_schema_extra=_metric_enum)
+    """The metric the threshold is set on: an installed metric plug-in ('amlas plugins'
+    lists them; see the metric catalogue)."""
     class_: str | None = Field(default=None, alias="class")
     """The class a per-class metric is computed for (e.g. 'malignant')."""
     threshold: float | None = None
@@ -176,8 +179,9 @@ class MLSafetyRequirement(Item):
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, value: str | None) -> str | None:
-        if value is not None and value not in METRICS:
-            hint = did_you_mean(value, METRICS) or f"known metrics: {', '.join(sorted(METRICS))}"
+        names = metric_names()
+        if value is not None and value not in names:
+            hint = did_you_mean(value, names) or f"known metrics: {', '.join(names)}"
             raise PydanticCustomError(
                 "unknown_choice", "unknown metric '{value}'; {hint}", {"value": value, "hint": hint}
             )

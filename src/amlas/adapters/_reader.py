@@ -1,0 +1,50 @@
+"""The dataset reader plug-in (entry-point group ``amlas.readers``) and its options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from amlas.adapters._table import Table
+from amlas.errors import UsageError
+
+__all__ = ["DatasetError", "DatasetReader", "ReaderOptions"]
+
+
+class DatasetError(UsageError):
+    """A dataset cannot be read: missing, malformed, or not in the shape expected."""
+
+
+@dataclass(frozen=True)
+class ReaderOptions:
+    """What a dataset artefact says about reading its file, beyond the path.
+
+    ``metadata_table`` and ``image_column`` apply to image folders (the table of one row
+    per image, and its column naming each image file).
+    """
+
+    metadata_table: Path | None = None
+    image_column: str = "file"
+
+
+@runtime_checkable
+class DatasetReader(Protocol):
+    """What an ``amlas.readers`` entry point names: one dataset format (``format:`` of
+    [N], [O], [P]).
+
+    ``read`` returns a :class:`Table` whose ``sha256`` is the file's SHA-256 (of the
+    folder's tree for a folder format, of ``data`` when given), or raises
+    :class:`DatasetError` naming the file, the row where known, the value found and what
+    was expected. With ``data`` the content comes from those bytes (decrypted sealed
+    data, never written to disk) and ``path`` only names the source. ``suffixes`` are the
+    file suffixes this format reads (``(".csv",)``; empty for a folder format), used to
+    pick a reader for a file by its name; ``distributions`` are the packages whose
+    versions a record on such data cites.
+    """
+
+    name: str
+    suffixes: tuple[str, ...]
+    distributions: tuple[str, ...]
+
+    def read(self, path: Path, options: ReaderOptions, data: bytes | None = None) -> Table: ...

@@ -1,0 +1,327 @@
+"""Metrics as plug-ins: what an [H] requirement may measure, and how it is judged on data.
+
+A metric is an object in the entry-point group ``amlas.metrics`` (see :mod:`amlas.plugins`)
+with the :class:`Metric` protocol. The built-ins below are registered through amlas's own
+``pyproject.toml``, exactly as a third party registers one::
+
+    [project.entry-points."amlas.metrics"]
+    top2_accuracy = "my_package.metrics:TOP2_ACCURACY"
+
+The project check reads ``spec`` (range, direction, per-class, the tasks it fits: rules
+Q001, Q003, Q012 and the [H] schema); the plan reads :meth:`Metric.check_name` and
+:meth:`Metric.unavailable` before any data is read; the run calls
+:meth:`Metric.evaluate` with the dataset, the model's predictions and a
+:class:`MetricContext`. A metric judges a proportion most easily with
+:func:`~amlas.checks.evaluate_indicator` (exact Clopper-Pearson bounds per slice, Holm
+across slices), which is how the built-in proportions are judged.
+
+``amlas.testing.check_metric`` runs the conformance suite on a metric.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from amlas.adapters import Model, torch_module
+from amlas.checks._datasets import Dataset
+from amlas.checks._metrics import (
+    BOOTSTRAP_METRICS,
+    PROPORTIONS,
+    Predictions,
+    RequirementResult,
+    evaluate_requirement,
+)
+from amlas.checks._verify import fault_result, perturbation_unfit
+from amlas.errors import UsageError
+from amlas.plugins import registry
+from amlas.project.artefacts import MLSafetyRequirement
+from amlas.project.metrics import BUILTIN_SPECS, MetricSpec
+
+__all__ = [
+    "GROUP",
+    "Metric",
+    "MetricContext",
+    "get_metric",
+]
+
+GROUP = "amlas.metrics"
+
+
+@dataclass(frozen=True)
+class MetricContext:
+    """What the run offers a metric besides the data and the predictions."""
+
+    classes: list[str]
+    """The classes declared in [D] (labels are checked against them)."""
+    model: Callable[[], Model]
+    """The loaded model (loaded on first call)."""
+    batch_size: int
+    task: Callable[[str, int | None], Callable[[int], None]]
+    """Start a progress bar: (description, total or None) -> advance(done)."""
+    perturbed: Callable[[], tuple[NDArray[np.str_], dict[str, Any]]]
+    """The decision on every sample under the requirement's perturbation, and what was
+    done (computed on call: perturbing costs model calls)."""
+
+
+@runtime_checkable
+class Metric(Protocol):
+    """A metric plug-in (see the module docs)."""
+
+    spec: MetricSpec
+    """Name, description, range, direction, per-class, and the tasks it fits."""
+    distributions: tuple[str, ...]
+    """Distributions whose versions a record of this metric cites (besides amlas, numpy,
+    scipy and the model format's)."""
+
+    def check_name(self, requirement: MLSafetyRequirement) -> str:
+        """The check a record of ``requirement`` names, e.g. ``metric.recall``."""
+        ...
+
+    def unavailable(
+        self, requirement: MLSafetyRequirement, *, model_format: str, tabular: bool
+    ) -> str | None:
+        """Why ``requirement`` cannot be judged on data for a model of ``model_format``
+        taking ``tabular`` inputs, from the artefacts alone; None when it can."""
+        ...
+
+    def unavailable_with(
+        self, requirement: MLSafetyRequirement, model: Model, dataset: Dataset
+    ) -> str | None:
+        """Why it cannot, now that the model is loaded and the data read; None when it
+        can."""
+        ...
+
+    def evaluate(
+        self,
+        requirement: MLSafetyRequirement,
+        dataset: Dataset,
+        predictions: Predictions,
+        context: MetricContext,
+    ) -> RequirementResult:
+        """Judge ``requirement`` on ``dataset``, slice by slice, on confidence bounds."""
+        ...
+
+
+# -- the built-ins --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Builtin:
+    spec: MetricSpec
+    distributions: tuple[str, ...] = ()
+
+    def check_name(self, requirement: MLSafetyRequirement) -> str:
+        name = self.spec.name
+        return f"robustness.{name}" if requirement.kind == "robustness" else f"metric.{name}"
+
+    def unavailable(
+        self, requirement: MLSafetyRequirement, *, model_format: str, tabular: bool
+    ) -> str | None:
+        threshold = requirement.threshold
+        proportion = self.spec.name in PROPORTIONS
+        if proportion and threshold is not None and not 0.0 <= threshold <= 1.0:
+            return f"threshold {threshold:g} lies outside [0, 1], the range of a proportion"
+        return None
+
+    def unavailable_with(
+        self, requirement: MLSafetyRequirement, model: Model, dataset: Dataset
+    ) -> str | None:
+        return None
+
+    def evaluate(
+        self,
+        requirement: MLSafetyRequirement,
+        dataset: Dataset,
+        predictions: Predictions,
+        context: MetricContext,
+    ) -> RequirementResult:
+        return evaluate_requirement(requirement, dataset, predictions, classes=context.classes)
+
+
+@dataclass(frozen=True)
+class _Bootstrap(_Builtin):
+    """A metric that is not a proportion of samples: a seeded bootstrap bounds it."""
+
+    def check_name(self, requirement: MLSafetyRequirement) -> str:
+        return f"metric.{self.spec.name}"
+
+    def unavailable(
+        self, requirement: MLSafetyRequirement, *, model_format: str, tabular: bool
+    ) -> str | None:
+        return None
+
+    def unavailable_with(
+        self, requirement: MLSafetyRequirement, model: Model, dataset: Dataset
+    ) -> str | None:
+        if self.spec.name == "expected_calibration_error" and not model.has_proba:
+            return "calibration needs a model that outputs probabilities"
+        return None
+
+
+@dataclass(frozen=True)
+class _Perturbed(_Builtin):
+    """A proportion over the samples' decisions under the requirement's perturbation."""
+
+    _DIFFERENTIABLE: ClassVar[frozenset[str]] = frozenset({"torch"})
+
+    def unavailable(
+        self, requirement: MLSafetyRequirement, *, model_format: str, tabular: bool
+    ) -> str | None:
+        perturbation = requirement.perturbation
+        if perturbation is None:
+            return f"{self.spec.name} needs a 'perturbation' to apply"
+        unfit = perturbation_unfit(
+            perturbation.kind, tabular=tabular, differentiable=model_format in self._DIFFERENTIABLE
+        )
+        return unfit or super().unavailable(requirement, model_format=model_format, tabular=tabular)
+
+    def unavailable_with(
+        self, requirement: MLSafetyRequirement, model: Model, dataset: Dataset
+    ) -> str | None:
+        perturbation = requirement.perturbation
+        if perturbation is None:
+            return f"{self.spec.name} needs a 'perturbation' to apply"
+        return perturbation_unfit(
+            perturbation.kind,
+            tabular=bool(dataset.features),
+            differentiable=torch_module(model) is not None,
+        )
+
+    def evaluate(
+        self,
+        requirement: MLSafetyRequirement,
+        dataset: Dataset,
+        predictions: Predictions,
+        context: MetricContext,
+    ) -> RequirementResult:
+        perturbed, described = context.perturbed()
+        return evaluate_requirement(
+            requirement,
+            dataset,
+            predictions,
+            classes=context.classes,
+            perturbed=perturbed,
+            perturbation=described,
+        )
+
+
+@dataclass(frozen=True)
+class _Faults(_Builtin):
+    """Seeded fault campaigns in a torch model; the proportion of campaigns tolerated."""
+
+    def check_name(self, requirement: MLSafetyRequirement) -> str:
+        return "faults.fault_tolerance_rate"
+
+    def unavailable(
+        self, requirement: MLSafetyRequirement, *, model_format: str, tabular: bool
+    ) -> str | None:
+        if requirement.faults is None:
+            return "fault_tolerance_rate needs a 'faults' model to inject"
+        if model_format != "torch":
+            return "fault injection needs a torch model (format: torch)"
+        return super().unavailable(requirement, model_format=model_format, tabular=tabular)
+
+    def unavailable_with(
+        self, requirement: MLSafetyRequirement, model: Model, dataset: Dataset
+    ) -> str | None:
+        if requirement.faults is None:
+            return "fault_tolerance_rate needs a 'faults' model to inject"
+        if torch_module(model) is None:
+            return "fault injection needs a torch model (format: torch)"
+        return None
+
+    def evaluate(
+        self,
+        requirement: MLSafetyRequirement,
+        dataset: Dataset,
+        predictions: Predictions,
+        context: MetricContext,
+    ) -> RequirementResult:
+        faults = requirement.faults
+        assert faults is not None
+        return fault_result(
+            requirement,
+            dataset,
+            predictions,
+            torch_module(context.model()),  # type: ignore[arg-type]
+            classes=context.classes,
+            batch_size=context.batch_size,
+            progress=context.task(
+                f"fault campaigns {requirement.id} [{dataset.letter}]", faults.campaigns
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class _Formal(_Builtin):
+    """Judged by the formal leg alone (the requirement's ``property``), never on data."""
+
+    formal_only: ClassVar[bool] = True
+
+    def unavailable(
+        self, requirement: MLSafetyRequirement, *, model_format: str, tabular: bool
+    ) -> str | None:
+        return "judged by the formal leg of the requirement ('property'), not on data"
+
+
+@dataclass(frozen=True)
+class _NotYet(_Builtin):
+    """Declared in the catalogue, not yet computed from data."""
+
+    def unavailable(
+        self, requirement: MLSafetyRequirement, *, model_format: str, tabular: bool
+    ) -> str | None:
+        return f"the metric {self.spec.name!r} cannot yet be computed by amlas run"
+
+
+def _builtin(name: str) -> _Builtin:
+    spec = BUILTIN_SPECS[name]
+    if name == "fault_tolerance_rate":
+        return _Faults(spec, ("torch",))
+    if name == "verified_robustness":
+        return _Formal(spec)
+    if name in ("robust_accuracy", "prediction_stability"):
+        return _Perturbed(spec)
+    if name in BOOTSTRAP_METRICS:
+        return _Bootstrap(spec)
+    if name in PROPORTIONS:
+        return _Builtin(spec)
+    return _NotYet(spec)
+
+
+RECALL = _builtin("recall")
+FNR = _builtin("fnr")
+FPR = _builtin("fpr")
+SPECIFICITY = _builtin("specificity")
+PRECISION = _builtin("precision")
+NPV = _builtin("npv")
+F1 = _builtin("f1")
+ACCURACY = _builtin("accuracy")
+BALANCED_ACCURACY = _builtin("balanced_accuracy")
+FALSE_POSITIVES_PER_SAMPLE = _builtin("false_positives_per_sample")
+EXPECTED_CALIBRATION_ERROR = _builtin("expected_calibration_error")
+ROBUST_ACCURACY = _builtin("robust_accuracy")
+PREDICTION_STABILITY = _builtin("prediction_stability")
+VERIFIED_ROBUSTNESS = _builtin("verified_robustness")
+FAULT_TOLERANCE_RATE = _builtin("fault_tolerance_rate")
+MEAN_ABSOLUTE_ERROR = _builtin("mean_absolute_error")
+WITHIN_TOLERANCE_RATE = _builtin("within_tolerance_rate")
+
+
+def get_metric(name: str) -> Metric:
+    """The metric plug-in registered as ``name`` (:class:`~amlas.plugins.PluginError`
+    with a suggestion for an unknown one); :class:`UsageError` when the object registered
+    is no metric."""
+    found = registry(GROUP).get(name)
+    if not isinstance(found, Metric):
+        raise UsageError(
+            f"the {GROUP} entry point {name!r} gives {type(found).__name__}, not a metric: "
+            "it needs spec, distributions, check_name, unavailable, unavailable_with and "
+            "evaluate (amlas.checks.metrics.Metric)"
+        )
+    return found
