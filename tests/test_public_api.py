@@ -14,8 +14,8 @@ import amlas.project
 import amlas.render
 import amlas.sealing
 import amlas.server
-import amlas.verify
 import amlas.testing
+import amlas.verify
 
 PUBLIC = {
     amlas: {
@@ -52,6 +52,7 @@ PUBLIC = {
     amlas.project: {
         "ARTEFACTS",
         "ArtefactSpec",
+        "CLASSIFICATION",
         "ContentProblem",
         "Definition",
         "EXAMPLES",
@@ -70,6 +71,7 @@ PUBLIC = {
         "init_project",
         "label_classes",
         "load_project",
+        "metric_names",
         "path_problem",
         "render_reference",
         "schema_documents",
@@ -228,6 +230,7 @@ PUBLIC = {
         "StoreUnderTest",
         "T0",
         "at",
+        "check_metric",
         "check_model_adapter",
         "check_reader",
         "check_store",

@@ -16,10 +16,11 @@ from amlas.project._scaffold import EXAMPLES, init_project
 from amlas.project._schema import schema_documents, write_schemas
 from amlas.project._trace import TraceMatrix, TraceRow, build_trace
 from amlas.project.artefacts import ARTEFACTS, ArtefactSpec
-from amlas.project.metrics import METRICS, MetricSpec
+from amlas.project.metrics import CLASSIFICATION, METRICS, MetricSpec, metric_names
 
 __all__ = [
     "ARTEFACTS",
+    "CLASSIFICATION",
     "EXAMPLES",
     "MANIFEST_FILE",
     "METRICS",
@@ -39,6 +40,7 @@ __all__ = [
     "init_project",
     "label_classes",
     "load_project",
+    "metric_names",
     "path_problem",
     "render_reference",
     "schema_documents",

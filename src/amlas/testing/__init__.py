@@ -8,6 +8,7 @@ scikit-learn's ``check_estimator`` and httpx's ``MockTransport``:
   contract; :func:`memory_store_under_test` runs it on ``memory://``.
 * :func:`check_model_adapter`: a model format (``amlas.models``) and the models it loads.
 * :func:`check_reader`: a dataset reader (``amlas.readers``) and the tables it reads.
+* :func:`check_metric`: a metric (``amlas.metrics``) judging a requirement on data.
 * Fakes: the in-memory store (``open_store("memory://NAME", root=...)``,
   :func:`~amlas.evidence.forget_memory_store`), :class:`FakeModel` (fixed outputs, fixed
   latency) and :class:`FakeModelFormat`; :func:`make_record` and the fixed clock
@@ -15,6 +16,7 @@ scikit-learn's ``check_estimator`` and httpx's ``MockTransport``:
 """
 
 from amlas.testing._adapters import FakeModel, FakeModelFormat, check_model_adapter, check_reader
+from amlas.testing._metrics import check_metric
 from amlas.testing._records import T0, at, make_record
 from amlas.testing._stores import (
     STORE_CHECKS,
@@ -31,6 +33,7 @@ __all__ = [
     "FakeModelFormat",
     "StoreUnderTest",
     "at",
+    "check_metric",
     "check_model_adapter",
     "check_reader",
     "check_store",
