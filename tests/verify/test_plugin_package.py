@@ -1,7 +1,7 @@
 """Issue 13, done when: a package outside amlas (``tests/plugin_package``, its own
 ``pyproject.toml`` and entry points, no edit to ``src/amlas``) adds a metric, a model
-format and a store; on a copy of the bundled example that uses all three, ``amlas check``
-validates the new names, ``amlas run`` plans and runs them, ``amlas impact`` lists their
+format, a data rule and a store; on a copy of the bundled example that uses all four,
+``amlas check`` validates the new names, ``amlas run`` plans and runs them, ``amlas impact`` lists their
 records stale after their inputs change, and the case cites them. The conformance suites
 of ``amlas.testing`` pass for each plug-in.
 
@@ -80,7 +80,7 @@ def _write_model(root: Path, rule: dict[str, object]) -> None:
 @pytest.fixture
 def project(installed: Path, tmp_path: Path) -> Path:
     """The bundled example on the plug-ins: the threshold_rule model, MLR-4 measured by
-    error_rate, the evidence in scratch://."""
+    error_rate, DR-2 checked by feature_range, the evidence in scratch://."""
     root = tmp_path / "bc"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".amlas", "evidence"))
     v = root / "4-learning" / "V-model.yaml"
@@ -95,6 +95,15 @@ def project(installed: Path, tmp_path: Path) -> Path:
     h.write_text(
         h.read_text(encoding="utf-8").replace(
             "metric: expected_calibration_error", "metric: error_rate"
+        ),
+        encoding="utf-8",
+    )
+    data = root / "3-data" / "L-data-requirements.yaml"
+    data.write_text(
+        data.read_text(encoding="utf-8").replace(
+            "      check: schema_conformance\n",
+            "      check: feature_range\n      column: mean_radius\n      low: 5\n"
+            "      high: 30\n      max_outside_fraction: 0.05\n",
         ),
         encoding="utf-8",
     )
@@ -114,6 +123,7 @@ def test_amlas_plugins_lists_the_packages_plugins(
     listed = {(p["group"], p["name"]): p for p in json.loads(out)["plugins"]}
     for key in (
         ("amlas.metrics", "error_rate"),
+        ("amlas.data_rules", "feature_range"),
         ("amlas.models", "threshold_rule"),
         ("amlas.stores", "scratch"),
     ):
@@ -130,11 +140,25 @@ def test_check_validates_the_new_names(project: Path, capsys: pytest.CaptureFixt
     assert "unknown metric 'error_rat'" in out + err
     assert "error_rate" in out + err  # did you mean
 
+    # the plug-in's own parameters model checks its keys, each problem located in [L]
+    data = project / "3-data" / "L-data-requirements.yaml"
+    lines = data.read_text().splitlines()
+    at = lines.index("      high: 30") + 1
+    data.write_text(data.read_text().replace("      high: 30\n", "      hihg: 30\n"))
+    status, out, err = run(capsys, "check", str(project))
+    assert status == 1
+    assert f"3-data/L-data-requirements.yaml:{at}:" in out, out
+    assert "hihg" in out
+    assert "'high'" in out  # the missing key
+
 
 def test_run_impact_and_case_use_the_plugins(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    planned = plan(check_project(project).project, role="developer", stages=[4])
+    planned = plan(check_project(project).project, role="developer", stages=[3, 4])
+    rule = planned.get("stage3/DR-2/N")
+    assert rule is not None
+    assert (rule.check, rule.runnable) == ("data.feature_range", True)
     leg = planned.get("stage4/MLR-4/O")
     assert leg is not None
     assert leg.check == "metric.error_rate"
@@ -146,6 +170,10 @@ def test_run_impact_and_case_use_the_plugins(
     assert uri.startswith("scratch://")
     with open_store(uri, root=project) as store:
         records = {key: store.get(digest) for key, digest in store.list()}
+    ranged = records["stage3/DR-2/O"]
+    assert ranged.check == "data.feature_range"
+    assert ranged.verdict in ("pass", "inconclusive")  # mean_radius of [O] lies in [5, 30]
+    assert ranged.results[0]["samples"] == 114
     record = records["stage4/MLR-4/O"]
     assert record.check == "metric.error_rate"
     assert record.versions["amlas-test-plugins"] == "0.1.0"
@@ -158,6 +186,7 @@ def test_run_impact_and_case_use_the_plugins(
 
     case = build_case(project)
     assert record.digest in case.evidence
+    assert ranged.digest in case.evidence
     assert analyse_impact(project).stale == []  # (stage 5 is the verifier's, never run)
 
     _write_model(project, {**RULE, "threshold": 0.06})  # a new model: its records are stale

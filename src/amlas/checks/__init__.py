@@ -33,7 +33,7 @@ from amlas.checks._applicable import (
     requirement_check,
     requirement_unavailable,
 )
-from amlas.checks._data import AUDIT_LABEL_COLUMN, CheckOutcome, run_data_rule
+from amlas.checks._data import AUDIT_LABEL_COLUMN, CheckOutcome
 from amlas.checks._datasets import Dataset, bind_dataset, load_dataset
 from amlas.checks._faults import (
     Campaign,
@@ -93,6 +93,7 @@ from amlas.checks._verify import (
     perturbed_decisions,
     robustness_unavailable,
 )
+from amlas.checks.data_rules import run_data_rule
 
 __all__ = [
     "ADVERSARIAL_PERTURBATIONS",

@@ -24,18 +24,16 @@ from amlas.checks._intervals import Verdict, decide_proportion, percent, require
 from amlas.checks._metrics import MAX_LISTED_IDS
 from amlas.checks._slices import OUTSIDE_CODE
 from amlas.project import METRICS, Project
-from amlas.project.artefacts import DataRequirement
 from amlas.project.artefacts.data import (
     ClassBalance,
     Duplicates,
     LabelErrorRate,
     MinSamplesPerCell,
-    SchemaConformance,
     SliceBalance,
     WithinOdd,
 )
 
-__all__ = ["AUDIT_LABEL_COLUMN", "CheckOutcome", "run_data_rule"]
+__all__ = ["AUDIT_LABEL_COLUMN", "CheckOutcome"]
 
 AUDIT_LABEL_COLUMN = "audited_label"
 """Column of an audit file holding the re-checked label; the id column is the dataset's."""
@@ -59,35 +57,6 @@ class CheckOutcome:
 
 def _ids(dataset: Dataset, mask: NDArray[np.bool_]) -> list[str]:
     return [str(x) for x in dataset.ids[mask][:MAX_LISTED_IDS]]
-
-
-def run_data_rule(project: Project, requirement: DataRequirement, dataset: Dataset) -> CheckOutcome:
-    """Run ``requirement.rule`` on ``dataset``."""
-    rule = requirement.rule
-    assert rule is not None
-    parameters = rule.model_dump(mode="json", by_alias=True)
-    name = f"data.{rule.check}"
-    where = f"{requirement.id} on [{dataset.letter}]"
-    if len(dataset) == 0:
-        return CheckOutcome(
-            requirement.id, name, dataset.letter, "inconclusive",
-            f"{where}: the dataset is empty; nothing can be claimed", parameters,
-        )  # fmt: skip
-    if isinstance(rule, WithinOdd):
-        return _within_odd(project, requirement.id, rule, dataset, parameters)
-    if isinstance(rule, SchemaConformance):
-        return _schema(project, requirement.id, dataset, parameters)
-    if isinstance(rule, MinSamplesPerCell):
-        return _cells(project, requirement.id, rule, dataset, parameters)
-    if isinstance(rule, ClassBalance):
-        return _class_balance(requirement.id, rule, dataset, parameters)
-    if isinstance(rule, SliceBalance):
-        return _slice_balance(project, requirement.id, rule, dataset, parameters)
-    if isinstance(rule, LabelErrorRate):
-        return _label_errors(project, requirement.id, rule, dataset, parameters)
-    if isinstance(rule, Duplicates):
-        return _duplicates(requirement.id, rule, dataset, parameters)
-    raise AssertionError(f"no data check for {rule!r}")
 
 
 def _within_odd(

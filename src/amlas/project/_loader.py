@@ -7,14 +7,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from amlas.diagnostics import Diagnostics, Location
 from amlas.errors import ProjectNotFoundError
+from amlas.plugins import PluginError, registry
 from amlas.project._manifest import MANIFEST_FILE, Manifest
 from amlas.project._paths import path_problem, probe
 from amlas.project._project import Project
-from amlas.project._validate import validate_document
+from amlas.project._validate import validate_document, validate_part
 from amlas.project._yaml import MAX_FILE_BYTES, LoadedYaml, SourceMap, load_yaml
 from amlas.project.artefacts import ARTEFACTS
+from amlas.project.artefacts.data import DataRequirements, ExternalRule
 
 __all__ = ["LoadResult", "load_project"]
 
@@ -103,6 +107,10 @@ def load_project(root: str | Path) -> LoadResult:
             )
             continue
         document = validate_document(spec.model, loaded.data, loaded.source, diagnostics)
+        if isinstance(document, DataRequirements) and not _plugin_rules_valid(
+            document, loaded.source, diagnostics
+        ):
+            document = None
         if document is not None:
             project.artefacts[letter] = document
     project.diagnostics = diagnostics
@@ -172,3 +180,37 @@ def _scan_placeholders(
     elif isinstance(value, list):
         for i, element in enumerate(value):
             _scan_placeholders(element, (*at, i), source, diagnostics)
+
+
+def _plugin_rules_valid(
+    document: DataRequirements, source: SourceMap, diagnostics: Diagnostics
+) -> bool:
+    """The rules of data-rule plug-ins amlas does not ship, checked against each
+    plug-in's own parameters (the built-ins' were checked with the document); False when
+    one is wrong, so that [L] counts as not loaded, as with any schema error."""
+    valid = True
+    for i, requirement in enumerate(document.requirements):
+        rule = requirement.rule
+        if not isinstance(rule, ExternalRule):
+            continue
+        at: tuple[str | int, ...] = ("requirements", i, "rule")
+        try:
+            plugin = registry("amlas.data_rules").get(rule.check)
+        except PluginError as exc:
+            diagnostics.add(exc.code, str(exc), source.locate((*at, "check")))
+            valid = False
+            continue
+        data = rule.model_dump(mode="json", by_alias=True)
+        parameters = getattr(plugin, "parameters", None)
+        if not isinstance(parameters, type) or not issubclass(parameters, BaseModel):
+            diagnostics.add(
+                "S009",
+                f"data rule {rule.check!r}: its plug-in declares no pydantic 'parameters' "
+                "model to validate the rule with",
+                source.locate((*at, "check")),
+            )
+            valid = False
+            continue
+        if validate_part(parameters, data, source, at, diagnostics) is None:
+            valid = False
+    return valid

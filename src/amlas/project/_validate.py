@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from amlas.diagnostics import Diagnostics, did_you_mean
 from amlas.project._yaml import SourceMap
 
-__all__ = ["validate_document"]
+__all__ = ["validate_document", "validate_part"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -42,6 +42,36 @@ def validate_document(
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             _report(model, data, error, source, diagnostics)
+        return None
+
+
+class _Within:
+    """The source map of a document, seen from a part of it at ``prefix``."""
+
+    def __init__(self, source: SourceMap, prefix: tuple[str | int, ...]) -> None:
+        self.source = source
+        self.prefix = prefix
+
+    def locate(self, at: Any = (), *, key: bool = False) -> Any:
+        return self.source.locate((*self.prefix, *tuple(at)), key=key)
+
+
+def validate_part(
+    model: type[M],
+    data: Any,
+    source: SourceMap,
+    prefix: tuple[str | int, ...],
+    diagnostics: Diagnostics,
+) -> M | None:
+    """Validate ``data``, the value at ``prefix`` of a document whose source map is
+    ``source``, against ``model`` (a plug-in's parameters, say); every error becomes a
+    diagnostic located inside the document."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        within = _Within(source, prefix)
+        for error in exc.errors(include_url=False):
+            _report(model, data, error, within, diagnostics)  # type: ignore[arg-type]
         return None
 
 

@@ -23,9 +23,11 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from amlas.checks import formal_only, requirement_check, requirement_unavailable
+from amlas.checks.data_rules import get_data_rule
 from amlas.errors import UsageError
 from amlas.evidence import ProjectInputs, keys
 from amlas.evidence import model_code_file as _model_code_file
+from amlas.plugins import PluginError
 from amlas.project import Project
 from amlas.project.artefacts import (
     ErroneousBehaviourLog,
@@ -36,7 +38,6 @@ from amlas.project.artefacts import (
 
 __all__ = [
     "DEFAULT_STAGES",
-    "ENVIRONMENT_RULES",
     "NO_FIELD_LOG",
     "Plan",
     "PlannedCheck",
@@ -58,8 +59,6 @@ Kind = Literal[
 DEFAULT_STAGES: Final[dict[str, tuple[int, ...]]] = {"developer": (3, 4), "verifier": (3, 5)}
 ALL_STAGES: Final = (3, 4, 5, 6)
 
-ENVIRONMENT_RULES: Final = frozenset({"within_odd", "min_samples_per_cell", "slice_balance"})
-"""The data rules that read [B] (bands, cells): their records cite ``environment``."""
 
 _INGESTED: Final = frozenset({"operation", "monitor"})
 NO_FIELD_LOG: Final = "[DD] names no field log ('field_log: {path: ...}')"
@@ -197,9 +196,14 @@ class _Planner:
                     (requirement.id, "no machine-checkable rule: judged by review in [Q]")
                 )
                 continue
+            try:
+                plugin = get_data_rule(requirement.rule.check)
+                environment, broken = plugin.reads_environment, None
+            except PluginError as exc:
+                environment, broken = False, str(exc)
             for letter in requirement.datasets:
                 names = {f"dataset:{letter}", f"requirement:{requirement.id}"}
-                if requirement.rule.check in ENVIRONMENT_RULES:
+                if environment:
                     names.add("environment")
                 audit = getattr(requirement.rule, "audit_file", None)
                 if audit:
@@ -212,7 +216,7 @@ class _Planner:
                     requirement.id,
                     (letter,),
                     names,
-                    self.unreadable([letter]),
+                    broken or self.unreadable([letter]),
                 )
         letters = [x for x in keys.DATASET_LETTERS if x in self.datasets]
         for a, b in itertools.combinations(letters, 2):
@@ -294,10 +298,14 @@ class _Planner:
         why = requirement_unavailable(
             requirement, model_format=model.format, tabular=self.tabular(letter)
         )
+        try:
+            check = requirement_check(requirement)
+        except PluginError as exc:  # a metric plug-in that does not load: said, not raised
+            check, why = f"metric.{requirement.metric}", str(exc)
         self.add(
             keys.requirement_key(stage, requirement.id, letter),
             "requirement",
-            requirement_check(requirement),
+            check,
             stage,
             requirement.id,
             (letter,),

@@ -1,4 +1,4 @@
-"""Three plug-ins written against amlas's public API only.
+"""Four plug-ins written against amlas's public API only.
 
 - ``error_rate`` (``amlas.metrics``): the share of samples classified wrongly, judged on
   its exact upper bound (lower is better), through ``amlas.checks.evaluate_indicator``.
@@ -7,6 +7,9 @@
   "below": "benign"}``; P(above) is the logistic of (x - threshold) / scale.
 - ``scratch://NAME`` (``amlas.stores``): a store kept in this process, like
   ``memory://`` but under its own scheme and names.
+- ``feature_range`` (``amlas.data_rules``): the share of samples whose ``column`` lies
+  outside ``[low, high]`` is at most ``max_outside_fraction``, judged on its exact upper
+  bound (relevance: the data stays inside the range the component was specified for).
 """
 
 from __future__ import annotations
@@ -15,34 +18,40 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field
 
 from amlas.adapters import Model, ModelError, ModelOptions
-from amlas.checks import Dataset, Predictions, RequirementResult, evaluate_indicator
+from amlas.checks import (
+    CheckOutcome,
+    Dataset,
+    Predictions,
+    RequirementResult,
+    decide_proportion,
+    evaluate_indicator,
+)
 from amlas.checks.metrics import MetricContext
 from amlas.evidence import EvidenceStore, MemoryStore, StoreError
-from amlas.project import CLASSIFICATION, MetricSpec
+from amlas.project import CLASSIFICATION, MetricSpec, Project
 from amlas.project.artefacts import MLSafetyRequirement
 
-__all__ = ["ERROR_RATE", "SCRATCH", "THRESHOLD_RULE"]
+__all__ = ["ERROR_RATE", "FEATURE_RANGE", "SCRATCH", "THRESHOLD_RULE"]
 
 
 # -- the metric -------------------------------------------------------------------------------
 
 
+ERROR_RATE_SPEC = MetricSpec(
+    "error_rate", "fraction of samples classified wrongly", 0.0, 1.0, False, False, CLASSIFICATION
+)
+
+
 @dataclass(frozen=True)
 class ErrorRate:
-    spec: MetricSpec = MetricSpec(
-        "error_rate",
-        "fraction of samples classified wrongly",
-        0.0,
-        1.0,
-        False,
-        False,
-        CLASSIFICATION,
-    )
+    spec: MetricSpec = ERROR_RATE_SPEC
     distributions: tuple[str, ...] = ("amlas-test-plugins",)
 
     def check_name(self, requirement: MLSafetyRequirement) -> str:
@@ -163,3 +172,61 @@ class ScratchBackend:
 
 
 SCRATCH = ScratchBackend()
+
+
+# -- the data rule ------------------------------------------------------------------------------
+
+
+class FeatureRangeParameters(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    check: Literal["feature_range"]
+    column: str = Field(min_length=1)
+    low: float
+    high: float
+    max_outside_fraction: float = Field(ge=0.0, le=1.0)
+    confidence: float = Field(default=0.95, gt=0.0, lt=1.0)
+
+
+@dataclass(frozen=True)
+class FeatureRange:
+    name: str = "feature_range"
+    category: str = "relevance"
+    parameters: type[BaseModel] = FeatureRangeParameters
+    reads_environment: bool = False
+    distributions: tuple[str, ...] = ("amlas-test-plugins",)
+
+    def run(
+        self,
+        project: Project,
+        subject: str,
+        rule: Any,
+        dataset: Dataset,
+        parameters: dict[str, Any],
+    ) -> CheckOutcome:
+        values = np.asarray(dataset.table.column(rule.column), dtype=np.float64)
+        outside = ~((values >= rule.low) & (values <= rule.high))
+        decision = decide_proportion(
+            int(outside.sum()),
+            len(values),
+            threshold=rule.max_outside_fraction,
+            comparison="at_most",
+            confidence=rule.confidence,
+        )
+        summary = (
+            f"{subject} on [{dataset.letter}]: {int(outside.sum())} of {len(values)} samples "
+            f"have {rule.column} outside [{rule.low:g}, {rule.high:g}]; {decision.reason}"
+        )
+        return CheckOutcome(
+            subject,
+            "data.feature_range",
+            dataset.letter,
+            decision.verdict,
+            summary,
+            parameters,
+            {"bound": decision.bound, "confidence": rule.confidence, "method": "clopper-pearson"},
+            [{"outside": int(outside.sum()), "samples": len(values), "bound": decision.bound}],
+        )
+
+
+FEATURE_RANGE = FeatureRange()

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from amlas.project.artefacts._base import ArtefactDocument, Item
 from amlas.project.artefacts.data import (
+    BUILTIN_RULES,
     CATEGORIES,
-    CHECK_CATEGORY,
     DataGenerationLog,
     DataJustification,
     DataRequirement,
@@ -58,8 +58,8 @@ from amlas.project.artefacts.verification import VerificationActivity, Verificat
 
 __all__ = [
     "ARTEFACTS",
+    "BUILTIN_RULES",
     "CATEGORIES",
-    "CHECK_CATEGORY",
     "ID_KINDS",
     "AllocatedRequirement",
     "AllocatedRequirements",

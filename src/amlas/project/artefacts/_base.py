@@ -18,6 +18,7 @@ from amlas.plugins import registry
 
 __all__ = [
     "ArtefactDocument",
+    "DataRuleName",
     "DatasetFormatName",
     "Id",
     "Item",
@@ -72,6 +73,9 @@ ModelFormatName = _registered("amlas.models", "model format")
 
 DatasetFormatName = _registered("amlas.readers", "dataset format")
 """A dataset format installed in the ``amlas.readers`` entry-point group."""
+
+DataRuleName = _registered("amlas.data_rules", "data rule")
+"""A data rule installed in the ``amlas.data_rules`` entry-point group."""
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 

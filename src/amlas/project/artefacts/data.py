@@ -4,13 +4,15 @@ and [Q] the data generation log."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
 
+from amlas.plugins import registry
 from amlas.project.artefacts._base import (
     ArtefactDocument,
+    DataRuleName,
     DatasetFormatName,
     Id,
     Item,
@@ -20,8 +22,8 @@ from amlas.project.artefacts._base import (
 )
 
 __all__ = [
+    "BUILTIN_RULES",
     "CATEGORIES",
-    "CHECK_CATEGORY",
     "CategoryGap",
     "DataGenerationLog",
     "DataJustification",
@@ -30,6 +32,7 @@ __all__ = [
     "DatasetDocument",
     "DevelopmentData",
     "Duplicates",
+    "ExternalRule",
     "Independence",
     "InternalTestData",
     "SealedCopy",
@@ -152,26 +155,59 @@ class Duplicates(Item):
     """Numeric columns of the near-duplicate search (empty: the model input features)."""
 
 
-DataRule = Annotated[
-    WithinOdd
-    | SchemaConformance
-    | MinSamplesPerCell
-    | ClassBalance
-    | SliceBalance
-    | LabelErrorRate
-    | Duplicates,
-    Field(discriminator="check"),
-]
+def _external_names(schema: dict[str, Any]) -> None:
+    """In the JSON Schema, an external rule is one of the installed rules amlas does not
+    ship (none, when no plug-in adds one)."""
+    names = [n for n in registry("amlas.data_rules").names() if n not in BUILTIN_RULES]
+    schema.pop("enum", None)
+    if names:
+        schema["enum"] = names
+    else:
+        schema["not"] = {}
 
-CHECK_CATEGORY: dict[str, str] = {
-    "within_odd": "relevance",
-    "schema_conformance": "relevance",
-    "min_samples_per_cell": "completeness",
-    "class_balance": "balance",
-    "slice_balance": "balance",
-    "label_error_rate": "accuracy",
-    "duplicates": "balance",
+
+class ExternalRule(Item):
+    """A rule of a data-rule plug-in that amlas does not ship (``amlas plugins`` lists the
+    installed ones): ``check`` names it; its other keys are validated against the
+    plug-in's own parameters when the project is loaded, each problem located here."""
+
+    model_config = ConfigDict(**{**Item.model_config, "extra": "allow"})
+
+    check: Annotated[DataRuleName, Field(json_schema_extra=_external_names)]
+
+
+BUILTIN_RULES: dict[str, type[Item]] = {
+    "within_odd": WithinOdd,
+    "schema_conformance": SchemaConformance,
+    "min_samples_per_cell": MinSamplesPerCell,
+    "class_balance": ClassBalance,
+    "slice_balance": SliceBalance,
+    "label_error_rate": LabelErrorRate,
+    "duplicates": Duplicates,
 }
+"""The parameters of the data rules amlas ships (plug-ins in ``amlas.data_rules`` like any
+other; their models live here so that the schema of [L] describes them in full)."""
+
+
+def _rule_tag(value: Any) -> str | None:
+    check = value.get("check") if isinstance(value, dict) else getattr(value, "check", None)
+    if check is None:
+        return None
+    return check if isinstance(check, str) and check in BUILTIN_RULES else "external"
+
+
+DataRule = Annotated[
+    Annotated[WithinOdd, Tag("within_odd")]
+    | Annotated[SchemaConformance, Tag("schema_conformance")]
+    | Annotated[MinSamplesPerCell, Tag("min_samples_per_cell")]
+    | Annotated[ClassBalance, Tag("class_balance")]
+    | Annotated[SliceBalance, Tag("slice_balance")]
+    | Annotated[LabelErrorRate, Tag("label_error_rate")]
+    | Annotated[Duplicates, Tag("duplicates")]
+    | Annotated[ExternalRule, Tag("external")],
+    Discriminator(_rule_tag),
+]
+"""A built-in rule by its own model, any other registered rule as :class:`ExternalRule`."""
 
 
 # -- [L] ----------------------------------------------------------------------------------------
