@@ -1,17 +1,76 @@
-"""The exceptions `amlas` raises.
+"""The exceptions `amlas` raises, and the install hints of its optional extras.
 
 Problems in a user's project files are *diagnostics* (see :mod:`amlas.diagnostics`),
-collected and reported together; exceptions are for misuse of the API and for
-conditions that stop a command outright. Every exception derives from one root::
+collected and reported together by ``amlas check``. A problem that only shows while a
+command runs (the data, the model or a setting turns out unusable) stops the command with a
+:class:`ProblemError`, which carries the same kind of coded, located diagnostic (``R``
+codes, or the ``D``/``M``/``F``/``G`` code that already names the problem) and is printed
+in the format of ``amlas check``, with exit status 2. Any other exception reaching the
+command line is a bug in amlas (exit status 3).
 
-    AmlasError
-    └── UsageError                 a command or API call got arguments it cannot use
-        └── ProjectNotFoundError   the directory holds no AMLAS project
+Every exception derives from one root; this is the whole tree, with where each is defined::
+
+    AmlasError                     amlas.errors
+    ├── UsageError                 amlas.errors         arguments a command cannot use
+    │   ├── ProjectNotFoundError   amlas.errors         no amlas.yaml in the folder
+    │   └── (every ProblemError below is also a UsageError)
+    └── ProblemError               amlas.errors         R002 a coded, located run problem
+        ├── MissingExtraError      amlas.errors         R001 an optional extra missing
+        ├── DatasetError           amlas.adapters       R010 a dataset cannot be read
+        ├── ColumnError            amlas.adapters       R011 a column missing or unusable
+        ├── ModelError             amlas.adapters       R020 a model unusable, R021-R025
+        ├── FormalError            amlas.checks.formal  R040 formal leg cannot run
+        ├── MonitorFileError       amlas.monitor        R050 a monitor file unusable
+        ├── MonitorInputError      amlas.monitor        R051 inputs unfit for the monitor
+        ├── CalibrationError       amlas.monitor        R052 monitor cannot be calibrated
+        ├── FieldLogError          amlas.monitor        R053 field log lines malformed
+        ├── SealError              amlas.sealing        R060 a key or sealed file unusable
+        │   └── TamperError        amlas.sealing        R061 sealed data modified
+        ├── StoreError             amlas.evidence       R070 an evidence store unusable
+        │   ├── RecordNotFound     amlas.evidence       R070 (also a KeyError)
+        │   └── CorruptRecord      amlas.evidence       R071 a stored record damaged
+        ├── LibraryError           amlas.case           G006 a pattern library unusable
+        └── OutputRefused          amlas.fileio         F010/F011 an output not replaced
+
+A raise site names its own code when it knows a more precise one than its class's default
+(e.g. ``ModelError(..., code="R022")`` for probabilities that do not sum to 1).
 """
 
 from __future__ import annotations
 
-__all__ = ["AmlasError", "ProjectNotFoundError", "UsageError"]
+import re
+from collections.abc import Iterable
+from typing import ClassVar
+
+from amlas.diagnostics import Diagnostic, Diagnostics, Location
+
+__all__ = [
+    "INSTALL_HINTS",
+    "AmlasError",
+    "MissingExtraError",
+    "ProblemError",
+    "ProjectNotFoundError",
+    "UsageError",
+    "install_hint",
+]
+
+INSTALL_HINTS: dict[str, str] = {
+    "adversarial": "pip install 'amlas[adversarial]'",
+    "formal": "pip install 'amlas[formal]'",
+    "images": "pip install 'amlas[images]'",
+    "monitor": "pip install 'amlas[monitor]'",
+    "onnx": "pip install 'amlas[onnx]'",
+    "pdf": "pip install playwright (no browser download needed)",
+    "postgres": "pip install 'amlas[postgres]'",
+    "sklearn": "pip install 'amlas[sklearn]'",
+    "torch": "pip install 'amlas[torch]' (torch==2.13.0, CPU)",
+}
+"""The one table of install hints: optional extra -> the command that installs it."""
+
+
+def install_hint(extra: str) -> str:
+    """``install the <extra> extra: <command>``: the one-line hint for a missing extra."""
+    return f"install the {extra} extra: {INSTALL_HINTS[extra]}"
 
 
 class AmlasError(Exception):
@@ -24,3 +83,75 @@ class UsageError(AmlasError):
 
 class ProjectNotFoundError(UsageError):
     """The given directory does not hold an AMLAS project (no ``amlas.yaml``)."""
+
+
+UNLOCATED = "amlas"
+"""The path a diagnostic shows when nothing names a file (``amlas: R020 error: ...``)."""
+
+# "path: message" or "path:line: message", where path looks like a file or an artefact
+_LEADING_PATH = re.compile(r"^(?P<path>(?:[^\s:]*[/.][^\s:]*|\[[A-Z]{1,2}\]))(?::(?P<line>\d+))?: ")
+_UNSET = object()
+
+
+class ProblemError(AmlasError):
+    """A problem of the user's project, data, model or settings found while a command ran.
+
+    It carries :attr:`diagnostics` (usually one), each with a stable code, a location and a
+    message that names the value found; the command line prints them as ``amlas check``
+    does and exits with :attr:`exit_status` (2). ``path`` and ``line`` say where the
+    problem is (a file, or an artefact such as ``[V]``); without ``path`` a leading
+    ``path:`` or ``path:line:`` of the message is taken. ``value`` is the offending value
+    and ``expected`` what was expected (shown as the diagnostic's hint).
+
+    Subclasses set :attr:`code`, the default for their raise sites.
+    """
+
+    code: str = "R002"
+    exit_status: ClassVar[int] = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        path: object = None,
+        line: int = 0,
+        value: object = _UNSET,
+        expected: str | None = None,
+        more: Iterable[Diagnostic] = (),
+    ) -> None:
+        super().__init__(message)
+        self.value = None if value is _UNSET else value
+        self.expected = expected
+        where, text = _locate(message, path, line)
+        hint = f"expected {expected}" if expected else None
+        found = Diagnostics()
+        first = found.add(code or self.code, text, where, hint=hint)
+        self.diagnostics: tuple[Diagnostic, ...] = (first, *more)
+
+    @property
+    def diagnostic(self) -> Diagnostic:
+        """The first (usually the only) diagnostic."""
+        return self.diagnostics[0]
+
+
+def _locate(message: str, path: object, line: int) -> tuple[Location, str]:
+    if path is not None:
+        where = str(path) or UNLOCATED
+        text = message.removeprefix(f"{where}: ") or message  # the path is shown once
+        return Location(where, max(line, 0), 1 if line > 0 else 0), text
+    match = _LEADING_PATH.match(message)
+    if match is None or len(message) == match.end():
+        return Location(UNLOCATED), message
+    at = int(match["line"]) if match["line"] else max(line, 0)
+    return Location(match["path"], at, 1 if at > 0 else 0), message[match.end() :]
+
+
+class MissingExtraError(ProblemError, UsageError):
+    """An optional extra (torch, onnx, formal...) is not installed; the message ends with
+    its install hint from :data:`INSTALL_HINTS`."""
+
+    code = "R001"
+
+    def __init__(self, what: str, extra: str) -> None:
+        super().__init__(f"{what}; {install_hint(extra)}")

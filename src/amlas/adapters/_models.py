@@ -48,7 +48,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from amlas.adapters._model import Model
-from amlas.errors import UsageError
+from amlas.errors import ProblemError, UsageError
 
 _T = TypeVar("_T")
 
@@ -70,8 +70,10 @@ _ONNX_HINT = "install the onnx extra: pip install 'amlas[onnx]'"
 _SKOPS_DOCS = "https://skops.readthedocs.io/en/stable/persistence.html"
 
 
-class ModelError(UsageError):
+class ModelError(ProblemError, UsageError):
     """A model cannot be loaded, or its outputs do not fit the declared classes."""
+
+    code = "R020"
 
 
 def load_model(

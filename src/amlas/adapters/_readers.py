@@ -51,7 +51,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from amlas.adapters._table import Table
-from amlas.errors import UsageError
+from amlas.errors import ProblemError, UsageError
 from amlas.hashing import sha256_bytes, sha256_file, sha256_tree
 
 if TYPE_CHECKING:
@@ -70,8 +70,10 @@ _TABLE_SUFFIXES: dict[str, Literal["csv", "parquet"]] = {
 _IMAGES_HINT = "install the images extra: pip install 'amlas[images]'"
 
 
-class DatasetError(UsageError):
+class DatasetError(ProblemError, UsageError):
     """A dataset cannot be read: missing, malformed, or not in the shape expected."""
+
+    code = "R010"
 
 
 def read_table(

@@ -16,6 +16,7 @@ from typing import Any
 import click
 import numpy as np
 
+from amlas.cli._common import EXIT_ERRORS, EXIT_OK, print_diagnostics
 from amlas.cli._output import echo
 from amlas.errors import UsageError
 from amlas.project import Project, check_project
@@ -27,11 +28,9 @@ _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".npz": "npz
 
 def _project(directory: str) -> Project:
     """The checked project; on errors print them and exit 1."""
-    from amlas.cli._main import EXIT_ERRORS, _print_diagnostics
-
     result = check_project(Path(directory))
     if result.diagnostics.has_errors:
-        _print_diagnostics(result.diagnostics, directory)
+        print_diagnostics(result.diagnostics, directory)
         click.echo("amlas monitor: the project has errors; nothing was done", err=True)
         sys.exit(EXIT_ERRORS)
     return result.project
@@ -214,12 +213,11 @@ def ingest(directory: str, log: Path | None, store: str | None, fmt: str) -> Non
     alarms and detection of the monitor) as one run. A malformed line stops it with
     file:line and nothing is written. Exit 1 on a 'fail' verdict.
     """
-    from amlas.cli._main import EXIT_ERRORS, EXIT_OK, _print_diagnostics
     from amlas.evidence import ingest_field_log
 
     report = ingest_field_log(directory, log, store=store)
     if report.diagnostics is not None:
-        _print_diagnostics(report.diagnostics, directory)
+        print_diagnostics(report.diagnostics, directory)
         click.echo("amlas monitor ingest: the project has errors; nothing was read", err=True)
         sys.exit(EXIT_ERRORS)
     if fmt == "json":

@@ -34,7 +34,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from pydantic import ValidationError as _ValidationError
 
 from amlas.diagnostics import did_you_mean
-from amlas.errors import UsageError
+from amlas.errors import ProblemError, UsageError
 from amlas.evidence._record import SHA256_PATTERN, EvidenceRecord
 
 __all__ = [
@@ -58,8 +58,10 @@ _ROLES = ("developer", "verifier")
 _STAGES = (3, 4, 5, 6)
 
 
-class StoreError(UsageError):
+class StoreError(ProblemError, UsageError):
     """An evidence store cannot be opened, read or written as asked."""
+
+    code = "R070"
 
 
 class RecordNotFound(StoreError, KeyError):
@@ -75,6 +77,8 @@ class RecordNotFound(StoreError, KeyError):
 
 class CorruptRecord(StoreError):
     """A stored record does not parse, or its content no longer hashes to its digest.
+
+    code = "R071"
 
     Raised instead of returning the record: tampered evidence is never used silently.
     """
