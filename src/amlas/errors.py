@@ -45,6 +45,7 @@ from typing import ClassVar
 from amlas.diagnostics import Diagnostic, Diagnostics, Location
 
 __all__ = [
+    "DRIVER_PACKAGES",
     "INSTALL_HINTS",
     "AmlasError",
     "MissingExtraError",
@@ -60,12 +61,21 @@ INSTALL_HINTS: dict[str, str] = {
     "images": "pip install 'amlas[images]'",
     "monitor": "pip install 'amlas[monitor]'",
     "onnx": "pip install 'amlas[onnx]'",
-    "pdf": "pip install playwright (no browser download needed)",
-    "postgres": "pip install 'amlas[postgres]'",
+    "pdf": "pip install playwright (no browser download needed)",  # not an extra
     "sklearn": "pip install 'amlas[sklearn]'",
     "torch": "pip install 'amlas[torch]' (torch==2.13.0, CPU)",
 }
 """The one table of install hints: optional extra -> the command that installs it."""
+
+DRIVER_PACKAGES: dict[str, str] = {
+    "psycopg": "psycopg[binary]",
+    "psycopg2": "psycopg2-binary",
+    "pymysql": "PyMySQL",
+    "MySQLdb": "mysqlclient",
+    "pyodbc": "pyodbc",
+    "oracledb": "oracledb",
+}
+"""Database drivers an SQL evidence store may need: module -> the package to install."""
 
 
 def install_hint(extra: str) -> str:

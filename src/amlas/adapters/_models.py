@@ -48,7 +48,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from amlas.adapters._model import Model
-from amlas.errors import ProblemError, UsageError
+from amlas.errors import ProblemError, UsageError, install_hint
 
 _T = TypeVar("_T")
 
@@ -65,8 +65,8 @@ __all__ = [
 ModelFormat = Literal["sklearn_joblib", "skops", "onnx", "torch", "python_callable"]
 
 _FORMATS: tuple[str, ...] = ("sklearn_joblib", "skops", "onnx", "torch", "python_callable")
-_SKLEARN_HINT = "install the sklearn extra: pip install 'amlas[sklearn]'"
-_ONNX_HINT = "install the onnx extra: pip install 'amlas[onnx]'"
+_SKLEARN_HINT = install_hint("sklearn")
+_ONNX_HINT = install_hint("onnx")
 _SKOPS_DOCS = "https://skops.readthedocs.io/en/stable/persistence.html"
 
 
@@ -377,13 +377,16 @@ def _load_joblib(path: Path) -> Any:
     try:
         import joblib
     except ImportError:
-        raise ModelError(f"{path}: loading a joblib model needs joblib; {_SKLEARN_HINT}") from None
+        raise ModelError(
+            f"{path}: loading a joblib model needs joblib; {_SKLEARN_HINT}", code="R001"
+        ) from None
     try:
         return joblib.load(path)
     except ModuleNotFoundError as exc:
         raise ModelError(
             f"{path}: the model needs a package that is not installed ({_one_line(exc)}); "
-            f"{_SKLEARN_HINT}"
+            f"{_SKLEARN_HINT}",
+            code="R001",
         ) from None
     except Exception as exc:  # unpickling raises anything the pickled objects raise
         raise ModelError(f"{path}: cannot load with joblib: {_one_line(exc)}") from None
@@ -393,7 +396,9 @@ def _load_skops(path: Path) -> Any:
     try:
         import skops.io as sio
     except ImportError:
-        raise ModelError(f"{path}: loading a skops model needs skops; {_SKLEARN_HINT}") from None
+        raise ModelError(
+            f"{path}: loading a skops model needs skops; {_SKLEARN_HINT}", code="R001"
+        ) from None
     try:
         untrusted = list(sio.get_untrusted_types(file=path))
     except Exception as exc:  # a corrupt archive fails in skops' zip or JSON reader
@@ -410,7 +415,8 @@ def _load_skops(path: Path) -> Any:
     except ModuleNotFoundError as exc:
         raise ModelError(
             f"{path}: the model needs a package that is not installed ({_one_line(exc)}); "
-            f"{_SKLEARN_HINT}"
+            f"{_SKLEARN_HINT}",
+            code="R001",
         ) from None
     except Exception as exc:
         raise ModelError(f"{path}: cannot load with skops: {_one_line(exc)}") from None
@@ -578,7 +584,7 @@ class _OnnxModel:
             import onnxruntime
         except ImportError:
             raise ModelError(
-                f"{path}: running an ONNX model needs onnxruntime; {_ONNX_HINT}"
+                f"{path}: running an ONNX model needs onnxruntime; {_ONNX_HINT}", code="R001"
             ) from None
         self._source = str(path)
         self.onnx_path = path

@@ -51,7 +51,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from amlas.adapters._table import Table
-from amlas.errors import ProblemError, UsageError
+from amlas.errors import ProblemError, UsageError, install_hint
 from amlas.hashing import sha256_bytes, sha256_file, sha256_tree
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ _TABLE_SUFFIXES: dict[str, Literal["csv", "parquet"]] = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
-_IMAGES_HINT = "install the images extra: pip install 'amlas[images]'"
+_IMAGES_HINT = install_hint("images")
 
 
 class DatasetError(ProblemError, UsageError):
@@ -384,7 +384,7 @@ def _read_image_folder(
         from PIL import Image
     except ImportError:
         raise DatasetError(
-            f"{source}: reading image folders needs Pillow; {_IMAGES_HINT}"
+            f"{source}: reading image folders needs Pillow; {_IMAGES_HINT}", code="R001"
         ) from None
     if metadata_table is None:
         raise DatasetError(

@@ -39,13 +39,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from amlas.adapters._models import ModelError, call_loader
+from amlas.errors import install_hint
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = ["TorchModel", "load_torch_model", "torch_module"]
 
-TORCH_HINT = "install the torch extra: pip install 'amlas[torch]' (torch==2.13.0, CPU)"
+TORCH_HINT = install_hint("torch")
 Outputs = Literal["logits", "probabilities"]
 
 
@@ -53,7 +54,7 @@ def _torch() -> Any:
     try:
         import torch
     except ImportError:
-        raise ModelError(f"a torch model needs PyTorch; {TORCH_HINT}") from None
+        raise ModelError(f"a torch model needs PyTorch; {TORCH_HINT}", code="R001") from None
     return torch
 
 

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from amlas.errors import UsageError
+from amlas.errors import MissingExtraError
 from amlas.project.artefacts import Perturbation
 
 if TYPE_CHECKING:
@@ -54,7 +54,6 @@ DEFAULT_STEPS = 20
 _ART_NAMES = {"fgsm": "FastGradientMethod", "pgd": "ProjectedGradientDescent"}
 _RELATIVE = {"relative", "fraction", "%", "percent"}
 _PERCENT = {"%", "percent"}
-_HINT = "install the adversarial extra: pip install 'amlas[adversarial]'"
 
 
 def adversarial_predictions(
@@ -244,7 +243,7 @@ def _import() -> tuple[Any, Any]:
     try:
         import torch
     except ImportError:
-        raise UsageError(f"adversarial attacks need torch; {_HINT}") from None
+        raise MissingExtraError("adversarial attacks need torch", "adversarial") from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -252,8 +251,8 @@ def _import() -> tuple[Any, Any]:
             import art.attacks.evasion
             import art.estimators.classification
     except ImportError:
-        raise UsageError(
-            f"adversarial attacks need the Adversarial Robustness Toolbox; {_HINT}"
+        raise MissingExtraError(
+            "adversarial attacks need the Adversarial Robustness Toolbox", "adversarial"
         ) from None
     return torch, art
 

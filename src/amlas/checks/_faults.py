@@ -71,7 +71,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from amlas.diagnostics import did_you_mean
-from amlas.errors import UsageError
+from amlas.errors import MissingExtraError, install_hint
 from amlas.project.artefacts import FaultModel
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ __all__ = [
     "tolerance_indicator",
 ]
 
-TORCH_HINT = "install the torch extra: pip install 'amlas[torch]'"
+TORCH_HINT = install_hint("torch")
 
 BIT_RANGES: dict[str, tuple[int, int]] = {
     "any": (0, 31),
@@ -622,7 +622,7 @@ def _require_torch() -> Any:
     try:
         import torch
     except ImportError:
-        raise UsageError(f"fault injection needs PyTorch; {TORCH_HINT}") from None
+        raise MissingExtraError("fault injection needs PyTorch", "torch") from None
     return torch
 
 

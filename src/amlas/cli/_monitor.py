@@ -18,7 +18,7 @@ import numpy as np
 
 from amlas.cli._common import EXIT_ERRORS, EXIT_OK, print_diagnostics
 from amlas.cli._output import echo
-from amlas.errors import UsageError
+from amlas.errors import MissingExtraError, UsageError
 from amlas.project import Project, check_project
 
 __all__ = ["monitor"]
@@ -172,10 +172,7 @@ def serve(directory: Path, host: str, port: int) -> None:
     try:
         import uvicorn
     except ImportError:
-        raise UsageError(
-            "serving needs uvicorn and FastAPI; install the monitor extra: "
-            "pip install 'amlas[monitor]'"
-        ) from None
+        raise MissingExtraError("serving needs uvicorn and FastAPI", "monitor") from None
     from amlas.server import create_app
 
     _project(str(directory))  # errors are printed as diagnostics, not a traceback

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from amlas.errors import ProblemError, UsageError
+from amlas.errors import ProblemError, UsageError, install_hint
 
 __all__ = ["FORMAL_HINT", "FormalError"]
 
-FORMAL_HINT = "install the formal extra: pip install 'amlas[formal]'"
+FORMAL_HINT = install_hint("formal")
 
 
 class FormalError(ProblemError, UsageError):

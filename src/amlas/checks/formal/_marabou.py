@@ -62,7 +62,7 @@ def import_marabou() -> tuple[Any, Any]:
             from maraboupy import Marabou, MarabouCore
     except ImportError as exc:
         raise FormalError(
-            f"complete verification (Marabou) needs maraboupy; {FORMAL_HINT}"
+            f"complete verification (Marabou) needs maraboupy; {FORMAL_HINT}", code="R001"
         ) from exc
     return Marabou, MarabouCore
 
