@@ -15,6 +15,7 @@ Every exception derives from one root; this is the whole tree, with where each i
     │   ├── ProjectNotFoundError   amlas.errors         no amlas.yaml in the folder
     │   └── (every ProblemError below is also a UsageError)
     └── ProblemError               amlas.errors         R002 a coded, located run problem
+        ├── ValueProblem           amlas.errors         (also a ValueError) a bad value
         ├── MissingExtraError      amlas.errors         R001 an optional extra missing
         ├── DatasetError           amlas.adapters       R010 a dataset cannot be read
         ├── ColumnError            amlas.adapters       R011 a column missing or unusable
@@ -52,6 +53,7 @@ __all__ = [
     "ProblemError",
     "ProjectNotFoundError",
     "UsageError",
+    "ValueProblem",
     "install_hint",
 ]
 
@@ -130,7 +132,7 @@ class ProblemError(AmlasError):
         expected: str | None = None,
         more: Iterable[Diagnostic] = (),
     ) -> None:
-        super().__init__(message)
+        super().__init__(f"{message}; expected {expected}" if expected else message)
         self.value = None if value is _UNSET else value
         self.expected = expected
         where, text = _locate(message, path, line)
@@ -155,6 +157,12 @@ def _locate(message: str, path: object, line: int) -> tuple[Location, str]:
         return Location(UNLOCATED), message
     at = int(match["line"]) if match["line"] else max(line, 0)
     return Location(match["path"], at, 1 if at > 0 else 0), message[match.end() :]
+
+
+class ValueProblem(ProblemError, ValueError):
+    """A :class:`ProblemError` that is also a ``ValueError``: raised where a check used to
+    raise ``ValueError`` for a value the user's data or settings chose, so callers that
+    catch ``ValueError`` keep working."""
 
 
 class MissingExtraError(ProblemError, UsageError):

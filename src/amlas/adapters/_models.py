@@ -191,12 +191,14 @@ def _guarded_call(source: str, what: str, timeout_s: float | None, fn: Callable[
     except _TimedOut:
         raise ModelError(
             f"{source}: the model did not finish {what} within {timeout_s:g} s (timeout_s in [V]); "
-            "expected it to answer in time (raise timeout_s for a slow model)"
+            "expected it to answer in time (raise timeout_s for a slow model)",
+            code="R025",
         ) from None
     except SystemExit as exc:
         raise ModelError(
             f"{source}: the model called sys.exit({exc.code!r}) while {what}; a model must return "
-            "its answer or raise an exception, never end the process"
+            "its answer or raise an exception, never end the process",
+            code="R024",
         ) from None
 
 
@@ -227,7 +229,8 @@ def check_distribution(proba: NDArray[np.float64], classes: tuple[str, ...], sou
         f"{source}: predict_proba returned {why} for {int(bad.sum())} of {len(proba)} "
         f"samples, e.g. sample {index + 1}: [{values}] (sum {float(row.sum()):.6g}); "
         "expected class probabilities in [0, 1] summing to 1 per sample (a torch model "
-        "that returns logits or scores takes 'outputs: logits' in [V])"
+        "that returns logits or scores takes 'outputs: logits' in [V])",
+        code="R022",
     )
 
 
@@ -281,7 +284,8 @@ def predict_batched(
     if proba and not model.has_proba:
         raise ModelError(
             "the model gives no probabilities (has_proba is false); expected a model with "
-            "predict_proba, or call with proba=False for labels"
+            "predict_proba, or call with proba=False for labels",
+            code="R021",
         )
     n = len(x)
     if n == 0:
@@ -346,12 +350,14 @@ def _check_proba(values: Any, n: int, classes: tuple[str, ...], source: str) -> 
         out = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ModelError(
-            f"{source}: predict_proba returned values that are not numbers ({_one_line(exc)})"
+            f"{source}: predict_proba returned values that are not numbers ({_one_line(exc)})",
+            code="R021",
         ) from None
     if out.shape != (n, len(classes)):
         raise ModelError(
             f"{source}: predict_proba returned shape {out.shape}; expected "
-            f"({n}, {len(classes)}) for {n} samples and classes {list(classes)}"
+            f"({n}, {len(classes)}) for {n} samples and classes {list(classes)}",
+            code="R021",
         )
     return out
 
@@ -367,7 +373,7 @@ def _call(source: str, what: str, fn: Callable[[Any], Any], x: Any) -> Any:
     except ModelError:
         raise
     except Exception as exc:  # the model's own error, e.g. a wrong number of features
-        raise ModelError(f"{source}: {what} failed: {_one_line(exc)}") from exc
+        raise ModelError(f"{source}: {what} failed: {_one_line(exc)}", code="R023") from exc
 
 
 # --- scikit-learn style estimators -------------------------------------------------------
@@ -454,7 +460,8 @@ class _EstimatorModel:
         labels = _class_names(_call(self._source, "predict", self._estimator.predict, x))
         if labels.shape != (len(x),):
             raise ModelError(
-                f"{self._source}: predict returned shape {labels.shape}; expected ({len(x)},)"
+                f"{self._source}: predict returned shape {labels.shape}; expected ({len(x)},)",
+                code="R021",
             )
         return labels
 
@@ -665,7 +672,8 @@ class _OnnxModel:
         unknown = sorted(set(names.tolist()) - set(self.classes))
         raise ModelError(
             f"{self._source}: label output holds {unknown[:5]}; expected class names "
-            f"{list(self.classes)} or their indices"
+            f"{list(self.classes)} or their indices",
+            code="R021",
         )
 
 

@@ -89,19 +89,22 @@ class TorchModel:
         except Exception as exc:  # the module's own error, e.g. a shape mismatch
             raise ModelError(
                 f"{self.source}: the torch module failed on input of shape "
-                f"{tuple(batch.shape)}: {_one_line(exc)}"
+                f"{tuple(batch.shape)}: {_one_line(exc)}",
+                code="R023",
             ) from exc
         if not isinstance(out, torch.Tensor):
             raise ModelError(
                 f"{self.source}: the module returned {type(out).__name__}; expected one tensor "
-                f"of shape (n, {len(self.classes)})"
+                f"of shape (n, {len(self.classes)})",
+                code="R021",
             )
         values = out.detach().to(torch.float64).numpy()
         if values.shape != (len(x), len(self.classes)):
             raise ModelError(
                 f"{self.source}: the module returned shape {values.shape}; expected "
                 f"({len(x)}, {len(self.classes)}) for {len(x)} samples and classes "
-                f"{list(self.classes)}"
+                f"{list(self.classes)}",
+                code="R021",
             )
         return np.asarray(values, dtype=np.float64)
 

@@ -763,14 +763,6 @@ _TABLE: tuple[Code, ...] = (
         "of the named kind, more faults than weights, settings out of range).",
     ),
     Code(
-        "R032",
-        "error",
-        "scenario result malformed",
-        "The harness of an operational scenario [EE] returned a result that is not a mapping "
-        "of requirements to true/false and barriers to held/failed, or names a requirement "
-        "or barrier [C] does not declare.",
-    ),
-    Code(
         "R040",
         "error",
         "formal verification cannot run",
