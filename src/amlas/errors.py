@@ -10,28 +10,30 @@ command line is a bug in amlas (exit status 3).
 
 Every exception derives from one root; this is the whole tree, with where each is defined::
 
-    AmlasError                     amlas.errors
-    ├── UsageError                 amlas.errors         arguments a command cannot use
-    │   ├── ProjectNotFoundError   amlas.errors         no amlas.yaml in the folder
-    │   └── (every ProblemError below is also a UsageError)
-    └── ProblemError               amlas.errors         R002 a coded, located run problem
-        ├── ValueProblem           amlas.errors         (also a ValueError) a bad value
-        ├── MissingExtraError      amlas.errors         R001 an optional extra missing
-        ├── DatasetError           amlas.adapters       R010 a dataset cannot be read
-        ├── ColumnError            amlas.adapters       R011 a column missing or unusable
-        ├── ModelError             amlas.adapters       R020 a model unusable, R021-R025
-        ├── FormalError            amlas.checks.formal  R040 formal leg cannot run
-        ├── MonitorFileError       amlas.monitor        R050 a monitor file unusable
-        ├── MonitorInputError      amlas.monitor        R051 inputs unfit for the monitor
-        ├── CalibrationError       amlas.monitor        R052 monitor cannot be calibrated
-        ├── FieldLogError          amlas.monitor        R053 field log lines malformed
-        ├── SealError              amlas.sealing        R060 a key or sealed file unusable
-        │   └── TamperError        amlas.sealing        R061 sealed data modified
-        ├── StoreError             amlas.evidence       R070 an evidence store unusable
-        │   ├── RecordNotFound     amlas.evidence       R070 (also a KeyError)
-        │   └── CorruptRecord      amlas.evidence       R071 a stored record damaged
-        ├── LibraryError           amlas.case           G006 a pattern library unusable
-        └── OutputRefused          amlas.fileio         F010/F011 an output not replaced
+    AmlasError                         amlas.errors
+    └── UsageError                     amlas.errors         exit 2: what the user gave
+        ├── ProjectNotFoundError       amlas.errors         no amlas.yaml in the folder
+        └── ProblemError               amlas.errors         R002 a coded, located problem
+            ├── ValueProblem           amlas.errors         (also a ValueError) a bad value
+            ├── MissingExtraError      amlas.errors         R001 an optional extra missing
+            ├── DatasetError           amlas.adapters       R010 a dataset unreadable
+            ├── ColumnError            amlas.adapters       R011 a column missing/unusable
+            ├── ModelError             amlas.adapters       R020 a model unusable, R021-5
+            ├── FormalError            amlas.checks.formal  R040 formal leg cannot run
+            ├── MonitorFileError       amlas.monitor        R050 a monitor file unusable
+            ├── MonitorInputError      amlas.monitor        R051 inputs unfit for it
+            ├── CalibrationError       amlas.monitor        R052 cannot be calibrated
+            ├── FieldLogError          amlas.monitor        R053 field log malformed
+            ├── SealError              amlas.sealing        R060 key/sealed file unusable
+            │   └── TamperError        amlas.sealing        R061 sealed data modified
+            ├── StoreError             amlas.evidence       R070 evidence store unusable
+            │   ├── RecordNotFound     amlas.evidence       R070 (also a KeyError)
+            │   └── CorruptRecord      amlas.evidence       R071 a record damaged
+            ├── LibraryError           amlas.case           G006 pattern library unusable
+            └── OutputRefused          amlas.fileio         F010/F011 output not replaced
+
+Every :class:`ProblemError` is a :class:`UsageError`, so code that catches ``UsageError``
+keeps catching what it caught before the problems had codes.
 
 A raise site names its own code when it knows a more precise one than its class's default
 (e.g. ``ModelError(..., code="R022")`` for probabilities that do not sum to 1).
@@ -105,7 +107,7 @@ _LEADING_PATH = re.compile(r"^(?P<path>(?:[^\s:]*[/.][^\s:]*|\[[A-Z]{1,2}\]))(?:
 _UNSET = object()
 
 
-class ProblemError(AmlasError):
+class ProblemError(UsageError):
     """A problem of the user's project, data, model or settings found while a command ran.
 
     It carries :attr:`diagnostics` (usually one), each with a stable code, a location and a
@@ -165,7 +167,7 @@ class ValueProblem(ProblemError, ValueError):
     catch ``ValueError`` keep working."""
 
 
-class MissingExtraError(ProblemError, UsageError):
+class MissingExtraError(ProblemError):
     """An optional extra (torch, onnx, formal...) is not installed; the message ends with
     its install hint from :data:`INSTALL_HINTS`."""
 

@@ -70,7 +70,7 @@ _ONNX_HINT = install_hint("onnx")
 _SKOPS_DOCS = "https://skops.readthedocs.io/en/stable/persistence.html"
 
 
-class ModelError(ProblemError, UsageError):
+class ModelError(ProblemError):
     """A model cannot be loaded, or its outputs do not fit the declared classes."""
 
     code = "R020"

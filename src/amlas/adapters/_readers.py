@@ -51,7 +51,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from amlas.adapters._table import Table
-from amlas.errors import ProblemError, UsageError, install_hint
+from amlas.errors import ProblemError, install_hint
 from amlas.hashing import sha256_bytes, sha256_file, sha256_tree
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ _TABLE_SUFFIXES: dict[str, Literal["csv", "parquet"]] = {
 _IMAGES_HINT = install_hint("images")
 
 
-class DatasetError(ProblemError, UsageError):
+class DatasetError(ProblemError):
     """A dataset cannot be read: missing, malformed, or not in the shape expected."""
 
     code = "R010"

@@ -31,7 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from amlas.diagnostics import Diagnostics, Location
-from amlas.errors import ProblemError, UsageError
+from amlas.errors import ProblemError
 from amlas.project import MANIFEST_FILE, Project
 
 __all__ = [
@@ -76,7 +76,7 @@ CHOOSERS: Final = frozenset({"verification_methods"})
 NodeKind = Literal["goal", "strategy", "solution", "context", "assumption", "justification"]
 
 
-class LibraryError(ProblemError, UsageError):
+class LibraryError(ProblemError):
     """A pattern library that cannot be read or is not well formed."""
 
     code = "G006"

@@ -18,7 +18,7 @@ import numpy as np
 
 from amlas.cli._common import EXIT_ERRORS, EXIT_OK, print_diagnostics
 from amlas.cli._output import echo
-from amlas.errors import MissingExtraError, UsageError
+from amlas.errors import MissingExtraError, ProblemError
 from amlas.project import Project, check_project
 
 __all__ = ["monitor"]
@@ -83,9 +83,11 @@ def _read(file: Path) -> Any:
 
     fmt = _FORMATS.get(file.suffix.lower())
     if fmt is None:
-        raise UsageError(
+        raise ProblemError(
             f"{file}: cannot tell the format from the suffix {file.suffix!r}; expected one "
-            f"of {', '.join(_FORMATS)}"
+            f"of {', '.join(_FORMATS)}",
+            code="R002",
+            value=file.suffix,
         )
     return read_table(file, fmt)  # type: ignore[arg-type]
 
@@ -124,7 +126,7 @@ def check(directory: str, file: Path, no_model: bool, id_column: str | None, fmt
     elif table.arrays:
         inputs = next(iter(table.arrays.values()))
     else:
-        raise UsageError(f"{file}: no array column for {guard.input_kind} inputs")
+        raise ProblemError(f"{file}: no array column for {guard.input_kind} inputs", code="R011")
     metadata = dict(table.columns)
     if model is None:
         decisions = None

@@ -772,9 +772,10 @@ _TABLE: tuple[Code, ...] = (
     Code(
         "R050",
         "error",
-        "monitor file unusable",
-        "The [DD] monitor file is missing, not JSON, not an `amlas.monitor/1` file, or "
-        "inconsistent. `amlas monitor calibrate` writes it.",
+        "monitor not configured, or its file unusable",
+        "[DD] configures no runtime monitor, or its monitor file is missing, outside the "
+        "project, not JSON, not an `amlas.monitor/1` file, inconsistent, or stale (calibrated "
+        "on other data or settings). `amlas monitor calibrate` writes it.",
     ),
     Code(
         "R051",
@@ -788,15 +789,16 @@ _TABLE: tuple[Code, ...] = (
         "error",
         "monitor cannot be calibrated",
         "The development [N] or internal test [O] data cannot fit or calibrate the monitor: "
-        "too few samples, no variation, or non-finite inputs or scores.",
+        "a dataset missing or sealed, too few samples, no variation, or non-finite inputs "
+        "or scores.",
     ),
     Code(
         "R053",
         "error",
-        "field log line malformed",
-        "A line of the [DD] field log does not parse, or is not a period, alarm or label "
-        "entry of the expected form. Each bad line is reported with its number; nothing "
-        "is ingested.",
+        "field log missing or malformed",
+        "The [DD] field log cannot be read, or a line of it does not parse or is not an "
+        "entry of the expected form (a period, flag, review, incident or label). Each bad "
+        "line is reported with its number; nothing is ingested.",
     ),
     Code(
         "R060",

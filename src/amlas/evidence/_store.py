@@ -34,7 +34,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from pydantic import ValidationError as _ValidationError
 
 from amlas.diagnostics import did_you_mean
-from amlas.errors import ProblemError, UsageError
+from amlas.errors import ProblemError
 from amlas.evidence._record import SHA256_PATTERN, EvidenceRecord
 
 __all__ = [
@@ -58,7 +58,7 @@ _ROLES = ("developer", "verifier")
 _STAGES = (3, 4, 5, 6)
 
 
-class StoreError(ProblemError, UsageError):
+class StoreError(ProblemError):
     """An evidence store cannot be opened, read or written as asked."""
 
     code = "R070"

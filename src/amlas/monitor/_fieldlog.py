@@ -54,7 +54,7 @@ from pydantic import (
 )
 
 from amlas.diagnostics import did_you_mean
-from amlas.errors import ProblemError, UsageError
+from amlas.errors import ProblemError
 from amlas.hashing import sha256_bytes
 
 __all__ = [
@@ -78,7 +78,7 @@ Flag = Literal["outside_odd", "ood", "low_confidence"]
 Outcome = Literal["true_alarm", "false_alarm"]
 
 
-class FieldLogError(ProblemError, UsageError):
+class FieldLogError(ProblemError):
     """A field log has malformed lines; ``problems`` lists each as ``file:line: ...``.
 
     Its diagnostics: one per shown line (R053, located at the line), then the count."""
@@ -295,9 +295,11 @@ def read_field_log(
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
-        raise UsageError(f"{source}: no field log at this path") from None
+        raise ProblemError(f"{source}: no field log at this path", code="R053") from None
     except OSError as exc:
-        raise UsageError(f"{source}: cannot be read ({exc.strerror or exc})") from None
+        raise ProblemError(
+            f"{source}: cannot be read ({exc.strerror or exc})", code="R053"
+        ) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from amlas.errors import ProblemError, UsageError
+from amlas.errors import ProblemError
 
 __all__ = ["SealError", "TamperError"]
 
 
-class SealError(ProblemError, UsageError):
+class SealError(ProblemError):
     """A key, sealed file or access log cannot be used as asked (wrong key, bad format)."""
 
     code = "R060"

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from amlas.errors import ProblemError, UsageError, install_hint
+from amlas.errors import ProblemError, install_hint
 
 __all__ = ["FORMAL_HINT", "FormalError"]
 
 FORMAL_HINT = install_hint("formal")
 
 
-class FormalError(ProblemError, UsageError):
+class FormalError(ProblemError):
     """A network the formal leg cannot read, arguments it cannot use, or a missing
 
     code = "R040"
