@@ -113,8 +113,10 @@ class ProblemError(UsageError):
     It carries :attr:`diagnostics` (usually one), each with a stable code, a location and a
     message that names the value found; the command line prints them as ``amlas check``
     does and exits with :attr:`exit_status` (2). ``path`` and ``line`` say where the
-    problem is (a file, or an artefact such as ``[V]``); without ``path`` a leading
-    ``path:`` or ``path:line:`` of the message is taken. ``value`` is the offending value
+    problem is (a file, or an artefact such as ``[V]``), or ``at`` exactly (a
+    :class:`~amlas.diagnostics.Location` from the project's source map); without either, a
+    leading ``path:`` or ``path:line:`` of the message is taken. ``more`` adds diagnostics
+    found with the first. ``value`` is the offending value
     and ``expected`` what was expected (shown as the diagnostic's hint).
 
     Subclasses set :attr:`code`, the default for their raise sites.
@@ -132,12 +134,13 @@ class ProblemError(UsageError):
         line: int = 0,
         value: object = _UNSET,
         expected: str | None = None,
+        at: Location | None = None,
         more: Iterable[Diagnostic] = (),
     ) -> None:
         super().__init__(f"{message}; expected {expected}" if expected else message)
         self.value = None if value is _UNSET else value
         self.expected = expected
-        where, text = _locate(message, path, line)
+        where, text = (at, message) if at is not None else _locate(message, path, line)
         hint = f"expected {expected}" if expected else None
         found = Diagnostics()
         first = found.add(code or self.code, text, where, hint=hint)
