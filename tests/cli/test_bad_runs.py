@@ -135,6 +135,62 @@ def _nan_pixel(root: Path, letter: str) -> None:
     set_yaml(f"3-data/{letter}-*.yaml", "sha256", value=digest)(root)
 
 
+def sealed(*changes: Callable[[Path], None], after: Callable[[Path], None] | None = None) -> Build:
+    """The runnable mini project with [P] sealed for the verifier (key: ``{tmp}/verifier.key``)
+    after ``changes``; then ``after``."""
+
+    def build(where: Path) -> Path:
+        from amlas.evidence import seal_dataset
+        from amlas.project import check_project
+        from amlas.sealing import generate_key
+
+        root = mini(*changes)(where)
+        key = generate_key(where / "verifier.key")
+        seal_dataset(check_project(root).project, "P", key)
+        if after is not None:
+            after(root)
+        return root
+
+    return build
+
+
+def calibrated(*changes: Callable[[Path], None]) -> Build:
+    """The monitored mini project with its monitor calibrated, then ``changes``."""
+
+    def build(where: Path) -> Path:
+        from amlas.monitor import calibrate, monitor_path
+        from amlas.project import check_project
+
+        root = monitored()(where)
+        project = check_project(root).project
+        calibrate(project).save(monitor_path(project))
+        for change in changes:
+            change(root)
+        return root
+
+    return build
+
+
+def with_evidence(*changes: Callable[[Path], None]) -> Build:
+    """The runnable mini project after a stage-3 run, then ``changes`` (to its store)."""
+
+    def build(where: Path) -> Path:
+        from amlas.evidence import run_project
+
+        root = mini()(where)
+        run_project(root, role="developer", stages=(3,))
+        for change in changes:
+            change(root)
+        return root
+
+    return build
+
+
+def damage_a_record(root: Path) -> None:
+    first = sorted((root / "evidence" / "objects").rglob("*.json"))[0]
+    first.write_text(first.read_text("utf-8").replace('"verdict"', '"verdict_"', 1), "utf-8")
+
+
 def model_returns(expression: str) -> Callable[[Path], None]:
     """The lookup model's predict_proba returns ``expression`` (``p``: the right
     positive-class probabilities, ``x``: the inputs)."""
@@ -283,6 +339,22 @@ class Bad:
 RUN3 = ("run", "{root}", "--stage", "3")
 CALIBRATE = ("monitor", "calibrate", "{root}")
 INGEST = ("monitor", "ingest", "{root}")
+VERIFY5 = (
+    "run",
+    "{root}",
+    "--role",
+    "verifier",
+    "--stage",
+    "5",
+    "--key-file",
+    "{tmp}/verifier.key",
+)
+
+
+def _cut(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
 
 CASES: list[Any] = [
     # -- data found empty, of the wrong type or not finite while reading it
@@ -508,6 +580,30 @@ CASES: list[Any] = [
         ),
         INGEST,
     ),
+    # -- data only the verifier reads (sealed [P]): the codes `amlas check` gives plaintext
+    Bad("sealed-header-only", "D023", sealed(data_rows("P", lambda ls: ls[:1])), VERIFY5),
+    Bad(
+        "sealed-label-not-a-class",
+        "D021",
+        sealed(data_rows("P", cell(4, 1, "maybe"))),
+        VERIFY5,
+    ),
+    Bad(
+        "sealed-file-cut-after-sealing",
+        "D017",
+        sealed(after=lambda root: _cut(root / "data" / "verif.csv.sealed")),
+        VERIFY5,
+        status=1,
+    ),
+    # -- a damaged evidence record
+    Bad("evidence-record-damaged", "R071", with_evidence(damage_a_record), ("evidence", "{root}")),
+    # -- inputs the calibrated monitor cannot take
+    Bad(
+        "monitor-check-text-for-a-feature",
+        "R011",
+        calibrated(write("samples.csv", "size_mm,lighting\nbig,day\n")),
+        ("monitor", "check", "{root}", "{root}/samples.csv", "--no-model"),
+    ),
     # -- the safety case
     Bad(
         "pattern-library-missing",
@@ -573,12 +669,17 @@ def test_the_table_is_large() -> None:
 def test_every_run_code_has_a_bad_run() -> None:
     run_codes = {code for code in CODES if code.startswith("R")}
     tested = {_row(c).code for c in CASES}
-    # R001 (a missing optional extra) needs an environment without the extra:
-    # tests/adapters/test_models.py::test_missing_extras_give_install_hints
-    # R040 (formal verification cannot run) and R031 (fault injection): tests/checks
-    # R012 and R051 and R061 and R071: see the report of issue 13
-    untested = run_codes - tested
-    assert untested <= {"R001", "R012", "R031", "R040", "R051", "R061", "R071"}, untested
+    # tested elsewhere, where the bad input can be made:
+    elsewhere = {
+        "R001",  # an extra not installed: tests/adapters/test_models.py (install hints)
+        "R040",  # formal verification cannot run: tests/checks/test_formal.py; `amlas run`
+        # records it as a check not run, never as a stop
+        "R051",  # inputs the monitor cannot take: tests/server (POST /check), and inside
+        # R053 for field-log labels
+        "R061",  # sealed data modified: tests/sealing; `amlas check` finds a cut sealed
+        # file first (D017, above)
+    }
+    assert run_codes - tested == elsewhere
 
 
 _LINE = re.compile(r"^\S.*: (?P<code>[A-Z]\d{3}) (error|warning|info): ", re.M)

@@ -692,13 +692,6 @@ _TABLE: tuple[Code, ...] = (
         "where numbers are needed, e.g. a feature column with a word in it).",
     ),
     Code(
-        "R012",
-        "error",
-        "no samples to evaluate",
-        "A check was left with no samples (a dataset, slice or batch that is empty, or "
-        "columns of unequal length): nothing can be measured.",
-    ),
-    Code(
         "R013",
         "error",
         "inputs hold NaN or infinite values",

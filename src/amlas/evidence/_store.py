@@ -78,10 +78,10 @@ class RecordNotFound(StoreError, KeyError):
 class CorruptRecord(StoreError):
     """A stored record does not parse, or its content no longer hashes to its digest.
 
-    code = "R071"
-
     Raised instead of returning the record: tampered evidence is never used silently.
     """
+
+    code = "R071"
 
 
 # -- run summaries ----------------------------------------------------------------------

@@ -11,6 +11,6 @@ FORMAL_HINT = install_hint("formal")
 
 class FormalError(ProblemError):
     """A network the formal leg cannot read, arguments it cannot use, or a missing
+    ``onnx`` / ``maraboupy`` package."""
 
     code = "R040"
-    ``onnx`` / ``maraboupy`` package."""
