@@ -334,6 +334,8 @@ class Bad:
     argv: tuple[str, ...] = ("run", "{root}", "--stage", "4")
     """``{root}`` is the project, ``{tmp}`` the test's own folder."""
     status: int = 2
+    says: str = ""
+    """Text the output must also hold (where the diagnostic points, what it names)."""
 
 
 RUN3 = ("run", "{root}", "--stage", "3")
@@ -408,7 +410,12 @@ CASES: list[Any] = [
     Bad("proba-one-row", "R021", mini(model_returns("np.stack([1 - p, p], axis=1)[:1]"))),
     Bad("proba-text", "R021", mini(model_returns("[['a', 'b']] * len(x)"))),
     Bad("proba-none", "R021", mini(model_returns("None"))),
-    Bad("proba-negative", "R022", mini(model_returns("np.stack([1.0 - p, p], axis=1) - 0.5"))),
+    Bad(
+        "proba-negative",
+        "R022",
+        mini(model_returns("np.stack([1.0 - p, p], axis=1) - 0.5")),
+        says="negative values for 60 of 60 samples",
+    ),
     Bad("proba-above-one", "R022", mini(model_returns("np.stack([1.0 - p, p], axis=1) * 2"))),
     Bad(
         "proba-not-summing-to-one",
@@ -464,6 +471,7 @@ CASES: list[Any] = [
         "occlusion-patch-under-a-pixel",
         "R030",
         images(perturbation={"kind": "occlusion", "magnitude": 0.01, "unit": "relative"}),
+        says="[H]: R030 error: MLR-1: occlusion patch for 0.01 of a 4x4 image is under one pixel",
     ),
     Bad(
         "occlusion-patch-larger-than-the-image",
@@ -505,7 +513,7 @@ CASES: list[Any] = [
         status=1,
     ),
     # -- the evidence store
-    Bad("store-is-a-file", "R070", mini(write("evidence"))),
+    Bad("store-is-a-file", "R070", mini(write("evidence")), says="/evidence: R070 error: "),
     Bad("store-objects-a-file", "R070", mini(write("evidence/objects"))),
     Bad("store-refs-a-folder", "R070", mini(write("evidence/refs.json", folder=True))),
     Bad(
@@ -581,7 +589,13 @@ CASES: list[Any] = [
         INGEST,
     ),
     # -- data only the verifier reads (sealed [P]): the codes `amlas check` gives plaintext
-    Bad("sealed-header-only", "D023", sealed(data_rows("P", lambda ls: ls[:1])), VERIFY5),
+    Bad(
+        "sealed-header-only",
+        "D023",
+        sealed(data_rows("P", lambda ls: ls[:1])),
+        VERIFY5,
+        says="3-data/P-verification-data.yaml:4:11: D023 error: [P] data/verif.csv holds no",
+    ),
     Bad(
         "sealed-label-not-a-class",
         "D021",
@@ -699,3 +713,4 @@ def test_a_bad_run_prints_its_code(
     assert status == case.status, text
     codes = {m["code"] for m in _LINE.finditer(text)}
     assert case.code in codes, f"expected a {case.code} line, got:\n{text}"
+    assert case.says in text, text
