@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from amlas.errors import UsageError
+from amlas.errors import ProblemError
 
 __all__ = [
     "OUTPUT_MARKER",
@@ -78,13 +78,13 @@ _LEGACY_TMP = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp$")  # tempfile's 8
 _LEGACY_OLD = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.old$")
 
 
-class OutputRefused(UsageError):
+class OutputRefused(ProblemError):
     """An output folder or file was not replaced: it is, holds or lies inside something
     amlas did not write. ``code`` is the diagnostic code (F010 a project path, F011 files
     amlas did not write); ``path`` the output; ``foreign`` the offending names."""
 
     def __init__(self, code: str, path: Path, reason: str, foreign: Iterable[str] = ()) -> None:
-        super().__init__(f"{path}: {reason}")
+        super().__init__(f"{path}: {reason}", code=code, path=path)
         self.code = code
         self.path = path
         self.reason = reason

@@ -121,8 +121,9 @@ def test_nan_predictions_and_unknown_labels_block_the_verdict(
     mini: Project, make_dataset: MakeDataset
 ) -> None:
     n = 100
-    with pytest.raises(DatasetError, match=r"D021: .*'tumour' \(line 101\)"):
+    with pytest.raises(DatasetError, match=r"'tumour' \(line 101\).*\(D021\)") as raised:
         make_dataset(["positive"] * (n - 1) + ["tumour"], [10.0] * n, ["day"] * n)
+    assert raised.value.diagnostic.code == "D021"  # issue 13: coded, as `amlas check` says
     # binding refuses a label that is no class (D021); the metrics still refuse to count
     # one that reaches them some other way
     data = make_dataset(["positive"] * n, [10.0] * n, ["day"] * n)

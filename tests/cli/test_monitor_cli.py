@@ -185,6 +185,9 @@ def test_ingest_refuses_a_malformed_log_with_file_and_line(
     )
     code, _, err = run(capsys, "monitor", "ingest", str(calibrated), str(path))
     assert code == 2
-    assert f"{path}:2: demands.grasp = -1: Input should be greater than or equal to 0" in err
+    assert (
+        f"{path}:2:1: R053 error: demands.grasp = -1: Input should be greater than or equal to 0"
+        in err
+    )
     assert "nothing was written" in err
     assert not (calibrated / "evidence").exists()

@@ -149,15 +149,19 @@ def test_key_files_that_are_not_regular_files_are_refused(tmp_path: Path, via_en
         error = _load_with_timeout(path, {ENV_KEY_FILE: str(path)} if via_env else None)
         assert isinstance(error, SealError), repr(error)
         message = str(error)
-        assert message.startswith(f"{path}: F003 error: the key file is {kind}"), message
+        # issue 13: the code travels as a diagnostic, printed as `amlas check` prints one
+        assert error.diagnostic.format().startswith(
+            f"{path}: F003 error: the key file is {kind}"
+        ), error.diagnostic.format()
         assert "expected a verifier key file" in message
 
 
 def test_a_key_file_that_is_too_large_is_refused_unread(tmp_path: Path) -> None:
     path = tmp_path / "huge.key"
     path.write_bytes(GOOD.encode() + b"#" * 5000)
-    with pytest.raises(SealError, match=r"F003 error: the key file is too large"):
+    with pytest.raises(SealError, match=r"the key file is too large") as raised:
         load_key(path)
+    assert raised.value.diagnostic.code == "F003"
 
 
 def test_resolve_key_order(tmp_path: Path) -> None:

@@ -1,9 +1,9 @@
 """Issue 13, done when: a package outside amlas (``tests/plugin_package``, its own
 ``pyproject.toml`` and entry points, no edit to ``src/amlas``) adds a metric, a model
 format, a data rule and a store; on a copy of the bundled example that uses all four,
-``amlas check`` validates the new names, ``amlas run`` plans and runs them, ``amlas impact`` lists their
-records stale after their inputs change, and the case cites them. The conformance suites
-of ``amlas.testing`` pass for each plug-in.
+``amlas check`` validates the new names, ``amlas run`` plans and runs them, ``amlas
+impact`` lists their records stale after their inputs change, and the case cites them.
+The conformance suites of ``amlas.testing`` pass for each plug-in.
 
 The package is installed with pip into a temporary folder put on ``sys.path`` for this
 module only, so the committed schemas (which list what is installed) stay amlas's own."""

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from amlas.adapters._reader import DatasetError, ReaderOptions
 from amlas.adapters._readers import read_table
 from amlas.adapters._table import Table
+from amlas.errors import install_hint
 from amlas.hashing import sha256_bytes, sha256_tree
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["IMAGE_FOLDER", "ImageFolderReader"]
 
-_IMAGES_HINT = "install the images extra: pip install 'amlas[images]'"
+_IMAGES_HINT = install_hint("images")
 _TABLE_SUFFIXES: dict[str, Literal["csv", "parquet"]] = {
     ".csv": "csv",
     ".parquet": "parquet",
@@ -96,7 +97,7 @@ def _read_image_folder(
         from PIL import Image
     except ImportError:
         raise DatasetError(
-            f"{source}: reading image folders needs Pillow; {_IMAGES_HINT}"
+            f"{source}: reading image folders needs Pillow; {_IMAGES_HINT}", code="R001"
         ) from None
     if metadata_table is None:
         raise DatasetError(

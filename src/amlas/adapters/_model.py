@@ -10,13 +10,15 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from amlas.errors import UsageError
+from amlas.errors import ProblemError
 
 __all__ = ["Model", "ModelError", "ModelFormat", "ModelOptions", "require_file"]
 
 
-class ModelError(UsageError):
+class ModelError(ProblemError):
     """A model cannot be loaded, or its outputs do not fit the declared classes."""
+
+    code = "R020"
 
 
 @runtime_checkable

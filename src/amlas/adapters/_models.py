@@ -153,12 +153,14 @@ def _guarded_call(source: str, what: str, timeout_s: float | None, fn: Callable[
     except _TimedOut:
         raise ModelError(
             f"{source}: the model did not finish {what} within {timeout_s:g} s (timeout_s in [V]); "
-            "expected it to answer in time (raise timeout_s for a slow model)"
+            "expected it to answer in time (raise timeout_s for a slow model)",
+            code="R025",
         ) from None
     except SystemExit as exc:
         raise ModelError(
             f"{source}: the model called sys.exit({exc.code!r}) while {what}; a model must return "
-            "its answer or raise an exception, never end the process"
+            "its answer or raise an exception, never end the process",
+            code="R024",
         ) from None
 
 
@@ -189,7 +191,8 @@ def check_distribution(proba: NDArray[np.float64], classes: tuple[str, ...], sou
         f"{source}: predict_proba returned {why} for {int(bad.sum())} of {len(proba)} "
         f"samples, e.g. sample {index + 1}: [{values}] (sum {float(row.sum()):.6g}); "
         "expected class probabilities in [0, 1] summing to 1 per sample (a torch model "
-        "that returns logits or scores takes 'outputs: logits' in [V])"
+        "that returns logits or scores takes 'outputs: logits' in [V])",
+        code="R022",
     )
 
 
@@ -243,7 +246,8 @@ def predict_batched(
     if proba and not model.has_proba:
         raise ModelError(
             "the model gives no probabilities (has_proba is false); expected a model with "
-            "predict_proba, or call with proba=False for labels"
+            "predict_proba, or call with proba=False for labels",
+            code="R021",
         )
     n = len(x)
     if n == 0:

@@ -25,10 +25,11 @@ from amlas.adapters._outputs import (
     one_line,
     resolve_classes,
 )
+from amlas.errors import install_hint
 
 __all__ = ["FORMAT", "OnnxFormat", "OnnxModel"]
 
-_ONNX_HINT = "install the onnx extra: pip install 'amlas[onnx]'"
+_ONNX_HINT = install_hint("onnx")
 
 _ONNX_DTYPES: dict[str, type[np.generic]] = {
     "tensor(float)": np.float32,
@@ -48,7 +49,7 @@ class OnnxModel:
             import onnxruntime
         except ImportError:
             raise ModelError(
-                f"{path}: running an ONNX model needs onnxruntime; {_ONNX_HINT}"
+                f"{path}: running an ONNX model needs onnxruntime; {_ONNX_HINT}", code="R001"
             ) from None
         self._source = str(path)
         self.onnx_path = path
@@ -129,7 +130,8 @@ class OnnxModel:
         unknown = sorted(set(names.tolist()) - set(self.classes))
         raise ModelError(
             f"{self._source}: label output holds {unknown[:5]}; expected class names "
-            f"{list(self.classes)} or their indices"
+            f"{list(self.classes)} or their indices",
+            code="R021",
         )
 
 

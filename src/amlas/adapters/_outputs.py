@@ -59,12 +59,14 @@ def check_proba(values: Any, n: int, classes: tuple[str, ...], source: str) -> N
         out = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ModelError(
-            f"{source}: predict_proba returned values that are not numbers ({one_line(exc)})"
+            f"{source}: predict_proba returned values that are not numbers ({one_line(exc)})",
+            code="R021",
         ) from None
     if out.shape != (n, len(classes)):
         raise ModelError(
             f"{source}: predict_proba returned shape {out.shape}; expected "
-            f"({n}, {len(classes)}) for {n} samples and classes {list(classes)}"
+            f"({n}, {len(classes)}) for {n} samples and classes {list(classes)}",
+            code="R021",
         )
     return out
 
@@ -80,4 +82,4 @@ def call(source: str, what: str, fn: Callable[[Any], Any], x: Any) -> Any:
     except ModelError:
         raise
     except Exception as exc:  # the model's own error, e.g. a wrong number of features
-        raise ModelError(f"{source}: {what} failed: {one_line(exc)}") from exc
+        raise ModelError(f"{source}: {what} failed: {one_line(exc)}", code="R023") from exc

@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from amlas.adapters._table import Table
-from amlas.errors import UsageError
+from amlas.errors import ProblemError
 
 __all__ = ["DatasetError", "DatasetReader", "ReaderOptions"]
 
 
-class DatasetError(UsageError):
+class DatasetError(ProblemError):
     """A dataset cannot be read: missing, malformed, or not in the shape expected."""
+
+    code = "R010"
 
 
 @dataclass(frozen=True)

@@ -247,7 +247,9 @@ def _column_to_numpy(column: Any, source: str, name: str, row_word: str) -> NDAr
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         filled = pc.fill_null(column, "")
         return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.str_)
-    raise DatasetError(f"{source}: column {name!r} holds {kind} values; expected numbers or text")
+    raise DatasetError(
+        f"{source}: column {name!r} holds {kind} values; expected numbers or text", code="R011"
+    )
 
 
 def _decode_utf8(column: Any, source: str, name: str, row_word: str) -> Any:
@@ -268,9 +270,10 @@ def _decode_utf8(column: Any, source: str, name: str, row_word: str) -> Any:
         except UnicodeDecodeError:
             raise DatasetError(
                 f"{source}:{row_word} {index + offset}: column {name!r} holds {value[:40]!r}, "
-                "which is not UTF-8 text; expected UTF-8 text or numbers"
+                "which is not UTF-8 text; expected UTF-8 text or numbers",
+                code="R011",
             ) from None
-    raise DatasetError(f"{source}: column {name!r} holds binary values; expected text")
+    raise DatasetError(f"{source}: column {name!r} holds binary values; expected text", code="R011")
 
 
 # --- NPZ ------------------------------------------------------------------------------
@@ -334,12 +337,15 @@ def _npz_column(value: NDArray[Any], source: str, name: str) -> NDArray[np.gener
             return np.char.decode(value, "utf-8")
         except UnicodeDecodeError:
             raise DatasetError(
-                f"{source}: array {name!r} holds bytes that are not UTF-8 text; expected UTF-8 text"
+                f"{source}: array {name!r} holds bytes that are not UTF-8 text; "
+                "expected UTF-8 text",
+                code="R011",
             ) from None
     if kind == "O":
         return value.astype(np.str_)
     raise DatasetError(
-        f"{source}: array {name!r} holds {value.dtype} values; expected numbers or text"
+        f"{source}: array {name!r} holds {value.dtype} values; expected numbers or text",
+        code="R011",
     )
 
 

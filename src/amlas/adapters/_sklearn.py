@@ -26,10 +26,11 @@ from amlas.adapters._outputs import (
     one_line,
     resolve_classes,
 )
+from amlas.errors import install_hint
 
 __all__ = ["JOBLIB", "SKOPS", "EstimatorFormat", "EstimatorModel"]
 
-_SKLEARN_HINT = "install the sklearn extra: pip install 'amlas[sklearn]'"
+_SKLEARN_HINT = install_hint("sklearn")
 _SKOPS_DOCS = "https://skops.readthedocs.io/en/stable/persistence.html"
 
 
@@ -37,13 +38,16 @@ def _load_joblib(path: Path) -> Any:
     try:
         import joblib
     except ImportError:
-        raise ModelError(f"{path}: loading a joblib model needs joblib; {_SKLEARN_HINT}") from None
+        raise ModelError(
+            f"{path}: loading a joblib model needs joblib; {_SKLEARN_HINT}", code="R001"
+        ) from None
     try:
         return joblib.load(path)
     except ModuleNotFoundError as exc:
         raise ModelError(
             f"{path}: the model needs a package that is not installed ({one_line(exc)}); "
-            f"{_SKLEARN_HINT}"
+            f"{_SKLEARN_HINT}",
+            code="R001",
         ) from None
     except Exception as exc:  # unpickling raises anything the pickled objects raise
         raise ModelError(f"{path}: cannot load with joblib: {one_line(exc)}") from None
@@ -53,7 +57,9 @@ def _load_skops(path: Path) -> Any:
     try:
         import skops.io as sio
     except ImportError:
-        raise ModelError(f"{path}: loading a skops model needs skops; {_SKLEARN_HINT}") from None
+        raise ModelError(
+            f"{path}: loading a skops model needs skops; {_SKLEARN_HINT}", code="R001"
+        ) from None
     try:
         untrusted = list(sio.get_untrusted_types(file=path))
     except Exception as exc:  # a corrupt archive fails in skops' zip or JSON reader
@@ -70,7 +76,8 @@ def _load_skops(path: Path) -> Any:
     except ModuleNotFoundError as exc:
         raise ModelError(
             f"{path}: the model needs a package that is not installed ({one_line(exc)}); "
-            f"{_SKLEARN_HINT}"
+            f"{_SKLEARN_HINT}",
+            code="R001",
         ) from None
     except Exception as exc:
         raise ModelError(f"{path}: cannot load with skops: {one_line(exc)}") from None
@@ -108,7 +115,8 @@ class EstimatorModel:
         labels = class_names(call(self._source, "predict", self._estimator.predict, x))
         if labels.shape != (len(x),):
             raise ModelError(
-                f"{self._source}: predict returned shape {labels.shape}; expected ({len(x)},)"
+                f"{self._source}: predict returned shape {labels.shape}; expected ({len(x)},)",
+                code="R021",
             )
         return labels
 

@@ -10,13 +10,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from amlas.errors import UsageError
+from amlas.errors import ProblemError
 
 __all__ = ["ColumnError", "Table"]
 
 
-class ColumnError(UsageError):
+class ColumnError(ProblemError):
     """A column a check needs is missing from a dataset, or holds values it cannot use."""
+
+    code = "R011"
 
 
 @dataclass(frozen=True)

@@ -40,13 +40,14 @@ from numpy.typing import NDArray
 
 from amlas.adapters._callable import call_loader
 from amlas.adapters._model import ModelError, ModelOptions
+from amlas.errors import install_hint
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = ["FORMAT", "TorchFormat", "TorchModel", "load_torch_model", "torch_module"]
 
-TORCH_HINT = "install the torch extra: pip install 'amlas[torch]' (torch==2.13.0, CPU)"
+TORCH_HINT = install_hint("torch")
 Outputs = Literal["logits", "probabilities"]
 
 
@@ -54,7 +55,7 @@ def _torch() -> Any:
     try:
         import torch
     except ImportError:
-        raise ModelError(f"a torch model needs PyTorch; {TORCH_HINT}") from None
+        raise ModelError(f"a torch model needs PyTorch; {TORCH_HINT}", code="R001") from None
     return torch
 
 
@@ -89,19 +90,22 @@ class TorchModel:
         except Exception as exc:  # the module's own error, e.g. a shape mismatch
             raise ModelError(
                 f"{self.source}: the torch module failed on input of shape "
-                f"{tuple(batch.shape)}: {_one_line(exc)}"
+                f"{tuple(batch.shape)}: {_one_line(exc)}",
+                code="R023",
             ) from exc
         if not isinstance(out, torch.Tensor):
             raise ModelError(
                 f"{self.source}: the module returned {type(out).__name__}; expected one tensor "
-                f"of shape (n, {len(self.classes)})"
+                f"of shape (n, {len(self.classes)})",
+                code="R021",
             )
         values = out.detach().to(torch.float64).numpy()
         if values.shape != (len(x), len(self.classes)):
             raise ModelError(
                 f"{self.source}: the module returned shape {values.shape}; expected "
                 f"({len(x)}, {len(self.classes)}) for {len(x)} samples and classes "
-                f"{list(self.classes)}"
+                f"{list(self.classes)}",
+                code="R021",
             )
         return np.asarray(values, dtype=np.float64)
 

@@ -31,7 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from amlas.diagnostics import Diagnostics, Location
-from amlas.errors import UsageError
+from amlas.errors import ProblemError
 from amlas.project import MANIFEST_FILE, Project
 
 __all__ = [
@@ -76,8 +76,10 @@ CHOOSERS: Final = frozenset({"verification_methods"})
 NodeKind = Literal["goal", "strategy", "solution", "context", "assumption", "justification"]
 
 
-class LibraryError(UsageError):
+class LibraryError(ProblemError):
     """A pattern library that cannot be read or is not well formed."""
+
+    code = "G006"
 
 
 class _Model(BaseModel):

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from amlas.errors import UsageError
+from amlas.errors import MissingExtraError, ValueProblem
 from amlas.project.artefacts import Perturbation
 
 if TYPE_CHECKING:
@@ -54,7 +54,6 @@ DEFAULT_STEPS = 20
 _ART_NAMES = {"fgsm": "FastGradientMethod", "pgd": "ProjectedGradientDescent"}
 _RELATIVE = {"relative", "fraction", "%", "percent"}
 _PERCENT = {"%", "percent"}
-_HINT = "install the adversarial extra: pip install 'amlas[adversarial]'"
 
 
 def adversarial_predictions(
@@ -145,9 +144,12 @@ def _attack(
     from art.estimators.classification import PyTorchClassifier
 
     if perturbation.kind not in ADVERSARIAL_PERTURBATIONS:
-        raise ValueError(
+        raise ValueProblem(
             f"perturbation {perturbation.kind!r} is not an adversarial attack; "
-            f"attacks available: {', '.join(sorted(ADVERSARIAL_PERTURBATIONS))}"
+            f"attacks available: {', '.join(sorted(ADVERSARIAL_PERTURBATIONS))}",
+            code="R030",
+            path="[H]",
+            value=perturbation.kind,
         )
     x_all, y_all, shift, clip = _checked(
         inputs, targets, classes, value_range, seed, batch_size, offsets
@@ -244,7 +246,7 @@ def _import() -> tuple[Any, Any]:
     try:
         import torch
     except ImportError:
-        raise UsageError(f"adversarial attacks need torch; {_HINT}") from None
+        raise MissingExtraError("adversarial attacks need torch", "adversarial") from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -252,8 +254,8 @@ def _import() -> tuple[Any, Any]:
             import art.attacks.evasion
             import art.estimators.classification
     except ImportError:
-        raise UsageError(
-            f"adversarial attacks need the Adversarial Robustness Toolbox; {_HINT}"
+        raise MissingExtraError(
+            "adversarial attacks need the Adversarial Robustness Toolbox", "adversarial"
         ) from None
     return torch, art
 
@@ -278,9 +280,11 @@ def _checked(
         raise ValueError(f"seed={seed!r}; expected a non-negative integer")
     x = np.asarray(inputs)
     if x.ndim < 2 or not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
-        raise ValueError(
+        raise ValueProblem(
             f"inputs of shape {x.shape} and dtype {x.dtype}; expected real numbers of shape "
-            "(n, *sample_shape)"
+            "(n, *sample_shape)",
+            code="R011",
+            value=x.shape,
         )
     y = np.asarray(targets)
     if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
@@ -294,21 +298,31 @@ def _checked(
             f"0..{classes - 1}"
         )
     if len(x) and not np.isfinite(x).all():
-        raise ValueError("inputs hold NaN or infinite values; an attack needs finite inputs")
+        raise ValueProblem(
+            "inputs hold NaN or infinite values; an attack needs finite inputs", code="R013"
+        )
     clip: tuple[float, float] | None = None
     if value_range is not None:
         try:
             low, high = (float(v) for v in value_range)
         except (TypeError, ValueError):
-            raise ValueError(
-                f"value_range={value_range!r}; expected two numbers (low, high) or None"
+            raise ValueProblem(
+                f"value_range={value_range!r}; expected two numbers (low, high) or None",
+                code="R030",
+                value=value_range,
             ) from None
         if not (math.isfinite(low) and math.isfinite(high) and low < high):
-            raise ValueError(f"value_range={value_range!r}; expected finite low < high")
+            raise ValueProblem(
+                f"value_range={value_range!r}; expected finite low < high",
+                code="R030",
+                value=value_range,
+            )
         if len(x) and (float(x.min()) < low or float(x.max()) > high):
-            raise ValueError(
+            raise ValueProblem(
                 f"inputs range over {float(x.min()):g}..{float(x.max()):g}, outside "
-                f"value_range {value_range!r}; the attack would move them beyond its budget"
+                f"value_range {value_range!r}; the attack would move them beyond its budget",
+                code="R030",
+                value=value_range,
             )
         clip = (low, high)
     shift: NDArray[np.float64] | None = None
@@ -329,9 +343,12 @@ def _parameters(perturbation: Perturbation, clip: tuple[float, float] | None) ->
     scale = 1.0
     if unit in _RELATIVE:
         if clip is None:
-            raise ValueError(
+            raise ValueProblem(
                 f"{perturbation.kind} magnitude in unit {perturbation.unit!r} is a fraction "
-                "of the input range, but no value_range was given"
+                "of the input range, but no value_range was given",
+                code="R030",
+                path="[H]",
+                value=perturbation.unit,
             )
         scale = (clip[1] - clip[0]) / (100.0 if unit in _PERCENT else 1.0)
     eps = perturbation.magnitude * scale
@@ -367,9 +384,12 @@ def _probe(torch: Any, module: torch.nn.Module, x: NDArray[Any], classes: int) -
         out = module(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
     shape = tuple(getattr(out, "shape", ()))
     if shape != (len(x), classes):
-        raise ValueError(
+        raise ValueProblem(
             f"the module maps inputs of shape {x.shape} to {type(out).__name__} of shape "
-            f"{shape}; expected logits of shape ({len(x)}, {classes})"
+            f"{shape}; expected logits of shape ({len(x)}, {classes})",
+            code="R021",
+            path="[V]",
+            value=shape,
         )
 
 

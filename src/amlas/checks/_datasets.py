@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from amlas.adapters import ColumnError, DatasetError, Table, read_table
 from amlas.checks._slices import SlicePlan, band_codes, labels_of, plan_slices
+from amlas.diagnostics import Diagnostics, Location
 from amlas.project import Project, content_problems, label_classes
 from amlas.project.artefacts import DatasetDocument, OperatingEnvironment, Slice
 
@@ -161,11 +162,20 @@ def bind_dataset(project: Project, letter: str, table: Table) -> Dataset:
         reveal=document.sealed is None,  # a verifier's log is no place for [P]'s values
     )
     if problems:
-        raise DatasetError(
-            "; ".join(f"{p.code}: {p.message}" for p in problems)
+        # the codes `amlas check` gives on plaintext data, located in the dataset artefact
+        found = Diagnostics()
+        for problem in problems:
+            where = project.locate(letter, (problem.field,))
+            at = Location(str(project.root / where.path), where.line, where.col)
+            found.add(problem.code, problem.message, at)
+        error = DatasetError(
+            "; ".join(f"{p.message} ({p.code})" for p in problems)
             + f" (see [{letter}] '{problems[0].field}'; `amlas check` reports these on "
-            "plaintext data)"
+            "plaintext data)",
+            code=problems[0].code,
         )
+        error.diagnostics = tuple(found.items)
+        raise error
     if document.feature_columns:
         features = list(document.feature_columns)
     elif component is not None and component.inputs.kind == "tabular":

@@ -71,7 +71,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from amlas.diagnostics import did_you_mean
-from amlas.errors import UsageError
+from amlas.errors import MissingExtraError, ValueProblem, install_hint
 from amlas.project.artefacts import FaultModel
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ __all__ = [
     "tolerance_indicator",
 ]
 
-TORCH_HINT = "install the torch extra: pip install 'amlas[torch]'"
+TORCH_HINT = install_hint("torch")
 
 BIT_RANGES: dict[str, tuple[int, int]] = {
     "any": (0, 31),
@@ -281,16 +281,22 @@ def _check_layers(
         if not any(_in_layers(name, [layer]) for name in module_names):
             hint = did_you_mean(layer, module_names)
             available = ", ".join(repr(n) for n in module_names) or "none"
-            raise ValueError(
+            raise ValueProblem(
                 f"layers: unknown module name {layer!r}"
                 + (f"; {hint}" if hint else "")
-                + f"; the module's names are {available}"
+                + f"; the module's names are {available}",
+                code="R031",
+                path="[H]",
+                value=layer,
             )
         if not any(_in_layers(site.layer, [layer]) for site in sites):
             with_sites = sorted({s.layer for s in sites})
-            raise ValueError(
+            raise ValueProblem(
                 f"layers: module {layer!r} holds no {what}; modules that do: "
-                + (", ".join(repr(n) for n in with_sites) or "none")
+                + (", ".join(repr(n) for n in with_sites) or "none"),
+                code="R031",
+                path="[H]",
+                value=layer,
             )
 
 
@@ -310,10 +316,12 @@ def _weight_sites(module: torch.nn.Module, layers: Sequence[str]) -> list[_Site]
     sites = [s for s in every if _in_layers(s.layer, layers) and s.size > 0]
     for site in sites:
         if site.tensor.dtype != torch.float32:
-            raise ValueError(
+            raise ValueProblem(
                 f"{site.kind} {site.name!r} is {site.tensor.dtype}; faults are modelled on "
                 "float32 storage (bits 0..31): convert the model with module.float(), or "
-                "leave this layer out with 'layers'"
+                "leave this layer out with 'layers'",
+                code="R031",
+                value=str(site.tensor.dtype),
             )
     return sites
 
@@ -511,10 +519,11 @@ def _activation_faults(
             out = output.clone(memory_format=torch.contiguous_format)
             flat = out.view(out.shape[0], -1)
             if flat.shape[1] != site.call_sizes[call]:
-                raise ValueError(
+                raise ValueProblem(
                     f"module {site.name!r} gave {flat.shape[1]} values per sample, but "
                     f"{site.call_sizes[call]} in the one-sample probe: activation faults "
-                    "need a per-sample output size that does not depend on the batch"
+                    "need a per-sample output size that does not depend on the batch",
+                    code="R031",
                 )
             ints = flat.view(torch.int32)
             columns = torch.as_tensor(indices[chosen] - low, device=out.device)
@@ -585,9 +594,11 @@ def _evaluate(module: torch.nn.Module, data: _Data) -> tuple[int, int]:
         output = module(batch.to(data.device))
         if not isinstance(output, torch.Tensor) or output.dim() != 2:
             shape = tuple(output.shape) if isinstance(output, torch.Tensor) else None
-            raise ValueError(
+            raise ValueProblem(
                 f"the module returned {type(output).__name__} {shape or ''} for a batch of "
-                f"{stop - start}; expected a tensor of logits of shape ({stop - start}, k)"
+                f"{stop - start}; expected a tensor of logits of shape ({stop - start}, k)",
+                code="R021",
+                path="[V]",
             )
         logits = output.detach().to("cpu", torch.float64).numpy()
         labels = data.labels[start:stop]
@@ -605,13 +616,20 @@ def _check_outputs(
 ) -> None:
     rows, classes = logits.shape
     if rows != len(labels):
-        raise ValueError(f"the module returned {rows} rows of logits for {len(labels)} samples")
+        raise ValueProblem(
+            f"the module returned {rows} rows of logits for {len(labels)} samples",
+            code="R021",
+            path="[V]",
+            value=rows,
+        )
     if offsets is not None and offsets.shape != (classes,):
         raise ValueError(f"offsets has shape {offsets.shape}; expected ({classes},), one per logit")
     if len(labels) and labels.max() >= classes:
-        raise ValueError(
+        raise ValueProblem(
             f"label {int(labels.max())} is no class index of the module's {classes} logits "
-            f"(expected 0..{classes - 1})"
+            f"(expected 0..{classes - 1})",
+            code="R021",
+            path="[V]",
         )
 
 
@@ -622,7 +640,7 @@ def _require_torch() -> Any:
     try:
         import torch
     except ImportError:
-        raise UsageError(f"fault injection needs PyTorch; {TORCH_HINT}") from None
+        raise MissingExtraError("fault injection needs PyTorch", "torch") from None
     return torch
 
 
@@ -641,9 +659,11 @@ def _validated(
             raise ValueError(f"{name}={value!r}; expected an integer >= {minimum}")
     x = np.asarray(inputs)
     if x.ndim < 1 or len(x) == 0 or x.dtype.kind not in "biuf":
-        raise ValueError(
+        raise ValueProblem(
             f"inputs has shape {x.shape} and dtype {x.dtype}; expected a non-empty numeric "
-            "array (n, *sample_shape)"
+            "array (n, *sample_shape)",
+            code="R011",
+            value=x.shape,
         )
     y = np.asarray(labels)
     if y.shape != (len(x),) or y.dtype.kind not in "iu":
@@ -700,9 +720,12 @@ def run_fault_campaigns(
             sites, skipped = _activation_sites(module, probe, fault.layers)
         total_bits = sum(s.size for s in sites) * (high - low + 1)
         if fault.faults_per_campaign > total_bits:
-            raise ValueError(
+            raise ValueProblem(
                 f"faults_per_campaign={fault.faults_per_campaign} exceeds the {total_bits} "
-                f"eligible bits ({fault.bits!r} bits of {sum(s.size for s in sites)} values)"
+                f"eligible bits ({fault.bits!r} bits of {sum(s.size for s in sites)} values)",
+                code="R031",
+                path="[H]",
+                value=fault.faults_per_campaign,
             )
         n = len(y)
         campaigns = []

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from amlas.errors import ValueProblem
 from amlas.project.artefacts import Perturbation
 
 __all__ = ["IMAGE_PERTURBATIONS", "perturb_images"]
@@ -66,24 +67,37 @@ def perturb_images(
     """The perturbed copies of ``images`` (float32, each ``(n, h, w, c)``, one per
     direction) and a description of exactly what was done, for the evidence record.
 
-    Raises ``ValueError`` for a perturbation images cannot take, a magnitude it cannot
+    Raises ``ValueError`` (a :class:`~amlas.errors.ValueProblem`, R030 or R011 when the
+    settings or data chose it) for a perturbation images cannot take, a magnitude it cannot
     use, a value range that is empty, or an array that is not a batch of images.
     """
     if perturbation.kind not in IMAGE_PERTURBATIONS:
-        raise ValueError(
+        raise ValueProblem(
             f"perturbation {perturbation.kind!r} is not an image perturbation; "
-            f"images take {', '.join(sorted(IMAGE_PERTURBATIONS))}"
+            f"images take {', '.join(sorted(IMAGE_PERTURBATIONS))}",
+            code="R030",
+            path="[H]",
+            value=perturbation.kind,
         )
     if perturbation.features:
-        raise ValueError(
+        raise ValueProblem(
             f"perturbation {perturbation.kind!r} lists features {perturbation.features}; "
-            "images have no named features, remove 'features'"
+            "images have no named features, remove 'features'",
+            code="R030",
+            path="[H]",
+            value=perturbation.features,
         )
     array = np.asarray(images)
     if array.ndim != 4:
-        raise ValueError(f"images of shape {array.shape}; expected (n, height, width, channels)")
+        raise ValueProblem(
+            f"images of shape {array.shape}; expected (n, height, width, channels)",
+            code="R011",
+            value=array.shape,
+        )
     if not (np.issubdtype(array.dtype, np.number) and not np.iscomplexobj(array)):
-        raise ValueError(f"images of dtype {array.dtype}; expected real numbers")
+        raise ValueProblem(
+            f"images of dtype {array.dtype}; expected real numbers", code="R011", value=array.dtype
+        )
     low, high = _checked_range(value_range)
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed={seed!r}; expected a non-negative integer")
@@ -121,9 +135,12 @@ def perturb_images(
         )
     elif kind == "brightness" and relative:
         if not magnitude < 1.0:
-            raise ValueError(
+            raise ValueProblem(
                 f"brightness of {perturbation.magnitude:g} {perturbation.unit}: a relative "
-                "brightness change is a gain 1 +- m and needs m below 1 (100%)"
+                "brightness change is a gain 1 +- m and needs m below 1 (100%)",
+                code="R030",
+                path="[H]",
+                value=perturbation.magnitude,
             )
         lo = np.float32(low)
         gains = [1.0 + magnitude, 1.0 - magnitude]
@@ -180,16 +197,27 @@ def _checked_range(value_range: tuple[float, float]) -> tuple[float, float]:
     try:
         low, high = (float(v) for v in value_range)
     except (TypeError, ValueError):
-        raise ValueError(f"value_range={value_range!r}; expected two numbers (low, high)") from None
+        raise ValueProblem(
+            f"value_range={value_range!r}; expected two numbers (low, high)",
+            code="R030",
+            value=value_range,
+        ) from None
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise ValueError(f"value_range={value_range!r}; expected finite low < high")
+        raise ValueProblem(
+            f"value_range={value_range!r}; expected finite low < high",
+            code="R030",
+            value=value_range,
+        )
     return low, high
 
 
 def _absolute_only(kind: str, unit: str, relative: bool, expected: str) -> None:
     if relative:
-        raise ValueError(
-            f"{kind} magnitude in unit {unit!r}; {kind} takes a magnitude in {expected}"
+        raise ValueProblem(
+            f"{kind} magnitude in unit {unit!r}; {kind} takes a magnitude in {expected}",
+            code="R030",
+            path="[H]",
+            value=unit,
         )
 
 
@@ -232,9 +260,12 @@ def _rotated(base: NDArray[np.float32], degrees: float) -> NDArray[np.float32]:
 def _patch_side(height: int, width: int, magnitude: float, relative: bool) -> int:
     if relative:
         if magnitude > 1.0:
-            raise ValueError(
+            raise ValueProblem(
                 f"occlusion covering {magnitude:g} of the image area; expected at most 1 "
-                "(the whole image)"
+                "(the whole image)",
+                code="R030",
+                path="[H]",
+                value=magnitude,
             )
         side = round(math.sqrt(magnitude * height * width))
         wanted = f"{magnitude:g} of a {height}x{width} image"
@@ -242,11 +273,19 @@ def _patch_side(height: int, width: int, magnitude: float, relative: bool) -> in
         side = round(magnitude)
         wanted = f"a side of {magnitude:g} pixels"
     if side < 1:
-        raise ValueError(f"occlusion patch for {wanted} is under one pixel; use a larger one")
+        raise ValueProblem(
+            f"occlusion patch for {wanted} is under one pixel; use a larger one",
+            code="R030",
+            path="[H]",
+            value=magnitude,
+        )
     if side > min(height, width):
-        raise ValueError(
+        raise ValueProblem(
             f"occlusion patch of side {side} px (for {wanted}) does not fit in a "
-            f"{height}x{width} image"
+            f"{height}x{width} image",
+            code="R030",
+            path="[H]",
+            value=magnitude,
         )
     return side
 

@@ -32,6 +32,7 @@ from amlas.checks._intervals import (
     required_samples,
 )
 from amlas.checks._slices import SlicePlan
+from amlas.errors import ValueProblem
 from amlas.project import METRICS
 from amlas.project.artefacts import MLSafetyRequirement
 
@@ -527,7 +528,11 @@ def _bootstrap_slices(
     statistic: Callable[[NDArray[np.int64]], float]
     if metric == "expected_calibration_error":
         if predictions.proba is None:
-            raise ValueError("expected_calibration_error needs a model with probabilities")
+            raise ValueProblem(
+                "expected_calibration_error needs a model with probabilities",
+                code="R021",
+                path="[V]",
+            )
         # the stated probability of the class actually decided (which a decision
         # threshold can make differ from the most probable class)
         decided = np.zeros(len(pred), dtype=np.int64)

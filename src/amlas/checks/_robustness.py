@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from amlas.errors import ValueProblem
 from amlas.project.artefacts import Perturbation
 
 __all__ = ["TABULAR_PERTURBATIONS", "perturb", "perturbation_seed", "stable_predictions"]
@@ -48,14 +49,22 @@ def perturb(
     features the model does not use.
     """
     if perturbation.kind not in TABULAR_PERTURBATIONS:
-        raise ValueError(
+        raise ValueProblem(
             f"perturbation {perturbation.kind!r} needs image or adversarial support; "
-            f"tabular inputs take {', '.join(sorted(TABULAR_PERTURBATIONS))}"
+            f"tabular inputs take {', '.join(sorted(TABULAR_PERTURBATIONS))}",
+            code="R030",
+            path="[H]",
+            value=perturbation.kind,
         )
     chosen = perturbation.features or features
     unknown = [f for f in chosen if f not in features]
     if unknown:
-        raise ValueError(f"perturbed features {unknown} are not model inputs {features}")
+        raise ValueProblem(
+            f"perturbed features {unknown} are not model inputs {features}",
+            code="Q011",
+            path="[H]",
+            value=unknown,
+        )
     columns = np.array([features.index(f) for f in chosen], dtype=np.int64)
     relative = perturbation.unit.strip().lower() in _RELATIVE
     percent = perturbation.unit.strip().lower() in ("%", "percent")

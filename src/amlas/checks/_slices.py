@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from amlas.errors import ValueProblem
 from amlas.project.artefacts import (
     CategoricalDimension,
     NumericDimension,
@@ -73,9 +74,11 @@ def band_codes(values: NDArray[np.generic], dimension: Dimension) -> NDArray[np.
         lookup = np.array([index.get(str(u), OUTSIDE_CODE) for u in uniques], dtype=np.int64)
         return lookup[inverse.reshape(-1)] if len(text) else np.zeros(0, dtype=np.int64)
     if np.asarray(values).dtype.kind not in "biuf":
-        raise ValueError(
+        raise ValueProblem(
             f"ODD dimension {dimension.id!r} is numeric, but its column holds "
-            f"{np.asarray(values).dtype} values"
+            f"{np.asarray(values).dtype} values",
+            code="R011",
+            value=str(np.asarray(values).dtype),
         )
     numbers = np.asarray(values, dtype=np.float64)
     codes = np.full(numbers.shape, NO_BAND, dtype=np.int64)

@@ -48,6 +48,7 @@ from amlas.checks._metrics import (
     prepare,
 )
 from amlas.checks._robustness import TABULAR_PERTURBATIONS, perturbation_seed
+from amlas.errors import ValueProblem
 from amlas.hashing import sha256_file
 from amlas.project.artefacts import MLSafetyRequirement
 
@@ -159,7 +160,43 @@ def perturbed_decisions(
     Random and geometric perturbations count a sample as stable only when every copy
     (both directions, where there are two) leaves its decision as it was; attacks search
     for a change away from the true label (robust accuracy) or from the model's own
-    decision (prediction stability)."""
+    decision (prediction stability). A perturbation setting the inputs cannot take is a
+    :class:`~amlas.errors.ValueProblem` (R030) naming the requirement."""
+    try:
+        return _perturbed_decisions(
+            requirement,
+            dataset,
+            predictions,
+            model,
+            decide=decide,
+            value_range=value_range,
+            batch_size=batch_size,
+            progress=progress,
+        )
+    except ValueProblem as exc:
+        first = exc.diagnostic
+        if first.location.path != "[H]" or first.message.startswith(f"{requirement.id}:"):
+            raise
+        raise ValueProblem(
+            f"{requirement.id}: {first.message}",
+            code=first.code,
+            path="[H]",
+            value=exc.value,
+            expected=exc.expected,
+        ) from exc
+
+
+def _perturbed_decisions(
+    requirement: MLSafetyRequirement,
+    dataset: Dataset,
+    predictions: Predictions,
+    model: Model,
+    *,
+    decide: Callable[[NDArray[Any]], NDArray[np.str_]],
+    value_range: tuple[float, float] | None,
+    batch_size: int,
+    progress: Progress,
+) -> tuple[NDArray[np.str_], dict[str, Any]]:
     from amlas.checks._robustness import perturb, stable_predictions
 
     perturbation = requirement.perturbation

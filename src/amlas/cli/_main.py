@@ -1,5 +1,6 @@
-"""``amlas`` commands. Exit status: 0 fine, 1 the project has errors, 2 usage problems,
-3 an internal error (a bug in amlas: please report it)."""
+"""``amlas`` commands. Exit status: 0 fine, 1 the project has errors, 2 usage problems and
+problems found while running (printed as coded diagnostics), 3 an internal error (a bug in
+amlas: please report it). See :mod:`amlas.cli._common`."""
 
 from __future__ import annotations
 
@@ -13,24 +14,32 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from amlas._version import __version__
 from amlas.case import STATUSES, Case, build_case, check_library, gate
+from amlas.cli._common import (
+    EXIT_ERRORS,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_USAGE,
+    console,
+    fail,
+    print_diagnostic_lines,
+    print_diagnostics,
+    print_problem,
+)
 from amlas.cli._impact import impact
 from amlas.cli._monitor import monitor
-from amlas.cli._output import SafeConsole, echo
+from amlas.cli._output import echo
 from amlas.cli._plugins import plugins
 from amlas.diagnostics import (
     CODES,
-    Diagnostics,
-    Location,
     Severity,
     did_you_mean,
     render_markdown,
 )
-from amlas.errors import AmlasError, UsageError
+from amlas.errors import AmlasError, ProblemError, UsageError
 from amlas.evidence import (
     check_signatures,
     open_store,
@@ -80,22 +89,7 @@ from amlas.sealing import (
 )
 from amlas.verify import analyse_impact, run_project
 
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-
-_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
-
-
-def _console(stderr: bool = False, *, wide: bool = False) -> Console:
-    # SafeConsole: control characters in printed user text are shown, never obeyed
-    console = SafeConsole(stderr=stderr, highlight=False, soft_wrap=True)
-    if wide and not console.is_terminal:
-        console.width = 160  # piped tables: rich would otherwise assume 80 columns
-    return console
-
-
-def _fail(message: str, status: int = EXIT_USAGE) -> NoReturn:
-    _console(stderr=True).print(f"amlas: error: {message}", markup=False, style="red")
-    sys.exit(status)
+_console, _fail, _print_diagnostics = console, fail, print_diagnostics
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -153,18 +147,6 @@ def check(directory: str, fmt: str, strict: bool) -> None:
         _print_diagnostics(diagnostics, directory)
     failed = diagnostics.has_errors or (strict and diagnostics.count(Severity.WARNING) > 0)
     sys.exit(EXIT_ERRORS if failed else EXIT_OK)
-
-
-def _print_diagnostics(diagnostics: Diagnostics, root: str) -> None:
-    console = _console()
-    for diagnostic in diagnostics.sorted():
-        line = diagnostic.format(root)
-        if console.is_terminal:
-            console.print(line, style=_STYLE[diagnostic.severity], markup=False)
-        else:
-            echo(line)
-    verdict = "FAILED" if diagnostics.has_errors else "ok"
-    echo(f"{root}: {diagnostics.summary()} ({verdict})")
 
 
 @cli.command()
@@ -552,9 +534,7 @@ def _earlier_case_folder(folder: Path) -> dict[str, str] | None:
 
 def _refused(error: OutputRefused) -> NoReturn:
     """A refused output: one located, coded line, exit 2, nothing written."""
-    found = Diagnostics()
-    diagnostic = found.add(error.code, error.reason, Location(str(error.path)))
-    _console(stderr=True).print(diagnostic.format(), markup=False, style="red")
+    print_diagnostic_lines(error.diagnostics, stderr=True)
     click.echo("amlas: nothing was written", err=True)
     sys.exit(EXIT_USAGE)
 
@@ -883,6 +863,8 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:  # usage errors: bad options, missing arguments
         exc.show()
         sys.exit(EXIT_USAGE)
+    except ProblemError as exc:  # the data, model or a setting: coded, as `amlas check` prints
+        print_problem(exc)
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
     except AmlasError as exc:

@@ -16,8 +16,9 @@ from typing import Any
 import click
 import numpy as np
 
+from amlas.cli._common import EXIT_ERRORS, EXIT_OK, print_diagnostics
 from amlas.cli._output import echo
-from amlas.errors import UsageError
+from amlas.errors import MissingExtraError, ProblemError
 from amlas.project import Project, check_project
 
 __all__ = ["monitor"]
@@ -25,11 +26,9 @@ __all__ = ["monitor"]
 
 def _project(directory: str) -> Project:
     """The checked project; on errors print them and exit 1."""
-    from amlas.cli._main import EXIT_ERRORS, _print_diagnostics
-
     result = check_project(Path(directory))
     if result.diagnostics.has_errors:
-        _print_diagnostics(result.diagnostics, directory)
+        print_diagnostics(result.diagnostics, directory)
         click.echo("amlas monitor: the project has errors; nothing was done", err=True)
         sys.exit(EXIT_ERRORS)
     return result.project
@@ -83,7 +82,11 @@ def _read(file: Path) -> Any:
     try:
         reader = reader_for(file)
     except DatasetError as error:
-        raise UsageError(f"cannot tell the format from the suffix: {error}") from error
+        raise ProblemError(
+            f"{file}: cannot tell the format from the suffix {file.suffix!r}: {error}",
+            code="R002",
+            value=file.suffix,
+        ) from error
     return reader.read(file, ReaderOptions())
 
 
@@ -121,7 +124,7 @@ def check(directory: str, file: Path, no_model: bool, id_column: str | None, fmt
     elif table.arrays:
         inputs = next(iter(table.arrays.values()))
     else:
-        raise UsageError(f"{file}: no array column for {guard.input_kind} inputs")
+        raise ProblemError(f"{file}: no array column for {guard.input_kind} inputs", code="R011")
     metadata = dict(table.columns)
     if model is None:
         decisions = None
@@ -169,10 +172,7 @@ def serve(directory: Path, host: str, port: int) -> None:
     try:
         import uvicorn
     except ImportError:
-        raise UsageError(
-            "serving needs uvicorn and FastAPI; install the monitor extra: "
-            "pip install 'amlas[monitor]'"
-        ) from None
+        raise MissingExtraError("serving needs uvicorn and FastAPI", "monitor") from None
     from amlas.server import create_app
 
     _project(str(directory))  # errors are printed as diagnostics, not a traceback
@@ -210,12 +210,11 @@ def ingest(directory: str, log: Path | None, store: str | None, fmt: str) -> Non
     alarms and detection of the monitor) as one run. A malformed line stops it with
     file:line and nothing is written. Exit 1 on a 'fail' verdict.
     """
-    from amlas.cli._main import EXIT_ERRORS, EXIT_OK, _print_diagnostics
     from amlas.verify import ingest_field_log
 
     report = ingest_field_log(directory, log, store=store)
     if report.diagnostics is not None:
-        _print_diagnostics(report.diagnostics, directory)
+        print_diagnostics(report.diagnostics, directory)
         click.echo("amlas monitor ingest: the project has errors; nothing was read", err=True)
         sys.exit(EXIT_ERRORS)
     if fmt == "json":

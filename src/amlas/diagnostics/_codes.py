@@ -3,7 +3,10 @@
 Codes are stable: once released, a code keeps its meaning (retire it, never reuse it).
 Families: ``F`` files and YAML, ``S`` schema, ``X`` identifiers and traceability,
 ``Q`` requirement quality, ``D`` data and datasets, ``M`` model, verification and deployment,
-``G`` the safety case (pattern instantiation, ``amlas case``).
+``G`` the safety case (pattern instantiation, ``amlas case``), ``R`` problems found while a
+command runs (``run``, ``case``, ``impact``, ``monitor``, ``evidence``): the data, the model or
+a setting turned out unusable. ``R`` codes are raised as :class:`amlas.errors.ProblemError`
+and printed like the others; ``tests/cli/test_bad_runs.py`` has a bad run for each.
 ``docs/diagnostics.md`` is generated from this table (``amlas diagnostics --markdown``).
 """
 
@@ -669,6 +672,171 @@ _TABLE: tuple[Code, ...] = (
         "project) cannot be read, or is not well formed: a link to an unknown node, an "
         "unknown vocabulary name, or `supported_by` links that form a cycle. `amlas case` "
         "refuses it; the message names the file, the node and the value.",
+    ),
+    # -- R: problems found while running ------------------------------------------------------
+    Code(
+        "R001",
+        "error",
+        "optional extra not installed",
+        "The command needs a package of an optional extra (torch, onnx, formal, images, "
+        "adversarial, monitor, sklearn, a database driver) that is not installed. The message "
+        "ends with the `pip install` command that adds it.",
+    ),
+    Code(
+        "R002",
+        "error",
+        "run setting cannot be used",
+        "A command-line option or a setting read while running has a value the command "
+        "cannot use (a stage it does not cover, a role without its key, a file of an unknown "
+        "format). The message names the value and what was expected.",
+    ),
+    Code(
+        "R010",
+        "error",
+        "dataset cannot be read",
+        "A dataset file (or image folder, or sealed copy) is missing, is a folder, or cannot "
+        "be read in its declared format (a broken CSV, Parquet or NPZ file, an unreadable "
+        "image, a column of a type no check can use).",
+    ),
+    Code(
+        "R011",
+        "error",
+        "dataset column missing or of the wrong type",
+        "A column a check needs is not in the data, or holds values of the wrong type (text "
+        "where numbers are needed, e.g. a feature column with a word in it).",
+    ),
+    Code(
+        "R013",
+        "error",
+        "inputs hold NaN or infinite values",
+        "The model's inputs (a feature, an image, an array) hold NaN or infinite values; "
+        "checks that perturb or bound inputs need finite numbers. Clean the data or declare "
+        "the rows as out of the ODD.",
+    ),
+    Code(
+        "R020",
+        "error",
+        "model cannot be loaded",
+        "The model [V] names cannot be loaded: its file is missing or of another format, the "
+        "callable cannot be imported, loading raised, or it returned no model.",
+    ),
+    Code(
+        "R021",
+        "error",
+        "model output has the wrong shape or type",
+        "The model answered with another number of rows or classes than asked, with values "
+        "that are not numbers, or with nothing at all.",
+    ),
+    Code(
+        "R022",
+        "error",
+        "model probabilities invalid",
+        "The model's probabilities are negative, above 1, or do not sum to 1 per sample "
+        "(often logits returned where probabilities are expected). The message names how "
+        "many samples and the first one.",
+    ),
+    Code(
+        "R023",
+        "error",
+        "model raised an exception",
+        "Calling the model raised; the message quotes the exception in one line.",
+    ),
+    Code(
+        "R024",
+        "error",
+        "model ended the process",
+        "The model (or its loader) called `sys.exit` or raised `SystemExit`: a model returns "
+        "its answer or raises, it never ends the process.",
+    ),
+    Code(
+        "R025",
+        "error",
+        "model did not answer in time",
+        "Loading the model or a prediction ran past [V] `timeout_s`.",
+    ),
+    Code(
+        "R030",
+        "error",
+        "perturbation impossible on these inputs",
+        "A perturbation's settings cannot be applied to the data: an occlusion patch under one "
+        "pixel, a value range that is empty or not finite, an epsilon or step out of range, "
+        "a perturbed feature the model does not take.",
+    ),
+    Code(
+        "R031",
+        "error",
+        "fault injection impossible",
+        "The faults an [H] requirement asks for cannot be injected into this model (no layer "
+        "of the named kind, more faults than weights, settings out of range).",
+    ),
+    Code(
+        "R040",
+        "error",
+        "formal verification cannot run",
+        "The network is not one the formal leg can read (an ONNX operator or layout it does "
+        "not support), or the property's inputs, region or settings do not fit it.",
+    ),
+    Code(
+        "R050",
+        "error",
+        "monitor not configured, or its file unusable",
+        "[DD] configures no runtime monitor, or its monitor file is missing, outside the "
+        "project, not JSON, not an `amlas.monitor/1` file, inconsistent, or stale (calibrated "
+        "on other data or settings). `amlas monitor calibrate` writes it.",
+    ),
+    Code(
+        "R051",
+        "error",
+        "inputs do not fit the monitor",
+        "Inputs or their ODD metadata have another type, shape or set of columns than the "
+        "monitor was calibrated on.",
+    ),
+    Code(
+        "R052",
+        "error",
+        "monitor cannot be calibrated",
+        "The development [N] or internal test [O] data cannot fit or calibrate the monitor: "
+        "a dataset missing or sealed, too few samples, no variation, or non-finite inputs "
+        "or scores.",
+    ),
+    Code(
+        "R053",
+        "error",
+        "field log missing or malformed",
+        "The [DD] field log cannot be read, or a line of it does not parse or is not an "
+        "entry of the expected form (a period, flag, review, incident or label). Each bad "
+        "line is reported with its number; nothing is ingested.",
+    ),
+    Code(
+        "R060",
+        "error",
+        "key or sealed file unusable",
+        "The verifier key file is missing or not a key, the key does not open the sealed "
+        "data, or a sealed file is not in the amlas format.",
+    ),
+    Code(
+        "R061",
+        "error",
+        "sealed data or access log modified",
+        "A sealed file or the access log was changed after it was written, or is damaged: "
+        "nothing read from it can be trusted.",
+        "R15",
+    ),
+    Code(
+        "R070",
+        "error",
+        "evidence store unusable",
+        "The evidence store cannot be opened, read or written: its path is a file where a "
+        "folder is expected (or the reverse), its URI has an unknown scheme, or the database "
+        "cannot be reached.",
+    ),
+    Code(
+        "R071",
+        "error",
+        "evidence record damaged",
+        "A stored record does not parse, or no longer hashes to its digest: tampered "
+        "evidence is never used.",
+        "R23",
     ),
 )
 

@@ -14,6 +14,7 @@ _FAMILIES = {
     "D": "Data and datasets",
     "M": "Model, verification and deployment",
     "G": "The safety case (amlas case)",
+    "R": "Problems found while running (amlas run, case, impact, monitor, evidence)",
 }
 
 
@@ -33,6 +34,10 @@ def render_markdown() -> str:
         "Only errors make `amlas check` exit 1 (warnings too under `--strict`). "
         "`amlas explain CODE` prints one entry. The *Rule* column names the AMLAS rule "
         "(`shared/AMLAS.md` §4) a code enforces.",
+        "",
+        "Problems that only show while a command runs (the data, the model or a setting turns "
+        "out unusable) are printed in the same format and stop the command with exit status 2; "
+        "most have an `R` code. Exit status 3 is kept for bugs in amlas.",
         "",
     ]
     for prefix, family in _FAMILIES.items():

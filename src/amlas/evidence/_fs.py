@@ -53,7 +53,9 @@ class FileStore(BaseStore):
         super().__init__(uri)
         self.path = path
         if path.exists() and not path.is_dir():
-            raise StoreError(f"evidence store {uri!r}: {path} exists and is not a folder")
+            raise StoreError(
+                f"evidence store {uri!r}: {path} exists and is not a folder", code="R070", path=path
+            )
         self._objects = path / "objects"
         self._refs_file = path / "refs.json"
         self._runs_dir = path / "runs"
@@ -66,12 +68,16 @@ class FileStore(BaseStore):
                 if folder and not part.is_dir():
                     raise StoreError(
                         f"evidence store {uri!r}: {part} exists and is not a folder; expected "
-                        "the store's folder of records (move the file away)"
+                        "the store's folder of records (move the file away)",
+                        code="R070",
+                        path=part,
                     )
                 if not folder and not part.is_file():
                     raise StoreError(
                         f"evidence store {uri!r}: {part} exists and is not a regular file; "
-                        "expected the store's map of keys to digests"
+                        "expected the store's map of keys to digests",
+                        code="R070",
+                        path=part,
                     )
 
     def _object(self, digest: str) -> Path:

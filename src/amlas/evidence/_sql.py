@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 
+from amlas.errors import DRIVER_PACKAGES
 from amlas.evidence._record import EvidenceRecord
 from amlas.evidence._store import (
     BaseStore,
@@ -62,17 +63,8 @@ RUNS = sa.Table(
     sa.Column("json", sa.Text, nullable=False),
 )
 
+
 # DB-API module -> what to install; a missing one is named in the error, not a traceback.
-_DRIVER_PACKAGES = {
-    "psycopg": "psycopg[binary]",
-    "psycopg2": "psycopg2-binary",
-    "pymysql": "PyMySQL",
-    "MySQLdb": "mysqlclient",
-    "pyodbc": "pyodbc",
-    "oracledb": "oracledb",
-}
-
-
 def dialect_known(scheme: str) -> bool:
     """True when SQLAlchemy has a dialect for ``scheme`` (``postgresql``, ``mysql+pymysql``)."""
     try:
@@ -123,10 +115,11 @@ class SqlStore(BaseStore):
             engine = sa.create_engine(url)
         except ImportError as error:
             module = (error.name or "").split(".")[0]
-            package = _DRIVER_PACKAGES.get(module, module or "the database driver")
+            package = DRIVER_PACKAGES.get(module, module or "the database driver")
             raise StoreError(
                 f"evidence store {shown!r} needs the database driver {module!r}; "
-                f"install it with: pip install '{package}'"
+                f"install it with: pip install '{package}'",
+                code="R001",
             ) from None
         except SQLAlchemyError as error:
             raise StoreError(f"cannot open evidence store {shown!r}: {error}") from error

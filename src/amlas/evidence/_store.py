@@ -38,7 +38,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from pydantic import ValidationError as _ValidationError
 
 from amlas.diagnostics import did_you_mean
-from amlas.errors import UsageError
+from amlas.errors import ProblemError
 from amlas.evidence._record import SHA256_PATTERN, EvidenceRecord
 from amlas.plugins import PluginError, registry
 
@@ -64,8 +64,10 @@ _ROLES = ("developer", "verifier")
 _STAGES = (3, 4, 5, 6)
 
 
-class StoreError(UsageError):
+class StoreError(ProblemError):
     """An evidence store cannot be opened, read or written as asked."""
+
+    code = "R070"
 
 
 class RecordNotFound(StoreError, KeyError):
@@ -84,6 +86,8 @@ class CorruptRecord(StoreError):
 
     Raised instead of returning the record: tampered evidence is never used silently.
     """
+
+    code = "R071"
 
 
 # -- run summaries ----------------------------------------------------------------------

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from amlas.adapters import load_model
 from amlas.checks import Dataset, clopper_pearson, inside_odd, load_dataset
-from amlas.errors import UsageError
+from amlas.errors import ProblemError
 from amlas.monitor._monitor import Calibration, Monitor, MonitoredModel, MonitorSettings
 from amlas.monitor._odd import Dimension
 from amlas.monitor._ood import CalibrationError, conformal_threshold, fit_mahalanobis
@@ -61,16 +61,20 @@ def monitor_config(project: Project) -> RuntimeMonitor:
     """The [DD] ``monitor`` block; :class:`UsageError` when there is none."""
     log = project.get("DD", ErroneousBehaviourLog)
     if log is None:
-        raise UsageError(f"the project has no erroneous behaviour log [DD]; {_HOW}")
+        raise ProblemError(
+            f"the project has no erroneous behaviour log [DD]; {_HOW}", code="R050", path="[DD]"
+        )
     if log.monitor is None:
-        raise UsageError(f"[DD] configures no runtime monitor; {_HOW}")
+        raise ProblemError(f"[DD] configures no runtime monitor; {_HOW}", code="R050", path="[DD]")
     return log.monitor
 
 
 def _inside(project: Project, relative: str, what: str) -> Path:
     problem = path_problem(project.root, relative)
     if problem is not None:
-        raise UsageError(f"[DD] {what} {relative!r} {problem}")
+        raise ProblemError(
+            f"[DD] {what} {relative!r} {problem}", code="R050", path="[DD]", value=relative
+        )
     return project.root / relative
 
 
@@ -100,9 +104,17 @@ def _settings(config: RuntimeMonitor) -> MonitorSettings:
 def _dataset(project: Project, letter: str) -> Dataset:
     document = project.datasets().get(letter)
     if document is None:
-        raise UsageError(f"the monitor is calibrated on [{letter}], which the project lacks")
+        raise ProblemError(
+            f"the monitor is calibrated on [{letter}], which the project lacks",
+            code="R052",
+            path=f"[{letter}]",
+        )
     if document.sealed is not None:
-        raise UsageError(f"[{letter}] is sealed; the monitor is calibrated on plaintext [N], [O]")
+        raise ProblemError(
+            f"[{letter}] is sealed; the monitor is calibrated on plaintext [N], [O]",
+            code="R052",
+            path=f"[{letter}]",
+        )
     return load_dataset(project, letter)
 
 
@@ -113,7 +125,9 @@ def calibrate(project: Project, config: RuntimeMonitor | None = None) -> Monitor
     environment = project.environment
     component = project.component
     if environment is None or component is None:
-        raise UsageError("calibrating the monitor needs the ODD [B] and the component [D]")
+        raise ProblemError(
+            "calibrating the monitor needs the ODD [B] and the component [D]", code="R052"
+        )
     settings = _settings(config)
     development, internal = _dataset(project, "N"), _dataset(project, "O")
     x_dev = np.asarray(development.inputs, dtype=np.float64)
@@ -251,9 +265,10 @@ def load_monitor(project: Project, *, allow_stale: bool = False) -> Monitor:
     monitor = Monitor.load(path)
     problems = stale_reasons(project, monitor)
     if problems and not allow_stale:
-        raise UsageError(
+        raise ProblemError(
             f"{path}: the monitor is stale ({'; '.join(problems)}); recalibrate with "
-            f"'amlas monitor calibrate {project.root}'"
+            f"'amlas monitor calibrate {project.root}'",
+            code="R050",
         )
     config = monitor_config(project)
     settings = monitor.settings.model_copy(
@@ -275,7 +290,7 @@ def load_monitored_model(project: Project, *, allow_stale: bool = False) -> Moni
     monitor = load_monitor(project, allow_stale=allow_stale)
     ref = project.get("V", ModelReference)
     if ref is None:
-        raise UsageError("the project has no model reference [V]")
+        raise ProblemError("the project has no model reference [V]", code="R020", path="[V]")
     path = project.root / ref.location if ref.location else None
     model = load_model(
         path,
@@ -290,9 +305,12 @@ def load_monitored_model(project: Project, *, allow_stale: bool = False) -> Moni
     component = project.component
     declared = component.class_names() if component else []
     if declared and set(classes) != set(declared):
-        raise UsageError(
+        raise ProblemError(
             f"the model's classes {classes} are not the classes of [D] {declared}; set "
-            "'class_order' in [V]"
+            "'class_order' in [V]",
+            code="M010",
+            path="[V]",
+            value=classes,
         )
     positive = None
     if len(classes) == 2:

@@ -54,7 +54,7 @@ from pydantic import (
 )
 
 from amlas.diagnostics import did_you_mean
-from amlas.errors import UsageError
+from amlas.errors import ProblemError
 from amlas.hashing import sha256_bytes
 
 __all__ = [
@@ -78,19 +78,28 @@ Flag = Literal["outside_odd", "ood", "low_confidence"]
 Outcome = Literal["true_alarm", "false_alarm"]
 
 
-class FieldLogError(UsageError):
-    """A field log has malformed lines; ``problems`` lists each as ``file:line: ...``."""
+class FieldLogError(ProblemError):
+    """A field log has malformed lines; ``problems`` lists each as ``file:line: ...``.
+
+    Its diagnostics: one per shown line (R053, located at the line), then the count."""
+
+    code = "R053"
 
     def __init__(self, source: str, problems: list[str]) -> None:
         self.problems = problems
         shown = problems[:MAX_PROBLEMS]
         more = len(problems) - len(shown)
         tail = f"\n  ... and {more} more" if more else ""
+        lines = [ProblemError(problem, code=self.code).diagnostic for problem in shown]
         super().__init__(
             f"{source}: {len(problems)} malformed line(s); nothing was written:\n  "
             + "\n  ".join(shown)
             + tail
         )
+        summary = f"{len(problems)} malformed line(s); nothing was written" + (
+            f" ({more} more not shown)" if more else ""
+        )
+        self.diagnostics = (*lines, ProblemError(summary, code=self.code, path=source).diagnostic)
 
 
 class _Entry(BaseModel):
@@ -286,9 +295,11 @@ def read_field_log(
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
-        raise UsageError(f"{source}: no field log at this path") from None
+        raise ProblemError(f"{source}: no field log at this path", code="R053") from None
     except OSError as exc:
-        raise UsageError(f"{source}: cannot be read ({exc.strerror or exc})") from None
+        raise ProblemError(
+            f"{source}: cannot be read ({exc.strerror or exc})", code="R053"
+        ) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from amlas.adapters import Model
 from amlas.checks import predict
-from amlas.errors import UsageError
+from amlas.errors import ProblemError
 from amlas.fileio import atomic_write_text
 from amlas.hashing import sha256_bytes
 from amlas.monitor._odd import Dimension, Metadata, MonitorInputError, odd_membership
@@ -60,8 +60,10 @@ MONITOR_SCHEMA = "amlas.monitor/1"
 FLAGS = ("outside_odd", "ood", "low_confidence")
 
 
-class MonitorFileError(UsageError):
+class MonitorFileError(ProblemError):
     """A monitor file cannot be read: missing, not JSON, or not an ``amlas.monitor/1``."""
+
+    code = "R050"
 
 
 # -- the file format ---------------------------------------------------------------------

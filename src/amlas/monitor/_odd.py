@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 
 from amlas.checks import OUTSIDE_CODE, band_codes
 from amlas.diagnostics import did_you_mean
-from amlas.errors import UsageError
+from amlas.errors import ProblemError
 from amlas.project.artefacts import CategoricalDimension, NumericDimension
 
 __all__ = [
@@ -52,8 +52,10 @@ Metadata = Mapping[str, Sequence[Any] | NDArray[Any]] | Sequence[Mapping[str, An
 """Columns (name -> one value per sample) or one mapping per sample."""
 
 
-class MonitorInputError(UsageError):
+class MonitorInputError(ProblemError):
     """An input or its metadata has the wrong type or shape for the monitor."""
+
+    code = "R051"
 
 
 @dataclass(frozen=True)

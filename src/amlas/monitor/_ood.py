@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from amlas.errors import UsageError
+from amlas.errors import ProblemError
 
 __all__ = [
     "CalibrationError",
@@ -59,8 +59,10 @@ SIGNIFICANT_DIGITS = 9
 saved file and the threshold it carries agree exactly."""
 
 
-class CalibrationError(UsageError):
+class CalibrationError(ProblemError):
     """The monitor cannot be fitted or calibrated on the data given."""
+
+    code = "R052"
 
 
 def _round(values: NDArray[np.float64]) -> NDArray[np.float64]:

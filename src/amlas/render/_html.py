@@ -30,7 +30,7 @@ from typing import Any, Final
 import jinja2
 
 from amlas.case import STATUSES, Case
-from amlas.errors import UsageError
+from amlas.errors import MissingExtraError, UsageError
 from amlas.evidence import EvidenceRecord
 from amlas.render._detail import detail_note
 from amlas.render._svg import STATUS_COLOURS, case_views, render_svgs
@@ -314,9 +314,7 @@ def render_pdf(html: str, out: Path) -> None:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        raise UsageError(
-            "PDF export needs Playwright: pip install playwright (no browser download needed)"
-        ) from None
+        raise MissingExtraError("PDF export needs Playwright", "pdf") from None
     if not Path(CHROMIUM).exists():
         raise UsageError(f"PDF export needs chromium at {CHROMIUM}: apt-get install chromium")
     with sync_playwright() as p:

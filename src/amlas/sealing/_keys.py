@@ -217,7 +217,9 @@ def _read_key_file(source: Path) -> bytes:
     except OSError as exc:
         raise SealError(f"{source}: cannot read the verifier key file: {exc}") from exc
     if not stat.S_ISREG(mode):
-        raise SealError(f"{source}: F003 error: the key file is {_file_kind(mode)}; {expected}")
+        raise SealError(
+            f"{source}: the key file is {_file_kind(mode)}; {expected}", code="F003", path=source
+        )
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
         fd = os.open(source, flags | getattr(os, "O_BINARY", 0))
@@ -226,7 +228,11 @@ def _read_key_file(source: Path) -> bytes:
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise SealError(f"{source}: F003 error: the key file is {_file_kind(mode)}; {expected}")
+            raise SealError(
+                f"{source}: the key file is {_file_kind(mode)}; {expected}",
+                code="F003",
+                path=source,
+            )
         chunks: list[bytes] = []
         size = 0
         while size <= MAX_KEY_FILE_BYTES:
@@ -240,7 +246,9 @@ def _read_key_file(source: Path) -> bytes:
     finally:
         os.close(fd)
     if size > MAX_KEY_FILE_BYTES:
-        raise SealError(f"{source}: F003 error: the key file is too large; {expected}")
+        raise SealError(
+            f"{source}: the key file is too large; {expected}", code="F003", path=source
+        )
     return b"".join(chunks)
 
 

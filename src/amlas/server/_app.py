@@ -43,7 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
-from amlas.errors import UsageError
+from amlas.errors import MissingExtraError, UsageError
 from amlas.monitor import (
     FlagEntry,
     MonitoredModel,
@@ -64,9 +64,8 @@ try:
     from starlette.exceptions import HTTPException
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 except ImportError as _missing:  # pragma: no cover - exercised without the extra only
-    raise UsageError(
-        "the monitor service needs FastAPI and uvicorn; install the monitor extra: "
-        "pip install 'amlas[monitor]'"
+    raise MissingExtraError(
+        "the monitor service needs FastAPI and uvicorn", "monitor"
     ) from _missing
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_MAX_SAMPLES", "CheckRequest", "create_app"]

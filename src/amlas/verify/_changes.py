@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
-from amlas.errors import ProjectNotFoundError, UsageError
+from amlas.errors import ProblemError, ProjectNotFoundError, UsageError
 from amlas.evidence import ProjectInputs, canonical_hash, model_code_file, module_file
 from amlas.project import Project, load_project
 from amlas.project.artefacts import ErroneousBehaviourLog, ModelReference, OperationalScenarios
@@ -34,12 +34,18 @@ def _git(root: Path, *args: str) -> bytes:
             ["git", "-C", str(root), *args], capture_output=True, check=False, timeout=120
         )
     except FileNotFoundError as exc:
-        raise UsageError("--since needs git, which is not installed or not on PATH") from exc
+        raise ProblemError(
+            "--since needs git, which is not installed or not on PATH", code="R002"
+        ) from exc
     except subprocess.TimeoutExpired as exc:
-        raise UsageError(f"git {' '.join(args[:2])} in {root} took over 120 s") from exc
+        raise ProblemError(
+            f"git {' '.join(args[:2])} in {root} took over 120 s", code="R002"
+        ) from exc
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise UsageError(f"git {args[0]} failed in {root}: {message[-1] if message else '?'}")
+        raise ProblemError(
+            f"git {args[0]} failed in {root}: {message[-1] if message else '?'}", code="R002"
+        )
     return done.stdout
 
 
@@ -51,19 +57,23 @@ def _check_revision(root: Path, since: str) -> None:
     try:
         _git(root, "rev-parse", "--show-prefix")
     except UsageError as exc:
-        raise UsageError(
+        raise ProblemError(
             f"{root} is not inside a git repository, so --since {since} cannot be answered; "
             "run 'amlas impact' without --since to compare the evidence with the project "
-            "as it is now"
+            "as it is now",
+            code="R002",
         ) from exc
     if not since or since.startswith("-"):
-        raise UsageError(f"--since {since!r} is not a git revision (e.g. HEAD~1, a tag, a hash)")
+        raise ProblemError(
+            f"--since {since!r} is not a git revision (e.g. HEAD~1, a tag, a hash)", code="R002"
+        )
     try:
         _git(root, "rev-parse", "--verify", "--quiet", f"{since}^{{commit}}")
     except UsageError as exc:
-        raise UsageError(
+        raise ProblemError(
             f"--since {since!r} names no commit of the git repository at {root}; "
-            "give a commit, branch or tag (e.g. HEAD~1, main, v1.0)"
+            "give a commit, branch or tag (e.g. HEAD~1, main, v1.0)",
+            code="R002",
         ) from exc
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from amlas.adapters import Model, load_model
 from amlas.checks import Dataset, Predictions, load_dataset, predict
 from amlas.diagnostics import Diagnostics
-from amlas.errors import UsageError
+from amlas.errors import ProblemError
 from amlas.evidence import (
     EvidenceRecord,
     Unsealed,
@@ -133,9 +133,11 @@ class RunContext:
             data = None
             if document.sealed is not None:
                 if self.key is None:
-                    raise UsageError(
+                    raise ProblemError(
                         f"[{letter}] is sealed: give the verifier key with --key-file or "
-                        "AMLAS_VERIFIER_KEY_FILE"
+                        "AMLAS_VERIFIER_KEY_FILE",
+                        code="R060",
+                        path=f"[{letter}]",
                     )
                 unsealed = open_sealed(
                     self.project,
@@ -183,7 +185,9 @@ class RunContext:
         if self._model is None:
             ref = self.model_reference
             if ref is None:
-                raise UsageError("stages 4 and 5 need the model reference [V]")
+                raise ProblemError(
+                    "stages 4 and 5 need the model reference [V]", code="R020", path="[V]"
+                )
             path = self.project.root / ref.location if ref.location else None
             model = load_model(
                 path,
@@ -197,10 +201,14 @@ class RunContext:
             component = self.project.component
             declared = component.class_names() if component else []
             if declared and set(model.classes) != set(declared):
-                raise UsageError(
+                raise ProblemError(
                     f"the model's classes {list(model.classes)} are not the classes of [D] "
-                    f"{declared}; set 'class_order' in [V] to the [D] names in the order of "
-                    "the model's outputs"
+                    f"{declared}",
+                    code="M010",
+                    path="[V]",
+                    value=list(model.classes),
+                    expected="'class_order' in [V]: the [D] names in the order of the "
+                    "model's outputs",
                 )
             self._model = model
         return self._model

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Final
 
 from amlas.checks import formal_only
-from amlas.errors import UsageError
+from amlas.errors import ProblemError, ProjectInvalid, UsageError
 from amlas.evidence import (
     EvidenceStore,
     StoreLike,
@@ -118,15 +118,14 @@ def execute(
     """
     project = work.project
     if project.diagnostics.has_errors:
-        raise UsageError(
-            "the project has errors (project.diagnostics); fix them before running checks"
-        )
+        raise ProjectInvalid(project.diagnostics)
     target = store or project.manifest.evidence
     report = RunReport(new_run_id(), store_uri(target), work.role, work.stages)
     if work.role == "verifier" and key is None:
-        raise UsageError(
+        raise ProblemError(
             "the verifier role needs its key: --key-file PATH, AMLAS_VERIFIER_KEY_FILE or "
-            "AMLAS_VERIFIER_KEY"
+            "AMLAS_VERIFIER_KEY",
+            code="R060",
         )
     # opened first: a mistyped store fails now, not after the work and the unseal it wastes
     with using_store(target, root=project.root) as evidence:

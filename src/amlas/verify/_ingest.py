@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from amlas.diagnostics import Diagnostics
-from amlas.errors import UsageError
+from amlas.errors import ProblemError, UsageError
 from amlas.evidence import EvidenceRecord, open_store
 from amlas.hashing import sha256_file
 from amlas.monitor import (
@@ -79,9 +79,11 @@ def ingest_field_log(
         report.diagnostics = loaded.diagnostics
         return report
     if log is None:
-        raise UsageError(
-            "no field log given and [DD] names none; pass LOG or add 'field_log: {path: ...}' "
-            "to [DD]"
+        raise ProblemError(
+            "no field log given and [DD] names none",
+            code="R053",
+            path="[DD]",
+            expected="LOG on the command line, or 'field_log: {path: ...}' in [DD]",
         )
     work = plan(project, role="developer", stages=(6,))
     operation, monitor = work.of("operation")[0], work.of("monitor")[0]

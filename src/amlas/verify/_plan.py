@@ -24,7 +24,7 @@ from typing import Final, Literal
 
 from amlas.checks import formal_only, requirement_check, requirement_unavailable
 from amlas.checks.data_rules import get_data_rule
-from amlas.errors import UsageError
+from amlas.errors import ProblemError, UsageError
 from amlas.evidence import ProjectInputs, keys
 from amlas.evidence import model_code_file as _model_code_file
 from amlas.plugins import PluginError
@@ -398,11 +398,15 @@ def chosen_stages(role: Role, stages: Collection[int] | None) -> tuple[int, ...]
     chosen = tuple(sorted(set(stages if stages else DEFAULT_STAGES[role])))
     for stage in chosen:
         if stage not in ALL_STAGES:
-            raise UsageError(f"--stage {stage}: amlas run covers stages 3, 4, 5 and 6")
+            raise ProblemError(
+                f"--stage {stage}: amlas run covers stages 3, 4, 5 and 6", code="R002", value=stage
+            )
     if 5 in chosen and role != "verifier":
-        raise UsageError(
+        raise ProblemError(
             "stage 5 evaluates on the verification data [P], which only the verifier role "
-            "reads (R15): run it with --role verifier"
+            "reads (R15): run it with --role verifier",
+            code="R002",
+            value=role,
         )
     return chosen
 

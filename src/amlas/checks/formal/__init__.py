@@ -18,8 +18,9 @@ unknown and timeout never count as proven.
 - :mod:`._verify`: the per-sample verdicts;
 - :mod:`._describe`: the property exactly as queried, for the verification log.
 
-Exceptions: :class:`FormalError` (a :class:`amlas.errors.UsageError`) for an unsupported
-network, bad arguments, or a missing ``onnx`` / ``maraboupy`` (``pip install 'amlas[formal]'``).
+Exceptions: :class:`FormalError` (a :class:`amlas.errors.ProblemError`, code R040, or R001
+for a missing ``onnx`` / ``maraboupy``: the formal extra) for an unsupported network or bad
+arguments.
 """
 
 from amlas.checks.formal._describe import describe_encoding

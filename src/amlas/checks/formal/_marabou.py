@@ -62,7 +62,7 @@ def import_marabou() -> tuple[Any, Any]:
             from maraboupy import Marabou, MarabouCore
     except ImportError as exc:
         raise FormalError(
-            f"complete verification (Marabou) needs maraboupy; {FORMAL_HINT}"
+            f"complete verification (Marabou) needs maraboupy; {FORMAL_HINT}", code="R001"
         ) from exc
     return Marabou, MarabouCore
 
@@ -108,9 +108,10 @@ def _read_onnx(marabou: Any, path: Path, network: Network) -> _Encoding:
     inputs = np.asarray(net.inputVars[0], dtype=np.int64).ravel()
     outputs = np.asarray(net.outputVars[0], dtype=np.int64).ravel()
     if inputs.size != math.prod(network.input_shape) or outputs.size != network.outputs:
-        raise ValueError(
+        raise FormalError(
             f"maraboupy read {inputs.size} inputs and {outputs.size} outputs; "
-            f"expected {math.prod(network.input_shape)} and {network.outputs}"
+            f"expected {math.prod(network.input_shape)} and {network.outputs}",
+            code="R040",
         )
     return _Encoding(
         net, inputs, outputs, f"the ONNX file, read by maraboupy up to {network.logits_name!r}"
@@ -124,7 +125,9 @@ def _equations(
     if not layers:
         return given
     if given.size * math.prod(layers[-1].out_shape) > _ENCODE_LIMIT:
-        raise ValueError(f"a {given.size}-input block is too large to write as Marabou equations")
+        raise FormalError(
+            f"a {given.size}-input block is too large to write as Marabou equations", code="R040"
+        )
     weight, bias = dense(layers, shape)
     made = np.array([net.getNewVariable() for _ in range(len(weight))], dtype=np.int64)
     for row, var, b in zip(weight, made, bias, strict=True):

@@ -92,7 +92,9 @@ def load_network(path: Path | str) -> Network:
     try:
         import onnx
     except ImportError as exc:
-        raise FormalError(f"{path}: reading ONNX needs the onnx package; {FORMAL_HINT}") from exc
+        raise FormalError(
+            f"{path}: reading ONNX needs the onnx package; {FORMAL_HINT}", code="R001"
+        ) from exc
     if not path.is_file():
         raise FormalError(f"{path}: no such ONNX file")
     try:
