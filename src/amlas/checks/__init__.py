@@ -63,6 +63,7 @@ from amlas.checks._metrics import (
     RequirementResult,
     SliceResult,
     decide_labels,
+    decision_offsets,
     evaluate_indicator,
     evaluate_requirement,
     overall_verdict,
@@ -85,15 +86,14 @@ from amlas.checks._slices import (
     plan_slices,
 )
 from amlas.checks._verify import (
-    decision_offsets,
     fault_result,
     formal_result,
     formal_unavailable,
-    perturbation_unfit,
     perturbed_decisions,
     robustness_unavailable,
 )
 from amlas.checks.data_rules import run_data_rule
+from amlas.checks.perturbations import perturbation_unfit
 
 __all__ = [
     "ADVERSARIAL_PERTURBATIONS",

@@ -43,6 +43,7 @@ __all__ = [
     "RequirementResult",
     "SliceResult",
     "decide_labels",
+    "decision_offsets",
     "evaluate_indicator",
     "evaluate_requirement",
     "overall_verdict",
@@ -89,6 +90,20 @@ class Predictions:
         if name not in self._memo:
             self._memo[name] = self.labels == name
         return self._memo[name]
+
+
+def decision_offsets(predictions: Predictions) -> NDArray[np.float64] | None:
+    """Offsets added to the logits so that their argmax is the deployed decision: a
+    decision threshold ``t`` on the positive class of a binary classifier decides it when
+    ``z_pos - z_neg >= logit(t)``."""
+    if predictions.positive is None or predictions.threshold is None:
+        return None
+    if len(predictions.classes) != 2:
+        return None
+    t = min(max(predictions.threshold, 1e-12), 1 - 1e-12)
+    offsets = np.zeros(2, dtype=np.float64)
+    offsets[predictions.classes.index(predictions.positive)] = -math.log(t / (1 - t))
+    return offsets
 
 
 def decide_labels(

@@ -24,9 +24,8 @@ record.
 
 from __future__ import annotations
 
-import math
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -35,29 +34,27 @@ import numpy as np
 from numpy.typing import NDArray
 
 from amlas.adapters import Model, TorchModel, torch_module
-from amlas.checks._adversarial import ADVERSARIAL_PERTURBATIONS
 from amlas.checks._datasets import Dataset
-from amlas.checks._images import IMAGE_PERTURBATIONS
 from amlas.checks._intervals import decide_slices
 from amlas.checks._metrics import (
     MAX_LISTED_IDS,
     Predictions,
     RequirementResult,
     SliceResult,
+    decision_offsets,
     evaluate_indicator,
     prepare,
 )
-from amlas.checks._robustness import TABULAR_PERTURBATIONS, perturbation_seed
+from amlas.checks._robustness import perturbation_seed
+from amlas.checks.perturbations import get_perturbation, perturbation_unfit
 from amlas.errors import ValueProblem
 from amlas.hashing import sha256_file
 from amlas.project.artefacts import MLSafetyRequirement
 
 __all__ = [
-    "decision_offsets",
     "fault_result",
     "formal_result",
     "formal_unavailable",
-    "perturbation_unfit",
     "perturbed_decisions",
     "robustness_unavailable",
 ]
@@ -67,20 +64,6 @@ Progress = Callable[[int], None]
 
 def _none(_done: int) -> None:
     return None
-
-
-def decision_offsets(predictions: Predictions) -> NDArray[np.float64] | None:
-    """Offsets added to the logits so that their argmax is the deployed decision: a
-    decision threshold ``t`` on the positive class of a binary classifier decides it when
-    ``z_pos - z_neg >= logit(t)``."""
-    if predictions.positive is None or predictions.threshold is None:
-        return None
-    if len(predictions.classes) != 2:
-        return None
-    t = min(max(predictions.threshold, 1e-12), 1 - 1e-12)
-    offsets = np.zeros(2, dtype=np.float64)
-    offsets[predictions.classes.index(predictions.positive)] = -math.log(t / (1 - t))
-    return offsets
 
 
 def robustness_unavailable(
@@ -108,24 +91,6 @@ def robustness_unavailable(
         tabular=dataset_is_tabular,
         differentiable=torch_module(model) is not None,
     )
-
-
-def perturbation_unfit(kind: str, *, tabular: bool, differentiable: bool) -> str | None:
-    """Why perturbation ``kind`` cannot be applied to a model with these inputs, if so:
-    noise and scaling of features need a table, image corruptions need array inputs,
-    gradient attacks need a differentiable (torch) model."""
-    if tabular:
-        if kind in TABULAR_PERTURBATIONS:
-            return None
-        if kind in IMAGE_PERTURBATIONS:
-            return f"perturbation {kind!r} applies to image inputs; this model takes a table"
-    elif kind in IMAGE_PERTURBATIONS:
-        return None
-    if kind in ADVERSARIAL_PERTURBATIONS:
-        if differentiable:
-            return None
-        return f"the {kind} attack needs gradients: a torch model (format: torch)"
-    return f"perturbation {kind!r} does not apply to this model's inputs"
 
 
 def formal_unavailable(requirement: MLSafetyRequirement, model: Model) -> str | None:
@@ -197,62 +162,19 @@ def _perturbed_decisions(
     batch_size: int,
     progress: Progress,
 ) -> tuple[NDArray[np.str_], dict[str, Any]]:
-    from amlas.checks._robustness import perturb, stable_predictions
-
     perturbation = requirement.perturbation
     assert perturbation is not None
-    seed = perturbation_seed(requirement.id)
-    kind = perturbation.kind
-    if kind in ADVERSARIAL_PERTURBATIONS:
-        from amlas.checks._adversarial import adversarial_predictions
-
-        wrapped = torch_module(model)
-        assert wrapped is not None
-        names = list(predictions.classes)
-        source = dataset.labels if requirement.metric == "robust_accuracy" else predictions.labels
-        # a label the model does not know cannot be attacked away from: its own decision is
-        targets = np.array(
-            [
-                names.index(str(t)) if str(t) in names else names.index(str(p))
-                for t, p in zip(source, predictions.labels, strict=True)
-            ],
-            dtype=np.int64,
-        )
-        decided, described = adversarial_predictions(
-            wrapped.logits_module(),
-            np.asarray(dataset.inputs),
-            targets,
-            perturbation,
-            classes=len(names),
-            value_range=value_range,
-            seed=seed,
-            batch_size=min(batch_size, 1024),
-            offsets=decision_offsets(predictions),
-            progress=progress,
-        )
-        labels: NDArray[np.str_] = np.asarray(names, dtype=np.str_)[np.asarray(decided)]
-        return labels, described
-    copies: Sequence[NDArray[Any]]
-    if dataset.features:
-        copies, described = perturb(
-            np.asarray(dataset.inputs, dtype=np.float64), dataset.features, perturbation, seed=seed
-        )
-    else:
-        from amlas.checks._images import perturb_images
-
-        if value_range is None:
-            value_range = _default_range(np.asarray(dataset.inputs))
-        copies, described = perturb_images(
-            np.asarray(dataset.inputs), perturbation, seed=seed, value_range=value_range
-        )
-    return stable_predictions(decide, copies, predictions.labels), described
-
-
-def _default_range(inputs: NDArray[Any]) -> tuple[float, float]:
-    """8-bit images range over [0, 255]; other arrays over the values they hold."""
-    if inputs.dtype == np.uint8:
-        return (0.0, 255.0)
-    return (float(np.min(inputs)), float(np.max(inputs)))
+    return get_perturbation(perturbation.kind).decisions(
+        requirement,
+        dataset,
+        predictions,
+        model,
+        decide=decide,
+        value_range=value_range,
+        batch_size=batch_size,
+        seed=perturbation_seed(requirement.id),
+        progress=progress,
+    )
 
 
 # -- formal ------------------------------------------------------------------------------

@@ -36,7 +36,8 @@ from amlas.checks._metrics import (
     RequirementResult,
     evaluate_requirement,
 )
-from amlas.checks._verify import fault_result, perturbation_unfit
+from amlas.checks._verify import fault_result
+from amlas.checks.perturbations import perturbation_unfit
 from amlas.errors import UsageError
 from amlas.plugins import registry
 from amlas.project.artefacts import MLSafetyRequirement

@@ -19,6 +19,7 @@ from amlas.checks import (
     predict,
 )
 from amlas.checks.metrics import MetricContext, get_metric
+from amlas.checks.perturbations import get_perturbation
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.verify._context import RunContext, SummaryRow
 from amlas.verify._plan import PlannedCheck
@@ -26,7 +27,6 @@ from amlas.verify._records import make_record, timed
 
 __all__ = ["run_formal_check", "run_requirement_check"]
 
-_ATTACK_DISTRIBUTIONS = ("adversarial-robustness-toolbox",)
 _FORMAL_DISTRIBUTIONS = ("maraboupy", "onnx", "onnxruntime")
 
 
@@ -146,8 +146,8 @@ def _distributions(
     if result.check.startswith("formal."):
         return (*out, *_FORMAL_DISTRIBUTIONS)
     perturbation = result.requirement.perturbation
-    if perturbation is not None and perturbation.kind in ("fgsm", "pgd"):
-        return (*out, *_ATTACK_DISTRIBUTIONS)
+    if perturbation is not None:
+        return (*out, *get_perturbation(perturbation.kind).distributions)
     return out
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "Id",
     "Item",
     "ModelFormatName",
+    "PerturbationName",
     "Probability",
     "Sha256",
     "Text",
@@ -73,6 +74,9 @@ ModelFormatName = _registered("amlas.models", "model format")
 
 DatasetFormatName = _registered("amlas.readers", "dataset format")
 """A dataset format installed in the ``amlas.readers`` entry-point group."""
+
+PerturbationName = _registered("amlas.perturbations", "perturbation")
+"""A perturbation installed in the ``amlas.perturbations`` entry-point group."""
 
 DataRuleName = _registered("amlas.data_rules", "data rule")
 """A data rule installed in the ``amlas.data_rules`` entry-point group."""

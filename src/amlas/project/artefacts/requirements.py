@@ -9,7 +9,7 @@ from pydantic import Field, JsonValue, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from amlas.diagnostics import did_you_mean
-from amlas.project.artefacts._base import ArtefactDocument, Id, Item, Text
+from amlas.project.artefacts._base import ArtefactDocument, Id, Item, PerturbationName, Text
 from amlas.project.metrics import metric_names
 
 __all__ = [
@@ -48,19 +48,11 @@ class Slice(Item):
 class Perturbation(Item):
     """A perturbation drawn from the operating environment, for robustness testing."""
 
-    kind: Literal[
-        "gaussian_noise",
-        "measurement_noise",
-        "scaling",
-        "blur",
-        "brightness",
-        "contrast",
-        "rotation",
-        "occlusion",
-        "fgsm",
-        "pgd",
-    ]
-    """The perturbation applied to inputs."""
+    kind: PerturbationName
+    """The perturbation applied to inputs: a perturbation installed as a plug-in ('amlas
+    plugins' lists them); built in: gaussian_noise, measurement_noise, scaling (tables),
+    gaussian_noise, blur, brightness, contrast, rotation, occlusion (images), fgsm, pgd
+    (gradient attacks on a torch model)."""
     magnitude: Annotated[float, Field(gt=0.0)]
     """Size of the perturbation in ``unit`` (noise sigma, scale factor, epsilon, degrees...)."""
     unit: str = ""
