@@ -76,3 +76,15 @@ def test_the_api_is_loaded_lazily() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_an_example_project_to_test_against(tmp_path: Path) -> None:
+    from amlas.testing import example_project
+
+    root = example_project(tmp_path / "mine")
+    project = amlas.load(root)
+    report = amlas.run(project, store="memory://example-project-test", stages=[3])
+    assert report.records
+    assert {r.stage for _, r in report.records} == {3}
+    with pytest.raises(UsageError):
+        example_project(tmp_path / "other", example="no-such-example")

@@ -234,6 +234,7 @@ PUBLIC = {
         "check_model_adapter",
         "check_reader",
         "check_store",
+        "example_project",
         "make_record",
         "memory_store_under_test",
         "run_store_check",

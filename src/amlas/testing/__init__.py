@@ -9,6 +9,7 @@ scikit-learn's ``check_estimator`` and httpx's ``MockTransport``:
 * :func:`check_model_adapter`: a model format (``amlas.models``) and the models it loads.
 * :func:`check_reader`: a dataset reader (``amlas.readers``) and the tables it reads.
 * :func:`check_metric`: a metric (``amlas.metrics``) judging a requirement on data.
+* :func:`example_project`: a copy of a bundled example, valid and runnable, to test on.
 * Fakes: the in-memory store (``open_store("memory://NAME", root=...)``,
   :func:`~amlas.evidence.forget_memory_store`), :class:`FakeModel` (fixed outputs, fixed
   latency) and :class:`FakeModelFormat`; :func:`make_record` and the fixed clock
@@ -17,6 +18,7 @@ scikit-learn's ``check_estimator`` and httpx's ``MockTransport``:
 
 from amlas.testing._adapters import FakeModel, FakeModelFormat, check_model_adapter, check_reader
 from amlas.testing._metrics import check_metric
+from amlas.testing._projects import example_project
 from amlas.testing._records import T0, at, make_record
 from amlas.testing._stores import (
     STORE_CHECKS,
@@ -37,6 +39,7 @@ __all__ = [
     "check_model_adapter",
     "check_reader",
     "check_store",
+    "example_project",
     "make_record",
     "memory_store_under_test",
     "run_store_check",
