@@ -12,8 +12,9 @@ name, subject, datasets, the role that may run it, the inputs its record rests o
 their current hashes, and why it cannot run where it cannot. Executors per kind of check
 (:mod:`._data` for stage 3, :mod:`._evaluate` for stages 4 and 5, :mod:`._stage6`,
 :mod:`._operation`) turn outcomes into records through one builder (:mod:`._records`);
-what the checks of one run share (data read once, the model loaded once, R15 custody of
-sealed data) is :class:`RunContext` (:mod:`._context`).
+a plan's parts are in :mod:`._planned`; what the checks of one run share (data read
+once, the model loaded once, R15 custody of sealed data) is :class:`RunContext`
+(:mod:`._context`).
 
 The statistics and the checks themselves live in :mod:`amlas.checks`; records, stores,
 input hashes and custody in :mod:`amlas.evidence`.
@@ -23,7 +24,8 @@ from amlas.verify._context import Reporter, RunContext, RunReport, SummaryRow
 from amlas.verify._execute import execute, run_project
 from amlas.verify._impact import CheckToRun, Impact, StaleRecord, analyse_impact
 from amlas.verify._ingest import IngestReport, ingest_field_log
-from amlas.verify._plan import DEFAULT_STAGES, Plan, PlannedCheck, plan
+from amlas.verify._plan import plan
+from amlas.verify._planned import DEFAULT_STAGES, Plan, PlannedCheck
 
 __all__ = [
     "DEFAULT_STAGES",

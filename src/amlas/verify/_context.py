@@ -30,7 +30,7 @@ from amlas.hashing import sha256_file
 from amlas.project import Project
 from amlas.project.artefacts import ModelReference
 from amlas.sealing import VerifierKey
-from amlas.verify._plan import Plan, PlannedCheck
+from amlas.verify._planned import Plan, PlannedCheck
 
 __all__ = ["Reporter", "RunContext", "RunReport", "SummaryRow"]
 

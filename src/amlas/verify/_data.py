@@ -5,7 +5,7 @@ from __future__ import annotations
 from amlas.checks import CheckOutcome, check_independence, run_data_rule
 from amlas.evidence import canonical_hash, file_hash
 from amlas.verify._context import RunContext, SummaryRow
-from amlas.verify._plan import PlannedCheck
+from amlas.verify._planned import PlannedCheck
 from amlas.verify._records import make_record, timed
 
 __all__ = ["run_data_rule_check", "run_independence_check"]

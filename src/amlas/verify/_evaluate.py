@@ -22,7 +22,7 @@ from amlas.checks.metrics import MetricContext, get_metric
 from amlas.checks.perturbations import get_perturbation
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.verify._context import RunContext, SummaryRow
-from amlas.verify._plan import PlannedCheck
+from amlas.verify._planned import PlannedCheck
 from amlas.verify._records import make_record, timed
 
 __all__ = ["run_formal_check", "run_requirement_check"]

@@ -36,7 +36,8 @@ from amlas.sealing import VerifierKey, public_key_of
 from amlas.verify._context import Reporter, RunContext, RunReport, Silent
 from amlas.verify._data import run_data_rule_check, run_independence_check
 from amlas.verify._evaluate import run_formal_check, run_requirement_check
-from amlas.verify._plan import Plan, PlannedCheck, Role, chosen_stages, plan
+from amlas.verify._plan import chosen_stages, plan
+from amlas.verify._planned import Plan, PlannedCheck, Role
 from amlas.verify._records import new_run_id
 from amlas.verify._stage6 import run_stage6
 

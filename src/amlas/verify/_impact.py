@@ -57,7 +57,8 @@ from amlas.diagnostics import Diagnostics
 from amlas.evidence import ProjectInputs, StoreError, keys, open_store
 from amlas.project import Project, check_project
 from amlas.verify._changes import changed_inputs
-from amlas.verify._plan import PlannedCheck, Role, plan
+from amlas.verify._plan import plan
+from amlas.verify._planned import PlannedCheck, Role
 
 __all__ = [
     "CheckToRun",

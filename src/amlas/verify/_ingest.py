@@ -23,7 +23,8 @@ from amlas.monitor import (
 from amlas.project import Project, check_project
 from amlas.project.artefacts import ErroneousBehaviourLog
 from amlas.verify._operation import monitor_record, operation_record
-from amlas.verify._plan import NO_FIELD_LOG, plan
+from amlas.verify._plan import plan
+from amlas.verify._planned import NO_FIELD_LOG
 from amlas.verify._records import new_run_id
 
 __all__ = ["IngestReport", "ingest_field_log"]

@@ -36,7 +36,7 @@ from amlas.evidence import EvidenceRecord, canonical_hash
 from amlas.monitor import FieldLogError, FieldLogRecords, Monitor, MonitorInputError
 from amlas.project import Project
 from amlas.project.artefacts.deployment import RuntimeMonitor
-from amlas.verify._plan import PlannedCheck
+from amlas.verify._planned import PlannedCheck
 from amlas.verify._records import make_record
 
 __all__ = ["monitor_record", "operation_record"]

@@ -18,9 +18,8 @@ and the ``harness_code:PATH`` of each project module the stage-6 harness loads.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Final, Literal
+from collections.abc import Collection
+from typing import Literal
 
 from amlas.checks import formal_only, requirement_check, requirement_unavailable
 from amlas.checks.data_rules import get_data_rule
@@ -35,109 +34,18 @@ from amlas.project.artefacts import (
     ModelReference,
     OperationalScenarios,
 )
+from amlas.verify._planned import (
+    ALL_STAGES,
+    DEFAULT_STAGES,
+    INGESTED,
+    NO_FIELD_LOG,
+    Kind,
+    Plan,
+    PlannedCheck,
+    Role,
+)
 
-__all__ = [
-    "DEFAULT_STAGES",
-    "NO_FIELD_LOG",
-    "Plan",
-    "PlannedCheck",
-    "chosen_stages",
-    "plan",
-]
-
-Role = Literal["developer", "verifier"]
-Kind = Literal[
-    "data_rule",
-    "independence",
-    "requirement",
-    "formal",
-    "scenario",
-    "hazard",
-    "operation",
-    "monitor",
-]
-DEFAULT_STAGES: Final[dict[str, tuple[int, ...]]] = {"developer": (3, 4), "verifier": (3, 5)}
-ALL_STAGES: Final = (3, 4, 5, 6)
-
-
-_INGESTED: Final = frozenset({"operation", "monitor"})
-NO_FIELD_LOG: Final = "[DD] names no field log ('field_log: {path: ...}')"
-"""Why the field-log checks cannot run, unless ``amlas monitor ingest`` is given a log."""
-
-
-@dataclass(frozen=True)
-class PlannedCheck:
-    """One check the project calls for (see the module docs)."""
-
-    key: str
-    kind: Kind
-    check: str
-    """The registered check the record will name, e.g. ``metric.recall``."""
-    stage: int
-    subject: str
-    """What the check is about: DR-1, MLR-3, SCN-2, HAZ-1, ``independence``, G6.7 (the
-    operational record), G6.8 (the monitor's)."""
-    datasets: tuple[str, ...]
-    needs: Role
-    """Who may run it: the verifier for stage 5 and for anything reading sealed data (R15)."""
-    inputs: Mapping[str, str | None]
-    """The input names its record cites -> their hash now (None: missing now)."""
-    reason: str | None = None
-    """Why it cannot run, or None."""
-    runs_in: Literal["amlas run", "amlas monitor ingest"] = "amlas run"
-
-    @property
-    def dataset(self) -> str | None:
-        """The record's ``dataset`` field: ``P``, ``N+O``, or None."""
-        return "+".join(self.datasets) or None
-
-    @property
-    def runnable(self) -> bool:
-        return self.reason is None
-
-    @property
-    def label(self) -> str:
-        """How a person names it: ``MLR-1 on [P]``, ``independence of [N] and [P]``."""
-        if self.kind == "independence":
-            return "independence of " + " and ".join(f"[{x}]" for x in self.datasets)
-        if self.kind == "formal":
-            return f"{self.subject} formal on [{self.dataset}]"
-        if self.kind in ("data_rule", "requirement"):
-            return f"{self.subject} on [{self.dataset}]"
-        return self.key
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The checks of ``stages`` for ``role`` (all of them, runnable or not), in run order."""
-
-    project: Project
-    role: Role
-    stages: tuple[int, ...]
-    checks: tuple[PlannedCheck, ...]
-    not_planned: tuple[tuple[str, str], ...] = ()
-    """(what, why) for whole parts the project gives nothing to plan from (no [H], no [EE],
-    a requirement with no metric): said once, not per check."""
-    only: frozenset[str] | None = field(default=None)
-    """The keys the plan was narrowed to (``amlas run --stale-only``), or None."""
-
-    def __iter__(self) -> Iterator[PlannedCheck]:
-        return iter(self.checks)
-
-    def __len__(self) -> int:
-        return len(self.checks)
-
-    def get(self, key: str) -> PlannedCheck | None:
-        return next((c for c in self.checks if c.key == key), None)
-
-    def of(self, *kinds: Kind) -> list[PlannedCheck]:
-        return [c for c in self.checks if c.kind in kinds]
-
-    def keys(self) -> set[str]:
-        return {c.key for c in self.checks}
-
-
-# -- what each check rests on -------------------------------------------------------------
+__all__ = ["chosen_stages", "plan"]
 
 
 class _Planner:
@@ -175,7 +83,7 @@ class _Planner:
         reason: str | None = None,
     ) -> None:
         runs_in: Literal["amlas run", "amlas monitor ingest"] = (
-            "amlas monitor ingest" if kind in _INGESTED else "amlas run"
+            "amlas monitor ingest" if kind in INGESTED else "amlas run"
         )
         inputs = {name: self.hashes.current(name) for name in sorted(names)}
         needs = self.needs(stage, letters)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from amlas.evidence import EvidenceRecord
-from amlas.verify._plan import PlannedCheck
+from amlas.verify._planned import PlannedCheck
 
 __all__ = ["make_record", "new_run_id", "plain_json", "timed", "versions"]
 

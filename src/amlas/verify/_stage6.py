@@ -46,7 +46,7 @@ from amlas.hashing import sha256_file
 from amlas.project import Project
 from amlas.project.artefacts import OperationalScenarios, SystemDescription
 from amlas.verify._context import RunContext, SummaryRow
-from amlas.verify._plan import PlannedCheck
+from amlas.verify._planned import PlannedCheck
 from amlas.verify._records import make_record, plain_json, timed
 
 __all__ = ["run_stage6"]
