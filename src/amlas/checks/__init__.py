@@ -88,9 +88,7 @@ from amlas.checks._slices import (
 from amlas.checks._verify import (
     fault_result,
     formal_result,
-    formal_unavailable,
     perturbed_decisions,
-    robustness_unavailable,
 )
 from amlas.checks.data_rules import run_data_rule
 from amlas.checks.perturbations import perturbation_unfit
@@ -135,7 +133,6 @@ __all__ = [
     "fault_result",
     "formal_only",
     "formal_result",
-    "formal_unavailable",
     "hazard_chains",
     "hazard_requirements",
     "holm_adjust",
@@ -152,7 +149,6 @@ __all__ = [
     "required_samples",
     "requirement_check",
     "requirement_unavailable",
-    "robustness_unavailable",
     "run_data_rule",
     "run_fault_campaigns",
     "run_scenario",

@@ -2,20 +2,20 @@
 
 The plan of a run (:mod:`amlas.verify`) asks these questions before any model or data is
 loaded; the answers name the check a record will carry and why a check cannot run. The
-metric plug-in answers for its leg (:mod:`amlas.checks.metrics`); the formal leg is
-answered here. What shows only with the model loaded (a model without probabilities for
-a calibration metric) is asked again by the run itself.
+metric plug-in answers for its leg (:mod:`amlas.checks.metrics`), the property plug-in
+for the formal leg (:mod:`amlas.checks.properties`). What shows only with the model
+loaded (a model without probabilities for a calibration metric) is asked again by the run
+itself.
 """
 
 from __future__ import annotations
 
 from amlas.checks.metrics import get_metric
+from amlas.checks.properties import get_property
 from amlas.plugins import PluginError
 from amlas.project.artefacts import MLSafetyRequirement
 
 __all__ = ["formal_only", "requirement_check", "requirement_unavailable"]
-
-_NETWORK_FORMATS = frozenset({"torch", "onnx"})
 
 
 def requirement_check(requirement: MLSafetyRequirement) -> str:
@@ -44,11 +44,10 @@ def requirement_unavailable(
         prop = requirement.property
         if prop is None:
             return "no formal property"
-        if prop.kind != "local_robustness":
-            return f"formal property kind {prop.kind!r} is not available (local_robustness is)"
-        if model_format not in _NETWORK_FORMATS:
-            return "formal verification needs a network: a torch or ONNX model"
-        return None
+        try:
+            return get_property(prop.kind).unavailable(requirement, model_format=model_format)
+        except PluginError as exc:
+            return str(exc)
     try:
         metric = get_metric(requirement.metric or "")
     except PluginError as exc:

@@ -46,7 +46,7 @@ from amlas.checks._metrics import (
     prepare,
 )
 from amlas.checks._robustness import perturbation_seed
-from amlas.checks.perturbations import get_perturbation, perturbation_unfit
+from amlas.checks.perturbations import get_perturbation
 from amlas.errors import ValueProblem
 from amlas.hashing import sha256_file
 from amlas.project.artefacts import MLSafetyRequirement
@@ -54,54 +54,13 @@ from amlas.project.artefacts import MLSafetyRequirement
 __all__ = [
     "fault_result",
     "formal_result",
-    "formal_unavailable",
     "perturbed_decisions",
-    "robustness_unavailable",
 ]
 
 Progress = Callable[[int], None]
 
 
 def _none(_done: int) -> None:
-    return None
-
-
-def robustness_unavailable(
-    requirement: MLSafetyRequirement, model: Model, dataset_is_tabular: bool
-) -> str | None:
-    """Why a robustness requirement cannot be computed for this model and data, if so."""
-    metric = requirement.metric
-    if metric == "fault_tolerance_rate":
-        if requirement.faults is None:
-            return "fault_tolerance_rate needs a 'faults' model to inject"
-        if torch_module(model) is None:
-            return "fault injection needs a torch model (format: torch)"
-        return None
-    if metric == "verified_robustness":
-        if requirement.property is None:
-            return "verified_robustness needs a formal 'property'"
-        return None
-    if metric not in ("robust_accuracy", "prediction_stability"):
-        return None
-    perturbation = requirement.perturbation
-    if perturbation is None:
-        return f"{metric} needs a 'perturbation' to apply"
-    return perturbation_unfit(
-        perturbation.kind,
-        tabular=dataset_is_tabular,
-        differentiable=torch_module(model) is not None,
-    )
-
-
-def formal_unavailable(requirement: MLSafetyRequirement, model: Model) -> str | None:
-    """Why the formal property of ``requirement`` cannot be verified, if so."""
-    prop = requirement.property
-    if prop is None:
-        return "no formal property"
-    if prop.kind != "local_robustness":
-        return f"formal property kind {prop.kind!r} is not available (local_robustness is)"
-    if torch_module(model) is None and getattr(model, "onnx_path", None) is None:
-        return "formal verification needs a network: a torch or ONNX model"
     return None
 
 

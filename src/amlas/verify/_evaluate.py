@@ -13,21 +13,18 @@ from amlas.checks import (
     Dataset,
     Predictions,
     RequirementResult,
-    formal_result,
-    formal_unavailable,
     perturbed_decisions,
     predict,
 )
 from amlas.checks.metrics import MetricContext, get_metric
 from amlas.checks.perturbations import get_perturbation
+from amlas.checks.properties import get_property
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.verify._context import RunContext, SummaryRow
 from amlas.verify._planned import PlannedCheck
 from amlas.verify._records import make_record, timed
 
 __all__ = ["run_formal_check", "run_requirement_check"]
-
-_FORMAL_DISTRIBUTIONS = ("maraboupy", "onnx", "onnxruntime")
 
 
 def _requirement(context: RunContext, planned: PlannedCheck) -> MLSafetyRequirement:
@@ -43,12 +40,13 @@ def run_formal_check(context: RunContext, planned: PlannedCheck) -> None:
     requirement = _requirement(context, planned)
     (letter,) = planned.datasets
     what = f"{requirement.id} formal on [{letter}]"
-    reason = formal_unavailable(requirement, context.model())
+    prop = requirement.property
+    assert prop is not None
+    kind = get_property(prop.kind)
+    reason = kind.unavailable_with(requirement, context.model())
     if reason is not None:
         context.not_run(what, reason)
         return
-    prop = requirement.property
-    assert prop is not None
     dataset = context.dataset(letter)
     mask = None
     if prop.features and dataset.features:
@@ -59,7 +57,7 @@ def run_formal_check(context: RunContext, planned: PlannedCheck) -> None:
             f"prove {requirement.id} [{letter}]", min(prop.samples, len(dataset))
         )
         try:
-            result = formal_result(
+            result = kind.verify(
                 requirement,
                 dataset,
                 predictions,
@@ -72,7 +70,7 @@ def run_formal_check(context: RunContext, planned: PlannedCheck) -> None:
         except FormalError as exc:
             context.not_run(what, str(exc))
             return
-    _keep(context, planned, result, meta)
+    _keep(context, planned, result, meta, kind.distributions)
 
 
 def run_requirement_check(context: RunContext, planned: PlannedCheck) -> None:
@@ -143,8 +141,6 @@ def _distributions(
     ref = context.model_reference
     out = model_format(ref.format).distributions if ref is not None else ()
     out = (*out, *extra)
-    if result.check.startswith("formal."):
-        return (*out, *_FORMAL_DISTRIBUTIONS)
     perturbation = result.requirement.perturbation
     if perturbation is not None:
         return (*out, *get_perturbation(perturbation.kind).distributions)

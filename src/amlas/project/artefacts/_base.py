@@ -25,6 +25,7 @@ __all__ = [
     "ModelFormatName",
     "PerturbationName",
     "Probability",
+    "PropertyName",
     "Sha256",
     "Text",
 ]
@@ -77,6 +78,9 @@ DatasetFormatName = _registered("amlas.readers", "dataset format")
 
 PerturbationName = _registered("amlas.perturbations", "perturbation")
 """A perturbation installed in the ``amlas.perturbations`` entry-point group."""
+
+PropertyName = _registered("amlas.properties", "formal property")
+"""A formal property installed in the ``amlas.properties`` entry-point group."""
 
 DataRuleName = _registered("amlas.data_rules", "data rule")
 """A data rule installed in the ``amlas.data_rules`` entry-point group."""

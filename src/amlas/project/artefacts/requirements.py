@@ -9,7 +9,14 @@ from pydantic import Field, JsonValue, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from amlas.diagnostics import did_you_mean
-from amlas.project.artefacts._base import ArtefactDocument, Id, Item, PerturbationName, Text
+from amlas.project.artefacts._base import (
+    ArtefactDocument,
+    Id,
+    Item,
+    PerturbationName,
+    PropertyName,
+    Text,
+)
 from amlas.project.metrics import metric_names
 
 __all__ = [
@@ -74,8 +81,10 @@ class Perturbation(Item):
 class FormalProperty(Item):
     """A formally specified property for the formal verification leg (G5.4)."""
 
-    kind: Literal["local_robustness", "output_bounds", "monotonicity"]
-    """The property proven: local_robustness, output_bounds or monotonicity."""
+    kind: PropertyName
+    """The property proven: a formal property installed as a plug-in ('amlas plugins' lists
+    them); built in: local_robustness (verified), output_bounds and monotonicity (declared,
+    not verified yet)."""
     epsilon: Annotated[float, Field(gt=0.0)]
     """Radius of the input region around each verification sample."""
     norm: Literal["linf", "l2"] = "linf"
