@@ -220,6 +220,7 @@ PUBLIC = {
         "Registry",
         "all_entries",
         "registry",
+        "wrong_kind",
     },
     amlas.testing: {
         "FakeModel",
@@ -228,6 +229,7 @@ PUBLIC = {
         "StoreUnderTest",
         "T0",
         "at",
+        "check_data_rule",
         "check_metric",
         "check_model_adapter",
         "check_reader",

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from amlas.diagnostics import did_you_mean
-from amlas.errors import UsageError
+from amlas.errors import ProblemError, UsageError
 
 __all__ = [
     "GROUPS",
@@ -58,6 +58,7 @@ __all__ = [
     "Registry",
     "all_entries",
     "registry",
+    "wrong_kind",
 ]
 
 GROUPS: dict[str, str] = {
@@ -75,18 +76,31 @@ IN_PROCESS = "(registered in this process)"
 """The ``distribution`` shown for an object added with :meth:`Registry.register`."""
 
 
-class PluginError(UsageError):
-    """A plug-in cannot be found, is claimed twice, or fails to load.
+class PluginError(ProblemError):
+    """A plug-in cannot be found, is claimed twice, fails to load, or is not what its group
+    needs; printed as a coded diagnostic like every :class:`~amlas.errors.ProblemError`.
 
     ``code`` is the diagnostic code (``S004`` unknown name, ``S008`` claimed by two
-    distributions, ``S009`` failed to load); ``group`` and ``name`` say which.
+    distributions, ``S009`` failed to load or not a plug-in of the group); ``group`` and
+    ``name`` say which.
     """
 
     def __init__(self, code: str, message: str, *, group: str, name: str) -> None:
-        super().__init__(message)
+        super().__init__(message, code=code, value=name)
         self.code = code
         self.group = group
         self.name = name
+
+
+def wrong_kind(group: str, name: str, found: object, needs: str) -> PluginError:
+    """The error for an entry point whose object lacks what its group's protocol needs."""
+    return PluginError(
+        "S009",
+        f"the {group} entry point {name!r} gives {type(found).__name__}, not a "
+        f"{GROUPS.get(group, 'plug-in')}: it needs {needs}",
+        group=group,
+        name=name,
+    )
 
 
 @dataclass(frozen=True, order=True)

@@ -28,7 +28,7 @@ from amlas.case import build_case
 from amlas.checks import load_dataset, predict
 from amlas.evidence import open_store
 from amlas.plugins import GROUPS, registry
-from amlas.testing import check_metric, check_model_adapter, check_store
+from amlas.testing import check_data_rule, check_metric, check_model_adapter, check_store
 from amlas.verify import analyse_impact, plan
 from cli_helpers import run
 from conftest import EXAMPLE
@@ -207,6 +207,11 @@ def test_the_conformance_suites_pass_for_the_plugins(project: Path) -> None:
     )
     predictions = predict(model, dataset.inputs, positive=None, threshold=None)
     result = check_metric(plugins.ERROR_RATE, requirement, dataset, predictions)
+    data = loaded.data_requirements
+    assert data is not None
+    ranged = next(r for r in data.requirements if r.id == "DR-2")
+    outcome = check_data_rule(plugins.FEATURE_RANGE, loaded, ranged, dataset)
+    assert outcome.results[0]["samples"] == len(dataset)
     assert result.slices[0].trials == len(dataset)
     wrong = float(np.mean(predictions.labels != dataset.labels))
     assert result.slices[0].estimate == pytest.approx(wrong)

@@ -132,7 +132,7 @@ class CallableFormat:
 
     name = "python_callable"
     differentiable = False
-    distributions: tuple[str, ...] = ("scikit-learn",)
+    distributions: tuple[str, ...] = ()  # the callable's own code is cited by its hash
 
     def load(self, path: Path | None, options: ModelOptions) -> Model:
         return _load_callable(options.callable, options.class_order, options.search_path)

@@ -26,8 +26,7 @@ from pydantic import BaseModel
 from amlas.checks import _data
 from amlas.checks._data import CheckOutcome
 from amlas.checks._datasets import Dataset
-from amlas.errors import UsageError
-from amlas.plugins import registry
+from amlas.plugins import registry, wrong_kind
 from amlas.project import Project
 from amlas.project.artefacts import DataRequirement
 from amlas.project.artefacts.data import (
@@ -117,14 +116,16 @@ DUPLICATES = _Builtin(
 
 def get_data_rule(name: str) -> DataRule:
     """The data-rule plug-in registered as ``name`` (:class:`~amlas.plugins.PluginError`
-    with a suggestion for an unknown one); :class:`UsageError` when the object registered
-    is no data rule."""
+    with a suggestion for an unknown one, or S009 when the object registered is no
+    data rule)."""
     found = registry(GROUP).get(name)
     if not isinstance(found, DataRule):
-        raise UsageError(
-            f"the {GROUP} entry point {name!r} gives {type(found).__name__}, not a data rule: "
-            "it needs name, category, parameters, reads_environment, distributions and run "
-            "(amlas.checks.data_rules.DataRule)"
+        raise wrong_kind(
+            GROUP,
+            name,
+            found,
+            "name, category, parameters, reads_environment, distributions and run "
+            "(amlas.checks.data_rules.DataRule)",
         )
     return found
 

@@ -20,6 +20,7 @@ across slices), which is how the built-in proportions are judged.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -28,6 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from amlas.adapters import Model, torch_module
+from amlas.adapters import model_format as get_model_format
 from amlas.checks._datasets import Dataset
 from amlas.checks._metrics import (
     BOOTSTRAP_METRICS,
@@ -38,8 +40,7 @@ from amlas.checks._metrics import (
 )
 from amlas.checks._verify import fault_result
 from amlas.checks.perturbations import perturbation_unfit
-from amlas.errors import UsageError
-from amlas.plugins import registry
+from amlas.plugins import PluginError, registry, wrong_kind
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.project.metrics import BUILTIN_SPECS, MetricSpec
 
@@ -48,6 +49,7 @@ __all__ = [
     "Metric",
     "MetricContext",
     "get_metric",
+    "result_problems",
 ]
 
 GROUP = "amlas.metrics"
@@ -106,6 +108,14 @@ class Metric(Protocol):
     ) -> RequirementResult:
         """Judge ``requirement`` on ``dataset``, slice by slice, on confidence bounds."""
         ...
+
+
+def _differentiable(model_format: str) -> bool:
+    """Whether models of ``model_format`` give gradients (the format plug-in says)."""
+    try:
+        return bool(get_model_format(model_format).differentiable)
+    except PluginError:
+        return False
 
 
 # -- the built-ins --------------------------------------------------------------------------
@@ -168,8 +178,6 @@ class _Bootstrap(_Builtin):
 class _Perturbed(_Builtin):
     """A proportion over the samples' decisions under the requirement's perturbation."""
 
-    _DIFFERENTIABLE: ClassVar[frozenset[str]] = frozenset({"torch"})
-
     def unavailable(
         self, requirement: MLSafetyRequirement, *, model_format: str, tabular: bool
     ) -> str | None:
@@ -177,7 +185,7 @@ class _Perturbed(_Builtin):
         if perturbation is None:
             return f"{self.spec.name} needs a 'perturbation' to apply"
         unfit = perturbation_unfit(
-            perturbation.kind, tabular=tabular, differentiable=model_format in self._DIFFERENTIABLE
+            perturbation.kind, tabular=tabular, differentiable=_differentiable(model_format)
         )
         return unfit or super().unavailable(requirement, model_format=model_format, tabular=tabular)
 
@@ -316,13 +324,46 @@ WITHIN_TOLERANCE_RATE = _builtin("within_tolerance_rate")
 
 def get_metric(name: str) -> Metric:
     """The metric plug-in registered as ``name`` (:class:`~amlas.plugins.PluginError`
-    with a suggestion for an unknown one); :class:`UsageError` when the object registered
-    is no metric."""
+    with a suggestion for an unknown one, or S009 when the object registered is no
+    metric)."""
     found = registry(GROUP).get(name)
     if not isinstance(found, Metric):
-        raise UsageError(
-            f"the {GROUP} entry point {name!r} gives {type(found).__name__}, not a metric: "
-            "it needs spec, distributions, check_name, unavailable, unavailable_with and "
-            "evaluate (amlas.checks.metrics.Metric)"
+        raise wrong_kind(
+            GROUP,
+            name,
+            found,
+            "spec, distributions, check_name, unavailable, unavailable_with and evaluate "
+            "(amlas.checks.metrics.Metric)",
         )
     return found
+
+
+def result_problems(
+    metric: Metric, requirement: MLSafetyRequirement, result: RequirementResult
+) -> list[str]:
+    """What is wrong with a metric plug-in's ``result`` for ``requirement``, by what the
+    requirement says rather than by what the result says of itself: the check it names,
+    each slice judged against the requirement's threshold in the metric's direction, and
+    no pass without a finite bound that meets the threshold. Empty when it keeps the
+    contract; the run records any problem and the verdict becomes inconclusive."""
+    out = []
+    named = metric.check_name(requirement)
+    if result.check != named:
+        out.append(f"the metric's result names check {result.check!r}, not {named!r}")
+    if not result.slices:
+        out.append("the metric's result has no slice")
+    comparison = requirement.comparison or metric.spec.comparison
+    for part in result.slices:
+        where = f"slice {part.slice!r}"
+        if part.threshold != requirement.threshold:
+            out.append(f"{where} is judged against {part.threshold}, not {requirement.threshold}")
+        if part.comparison != comparison:
+            out.append(f"{where} is judged {part.comparison}, not {comparison}")
+        if part.verdict == "pass":
+            bound, threshold = part.bound, requirement.threshold
+            met = False
+            if bound is not None and math.isfinite(bound) and threshold is not None:
+                met = bound >= threshold if comparison == "at_least" else bound <= threshold
+            if not met:
+                out.append(f"{where} passes on bound {bound}, which does not meet {threshold}")
+    return out

@@ -30,8 +30,7 @@ from amlas.adapters import Model, torch_module
 from amlas.checks._datasets import Dataset
 from amlas.checks._metrics import Predictions, decision_offsets
 from amlas.checks._robustness import perturb, stable_predictions
-from amlas.errors import UsageError
-from amlas.plugins import PluginError, registry
+from amlas.plugins import PluginError, registry, wrong_kind
 from amlas.project.artefacts import MLSafetyRequirement
 
 __all__ = ["GROUP", "PerturbationKind", "get_perturbation", "perturbation_unfit"]
@@ -187,14 +186,16 @@ PGD = _Attack("pgd")
 
 def get_perturbation(name: str) -> PerturbationKind:
     """The perturbation plug-in registered as ``name`` (:class:`~amlas.plugins.PluginError`
-    with a suggestion for an unknown one); :class:`UsageError` when the object registered
-    is no perturbation."""
+    with a suggestion for an unknown one, or S009 when the object registered is no
+    perturbation)."""
     found = registry(GROUP).get(name)
     if not isinstance(found, PerturbationKind):
-        raise UsageError(
-            f"the {GROUP} entry point {name!r} gives {type(found).__name__}, not a "
-            "perturbation: it needs name, tabular, images, needs_gradients, distributions "
-            "and decisions (amlas.checks.perturbations.PerturbationKind)"
+        raise wrong_kind(
+            GROUP,
+            name,
+            found,
+            "name, tabular, images, needs_gradients, distributions and decisions "
+            "(amlas.checks.perturbations.PerturbationKind)",
         )
     return found
 

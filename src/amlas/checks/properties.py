@@ -26,7 +26,7 @@ from amlas.checks._datasets import Dataset
 from amlas.checks._metrics import Predictions, RequirementResult
 from amlas.checks._verify import formal_result
 from amlas.errors import UsageError
-from amlas.plugins import registry
+from amlas.plugins import registry, wrong_kind
 from amlas.project.artefacts import MLSafetyRequirement
 
 __all__ = ["GROUP", "PropertyKind", "get_property"]
@@ -143,13 +143,15 @@ MONOTONICITY = _NotYet("monotonicity")
 
 def get_property(name: str) -> PropertyKind:
     """The property plug-in registered as ``name`` (:class:`~amlas.plugins.PluginError`
-    with a suggestion for an unknown one); :class:`UsageError` when the object registered
-    is no property."""
+    with a suggestion for an unknown one, or S009 when the object registered is no
+    property)."""
     found = registry(GROUP).get(name)
     if not isinstance(found, PropertyKind):
-        raise UsageError(
-            f"the {GROUP} entry point {name!r} gives {type(found).__name__}, not a formal "
-            "property: it needs name, distributions, unavailable, unavailable_with and verify "
-            "(amlas.checks.properties.PropertyKind)"
+        raise wrong_kind(
+            GROUP,
+            name,
+            found,
+            "name, distributions, unavailable, unavailable_with and verify "
+            "(amlas.checks.properties.PropertyKind)",
         )
     return found

@@ -9,6 +9,7 @@ scikit-learn's ``check_estimator`` and httpx's ``MockTransport``:
 * :func:`check_model_adapter`: a model format (``amlas.models``) and the models it loads.
 * :func:`check_reader`: a dataset reader (``amlas.readers``) and the tables it reads.
 * :func:`check_metric`: a metric (``amlas.metrics``) judging a requirement on data.
+* :func:`check_data_rule`: a data rule (``amlas.data_rules``) judging an [L] item.
 * :func:`example_project`: a copy of a bundled example, valid and runnable, to test on.
 * Fakes: the in-memory store (``open_store("memory://NAME", root=...)``,
   :func:`~amlas.evidence.forget_memory_store`), :class:`FakeModel` (fixed outputs, fixed
@@ -17,6 +18,7 @@ scikit-learn's ``check_estimator`` and httpx's ``MockTransport``:
 """
 
 from amlas.testing._adapters import FakeModel, FakeModelFormat, check_model_adapter, check_reader
+from amlas.testing._data_rules import check_data_rule
 from amlas.testing._metrics import check_metric
 from amlas.testing._projects import example_project
 from amlas.testing._records import T0, at, make_record
@@ -35,6 +37,7 @@ __all__ = [
     "FakeModelFormat",
     "StoreUnderTest",
     "at",
+    "check_data_rule",
     "check_metric",
     "check_model_adapter",
     "check_reader",

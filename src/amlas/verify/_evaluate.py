@@ -16,7 +16,7 @@ from amlas.checks import (
     perturbed_decisions,
     predict,
 )
-from amlas.checks.metrics import MetricContext, get_metric
+from amlas.checks.metrics import MetricContext, get_metric, result_problems
 from amlas.checks.perturbations import get_perturbation
 from amlas.checks.properties import get_property
 from amlas.project.artefacts import MLSafetyRequirement
@@ -93,6 +93,8 @@ def run_requirement_check(context: RunContext, planned: PlannedCheck) -> None:
             perturbed=lambda: _perturbed(context, requirement, dataset, predictions),
         )
         result = metric.evaluate(requirement, dataset, predictions, offered)
+    # a plug-in's verdict is checked against the requirement, not taken on its word
+    result.problems.extend(result_problems(metric, requirement, result))
     _, source = context.positive_class()
     result.resolved["positive_class_source"] = source
     _keep(context, planned, result, meta, metric.distributions)
@@ -160,7 +162,6 @@ def _keep(
     record = make_record(
         planned,
         role=context.role,
-        check=result.check,
         dataset=result.dataset,
         parameters=requirement.model_dump(
             mode="json", by_alias=True, exclude_none=True, exclude_defaults=True

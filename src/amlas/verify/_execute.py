@@ -128,6 +128,15 @@ def execute(
             "AMLAS_VERIFIER_KEY",
             code="R060",
         )
+    wants_model = work.only is None or any(keys.key_stage(k) in (4, 5) for k in work.only)
+    if work.needs_model and wants_model:
+        raise ProblemError(
+            "stages 4 and 5 judge the requirements of [H] on data, which needs the model "
+            "reference [V]",
+            code="R020",
+            path="[V]",
+            expected="a [V] artefact naming the model file and its format",
+        )
     # opened first: a mistyped store fails now, not after the work and the unseal it wastes
     with using_store(target, root=project.root) as evidence:
         report.warnings.extend(_warnings(work, evidence, key))
@@ -137,18 +146,22 @@ def execute(
     context = RunContext(
         work, report, key=key, reporter=reporter or Silent(), batch_size=batch_size
     )
-    if work.only is None:
-        report.not_run.extend(work.not_planned)
+    notes = list(work.not_planned)
     stage6: list[PlannedCheck] = []
-    for planned in work:
+    for index, planned in enumerate(work):
+        while notes and notes[0][0] <= index:  # what the plan says of a whole part, in order
+            context.not_run(*notes.pop(0)[1:])
         if planned.runs_in != "amlas run":
             continue
         if planned.reason is not None:
-            context.not_run(planned.label, planned.reason)
+            if not planned.quiet:
+                context.not_run(planned.label, planned.reason)
         elif planned.kind in ("scenario", "hazard"):
             stage6.append(planned)
         else:
             _EXECUTORS[planned.kind](context, planned)
+    for _, what, why in notes:
+        context.not_run(what, why)
     if stage6:
         with using_store(target, root=project.root) as evidence:
             run_stage6(context, stage6, evidence)

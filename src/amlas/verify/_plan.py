@@ -55,7 +55,12 @@ class _Planner:
         self.hashes = hashes
         self.datasets = project.datasets()
         self.out: list[PlannedCheck] = []
-        self.not_planned: list[tuple[str, str]] = []
+        self.not_planned: list[tuple[int, str, str]] = []
+        self.needs_model = False
+
+    def note(self, what: str, why: str) -> None:
+        """Say once why a part of the project gives nothing to plan (before the next check)."""
+        self.not_planned.append((len(self.out), what, why))
 
     def needs(self, stage: int, letters: Collection[str]) -> Role:
         sealed = any(x in self.datasets and self.datasets[x].sealed is not None for x in letters)
@@ -81,6 +86,7 @@ class _Planner:
         letters: tuple[str, ...],
         names: Collection[str],
         reason: str | None = None,
+        quiet: bool = False,
     ) -> None:
         runs_in: Literal["amlas run", "amlas monitor ingest"] = (
             "amlas monitor ingest" if kind in INGESTED else "amlas run"
@@ -88,7 +94,9 @@ class _Planner:
         inputs = {name: self.hashes.current(name) for name in sorted(names)}
         needs = self.needs(stage, letters)
         self.out.append(
-            PlannedCheck(key, kind, check, stage, subject, letters, needs, inputs, reason, runs_in)
+            PlannedCheck(
+                key, kind, check, stage, subject, letters, needs, inputs, reason, runs_in, quiet
+            )
         )
 
     # -- stage 3 ---------------------------------------------------------------------------
@@ -96,13 +104,11 @@ class _Planner:
     def stage3(self) -> None:
         data = self.project.data_requirements
         if data is None:
-            self.not_planned.append(("stage 3", "the project has no data requirements [L]"))
+            self.note("stage 3", "the project has no data requirements [L]")
             return
         for requirement in data.requirements:
             if requirement.rule is None:
-                self.not_planned.append(
-                    (requirement.id, "no machine-checkable rule: judged by review in [Q]")
-                )
+                self.note(requirement.id, "no machine-checkable rule: judged by review in [Q]")
                 continue
             try:
                 plugin = get_data_rule(requirement.rule.check)
@@ -154,26 +160,29 @@ class _Planner:
     def evaluation(self, stage: int, letter: str) -> None:
         ml = self.project.ml_requirements
         if ml is None:
-            self.not_planned.append((f"stage {stage}", "the project has no [H]"))
+            self.note(f"stage {stage}", "the project has no [H]")
+            return
+        if letter not in self.datasets:
+            self.note(f"stage {stage}", f"the project declares no [{letter}]")
             return
         model = self.project.get("V", ModelReference)
+        judged = [r for r in ml.requirements if r.kind != "other" and r.metric is not None]
         if model is None:
-            self.not_planned.append(
-                (f"stage {stage}", "stages 4 and 5 need the model reference [V]")
-            )
+            self.note(f"stage {stage}", "stages 4 and 5 need the model reference [V]")
+            self.needs_model = self.needs_model or bool(judged)
             return
         unreadable = self.unreadable([letter])
-        if letter not in self.datasets:
-            self.not_planned.append((f"stage {stage}", f"the project declares no [{letter}]"))
-            return
+        if unreadable is not None:  # said once for the stage; its checks stay in the plan
+            self.note(f"stage {stage}", unreadable)
         for requirement in ml.requirements:
-            if requirement.kind == "other" or requirement.metric is None:
-                why = (
-                    requirement.data_related_reason.strip()
-                    if not requirement.data_related
-                    else "no metric to evaluate"
-                )
-                self.not_planned.append((requirement.id, f"not evaluated on data: {why}"))
+            if requirement not in judged:
+                if unreadable is None:
+                    why = (
+                        requirement.data_related_reason.strip()
+                        if not requirement.data_related
+                        else "no metric to evaluate"
+                    )
+                    self.note(requirement.id, f"not evaluated on data: {why}")
                 continue
             self.requirement(stage, letter, requirement, model, unreadable)
 
@@ -200,6 +209,7 @@ class _Planner:
                 (letter,),
                 names,
                 unreadable or formal,
+                quiet=unreadable is not None,
             )
         if formal_only(requirement):
             return  # the formal record is the evidence
@@ -219,6 +229,7 @@ class _Planner:
             (letter,),
             names,
             unreadable or why,
+            quiet=unreadable is not None,
         )
 
     # -- stage 6 ---------------------------------------------------------------------------
@@ -227,14 +238,12 @@ class _Planner:
         project = self.project
         scenarios = project.get("EE", OperationalScenarios)
         if scenarios is None:
-            self.not_planned.append(("stage 6", "the project has no operational scenarios [EE]"))
+            self.note("stage 6", "the project has no operational scenarios [EE]")
         elif scenarios.harness is None:
-            self.not_planned.append(
-                (
-                    "stage 6",
-                    "[EE] names no 'harness' (module:function running the integrated system "
-                    "for one scenario run); see docs/deployment.md",
-                )
+            self.note(
+                "stage 6",
+                "[EE] names no 'harness' (module:function running the integrated system for one "
+                "scenario run); see docs/deployment.md",
             )
         else:
             names = self.scenario_inputs(scenarios)
@@ -301,8 +310,15 @@ class _Planner:
 
 
 def chosen_stages(role: Role, stages: Collection[int] | None) -> tuple[int, ...]:
-    """``stages`` (default: the role's) sorted; :class:`UsageError` for a stage outside
-    3-6, or stage 5 for any role but the verifier's (R15)."""
+    """``stages`` (default: the role's) sorted; a coded problem (R002) for a role that is
+    none of amlas's, a stage outside 3-6, or stage 5 for any role but the verifier's (R15)."""
+    if role not in DEFAULT_STAGES:
+        raise ProblemError(
+            f"role={role!r} is no role of amlas run",
+            code="R002",
+            value=role,
+            expected="'developer' or 'verifier'",
+        )
     chosen = tuple(sorted(set(stages if stages else DEFAULT_STAGES[role])))
     for stage in chosen:
         if stage not in ALL_STAGES:
@@ -347,10 +363,20 @@ def plan(
     if 6 in chosen:
         planner.stage6()
     checks = planner.out
+    notes = planner.not_planned
     wanted = frozenset(only) if only is not None else None
     if wanted is not None:
         together = any(c.key in wanted for c in checks if c.kind in ("scenario", "hazard"))
-        checks = [
-            c for c in checks if c.key in wanted or (together and c.kind in ("scenario", "hazard"))
-        ]
-    return Plan(project, role, chosen, tuple(checks), tuple(planner.not_planned), wanted)
+        kept = [c.key in wanted or (together and c.kind in ("scenario", "hazard")) for c in checks]
+        # a note stays before the first kept check that came after it
+        notes = [(sum(kept[:position]), what, why) for position, what, why in notes]
+        checks = [c for c, keep in zip(checks, kept, strict=True) if keep]
+    return Plan(
+        project,
+        role,
+        chosen,
+        tuple(checks),
+        tuple(notes),
+        wanted,
+        needs_model=planner.needs_model,
+    )

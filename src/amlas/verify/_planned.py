@@ -60,6 +60,8 @@ class PlannedCheck:
     reason: str | None = None
     """Why it cannot run, or None."""
     runs_in: Literal["amlas run", "amlas monitor ingest"] = "amlas run"
+    quiet: bool = False
+    """Not listed as not run by itself: a note for its whole stage says why."""
 
     @property
     def dataset(self) -> str | None:
@@ -90,11 +92,15 @@ class Plan:
     role: Role
     stages: tuple[int, ...]
     checks: tuple[PlannedCheck, ...]
-    not_planned: tuple[tuple[str, str], ...] = ()
-    """(what, why) for whole parts the project gives nothing to plan from (no [H], no [EE],
-    a requirement with no metric): said once, not per check."""
+    not_planned: tuple[tuple[int, str, str], ...] = ()
+    """(position, what, why) for whole parts the project gives nothing to plan from (no
+    [H], no [EE], a requirement with no metric, a stage whose data the role may not read):
+    said once, not per check, before the check at ``position`` in :attr:`checks`."""
     only: frozenset[str] | None = field(default=None)
     """The keys the plan was narrowed to (``amlas run --stale-only``), or None."""
+    needs_model: bool = False
+    """Stage 4 or 5 has requirements to judge on data but the project has no [V]: the run
+    refuses (R020) rather than record nothing."""
 
     def __iter__(self) -> Iterator[PlannedCheck]:
         return iter(self.checks)
