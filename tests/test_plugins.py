@@ -163,3 +163,23 @@ def test_built_ins_come_from_pyproject_entry_points() -> None:
             i.name: i.value for i in registry(group).entries() if i.distribution == "amlas"
         }
         assert installed == entries, group
+
+
+def test_two_readers_claiming_a_suffix_are_reported_not_chosen(tmp_path: Path) -> None:
+    import copy
+
+    from amlas.adapters import DatasetError, dataset_reader, reader_for
+
+    readers = registry("amlas.readers")
+    csv = dataset_reader("csv")
+    assert reader_for(tmp_path / "x.csv") is csv
+    twin = copy.copy(csv)
+    twin.name = "csv_too"
+    readers.register("csv_too", twin)
+    try:
+        with pytest.raises(DatasetError) as raised:
+            reader_for(tmp_path / "x.csv")
+    finally:
+        readers.unregister("csv_too")
+    assert raised.value.diagnostic.code == "S008"
+    assert "'csv', 'csv_too'" in str(raised.value)

@@ -5,7 +5,10 @@ dataset, parameters, verdict, summary, per-slice results and input hashes.
 Only the CLI and the ``fs://`` store layout are used, so the collector measures the engine
 from outside. Left out because they differ between two identical runs: the access-log
 entries a record cites (time-stamped), metadata, versions, signatures and sealed detail.
-The verifier key is fixed, so that [P] seals the same way every time.
+The verifier key is fixed, so that [P] seals the same way every time. The per-query time
+limit of the formal leg ([H] ``property.timeout_s``) is raised to 600 s in the copy: on a
+loaded machine a proof that takes longer than its limit counts as not proven, and the
+evidence compared here must not depend on the clock.
 
 ``python tests/verify/golden_evidence.py NAME OUT.json`` writes the golden file.
 """
@@ -16,6 +19,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -73,6 +77,11 @@ def collect(name: str, work: Path) -> dict[str, Any]:
     current records by key."""
     project = work / "project"
     shutil.copytree(EXAMPLES / name, project, ignore=shutil.ignore_patterns(".amlas", "evidence"))
+    for h in (project / "2-requirements").glob("H-*.yaml"):
+        h.write_text(
+            re.sub(r"(?m)^(\s+timeout_s:) [0-9.]+$", r"\1 600", h.read_text(encoding="utf-8")),
+            encoding="utf-8",
+        )
     key = str(_key_file(work / "verifier.key"))
     _amlas("seal", str(project), "--key-file", key, ok=(0,))
     _amlas("run", str(project), "--role", "developer")

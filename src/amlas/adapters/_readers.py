@@ -88,13 +88,20 @@ def dataset_reader(name: str) -> DatasetReader:
 
 
 def reader_for(path: Path) -> DatasetReader:
-    """The reader whose ``suffixes`` include ``path``'s suffix (case-insensitive)."""
+    """The reader whose ``suffixes`` include ``path``'s suffix (case-insensitive); two
+    readers claiming it is S008 (neither is chosen silently)."""
     suffix = Path(path).suffix.lower()
     readers = registry(READERS_GROUP).load_all()
-    for _, reader in sorted(readers.items()):
-        if suffix in reader.suffixes:
-            found: DatasetReader = reader
-            return found
+    claiming = [name for name, reader in sorted(readers.items()) if suffix in reader.suffixes]
+    if len(claiming) > 1:
+        raise DatasetError(
+            f"{path}: the dataset readers {', '.join(map(repr, claiming))} all read "
+            f"{suffix!r} files; name the format in the dataset artefact, or uninstall one",
+            code="S008",
+        )
+    if claiming:
+        found: DatasetReader = readers[claiming[0]]
+        return found
     known = sorted({s for r in readers.values() for s in r.suffixes})
     raise DatasetError(
         f"{path}: no dataset reader for suffix {suffix!r}; expected one of {', '.join(known)}"
