@@ -24,7 +24,7 @@ from pathlib import Path
 
 from amlas.case import Case
 from amlas.case import build_case as _build_case
-from amlas.errors import ProjectInvalid, UsageError
+from amlas.errors import ProjectInvalid
 from amlas.evidence import StoreLike
 from amlas.project import Project, check_project
 from amlas.render import render_report as _render_report
@@ -61,8 +61,6 @@ def run(
 
     The verifier role needs ``key`` (:func:`amlas.sealing.load_key`); ``only`` narrows
     the run to those record keys (e.g. ``amlas.verify.analyse_impact(root).keys()``)."""
-    if role not in ("developer", "verifier"):
-        raise UsageError(f"role={role!r}; expected 'developer' or 'verifier'")
     work = plan(project, role=role, stages=stages, only=only)  # type: ignore[arg-type]
     return execute(work, store=store, key=key, reporter=reporter)
 

@@ -86,8 +86,10 @@ def perturbed_decisions(
     for a change away from the true label (robust accuracy) or from the model's own
     decision (prediction stability). A perturbation setting the inputs cannot take is a
     :class:`~amlas.errors.ValueProblem` (R030) naming the requirement."""
+    perturbation = requirement.perturbation
+    assert perturbation is not None
     try:
-        return _perturbed_decisions(
+        return get_perturbation(perturbation.kind).decisions(
             requirement,
             dataset,
             predictions,
@@ -95,6 +97,7 @@ def perturbed_decisions(
             decide=decide,
             value_range=value_range,
             batch_size=batch_size,
+            seed=perturbation_seed(requirement.id),
             progress=progress,
         )
     except ValueProblem as exc:
@@ -108,32 +111,6 @@ def perturbed_decisions(
             value=exc.value,
             expected=exc.expected,
         ) from exc
-
-
-def _perturbed_decisions(
-    requirement: MLSafetyRequirement,
-    dataset: Dataset,
-    predictions: Predictions,
-    model: Model,
-    *,
-    decide: Callable[[NDArray[Any]], NDArray[np.str_]],
-    value_range: tuple[float, float] | None,
-    batch_size: int,
-    progress: Progress,
-) -> tuple[NDArray[np.str_], dict[str, Any]]:
-    perturbation = requirement.perturbation
-    assert perturbation is not None
-    return get_perturbation(perturbation.kind).decisions(
-        requirement,
-        dataset,
-        predictions,
-        model,
-        decide=decide,
-        value_range=value_range,
-        batch_size=batch_size,
-        seed=perturbation_seed(requirement.id),
-        progress=progress,
-    )
 
 
 # -- formal ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import posixpath
 import subprocess
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -215,17 +216,15 @@ def _map_changes(
     return inputs, letters, other
 
 
+@dataclass(frozen=True)
 class Changes:
     """What differs since a revision: files, the artefacts among them, the inputs they
     touch, and the files that are none of those."""
 
-    def __init__(
-        self, files: list[str], inputs: set[str], artefacts: set[str], other: list[str]
-    ) -> None:
-        self.files = files
-        self.inputs = inputs
-        self.artefacts = artefacts
-        self.other = other
+    files: list[str]
+    inputs: set[str]
+    artefacts: set[str]
+    other: list[str]
 
 
 def changed_inputs(project: Project, since: str, uri: str) -> Changes:

@@ -58,7 +58,7 @@ from amlas.evidence import ProjectInputs, StoreError, keys, open_store
 from amlas.project import Project, check_project
 from amlas.verify._changes import changed_inputs
 from amlas.verify._plan import plan
-from amlas.verify._planned import PlannedCheck, Role
+from amlas.verify._planned import PlannedCheck, Role, role_needed
 
 __all__ = [
     "CheckToRun",
@@ -176,13 +176,8 @@ _NEVER_RUN_STAGES = (3, 4, 5)
 never run (a stale stage-6 record is)."""
 
 
-def _needs(project: Project, key: str) -> Role:
-    """Who can re-run the check of a stored record no plan names: the verifier for stage
-    5 and for checks on sealed data."""
-    datasets = project.datasets()
-    stage = keys.key_stage(key)
-    sealed = any(x in datasets and datasets[x].sealed is not None for x in keys.key_letters(key))
-    return "verifier" if stage == 5 or sealed else "developer"
+def _stage_letters(key: str) -> tuple[int | None, list[str]]:
+    return keys.key_stage(key), keys.key_letters(key)
 
 
 def _order(item: CheckToRun | StaleRecord) -> tuple[int, str]:
@@ -225,7 +220,8 @@ def analyse_impact(
         recorded = evidence.list()
         for key, digest in recorded:
             check = planned.get(key)
-            needs = check.needs if check else _needs(project, key)
+            # a stored record no plan names: who may re-run it, by what its key says
+            needs = check.needs if check else role_needed(project, *_stage_letters(key))
             try:
                 record = evidence.get(digest)
             except StoreError as exc:

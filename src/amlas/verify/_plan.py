@@ -43,6 +43,7 @@ from amlas.verify._planned import (
     Plan,
     PlannedCheck,
     Role,
+    role_needed,
 )
 
 __all__ = ["chosen_stages", "plan"]
@@ -61,10 +62,6 @@ class _Planner:
     def note(self, what: str, why: str) -> None:
         """Say once why a part of the project gives nothing to plan (before the next check)."""
         self.not_planned.append((len(self.out), what, why))
-
-    def needs(self, stage: int, letters: Collection[str]) -> Role:
-        sealed = any(x in self.datasets and self.datasets[x].sealed is not None for x in letters)
-        return "verifier" if stage == 5 or sealed else "developer"
 
     def unreadable(self, letters: Collection[str]) -> str | None:
         """Why the role cannot read one of ``letters``, or None."""
@@ -92,7 +89,7 @@ class _Planner:
             "amlas monitor ingest" if kind in INGESTED else "amlas run"
         )
         inputs = {name: self.hashes.current(name) for name in sorted(names)}
-        needs = self.needs(stage, letters)
+        needs = role_needed(self.project, stage, letters)
         self.out.append(
             PlannedCheck(
                 key, kind, check, stage, subject, letters, needs, inputs, reason, runs_in, quiet

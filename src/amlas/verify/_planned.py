@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -18,6 +18,7 @@ __all__ = [
     "Plan",
     "PlannedCheck",
     "Role",
+    "role_needed",
 ]
 
 Role = Literal["developer", "verifier"]
@@ -119,3 +120,11 @@ class Plan:
 
 
 # -- what each check rests on -------------------------------------------------------------
+
+
+def role_needed(project: Project, stage: int | None, letters: Collection[str]) -> Role:
+    """Who may run a check of ``stage`` on datasets ``letters``: the verifier for stage 5
+    and for anything reading sealed data (R15), else the developer."""
+    datasets = project.datasets()
+    sealed = any(x in datasets and datasets[x].sealed is not None for x in letters)
+    return "verifier" if stage == 5 or sealed else "developer"

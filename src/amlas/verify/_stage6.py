@@ -38,9 +38,7 @@ from amlas.evidence import (
     EvidenceStore,
     ProjectInputs,
     VerifierTrust,
-    canonical_hash,
     keys,
-    module_file,
 )
 from amlas.hashing import sha256_file
 from amlas.project import Project
@@ -67,21 +65,9 @@ def run_stage6(
     description = project.get("C", SystemDescription)
     barriers = {b.id for b in description.barriers} if description is not None else set()
     model = context.model() if context.model_reference is not None else None
-    inputs: dict[str, str] = {
-        f"artefact:{letter}": canonical_hash(project.artefacts[letter])
-        for letter in ("EE", "C", "A")
-        if letter in project.artefacts
-    }
-    current = ProjectInputs(project)
-    for letter in scenarios.harness_data:
-        digest = current.current(f"dataset:{letter}")
-        if digest is not None:
-            inputs[f"dataset:{letter}"] = digest
-    source = module_file(project.root, scenarios.harness)
-    if source is not None:
-        inputs["harness_code"] = sha256_file(source)
-    if model is not None:
-        inputs.update(context.model_inputs())
+    # [EE], [C], [A], the harness's data and source, the model: hashed once, by the plan
+    planned_inputs = scenarios_planned[0].inputs
+    inputs = {name: digest for name, digest in planned_inputs.items() if digest is not None}
     by_id = {s.id: s for s in scenarios.scenarios}
     measured: dict[str, BarrierCount] = {}
     ran: list[tuple[PlannedCheck, ScenarioResult, dict[str, Any]]] = []
