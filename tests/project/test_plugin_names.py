@@ -23,7 +23,10 @@ class _Doc(BaseModel):
 
 def _format_enum(schema_file: str) -> list[str]:
     schema = json.loads(schema_documents()[schema_file])
-    enum: list[str] = schema["properties"]["format"]["enum"]
+    field = schema["properties"]["format"]
+    # an optional format ([V] with predictions only) is "one of the names, or null"
+    named = next((x for x in field.get("anyOf", []) if "enum" in x), field)
+    enum: list[str] = named["enum"]
     return enum
 
 

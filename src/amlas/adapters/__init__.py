@@ -4,6 +4,7 @@ plug-ins (entry-point groups ``amlas.models`` and ``amlas.readers``). No knowled
 the project model; the checks bind artefact fields to these calls."""
 
 from amlas.adapters._callable import call_loader, import_callable
+from amlas.adapters._coco import coco_categories, read_coco
 from amlas.adapters._model import Model, ModelError, ModelFormat, ModelOptions
 from amlas.adapters._models import (
     GuardedModel,
@@ -36,6 +37,7 @@ __all__ = [
     "Table",
     "TorchModel",
     "call_loader",
+    "coco_categories",
     "dataset_reader",
     "dataset_readers",
     "import_callable",
@@ -44,6 +46,7 @@ __all__ = [
     "model_formats",
     "pack_folder",
     "predict_batched",
+    "read_coco",
     "read_table",
     "reader_for",
     "torch_module",

@@ -7,6 +7,8 @@ records, stores and rendering live in the layers above.
 - :mod:`._slices`: ODD bands per sample and the slices a requirement is judged on;
 - :mod:`._datasets`: a dataset artefact bound to its data;
 - :mod:`._metrics`: an [H] requirement judged on a dataset, slice by slice;
+- :mod:`._outputs`, :mod:`._predicted`: a detector's ground-truth objects, and
+  predictions made outside amlas (any task) read from their files;
 - :mod:`._robustness`: tabular perturbations for robustness requirements;
 - :mod:`._images`: image corruptions (noise, blur, brightness, contrast, rotation,
   occlusion);
@@ -69,6 +71,8 @@ from amlas.checks._metrics import (
     overall_verdict,
     predict,
 )
+from amlas.checks._outputs import GroundTruth, OutputsError
+from amlas.checks._predicted import file_predictions
 from amlas.checks._robustness import (
     TABULAR_PERTURBATIONS,
     perturb,
@@ -108,8 +112,10 @@ __all__ = [
     "Decision",
     "Fault",
     "FaultCampaigns",
+    "GroundTruth",
     "Interval",
     "MLEvidence",
+    "OutputsError",
     "Predictions",
     "RequirementResult",
     "ScenarioResult",
@@ -131,6 +137,7 @@ __all__ = [
     "evaluate_indicator",
     "evaluate_requirement",
     "fault_result",
+    "file_predictions",
     "formal_only",
     "formal_result",
     "hazard_chains",

@@ -13,6 +13,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from amlas.adapters import ColumnError, DatasetError, Table, read_table
+from amlas.checks._outputs import (
+    GroundTruth,
+    image_codes_without,
+    read_outputs_table,
+    truth_boxes,
+)
 from amlas.checks._slices import SlicePlan, band_codes, labels_of, plan_slices
 from amlas.diagnostics import Diagnostics, Location
 from amlas.project import Project, content_problems, label_classes
@@ -38,6 +44,10 @@ class Dataset:
     """ODD dimension ID -> the raw values the bands were read from."""
     environment: OperatingEnvironment | None = None
     groups: NDArray[np.str_] | None = None
+    truth: GroundTruth | None = None
+    """A detector's ground-truth objects (``objects`` of the dataset artefact)."""
+    sequences: tuple[NDArray[np.str_], NDArray[np.float64]] | None = None
+    """The sequence and the frame number of every sample, when the dataset declares them."""
     _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
@@ -138,8 +148,12 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def bind_dataset(project: Project, letter: str, table: Table) -> Dataset:
-    """Bind an already-read table to the dataset artefact ``letter``."""
+def bind_dataset(
+    project: Project, letter: str, table: Table, *, objects: Table | None = None
+) -> Dataset:
+    """Bind an already-read table (and, for a detector, its table of ground-truth
+    ``objects``, read from the artefact's file when not given) to the dataset artefact
+    ``letter``."""
     document = project.datasets()[letter]
     environment = project.environment
     component = project.component
@@ -149,12 +163,16 @@ def bind_dataset(project: Project, letter: str, table: Table) -> Dataset:
         if document.id_column
         else np.array([f"row-{i + 1}" for i in range(n)], dtype=np.str_)
     )
-    labels = table.text(document.label_column)
+    labels = (
+        table.text(document.label_column)
+        if document.label_column
+        else np.full(n, "", dtype=np.str_)
+    )
     problems = content_problems(
         document,
         letter,
         ids=ids if document.id_column else None,
-        labels=labels,
+        labels=labels if document.label_column else None,
         count=n,
         classes=label_classes(component),
         first_row=2 if document.format == "csv" else 1,
@@ -186,9 +204,15 @@ def bind_dataset(project: Project, letter: str, table: Table) -> Dataset:
         table.column(name)  # a missing column is reported now, with a did-you-mean
     odd: dict[str, NDArray[np.int64]] = {}
     odd_values: dict[str, NDArray[np.generic]] = {}
+    per_object = set(document.objects.odd_columns) if document.objects is not None else set()
     if environment is not None:
         for dimension in environment.dimensions:
             column = document.odd_columns.get(dimension.id, dimension.column)
+            if dimension.id in per_object and (column is None or column not in table.columns):
+                # a dimension only the objects carry (a pedestrian's distance): an image
+                # has no band of it
+                odd[dimension.id] = image_codes_without(n)
+                continue
             if column is None:
                 raise ColumnError(
                     f"{document.location}: no column for ODD dimension {dimension.id!r}; "
@@ -204,8 +228,38 @@ def bind_dataset(project: Project, letter: str, table: Table) -> Dataset:
                 )
             odd[dimension.id] = band_codes(values, dimension)
     groups = table.text(document.group_column) if document.group_column else None
+    sequences = None
+    if document.sequence_column and document.frame_column:
+        sequences = (
+            table.text(document.sequence_column),
+            table.numeric([document.frame_column])[:, 0],
+        )
+    truth = None
+    if document.objects is not None:
+        spec = document.objects
+        truth = truth_boxes(
+            objects if objects is not None else read_outputs_table(project.root, spec),
+            spec,
+            ids=ids,
+            classes=component.class_names() if component is not None else [],
+            image_odd=odd,
+            environment=environment,
+            arrays=table.arrays,
+            reveal=document.sealed is None,
+        )
     return Dataset(
-        letter, document, table, ids, labels, features, odd, odd_values, environment, groups
+        letter,
+        document,
+        table,
+        ids,
+        labels,
+        features,
+        odd,
+        odd_values,
+        environment,
+        groups,
+        truth,
+        sequences,
     )
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from amlas.adapters import Model, predict_batched
+from amlas.checks._boxes import Boxes
 from amlas.checks._datasets import Dataset
 from amlas.checks._intervals import (
     Comparison,
@@ -46,6 +47,7 @@ __all__ = [
     "decision_offsets",
     "evaluate_indicator",
     "evaluate_requirement",
+    "judge_bootstrap",
     "overall_verdict",
     "predict",
     "prepare",
@@ -72,7 +74,14 @@ class Predictions:
     """The class a decision threshold applies to (binary classifiers)."""
     threshold: float | None
     invalid: NDArray[np.bool_]
-    """Samples whose prediction is unusable (NaN or infinite probabilities)."""
+    """Samples whose prediction is unusable (NaN or infinite probabilities or values)."""
+    values: NDArray[np.float64] | None = None
+    """A regressor's predicted value of every sample."""
+    boxes: Boxes | None = None
+    """A detector's detections over the dataset's images (every score: a requirement's
+    matching applies its score threshold)."""
+    source: str = "model"
+    """Where the predictions come from: 'model' (amlas ran it) or the predictions file."""
     _memo: dict[str, NDArray[np.bool_]] = field(default_factory=dict, repr=False, compare=False)
 
     def foreign(self, classes: list[str]) -> NDArray[np.bool_]:
@@ -536,8 +545,6 @@ def _bootstrap_slices(
     cls: str | None,
     classes: list[str],
 ) -> list[SliceResult]:
-    m = len(plan.names)
-    level = 1.0 - (1.0 - confidence) / m  # Bonferroni: no exact Holm for bootstrap bounds
     truth, pred = dataset.labels, predictions.labels
     valid = ~predictions.invalid
     statistic: Callable[[NDArray[np.int64]], float]
@@ -571,6 +578,32 @@ def _bootstrap_slices(
         def statistic(idx: NDArray[np.int64]) -> float:
             return _balanced_accuracy(truth[idx], pred[idx], classes)
 
+    return judge_bootstrap(
+        statistic, plan, valid, threshold=threshold, comparison=comparison, confidence=confidence
+    )
+
+
+MIN_BOOTSTRAP_SAMPLES = 20
+"""Below this many samples a bootstrap bound of a statistic that is not a proportion (a
+mean error, say) is not claimed: the resamples are too few to describe its spread."""
+
+
+def judge_bootstrap(
+    statistic: Callable[[NDArray[np.int64]], float],
+    plan: SlicePlan,
+    valid: NDArray[np.bool_],
+    *,
+    threshold: float,
+    comparison: Comparison,
+    confidence: float,
+    proportion: bool = True,
+) -> list[SliceResult]:
+    """Judge ``statistic`` (of the sample indices it is given) slice by slice on a seeded
+    percentile bootstrap bound, at a Bonferroni-adjusted level across the slices. A slice
+    smaller than the exact-binomial floor of a proportion, or than
+    :data:`MIN_BOOTSTRAP_SAMPLES` for any other statistic, stays inconclusive."""
+    m = len(plan.names)
+    level = 1.0 - (1.0 - confidence) / m  # Bonferroni: no exact Holm for bootstrap bounds
     sign = ">=" if comparison == "at_least" else "<="
     results = []
     for index, (name, cell) in enumerate(zip(plan.names, plan.cells, strict=True)):
@@ -578,7 +611,10 @@ def _bootstrap_slices(
         estimate = statistic(members) if len(members) else math.nan
         # a percentile bootstrap on a handful of samples is degenerate (every resample
         # agrees); below the exact-binomial floor for this threshold nothing is claimed
-        floor = required_samples(threshold, comparison=comparison, confidence=level) or 2
+        if proportion:
+            floor = required_samples(threshold, comparison=comparison, confidence=level) or 2
+        else:
+            floor = MIN_BOOTSTRAP_SAMPLES
         if len(members) < max(2, floor) or not math.isfinite(estimate):
             reason = (
                 f"too few samples ({len(members)}) for a bootstrap bound; at least "

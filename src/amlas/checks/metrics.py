@@ -93,10 +93,11 @@ class Metric(Protocol):
         ...
 
     def unavailable_with(
-        self, requirement: MLSafetyRequirement, model: Model, dataset: Dataset
+        self, requirement: MLSafetyRequirement, model: Model | None, dataset: Dataset
     ) -> str | None:
         """Why it cannot, now that the model is loaded and the data read; None when it
-        can."""
+        can. ``model`` is None when [V] gives predictions made elsewhere and no model
+        amlas can run."""
         ...
 
     def evaluate(
@@ -140,7 +141,7 @@ class _Builtin:
         return None
 
     def unavailable_with(
-        self, requirement: MLSafetyRequirement, model: Model, dataset: Dataset
+        self, requirement: MLSafetyRequirement, model: Model | None, dataset: Dataset
     ) -> str | None:
         return None
 
@@ -167,9 +168,9 @@ class _Bootstrap(_Builtin):
         return None
 
     def unavailable_with(
-        self, requirement: MLSafetyRequirement, model: Model, dataset: Dataset
+        self, requirement: MLSafetyRequirement, model: Model | None, dataset: Dataset
     ) -> str | None:
-        if self.spec.name == "expected_calibration_error" and not model.has_proba:
+        if self.spec.name == "expected_calibration_error" and model and not model.has_proba:
             return "calibration needs a model that outputs probabilities"
         return None
 
@@ -190,7 +191,7 @@ class _Perturbed(_Builtin):
         return unfit or super().unavailable(requirement, model_format=model_format, tabular=tabular)
 
     def unavailable_with(
-        self, requirement: MLSafetyRequirement, model: Model, dataset: Dataset
+        self, requirement: MLSafetyRequirement, model: Model | None, dataset: Dataset
     ) -> str | None:
         perturbation = requirement.perturbation
         if perturbation is None:
@@ -198,7 +199,7 @@ class _Perturbed(_Builtin):
         return perturbation_unfit(
             perturbation.kind,
             tabular=bool(dataset.features),
-            differentiable=torch_module(model) is not None,
+            differentiable=model is not None and torch_module(model) is not None,
         )
 
     def evaluate(
@@ -236,7 +237,7 @@ class _Faults(_Builtin):
         return super().unavailable(requirement, model_format=model_format, tabular=tabular)
 
     def unavailable_with(
-        self, requirement: MLSafetyRequirement, model: Model, dataset: Dataset
+        self, requirement: MLSafetyRequirement, model: Model | None, dataset: Dataset
     ) -> str | None:
         if requirement.faults is None:
             return "fault_tolerance_rate needs a 'faults' model to inject"
@@ -318,8 +319,6 @@ ROBUST_ACCURACY = _builtin("robust_accuracy")
 PREDICTION_STABILITY = _builtin("prediction_stability")
 VERIFIED_ROBUSTNESS = _builtin("verified_robustness")
 FAULT_TOLERANCE_RATE = _builtin("fault_tolerance_rate")
-MEAN_ABSOLUTE_ERROR = _builtin("mean_absolute_error")
-WITHIN_TOLERANCE_RATE = _builtin("within_tolerance_rate")
 
 
 def get_metric(name: str) -> Metric:

@@ -506,6 +506,22 @@ _TABLE: tuple[Code, ...] = (
         "dataset holds no samples",
         "A dataset file has a header and no rows: nothing can be measured on it.",
     ),
+    Code(
+        "D024",
+        "error",
+        "ground-truth objects do not fit their dataset",
+        "A row of a detector's object table names a sample the dataset does not hold or a "
+        "class [D] does not declare, or gives a box with a missing coordinate or a negative "
+        "width or height: no detection metric is computed from it.",
+    ),
+    Code(
+        "D025",
+        "error",
+        "predictions made elsewhere do not fit their dataset",
+        "A predictions file of [V] names a sample the dataset does not hold, predicts a "
+        "sample twice or not at all, repeats a detection, gives a NaN score, a box of "
+        "negative size or a class [D] does not declare.",
+    ),
     # -- M: model, verification and deployment ------------------------------------------------
     Code(
         "M001",

@@ -11,7 +11,10 @@ Input names and what they hash:
   hash its sealed header carries (readable without the key).
 * ``samples:X``: a digest of the per-sample input hashes. Derived from the dataset's
   content, so it is current whenever ``dataset:X`` is; not recomputed here.
-* ``model``: the model file of [V]; ``model_code``: a python callable's module source.
+* ``model``: the model file of [V] (with predictions only, the ``produced_by`` hash
+  [V] declares); ``model_code``: a python callable's module source.
+* ``objects:X``: the file of [X]'s ground-truth objects (a detector's boxes).
+* ``predictions:X``: the file of predictions [V] declares for [X] (made outside amlas).
 * ``requirement:ID``: the canonical JSON of the [H] or [L] item.
 * ``environment``: the canonical JSON of [B].
 * ``access_log:X``: an entry of [X]'s access log; current while the log still holds it.
@@ -117,10 +120,27 @@ class ProjectInputs:
             from amlas.project.artefacts import ModelReference
 
             ref = project.get("V", ModelReference)
-            if ref is None or not ref.location:
+            if ref is None:
                 return None
+            if not ref.location:
+                return ref.produced_by
             path = project.root / ref.location
             return project.content_hash(path) if path.exists() else None
+        if kind in ("objects", "predictions"):
+            from amlas.project.artefacts import ModelReference
+
+            relative = None
+            if kind == "objects":
+                document = project.datasets().get(arg)
+                if document is not None and document.objects is not None:
+                    relative = document.objects.location
+            else:
+                ref = project.get("V", ModelReference)
+                spec = ref.predictions_for(arg) if ref is not None else None
+                relative = spec.location if spec is not None else None
+            if relative is None or not (project.root / relative).exists():
+                return None
+            return project.content_hash(project.root / relative)
         if kind == "model_code":
             file = model_code_file(project)
             return sha256_file(file) if file is not None else None

@@ -289,8 +289,12 @@ def load_monitored_model(project: Project, *, allow_stale: bool = False) -> Moni
 
     monitor = load_monitor(project, allow_stale=allow_stale)
     ref = project.get("V", ModelReference)
-    if ref is None:
-        raise ProblemError("the project has no model reference [V]", code="R020", path="[V]")
+    if ref is None or ref.format is None:
+        raise ProblemError(
+            "the runtime monitor needs the model itself ([V] 'location' and 'format')",
+            code="R020",
+            path="[V]",
+        )
     path = project.root / ref.location if ref.location else None
     model = load_model(
         path,

@@ -18,9 +18,19 @@ from dataclasses import dataclass
 
 from amlas.plugins import PluginError, registry
 
-__all__ = ["BUILTIN_SPECS", "CLASSIFICATION", "METRICS", "MetricSpec", "metric_names"]
+__all__ = [
+    "BUILTIN_SPECS",
+    "CLASSIFICATION",
+    "DETECTION",
+    "METRICS",
+    "REGRESSION",
+    "MetricSpec",
+    "metric_names",
+]
 
 CLASSIFICATION = frozenset({"binary_classification", "multiclass_classification"})
+DETECTION = frozenset({"object_detection"})
+REGRESSION = frozenset({"regression"})
 _ALL_TASKS = frozenset(
     {"binary_classification", "multiclass_classification", "regression", "object_detection"}
 )
@@ -61,11 +71,32 @@ def _m(
 BUILTIN_SPECS: dict[str, MetricSpec] = {
     m.name: m
     for m in (
-        _m("recall", "true positive rate for `class` (sensitivity)", higher=True, per_class=True),
-        _m("fnr", "false negative rate for `class` (miss rate)", higher=False, per_class=True),
+        _m(
+            "recall",
+            "true positive rate for `class` (sensitivity); for a detector, the share of "
+            "ground-truth objects of `class` matched by a detection",
+            higher=True,
+            per_class=True,
+            tasks=CLASSIFICATION | DETECTION,
+        ),
+        _m(
+            "fnr",
+            "false negative rate for `class` (miss rate); for a detector, the share of "
+            "ground-truth objects of `class` no detection matches",
+            higher=False,
+            per_class=True,
+            tasks=CLASSIFICATION | DETECTION,
+        ),
         _m("fpr", "false positive rate for `class`", higher=False, per_class=True),
         _m("specificity", "true negative rate for `class`", higher=True, per_class=True),
-        _m("precision", "positive predictive value for `class`", higher=True, per_class=True),
+        _m(
+            "precision",
+            "positive predictive value for `class`; for a detector, the share of its "
+            "detections of `class` that match an object",
+            higher=True,
+            per_class=True,
+            tasks=CLASSIFICATION | DETECTION,
+        ),
         _m("npv", "negative predictive value for `class`", higher=True, per_class=True),
         _m("f1", "harmonic mean of precision and recall for `class`", higher=True, per_class=True),
         _m("accuracy", "fraction of samples classified correctly", higher=True),
@@ -76,7 +107,35 @@ BUILTIN_SPECS: dict[str, MetricSpec] = {
             higher=False,
             per_class=True,
             upper=math.inf,
-            tasks=CLASSIFICATION | {"object_detection"},
+        ),
+        _m(
+            "image_recall",
+            "share of images in which every ground-truth object of `class` is matched",
+            higher=True,
+            per_class=True,
+            tasks=DETECTION,
+        ),
+        _m(
+            "false_positives_per_image",
+            "detections of `class` matching no object, per image (a count rate)",
+            higher=False,
+            per_class=True,
+            upper=math.inf,
+            tasks=DETECTION,
+        ),
+        _m(
+            "image_false_positive_rate",
+            "share of images with at least one detection of `class` matching no object",
+            higher=False,
+            per_class=True,
+            tasks=DETECTION,
+        ),
+        _m(
+            "average_precision",
+            "COCO average precision of `class` (mean over the IoU thresholds of `matching`)",
+            higher=True,
+            per_class=True,
+            tasks=DETECTION,
         ),
         _m("expected_calibration_error", "gap between confidence and accuracy", higher=False),
         _m(
@@ -104,11 +163,33 @@ BUILTIN_SPECS: dict[str, MetricSpec] = {
             "mean absolute error in the target's unit",
             higher=False,
             upper=math.inf,
-            tasks=frozenset({"regression"}),
+            tasks=REGRESSION,
+        ),
+        _m(
+            "root_mean_squared_error",
+            "root mean squared error in the target's unit",
+            higher=False,
+            upper=math.inf,
+            tasks=REGRESSION,
+        ),
+        _m(
+            "absolute_error_quantile",
+            "the `quantile` (e.g. 0.95) of the absolute error, in the target's unit",
+            higher=False,
+            upper=math.inf,
+            tasks=REGRESSION,
         ),
         _m(
             "within_tolerance_rate",
-            "fraction of predictions within the requirement's tolerance",
+            "fraction of predictions within the requirement's `tolerance` (for a detector: "
+            "of matched objects localised within it)",
+            higher=True,
+            tasks=REGRESSION | DETECTION,
+        ),
+        _m(
+            "sequence_window_rate",
+            "share of sequences in which every `window` of consecutive frames holds at most "
+            "its allowed failures",
             higher=True,
             tasks=_ALL_TASKS,
         ),

@@ -15,7 +15,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel
 
 from amlas.adapters import Model, load_model
-from amlas.checks import Dataset, Predictions, load_dataset, predict
+from amlas.checks import Dataset, Predictions, file_predictions, load_dataset, predict
 from amlas.diagnostics import Diagnostics
 from amlas.errors import ProblemError
 from amlas.evidence import (
@@ -188,6 +188,13 @@ class RunContext:
                 raise ProblemError(
                     "stages 4 and 5 need the model reference [V]", code="R020", path="[V]"
                 )
+            if ref.format is None:
+                raise ProblemError(
+                    "this check runs the model, and [V] gives only predictions made "
+                    "elsewhere; add the model's 'location' and 'format'",
+                    code="R020",
+                    path="[V]",
+                )
             path = self.project.root / ref.location if ref.location else None
             model = load_model(
                 path,
@@ -218,6 +225,8 @@ class RunContext:
         the code that computes the predictions is part of the model."""
         ref = self.model_reference
         assert ref is not None
+        if ref.location is None:  # predictions only: the model that made them, by hash
+            return {"model": str(ref.produced_by)}
         out = {"model": str(self.project.content_hash(self.project.root / ref.location))}
         code = model_code_file(self.project)
         if code is not None:
@@ -229,9 +238,24 @@ class RunContext:
         (letter,) = planned.datasets
         inputs = self.data_inputs(letter)
         inputs.update(self.model_inputs())
+        inputs.update(self.output_inputs(letter))
         inputs[f"requirement:{planned.subject}"] = canonical_hash(requirement)
         inputs["environment"] = canonical_hash(self.project.environment)
         return inputs
+
+    def output_inputs(self, letter: str) -> dict[str, str]:
+        """The hashes of the ground-truth objects and of the predictions file of
+        ``letter``, where the project declares them."""
+        out: dict[str, str] = {}
+        dataset = self.datasets.get(letter)
+        if dataset is not None and dataset.truth is not None:
+            out[f"objects:{letter}"] = dataset.truth.sha256
+        ref = self.model_reference
+        spec = ref.predictions_for(letter) if ref is not None else None
+        if spec is not None:
+            hashed = self.project.content_hash(self.project.root / spec.location)
+            out[f"predictions:{letter}"] = str(hashed)
+        return out
 
     def classes(self) -> list[str]:
         component = self.project.component
@@ -240,7 +264,11 @@ class RunContext:
     def positive_class(self) -> tuple[str | None, str]:
         """The class a decision threshold applies to, and where that choice came from."""
         component = self.project.component
-        classes = list(self.model().classes)
+        ref = self.model_reference
+        if ref is not None and not ref.loadable:
+            classes = self.classes()
+        else:
+            classes = list(self.model().classes)
         if len(classes) != 2:
             return None, "not a binary classifier: the most probable class is predicted"
         if component is not None:
@@ -250,12 +278,27 @@ class RunContext:
         return classes[1], "the second class of [V] class_order (no single safety-related class)"
 
     def predictions(self, letter: str) -> Predictions:
+        """The model's outputs on ``letter``: read from the predictions file [V] declares
+        for it (made outside amlas), else computed by running the model once."""
         if letter not in self._predictions:
             dataset = self.dataset(letter)
             ref = self.model_reference
             assert ref is not None
             positive, _ = self.positive_class()
             threshold = ref.decision_threshold if positive is not None else None
+            spec = ref.predictions_for(letter)
+            if spec is not None:
+                component = self.project.component
+                self._predictions[letter] = file_predictions(
+                    self.project.root,
+                    spec,
+                    dataset,
+                    task=component.task if component is not None else "other",
+                    classes=self.classes(),
+                    positive=positive,
+                    threshold=threshold,
+                )
+                return self._predictions[letter]
             advance = self.reporter.task(f"predict [{letter}]", len(dataset))
             self._predictions[letter] = predict(
                 self.model(),

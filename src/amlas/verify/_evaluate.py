@@ -79,7 +79,9 @@ def run_requirement_check(context: RunContext, planned: PlannedCheck) -> None:
     (letter,) = planned.datasets
     dataset = context.dataset(letter)
     metric = get_metric(requirement.metric or "")
-    reason = metric.unavailable_with(requirement, context.model(), dataset)
+    ref = context.model_reference
+    model = context.model() if ref is not None and ref.loadable else None
+    reason = metric.unavailable_with(requirement, model, dataset)
     if reason is not None:
         context.not_run(f"{requirement.id} on [{letter}]", reason)
         return
@@ -141,7 +143,7 @@ def _distributions(
 ) -> tuple[str, ...]:
     """The model format's distributions, the metric's, and those of the tools a leg used."""
     ref = context.model_reference
-    out = model_format(ref.format).distributions if ref is not None else ()
+    out = model_format(ref.format).distributions if ref is not None and ref.format else ()
     out = (*out, *extra)
     perturbation = result.requirement.perturbation
     if perturbation is not None:

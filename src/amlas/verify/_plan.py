@@ -193,9 +193,18 @@ class _Planner:
     ) -> None:
         names = {f"dataset:{letter}", f"requirement:{requirement.id}", "environment"}
         names |= self.model_inputs()
+        if self.datasets[letter].objects is not None:
+            names.add(f"objects:{letter}")
+        predicted = model.predictions_for(letter) is not None
+        if predicted:
+            names.add(f"predictions:{letter}")
+        needs_model = self.needs_loadable(requirement, model, letter)
         if requirement.property is not None:
-            formal = requirement_unavailable(
-                requirement, model_format=model.format, tabular=self.tabular(letter), formal=True
+            formal = needs_model or requirement_unavailable(
+                requirement,
+                model_format=model.format or "",
+                tabular=self.tabular(letter),
+                formal=True,
             )
             self.add(
                 keys.formal_key(stage, requirement.id),
@@ -210,8 +219,8 @@ class _Planner:
             )
         if formal_only(requirement):
             return  # the formal record is the evidence
-        why = requirement_unavailable(
-            requirement, model_format=model.format, tabular=self.tabular(letter)
+        why = needs_model or requirement_unavailable(
+            requirement, model_format=model.format or "", tabular=self.tabular(letter)
         )
         try:
             check = requirement_check(requirement)
@@ -228,6 +237,26 @@ class _Planner:
             unreadable or why,
             quiet=unreadable is not None,
         )
+
+    def needs_loadable(
+        self, requirement: MLSafetyRequirement, model: ModelReference, letter: str
+    ) -> str | None:
+        """Why ``requirement`` cannot be judged on [``letter``] for want of a model amlas
+        can run: predictions made elsewhere cannot be perturbed, attacked, faulted or
+        proven, and without them the model must be loadable."""
+        if model.loadable:
+            return None
+        if model.predictions_for(letter) is None:
+            return (
+                f"[V] gives no model to run and no predictions on [{letter}] (add "
+                f"'predictions: {{{letter}: ...}}' or the model's 'location' and 'format')"
+            )
+        if requirement.perturbation or requirement.faults or requirement.property:
+            return (
+                "needs a model amlas can run ([V] 'location' and 'format'): predictions "
+                "made elsewhere cannot be perturbed, faulted or proven"
+            )
+        return None
 
     # -- stage 6 ---------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from amlas.project.artefacts._base import (
     Sha256,
     Text,
 )
+from amlas.project.artefacts.outputs import ObjectTable
 
 __all__ = [
     "BUILTIN_RULES",
@@ -354,8 +355,9 @@ class DatasetDocument(ArtefactDocument):
     samples: Annotated[int, Field(ge=0, le=2**53)] | None = None
     """Declared number of samples; `amlas check` (plaintext CSV) and `amlas run` (every
     dataset it reads) compare it with the file (D020)."""
-    label_column: Text
-    """Column holding the ground-truth label."""
+    label_column: str | None = None
+    """Column holding the ground-truth label (the class, or the target value of a
+    regressor); a dataset of a detector has ``objects`` instead."""
     id_column: str | None = None
     """Column holding a unique sample id (findings name samples by it)."""
     group_column: str | None = None
@@ -377,6 +379,28 @@ class DatasetDocument(ArtefactDocument):
     """Set once the dataset is sealed (``amlas seal``); required for [P] in practice."""
     source: Text
     """Provenance: where the samples come from."""
+    objects: ObjectTable | None = None
+    """For a detector: the ground-truth objects of every image (one row per object)."""
+    sequence_column: str | None = None
+    """Column of the sequence (a drive, a video clip) a sample belongs to: temporal
+    requirements are judged per sequence."""
+    frame_column: str | None = None
+    """Column of the sample's frame number within its sequence."""
+
+    @model_validator(mode="after")
+    def _truth(self) -> DatasetDocument:
+        if self.label_column is None and self.objects is None:
+            raise PydanticCustomError(
+                "amlas_missing",
+                "a dataset needs 'label_column' (the ground truth of each sample) or, for a "
+                "detector, 'objects' (its ground-truth boxes)",
+                {},
+            )
+        if (self.sequence_column is None) != (self.frame_column is None):
+            raise PydanticCustomError(
+                "amlas_missing", "'sequence_column' and 'frame_column' go together", {}
+            )
+        return self
 
 
 class DevelopmentData(DatasetDocument):

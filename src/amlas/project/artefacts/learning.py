@@ -17,6 +17,7 @@ from amlas.project.artefacts._base import (
     Text,
 )
 from amlas.project.artefacts.data import DatasetLetter
+from amlas.project.artefacts.outputs import PredictionsFile
 
 __all__ = ["ModelDevelopmentLog", "ModelReference"]
 
@@ -120,9 +121,10 @@ class ModelReference(ArtefactDocument):
     artefact: Literal["V"]
     name: Text
     """The model's name."""
-    location: Text
-    """Project-relative path of the model file."""
-    format: ModelFormatName
+    location: Text | None = None
+    """Project-relative path of the model file; may be left out when ``predictions``
+    give the model's outputs on every dataset it is judged on."""
+    format: ModelFormatName | None = None
     """How to load the model: a model format installed as a plug-in ('amlas plugins'
     lists them); built in: sklearn_joblib, skops, onnx, torch, python_callable."""
     callable: Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")] | None = None
@@ -148,8 +150,51 @@ class ModelReference(ArtefactDocument):
     """Seconds the model may take to load, and to answer one prediction call (one batch of
     samples); past it the run stops with an error naming the limit. null: no limit."""
 
+    predictions: dict[DatasetLetter, PredictionsFile] = Field(default_factory=dict)
+    """Dataset letter -> the model's outputs on it, made outside amlas (the team's own
+    pipeline). Metrics are computed from them; a new file makes the records stale."""
+    produced_by: Sha256 | None = None
+    """SHA-256 of the model file that produced ``predictions`` (equal to ``sha256`` when
+    both are given)."""
+
+    def predictions_for(self, letter: str) -> PredictionsFile | None:
+        """The predictions file declared for dataset ``letter``, if any."""
+        for declared, spec in self.predictions.items():
+            if declared == letter:
+                return spec
+        return None
+
+    @property
+    def loadable(self) -> bool:
+        """Whether amlas can load the model itself (and so perturb, attack or re-run it)."""
+        return self.location is not None and self.format is not None
+
     @model_validator(mode="after")
     def _callable(self) -> ModelReference:
+        if (self.location is None) != (self.format is None):
+            raise PydanticCustomError(
+                "amlas_missing", "'location' and 'format' of the model go together", {}
+            )
+        if self.location is None and not self.predictions:
+            raise PydanticCustomError(
+                "amlas_missing",
+                "[V] needs the model ('location' and 'format') or its 'predictions' on the "
+                "datasets it is judged on",
+                {},
+            )
+        if self.predictions and self.produced_by is None:
+            raise PydanticCustomError(
+                "amlas_missing",
+                "'predictions' need 'produced_by': the SHA-256 of the model file that made them",
+                {},
+            )
+        if self.sha256 and self.produced_by and self.sha256 != self.produced_by:
+            raise PydanticCustomError(
+                "amlas_mismatch",
+                "'produced_by' {produced} is not the model's sha256 {sha}: the predictions "
+                "come from another model",
+                {"produced": self.produced_by[:12] + "...", "sha": self.sha256[:12] + "..."},
+            )
         if self.format == "python_callable" and self.callable is None:
             raise PydanticCustomError(
                 "amlas_missing", "format 'python_callable' needs 'callable: module:function'", {}

@@ -17,6 +17,7 @@ from amlas.project.artefacts._base import (
     PropertyName,
     Text,
 )
+from amlas.project.artefacts.outputs import Matching, Tolerance, Window
 from amlas.project.metrics import metric_names
 
 __all__ = [
@@ -171,6 +172,17 @@ class MLSafetyRequirement(Item):
     """For robustness requirements verified formally (the formal leg, G5.4)."""
     faults: FaultModel | None = None
     """For requirements on resilience to hardware faults (metric fault_tolerance_rate)."""
+    matching: Matching | None = None
+    """Detection requirements: how detections are matched to objects (default: the
+    matching of [D])."""
+    tolerance: Tolerance | None = None
+    """For within_tolerance_rate and out-of-tolerance windows: how far a prediction may
+    be from the truth."""
+    quantile: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
+    """For absolute_error_quantile: the quantile of the absolute error bounded, e.g. 0.95."""
+    window: Window | None = None
+    """For sequence_window_rate: the window of consecutive frames and the failures it may
+    hold."""
     data_related: bool = True
     """False for requirements data cannot address (e.g. latency); then ``data_related_reason``."""
     data_related_reason: str = ""

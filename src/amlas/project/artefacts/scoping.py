@@ -11,6 +11,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from amlas.project.artefacts._base import ArtefactDocument, Id, Item, Probability, Text
+from amlas.project.artefacts.outputs import DetectionSettings, Matching
 
 __all__ = [
     "AllocatedRequirement",
@@ -322,6 +323,10 @@ class MLComponentDescription(ArtefactDocument):
     """The output schema."""
     platform: str = ""
     """The computing platform (hardware and software) the model runs on."""
+    detection: DetectionSettings | None = None
+    """For an object detector: the format of its boxes and the matching of detections to
+    objects every detection requirement uses unless it says otherwise (default: COCO's
+    greedy matching at IoU 0.5, every detection kept)."""
 
     @model_validator(mode="after")
     def _classes_fit_task(self) -> MLComponentDescription:
@@ -336,7 +341,14 @@ class MLComponentDescription(ArtefactDocument):
             raise ValueError(
                 f"a multiclass classifier declares at least 3 classes, found {len(self.classes)}"
             )
+        if self.detection is not None and self.task != "object_detection":
+            raise ValueError(f"'detection' settings need task: object_detection, not {self.task!r}")
         return self
+
+    @property
+    def matching(self) -> Matching:
+        """The component's default matching of detections to objects."""
+        return self.detection.matching if self.detection is not None else Matching()
 
     def class_names(self) -> list[str]:
         return [c.name for c in self.classes]

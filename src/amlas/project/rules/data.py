@@ -315,9 +315,9 @@ def _check_columns(
         )
         return
     columns = set(header)
-    wanted: list[tuple[tuple[str | int, ...], str, str]] = [
-        (("label_column",), dataset.label_column, "label column"),
-    ]
+    wanted: list[tuple[tuple[str | int, ...], str, str]] = []
+    if dataset.label_column:
+        wanted.append((("label_column",), dataset.label_column, "label column"))
     if dataset.id_column:
         wanted.append((("id_column",), dataset.id_column, "sample-id column"))
     if dataset.group_column:
@@ -372,10 +372,11 @@ def _check_content(
 ) -> None:
     """The rows of a plaintext CSV file against the declaration (D020-D023): one streaming
     pass that keeps only the label and id columns."""
-    label_at = header.index(dataset.label_column)
+    label_at = header.index(dataset.label_column) if dataset.label_column else None
     id_at = header.index(dataset.id_column) if dataset.id_column else None
     labels: list[str] = []
     ids: list[str] = []
+    count = 0
     try:
         with target.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
@@ -383,7 +384,9 @@ def _check_content(
             for row in reader:
                 if not row:
                     continue  # a blank line is no sample (the table readers skip it too)
-                labels.append(row[label_at] if label_at < len(row) else "")
+                count += 1
+                if label_at is not None:
+                    labels.append(row[label_at] if label_at < len(row) else "")
                 if id_at is not None:
                     ids.append(row[id_at] if id_at < len(row) else "")
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
@@ -397,8 +400,8 @@ def _check_content(
         dataset,
         letter,
         ids=as_table_text(ids) if id_at is not None else None,
-        labels=as_table_text(labels),
-        count=len(labels),
+        labels=as_table_text(labels) if label_at is not None else None,
+        count=count,
         classes=label_classes(project.component),
     )
     for problem in problems:

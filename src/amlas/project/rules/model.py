@@ -60,8 +60,8 @@ def no_leakage(project: Project, diagnostics: Diagnostics) -> None:
 @rule
 def model_file(project: Project, diagnostics: Diagnostics) -> None:
     model = project.get("V", ModelReference)
-    if model is None:
-        return
+    if model is None or model.location is None:
+        return  # predictions only: their files are checked with the datasets
     target = require_file(
         project,
         "V",

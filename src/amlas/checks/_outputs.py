@@ -1,0 +1,399 @@
+"""The truth and the predictions of components that are not plain classifiers, read from
+their tables: the ground-truth objects of a detector's dataset, and predictions made
+outside amlas (the team's own pipeline) for any task.
+
+Every row is tied to a sample of the dataset by its sample id: an id the dataset does not
+hold, a class [D] does not declare, a box of negative size or non-finite coordinates, a
+NaN score, a detection listed twice, a sample predicted twice or not at all: each is a
+:class:`OutputsError` (D024 for the truth, D025 for predictions) naming the file, the
+rows and the values, never a silent drop. Boxes are held in ``xyxy`` form in the unit of
+the truth; a table in the other unit is scaled by the size of the dataset's images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from amlas.adapters import Table, coco_categories, read_coco, read_table
+from amlas.checks._boxes import Boxes, to_xyxy
+from amlas.checks._slices import NO_BAND, SlicePlan, band_codes, plan_slices
+from amlas.errors import ProblemError
+from amlas.project.artefacts import OperatingEnvironment, Slice
+from amlas.project.artefacts.outputs import ObjectTable, PredictionsFile
+
+__all__ = [
+    "GroundTruth",
+    "OutputsError",
+    "image_codes_without",
+    "predicted_boxes",
+    "predicted_labels",
+    "predicted_values",
+    "read_outputs_table",
+    "sample_positions",
+    "truth_boxes",
+]
+
+_SHOWN = 5
+
+
+class OutputsError(ProblemError):
+    """A table of ground-truth objects or of predictions does not fit its dataset."""
+
+    code = "D025"
+
+
+def _rows(index: NDArray[np.int64], first_row: int) -> str:
+    shown = ", ".join(str(int(i) + first_row) for i in index[:_SHOWN])
+    more = f" and {len(index) - _SHOWN} more" if len(index) > _SHOWN else ""
+    return shown + more
+
+
+def read_outputs_table(
+    root: Path,
+    spec: ObjectTable | PredictionsFile,
+    *,
+    data: bytes | None = None,
+    truth: ObjectTable | None = None,
+) -> Table:
+    """Read the table ``spec`` names (CSV, Parquet or COCO JSON); ``data`` holds the
+    decrypted bytes of a sealed one. For a COCO results list, ``truth`` (a COCO
+    ground-truth table of the same dataset) names the categories."""
+    path = root / spec.location
+    if spec.format == "coco_json":
+        categories = None
+        if truth is not None and truth.format == "coco_json":
+            categories = coco_categories(root / truth.location)
+        return read_coco(path, data=data, categories=categories)
+    return read_table(path, spec.format, data=data)
+
+
+def sample_positions(
+    ids: NDArray[np.str_], wanted: NDArray[np.str_]
+) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """The position in ``ids`` of every value of ``wanted`` and whether it was found
+    (sorted search: no Python loop)."""
+    order = np.argsort(ids, kind="stable")
+    ordered = ids[order]
+    at = np.searchsorted(ordered, wanted)
+    at = np.minimum(at, max(len(ids) - 1, 0))
+    found = (ordered[at] == wanted) if len(ids) else np.zeros(len(wanted), dtype=bool)
+    return order[at].astype(np.int64), found
+
+
+def _first_row(spec: ObjectTable | PredictionsFile) -> tuple[int, str]:
+    if spec.format == "csv":
+        return 2, "line"
+    return 1, "entry" if spec.format == "coco_json" else "row"
+
+
+def _fail(code: str, spec: ObjectTable | PredictionsFile, message: str) -> OutputsError:
+    return OutputsError(f"{spec.location}: {message}", code=code, path=spec.location)
+
+
+def _image_size(arrays: Mapping[str, NDArray[np.generic]]) -> tuple[float, float] | None:
+    for values in arrays.values():
+        if values.ndim >= 3:
+            return float(values.shape[2]), float(values.shape[1])
+    return None
+
+
+def _boxes_of(
+    table: Table,
+    spec: ObjectTable | PredictionsFile,
+    *,
+    code: str,
+    ids: NDArray[np.str_],
+    classes: list[str],
+    unit: str,
+    image_size: tuple[float, float] | None,
+    reveal: bool,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    first, word = _first_row(spec)
+    n = len(table)
+    sample = table.text(spec.sample_column) if n else np.array([], dtype=np.str_)
+    image, found = sample_positions(ids, sample)
+    if not found.all():
+        bad = np.flatnonzero(~found)
+        values = ", ".join(repr(str(v)) for v in sample[bad][:_SHOWN]) if reveal else "(sealed)"
+        raise _fail(
+            code,
+            spec,
+            f"{len(bad)} row(s) name a sample the dataset does not hold: {values} "
+            f"({word} {_rows(bad, first)}); expected ids of column {spec.sample_column!r}",
+        )
+    names = table.text(spec.class_column) if n else np.array([], dtype=np.str_)
+    known = np.asarray(classes, dtype=np.str_)
+    cls_order = np.argsort(known)
+    at = np.searchsorted(known[cls_order], names)
+    at = np.minimum(at, max(len(known) - 1, 0))
+    ok = known[cls_order][at] == names if len(known) else np.zeros(n, dtype=bool)
+    if not ok.all():
+        bad = np.flatnonzero(~ok)
+        unknown = sorted({str(v) for v in names[bad]})[:_SHOWN]
+        raise _fail(
+            code,
+            spec,
+            f"{len(bad)} row(s) have a class that is not a class of [D]: "
+            f"{', '.join(repr(v) for v in unknown)} ({word} {_rows(bad, first)}); expected one "
+            f"of {', '.join(classes)}",
+        )
+    cls = cls_order[at].astype(np.int64)
+    raw = table.numeric(list(spec.box_columns)) if n else np.zeros((0, 4))
+    xyxy = to_xyxy(raw, spec.box_format)
+    if spec.box_unit != unit:
+        if image_size is None:
+            raise _fail(
+                code,
+                spec,
+                f"boxes are in {spec.box_unit} units and the truth in {unit}, and the dataset "
+                "holds no images to scale them by; expected the same box_unit",
+            )
+        width, height = image_size
+        scale = np.array([width, height, width, height])
+        xyxy = xyxy * scale if spec.box_unit == "normalised" else xyxy / scale
+    finite = np.isfinite(xyxy).all(axis=1)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
+        raise _fail(
+            code,
+            spec,
+            f"{len(bad)} box(es) have a missing or infinite coordinate ({word} "
+            f"{_rows(bad, first)}); expected four finite numbers",
+        )
+    negative = (xyxy[:, 2] < xyxy[:, 0]) | (xyxy[:, 3] < xyxy[:, 1])
+    if negative.any():
+        bad = np.flatnonzero(negative)
+        shown = raw[bad[0]].tolist() if reveal else "(sealed)"
+        raise _fail(
+            code,
+            spec,
+            f"{len(bad)} box(es) have a negative width or height, e.g. {shown} in "
+            f"{spec.box_format} ({word} {_rows(bad, first)}); expected boxes of size >= 0",
+        )
+    return image, cls, xyxy
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """The ground-truth objects of one dataset and the ODD band of every object: its own
+    where the object table gives the dimension (a pedestrian's distance), else its
+    image's."""
+
+    boxes: Boxes
+    odd_codes: dict[str, NDArray[np.int64]]
+    sha256: str
+    source: str
+    unit: str
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def plan(self, applies_to: Slice, environment: OperatingEnvironment) -> SlicePlan:
+        """The slices of ``applies_to`` over the objects."""
+        key = applies_to.model_dump_json()
+        if key not in self._memo:
+            self._memo[key] = plan_slices(
+                applies_to, self.odd_codes, environment, len(self.boxes.image)
+            )
+        plan: SlicePlan = self._memo[key]
+        return plan
+
+
+def truth_boxes(
+    table: Table,
+    spec: ObjectTable,
+    *,
+    ids: NDArray[np.str_],
+    classes: list[str],
+    image_odd: Mapping[str, NDArray[np.int64]],
+    environment: OperatingEnvironment | None,
+    arrays: Mapping[str, NDArray[np.generic]],
+    reveal: bool = True,
+) -> GroundTruth:
+    """Bind the object table ``spec`` to a dataset's sample ``ids`` (D024 on a problem)."""
+    image, cls, xyxy = _boxes_of(
+        table,
+        spec,
+        code="D024",
+        ids=ids,
+        classes=classes,
+        unit=spec.box_unit,
+        image_size=_image_size(arrays),
+        reveal=reveal,
+    )
+    n = len(table)
+    crowd = (
+        table.numeric([spec.crowd_column])[:, 0] > 0
+        if spec.crowd_column and n
+        else np.zeros(n, dtype=bool)
+    )
+    attributes = {name: table.column(name) for name in spec.attributes} if n else {}
+    odd: dict[str, NDArray[np.int64]] = {d: codes[image] for d, codes in image_odd.items()}
+    if environment is not None:
+        dimensions = {d.id: d for d in environment.dimensions}
+        for dim_id, column in spec.odd_columns.items():
+            if dim_id not in dimensions:
+                raise _fail("D024", spec, f"odd_columns names {dim_id!r}, no dimension of [B]")
+            odd[dim_id] = (
+                band_codes(table.column(column), dimensions[dim_id])
+                if n
+                else (np.zeros(0, dtype=np.int64))
+            )
+    boxes = Boxes(
+        image=image,
+        cls=cls,
+        xyxy=xyxy,
+        score=None,
+        crowd=crowd,
+        attributes=attributes,
+        n_images=len(ids),
+    )
+    return GroundTruth(boxes, odd, table.sha256, table.source, spec.box_unit)
+
+
+def image_codes_without(n: int) -> NDArray[np.int64]:
+    """Band codes of images for a dimension only objects carry: no band."""
+    return np.full(n, NO_BAND, dtype=np.int64)
+
+
+def predicted_boxes(
+    table: Table,
+    spec: PredictionsFile,
+    *,
+    ids: NDArray[np.str_],
+    classes: list[str],
+    unit: str,
+    arrays: Mapping[str, NDArray[np.generic]],
+    reveal: bool = True,
+) -> Boxes:
+    """The detections of a predictions file, in the truth's ``unit`` (D025 on a
+    problem: unknown samples or classes, bad boxes, a missing or non-finite score, a
+    detection listed twice)."""
+    image, cls, xyxy = _boxes_of(
+        table,
+        spec,
+        code="D025",
+        ids=ids,
+        classes=classes,
+        unit=unit,
+        image_size=_image_size(arrays),
+        reveal=reveal,
+    )
+    first, word = _first_row(spec)
+    n = len(table)
+    if spec.score_column is None:
+        raise _fail("D025", spec, "detections need 'score_column' (the score of each box)")
+    score = table.numeric([spec.score_column])[:, 0] if n else np.zeros(0)
+    bad = np.flatnonzero(~np.isfinite(score))
+    if len(bad):
+        raise _fail(
+            "D025",
+            spec,
+            f"{len(bad)} detection(s) have a missing or non-finite score ({word} "
+            f"{_rows(bad, first)}); expected a finite number",
+        )
+    rows = np.column_stack([image, cls, xyxy, score]) if n else np.zeros((0, 7))
+    _, first_of, counts = np.unique(rows, axis=0, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        repeated = np.setdiff1d(np.arange(n), first_of)
+        raise _fail(
+            "D025",
+            spec,
+            f"{len(repeated)} detection(s) repeat an earlier one exactly (same sample, class, "
+            f"box and score; {word} {_rows(repeated, first)}); expected each detection once",
+        )
+    return Boxes(
+        image=image,
+        cls=cls,
+        xyxy=xyxy,
+        score=score,
+        crowd=np.zeros(n, dtype=bool),
+        attributes={},
+        n_images=len(ids),
+    )
+
+
+def _one_per_sample(
+    table: Table, spec: PredictionsFile, ids: NDArray[np.str_], reveal: bool
+) -> NDArray[np.int64]:
+    """For every sample of the dataset, the row of the predictions file that predicts it
+    (D025 unless each sample is predicted exactly once)."""
+    first, word = _first_row(spec)
+    sample = table.text(spec.sample_column)
+    position, found = sample_positions(ids, sample)
+    if not found.all():
+        bad = np.flatnonzero(~found)
+        values = ", ".join(repr(str(v)) for v in sample[bad][:_SHOWN]) if reveal else "(sealed)"
+        raise _fail(
+            "D025",
+            spec,
+            f"{len(bad)} prediction(s) name a sample the dataset does not hold: {values} "
+            f"({word} {_rows(bad, first)})",
+        )
+    counts = np.bincount(position, minlength=len(ids))
+    if (counts > 1).any():
+        twice = np.flatnonzero(counts[position] > 1)
+        raise _fail(
+            "D025",
+            spec,
+            f"{int((counts > 1).sum())} sample(s) are predicted more than once ({word} "
+            f"{_rows(twice, first)}); expected one prediction per sample",
+        )
+    if (counts == 0).any():
+        missing = np.flatnonzero(counts == 0)
+        values = ", ".join(repr(str(v)) for v in ids[missing][:_SHOWN]) if reveal else "(sealed)"
+        raise _fail(
+            "D025",
+            spec,
+            f"{len(missing)} sample(s) of the dataset have no prediction: {values}; expected "
+            "a prediction for every sample",
+        )
+    row_of = np.empty(len(ids), dtype=np.int64)
+    row_of[position] = np.arange(len(position))
+    return row_of
+
+
+def predicted_labels(
+    table: Table,
+    spec: PredictionsFile,
+    *,
+    ids: NDArray[np.str_],
+    classes: list[str],
+    reveal: bool = True,
+) -> tuple[NDArray[np.str_] | None, NDArray[np.float64] | None]:
+    """A classifier's predicted classes and/or class probabilities (in ``classes``
+    order) for every sample, in the dataset's order."""
+    row_of = _one_per_sample(table, spec, ids, reveal)
+    labels = table.text(spec.label_column)[row_of] if spec.label_column else None
+    proba = None
+    if spec.probability_columns:
+        missing = [c for c in classes if c not in spec.probability_columns]
+        if missing:
+            raise _fail(
+                "D025",
+                spec,
+                f"probability_columns name no column for class(es) {', '.join(missing)}; "
+                "expected one per class of [D]",
+            )
+        proba = table.numeric([spec.probability_columns[c] for c in classes])[row_of]
+    if labels is None and proba is None:
+        raise _fail(
+            "D025", spec, "a classifier's predictions need 'label_column' or 'probability_columns'"
+        )
+    return labels, proba
+
+
+def predicted_values(
+    table: Table, spec: PredictionsFile, *, ids: NDArray[np.str_], reveal: bool = True
+) -> NDArray[np.float64]:
+    """A regressor's predicted value for every sample, in the dataset's order (NaN where
+    the file says NaN: such samples are unusable, not dropped)."""
+    if spec.value_column is None:
+        raise _fail("D025", spec, "a regressor's predictions need 'value_column'")
+    row_of = _one_per_sample(table, spec, ids, reveal)
+    values: NDArray[np.float64] = table.numeric([spec.value_column])[row_of, 0]
+    return values

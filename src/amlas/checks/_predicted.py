@@ -1,0 +1,77 @@
+"""Predictions made outside amlas: a [V] predictions file read into the same
+:class:`~amlas.checks.Predictions` a model run gives, for classifiers (classes and/or
+probabilities, a decision threshold applied as for a model), regressors (values) and
+detectors (boxes with scores)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from amlas.adapters import Table
+from amlas.checks._datasets import Dataset
+from amlas.checks._metrics import Predictions, decide_labels
+from amlas.checks._outputs import (
+    predicted_boxes,
+    predicted_labels,
+    predicted_values,
+    read_outputs_table,
+)
+from amlas.project.artefacts.outputs import PredictionsFile
+
+__all__ = ["file_predictions"]
+
+
+def file_predictions(
+    root: Path,
+    spec: PredictionsFile,
+    dataset: Dataset,
+    *,
+    task: str,
+    classes: list[str],
+    positive: str | None,
+    threshold: float | None,
+    table: Table | None = None,
+) -> Predictions:
+    """The predictions ``spec`` holds for ``dataset`` (``table``: already read, e.g. from
+    decrypted bytes). Raises :class:`~amlas.checks.OutputsError` (D025) when the file
+    does not fit the dataset."""
+    reveal = dataset.document.sealed is None
+    if table is None:
+        truth = dataset.document.objects
+        table = read_outputs_table(root, spec, truth=truth)
+    n = len(dataset)
+    names = tuple(classes)
+    nothing = np.full(n, "", dtype=np.str_)
+    if task == "object_detection":
+        unit = dataset.truth.unit if dataset.truth is not None else spec.box_unit
+        boxes = predicted_boxes(
+            table,
+            spec,
+            ids=dataset.ids,
+            classes=classes,
+            unit=unit,
+            arrays=dataset.table.arrays,
+            reveal=reveal,
+        )
+        invalid = np.zeros(n, dtype=bool)
+        return Predictions(
+            nothing, None, names, None, None, invalid, boxes=boxes, source=spec.location
+        )
+    if task == "regression":
+        values = predicted_values(table, spec, ids=dataset.ids, reveal=reveal)
+        invalid = np.asarray(~np.isfinite(values), dtype=bool)
+        return Predictions(
+            nothing, None, names, None, None, invalid, values=values, source=spec.location
+        )
+    labels, proba = predicted_labels(table, spec, ids=dataset.ids, classes=classes, reveal=reveal)
+    if proba is not None:
+        invalid = np.asarray(~np.isfinite(proba).all(axis=1), dtype=bool)
+        decided = decide_labels(proba, names, positive=positive, threshold=threshold)
+        return Predictions(
+            decided, proba, names, positive, threshold, invalid, source=spec.location
+        )
+    assert labels is not None
+    invalid = np.zeros(n, dtype=bool)
+    return Predictions(labels, None, names, None, None, invalid, source=spec.location)

@@ -1,0 +1,199 @@
+"""Regression metrics as plug-ins (entry-point group ``amlas.metrics``).
+
+The truth is the dataset's ``label_column`` read as numbers; the predictions are a
+regressor's values (a [V] predictions file with ``value_column``). The unit of analysis
+is the sample, stated in every record (``resolved.unit``).
+
+- ``mean_absolute_error`` and ``root_mean_squared_error``: seeded percentile bootstrap
+  bounds per slice (Bonferroni across slices); not claimed below
+  :data:`~amlas.checks._metrics.MIN_BOOTSTRAP_SAMPLES` samples.
+- ``within_tolerance_rate``: the share of samples whose absolute error is at most the
+  requirement's ``tolerance`` (in its unit), exact Clopper-Pearson per slice with Holm
+  across slices. For a detector the same metric bounds the share of matched objects
+  localised within the tolerance (:mod:`amlas.checks.detection`).
+
+A sample whose truth or prediction is missing or not finite is never dropped silently:
+the record names it and the verdict is inconclusive.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from amlas.adapters import Model
+from amlas.checks._datasets import Dataset
+from amlas.checks._intervals import Comparison
+from amlas.checks._metrics import (
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    Predictions,
+    RequirementResult,
+    evaluate_indicator,
+    judge_bootstrap,
+)
+from amlas.checks.metrics import MetricContext
+from amlas.project.artefacts import MLSafetyRequirement
+from amlas.project.metrics import BUILTIN_SPECS, MetricSpec
+
+__all__ = [
+    "MEAN_ABSOLUTE_ERROR",
+    "ROOT_MEAN_SQUARED_ERROR",
+    "RegressionMetric",
+    "truth_values",
+]
+
+_SHOWN = 5
+
+
+def truth_values(dataset: Dataset) -> NDArray[np.float64]:
+    """The target value of every sample (the dataset's ``label_column`` as numbers)."""
+    column = dataset.document.label_column
+    if column is None:
+        return np.full(len(dataset), math.nan)
+    return dataset.table.numeric([column])[:, 0]
+
+
+def regression_setup(
+    requirement: MLSafetyRequirement,
+    dataset: Dataset,
+    predictions: Predictions,
+    metric: str,
+    comparison: Comparison,
+) -> tuple[dict[str, Any], list[str], NDArray[np.float64], NDArray[np.bool_]]:
+    """What a regression record states, the problems that forbid a verdict, the absolute
+    errors, and which samples have a usable one."""
+    plan = dataset.plan(requirement.applies_to)
+    resolved: dict[str, Any] = {
+        "metric": metric,
+        "comparison": comparison,
+        "confidence": requirement.confidence or 0.95,
+        "unit": "samples",
+        "predictions": predictions.source,
+        "slices": plan.names,
+        "excluded_outside_odd": plan.outside_odd,
+        "excluded_without_band": plan.unbanded,
+    }
+    problems = []
+    truth = truth_values(dataset)
+    values = predictions.values
+    if values is None:
+        problems.append(
+            "no predicted values: a regression metric needs a regressor's predictions "
+            "([V] predictions with 'value_column')"
+        )
+        values = np.full(len(dataset), math.nan)
+    error = np.abs(values - truth)
+    usable = np.isfinite(error)
+    in_scope = plan.codes >= 0
+    for what, bad in (
+        ("a missing or non-finite target value", ~np.isfinite(truth)),
+        ("a missing or non-finite prediction", ~np.isfinite(values)),
+    ):
+        bad = bad & in_scope
+        if bad.any():
+            ids = ", ".join(str(x) for x in dataset.ids[bad][:_SHOWN])
+            problems.append(f"{int(bad.sum())} sample(s) have {what} (e.g. {ids})")
+    return resolved, problems, error, usable
+
+
+@dataclass(frozen=True)
+class RegressionMetric:
+    """A regression metric (see the module docs)."""
+
+    spec: MetricSpec
+    distributions: tuple[str, ...] = ()
+
+    def check_name(self, requirement: MLSafetyRequirement) -> str:
+        return f"metric.{self.spec.name}"
+
+    def unavailable(
+        self, requirement: MLSafetyRequirement, *, model_format: str, tabular: bool
+    ) -> str | None:
+        if self.spec.name == "within_tolerance_rate" and requirement.tolerance is None:
+            return "within_tolerance_rate needs a 'tolerance' (value, unit and measure)"
+        threshold = requirement.threshold
+        proportion = self.spec.name == "within_tolerance_rate"
+        if proportion and threshold is not None and not 0.0 <= threshold <= 1.0:
+            return f"threshold {threshold:g} lies outside [0, 1], the range of a proportion"
+        return None
+
+    def unavailable_with(
+        self, requirement: MLSafetyRequirement, model: Model | None, dataset: Dataset
+    ) -> str | None:
+        return None
+
+    def evaluate(
+        self,
+        requirement: MLSafetyRequirement,
+        dataset: Dataset,
+        predictions: Predictions,
+        context: MetricContext,
+    ) -> RequirementResult:
+        name = self.spec.name
+        if name == "within_tolerance_rate" and predictions.boxes is not None:
+            from amlas.checks.detection import localisation_result
+
+            located: RequirementResult = localisation_result(requirement, dataset, predictions)
+            return located
+        comparison: Comparison = requirement.comparison or self.spec.comparison  # type: ignore[assignment]
+        resolved, problems, error, usable = regression_setup(
+            requirement, dataset, predictions, name, comparison
+        )
+        plan = dataset.plan(requirement.applies_to)
+        assert requirement.threshold is not None
+        if name == "within_tolerance_rate":
+            tolerance = requirement.tolerance
+            assert tolerance is not None
+            resolved["tolerance"] = tolerance.model_dump(mode="json")
+            return evaluate_indicator(
+                requirement,
+                dataset,
+                None,
+                usable,
+                usable & (error <= tolerance.value),
+                check=self.check_name(requirement),
+                resolved=resolved,
+                problems=problems,
+            )
+        squared = name == "root_mean_squared_error"
+
+        def statistic(idx: NDArray[np.int64]) -> float:
+            chosen = error[idx]
+            if not len(chosen):
+                return math.nan
+            return float(np.sqrt(np.mean(chosen**2))) if squared else float(np.mean(chosen))
+
+        resolved.update(
+            method="bootstrap",
+            seed=BOOTSTRAP_SEED,
+            resamples=BOOTSTRAP_RESAMPLES,
+            family="Bonferroni across slices",
+        )
+        slices = judge_bootstrap(
+            statistic,
+            plan,
+            usable,
+            threshold=requirement.threshold,
+            comparison=comparison,
+            confidence=resolved["confidence"],
+            proportion=False,
+        )
+        return RequirementResult(
+            requirement,
+            dataset.letter,
+            self.check_name(requirement),
+            "bootstrap",
+            slices,
+            resolved,
+            problems,
+        )
+
+
+MEAN_ABSOLUTE_ERROR = RegressionMetric(BUILTIN_SPECS["mean_absolute_error"])
+ROOT_MEAN_SQUARED_ERROR = RegressionMetric(BUILTIN_SPECS["root_mean_squared_error"])
+WITHIN_TOLERANCE_RATE = RegressionMetric(BUILTIN_SPECS["within_tolerance_rate"])
