@@ -22,7 +22,13 @@ from amlas.checks._outputs import (
 from amlas.checks._slices import SlicePlan, band_codes, labels_of, plan_slices
 from amlas.diagnostics import Diagnostics, Location
 from amlas.project import Project, content_problems, label_classes
-from amlas.project.artefacts import DatasetDocument, OperatingEnvironment, Slice
+from amlas.project.artefacts import (
+    DatasetDocument,
+    MLComponentDescription,
+    OperatingEnvironment,
+    Slice,
+)
+from amlas.project.artefacts.outputs import Matching
 
 __all__ = ["Dataset", "bind_dataset", "load_dataset"]
 
@@ -48,6 +54,8 @@ class Dataset:
     """A detector's ground-truth objects (``objects`` of the dataset artefact)."""
     sequences: tuple[NDArray[np.str_], NDArray[np.float64]] | None = None
     """The sequence and the frame number of every sample, when the dataset declares them."""
+    component: MLComponentDescription | None = None
+    """[D]: the classes, and a detector's default matching."""
     _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
@@ -56,6 +64,16 @@ class Dataset:
     @property
     def name(self) -> str:
         return f"[{self.letter}]"
+
+    @property
+    def class_names(self) -> list[str]:
+        """The classes of [D], in their declared order (class codes index this list)."""
+        return self.component.class_names() if self.component is not None else []
+
+    @property
+    def component_matching(self) -> Matching | None:
+        """[D]'s matching of detections to objects (None without [D])."""
+        return self.component.matching if self.component is not None else None
 
     @property
     def sha256(self) -> str:
@@ -260,6 +278,7 @@ def bind_dataset(
         groups,
         truth,
         sequences,
+        component,
     )
 
 

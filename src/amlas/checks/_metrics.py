@@ -247,6 +247,9 @@ class SliceResult:
     p_fail: float | None = None
     failing_count: int = 0
     failing_ids: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    """What else a metric states about the slice (a count rate's events and exposure,
+    the dispersion test its bound rests on, ...), recorded as is."""
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -271,6 +274,7 @@ class SliceResult:
         if self.p_pass is not None:
             out["p_pass"] = self.p_pass
             out["p_fail"] = self.p_fail
+        out.update(self.extra)
         return out
 
 
@@ -443,15 +447,26 @@ def evaluate_indicator(
     check: str,
     resolved: dict[str, Any],
     problems: list[str],
+    plan: SlicePlan | None = None,
+    ids: NDArray[np.str_] | None = None,
 ) -> RequirementResult:
-    """Judge a proportion given per sample as (counts in the denominator, counts in the
-    numerator), slice by slice with exact bounds and Holm's correction. Samples with
-    unusable predictions leave the denominator."""
+    """Judge a proportion given per unit of analysis (by default the samples) as (counts
+    in the denominator, counts in the numerator), slice by slice with exact bounds and
+    Holm's correction. Samples with unusable predictions leave the denominator. For
+    another unit (a detector's ground-truth objects, its detections) ``plan`` gives each
+    unit's slice and ``ids`` names the units in the result."""
     assert requirement.threshold is not None
     comparison: Comparison = resolved["comparison"]
     confidence: float = resolved["confidence"]
-    plan = dataset.plan(requirement.applies_to)
-    if predictions is not None and predictions.invalid.any():
+    if plan is None:
+        plan = dataset.plan(requirement.applies_to)
+    if ids is None:
+        ids = dataset.ids
+    if (
+        predictions is not None
+        and len(predictions.invalid) == len(trial)
+        and (predictions.invalid.any())
+    ):
         trial = trial & ~predictions.invalid
     # one bincount over (slice + 1, trial, success) gives every count of every slice,
     # with out-of-scope samples (code -1) in the first, discarded, group
@@ -475,7 +490,7 @@ def evaluate_indicator(
         zip(plan.names, plan.cells, decisions, strict=True)
     ):
         members = against[against_slice == index]
-        listed = [str(x) for x in dataset.ids[members[:MAX_LISTED_IDS]]]
+        listed = [str(x) for x in ids[members[:MAX_LISTED_IDS]]]
         slices.append(
             SliceResult(
                 slice=name,

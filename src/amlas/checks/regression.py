@@ -7,6 +7,10 @@ is the sample, stated in every record (``resolved.unit``).
 - ``mean_absolute_error`` and ``root_mean_squared_error``: seeded percentile bootstrap
   bounds per slice (Bonferroni across slices); not claimed below
   :data:`~amlas.checks._metrics.MIN_BOOTSTRAP_SAMPLES` samples.
+- ``absolute_error_quantile``: the requirement's ``quantile`` (e.g. 0.95) of the
+  absolute error, distribution-free: the exact order-statistic upper bound (binomial),
+  equivalent to the exact test that the share of errors at or below the threshold is at
+  least the quantile; Holm across slices.
 - ``within_tolerance_rate``: the share of samples whose absolute error is at most the
   requirement's ``tolerance`` (in its unit), exact Clopper-Pearson per slice with Holm
   across slices. For a detector the same metric bounds the share of matched objects
@@ -28,11 +32,14 @@ from numpy.typing import NDArray
 from amlas.adapters import Model
 from amlas.checks._datasets import Dataset
 from amlas.checks._intervals import Comparison
+from amlas.checks._quantiles import decide_quantiles
 from amlas.checks._metrics import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
+    MAX_LISTED_IDS,
     Predictions,
     RequirementResult,
+    SliceResult,
     evaluate_indicator,
     judge_bootstrap,
 )
@@ -41,6 +48,7 @@ from amlas.project.artefacts import MLSafetyRequirement
 from amlas.project.metrics import BUILTIN_SPECS, MetricSpec
 
 __all__ = [
+    "ABSOLUTE_ERROR_QUANTILE",
     "MEAN_ABSOLUTE_ERROR",
     "ROOT_MEAN_SQUARED_ERROR",
     "RegressionMetric",
@@ -114,6 +122,8 @@ class RegressionMetric:
     def unavailable(
         self, requirement: MLSafetyRequirement, *, model_format: str, tabular: bool
     ) -> str | None:
+        if self.spec.name == "absolute_error_quantile" and requirement.quantile is None:
+            return "absolute_error_quantile needs a 'quantile' (e.g. 0.95)"
         if self.spec.name == "within_tolerance_rate" and requirement.tolerance is None:
             return "within_tolerance_rate needs a 'tolerance' (value, unit and measure)"
         threshold = requirement.threshold
@@ -160,6 +170,8 @@ class RegressionMetric:
                 resolved=resolved,
                 problems=problems,
             )
+        if name == "absolute_error_quantile":
+            return self._quantile(requirement, dataset, resolved, problems, error, usable)
         squared = name == "root_mean_squared_error"
 
         def statistic(idx: NDArray[np.int64]) -> float:
@@ -194,6 +206,71 @@ class RegressionMetric:
         )
 
 
+    def _quantile(
+        self,
+        requirement: MLSafetyRequirement,
+        dataset: Dataset,
+        resolved: dict[str, Any],
+        problems: list[str],
+        error: NDArray[np.float64],
+        usable: NDArray[np.bool_],
+    ) -> RequirementResult:
+        assert requirement.quantile is not None
+        assert requirement.threshold is not None
+        plan = dataset.plan(requirement.applies_to)
+        comparison: Comparison = resolved["comparison"]
+        members = [np.flatnonzero((plan.codes == i) & usable) for i in range(len(plan.names))]
+        decisions = decide_quantiles(
+            [error[m] for m in members],
+            q=requirement.quantile,
+            threshold=requirement.threshold,
+            comparison=comparison,
+            confidence=resolved["confidence"],
+        )
+        resolved.update(
+            quantile=requirement.quantile,
+            method="order statistic (exact binomial)",
+            family="Holm" if len(plan.names) > 1 else "none",
+        )
+        slices = []
+        for name, cell, decision, chosen in zip(
+            plan.names, plan.cells, decisions, members, strict=True
+        ):
+            beyond = chosen[error[chosen] > requirement.threshold]
+            slices.append(
+                SliceResult(
+                    slice=name,
+                    cell=cell,
+                    verdict=decision.verdict,
+                    estimate=decision.estimate,
+                    lower=decision.interval.lower,
+                    upper=decision.interval.upper,
+                    bound=decision.bound,
+                    threshold=decision.threshold,
+                    comparison=comparison,
+                    reason=decision.reason,
+                    trials=decision.trials,
+                    successes=decision.successes,
+                    additional_samples=decision.additional_samples,
+                    p_pass=decision.p_pass,
+                    p_fail=decision.p_fail,
+                    failing_count=len(beyond),
+                    failing_ids=[str(x) for x in dataset.ids[beyond[:MAX_LISTED_IDS]]],
+                    extra={"quantile": decision.quantile, "rank": decision.rank},
+                )
+            )
+        return RequirementResult(
+            requirement,
+            dataset.letter,
+            self.check_name(requirement),
+            "order statistic",
+            slices,
+            resolved,
+            problems,
+        )
+
+
 MEAN_ABSOLUTE_ERROR = RegressionMetric(BUILTIN_SPECS["mean_absolute_error"])
 ROOT_MEAN_SQUARED_ERROR = RegressionMetric(BUILTIN_SPECS["root_mean_squared_error"])
+ABSOLUTE_ERROR_QUANTILE = RegressionMetric(BUILTIN_SPECS["absolute_error_quantile"])
 WITHIN_TOLERANCE_RATE = RegressionMetric(BUILTIN_SPECS["within_tolerance_rate"])

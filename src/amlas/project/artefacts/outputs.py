@@ -43,6 +43,9 @@ class Matching(Item):
 
     iou_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
     """The intersection over union a detection needs to match an object."""
+    iou_thresholds: list[Annotated[float, Field(gt=0.0, le=1.0)]] = Field(default_factory=list)
+    """For average_precision only: several IoU thresholds whose APs are averaged (COCO's
+    mAP@[.5:.95] is 0.5, 0.55, ..., 0.95); empty: ``iou_threshold`` alone."""
     score_threshold: Annotated[float, Field(ge=0.0)] | None = None
     """Detections scored below it are not reported by the component (its operating
     point); None keeps every detection."""

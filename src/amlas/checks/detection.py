@@ -1,0 +1,546 @@
+"""Detection metrics as plug-ins (entry-point group ``amlas.metrics``).
+
+Detections are matched to ground-truth objects as COCO does
+(:func:`amlas.checks._matching.match`: per image and class, detections in descending
+score take the unmatched object of highest IoU at or above the threshold; crowd regions
+absorb detections without counting them) with the requirement's ``matching`` or, when
+it has none, [D]'s. Each metric states its unit of analysis in the record
+(``resolved.unit``) and is judged on an honest bound:
+
+``recall`` / ``fnr``
+    Unit: ground-truth objects of ``class`` (crowd regions excluded). The share matched
+    (missed), exact Clopper-Pearson per slice, Holm across slices. Slices may use an
+    object's own attributes (``objects.odd_columns``: a pedestrian's distance) as well as
+    its image's ODD values.
+``precision``
+    Unit: kept detections of ``class`` (those on crowd regions excluded). The share that
+    match an object; slices by the detection's image.
+``image_recall``
+    Unit: (image, slice) pairs holding at least one object of ``class``: the share in
+    which every such object is matched ("every relevant object in the image found").
+``false_positives_per_image``
+    A count rate: unmatched detections of ``class`` per image, exact Poisson (Garwood)
+    bound with Holm across slices, and Fisher's dispersion test on the per-image counts:
+    where false positives cluster in images beyond what a Poisson model allows, the
+    slice is inconclusive rather than judged on a bound that would be too narrow.
+``image_false_positive_rate``
+    Unit: images. The share with at least one false positive, exact Clopper-Pearson.
+``within_tolerance_rate`` (for detectors)
+    Unit: matched objects of ``class``. The share whose localisation error (the
+    ``tolerance.measure``: ``centre_distance`` or ``max_edge_distance``, in the boxes'
+    unit) is at most ``tolerance.value``; exact.
+``average_precision``
+    COCO AP (101 recall points; the mean over ``matching.iou_thresholds`` when given),
+    with a seeded percentile bootstrap over images for its bound (Bonferroni across
+    slices); slices by image.
+
+False positives have no object, so a slice over a dimension only the objects carry
+(a pedestrian's distance) holds no image: image-level metrics sliced that way are
+inconclusive, never judged on an empty population.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from amlas.adapters import Model
+from amlas.checks._boxes import Boxes
+from amlas.checks._datasets import Dataset
+from amlas.checks._detection_ap import average_precision
+from amlas.checks._intervals import Comparison
+from amlas.checks._matching import Matches, image_counts, match
+from amlas.checks._metrics import (
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    MAX_LISTED_IDS,
+    Predictions,
+    RequirementResult,
+    SliceResult,
+    evaluate_indicator,
+    judge_bootstrap,
+)
+from amlas.checks._rates import decide_rates, dispersion_test
+from amlas.checks._slices import SlicePlan
+from amlas.checks.metrics import RECALL as _RECALL
+from amlas.checks.metrics import FNR as _FNR
+from amlas.checks.metrics import PRECISION as _PRECISION
+from amlas.checks.metrics import Metric, MetricContext
+from amlas.project.artefacts import MLSafetyRequirement
+from amlas.project.artefacts.outputs import Matching
+from amlas.project.metrics import BUILTIN_SPECS, MetricSpec
+
+__all__ = [
+    "AVERAGE_PRECISION",
+    "FALSE_POSITIVES_PER_IMAGE",
+    "FNR",
+    "IMAGE_FALSE_POSITIVE_RATE",
+    "IMAGE_RECALL",
+    "PRECISION",
+    "RECALL",
+    "DetectionMetric",
+    "detection_matches",
+    "localisation_result",
+]
+
+
+def _matching(requirement: MLSafetyRequirement, dataset: Dataset) -> Matching:
+    if requirement.matching is not None:
+        return requirement.matching
+    component = dataset.component_matching
+    return component if component is not None else Matching()
+
+
+def _class_code(requirement: MLSafetyRequirement, classes: list[str]) -> int | None:
+    """The class a detection metric is computed for: the requirement's ``class``, else
+    the only class."""
+    if requirement.class_ is not None:
+        return classes.index(requirement.class_) if requirement.class_ in classes else None
+    return 0 if len(classes) == 1 else None
+
+
+def detection_matches(
+    dataset: Dataset,
+    predictions: Predictions,
+    matching: Matching,
+    cls: int,
+    *,
+    iou_threshold: float | None = None,
+) -> Matches:
+    """The matching of ``predictions``' detections of class ``cls`` to the dataset's
+    objects, computed once per setting."""
+    truth, boxes = dataset.truth, predictions.boxes
+    assert truth is not None
+    assert boxes is not None
+    iou = matching.iou_threshold if iou_threshold is None else iou_threshold
+    key = f"matches:{predictions.source}:{matching.model_dump_json()}:{cls}:{iou}"
+    if key not in dataset._memo:
+        dataset._memo[key] = match(
+            truth.boxes,
+            boxes,
+            iou_threshold=iou,
+            score_threshold=matching.score_threshold,
+            classes=None if matching.class_agnostic else [cls],
+            max_detections=matching.max_detections,
+            class_agnostic=matching.class_agnostic,
+        )
+    found: Matches = dataset._memo[key]
+    return found
+
+
+def _object_ids(dataset: Dataset) -> NDArray[np.str_]:
+    """``<sample id>#<n>``: the n-th object (from 1) of its image, for listing misses."""
+    truth = dataset.truth
+    assert truth is not None
+    image = truth.boxes.image
+    order = np.argsort(image, kind="stable")
+    rank = np.empty(len(image), dtype=np.int64)
+    starts = np.searchsorted(image[order], image[order])
+    rank[order] = np.arange(len(image)) - starts + 1
+    return np.char.add(np.char.add(dataset.ids[image], "#"), rank.astype(np.str_))
+
+
+def _setup(
+    requirement: MLSafetyRequirement,
+    dataset: Dataset,
+    predictions: Predictions,
+    spec: MetricSpec,
+    unit: str,
+) -> tuple[dict[str, Any], list[str], Matching]:
+    matching = _matching(requirement, dataset)
+    comparison: Comparison = requirement.comparison or spec.comparison  # type: ignore[assignment]
+    resolved: dict[str, Any] = {
+        "metric": spec.name,
+        "comparison": comparison,
+        "confidence": requirement.confidence or 0.95,
+        "class": requirement.class_,
+        "unit": unit,
+        "matching": matching.model_dump(mode="json"),
+        "predictions": predictions.source,
+    }
+    problems = []
+    if dataset.truth is None:
+        problems.append(f"[{dataset.letter}] declares no ground-truth 'objects'")
+    if predictions.boxes is None:
+        problems.append("no detections: the predictions hold no boxes")
+    return resolved, problems, matching
+
+
+def _inconclusive(
+    requirement: MLSafetyRequirement,
+    dataset: Dataset,
+    check: str,
+    resolved: dict[str, Any],
+    problems: list[str],
+) -> RequirementResult:
+    assert requirement.threshold is not None
+    comparison: Comparison = resolved["comparison"]
+    slice_result = SliceResult(
+        "all", {}, "inconclusive", None, -math.inf, math.inf, math.nan,
+        requirement.threshold, comparison, "; ".join(problems), 0,
+    )  # fmt: skip
+    return RequirementResult(
+        requirement, dataset.letter, check, "none", [slice_result], resolved, problems
+    )
+
+
+def _image_plan(requirement: MLSafetyRequirement, dataset: Dataset) -> SlicePlan:
+    return dataset.plan(requirement.applies_to)
+
+
+def _object_plan(requirement: MLSafetyRequirement, dataset: Dataset) -> SlicePlan:
+    truth = dataset.truth
+    assert truth is not None
+    assert dataset.environment is not None
+    return truth.plan(requirement.applies_to, dataset.environment)
+
+
+def localisation_result(
+    requirement: MLSafetyRequirement, dataset: Dataset, predictions: Predictions
+) -> RequirementResult:
+    """``within_tolerance_rate`` of a detector: matched objects localised within the
+    requirement's tolerance (see the module docs)."""
+    spec = BUILTIN_SPECS["within_tolerance_rate"]
+    resolved, problems, matching = _setup(
+        requirement, dataset, predictions, spec, "matched ground-truth objects"
+    )
+    check = "metric.within_tolerance_rate"
+    cls = _class_code(requirement, dataset.class_names)
+    if cls is None:
+        problems.append("name the 'class' the requirement is about")
+    if problems or requirement.tolerance is None:
+        return _inconclusive(requirement, dataset, check, resolved, problems or ["no tolerance"])
+    tolerance = requirement.tolerance
+    resolved["tolerance"] = tolerance.model_dump(mode="json")
+    matches = detection_matches(dataset, predictions, matching, cls)
+    truth, boxes = matches.gt, matches.dt
+    assert boxes is not None
+    matched = matches.gt_matched & ~matches.gt_ignored & matches.gt_evaluated
+    partner = np.where(matched, matches.gt_detection, 0)
+    gt_xyxy, dt_xyxy = truth.xyxy, boxes.xyxy[partner] if len(boxes.xyxy) else truth.xyxy
+    if tolerance.measure == "max_edge_distance":
+        error = np.abs(gt_xyxy - dt_xyxy).max(axis=1)
+    else:
+        if tolerance.measure != "centre_distance":
+            problems.append(
+                f"tolerance measure {tolerance.measure!r} is for regressors; a detector's "
+                "is centre_distance or max_edge_distance"
+            )
+        centre = (gt_xyxy[:, :2] + gt_xyxy[:, 2:]) / 2 - (dt_xyxy[:, :2] + dt_xyxy[:, 2:]) / 2
+        error = np.hypot(centre[:, 0], centre[:, 1])
+    return evaluate_indicator(
+        requirement,
+        dataset,
+        None,
+        matched,
+        matched & (error <= tolerance.value),
+        check=check,
+        resolved=resolved,
+        problems=problems,
+        plan=_object_plan(requirement, dataset),
+        ids=_object_ids(dataset),
+    )
+
+
+def _rate_slices(
+    requirement: MLSafetyRequirement,
+    dataset: Dataset,
+    fp_per_image: NDArray[np.int64],
+    comparison: Comparison,
+    confidence: float,
+) -> list[SliceResult]:
+    assert requirement.threshold is not None
+    plan = _image_plan(requirement, dataset)
+    counts, tests, members = [], [], []
+    for index in range(len(plan.names)):
+        images = np.flatnonzero(plan.codes == index)
+        per_image = fp_per_image[images]
+        counts.append((int(per_image.sum()), float(len(images))))
+        tests.append(dispersion_test(per_image) if len(images) else None)
+        members.append(images[per_image > 0])
+    decisions = decide_rates(
+        counts,
+        threshold=requirement.threshold,
+        comparison=comparison,
+        confidence=confidence,
+        dispersion=tests,
+    )
+    out = []
+    for name, cell, decision, test, offending in zip(
+        plan.names, plan.cells, decisions, tests, members, strict=True
+    ):
+        extra: dict[str, Any] = {
+            "events": decision.events,
+            "exposure": decision.exposure,
+            "exposure_unit": "images",
+            "assumption": decision.assumption,
+        }
+        if test is not None:
+            extra["dispersion"] = {
+                "index": test.index if math.isfinite(test.index) else None,
+                "statistic": test.statistic if math.isfinite(test.statistic) else None,
+                "df": test.df,
+                "p_value": test.p_value,
+            }
+        if decision.additional_exposure is not None:
+            extra["additional_exposure"] = decision.additional_exposure
+        out.append(
+            SliceResult(
+                slice=name,
+                cell=cell,
+                verdict=decision.verdict,
+                estimate=decision.estimate,
+                lower=decision.interval.lower,
+                upper=decision.interval.upper,
+                bound=decision.bound,
+                threshold=decision.threshold,
+                comparison=comparison,
+                reason=decision.reason,
+                trials=int(decision.exposure),
+                p_pass=decision.p_pass,
+                p_fail=decision.p_fail,
+                failing_count=len(offending),
+                failing_ids=[str(x) for x in dataset.ids[offending[:MAX_LISTED_IDS]]],
+                extra=extra,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class DetectionMetric:
+    """A metric of an object detector (see the module docs); for a classifier's
+    predictions, ``fallback`` (the classification metric of the same name) judges."""
+
+    spec: MetricSpec
+    distributions: tuple[str, ...] = ()
+    fallback: Metric | None = None
+
+    def check_name(self, requirement: MLSafetyRequirement) -> str:
+        if self.fallback is not None:
+            return self.fallback.check_name(requirement)
+        return f"metric.{self.spec.name}"
+
+    def unavailable(
+        self, requirement: MLSafetyRequirement, *, model_format: str, tabular: bool
+    ) -> str | None:
+        if self.fallback is not None:
+            return self.fallback.unavailable(
+                requirement, model_format=model_format, tabular=tabular
+            )
+        threshold = requirement.threshold
+        if self.spec.upper == 1.0 and threshold is not None and not 0.0 <= threshold <= 1.0:
+            return f"threshold {threshold:g} lies outside [0, 1], the range of a proportion"
+        return None
+
+    def unavailable_with(
+        self, requirement: MLSafetyRequirement, model: Model | None, dataset: Dataset
+    ) -> str | None:
+        if dataset.truth is None:
+            if self.fallback is not None:
+                return self.fallback.unavailable_with(requirement, model, dataset)
+            return f"[{dataset.letter}] declares no ground-truth 'objects' to match"
+        if _class_code(requirement, dataset.class_names) is None:
+            return (
+                f"{self.spec.name} of a detector of several classes needs the requirement's "
+                "'class'"
+            )
+        return None
+
+    def evaluate(
+        self,
+        requirement: MLSafetyRequirement,
+        dataset: Dataset,
+        predictions: Predictions,
+        context: MetricContext,
+    ) -> RequirementResult:
+        if predictions.boxes is None and self.fallback is not None:
+            return self.fallback.evaluate(requirement, dataset, predictions, context)
+        name = self.spec.name
+        units = {
+            "recall": "ground-truth objects",
+            "fnr": "ground-truth objects",
+            "precision": "detections",
+            "image_recall": "images with an object of the class, per slice",
+            "false_positives_per_image": "images (false positives per image)",
+            "image_false_positive_rate": "images",
+            "average_precision": "images (bootstrap resampling unit)",
+        }
+        resolved, problems, matching = _setup(
+            requirement, dataset, predictions, self.spec, units[name]
+        )
+        check = self.check_name(requirement)
+        cls = _class_code(requirement, dataset.class_names)
+        if cls is None:
+            problems.append("name the 'class' the requirement is about")
+        if problems:
+            return _inconclusive(requirement, dataset, check, resolved, problems)
+        assert cls is not None
+        resolved["class"] = dataset.class_names[cls]
+        matches = detection_matches(dataset, predictions, matching, cls)
+        comparison: Comparison = resolved["comparison"]
+        if name in ("recall", "fnr"):
+            relevant = matches.gt_evaluated & ~matches.gt_ignored
+            found = relevant & matches.gt_matched
+            return evaluate_indicator(
+                requirement,
+                dataset,
+                None,
+                relevant,
+                found if name == "recall" else relevant & ~found,
+                check=check,
+                resolved=resolved,
+                problems=problems,
+                plan=_object_plan(requirement, dataset),
+                ids=_object_ids(dataset),
+            )
+        if name == "precision":
+            return self._precision(requirement, dataset, matches, check, resolved, problems)
+        if name == "image_recall":
+            return self._image_recall(requirement, dataset, matches, check, resolved, problems)
+        counts = image_counts(matches)
+        if name == "false_positives_per_image":
+            resolved.update(method="garwood", family="Holm")
+            slices = _rate_slices(
+                requirement, dataset, counts.fp, comparison, resolved["confidence"]
+            )
+            return RequirementResult(
+                requirement, dataset.letter, check, "garwood", slices, resolved, problems
+            )
+        if name == "image_false_positive_rate":
+            everyone = np.ones(len(dataset), dtype=bool)
+            return evaluate_indicator(
+                requirement,
+                dataset,
+                None,
+                everyone,
+                counts.fp > 0,
+                check=check,
+                resolved=resolved,
+                problems=problems,
+            )
+        return self._average_precision(
+            requirement, dataset, predictions, matching, cls, check, resolved, problems
+        )
+
+    def _precision(
+        self,
+        requirement: MLSafetyRequirement,
+        dataset: Dataset,
+        matches: Matches,
+        check: str,
+        resolved: dict[str, Any],
+        problems: list[str],
+    ) -> RequirementResult:
+        boxes: Boxes = matches.dt
+        counted = matches.dt_kept & ~matches.dt_ignored
+        plan = _image_plan(requirement, dataset)
+        detection_plan = SlicePlan(plan.names, plan.cells, plan.codes[boxes.image], 0, 0)
+        numbers = np.arange(1, len(boxes) + 1).astype(np.str_)
+        ids = np.char.add(np.char.add(dataset.ids[boxes.image], "#detection-"), numbers)
+        return evaluate_indicator(
+            requirement,
+            dataset,
+            None,
+            counted,
+            counted & matches.dt_tp,
+            check=check,
+            resolved=resolved,
+            problems=problems,
+            plan=detection_plan,
+            ids=ids,
+        )
+
+    def _image_recall(
+        self,
+        requirement: MLSafetyRequirement,
+        dataset: Dataset,
+        matches: Matches,
+        check: str,
+        resolved: dict[str, Any],
+        problems: list[str],
+    ) -> RequirementResult:
+        plan = _object_plan(requirement, dataset)
+        relevant = matches.gt_evaluated & ~matches.gt_ignored & (plan.codes >= 0)
+        slices = len(plan.names)
+        image = matches.gt.image[relevant]
+        code = plan.codes[relevant]
+        pair = image * max(slices, 1) + code
+        unique, inverse = np.unique(pair, return_inverse=True)
+        missed = np.bincount(inverse, weights=~matches.gt_matched[relevant], minlength=len(unique))
+        pair_plan = SlicePlan(plan.names, plan.cells, unique % max(slices, 1), 0, 0)
+        ids = dataset.ids[unique // max(slices, 1)]
+        everyone = np.ones(len(unique), dtype=bool)
+        return evaluate_indicator(
+            requirement,
+            dataset,
+            None,
+            everyone,
+            missed == 0,
+            check=check,
+            resolved=resolved,
+            problems=problems,
+            plan=pair_plan,
+            ids=ids,
+        )
+
+    def _average_precision(
+        self,
+        requirement: MLSafetyRequirement,
+        dataset: Dataset,
+        predictions: Predictions,
+        matching: Matching,
+        cls: int,
+        check: str,
+        resolved: dict[str, Any],
+        problems: list[str],
+    ) -> RequirementResult:
+        assert requirement.threshold is not None
+        thresholds = matching.iou_thresholds or [matching.iou_threshold]
+        runs = [
+            detection_matches(dataset, predictions, matching, cls, iou_threshold=t)
+            for t in thresholds
+        ]
+        n = len(dataset)
+        resolved.update(
+            method="bootstrap",
+            seed=BOOTSTRAP_SEED,
+            resamples=BOOTSTRAP_RESAMPLES,
+            family="Bonferroni across slices",
+            iou_thresholds=list(thresholds),
+            recall_points=101,
+        )
+
+        def statistic(idx: NDArray[np.int64]) -> float:
+            weights = np.bincount(idx, minlength=n)
+            return float(average_precision(runs, weights=weights))
+
+        slices = judge_bootstrap(
+            statistic,
+            _image_plan(requirement, dataset),
+            np.ones(n, dtype=bool),
+            threshold=requirement.threshold,
+            comparison=resolved["comparison"],
+            confidence=resolved["confidence"],
+            proportion=False,
+        )
+        return RequirementResult(
+            requirement, dataset.letter, check, "bootstrap", slices, resolved, problems
+        )
+
+
+def _metric(name: str, fallback: Metric | None = None) -> DetectionMetric:
+    return DetectionMetric(BUILTIN_SPECS[name], fallback=fallback)
+
+
+RECALL = _metric("recall", _RECALL)
+FNR = _metric("fnr", _FNR)
+PRECISION = _metric("precision", _PRECISION)
+IMAGE_RECALL = _metric("image_recall")
+FALSE_POSITIVES_PER_IMAGE = _metric("false_positives_per_image")
+IMAGE_FALSE_POSITIVE_RATE = _metric("image_false_positive_rate")
+AVERAGE_PRECISION = _metric("average_precision")

@@ -1,0 +1,231 @@
+"""Temporal requirements over windows of consecutive frames, as a metric plug-in
+(``sequence_window_rate``, entry-point group ``amlas.metrics``).
+
+"At most m failing frames in any window of k consecutive frames" is judged per
+sequence: the windows of one sequence overlap and are not independent trials, so the
+unit of analysis is the sequence (a drive, a clip), and the metric is the share of
+sequences none of whose windows fails, on the exact Clopper-Pearson bound over
+sequences with Holm across slices. The record also states the share of failing windows
+with a cluster-bootstrap bound over sequences (whole sequences resampled), as the
+alternative view; it never decides.
+
+What makes a frame fail is the requirement's ``window.failure``: a relevant object
+missed (a detector, at the requirement's matching, for its ``class``), a wrong class or
+the requirement's class missed (a classifier), an error beyond the ``tolerance`` (a
+regressor). A window belongs to a slice only when all its frames do; windows that
+cross slices are counted and reported, and judged in none.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from amlas.adapters import Model
+from amlas.checks._datasets import Dataset
+from amlas.checks._intervals import Comparison
+from amlas.checks._matching import image_counts
+from amlas.checks._metrics import (
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    MAX_LISTED_IDS,
+    Predictions,
+    RequirementResult,
+    SliceResult,
+)
+from amlas.checks._sequences import (
+    cluster_bootstrap_window_rate,
+    decide_sequences,
+    window_failures,
+)
+from amlas.checks.metrics import MetricContext
+from amlas.project.artefacts import MLSafetyRequirement
+from amlas.project.metrics import BUILTIN_SPECS, MetricSpec
+
+__all__ = ["SEQUENCE_WINDOW_RATE", "WindowMetric", "frame_failures"]
+
+
+def frame_failures(
+    requirement: MLSafetyRequirement, dataset: Dataset, predictions: Predictions
+) -> tuple[NDArray[np.bool_], str]:
+    """Whether each frame (sample) fails, and what failing means, by ``window.failure``."""
+    window = requirement.window
+    assert window is not None
+    failure = window.failure
+    if failure == "missed_object":
+        from amlas.checks.detection import _class_code, _matching, detection_matches
+
+        cls = _class_code(requirement, dataset.class_names)
+        if cls is None or dataset.truth is None or predictions.boxes is None:
+            raise ValueError("missed_object needs a detector's objects, boxes and class")
+        matches = detection_matches(dataset, predictions, _matching(requirement, dataset), cls)
+        missed = image_counts(matches).fn > 0
+        return missed, f"a frame with an object of class {dataset.class_names[cls]!r} missed"
+    if failure == "out_of_tolerance":
+        from amlas.checks.regression import truth_values
+
+        tolerance = requirement.tolerance
+        if tolerance is None or predictions.values is None:
+            raise ValueError("out_of_tolerance needs a regressor's values and a tolerance")
+        error = np.abs(predictions.values - truth_values(dataset))
+        # a frame with no usable error fails: it is not evidence of a good frame
+        return ~(error <= tolerance.value), (
+            f"a frame whose absolute error exceeds {tolerance.value:g} {tolerance.unit}"
+        )
+    wrong = predictions.labels != dataset.labels
+    if failure == "missed_class":
+        cls = requirement.class_
+        if cls is None:
+            raise ValueError("missed_class needs the requirement's 'class'")
+        return dataset.label_is(cls) & ~predictions.predicted_is(cls), (
+            f"a frame of class {cls!r} not predicted as {cls!r}"
+        )
+    return wrong | predictions.invalid, "a frame classified wrongly"
+
+
+@dataclass(frozen=True)
+class WindowMetric:
+    """``sequence_window_rate`` (see the module docs)."""
+
+    spec: MetricSpec
+    distributions: tuple[str, ...] = ()
+
+    def check_name(self, requirement: MLSafetyRequirement) -> str:
+        return f"metric.{self.spec.name}"
+
+    def unavailable(
+        self, requirement: MLSafetyRequirement, *, model_format: str, tabular: bool
+    ) -> str | None:
+        window = requirement.window
+        if window is None:
+            return "sequence_window_rate needs a 'window' (frames, max_failures, failure)"
+        if window.failure == "out_of_tolerance" and requirement.tolerance is None:
+            return "an out_of_tolerance window needs the requirement's 'tolerance'"
+        if window.failure == "missed_class" and requirement.class_ is None:
+            return "a missed_class window needs the requirement's 'class'"
+        threshold = requirement.threshold
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
+            return f"threshold {threshold:g} lies outside [0, 1], the range of a proportion"
+        return None
+
+    def unavailable_with(
+        self, requirement: MLSafetyRequirement, model: Model | None, dataset: Dataset
+    ) -> str | None:
+        if dataset.sequences is None:
+            return (
+                f"[{dataset.letter}] declares no 'sequence_column' and 'frame_column': "
+                "windows of frames need sequences"
+            )
+        window = requirement.window
+        if window is not None and window.failure == "missed_object" and dataset.truth is None:
+            return f"[{dataset.letter}] declares no ground-truth 'objects' to miss"
+        return None
+
+    def evaluate(
+        self,
+        requirement: MLSafetyRequirement,
+        dataset: Dataset,
+        predictions: Predictions,
+        context: MetricContext,
+    ) -> RequirementResult:
+        window = requirement.window
+        assert window is not None
+        assert dataset.sequences is not None
+        assert requirement.threshold is not None
+        comparison: Comparison = requirement.comparison or self.spec.comparison  # type: ignore[assignment]
+        confidence = requirement.confidence or 0.95
+        plan = dataset.plan(requirement.applies_to)
+        failed, meaning = frame_failures(requirement, dataset, predictions)
+        sequence, frame = dataset.sequences
+        windows = window_failures(
+            sequence,
+            frame,
+            failed,
+            frames=window.frames,
+            max_failures=window.max_failures,
+            slice_codes=plan.codes,
+            slices=len(plan.names),
+        )
+        decisions = decide_sequences(
+            windows, threshold=requirement.threshold, comparison=comparison, confidence=confidence
+        )
+        resolved: dict[str, Any] = {
+            "metric": self.spec.name,
+            "comparison": comparison,
+            "confidence": confidence,
+            "class": requirement.class_,
+            "unit": "sequences",
+            "judged": "per sequence: the share of sequences with no failing window, exact "
+            "Clopper-Pearson over sequences (overlapping windows are never counted as "
+            "independent trials)",
+            "window": window.model_dump(mode="json"),
+            "frame_failure": meaning,
+            "predictions": predictions.source,
+            "slices": plan.names,
+            "method": "clopper-pearson",
+            "family": "Holm" if len(plan.names) > 1 else "none",
+            "windows_crossing_slices": windows.crossing,
+            "windows_outside_scope": windows.outside,
+            "short_sequences": windows.short_sequences,
+            "frame_gaps": windows.gaps,
+            "windows_over_gaps": windows.windows_over_gaps,
+        }
+        slices = []
+        for index, (name, cell, decision) in enumerate(
+            zip(plan.names, plan.cells, decisions, strict=True)
+        ):
+            alternative = cluster_bootstrap_window_rate(
+                windows,
+                slice_code=index,
+                confidence=confidence,
+                sided="upper",
+                seed=BOOTSTRAP_SEED + index,
+                resamples=BOOTSTRAP_RESAMPLES,
+            )
+            failing = windows.failing_ids[index]
+            slices.append(
+                SliceResult(
+                    slice=name,
+                    cell=cell,
+                    verdict=decision.verdict,
+                    estimate=decision.estimate,
+                    lower=decision.interval.lower,
+                    upper=decision.interval.upper,
+                    bound=decision.bound,
+                    threshold=decision.threshold,
+                    comparison=comparison,
+                    reason=decision.reason,
+                    trials=decision.trials,
+                    successes=decision.successes,
+                    additional_samples=decision.additional_samples,
+                    p_pass=decision.p_pass,
+                    p_fail=decision.p_fail,
+                    failing_count=len(failing),
+                    failing_ids=[str(x) for x in failing[:MAX_LISTED_IDS]],
+                    extra={
+                        "windows": int(windows.windows[index]),
+                        "windows_failing": int(windows.windows_failing[index]),
+                        "windows_excluded": int(windows.windows_excluded[index]),
+                        "failing_window_share": {
+                            "estimate": alternative.estimate,
+                            "upper": None
+                            if not math.isfinite(alternative.bound)
+                            else alternative.bound,
+                            "method": "cluster bootstrap over sequences",
+                            "degenerate": alternative.degenerate,
+                            "note": alternative.reason,
+                        },
+                    },
+                )
+            )
+        return RequirementResult(
+            requirement, dataset.letter, self.check_name(requirement), "clopper-pearson",
+            slices, resolved, [],
+        )  # fmt: skip
+
+
+SEQUENCE_WINDOW_RATE = WindowMetric(BUILTIN_SPECS["sequence_window_rate"])
