@@ -4,6 +4,10 @@ Computation only: checks read the project model and data and return results; evi
 records, stores and rendering live in the layers above.
 
 - :mod:`._intervals`: exact confidence bounds and verdicts that never over-claim;
+- :mod:`._rates`: count rates (events per unit of exposure) on exact Garwood bounds, with
+  an over-dispersion guard;
+- :mod:`._quantiles`: distribution-free order-statistic bounds of a quantile;
+- :mod:`._sequences`: failing windows of consecutive frames, judged per sequence;
 - :mod:`._slices`: ODD bands per sample and the slices a requirement is judged on;
 - :mod:`._datasets`: a dataset artefact bound to its data;
 - :mod:`._metrics`: an [H] requirement judged on a dataset, slice by slice;
@@ -69,6 +73,21 @@ from amlas.checks._metrics import (
     overall_verdict,
     predict,
 )
+from amlas.checks._quantiles import (
+    QuantileBound,
+    QuantileDecision,
+    decide_quantiles,
+    quantile_upper_bound,
+)
+from amlas.checks._rates import (
+    Dispersion,
+    RateDecision,
+    decide_rates,
+    dispersion_index,
+    dispersion_test,
+    poisson_interval,
+    required_exposure,
+)
 from amlas.checks._robustness import (
     TABULAR_PERTURBATIONS,
     perturb,
@@ -76,6 +95,13 @@ from amlas.checks._robustness import (
     stable_predictions,
 )
 from amlas.checks._scenarios import BarrierCount, ScenarioResult, run_scenario
+from amlas.checks._sequences import (
+    SequenceWindows,
+    WindowRate,
+    cluster_bootstrap_window_rate,
+    decide_sequences,
+    window_failures,
+)
 from amlas.checks._slices import (
     OUTSIDE,
     OUTSIDE_CODE,
@@ -106,16 +132,22 @@ __all__ = [
     "Comparison",
     "Dataset",
     "Decision",
+    "Dispersion",
     "Fault",
     "FaultCampaigns",
     "Interval",
     "MLEvidence",
     "Predictions",
+    "QuantileBound",
+    "QuantileDecision",
+    "RateDecision",
     "RequirementResult",
     "ScenarioResult",
+    "SequenceWindows",
     "SlicePlan",
     "SliceResult",
     "Verdict",
+    "WindowRate",
     "adversarial_examples",
     "adversarial_predictions",
     "band_codes",
@@ -124,10 +156,16 @@ __all__ = [
     "bootstrap_interval",
     "check_independence",
     "clopper_pearson",
+    "cluster_bootstrap_window_rate",
     "decide_labels",
     "decide_proportion",
+    "decide_quantiles",
+    "decide_rates",
+    "decide_sequences",
     "decide_slices",
     "decision_offsets",
+    "dispersion_index",
+    "dispersion_test",
     "evaluate_indicator",
     "evaluate_requirement",
     "fault_result",
@@ -145,7 +183,10 @@ __all__ = [
     "perturbation_unfit",
     "perturbed_decisions",
     "plan_slices",
+    "poisson_interval",
     "predict",
+    "quantile_upper_bound",
+    "required_exposure",
     "required_samples",
     "requirement_check",
     "requirement_unavailable",
@@ -155,4 +196,5 @@ __all__ = [
     "samples_to_decide",
     "stable_predictions",
     "tolerance_indicator",
+    "window_failures",
 ]
