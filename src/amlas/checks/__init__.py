@@ -4,6 +4,10 @@ Computation only: checks read the project model and data and return results; evi
 records, stores and rendering live in the layers above.
 
 - :mod:`._intervals`: exact confidence bounds and verdicts that never over-claim;
+- :mod:`._rates`: count rates (events per unit of exposure) on exact Garwood bounds, with
+  an over-dispersion guard;
+- :mod:`._quantiles`: distribution-free order-statistic bounds of a quantile;
+- :mod:`._sequences`: failing windows of consecutive frames, judged per sequence;
 - :mod:`._slices`: ODD bands per sample and the slices a requirement is judged on;
 - :mod:`._datasets`: a dataset artefact bound to its data;
 - :mod:`._metrics`: an [H] requirement judged on a dataset, slice by slice;
@@ -73,6 +77,21 @@ from amlas.checks._metrics import (
 )
 from amlas.checks._outputs import GroundTruth, OutputsError
 from amlas.checks._predicted import file_predictions
+from amlas.checks._quantiles import (
+    QuantileBound,
+    QuantileDecision,
+    decide_quantiles,
+    quantile_upper_bound,
+)
+from amlas.checks._rates import (
+    Dispersion,
+    RateDecision,
+    decide_rates,
+    dispersion_index,
+    dispersion_test,
+    poisson_interval,
+    required_exposure,
+)
 from amlas.checks._robustness import (
     TABULAR_PERTURBATIONS,
     perturb,
@@ -80,6 +99,13 @@ from amlas.checks._robustness import (
     stable_predictions,
 )
 from amlas.checks._scenarios import BarrierCount, ScenarioResult, run_scenario
+from amlas.checks._sequences import (
+    SequenceWindows,
+    WindowRate,
+    cluster_bootstrap_window_rate,
+    decide_sequences,
+    window_failures,
+)
 from amlas.checks._slices import (
     OUTSIDE,
     OUTSIDE_CODE,
@@ -110,6 +136,7 @@ __all__ = [
     "Comparison",
     "Dataset",
     "Decision",
+    "Dispersion",
     "Fault",
     "FaultCampaigns",
     "GroundTruth",
@@ -117,11 +144,16 @@ __all__ = [
     "MLEvidence",
     "OutputsError",
     "Predictions",
+    "QuantileBound",
+    "QuantileDecision",
+    "RateDecision",
     "RequirementResult",
     "ScenarioResult",
+    "SequenceWindows",
     "SlicePlan",
     "SliceResult",
     "Verdict",
+    "WindowRate",
     "adversarial_examples",
     "adversarial_predictions",
     "band_codes",
@@ -130,10 +162,16 @@ __all__ = [
     "bootstrap_interval",
     "check_independence",
     "clopper_pearson",
+    "cluster_bootstrap_window_rate",
     "decide_labels",
     "decide_proportion",
+    "decide_quantiles",
+    "decide_rates",
+    "decide_sequences",
     "decide_slices",
     "decision_offsets",
+    "dispersion_index",
+    "dispersion_test",
     "evaluate_indicator",
     "evaluate_requirement",
     "fault_result",
@@ -152,7 +190,10 @@ __all__ = [
     "perturbation_unfit",
     "perturbed_decisions",
     "plan_slices",
+    "poisson_interval",
     "predict",
+    "quantile_upper_bound",
+    "required_exposure",
     "required_samples",
     "requirement_check",
     "requirement_unavailable",
@@ -162,4 +203,5 @@ __all__ = [
     "samples_to_decide",
     "stable_predictions",
     "tolerance_indicator",
+    "window_failures",
 ]

@@ -66,9 +66,9 @@ from amlas.checks._metrics import (
 )
 from amlas.checks._rates import decide_rates, dispersion_test
 from amlas.checks._slices import SlicePlan
-from amlas.checks.metrics import RECALL as _RECALL
 from amlas.checks.metrics import FNR as _FNR
 from amlas.checks.metrics import PRECISION as _PRECISION
+from amlas.checks.metrics import RECALL as _RECALL
 from amlas.checks.metrics import Metric, MetricContext
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.project.artefacts.outputs import Matching
@@ -346,8 +346,7 @@ class DetectionMetric:
             return f"[{dataset.letter}] declares no ground-truth 'objects' to match"
         if _class_code(requirement, dataset.class_names) is None:
             return (
-                f"{self.spec.name} of a detector of several classes needs the requirement's "
-                "'class'"
+                f"{self.spec.name} of a detector of several classes needs the requirement's 'class'"
             )
         return None
 

@@ -32,7 +32,6 @@ from numpy.typing import NDArray
 from amlas.adapters import Model
 from amlas.checks._datasets import Dataset
 from amlas.checks._intervals import Comparison
-from amlas.checks._quantiles import decide_quantiles
 from amlas.checks._metrics import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
@@ -43,6 +42,7 @@ from amlas.checks._metrics import (
     evaluate_indicator,
     judge_bootstrap,
 )
+from amlas.checks._quantiles import decide_quantiles
 from amlas.checks.metrics import MetricContext
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.project.metrics import BUILTIN_SPECS, MetricSpec
@@ -204,7 +204,6 @@ class RegressionMetric:
             resolved,
             problems,
         )
-
 
     def _quantile(
         self,
