@@ -77,17 +77,40 @@ def _project(root: Path, *, predictions: dict[str, Any] | None = None) -> dict[s
             "threshold": 0.8,
             "confidence": 0.95,
         },
+        {
+            "id": "MLR-4",
+            "text": "The 90th percentile of the absolute error at most 0.6 mm",
+            "kind": "performance",
+            "traces_to": ["ALR-1"],
+            "metric": "absolute_error_quantile",
+            "quantile": 0.9,
+            "threshold": 0.6,
+            "confidence": 0.95,
+        },
+        {
+            "id": "MLR-5",
+            "text": "In 95% of sequences, at most 1 estimate in any 5 consecutive frames "
+            "is off by more than 0.75 mm",
+            "kind": "performance",
+            "traces_to": ["ALR-1"],
+            "metric": "sequence_window_rate",
+            "window": {"frames": 5, "max_failures": 1, "failure": "out_of_tolerance"},
+            "tolerance": {"value": 0.75, "unit": "mm"},
+            "threshold": 0.5,
+            "confidence": 0.95,
+        },
     ]
-    docs["J"]["records"][0]["requirements"] = ["MLR-1", "MLR-2", "MLR-3"]
+    judged = ["MLR-1", "MLR-2", "MLR-3", "MLR-4", "MLR-5"]
+    docs["J"]["records"][0]["requirements"] = judged
     # a regressor has no classes: the class-bound rules become rules on the ODD
     by_id = {r["id"]: r for r in docs["L"]["requirements"]}
     del by_id["DR-2"]["rule"]["class"]
     by_id["DR-4"]["rule"] = {"check": "slice_balance", "dimension": "size", "min_fraction": 0.2}
     for requirement in docs["L"]["requirements"]:
-        requirement["traces_to"] = ["MLR-1", "MLR-2", "MLR-3"]
-    docs["M"]["arguments"][0]["requirements"] = ["MLR-1", "MLR-2", "MLR-3"]
+        requirement["traces_to"] = judged
+    docs["M"]["arguments"][0]["requirements"] = judged
     docs["M"]["arguments"][0]["data_requirements"] = [r["id"] for r in docs["L"]["requirements"]]
-    docs["AA"]["activities"][0]["requirements"] = ["MLR-1", "MLR-2", "MLR-3"]
+    docs["AA"]["activities"][0]["requirements"] = judged
     model_sha = hashlib.sha256(b"the team's regressor").hexdigest()
     docs["V"] = {
         "artefact": "V",
@@ -102,15 +125,19 @@ def _project(root: Path, *, predictions: dict[str, Any] | None = None) -> dict[s
     }
     for letter in "NOP":
         docs[letter]["label_column"] = "target"
+        docs[letter]["sequence_column"] = "drive"
+        docs[letter]["frame_column"] = "frame"
         docs[letter].pop("sha256")
     write_project(root, docs)
     for seed, letter in enumerate("NOP", start=1):
         ids, size, target, predicted = _data(seed)
         lighting = ["day" if i % 2 else "night" for i in range(N)]
+        drive = [f"drive-{i // 10}" for i in range(N)]
+        frame = [i % 10 for i in range(N)]
         _write(
             root / docs[letter]["location"],
-            "sample_id,target,size_mm,lighting",
-            list(zip(ids, target, size, lighting, strict=True)),
+            "sample_id,target,size_mm,lighting,drive,frame",
+            list(zip(ids, target, size, lighting, drive, frame, strict=True)),
         )
         if letter == "O":
             _write(
@@ -136,7 +163,7 @@ def test_a_regressor_is_judged_from_its_predictions_file(tmp_path: Path) -> None
     assert not errors, [str(d) for d in errors]
     report = run_project(root, stages=(4,))
     records = _records(root)
-    assert sorted(records) == ["stage4/MLR-1/O", "stage4/MLR-2/O", "stage4/MLR-3/O"]
+    assert sorted(records) == [f"stage4/MLR-{i}/O" for i in range(1, 6)]
     _, size, target, predicted = _data(2)
     error = np.abs(predicted - target)
 
@@ -164,10 +191,28 @@ def test_a_regressor_is_judged_from_its_predictions_file(tmp_path: Path) -> None
     lower = stats.beta.ppf(0.05, k, n - k + 1)
     assert within.results[0]["lower"] == pytest.approx(lower, rel=1e-9)
     assert within.verdict == ("pass" if lower >= 0.8 else "fail")
+    quantile = records["stage4/MLR-4/O"]
+    ordered = np.sort(error)
+    # the exact upper bound of the 0.9-quantile: the k-th order statistic with k the
+    # smallest rank such that P(Binomial(n, 0.9) <= k - 1) >= 0.95
+    k = int(np.argmax(stats.binom.cdf(np.arange(N), N, 0.9) >= 0.95)) + 1
+    assert quantile.resolved["unit"] == "samples"
+    assert quantile.results[0]["bound"] == pytest.approx(float(ordered[k - 1]))
+    assert quantile.verdict == ("pass" if ordered[k - 1] <= 0.6 else "fail")
+
+    windows = records["stage4/MLR-5/O"]
+    assert windows.resolved["unit"] == "sequences"
+    off = (error > 0.75).reshape(-1, 10)  # 40 drives of 10 frames, in file order
+    sliding = np.lib.stride_tricks.sliding_window_view(off, 5, axis=1).sum(axis=2)
+    passing = int((sliding.max(axis=1) <= 1).sum())
+    assert windows.results[0]["samples"] == N // 10
+    assert windows.results[0]["successes"] == passing
+    assert windows.results[0]["windows"] == (N // 10) * 6
+    assert windows.results[0]["windows_failing"] == int((sliding > 1).sum())
     for record in records.values():
         assert "predictions:O" in record.inputs
         assert record.inputs["model"] == hashlib.sha256(b"the team's regressor").hexdigest()
-    assert report.counts()["fail"] == 1
+    assert report.counts()["fail"] >= 1
 
 
 def test_a_new_predictions_file_makes_the_records_stale(tmp_path: Path) -> None:
@@ -215,6 +260,6 @@ def test_a_predictions_file_that_does_not_fit_is_d025(
     _write(root / "predictions/O.csv", "sample_id,predicted", rows)
     with pytest.raises(ProblemError) as caught:
         run_project(root, stages=(4,))
-    assert caught.value.code == "D025"
+    assert caught.value.diagnostic.code == "D025"
     assert "predictions/O.csv" in str(caught.value)
     assert fragment in str(caught.value)

@@ -79,7 +79,7 @@ def read_coco(
     if isinstance(document, dict):
         try:
             names = {int(c["id"]): str(c["name"]) for c in document.get("categories", [])}
-            files = {int(i["id"]): str(i.get("file_name", "")) for i in document["images"]}
+            files = {str(i["id"]): str(i.get("file_name", "")) for i in document["images"]}
         except (KeyError, TypeError, ValueError) as exc:
             raise DatasetError(
                 f"{path}: 'images' and 'categories' need an 'id' each ({exc}); expected a "
@@ -105,8 +105,7 @@ def read_coco(
             "h": h,
         }
         if isinstance(document, dict):
-            image = int(entry["image_id"]) if str(entry["image_id"]).isdigit() else None
-            row["file_name"] = files.get(image, "") if image is not None else ""
+            row["file_name"] = files.get(str(entry["image_id"]), "")
             row["iscrowd"] = float(entry.get("iscrowd", 0) or 0)
         if "score" in entry:
             row["score"] = entry["score"] if entry["score"] is not None else float("nan")

@@ -69,7 +69,7 @@ from amlas.checks._slices import SlicePlan
 from amlas.checks.metrics import FNR as _FNR
 from amlas.checks.metrics import PRECISION as _PRECISION
 from amlas.checks.metrics import RECALL as _RECALL
-from amlas.checks.metrics import Metric, MetricContext
+from amlas.checks.metrics import MetricContext, _Builtin
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.project.artefacts.outputs import Matching
 from amlas.project.metrics import BUILTIN_SPECS, MetricSpec
@@ -214,6 +214,7 @@ def localisation_result(
         problems.append("name the 'class' the requirement is about")
     if problems or requirement.tolerance is None:
         return _inconclusive(requirement, dataset, check, resolved, problems or ["no tolerance"])
+    assert cls is not None
     tolerance = requirement.tolerance
     resolved["tolerance"] = tolerance.model_dump(mode="json")
     matches = detection_matches(dataset, predictions, matching, cls)
@@ -318,7 +319,7 @@ class DetectionMetric:
 
     spec: MetricSpec
     distributions: tuple[str, ...] = ()
-    fallback: Metric | None = None
+    fallback: _Builtin | None = None
 
     def check_name(self, requirement: MLSafetyRequirement) -> str:
         if self.fallback is not None:
@@ -532,7 +533,7 @@ class DetectionMetric:
         )
 
 
-def _metric(name: str, fallback: Metric | None = None) -> DetectionMetric:
+def _metric(name: str, fallback: _Builtin | None = None) -> DetectionMetric:
     return DetectionMetric(BUILTIN_SPECS[name], fallback=fallback)
 
 

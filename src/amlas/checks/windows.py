@@ -78,11 +78,11 @@ def frame_failures(
         )
     wrong = predictions.labels != dataset.labels
     if failure == "missed_class":
-        cls = requirement.class_
-        if cls is None:
+        name = requirement.class_
+        if name is None:
             raise ValueError("missed_class needs the requirement's 'class'")
-        return dataset.label_is(cls) & ~predictions.predicted_is(cls), (
-            f"a frame of class {cls!r} not predicted as {cls!r}"
+        return dataset.label_is(name) & ~predictions.predicted_is(name), (
+            f"a frame of class {name!r} not predicted as {name!r}"
         )
     return wrong | predictions.invalid, "a frame classified wrongly"
 

@@ -328,8 +328,11 @@ def _check_columns(
         wanted.append((("content_columns", i), name, "content column"))
     environment = project.environment
     if environment is not None:
+        per_object = set(dataset.objects.odd_columns) if dataset.objects is not None else set()
         for dimension in environment.dimensions:
             column = dataset.odd_columns.get(dimension.id, dimension.column)
+            if column is None and dimension.id in per_object:
+                continue  # the objects carry it (a pedestrian's distance), not the images
             if column is None:
                 diagnostics.add(
                     "D007",
