@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 from scipy import stats
 
 from amlas import Severity, check_project
@@ -339,3 +340,67 @@ def test_bad_ground_truth_is_d024(tmp_path: Path) -> None:
         run_project(root, stages=(4,))
     assert caught.value.diagnostic.code == "D024"
     assert "O-objects.csv" in str(caught.value)
+
+
+def test_the_verifiers_predictions_on_sealed_data_are_imported_sealed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from amlas.evidence import ProjectInputs, seal_dataset
+    from amlas.sealing import AccessLog, generate_key
+    from cli_helpers import run
+
+    root = tmp_path / "project"
+    docs = _project(root)
+    docs["V"]["predictions"]["P"] = {"location": "predictions/P.csv", "score_column": "score"}
+    (root / "4-learning/V-model.yaml").write_text(yaml.safe_dump(docs["V"]), encoding="utf-8")
+    key_path = tmp_path / "verifier.key"
+    key = generate_key(key_path)
+    seal_dataset(check_project(root).project, "P", key)
+    assert not (root / "data/P-objects.csv").exists()  # sealed with [P]
+    assert (root / "data/P-objects.csv.sealed").is_file()
+    _, _, detections = _generate(3)
+    outside = tmp_path / "their-pipeline-P.csv"
+    _csv(outside, "sample_id,class,x,y,w,h,score", detections)
+
+    # a file that does not fit [P] is refused before anything is sealed
+    bad = tmp_path / "bad.csv"
+    _csv(bad, "sample_id,class,x,y,w,h,score", [["nobody", "pedestrian", 1, 1, 2, 2, 0.5]])
+    code, _, err = run(
+        capsys, "predictions", "import", str(root), str(bad), "--key-file", str(key_path)
+    )
+    assert code == 2
+    assert "D025" in err
+    assert not (root / "predictions/P.csv.sealed").exists()
+
+    code, out, _ = run(
+        capsys, "predictions", "import", str(root), str(outside), "--key-file", str(key_path)
+    )
+    assert code == 0, out
+    assert "predictions/P.csv.sealed" in out
+    assert not (root / "predictions/P.csv").exists()
+    loaded = check_project(root)
+    assert not [d for d in loaded.diagnostics.items if d.severity is Severity.ERROR]
+
+    run_project(root, role="verifier", stages=(5,), key=key)
+    with open_store("fs://evidence", root=root) as store:
+        record = store.latest("stage5/MLR-1/P")
+    assert record is not None
+    import hashlib
+
+    assert record.inputs["predictions:P"] == hashlib.sha256(outside.read_bytes()).hexdigest()
+    assert record.inputs["objects:P"]
+    events = [
+        (e.event, e.details.get("companion"))
+        for e in AccessLog(root / "5-verification/P-access-log.jsonl").entries()
+    ]
+    assert ("seal", "ground-truth objects") in events
+    assert ("seal", "predictions") in events
+    assert ("unseal", "predictions") in events
+    assert ProjectInputs(check_project(root).project).stale(record) == []
+
+    # the developer never reads them: stage 4 runs, stage 5 is the verifier's
+    run_project(root, stages=(4,))
+    # a plaintext copy in the project is an error of the project
+    _csv(root / "predictions/P.csv", "sample_id,class,x,y,w,h,score", detections)
+    codes = {d.code for d in check_project(root).diagnostics.items}
+    assert "D013" in codes

@@ -75,7 +75,7 @@ from amlas.checks._metrics import (
     overall_verdict,
     predict,
 )
-from amlas.checks._outputs import GroundTruth, OutputsError
+from amlas.checks._outputs import GroundTruth, OutputsError, read_outputs_table
 from amlas.checks._predicted import file_predictions
 from amlas.checks._quantiles import (
     QuantileBound,
@@ -193,6 +193,7 @@ __all__ = [
     "poisson_interval",
     "predict",
     "quantile_upper_bound",
+    "read_outputs_table",
     "required_exposure",
     "required_samples",
     "requirement_check",

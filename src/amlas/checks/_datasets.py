@@ -282,7 +282,9 @@ def bind_dataset(
     )
 
 
-def load_dataset(project: Project, letter: str, *, data: bytes | None = None) -> Dataset:
+def load_dataset(
+    project: Project, letter: str, *, data: bytes | None = None, objects: Table | None = None
+) -> Dataset:
     """Read and bind the dataset ``letter``; ``data`` holds decrypted bytes of a sealed
     dataset, which are read in memory and never written to disk."""
     document = project.datasets()[letter]
@@ -291,4 +293,4 @@ def load_dataset(project: Project, letter: str, *, data: bytes | None = None) ->
     table = read_table(
         root / document.location, document.format, metadata_table=metadata, data=data
     )
-    return bind_dataset(project, letter, table)
+    return bind_dataset(project, letter, table, objects=objects)

@@ -82,6 +82,8 @@ class Predictions:
     matching applies its score threshold)."""
     source: str = "model"
     """Where the predictions come from: 'model' (amlas ran it) or the predictions file."""
+    sha256: str | None = None
+    """The SHA-256 of the predictions file read (None when amlas ran the model)."""
     _memo: dict[str, NDArray[np.bool_]] = field(default_factory=dict, repr=False, compare=False)
 
     def foreign(self, classes: list[str]) -> NDArray[np.bool_]:

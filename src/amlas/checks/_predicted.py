@@ -57,21 +57,46 @@ def file_predictions(
         )
         invalid = np.zeros(n, dtype=bool)
         return Predictions(
-            nothing, None, names, None, None, invalid, boxes=boxes, source=spec.location
+            nothing,
+            None,
+            names,
+            None,
+            None,
+            invalid,
+            boxes=boxes,
+            source=spec.location,
+            sha256=table.sha256,
         )
     if task == "regression":
         values = predicted_values(table, spec, ids=dataset.ids, reveal=reveal)
         invalid = np.asarray(~np.isfinite(values), dtype=bool)
         return Predictions(
-            nothing, None, names, None, None, invalid, values=values, source=spec.location
+            nothing,
+            None,
+            names,
+            None,
+            None,
+            invalid,
+            values=values,
+            source=spec.location,
+            sha256=table.sha256,
         )
     labels, proba = predicted_labels(table, spec, ids=dataset.ids, classes=classes, reveal=reveal)
     if proba is not None:
         invalid = np.asarray(~np.isfinite(proba).all(axis=1), dtype=bool)
         decided = decide_labels(proba, names, positive=positive, threshold=threshold)
         return Predictions(
-            decided, proba, names, positive, threshold, invalid, source=spec.location
+            decided,
+            proba,
+            names,
+            positive,
+            threshold,
+            invalid,
+            source=spec.location,
+            sha256=table.sha256,
         )
     assert labels is not None
     invalid = np.zeros(n, dtype=bool)
-    return Predictions(labels, None, names, None, None, invalid, source=spec.location)
+    return Predictions(
+        labels, None, names, None, None, invalid, source=spec.location, sha256=table.sha256
+    )

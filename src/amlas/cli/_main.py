@@ -33,6 +33,7 @@ from amlas.cli._impact import impact
 from amlas.cli._monitor import monitor
 from amlas.cli._output import echo
 from amlas.cli._plugins import plugins
+from amlas.cli._predictions import predictions
 from amlas.diagnostics import (
     CODES,
     Severity,
@@ -884,3 +885,4 @@ def main(argv: list[str] | None = None) -> None:
 
 cli.add_command(impact)
 cli.add_command(plugins)
+cli.add_command(predictions)

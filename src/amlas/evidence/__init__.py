@@ -36,11 +36,16 @@ Record keys are built and read by :mod:`amlas.evidence.keys`. The run that makes
 """
 
 from amlas.evidence import keys
+from amlas.evidence._actor import check_verifier_key, current_actor
+from amlas.evidence._companions import (
+    companion_sealed,
+    open_companion,
+    seal_companion,
+    sealed_companion_hash,
+)
 from amlas.evidence._custody import (
     SealOutcome,
     Unsealed,
-    check_verifier_key,
-    current_actor,
     open_sealed,
     record_use,
     seal_dataset,
@@ -97,6 +102,7 @@ __all__ = [
     "canonical_hash",
     "check_signatures",
     "check_verifier_key",
+    "companion_sealed",
     "current_actor",
     "detail_status",
     "file_hash",
@@ -104,12 +110,15 @@ __all__ = [
     "keys",
     "model_code_file",
     "module_file",
+    "open_companion",
     "open_evidence_detail",
     "open_sealed",
     "open_store",
     "record_use",
+    "seal_companion",
     "seal_dataset",
     "seal_record_detail",
+    "sealed_companion_hash",
     "sign_record",
     "store_uri",
     "using_store",

@@ -8,8 +8,6 @@ the ``sealed:`` block that tells every later command the data is sealed.
 
 from __future__ import annotations
 
-import getpass
-import os
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +15,8 @@ from pathlib import Path
 
 from amlas.adapters import pack_folder
 from amlas.errors import UsageError
+from amlas.evidence._actor import check_verifier_key, current_actor
+from amlas.evidence._companions import seal_companion
 from amlas.evidence._store import EvidenceStore, StoreError
 from amlas.fileio import atomic_write_text
 from amlas.hashing import sha256_file
@@ -29,7 +29,6 @@ from amlas.sealing import (
     SealError,
     VerifierKey,
     check_usage,
-    public_key_id,
     public_key_of,
     read_header,
     seal_file,
@@ -50,17 +49,6 @@ __all__ = [
 ]
 
 DEFAULT_ACCESS_LOG = "5-verification/P-access-log.jsonl"
-
-
-def current_actor() -> str:
-    """Who is running the command, for the access log (``AMLAS_ACTOR`` overrides)."""
-    explicit = os.environ.get("AMLAS_ACTOR")
-    if explicit:
-        return explicit
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "unknown"
 
 
 @dataclass(frozen=True)
@@ -142,6 +130,21 @@ def seal_dataset(
     if document.sealed is None:
         _append_sealed_block(project, letter, sealed_rel, log_rel)
         updated = True
+    objects = document.objects
+    if objects is not None and (project.root / objects.location).is_file():
+        # a detector's ground truth is as much [P] as its images
+        seal_companion(
+            project,
+            letter,
+            objects.location,
+            key,
+            what="ground-truth objects",
+            access_log=log_rel,
+            keep_plaintext=keep_plaintext,
+            key_checked=True,
+            actor=actor,
+            now=now,
+        )
     _ignore_plaintext(project.root, document.location)
     if not keep_plaintext:
         if source.is_dir():
@@ -149,37 +152,6 @@ def seal_dataset(
         else:
             source.unlink()
     return SealOutcome(header, sealed_rel, log_rel, entry, not keep_plaintext, updated)
-
-
-def check_verifier_key(project: Project, key: VerifierKey) -> None:
-    """Refuse a verifier key whose public key is not the one the project declares.
-
-    Raises:
-        UsageError: the project declares another verifier key.
-    """
-    declared = project.manifest.verifier_key
-    mine = public_key_of(key)
-    if declared is not None and declared != mine:
-        raise UsageError(
-            f"{MANIFEST_FILE} declares verifier_key {public_key_id(declared)}, but verifier "
-            f"key {key.key_id} has public key {public_key_id(mine)}; use the project's "
-            "verifier key (a new verifier's key replaces the old one only by a reviewed edit "
-            f"of {MANIFEST_FILE})"
-        )
-    if declared is None and _declared_in_text(project):
-        raise UsageError(
-            f"{MANIFEST_FILE} has a verifier_key line that does not load; fix it "
-            "('amlas check' says how) before using the verifier key"
-        )
-
-
-def _declared_in_text(project: Project) -> bool:
-    path = project.root / MANIFEST_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
-    return any(line.startswith("verifier_key:") for line in text.splitlines())
 
 
 def declare_verifier_key(project: Project, key: VerifierKey) -> bool:

@@ -15,6 +15,7 @@ Input names and what they hash:
   [V] declares); ``model_code``: a python callable's module source.
 * ``objects:X``: the file of [X]'s ground-truth objects (a detector's boxes).
 * ``predictions:X``: the file of predictions [V] declares for [X] (made outside amlas).
+  Both, when sealed with [X], by the plaintext hash their sealed header carries.
 * ``requirement:ID``: the canonical JSON of the [H] or [L] item.
 * ``environment``: the canonical JSON of [B].
 * ``access_log:X``: an entry of [X]'s access log; current while the log still holds it.
@@ -31,6 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from amlas.evidence._companions import sealed_companion_hash
 from amlas.evidence._record import EvidenceRecord
 from amlas.hashing import sha256_file
 from amlas.project import Project
@@ -138,7 +140,12 @@ class ProjectInputs:
                 ref = project.get("V", ModelReference)
                 spec = ref.predictions_for(arg) if ref is not None else None
                 relative = spec.location if spec is not None else None
-            if relative is None or not (project.root / relative).exists():
+            if relative is None:
+                return None
+            sealed = sealed_companion_hash(project.root, relative)
+            if sealed is not None:  # sealed with [X]: the plaintext hash its header carries
+                return sealed
+            if not (project.root / relative).exists():
                 return None
             return project.content_hash(project.root / relative)
         if kind == "model_code":

@@ -15,7 +15,14 @@ from typing import Literal, Protocol
 from pydantic import BaseModel
 
 from amlas.adapters import Model, load_model
-from amlas.checks import Dataset, Predictions, file_predictions, load_dataset, predict
+from amlas.checks import (
+    Dataset,
+    Predictions,
+    file_predictions,
+    load_dataset,
+    predict,
+    read_outputs_table,
+)
 from amlas.diagnostics import Diagnostics
 from amlas.errors import ProblemError
 from amlas.evidence import (
@@ -23,13 +30,14 @@ from amlas.evidence import (
     Unsealed,
     canonical_hash,
     model_code_file,
+    open_companion,
     open_sealed,
     seal_record_detail,
 )
 from amlas.hashing import sha256_file
 from amlas.project import Project
 from amlas.project.artefacts import ModelReference
-from amlas.sealing import VerifierKey
+from amlas.sealing import SealError, VerifierKey
 from amlas.verify._planned import Plan, PlannedCheck
 
 __all__ = ["Reporter", "RunContext", "RunReport", "SummaryRow"]
@@ -147,8 +155,34 @@ class RunContext:
                 )
                 self.unsealed[letter] = unsealed
                 data = unsealed.data
-            self.datasets[letter] = load_dataset(self.project, letter, data=data)
+            objects = None
+            if document.sealed is not None and document.objects is not None:
+                spec = document.objects
+                raw = self._companion(letter, spec.location, "ground-truth objects")
+                objects = read_outputs_table(self.project.root, spec, data=raw)
+            self.datasets[letter] = load_dataset(self.project, letter, data=data, objects=objects)
         return self.datasets[letter]
+
+    def _companion(self, letter: str, location: str, what: str) -> bytes:
+        """A file sealed with [``letter``] (its objects, the predictions on it), unsealed
+        in memory with the verifier key and logged."""
+        if self.key is None:
+            raise ProblemError(
+                f"the {what} of [{letter}] are sealed: give the verifier key with --key-file",
+                code="R060",
+                path=f"[{letter}]",
+            )
+        try:
+            return open_companion(
+                self.project,
+                letter,
+                location,
+                self.key,
+                what=what,
+                purpose=f"amlas run, stages {self.report.stages}, run {self.report.run_id}",
+            )
+        except SealError as exc:
+            raise ProblemError(str(exc), code="R060", path=f"[{letter}]") from None
 
     def data_inputs(self, letter: str) -> dict[str, str]:
         """The hash of the data read for ``letter`` and, for sealed data, the access-log
@@ -250,11 +284,9 @@ class RunContext:
         dataset = self.datasets.get(letter)
         if dataset is not None and dataset.truth is not None:
             out[f"objects:{letter}"] = dataset.truth.sha256
-        ref = self.model_reference
-        spec = ref.predictions_for(letter) if ref is not None else None
-        if spec is not None:
-            hashed = self.project.content_hash(self.project.root / spec.location)
-            out[f"predictions:{letter}"] = str(hashed)
+        predictions = self._predictions.get(letter)
+        if predictions is not None and predictions.sha256 is not None:
+            out[f"predictions:{letter}"] = predictions.sha256
         return out
 
     def classes(self) -> list[str]:
@@ -289,6 +321,12 @@ class RunContext:
             spec = ref.predictions_for(letter)
             if spec is not None:
                 component = self.project.component
+                table = None
+                if dataset.document.sealed is not None:  # the verifier's, sealed with [X]
+                    raw = self._companion(letter, spec.location, "predictions")
+                    table = read_outputs_table(
+                        self.project.root, spec, data=raw, truth=dataset.document.objects
+                    )
                 self._predictions[letter] = file_predictions(
                     self.project.root,
                     spec,
@@ -297,6 +335,7 @@ class RunContext:
                     classes=self.classes(),
                     positive=positive,
                     threshold=threshold,
+                    table=table,
                 )
                 return self._predictions[letter]
             advance = self.reporter.task(f"predict [{letter}]", len(dataset))

@@ -19,6 +19,7 @@ from amlas.project.artefacts import (
     CATEGORIES,
     DataJustification,
     DatasetDocument,
+    ModelReference,
 )
 from amlas.project.artefacts.data import Duplicates
 from amlas.project.rules._registry import rule
@@ -193,6 +194,41 @@ def datasets_exist_and_differ(project: Project, diagnostics: Diagnostics) -> Non
             _check_columns(project, letter, dataset, target, diagnostics)
 
 
+def _check_companions(
+    project: Project, letter: str, dataset: DatasetDocument, diagnostics: Diagnostics
+) -> None:
+    """The files sealed with a sealed dataset (a detector's objects, the predictions [V]
+    declares on it) are sealed too: their plaintext is gone and the objects' sealed copy
+    is there (predictions arrive sealed with 'amlas predictions import')."""
+    root = project.root
+    model = project.get("V", ModelReference)
+    companions: list[tuple[str, tuple[str | int, ...], str, str]] = []
+    if dataset.objects is not None:
+        companions.append((letter, ("objects", "location"), dataset.objects.location, "objects"))
+    spec = model.predictions_for(letter) if model is not None else None
+    if spec is not None:
+        companions.append(("V", ("predictions", letter, "location"), spec.location, "predictions"))
+    sealer = {"objects": "amlas seal", "predictions": "amlas predictions import"}
+    for artefact, path, location, what in companions:
+        if path_problem(root, location) is None and probe(root / location) == "file":
+            diagnostics.add(
+                "D013",
+                f"[{letter}] is sealed, yet the plaintext of its {what} {location!r} is in the "
+                "project",
+                project.locate(artefact, path),
+                hint=f"the verifier seals it ({sealer[what]}); delete the plaintext and purge "
+                "it from version-control history",
+            )
+        elif what == "objects" and not (root / (location + ".sealed")).is_file():
+            diagnostics.add(
+                "D014",
+                f"[{letter}] is sealed, but the sealed copy of its objects "
+                f"{location + '.sealed'!r} is missing",
+                project.locate(artefact, path),
+                hint="restore it from version control, or have the verifier re-seal [P]",
+            )
+
+
 def _check_sealed(
     project: Project, letter: str, dataset: DatasetDocument, diagnostics: Diagnostics
 ) -> None:
@@ -221,6 +257,7 @@ def _check_sealed(
             hint="delete it (and purge it from version-control history); the sealed copy "
             f"{sealed.file!r} is what the verifier uses",
         )
+    _check_companions(project, letter, dataset, diagnostics)
     target = require_file(
         project,
         letter,
