@@ -5,6 +5,7 @@ the project model; the checks bind artefact fields to these calls."""
 
 from amlas.adapters._callable import call_loader, import_callable
 from amlas.adapters._coco import coco_categories, read_coco
+from amlas.adapters._detector import Detections, detect_batched
 from amlas.adapters._model import Model, ModelError, ModelFormat, ModelOptions
 from amlas.adapters._models import (
     GuardedModel,
@@ -28,6 +29,7 @@ __all__ = [
     "ColumnError",
     "DatasetError",
     "DatasetReader",
+    "Detections",
     "GuardedModel",
     "Model",
     "ModelError",
@@ -40,6 +42,7 @@ __all__ = [
     "coco_categories",
     "dataset_reader",
     "dataset_readers",
+    "detect_batched",
     "import_callable",
     "load_model",
     "model_format",

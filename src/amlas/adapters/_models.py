@@ -227,6 +227,13 @@ class GuardedModel:
             self._source, "predicting labels", self.timeout_s, lambda: self.inner.predict(x)
         )
 
+    def detect(self, x: NDArray[np.generic]) -> Any:
+        """A detector's boxes (``python_detector``), within the time limit."""
+        detect = getattr(self.inner, "detect", None)
+        if detect is None:
+            raise AttributeError("detect")
+        return _guarded_call(self._source, "detecting", self.timeout_s, lambda: detect(x))
+
 
 def predict_batched(
     model: Model,

@@ -76,7 +76,7 @@ from amlas.checks._metrics import (
     predict,
 )
 from amlas.checks._outputs import GroundTruth, OutputsError, read_outputs_table
-from amlas.checks._predicted import file_predictions
+from amlas.checks._predicted import detector_predictions, file_predictions
 from amlas.checks._quantiles import (
     QuantileBound,
     QuantileDecision,
@@ -170,6 +170,7 @@ __all__ = [
     "decide_sequences",
     "decide_slices",
     "decision_offsets",
+    "detector_predictions",
     "dispersion_index",
     "dispersion_test",
     "evaluate_indicator",

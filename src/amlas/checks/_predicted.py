@@ -5,11 +5,13 @@ detectors (boxes with scores)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from amlas.adapters import Table
+from amlas.adapters import Model, Table, detect_batched
+from amlas.checks._boxes import Boxes
 from amlas.checks._datasets import Dataset
 from amlas.checks._metrics import Predictions, decide_labels
 from amlas.checks._outputs import (
@@ -20,7 +22,39 @@ from amlas.checks._outputs import (
 )
 from amlas.project.artefacts.outputs import PredictionsFile
 
-__all__ = ["file_predictions"]
+__all__ = ["detector_predictions", "file_predictions"]
+
+
+def detector_predictions(
+    model: Model,
+    dataset: Dataset,
+    *,
+    batch_size: int = 256,
+    progress: Callable[[int], None] | None = None,
+) -> Predictions:
+    """A detector's boxes on every image of ``dataset``, run by amlas (``python_detector``),
+    in pixels: the truth's unit must be pixels too."""
+    found = detect_batched(model, dataset.inputs, batch_size=batch_size, progress=progress)
+    truth = dataset.truth
+    if truth is not None and truth.unit != "pixel":
+        width, height = float(dataset.inputs.shape[2]), float(dataset.inputs.shape[1])
+        scale = np.array([width, height, width, height])
+        xyxy = found.xyxy / scale
+    else:
+        xyxy = found.xyxy
+    n = len(dataset)
+    boxes = Boxes(image=found.image, cls=found.cls, xyxy=xyxy, n_images=n, score=found.score)
+    nothing = np.full(n, "", dtype=np.str_)
+    return Predictions(
+        nothing,
+        None,
+        tuple(model.classes),
+        None,
+        None,
+        np.zeros(n, dtype=bool),
+        boxes=boxes,
+        source="model",
+    )
 
 
 def file_predictions(

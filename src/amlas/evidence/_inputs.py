@@ -80,7 +80,9 @@ def model_code_file(project: Project) -> Path | None:
     from amlas.project.artefacts import ModelReference
 
     ref = project.get("V", ModelReference)
-    if ref is None or ref.format not in ("python_callable", "torch") or not ref.callable:
+    if ref is None or ref.format not in ("python_callable", "python_detector", "torch"):
+        return None
+    if not ref.callable:
         return None
     return module_file(project.root, ref.callable)
 

@@ -18,6 +18,7 @@ from amlas.adapters import Model, load_model
 from amlas.checks import (
     Dataset,
     Predictions,
+    detector_predictions,
     file_predictions,
     load_dataset,
     predict,
@@ -339,6 +340,15 @@ class RunContext:
                 )
                 return self._predictions[letter]
             advance = self.reporter.task(f"predict [{letter}]", len(dataset))
+            component = self.project.component
+            if component is not None and component.task == "object_detection":
+                self._predictions[letter] = detector_predictions(
+                    self.model(),
+                    dataset,
+                    batch_size=min(self.batch_size, 256),
+                    progress=advance,
+                )
+                return self._predictions[letter]
             self._predictions[letter] = predict(
                 self.model(),
                 dataset.inputs,

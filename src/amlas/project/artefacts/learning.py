@@ -195,8 +195,10 @@ class ModelReference(ArtefactDocument):
                 "come from another model",
                 {"produced": self.produced_by[:12] + "...", "sha": self.sha256[:12] + "..."},
             )
-        if self.format == "python_callable" and self.callable is None:
+        if self.format in ("python_callable", "python_detector") and self.callable is None:
             raise PydanticCustomError(
-                "amlas_missing", "format 'python_callable' needs 'callable: module:function'", {}
+                "amlas_missing",
+                "format '{format}' needs 'callable: module:function'",
+                {"format": self.format},
             )
         return self
