@@ -87,15 +87,23 @@ def _project(root: Path) -> None:
     docs["H"]["requirements"] = [
         {"id": "MLR-1", "text": "Finds boxes", "kind": "performance", "traces_to": ["ALR-1"],
          "metric": "recall", "class": "box", "threshold": 0.9, "confidence": 0.95},
+        {"id": "MLR-2", "text": "Still finds them in dim light", "kind": "robustness",
+         "traces_to": ["ALR-1"], "metric": "prediction_stability", "threshold": 0.5,
+         "confidence": 0.95,
+         "perturbation": {"kind": "brightness", "magnitude": 0.6, "unit": "relative"}},
+        {"id": "MLR-3", "text": "Finds boxes through noise", "kind": "robustness",
+         "traces_to": ["ALR-1"], "metric": "recall", "class": "box", "threshold": 0.5,
+         "confidence": 0.95,
+         "perturbation": {"kind": "gaussian_noise", "magnitude": 20, "unit": "intensity"}},
     ]  # fmt: skip
     for doc, field in (("J", "records"), ("M", "arguments"), ("AA", "activities")):
-        docs[doc][field][0]["requirements"] = ["MLR-1"]
+        docs[doc][field][0]["requirements"] = ["MLR-1", "MLR-2", "MLR-3"]
     by_id = {r["id"]: r for r in docs["L"]["requirements"]}
     del by_id["DR-2"]["rule"]["class"]
     by_id["DR-2"]["rule"]["dimensions"] = ["lighting"]
     by_id["DR-4"]["rule"] = {"check": "slice_balance", "dimension": "lighting", "min_fraction": 0.2}
     for requirement in docs["L"]["requirements"]:
-        requirement["traces_to"] = ["MLR-1"]
+        requirement["traces_to"] = ["MLR-1", "MLR-2", "MLR-3"]
     docs["V"] = {
         "artefact": "V",
         "version": "1.0.0",
@@ -149,6 +157,28 @@ def test_amlas_runs_the_detector_on_the_images(tmp_path: Path) -> None:
         record.inputs["model_code"] == hashlib.sha256((root / "blobs.py").read_bytes()).hexdigest()
     )
     assert record.resolved["predictions"] == "model"
+
+
+def test_image_corruptions_apply_to_the_detector(tmp_path: Path) -> None:
+    """Dimming by 60% takes every rectangle (200) below the detector's threshold (100):
+    nothing found on the clean images is found any more; noise of sigma 20 changes
+    nothing."""
+    root = tmp_path / "project"
+    _project(root)
+    run_project(root, stages=(4,))
+    _, objects = _images(2)
+    stability = _recall(root, "stage4/MLR-2/O")
+    assert stability.check == "robustness.prediction_stability"
+    assert stability.resolved["perturbation"]["kind"] == "brightness"
+    assert stability.results[0]["samples"] == len(objects)  # found on the clean images
+    assert stability.results[0]["successes"] == 0
+    assert stability.verdict == "fail"
+    noisy = _recall(root, "stage4/MLR-3/O")
+    assert noisy.check == "robustness.recall"
+    assert noisy.results[0]["samples"] == len(objects)
+    # noise of sigma 20 stays far inside the margin (rectangles 200, threshold 100, black 0)
+    assert noisy.results[0]["successes"] == len(objects)
+    assert noisy.verdict == "pass"
 
 
 def test_stage5_runs_it_on_sealed_images_and_sealed_truth(tmp_path: Path) -> None:

@@ -29,6 +29,11 @@ it has none, [D]'s. Each metric states its unit of analysis in the record
     Unit: matched objects of ``class``. The share whose localisation error (the
     ``tolerance.measure``: ``centre_distance`` or ``max_edge_distance``, in the boxes'
     unit) is at most ``tolerance.value``; exact.
+``recall`` / ``fnr`` with a ``perturbation``, ``prediction_stability``
+    Under an image corruption of stage 5 (noise, blur, brightness, contrast, rotation,
+    occlusion; a detector amlas runs itself): an object counts as found only when a
+    detection matches it on every corrupted copy; ``prediction_stability`` is the share of
+    the objects found on the clean images that are still found.
 ``average_precision``
     COCO AP (101 recall points; the mean over ``matching.iou_thresholds`` when given),
     with a seeded percentile bootstrap over images for its bound (Bonferroni across
@@ -48,10 +53,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from amlas.adapters import Model
+from amlas.adapters import Model, detect_batched
 from amlas.checks._boxes import Boxes
 from amlas.checks._datasets import Dataset
 from amlas.checks._detection_ap import average_precision
+from amlas.checks._images import IMAGE_PERTURBATIONS, perturb_images
 from amlas.checks._intervals import Comparison
 from amlas.checks._matching import Matches, image_counts, match
 from amlas.checks._metrics import (
@@ -65,9 +71,11 @@ from amlas.checks._metrics import (
     judge_bootstrap,
 )
 from amlas.checks._rates import decide_rates, dispersion_test
+from amlas.checks._robustness import perturbation_seed
 from amlas.checks._slices import SlicePlan
 from amlas.checks.metrics import FNR as _FNR
 from amlas.checks.metrics import PRECISION as _PRECISION
+from amlas.checks.metrics import PREDICTION_STABILITY as _PREDICTION_STABILITY
 from amlas.checks.metrics import RECALL as _RECALL
 from amlas.checks.metrics import MetricContext, _Builtin
 from amlas.project.artefacts import MLSafetyRequirement
@@ -81,6 +89,7 @@ __all__ = [
     "IMAGE_FALSE_POSITIVE_RATE",
     "IMAGE_RECALL",
     "PRECISION",
+    "PREDICTION_STABILITY",
     "RECALL",
     "DetectionMetric",
     "detection_matches",
@@ -349,6 +358,17 @@ class DetectionMetric:
             return (
                 f"{self.spec.name} of a detector of several classes needs the requirement's 'class'"
             )
+        perturbation = requirement.perturbation
+        if perturbation is not None or self.spec.name == "prediction_stability":
+            if perturbation is None:
+                return f"{self.spec.name} needs a 'perturbation' to apply"
+            if perturbation.kind not in IMAGE_PERTURBATIONS:
+                return (
+                    f"a detector's robustness is tested under image corruptions "
+                    f"({', '.join(sorted(IMAGE_PERTURBATIONS))}), not {perturbation.kind!r}"
+                )
+            if model is None:
+                return "corrupted images need a detector amlas can run ([V] python_detector)"
         return None
 
     def evaluate(
@@ -369,6 +389,7 @@ class DetectionMetric:
             "false_positives_per_image": "images (false positives per image)",
             "image_false_positive_rate": "images",
             "average_precision": "images (bootstrap resampling unit)",
+            "prediction_stability": "ground-truth objects found on the clean images",
         }
         resolved, problems, matching = _setup(
             requirement, dataset, predictions, self.spec, units[name]
@@ -383,6 +404,10 @@ class DetectionMetric:
         resolved["class"] = dataset.class_names[cls]
         matches = detection_matches(dataset, predictions, matching, cls)
         comparison: Comparison = resolved["comparison"]
+        if requirement.perturbation is not None or name == "prediction_stability":
+            return self._perturbed(
+                requirement, dataset, matching, cls, matches, context, check, resolved, problems
+            )
         if name in ("recall", "fnr"):
             relevant = matches.gt_evaluated & ~matches.gt_ignored
             found = relevant & matches.gt_matched
@@ -425,6 +450,79 @@ class DetectionMetric:
             )
         return self._average_precision(
             requirement, dataset, predictions, matching, cls, check, resolved, problems
+        )
+
+    def _perturbed(
+        self,
+        requirement: MLSafetyRequirement,
+        dataset: Dataset,
+        matching: Matching,
+        cls: int,
+        matches: Matches,
+        context: MetricContext,
+        check: str,
+        resolved: dict[str, Any],
+        problems: list[str],
+    ) -> RequirementResult:
+        """Objects found under the requirement's image corruption: an object counts as
+        found only when a detection matches it on every perturbed copy (both directions,
+        where there are two). ``prediction_stability`` counts, of the objects found on the
+        clean images, those still found; ``recall``/``fnr`` count every object."""
+        perturbation = requirement.perturbation
+        assert perturbation is not None
+        images = np.asarray(dataset.inputs)
+        if images.dtype == np.uint8:
+            value_range = (0.0, 255.0)
+        else:
+            value_range = (float(images.min()), float(images.max()))
+        copies, described = perturb_images(
+            images, perturbation, seed=perturbation_seed(requirement.id), value_range=value_range
+        )
+        model = context.model()
+        advance = context.task(f"perturb {requirement.id} [{dataset.letter}]", None)
+        truth = dataset.truth
+        assert truth is not None
+        found = np.ones(len(truth.boxes), dtype=bool)
+        for copy in copies:
+            detected = detect_batched(
+                model, copy, batch_size=min(context.batch_size, 256), progress=advance
+            )
+            boxes = Boxes(
+                image=detected.image,
+                cls=detected.cls,
+                xyxy=detected.xyxy,
+                n_images=len(dataset),
+                score=detected.score,
+            )
+            again = match(
+                truth.boxes,
+                boxes,
+                iou_threshold=matching.iou_threshold,
+                score_threshold=matching.score_threshold,
+                classes=None if matching.class_agnostic else [cls],
+                max_detections=matching.max_detections,
+                class_agnostic=matching.class_agnostic,
+            )
+            found &= again.gt_matched
+        resolved["perturbation"] = described
+        relevant = matches.gt_evaluated & ~matches.gt_ignored
+        if self.spec.name == "prediction_stability":
+            trial = relevant & matches.gt_matched
+            success = trial & found
+        else:
+            trial = relevant
+            success = relevant & found if self.spec.name == "recall" else relevant & ~found
+        return evaluate_indicator(
+            requirement,
+            dataset,
+            None,
+            trial,
+            success,
+            check=check,
+            resolved=resolved,
+            problems=problems,
+            plan=_object_plan(requirement, dataset),
+            ids=_object_ids(dataset),
         )
 
     def _precision(
@@ -544,3 +642,4 @@ IMAGE_RECALL = _metric("image_recall")
 FALSE_POSITIVES_PER_IMAGE = _metric("false_positives_per_image")
 IMAGE_FALSE_POSITIVE_RATE = _metric("image_false_positive_rate")
 AVERAGE_PRECISION = _metric("average_precision")
+PREDICTION_STABILITY = _metric("prediction_stability", _PREDICTION_STABILITY)

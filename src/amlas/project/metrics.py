@@ -145,8 +145,10 @@ BUILTIN_SPECS: dict[str, MetricSpec] = {
         ),
         _m(
             "prediction_stability",
-            "fraction of samples whose prediction is unchanged under the perturbation",
+            "fraction of samples whose prediction is unchanged under the perturbation (for a "
+            "detector: of the objects found on the clean images, those still found)",
             higher=True,
+            tasks=CLASSIFICATION | DETECTION,
         ),
         _m(
             "verified_robustness",
