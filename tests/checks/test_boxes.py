@@ -8,15 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from amlas.checks._box_problems import SHOWN, box_problems, require_valid
 from amlas.checks._boxes import (
     BOX_FORMATS,
-    SHOWN,
     Boxes,
     BoxFormat,
-    box_problems,
     from_xyxy,
     pair_iou,
-    require_valid,
     to_normalised,
     to_pixels,
     to_xyxy,
@@ -107,6 +105,7 @@ def test_good_boxes_have_no_problem() -> None:
     [
         ({"image": [0, 2, -1]}, "image", [1, 2], "row 1 image 2, row 2 image -1"),
         ({"cls": [0, -2, 0]}, "class", [1], "row 1 class -2"),
+        ({"cls": [0, 1, 3]}, "class", [2], "class code outside 0..2 in 1 row(s): row 2 class 3"),
         (
             {"xyxy": [[0, 0, np.nan, 1], [0, 0, 1, 1], [np.inf, 0, 1, 1]]},
             "coordinates",
@@ -138,7 +137,7 @@ def test_good_boxes_have_no_problem() -> None:
 def test_each_problem_lists_its_rows(
     fields: dict[str, object], kind: str, rows: list[int], quoted: str
 ) -> None:
-    problems = box_problems(boxes(**fields), what="detections")
+    problems = box_problems(boxes(**fields), what="detections", n_classes=3)
     assert [p.kind for p in problems] == [kind]
     assert problems[0].rows.tolist() == rows
     assert problems[0].message.startswith("detections: ")

@@ -27,7 +27,7 @@ from amlas.checks._detection_ap import (
     bootstrap_ap,
     precision_at_recall,
 )
-from amlas.checks._matching import Matches, image_counts, match
+from amlas.checks._matching import Matches, image_counts, match, match_thresholds
 from amlas.errors import ValueProblem
 
 N_IMAGES = 1000
@@ -196,12 +196,26 @@ def test_every_match_agrees_with_faster_coco_eval(agnostic: bool, threshold: flo
     np.testing.assert_array_equal(m.dt_gt, expected)
 
 
+def test_matching_at_several_thresholds_is_matching_at_each() -> None:
+    gt, dt = data()
+    options: dict[str, Any] = {"max_detections": 4, "score_threshold": 0.2, "classes": [1, 3]}
+    together = match_thresholds(gt, dt, iou_thresholds=[0.75, 0.5, 0.9], **options)
+    for m in together:
+        alone = match(gt, dt, iou_threshold=m.iou_threshold, **options)
+        for name in ("dt_gt", "dt_iou", "dt_kept", "dt_tp", "dt_fp", "gt_detection", "gt_iou"):
+            np.testing.assert_array_equal(getattr(m, name), getattr(alone, name), err_msg=name)
+    assert [m.iou_threshold for m in together] == [0.75, 0.5, 0.9]
+    assert together[1].dt_tp.sum() > together[0].dt_tp.sum() > together[2].dt_tp.sum()
+    with pytest.raises(ValueProblem, match="no IoU threshold"):
+        match_thresholds(gt, dt, iou_thresholds=[])
+
+
 def test_candidate_pairs_in_small_blocks_give_the_same_matches(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     gt, dt = data()
     whole = match(gt, dt, iou_threshold=0.5, class_agnostic=True)
-    monkeypatch.setattr(_matching, "BLOCK", 7)
+    monkeypatch.setattr(_matching, "BLOCK", 50)
     blocks = match(gt, dt, iou_threshold=0.5, class_agnostic=True)
     np.testing.assert_array_equal(whole.dt_gt, blocks.dt_gt)
     np.testing.assert_array_equal(whole.gt_detection, blocks.gt_detection)
@@ -215,7 +229,7 @@ def test_candidate_pairs_in_small_blocks_give_the_same_matches(
 def test_ap_agrees_with_faster_coco_eval(agnostic: bool) -> None:
     gt, dt = data()
     evaluation = faster_run(tuple(COCO_THRESHOLDS), agnostic)
-    matches = [match(gt, dt, iou_threshold=t, class_agnostic=agnostic) for t in COCO_THRESHOLDS]
+    matches = match_thresholds(gt, dt, iou_thresholds=COCO_THRESHOLDS, class_agnostic=agnostic)
     assert average_precision(matches) == pytest.approx(evaluation.stats[0], abs=1e-12)
     assert average_precision(matches[0]) == pytest.approx(evaluation.stats[1], abs=1e-12)
     assert average_precision(matches[5]) == pytest.approx(evaluation.stats[2], abs=1e-12)

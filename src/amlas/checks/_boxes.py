@@ -14,14 +14,7 @@ Units convert between pixels and coordinates normalised by the image's width and
 (:func:`to_pixels`, :func:`to_normalised`); x is scaled by the width and y by the height,
 so the same call serves every format.
 
-:func:`box_problems` lists what makes boxes unusable, one :class:`BoxProblem` per kind of
-problem with every row concerned (rows are 0-based positions in the arrays; the caller that
-read them from a file maps rows to lines): an image index or class code out of range,
-non-finite coordinates, a negative width or height, a non-finite score, detections given
-twice (same image, class, corners and score). A box of zero width or height is allowed but
-reported as a warning: its intersection with anything is empty (COCO computes IoU 0), so a
-zero-size ground-truth box can never be found and always counts as missed.
-:func:`require_valid` raises one :class:`~amlas.errors.ValueProblem` naming every error.
+What makes boxes unusable is listed by :mod:`amlas.checks._box_problems`.
 
 :func:`pair_iou` is the intersection over union of aligned pairs of boxes, computed as
 pycocotools' ``maskUtils.iou`` does for boxes (``bbIou``): an empty intersection (width or
@@ -49,12 +42,9 @@ __all__ = [
     "BOX_FORMATS",
     "DETECTIONS_DUPLICATED",
     "BoxFormat",
-    "BoxProblem",
     "Boxes",
-    "box_problems",
     "from_xyxy",
     "pair_iou",
-    "require_valid",
     "to_normalised",
     "to_pixels",
     "to_xyxy",
@@ -69,12 +59,10 @@ DETECTIONS_DUPLICATED = "R091"
 """Code of detections listed twice (same image, class, corners and score)."""
 _FALLBACK = "R011"  # a column holds unusable values: the registered code nearest to both
 
-SHOWN = 5
-"""Rows quoted by a problem's message; the rest are counted."""
 
-
-def _code(code: str) -> str:
-    # R090/R091 are proposed for the code table; until registered, the nearest one prints.
+def code_of(code: str) -> str:
+    """``code`` once registered in the code table; until then the nearest registered one
+    (R090/R091 are proposed for issue 14), so the diagnostic still prints."""
     return code if code in CODES else _FALLBACK
 
 
@@ -108,7 +96,7 @@ class Boxes:
         if xyxy.ndim != 2 or xyxy.shape[1] != 4:
             raise ValueProblem(
                 f"boxes of shape {xyxy.shape}; expected (k, 4) corners x1, y1, x2, y2",
-                code=_code(BOXES_INVALID),
+                code=code_of(BOXES_INVALID),
                 value=xyxy.shape,
             )
         crowd = np.zeros(k, bool) if self.crowd is None else np.asarray(self.crowd, np.bool_)
@@ -125,13 +113,14 @@ class Boxes:
                 raise ValueProblem(
                     f"{name} has {column.shape[0] if column.ndim else 'no'} rows and image "
                     f"has {k}; every column of boxes needs one value per box",
-                    code=_code(BOXES_INVALID),
+                    code=code_of(BOXES_INVALID),
                     value=column.shape,
                 )
-        if int(self.n_images) < 0:
+        n_images = self.n_images
+        if isinstance(n_images, bool) or not isinstance(n_images, int | np.integer) or n_images < 0:
             raise ValueProblem(
                 f"n_images={self.n_images!r}; expected a count >= 0",
-                code=_code(BOXES_INVALID),
+                code=code_of(BOXES_INVALID),
                 value=self.n_images,
             )
         object.__setattr__(self, "image", image)
@@ -190,7 +179,7 @@ def _integers(name: str, values: ArrayLike) -> NDArray[np.int64]:
         raise ValueProblem(
             f"{name} holds {array.dtype} values of shape {array.shape}; expected one integer "
             "per box",
-            code=_code(BOXES_INVALID),
+            code=code_of(BOXES_INVALID),
             value=str(array.dtype),
         )
     return array.astype(np.int64, copy=False)
@@ -203,7 +192,7 @@ def _four(values: ArrayLike) -> NDArray[np.float64]:
     if array.ndim != 2 or array.shape[1] != 4:
         raise ValueProblem(
             f"box coordinates of shape {array.shape}; expected (k, 4)",
-            code=_code(BOXES_INVALID),
+            code=code_of(BOXES_INVALID),
             value=array.shape,
         )
     return array
@@ -256,7 +245,7 @@ def _scale(width: ArrayLike, height: ArrayLike, k: int) -> NDArray[np.float64]:
             f"image size {float(w[row])!r} x {float(h[row])!r} at row {row} "
             f"({int(bad.sum())} row(s) in all); expected a finite width and height > 0 for "
             "every box",
-            code=_code(BOXES_INVALID),
+            code=code_of(BOXES_INVALID),
             value=(float(w[row]), float(h[row])),
         )
     return np.stack([w, h, w, h], axis=1)
@@ -294,145 +283,3 @@ def pair_iou(
     out = np.zeros(len(w))
     np.divide(inter, union, out=out, where=overlap)
     return out
-
-
-@dataclass(frozen=True)
-class BoxProblem:
-    """One kind of problem found in a set of boxes, with every row it concerns."""
-
-    kind: str
-    """``image``, ``class``, ``coordinates``, ``size``, ``score``, ``crowd`` (a detection
-    flagged as a crowd region), ``duplicate`` or ``zero_size``."""
-    severity: Literal["error", "warning"]
-    code: str
-    rows: NDArray[np.int64]
-    """0-based rows of the boxes concerned, ascending."""
-    message: str
-    """One line: what is wrong, how many rows, the first :data:`SHOWN` rows and values."""
-
-
-def _listed(rows: NDArray[np.int64], values: list[str]) -> str:
-    shown = ", ".join(f"row {r} {v}" for r, v in zip(rows[:SHOWN], values, strict=False))
-    more = f" and {len(rows) - SHOWN} more" if len(rows) > SHOWN else ""
-    return f"{len(rows)} row(s): {shown}{more}"
-
-
-def _box_text(box: NDArray[np.float64]) -> str:
-    return "(" + ", ".join(f"{v:g}" for v in box) + ")"
-
-
-def box_problems(boxes: Boxes, *, what: str = "boxes") -> list[BoxProblem]:
-    """Every problem of ``boxes`` (called ``what`` in messages), errors first: image index
-    out of ``0..n_images-1``, negative class code, non-finite coordinates, negative width or
-    height, non-finite score, a detection flagged as crowd, detections given twice; then
-    the warning of boxes of zero width or height. Empty when the boxes are usable."""
-    problems: list[BoxProblem] = []
-
-    def add(
-        kind: str,
-        mask: NDArray[np.bool_],
-        text: str,
-        values: list[str] | None = None,
-        *,
-        severity: Literal["error", "warning"] = "error",
-        code: str = BOXES_INVALID,
-    ) -> None:
-        rows = np.flatnonzero(mask).astype(np.int64)
-        if len(rows):
-            shown = (
-                values if values is not None else [_box_text(boxes.xyxy[r]) for r in rows[:SHOWN]]
-            )
-            message = f"{what}: {text} in {_listed(rows, shown)}"
-            problems.append(BoxProblem(kind, severity, _code(code), rows, message))
-
-    image_bad = (boxes.image < 0) | (boxes.image >= boxes.n_images)
-    add(
-        "image",
-        image_bad,
-        f"image index outside 0..{boxes.n_images - 1}",
-        [f"image {boxes.image[r]}" for r in np.flatnonzero(image_bad)[:SHOWN]],
-    )
-    class_bad = boxes.cls < 0
-    add(
-        "class",
-        class_bad,
-        "negative class code",
-        [f"class {boxes.cls[r]}" for r in np.flatnonzero(class_bad)[:SHOWN]],
-    )
-    finite = np.asarray(np.isfinite(boxes.xyxy).all(axis=1), dtype=np.bool_)
-    add("coordinates", ~finite, "non-finite coordinates")
-    width, height = boxes.xyxy[:, 2] - boxes.xyxy[:, 0], boxes.xyxy[:, 3] - boxes.xyxy[:, 1]
-    negative = finite & ((width < 0) | (height < 0))
-    add("size", negative, "negative width or height (x2 < x1 or y2 < y1)")
-    if boxes.score is not None:
-        score_bad = ~np.isfinite(boxes.score)
-        add(
-            "score",
-            score_bad,
-            "non-finite score",
-            [f"score {boxes.score[r]}" for r in np.flatnonzero(score_bad)[:SHOWN]],
-        )
-        add("crowd", boxes.crowd, "detection marked as a crowd region (only ground truth is)")
-        add(
-            "duplicate",
-            _repeated(boxes),
-            "detection given twice (same image, class, box and score as an earlier row)",
-            code=DETECTIONS_DUPLICATED,
-        )
-    zero = finite & ~negative & ((width == 0) | (height == 0))
-    add(
-        "zero_size",
-        zero,
-        "box of zero width or height (IoU 0 with every box: never matched)",
-        severity="warning",
-    )
-    return problems
-
-
-def _repeated(boxes: Boxes) -> NDArray[np.bool_]:
-    """Rows equal, in image, class, corners and score, to an earlier row.
-
-    Rows are hashed to one 64-bit number each; only rows sharing a hash (duplicates, and
-    the rare collision) are then sorted on every column, so the answer is exact and a
-    million rows cost one sort of integers."""
-    assert boxes.score is not None
-    repeated = np.zeros(len(boxes), bool)
-    if len(boxes) < 2:
-        return repeated
-    # +0.0 folds -0.0 into 0.0, so equal numbers have equal bits
-    values = (np.column_stack([boxes.xyxy, boxes.score]) + 0.0).view(np.int64)
-    rows = np.column_stack([boxes.image, boxes.cls, values]).view(np.uint64)
-    digest = np.zeros(len(boxes), np.uint64)
-    for column in rows.T:  # FNV-style mixing; overflow wraps, as intended
-        digest = (digest ^ column) * np.uint64(0x100000001B3)
-        digest ^= digest >> np.uint64(29)
-    order = np.argsort(digest, kind="stable")
-    same = digest[order][1:] == digest[order][:-1]
-    suspects = np.sort(order[np.r_[same, False] | np.r_[False, same]])
-    if len(suspects) == 0:
-        return repeated
-    columns = rows[suspects]
-    ranked = suspects[np.lexsort((suspects, *columns.T[::-1]))]
-    sorted_rows = rows[ranked]
-    again = (sorted_rows[1:] == sorted_rows[:-1]).all(axis=1)
-    repeated[ranked[1:][again]] = True
-    return repeated
-
-
-def require_valid(boxes: Boxes, *, what: str = "boxes", path: object = None) -> None:
-    """Raise :class:`~amlas.errors.ValueProblem` when :func:`box_problems` finds an error;
-    its message names every kind of error found (warnings are not raised). ``path`` locates
-    the diagnostic (the file the boxes came from)."""
-    errors = [p for p in box_problems(boxes, what=what) if p.severity == "error"]
-    if errors:
-        first = errors[0]
-        message = "; ".join(
-            [first.message] + [p.message.removeprefix(f"{what}: ") for p in errors[1:]]
-        )
-        raise ValueProblem(
-            message,
-            code=first.code,
-            path=path,
-            value=first.rows[:SHOWN].tolist(),
-            expected="finite boxes with x1 <= x2, y1 <= y2, listed once, in known images",
-        )

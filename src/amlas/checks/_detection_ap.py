@@ -124,32 +124,33 @@ def _needed(positives: NDArray[np.float64]) -> NDArray[np.float64]:
     return need
 
 
-def _precision(run: _Run, w: NDArray[np.float64]) -> NDArray[np.float64]:
+def _precision(run: _Run, wt: NDArray[np.float64]) -> NDArray[np.float64]:
     """Interpolated precision at the recall thresholds, ``(rows, 101)``, of one run under
-    image weights ``w`` (``(rows, n_images)``, whole numbers as floats); NaN rows where
-    the weighted class has no positive."""
-    rows, n_tp = len(w), len(run.tp_image)
-    positives = w[:, run.pos_image] @ run.pos_count.astype(np.float64)
-    out = np.zeros((rows, len(RECALL_THRESHOLDS)))
-    out[positives == 0] = np.nan
+    image weights ``wt`` (``(n_images, rows)``: one column per weighting, whole numbers as
+    floats); NaN rows where the weighted class has no positive."""
+    rows, n_tp = wt.shape[1], len(run.tp_image)
+    positives = run.pos_count.astype(np.float64) @ wt[run.pos_image]
+    nothing = np.full((rows, len(RECALL_THRESHOLDS)), np.nan)
     if n_tp == 0:
-        return out
-    tp = np.cumsum(w[:, run.tp_image], axis=1)
-    fp_all = np.cumsum(w[:, run.fp_image], axis=1)
+        return np.where(positives[:, None] > 0, 0.0, nothing)
+    # gather whole rows of weights (fast), then sum along contiguous memory (fast)
+    tp = np.cumsum(np.ascontiguousarray(wt[run.tp_image].T), axis=1)
     fp = np.zeros_like(tp)
     seen = run.fp_before > 0
-    fp[:, seen] = fp_all[:, run.fp_before[seen] - 1]
+    if seen.any():
+        fp_all = np.cumsum(np.ascontiguousarray(wt[run.fp_image].T), axis=1)
+        fp[:, seen] = fp_all[:, run.fp_before[seen] - 1]
     precision = tp / (fp + tp + _EPS)
     envelope = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
     need = _needed(positives)
-    # first true positive where the cumulative count reaches `need`, every row at once
+    # first true positive where the cumulative count reaches `need`, every row at once:
+    # row b is shifted by b * span so that all rows make one ascending array
     span = float(tp[:, -1].max()) + 2.0
     offset = np.arange(rows, dtype=np.float64)[:, None] * span
     at = np.searchsorted((tp + offset).ravel(), (need + offset).ravel(), side="left")
     at = at.reshape(rows, -1) - np.arange(rows)[:, None] * n_tp
-    reached = at < n_tp
     picked = np.take_along_axis(envelope, np.minimum(at, n_tp - 1), axis=1)
-    return np.where(positives[:, None] > 0, np.where(reached, picked, 0.0), np.nan)
+    return np.where(positives[:, None] > 0, np.where(at < n_tp, picked, 0.0), nothing)
 
 
 def _weights(weights: ArrayLike | None, n_images: int) -> tuple[NDArray[np.int64], bool]:
@@ -236,9 +237,10 @@ def precision_at_recall(
     runs = _prepared(matches)
     first = matches if isinstance(matches, Matches) else matches[0]
     w, single = _weights(weights, first.gt.n_images)
+    wt = np.ascontiguousarray(w.T, dtype=np.float64)
     out = np.stack(
         [
-            np.stack([_precision(run, w.astype(np.float64)) for run in rs], axis=1)
+            np.stack([_precision(run, wt) for run in rs], axis=1)
             if rs
             else np.zeros((len(w), 0, len(RECALL_THRESHOLDS)))
             for _, rs in runs
@@ -270,29 +272,38 @@ def average_precision(
 def _ap(
     runs: list[tuple[NDArray[np.int64], list[_Run]]], w: NDArray[np.int64]
 ) -> NDArray[np.float64]:
-    """AP of each row of ``w``: the mean over thresholds, recall points and classes with a
-    positive, taken in COCO's order (threshold, recall point, class) so that one row gives
-    COCO's figure to the last bit or two."""
+    """AP of each row of ``w`` (``(B, n_images)``), in chunks of rows."""
     step = _chunks(runs, w.shape[1])
-    out = np.empty(len(w))
-    for a in range(0, len(w), step):
-        chunk = w[a : a + step].astype(np.float64)
-        curves = np.stack(
-            [
-                np.stack([_precision(run, chunk) for run in rs], axis=2)
-                if rs
-                else np.zeros((len(chunk), len(RECALL_THRESHOLDS), 0))
-                for _, rs in runs
-            ],
-            axis=1,
-        )  # (rows, T, R, K), COCO's (T, R, K) order within a row
-        flat = curves.reshape(len(chunk), -1)
-        present = ~np.isnan(flat)
-        count = present.sum(axis=1)
-        total = np.where(present, flat, 0.0).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[a : a + step] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    return out
+    parts = [
+        _ap_columns(runs, np.ascontiguousarray(w[a : a + step].T, dtype=np.float64))
+        for a in range(0, len(w), step)
+    ]
+    return np.concatenate(parts)
+
+
+def _ap_columns(
+    runs: list[tuple[NDArray[np.int64], list[_Run]]], wt: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """AP of each column of ``wt`` (``(n_images, rows)``): the mean over thresholds, recall
+    points and classes with a positive, summed in COCO's order (threshold, recall point,
+    class), so that one column gives COCO's figure to the last bit or two."""
+    rows = wt.shape[1]
+    curves = np.stack(
+        [
+            np.stack([_precision(run, wt) for run in rs], axis=2)
+            if rs
+            else np.zeros((rows, len(RECALL_THRESHOLDS), 0))
+            for _, rs in runs
+        ],
+        axis=1,
+    )  # (rows, T, R, K)
+    flat = curves.reshape(rows, -1)
+    present = ~np.isnan(flat)
+    count = present.sum(axis=1)
+    total = np.where(present, flat, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean: NDArray[np.float64] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return mean
 
 
 class BootstrapAP(NamedTuple):
@@ -336,9 +347,9 @@ def bootstrap_ap(
     values = []
     for a in range(0, resamples, step):
         rows = min(step, resamples - a)
-        drawn = rng.integers(0, n, size=(rows, n)) + np.arange(rows)[:, None] * n
-        w = np.bincount(drawn.ravel(), minlength=rows * n).reshape(rows, n)
-        values.append(_ap(runs, w))
+        drawn = rng.integers(0, n, size=(rows, n)) * rows + np.arange(rows)[:, None]
+        wt = np.bincount(drawn.ravel(), minlength=n * rows).reshape(n, rows)
+        values.append(_ap_columns(runs, wt.astype(np.float64)))
     ap = np.concatenate(values)
     ap = ap[~np.isnan(ap)]
     if len(ap) == 0:

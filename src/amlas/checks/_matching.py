@@ -1,6 +1,7 @@
 """Detections matched to ground truth exactly as COCO does, vectorised over images.
 
-:func:`match` reproduces pycocotools' ``COCOeval.evaluateImg`` at one IoU threshold with the
+:func:`match` reproduces pycocotools' ``COCOeval.evaluateImg`` at one IoU threshold
+(:func:`match_thresholds` at several, sharing the work that does not depend on it) with the
 area range "all", one image and class at a time (one image at a time with
 ``class_agnostic``, COCO's ``useCats=0``):
 
@@ -36,14 +37,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from amlas.checks._boxes import Boxes, pair_iou, require_valid
+from amlas.checks._box_problems import require_valid
+from amlas.checks._boxes import Boxes, pair_iou
 from amlas.errors import ValueProblem
 
-__all__ = ["BLOCK", "ImageCounts", "Matches", "image_counts", "match"]
+__all__ = ["BLOCK", "ImageCounts", "Matches", "image_counts", "match", "match_thresholds"]
 
 BLOCK = 1 << 22
 """Most candidate (detection, ground truth) pairs whose IoU is computed at once."""
@@ -185,7 +188,36 @@ def match(
     best-scoring that many per image and class (per image with ``class_agnostic``), None
     for all. Raises :class:`~amlas.errors.ValueProblem` for unusable boxes or settings.
     """
-    evaluated = _settings(iou_threshold, score_threshold, classes, max_detections)
+    (matches,) = match_thresholds(
+        gt,
+        dt,
+        iou_thresholds=[iou_threshold],
+        score_threshold=score_threshold,
+        classes=classes,
+        max_detections=max_detections,
+        class_agnostic=class_agnostic,
+    )
+    return matches
+
+
+def match_thresholds(
+    gt: Boxes,
+    dt: Boxes,
+    *,
+    iou_thresholds: Sequence[float],
+    score_threshold: float | None = None,
+    classes: Sequence[int] | None = None,
+    max_detections: int | None = None,
+    class_agnostic: bool = False,
+) -> list[Matches]:
+    """:func:`match` at each of ``iou_thresholds`` (COCO's ten, ``np.linspace(0.5, 0.95,
+    10)``, for AP@[.5:.95]). The boxes are checked, ordered and paired once, at the lowest
+    threshold; only the greedy assignment runs per threshold."""
+    if len(iou_thresholds) == 0:
+        raise ValueProblem("no IoU threshold given", code="R002", expected="one or more")
+    evaluated = None
+    for threshold in iou_thresholds:
+        evaluated = _settings(threshold, score_threshold, classes, max_detections)
     if dt.score is None:
         raise ValueProblem(
             "detections have no scores; matching orders each image's detections by score",
@@ -227,12 +259,41 @@ def match(
     order = (gt.crowd[g], gt_key[g])
     g = g[np.lexsort((gt.cls[g], *order) if class_agnostic else order)]
 
-    pd, pg, piou = _candidates(gt, dt, g, d, gt_key[g], dt_key[d], iou_threshold)
-    chosen = _greedy(pd, pg, piou, gt.crowd[g], rank, len(g))
+    lowest = min(iou_thresholds)
+    pd, pg, piou = _candidates(gt, dt, g, d, gt_key[g], dt_key[d], lowest)
+    out = []
+    for threshold in iou_thresholds:
+        keep = piou >= min(threshold, _CEILING)
+        chosen = _greedy(pd[keep], pg[keep], piou[keep], gt.crowd[g], rank, len(g))
+        on = np.flatnonzero(chosen >= 0)  # positions in d of the detections that matched
+        pair = chosen[on]
+        gt_rows, iou = g[pg[keep][pair]], piou[keep][pair]
+        common = {
+            "gt": gt,
+            "dt": dt,
+            "iou_threshold": float(threshold),
+            "score_threshold": None if score_threshold is None else float(score_threshold),
+            "max_detections": None if max_detections is None else int(max_detections),
+            "class_agnostic": bool(class_agnostic),
+            "classes": evaluated,
+            "gt_evaluated": gt_on,
+            "dt_kept": dt_kept,
+            "dt_rank": dt_rank,
+        }
+        out.append(_outcome(common, d[on], rank[on], gt_rows, iou))
+    return out
 
-    on = np.flatnonzero(chosen >= 0)  # positions in d of the detections that matched
-    dt_rows, pair = d[on], chosen[on]
-    gt_rows, iou = g[pg[pair]], piou[pair]
+
+def _outcome(
+    common: dict[str, Any],
+    dt_rows: NDArray[np.int64],
+    dt_rank: NDArray[np.int64],
+    gt_rows: NDArray[np.int64],
+    iou: NDArray[np.float64],
+) -> Matches:
+    """The :class:`Matches` of the matched pairs ``(dt_rows[i], gt_rows[i])``."""
+    gt: Boxes = common["gt"]
+    dt: Boxes = common["dt"]
     crowd = gt.crowd[gt_rows]
     dt_gt = np.full(len(dt), -1, np.int64)
     dt_gt[dt_rows] = gt_rows
@@ -243,32 +304,23 @@ def match(
     dt_ignored = np.zeros(len(dt), bool)
     dt_ignored[dt_rows[crowd]] = True
     # a crowd region records the last detection it absorbed (the highest rank)
-    last = np.lexsort((rank[on], gt_rows))
+    last = np.lexsort((dt_rank, gt_rows))
     last = last[np.r_[gt_rows[last][1:] != gt_rows[last][:-1], True][: len(last)]]
     gt_detection = np.full(len(gt), -1, np.int64)
     gt_detection[gt_rows[last]] = dt_rows[last]
     gt_iou = np.full(len(gt), np.nan)
     gt_iou[gt_rows[last]] = iou[last]
     return Matches(
-        gt=gt,
-        dt=dt,
-        iou_threshold=float(iou_threshold),
-        score_threshold=None if score_threshold is None else float(score_threshold),
-        max_detections=None if max_detections is None else int(max_detections),
-        class_agnostic=bool(class_agnostic),
-        classes=evaluated,
-        gt_evaluated=gt_on,
+        **common,
         gt_ignored=gt.crowd.copy(),
         gt_matched=gt_detection >= 0,
         gt_detection=gt_detection,
         gt_iou=gt_iou,
-        dt_kept=dt_kept,
         dt_tp=dt_tp,
-        dt_fp=dt_kept & ~dt_tp & ~dt_ignored,
+        dt_fp=common["dt_kept"] & ~dt_tp & ~dt_ignored,
         dt_ignored=dt_ignored,
         dt_gt=dt_gt,
         dt_iou=dt_iou,
-        dt_rank=dt_rank,
     )
 
 
@@ -286,7 +338,7 @@ def _candidates(
     lo = np.searchsorted(gk, dk, side="left")
     count = np.searchsorted(gk, dk, side="right") - lo
     ends = np.cumsum(count)
-    threshold = min(iou_threshold, _CEILING)
+    threshold = min(iou_threshold, _CEILING)  # pairs below it can never match
     found: list[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]] = []
     a = 0
     while a < len(d):
