@@ -331,8 +331,10 @@ def test_weighted_rows_in_small_chunks_give_the_same_ap(monkeypatch: pytest.Monk
     matches = match(gt, dt, iou_threshold=0.5, class_agnostic=True)
     weights = np.random.default_rng(2).integers(0, 3, (5, N_IMAGES))
     whole = average_precision(matches, weights=weights)
+    booted = bootstrap_ap(matches, resamples=30, seed=5)
     monkeypatch.setattr(_detection_ap, "BLOCK", 10)
     np.testing.assert_array_equal(average_precision(matches, weights=weights), whole)
+    assert bootstrap_ap(matches, resamples=30, seed=5) == booted  # the draws do not depend on it
 
 
 def test_bootstrap_is_seeded_and_brackets_the_estimate() -> None:

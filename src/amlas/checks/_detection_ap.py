@@ -26,8 +26,10 @@ the same matches. The positions where recall crosses each threshold are found wi
 result equals COCO AP on the data set holding each image ``w[i]`` times, with the copies of
 a detection next to each other; COCO, given such a data set, would interleave the copies of
 two equally-scored detections of one image (a1 b1 a2 b2, not a1 a2 b1 b2), which can move a
-precision value read inside a run of equal scores. Rows are processed in chunks so that no
-intermediate array exceeds :data:`BLOCK` values.
+precision value read inside a run of equal scores. So the two agree exactly (tested) when
+no two detections of one image and class share a score, and otherwise differ slightly
+(1.7e-5 in AP50 on 1,000 generated images whose scores take 40 values). Rows are processed
+in chunks so that no intermediate array exceeds :data:`BLOCK` values.
 
 :func:`bootstrap_ap` is the seeded percentile bootstrap over images (the unit of analysis:
 matching is per image, objects in one image are not independent).
@@ -95,11 +97,17 @@ def _runs(matches: Matches) -> tuple[NDArray[np.int64], list[_Run]]:
     rows = rows[np.argsort(dt_class[rows], kind="stable")]
     starts = np.searchsorted(dt_class[rows], classes, side="left")
     ends = np.searchsorted(dt_class[rows], classes, side="right")
+    # positives per (class, image), found once and cut by class
+    pairs, per_pair = np.unique(
+        np.column_stack([gt_class[positive], gt.image[positive]]), axis=0, return_counts=True
+    )
+    cuts = np.searchsorted(pairs[:, 0], classes, side="left")
+    cut_ends = np.searchsorted(pairs[:, 0], classes, side="right")
     runs = []
-    for c, a, b in zip(classes, starts, ends, strict=True):
+    for a, b, p, q in zip(starts, ends, cuts, cut_ends, strict=True):
         seq = rows[a:b]
         tp = matches.dt_tp[seq]
-        images, counts = np.unique(gt.image[positive & (gt_class == c)], return_counts=True)
+        images, counts = pairs[p:q, 1], per_pair[p:q]
         runs.append(
             _Run(
                 tp_image=dt.image[seq[tp]],
@@ -343,7 +351,7 @@ def bootstrap_ap(
     if n < 2 or np.isnan(estimate):
         return BootstrapAP(estimate, 0.0, 1.0)
     rng = np.random.default_rng(seed)
-    step = max(1, BLOCK // n)
+    step = _chunks(runs, n)
     values = []
     for a in range(0, resamples, step):
         rows = min(step, resamples - a)
