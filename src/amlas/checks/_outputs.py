@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from amlas.adapters import Table, coco_categories, read_coco, read_table
+from amlas.checks._box_problems import box_problems
 from amlas.checks._boxes import Boxes, to_xyxy
 from amlas.checks._slices import NO_BAND, SlicePlan, band_codes, plan_slices
 from amlas.errors import ProblemError
@@ -103,6 +104,35 @@ def _image_size(arrays: Mapping[str, NDArray[np.generic]]) -> tuple[float, float
     return None
 
 
+_PROBLEMS = {
+    "coordinates": "have a missing or infinite coordinate; expected four finite numbers",
+    "size": "have a negative width or height; expected boxes of size >= 0",
+    "score": "have a missing or non-finite score; expected a finite number",
+    "duplicate": "repeat an earlier one exactly (same sample, class, box and score); "
+    "expected each detection once",
+}
+
+
+def _refuse_problems(
+    boxes: Boxes, spec: ObjectTable | PredictionsFile, code: str, *, reveal: bool
+) -> None:
+    """The first error :func:`~amlas.checks._box_problems.box_problems` finds, as ``code``
+    located by the rows of the file (zero-size boxes, a warning there, pass)."""
+    first, word = _first_row(spec)
+    for problem in box_problems(boxes):
+        if problem.severity != "error":
+            continue
+        what = _PROBLEMS.get(problem.kind, problem.message)
+        shown = ""
+        if reveal and problem.kind in ("coordinates", "size"):
+            shown = f", e.g. {boxes.xyxy[problem.rows[0]].tolist()} as xyxy"
+        raise _fail(
+            code,
+            spec,
+            f"{len(problem.rows)} box(es) {what} ({word} {_rows(problem.rows, first)}{shown})",
+        )
+
+
 def _boxes_of(
     table: Table,
     spec: ObjectTable | PredictionsFile,
@@ -157,25 +187,6 @@ def _boxes_of(
         width, height = image_size
         scale = np.array([width, height, width, height])
         xyxy = xyxy * scale if spec.box_unit == "normalised" else xyxy / scale
-    finite = np.isfinite(xyxy).all(axis=1)
-    if not finite.all():
-        bad = np.flatnonzero(~finite)
-        raise _fail(
-            code,
-            spec,
-            f"{len(bad)} box(es) have a missing or infinite coordinate ({word} "
-            f"{_rows(bad, first)}); expected four finite numbers",
-        )
-    negative = (xyxy[:, 2] < xyxy[:, 0]) | (xyxy[:, 3] < xyxy[:, 1])
-    if negative.any():
-        bad = np.flatnonzero(negative)
-        shown = raw[bad[0]].tolist() if reveal else "(sealed)"
-        raise _fail(
-            code,
-            spec,
-            f"{len(bad)} box(es) have a negative width or height, e.g. {shown} in "
-            f"{spec.box_format} ({word} {_rows(bad, first)}); expected boxes of size >= 0",
-        )
     return image, cls, xyxy
 
 
@@ -252,6 +263,7 @@ def truth_boxes(
         attributes=attributes,
         n_images=len(ids),
     )
+    _refuse_problems(boxes, spec, "D024", reveal=reveal)
     return GroundTruth(boxes, odd, table.sha256, table.source, spec.box_unit)
 
 
@@ -283,38 +295,13 @@ def predicted_boxes(
         image_size=_image_size(arrays),
         reveal=reveal,
     )
-    first, word = _first_row(spec)
     n = len(table)
     if spec.score_column is None:
         raise _fail("D025", spec, "detections need 'score_column' (the score of each box)")
     score = table.numeric([spec.score_column])[:, 0] if n else np.zeros(0)
-    bad = np.flatnonzero(~np.isfinite(score))
-    if len(bad):
-        raise _fail(
-            "D025",
-            spec,
-            f"{len(bad)} detection(s) have a missing or non-finite score ({word} "
-            f"{_rows(bad, first)}); expected a finite number",
-        )
-    rows = np.column_stack([image, cls, xyxy, score]) if n else np.zeros((0, 7))
-    _, first_of, counts = np.unique(rows, axis=0, return_index=True, return_counts=True)
-    if (counts > 1).any():
-        repeated = np.setdiff1d(np.arange(n), first_of)
-        raise _fail(
-            "D025",
-            spec,
-            f"{len(repeated)} detection(s) repeat an earlier one exactly (same sample, class, "
-            f"box and score; {word} {_rows(repeated, first)}); expected each detection once",
-        )
-    return Boxes(
-        image=image,
-        cls=cls,
-        xyxy=xyxy,
-        score=score,
-        crowd=np.zeros(n, dtype=bool),
-        attributes={},
-        n_images=len(ids),
-    )
+    boxes = Boxes(image=image, cls=cls, xyxy=xyxy, score=score, n_images=len(ids))
+    _refuse_problems(boxes, spec, "D025", reveal=reveal)
+    return boxes
 
 
 def _one_per_sample(

@@ -888,6 +888,22 @@ _TABLE: tuple[Code, ...] = (
         "outside (0, 1), a negative or non-finite rate threshold, an unknown comparison or "
         "side, a window of no frame, or more failures allowed per window than it has frames.",
     ),
+    Code(
+        "R094",
+        "error",
+        "boxes unusable",
+        "A set of boxes (ground-truth objects or detections) cannot be matched: an image "
+        "index or class code out of range, a missing or infinite coordinate, a box of "
+        "negative width or height, a non-finite score, a detection marked as a crowd "
+        "region, or columns of different lengths.",
+    ),
+    Code(
+        "R095",
+        "error",
+        "detections duplicated",
+        "A detection repeats an earlier one exactly (same image, class, box and score): "
+        "COCO would count it twice; amlas refuses it.",
+    ),
 )
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}
