@@ -110,9 +110,35 @@ def _python_callable(tmp: Path) -> Built:
     return None, options
 
 
+def _python_detector(tmp: Path) -> Built:
+    (tmp / "conformance_model.py").write_text(
+        textwrap.dedent(
+            """
+            import numpy as np
+
+            class Corners:
+                classes = ("thing",)
+
+                def detect(self, x):
+                    n = len(x)
+                    boxes = np.tile([1.0, 2.0, 5.0, 9.0], (n, 1)) + np.arange(n)[:, None]
+                    return np.arange(n), np.zeros(n, int), boxes, np.full(n, 0.5)
+
+            def load(path):
+                return Corners()
+            """
+        ),
+        "utf-8",
+    )
+    (tmp / "weights.bin").write_bytes(b"weights")
+    options = ModelOptions(callable="conformance_model:load", search_path=tmp)
+    return tmp / "weights.bin", options
+
+
 MODEL_BUILDERS: dict[str, Callable[[Path], Built]] = {
     "onnx": _onnx,
     "python_callable": _python_callable,
+    "python_detector": _python_detector,
     "sklearn_joblib": _joblib,
     "skops": _skops,
     "torch": _torch,

@@ -31,6 +31,7 @@ from amlas.adapters import (
     ModelOptions,
     ReaderOptions,
     Table,
+    detect_batched,
 )
 from amlas.hashing import sha256_bytes, sha256_file, sha256_tree
 
@@ -159,9 +160,12 @@ def check_model_adapter(
         _expect(bool(np.allclose(proba.sum(axis=1), 1.0, atol=1e-4)), "rows do not sum to 1")
         alone = model.predict_proba(x[:1])
         _expect(bool(np.allclose(alone, proba[:1], atol=1e-5)), "a sample alone differs")
-    labels = model.predict(x)
-    _expect(labels.shape == (n,), f"predict gave shape {labels.shape}, expected ({n},)")
-    _expect(set(labels.tolist()) <= set(classes), f"predict gave labels outside {classes}")
+    if callable(getattr(model, "detect", None)):
+        _check_detector(model, x)
+    else:
+        labels = model.predict(x)
+        _expect(labels.shape == (n,), f"predict gave shape {labels.shape}, expected ({n},)")
+        _expect(set(labels.tolist()) <= set(classes), f"predict gave labels outside {classes}")
     if path is not None and options.callable is None:
         missing = path.with_name(f"no-such-{path.name}")
         try:
@@ -173,6 +177,21 @@ def check_model_adapter(
     if format.differentiable:
         _expect(callable(getattr(model, "logits_module", None)), "no logits_module")
     return model
+
+
+def _check_detector(model: Model, x: NDArray[np.generic]) -> None:
+    """A detector's boxes (``python_detector``): its output passes the format's contract
+    (:func:`amlas.adapters.detect_batched` refuses any other), and the first image's
+    detections are the same alone as inside the batch."""
+    found = detect_batched(model, x)
+    _expect(len(found.image) == len(found.score), "detect gave arrays of unequal length")
+    alone = detect_batched(model, x[:1])
+    first = found.image == 0
+    _expect(
+        np.array_equal(alone.xyxy, found.xyxy[first])
+        and np.array_equal(alone.score, found.score[first]),
+        "a sample alone gives other detections than inside the batch",
+    )
 
 
 # -- dataset readers ------------------------------------------------------------------

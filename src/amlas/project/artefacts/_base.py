@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+)
 from pydantic_core import PydanticCustomError
 
 from amlas.diagnostics import did_you_mean
@@ -107,6 +115,20 @@ class Item(BaseModel):
 
     refs: ClassVar[dict[str, tuple[str, ...]]] = {}
     """Reference fields: field name -> kinds of item the IDs in it may name."""
+
+    quiet_when_unset: ClassVar[frozenset[str]] = frozenset()
+    """Fields added after evidence was first made: left out of every dump (and so of the
+    input hashes evidence records cite, and of the runtime monitor's) while unset (None,
+    empty), so that a project that does not use them keeps its evidence current."""
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unset(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if self.quiet_when_unset and isinstance(data, dict):
+            for name in self.quiet_when_unset:
+                if name in data and data[name] in (None, [], {}):
+                    del data[name]
+        return data
 
 
 class ArtefactDocument(Item):

@@ -339,6 +339,10 @@ class SealedCopy(Item):
 class DatasetDocument(ArtefactDocument):
     """Common fields of the development [N], internal test [O] and verification [P] data."""
 
+    quiet_when_unset: ClassVar[frozenset[str]] = frozenset(
+        {"objects", "sequence_column", "frame_column"}
+    )
+
     refs: ClassVar[dict[str, tuple[str, ...]]] = {"odd_columns": ("odd_dimension",)}
     role: ClassVar[str] = ""
 

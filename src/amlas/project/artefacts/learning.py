@@ -114,6 +114,8 @@ class ModelDevelopmentLog(ArtefactDocument):
 class ModelReference(ArtefactDocument):
     """[V] The ML model: where it is, its hash, and how to load it."""
 
+    quiet_when_unset: ClassVar[frozenset[str]] = frozenset({"predictions", "produced_by"})
+
     letter: ClassVar[str] = "V"
     title: ClassVar[str] = "ML model"
     refs: ClassVar[dict[str, tuple[str, ...]]] = {"candidate": ("candidate",)}

@@ -139,6 +139,10 @@ def _metric_enum(schema: dict[str, JsonValue]) -> None:
 class MLSafetyRequirement(Item):
     """An ML safety requirement: verifiable on the model, traced to allocated requirements."""
 
+    quiet_when_unset: ClassVar[frozenset[str]] = frozenset(
+        {"matching", "tolerance", "quantile", "window"}
+    )
+
     id_kind: ClassVar[str | None] = "ml_requirement"
     id_title: ClassVar[str] = "ML safety requirement"
     refs: ClassVar[dict[str, tuple[str, ...]]] = {"traces_to": ("allocated_requirement",)}

@@ -299,6 +299,8 @@ class OutputSchema(Item):
 class MLComponentDescription(ArtefactDocument):
     """[D] ML component description: task, classes, inputs and outputs, platform."""
 
+    quiet_when_unset: ClassVar[frozenset[str]] = frozenset({"detection"})
+
     letter: ClassVar[str] = "D"
     title: ClassVar[str] = "ML component description"
 
