@@ -293,6 +293,11 @@ class EvidenceRecord(BaseModel):
         exclude |= {name for name in _OMITTED_WHEN_NONE if getattr(self, name) is None}
         return self.model_dump(mode="json", by_alias=True, exclude=exclude or None)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values of every field, ``metadata`` included, the optional fields
+        left out when None (as in :meth:`to_json`)."""
+        return self._payload(with_metadata=True)
+
     def canonical_json(self) -> str:
         """The hashed form: compact, keys sorted, non-ASCII kept, ``metadata`` left out."""
         return json.dumps(

@@ -26,6 +26,7 @@ from amlas.evidence import ImportedDocument, ProjectInputs
 from amlas.hashing import sha256_file
 from amlas.project import METRICS, Project, SourceMap, path_problem
 from amlas.project.artefacts import MLSafetyRequirement
+from amlas.project.metrics import BUILTIN_SPECS
 from amlas.verify._import_file import CountsImport, DocumentImport, Problems
 from amlas.verify._poisson import decide_rates
 
@@ -52,9 +53,14 @@ PROPORTION_METRICS = frozenset(
         "fault_tolerance_rate",
         "within_tolerance_rate",
         "false_positives_per_sample",
+        # detection and sequences (issue 14): proportions of images, objects, sequences
+        "image_recall",
+        "image_false_positive_rate",
+        "sequence_window_rate",
     }
 )
-"""Metrics that are a proportion of counted trials, so successes of trials judge them."""
+"""Metrics that are a proportion of counted trials, so successes of trials judge them.
+A metric's plug-in does not say yet how it counts; until it does, this list does."""
 
 RATE_METRICS = frozenset({"false_positives_per_sample", "false_positives_per_image"})
 """Metrics that are events per unit of exposure, so events over an exposure judge them."""
@@ -145,8 +151,16 @@ def _settings(
     )
     if metric is None or threshold is None or confidence is None:  # pragma: no cover
         return None  # reported above
-    spec = METRICS.get(metric)
-    comparison = requirement.comparison or (spec.comparison if spec else "at_least")
+    spec = METRICS.get(metric) or BUILTIN_SPECS.get(metric)
+    comparison = requirement.comparison or (spec.comparison if spec is not None else None)
+    if comparison is None:  # a plug-in that does not load: its direction is unknown
+        problems.add(
+            "R086",
+            f"{requirement.id}: the direction of {metric} is unknown (its plug-in does not "
+            "load); write 'comparison: at_least' or 'at_most' in [H]",
+            project.locate("H", ("requirements", index)),
+        )
+        return None
     return metric, threshold, comparison, confidence
 
 
