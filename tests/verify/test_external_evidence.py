@@ -387,6 +387,9 @@ def test_roles_and_targets(root: Path, key: VerifierKey) -> None:
     with pytest.raises(ProblemError) as refused:
         import_evidence(root, file, target="MLR-7", role="verifier")
     assert refused.value.diagnostic.code == "R060"
+    with pytest.raises(ProblemError) as refused:
+        import_evidence(root, file, target="MLR-7", role="assessor")  # type: ignore[arg-type]
+    assert refused.value.diagnostic.code == "R002"
     with pytest.raises(ProblemError) as refused:  # --for must say what the file says
         import_evidence(root, file, target="MLR-1", dataset="P", role="verifier", key=key)
     assert (refused.value.diagnostic.code, refused.value.diagnostic.location.line) == ("R002", 3)

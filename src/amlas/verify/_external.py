@@ -6,25 +6,25 @@ platform, a simulator campaign, a test report made by the team's own GPU pipelin
 external`` with its :class:`~amlas.evidence.Provenance`, made by the one record builder
 (:func:`~amlas.verify._records.make_record`) like every other record:
 
-* **counts** (:mod:`._import_file`): amlas judges them itself, against the requirement's
-  threshold, comparison and confidence in [H]: successes of trials by the exact
-  Clopper-Pearson bound (:func:`amlas.checks.decide_slices`, Holm across slices), events
-  over an exposure by the exact Poisson (Garwood) bound (:mod:`._poisson`). A verdict, an
-  estimate or a percentage without counts is never accepted (R081).
+* **counts** (the file: :mod:`._import_file`): amlas judges them itself (:mod:`._judged`),
+  against the requirement's threshold, comparison and confidence in [H]: successes of
+  trials by the exact Clopper-Pearson bound (:func:`amlas.checks.decide_slices`, Holm
+  across slices), events over an exposure by the exact Poisson (Garwood) bound
+  (:mod:`._poisson`). A verdict, an estimate or a percentage without counts is never
+  accepted (R081).
 * **document**: the document's own verdict, recorded as the document's statement (the
   record says so, and so do the case and the report), with the document's SHA-256.
 
-Where the record goes (:mod:`amlas.evidence.keys`):
+Where the record goes (:mod:`amlas.evidence.keys`), by what ``--for`` names:
 
-==========================================  ==============================  =========
-``--for``                                   key                             stage
-==========================================  ==============================  =========
-requirement ``amlas run`` judges on data    ``stage5/<id>/P`` (--dataset P)  5
-                                            ``stage4/<id>/O`` (--dataset O)  4
-requirement it does not (kind 'other', no   ``external/<id>``, which stands  5
-metric, e.g. ``data_related: false``)       in for ``stage5/<id>/P``
-a goal or solution of the case              ``external/node/<NODE>``         the node's
-==========================================  ==============================  =========
+* a requirement ``amlas run`` judges on data: its own key, ``stage5/<id>/P`` (``--dataset
+  P``, stage 5) or ``stage4/<id>/O`` (``--dataset O``, stage 4), until a run writes a
+  newer record;
+* a requirement it does not judge on data (kind 'other', or no metric; e.g.
+  ``data_related: false``): ``external/<id>`` at stage 5, which stands in for
+  ``stage5/<id>/P`` in the case;
+* a goal or solution of the case (instance or pattern ID): ``external/node/<id>`` at the
+  node's stage (3 to 6).
 
 Stage-5 evidence is verification evidence: only the verifier role imports it, with its
 key, and signs the record (R16), as ``amlas run`` signs its own. The record's ``inputs``
@@ -161,6 +161,13 @@ def import_evidence(
     :class:`~amlas.errors.ProblemError` (exit 2) for every problem of the file, the target
     or the settings, each coded and located; nothing is recorded then.
     """
+    if role not in ("developer", "verifier"):
+        raise ProblemError(
+            f"role={role!r} is no role of amlas",
+            code="R002",
+            value=role,
+            expected="'developer' or 'verifier'",
+        )
     project = root if isinstance(root, Project) else check_project(root).project
     if project.diagnostics.has_errors:
         raise ProjectInvalid(project.diagnostics)

@@ -340,7 +340,7 @@ def _awaiting(requirement: MLSafetyRequirement) -> str:
         else f"kind '{requirement.kind}'"
     )
     command = import_command(requirement.id, verifier=True)
-    return f"not evaluated on data: {why}; awaiting imported evidence ({command})"
+    return f"not evaluated on data: {why.rstrip('.')}; awaiting imported evidence ({command})"
 
 
 def chosen_stages(role: Role, stages: Collection[int] | None) -> tuple[int, ...]:
