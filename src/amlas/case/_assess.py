@@ -28,7 +28,8 @@ Imported evidence (``amlas evidence import``, records of ``origin: external``):
   says which import command would develop it;
 * a document attached to a node (``external/node/<id>``, by instance or pattern ID)
   supports a goal through a solution of its own (``Sn-ext-<goal>``, which develops a goal
-  the pattern leaves undeveloped) and adds to the evidence of a solution;
+  the pattern leaves undeveloped), and is evidence of a solution, standing in for the
+  records the solution expects that do not exist (records that exist count as always);
 * every node citing an imported record notes its provenance, and that a document's
   verdict is the document's statement, not a computation.
 """
@@ -247,9 +248,18 @@ class Assessor:
         return "supported", f"[{spec.artefact}] records {', '.join(spec.fields)}"
 
     def evidence(
-        self, node: Node, selectors: list[EvidenceSelector], binding: Mapping[str, Item]
+        self,
+        node: Node,
+        selectors: list[EvidenceSelector],
+        binding: Mapping[str, Item],
+        *,
+        stood_in: bool = False,
     ) -> list[Part]:
+        """The parts of a solution's status its evidence gives. ``stood_in``: imported
+        documents are attached to the node, so a record that does not exist leaves it not
+        undeveloped (it is noted); a record that exists counts as always."""
         parts: list[Part] = []
+        absent: list[str] = []  # what is not there, when documents stand in for it
         keys = []
         for selector in selectors:
             keys += self.expected_keys(selector, binding)
@@ -257,7 +267,12 @@ class Assessor:
             keys += found
             if selector.prefix is not None and not found:
                 where = f" on [{selector.dataset}]" if selector.dataset else ""
-                parts.append(("undeveloped", f"no evidence record {selector.prefix}*{where} yet"))
+                if stood_in:
+                    absent.append(f"{selector.prefix}*{where}")
+                else:
+                    parts.append(
+                        ("undeveloped", f"no evidence record {selector.prefix}*{where} yet")
+                    )
             if selector.data_category is not None:
                 category = selector.data_category
                 rules = self.binder.data_requirements(category)
@@ -281,7 +296,10 @@ class Assessor:
                 key = record_keys.external_key(awaited)
                 hit = self.record(key)
                 if hit is None and key not in self.refs:
-                    parts.append(("undeveloped", _awaiting(awaited)))
+                    if stood_in:
+                        absent.append(key)
+                    else:
+                        parts.append(("undeveloped", _awaiting(awaited)))
                     continue
             if hit is None:
                 damaged = self.refs.get(key) in self._damaged
@@ -308,20 +326,27 @@ class Assessor:
             noun = "evidence record" if total == 1 else "evidence records"
             said = f" ({stated} a document's statement, not computed by amlas)" if stated else ""
             parts.append((status, f"{total} {noun}: {counts}{said}"))
-        if missing:
+        if missing and stood_in:
+            absent += missing
+        elif missing:
             shown = ", ".join(missing[:4]) + (
                 f" and {len(missing) - 4} more" if len(missing) > 4 else ""
             )
             parts.append(("undeveloped", f"no evidence record {shown} (amlas run)"))
+        if absent:
+            node.notes.append(
+                "no evidence record " + ", ".join(absent) + ": the imported documents "
+                "attached to this node stand in for it"
+            )
         return parts
 
     def solution(self, node: Node, pattern: PatternNode, binding: Mapping[str, Item]) -> None:
         parts: list[Part] = []
         if pattern.document is not None:
             parts.append(self.fields(pattern.document))
-        if pattern.evidence:
-            parts += self.evidence(node, pattern.evidence, binding)
         attached = self.attached(node)
+        if pattern.evidence:
+            parts += self.evidence(node, pattern.evidence, binding, stood_in=bool(attached))
         if attached:
             parts += self.evidence(node, [EvidenceSelector(key=k) for k in attached], {})
         if pattern.assess == "validation_results":
