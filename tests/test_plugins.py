@@ -140,7 +140,14 @@ def test_registry_knows_only_amlas_groups() -> None:
 
 BUILT_IN = {
     "amlas.stores": {"fs", "memory", "sql"},
-    "amlas.models": {"onnx", "python_callable", "python_detector", "sklearn_joblib", "skops", "torch"},
+    "amlas.models": {
+        "onnx",
+        "python_callable",
+        "python_detector",
+        "sklearn_joblib",
+        "skops",
+        "torch",
+    },
     "amlas.readers": {"csv", "image_folder", "npz", "parquet"},
 }
 

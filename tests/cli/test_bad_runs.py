@@ -350,6 +350,33 @@ VERIFY5 = (
 )
 
 
+IMPORT = (
+    "evidence",
+    "import",
+    "{root}",
+    "{root}/imports/counts.yaml",
+    "--for",
+    "MLR-1",
+    "--dataset",
+    "O",
+)
+_BANDS = (
+    "  - {name: small, cell: {size: small}, successes: 10, trials: 10}\n"
+    "  - {name: large, cell: {size: large}, successes: 10, trials: 10}\n"
+)
+
+
+def counts(slices: str = _BANDS, *, target: str = "MLR-1", data: str = "") -> str:
+    """An ``amlas evidence import`` file of counts for the mini [H]; the slices start on
+    line 9."""
+    return (
+        f"schema: amlas.import/1\nkind: counts\nfor: {target}\n"
+        "accountable: {person: A. Lee, organisation: Lab}\n"
+        "tool: {name: bench, version: '1'}\ndate: 2026-03-02\n"
+        f"data: {{description: 200 frames{data}}}\nslices:\n{slices}"
+    )
+
+
 def _cut(path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
@@ -646,6 +673,62 @@ CASES: list[Any] = [
             model_loads("Lookup.classes_ = ('yes', 'no')"),
             set_yaml("4-learning/V-*.yaml", "class_order", value=None),
         ),
+    ),
+    # -- results produced outside amlas (amlas evidence import)
+    Bad(
+        "import-file-outside-the-project",
+        "R080",
+        mini(write("../counts.yaml", counts())),
+        ("evidence", "import", "{root}", "{tmp}/counts.yaml", "--for", "MLR-1", "--dataset", "O"),
+    ),
+    Bad(
+        "import-a-verdict-without-counts",
+        "R081",
+        mini(write("imports/counts.yaml", counts("  - {name: all, verdict: pass}\n"))),
+        IMPORT,
+        says="imports/counts.yaml:9:17: R081 error: slice 'all' states verdict: pass",
+    ),
+    Bad(
+        "import-a-decimal-count",
+        "R082",
+        mini(
+            write("imports/counts.yaml", counts(_BANDS.replace("successes: 10", "successes: 9.5")))
+        ),
+        IMPORT,
+    ),
+    Bad(
+        "import-more-successes-than-trials",
+        "R083",
+        mini(
+            write("imports/counts.yaml", counts(_BANDS.replace("successes: 10", "successes: 11")))
+        ),
+        IMPORT,
+    ),
+    Bad(
+        "import-a-slice-twice",
+        "R084",
+        mini(write("imports/counts.yaml", counts(_BANDS.replace("large", "small")))),
+        IMPORT,
+    ),
+    Bad(
+        "import-for-no-requirement",
+        "R085",
+        mini(write("imports/counts.yaml", counts(target="MLR-9"))),
+        (*IMPORT[:5], "MLR-9"),
+        says="counts.yaml:3:6: R085 error: MLR-9 names neither an [H] requirement",
+    ),
+    Bad(
+        "import-a-band-short",
+        "R086",
+        mini(write("imports/counts.yaml", counts(_BANDS.split("\n")[0] + "\n"))),
+        IMPORT,
+        says="no slice counts size=large",
+    ),
+    Bad(
+        "import-counts-of-other-data",
+        "R087",
+        mini(write("imports/counts.yaml", counts(data=", sha256: " + "ab" * 32))),
+        IMPORT,
     ),
 ]
 

@@ -104,7 +104,24 @@ HASHED_CHANGES: dict[str, Any] = {
         "nonce": "AAAAAAAAAAAAAAAA",
         "ciphertext": "AAAA",
     },
+    # imported evidence: where it came from is hashed with what it says (set together)
+    "origin": "external",
+    "provenance": {
+        "kind": "document",
+        "accountable": {"person": "A. Lee", "organisation": "Lab"},
+        "tool": {"name": "bench", "version": "1"},
+        "date": "2026-03-02",
+        "file": "imports/report.yaml",
+        "sha256": SHA_A,
+        "document": {
+            "file": "reports/r.pdf",
+            "sha256": SHA_B,
+            "title": "Report",
+            "kind": "test_report",
+        },
+    },
 }
+_TOGETHER = ("origin", "provenance")
 
 
 def test_every_field_but_metadata_is_hashed() -> None:
@@ -116,6 +133,15 @@ def test_every_field_but_metadata_is_hashed() -> None:
 
 @pytest.mark.parametrize(("field", "value"), HASHED_CHANGES.items(), ids=list(HASHED_CHANGES))
 def test_changing_a_hashed_field_changes_the_digest(field: str, value: Any) -> None:
+    if field in _TOGETHER:  # an external record differs from one with other provenance
+        external = {name: HASHED_CHANGES[name] for name in _TOGETHER}
+        assert make_record(**external).digest != make_record().digest
+        other = dict(external)
+        if field == "origin":  # the only other origin is none at all
+            return
+        other["provenance"] = {**HASHED_CHANGES["provenance"], "date": "2026-03-03"}
+        assert make_record(**other).digest != make_record(**external).digest
+        return
     assert make_record(**{field: value}).digest != make_record().digest
 
 

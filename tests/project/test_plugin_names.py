@@ -61,7 +61,11 @@ def test_a_newly_registered_format_is_valid_and_in_the_schema() -> None:
     [
         ("model", "onx", "unknown model format 'onx'; did you mean 'onnx'?"),
         ("data", "parqet", "unknown dataset format 'parqet'; did you mean 'parquet'?"),
-        ("model", "zzz", "installed: onnx, python_callable, python_detector, sklearn_joblib, skops, torch"),
+        (
+            "model",
+            "zzz",
+            "installed: onnx, python_callable, python_detector, sklearn_joblib, skops, torch",
+        ),
     ],
 )
 def test_an_unknown_name_is_s004_with_a_suggestion(field: str, value: str, expected: str) -> None:

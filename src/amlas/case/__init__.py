@@ -8,7 +8,7 @@ propagates statuses upward; :func:`gate` decides whether the top claim holds und
 policy. Renderers (``amlas.render``) only format a :class:`Case`.
 """
 
-from amlas.case._build import build_case
+from amlas.case._build import build_case, document_targets
 from amlas.case._impact import AffectedClaim, affected_claims
 from amlas.case._library import (
     DEFAULT_LIBRARY,
@@ -47,6 +47,7 @@ __all__ = [
     "affected_claims",
     "build_case",
     "check_library",
+    "document_targets",
     "gate",
     "load_library",
     "project_library",

@@ -20,6 +20,18 @@ Leaf rules (docs/case.md, "Status"):
 
 Every failed solution raises a counter-solution (``CSn...``) that challenges the goal it
 supported, one per failed record, as GSN's dialectic extension allows.
+
+Imported evidence (``amlas evidence import``, records of ``origin: external``):
+
+* the record ``external/<id>`` of a requirement ``amlas run`` does not judge on data
+  stands in for its stage-5 record ``stage5/<id>/P``; while there is none, the solution
+  says which import command would develop it;
+* a document attached to a node (``external/node/<id>``, by instance or pattern ID)
+  supports a goal through a solution of its own (``Sn-ext-<goal>``, which develops a goal
+  the pattern leaves undeveloped), and is evidence of a solution, standing in for the
+  records the solution expects that do not exist (records that exist count as always);
+* every node citing an imported record notes its provenance, and that a document's
+  verdict is the document's statement, not a computation.
 """
 
 from __future__ import annotations
@@ -42,6 +54,7 @@ from amlas.evidence import (
 from amlas.evidence import keys as record_keys
 from amlas.project import ARTEFACTS, Project
 from amlas.project.artefacts import ValidationResults, VerificationLog
+from amlas.verify import awaits_import, import_command
 
 __all__ = ["Assessor"]
 
@@ -66,6 +79,13 @@ class Assessor:
         self.trust = VerifierTrust(project)
         self.unsigned: dict[str, str] = {}  # digest -> why the verifier's signature fails
         self._damaged: dict[str, str] = {}
+        ml = project.ml_requirements
+        # stage-5 key -> requirement, for requirements only imported evidence can support
+        self.awaiting: dict[str, str] = {
+            record_keys.requirement_key(5, r.id, "P"): r.id
+            for r in (ml.requirements if ml is not None else [])
+            if awaits_import(r)
+        }
 
     # -- records ---------------------------------------------------------------------------
 
@@ -192,6 +212,8 @@ class Assessor:
                 self.solution(node, pattern, binding)
                 if node.status == "failed":
                     self.counter(nodes, node, parents.get(node.id, []))
+            elif node.type == "goal" and self.attached(node):
+                self.documented(nodes, node)
             elif node.is_claim and not node.supported_by:
                 self.undeveloped_claim(nodes, node, pattern)
 
@@ -226,9 +248,18 @@ class Assessor:
         return "supported", f"[{spec.artefact}] records {', '.join(spec.fields)}"
 
     def evidence(
-        self, node: Node, selectors: list[EvidenceSelector], binding: Mapping[str, Item]
+        self,
+        node: Node,
+        selectors: list[EvidenceSelector],
+        binding: Mapping[str, Item],
+        *,
+        stood_in: bool = False,
     ) -> list[Part]:
+        """The parts of a solution's status its evidence gives. ``stood_in``: imported
+        documents are attached to the node, so a record that does not exist leaves it not
+        undeveloped (it is noted); a record that exists counts as always."""
         parts: list[Part] = []
+        absent: list[str] = []  # what is not there, when documents stand in for it
         keys = []
         for selector in selectors:
             keys += self.expected_keys(selector, binding)
@@ -236,7 +267,12 @@ class Assessor:
             keys += found
             if selector.prefix is not None and not found:
                 where = f" on [{selector.dataset}]" if selector.dataset else ""
-                parts.append(("undeveloped", f"no evidence record {selector.prefix}*{where} yet"))
+                if stood_in:
+                    absent.append(f"{selector.prefix}*{where}")
+                else:
+                    parts.append(
+                        ("undeveloped", f"no evidence record {selector.prefix}*{where} yet")
+                    )
             if selector.data_category is not None:
                 category = selector.data_category
                 rules = self.binder.data_requirements(category)
@@ -251,15 +287,29 @@ class Assessor:
                     else:
                         parts.append(("undeveloped", f"[L] has no {category} requirement"))
         verdicts: Counter[Status] = Counter()
+        stated = 0  # records whose verdict is a document's statement
         missing: list[str] = []
         for key in dict.fromkeys(keys):
             hit = self.record(key)
+            awaited = self.awaiting.get(key)
+            if hit is None and awaited is not None:  # an imported record stands in
+                key = record_keys.external_key(awaited)
+                hit = self.record(key)
+                if hit is None and key not in self.refs:
+                    if stood_in:
+                        absent.append(key)
+                    else:
+                        parts.append(("undeveloped", _awaiting(awaited)))
+                    continue
             if hit is None:
                 damaged = self.refs.get(key) in self._damaged
                 missing.append(key + (" (record damaged)" if damaged else ""))
                 continue
             digest, record = hit
             node.evidence.append(digest)
+            if record.origin == "external":
+                node.notes.append(_provenance_note(key, record))
+                stated += record.provenance is not None and record.provenance.kind == "document"
             status = self.record_status(digest)
             verdicts[status] += 1
             if digest in self.unsigned:
@@ -274,20 +324,31 @@ class Assessor:
             counts = ", ".join(f"{n} {s}" for s, n in sorted(verdicts.items()))
             total = sum(verdicts.values())
             noun = "evidence record" if total == 1 else "evidence records"
-            parts.append((status, f"{total} {noun}: {counts}"))
-        if missing:
+            said = f" ({stated} a document's statement, not computed by amlas)" if stated else ""
+            parts.append((status, f"{total} {noun}: {counts}{said}"))
+        if missing and stood_in:
+            absent += missing
+        elif missing:
             shown = ", ".join(missing[:4]) + (
                 f" and {len(missing) - 4} more" if len(missing) > 4 else ""
             )
             parts.append(("undeveloped", f"no evidence record {shown} (amlas run)"))
+        if absent:
+            node.notes.append(
+                "no evidence record " + ", ".join(absent) + ": the imported documents "
+                "attached to this node stand in for it"
+            )
         return parts
 
     def solution(self, node: Node, pattern: PatternNode, binding: Mapping[str, Item]) -> None:
         parts: list[Part] = []
         if pattern.document is not None:
             parts.append(self.fields(pattern.document))
+        attached = self.attached(node)
         if pattern.evidence:
-            parts += self.evidence(node, pattern.evidence, binding)
+            parts += self.evidence(node, pattern.evidence, binding, stood_in=bool(attached))
+        if attached:
+            parts += self.evidence(node, [EvidenceSelector(key=k) for k in attached], {})
         if pattern.assess == "validation_results":
             parts.append(self.validation_results())
         elif pattern.assess == "verification_independence":
@@ -322,6 +383,36 @@ class Assessor:
                     binding=dict(solution.binding),
                 )
                 nodes[parent].defeated = True
+
+    def attached(self, node: Node) -> list[str]:
+        """Keys of the imported documents attached to ``node`` (by instance or pattern ID)."""
+        wanted = dict.fromkeys(
+            record_keys.external_node_key(name) for name in (node.id, node.pattern_id)
+        )
+        return [key for key in wanted if key in self.refs]
+
+    def documented(self, nodes: dict[str, Node], goal: Node) -> None:
+        """A goal with imported documents attached: a solution of its own cites them (and
+        develops the goal if the pattern leaves it undeveloped)."""
+        sid = f"Sn-ext-{goal.id}"
+        solution = Node(
+            id=sid,
+            pattern_id=f"Sn-ext-{goal.pattern_id}",
+            type="solution",
+            text="",
+            module=goal.module,
+            binding=dict(goal.binding),
+        )
+        parts = self.evidence(solution, [EvidenceSelector(key=k) for k in self.attached(goal)], {})
+        titles = [_imported_title(self.cited[d]) for d in solution.evidence if d in self.cited]
+        solution.text = "Imported evidence: " + ("; ".join(titles) or "a damaged record")
+        status = worst(s for s, _ in parts)
+        solution.status = status
+        solution.reason = "; ".join(reason for s, reason in parts if s == status)
+        nodes[sid] = solution
+        goal.supported_by.append(sid)
+        if status == "failed":
+            self.counter(nodes, solution, [goal.id])
 
     def undeveloped_claim(self, nodes: dict[str, Node], node: Node, pattern: PatternNode) -> None:
         judgement = self.binder.recorded(self.binder.settings.judgements, node.id, node.pattern_id)
@@ -449,3 +540,43 @@ class Assessor:
             current = self.inputs.current("model")
             return f"model sha256 {current}" if current else "model file missing"
         return ""
+
+
+def _awaiting(requirement: str) -> str:
+    return (
+        f"no evidence for {requirement}: amlas run does not judge it on data; awaiting "
+        f"imported evidence ({import_command(requirement, verifier=True)})"
+    )
+
+
+def _imported_title(record: EvidenceRecord) -> str:
+    provenance = record.provenance
+    if provenance is None:
+        return record.key
+    who = f"{provenance.accountable.person}, {provenance.accountable.organisation}"
+    if provenance.document is not None:
+        kind = provenance.document.kind.replace("_", " ")
+        return f"{provenance.document.title} ({kind}; {who}; {provenance.date})"
+    return (
+        f"counts from {provenance.tool.name} {provenance.tool.version} ({who}; {provenance.date})"
+    )
+
+
+def _provenance_note(key: str, record: EvidenceRecord) -> str:
+    """What a reader must know of an imported record cited by a node."""
+    provenance = record.provenance
+    if provenance is None:
+        return f"{key}: imported"
+    tool = f"{provenance.tool.name} {provenance.tool.version}"
+    who = f"accountable {provenance.accountable.person} ({provenance.accountable.organisation})"
+    if provenance.document is not None:
+        document = provenance.document
+        return (
+            f"{key}: imported document {document.title!r} ({document.file}, sha256 "
+            f"{document.sha256[:12]}...; {tool}; {who}): its verdict '{record.verdict}' is the "
+            "document's own statement, not computed by amlas"
+        )
+    return (
+        f"{key}: bound and verdict computed by amlas from counts imported from "
+        f"{provenance.file} (sha256 {provenance.sha256[:12]}...; {tool}; {who})"
+    )

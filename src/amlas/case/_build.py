@@ -26,7 +26,7 @@ from amlas.evidence import EvidenceStore, StoreLike, open_evidence_detail, using
 from amlas.project import Project, build_trace, check_project
 from amlas.sealing import VerifierKey
 
-__all__ = ["build_case"]
+__all__ = ["build_case", "document_targets"]
 
 Binding = dict[str, Item]
 
@@ -317,3 +317,17 @@ def build_case(
     )
     case.artefacts = builder.artefact_index(case)
     return case
+
+
+def document_targets(case: Case) -> dict[str, int]:
+    """The goals and solutions of ``case`` an imported document may be attached to
+    (``amlas evidence import --for NODE``), by instance and by pattern ID, with their
+    stage. Nodes the case adds itself (``Sn-...`` solutions, counter-solutions) are not
+    targets: attach to the goal they support."""
+    out: dict[str, int] = {}
+    for node in case.nodes.values():
+        if node.type not in ("goal", "solution") or node.pattern_id.startswith("Sn-"):
+            continue
+        out[node.id] = node.stage
+        out.setdefault(node.pattern_id, node.stage)
+    return out

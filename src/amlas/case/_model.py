@@ -279,12 +279,7 @@ class Case:
             ],
             "nodes": [n.to_dict() for n in self.nodes.values()],
             "evidence": {
-                digest: record.model_dump(
-                    mode="json",
-                    by_alias=True,
-                    exclude={"sealed_detail"} if record.sealed_detail is None else None,
-                )
-                for digest, record in sorted(self.evidence.items())
+                digest: record.to_dict() for digest, record in sorted(self.evidence.items())
             },
             "sealed_detail": self.sealed_detail(),
             "stale_inputs": {k: list(v) for k, v in sorted(self.stale_inputs.items())},

@@ -53,17 +53,30 @@ def _shown(items: tuple[str, ...] | list[str], limit: int = 3) -> str:
 
 def _rerun_hint(result: Impact, directory: str) -> list[str]:
     ingested = (keys.OPERATION, keys.MONITOR)  # written by 'amlas monitor ingest'
-    runnable = [c for c in result.checks if c.key not in ingested]
+    imported = [c for c in result.checks if c.command is not None]  # 'amlas evidence import'
+    runnable = [c for c in result.checks if c.key not in ingested and c.command is None]
     roles = sorted({c.needs for c in runnable})
     lines = []
-    if len(runnable) < len(result.checks):
+    if any(c.key in ingested for c in result.checks):
         lines.append(f"amlas monitor ingest {directory}")
+    for check in imported:
+        words = str(check.command).split(" ")
+        lines.append(" ".join(_in(directory, word) for word in words))
     for role in roles:
         stages = sorted({c.stage for c in runnable if c.needs == role})
         flags = "".join(f" --stage {s}" for s in stages)
         role_flag = " --role verifier --key-file KEY" if role == "verifier" else ""
         lines.append(f"amlas run {directory}{role_flag}{flags} --stale-only")
     return lines
+
+
+def _in(directory: str, word: str) -> str:
+    """``DIR`` and ``DIR/path`` of an import command, for the directory as given."""
+    if word == "DIR":
+        return directory
+    if word.startswith("DIR/"):
+        return str(Path(directory) / word.removeprefix("DIR/"))
+    return word
 
 
 def _payload(result: Impact, claims: list[AffectedClaim]) -> dict[str, Any]:

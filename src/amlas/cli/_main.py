@@ -29,6 +29,7 @@ from amlas.cli._common import (
     print_diagnostics,
     print_problem,
 )
+from amlas.cli._evidence import evidence
 from amlas.cli._impact import impact
 from amlas.cli._monitor import monitor
 from amlas.cli._output import echo
@@ -45,8 +46,6 @@ from amlas.evidence import (
     check_signatures,
     open_store,
     seal_dataset,
-    verify_custody,
-    verify_signatures,
 )
 from amlas.fileio import (
     OutputRefused,
@@ -68,7 +67,6 @@ from amlas.project import (
     write_schemas,
 )
 from amlas.render import (
-    VERDICT_STYLE,
     render_case_files,
     render_case_json,
     render_case_markdown,
@@ -421,42 +419,6 @@ def run(
             markup=False,
         )
     sys.exit(report.exit_code(strict=strict))
-
-
-_CUSTODY_CODES = ("D014", "D015", "D017", "D018")
-"""Problems of sealed data and its access log that ``evidence --verify`` also reports."""
-
-
-@cli.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--store", default=None, help="Evidence store URI (default: amlas.yaml 'evidence').")
-@click.option("--verify", "verify_only", is_flag=True, help="Check every record's integrity.")
-def evidence(directory: Path, store: str | None, verify_only: bool) -> None:
-    """List the current evidence of DIRECTORY (latest record per check)."""
-    result = check_project(directory)
-    uri = store or result.project.manifest.evidence
-    with open_store(uri, root=result.project.root) as opened:
-        if verify_only:
-            problems = opened.verify() + verify_custody(result.project, opened)
-            problems += [
-                f"{key}: {digest[:12]}...: {why}"
-                for key, digest, why in verify_signatures(result.project, opened)
-            ]
-            # the custody the evidence rests on: the seal, its statement, the access log
-            problems += [
-                d.format(str(directory))
-                for d in result.diagnostics.items
-                if d.code in _CUSTODY_CODES
-            ]
-            for problem in problems:
-                echo(problem)
-            click.echo(f"{uri}: {len(problems)} problem(s)")
-            sys.exit(EXIT_ERRORS if problems else EXIT_OK)
-        console = _console(wide=True)
-        for key, digest in opened.list():
-            record = opened.get(digest)
-            line = f"{key:<40} {record.verdict:<13} {digest[:12]}  {record.summary}"
-            console.print(line, markup=False, style=VERDICT_STYLE.get(record.verdict, ""))
 
 
 STATUS_STYLE = {
@@ -886,3 +848,4 @@ def main(argv: list[str] | None = None) -> None:
 cli.add_command(impact)
 cli.add_command(plugins)
 cli.add_command(predictions)
+cli.add_command(evidence)

@@ -855,6 +855,71 @@ _TABLE: tuple[Code, ...] = (
         "R23",
     ),
     Code(
+        "R080",
+        "error",
+        "imported file or document unusable",
+        "The file given to `amlas evidence import`, or the document it names, lies outside "
+        "the project, does not exist or is no regular file. Imported evidence rests on "
+        "files inside the project, hashed, so that a change to them makes the record stale.",
+    ),
+    Code(
+        "R081",
+        "error",
+        "a result claimed without counts",
+        "A counts import states a verdict, an estimate, a percentage, a bound or [H]'s own "
+        "threshold or confidence instead of counts, or a slice gives incomplete counts. "
+        "A claimed result is never evidence: give `successes` and `trials` (a proportion) "
+        "or `events`, `exposure` and `unit` (a count rate) per slice; amlas computes the "
+        "bound and the verdict itself from [H].",
+    ),
+    Code(
+        "R082",
+        "error",
+        "count not a non-negative whole number",
+        "A count (`successes`, `trials`, `events`) of an imported file is negative, a "
+        "decimal number, a percentage or text, or an `exposure` is negative or not finite.",
+    ),
+    Code(
+        "R083",
+        "error",
+        "more successes than trials",
+        "A slice of an imported file counts more successes than trials; `successes` is the "
+        "metric's numerator and lies in 0..`trials`.",
+    ),
+    Code(
+        "R084",
+        "error",
+        "slice counted twice",
+        "Two slices of an imported file have the same name: each slice is counted once.",
+    ),
+    Code(
+        "R085",
+        "error",
+        "imported evidence names what the project does not hold",
+        "The requirement or node an import is for (`for:`, `--for`) is no [H] requirement "
+        "nor a goal or solution of the safety case, or a slice's `cell` names an ODD "
+        "dimension, band or category [B] does not have. The message suggests a close match.",
+    ),
+    Code(
+        "R086",
+        "error",
+        "imported evidence does not fit its target",
+        "Counts for a requirement without a metric, threshold or confidence, for a metric "
+        "that is not judged from such counts (successes of trials for a proportion, events "
+        "over an exposure for a rate), for a node instead of a requirement, with slices "
+        "counting in different ways or outside the requirement's `applies_to`, or missing a "
+        "band the requirement must hold in; or a document for a stage-1 or stage-2 node.",
+    ),
+    Code(
+        "R087",
+        "error",
+        "imported counts from other data or another model",
+        "The imported file gives the SHA-256 of the data (`data.sha256`, with `--dataset X`) "
+        "or of the model (`model_sha256`) the counts were produced with, and it is not the "
+        "hash of [X] or of the model [V] names now: the counts are not evidence about them.",
+        "R23",
+    ),
+    Code(
         "R090",
         "error",
         "event counts or exposure unusable",

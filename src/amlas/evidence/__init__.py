@@ -13,8 +13,8 @@ The hash contract:
   the record's content address: stores file it under it and the safety case cites it.
 * Hashed: ``schema``, ``key``, ``check``, ``stage``, ``role``, ``subject``, ``dataset``,
   ``parameters``, ``resolved``, ``inputs``, ``results``, ``verdict``, ``summary``,
-  ``versions``, and ``sealed_detail`` when present. Changing any of them, a single
-  float included, changes the digest.
+  ``versions``, and ``sealed_detail``, ``origin`` and ``provenance`` when present.
+  Changing any of them, a single float included, changes the digest.
 * Not hashed: ``metadata`` (wall-clock times, host, duration), so re-running an
   unchanged check on another machine gives the same digest.
 * ``inputs`` is what makes evidence go stale: the case compares these hashes with the
@@ -26,6 +26,11 @@ entry-point group ``amlas.stores`` (:class:`StoreBackend`). A run's records beco
 current (move the refs) only when the run commits, so an interrupted run never leaves a
 half-updated store, and a record whose content no longer matches its digest is reported
 (``get`` raises :class:`CorruptRecord`, ``verify`` lists it), never used.
+
+A result produced outside amlas (a frame time measured on the target, a simulator
+campaign, a test report) comes in through ``amlas evidence import`` as a record of
+``origin: external`` with its :class:`Provenance`; counts are judged by amlas itself,
+a document's verdict is recorded as the document's statement (:mod:`amlas.verify`).
 
 A record computed from sealed data ([P]) keeps its per-sample detail (sample ids,
 values, counterexamples) only encrypted for the verifier key, in ``sealed_detail``;
@@ -60,7 +65,15 @@ from amlas.evidence._inputs import (
     module_file,
 )
 from amlas.evidence._memory import MemoryStore, forget_memory_store
-from amlas.evidence._record import EvidenceRecord, SealedDetail
+from amlas.evidence._record import (
+    Accountable,
+    EvidenceRecord,
+    ImportedData,
+    ImportedDocument,
+    Provenance,
+    SealedDetail,
+    Tool,
+)
 from amlas.evidence._signature import (
     VerifierTrust,
     check_signatures,
@@ -82,12 +95,16 @@ from amlas.evidence._store import (
 from amlas.evidence._use import StoreLike, store_uri, using_store
 
 __all__ = [
+    "Accountable",
     "BaseStore",
     "CorruptRecord",
     "EvidenceRecord",
     "EvidenceStore",
+    "ImportedData",
+    "ImportedDocument",
     "MemoryStore",
     "ProjectInputs",
+    "Provenance",
     "RecordNotFound",
     "Run",
     "RunEntry",
@@ -97,6 +114,7 @@ __all__ = [
     "StoreBackend",
     "StoreError",
     "StoreLike",
+    "Tool",
     "Unsealed",
     "VerifierTrust",
     "canonical_hash",

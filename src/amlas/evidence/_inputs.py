@@ -21,6 +21,9 @@ Input names and what they hash:
 * ``access_log:X``: an entry of [X]'s access log; current while the log still holds it.
 * ``file:PATH``: a project file a check reads besides its dataset (the audit file of a
   ``label_error_rate`` rule), by its SHA-256.
+* ``import:PATH``: a project file imported evidence rests on (the file given to ``amlas
+  evidence import`` and the document it names), by its SHA-256: change it and the
+  imported record is stale.
 """
 
 from __future__ import annotations
@@ -177,7 +180,7 @@ class ProjectInputs:
             if relative is None or not (project.root / relative).is_file():
                 return None
             return sha256_file(project.root / relative)
-        if kind == "file" and arg:
+        if kind in ("file", "import") and arg:
             return file_hash(project.root, arg)
         if kind == "harness_code" and arg:
             path = project.root / arg

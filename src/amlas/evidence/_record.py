@@ -3,6 +3,10 @@
 A record is plain JSON so a reviewer can read and diff it. Its *digest* (SHA-256 of the
 canonical JSON, ``metadata`` left out) is its content address: stores file records under
 it, and the safety case points at records by it.
+
+A record amlas did not compute itself (a result produced outside amlas, brought in by
+``amlas evidence import``) says so: ``origin: external`` and its :class:`Provenance` (who
+is accountable, the tool and version, the imported file and its SHA-256).
 """
 
 from __future__ import annotations
@@ -23,7 +27,18 @@ from pydantic import (
 
 from amlas.hashing import sha256_bytes
 
-__all__ = ["EVIDENCE_SCHEMA", "KEY_PATTERN", "SHA256_PATTERN", "EvidenceRecord", "SealedDetail"]
+__all__ = [
+    "EVIDENCE_SCHEMA",
+    "KEY_PATTERN",
+    "SHA256_PATTERN",
+    "Accountable",
+    "EvidenceRecord",
+    "ImportedData",
+    "ImportedDocument",
+    "Provenance",
+    "SealedDetail",
+    "Tool",
+]
 
 EVIDENCE_SCHEMA: Final = "amlas.evidence/1"
 """The format tag every record carries; bump it when the hashed content changes shape."""
@@ -36,7 +51,7 @@ SHA256_PATTERN = r"^[0-9a-f]{64}$"
 Sha256 = Annotated[str, StringConstraints(pattern=SHA256_PATTERN)]
 
 _HASHED_OUT = frozenset({"metadata"})
-_OMITTED_WHEN_NONE = frozenset({"sealed_detail"})
+_OMITTED_WHEN_NONE = frozenset({"sealed_detail", "origin", "provenance"})
 """Optional fields left out of the JSON when None, so records without them keep their digest."""
 
 
@@ -88,15 +103,84 @@ class SealedDetail(BaseModel):
     )
 
 
+_Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+
+
+class Accountable(BaseModel):
+    """Who answers for a result produced outside amlas."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    person: _Text = Field(description="The person accountable for the result.")
+    organisation: _Text = Field(description="The organisation they answer for it in.")
+
+
+class Tool(BaseModel):
+    """The tool that produced a result outside amlas."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: _Text = Field(description="The tool's name, e.g. 'ecu-bench'.")
+    version: _Text = Field(description="Its version, as the tool reports it.")
+
+
+class ImportedData(BaseModel):
+    """The data imported counts were computed on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    description: _Text = Field(description="What the data is, in words a reviewer can check.")
+    sha256: Sha256 | None = Field(None, description="SHA-256 of the data, when known.")
+
+
+class ImportedDocument(BaseModel):
+    """A document (test report, simulation campaign summary, review report) imported as
+    evidence: amlas hashes it; the verdict is the document's own."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    file: _Text = Field(description="Project-relative path of the document.")
+    sha256: Sha256 = Field(description="SHA-256 of the document when it was imported.")
+    title: _Text = Field(description="The document's title.")
+    kind: Literal["test_report", "simulation_campaign", "review_report", "other"] = Field(
+        description="What kind of document it is."
+    )
+
+
+class Provenance(BaseModel):
+    """Where a record of ``origin: external`` comes from (``amlas evidence import``).
+
+    ``kind`` says what amlas did with it: ``counts``, amlas computed the bound and the
+    verdict itself from the imported counts; ``document``, the verdict is the document's own
+    statement, which amlas only records (and hashes the document it stands in).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["counts", "document"] = Field(
+        description="counts: bound and verdict computed by amlas; document: the verdict "
+        "is the document's own statement."
+    )
+    accountable: Accountable = Field(description="Who answers for the imported result.")
+    tool: Tool = Field(description="The tool (and version) that produced it.")
+    date: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")] = Field(
+        description="When it was produced (ISO date)."
+    )
+    file: _Text = Field(description="Project-relative path of the imported file.")
+    sha256: Sha256 = Field(description="SHA-256 of the imported file when it was imported.")
+    data: ImportedData | None = Field(None, description="counts: the data they were computed on.")
+    document: ImportedDocument | None = Field(None, description="document: the document.")
+
+
 class EvidenceRecord(BaseModel):
     """The outcome of one check, as JSON a reviewer can read and diff.
 
     Contract:
 
     * ``digest`` is the SHA-256 of :meth:`canonical_json` (UTF-8): every field except
-      ``metadata`` (and ``sealed_detail`` when None, so records without sealed detail
-      keep the digest they always had), keys sorted, no whitespace, field ``schema`` by
-      its alias. Equal
+      ``metadata`` (and ``sealed_detail``, ``origin`` and ``provenance`` when None, so
+      records without them keep the digest they always had), keys sorted, no
+      whitespace, field ``schema`` by its alias. Equal
       content gives an equal digest on every machine; changing any hashed field changes
       it; ``metadata`` (wall-clock times, host, duration) never does.
     * Floats are written with Python's ``repr`` and so read back bit for bit; NaN and
@@ -159,6 +243,16 @@ class EvidenceRecord(BaseModel):
         description="Per-sample detail computed from sealed data, encrypted for the "
         "verifier; None (and absent from the JSON) when the record has none.",
     )
+    origin: Literal["external"] | None = Field(
+        None,
+        description="'external' for a result produced outside amlas and imported with "
+        "'amlas evidence import'; None (and absent from the JSON) for what amlas computed.",
+    )
+    provenance: Provenance | None = Field(
+        None,
+        description="Who and what produced an external result, and the file it came from; "
+        "None (and absent from the JSON) for what amlas computed.",
+    )
     metadata: dict[str, JsonValue] = Field(
         default_factory=dict,
         description="Wall-clock times, host, duration: the only part left out of the digest.",
@@ -170,6 +264,15 @@ class EvidenceRecord(BaseModel):
         if ".." in key:
             raise ValueError(f"key={key!r} contains '..'; use letters, digits, '.', '_', '/', '-'")
         return key
+
+    @model_validator(mode="after")
+    def _provenance_with_origin(self) -> Self:
+        if (self.origin is None) != (self.provenance is None):
+            raise ValueError(
+                "origin 'external' and provenance come together: a record produced outside "
+                "amlas says who and what produced it, and only such a record does"
+            )
+        return self
 
     @model_validator(mode="after")
     def _finite_numbers_only(self) -> Self:
@@ -189,6 +292,11 @@ class EvidenceRecord(BaseModel):
         exclude = set() if with_metadata else set(_HASHED_OUT)
         exclude |= {name for name in _OMITTED_WHEN_NONE if getattr(self, name) is None}
         return self.model_dump(mode="json", by_alias=True, exclude=exclude or None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values of every field, ``metadata`` included, the optional fields
+        left out when None (as in :meth:`to_json`)."""
+        return self._payload(with_metadata=True)
 
     def canonical_json(self) -> str:
         """The hashed form: compact, keys sorted, non-ASCII kept, ``metadata`` left out."""

@@ -13,6 +13,15 @@ and the safety case cites records by key (pattern templates such as
     stage6/hazard/<HAZ-id>          the hazard-rate chain of hazard HAZ-id of [A]
     stage6/operation                operational achievement from the field log ([DD])
     stage6/monitor                  the runtime monitor's false alarms and detections
+    external/<MLR-id>               imported evidence (``amlas evidence import``) for an [H]
+                                    requirement amlas run does not judge on data (kind
+                                    'other', no metric, e.g. 'data_related: false'); it
+                                    stands in for stage5/<MLR-id>/P in the case
+    external/node/<NODE-id>         an imported document attached to a node of the case
+                                    (a goal or solution, instance or pattern ID: G6.3)
+
+An import for a requirement amlas run does judge on data uses that requirement's own key
+(``stage5/<MLR-id>/P`` for [P], ``stage4/<MLR-id>/O`` for [O]).
 
 Everything that writes, plans or cites a key calls these functions; nothing formats one
 by hand.
@@ -24,12 +33,16 @@ from typing import Final
 
 __all__ = [
     "DATASET_LETTERS",
+    "EXTERNAL",
     "MONITOR",
     "OPERATION",
     "data_rule_key",
+    "external_key",
+    "external_node_key",
     "formal_key",
     "hazard_key",
     "independence_key",
+    "is_external",
     "key_letters",
     "key_stage",
     "requirement_key",
@@ -41,6 +54,8 @@ DATASET_LETTERS: Final = ("N", "O", "P")
 
 OPERATION: Final = "stage6/operation"
 MONITOR: Final = "stage6/monitor"
+EXTERNAL: Final = "external/"
+"""The prefix of the keys of imported evidence that no amlas check produces."""
 
 
 def data_rule_key(rule: str, letter: str) -> str:
@@ -65,6 +80,19 @@ def scenario_key(scenario: str) -> str:
 
 def hazard_key(hazard: str) -> str:
     return f"stage6/hazard/{hazard}"
+
+
+def external_key(requirement: str) -> str:
+    return f"{EXTERNAL}{requirement}"
+
+
+def external_node_key(node: str) -> str:
+    return f"{EXTERNAL}node/{node}"
+
+
+def is_external(key: str) -> bool:
+    """Whether ``key`` is one only ``amlas evidence import`` writes."""
+    return key.startswith(EXTERNAL)
 
 
 def key_stage(key: str) -> int | None:

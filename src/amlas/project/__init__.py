@@ -2,11 +2,13 @@
 
 A project is a directory with an ``amlas.yaml`` manifest and one YAML file per
 user-written AMLAS artefact. :func:`check_project` loads it and applies every rule;
-:func:`load_project` only loads it.
+:func:`load_project` only loads it. :func:`read_document` reads any other YAML or JSON
+document (a file given to ``amlas evidence import``) the way the artefacts are read.
 """
 
 from amlas.project._check import check_project
 from amlas.project._content import ContentProblem, content_problems, label_classes
+from amlas.project._document import ReadDocument, read_document
 from amlas.project._loader import LoadResult, load_project
 from amlas.project._manifest import MANIFEST_FILE, Manifest
 from amlas.project._paths import path_problem
@@ -15,6 +17,7 @@ from amlas.project._reference import render_reference
 from amlas.project._scaffold import EXAMPLES, init_project
 from amlas.project._schema import schema_documents, write_schemas
 from amlas.project._trace import TraceMatrix, TraceRow, build_trace
+from amlas.project._yaml import SourceMap
 from amlas.project.artefacts import ARTEFACTS, ArtefactSpec
 from amlas.project.metrics import CLASSIFICATION, METRICS, MetricSpec, metric_names
 
@@ -31,7 +34,9 @@ __all__ = [
     "Manifest",
     "MetricSpec",
     "Project",
+    "ReadDocument",
     "Reference",
+    "SourceMap",
     "TraceMatrix",
     "TraceRow",
     "build_trace",
@@ -42,6 +47,7 @@ __all__ = [
     "load_project",
     "metric_names",
     "path_problem",
+    "read_document",
     "render_reference",
     "schema_documents",
     "write_schemas",

@@ -20,7 +20,7 @@ from amlas.project._yaml import MAX_FILE_BYTES, LoadedYaml, SourceMap, load_yaml
 from amlas.project.artefacts import ARTEFACTS
 from amlas.project.artefacts.data import DataRequirements, ExternalRule
 
-__all__ = ["LoadResult", "load_project"]
+__all__ = ["LoadResult", "load_project", "read_text"]
 
 _PLACEHOLDER = re.compile(r"\bTODO\b")
 
@@ -129,14 +129,20 @@ def _fallback_manifest(data: dict[str, Any]) -> Manifest:
 
 
 def _read_yaml(root: Path, relative: str, diagnostics: Diagnostics) -> LoadedYaml | None:
-    path = root / relative
-    where = Location(relative)
+    read = read_text(root / relative, relative, diagnostics)
+    return load_yaml(read[0], relative, diagnostics) if read is not None else None
+
+
+def read_text(path: Path, shown: str, diagnostics: Diagnostics) -> tuple[str, bytes] | None:
+    """The UTF-8 text of the YAML file ``path`` (shown as ``shown``) and its bytes; None,
+    with an F003 diagnostic, when it is no regular file, too large or not UTF-8."""
+    where = Location(shown)
     kind = probe(path)
     if kind != "file":
         what = {"directory": "a directory", "special": "not a regular file (FIFO, device?)"}
         diagnostics.add(
             "F003",
-            f"{relative!r} is {what.get(kind, kind)}; expected a YAML file",
+            f"{shown!r} is {what.get(kind, kind)}; expected a YAML file",
             where,
         )
         return None
@@ -145,14 +151,14 @@ def _read_yaml(root: Path, relative: str, diagnostics: Diagnostics) -> LoadedYam
         if size > MAX_FILE_BYTES:
             diagnostics.add(
                 "F003",
-                f"{relative!r} is {size} bytes; artefact files are limited to "
+                f"{shown!r} is {size} bytes; artefact files are limited to "
                 f"{MAX_FILE_BYTES} bytes (keep data in dataset files)",
                 where,
             )
             return None
         raw = path.read_bytes()
     except OSError as exc:
-        diagnostics.add("F003", f"cannot read {relative!r}: {exc.strerror or exc}", where)
+        diagnostics.add("F003", f"cannot read {shown!r}: {exc.strerror or exc}", where)
         return None
     try:
         text = raw.decode("utf-8-sig")
@@ -160,11 +166,11 @@ def _read_yaml(root: Path, relative: str, diagnostics: Diagnostics) -> LoadedYam
         line = raw[: exc.start].count(b"\n") + 1
         diagnostics.add(
             "F003",
-            f"{relative!r} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
-            Location(relative, line, 1),
+            f"{shown!r} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+            Location(shown, line, 1),
         )
         return None
-    return load_yaml(text, relative, diagnostics)
+    return text, raw
 
 
 def _scan_placeholders(

@@ -184,9 +184,10 @@ BUILTIN_SPECS: dict[str, MetricSpec] = {
         _m(
             "within_tolerance_rate",
             "fraction of predictions within the requirement's `tolerance` (for a detector: "
-            "of matched objects localised within it)",
+            "of matched objects localised within it; for a measurement imported from "
+            "elsewhere, such as a frame time, of the measurements within it)",
             higher=True,
-            tasks=REGRESSION | DETECTION,
+            tasks=_ALL_TASKS,
         ),
         _m(
             "sequence_window_rate",

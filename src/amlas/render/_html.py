@@ -106,6 +106,7 @@ def render_report(
         "matters": _matters(case),
         "sealed_note": detail_note(case),
         "records": _records_that_matter(case),
+        "imported": _imported(case),
         "views": shown,
         "coverage": _coverage(case),
         "trace": case.trace,
@@ -182,6 +183,18 @@ def _records_that_matter(case: Case) -> list[dict[str, Any]]:
         if r.verdict in ("fail", "inconclusive")
     ]
     return sorted(out, key=lambda x: (x["record"].verdict != "fail", x["record"].key, x["digest"]))
+
+
+def _imported(case: Case) -> list[dict[str, Any]]:
+    """Cited records produced outside amlas (``origin: external``), with their provenance
+    and the nodes citing them, by key."""
+    citers = _citers(case)
+    out = [
+        {"record": r, "digest": d, "cited_by": citers.get(d, []), "provenance": r.provenance}
+        for d, r in case.evidence.items()
+        if r.origin == "external" and r.provenance is not None
+    ]
+    return sorted(out, key=lambda x: (x["record"].key, x["digest"]))
 
 
 def _split_cell(cell: str) -> list[tuple[str, str]]:
@@ -298,6 +311,9 @@ def _data(case: Case, views: list[dict[str, Any]]) -> dict[str, Any]:
         )
         if digest in sealed:
             records[-1]["detail"] = sealed[digest]
+        if r.origin is not None and r.provenance is not None:  # shown in a style of its own
+            records[-1]["origin"] = r.origin
+            records[-1]["provenance"] = r.provenance.model_dump(mode="json")
     return {
         "root": case.root,
         "nodes": nodes,

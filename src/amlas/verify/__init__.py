@@ -6,12 +6,15 @@ One plan, several consumers::
       -> execute(plan, store=..., key=...)   amlas run, run --stale-only   (_execute)
       -> analyse_impact(root)                amlas impact                  (_impact)
       -> ingest_field_log(root)              amlas monitor ingest          (_ingest)
+    import_evidence(root, file, target=...)  amlas evidence import         (_external)
 
 Each :class:`PlannedCheck` carries its record key (:mod:`amlas.evidence.keys`), check
 name, subject, datasets, the role that may run it, the inputs its record rests on with
 their current hashes, and why it cannot run where it cannot. Executors per kind of check
 (:mod:`._data` for stage 3, :mod:`._evaluate` for stages 4 and 5, :mod:`._stage6`,
 :mod:`._operation`) turn outcomes into records through one builder (:mod:`._records`);
+results produced outside amlas come in through :func:`import_evidence` (counts judged
+by amlas, or a document's own verdict marked as such), through the same builder;
 a plan's parts are in :mod:`._planned`; what the checks of one run share (data read
 once, the model loaded once, R15 custody of sealed data) is :class:`RunContext`
 (:mod:`._context`).
@@ -22,6 +25,7 @@ input hashes and custody in :mod:`amlas.evidence`.
 
 from amlas.verify._context import Reporter, RunContext, RunReport, SummaryRow
 from amlas.verify._execute import execute, run_project
+from amlas.verify._external import ImportReport, awaits_import, import_command, import_evidence
 from amlas.verify._impact import CheckToRun, Impact, StaleRecord, analyse_impact
 from amlas.verify._ingest import IngestReport, ingest_field_log
 from amlas.verify._plan import plan
@@ -31,6 +35,7 @@ __all__ = [
     "DEFAULT_STAGES",
     "CheckToRun",
     "Impact",
+    "ImportReport",
     "IngestReport",
     "Plan",
     "PlannedCheck",
@@ -40,7 +45,10 @@ __all__ = [
     "StaleRecord",
     "SummaryRow",
     "analyse_impact",
+    "awaits_import",
     "execute",
+    "import_command",
+    "import_evidence",
     "ingest_field_log",
     "plan",
     "run_project",

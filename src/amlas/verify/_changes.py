@@ -8,17 +8,26 @@ files not ignored), mapped to the inputs evidence records cite (the table is in
 
 from __future__ import annotations
 
+import contextlib
 import io
 import posixpath
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from amlas.errors import ProblemError, ProjectNotFoundError, UsageError
-from amlas.evidence import ProjectInputs, canonical_hash, model_code_file, module_file
+from amlas.evidence import (
+    ProjectInputs,
+    StoreError,
+    canonical_hash,
+    model_code_file,
+    module_file,
+    open_store,
+)
 from amlas.project import Project, load_project
 from amlas.project.artefacts import ErroneousBehaviourLog, ModelReference, OperationalScenarios
 
@@ -163,8 +172,23 @@ def _artefact_changes(now: Project, before: Project | None, letter: str) -> set[
     return out
 
 
+def _imported_files(project: Project, uri: str) -> set[str]:
+    """The project files current imported records rest on (their ``import:PATH`` inputs);
+    a store that cannot be read is the impact analysis's to report."""
+    found: set[str] = set()
+    with contextlib.suppress(StoreError), open_store(uri, root=project.root) as store:
+        for _, digest in store.list():
+            with contextlib.suppress(StoreError):
+                record = store.get(digest)
+                if record.origin == "external":
+                    found |= {
+                        n.removeprefix("import:") for n in record.inputs if n.startswith("import:")
+                    }
+    return found
+
+
 def _map_changes(
-    project: Project, before: Project | None, files: list[str]
+    project: Project, before: Project | None, files: list[str], imported: Collection[str] = ()
 ) -> tuple[set[str], set[str], list[str]]:
     """Changed files -> (changed inputs, changed artefact letters, other changed files)."""
     sources = [p for p in (before, project) if p is not None]
@@ -199,6 +223,7 @@ def _map_changes(
     code = model_code_file(project)
     if code is not None:
         owners.append((code.relative_to(project.root).as_posix(), "model_code"))
+    owners += [(path, f"import:{path}") for path in sorted(imported)]
     inputs: set[str] = set()
     letters: set[str] = set()
     other: list[str] = []
@@ -233,7 +258,8 @@ def changed_inputs(project: Project, since: str, uri: str) -> Changes:
     :class:`UsageError` outside a git repository or for a revision git does not know."""
     _check_revision(project.root, since)
     files = _changed_files(project.root, since, uri)
+    imported = _imported_files(project, uri)
     with tempfile.TemporaryDirectory(prefix="amlas-impact-") as tmp:
         before = _project_at(project.root, since, Path(tmp))
-        inputs, letters, other = _map_changes(project, before, files)
+        inputs, letters, other = _map_changes(project, before, files, imported)
     return Changes(files, inputs, letters, other)

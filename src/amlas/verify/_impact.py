@@ -31,6 +31,7 @@ sealed copy                                    says how the data is read)
 the model's python module                      ``model_code``
 the [EE] harness module                        ``harness_code``
 the audit file of a ``label_error_rate`` rule  ``file:PATH``
+a file an imported record rests on             ``import:PATH``
 any artefact                                   also ``artefact:X`` when its canonical JSON
                                                differs (stage-6 records cite [A], [C], [EE])
 ``.amlas/`` (hash cache), the project's        ignored
@@ -42,6 +43,12 @@ Records of stages 3-5 whose key no planned check produces any more (their requir
 rule or dataset was removed) are *obsolete*: listed apart, nothing re-runs them, and they
 do not count in the exit status.
 
+Imported evidence (``amlas evidence import``, ``origin: external``) cites the imported file
+and the document it names as ``import:PATH``: changed, the record is stale, and the check
+to redo carries the import command (``CheckToRun.command``). A requirement that awaits
+imported evidence and has none is not listed as never run: the plan, the run and the case
+say what it awaits.
+
 Roles (R15): a check of stage 5, or on a sealed dataset, needs the verifier; any other
 check the developer can run. :meth:`Impact.exit_code` is 0 when no check must (re-)run,
 1 otherwise.
@@ -49,12 +56,13 @@ check the developer can run. :meth:`Impact.exit_code` is 0 when no check must (r
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from amlas.diagnostics import Diagnostics
-from amlas.evidence import ProjectInputs, StoreError, keys, open_store
+from amlas.evidence import EvidenceRecord, ProjectInputs, StoreError, keys, open_store
 from amlas.project import Project, check_project
 from amlas.verify._changes import changed_inputs
 from amlas.verify._plan import plan
@@ -94,6 +102,9 @@ class CheckToRun:
     needs: Role
     reason: Reason
     why: tuple[str, ...]
+    command: str | None = None
+    """For an imported record, the ``amlas evidence import`` command that replaces it
+    (``amlas run`` re-runs it only when it is a check amlas runs itself)."""
 
 
 @dataclass
@@ -162,6 +173,7 @@ class Impact:
                     "needs": c.needs,
                     "reason": c.reason,
                     "why": list(c.why),
+                    **({"command": c.command} if c.command else {}),
                 }
                 for c in self.checks
             ],
@@ -184,10 +196,22 @@ def _order(item: CheckToRun | StaleRecord) -> tuple[int, str]:
     return item.stage, item.key
 
 
-def _to_run(project: Project) -> dict[str, PlannedCheck]:
-    """Every check the project calls for that can run (for the role able to run it)."""
+def _to_run(project: Project) -> tuple[dict[str, PlannedCheck], dict[str, PlannedCheck]]:
+    """Every check the project calls for that can run (for the role able to run it), and
+    every requirement awaiting imported evidence (``amlas evidence import``)."""
     work = plan(project, role="verifier", stages=(3, 4, 5, 6))
-    return {check.key: check for check in work if check.runnable}
+    runnable = {check.key: check for check in work if check.runnable}
+    return runnable, {check.key: check for check in work if check.kind == "external"}
+
+
+def _reimport(record: EvidenceRecord) -> str | None:
+    """The command that imports a stale imported record again (None for any other)."""
+    if record.origin != "external" or record.provenance is None:
+        return None
+    dataset = f" --dataset {record.dataset}" if record.dataset else ""
+    role = " --role verifier --key-file KEY" if record.role == "verifier" else ""
+    file = shlex.quote(f"DIR/{record.provenance.file}")
+    return f"amlas evidence import DIR {file} --for {record.subject}{dataset}{role}"
 
 
 def analyse_impact(
@@ -206,7 +230,7 @@ def analyse_impact(
     project = loaded.project
     uri = store or project.manifest.evidence
     result = Impact(project.root, uri, since, project, loaded.diagnostics)
-    planned = _to_run(project)
+    planned, awaiting = _to_run(project)
     changed: set[str] = set()
     if since is not None:
         changes = changed_inputs(project, since, uri)
@@ -219,7 +243,7 @@ def analyse_impact(
     with open_store(uri, root=project.root) as evidence:
         recorded = evidence.list()
         for key, digest in recorded:
-            check = planned.get(key)
+            check = planned.get(key) or awaiting.get(key)
             # a stored record no plan names: who may re-run it, by what its key says
             needs = check.needs if check else role_needed(project, *_stage_letters(key))
             try:
@@ -239,12 +263,21 @@ def analyse_impact(
             if not why:
                 continue
             entry = StaleRecord(key, digest, record.stage, record.role, record.verdict, why)
-            if check is None and record.stage in _NEVER_RUN_STAGES:
+            # an imported record attached to a node stays the node's (the case decides)
+            node = key.startswith(keys.external_node_key(""))
+            if check is None and record.stage in _NEVER_RUN_STAGES and not node:
                 result.obsolete.append(entry)
                 continue
             result.stale.append(entry)
+            if keys.is_external(key):
+                needs = record.role
             checks[key] = CheckToRun(
-                key, record.stage, needs, "stale" if since is None else "changed", why
+                key,
+                record.stage,
+                needs,
+                "stale" if since is None else "changed",
+                why,
+                _reimport(record),
             )
             if since is None:
                 changed |= {name.rsplit(" (", 1)[0] for name in why}

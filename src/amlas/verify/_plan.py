@@ -6,7 +6,9 @@ it, the inputs its record rests on with their current hashes, and, where it cann
 why. ``amlas run`` executes the runnable part (:func:`amlas.verify.execute`), ``amlas run
 --stale-only`` and ``amlas impact`` compare it with the evidence store, and ``amlas monitor
 ingest`` executes its field-log checks: all four read this one plan, so none of them can
-disagree about what a project calls for.
+disagree about what a project calls for. A requirement ``amlas run`` does not judge on
+data (kind 'other', no metric) is planned as awaiting imported evidence (``external/<id>``,
+which ``amlas evidence import`` writes), with the command that would develop it.
 
 What a plan knows only from the artefacts, it says here; what shows only once the model
 or the data is loaded (a model without probabilities for a calibration metric, say), the
@@ -34,6 +36,7 @@ from amlas.project.artefacts import (
     ModelReference,
     OperationalScenarios,
 )
+from amlas.verify._external import awaits_import, import_command
 from amlas.verify._planned import (
     ALL_STAGES,
     DEFAULT_STAGES,
@@ -85,8 +88,12 @@ class _Planner:
         reason: str | None = None,
         quiet: bool = False,
     ) -> None:
-        runs_in: Literal["amlas run", "amlas monitor ingest"] = (
-            "amlas monitor ingest" if kind in INGESTED else "amlas run"
+        runs_in: Literal["amlas run", "amlas monitor ingest", "amlas evidence import"] = (
+            "amlas monitor ingest"
+            if kind in INGESTED
+            else "amlas evidence import"
+            if kind == "external"
+            else "amlas run"
         )
         inputs = {name: self.hashes.current(name) for name in sorted(names)}
         needs = role_needed(self.project, stage, letters)
@@ -174,12 +181,7 @@ class _Planner:
         for requirement in ml.requirements:
             if requirement not in judged:
                 if unreadable is None:
-                    why = (
-                        requirement.data_related_reason.strip()
-                        if not requirement.data_related
-                        else "no metric to evaluate"
-                    )
-                    self.note(requirement.id, f"not evaluated on data: {why}")
+                    self.note(requirement.id, _awaiting(requirement))
                 continue
             self.requirement(stage, letter, requirement, model, unreadable)
 
@@ -258,6 +260,27 @@ class _Planner:
             )
         return None
 
+    def imported(self) -> None:
+        """The requirements only imported evidence can support (``amlas run`` does not judge
+        them on data): each awaits a record ``external/<id>`` from ``amlas evidence
+        import``, which stands in for its stage-5 result in the case."""
+        ml = self.project.ml_requirements
+        for requirement in ml.requirements if ml is not None else []:
+            if not awaits_import(requirement):
+                continue
+            names = {f"requirement:{requirement.id}", "environment"} | self.model_inputs()
+            self.add(
+                keys.external_key(requirement.id),
+                "external",
+                "import",
+                5,
+                requirement.id,
+                (),
+                names,
+                _awaiting(requirement),
+                quiet=True,  # the stage's note says it, once
+            )
+
     # -- stage 6 ---------------------------------------------------------------------------
 
     def stage6(self) -> None:
@@ -335,6 +358,20 @@ class _Planner:
         return names
 
 
+def _awaiting(requirement: MLSafetyRequirement) -> str:
+    """Why ``amlas run`` does not judge ``requirement``, and the command that would develop
+    it instead."""
+    why = (
+        requirement.data_related_reason.strip()
+        if not requirement.data_related
+        else "no metric to evaluate"
+        if requirement.metric is None
+        else f"kind '{requirement.kind}'"
+    )
+    command = import_command(requirement.id, verifier=True)
+    return f"not evaluated on data: {why.rstrip('.')}; awaiting imported evidence ({command})"
+
+
 def chosen_stages(role: Role, stages: Collection[int] | None) -> tuple[int, ...]:
     """``stages`` (default: the role's) sorted; a coded problem (R002) for a role that is
     none of amlas's, a stage outside 3-6, or stage 5 for any role but the verifier's (R15)."""
@@ -386,6 +423,7 @@ def plan(
         planner.evaluation(4, "O")
     if 5 in chosen:
         planner.evaluation(5, "P")
+        planner.imported()
     if 6 in chosen:
         planner.stage6()
     checks = planner.out

@@ -31,6 +31,7 @@ Kind = Literal[
     "hazard",
     "operation",
     "monitor",
+    "external",
 ]
 DEFAULT_STAGES: Final[dict[str, tuple[int, ...]]] = {"developer": (3, 4), "verifier": (3, 5)}
 ALL_STAGES: Final = (3, 4, 5, 6)
@@ -52,7 +53,8 @@ class PlannedCheck:
     stage: int
     subject: str
     """What the check is about: DR-1, MLR-3, SCN-2, HAZ-1, ``independence``, G6.7 (the
-    operational record), G6.8 (the monitor's)."""
+    operational record), G6.8 (the monitor's), or the requirement or node imported
+    evidence is for."""
     datasets: tuple[str, ...]
     needs: Role
     """Who may run it: the verifier for stage 5 and for anything reading sealed data (R15)."""
@@ -60,7 +62,7 @@ class PlannedCheck:
     """The input names its record cites -> their hash now (None: missing now)."""
     reason: str | None = None
     """Why it cannot run, or None."""
-    runs_in: Literal["amlas run", "amlas monitor ingest"] = "amlas run"
+    runs_in: Literal["amlas run", "amlas monitor ingest", "amlas evidence import"] = "amlas run"
     quiet: bool = False
     """Not listed as not run by itself: a note for its whole stage says why."""
 
@@ -82,6 +84,8 @@ class PlannedCheck:
             return f"{self.subject} formal on [{self.dataset}]"
         if self.kind in ("data_rule", "requirement"):
             return f"{self.subject} on [{self.dataset}]"
+        if self.kind == "external":
+            return f"{self.subject} (imported evidence)"
         return self.key
 
 

@@ -1,6 +1,7 @@
 """The one place an evidence record is made: plain JSON values, versions, timing.
 
-Every executor of a planned check (stage 3 to stage 6, and ``amlas monitor ingest``) hands
+Every executor of a planned check (stage 3 to stage 6, ``amlas monitor ingest`` and
+``amlas evidence import``) hands
 its outcome to :func:`make_record` with the :class:`~amlas.verify.PlannedCheck` it ran, so
 key, check, stage, subject and dataset come from the plan and never from a second spelling.
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from amlas.evidence import EvidenceRecord
+from amlas.evidence import EvidenceRecord, Provenance
 from amlas.verify._planned import PlannedCheck
 
 __all__ = ["make_record", "new_run_id", "plain_json", "timed", "versions"]
@@ -79,10 +80,13 @@ def make_record(
     summary: str,
     distributions: Iterable[str] = (),
     metadata: Mapping[str, Any] | None = None,
+    origin: str | None = None,
+    provenance: Provenance | None = None,
 ) -> EvidenceRecord:
     """The record of ``planned`` as run by ``role``. ``check`` and ``dataset`` default to
     the plan's; a check that reports its own name (a metric that names its method) passes
-    it, and must agree with the plan's for the case to find it."""
+    it, and must agree with the plan's for the case to find it. A result produced outside
+    amlas (``amlas evidence import``) passes ``origin='external'`` and its ``provenance``."""
     return EvidenceRecord(
         key=planned.key,
         check=check or planned.check,
@@ -97,5 +101,7 @@ def make_record(
         verdict=verdict,
         summary=summary,
         versions=versions(distributions),
+        origin=origin,
+        provenance=provenance,
         metadata=dict(metadata or {}),
     )

@@ -182,7 +182,8 @@
       row.appendChild(el("td", null, r.slice));
       var estimate = row.appendChild(el("td", null, num(r.estimate)));
       estimate.appendChild(el("div", "muted", "[" + num(r.lower) + ", " + num(r.upper) + "]"));
-      [num(r.bound), cmp + num(r.threshold), num(r.samples)].forEach(function (v) {
+      var counted = typeof r.exposure === "number" ? num(r.exposure) + " " + (r.unit || "") : num(r.samples);
+      [num(r.bound), cmp + num(r.threshold), counted].forEach(function (v) {
         row.appendChild(el("td", null, v));
       });
       row.appendChild(el("td")).appendChild(badge("verdict", r.verdict));
@@ -321,6 +322,29 @@
     if (res.assumption) box.appendChild(el("p", "muted", "Assumption: " + res.assumption));
     return box;
   }
+  /* a record produced outside amlas: who answers for it, what produced it, what amlas did */
+  function provenance(p) {
+    var box = el("div", "provenance");
+    var doc = p.document;
+    box.appendChild(el("p", "provenance-note", doc ?
+      "Produced outside amlas: the verdict is the statement of the document below, recorded by amlas, not computed." :
+      "Produced outside amlas: amlas computed the bound and the verdict itself from the imported counts."));
+    var pairs = [["Origin", "external (amlas evidence import)"],
+      ["Accountable", p.accountable ? p.accountable.person + ", " + p.accountable.organisation : ""],
+      ["Tool", p.tool ? p.tool.name + " " + p.tool.version : ""], ["Date", p.date],
+      ["Imported file", p.file], ["File sha256", p.sha256]];
+    if (doc) {
+      pairs.push(["Document", doc.title + " (" + String(doc.kind).replace(/_/g, " ") + ")"]);
+      pairs.push(["Document file", doc.file]);
+      pairs.push(["Document sha256", doc.sha256]);
+    }
+    if (p.data) {
+      pairs.push(["Data", p.data.description]);
+      if (p.data.sha256) pairs.push(["Data sha256", p.data.sha256]);
+    }
+    box.appendChild(kv(pairs));
+    return box;
+  }
   function recordCard(ref) {
     var card = el("div", "record");
     var r = typeof ref === "number" ? records[ref] : null;
@@ -332,8 +356,13 @@
     head.appendChild(el("code", "record-key", r.key));
     head.appendChild(badge("verdict", r.verdict));
     if (r.stale && r.stale.length) head.appendChild(badge("status", "stale"));
+    if (r.origin === "external") {
+      card.className = "record external";
+      head.appendChild(el("span", "badge origin-external", "external"));
+    }
     card.appendChild(head);
     card.appendChild(el("p", "summary", r.summary));
+    if (r.origin === "external" && r.provenance) card.appendChild(provenance(r.provenance));
     if (r.detail) {
       var what = r.detail.status === "opened" ? "Per-sample detail computed from sealed data, opened with the verifier key: keep it from the development team." :
         r.detail.status === "withheld" ? "Per-sample detail computed from sealed data was not kept (no verifier key when it was computed)." :
