@@ -218,3 +218,64 @@ def test_the_detector_format_needs_a_callable(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(document))
     messages = [str(d) for d in check_project(root).diagnostics.items]
     assert any("format 'python_detector' needs 'callable" in m for m in messages)
+
+
+def _blob_rows(seed: int) -> list[list[Any]]:
+    """What the blob detector finds on [O], as a predictions file (xyxy, pixels)."""
+    from scipy import ndimage
+
+    data, _ = _images(seed)
+    arrays = np.load(io.BytesIO(data))
+    rows = []
+    for sample, picture in zip(arrays["sample_id"], arrays["image"], strict=True):
+        labelled, _ = ndimage.label(picture[..., 0] > 100)
+        for y, x in ndimage.find_objects(labelled):
+            rows.append([str(sample), "box", x.start, y.start, x.stop, y.stop, 0.9])
+    return rows
+
+
+def _with_predictions(root: Path, rows: list[list[Any]]) -> None:
+    path = root / "4-learning/V-model.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["predictions"] = {
+        "O": {
+            "location": "predictions/O.csv",
+            "box_columns": ["x1", "y1", "x2", "y2"],
+            "box_format": "xyxy",
+            "score_column": "score",
+            "agreement": {"samples": 25},
+        }
+    }
+    document["produced_by"] = hashlib.sha256(b"100\n").hexdigest()
+    path.write_text(yaml.safe_dump(document))
+    lines = ["sample_id,class,x1,y1,x2,y2,score"] + [",".join(map(str, r)) for r in rows]
+    (root / "predictions").mkdir(exist_ok=True)
+    (root / "predictions/O.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_predictions_made_elsewhere_are_checked_against_the_model(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    _project(root)
+    _with_predictions(root, _blob_rows(2))
+    run_project(root, stages=(4,))
+    record = _recall(root, "stage4/predictions/O")
+    assert record.check == "predictions.agreement"
+    assert record.verdict == "pass"
+    assert record.results[0]["sampled"] == 25
+    assert record.results[0]["disagreeing"] == 0
+    assert record.results[0]["upper"] == pytest.approx(1 - 0.05 ** (1 / 25))
+    assert record.inputs["predictions:O"]
+    # the requirement itself is judged from the file
+    assert _recall(root, "stage4/MLR-1/O").resolved["predictions"] == "predictions/O.csv"
+
+
+def test_a_predictions_file_from_another_model_fails_the_check(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    _project(root)
+    rows = _blob_rows(2)
+    shifted = [[*r[:2], r[2] + 2, r[3], r[4] + 2, r[5], r[6]] for r in rows]  # moved 2 px
+    _with_predictions(root, shifted)
+    run_project(root, stages=(4,))
+    record = _recall(root, "stage4/predictions/O")
+    assert record.verdict == "fail"
+    assert record.results[0]["disagreeing"] > 0

@@ -34,11 +34,13 @@ from amlas.checks._adversarial import (
     adversarial_examples,
     adversarial_predictions,
 )
+from amlas.checks._agreement import Agreement, agreement_sample, compare_predictions
 from amlas.checks._applicable import (
     formal_only,
     requirement_check,
     requirement_unavailable,
 )
+from amlas.checks._boxes import Boxes
 from amlas.checks._data import AUDIT_LABEL_COLUMN, CheckOutcome
 from amlas.checks._datasets import Dataset, bind_dataset, load_dataset
 from amlas.checks._faults import (
@@ -130,7 +132,9 @@ __all__ = [
     "OUTSIDE",
     "OUTSIDE_CODE",
     "TABULAR_PERTURBATIONS",
+    "Agreement",
     "BarrierCount",
+    "Boxes",
     "Campaign",
     "CheckOutcome",
     "Comparison",
@@ -156,6 +160,7 @@ __all__ = [
     "WindowRate",
     "adversarial_examples",
     "adversarial_predictions",
+    "agreement_sample",
     "band_codes",
     "band_labels",
     "bind_dataset",
@@ -163,6 +168,7 @@ __all__ = [
     "check_independence",
     "clopper_pearson",
     "cluster_bootstrap_window_rate",
+    "compare_predictions",
     "decide_labels",
     "decide_proportion",
     "decide_quantiles",

@@ -9,6 +9,7 @@ and the safety case cites records by key (pattern templates such as
     stage<4|5>/<MLR-id>/<X>         [H] requirement MLR-id judged on X: [O] at stage 4 ([X]),
                                     [P] at stage 5 ([Z])
     stage<4|5>/<MLR-id>/formal      the formal leg of MLR-id (a property proven per sample)
+    stage<4|5>/predictions/<X>      predictions made elsewhere on X checked against the model
     stage6/scenario/<SC-id>         the runs of operational scenario SC-id of [EE]
     stage6/hazard/<HAZ-id>          the hazard-rate chain of hazard HAZ-id of [A]
     stage6/operation                operational achievement from the field log ([DD])
@@ -36,6 +37,7 @@ __all__ = [
     "EXTERNAL",
     "MONITOR",
     "OPERATION",
+    "agreement_key",
     "data_rule_key",
     "external_key",
     "external_node_key",
@@ -68,6 +70,10 @@ def independence_key(first: str, second: str) -> str:
 
 def requirement_key(stage: int, requirement: str, letter: str) -> str:
     return f"stage{stage}/{requirement}/{letter}"
+
+
+def agreement_key(stage: int, letter: str) -> str:
+    return f"stage{stage}/predictions/{letter}"
 
 
 def formal_key(stage: int, requirement: str) -> str:

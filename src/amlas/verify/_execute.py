@@ -33,6 +33,7 @@ from amlas.evidence import (
 )
 from amlas.project import Project, check_project
 from amlas.sealing import VerifierKey, public_key_of
+from amlas.verify._agreement import run_agreement_check
 from amlas.verify._context import Reporter, RunContext, RunReport, Silent
 from amlas.verify._data import run_data_rule_check, run_independence_check
 from amlas.verify._evaluate import run_formal_check, run_requirement_check
@@ -48,6 +49,7 @@ _EXECUTORS: Final[dict[str, Callable[[RunContext, PlannedCheck], None]]] = {
     "independence": run_independence_check,
     "requirement": run_requirement_check,
     "formal": run_formal_check,
+    "agreement": run_agreement_check,
 }
 """How each kind of planned check runs; scenarios and hazards run together (stage 6)."""
 

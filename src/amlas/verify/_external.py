@@ -10,8 +10,8 @@ external`` with its :class:`~amlas.evidence.Provenance`, made by the one record 
   against the requirement's threshold, comparison and confidence in [H]: successes of
   trials by the exact Clopper-Pearson bound (:func:`amlas.checks.decide_slices`, Holm
   across slices), events over an exposure by the exact Poisson (Garwood) bound
-  (:func:`amlas.checks.decide_rates`). A verdict, an estimate or a percentage without counts is never
-  accepted (R081).
+  (:func:`amlas.checks.decide_rates`). A verdict, an estimate or a percentage without
+  counts is never accepted (R081).
 * **document**: the document's own verdict, recorded as the document's statement (the
   record says so, and so do the case and the report), with the document's SHA-256.
 

@@ -6,8 +6,8 @@ confidence in [H], never against anything the imported file says: successes of t
 the exact Clopper-Pearson bound (:func:`amlas.checks.decide_slices`, Holm across slices),
 events over an exposure by the exact Poisson (Garwood) bound
 (:func:`amlas.checks.decide_rates`; imported counts carry no per-unit counts, so the bound
-rests on the Poisson model alone, and the record says so). Before that, the counts must fit: the metric is
-one judged from such counts (:data:`PROPORTION_METRICS`, :data:`RATE_METRICS`), the slices
+rests on the Poisson model alone, and the record says so). Before that, the counts must
+fit: the metric is one judged from such counts (:data:`PROPORTION_METRICS`, :data:`RATE_METRICS`), the slices
 count alike, their ODD cells are [B]'s and inside the requirement's ``applies_to`` (every
 band of ``per`` counted), and the data and model the file names are the project's now.
 

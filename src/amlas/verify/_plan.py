@@ -178,6 +178,7 @@ class _Planner:
         unreadable = self.unreadable([letter])
         if unreadable is not None:  # said once for the stage; its checks stay in the plan
             self.note(f"stage {stage}", unreadable)
+        self.agreement(stage, letter, model, unreadable)
         for requirement in ml.requirements:
             if requirement not in judged:
                 if unreadable is None:
@@ -237,6 +238,28 @@ class _Planner:
             (letter,),
             names,
             unreadable or why,
+            quiet=unreadable is not None,
+        )
+
+    def agreement(
+        self, stage: int, letter: str, model: ModelReference, unreadable: str | None
+    ) -> None:
+        """Predictions made elsewhere beside a model amlas can run: a sample of them is
+        predicted again and compared (the file must come from this model)."""
+        if model.predictions_for(letter) is None or not model.loadable:
+            return
+        names = {f"dataset:{letter}", f"predictions:{letter}"} | self.model_inputs()
+        if self.datasets[letter].objects is not None:
+            names.add(f"objects:{letter}")
+        self.add(
+            keys.agreement_key(stage, letter),
+            "agreement",
+            "predictions.agreement",
+            stage,
+            f"predictions:{letter}",
+            (letter,),
+            names,
+            unreadable,
             quiet=unreadable is not None,
         )
 

@@ -27,6 +27,7 @@ Kind = Literal[
     "independence",
     "requirement",
     "formal",
+    "agreement",
     "scenario",
     "hazard",
     "operation",

@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 from amlas.project.artefacts._base import Item, Sha256, Text
 
 __all__ = [
+    "AgreementCheck",
     "BoxFormat",
     "BoxUnit",
     "DetectionSettings",
@@ -103,6 +104,20 @@ class ObjectTable(_BoxColumns):
     """For coco_json: which field of a COCO image is the dataset's sample id."""
 
 
+class AgreementCheck(Item):
+    """How predictions made elsewhere are checked against the model [V] declares beside
+    them: a seeded sample of the file's samples is predicted again and compared."""
+
+    samples: Annotated[int, Field(ge=1, le=1000000)] = 200
+    """How many samples are predicted again (all, when the dataset holds fewer)."""
+    score_tolerance: Annotated[float, Field(ge=0.0)] = 1e-4
+    """Largest difference allowed between a probability, a value or a detection's score in
+    the file and the model's (numeric round-off between pipelines, not a behaviour)."""
+    iou_tolerance: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.01
+    """A detection of the file agrees with the model's when their IoU is at least 1 minus
+    this."""
+
+
 class PredictionsFile(_BoxColumns):
     """Predictions of the model on one dataset, made outside amlas (the team's own
     pipeline): one row per sample for classifiers and regressors, one row per detection
@@ -122,6 +137,9 @@ class PredictionsFile(_BoxColumns):
     """Regressors: the predicted value."""
     score_column: str | None = None
     """Detectors: the detection's score."""
+    agreement: AgreementCheck = Field(default_factory=AgreementCheck)
+    """When [V] also gives a model amlas can run: how a sample of this file is checked
+    against it (a disagreement beyond the tolerances fails the check)."""
 
 
 class Tolerance(Item):
