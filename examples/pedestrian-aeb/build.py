@@ -8,8 +8,8 @@ Run from the repository root (or anywhere):
 What it does, in AMLAS terms:
 
 - Stage 3, Activity 7 (generate data): renders, with the procedural forward-camera
-  simulator of scenes.py, the development data [N] (260 sequences, every second frame:
-  1300 frames), the internal test data [O] (50 sequences of 10 frames: 500) and the
+  simulator of scenes.py, the development data [N] (300 sequences, every second frame:
+  1500 frames), the internal test data [O] (50 sequences of 10 frames: 500) and the
   verification data [P] (60 sequences: 600) from disjoint street and person assets, and
   writes each as data/<set>.npz (frames and per-frame metadata) plus data/<letter>-objects.csv
   (one row per pedestrian or ignore region and frame).
