@@ -342,8 +342,8 @@ def match(
         by_image_truth[int(i)].append(k)
     kept = np.nonzero(det_score >= score_threshold)[0]
     by_image_det = defaultdict(list)
-    for k in kept:
-        by_image_det[int(det_image[k])].append(int(k))
+    for d in kept:
+        by_image_det[int(det_image[d])].append(int(d))
     for i in range(images):
         dets = sorted(by_image_det.get(i, []), key=lambda k: (-det_score[k], k))
         if not dets:
@@ -570,7 +570,7 @@ def train(
             xb, tb = augment(x[batch], {k: v[batch] for k, v in all_targets.items()}, g)
             loss = loss_of(net, xb, tb)
             optimiser.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             optimiser.step()
             schedule.step()
             total += float(loss.detach()) * len(batch)

@@ -201,7 +201,7 @@ def catalogue() -> list[Asset]:
             # parking lane on its right; the road continues left over one lane (two on an
             # arterial road) in its direction and one the other way
             lanes_left = 3 if wide else 1
-            params = {
+            params: dict[str, Any] = {
                 "right_edge": _LANE_M / 2.0 + float(rng.uniform(2.0, 2.5)),
                 "left_edge": -_LANE_M / 2.0
                 - _LANE_M * lanes_left
@@ -775,7 +775,7 @@ def render_sequence(
         # painter's algorithm, far to near; a nearer patch hides part of every farther one
         patches.sort(key=lambda item: -item[0].z)
         painted: dict[int, tuple[_Patch, Grid, dict[str, float]]] = {}
-        for patch, key, kind in patches:
+        for patch, owner, kind in patches:
             radiance = patch.radiance * _illumination(lighting, patch.z, lamps)
             if visibility < _CLEAR_VISIBILITY:
                 tr = math.exp(-3.0 * patch.z / visibility)
@@ -804,8 +804,8 @@ def render_sequence(
                 ]
                 hidden_by[kind] = hidden_by.get(kind, 0.0) + float((mine * cover).sum())
                 mine *= 1.0 - cover
-            if key is not None:
-                painted[key] = (patch, patch.alpha.copy(), {})
+            if owner is not None:
+                painted[owner] = (patch, patch.alpha.copy(), {})
 
         # weather and sensor
         image = image * (1.0 - veil) + veil * airlight
@@ -890,10 +890,11 @@ def _objects(
         )
     if crowd is not None:
         members = [k for k, fig in enumerate(figures) if "walker" not in fig and k in painted]
-        boxes = [b for k in members if (b := _visible_box(painted[k][0], 0.3)) is not None]
+        boxes = [box for k in members if (box := _visible_box(painted[k][0], 0.3)) is not None]
         if boxes:
-            b = np.asarray(boxes, dtype=float) / _SS
-            x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+            corners = np.asarray(boxes, dtype=float) / _SS
+            x0, y0 = corners[:, 0].min(), corners[:, 1].min()
+            x1, y1 = corners[:, 2].max(), corners[:, 3].max()
             rows.append(
                 {
                     "class": "pedestrian",
