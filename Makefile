@@ -82,7 +82,7 @@ test-latest: system-test
 # `amlas run` exits 1 on a failed verdict and `amlas gate` 1 on a shut gate: results, not a
 # broken demo; 2 and 3 (usage, internal errors) stop it.
 RUNOK  = status=$$?; [ $$status -le 1 ] || exit $$status
-EXAMPLES := breast-cancer-triage chess-robot-grasp
+EXAMPLES := breast-cancer-triage chess-robot-grasp pedestrian-aeb
 
 # $(call demo_example,NAME): the whole AMLAS job on examples/NAME into out/NAME
 define demo_example
@@ -99,7 +99,11 @@ define demo_example
 	$(BIN)/amlas run out/$(1)/project --role verifier --key-file out/$(1)/verifier.key; $(RUNOK)
 	$(BIN)/amlas run out/$(1)/project --role verifier --key-file out/$(1)/verifier.key --stage 5 --format json > out/$(1)/run-stage5.json; $(RUNOK)
 	$(BIN)/amlas run out/$(1)/project --stage 6; $(RUNOK)
-	$(BIN)/amlas monitor ingest out/$(1)/project; $(RUNOK)
+	if grep -q '^field_log:' out/$(1)/project/6-deployment/DD-*.yaml; then \
+	  $(BIN)/amlas monitor ingest out/$(1)/project; $(RUNOK); fi
+	for f in out/$(1)/project/imports/*.yaml; do [ -e "$$$$f" ] || continue; \
+	  $(BIN)/amlas evidence import out/$(1)/project "$$$$f" --for "$$$$(sed -n 's/^for: *//p' "$$$$f")" \
+	    --role verifier --key-file out/$(1)/verifier.key; $(RUNOK); done
 	$(BIN)/amlas evidence out/$(1)/project --verify
 	$(BIN)/amlas case out/$(1)/project --out out/$(1)/safety-case
 	$(BIN)/amlas report out/$(1)/project -o out/$(1)/report.html
@@ -109,6 +113,7 @@ endef
 demo: $(VENV)/.demo-installed system-demo
 	$(call demo_example,breast-cancer-triage)
 	$(call demo_example,chess-robot-grasp)
+	$(call demo_example,pedestrian-aeb)
 	@echo ""
 	@echo "demo output, one folder per example:"
 	@for name in $(EXAMPLES); do echo "  $(CURDIR)/out/$$name/"; done
@@ -145,6 +150,7 @@ docs: $(VENV)/.demo-installed
 example: $(VENV)/.test-installed
 	$(BIN)/python $(DEMO)/build.py
 	$(BIN)/python examples/chess-robot-grasp/build.py
+	$(BIN)/python examples/pedestrian-aeb/build.py
 
 clean:
 	rm -rf $(VENV) .venv-latest out .pytest_cache .mypy_cache .ruff_cache

@@ -846,7 +846,7 @@ def main() -> None:
     hashes[PREDICTIONS_FILE] = sha256(HERE / PREDICTIONS_FILE)
     set_field(HERE / MODEL_ARTEFACT, ("sha256",), hashes[MODEL_FILE])
     set_field(HERE / MODEL_ARTEFACT, ("predictions", "O", "sha256"), hashes[PREDICTIONS_FILE])
-    set_field(HERE / MODEL_ARTEFACT, ("predictions", "O", "produced_by_sha256"), hashes[MODEL_FILE])
+    set_field(HERE / MODEL_ARTEFACT, ("produced_by",), hashes[MODEL_FILE])
 
     record = {
         "seed": SEED,

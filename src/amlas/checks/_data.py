@@ -22,7 +22,7 @@ from amlas.checks._datasets import Dataset
 from amlas.checks._duplicates import earlier_exact, earlier_near, radius_of, zscore
 from amlas.checks._intervals import Verdict, decide_proportion, percent, required_samples
 from amlas.checks._metrics import MAX_LISTED_IDS
-from amlas.checks._slices import OUTSIDE_CODE
+from amlas.checks._slices import OUTSIDE_CODE, labels_of
 from amlas.project import METRICS, Project
 from amlas.project.artefacts.data import (
     ClassBalance,
@@ -59,32 +59,73 @@ def _ids(dataset: Dataset, mask: NDArray[np.bool_]) -> list[str]:
     return [str(x) for x in dataset.ids[mask][:MAX_LISTED_IDS]]
 
 
+@dataclass(frozen=True)
+class _Units:
+    """What a data rule counts: the samples, or a detector's ground-truth objects (crowd
+    and ignore regions included: they are data too) when the rule names a dimension only
+    objects carry (a pedestrian's distance) or a class (the class of an object)."""
+
+    name: str
+    codes: dict[str, NDArray[np.int64]]
+    labels: dict[str, NDArray[np.str_]]
+    classes: NDArray[np.str_]
+    counted: NDArray[np.bool_]
+    ids: NDArray[np.str_]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _units(ds: Dataset, dimensions: list[str], cls: str | None) -> _Units:
+    truth = ds.truth
+    per_object = set(ds.document.objects.odd_columns) if ds.document.objects else set()
+    environment = ds.environment
+    if truth is None or environment is None or not (per_object & set(dimensions) or cls):
+        everyone = np.ones(len(ds), dtype=bool)
+        return _Units("samples", ds.odd_codes, ds.odd, ds.labels, everyone, ds.ids)
+    dims = {d.id: d for d in environment.dimensions}
+    codes = truth.odd_codes
+    names = np.asarray(ds.class_names, dtype=np.str_)
+    boxes = truth.boxes
+    rank = np.arange(len(boxes)).astype(np.str_)
+    return _Units(
+        "ground-truth objects",
+        codes,
+        {d: labels_of(c, dims[d]) for d, c in codes.items()},
+        names[boxes.cls] if len(names) else np.full(len(boxes), "", dtype=np.str_),
+        np.ones(len(boxes), dtype=bool),
+        np.char.add(np.char.add(ds.ids[boxes.image], "#object-"), rank),
+    )
+
+
 def _within_odd(
     project: Project, subject: str, rule: WithinOdd, ds: Dataset, parameters: dict[str, Any]
 ) -> CheckOutcome:
     dimensions = rule.dimensions or list(ds.odd_codes)
-    outside = np.zeros(len(ds), dtype=bool)
+    units = _units(ds, dimensions, None)
+    outside = np.zeros(len(units), dtype=bool)
     results = []
     for dim_id in dimensions:
-        mask = ds.odd_codes[dim_id] == OUTSIDE_CODE
+        mask = units.codes[dim_id] == OUTSIDE_CODE
         outside |= mask
-        values = ds.odd_values[dim_id][mask][:MAX_LISTED_IDS]
+        raw = ds.odd_values.get(dim_id)
+        values = raw[mask][:MAX_LISTED_IDS] if raw is not None and len(raw) == len(mask) else []
         results.append(
             {
                 "dimension": dim_id,
                 "outside": int(mask.sum()),
-                "failing_ids": _ids(ds, mask),
-                "values": [v if isinstance(v, str) else _num(v) for v in values.tolist()],
+                "failing_ids": [str(x) for x in units.ids[mask][:MAX_LISTED_IDS]],
+                "values": [v if isinstance(v, str) else _num(v) for v in list(values)],
             }
         )
-    fraction = float(outside.mean())
+    fraction = float(outside.mean()) if len(units) else 0.0
     verdict: Verdict = "pass" if fraction <= rule.max_outside_fraction else "fail"
     summary = (
-        f"{subject} on [{ds.letter}]: {int(outside.sum())} of {len(ds)} samples "
+        f"{subject} on [{ds.letter}]: {int(outside.sum())} of {len(units)} {units.name} "
         f"({fraction:.2%}) outside the ODD on {', '.join(dimensions)}; "
         f"at most {rule.max_outside_fraction:.2%} allowed"
     )
-    resolved = {"dimensions": dimensions, "outside_fraction": fraction}
+    resolved = {"dimensions": dimensions, "outside_fraction": fraction, "unit": units.name}
     return CheckOutcome(
         subject, "data.within_odd", ds.letter, verdict, summary, parameters, resolved, results
     )
@@ -203,16 +244,18 @@ def _cells(
     environment = project.environment
     assert environment is not None
     dims = {d.id: d for d in environment.dimensions}
-    counted = np.ones(len(ds), dtype=bool)
+    units = _units(ds, rule.dimensions, rule.class_)
+    resolved["unit"] = units.name
+    counted = units.counted.copy()
     if rule.class_ is not None:
-        counted &= ds.labels == rule.class_
+        counted &= units.classes == rule.class_
     combos = list(itertools.product(*(dims[d].slice_values() for d in rule.dimensions)))
     results = []
     short = 0
     for combo in combos:
         mask = counted.copy()
         for dim_id, band in zip(rule.dimensions, combo, strict=True):
-            mask &= ds.odd[dim_id] == band
+            mask &= units.labels[dim_id] == band
         count = int(mask.sum())
         ok = count >= k
         short += not ok
@@ -222,7 +265,7 @@ def _cells(
     of = f" of class {rule.class_!r}" if rule.class_ else ""
     summary = (
         f"{subject} on [{ds.letter}]: {len(combos) - short} of {len(combos)} cells hold at "
-        f"least {k} samples{of}"
+        f"least {k} {units.name}{of}"
     )
     if short:
         summary += "; short: " + ", ".join(
@@ -274,10 +317,12 @@ def _slice_balance(
     environment = project.environment
     assert environment is not None
     dimension = next(d for d in environment.dimensions if d.id == rule.dimension)
+    units = _units(ds, [rule.dimension], None)
+    total = int(units.counted.sum())
     results = []
     for band in dimension.slice_values():
-        count = int((ds.odd[rule.dimension] == band).sum())
-        fraction = count / len(ds)
+        count = int(((units.labels[rule.dimension] == band) & units.counted).sum())
+        fraction = count / total if total else 0.0
         results.append(
             {
                 "band": band,

@@ -98,10 +98,13 @@ __all__ = [
 
 
 def _matching(requirement: MLSafetyRequirement, dataset: Dataset) -> Matching:
-    if requirement.matching is not None:
-        return requirement.matching
-    component = dataset.component_matching
-    return component if component is not None else Matching()
+    """[D]'s matching, with what the requirement's own ``matching`` states in its place
+    (a requirement that sets only ``iou_threshold`` keeps [D]'s score threshold)."""
+    component = dataset.component_matching or Matching()
+    own = requirement.matching
+    if own is None:
+        return component
+    return component.model_copy(update={name: getattr(own, name) for name in own.model_fields_set})
 
 
 def _class_code(requirement: MLSafetyRequirement, classes: list[str]) -> int | None:
@@ -388,7 +391,7 @@ class DetectionMetric:
             "image_recall": "images with an object of the class, per slice",
             "false_positives_per_image": "images (false positives per image)",
             "image_false_positive_rate": "images",
-            "average_precision": "images (bootstrap resampling unit)",
+            "average_precision": "images (COCO AP over the images; see resampling_unit)",
             "prediction_stability": "ground-truth objects found on the clean images",
         }
         resolved, problems, matching = _setup(
@@ -613,19 +616,55 @@ class DetectionMetric:
             recall_points=101,
         )
 
-        def statistic(idx: NDArray[np.int64]) -> float:
-            weights = np.bincount(idx, minlength=n)
-            return float(average_precision(runs, weights=weights))
+        plan = _image_plan(requirement, dataset)
+        if dataset.sequences is not None and len(plan.names) == 1:
+            # frames of one sequence are not independent: whole sequences are resampled
+            # (a cluster bootstrap), each sequence weighing its in-scope frames
+            sequence = dataset.sequences[0]
+            _, owner = np.unique(sequence, return_inverse=True)
+            in_scope = plan.codes >= 0
+            frames = np.flatnonzero(in_scope)
+            order = np.argsort(owner[frames], kind="stable")
+            by_sequence = np.split(frames[order], np.flatnonzero(np.diff(owner[frames][order])) + 1)
+            resolved["resampling_unit"] = "sequences (a cluster bootstrap)"
 
-        slices = judge_bootstrap(
-            statistic,
-            _image_plan(requirement, dataset),
-            np.ones(n, dtype=bool),
-            threshold=requirement.threshold,
-            comparison=resolved["comparison"],
-            confidence=resolved["confidence"],
-            proportion=False,
-        )
+            def statistic(idx: NDArray[np.int64]) -> float:
+                counts = np.bincount(idx, minlength=len(by_sequence))
+                weights = np.zeros(n, dtype=np.int64)
+                for chosen in np.flatnonzero(counts):
+                    weights[by_sequence[chosen]] += counts[chosen]
+                return float(average_precision(runs, weights=weights))
+
+            units = SlicePlan(plan.names, plan.cells, np.zeros(len(by_sequence), np.int64), 0, 0)
+            slices = judge_bootstrap(
+                statistic,
+                units,
+                np.ones(len(by_sequence), dtype=bool),
+                threshold=requirement.threshold,
+                comparison=resolved["comparison"],
+                confidence=resolved["confidence"],
+                proportion=False,
+            )
+        else:
+            resolved["resampling_unit"] = "images" + (
+                " (frames of a sequence resampled one by one: the bound may be too narrow)"
+                if dataset.sequences is not None
+                else ""
+            )
+
+            def statistic(idx: NDArray[np.int64]) -> float:
+                weights = np.bincount(idx, minlength=n)
+                return float(average_precision(runs, weights=weights))
+
+            slices = judge_bootstrap(
+                statistic,
+                plan,
+                np.ones(n, dtype=bool),
+                threshold=requirement.threshold,
+                comparison=resolved["comparison"],
+                confidence=resolved["confidence"],
+                proportion=False,
+            )
         return RequirementResult(
             requirement, dataset.letter, check, "bootstrap", slices, resolved, problems
         )

@@ -19,7 +19,7 @@ cross slices are counted and reported, and judged in none.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -38,10 +38,12 @@ from amlas.checks._metrics import (
     SliceResult,
 )
 from amlas.checks._sequences import (
+    SequenceWindows,
     cluster_bootstrap_window_rate,
     decide_sequences,
     window_failures,
 )
+from amlas.checks._slices import SlicePlan
 from amlas.checks.metrics import MetricContext
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.project.metrics import BUILTIN_SPECS, MetricSpec
@@ -85,6 +87,58 @@ def frame_failures(
             f"a frame of class {name!r} not predicted as {name!r}"
         )
     return wrong | predictions.invalid, "a frame classified wrongly"
+
+
+def _object_slices(
+    requirement: MLSafetyRequirement, dataset: Dataset, predictions: Predictions
+) -> tuple[SlicePlan, list[tuple[NDArray[np.bool_], NDArray[np.bool_]]]] | None:
+    """For a detector whose requirement slices by a dimension the objects carry: the
+    object plan, and per slice which frames hold a relevant object in it and which of
+    those miss one. None when the slices are the frames' own."""
+    window = requirement.window
+    objects = dataset.document.objects
+    if window is None or window.failure != "missed_object" or objects is None:
+        return None
+    named = set(requirement.applies_to.where) | set(requirement.applies_to.per)
+    if not named & set(objects.odd_columns):
+        return None
+    from amlas.checks.detection import _class_code, _matching, _object_plan, detection_matches
+
+    cls = _class_code(requirement, dataset.class_names)
+    if cls is None or predictions.boxes is None:
+        raise ValueError("missed_object needs a detector's objects, boxes and class")
+    matches = detection_matches(dataset, predictions, _matching(requirement, dataset), cls)
+    plan = _object_plan(requirement, dataset)
+    relevant = matches.gt_evaluated & ~matches.gt_ignored
+    image = matches.gt.image
+    n = len(dataset)
+    out = []
+    for index in range(len(plan.names)):
+        inside = relevant & (plan.codes == index)
+        present = np.bincount(image[inside], minlength=n) > 0
+        missed = np.bincount(image[inside & ~matches.gt_matched], minlength=n) > 0
+        out.append((present, missed))
+    return plan, out
+
+
+def _joined(parts: list[SequenceWindows]) -> SequenceWindows:
+    """One :class:`SequenceWindows` per slice (each computed as slice 0) as one."""
+    first = parts[0]
+
+    def stack(name: str) -> NDArray[np.int64]:
+        return np.concatenate([getattr(p, name) for p in parts]).astype(np.int64)
+
+    return replace(
+        first,
+        sequences=stack("sequences"),
+        passing=stack("passing"),
+        windows=stack("windows"),
+        windows_failing=stack("windows_failing"),
+        windows_excluded=stack("windows_excluded"),
+        failing_ids=tuple(p.failing_ids[0] for p in parts),
+        crossing=sum(p.crossing for p in parts),
+        outside=sum(p.outside for p in parts),
+    )
 
 
 @dataclass(frozen=True)
@@ -141,15 +195,35 @@ class WindowMetric:
         plan = dataset.plan(requirement.applies_to)
         failed, meaning = frame_failures(requirement, dataset, predictions)
         sequence, frame = dataset.sequences
-        windows = window_failures(
-            sequence,
-            frame,
-            failed,
-            frames=window.frames,
-            max_failures=window.max_failures,
-            slice_codes=plan.codes,
-            slices=len(plan.names),
-        )
+        by_object = _object_slices(requirement, dataset, predictions)
+        if by_object is not None:
+            # slices over a dimension only the objects carry (a pedestrian's distance): a
+            # frame is in slice s when it holds an object of the class in s, and fails
+            # there when one of those is missed
+            plan, per_slice = by_object
+            parts = [
+                window_failures(
+                    sequence,
+                    frame,
+                    missed,
+                    frames=window.frames,
+                    max_failures=window.max_failures,
+                    slice_codes=np.where(present, 0, -1),
+                    slices=1,
+                )
+                for present, missed in per_slice
+            ]
+            windows = _joined(parts)
+        else:
+            windows = window_failures(
+                sequence,
+                frame,
+                failed,
+                frames=window.frames,
+                max_failures=window.max_failures,
+                slice_codes=plan.codes,
+                slices=len(plan.names),
+            )
         decisions = decide_sequences(
             windows, threshold=requirement.threshold, comparison=comparison, confidence=confidence
         )

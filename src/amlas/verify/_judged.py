@@ -8,8 +8,9 @@ events over an exposure by the exact Poisson (Garwood) bound
 (:func:`amlas.checks.decide_rates`; imported counts carry no per-unit counts, so the bound
 rests on the Poisson model alone, and the record says so). Before that, the counts must
 fit: the metric is one judged from such counts (:data:`PROPORTION_METRICS`,
-:data:`RATE_METRICS`), the slices count alike, their ODD cells are [B]'s and inside the requirement's ``applies_to`` (every
-band of ``per`` counted), and the data and model the file names are the project's now.
+:data:`RATE_METRICS`), the slices count alike, their ODD cells are [B]'s and inside the
+requirement's ``applies_to`` (every band of ``per`` counted), and the data and model the
+file names are the project's now.
 
 **A document** is a project file; its SHA-256 is taken, and its verdict kept as what it
 is: the document's statement, not a computation.

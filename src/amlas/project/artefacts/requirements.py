@@ -177,8 +177,8 @@ class MLSafetyRequirement(Item):
     faults: FaultModel | None = None
     """For requirements on resilience to hardware faults (metric fault_tolerance_rate)."""
     matching: Matching | None = None
-    """Detection requirements: how detections are matched to objects (default: the
-    matching of [D])."""
+    """Detection requirements: how detections are matched to objects; what it states
+    replaces the same settings of [D]'s matching, the rest is [D]'s."""
     tolerance: Tolerance | None = None
     """For within_tolerance_rate and out-of-tolerance windows: how far a prediction may
     be from the truth."""

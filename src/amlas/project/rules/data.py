@@ -545,3 +545,47 @@ def justification_covers_requirements(project: Project, diagnostics: Diagnostics
 def _manifest_location(project: Project) -> Location:
     source = project.manifest_source
     return source.locate(()) if source is not None else Location(MANIFEST_FILE)
+
+
+@rule
+def output_tables_match_their_hashes(project: Project, diagnostics: Diagnostics) -> None:
+    """A detector's object tables and the predictions files of [V] have the content their
+    declared ``sha256`` says (D005), whether plaintext or sealed (the sealed header carries
+    the plaintext hash); a declared file that is in neither form is missing (D003)."""
+    root = project.root
+    tables: list[tuple[str, tuple[str | int, ...], str, str | None, str]] = []
+    for letter, dataset in project.datasets().items():
+        if dataset.objects is not None:
+            objects = dataset.objects
+            tables.append((letter, ("objects",), objects.location, objects.sha256, letter))
+    model = project.get("V", ModelReference)
+    for letter, spec in model.predictions.items() if model is not None else []:
+        tables.append(("V", ("predictions", letter), spec.location, spec.sha256, letter))
+    for artefact, path, location, declared, letter in tables:
+        if path_problem(root, location) is not None:
+            continue
+        target = root / location
+        if probe(target) == "file":
+            actual: str | None = project.content_hash(target)
+        else:
+            try:
+                actual = read_header(root / (location + ".sealed")).plaintext_sha256
+            except (OSError, SealError):
+                actual = None
+        if actual is None:
+            sealed = project.datasets().get(letter)
+            if sealed is not None and sealed.sealed is not None:
+                continue  # sealed data: D014 says so, or the verifier imports predictions
+            diagnostics.add(
+                "D003",
+                f"{location!r} does not exist (nor its sealed copy)",
+                project.locate(artefact, (*path, "location")),
+            )
+            continue
+        if declared is not None and declared != actual:
+            diagnostics.add(
+                "D005",
+                f"{location!r} has sha256 {actual[:12]}..., declared {declared[:12]}...",
+                project.locate(artefact, (*path, "sha256")),
+                hint=f"after review, set 'sha256: {actual}'",
+            )
