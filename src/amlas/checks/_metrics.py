@@ -27,6 +27,7 @@ from amlas.checks._boxes import Boxes
 from amlas.checks._datasets import Dataset
 from amlas.checks._intervals import (
     Comparison,
+    Decision,
     Verdict,
     bootstrap_interval,
     decide_slices,
@@ -51,6 +52,7 @@ __all__ = [
     "overall_verdict",
     "predict",
     "prepare",
+    "slice_result",
 ]
 
 MAX_LISTED_IDS = 50
@@ -493,29 +495,41 @@ def evaluate_indicator(
     ):
         members = against[against_slice == index]
         listed = [str(x) for x in ids[members[:MAX_LISTED_IDS]]]
-        slices.append(
-            SliceResult(
-                slice=name,
-                cell=cell,
-                verdict=decision.verdict,
-                estimate=decision.estimate,
-                lower=decision.interval.lower,
-                upper=decision.interval.upper,
-                bound=decision.bound,
-                threshold=decision.threshold,
-                comparison=comparison,
-                reason=decision.reason,
-                trials=decision.trials,
-                successes=decision.successes,
-                additional_samples=decision.additional_samples,
-                p_pass=decision.p_pass,
-                p_fail=decision.p_fail,
-                failing_count=len(members),
-                failing_ids=listed,
-            )
-        )
+        slices.append(slice_result(name, cell, decision, len(members), listed))
     return RequirementResult(
         requirement, dataset.letter, check, "clopper-pearson", slices, resolved, problems
+    )
+
+
+def slice_result(
+    name: str,
+    cell: dict[str, str],
+    decision: Decision,
+    failing_count: int,
+    failing_ids: list[str],
+    extra: dict[str, Any] | None = None,
+) -> SliceResult:
+    """The result of one slice judged by an exact decision (a proportion, a quantile, a
+    share of sequences), with the units that count against it."""
+    return SliceResult(
+        slice=name,
+        cell=cell,
+        verdict=decision.verdict,
+        estimate=decision.estimate,
+        lower=decision.interval.lower,
+        upper=decision.interval.upper,
+        bound=decision.bound,
+        threshold=decision.threshold,
+        comparison=decision.comparison,
+        reason=decision.reason,
+        trials=decision.trials,
+        successes=decision.successes,
+        additional_samples=decision.additional_samples,
+        p_pass=decision.p_pass,
+        p_fail=decision.p_fail,
+        failing_count=failing_count,
+        failing_ids=failing_ids,
+        extra=dict(extra or {}),
     )
 
 

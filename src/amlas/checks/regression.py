@@ -38,9 +38,9 @@ from amlas.checks._metrics import (
     MAX_LISTED_IDS,
     Predictions,
     RequirementResult,
-    SliceResult,
     evaluate_indicator,
     judge_bootstrap,
+    slice_result,
 )
 from amlas.checks._quantiles import decide_quantiles
 from amlas.checks.metrics import MetricContext
@@ -237,25 +237,13 @@ class RegressionMetric:
         ):
             beyond = chosen[error[chosen] > requirement.threshold]
             slices.append(
-                SliceResult(
-                    slice=name,
-                    cell=cell,
-                    verdict=decision.verdict,
-                    estimate=decision.estimate,
-                    lower=decision.interval.lower,
-                    upper=decision.interval.upper,
-                    bound=decision.bound,
-                    threshold=decision.threshold,
-                    comparison=comparison,
-                    reason=decision.reason,
-                    trials=decision.trials,
-                    successes=decision.successes,
-                    additional_samples=decision.additional_samples,
-                    p_pass=decision.p_pass,
-                    p_fail=decision.p_fail,
-                    failing_count=len(beyond),
-                    failing_ids=[str(x) for x in dataset.ids[beyond[:MAX_LISTED_IDS]]],
-                    extra={"quantile": decision.quantile, "rank": decision.rank},
+                slice_result(
+                    name,
+                    cell,
+                    decision,
+                    len(beyond),
+                    [str(x) for x in dataset.ids[beyond[:MAX_LISTED_IDS]]],
+                    {"quantile": decision.quantile, "rank": decision.rank},
                 )
             )
         return RequirementResult(

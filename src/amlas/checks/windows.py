@@ -35,7 +35,7 @@ from amlas.checks._metrics import (
     MAX_LISTED_IDS,
     Predictions,
     RequirementResult,
-    SliceResult,
+    slice_result,
 )
 from amlas.checks._sequences import (
     SequenceWindows,
@@ -262,25 +262,13 @@ class WindowMetric:
             )
             failing = windows.failing_ids[index]
             slices.append(
-                SliceResult(
-                    slice=name,
-                    cell=cell,
-                    verdict=decision.verdict,
-                    estimate=decision.estimate,
-                    lower=decision.interval.lower,
-                    upper=decision.interval.upper,
-                    bound=decision.bound,
-                    threshold=decision.threshold,
-                    comparison=comparison,
-                    reason=decision.reason,
-                    trials=decision.trials,
-                    successes=decision.successes,
-                    additional_samples=decision.additional_samples,
-                    p_pass=decision.p_pass,
-                    p_fail=decision.p_fail,
-                    failing_count=len(failing),
-                    failing_ids=[str(x) for x in failing[:MAX_LISTED_IDS]],
-                    extra={
+                slice_result(
+                    name,
+                    cell,
+                    decision,
+                    len(failing),
+                    [str(x) for x in failing[:MAX_LISTED_IDS]],
+                    {
                         "windows": int(windows.windows[index]),
                         "windows_failing": int(windows.windows_failing[index]),
                         "windows_excluded": int(windows.windows_excluded[index]),
