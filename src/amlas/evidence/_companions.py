@@ -100,13 +100,14 @@ def seal_companion(
         key=key,
         now=now,
     )
-    _ignore(project.root, location)
+    ignore_plaintext(project.root, location)
     if not keep_plaintext and source is None:
         plaintext.unlink()
     return header
 
 
-def _ignore(root: Path, location: str) -> None:
+def ignore_plaintext(root: Path, location: str) -> None:
+    """Keep the plaintext ``location`` out of version control if it ever comes back."""
     ignore = root / ".gitignore"
     line = "/" + location.strip("/")
     existing = ignore.read_text(encoding="utf-8") if ignore.exists() else ""

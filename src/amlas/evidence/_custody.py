@@ -16,7 +16,7 @@ from pathlib import Path
 from amlas.adapters import pack_folder
 from amlas.errors import UsageError
 from amlas.evidence._actor import check_verifier_key, current_actor
-from amlas.evidence._companions import seal_companion
+from amlas.evidence._companions import ignore_plaintext, seal_companion
 from amlas.evidence._store import EvidenceStore, StoreError
 from amlas.fileio import atomic_write_text
 from amlas.hashing import sha256_file
@@ -145,7 +145,7 @@ def seal_dataset(
             actor=actor,
             now=now,
         )
-    _ignore_plaintext(project.root, document.location)
+    ignore_plaintext(project.root, document.location)
     if not keep_plaintext:
         if source.is_dir():
             shutil.rmtree(source)
@@ -186,18 +186,6 @@ def _append_block(path: Path, block: str) -> None:
     """Append ``block`` (YAML, with its comment) to an artefact file, atomically."""
     text = path.read_text(encoding="utf-8")
     atomic_write_text(path, text + ("" if text.endswith("\n") else "\n") + block)
-
-
-def _ignore_plaintext(root: Path, location: str) -> None:
-    """Keep the plaintext out of version control if it ever comes back."""
-    ignore = root / ".gitignore"
-    line = "/" + location.strip("/")
-    existing = ignore.read_text(encoding="utf-8") if ignore.exists() else ""
-    if line not in existing.splitlines():
-        prefix = "" if not existing or existing.endswith("\n") else "\n"
-        atomic_write_text(
-            ignore, existing + prefix + "# sealed data: never commit the plaintext\n" + line + "\n"
-        )
 
 
 @dataclass(frozen=True)
