@@ -404,3 +404,33 @@ def test_the_verifiers_predictions_on_sealed_data_are_imported_sealed(
     _csv(root / "predictions/P.csv", "sample_id,class,x,y,w,h,score", detections)
     codes = {d.code for d in check_project(root).diagnostics.items}
     assert "D013" in codes
+
+
+def test_the_hazard_chain_takes_a_detectors_verified_miss_rate(
+    judged: dict[str, Any], tmp_path: Path
+) -> None:
+    """Stage 6 reads a detector's object recall of its safety-related class as it reads a
+    classifier's: the worst slice's misses over objects, bounds recomputed."""
+    from amlas.checks import clopper_pearson
+    from amlas.checks._hazard import MLEvidence, hazard_chains, hazard_requirements
+
+    root = tmp_path / "project"
+    _project(root)
+    project = check_project(root).project
+    used = {r.id for r in hazard_requirements(project, "HAZ-1")}
+    assert {"MLR-1", "MLR-9"} <= used  # object recall and miss rate of 'pedestrian'
+    record = judged["stage4/MLR-1/O"]
+    evidence = {"MLR-1": MLEvidence("MLR-1", record.key, "d" * 64, record.results)}
+    (chain,) = hazard_chains(project, evidence, {})
+    ml = chain.factors[0]
+    worst = max(
+        record.results,
+        key=lambda r: (
+            clopper_pearson(
+                r["samples"] - r["successes"], r["samples"], confidence=0.975, sided="upper"
+            ).upper
+        ),
+    )
+    misses, objects = worst["samples"] - worst["successes"], worst["samples"]
+    assert ml.estimate == pytest.approx(misses / objects)
+    assert ml.source == record.key
