@@ -43,7 +43,17 @@ def coco_categories(path: Path, data: bytes | None = None) -> dict[int, str]:
     document, _ = _load(path, data)
     if not isinstance(document, dict):
         return {}
-    return {int(c["id"]): str(c["name"]) for c in document.get("categories", [])}
+    return _category_names(document, path)
+
+
+def _category_names(document: dict[str, Any], path: Path) -> dict[int, str]:
+    try:
+        return {int(c["id"]): str(c["name"]) for c in document.get("categories", [])}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DatasetError(
+            f"{path}: a category without a whole-number 'id' and a 'name' ({exc!r}); expected "
+            "COCO categories"
+        ) from None
 
 
 def _bbox(value: Any, where: str) -> list[float]:
@@ -77,8 +87,8 @@ def read_coco(
     document, digest = _load(path, data)
     rows: list[dict[str, Any]] = []
     if isinstance(document, dict):
+        names = _category_names(document, path)
         try:
-            names = {int(c["id"]): str(c["name"]) for c in document.get("categories", [])}
             files = {str(i["id"]): str(i.get("file_name", "")) for i in document["images"]}
         except (KeyError, TypeError, ValueError) as exc:
             raise DatasetError(
@@ -96,9 +106,11 @@ def read_coco(
             raise DatasetError(f"{where} has no image_id and bbox")
         x, y, w, h = _bbox(entry["bbox"], where)
         category = entry.get("category_id")
+        if category is not None and not (isinstance(category, int) and category >= 0):
+            raise DatasetError(f"{where}: category_id is {category!r}; expected a whole number")
         row: dict[str, Any] = {
             "image_id": str(entry["image_id"]),
-            "class": names.get(int(category), str(category)) if category is not None else "",
+            "class": names.get(category, str(category)) if category is not None else "",
             "x": x,
             "y": y,
             "w": w,
@@ -106,7 +118,10 @@ def read_coco(
         }
         if isinstance(document, dict):
             row["file_name"] = files.get(str(entry["image_id"]), "")
-            row["iscrowd"] = float(entry.get("iscrowd", 0) or 0)
+            crowd = entry.get("iscrowd", 0)
+            if crowd not in (0, 1, None, True, False):
+                raise DatasetError(f"{where}: iscrowd is {crowd!r}; expected 0 or 1")
+            row["iscrowd"] = float(crowd or 0)
         if "score" in entry:
             row["score"] = entry["score"] if entry["score"] is not None else float("nan")
         extra = dict(entry.get("attributes") or {})

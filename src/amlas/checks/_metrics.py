@@ -15,9 +15,9 @@ threshold; otherwise the most probable class wins.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,6 +44,7 @@ __all__ = [
     "Predictions",
     "RequirementResult",
     "SliceResult",
+    "cluster_checked",
     "decide_labels",
     "decision_offsets",
     "evaluate_indicator",
@@ -54,6 +55,21 @@ __all__ = [
     "prepare",
     "slice_result",
 ]
+
+
+class _Judged(Protocol):
+    @property
+    def verdict(self) -> Verdict: ...
+
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def threshold(self) -> float: ...
+
+
+D = TypeVar("D", bound=_Judged)
+"""A decision of one slice (a proportion's or a rate's)."""
 
 MAX_LISTED_IDS = 50
 """Failing sample ids listed per slice in a result (the count is always exact)."""
@@ -453,6 +469,7 @@ def evaluate_indicator(
     problems: list[str],
     plan: SlicePlan | None = None,
     ids: NDArray[np.str_] | None = None,
+    clusters: NDArray[np.int64] | None = None,
 ) -> RequirementResult:
     """Judge a proportion given per unit of analysis (by default the samples) as (counts
     in the denominator, counts in the numerator), slice by slice with exact bounds and
@@ -485,6 +502,25 @@ def evaluate_indicator(
         confidence=confidence,
     )
     resolved.update(method="clopper-pearson", family="Holm" if len(plan.names) > 1 else "none")
+    if clusters is None and ids is dataset.ids and dataset.sequences is not None:
+        clusters = np.unique(dataset.sequences[0], return_inverse=True)[1]
+    extras: list[dict[str, Any]] = [{} for _ in plan.names]
+    if clusters is not None:
+        # units of one sequence are not independent trials: a verdict stands only where a
+        # bootstrap over whole sequences agrees with the exact bound
+        decisions, extras = cluster_checked(
+            decisions,
+            plan.codes,
+            (trial & success).astype(np.float64),
+            trial.astype(np.float64),
+            clusters,
+            comparison,
+            confidence,
+        )
+        resolved["clusters"] = (
+            "sequences: a verdict stands only where a percentile bootstrap over whole "
+            "sequences (seeded, Bonferroni across slices) agrees with the exact bound"
+        )
     # the samples that count against the requirement: misses for 'at least' metrics,
     # offending samples for 'at most' ones
     against = np.flatnonzero(counted & (~success if comparison == "at_least" else success))
@@ -495,10 +531,81 @@ def evaluate_indicator(
     ):
         members = against[against_slice == index]
         listed = [str(x) for x in ids[members[:MAX_LISTED_IDS]]]
-        slices.append(slice_result(name, cell, decision, len(members), listed))
+        slices.append(slice_result(name, cell, decision, len(members), listed, extras[index]))
     return RequirementResult(
         requirement, dataset.letter, check, "clopper-pearson", slices, resolved, problems
     )
+
+
+CLUSTER_RESAMPLES = 2000
+
+
+def cluster_checked(
+    decisions: Sequence[D],
+    codes: NDArray[np.int64],
+    numerator: NDArray[np.float64],
+    denominator: NDArray[np.float64],
+    clusters: NDArray[np.int64],
+    comparison: Comparison,
+    confidence: float,
+) -> tuple[list[D], list[dict[str, Any]]]:
+    """Each slice's exact decision (of a share or a rate: ``numerator`` over
+    ``denominator`` per unit), kept only where a percentile bootstrap over whole clusters
+    (sequences) reaches the same verdict; otherwise inconclusive, saying why."""
+    m = max(len(decisions), 1)
+    level = 1.0 - (1.0 - confidence) / m
+    n_clusters = int(clusters.max()) + 1 if len(clusters) else 0
+    out: list[D] = []
+    extras: list[dict[str, Any]] = []
+    for index, decision in enumerate(decisions):
+        mask = (denominator > 0) & (codes == index)
+        trials = np.bincount(clusters[mask], weights=denominator[mask], minlength=n_clusters)
+        hits = np.bincount(clusters[mask], weights=numerator[mask], minlength=n_clusters)
+        present = trials > 0
+        trials, hits = trials[present], hits[present]
+        k = len(trials)
+        if k < 2 or decision.verdict == "inconclusive":
+            extra: dict[str, Any] = {"sequences": k}
+            if k < 2 and decision.verdict != "inconclusive":
+                decision = replace(  # type: ignore[type-var]
+                    decision,
+                    verdict="inconclusive",
+                    reason=f"{decision.reason}; but the units come from {k} sequence(s), "
+                    "too few to bound a share whose units are not independent",
+                )
+            out.append(decision)
+            extras.append(extra)
+            continue
+        rng = np.random.default_rng(BOOTSTRAP_SEED + index)
+        ratios = []
+        for start in range(0, CLUSTER_RESAMPLES, 200):
+            weights = rng.multinomial(
+                k, np.full(k, 1.0 / k), size=min(200, CLUSTER_RESAMPLES - start)
+            )
+            ratios.append((weights @ hits) / np.maximum(weights @ trials, 1))
+        share = np.concatenate(ratios)
+        low, high = float(np.quantile(share, 1 - level)), float(np.quantile(share, level))
+        bound, favourable = (low, high) if comparison == "at_least" else (high, low)
+        threshold = decision.threshold
+        above = comparison == "at_least"
+        bound_meets = bound >= threshold if above else bound <= threshold
+        favourable_meets = favourable >= threshold if above else favourable <= threshold
+        agrees = (decision.verdict == "pass" and bound_meets) or (
+            decision.verdict == "fail" and not favourable_meets
+        )
+        if not agrees:
+            decision = replace(  # type: ignore[type-var]
+                decision,
+                verdict="inconclusive",
+                reason=f"{decision.reason}, but over whole sequences (bootstrap over {k}, "
+                f"bound {bound:.4f} at {level:.2%}) it cannot be decided: the units of a "
+                "sequence are not independent",
+            )
+        out.append(decision)
+        extras.append(
+            {"sequences": k, "sequence_bootstrap": {"lower": low, "upper": high, "level": level}}
+        )
+    return out, extras
 
 
 def slice_result(

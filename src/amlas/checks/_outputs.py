@@ -61,15 +61,17 @@ def read_outputs_table(
     *,
     data: bytes | None = None,
     truth: ObjectTable | None = None,
+    truth_data: bytes | None = None,
 ) -> Table:
     """Read the table ``spec`` names (CSV, Parquet or COCO JSON); ``data`` holds the
     decrypted bytes of a sealed one. For a COCO results list, ``truth`` (a COCO
-    ground-truth table of the same dataset) names the categories."""
+    ground-truth table of the same dataset; ``truth_data``, its decrypted bytes when it is
+    sealed) names the categories."""
     path = root / spec.location
     if spec.format == "coco_json":
         categories = None
         if truth is not None and truth.format == "coco_json":
-            categories = coco_categories(root / truth.location)
+            categories = coco_categories(root / truth.location, truth_data)
         return read_coco(path, data=data, categories=categories)
     return read_table(path, spec.format, data=data)
 
@@ -249,11 +251,22 @@ def truth_boxes(
         for dim_id, column in spec.odd_columns.items():
             if dim_id not in dimensions:
                 raise _fail("D024", spec, f"odd_columns names {dim_id!r}, no dimension of [B]")
-            odd[dim_id] = (
-                band_codes(table.column(column), dimensions[dim_id])
-                if n
-                else (np.zeros(0, dtype=np.int64))
+            values = table.column(column) if n else np.zeros(0)
+            blank = (
+                np.isnan(values.astype(np.float64))
+                if values.dtype.kind in "fiub"
+                else np.char.strip(values.astype(np.str_)) == ""
             )
+            if blank.any():
+                first, word = _first_row(spec)
+                bad = np.flatnonzero(blank)
+                raise _fail(
+                    "D024",
+                    spec,
+                    f"{len(bad)} object(s) have no value in column {column!r} of ODD dimension "
+                    f"{dim_id!r} ({word} {_rows(bad, first)}); expected one for every object",
+                )
+            odd[dim_id] = band_codes(values, dimensions[dim_id])
     boxes = Boxes(
         image=image,
         cls=cls,

@@ -47,7 +47,7 @@ inconclusive, never judged on an empty population.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -59,7 +59,7 @@ from amlas.checks._datasets import Dataset
 from amlas.checks._detection_ap import average_precision
 from amlas.checks._images import IMAGE_PERTURBATIONS, perturb_images
 from amlas.checks._intervals import Comparison
-from amlas.checks._matching import Matches, image_counts, match
+from amlas.checks._matching import Matches, match
 from amlas.checks._metrics import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
@@ -67,6 +67,7 @@ from amlas.checks._metrics import (
     Predictions,
     RequirementResult,
     SliceResult,
+    cluster_checked,
     evaluate_indicator,
     judge_bootstrap,
 )
@@ -142,6 +143,48 @@ def detection_matches(
         )
     found: Matches = dataset._memo[key]
     return found
+
+
+def relevant_objects(matches: Matches, cls: int) -> NDArray[np.bool_]:
+    """The objects of class ``cls`` a miss counts against: not crowd regions (with
+    class-agnostic matching, the other classes' objects are matched but not counted)."""
+    found: NDArray[np.bool_] = matches.gt_evaluated & ~matches.gt_ignored & (matches.gt.cls == cls)
+    return found
+
+
+def counted_detections(matches: Matches, cls: int) -> NDArray[np.bool_]:
+    """The detections of class ``cls`` the component reports (kept) that are true or
+    false positives (not absorbed by a crowd region)."""
+    kept: NDArray[np.bool_] = matches.dt_kept & ~matches.dt_ignored & (matches.dt.cls == cls)
+    return kept
+
+
+def false_positives_per_image(matches: Matches, cls: int) -> NDArray[np.int64]:
+    """Unmatched detections of class ``cls`` in every image."""
+    wrong = counted_detections(matches, cls) & matches.dt_fp
+    return np.bincount(matches.dt.image[wrong], minlength=matches.gt.n_images).astype(np.int64)
+
+
+def _sequence_of(dataset: Dataset, image: NDArray[np.int64]) -> NDArray[np.int64] | None:
+    """The sequence (as a number) of the image of every unit, when the dataset declares
+    sequences: their units are not independent (see ``evaluate_indicator``)."""
+    if dataset.sequences is None:
+        return None
+    codes: NDArray[np.int64] = np.unique(dataset.sequences[0], return_inverse=True)[1]
+    return codes[image]
+
+
+def _state_plan(resolved: dict[str, Any], plan: SlicePlan) -> SlicePlan:
+    """Record the slices of a detection metric and the units its plan leaves out."""
+    resolved.update(
+        slices=plan.names,
+        excluded_outside_odd=plan.outside_odd,
+        excluded_without_band=plan.unbanded,
+    )
+    return plan
+
+
+_UNITS = {"pixel": {"pixel", "pixels", "px"}, "normalised": {"normalised", "normalized"}}
 
 
 def _object_ids(dataset: Dataset) -> NDArray[np.str_]:
@@ -229,10 +272,17 @@ def localisation_result(
     assert cls is not None
     tolerance = requirement.tolerance
     resolved["tolerance"] = tolerance.model_dump(mode="json")
+    ground = dataset.truth
+    assert ground is not None
+    if tolerance.unit.strip().lower() not in _UNITS.get(ground.unit, {ground.unit}):
+        problems.append(
+            f"the tolerance is in {tolerance.unit!r} and the boxes in {ground.unit!r} units; "
+            "state the tolerance in the boxes' unit"
+        )
     matches = detection_matches(dataset, predictions, matching, cls)
     truth, boxes = matches.gt, matches.dt
     assert boxes is not None
-    matched = matches.gt_matched & ~matches.gt_ignored & matches.gt_evaluated
+    matched = relevant_objects(matches, cls) & matches.gt_matched
     partner = np.where(matched, matches.gt_detection, 0)
     gt_xyxy, dt_xyxy = truth.xyxy, boxes.xyxy[partner] if len(boxes.xyxy) else truth.xyxy
     if tolerance.measure == "max_edge_distance":
@@ -254,8 +304,9 @@ def localisation_result(
         check=check,
         resolved=resolved,
         problems=problems,
-        plan=_object_plan(requirement, dataset),
+        plan=_state_plan(resolved, _object_plan(requirement, dataset)),
         ids=_object_ids(dataset),
+        clusters=_sequence_of(dataset, matches.gt.image),
     )
 
 
@@ -282,9 +333,23 @@ def _rate_slices(
         confidence=confidence,
         dispersion=tests,
     )
+    clustered: list[dict[str, Any]] = [{} for _ in decisions]
+    sequences = _sequence_of(dataset, np.arange(len(dataset)))
+    if sequences is not None:
+        # false positives of one sequence cluster too: the Poisson verdict stands only
+        # where a bootstrap over whole sequences agrees
+        decisions, clustered = cluster_checked(
+            decisions,
+            plan.codes,
+            fp_per_image.astype(np.float64),
+            np.ones(len(dataset)),
+            sequences,
+            comparison,
+            confidence,
+        )
     out = []
-    for name, cell, decision, test, offending in zip(
-        plan.names, plan.cells, decisions, tests, members, strict=True
+    for name, cell, decision, test, offending, more in zip(
+        plan.names, plan.cells, decisions, tests, members, clustered, strict=True
     ):
         extra: dict[str, Any] = {
             "events": decision.events,
@@ -301,6 +366,7 @@ def _rate_slices(
             }
         if decision.additional_exposure is not None:
             extra["additional_exposure"] = decision.additional_exposure
+        extra.update(more)
         out.append(
             SliceResult(
                 slice=name,
@@ -412,7 +478,7 @@ class DetectionMetric:
                 requirement, dataset, matching, cls, matches, context, check, resolved, problems
             )
         if name in ("recall", "fnr"):
-            relevant = matches.gt_evaluated & ~matches.gt_ignored
+            relevant = relevant_objects(matches, cls)
             found = relevant & matches.gt_matched
             return evaluate_indicator(
                 requirement,
@@ -423,30 +489,33 @@ class DetectionMetric:
                 check=check,
                 resolved=resolved,
                 problems=problems,
-                plan=_object_plan(requirement, dataset),
+                plan=_state_plan(resolved, _object_plan(requirement, dataset)),
                 ids=_object_ids(dataset),
+                clusters=_sequence_of(dataset, matches.gt.image),
             )
         if name == "precision":
-            return self._precision(requirement, dataset, matches, check, resolved, problems)
+            return self._precision(requirement, dataset, matches, cls, check, resolved, problems)
         if name == "image_recall":
-            return self._image_recall(requirement, dataset, matches, check, resolved, problems)
-        counts = image_counts(matches)
+            return self._image_recall(requirement, dataset, matches, cls, check, resolved, problems)
+        fp_per_image = false_positives_per_image(matches, cls)
         if name == "false_positives_per_image":
+            _state_plan(resolved, _image_plan(requirement, dataset))
             resolved.update(method="garwood", family="Holm")
             slices = _rate_slices(
-                requirement, dataset, counts.fp, comparison, resolved["confidence"]
+                requirement, dataset, fp_per_image, comparison, resolved["confidence"]
             )
             return RequirementResult(
                 requirement, dataset.letter, check, "garwood", slices, resolved, problems
             )
         if name == "image_false_positive_rate":
+            _state_plan(resolved, _image_plan(requirement, dataset))
             everyone = np.ones(len(dataset), dtype=bool)
             return evaluate_indicator(
                 requirement,
                 dataset,
                 None,
                 everyone,
-                counts.fp > 0,
+                fp_per_image > 0,
                 check=check,
                 resolved=resolved,
                 problems=problems,
@@ -508,7 +577,7 @@ class DetectionMetric:
             )
             found &= again.gt_matched
         resolved["perturbation"] = described
-        relevant = matches.gt_evaluated & ~matches.gt_ignored
+        relevant = relevant_objects(matches, cls)
         if self.spec.name == "prediction_stability":
             trial = relevant & matches.gt_matched
             success = trial & found
@@ -524,8 +593,9 @@ class DetectionMetric:
             check=check,
             resolved=resolved,
             problems=problems,
-            plan=_object_plan(requirement, dataset),
+            plan=_state_plan(resolved, _object_plan(requirement, dataset)),
             ids=_object_ids(dataset),
+            clusters=_sequence_of(dataset, matches.gt.image),
         )
 
     def _precision(
@@ -533,13 +603,14 @@ class DetectionMetric:
         requirement: MLSafetyRequirement,
         dataset: Dataset,
         matches: Matches,
+        cls: int,
         check: str,
         resolved: dict[str, Any],
         problems: list[str],
     ) -> RequirementResult:
         boxes: Boxes = matches.dt
-        counted = matches.dt_kept & ~matches.dt_ignored
-        plan = _image_plan(requirement, dataset)
+        counted = counted_detections(matches, cls)
+        plan = _state_plan(resolved, _image_plan(requirement, dataset))
         detection_plan = SlicePlan(plan.names, plan.cells, plan.codes[boxes.image], 0, 0)
         numbers = np.arange(1, len(boxes) + 1).astype(np.str_)
         ids = np.char.add(np.char.add(dataset.ids[boxes.image], "#detection-"), numbers)
@@ -554,6 +625,7 @@ class DetectionMetric:
             problems=problems,
             plan=detection_plan,
             ids=ids,
+            clusters=_sequence_of(dataset, boxes.image),
         )
 
     def _image_recall(
@@ -561,12 +633,13 @@ class DetectionMetric:
         requirement: MLSafetyRequirement,
         dataset: Dataset,
         matches: Matches,
+        cls: int,
         check: str,
         resolved: dict[str, Any],
         problems: list[str],
     ) -> RequirementResult:
-        plan = _object_plan(requirement, dataset)
-        relevant = matches.gt_evaluated & ~matches.gt_ignored & (plan.codes >= 0)
+        plan = _state_plan(resolved, _object_plan(requirement, dataset))
+        relevant = relevant_objects(matches, cls) & (plan.codes >= 0)
         slices = len(plan.names)
         image = matches.gt.image[relevant]
         code = plan.codes[relevant]
@@ -587,6 +660,7 @@ class DetectionMetric:
             problems=problems,
             plan=pair_plan,
             ids=ids,
+            clusters=_sequence_of(dataset, unique // max(slices, 1)),
         )
 
     def _average_precision(
@@ -616,7 +690,7 @@ class DetectionMetric:
             recall_points=101,
         )
 
-        plan = _image_plan(requirement, dataset)
+        plan = _state_plan(resolved, _image_plan(requirement, dataset))
         if dataset.sequences is not None and len(plan.names) == 1:
             # frames of one sequence are not independent: whole sequences are resampled
             # (a cluster bootstrap), each sequence weighing its in-scope frames
@@ -646,11 +720,7 @@ class DetectionMetric:
                 proportion=False,
             )
         else:
-            resolved["resampling_unit"] = "images" + (
-                " (frames of a sequence resampled one by one: the bound may be too narrow)"
-                if dataset.sequences is not None
-                else ""
-            )
+            resolved["resampling_unit"] = "images"
 
             def statistic(idx: NDArray[np.int64]) -> float:
                 weights = np.bincount(idx, minlength=n)
@@ -665,6 +735,19 @@ class DetectionMetric:
                 confidence=resolved["confidence"],
                 proportion=False,
             )
+            if dataset.sequences is not None:  # no bound over images stands for sequences
+                slices = [
+                    replace(
+                        part,
+                        verdict="inconclusive",
+                        reason=f"{part.reason}; but frames of one sequence are not "
+                        "independent and AP over several slices is not resampled by "
+                        "sequence: no verdict is claimed",
+                    )
+                    if part.verdict != "inconclusive"
+                    else part
+                    for part in slices
+                ]
         return RequirementResult(
             requirement, dataset.letter, check, "bootstrap", slices, resolved, problems
         )

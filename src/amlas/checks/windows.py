@@ -28,7 +28,6 @@ from numpy.typing import NDArray
 from amlas.adapters import Model
 from amlas.checks._datasets import Dataset
 from amlas.checks._intervals import Comparison
-from amlas.checks._matching import image_counts
 from amlas.checks._metrics import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
@@ -59,13 +58,19 @@ def frame_failures(
     assert window is not None
     failure = window.failure
     if failure == "missed_object":
-        from amlas.checks.detection import _class_code, _matching, detection_matches
+        from amlas.checks.detection import (
+            _class_code,
+            _matching,
+            detection_matches,
+            relevant_objects,
+        )
 
         cls = _class_code(requirement, dataset.class_names)
         if cls is None or dataset.truth is None or predictions.boxes is None:
             raise ValueError("missed_object needs a detector's objects, boxes and class")
         matches = detection_matches(dataset, predictions, _matching(requirement, dataset), cls)
-        missed = image_counts(matches).fn > 0
+        lost = relevant_objects(matches, cls) & ~matches.gt_matched
+        missed = np.bincount(matches.gt.image[lost], minlength=len(dataset)) > 0
         return missed, f"a frame with an object of class {dataset.class_names[cls]!r} missed"
     if failure == "out_of_tolerance":
         from amlas.checks.regression import truth_values
@@ -92,24 +97,27 @@ def frame_failures(
 def _object_slices(
     requirement: MLSafetyRequirement, dataset: Dataset, predictions: Predictions
 ) -> tuple[SlicePlan, list[tuple[NDArray[np.bool_], NDArray[np.bool_]]]] | None:
-    """For a detector whose requirement slices by a dimension the objects carry: the
-    object plan, and per slice which frames hold a relevant object in it and which of
-    those miss one. None when the slices are the frames' own."""
+    """For a detector (frames fail by a missed object): the object plan (an object's own
+    band where the objects carry a dimension, its frame's otherwise), and per slice which
+    frames hold a relevant object in it and which of those miss one. Frames without one
+    are in no window of the slice, so a sequence with nothing to find is no trial."""
     window = requirement.window
-    objects = dataset.document.objects
-    if window is None or window.failure != "missed_object" or objects is None:
+    if window is None or window.failure != "missed_object" or dataset.truth is None:
         return None
-    named = set(requirement.applies_to.where) | set(requirement.applies_to.per)
-    if not named & set(objects.odd_columns):
-        return None
-    from amlas.checks.detection import _class_code, _matching, _object_plan, detection_matches
+    from amlas.checks.detection import (
+        _class_code,
+        _matching,
+        _object_plan,
+        detection_matches,
+        relevant_objects,
+    )
 
     cls = _class_code(requirement, dataset.class_names)
     if cls is None or predictions.boxes is None:
         raise ValueError("missed_object needs a detector's objects, boxes and class")
     matches = detection_matches(dataset, predictions, _matching(requirement, dataset), cls)
     plan = _object_plan(requirement, dataset)
-    relevant = matches.gt_evaluated & ~matches.gt_ignored
+    relevant = relevant_objects(matches, cls)
     image = matches.gt.image
     n = len(dataset)
     out = []
@@ -197,9 +205,9 @@ class WindowMetric:
         sequence, frame = dataset.sequences
         by_object = _object_slices(requirement, dataset, predictions)
         if by_object is not None:
-            # slices over a dimension only the objects carry (a pedestrian's distance): a
-            # frame is in slice s when it holds an object of the class in s, and fails
-            # there when one of those is missed
+            # a frame is in slice s when it holds an object of the class in s (its own band
+            # for a dimension only objects carry, a pedestrian's distance), and fails there
+            # when one of those is missed
             plan, per_slice = by_object
             parts = [
                 window_failures(
@@ -215,13 +223,17 @@ class WindowMetric:
             ]
             windows = _joined(parts)
         else:
+            codes = plan.codes
+            if window.failure == "missed_class" and requirement.class_ is not None:
+                # only frames of the class can miss it: the others are in no window
+                codes = np.where(dataset.label_is(requirement.class_), codes, -1)
             windows = window_failures(
                 sequence,
                 frame,
                 failed,
                 frames=window.frames,
                 max_failures=window.max_failures,
-                slice_codes=plan.codes,
+                slice_codes=codes,
                 slices=len(plan.names),
             )
         decisions = decide_sequences(

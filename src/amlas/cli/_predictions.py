@@ -76,7 +76,7 @@ def import_predictions(directory: Path, file: Path, dataset: str, key_file: Path
     unsealed = open_sealed(
         project, dataset, key, purpose=f"check the predictions of {file.name} before import"
     )
-    objects = None
+    objects, raw = None, None
     if document.objects is not None:
         raw = open_companion(
             project,
@@ -88,7 +88,12 @@ def import_predictions(directory: Path, file: Path, dataset: str, key_file: Path
         )
         objects = read_outputs_table(project.root, document.objects, data=raw)
     data = load_dataset(project, dataset, data=unsealed.data, objects=objects)
-    table = read_outputs_table(file.parent, spec.model_copy(update={"location": file.name}))
+    table = read_outputs_table(
+        file.parent,
+        spec.model_copy(update={"location": file.name}),
+        truth=document.objects,
+        truth_data=raw,
+    )
     component = project.component
     file_predictions(
         project.root,
@@ -105,3 +110,7 @@ def import_predictions(directory: Path, file: Path, dataset: str, key_file: Path
         f"sealed the predictions on [{dataset}] into {companion_sealed(spec.location)} "
         f"(sha256 {header.plaintext_sha256[:12]}..., {len(table)} rows)"
     )
+    if file.resolve().is_relative_to(project.root.resolve()):
+        # a plaintext copy inside the project would reach the development team
+        file.unlink()
+        click.echo(f"removed the plaintext {file} from the project")

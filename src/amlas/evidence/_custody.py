@@ -102,6 +102,21 @@ def seal_dataset(
         )
     if not source.exists():
         raise UsageError(f"[{letter}] data {document.location!r} does not exist; nothing to seal")
+    companion = document.objects
+    if companion is not None and (project.root / companion.location).is_file():
+        # checked before anything is sealed: a half-sealed [P] helps no one
+        if (project.root / (companion.location + ".sealed")).exists():
+            raise UsageError(
+                f"[{letter}] objects are already sealed in {companion.location + '.sealed'!r}; "
+                "delete it first (the access log keeps the history)"
+            )
+        actual = sha256_file(project.root / companion.location)
+        if companion.sha256 is not None and actual != companion.sha256:
+            raise UsageError(
+                f"[{letter}] objects {companion.location!r} have sha256 {actual[:12]}..., but "
+                f"the reviewed objects have {companion.sha256[:12]}...; review the change and "
+                "update 'objects.sha256' before sealing"
+            )
     if source.is_dir():
         data = pack_folder(source)
         header = seal_file(source, target, key, kind="tar", data=data)

@@ -4,6 +4,8 @@ seeded sample of the file's samples predicted again (stages 4 and 5, key
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from amlas.adapters import detect_batched
@@ -15,8 +17,11 @@ from amlas.verify._records import make_record, timed
 __all__ = ["run_agreement_check"]
 
 
-def _seed(key: str) -> int:
-    return int.from_bytes(key.encode()[-8:].rjust(8, b"\0"), "little") % 2**32
+def _seed(key: str, filed: str | None, model: str) -> int:
+    """The sample's seed, from the record key, the file's hash and the model's: a file
+    made to agree only on a known sample cannot know it in advance."""
+    text = f"{key}\x00{filed}\x00{model}".encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:4], "little")
 
 
 def run_agreement_check(context: RunContext, planned: PlannedCheck) -> None:
@@ -30,7 +35,8 @@ def run_agreement_check(context: RunContext, planned: PlannedCheck) -> None:
     dataset = context.dataset(letter)
     with timed() as meta:
         filed = context.predictions(letter)
-        chosen = agreement_sample(len(dataset), settings.samples, _seed(planned.key))
+        seed = _seed(planned.key, filed.sha256, context.model_inputs()["model"])
+        chosen = agreement_sample(len(dataset), settings.samples, seed)
         model = context.model()
         inputs = dataset.inputs[chosen]
         again: Predictions
@@ -84,7 +90,7 @@ def run_agreement_check(context: RunContext, planned: PlannedCheck) -> None:
         resolved={
             "unit": "samples of the predictions file (a seeded sample)",
             "sampled": result.sampled,
-            "seed": _seed(planned.key),
+            "seed": seed,
             "confidence": result.confidence,
             "method": "exact Clopper-Pearson upper bound on the share that disagrees",
             **result.details,

@@ -126,6 +126,8 @@ class RunContext:
         self.records: list[EvidenceRecord] = []
         self._model: Model | None = None
         self._predictions: dict[str, Predictions] = {}
+        self._objects_raw: dict[str, bytes] = {}
+        """The decrypted ground-truth objects of sealed datasets (COCO categories)."""
 
     @property
     def role(self) -> Role:
@@ -160,6 +162,7 @@ class RunContext:
             if document.sealed is not None and document.objects is not None:
                 spec = document.objects
                 raw = self._companion(letter, spec.location, "ground-truth objects")
+                self._objects_raw[letter] = raw
                 objects = read_outputs_table(self.project.root, spec, data=raw)
             self.datasets[letter] = load_dataset(self.project, letter, data=data, objects=objects)
         return self.datasets[letter]
@@ -326,7 +329,11 @@ class RunContext:
                 if dataset.document.sealed is not None:  # the verifier's, sealed with [X]
                     raw = self._companion(letter, spec.location, "predictions")
                     table = read_outputs_table(
-                        self.project.root, spec, data=raw, truth=dataset.document.objects
+                        self.project.root,
+                        spec,
+                        data=raw,
+                        truth=dataset.document.objects,
+                        truth_data=self._objects_raw.get(letter),
                     )
                 self._predictions[letter] = file_predictions(
                     self.project.root,
