@@ -101,8 +101,8 @@ define demo_example
 	$(BIN)/amlas run out/$(1)/project --stage 6; $(RUNOK)
 	if grep -q '^field_log:' out/$(1)/project/6-deployment/DD-*.yaml; then \
 	  $(BIN)/amlas monitor ingest out/$(1)/project; $(RUNOK); fi
-	for f in out/$(1)/project/imports/*.yaml; do [ -e "$$$$f" ] || continue; \
-	  $(BIN)/amlas evidence import out/$(1)/project "$$$$f" --for "$$$$(sed -n 's/^for: *//p' "$$$$f")" \
+	for f in out/$(1)/project/imports/*.yaml; do [ -e "$$f" ] || continue; \
+	  $(BIN)/amlas evidence import out/$(1)/project "$$f" --for "$$(sed -n 's/^for: *//p' "$$f")" \
 	    --role verifier --key-file out/$(1)/verifier.key; $(RUNOK); done
 	$(BIN)/amlas evidence out/$(1)/project --verify
 	$(BIN)/amlas case out/$(1)/project --out out/$(1)/safety-case
