@@ -489,3 +489,31 @@ def test_a_tolerance_in_another_unit_is_not_judged(tmp_path: Path) -> None:
     record = _records(root)["stage4/MLR-4/O"]
     assert record.verdict == "inconclusive"
     assert "state the tolerance in the boxes' unit" in str(record.resolved["problems"])
+
+
+def test_a_text_column_of_sealed_predictions_names_no_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A score column of text in the verifier's predictions on sealed [P] is D025 naming
+    the column, never one of its values."""
+    from cli_helpers import run
+
+    from amlas.evidence import seal_dataset
+    from amlas.sealing import generate_key
+
+    root = tmp_path / "project"
+    docs = _project(root)
+    docs["V"]["predictions"]["P"] = {"location": "predictions/P.csv", "score_column": "score"}
+    (root / "4-learning/V-model.yaml").write_text(yaml.safe_dump(docs["V"]), encoding="utf-8")
+    key_path = tmp_path / "verifier.key"
+    seal_dataset(check_project(root).project, "P", generate_key(key_path))
+    bad = tmp_path / "bad.csv"
+    _csv(bad, "sample_id,class,x,y,w,h,score", [["F3-0000", "pedestrian", 1, 1, 2, 2, "SECRET"]])
+    code, _, err = run(
+        capsys, "predictions", "import", str(root), str(bad), "--key-file", str(key_path)
+    )
+    assert code == 2
+    assert "D025" in err
+    assert "'score' holds text (values sealed)" in err
+    assert "SECRET" not in err
+    assert "F3-0000" not in err

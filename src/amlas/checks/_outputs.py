@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from amlas.adapters import Table, coco_categories, read_coco, read_table
+from amlas.adapters import ColumnError, Table, coco_categories, read_coco, read_table
 from amlas.checks._box_problems import box_problems
 from amlas.checks._boxes import Boxes, to_xyxy
 from amlas.checks._slices import NO_BAND, SlicePlan, band_codes, plan_slices
@@ -87,6 +87,28 @@ def sample_positions(
     at = np.minimum(at, max(len(ids) - 1, 0))
     found = (ordered[at] == wanted) if len(ids) else np.zeros(len(wanted), dtype=bool)
     return order[at].astype(np.int64), found
+
+
+def _numbers(
+    table: Table,
+    columns: list[str],
+    spec: ObjectTable | PredictionsFile,
+    code: str,
+    reveal: bool,
+) -> NDArray[np.float64]:
+    """The named columns as numbers; a column of text is ``code``, naming the column but,
+    for sealed data, none of its values."""
+    try:
+        return table.numeric(columns)
+    except ColumnError as exc:
+        missing = [c for c in columns if c not in table.columns]
+        if reveal or missing:  # a missing column names columns, never values
+            raise _fail(code, spec, str(exc).removeprefix(f"{table.source}: ")) from None
+        bad = next((c for c in columns if c in table.columns and table.columns[c].dtype.kind
+                    not in "biuf"), columns[0])  # fmt: skip
+        raise _fail(
+            code, spec, f"column {bad!r} holds text (values sealed); expected numbers"
+        ) from None
 
 
 def _first_row(spec: ObjectTable | PredictionsFile) -> tuple[int, str]:
@@ -176,7 +198,7 @@ def _boxes_of(
             f"of {', '.join(classes)}",
         )
     cls = cls_order[at].astype(np.int64)
-    raw = table.numeric(list(spec.box_columns)) if n else np.zeros((0, 4))
+    raw = _numbers(table, list(spec.box_columns), spec, code, reveal) if n else np.zeros((0, 4))
     xyxy = to_xyxy(raw, spec.box_format)
     if spec.box_unit != unit:
         if image_size is None:
@@ -240,7 +262,7 @@ def truth_boxes(
     )
     n = len(table)
     crowd = (
-        table.numeric([spec.crowd_column])[:, 0] > 0
+        _numbers(table, [spec.crowd_column], spec, "D024", reveal)[:, 0] > 0
         if spec.crowd_column and n
         else np.zeros(n, dtype=bool)
     )
@@ -311,7 +333,7 @@ def predicted_boxes(
     n = len(table)
     if spec.score_column is None:
         raise _fail("D025", spec, "detections need 'score_column' (the score of each box)")
-    score = table.numeric([spec.score_column])[:, 0] if n else np.zeros(0)
+    score = _numbers(table, [spec.score_column], spec, "D025", reveal)[:, 0] if n else np.zeros(0)
     boxes = Boxes(image=image, cls=cls, xyxy=xyxy, score=score, n_images=len(ids))
     _refuse_problems(boxes, spec, "D025", reveal=reveal)
     return boxes
@@ -379,7 +401,8 @@ def predicted_labels(
                 f"probability_columns name no column for class(es) {', '.join(missing)}; "
                 "expected one per class of [D]",
             )
-        proba = table.numeric([spec.probability_columns[c] for c in classes])[row_of]
+        columns = [spec.probability_columns[c] for c in classes]
+        proba = _numbers(table, columns, spec, "D025", reveal)[row_of]
     if labels is None and proba is None:
         raise _fail(
             "D025", spec, "a classifier's predictions need 'label_column' or 'probability_columns'"
@@ -395,5 +418,7 @@ def predicted_values(
     if spec.value_column is None:
         raise _fail("D025", spec, "a regressor's predictions need 'value_column'")
     row_of = _one_per_sample(table, spec, ids, reveal)
-    values: NDArray[np.float64] = table.numeric([spec.value_column])[row_of, 0]
+    values: NDArray[np.float64] = _numbers(table, [spec.value_column], spec, "D025", reveal)[
+        row_of, 0
+    ]
     return values
