@@ -496,10 +496,9 @@ def test_a_text_column_of_sealed_predictions_names_no_value(
 ) -> None:
     """A score column of text in the verifier's predictions on sealed [P] is D025 naming
     the column, never one of its values."""
-    from cli_helpers import run
-
     from amlas.evidence import seal_dataset
     from amlas.sealing import generate_key
+    from cli_helpers import run
 
     root = tmp_path / "project"
     docs = _project(root)
