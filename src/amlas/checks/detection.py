@@ -78,7 +78,7 @@ from amlas.checks.metrics import FNR as _FNR
 from amlas.checks.metrics import PRECISION as _PRECISION
 from amlas.checks.metrics import PREDICTION_STABILITY as _PREDICTION_STABILITY
 from amlas.checks.metrics import RECALL as _RECALL
-from amlas.checks.metrics import MetricContext, _Builtin
+from amlas.checks.metrics import MetricContext, _Builtin, outside_proportion
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.project.artefacts.outputs import Matching
 from amlas.project.metrics import BUILTIN_SPECS, MetricSpec
@@ -295,12 +295,36 @@ def localisation_result(
             )
         centre = (gt_xyxy[:, :2] + gt_xyxy[:, 2:]) / 2 - (dt_xyxy[:, :2] + dt_xyxy[:, 2:]) / 2
         error = np.hypot(centre[:, 0], centre[:, 1])
+    return _judge_objects(
+        requirement,
+        dataset,
+        matches,
+        matched,
+        matched & (error <= tolerance.value),
+        check,
+        resolved,
+        problems,
+    )
+
+
+def _judge_objects(
+    requirement: MLSafetyRequirement,
+    dataset: Dataset,
+    matches: Matches,
+    trial: NDArray[np.bool_],
+    success: NDArray[np.bool_],
+    check: str,
+    resolved: dict[str, Any],
+    problems: list[str],
+) -> RequirementResult:
+    """A proportion over the dataset's ground-truth objects: each object in its own slice,
+    named by its image, clustered by its image's sequence."""
     return evaluate_indicator(
         requirement,
         dataset,
         None,
-        matched,
-        matched & (error <= tolerance.value),
+        trial,
+        success,
         check=check,
         resolved=resolved,
         problems=problems,
@@ -411,10 +435,7 @@ class DetectionMetric:
             return self.fallback.unavailable(
                 requirement, model_format=model_format, tabular=tabular
             )
-        threshold = requirement.threshold
-        if self.spec.upper == 1.0 and threshold is not None and not 0.0 <= threshold <= 1.0:
-            return f"threshold {threshold:g} lies outside [0, 1], the range of a proportion"
-        return None
+        return outside_proportion(requirement) if self.spec.upper == 1.0 else None
 
     def unavailable_with(
         self, requirement: MLSafetyRequirement, model: Model | None, dataset: Dataset
@@ -480,18 +501,15 @@ class DetectionMetric:
         if name in ("recall", "fnr"):
             relevant = relevant_objects(matches, cls)
             found = relevant & matches.gt_matched
-            return evaluate_indicator(
+            return _judge_objects(
                 requirement,
                 dataset,
-                None,
+                matches,
                 relevant,
                 found if name == "recall" else relevant & ~found,
-                check=check,
-                resolved=resolved,
-                problems=problems,
-                plan=_state_plan(resolved, _object_plan(requirement, dataset)),
-                ids=_object_ids(dataset),
-                clusters=_sequence_of(dataset, matches.gt.image),
+                check,
+                resolved,
+                problems,
             )
         if name == "precision":
             return self._precision(requirement, dataset, matches, cls, check, resolved, problems)
@@ -584,18 +602,8 @@ class DetectionMetric:
         else:
             trial = relevant
             success = relevant & found if self.spec.name == "recall" else relevant & ~found
-        return evaluate_indicator(
-            requirement,
-            dataset,
-            None,
-            trial,
-            success,
-            check=check,
-            resolved=resolved,
-            problems=problems,
-            plan=_state_plan(resolved, _object_plan(requirement, dataset)),
-            ids=_object_ids(dataset),
-            clusters=_sequence_of(dataset, matches.gt.image),
+        return _judge_objects(
+            requirement, dataset, matches, trial, success, check, resolved, problems
         )
 
     def _precision(

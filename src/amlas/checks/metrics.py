@@ -49,6 +49,7 @@ __all__ = [
     "Metric",
     "MetricContext",
     "get_metric",
+    "outside_proportion",
     "result_problems",
 ]
 
@@ -111,6 +112,15 @@ class Metric(Protocol):
         ...
 
 
+def outside_proportion(requirement: MLSafetyRequirement) -> str | None:
+    """Why the requirement's threshold cannot bound a proportion (it lies outside [0, 1]),
+    or None."""
+    threshold = requirement.threshold
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        return f"threshold {threshold:g} lies outside [0, 1], the range of a proportion"
+    return None
+
+
 def _differentiable(model_format: str) -> bool:
     """Whether models of ``model_format`` give gradients (the format plug-in says)."""
     try:
@@ -134,11 +144,7 @@ class _Builtin:
     def unavailable(
         self, requirement: MLSafetyRequirement, *, model_format: str, tabular: bool
     ) -> str | None:
-        threshold = requirement.threshold
-        proportion = self.spec.name in PROPORTIONS
-        if proportion and threshold is not None and not 0.0 <= threshold <= 1.0:
-            return f"threshold {threshold:g} lies outside [0, 1], the range of a proportion"
-        return None
+        return outside_proportion(requirement) if self.spec.name in PROPORTIONS else None
 
     def unavailable_with(
         self, requirement: MLSafetyRequirement, model: Model | None, dataset: Dataset

@@ -43,7 +43,7 @@ from amlas.checks._metrics import (
     slice_result,
 )
 from amlas.checks._quantiles import decide_quantiles
-from amlas.checks.metrics import MetricContext
+from amlas.checks.metrics import MetricContext, outside_proportion
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.project.metrics import BUILTIN_SPECS, MetricSpec
 
@@ -126,10 +126,8 @@ class RegressionMetric:
             return "absolute_error_quantile needs a 'quantile' (e.g. 0.95)"
         if self.spec.name == "within_tolerance_rate" and requirement.tolerance is None:
             return "within_tolerance_rate needs a 'tolerance' (value, unit and measure)"
-        threshold = requirement.threshold
-        proportion = self.spec.name == "within_tolerance_rate"
-        if proportion and threshold is not None and not 0.0 <= threshold <= 1.0:
-            return f"threshold {threshold:g} lies outside [0, 1], the range of a proportion"
+        if self.spec.name == "within_tolerance_rate":
+            return outside_proportion(requirement)
         return None
 
     def unavailable_with(

@@ -43,7 +43,7 @@ from amlas.checks._sequences import (
     window_failures,
 )
 from amlas.checks._slices import SlicePlan
-from amlas.checks.metrics import MetricContext
+from amlas.checks.metrics import MetricContext, outside_proportion
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.project.metrics import BUILTIN_SPECS, MetricSpec
 
@@ -169,10 +169,7 @@ class WindowMetric:
             return "an out_of_tolerance window needs the requirement's 'tolerance'"
         if window.failure == "missed_class" and requirement.class_ is None:
             return "a missed_class window needs the requirement's 'class'"
-        threshold = requirement.threshold
-        if threshold is not None and not 0.0 <= threshold <= 1.0:
-            return f"threshold {threshold:g} lies outside [0, 1], the range of a proportion"
-        return None
+        return outside_proportion(requirement)
 
     def unavailable_with(
         self, requirement: MLSafetyRequirement, model: Model | None, dataset: Dataset
