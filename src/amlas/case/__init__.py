@@ -23,11 +23,13 @@ from amlas.case._model import (
     STATUSES,
     ArtefactEntry,
     Case,
+    CitedReview,
     Module,
     Node,
     NodeType,
     Status,
 )
+from amlas.case._reviews import review_statuses
 from amlas.case._status import GateResult, gate, propagate
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "AffectedClaim",
     "ArtefactEntry",
     "Case",
+    "CitedReview",
     "GateResult",
     "Library",
     "LibraryError",
@@ -52,4 +55,5 @@ __all__ = [
     "load_library",
     "project_library",
     "propagate",
+    "review_statuses",
 ]

@@ -15,20 +15,40 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from amlas.case._assess import Assessor
 from amlas.case._bind import Binder, Item, fill, first_sentence
 from amlas.case._library import Library, Link, PatternNode, project_library
-from amlas.case._model import ArtefactEntry, Case, Module, Node
+from amlas.case._model import ArtefactEntry, Case, CitedReview, Module, Node
 from amlas.case._status import propagate
 from amlas.diagnostics import Diagnostics, Location, did_you_mean
 from amlas.evidence import EvidenceStore, StoreLike, open_evidence_detail, using_store
 from amlas.project import Project, build_trace, check_project
+from amlas.project.artefacts import ReviewRecords
 from amlas.sealing import VerifierKey
 
 __all__ = ["build_case", "document_targets"]
 
 Binding = dict[str, Item]
+
+# placeholder variable (before the dot) -> the artefacts it is read from
+_PLACEHOLDER_SOURCES: dict[str, set[str]] = {
+    "environment": {"B"},
+    "system": {"C"},
+    "component_description": {"D"},
+    "constraints": {"D"},
+    "allocated": {"E"},
+    "ml_requirements": {"H"},
+    "requirement": {"H"},
+    "data_requirements": {"L"},
+    "datasets": {"N", "O", "P"},
+    "model": {"V"},
+    "scenarios": {"EE"},
+    "simulator": {"EE"},
+    "erroneous": {"DD"},
+    "rationale": set(),
+}
 
 
 def _suffix(binding: Mapping[str, Item]) -> str:
@@ -110,9 +130,49 @@ class _Builder:
 
     # -- diagnostics -----------------------------------------------------------------------------
 
+    def broken(self) -> list[str]:
+        """Artefacts whose file is there but did not load (their errors are reported)."""
+        return [
+            letter
+            for letter, relative in self.project.files.items()
+            if letter not in self.project.artefacts and (self.project.root / relative).is_file()
+        ]
+
+    def _rests_on_broken(self, pattern_id: str, kind: str, detail: str, broken: set[str]) -> bool:
+        """Whether an instantiation problem may only be the shadow of an artefact that did
+        not load (and so could contradict the files)."""
+        if not broken:
+            return False
+        pattern = self.library.nodes[pattern_id]
+        letters = set(pattern.artefacts)
+        if kind in ("multiplicity", "choice"):
+            letters |= {"H", "AA"}
+        elif kind == "placeholder":
+            letters |= _PLACEHOLDER_SOURCES.get(detail.split(".")[0], set())
+        elif kind == "rationale" and pattern.rationale is not None:
+            letters.add(pattern.rationale.source.partition(".")[0])
+            if pattern.rationale.source == "activities":
+                letters.add("AA")
+        return bool(letters & broken)
+
     def report(self) -> None:
-        manifest = Location("amlas.yaml")
+        broken = self.broken()
+        for letter in broken:
+            self.diagnostics.add(
+                "G008",
+                f"[{letter}] did not load (its errors are listed with its file): the case is "
+                f"built without it, every claim resting on it is undeveloped, and warnings "
+                "about what it would have filled in are withheld until it loads",
+                self.project.locate(letter),
+            )
         for (pattern_id, kind, detail), ids in sorted(self.problems.items()):
+            if self._rests_on_broken(pattern_id, kind, detail, set(broken)):
+                for node_id in ids:
+                    if node_id in self.nodes:
+                        self.nodes[node_id].notes.append(
+                            "incomplete: " + ", ".join(f"[{x}]" for x in broken) + " did not load"
+                        )
+                continue
             shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
             where, hint = self._where(pattern_id, kind, detail)
             if kind == "placeholder":
@@ -146,22 +206,87 @@ class _Builder:
                     where,
                     hint=hint,
                 )
-        for table in ("rationale", "judgements"):
-            recorded = getattr(self.project.manifest.case, table)
-            patterns = {n.pattern_id for n in self.nodes.values()}
-            for key in recorded:
-                if any(ch in key for ch in "*?["):
-                    if any(fnmatch.fnmatchcase(i, key) for i in self.nodes):
-                        continue
-                elif key in self.nodes or key in patterns:
-                    continue
-                source = self.project.manifest_source
-                at = source.locate(("case", table, key), key=True) if source else manifest
+        self.settings_named()
+
+    def _matching(self, key: str) -> list[Node]:
+        if any(ch in key for ch in "*?["):
+            return [n for i, n in self.nodes.items() if fnmatch.fnmatchcase(i, key)]
+        return [n for n in self.nodes.values() if key in (n.id, n.pattern_id)]
+
+    def settings_named(self) -> None:
+        """Every node a case setting or a review names exists, and is one the setting can
+        affect: never ignored in silence (G005, G007)."""
+        patterns = sorted({n.pattern_id for n in self.nodes.values()} | set(self.nodes))
+        source = self.project.manifest_source
+        case = self.project.manifest.case
+        judged = self.assessor.judged
+        named: list[tuple[str, str, tuple[str | int, ...], str, Any]] = [
+            *(
+                ("rationale", key, ("case", "rationale", key), "manifest", None)
+                for key in case.rationale
+            ),
+            *(
+                ("judgements", key, ("case", "judgements", key), "manifest", None)
+                for key in case.judgements
+            ),
+            *(
+                (table, a.node, ("case", table, i, "node"), "manifest", None)
+                for table in ("allow_undeveloped", "allow_inconclusive")
+                for i, a in enumerate(getattr(case, table))
+            ),
+        ]
+        reviews = self.project.get("RV", ReviewRecords)
+        for i, review in enumerate(reviews.reviews if reviews is not None else []):
+            for j, key in enumerate(review.nodes):
+                named.append(("review", key, ("reviews", i, "nodes", j), "RV", review.id))
+        for table, key, path, file, review in named:
+            if file == "manifest":
+                on_key = table in ("rationale", "judgements")
+                at = source.locate(path, key=on_key) if source else Location("amlas.yaml")
+                what = f"case.{table}"
+            else:
+                at = self.project.locate("RV", path)
+                what = f"review {review}"
+            matched = self._matching(key)
+            if not matched:
                 self.diagnostics.add(
                     "G005",
-                    f"case.{table} names {key!r}, which is no node of this safety case",
+                    f"{what} names {key!r}, which is no node of this safety case",
                     at,
-                    hint=_closest(key, sorted(patterns | set(self.nodes))),
+                    hint=_closest(key, patterns),
+                )
+                continue
+            problem = None
+            if table == "rationale" and not any(n.type == "justification" for n in matched):
+                problem = (
+                    f"case.rationale names {key!r}, a {matched[0].type}: a recorded rationale "
+                    "is the text of a justification (J...), so it affects nothing here"
+                )
+            elif table == "judgements" and not any(n.id in judged for n in matched):
+                node = matched[0]
+                problem = (
+                    f"case.judgements names {key!r}, whose status comes from what supports it "
+                    f"({', '.join(node.supported_by[:3]) or 'its evidence'}): a judgement "
+                    "develops only a goal the pattern leaves undeveloped, so it is not used"
+                )
+            elif table == "review" and not any(
+                n.type in ("goal", "solution", "justification") for n in matched
+            ):
+                problem = (
+                    f"review {review} names {key!r}, a {matched[0].type}: a review supports "
+                    "a goal, a solution or a justification, so it affects nothing here"
+                )
+            if problem is not None:
+                self.diagnostics.add(
+                    "G007",
+                    problem,
+                    at,
+                    hint="remove it, or name the node it is meant for"
+                    + (
+                        " (judgements: goals such as G5.6, G5.8, G6.5, G6.7, G6.8, G6.9)"
+                        if table == "judgements"
+                        else ""
+                    ),
                 )
 
     def _where(self, pattern_id: str, kind: str, detail: str) -> tuple[Location, str | None]:
@@ -316,6 +441,12 @@ def build_case(
         stale_inputs=builder.assessor.stale_inputs,
     )
     case.artefacts = builder.artefact_index(case)
+    judge = builder.assessor.reviews
+    case.reviews = {
+        review.id: CitedReview(review, *judge.status(review))
+        for review in judge.records
+        if review.id in judge.used
+    }
     return case
 
 

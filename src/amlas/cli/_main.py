@@ -35,6 +35,7 @@ from amlas.cli._monitor import monitor
 from amlas.cli._output import echo
 from amlas.cli._plugins import plugins
 from amlas.cli._predictions import predictions
+from amlas.cli._review import review
 from amlas.diagnostics import (
     CODES,
     Severity,
@@ -849,3 +850,4 @@ cli.add_command(impact)
 cli.add_command(plugins)
 cli.add_command(predictions)
 cli.add_command(evidence)
+cli.add_command(review)

@@ -17,7 +17,25 @@ MANIFEST_FILE = "amlas.yaml"
 FORMAT_VERSION = 1
 
 Letter = Literal[
-    "A", "B", "C", "D", "E", "H", "J", "L", "M", "N", "O", "P", "Q", "U", "V", "AA", "DD", "EE"
+    "A",
+    "B",
+    "C",
+    "D",
+    "E",
+    "H",
+    "J",
+    "L",
+    "M",
+    "N",
+    "O",
+    "P",
+    "Q",
+    "U",
+    "V",
+    "AA",
+    "DD",
+    "EE",
+    "RV",
 ]
 """The user-written artefacts (``ARTEFACTS`` keys)."""
 
