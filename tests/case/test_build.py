@@ -392,7 +392,8 @@ def test_a_setting_that_cannot_affect_its_node_is_an_error(tmp_path: Path) -> No
         }
         docs["RV"]["reviews"][0]["nodes"] = ["C3.1", "G5.6.*"]
 
-    case = build_case(project(tmp_path, change))
+    root = project(tmp_path, change)
+    case = build_case(root)
     found = {d.message.split("'")[1]: d for d in case.diagnostics if d.code == "G007"}
     assert set(found) == {"G3.4", "G2.2", "C3.1"}
     assert "status comes from what supports it (Sn3.2)" in found["G3.4"].message
@@ -400,6 +401,14 @@ def test_a_setting_that_cannot_affect_its_node_is_an_error(tmp_path: Path) -> No
     assert found["C3.1"].location.path == "reviews/RV-review-records.yaml"
     assert found["G3.4"].severity.value == "error"
     assert any(d.code == "G005" and "G9.*" in d.message for d in case.diagnostics)
+    # amlas check finds the same in the same pass as the files' own errors
+    from amlas import check_project
+    from amlas.case import check_case_settings
+    from amlas.diagnostics import Diagnostics
+
+    checked = Diagnostics()
+    check_case_settings(check_project(root).project, checked)
+    assert {d.message.split("'")[1] for d in checked if d.code == "G007"} == set(found)
     # the judgement of G3.4 did nothing, the one of G6.7 developed it, the review G5.6
     assert case.nodes["G3.4"].supported_by == ["Sn3.2"]
     assert case.nodes["G6.7"].status == "supported"

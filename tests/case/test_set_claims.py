@@ -31,6 +31,7 @@ from amlas.case import Case, build_case
 from amlas.evidence import EvidenceRecord, open_store, pin_review, sign_record
 from amlas.sealing import generate_key, public_key_of
 from amlas.verify import plan
+from overclaim import overclaims
 from runnable import runnable
 
 HARNESS = "def run(scenario, seed):\n    return {'held': True}\n"
@@ -162,6 +163,24 @@ def test_with_every_member_every_set_claim_is_supported(built: Any) -> None:
     bad = {n.id: n.reason for n in case.nodes.values() if n.status != "supported"}
     assert bad == {}
     assert case.top.status == "supported"
+    assert overclaims(case, check_project(root).project) == []
+
+
+def test_the_independent_check_catches_an_over_claim(built: Any, tmp_path: Path) -> None:
+    """The over-claim check of tests/overclaim.py is not a mirror of the builder: a case
+    whose builder lifted G3.6 over an unreviewed member, or G6.4 over a missing scenario,
+    is caught."""
+
+    def unreviewed(docs: dict[str, Any]) -> None:
+        docs["RV"]["reviews"][0]["items"] = [{"item": "DR-3"}]
+
+    root = _project(tmp_path, unreviewed)
+    case = _case(root, _store(root, tmp_path, leave_out="stage6/scenario/SC-2"))
+    for node_id in ("G3.6", "G6.4"):
+        case.nodes[node_id].status = "supported"  # what a builder that over-claims would say
+    found = overclaims(case, check_project(root).project)
+    assert "G3.6 supported but DR-5 has no rule and no holding review" in found
+    assert "G6.4 supported without a passing record of SC-2" in found
     assert case.nodes["Sn3.4"].reviews == ["RV-1"]
 
 

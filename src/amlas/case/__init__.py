@@ -8,7 +8,7 @@ propagates statuses upward; :func:`gate` decides whether the top claim holds und
 policy. Renderers (``amlas.render``) only format a :class:`Case`.
 """
 
-from amlas.case._build import build_case, document_targets
+from amlas.case._build import build_case, check_case_settings, document_targets
 from amlas.case._impact import AffectedClaim, affected_claims
 from amlas.case._library import (
     DEFAULT_LIBRARY,
@@ -49,6 +49,7 @@ __all__ = [
     "Status",
     "affected_claims",
     "build_case",
+    "check_case_settings",
     "check_library",
     "document_targets",
     "gate",

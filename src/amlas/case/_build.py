@@ -19,7 +19,7 @@ from typing import Any
 
 from amlas.case._assess import Assessor
 from amlas.case._bind import Binder, Item, fill, first_sentence
-from amlas.case._library import Library, Link, PatternNode, project_library
+from amlas.case._library import Library, LibraryError, Link, PatternNode, project_library
 from amlas.case._model import ArtefactEntry, Case, CitedReview, Module, Node
 from amlas.case._status import propagate
 from amlas.diagnostics import Diagnostics, Location, did_you_mean
@@ -28,7 +28,7 @@ from amlas.project import Project, build_trace, check_project
 from amlas.project.artefacts import ReviewRecords
 from amlas.sealing import VerifierKey
 
-__all__ = ["build_case", "document_targets"]
+__all__ = ["build_case", "check_case_settings", "document_targets"]
 
 Binding = dict[str, Item]
 
@@ -448,6 +448,34 @@ def build_case(
         if review.id in judge.used
     }
     return case
+
+
+def check_case_settings(project: Project, diagnostics: Diagnostics) -> None:
+    """G005 and G007 for the case settings of amlas.yaml and the nodes review records
+    name, found from the pattern instantiation alone (no evidence), so that `amlas check`
+    reports in one pass what `amlas case` would refuse. A library that does not load is
+    :func:`~amlas.case.check_library`'s to report."""
+    try:
+        patterns = project_library(project)
+    except LibraryError:
+        return
+    builder = _Builder(project, patterns, None)
+    builder.instantiate(patterns.root, {})
+    reviews = project.get("RV", ReviewRecords)
+    # a goal a review names gets a solution of its own: no judgement develops it then
+    reviewed = {
+        node.id
+        for review in (reviews.reviews if reviews is not None else [])
+        for key in review.nodes
+        for node in builder._matching(key)
+    }
+    builder.assessor.judged = {
+        node.id
+        for node in builder.nodes.values()
+        if node.is_claim and not node.supported_by and node.id not in reviewed
+    }
+    builder.settings_named()
+    diagnostics.extend(builder.diagnostics)
 
 
 def document_targets(case: Case) -> dict[str, int]:

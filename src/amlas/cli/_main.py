@@ -17,7 +17,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from amlas._version import __version__
-from amlas.case import STATUSES, Case, build_case, check_library, gate
+from amlas.case import STATUSES, Case, build_case, check_case_settings, check_library, gate
 from amlas.cli._common import (
     EXIT_ERRORS,
     EXIT_INTERNAL,
@@ -140,6 +140,7 @@ def check(directory: str, fmt: str, strict: bool) -> None:
     # who produced the evidence: every signature, checked with the declared public key
     check_signatures(result.project, diagnostics)
     check_library(result.project, diagnostics)  # what `amlas case` would refuse
+    check_case_settings(result.project, diagnostics)  # settings that would be ignored
     diagnostics.items = diagnostics.sorted()
     if fmt == "json":
         click.echo(diagnostics.to_json(directory))
