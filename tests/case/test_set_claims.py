@@ -29,6 +29,7 @@ import yaml
 from amlas import check_project
 from amlas.case import Case, build_case
 from amlas.evidence import EvidenceRecord, open_store, pin_review, sign_record
+from amlas.render import render_gsn2x, validate_gsn2x
 from amlas.sealing import generate_key, public_key_of
 from amlas.verify import plan
 from overclaim import overclaims
@@ -239,3 +240,92 @@ def test_one_behaviour_without_its_field_is_named(tmp_path: Path, field: str) ->
         for n in case.nodes.values()
         if n.id == goal or n.id.startswith(("Sn6.8", f"Sn-{goal}"))
     ), [case.nodes[goal].reason, case.nodes[goal].notes]
+
+
+ARGUMENT = [
+    {
+        "id": "G-CAGE-1",
+        "type": "goal",
+        "text": "Hands the classifier misses are stopped by the force limiter",
+        "under": "G2.4.MLR-1",
+        "supported_by": ["S-CAGE-1"],
+        "context": ["C-CAGE-1"],
+    },
+    {"id": "C-CAGE-1", "type": "context", "text": "Force limiter BAR-1 of [C]"},
+    {
+        "id": "S-CAGE-1",
+        "type": "strategy",
+        "text": "Argument over the limiter's verification and its review",
+        "supported_by": ["Sn-CAGE-1"],
+    },
+    {
+        "id": "Sn-CAGE-1",
+        "type": "solution",
+        "text": "Verification of MLR-1 and the review of the labels",
+        "evidence": ["stage5/MLR-1/P"],
+        "reviews": ["RV-1"],
+    },
+]
+
+
+def test_a_project_argument_joins_the_case_and_holds_only_as_its_support(
+    built: Any, tmp_path: Path
+) -> None:
+    def argue(docs: dict[str, Any]) -> None:
+        docs["manifest"]["case"]["argument"] = ARGUMENT
+
+    root = _project(tmp_path, argue)
+    case = _case(root, _store(root, tmp_path))
+    goal = case.nodes["G-CAGE-1"]
+    assert goal.extension
+    assert goal.module == "stage2"
+    assert "G-CAGE-1" in case.nodes["G2.4.MLR-1"].supported_by
+    assert goal.in_context_of == ["C-CAGE-1"]
+    assert goal.status == "supported"
+    assert case.nodes["Sn-CAGE-1"].reviews == ["RV-1"]
+    assert case.top.status == "supported"
+    assert not [d for d in case.diagnostics if d.code == "G009"]
+    files = {name: yaml.safe_load(text) for name, text in render_gsn2x(case).items()}
+    assert validate_gsn2x(files) == []
+    assert "extension" in files["stage2.gsn.yaml"]["G-CAGE-1"]["classes"]
+    # the verification it cites fails to exist: the project's goal and the top claim fall
+    case = _case(root, _store(root, tmp_path, leave_out="stage5/MLR-1/P"))
+    assert case.nodes["Sn-CAGE-1"].status == "undeveloped"
+    assert case.nodes["G-CAGE-1"].status == "undeveloped"
+
+
+def test_a_project_argument_that_cannot_be_placed_is_refused(tmp_path: Path) -> None:
+    bad = [
+        {**ARGUMENT[0], "under": "G2.4.MLR-9"},
+        {"id": "X-1", "type": "goal", "text": "no prefix", "under": "G2.2"},
+        {"id": "G-2", "type": "goal", "text": "cites", "under": "G2.2", "evidence": ["stage5/x"]},
+        {"id": "Sn-3", "type": "solution", "text": "r", "under": "G2.2", "reviews": ["RV-9"]},
+        {"id": "G-4", "type": "goal", "text": "floating"},
+        {"id": "G-5", "type": "goal", "text": "under a context", "under": "C3.1"},
+        {"id": "G2.2", "type": "goal", "text": "clash", "under": "G2.2"},
+    ]
+
+    def argue(docs: dict[str, Any]) -> None:
+        docs["manifest"]["case"]["argument"] = [*bad, *ARGUMENT[1:]]
+
+    root = _project(tmp_path, argue)
+    case = build_case(root)
+    messages = [d.message for d in case.diagnostics if d.code == "G009"]
+    for expected in (
+        "G-CAGE-1 goes under 'G2.4.MLR-9'",
+        "'X-1' is a goal: its ID starts with 'G'",
+        "G-2 is a goal: only a solution cites evidence",
+        "Sn-3 cites review 'RV-9'",
+        "G-4 is reached from no node",
+        "G-5 goes under C3.1, a context",
+        "'G2.2' is already a node of the case",
+        "S-CAGE-1 is reached from no node",
+    ):
+        assert any(expected in m for m in messages), (expected, messages)
+    assert "G-4" not in case.nodes
+    from amlas.case import check_case_settings
+    from amlas.diagnostics import Diagnostics
+
+    checked = Diagnostics()
+    check_case_settings(check_project(root).project, checked)
+    assert sorted(d.message for d in checked if d.code == "G009") == sorted(messages)

@@ -773,6 +773,28 @@ CASES = [
     Case("sealed-byte-flipped", "D017", "P", after=sealed(_flip_last_byte)),
     Case("seal-statement-missing", "D017", "P", after=sealed(remove_file(SEALED_P + ".sig"))),
     Case("verifier-key-undeclared", "D018", "manifest", after=sealed(_undeclare_verifier_key)),
+    Case(
+        "argument-type-unknown",
+        "S004",
+        "manifest",
+        setter(
+            "manifest", "case", value={"argument": [{"id": "G-1", "type": "claim", "text": "x"}]}
+        ),
+    ),
+    Case(
+        "argument-evidence-key-bad",
+        "S005",
+        "manifest",
+        setter(
+            "manifest",
+            "case",
+            value={
+                "argument": [
+                    {"id": "Sn-1", "type": "solution", "text": "x", "evidence": ["../../etc"]}
+                ]
+            },
+        ),
+    ),
     # -- [RV] review records ------------------------------------------------------------------
     Case(
         "review-unknown-item",

@@ -54,7 +54,7 @@ from amlas.evidence import (
     VerifierTrust,
 )
 from amlas.evidence import keys as record_keys
-from amlas.project import ARTEFACTS, Project
+from amlas.project import ARTEFACTS, ArgumentNode, Project
 from amlas.project.artefacts import ValidationResults, VerificationLog
 from amlas.verify import PlannedCheck, awaits_import, import_command, plan
 
@@ -206,12 +206,21 @@ class Assessor:
 
     # -- leaves -------------------------------------------------------------------------------
 
-    def assess_all(self, nodes: dict[str, Node], library: Library) -> None:
+    def assess_all(
+        self,
+        nodes: dict[str, Node],
+        library: Library,
+        argument: Mapping[str, ArgumentNode] | None = None,
+    ) -> None:
         parents: dict[str, list[str]] = {}
         for node in nodes.values():
             for child in node.supported_by:
                 parents.setdefault(child, []).append(node.id)
+        argument = argument or {}
         for node in list(nodes.values()):
+            if node.id in argument:
+                self.project_node(nodes, node, argument[node.id], parents.get(node.id, []))
+                continue
             pattern = library.nodes[node.pattern_id]
             binding = {
                 name: Item(value, self._item(name, value)) for name, value in node.binding.items()
@@ -234,6 +243,32 @@ class Assessor:
                     self.undeveloped_claim(nodes, node, pattern)
             elif node.is_claim and not node.supported_by:
                 self.undeveloped_claim(nodes, node, pattern)
+
+    def project_node(
+        self, nodes: dict[str, Node], node: Node, entry: ArgumentNode, parents: list[str]
+    ) -> None:
+        """A node of amlas.yaml ``case.argument``: a solution holds by the records and
+        reviews it cites (every one), goals and strategies by what supports them; the
+        contexts, assumptions and justifications are what the project states."""
+        if node.type == "solution":
+            parts = self.evidence(node, [EvidenceSelector(key=k) for k in entry.evidence], {})
+            decided = self.reviews.decide(
+                [r for r in self.reviews.records if r.id in entry.reviews], node
+            )
+            if decided is not None:
+                parts.append(decided)
+            if not parts:
+                parts = [("undeveloped", "cites no evidence record and no review record")]
+            node.status = worst(s for s, _ in parts)
+            node.reason = "; ".join(r for s, r in parts if s == node.status)
+            if node.status == "failed":
+                self.counter(nodes, node, parents)
+        elif node.is_claim:
+            if not node.supported_by:
+                node.undeveloped = True
+                node.status, node.reason = "undeveloped", "nothing in case.argument supports it"
+        else:
+            node.status, node.reason = "supported", "stated in amlas.yaml case.argument"
 
     def justification(self, node: Node) -> None:
         """Supported when its rationale is recorded; a review naming it must also hold."""

@@ -24,13 +24,31 @@ from amlas.case._model import ArtefactEntry, Case, CitedReview, Module, Node
 from amlas.case._status import propagate
 from amlas.diagnostics import Diagnostics, Location, did_you_mean
 from amlas.evidence import EvidenceStore, StoreLike, open_evidence_detail, using_store
-from amlas.project import Project, build_trace, check_project
+from amlas.project import ArgumentNode, Project, build_trace, check_project
 from amlas.project.artefacts import ReviewRecords
 from amlas.sealing import VerifierKey
 
 __all__ = ["build_case", "check_case_settings", "document_targets"]
 
 Binding = dict[str, Item]
+
+# a project node's ID prefix by type, as gsn2x reads types from IDs (../shared/GSN2X.md 4.2)
+_PREFIXES = {
+    "goal": "G",
+    "strategy": "S",
+    "solution": "Sn",
+    "context": "C",
+    "assumption": "A",
+    "justification": "J",
+}
+_NOT_PREFIXES: dict[str, tuple[str, ...]] = {
+    "goal": (),
+    "strategy": ("Sn",),
+    "solution": (),
+    "context": ("CG", "CSn"),
+    "assumption": (),
+    "justification": (),
+}
 
 # placeholder variable (before the dot) -> the artefacts it is read from
 _PLACEHOLDER_SOURCES: dict[str, set[str]] = {
@@ -65,6 +83,8 @@ class _Builder:
         self.diagnostics = Diagnostics()
         # (pattern id, kind of problem, detail) -> instance ids: one diagnostic per group
         self.problems: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+        self.argument: dict[str, ArgumentNode] = {}
+        """The project's own nodes (amlas.yaml case.argument) that joined the case."""
 
     # -- instantiation ---------------------------------------------------------------------------
 
@@ -127,6 +147,171 @@ class _Builder:
                 parent.id + _suffix(binding)
             )
         return [self.instantiate(link.id, {**binding, link.as_: item}) for item in items]
+
+    # -- the project's own argument ---------------------------------------------------------------
+
+    def extend(self) -> None:
+        """Add the nodes of amlas.yaml ``case.argument`` under the pattern nodes they name.
+        Every problem is G009 (an error: a node that cannot be placed would be silently
+        missing from the case)."""
+        entries = self.project.manifest.case.argument
+        if not entries:
+            return
+        source = self.project.manifest_source
+
+        def at(i: int, field: str | None = None) -> Location:
+            path: tuple[str | int, ...] = ("case", "argument", i) + ((field,) if field else ())
+            return source.locate(path) if source is not None else Location("amlas.yaml")
+
+        def problem(i: int, field: str | None, message: str, hint: str | None = None) -> None:
+            self.diagnostics.add("G009", message, at(i, field), hint=hint)
+
+        own: dict[str, tuple[int, ArgumentNode]] = {}
+        for i, entry in enumerate(entries):
+            if entry.id in self.nodes or entry.id in own:
+                problem(i, "id", f"case.argument node {entry.id!r} is already a node of the case")
+                continue
+            own[entry.id] = (i, entry)
+        reviews = self.project.get("RV", ReviewRecords)
+        review_ids = {r.id for r in reviews.reviews} if reviews is not None else set()
+        claims = ("goal", "strategy")
+        for node_id, (i, entry) in list(own.items()):
+            prefix = _PREFIXES[entry.type]
+            if not node_id.startswith(prefix) or node_id.startswith(_NOT_PREFIXES[entry.type]):
+                problem(
+                    i,
+                    "id",
+                    f"case.argument node {node_id!r} is a {entry.type}: its ID starts with "
+                    f"{prefix!r} (GSN and gsn2x read a node's type from its ID)",
+                )
+                del own[node_id]
+        for node_id, (i, entry) in own.items():
+            self.argument[node_id] = entry
+            self.nodes[node_id] = Node(
+                id=node_id,
+                pattern_id=node_id,
+                type=entry.type,
+                text=entry.text,
+                module="",
+                extension=True,
+                notes=["project-specific argument (amlas.yaml case.argument)"],
+                rationale=entry.text if entry.type == "justification" else None,
+            )
+            if entry.type != "solution" and (entry.evidence or entry.reviews):
+                problem(
+                    i,
+                    "evidence",
+                    f"{node_id} is a {entry.type}: only a solution cites evidence or reviews",
+                )
+            if entry.type not in claims and entry.supported_by:
+                problem(
+                    i,
+                    "supported_by",
+                    f"{node_id} is a {entry.type}: only goals and strategies are supported "
+                    "by other nodes",
+                )
+            for review in entry.reviews:
+                if review not in review_ids:
+                    problem(
+                        i,
+                        "reviews",
+                        f"{node_id} cites review {review!r}, which [RV] does not hold",
+                        hint=_closest(review, sorted(review_ids)),
+                    )
+        # links, once every node exists
+        for node_id, (i, entry) in own.items():
+            node = self.nodes[node_id]
+            for relation, targets in (
+                ("supported_by", entry.supported_by),
+                ("context", entry.context),
+            ):
+                for target in targets:
+                    if target not in own:
+                        problem(
+                            i,
+                            relation,
+                            f"{node_id} links to {target!r}, which is no node of case.argument",
+                            hint=_closest(target, sorted(own)),
+                        )
+                        continue
+                    kind = own[target][1].type
+                    if relation == "supported_by" and kind not in ("goal", "strategy", "solution"):
+                        problem(
+                            i,
+                            relation,
+                            f"{node_id} is supported by {target}, a {kind}: "
+                            "list it under 'context'",
+                        )
+                    elif relation == "context" and kind not in (
+                        "context",
+                        "assumption",
+                        "justification",
+                    ):
+                        problem(
+                            i,
+                            relation,
+                            f"{node_id} has {target}, a {kind}, as context: "
+                            "list it under 'supported_by'",
+                        )
+                    else:
+                        (
+                            node.supported_by if relation == "supported_by" else node.in_context_of
+                        ).append(target)
+            if entry.under is None:
+                continue
+            parent = self.nodes.get(entry.under)
+            if parent is None or parent.id in own:
+                problem(
+                    i,
+                    "under",
+                    f"{node_id} goes under {entry.under!r}, which is no node of the patterns' case",
+                    hint=_closest(entry.under, sorted(n for n in self.nodes if n not in own)),
+                )
+                continue
+            if not parent.is_claim:
+                problem(
+                    i,
+                    "under",
+                    f"{node_id} goes under {entry.under}, a {parent.type}: project nodes "
+                    "attach to a goal or a strategy",
+                )
+                continue
+            if entry.type in ("goal", "strategy", "solution"):
+                parent.supported_by.append(node_id)
+            else:
+                parent.in_context_of.append(node_id)
+        # every project node is reached from the patterns' case, and modules follow
+        reached: set[str] = set()
+        for node_id, (_, entry) in own.items():
+            if entry.under is None or entry.under not in self.nodes or entry.under in own:
+                continue
+            stack = [node_id]
+            module = self.nodes[entry.under].module
+            while stack:
+                current = stack.pop()
+                if current in reached:
+                    continue
+                reached.add(current)
+                self.nodes[current].module = module
+                stack.extend(
+                    x
+                    for x in (*self.nodes[current].supported_by, *self.nodes[current].in_context_of)
+                    if x in own
+                )
+        for node_id, (i, _) in own.items():
+            if node_id not in reached:
+                problem(
+                    i,
+                    "under",
+                    f"{node_id} is reached from no node of the case: give it 'under', or "
+                    "list it in another project node's 'supported_by' or 'context'",
+                )
+                self.nodes.pop(node_id, None)
+                self.argument.pop(node_id, None)
+                for other in self.nodes.values():
+                    for links in (other.supported_by, other.in_context_of):
+                        if node_id in links:
+                            links.remove(node_id)
 
     # -- diagnostics -----------------------------------------------------------------------------
 
@@ -414,7 +599,8 @@ def build_case(
     with using_store(store or project.manifest.evidence, root=project.root) as evidence:
         builder = _Builder(project, patterns, evidence)
         builder.instantiate(patterns.root, {})
-        builder.assessor.assess_all(builder.nodes, patterns)
+        builder.extend()
+        builder.assessor.assess_all(builder.nodes, patterns, builder.argument)
     builder.report()
     nodes = _ordered(builder.nodes, patterns)
     propagate(nodes)
@@ -461,6 +647,7 @@ def check_case_settings(project: Project, diagnostics: Diagnostics) -> None:
         return
     builder = _Builder(project, patterns, None)
     builder.instantiate(patterns.root, {})
+    builder.extend()
     reviews = project.get("RV", ReviewRecords)
     # a goal a review names gets a solution of its own: no judgement develops it then
     reviewed = {

@@ -732,6 +732,17 @@ _TABLE: tuple[Code, ...] = (
         "warnings it would have answered (an empty multiplicity, an unfilled placeholder) "
         "are withheld so that none contradicts the files.",
     ),
+    Code(
+        "G009",
+        "error",
+        "project argument node cannot be placed",
+        "A node of `case.argument` in amlas.yaml repeats an ID of the case, attaches "
+        "`under` a node the case does not hold (or one that is no goal or strategy), links "
+        "to a project node that does not exist or of the wrong type (a context under "
+        "`supported_by`), cites evidence or reviews while not a solution, cites a review "
+        "[RV] does not hold, or is reached from no node of the case. It would be missing "
+        "from the case, or misplaced: amlas refuses it.",
+    ),
     # -- R: problems found while running ------------------------------------------------------
     Code(
         "R001",
