@@ -164,7 +164,10 @@ def test_a_review_can_validate_requirements(tmp_path: Path) -> None:
     case = build_case(_root(tmp_path / "a", change=only_mlr1))
     assert case.nodes["Sn2.1"].status == "undeveloped"
     assert "MLR-2 (not validated)" in case.nodes["Sn2.1"].reason
-    review = {**REVIEW, "items": [{"item": "MLR-2"}], "date": "2026-02-01"}
+    verification = {**REVIEW, "items": [{"item": "MLR-2"}], "date": "2026-02-01"}
+    root = _pinned(tmp_path / "c", verification, change=only_mlr1)
+    assert build_case(root).nodes["Sn2.1"].status == "undeveloped"  # not a validation
+    review = {**verification, "purpose": "validation"}
     root = _pinned(tmp_path / "b", review, change=only_mlr1)
     case = build_case(root)
     assert case.nodes["Sn2.1"].status == "supported", case.nodes["Sn2.1"].reason

@@ -460,8 +460,10 @@ class Assessor:
         ]
 
     def reviewed_item(self, node: Node, item_id: str, why: str) -> Part:
-        """The status the reviews of an item give it (undeveloped when none examined it)."""
-        decided = self.reviews.decide(self.reviews.of_item(item_id), node)
+        """The status the verification reviews of an item give it (undeveloped when none
+        examined it)."""
+        reviews = [r for r in self.reviews.of_item(item_id) if r.purpose == "verification"]
+        decided = self.reviews.decide(reviews, node)
         if decided is None:
             return "undeveloped", f"{why} and no review record [RV] examined it"
         return decided
@@ -625,7 +627,7 @@ class Assessor:
         members: dict[Status, list[str]] = {}
         for requirement in ml.requirements if ml is not None else []:
             entries = list(by_requirement.get(requirement.id, []))
-            reviews = self.reviews.of_item(requirement.id)
+            reviews = [r for r in self.reviews.of_item(requirement.id) if r.purpose == "validation"]
             for review in reviews:
                 status, reason = self.reviews.status(review)
                 entries.append((review.date, status, reason))

@@ -37,9 +37,9 @@ def _rules_over_partial(result: LoadResult) -> None:
     if not project.partial:
         return
     files = {project.files[letter] for letter in project.partial if letter in project.files}
+    sources = dict(project.sources)
     seen = {(d.code, d.location, d.message) for d in result.diagnostics}
     extra = Diagnostics()
-    sources = dict(project.sources)
     project.artefacts.update(project.partial)
     for letter, positions in project.partial_index.items():
         if letter in sources:  # locations of the kept elements are their places in the file
@@ -50,11 +50,38 @@ def _rules_over_partial(result: LoadResult) -> None:
         for letter in project.partial:
             project.artefacts.pop(letter, None)
         project.sources.update(sources)
+    spans = {
+        project.files[letter]: _kept_spans(sources[letter], project.partial_index[letter])
+        for letter in project.partial
+        if letter in sources and letter in project.files
+    }
     for diagnostic in extra:
         key = (diagnostic.code, diagnostic.location, diagnostic.message)
-        if diagnostic.location.path in files and key not in seen:
+        where = diagnostic.location
+        inside = any(a <= where.line < b for a, b in spans.get(where.path, []))
+        if where.path in files and inside and key not in seen:
             result.diagnostics.items.append(diagnostic)
             seen.add(key)
+
+
+def _kept_spans(source: SourceMap, positions: dict[str, list[int]]) -> list[tuple[int, int]]:
+    """The line ranges of the kept list elements in the file: a finding there is about
+    that element; one about the document as a whole (say 'no completeness requirement')
+    could rest on the elements left out, so it is not reported from the partial run."""
+    starts = sorted(
+        line
+        for path, (line, _) in source.values.items()
+        if len(path) == 1 or (len(path) == 2 and isinstance(path[1], int))
+    )
+    out = []
+    for field, kept in positions.items():
+        for i in kept:
+            begin = source.values.get((field, i))
+            if begin is None:
+                continue
+            later = [line for line in starts if line > begin[0]]
+            out.append((begin[0], later[0] if later else 10**9))
+    return out
 
 
 class _Renumbered:

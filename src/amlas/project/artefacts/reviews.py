@@ -125,6 +125,11 @@ class ReviewRecord(Item):
     """When the review concluded."""
     method: Literal["walkthrough", "inspection", "audit_sample", "analysis", "other"]
     """walkthrough, inspection, audit_sample (with ``sample``), analysis or other."""
+    purpose: Literal["verification", "validation"] = "verification"
+    """verification: the items examined are met (the data meet a data requirement, the
+    model meets an [H] requirement verified by review); validation: the [H] items
+    examined are the right requirements (AMLAS stage 2, beside [J]). A review of an [H]
+    item counts only for its purpose."""
     reviewers: Annotated[list[Reviewer], Field(min_length=1)]
     items: list[ReviewedItem] = Field(default_factory=list)
     """The artefact items reviewed, each with its hash when reviewed."""
