@@ -12,6 +12,7 @@ import typing
 from dataclasses import dataclass
 
 from amlas.project.artefacts._base import ArtefactDocument, Item
+from amlas.project.artefacts._tree import RequirementTree
 from amlas.project.artefacts.data import (
     BUILTIN_RULES,
     CATEGORIES,
@@ -32,6 +33,7 @@ from amlas.project.artefacts.deployment import (
 )
 from amlas.project.artefacts.learning import ModelDevelopmentLog, ModelReference
 from amlas.project.artefacts.requirements import (
+    VERIFICATION_METHODS,
     FaultModel,
     FormalProperty,
     MLSafetyRequirement,
@@ -40,6 +42,7 @@ from amlas.project.artefacts.requirements import (
     Slice,
     ValidationRecord,
     ValidationResults,
+    VerificationMethod,
 )
 from amlas.project.artefacts.scoping import (
     AllocatedRequirement,
@@ -61,6 +64,7 @@ __all__ = [
     "BUILTIN_RULES",
     "CATEGORIES",
     "ID_KINDS",
+    "VERIFICATION_METHODS",
     "AllocatedRequirement",
     "AllocatedRequirements",
     "ArtefactDocument",
@@ -91,6 +95,7 @@ __all__ = [
     "OperationalScenario",
     "OperationalScenarios",
     "Perturbation",
+    "RequirementTree",
     "Slice",
     "SystemDescription",
     "SystemSafetyRequirement",
@@ -100,6 +105,7 @@ __all__ = [
     "VerificationActivity",
     "VerificationData",
     "VerificationLog",
+    "VerificationMethod",
 ]
 
 
