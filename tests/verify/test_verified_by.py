@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evidence"))
 from evidence_factory import declare_verifier_key
 
 from amlas.case import build_case
+from amlas.errors import ProblemError
 from amlas.project import check_project
 from amlas.sealing import VerifierKey, generate_key
 from amlas.testing import example_project
@@ -145,3 +146,26 @@ def test_a_metric_beside_it_judges_imported_counts(root: Path, key: VerifierKey)
     report = import_evidence(root, counts, target="MLR-7", role="verifier", key=key)
     assert report.key == "external/MLR-7"
     assert report.record.verdict == "pass"  # judged by amlas against 0.99
+
+
+def test_counts_for_a_review_are_refused(root: Path, key: VerifierKey) -> None:
+    verified_by(root, "review", "metric: within_tolerance_rate\nthreshold: 0.99\nconfidence: 0.95")
+    counts = root / "imports" / "review-counts.yaml"
+    counts.write_text(
+        "schema: amlas.import/1\n"
+        "kind: counts\n"
+        "for: MLR-7\n"
+        "accountable: {person: Ines Moreau, organisation: Platform team}\n"
+        "tool: {name: svc-bench, version: '2.3'}\n"
+        "date: 2026-03-02\n"
+        "data: {description: a count nobody should bring for a review}\n"
+        "slices:\n"
+        "  - {name: all, successes: 9990, trials: 10000}\n",
+        "utf-8",
+    )
+    with pytest.raises(ProblemError) as raised:
+        import_evidence(root, counts, target="MLR-7", role="verifier", key=key)
+    (problem,) = raised.value.diagnostics
+    assert problem.code == "R086"
+    assert "verified by review" in problem.message
+    assert problem.location.line == 2  # kind: counts

@@ -965,7 +965,8 @@ _TABLE: tuple[Code, ...] = (
         "imported evidence does not fit its target",
         "Counts for a requirement without a metric, threshold or confidence, for a metric "
         "that is not judged from such counts (successes of trials for a proportion, events "
-        "over an exposure for a rate), for a node instead of a requirement, with slices "
+        "over an exposure for a rate), for a requirement `verified_by: review`, for a node "
+        "instead of a requirement, with slices "
         "counting in different ways or outside the requirement's `applies_to`, or missing a "
         "band the requirement must hold in; or a document for a stage-1 or stage-2 node.",
     ),

@@ -221,6 +221,14 @@ def import_evidence(
             )
             problems.raise_any()
         assert requirement is not None
+        if requirement.verified_by == "review":
+            problems.add(
+                "R086",
+                f"{target} is verified by review, which counts nothing: import the review "
+                "report as a document (kind: review_report), or record the review",
+                source.locate(("kind",)),
+            )
+            problems.raise_any()
         judged = judge_counts(project, requirement, document, letter, source, problems, hashes)
         problems.raise_any()
         results, verdict, summary, resolved = judged
