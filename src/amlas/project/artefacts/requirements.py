@@ -172,9 +172,9 @@ class MLSafetyRequirement(Item):
     traces_to: list[Id] = Field(default_factory=list)
     """IDs of the allocated requirements [E] this refines."""
     refines: Id | None = None
-    """The ID of the [H] requirement this one refines (its parent): the trace matrix and
-    the case nest it under the parent, and it traces to every [E] item the parent traces
-    to, besides its own ``traces_to`` (which may then be left out)."""
+    """The ID of the [H] requirement this one refines (its parent): the trace matrix nests
+    it under the parent, and it traces to every [E] item the parent traces to, besides its
+    own ``traces_to`` (which may then be left out)."""
     verified_by: VerificationMethod | None = None
     """platform_test, simulation, analysis or review: verified without data, so `amlas run`
     does not judge it and no metric, threshold or confidence is demanded; its evidence is
