@@ -59,11 +59,25 @@ class TraceMatrix:
         return sum(len(row.gaps) for row in self.rows)
 
     def to_dict(self) -> dict[str, object]:
+        """The matrix as JSON. A row's ``parent``, ``depth`` and ``scenarios`` (added for
+        issue 15) are left out while unset, so that the output of a project that uses
+        neither a hierarchy in [H] nor scenarios stays as it was."""
         return {
-            "rows": [asdict(row) for row in self.rows],
+            "rows": [_row_dict(row) for row in self.rows],
             "gaps": self.gap_count,
             "missing_artefacts": list(self.missing),
         }
+
+
+_QUIET = ("parent", "depth", "scenarios")
+
+
+def _row_dict(row: TraceRow) -> dict[str, object]:
+    data = asdict(row)
+    for name in _QUIET:
+        if data[name] in (None, 0, [], ()):
+            del data[name]
+    return data
 
 
 def build_trace(project: Project) -> TraceMatrix:
