@@ -320,6 +320,7 @@ BASE: dict[str, dict[str, Any]] = {
                 "description": "Normal work",
                 "requirements": ["SSR-1"],
                 "conditions": {"lighting": "day"},
+                "expected_outcome": "The press never closes on a hand",
             }
         ],
     },
