@@ -251,3 +251,42 @@ def test_review_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     code, _, err = run(capsys, "review", "pin", str(root), "RV-8")
     assert code == 2
     assert "R100" in err
+
+
+def test_a_requirement_verified_by_review_rests_on_its_verification_review(
+    tmp_path: Path,
+) -> None:
+    def add(docs: dict[str, Any]) -> None:
+        docs["H"]["requirements"].append(
+            {
+                "id": "MLR-3",
+                "text": "The classes are defined as the clinicians use them",
+                "kind": "other",
+                "traces_to": ["ALR-1"],
+                "verified_by": "review",
+            }
+        )
+        docs["AA"]["activities"][0]["requirements"].append("MLR-3")
+
+    case = build_case(_root(tmp_path / "a", change=add))
+    node = case.nodes["Sn5.2.MLR-3"]
+    assert node.status == "undeveloped"
+    assert "verified by review" in node.reason
+    assert "REVIEW_FILE" in node.reason
+    review = {**REVIEW, "items": [{"item": "MLR-3"}]}
+    case = build_case(_pinned(tmp_path / "b", review, change=add))
+    assert case.nodes["Sn5.2.MLR-3"].status == "supported"
+    assert case.nodes["Sn5.2.MLR-3"].reviews == ["RV-2"]
+    # a validation review is not a verification
+    case = build_case(_pinned(tmp_path / "c", {**review, "purpose": "validation"}, change=add))
+    assert case.nodes["Sn5.2.MLR-3"].status == "undeveloped"
+
+
+def test_a_refinement_is_argued_under_its_parent(tmp_path: Path) -> None:
+    def refine(docs: dict[str, Any]) -> None:
+        docs["H"]["requirements"][1]["refines"] = "MLR-1"
+
+    case = build_case(_root(tmp_path, change=refine))
+    assert case.nodes["S2.2"].supported_by == ["G2.4.MLR-1"]
+    assert case.nodes["G2.4.MLR-1"].supported_by == ["G5.1.MLR-1", "G2.5.MLR-2"]
+    assert any("MLR-2 refines MLR-1" in n for n in case.nodes["G2.5.MLR-2"].notes)

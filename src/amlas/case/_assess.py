@@ -55,7 +55,7 @@ from amlas.evidence import (
 )
 from amlas.evidence import keys as record_keys
 from amlas.project import ARTEFACTS, ArgumentNode, Project
-from amlas.project.artefacts import ValidationResults, VerificationLog
+from amlas.project.artefacts import MLSafetyRequirement, ValidationResults, VerificationLog
 from amlas.verify import PlannedCheck, awaits_import, import_command, plan
 
 __all__ = ["Assessor"]
@@ -371,10 +371,16 @@ class Assessor:
                 key = record_keys.external_key(awaited)
                 hit = self.record(key)
                 if hit is None and key not in self.refs:
-                    if stood_in:
+                    reviewed = [
+                        r for r in self.reviews.of_item(awaited) if r.purpose == "verification"
+                    ]
+                    decided = self.reviews.decide(reviewed, node)
+                    if decided is not None:  # verified by review
+                        parts.append(decided)
+                    elif stood_in:
                         absent.append(key)
                     else:
-                        parts.append(("undeveloped", _awaiting(awaited)))
+                        parts.append(("undeveloped", _awaiting(self._item("requirement", awaited))))
                     continue
             if hit is None:
                 damaged = self.refs.get(key) in self._damaged
@@ -705,10 +711,17 @@ def _solution_for(goal: Node, tag: str, artefacts: list[str] | None = None) -> N
     )
 
 
-def _awaiting(requirement: str) -> str:
+def _awaiting(requirement: MLSafetyRequirement) -> str:
+    command = import_command(requirement.id, verifier=True, method=requirement.verified_by)
+    how = (
+        f"verified by {requirement.verified_by.replace('_', ' ')}; "
+        if requirement.verified_by
+        else ""
+    )
     return (
-        f"no evidence for {requirement}: amlas run does not judge it on data; awaiting "
-        f"imported evidence ({import_command(requirement, verifier=True)})"
+        f"no evidence for {requirement.id}: {how}amlas run does not judge it on data; "
+        f"awaiting imported evidence ({command}) or a verification review record [RV] "
+        "that examined it"
     )
 
 

@@ -180,14 +180,12 @@ class Binder:
         if name in kinds:
             return [Item(r.id, r) for r in requirements if r.kind in kinds[name]]
         if name == "evaluated_requirements":
-            return [
-                Item(r.id, r) for r in requirements if r.kind != "other" and r.metric is not None
-            ]
+            return [Item(r.id, r) for r in requirements if r.judged_on_data()]
         if name == "tested_requirements":
             return [
                 Item(r.id, r)
                 for r in requirements
-                if r.kind != "other" and r.metric is not None and r.metric != "verified_robustness"
+                if r.judged_on_data() and r.metric != "verified_robustness"
             ]
         if name == "formal_requirements":
             return [Item(r.id, r) for r in requirements if r.property is not None]

@@ -148,6 +148,31 @@ class _Builder:
             )
         return [self.instantiate(link.id, {**binding, link.as_: item}) for item in items]
 
+    # -- the hierarchy of [H] ---------------------------------------------------------------------
+
+    def nest(self) -> None:
+        """An [H] item that refines another: its goal supports the parent's goal (the
+        parent holds only when its own verification and every refinement do) instead of
+        standing beside it under S2.2."""
+        ml = self.project.ml_requirements
+        if ml is None:
+            return
+        tree = ml.tree()
+        goals = {
+            node.binding["requirement"]: node
+            for node in self.nodes.values()
+            if node.pattern_id in ("G2.4", "G2.5", "G2.X") and "requirement" in node.binding
+        }
+        for requirement, goal in goals.items():
+            parent = tree.parent_of(requirement)
+            if parent is None or parent not in goals:
+                continue
+            for node in self.nodes.values():
+                if node.pattern_id == "S2.2" and goal.id in node.supported_by:
+                    node.supported_by.remove(goal.id)
+            goals[parent].supported_by.append(goal.id)
+            goal.notes.append(f"{requirement} refines {parent}: argued under {goals[parent].id}")
+
     # -- the project's own argument ---------------------------------------------------------------
 
     def extend(self) -> None:
@@ -599,6 +624,7 @@ def build_case(
     with using_store(store or project.manifest.evidence, root=project.root) as evidence:
         builder = _Builder(project, patterns, evidence)
         builder.instantiate(patterns.root, {})
+        builder.nest()
         builder.extend()
         builder.assessor.assess_all(builder.nodes, patterns, builder.argument)
     builder.report()
@@ -647,6 +673,7 @@ def check_case_settings(project: Project, diagnostics: Diagnostics) -> None:
         return
     builder = _Builder(project, patterns, None)
     builder.instantiate(patterns.root, {})
+    builder.nest()
     builder.extend()
     reviews = project.get("RV", ReviewRecords)
     # a goal a review names gets a solution of its own: no judgement develops it then
