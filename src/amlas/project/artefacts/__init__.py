@@ -42,22 +42,29 @@ from amlas.project.artefacts.requirements import (
     ValidationResults,
 )
 from amlas.project.artefacts.scoping import (
+    ASIL_TABLE,
     AllocatedRequirement,
     AllocatedRequirements,
     Barrier,
     CategoricalDimension,
+    DomainClassification,
     Hazard,
+    Iso26262Classification,
     MLComponentDescription,
+    NumericBand,
     NumericDimension,
+    OddCondition,
     OperatingEnvironment,
     SystemDescription,
     SystemSafetyRequirement,
     SystemSafetyRequirements,
+    determine_asil,
 )
 from amlas.project.artefacts.verification import VerificationActivity, VerificationLog
 
 __all__ = [
     "ARTEFACTS",
+    "ASIL_TABLE",
     "BUILTIN_RULES",
     "CATEGORIES",
     "ID_KINDS",
@@ -73,6 +80,7 @@ __all__ = [
     "DataRequirements",
     "DatasetDocument",
     "DevelopmentData",
+    "DomainClassification",
     "ErroneousBehaviour",
     "ErroneousBehaviourLog",
     "FaultModel",
@@ -80,13 +88,16 @@ __all__ = [
     "Hazard",
     "IdKind",
     "InternalTestData",
+    "Iso26262Classification",
     "Item",
     "MLComponentDescription",
     "MLSafetyRequirement",
     "MLSafetyRequirements",
     "ModelDevelopmentLog",
     "ModelReference",
+    "NumericBand",
     "NumericDimension",
+    "OddCondition",
     "OperatingEnvironment",
     "OperationalScenario",
     "OperationalScenarios",
@@ -100,6 +111,7 @@ __all__ = [
     "VerificationActivity",
     "VerificationData",
     "VerificationLog",
+    "determine_asil",
 ]
 
 
