@@ -4,6 +4,7 @@ meets a band (metric slices, data rules, a detector's objects, the runtime monit
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +134,7 @@ def _old_band_codes(numbers: np.ndarray, dimension: NumericDimension) -> np.ndar
 def test_bands_that_state_no_ends_slice_exactly_as_before(seed: int) -> None:
     rng = np.random.default_rng(seed)
     cuts = np.unique(rng.integers(0, 101, 8)).astype(float)
-    pairs = [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if rng.random() < 0.7]
+    pairs = [(a, b) for a, b in itertools.pairwise(cuts) if rng.random() < 0.7]
     if not pairs:
         pairs = [(0.0, 100.0)]
     rng.shuffle(pairs)  # declared in any order
@@ -205,9 +206,7 @@ def _rule(check: dict[str, Any], category: str) -> DataRequirement:
 
 
 def test_data_rules_count_boundary_samples_in_the_named_banding(banded: Project) -> None:
-    data = dataset_maker(banded)(
-        ["positive"] * 5, [50.0, 50.0, 50.0, 75.0, 25.0], ["day"] * 5
-    )
+    data = dataset_maker(banded)(["positive"] * 5, [50.0, 50.0, 50.0, 75.0, 25.0], ["day"] * 5)
     cells = {"check": "min_samples_per_cell", "dimensions": ["size"], "min_samples": 1}
     default = run_data_rule(banded, _rule(cells, "completeness"), data)
     assert {r["cell"]: r["samples"] for r in default.results} == {

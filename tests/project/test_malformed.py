@@ -211,6 +211,7 @@ def classified(**changes: Any) -> Callable[[Docs], None]:
         "A", "hazards", 0, "classification", value={k: v for k, v in item.items() if v is not None}
     )
 
+
 CASES = [
     # -- F: files and YAML
     Case("required-file-missing", "F001", "H", raw("H", None)),  # type: ignore[arg-type]
@@ -425,11 +426,13 @@ CASES = [
         both(
             setter("B", *B_SIZE, "bandings", value={"fine": FINE}),
             setter(
-                "H", *H, "applies_to",
+                "H",
+                *H,
+                "applies_to",
                 value={"where": {"size": ["small"]}, "banding": {"size": "fine"}},
             ),
         ),
-    ),  # fmt: skip
+    ),
     Case(
         "slice-banding-dimension-unknown",
         "X002",
@@ -458,13 +461,20 @@ CASES = [
         both(
             setter("B", *B_SIZE, "bandings", value={"fine": FINE}),
             setter(
-                "L", "requirements", 3, "rule",
-                value={"check": "slice_balance", "dimension": "size", "min_fraction": 0.1,
-                       "banding": "fien"},
+                "L",
+                "requirements",
+                3,
+                "rule",
+                value={
+                    "check": "slice_balance",
+                    "dimension": "size",
+                    "min_fraction": 0.1,
+                    "banding": "fien",
+                },
             ),
             setter("L", "requirements", 3, "category", value="balance"),
         ),
-    ),  # fmt: skip
+    ),
     Case("condition-monitor-unnamed", "D027", "B", condition(monitored_by=None)),
     Case("condition-monitor-unknown", "X002", "B", condition(monitored_by=["EB-9"])),
     Case("condition-monitor-wrong-kind", "X003", "B", condition(monitored_by=["HAZ-1"])),

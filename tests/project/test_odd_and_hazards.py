@@ -173,7 +173,9 @@ def test_a_project_without_conditions_keeps_its_trace_output(tmp_path: Path) -> 
 
 
 def test_criticality_defaults_to_high_and_says_so() -> None:
-    stated = Manifest.model_validate({"amlas": 1, "name": "x", "component": "c", "criticality": "low"})
+    stated = Manifest.model_validate(
+        {"amlas": 1, "name": "x", "component": "c", "criticality": "low"}
+    )
     assert (stated.effective_criticality, stated.criticality_defaulted) == ("low", False)
     assert stated.criticality_text == "'low'"
     unstated = Manifest.model_validate({"amlas": 1, "name": "x", "component": "c"})
@@ -203,7 +205,8 @@ def test_the_independent_verifier_rule_reads_the_effective_criticality(
     if message is None:
         assert found == []
     else:
-        assert len(found) == 1 and message in found[0], found
+        assert len(found) == 1, found
+        assert message in found[0], found
 
 
 # -- unset new fields leave existing hashes alone ----------------------------------------------
@@ -236,3 +239,62 @@ PINNED = {  # computed on main before these fields existed
     "DR-2": "a2c43598e1c135e349be9efd4caaa8928054d40d14a9a5e1e3438c180609562e",
     "A": "f7d3eddf006f11d7f47acb15fb3d3a19fa66a4e5c43cc84e5ee475ca95a696a2",
 }
+
+
+# -- the worked examples of docs/artefacts.md -------------------------------------------------
+
+
+def test_every_worked_example_loads_and_names_what_b_declares() -> None:
+    import yaml
+
+    from amlas.project._worked import WORKED_EXAMPLES
+    from amlas.project.artefacts import (
+        DataRequirement,
+        MLSafetyRequirement,
+        OperatingEnvironment,
+        SystemSafetyRequirements,
+    )
+
+    loaded = {key: yaml.safe_load(text) for key, (_, text) in WORKED_EXAMPLES.items()}
+    manifest = Manifest.model_validate(loaded["manifest"])
+    assert manifest.criticality_defaulted
+    hazards = SystemSafetyRequirements.model_validate(loaded["A"]).hazards
+    assert isinstance(hazards[0].classification, Iso26262Classification)
+    assert hazards[0].classification.asil == hazards[0].classification.determined_asil
+    environment = OperatingEnvironment.model_validate(loaded["B"])
+    distance = environment.dimension("distance")
+    assert distance is not None
+    assert distance.kind == "numeric"
+    for item in loaded["H"]["requirements"]:
+        applies_to = MLSafetyRequirement.model_validate(item).applies_to
+        for dim_id, bands in applies_to.where.items():
+            dimension = environment.dimension(dim_id)
+            assert dimension is not None
+            assert set(bands) <= set(dimension.slice_values(applies_to.banding_of(dim_id)))
+    for item in loaded["L"]["requirements"]:
+        rule = DataRequirement.model_validate(item).rule
+        named = rule.banding if isinstance(rule.banding, dict) else {"distance": rule.banding}  # type: ignore[union-attr]
+        for dim_id, banding in named.items():
+            assert banding in distance.bandings, (dim_id, banding)  # type: ignore[union-attr]
+
+
+def test_the_json_schemas_take_the_worked_examples_and_refuse_a_bad_asil() -> None:
+    import jsonschema
+    import yaml
+
+    from amlas.project import schema_documents
+    from amlas.project._worked import WORKED_EXAMPLES
+
+    documents = schema_documents()
+    for key, schema_name in (("A", "A"), ("B", "B"), ("manifest", "manifest")):
+        schema = yaml.safe_load(documents[f"{schema_name}.schema.json"])
+        jsonschema.validate(yaml.safe_load(WORKED_EXAMPLES[key][1]), schema)
+    schema = yaml.safe_load(documents["A.schema.json"])
+    bad = yaml.safe_load(WORKED_EXAMPLES["A"][1])
+    bad["hazards"][0]["classification"]["exposure"] = "E5"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
+    own = yaml.safe_load(WORKED_EXAMPLES["A"][1])
+    own["hazards"][1]["classification"]["scheme"] = "iso26262"  # ISO's name, not ISO's fields
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(own, schema)

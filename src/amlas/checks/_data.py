@@ -90,9 +90,7 @@ def _units(ds: Dataset, dimensions: list[str], cls: str | None) -> _Units:
     environment = ds.environment
     if truth is None or environment is None or not (per_object & set(dimensions) or cls):
         everyone = np.ones(len(ds), dtype=bool)
-        return _Units(
-            "samples", ds.odd_codes, ds.odd, ds.labels, everyone, ds.ids, ds.banded_codes
-        )
+        return _Units("samples", ds.odd_codes, ds.odd, ds.labels, everyone, ds.ids, ds.banded_codes)
     dims = {d.id: d for d in environment.dimensions}
     codes = truth.odd_codes
     names = np.asarray(ds.class_names, dtype=np.str_)

@@ -200,7 +200,7 @@ def _codes_in(
     """The band codes of ``dimension`` in ``banding`` (None: the default bands)."""
     if banding is None:
         return odd[dimension.id]
-    dimension.bands_of(banding)  # KeyError naming the dimension when it has no such banding
+    dimension.slice_values(banding)  # a KeyError naming the dimension: no such banding
     if banded is None or banding not in banded.get(dimension.id, {}):
         raise KeyError(f"no band codes of banding {banding!r} of ODD dimension {dimension.id!r}")
     return np.asarray(banded[dimension.id][banding], dtype=np.int64)

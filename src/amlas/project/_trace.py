@@ -164,9 +164,9 @@ def _conditions(project: Project) -> tuple[ConditionRow, ...]:
             gaps.append(f"{condition.id} is assured by a monitor but names none")
         for monitor in condition.monitored_by:
             target = index.get(monitor)
-            if target is None and all(loaded.values()):
-                gaps.append(f"{monitor} is no [DD] erroneous behaviour or [C] barrier")
-            elif target is not None and target.kind not in loaded:
+            if (target is None and all(loaded.values())) or (
+                target is not None and target.kind not in loaded
+            ):
                 gaps.append(f"{monitor} is no [DD] erroneous behaviour or [C] barrier")
         rows.append(
             ConditionRow(

@@ -286,8 +286,8 @@ def _bands_problem(
                 f"dimension's range [{low:g}, {high:g}]"
             )
     for a, b in itertools.combinations(sorted(bands, key=lambda x: x.min), 2):
-        a_low, a_high = a.ends(high)
-        b_low, b_high = b.ends(high)
+        a_high = a.ends(high)[1]
+        b_low = b.ends(high)[0]
         # b starts at or after a (sorted): they share a value when b starts inside a, or
         # both hold the value where a ends and b starts
         if b.min < a.max or (b.min == a.max and a_high and b_low):

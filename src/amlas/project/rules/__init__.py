@@ -6,4 +6,15 @@ Importing this package registers every rule; :func:`run_rules` applies them in o
 from amlas.project.rules import data, ids, model, odd, requirements, trace
 from amlas.project.rules._registry import RULES, Rule, rule, run_rules
 
-__all__ = ["RULES", "Rule", "data", "ids", "model", "odd", "requirements", "rule", "run_rules", "trace"]
+__all__ = [
+    "RULES",
+    "Rule",
+    "data",
+    "ids",
+    "model",
+    "odd",
+    "requirements",
+    "rule",
+    "run_rules",
+    "trace",
+]

@@ -48,7 +48,7 @@ def data_rule_bandings_exist(project: Project, diagnostics: Diagnostics) -> None
     if data is None or environment is None:
         return
     for i, req in enumerate(data.requirements):
-        base = ("requirements", i, "rule")
+        base: tuple[str | int, ...] = ("requirements", i, "rule")
         named: list[tuple[str, str, tuple[str | int, ...]]] = []
         if isinstance(req.rule, MinSamplesPerCell):
             for dim_id, banding in req.rule.banding.items():

@@ -138,9 +138,9 @@ def slices_exist(project: Project, diagnostics: Diagnostics) -> None:
             dimension = dimensions.get(dim_id)
             if dimension is None or dim_id in unknown_banding:
                 continue  # X002 reports the unknown dimension, Q016 the unknown banding
-            banding = applies_to.banding_of(dim_id)
-            allowed = dimension.slice_values(banding)
-            of = f"banding {banding!r} of " if banding else ""
+            named = applies_to.banding_of(dim_id)
+            allowed = dimension.slice_values(named)
+            of = f"banding {named!r} of " if named else ""
             for j, value in enumerate(values):
                 if value not in allowed:
                     diagnostics.add(
