@@ -289,3 +289,42 @@ def test_the_monitor_takes_the_range_ends_as_inside_whatever_the_bands_hold() ->
     )
     found = odd_membership([dimension], {"distance": [0.0, 120.0, 120.5, None]}, 4)
     assert found.inside.tolist() == [True, True, False, False]
+
+
+def test_objects_take_their_images_bands_in_every_banding() -> None:
+    dimension = _distance(requirements=WITHIN_80)
+    environment = OperatingEnvironment.model_validate(
+        {
+            "artefact": "B",
+            "version": "1",
+            "description": "road",
+            "dimensions": [dimension.model_dump(by_alias=True)],
+        }
+    )
+    image_values = np.array([80.0, 100.0])  # the images' distance (an image-level value)
+    objects = Table(
+        {
+            "sample_id": np.array(["i1", "i2", "i1"], dtype=np.str_),
+            "class": np.array(["pedestrian"] * 3, dtype=np.str_),
+            "x": np.zeros(3),
+            "y": np.zeros(3),
+            "w": np.full(3, 10.0),
+            "h": np.full(3, 20.0),
+        },
+        sha256="0" * 64,
+        source="objects.csv",
+    )
+    truth = truth_boxes(
+        objects,
+        ObjectTable(location="objects.csv"),
+        ids=np.array(["i1", "i2"], dtype=np.str_),
+        classes=["pedestrian"],
+        image_odd={"distance": band_codes(image_values, dimension)},
+        image_banded={
+            "distance": {"requirements": band_codes(image_values, dimension, "requirements")}
+        },
+        environment=environment,
+        arrays={},
+    )
+    assert truth.codes_in("distance").tolist() == [2, 2, 2]  # far, far, far
+    assert truth.codes_in("distance", "requirements").tolist() == [0, 1, 0]  # 80 m is within
