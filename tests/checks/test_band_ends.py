@@ -328,3 +328,55 @@ def test_objects_take_their_images_bands_in_every_banding() -> None:
     )
     assert truth.codes_in("distance").tolist() == [2, 2, 2]  # far, far, far
     assert truth.codes_in("distance", "requirements").tolist() == [0, 1, 0]  # 80 m is within
+
+
+def test_the_range_ends_are_inside_the_odd_whatever_the_bands_hold(banded: Project) -> None:
+    data = dataset_maker(banded)(["positive"] * 3, [0.0, 100.0, 100.5], ["day"] * 3)
+    check = {"check": "within_odd", "dimensions": ["size"]}
+    outcome = run_data_rule(banded, _rule(check, "relevance"), data)
+    assert outcome.results[0]["failing_ids"] == ["O-2"]  # only 100.5 mm lies outside
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_band_codes_agree_with_the_ends_value_by_value(seed: int) -> None:
+    """Any declared ends: the vectorised assignment is the definition applied one value at
+    a time (a value lies in the band whose ends hold it; no band shares a value)."""
+    rng = np.random.default_rng(100 + seed)
+    cuts = np.unique(rng.integers(0, 41, 7)).astype(float)
+    bands = []
+    for i, (a, b) in enumerate(itertools.pairwise(cuts)):
+        if rng.random() < 0.8:
+            flags = {
+                "min_inclusive": bool(rng.random() < 0.5),
+                "max_inclusive": bool(rng.random() < 0.5),
+            }
+            bands.append({"name": f"b{i}", "min": a, "max": b, **flags})
+    for before, after in itertools.pairwise(bands):  # never share a value
+        if before["max"] == after["min"] and before["max_inclusive"] and after["min_inclusive"]:
+            after["min_inclusive"] = False
+    dimension = NumericDimension.model_validate(
+        {
+            "id": "x",
+            "name": "X",
+            "kind": "numeric",
+            "unit": "u",
+            "min": 0,
+            "max": 40,
+            "bands": bands[::-1],
+        }
+    )
+    values = np.r_[np.arange(-1.0, 41.5, 0.5), np.nan]
+    expected = []
+    for v in values:
+        if not 0 <= v <= 40:
+            expected.append(-2)
+            continue
+        found = -1
+        for index, band in enumerate(dimension.bands):
+            low, high = band.ends(dimension.max)
+            if (v > band.min or (low and v == band.min)) and (
+                v < band.max or (high and v == band.max)
+            ):
+                found = index
+        expected.append(found)
+    assert band_codes(values, dimension).tolist() == expected

@@ -388,6 +388,18 @@ CASES = [
         setter("B", *B_SIZE, "bands", 0, "max_inclusive", value="sometimes"),
     ),
     Case(
+        "band-start-not-a-boolean",
+        "S003",
+        "B",
+        setter("B", *B_SIZE, "bands", 1, "min_inclusive", value=2),
+    ),
+    Case(
+        "criticality-not-a-level",
+        "S004",
+        "manifest",
+        setter("manifest", "criticality", value="extreme"),
+    ),
+    Case(
         "banding-bands-overlap",
         "S006",
         "B",
@@ -488,6 +500,7 @@ CASES = [
         also=frozenset({"X003"}),
     ),
     Case("asil-not-the-table", "Q017", "A", classified(asil="C")),
+    Case("asil-not-a-level", "S004", "A", classified(asil="E")),
     Case("exposure-class-unknown", "S004", "A", classified(exposure="E5")),
     Case("controllability-missing", "S002", "A", classified(controllability=None)),
     Case(
@@ -978,6 +991,8 @@ LOCATED = {
     "condition-assurance-bad": "hope",
     "asil-not-the-table": "asil",
     "exposure-class-unknown": "E5",
+    "asil-not-a-level": "asil: E",
+    "criticality-not-a-level": "extreme",
 }
 
 

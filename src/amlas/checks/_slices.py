@@ -115,13 +115,17 @@ def band_codes(
         low_closed = np.array([low for low, _ in ends_held], dtype=bool)
         high_closed = np.array([high for _, high in ends_held], dtype=bool)
         position = np.searchsorted(starts, numbers, side="right") - 1
-        for candidate in (position, position - 1):
-            valid = (candidate >= 0) & (codes == NO_BAND)
-            k = np.clip(candidate, 0, len(order) - 1)
-            above_start = (numbers > starts[k]) | (low_closed[k] & (numbers == starts[k]))
-            below_end = (numbers < ends[k]) | (high_closed[k] & (numbers == ends[k]))
-            hit = valid & above_start & below_end
-            codes[hit] = order[k[hit]]
+        k = np.clip(position, 0, len(order) - 1)
+        above_start = (numbers > starts[k]) | (low_closed[k] & (numbers == starts[k]))
+        below_end = (numbers < ends[k]) | (high_closed[k] & (numbers == ends[k]))
+        hit = (position >= 0) & above_start & below_end
+        codes[hit] = order[k[hit]]
+        # a value on the open start of a band may close the band before it
+        at_open_start = (position >= 1) & ~low_closed[k] & (numbers == starts[k])
+        if at_open_start.any():
+            before = position[at_open_start] - 1
+            held = high_closed[before] & (numbers[at_open_start] == ends[before])
+            codes[np.flatnonzero(at_open_start)[held]] = order[before[held]]
     inside = (numbers >= dimension.min) & (numbers <= dimension.max)  # NaN -> False
     codes[~inside] = OUTSIDE_CODE
     return codes
