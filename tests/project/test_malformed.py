@@ -601,6 +601,59 @@ CASES = [
             setter("H", "requirements", 1, "data_related_reason", value="latency"),
         ),
     ),
+    # -- [H] hierarchy (refines) and the scenarios' links into [H] (ml_requirements)
+    Case("refines-unknown", "X002", "H", setter("H", *H, "refines", value="MLR-9")),
+    Case("refines-wrong-kind", "X003", "H", setter("H", *H, "refines", value="ALR-1")),
+    Case("refines-a-list", "S003", "H", setter("H", *H, "refines", value=["MLR-2"])),
+    Case("refines-itself", "X013", "H", setter("H", *H, "refines", value="MLR-1")),
+    Case(
+        "refinement-cycle",
+        "X013",
+        "H",
+        both(
+            setter("H", *H, "refines", value="MLR-2"),
+            setter("H", "requirements", 1, "refines", value="MLR-1"),
+        ),
+    ),
+    Case(
+        "scenario-ml-unknown",
+        "X002",
+        "EE",
+        setter("EE", "scenarios", 0, "ml_requirements", value=["MLR-9"]),
+    ),
+    Case(
+        "scenario-ml-wrong-kind",
+        "X003",
+        "EE",
+        setter("EE", "scenarios", 0, "ml_requirements", value=["ALR-1"]),
+    ),
+    Case(
+        "scenario-ml-not-a-list",
+        "S003",
+        "EE",
+        setter("EE", "scenarios", 0, "ml_requirements", value={"MLR-1": True}),
+    ),
+    Case(
+        "scenario-ml-outside-its-requirements",
+        "X014",
+        "EE",
+        both(
+            appender("A", "requirements", item=SSR2),
+            appender(
+                "E",
+                "requirements",
+                item={
+                    "id": "ALR-2",
+                    "text": "Stop in time",
+                    "traces_to": ["SSR-2"],
+                    "hazard_contribution": "A late stop crushes the hand",
+                },
+            ),
+            setter("H", "requirements", 1, "traces_to", value=["ALR-2"]),
+            setter("EE", "scenarios", 0, "ml_requirements", value=["MLR-2"]),
+        ),
+        also=frozenset({"M009"}),  # nothing exercises SSR-2
+    ),
     # -- Q: requirement quality
     Case("threshold-out-of-range", "Q001", "H", setter("H", *H, "threshold", value=1.2)),
     Case("confidence-one", "Q002", "H", setter("H", *H, "confidence", value=1.0)),
@@ -628,6 +681,34 @@ CASES = [
         setter("H", "requirements", 1, "metric", value="verified_robustness"),
     ),
     Case("trivial-threshold", "Q008", "H", setter("H", *H, "threshold", value=0.0)),
+    Case("verified-by-unknown", "S004", "H", setter("H", *H, "verified_by", value="platfrom_test")),
+    Case(
+        "verified-without-data-with-metric",
+        "Q021",
+        "H",
+        setter("H", *H, "verified_by", value="platform_test"),
+    ),
+    Case(
+        "verified-without-data-with-perturbation",
+        "Q023",
+        "H",
+        both(
+            setter("H", "requirements", 1, "verified_by", value="simulation"),
+            deleter("H", "requirements", 1, "metric"),
+        ),
+    ),
+    Case(
+        "scenario-outcome-missing",
+        "Q022",
+        "EE",
+        deleter("EE", "scenarios", 0, "expected_outcome"),
+    ),
+    Case(
+        "scenario-outcome-empty",
+        "S005",
+        "EE",
+        setter("EE", "scenarios", 0, "expected_outcome", value="  "),
+    ),
     Case(
         "metric-in-allocated",
         "Q009",
@@ -848,6 +929,17 @@ CASES = [
         "U",
         setter("U", "selection", "chosen_on", value="P"),
     ),
+    Case("threshold-data-unstated", "M014", "U", deleter("U", "thresholds", 0, "chosen_on")),
+    Case(
+        "hyperparameter-data-unstated",
+        "M014",
+        "U",
+        deleter("U", "hyperparameters", 0, "chosen_on"),
+    ),
+    Case("selection-data-unstated", "M014", "U", deleter("U", "selection", "chosen_on")),
+    Case(
+        "threshold-data-unknown", "S004", "U", setter("U", "thresholds", 0, "chosen_on", value="X")
+    ),
     Case("trained-on-verification-data", "M002", "U", setter("U", "data_used", value=["N", "P"])),
     Case("model-trained-on-test-data", "M002", "V", setter("V", "trained_on", value=["N", "O"])),
     Case("model-file-missing", "M003", "V", after=remove_file("model/model.bin")),
@@ -974,25 +1066,21 @@ CASES = [
         "review-document-missing",
         "X016",
         "RV",
-        setter("RV", *RV, "documents", 0, "file", value="docs/nowhere.pdf"),
-        also=frozenset({"Q024"}),
+        setter("RV", *RV, "documents", value=[{"file": "docs/nowhere.pdf", "sha256": "0" * 64}]),
     ),
     Case(
         "review-document-escapes",
         "X016",
         "RV",
-        setter("RV", *RV, "documents", 0, "file", value="../outside.txt"),
-        also=frozenset({"Q024"}),
+        setter("RV", *RV, "documents", value=[{"file": "../outside.txt", "sha256": "0" * 64}]),
     ),
     Case(
         "review-not-pinned",
         "Q024",
         "RV",
-        setter("RV", *RV, "documents", 0, "sha256", value="pending"),
+        setter("RV", *RV, "items", 0, "sha256", value="pending"),
     ),
-    Case(
-        "review-pin-not-hex", "S005", "RV", setter("RV", *RV, "documents", 0, "sha256", value="abc")
-    ),
+    Case("review-pin-not-hex", "S005", "RV", setter("RV", *RV, "items", 0, "sha256", value="abc")),
     Case("review-no-reviewer", "S005", "RV", setter("RV", *RV, "reviewers", value=[])),
     Case(
         "review-independence-unknown",
@@ -1002,7 +1090,7 @@ CASES = [
     ),
     Case("review-method-unknown", "S004", "RV", setter("RV", *RV, "method", value="glance")),
     Case("review-decision-unknown", "S004", "RV", setter("RV", *RV, "decision", value="maybe")),
-    Case("review-names-nothing", "S002", "RV", both(setter("RV", *RV, "documents", value=[]))),
+    Case("review-names-nothing", "S002", "RV", setter("RV", *RV, "items", value=[])),
     Case(
         "review-conditions-missing",
         "S002",
@@ -1101,6 +1189,17 @@ LOCATED = {
     "exposure-class-unknown": "E5",
     "asil-not-a-level": "asil: E",
     "criticality-not-a-level": "extreme",
+    "refines-unknown": "MLR-9",
+    "refines-itself": "refines: MLR-1",
+    "refinement-cycle": "refines: MLR-2",
+    "scenario-ml-unknown": "MLR-9",
+    "scenario-ml-outside-its-requirements": "MLR-2",
+    "verified-by-unknown": "platfrom_test",
+    "verified-without-data-with-metric": "metric: recall",
+    "verified-without-data-with-perturbation": "perturbation",
+    "scenario-outcome-missing": "id: SC-1",
+    "threshold-data-unstated": "name: t",
+    "selection-data-unstated": "candidate: CAND-1",
 }
 
 
@@ -1166,7 +1265,7 @@ def test_malformed_project_gives_its_code(case: Case, tmp_path: Path) -> None:
     assert not unexpected, "\n".join(d.format() for d in result.diagnostics)
 
 
-TRACE_CODES = {"X002", "X004", "X005", "X006", "X007", "X008"}
+TRACE_CODES = {"X002", "X004", "X005", "X006", "X007", "X008", "X013"}
 
 
 @pytest.mark.parametrize(

@@ -246,3 +246,28 @@ def test_max_violation_rate_asks_for_enough_runs(
         assert "59 runs without a violation would" in row["reason"]
     # the harness replays [O]: the record rests on it
     assert "dataset:O" in record.inputs
+
+
+def test_the_scenario_record_states_the_expected_outcome(tmp_path: Path) -> None:
+    def edit(docs: dict[str, Any]) -> None:
+        _edit(20)(docs)
+        sc1 = docs["EE"]["scenarios"][0]
+        sc1["expected_outcome"] = "The press never closes on a hand"
+        sc1["ml_requirements"] = ["MLR-9"]
+
+    root = image_project(
+        tmp_path / "p",
+        [*default_requirements()[:1], RECALL],
+        edit=edit,
+        files={"harness.py": HARNESS},
+    )
+    records = by_key(run_project(str(root), stages=(6,)))
+    sc1, sc2 = records["stage6/scenario/SC-1"], records["stage6/scenario/SC-2"]
+    assert sc1.resolved["expected_outcome"] == "The press never closes on a hand"
+    assert sc1.resolved["expected_outcome_compared"] is False
+    assert "not compared by amlas" in sc1.resolved["expected_outcome_note"]
+    assert sc1.resolved["ml_requirements"] == ["MLR-9"]
+    assert sc1.parameters["expected_outcome"] == "The press never closes on a hand"
+    assert sc2.resolved["expected_outcome"] is None
+    assert "states no expected outcome" in sc2.resolved["expected_outcome_note"]
+    assert "ml_requirements" not in sc2.resolved

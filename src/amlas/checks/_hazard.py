@@ -5,7 +5,8 @@ system and the barriers around the component. For every hazard of [A]:
 
 - **ML failure rate**: the rate at which the component misses the safety-related class
   (a miss is what lets the hazard through), from the verification results [Z] of the
-  performance requirements of [H] that trace, through [E], to the hazard and are stated as
+  performance requirements of [H] that trace, through [E] (directly or through the [H]
+  requirement they refine), to the hazard and are stated as
   recall or false-negative rate of a class [D] marks safety-related. Per requirement the
   worst slice counts (the largest upper bound of its miss rate); among several
   requirements the one with the largest upper bound counts.
@@ -145,9 +146,10 @@ def hazard_requirements(project: Project, hazard: str) -> list[MLSafetyRequireme
         return []
     through = {a.id for a in allocated.requirements if hazard in a.hazards}
     safety = {c.name for c in component.classes if c.safety_related}
+    tree = ml.tree()  # a child traces to what its parent traces to (refines)
     out = []
     for requirement in ml.requirements:
-        if not through & set(requirement.traces_to):
+        if not through & set(tree.traces_of(requirement.id)):
             continue
         if requirement.metric in MISS_METRICS and (requirement.class_ in safety):
             out.append(requirement)

@@ -263,6 +263,23 @@ _TABLE: tuple[Code, ...] = (
         "A review record [RV] lists under `documents` a path that is no file inside the "
         "project, so its hash cannot be checked.",
     ),
+    Code(
+        "X013",
+        "error",
+        "ML safety requirement refines itself or a cycle",
+        "An [H] item's `refines` names the item itself, or a chain of `refines` leads back "
+        "to where it started. Refinement is a hierarchy: every chain ends at a requirement "
+        "that refines no other.",
+    ),
+    Code(
+        "X014",
+        "warning",
+        "scenario names an ML safety requirement outside the system requirements it exercises",
+        "An operational scenario [EE] lists an [H] item in `ml_requirements`, but none of the "
+        "system safety requirements [A] the scenario exercises is reached from that item "
+        "through [E] (its own or inherited `traces_to`): the scenario's runs report on other "
+        "requirements, so they say nothing about this one.",
+    ),
     # -- Q: requirement quality ----------------------------------------------------------------
     Code(
         "Q001",
@@ -651,6 +668,17 @@ _TABLE: tuple[Code, ...] = (
         "R16",
     ),
     Code(
+        "M014",
+        "error",
+        "model decision without the data it was chosen on",
+        "A hyper-parameter, threshold or the candidate selection in the model development "
+        "log [U] does not state `chosen_on`. Nothing then shows that no held-out data "
+        "(internal test [O], verification [P]) was used to make it (R12), and `amlas` no "
+        "longer assumes development data [N]. An error, like the leakage it hides (M001); "
+        "a rule rather than a schema error so that the rest of [U] is still checked.",
+        "R12",
+    ),
+    Code(
         "Q014",
         "warning",
         "justification text missing",
@@ -685,6 +713,37 @@ _TABLE: tuple[Code, ...] = (
         "one ISO 26262-3 (Table 4) determines from its severity, exposure and "
         "controllability (QM where any class is 0). Correct the ASIL or the classes, or "
         "leave `asil` out to have it determined.",
+    ),
+    Code(
+        "Q021",
+        "warning",
+        "requirement verified without data also states a metric",
+        "An [H] item with `verified_by` is not judged on data by `amlas run`, whatever "
+        "metric it states; the metric, threshold and confidence then only judge counts "
+        "imported for it (`amlas evidence import`), and a review measures no metric at all. "
+        "Leave out `verified_by` to have `amlas run` judge the metric on [O] and [P], or "
+        "leave out the metric. A warning, not an error: nothing is claimed without imported "
+        "or reviewed evidence either way, and a metric over imported counts (a frame-time "
+        "share measured on the target platform) is a legitimate use.",
+        "R4",
+    ),
+    Code(
+        "Q022",
+        "warning",
+        "operational scenario without an expected outcome",
+        "An operational scenario [EE] does not state `expected_outcome`: what the "
+        "integrated system should do in it. Without it the scenario's record says which "
+        "requirements held, but not what a reviewer should have seen happen (AMLAS "
+        "Activity 16).",
+        "R19",
+    ),
+    Code(
+        "Q023",
+        "warning",
+        "test or proof settings on a requirement verified without data",
+        "An [H] item with `verified_by` also states a `perturbation`, a formal `property` or "
+        "injected `faults`: `amlas run` runs none of them for a requirement it does not "
+        "judge on data, so they are ignored.",
     ),
     Code(
         "Q024",
@@ -996,7 +1055,8 @@ _TABLE: tuple[Code, ...] = (
         "imported evidence does not fit its target",
         "Counts for a requirement without a metric, threshold or confidence, for a metric "
         "that is not judged from such counts (successes of trials for a proportion, events "
-        "over an exposure for a rate), for a node instead of a requirement, with slices "
+        "over an exposure for a rate), for a requirement `verified_by: review`, for a node "
+        "instead of a requirement, with slices "
         "counting in different ways or outside the requirement's `applies_to`, or missing a "
         "band the requirement must hold in; or a document for a stage-1 or stage-2 node.",
     ),

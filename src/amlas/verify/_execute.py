@@ -63,7 +63,7 @@ def _stage4_gate(project: Project, evidence: EvidenceStore) -> str | None:
         return None
     open_items = []
     for requirement in ml.requirements:
-        if requirement.kind == "other" or requirement.metric is None:
+        if not requirement.judged_on_data():
             continue
         key = (
             keys.formal_key(4, requirement.id)

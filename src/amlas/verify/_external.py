@@ -20,9 +20,9 @@ Where the record goes (:mod:`amlas.evidence.keys`), by what ``--for`` names:
 * a requirement ``amlas run`` judges on data: its own key, ``stage5/<id>/P`` (``--dataset
   P``, stage 5) or ``stage4/<id>/O`` (``--dataset O``, stage 4), until a run writes a
   newer record;
-* a requirement it does not judge on data (kind 'other', or no metric; e.g.
-  ``data_related: false``): ``external/<id>`` at stage 5, which stands in for
-  ``stage5/<id>/P`` in the case;
+* a requirement it does not judge on data (``verified_by`` a platform test, simulation,
+  analysis or review; kind 'other', or no metric; e.g. ``data_related: false``):
+  ``external/<id>`` at stage 5, which stands in for ``stage5/<id>/P`` in the case;
 * a goal or solution of the case (instance or pattern ID): ``external/node/<id>`` at the
   node's stage (3 to 6).
 
@@ -64,7 +64,7 @@ from amlas.project import (
     path_problem,
     read_document,
 )
-from amlas.project.artefacts import MLSafetyRequirement
+from amlas.project.artefacts import MLSafetyRequirement, VerificationMethod
 from amlas.sealing import VerifierKey
 from amlas.verify._import_file import (
     CountsImport,
@@ -86,15 +86,26 @@ __all__ = [
 
 
 def awaits_import(requirement: MLSafetyRequirement) -> bool:
-    """Whether only imported evidence can support ``requirement``: ``amlas run`` does not
-    judge it on data (kind 'other', or no metric; e.g. ``data_related: false``)."""
-    return requirement.kind == "other" or requirement.metric is None
+    """Whether only imported (or, for ``verified_by: review``, reviewed) evidence can
+    support ``requirement``: ``amlas run`` does not judge it on data (``verified_by`` a
+    platform test, simulation, analysis or review; kind 'other', or no metric; e.g.
+    ``data_related: false``)."""
+    return not requirement.judged_on_data()
 
 
-def import_command(target: str, *, verifier: bool, directory: str = "DIR") -> str:
-    """The command line that imports evidence for ``target`` (a requirement or node)."""
+def import_command(
+    target: str,
+    *,
+    verifier: bool,
+    directory: str = "DIR",
+    method: VerificationMethod | None = None,
+) -> str:
+    """The command line that imports evidence for ``target`` (a requirement or node);
+    ``method`` (a requirement's ``verified_by``) names the file: ``PLATFORM_TEST_FILE``,
+    ``SIMULATION_FILE``, ``ANALYSIS_FILE`` or ``REVIEW_FILE`` instead of ``FILE``."""
     role = " --role verifier --key-file KEY" if verifier else ""
-    return f"amlas evidence import {directory} FILE --for {target}{role}"
+    file = f"{method.upper()}_FILE" if method is not None else "FILE"
+    return f"amlas evidence import {directory} {file} --for {target}{role}"
 
 
 @dataclass(frozen=True)
@@ -210,6 +221,14 @@ def import_evidence(
             )
             problems.raise_any()
         assert requirement is not None
+        if requirement.verified_by == "review":
+            problems.add(
+                "R086",
+                f"{target} is verified by review, which counts nothing: import the review "
+                "report as a document (kind: review_report), or record the review",
+                source.locate(("kind",)),
+            )
+            problems.raise_any()
         judged = judge_counts(project, requirement, document, letter, source, problems, hashes)
         problems.raise_any()
         results, verdict, summary, resolved = judged

@@ -7,8 +7,10 @@ why. ``amlas run`` executes the runnable part (:func:`amlas.verify.execute`), ``
 --stale-only`` and ``amlas impact`` compare it with the evidence store, and ``amlas monitor
 ingest`` executes its field-log checks: all four read this one plan, so none of them can
 disagree about what a project calls for. A requirement ``amlas run`` does not judge on
-data (kind 'other', no metric) is planned as awaiting imported evidence (``external/<id>``,
-which ``amlas evidence import`` writes), with the command that would develop it.
+data (``verified_by`` a platform test, simulation, analysis or review; kind 'other', no
+metric) is planned as awaiting imported evidence (``external/<id>``, which ``amlas evidence
+import`` writes), with the command that would develop it; both name the ``verified_by``
+method.
 
 What a plan knows only from the artefacts, it says here; what shows only once the model
 or the data is loaded (a model without probabilities for a calibration metric, say), the
@@ -31,6 +33,7 @@ from amlas.evidence import model_code_file as _model_code_file
 from amlas.plugins import PluginError
 from amlas.project import Project
 from amlas.project.artefacts import (
+    VERIFICATION_METHODS,
     ErroneousBehaviourLog,
     MLSafetyRequirement,
     ModelReference,
@@ -170,7 +173,7 @@ class _Planner:
             self.note(f"stage {stage}", f"the project declares no [{letter}]")
             return
         model = self.project.get("V", ModelReference)
-        judged = [r for r in ml.requirements if r.kind != "other" and r.metric is not None]
+        judged = [r for r in ml.requirements if not awaits_import(r)]
         if model is None:
             self.note(f"stage {stage}", "stages 4 and 5 need the model reference [V]")
             self.needs_model = self.needs_model or bool(judged)
@@ -383,16 +386,20 @@ class _Planner:
 
 def _awaiting(requirement: MLSafetyRequirement) -> str:
     """Why ``amlas run`` does not judge ``requirement``, and the command that would develop
-    it instead."""
+    it instead (both name its ``verified_by`` method, when it has one)."""
+    method = requirement.verified_by
     why = (
-        requirement.data_related_reason.strip()
+        f"verified by {VERIFICATION_METHODS[method]}"
+        if method is not None
+        else requirement.data_related_reason.strip()
         if not requirement.data_related
         else "no metric to evaluate"
         if requirement.metric is None
         else f"kind '{requirement.kind}'"
     )
-    command = import_command(requirement.id, verifier=True)
-    return f"not evaluated on data: {why.rstrip('.')}; awaiting imported evidence ({command})"
+    command = import_command(requirement.id, verifier=True, method=method)
+    awaiting = "a review record or imported evidence" if method == "review" else "imported evidence"
+    return f"not evaluated on data: {why.rstrip('.')}; awaiting {awaiting} ({command})"
 
 
 def chosen_stages(role: Role, stages: Collection[int] | None) -> tuple[int, ...]:

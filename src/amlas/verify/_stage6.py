@@ -5,6 +5,10 @@ Records:
 
 - ``stage6/scenario/SC-x``: every run of one scenario through the harness; one result row
   per system safety requirement the scenario exercises (:mod:`amlas.checks._scenarios`).
+  It states the scenario's expected outcome from [EE] as text (or that none is stated):
+  the harness reports which requirements held, not what happened, so amlas cannot compare
+  the two; the verdict rests on the requirements held. It also names the [H] requirements
+  the scenario traces to.
 - ``stage6/hazard/HAZ-x``: the rate at which an ML failure gets through the barriers to the
   hazard (:mod:`amlas.checks._hazard`), from the latest stage-5 verification results (stage
   4 ones, said so, when the verifier has not run) and the barrier demands the harness
@@ -42,7 +46,11 @@ from amlas.evidence import (
 )
 from amlas.hashing import sha256_file
 from amlas.project import Project
-from amlas.project.artefacts import OperationalScenarios, SystemDescription
+from amlas.project.artefacts import (
+    OperationalScenario,
+    OperationalScenarios,
+    SystemDescription,
+)
 from amlas.verify._context import RunContext, SummaryRow
 from amlas.verify._planned import PlannedCheck
 from amlas.verify._records import make_record, plain_json, timed
@@ -211,6 +219,7 @@ def _scenario_record(
             "confidence": scenario.confidence,
             "method": "clopper-pearson (Bonferroni across requirements) where the pass "
             "rate is below 1; every run must hold where it is 1",
+            **_expected(scenario),
         },
         inputs=inputs,
         results=[s.as_json() for s in slices],
@@ -218,6 +227,24 @@ def _scenario_record(
         summary=summary,
         metadata=meta,
     )
+
+
+def _expected(scenario: OperationalScenario) -> dict[str, Any]:
+    """What the record says of the scenario's expected outcome and its [H] links."""
+    out: dict[str, Any] = {
+        "expected_outcome": scenario.expected_outcome,
+        "expected_outcome_compared": False,
+        "expected_outcome_note": (
+            "stated in [EE] and recorded as text, not compared by amlas: the harness "
+            "reports which system safety requirements held in each run, and the verdict "
+            "rests on those"
+            if scenario.expected_outcome is not None
+            else "[EE] states no expected outcome for this scenario (Q022)"
+        ),
+    }
+    if scenario.ml_requirements:
+        out["ml_requirements"] = list(scenario.ml_requirements)
+    return out
 
 
 def _verification_results(

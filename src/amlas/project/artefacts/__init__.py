@@ -12,6 +12,7 @@ import typing
 from dataclasses import dataclass
 
 from amlas.project.artefacts._base import ArtefactDocument, Item
+from amlas.project.artefacts._tree import RequirementTree
 from amlas.project.artefacts.data import (
     BUILTIN_RULES,
     CATEGORIES,
@@ -32,6 +33,7 @@ from amlas.project.artefacts.deployment import (
 )
 from amlas.project.artefacts.learning import ModelDevelopmentLog, ModelReference
 from amlas.project.artefacts.requirements import (
+    VERIFICATION_METHODS,
     FaultModel,
     FormalProperty,
     MLSafetyRequirement,
@@ -40,6 +42,7 @@ from amlas.project.artefacts.requirements import (
     Slice,
     ValidationRecord,
     ValidationResults,
+    VerificationMethod,
 )
 from amlas.project.artefacts.reviews import (
     Finding,
@@ -76,6 +79,7 @@ __all__ = [
     "BUILTIN_RULES",
     "CATEGORIES",
     "ID_KINDS",
+    "VERIFICATION_METHODS",
     "AllocatedRequirement",
     "AllocatedRequirements",
     "ArtefactDocument",
@@ -111,6 +115,7 @@ __all__ = [
     "OperationalScenario",
     "OperationalScenarios",
     "Perturbation",
+    "RequirementTree",
     "ReviewRecord",
     "ReviewRecords",
     "ReviewedDocument",
@@ -125,6 +130,7 @@ __all__ = [
     "VerificationActivity",
     "VerificationData",
     "VerificationLog",
+    "VerificationMethod",
     "determine_asil",
 ]
 

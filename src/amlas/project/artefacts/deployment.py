@@ -127,10 +127,13 @@ class ErroneousBehaviourLog(ArtefactDocument):
 class OperationalScenario(Item):
     """An imagined sequence of events the integrated system is tested on."""
 
+    quiet_when_unset: ClassVar[frozenset[str]] = frozenset({"ml_requirements", "expected_outcome"})
+
     id_kind: ClassVar[str | None] = "scenario"
     id_title: ClassVar[str] = "operational scenario"
     refs: ClassVar[dict[str, tuple[str, ...]]] = {
         "requirements": ("system_requirement",),
+        "ml_requirements": ("ml_requirement",),
         "conditions": ("odd_dimension",),
     }
 
@@ -141,6 +144,14 @@ class OperationalScenario(Item):
     """The sequence of events, interactions and conditions."""
     requirements: Annotated[list[Id], Field(min_length=1)]
     """The system safety requirements [A] this scenario exercises."""
+    ml_requirements: list[Id] = Field(default_factory=list)
+    """The ML safety requirements [H] this scenario exercises in the integrated system:
+    traceability (the trace matrix and the scenario's record show them); the harness
+    still reports the [A] requirements only."""
+    expected_outcome: Text | None = None
+    """What the integrated system is expected to do in this scenario (e.g. 'brakes to a
+    stop at least 2 m before the pedestrian'), stated before the runs; the scenario's
+    record carries it. Left out, `amlas check` warns (Q022)."""
     conditions: dict[Id, Text] = Field(default_factory=dict)
     """ODD dimension ID -> band or category the scenario runs in."""
     variations: Annotated[int, Field(ge=1, le=10_000_000)] = 1

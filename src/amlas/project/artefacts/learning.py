@@ -43,13 +43,16 @@ class Tool(Item):
 class Decision(Item):
     """A hyper-parameter or threshold, its value, and the data it was chosen on."""
 
+    quiet_when_unset: ClassVar[frozenset[str]] = frozenset({"chosen_on"})
+
     name: Text
     value: Scalar
     """The value chosen."""
     rationale: Text
     """Why this value."""
-    chosen_on: DatasetLetter = "N"
-    """The data the value was chosen on; only development data [N] avoids leakage (R12)."""
+    chosen_on: DatasetLetter | None = None
+    """The data the value was chosen on; only development data [N] avoids leakage (R12).
+    Required by rule M014: left out, nothing shows that no held-out data was used."""
     method: str = ""
     """How it was chosen, e.g. '5-fold cross-validation on [N]'."""
 
@@ -65,6 +68,7 @@ class Candidate(Item):
 
 
 class Selection(Item):
+    quiet_when_unset: ClassVar[frozenset[str]] = frozenset({"chosen_on"})
     refs: ClassVar[dict[str, tuple[str, ...]]] = {"candidate": ("candidate",)}
 
     candidate: Id
@@ -72,8 +76,9 @@ class Selection(Item):
     """Why this candidate was selected."""
     trade_offs: str = ""
     """The multi-objective trade-off behind the choice (Activity 11)."""
-    chosen_on: Literal["N", "O", "P"] = "O"
-    """AMLAS selects among candidates on internal test results [O]; [P] would leak."""
+    chosen_on: Literal["N", "O", "P"] | None = None
+    """The data the candidate was selected on: AMLAS selects among candidates on internal
+    test results [O]; [P] would leak. Required by rule M014."""
 
 
 class Iteration(Item):

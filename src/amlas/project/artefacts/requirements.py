@@ -17,10 +17,12 @@ from amlas.project.artefacts._base import (
     PropertyName,
     Text,
 )
+from amlas.project.artefacts._tree import RequirementTree
 from amlas.project.artefacts.outputs import Matching, Tolerance, Window
 from amlas.project.metrics import metric_names
 
 __all__ = [
+    "VERIFICATION_METHODS",
     "FaultModel",
     "FormalProperty",
     "MLSafetyRequirement",
@@ -30,7 +32,19 @@ __all__ = [
     "Slice",
     "ValidationRecord",
     "ValidationResults",
+    "VerificationMethod",
 ]
+
+VerificationMethod = Literal["platform_test", "simulation", "analysis", "review"]
+"""How a requirement ``amlas run`` does not judge on data is verified (``verified_by``)."""
+
+VERIFICATION_METHODS: dict[str, str] = {
+    "platform_test": "a platform test",
+    "simulation": "simulation",
+    "analysis": "analysis",
+    "review": "review",
+}
+"""Each ``verified_by`` method as messages name it ('verified by a platform test')."""
 
 
 class Slice(Item):
@@ -153,12 +167,15 @@ class MLSafetyRequirement(Item):
     """An ML safety requirement: verifiable on the model, traced to allocated requirements."""
 
     quiet_when_unset: ClassVar[frozenset[str]] = frozenset(
-        {"matching", "tolerance", "quantile", "window"}
+        {"matching", "tolerance", "quantile", "window", "verified_by", "refines"}
     )
 
     id_kind: ClassVar[str | None] = "ml_requirement"
     id_title: ClassVar[str] = "ML safety requirement"
-    refs: ClassVar[dict[str, tuple[str, ...]]] = {"traces_to": ("allocated_requirement",)}
+    refs: ClassVar[dict[str, tuple[str, ...]]] = {
+        "traces_to": ("allocated_requirement",),
+        "refines": ("ml_requirement",),
+    }
 
     id: Id
     text: Text
@@ -167,6 +184,15 @@ class MLSafetyRequirement(Item):
     """performance, robustness or other (G2.4/G2.5 are instantiated per kind)."""
     traces_to: list[Id] = Field(default_factory=list)
     """IDs of the allocated requirements [E] this refines."""
+    refines: Id | None = None
+    """The ID of the [H] requirement this one refines (its parent): the trace matrix nests
+    it under the parent, and it traces to every [E] item the parent traces to, besides its
+    own ``traces_to`` (which may then be left out)."""
+    verified_by: VerificationMethod | None = None
+    """platform_test, simulation, analysis or review: verified without data, so `amlas run`
+    does not judge it and no metric, threshold or confidence is demanded; its evidence is
+    imported (`amlas evidence import`), or reviewed. A metric stated beside it only judges
+    imported counts (Q021)."""
     metric: str | None = Field(default=None, json_schema_extra=_metric_enum)
     """The metric the threshold is set on: an installed metric plug-in ('amlas plugins'
     lists them; see the metric catalogue)."""
@@ -217,9 +243,15 @@ class MLSafetyRequirement(Item):
             )
         return value
 
+    def judged_on_data(self) -> bool:
+        """Whether `amlas run` judges this requirement on data: it states a metric, is not
+        of kind 'other' and names no ``verified_by`` method. (A method: ``property`` is a
+        field of this model.)"""
+        return self.verified_by is None and self.kind != "other" and self.metric is not None
+
     @model_validator(mode="after")
     def _complete(self) -> MLSafetyRequirement:
-        if self.kind in ("performance", "robustness"):
+        if self.kind in ("performance", "robustness") and self.verified_by is None:
             missing = [
                 name
                 for name in ("metric", "threshold", "confidence")
@@ -252,6 +284,11 @@ class MLSafetyRequirements(ArtefactDocument):
     """The ML safety requirements."""
     development_rationale: str = ""
     """How the ML safety requirements were developed from [E] (J2.1)."""
+
+    def tree(self) -> RequirementTree:
+        """The refinement hierarchy of the requirements (``refines``): parents, children,
+        a parents-first order and the [E] traces each inherits."""
+        return RequirementTree(self.requirements)
 
 
 class Participant(Item):

@@ -190,6 +190,13 @@ class ReviewRecord(Item):
     def open_findings(self) -> list[Finding]:
         return [f for f in self.findings if f.disposition == "open"]
 
+    @property
+    def unpinned(self) -> list[str]:
+        """The items and documents whose hash is still 'pending'."""
+        return [x.item for x in self.items if x.sha256 == PENDING] + [
+            x.file for x in self.documents if x.sha256 == PENDING
+        ]
+
 
 class ReviewRecords(ArtefactDocument):
     """[RV] Review records: reviews the safety case rests on (not an AMLAS letter)."""

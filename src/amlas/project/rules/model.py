@@ -1,5 +1,5 @@
 """Rules for the model, the verification log and deployment artefacts
-(M001-M010; AMLAS R12, R16, R17, R19, R20)."""
+(M001-M012, M014; AMLAS R12, R16, R17, R19, R20)."""
 
 from __future__ import annotations
 
@@ -55,6 +55,35 @@ def no_leakage(project: Project, diagnostics: Diagnostics) -> None:
                     f"the model was trained on {_HELD_OUT[letter]}",
                     project.locate("V", ("trained_on", i)),
                 )
+
+
+@rule
+def decisions_state_their_data(project: Project, diagnostics: Diagnostics) -> None:
+    """Every decision of [U] says the data it was taken on; none is assumed (M014)."""
+    log = project.get("U", ModelDevelopmentLog)
+    if log is None:
+        return
+    for group, what, usual in (
+        ("hyperparameters", "hyper-parameter", "N"),
+        ("thresholds", "threshold", "N"),
+    ):
+        for i, decision in enumerate(getattr(log, group)):
+            if decision.chosen_on is None:
+                diagnostics.add(
+                    "M014",
+                    f"{what} {decision.name!r} does not say the data it was chosen on",
+                    project.locate("U", (group, i, "chosen_on")),
+                    hint=f"add 'chosen_on: {usual}' (development data, e.g. by "
+                    "cross-validation) or the dataset it really was chosen on",
+                )
+    if log.selection is not None and log.selection.chosen_on is None:
+        diagnostics.add(
+            "M014",
+            f"the selection of {log.selection.candidate!r} does not say the data it was made on",
+            project.locate("U", ("selection", "chosen_on")),
+            hint="add 'chosen_on: O' (internal test results, as AMLAS selects) or the "
+            "dataset it really was made on",
+        )
 
 
 @rule

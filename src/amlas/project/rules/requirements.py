@@ -1,4 +1,5 @@
-"""Requirement-quality rules for [E], [H] and [J] (Q001-Q016; AMLAS R1, R4, R5)."""
+"""Requirement-quality rules for [E], [H], [J] and [EE] (Q001-Q016, Q021-Q023; AMLAS R1,
+R4, R5, R19)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ import re
 
 from amlas.diagnostics import Diagnostics, did_you_mean
 from amlas.project._project import Project
-from amlas.project.artefacts import OperationalScenarios, ValidationResults
+from amlas.project.artefacts import (
+    VERIFICATION_METHODS,
+    OperationalScenarios,
+    ValidationResults,
+)
 from amlas.project.metrics import METRICS
 from amlas.project.rules._registry import rule
 from amlas.project.rules.odd import banding_problem
@@ -193,6 +198,8 @@ def robustness_is_specified(project: Project, diagnostics: Diagnostics) -> None:
     for i, req in enumerate(ml.requirements):
         base = ("requirements", i)
         specs = (req.perturbation, req.property, req.faults)
+        if req.verified_by is not None:
+            continue  # shown outside amlas: what it is robust to is the method's (Q023)
         if req.kind == "robustness" and all(spec is None for spec in specs):
             diagnostics.add(
                 "Q006",
@@ -231,6 +238,43 @@ def robustness_is_specified(project: Project, diagnostics: Diagnostics) -> None:
                         project.locate("H", (*base, name, "features", j)),
                         hint=did_you_mean(feature, features),
                     )
+
+
+@rule
+def verified_without_data(project: Project, diagnostics: Diagnostics) -> None:
+    """A requirement with ``verified_by`` is not judged on data: what only a run on data
+    would use is said to be unused (Q021, Q023)."""
+    ml = project.ml_requirements
+    if ml is None:
+        return
+    for i, req in enumerate(ml.requirements):
+        if req.verified_by is None:
+            continue
+        base = ("requirements", i)
+        method = VERIFICATION_METHODS[req.verified_by]
+        if req.metric is not None:
+            use = (
+                "a review measures no metric, so it is not used"
+                if req.verified_by == "review"
+                else "it only judges counts imported for it (amlas evidence import)"
+            )
+            diagnostics.add(
+                "Q021",
+                f"{req.id}: verified by {method}, so amlas run does not judge "
+                f"{req.metric!r} on data; {use}",
+                project.locate("H", (*base, "metric")),
+                hint="leave out 'verified_by' to have amlas run judge it on [O] and [P], or "
+                "leave out the metric",
+            )
+        for name in ("perturbation", "property", "faults"):
+            if getattr(req, name) is not None:
+                diagnostics.add(
+                    "Q023",
+                    f"{req.id}: {name!r} is ignored: the requirement is verified by {method}, "
+                    "and amlas run does not judge it on data",
+                    project.locate("H", (*base, name), key=True),
+                    hint=f"remove {name!r}, or 'verified_by' to have amlas run test it",
+                )
 
 
 @rule
@@ -276,6 +320,21 @@ def scenario_conditions_exist(project: Project, diagnostics: Diagnostics) -> Non
                     hint=did_you_mean(value, allowed)
                     or (f"declared: {', '.join(allowed)}" if allowed else None),
                 )
+
+
+@rule
+def scenario_outcome_stated(project: Project, diagnostics: Diagnostics) -> None:
+    scenarios = project.get("EE", OperationalScenarios)
+    if scenarios is None:
+        return
+    for i, scenario in enumerate(scenarios.scenarios):
+        if scenario.expected_outcome is None:
+            diagnostics.add(
+                "Q022",
+                f"scenario {scenario.id!r} states no expected outcome",
+                project.locate("EE", ("scenarios", i, "id")),
+                hint="add 'expected_outcome: <what the integrated system should do>'",
+            )
 
 
 # (artefact, path, AMLAS node, what the text argues)

@@ -1,9 +1,11 @@
-"""Traceability rules along [A] -> [E] -> [H] -> [L] (X004-X012; AMLAS R1, R3, R6)."""
+"""Traceability rules along [A] -> [E] -> [H] -> [L], the hierarchy of [H] and the
+scenarios' links into it (X004-X014; AMLAS R1, R3, R6)."""
 
 from __future__ import annotations
 
 from amlas.diagnostics import Diagnostics
 from amlas.project._project import Project
+from amlas.project.artefacts import OperationalScenarios
 from amlas.project.rules._registry import rule
 
 
@@ -27,13 +29,75 @@ def ml_traced_to_allocated(project: Project, diagnostics: Diagnostics) -> None:
     ml = project.ml_requirements
     if ml is None:
         return
+    tree = ml.tree()
+    in_cycle = {item for cycle in tree.cycles for item in cycle}
     for i, req in enumerate(ml.requirements):
-        if not req.traces_to:
+        # a child inherits its parent's traces: only the top of a chain without any
+        # trace is reported (a cycle is reported by X013 and must be broken first)
+        if tree.traces_of(req.id) or tree.parent_of(req.id) or req.id in in_cycle:
+            continue
+        diagnostics.add(
+            "X005",
+            f"ML safety requirement {req.id!r} traces to no allocated requirement [E]",
+            project.locate("H", ("requirements", i, "id")),
+            hint="add 'traces_to: [<ID of an [E] requirement>]', or 'refines: <ID of an [H] "
+            "requirement>' to trace through it",
+        )
+
+
+@rule
+def refinement_is_a_hierarchy(project: Project, diagnostics: Diagnostics) -> None:
+    ml = project.ml_requirements
+    if ml is None:
+        return
+    index = {req.id: i for i, req in reversed(list(enumerate(ml.requirements)))}
+    for cycle in ml.tree().cycles:
+        at = project.locate("H", ("requirements", index[cycle[0]], "refines"))
+        if len(cycle) == 1:
             diagnostics.add(
-                "X005",
-                f"ML safety requirement {req.id!r} traces to no allocated requirement [E]",
-                project.locate("H", ("requirements", i, "id")),
-                hint="add 'traces_to: [<ID of an [E] requirement>]'",
+                "X013",
+                f"ML safety requirement {cycle[0]!r} refines itself",
+                at,
+                hint="name the [H] requirement it refines, or leave out 'refines'",
+            )
+        else:
+            chain = " -> ".join((*cycle, cycle[0]))
+            diagnostics.add(
+                "X013",
+                f"ML safety requirements refine each other in a cycle: {chain}",
+                at,
+                hint="one of them refines none of the others: leave out its 'refines'",
+            )
+
+
+@rule
+def scenario_ml_requirements_fit(project: Project, diagnostics: Diagnostics) -> None:
+    """A scenario's [H] links reach, through [E], a system requirement it exercises."""
+    scenarios, ml, allocated = (
+        project.get("EE", OperationalScenarios),
+        project.ml_requirements,
+        project.allocated,
+    )
+    if scenarios is None or ml is None or allocated is None:
+        return
+    tree = ml.tree()
+    system_of = {e.id: set(e.traces_to) for e in allocated.requirements}
+    for i, scenario in enumerate(scenarios.scenarios):
+        exercised = set(scenario.requirements)
+        for j, ml_id in enumerate(scenario.ml_requirements):
+            if ml_id not in tree:
+                continue  # X002/X003 report it
+            reached = {a for e in tree.traces_of(ml_id) for a in system_of.get(e, ())}
+            if reached & exercised or not reached:
+                continue  # no [A] reached at all is X005's (or a broken [E]'s) to report
+            diagnostics.add(
+                "X014",
+                f"scenario {scenario.id!r} names {ml_id!r}, which traces to "
+                f"{', '.join(sorted(reached))}, but the scenario exercises "
+                f"{', '.join(scenario.requirements)}",
+                project.locate("EE", ("scenarios", i, "ml_requirements", j)),
+                hint=f"add one of {', '.join(sorted(reached))} to the scenario's "
+                "'requirements', or remove the link",
             )
 
 
