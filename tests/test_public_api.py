@@ -52,6 +52,7 @@ PUBLIC = {
     amlas.project: {
         "ARTEFACTS",
         "ArtefactSpec",
+        "ConditionRow",
         "CLASSIFICATION",
         "ContentProblem",
         "Definition",

@@ -186,6 +186,32 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     for i in range(7)
 )
 SSR2 = {"id": "SSR-2", "text": "Stop within 50 ms", "controls": ["HAZ-1"]}
+B_SIZE = ("dimensions", 0)  # the numeric dimension 'size' of [B]
+FINE = [{"name": "s00-25", "min": 0, "max": 25}, {"name": "s25-50", "min": 25, "max": 50}]
+MOTORWAY = {
+    "id": "ODD-C1",
+    "name": "Road type",
+    "condition": "factory floor only",
+    "assured_by": "monitor",
+    "rationale": "the press is bolted to the floor",
+    "monitored_by": ["EB-1"],
+}
+ISO = {"scheme": "iso26262", "severity": "S3", "exposure": "E4", "controllability": "C3"}
+
+
+def condition(**changes: Any) -> Callable[[Docs], None]:
+    """[B] declares the fixed ODD condition MOTORWAY, with ``changes`` (None deletes)."""
+    item = {**MOTORWAY, **changes}
+    return setter("B", "conditions", value=[{k: v for k, v in item.items() if v is not None}])
+
+
+def classified(**changes: Any) -> Callable[[Docs], None]:
+    """HAZ-1 of [A] is classified as ISO (S3/E4/C3), with ``changes`` (None deletes)."""
+    item = {**ISO, **changes}
+    return setter(
+        "A", "hazards", 0, "classification", value={k: v for k, v in item.items() if v is not None}
+    )
+
 
 CASES = [
     # -- F: files and YAML
@@ -349,6 +375,142 @@ CASES = [
         setter("B", "dimensions", 0, "bands", 1, "max", value=120),
     ),
     Case("bands-overlap", "S006", "B", setter("B", "dimensions", 0, "bands", 1, "min", value=40)),
+    # -- new: band ends, named bandings, fixed ODD conditions, hazard classification
+    Case(
+        "band-closed-at-a-shared-end",  # [0, 50] and [50, 100] share 50
+        "S006",
+        "B",
+        setter("B", *B_SIZE, "bands", 0, "max_inclusive", value=True),
+    ),
+    Case(
+        "band-end-not-a-boolean",
+        "S003",
+        "B",
+        setter("B", *B_SIZE, "bands", 0, "max_inclusive", value="sometimes"),
+    ),
+    Case(
+        "band-start-not-a-boolean",
+        "S003",
+        "B",
+        setter("B", *B_SIZE, "bands", 1, "min_inclusive", value=2),
+    ),
+    Case(
+        "criticality-not-a-level",
+        "S004",
+        "manifest",
+        setter("manifest", "criticality", value="extreme"),
+    ),
+    Case(
+        "banding-bands-overlap",
+        "S006",
+        "B",
+        setter("B", *B_SIZE, "bandings", value={"fine": [FINE[0], {**FINE[1], "min": 20}]}),
+    ),
+    Case("banding-empty", "S005", "B", setter("B", *B_SIZE, "bandings", value={"fine": []})),
+    Case("banding-name-bad", "S005", "B", setter("B", *B_SIZE, "bandings", value={"f ne": FINE})),
+    Case(
+        "slice-banding-unknown",
+        "Q016",
+        "H",
+        both(
+            setter("B", *B_SIZE, "bandings", value={"fine": FINE}),
+            setter("H", *H, "applies_to", "banding", value={"size": "fnie"}),
+        ),
+    ),
+    Case(
+        "slice-banding-on-categorical",
+        "Q016",
+        "H",
+        setter("H", *H, "applies_to", "banding", value={"lighting": "fine"}),
+    ),
+    Case(
+        "slice-banding-unused-dimension",
+        "Q016",
+        "H",
+        both(
+            setter("B", *B_SIZE, "bandings", value={"fine": FINE}),
+            setter("H", *H, "applies_to", value={"banding": {"size": "fine"}}),
+        ),
+    ),
+    Case(
+        "slice-band-not-of-its-banding",
+        "Q005",
+        "H",
+        both(
+            setter("B", *B_SIZE, "bandings", value={"fine": FINE}),
+            setter(
+                "H",
+                *H,
+                "applies_to",
+                value={"where": {"size": ["small"]}, "banding": {"size": "fine"}},
+            ),
+        ),
+    ),
+    Case(
+        "slice-banding-dimension-unknown",
+        "X002",
+        "H",
+        setter("H", *H, "applies_to", "banding", value={"sise": "fine"}),
+    ),
+    Case(
+        "cells-banding-unknown",
+        "D026",
+        "L",
+        setter("L", "requirements", 1, "rule", "banding", value={"size": "fine"}),
+    ),
+    Case(
+        "cells-banding-unused-dimension",
+        "D026",
+        "L",
+        both(
+            setter("B", *B_SIZE, "bandings", value={"fine": FINE}),
+            setter("L", "requirements", 1, "rule", "banding", value={"lighting": "fine"}),
+        ),
+    ),
+    Case(
+        "balance-banding-unknown",
+        "D026",
+        "L",
+        both(
+            setter("B", *B_SIZE, "bandings", value={"fine": FINE}),
+            setter(
+                "L",
+                "requirements",
+                3,
+                "rule",
+                value={
+                    "check": "slice_balance",
+                    "dimension": "size",
+                    "min_fraction": 0.1,
+                    "banding": "fien",
+                },
+            ),
+            setter("L", "requirements", 3, "category", value="balance"),
+        ),
+    ),
+    Case("condition-monitor-unnamed", "D027", "B", condition(monitored_by=None)),
+    Case("condition-monitor-unknown", "X002", "B", condition(monitored_by=["EB-9"])),
+    Case("condition-monitor-wrong-kind", "X003", "B", condition(monitored_by=["HAZ-1"])),
+    Case("condition-assurance-bad", "S004", "B", condition(assured_by="hope")),
+    Case("condition-without-rationale", "S002", "B", condition(rationale=None)),
+    Case(
+        "condition-id-taken",
+        "X001",
+        "B",
+        condition(id="HAZ-1"),
+        also=frozenset({"X003"}),
+    ),
+    Case("asil-not-the-table", "Q017", "A", classified(asil="C")),
+    Case("asil-not-a-level", "S004", "A", classified(asil="E")),
+    Case("exposure-class-unknown", "S004", "A", classified(exposure="E5")),
+    Case("controllability-missing", "S002", "A", classified(controllability=None)),
+    Case(
+        "domain-scheme-without-fields",
+        "S005",
+        "A",
+        setter("A", "hazards", 0, "classification", value={"scheme": "DAL", "fields": {}}),
+    ),
+    Case("hazard-unclassified", "S002", "A", deleter("A", "hazards", 0, "severity")),
     Case(
         "binary-with-three-classes",
         "S006",
@@ -1011,6 +1173,22 @@ LOCATED = {
     "sealed-hash-differs": "sha256:",
     "access-log-line-edited": "access_log:",
     "sealed-data-over-used": "max_uses: 1",
+    "band-end-not-a-boolean": "sometimes",
+    "slice-banding-unknown": "fnie",
+    "slice-banding-on-categorical": "lighting",
+    "slice-banding-unused-dimension": "size",
+    "slice-band-not-of-its-banding": "small",
+    "cells-banding-unknown": "fine",
+    "cells-banding-unused-dimension": "lighting",
+    "balance-banding-unknown": "fien",
+    "condition-monitor-unnamed": "assured_by",
+    "condition-monitor-unknown": "EB-9",
+    "condition-monitor-wrong-kind": "HAZ-1",
+    "condition-assurance-bad": "hope",
+    "asil-not-the-table": "asil",
+    "exposure-class-unknown": "E5",
+    "asil-not-a-level": "asil: E",
+    "criticality-not-a-level": "extreme",
     "refines-unknown": "MLR-9",
     "refines-itself": "refines: MLR-1",
     "refinement-cycle": "refines: MLR-2",
@@ -1097,7 +1275,8 @@ TRACE_CODES = {"X002", "X004", "X005", "X006", "X007", "X008", "X013"}
         for c in CASES
         if c.code in TRACE_CODES
         and c.file in {"A", "E", "H", "L"}
-        and c.id != "dangling-slice-dimension"  # an ODD reference, not a trace link
+        # ODD references, not trace links
+        and c.id not in {"dangling-slice-dimension", "slice-banding-dimension-unknown"}
     ],
     ids=lambda c: c.id,
 )

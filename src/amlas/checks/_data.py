@@ -22,7 +22,7 @@ from amlas.checks._datasets import Dataset
 from amlas.checks._duplicates import earlier_exact, earlier_near, radius_of, zscore
 from amlas.checks._intervals import Verdict, decide_proportion, percent, required_samples
 from amlas.checks._metrics import MAX_LISTED_IDS
-from amlas.checks._slices import OUTSIDE_CODE, labels_of
+from amlas.checks._slices import OUTSIDE_CODE, Dimension, labels_of
 from amlas.project import METRICS, Project
 from amlas.project.artefacts.data import (
     ClassBalance,
@@ -71,9 +71,17 @@ class _Units:
     classes: NDArray[np.str_]
     counted: NDArray[np.bool_]
     ids: NDArray[np.str_]
+    banded: dict[str, dict[str, NDArray[np.int64]]] = field(default_factory=dict)
+    """Band codes of the named bandings (dimension ID -> banding -> codes)."""
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def labels_in(self, dimension: Dimension, banding: str | None) -> NDArray[np.str_]:
+        """The band of every unit on ``dimension`` in ``banding`` (None: the default)."""
+        if banding is None:
+            return self.labels[dimension.id]
+        return labels_of(self.banded[dimension.id][banding], dimension, banding)
 
 
 def _units(ds: Dataset, dimensions: list[str], cls: str | None) -> _Units:
@@ -82,7 +90,7 @@ def _units(ds: Dataset, dimensions: list[str], cls: str | None) -> _Units:
     environment = ds.environment
     if truth is None or environment is None or not (per_object & set(dimensions) or cls):
         everyone = np.ones(len(ds), dtype=bool)
-        return _Units("samples", ds.odd_codes, ds.odd, ds.labels, everyone, ds.ids)
+        return _Units("samples", ds.odd_codes, ds.odd, ds.labels, everyone, ds.ids, ds.banded_codes)
     dims = {d.id: d for d in environment.dimensions}
     codes = truth.odd_codes
     names = np.asarray(ds.class_names, dtype=np.str_)
@@ -95,6 +103,7 @@ def _units(ds: Dataset, dimensions: list[str], cls: str | None) -> _Units:
         names[boxes.cls] if len(names) else np.full(len(boxes), "", dtype=np.str_),
         np.ones(len(boxes), dtype=bool),
         np.char.add(np.char.add(ds.ids[boxes.image], "#object-"), rank),
+        truth.banded_codes,
     )
 
 
@@ -217,11 +226,13 @@ def _cells(
         # strictest step is alpha/m, so each cell needs the sample size at that level
         environment = project.environment
         assert environment is not None
-        bands = {d.id: d.slice_values() for d in environment.dimensions}
+        applies_to = requirement.applies_to
+        dims = {d.id: d for d in environment.dimensions}
         m = 1
-        for dim_id in requirement.applies_to.per:
-            allowed = requirement.applies_to.where.get(dim_id)
-            m *= len([b for b in bands[dim_id] if allowed is None or b in allowed])
+        for dim_id in applies_to.per:
+            allowed = applies_to.where.get(dim_id)
+            bands = dims[dim_id].slice_values(applies_to.banding_of(dim_id))
+            m *= len([b for b in bands if allowed is None or b in allowed])
         m = max(m, 1)
         k = required_samples(
             requirement.threshold,
@@ -249,13 +260,18 @@ def _cells(
     counted = units.counted.copy()
     if rule.class_ is not None:
         counted &= units.classes == rule.class_
-    combos = list(itertools.product(*(dims[d].slice_values() for d in rule.dimensions)))
+    if rule.banding:
+        resolved["banding"] = dict(rule.banding)
+    labels = {d: units.labels_in(dims[d], rule.banding_of(d)) for d in rule.dimensions}
+    combos = list(
+        itertools.product(*(dims[d].slice_values(rule.banding_of(d)) for d in rule.dimensions))
+    )
     results = []
     short = 0
     for combo in combos:
         mask = counted.copy()
         for dim_id, band in zip(rule.dimensions, combo, strict=True):
-            mask &= units.labels[dim_id] == band
+            mask &= labels[dim_id] == band
         count = int(mask.sum())
         ok = count >= k
         short += not ok
@@ -263,9 +279,14 @@ def _cells(
         results.append({"cell": cell, "samples": count, "required": k, "met": ok})
     verdict: Verdict = "pass" if short == 0 else "fail"
     of = f" of class {rule.class_!r}" if rule.class_ else ""
+    banding = (
+        " (banding " + ", ".join(f"{d}: {b}" for d, b in rule.banding.items()) + ")"
+        if rule.banding
+        else ""
+    )
     summary = (
-        f"{subject} on [{ds.letter}]: {len(combos) - short} of {len(combos)} cells hold at "
-        f"least {k} {units.name}{of}"
+        f"{subject} on [{ds.letter}]: {len(combos) - short} of {len(combos)} cells{banding} "
+        f"hold at least {k} {units.name}{of}"
     )
     if short:
         summary += "; short: " + ", ".join(
@@ -319,9 +340,10 @@ def _slice_balance(
     dimension = next(d for d in environment.dimensions if d.id == rule.dimension)
     units = _units(ds, [rule.dimension], None)
     total = int(units.counted.sum())
+    labels = units.labels_in(dimension, rule.banding)
     results = []
-    for band in dimension.slice_values():
-        count = int(((units.labels[rule.dimension] == band) & units.counted).sum())
+    for band in dimension.slice_values(rule.banding):
+        count = int(((labels == band) & units.counted).sum())
         fraction = count / total if total else 0.0
         results.append(
             {
@@ -332,15 +354,17 @@ def _slice_balance(
             }
         )
     short = [r for r in results if not r["met"]]
+    banding = f" (banding {rule.banding!r})" if rule.banding else ""
     summary = (
         f"{subject} on [{ds.letter}]: {len(results) - len(short)} of {len(results)} "
-        f"{rule.dimension} bands hold at least {rule.min_fraction:.1%} of the samples"
+        f"{rule.dimension}{banding} bands hold at least {rule.min_fraction:.1%} of the samples"
     )
     if short:
         summary += "; short: " + ", ".join(f"{r['band']} ({r['fraction']:.1%})" for r in short)
+    resolved = {"banding": rule.banding} if rule.banding else {}
     return CheckOutcome(
         subject, "data.slice_balance", ds.letter, "fail" if short else "pass", summary,
-        parameters, {}, results,
+        parameters, resolved, results,
     )  # fmt: skip
 
 

@@ -19,7 +19,7 @@ from amlas.checks._outputs import (
     read_outputs_table,
     truth_boxes,
 )
-from amlas.checks._slices import SlicePlan, band_codes, labels_of, plan_slices
+from amlas.checks._slices import SlicePlan, band_codes, banding_codes, labels_of, plan_slices
 from amlas.diagnostics import Diagnostics, Location
 from amlas.project import Project, content_problems, label_classes
 from amlas.project.artefacts import (
@@ -56,6 +56,9 @@ class Dataset:
     """The sequence and the frame number of every sample, when the dataset declares them."""
     component: MLComponentDescription | None = None
     """[D]: the classes, and a detector's default matching."""
+    banded_codes: dict[str, dict[str, NDArray[np.int64]]] = field(default_factory=dict)
+    """ODD dimension ID -> named banding of [B] -> band code of every sample in it (see
+    :func:`._slices.banding_codes`); only dimensions that declare ``bandings``."""
     _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
@@ -87,12 +90,21 @@ class Dataset:
         dims = {d.id: d for d in self.environment.dimensions}
         return {d: labels_of(codes, dims[d]) for d, codes in self.odd_codes.items()}
 
+    def codes_in(self, dimension_id: str, banding: str | None = None) -> NDArray[np.int64]:
+        """The band code of every sample on ``dimension_id`` in ``banding`` (None: the
+        default ``bands``)."""
+        if banding is None:
+            return self.odd_codes[dimension_id]
+        return self.banded_codes[dimension_id][banding]
+
     def plan(self, applies_to: Slice) -> SlicePlan:
         """The slices of ``applies_to`` on this dataset, computed once per distinct slice."""
         key = "plan:" + applies_to.model_dump_json()
         if key not in self._memo:
             assert self.environment is not None
-            self._memo[key] = plan_slices(applies_to, self.odd_codes, self.environment, len(self))
+            self._memo[key] = plan_slices(
+                applies_to, self.odd_codes, self.environment, len(self), self.banded_codes
+            )
         plan: SlicePlan = self._memo[key]
         return plan
 
@@ -221,6 +233,7 @@ def bind_dataset(
     for name in [*features, *document.content_columns]:
         table.column(name)  # a missing column is reported now, with a did-you-mean
     odd: dict[str, NDArray[np.int64]] = {}
+    banded: dict[str, dict[str, NDArray[np.int64]]] = {}
     odd_values: dict[str, NDArray[np.generic]] = {}
     per_object = set(document.objects.odd_columns) if document.objects is not None else set()
     if environment is not None:
@@ -228,8 +241,10 @@ def bind_dataset(
             column = document.odd_columns.get(dimension.id, dimension.column)
             if dimension.id in per_object and (column is None or column not in table.columns):
                 # a dimension only the objects carry (a pedestrian's distance): an image
-                # has no band of it
+                # has no band of it, in any banding
                 odd[dimension.id] = image_codes_without(n)
+                if dimension.kind == "numeric" and dimension.bandings:
+                    banded[dimension.id] = {b: image_codes_without(n) for b in dimension.bandings}
                 continue
             if column is None:
                 raise ColumnError(
@@ -245,6 +260,8 @@ def bind_dataset(
                     f"{dimension.id!r} holds text such as {bad!r}; expected numbers"
                 )
             odd[dimension.id] = band_codes(values, dimension)
+            if others := banding_codes(values, dimension):
+                banded[dimension.id] = others
     groups = table.text(document.group_column) if document.group_column else None
     sequences = None
     if document.sequence_column and document.frame_column:
@@ -261,6 +278,7 @@ def bind_dataset(
             ids=ids,
             classes=component.class_names() if component is not None else [],
             image_odd=odd,
+            image_banded=banded,
             environment=environment,
             arrays=table.arrays,
             reveal=document.sealed is None,
@@ -279,6 +297,7 @@ def bind_dataset(
         truth,
         sequences,
         component,
+        banded,
     )
 
 

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from amlas.adapters import ColumnError, Table, coco_categories, read_coco, read_table
 from amlas.checks._box_problems import box_problems
 from amlas.checks._boxes import Boxes, to_xyxy
-from amlas.checks._slices import NO_BAND, SlicePlan, band_codes, plan_slices
+from amlas.checks._slices import NO_BAND, SlicePlan, band_codes, banding_codes, plan_slices
 from amlas.errors import ProblemError
 from amlas.project.artefacts import OperatingEnvironment, Slice
 from amlas.project.artefacts.outputs import ObjectTable, PredictionsFile
@@ -225,14 +225,23 @@ class GroundTruth:
     sha256: str
     source: str
     unit: str
+    banded_codes: dict[str, dict[str, NDArray[np.int64]]] = field(default_factory=dict)
+    """ODD dimension ID -> named banding of [B] -> band code of every object in it."""
     _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def codes_in(self, dimension_id: str, banding: str | None = None) -> NDArray[np.int64]:
+        """The band code of every object on ``dimension_id`` in ``banding`` (None: the
+        default ``bands``)."""
+        if banding is None:
+            return self.odd_codes[dimension_id]
+        return self.banded_codes[dimension_id][banding]
 
     def plan(self, applies_to: Slice, environment: OperatingEnvironment) -> SlicePlan:
         """The slices of ``applies_to`` over the objects."""
         key = applies_to.model_dump_json()
         if key not in self._memo:
             self._memo[key] = plan_slices(
-                applies_to, self.odd_codes, environment, len(self.boxes.image)
+                applies_to, self.odd_codes, environment, len(self.boxes.image), self.banded_codes
             )
         plan: SlicePlan = self._memo[key]
         return plan
@@ -248,6 +257,7 @@ def truth_boxes(
     environment: OperatingEnvironment | None,
     arrays: Mapping[str, NDArray[np.generic]],
     reveal: bool = True,
+    image_banded: Mapping[str, Mapping[str, NDArray[np.int64]]] | None = None,
 ) -> GroundTruth:
     """Bind the object table ``spec`` to a dataset's sample ``ids`` (D024 on a problem)."""
     image, cls, xyxy = _boxes_of(
@@ -268,6 +278,10 @@ def truth_boxes(
     )
     attributes = {name: table.column(name) for name in spec.attributes} if n else {}
     odd: dict[str, NDArray[np.int64]] = {d: codes[image] for d, codes in image_odd.items()}
+    banded: dict[str, dict[str, NDArray[np.int64]]] = {
+        d: {name: codes[image] for name, codes in by_name.items()}
+        for d, by_name in (image_banded or {}).items()
+    }
     if environment is not None:
         dimensions = {d.id: d for d in environment.dimensions}
         for dim_id, column in spec.odd_columns.items():
@@ -289,6 +303,9 @@ def truth_boxes(
                     f"{dim_id!r} ({word} {_rows(bad, first)}); expected one for every object",
                 )
             odd[dim_id] = band_codes(values, dimensions[dim_id])
+            banded.pop(dim_id, None)
+            if others := banding_codes(values, dimensions[dim_id]):
+                banded[dim_id] = others
     boxes = Boxes(
         image=image,
         cls=cls,
@@ -299,7 +316,7 @@ def truth_boxes(
         n_images=len(ids),
     )
     _refuse_problems(boxes, spec, "D024", reveal=reveal)
-    return GroundTruth(boxes, odd, table.sha256, table.source, spec.box_unit)
+    return GroundTruth(boxes, odd, table.sha256, table.source, spec.box_unit, banded)
 
 
 def image_codes_without(n: int) -> NDArray[np.int64]:

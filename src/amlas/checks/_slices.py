@@ -2,9 +2,16 @@
 the populations ("slices") an [H] requirement is judged on.
 
 A numeric band covers ``[min, max)``, and the band that ends at the dimension's maximum
-also includes it, so the bands of [B] partition their range without double counting. A
-sample whose value lies outside the dimension's declared range is *outside the ODD*; one
-inside the range but between non-contiguous bands has no band (``""``).
+also includes it, so the bands of [B] partition their range without double counting; a
+band's ``min_inclusive`` and ``max_inclusive`` state either end otherwise
+(:meth:`NumericBand.ends` decides, :func:`band_codes` applies it: the one place a value
+meets a band). A sample whose value lies outside the dimension's declared range is
+*outside the ODD*; one inside the range but between non-contiguous bands has no band
+(``""``).
+
+A numeric dimension may declare named ``bandings`` beside its default ``bands``; the
+band codes of each are computed once per dataset (:func:`banding_codes`) and a slice or
+a data rule reads a dimension in the banding it names.
 
 A requirement's ``applies_to`` gives ``where`` (keep samples in the listed bands) and
 ``per`` (judge every band, or every combination of bands of several dimensions,
@@ -33,9 +40,11 @@ __all__ = [
     "NO_BAND",
     "OUTSIDE",
     "OUTSIDE_CODE",
+    "Banded",
     "SlicePlan",
     "band_codes",
     "band_labels",
+    "banding_codes",
     "inside_odd",
     "labels_of",
     "plan_slices",
@@ -50,12 +59,24 @@ NO_BAND = -1
 
 Dimension = NumericDimension | CategoricalDimension
 
+Banded = Mapping[str, Mapping[str, NDArray[np.int64]]]
+"""ODD dimension ID -> name of one of its named bandings -> the band code of every sample
+in that banding (:func:`banding_codes`)."""
 
-def band_codes(values: NDArray[np.generic], dimension: Dimension) -> NDArray[np.int64]:
+
+def band_codes(
+    values: NDArray[np.generic], dimension: Dimension, banding: str | None = None
+) -> NDArray[np.int64]:
     """The index of every value's band (numeric) or category (categorical) in
-    ``dimension.slice_values()``; :data:`OUTSIDE_CODE` outside the ODD (NaN included),
-    :data:`NO_BAND` inside the range but between bands. One vectorised pass."""
+    ``dimension.slice_values(banding)``; :data:`OUTSIDE_CODE` outside the ODD (NaN
+    included), :data:`NO_BAND` inside the range but between bands. One vectorised pass.
+
+    Every assignment of a value to a band goes through here (metric slices, data rules,
+    a detector's objects, the runtime monitor): a band holds its ends as
+    :meth:`NumericBand.ends` says."""
     if isinstance(dimension, CategoricalDimension):
+        if banding is not None:
+            raise KeyError(f"ODD dimension {dimension.id!r} is categorical and has no bandings")
         raw = np.asarray(values)
         if raw.dtype.kind == "f":
             # 1.0 -> "1" as written in [B]; NaN is never a category
@@ -82,32 +103,61 @@ def band_codes(values: NDArray[np.generic], dimension: Dimension) -> NDArray[np.
         )
     numbers = np.asarray(values, dtype=np.float64)
     codes = np.full(numbers.shape, NO_BAND, dtype=np.int64)
-    if dimension.bands:
-        order = sorted(range(len(dimension.bands)), key=lambda i: dimension.bands[i].min)
-        starts = np.array([dimension.bands[i].min for i in order])
-        ends = np.array([dimension.bands[i].max for i in order])
-        closed = ends == dimension.max  # the band ending at the maximum includes it
+    bands = dimension.bands_of(banding)
+    if bands:
+        # bands never share a value, so their starts are distinct and a value lies in the
+        # last band starting at or below it, or (when that band leaves out its start)
+        # in the one before, which may hold its end
+        order = np.array(sorted(range(len(bands)), key=lambda i: bands[i].min), dtype=np.int64)
+        ends_held = [bands[i].ends(dimension.max) for i in order]
+        starts = np.array([bands[i].min for i in order])
+        ends = np.array([bands[i].max for i in order])
+        low_closed = np.array([low for low, _ in ends_held], dtype=bool)
+        high_closed = np.array([high for _, high in ends_held], dtype=bool)
         position = np.searchsorted(starts, numbers, side="right") - 1
-        safe = np.clip(position, 0, len(order) - 1)
-        below_end = np.where(closed[safe], numbers <= ends[safe], numbers < ends[safe])
-        hit = (position >= 0) & below_end
-        codes[hit] = np.array(order, dtype=np.int64)[safe[hit]]
+        k = np.clip(position, 0, len(order) - 1)
+        above_start = (numbers > starts[k]) | (low_closed[k] & (numbers == starts[k]))
+        below_end = (numbers < ends[k]) | (high_closed[k] & (numbers == ends[k]))
+        hit = (position >= 0) & above_start & below_end
+        codes[hit] = order[k[hit]]
+        # a value on the open start of a band may close the band before it
+        at_open_start = (position >= 1) & ~low_closed[k] & (numbers == starts[k])
+        if at_open_start.any():
+            before = position[at_open_start] - 1
+            held = high_closed[before] & (numbers[at_open_start] == ends[before])
+            codes[np.flatnonzero(at_open_start)[held]] = order[before[held]]
     inside = (numbers >= dimension.min) & (numbers <= dimension.max)  # NaN -> False
     codes[~inside] = OUTSIDE_CODE
     return codes
 
 
-def band_labels(values: NDArray[np.generic], dimension: Dimension) -> NDArray[np.str_]:
-    """The band (numeric) or category (categorical) of every value, as text.
+def banding_codes(
+    values: NDArray[np.generic], dimension: Dimension
+) -> dict[str, NDArray[np.int64]]:
+    """The band codes of ``values`` in every named banding of ``dimension`` (none for a
+    categorical dimension or one without ``bandings``)."""
+    if not isinstance(dimension, NumericDimension):
+        return {}
+    return {name: band_codes(values, dimension, name) for name in dimension.bandings}
+
+
+def band_labels(
+    values: NDArray[np.generic], dimension: Dimension, banding: str | None = None
+) -> NDArray[np.str_]:
+    """The band (numeric, of ``banding``; None: the default ``bands``) or category
+    (categorical) of every value, as text.
 
     Returns :data:`OUTSIDE` for values outside the ODD (NaN included) and ``""`` for values
     inside the range that no band covers.
     """
-    return labels_of(band_codes(values, dimension), dimension)
+    return labels_of(band_codes(values, dimension, banding), dimension, banding)
 
 
-def labels_of(codes: NDArray[np.int64], dimension: Dimension) -> NDArray[np.str_]:
-    names = np.array([OUTSIDE, "", *dimension.slice_values()], dtype=np.str_)
+def labels_of(
+    codes: NDArray[np.int64], dimension: Dimension, banding: str | None = None
+) -> NDArray[np.str_]:
+    """The text of band codes of ``banding`` (see :func:`band_labels`)."""
+    names = np.array([OUTSIDE, "", *dimension.slice_values(banding)], dtype=np.str_)
     labelled: NDArray[np.str_] = names[codes + 2]
     return labelled
 
@@ -145,24 +195,42 @@ class SlicePlan:
         return np.bincount(self.codes[keep], minlength=len(self.names)).astype(np.int64)
 
 
+def _codes_in(
+    odd: Mapping[str, NDArray[np.int64]],
+    banded: Banded | None,
+    dimension: Dimension,
+    banding: str | None,
+) -> NDArray[np.int64]:
+    """The band codes of ``dimension`` in ``banding`` (None: the default bands)."""
+    if banding is None:
+        return odd[dimension.id]
+    dimension.slice_values(banding)  # a KeyError naming the dimension: no such banding
+    if banded is None or banding not in banded.get(dimension.id, {}):
+        raise KeyError(f"no band codes of banding {banding!r} of ODD dimension {dimension.id!r}")
+    return np.asarray(banded[dimension.id][banding], dtype=np.int64)
+
+
 def plan_slices(
     applies_to: Slice,
     odd: Mapping[str, NDArray[np.int64]],
     environment: OperatingEnvironment,
     n: int,
+    bandings: Banded | None = None,
 ) -> SlicePlan:
     """Assign every sample to the slice of ``applies_to`` it belongs to, from the band
-    codes of :func:`band_codes` (small lookup tables, no text comparisons)."""
+    codes of :func:`band_codes` (small lookup tables, no text comparisons); ``bandings``
+    holds the codes of the named bandings ``applies_to.banding`` may name."""
     dimensions = {d.id: d for d in environment.dimensions}
     inside = inside_odd(odd, n)
     scope = inside.copy()
     for dim_id, allowed in applies_to.where.items():
-        values = dimensions[dim_id].slice_values()
+        banding = applies_to.banding_of(dim_id)
+        values = dimensions[dim_id].slice_values(banding)
         table = np.zeros(len(values) + 2, dtype=bool)
         for band in allowed:
             if band in values:
                 table[values.index(band) + 2] = True
-        scope &= table[odd[dim_id] + 2]
+        scope &= table[_codes_in(odd, bandings, dimensions[dim_id], banding) + 2]
     per = list(applies_to.per)
     if not per:
         codes = np.where(scope, 0, -1).astype(np.int64)
@@ -173,14 +241,15 @@ def plan_slices(
     codes = np.zeros(n, dtype=np.int64)
     banded = np.ones(n, dtype=bool)
     for dim_id in per:
-        values = dimensions[dim_id].slice_values()
+        banding = applies_to.banding_of(dim_id)
+        values = dimensions[dim_id].slice_values(banding)
         chosen = [v for v in values if dim_id not in where or v in where[dim_id]]
         kept.append(chosen)
         # band index in [B] -> position among the chosen bands (-1: not a slice)
         table = np.full(len(values) + 2, -1, dtype=np.int64)
         for position, band in enumerate(chosen):
             table[values.index(band) + 2] = position
-        positions = table[odd[dim_id] + 2]
+        positions = table[_codes_in(odd, bandings, dimensions[dim_id], banding) + 2]
         banded &= positions >= 0
         codes = codes * len(chosen) + np.maximum(positions, 0)
     unbanded = int((scope & ~banded).sum())

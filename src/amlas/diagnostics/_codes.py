@@ -553,6 +553,24 @@ _TABLE: tuple[Code, ...] = (
         "sample twice or not at all, repeats a detection, gives a NaN score, a box of "
         "negative size or a class [D] does not declare.",
     ),
+    Code(
+        "D026",
+        "error",
+        "unknown banding in a data rule",
+        "A data rule of [L] (`min_samples_per_cell`, `slice_balance`) names in `banding` a "
+        "banding its ODD dimension does not declare in `bandings` of [B], a banding of a "
+        "categorical dimension, or a banding for a dimension the rule does not count by. "
+        "The message names the banding and, where one is close, what was meant.",
+    ),
+    Code(
+        "D027",
+        "error",
+        "monitored ODD condition names no monitor",
+        "A fixed ODD condition of [B] says `assured_by: monitor` but `monitored_by` names no "
+        "[DD] erroneous behaviour or [C] barrier that detects leaving it: nothing shows the "
+        "condition holds in operation. Name the monitor, or state the condition as an "
+        "assumption with its rationale.",
+    ),
     # -- M: model, verification and deployment ------------------------------------------------
     Code(
         "M001",
@@ -677,6 +695,24 @@ _TABLE: tuple[Code, ...] = (
         "`verified_robustness` over a formal `property`, `fault_tolerance_rate` over "
         "injected `faults`; without it the requirement cannot be verified.",
         "R4",
+    ),
+    Code(
+        "Q016",
+        "error",
+        "unknown banding in a requirement's slice",
+        "An [H] requirement's `applies_to.banding` names a banding that its ODD dimension "
+        "does not declare in `bandings` of [B], a banding of a categorical dimension, or a "
+        "banding for a dimension the slice neither restricts (`where`) nor slices by "
+        "(`per`). The message names the banding and, where one is close, what was meant.",
+    ),
+    Code(
+        "Q017",
+        "error",
+        "stated ASIL differs from ISO 26262's table",
+        "A hazard of [A] classified with `scheme: iso26262` states an `asil` other than the "
+        "one ISO 26262-3 (Table 4) determines from its severity, exposure and "
+        "controllability (QM where any class is 0). Correct the ASIL or the classes, or "
+        "leave `asil` out to have it determined.",
     ),
     Code(
         "Q021",

@@ -16,7 +16,7 @@ from amlas.project._project import Definition, Project, Reference
 from amlas.project._reference import render_reference
 from amlas.project._scaffold import EXAMPLES, init_project
 from amlas.project._schema import schema_documents, write_schemas
-from amlas.project._trace import TraceMatrix, TraceRow, build_trace
+from amlas.project._trace import ConditionRow, TraceMatrix, TraceRow, build_trace
 from amlas.project._yaml import SourceMap
 from amlas.project.artefacts import ARTEFACTS, ArtefactSpec
 from amlas.project.metrics import CLASSIFICATION, METRICS, MetricSpec, metric_names
@@ -29,6 +29,7 @@ __all__ = [
     "METRICS",
     "ArgumentNode",
     "ArtefactSpec",
+    "ConditionRow",
     "ContentProblem",
     "Definition",
     "LoadResult",

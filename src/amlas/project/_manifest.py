@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -11,10 +11,24 @@ from amlas.project.artefacts import ARTEFACTS
 from amlas.project.artefacts._base import Item, Text
 from amlas.sealing import check_public_key
 
-__all__ = ["MANIFEST_FILE", "Allowance", "ArgumentNode", "CaseSettings", "Judgement", "Manifest"]
+__all__ = [
+    "DEFAULT_CRITICALITY",
+    "MANIFEST_FILE",
+    "Allowance",
+    "ArgumentNode",
+    "CaseSettings",
+    "Criticality",
+    "Judgement",
+    "Manifest",
+]
 
 MANIFEST_FILE = "amlas.yaml"
 FORMAT_VERSION = 1
+
+Criticality = Literal["low", "medium", "high", "very_high"]
+
+DEFAULT_CRITICALITY: Criticality = "high"
+"""The criticality of a project whose ``amlas.yaml`` states none: the cautious choice."""
 
 Letter = Literal[
     "A",
@@ -116,6 +130,8 @@ class CaseSettings(Item):
 class Manifest(Item):
     """``amlas.yaml``: the root of an AMLAS project."""
 
+    quiet_when_unset: ClassVar[frozenset[str]] = frozenset({"criticality"})
+
     amlas: Literal[1]
     """Project format version; this release reads format 1."""
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
@@ -124,8 +140,10 @@ class Manifest(Item):
     """The ML component this safety case is about."""
     description: str = ""
     """What the project covers, in a sentence or two."""
-    criticality: Literal["low", "medium", "high", "very_high"] = "high"
-    """How critical the component is; later stages scale independence and rigour with it."""
+    criticality: Criticality | None = None
+    """How critical the component is (low, medium, high, very_high); later stages scale
+    independence and rigour with it. Optional: when unset the effective criticality is
+    'high', and every message that uses it says the default was applied."""
     evidence: Annotated[str, Field(pattern=r"^[a-z][a-z0-9+]*://")] = "fs://evidence"
     """Evidence store URI: ``fs://evidence`` (files in the project, the default) or an
     SQLAlchemy URL such as ``sqlite:///evidence.db``."""
@@ -142,6 +160,26 @@ class Manifest(Item):
     @classmethod
     def _public_key(cls, value: str | None) -> str | None:
         return check_public_key(value) if value is not None else None
+
+    @property
+    def effective_criticality(self) -> Criticality:
+        """The criticality every rule and record uses: the stated one, else
+        :data:`DEFAULT_CRITICALITY` (read it here, never re-implement the default)."""
+        return self.criticality if self.criticality is not None else DEFAULT_CRITICALITY
+
+    @property
+    def criticality_defaulted(self) -> bool:
+        """True when ``amlas.yaml`` states no criticality and the default applies."""
+        return self.criticality is None
+
+    @property
+    def criticality_text(self) -> str:
+        """The effective criticality as messages state it, saying when it is the default,
+        e.g. "'high' (the default: amlas.yaml states no criticality)"."""
+        text = repr(self.effective_criticality)
+        if self.criticality_defaulted:
+            text += f" (the default: {MANIFEST_FILE} states no criticality)"
+        return text
 
     def path_of(self, letter: str) -> str:
         overrides: dict[str, str] = {str(k): v for k, v in self.artefacts.items()}

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from amlas.project._manifest import MANIFEST_FILE, Manifest
+from amlas.project._worked import WORKED_EXAMPLES
 from amlas.project.artefacts import ARTEFACTS
 from amlas.project.metrics import METRICS
 
@@ -77,10 +78,20 @@ def _table(model: type[BaseModel], nested: list[type[BaseModel]]) -> list[str]:
     return lines
 
 
-def _section(title: str, model: type[BaseModel], seen: set[type[BaseModel]]) -> list[str]:
+def _worked(key: str) -> list[str]:
+    """The worked example of ``key`` (an artefact letter or 'manifest'), if there is one."""
+    if key not in WORKED_EXAMPLES:
+        return []
+    title, text = WORKED_EXAMPLES[key]
+    return [f"Worked example: {title}.", "", "```yaml", *text.rstrip("\n").split("\n"), "```", ""]
+
+
+def _section(
+    title: str, model: type[BaseModel], seen: set[type[BaseModel]], key: str = ""
+) -> list[str]:
     nested: list[type[BaseModel]] = []
     doc = (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else ""
-    lines = [title, "", doc, "", *_table(model, nested), ""]
+    lines = [title, "", doc, "", *_table(model, nested), "", *_worked(key)]
     while nested:
         child = nested.pop(0)
         if child in seen:
@@ -113,9 +124,9 @@ def render_reference() -> str:
             f"{'yes' if spec.required else 'no'} |"
         )
     lines.append("")
-    lines += _section(f"## Manifest: `{MANIFEST_FILE}`", Manifest, seen)
+    lines += _section(f"## Manifest: `{MANIFEST_FILE}`", Manifest, seen, "manifest")
     for letter, spec in ARTEFACTS.items():
-        lines += _section(f"## [{letter}] {spec.title}", spec.model, seen)
+        lines += _section(f"## [{letter}] {spec.title}", spec.model, seen, letter)
     lines += [
         "## Metric catalogue",
         "",

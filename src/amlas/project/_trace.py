@@ -7,6 +7,8 @@ parent traces to, besides its own ``traces_to`` (refinement is transitive): it a
 under each of them, with a note naming the ancestor it inherits the trace from. The
 operational scenarios [EE] that exercise a row's [A] requirements or name its [H] item
 are listed in ``scenarios``.
+
+Beside the rows, the fixed ODD conditions of [B] (``conditions``) and what assures each.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from amlas.project.artefacts import (
     RequirementTree,
 )
 
-__all__ = ["TraceMatrix", "TraceRow", "build_trace"]
+__all__ = ["ConditionRow", "TraceMatrix", "TraceRow", "build_trace"]
 
 
 @dataclass(frozen=True)
@@ -49,24 +51,50 @@ class TraceRow:
 
 
 @dataclass(frozen=True)
+class ConditionRow:
+    """A fixed ODD condition of [B] and what assures it: the design, a monitor ([DD]
+    erroneous behaviours, [C] barriers), or an assumption."""
+
+    condition: str
+    """The condition's ID."""
+    name: str
+    text: str
+    """The condition as [B] states it."""
+    assured_by: str
+    """design, monitor or assumption."""
+    monitored_by: tuple[str, ...]
+    """[DD] erroneous-behaviour and [C] barrier IDs, for a monitored condition."""
+    rationale: str
+    gaps: tuple[str, ...] = ()
+    """A monitored condition that names no monitor, or a monitor that does not exist."""
+
+
+@dataclass(frozen=True)
 class TraceMatrix:
     rows: tuple[TraceRow, ...]
     missing: tuple[str, ...] = field(default=())
     """Artefacts the matrix could not use (missing or invalid)."""
+    conditions: tuple[ConditionRow, ...] = ()
+    """The fixed ODD conditions of [B], in [B] order."""
 
     @property
     def gap_count(self) -> int:
-        return sum(len(row.gaps) for row in self.rows)
+        return sum(len(row.gaps) for row in self.rows) + sum(
+            len(row.gaps) for row in self.conditions
+        )
 
     def to_dict(self) -> dict[str, object]:
         """The matrix as JSON. A row's ``parent``, ``depth`` and ``scenarios`` (added for
-        issue 15) are left out while unset, so that the output of a project that uses
-        neither a hierarchy in [H] nor scenarios stays as it was."""
-        return {
+        issue 15) are left out while unset, and ``odd_conditions`` while [B] declares none,
+        so that the output of a project that uses none of them stays as it was."""
+        found: dict[str, object] = {
             "rows": [_row_dict(row) for row in self.rows],
             "gaps": self.gap_count,
             "missing_artefacts": list(self.missing),
         }
+        if self.conditions:  # only where [B] declares some: other projects' output is unchanged
+            found["odd_conditions"] = [asdict(row) for row in self.conditions]
+        return found
 
 
 _QUIET = ("parent", "depth", "scenarios")
@@ -218,7 +246,39 @@ def build_trace(project: Project) -> TraceMatrix:
             gaps.append(f"{d.id} traces to no [H] requirement")
         if gaps:
             rows.append(TraceRow((), None, None, None, (d.id,), (), tuple(gaps)))
-    return TraceMatrix(tuple(rows), missing)
+    return TraceMatrix(tuple(rows), missing, _conditions(project))
+
+
+def _conditions(project: Project) -> tuple[ConditionRow, ...]:
+    environment = project.environment
+    if environment is None:
+        return ()
+    index = project.index()
+    # a monitor in an artefact that failed to load is not a gap: `check` reports the file
+    loaded = {"erroneous_behaviour": "DD" in project.artefacts, "barrier": "C" in project.artefacts}
+    rows = []
+    for condition in environment.conditions:
+        gaps: list[str] = []
+        if condition.assured_by == "monitor" and not condition.monitored_by:
+            gaps.append(f"{condition.id} is assured by a monitor but names none")
+        for monitor in condition.monitored_by:
+            target = index.get(monitor)
+            if (target is None and all(loaded.values())) or (
+                target is not None and target.kind not in loaded
+            ):
+                gaps.append(f"{monitor} is no [DD] erroneous behaviour or [C] barrier")
+        rows.append(
+            ConditionRow(
+                condition.id,
+                condition.name,
+                condition.condition,
+                condition.assured_by,
+                tuple(condition.monitored_by),
+                condition.rationale,
+                tuple(gaps),
+            )
+        )
+    return tuple(rows)
 
 
 class _Scenarios:

@@ -82,7 +82,13 @@ def _cell_problems(
     ``applies_to``; with ``per``, every band (combination) the requirement is judged in
     has a slice."""
     environment = project.environment
-    values = {d.id: d.slice_values() for d in environment.dimensions} if environment else {}
+    applies_to = requirement.applies_to
+    values: dict[str, list[str]] = {}
+    for d in environment.dimensions if environment else []:
+        try:  # a cell names bands of the banding the requirement is judged in
+            values[d.id] = d.slice_values(applies_to.banding_of(d.id))
+        except KeyError:  # an unknown banding: Q016 in `amlas check`
+            values[d.id] = []
     where = requirement.applies_to.where
     for index, part in enumerate(document.slices):
         for dimension, value in part.cell.items():

@@ -53,22 +53,29 @@ from amlas.project.artefacts.reviews import (
     ReviewRecords,
 )
 from amlas.project.artefacts.scoping import (
+    ASIL_TABLE,
     AllocatedRequirement,
     AllocatedRequirements,
     Barrier,
     CategoricalDimension,
+    DomainClassification,
     Hazard,
+    Iso26262Classification,
     MLComponentDescription,
+    NumericBand,
     NumericDimension,
+    OddCondition,
     OperatingEnvironment,
     SystemDescription,
     SystemSafetyRequirement,
     SystemSafetyRequirements,
+    determine_asil,
 )
 from amlas.project.artefacts.verification import VerificationActivity, VerificationLog
 
 __all__ = [
     "ARTEFACTS",
+    "ASIL_TABLE",
     "BUILTIN_RULES",
     "CATEGORIES",
     "ID_KINDS",
@@ -85,6 +92,7 @@ __all__ = [
     "DataRequirements",
     "DatasetDocument",
     "DevelopmentData",
+    "DomainClassification",
     "ErroneousBehaviour",
     "ErroneousBehaviourLog",
     "FaultModel",
@@ -93,13 +101,16 @@ __all__ = [
     "Hazard",
     "IdKind",
     "InternalTestData",
+    "Iso26262Classification",
     "Item",
     "MLComponentDescription",
     "MLSafetyRequirement",
     "MLSafetyRequirements",
     "ModelDevelopmentLog",
     "ModelReference",
+    "NumericBand",
     "NumericDimension",
+    "OddCondition",
     "OperatingEnvironment",
     "OperationalScenario",
     "OperationalScenarios",
@@ -120,6 +131,7 @@ __all__ = [
     "VerificationData",
     "VerificationLog",
     "VerificationMethod",
+    "determine_asil",
 ]
 
 

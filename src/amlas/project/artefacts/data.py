@@ -69,9 +69,12 @@ class SchemaConformance(Item):
 class MinSamplesPerCell(Item):
     """Every ODD cell (combination of bands/categories) holds at least k samples."""
 
+    quiet_when_unset: ClassVar[frozenset[str]] = frozenset({"banding"})
+
     refs: ClassVar[dict[str, tuple[str, ...]]] = {
         "dimensions": ("odd_dimension",),
         "from_requirement": ("ml_requirement",),
+        "banding": ("odd_dimension",),
     }
 
     check: Literal["min_samples_per_cell"]
@@ -84,12 +87,20 @@ class MinSamplesPerCell(Item):
     confidence."""
     class_: str | None = Field(default=None, alias="class")
     """Count only samples of this class (e.g. the safety-related class)."""
+    banding: dict[Id, Id] = Field(default_factory=dict)
+    """ODD dimension ID (of ``dimensions``) -> the name of one of its ``bandings`` in [B]
+    whose bands form the cells (default: the dimension's ``bands``; D026 names an unknown
+    banding)."""
 
     @model_validator(mode="after")
     def _one_source(self) -> MinSamplesPerCell:
         if (self.min_samples is None) == (self.from_requirement is None):
             raise ValueError("give exactly one of 'min_samples' or 'from_requirement'")
         return self
+
+    def banding_of(self, dimension_id: str) -> str | None:
+        """The banding the rule reads ``dimension_id`` in (None: the default ``bands``)."""
+        return self.banding.get(dimension_id)
 
 
 class ClassBalance(Item):
@@ -115,12 +126,21 @@ class ClassBalance(Item):
 class SliceBalance(Item):
     """Every band/category of a dimension holds at least a fraction of the samples."""
 
+    quiet_when_unset: ClassVar[frozenset[str]] = frozenset({"banding"})
+
     refs: ClassVar[dict[str, tuple[str, ...]]] = {"dimension": ("odd_dimension",)}
 
     check: Literal["slice_balance"]
     dimension: Id
     min_fraction: Probability
     """Smallest allowed proportion of samples in each band or category."""
+    banding: Id | None = None
+    """The name of one of the dimension's ``bandings`` in [B] whose bands are balanced
+    (default: its ``bands``; D026 names an unknown banding)."""
+
+    def banding_of(self, dimension_id: str) -> str | None:
+        """The banding the rule reads ``dimension_id`` in (None: the default ``bands``)."""
+        return self.banding if dimension_id == self.dimension else None
 
 
 class LabelErrorRate(Item):

@@ -53,18 +53,31 @@ class Slice(Item):
     ``where`` restricts the population to some bands/categories of some dimensions;
     ``per`` asks for the requirement to hold separately in every band (or every
     combination of bands, when several dimensions are listed) of those dimensions.
+    ``banding`` names, per numeric dimension, the banding of [B] whose bands ``where``
+    lists and ``per`` judges (default: the dimension's ``bands``).
     An empty slice means the whole operating domain, evaluated as one population.
     """
+
+    quiet_when_unset: ClassVar[frozenset[str]] = frozenset({"banding"})
 
     refs: ClassVar[dict[str, tuple[str, ...]]] = {
         "where": ("odd_dimension",),
         "per": ("odd_dimension",),
+        "banding": ("odd_dimension",),
     }
 
     where: dict[Id, Annotated[list[Text], Field(min_length=1)]] = Field(default_factory=dict)
     """ODD dimension ID -> the bands or categories included."""
     per: list[Id] = Field(default_factory=list)
     """ODD dimension IDs whose bands (or their combinations) must each meet the threshold."""
+    banding: dict[Id, Id] = Field(default_factory=dict)
+    """ODD dimension ID (of ``where`` or ``per``) -> the name of one of its ``bandings`` in
+    [B]; a dimension not named here is sliced by its default ``bands`` (Q016 names an
+    unknown banding)."""
+
+    def banding_of(self, dimension_id: str) -> str | None:
+        """The banding the slice reads ``dimension_id`` in (None: the default ``bands``)."""
+        return self.banding.get(dimension_id)
 
 
 class Perturbation(Item):

@@ -3,7 +3,7 @@
 Importing this package registers every rule; :func:`run_rules` applies them in order.
 """
 
-from amlas.project.rules import data, ids, model, requirements, reviews, trace
+from amlas.project.rules import data, ids, model, odd, requirements, reviews, trace
 from amlas.project.rules._registry import RULES, Rule, rule, run_rules
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "data",
     "ids",
     "model",
+    "odd",
     "requirements",
     "reviews",
     "rule",

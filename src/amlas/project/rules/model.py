@@ -159,13 +159,13 @@ def verification_planned(project: Project, diagnostics: Diagnostics) -> None:
             "the verification log names no verifier",
             project.locate("AA", ("strategy",)),
         )
-    elif project.manifest.criticality in ("high", "very_high") and not any(
+    elif project.manifest.effective_criticality in ("high", "very_high") and not any(
         v.independent for v in log.verifiers
     ):
         diagnostics.add(
             "M012",
-            f"criticality is {project.manifest.criticality!r} but no verifier is independent "
-            "of the development team",
+            f"criticality is {project.manifest.criticality_text} but no verifier is "
+            "independent of the development team",
             project.locate("AA", ("verifiers",)),
         )
     with_property = {r.id for r in ml.requirements if r.property is not None} if ml else set()

@@ -1,4 +1,4 @@
-"""Requirement-quality rules for [E], [H], [J] and [EE] (Q001-Q015, Q021-Q023; AMLAS R1,
+"""Requirement-quality rules for [E], [H], [J] and [EE] (Q001-Q016, Q021-Q023; AMLAS R1,
 R4, R5, R19)."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from amlas.project.artefacts import (
 )
 from amlas.project.metrics import METRICS
 from amlas.project.rules._registry import rule
+from amlas.project.rules.odd import banding_problem
 
 _METRIC = (
     r"(?:recall|precision|f1|auc|roc|sensitivity|specificity|tpr|fpr|fnr|"
@@ -119,16 +120,37 @@ def slices_exist(project: Project, diagnostics: Diagnostics) -> None:
     dimensions = {d.id: d for d in environment.dimensions}
     for i, req in enumerate(ml.requirements):
         base = ("requirements", i, "applies_to")
-        for dim_id, values in req.applies_to.where.items():
-            dimension = dimensions.get(dim_id)
-            if dimension is None:
+        applies_to = req.applies_to
+        unknown_banding: set[str] = set()
+        for dim_id, banding in applies_to.banding.items():
+            at = project.locate("H", (*base, "banding", dim_id))
+            if dim_id not in dimensions:
                 continue  # X002 reports the unknown dimension
-            allowed = dimension.slice_values()
+            if dim_id not in applies_to.where and dim_id not in applies_to.per:
+                diagnostics.add(
+                    "Q016",
+                    f"{req.id}: a banding is named for {dim_id!r}, which the slice neither "
+                    "restricts ('where') nor slices by ('per')",
+                    project.locate("H", (*base, "banding", dim_id), key=True),
+                )
+                continue
+            problem = banding_problem(environment, dim_id, banding)
+            if problem is not None:
+                unknown_banding.add(dim_id)
+                message, hint = problem
+                diagnostics.add("Q016", f"{req.id}: {message}", at, hint=hint)
+        for dim_id, values in applies_to.where.items():
+            dimension = dimensions.get(dim_id)
+            if dimension is None or dim_id in unknown_banding:
+                continue  # X002 reports the unknown dimension, Q016 the unknown banding
+            named = applies_to.banding_of(dim_id)
+            allowed = dimension.slice_values(named)
+            of = f"banding {named!r} of " if named else ""
             for j, value in enumerate(values):
                 if value not in allowed:
                     diagnostics.add(
                         "Q005",
-                        f"{req.id}: {value!r} is not a band or category of ODD dimension "
+                        f"{req.id}: {value!r} is not a band or category of {of}ODD dimension "
                         f"{dim_id!r}",
                         project.locate("H", (*base, "where", dim_id, j)),
                         hint=did_you_mean(value, allowed)
@@ -138,16 +160,18 @@ def slices_exist(project: Project, diagnostics: Diagnostics) -> None:
                             else f"{dim_id!r} declares no bands"
                         ),
                     )
-        per = req.applies_to.per
+        per = applies_to.per
         for j, dim_id in enumerate(per):
-            if dim_id in req.applies_to.where or per.index(dim_id) != j:
+            if dim_id in applies_to.where or per.index(dim_id) != j:
                 diagnostics.add(
                     "Q013",
                     f"{req.id}: ODD dimension {dim_id!r} is repeated in the slice",
                     project.locate("H", (*base, "per", j)),
                 )
             dimension = dimensions.get(dim_id)
-            if dimension is not None and not dimension.slice_values():
+            if dimension is None or dim_id in unknown_banding:
+                continue
+            if not dimension.slice_values(applies_to.banding_of(dim_id)):
                 diagnostics.add(
                     "Q005",
                     f"{req.id}: slicing per {dim_id!r}, which declares no bands",
