@@ -212,15 +212,22 @@ def _cells(
                 parameters,
             )  # fmt: skip
         comparison = requirement.comparison or spec.comparison
-        confidence = requirement.confidence or 0.95
+        confidence = requirement.effective_confidence
+        if confidence is None:
+            return CheckOutcome(
+                subject, "data.min_samples_per_cell", ds.letter, "inconclusive",
+                f"{subject}: {rule.from_requirement} states no confidence level (Q020)",
+                parameters,
+            )  # fmt: skip
         # a requirement judged in m slices is decided at the Holm family level: its
         # strictest step is alpha/m, so each cell needs the sample size at that level
         environment = project.environment
         assert environment is not None
         bands = {d.id: d.slice_values() for d in environment.dimensions}
+        judged = requirement.judged_slice
         m = 1
-        for dim_id in requirement.applies_to.per:
-            allowed = requirement.applies_to.where.get(dim_id)
+        for dim_id in judged.per:
+            allowed = judged.where.get(dim_id)
             m *= len([b for b in bands[dim_id] if allowed is None or b in allowed])
         m = max(m, 1)
         k = required_samples(
@@ -235,10 +242,11 @@ def _cells(
                 parameters,
             )  # fmt: skip
         family = f", Holm over {m} slices" if m > 1 else ""
+        default = " (the project's default)" if requirement.confidence_defaulted else ""
         resolved["k_derivation"] = (
             f"{requirement.id}: {requirement.metric} {comparison} {requirement.threshold:g} at "
-            f"{percent(confidence)} confidence{family} needs {k} samples with no failure "
-            "(exact binomial)"
+            f"{percent(confidence)} confidence{default}{family} needs {k} samples with no "
+            "failure (exact binomial)"
         )
     resolved["min_samples"] = k
     environment = project.environment

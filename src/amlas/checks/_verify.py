@@ -118,7 +118,7 @@ def perturbed_decisions(
 
 def _select(dataset: Dataset, requirement: MLSafetyRequirement, count: int) -> NDArray[np.int64]:
     """A seeded draw of ``count`` in-scope samples, in dataset order."""
-    plan = dataset.plan(requirement.applies_to)
+    plan = dataset.plan_of(requirement)
     eligible = np.flatnonzero(plan.codes >= 0)
     if len(eligible) <= count:
         return eligible.astype(np.int64)

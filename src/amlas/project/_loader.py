@@ -17,7 +17,7 @@ from amlas.project._paths import path_problem, probe
 from amlas.project._project import Project
 from amlas.project._validate import validate_document, validate_part
 from amlas.project._yaml import MAX_FILE_BYTES, LoadedYaml, SourceMap, load_yaml
-from amlas.project.artefacts import ARTEFACTS
+from amlas.project.artefacts import ARTEFACTS, MLSafetyRequirements
 from amlas.project.artefacts.data import DataRequirements, ExternalRule
 
 __all__ = ["LoadResult", "load_project", "read_text"]
@@ -113,8 +113,23 @@ def load_project(root: str | Path) -> LoadResult:
             document = None
         if document is not None:
             project.artefacts[letter] = document
+    _attach_defaults(project)
     project.diagnostics = diagnostics
     return LoadResult(project, diagnostics)
+
+
+def _attach_defaults(project: Project) -> None:
+    """Give every [H] requirement the manifest's ``defaults`` to fall back on (read through
+    ``effective_confidence``; what the files say, and so every hash, is unchanged)."""
+    ml = project.artefacts.get("H")
+    defaults = project.manifest.defaults
+    if not isinstance(ml, MLSafetyRequirements) or defaults is None:
+        return
+    level = defaults.confidence
+    if level is None:
+        return
+    requirements = [r.with_defaults(confidence=level) for r in ml.requirements]
+    project.artefacts["H"] = ml.model_copy(update={"requirements": requirements})
 
 
 def _fallback_manifest(data: dict[str, Any]) -> Manifest:

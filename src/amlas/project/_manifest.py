@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -11,7 +11,14 @@ from amlas.project.artefacts import ARTEFACTS
 from amlas.project.artefacts._base import Item, Text
 from amlas.sealing import check_public_key
 
-__all__ = ["MANIFEST_FILE", "Allowance", "CaseSettings", "Judgement", "Manifest"]
+__all__ = [
+    "MANIFEST_FILE",
+    "Allowance",
+    "CaseSettings",
+    "Defaults",
+    "Judgement",
+    "Manifest",
+]
 
 MANIFEST_FILE = "amlas.yaml"
 FORMAT_VERSION = 1
@@ -65,8 +72,19 @@ class CaseSettings(Item):
     """Inconclusive nodes ``amlas gate`` accepts, each with its reason."""
 
 
+class Defaults(Item):
+    """Values the artefacts fall back on where they state none; every record that uses
+    one says so, and cites it as an input (a changed default makes it stale)."""
+
+    confidence: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
+    """Confidence level of the bound for every ML safety requirement [H] that states no
+    ``confidence`` of its own, e.g. 0.95."""
+
+
 class Manifest(Item):
     """``amlas.yaml``: the root of an AMLAS project."""
+
+    quiet_when_unset: ClassVar[frozenset[str]] = frozenset({"defaults"})
 
     amlas: Literal[1]
     """Project format version; this release reads format 1."""
@@ -85,6 +103,9 @@ class Manifest(Item):
     """Artefact letter -> project-relative file, for files not at their default location."""
     case: CaseSettings = Field(default_factory=CaseSettings)
     """Safety case settings: recorded rationale and judgements, and the gate policy."""
+    defaults: Defaults | None = None
+    """Project-wide defaults, e.g. ``{confidence: 0.95}`` for the requirements of [H]
+    that state no confidence."""
     verifier_key: str | None = None
     """The verifier role's public signing key, ``ed25519:`` and 44 characters (``amlas
     keygen`` prints it; ``amlas seal`` writes it here when absent). Verification evidence,

@@ -83,7 +83,8 @@ def _cell_problems(
     has a slice."""
     environment = project.environment
     values = {d.id: d.slice_values() for d in environment.dimensions} if environment else {}
-    where = requirement.applies_to.where
+    judged = requirement.judged_slice  # applies_to, with 'across' judged like 'per'
+    where = judged.where
     for index, part in enumerate(document.slices):
         for dimension, value in part.cell.items():
             at = source.locate(("slices", index, "cell", dimension))
@@ -109,7 +110,7 @@ def _cell_problems(
                     f"applies_to ({dimension} in {', '.join(where[dimension])})",
                     at,
                 )
-    per = requirement.applies_to.per
+    per = judged.per
     if not per or any(p not in values for p in per):
         return
     bands = [[v for v in values[p] if p not in where or v in where[p]] for p in per]
@@ -131,9 +132,12 @@ def _settings(
     project: Project, requirement: MLSafetyRequirement, problems: Problems
 ) -> tuple[str, float, str, float] | None:
     """(metric, threshold, comparison, confidence) of ``requirement``, or a problem."""
-    missing = [
-        name for name in ("metric", "threshold", "confidence") if getattr(requirement, name) is None
-    ]
+    settings = {
+        "metric": requirement.metric,
+        "threshold": requirement.threshold,
+        "confidence": requirement.effective_confidence,  # its own, else the project's default
+    }
+    missing = [name for name, value in settings.items() if value is None]
     ml = project.ml_requirements
     listed = [r.id for r in ml.requirements] if ml is not None else []
     index = listed.index(requirement.id) if requirement.id in listed else 0
@@ -149,7 +153,7 @@ def _settings(
     metric, threshold, confidence = (
         requirement.metric,
         requirement.threshold,
-        requirement.confidence,
+        requirement.effective_confidence,
     )
     if metric is None or threshold is None or confidence is None:  # pragma: no cover
         return None  # reported above
@@ -220,6 +224,14 @@ def judge_counts(
         "family": "Holm" if len(document.slices) > 1 else "none",
         "computed_by": "amlas, from the imported counts",
     }
+    if requirement.precondition:
+        resolved["precondition"] = {
+            "terms": [
+                t.model_dump(mode="json", by_alias=True, exclude_none=True)
+                for t in requirement.precondition
+            ],
+            "applied_by": "whoever counted (outside amlas): amlas does not see the units",
+        }
     if rate:
         unit = units[0]
         decisions = decide_rates(

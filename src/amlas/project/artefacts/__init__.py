@@ -32,6 +32,7 @@ from amlas.project.artefacts.deployment import (
 )
 from amlas.project.artefacts.learning import ModelDevelopmentLog, ModelReference
 from amlas.project.artefacts.requirements import (
+    Condition,
     FaultModel,
     FormalProperty,
     MLSafetyRequirement,
@@ -67,6 +68,7 @@ __all__ = [
     "ArtefactSpec",
     "Barrier",
     "CategoricalDimension",
+    "Condition",
     "DataGenerationLog",
     "DataJustification",
     "DataRequirement",
