@@ -172,7 +172,7 @@ class Dataset:
                 self.table.columns.get,
                 len(self),
                 subject=requirement.id,
-                where=f"[{self.letter}] {self.table.source}",
+                where=f"[{self.letter}] {self.document.location}",
                 unit=unit,
                 columns=list(self.table.columns),
             )
@@ -189,7 +189,7 @@ class Dataset:
             self.table.columns.get,
             len(self),
             subject=requirement.id,
-            where=f"[{self.letter}] {self.table.source}",
+            where=f"[{self.letter}] {self.document.location}",
             unit=unit,
             columns=list(self.table.columns),
         )
