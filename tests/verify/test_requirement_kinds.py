@@ -306,3 +306,19 @@ def test_an_object_attribute_cannot_choose_detections(
     assert record.verdict == "inconclusive"
     assert "cannot choose images" in record.resolved["precondition"]["not_applicable"]
     assert any("cannot choose images" in p for p in record.resolved["problems"])
+
+
+def test_fault_campaigns_are_measured_on_the_samples_a_precondition_keeps(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("torch")
+    from torch_project import default_requirements, image_project
+
+    faults = next(r for r in default_requirements() if r["id"] == "MLR-4")
+    faults["precondition"] = [{"column": "lighting", "eq": "day"}]
+    # npz data: its columns show only in the run (no Q019 before it)
+    root = image_project(tmp_path / "p", [faults])
+    record = _run(root)["stage4/MLR-4/O"]
+    day = sum(1 for r in _o_rows() if r["lighting"] == "day")
+    assert record.resolved["samples_evaluated"] == day
+    assert record.resolved["precondition"]["kept"] == day

@@ -118,6 +118,13 @@ class Dataset:
         plan: SlicePlan = self._memo[key]
         return plan
 
+    def kept_by(self, requirement: MLSafetyRequirement) -> NDArray[np.bool_]:
+        """The samples ``requirement``'s precondition keeps (every sample without one)."""
+        if not requirement.precondition:
+            return np.ones(len(self), dtype=bool)
+        keep, _ = self._sample_precondition(requirement)
+        return keep
+
     def object_plan(self, requirement: MLSafetyRequirement) -> SlicePlan:
         """The slices ``requirement`` is judged in over a detector's ground-truth objects,
         over the objects its ``precondition`` keeps: a term names an attribute of the
