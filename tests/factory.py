@@ -317,6 +317,33 @@ BASE: dict[str, dict[str, Any]] = {
         ],
     },
 }
+BASE["RV"] = {
+    "artefact": "RV",
+    "version": "1.0.0",
+    "reviews": [
+        {
+            "id": "RV-1",
+            "title": "Walkthrough of the development data",
+            "date": "2026-01-06",
+            "method": "walkthrough",
+            "reviewers": [
+                {"name": "R. Expert", "role": "safety engineer", "independence": "same_team"}
+            ],
+            "documents": [{"file": DATA_FILE["N"], "sha256": _sha(DATA["N"])}],
+            "summary": "The development data were walked through with the line engineers",
+            "findings": [
+                {
+                    "id": "F1",
+                    "text": "Night samples are few",
+                    "severity": "minor",
+                    "disposition": "accepted",
+                    "resolution": "Night shifts are rare on line 3",
+                }
+            ],
+            "decision": "accepted",
+        }
+    ],
+}
 for _letter in ("N", "O", "P"):
     BASE[_letter] = {
         "artefact": _letter,

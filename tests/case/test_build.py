@@ -375,3 +375,60 @@ def test_issue12_verification_results_count_only_under_the_declared_key(
     assert "not signed by the declared verifier key" in case.nodes["CSn5.2.MLR-2"].text
     assert case.top.status == "failed"
     assert {"D015", "D017"} <= {d.code for d in case.diagnostics}
+
+
+def test_a_setting_that_cannot_affect_its_node_is_an_error(tmp_path: Path) -> None:
+    """G007: a judgement on a goal whose status comes from evidence, a rationale on a
+    node that is no justification and a review naming a context are never ignored."""
+
+    def change(docs: dict[str, Any]) -> None:
+        docs["manifest"]["case"] = {
+            "judgements": {
+                "G3.4": {"text": "looks relevant", "by": "A. Safety", "date": "2026-10-01"},
+                "G6.7": {"text": "Field data review", "by": "A. Safety", "date": "2026-10-01"},
+            },
+            "rationale": {"G2.2": "not a justification", "J4.1": "Internal tests pass"},
+            "allow_undeveloped": [{"node": "G9.*", "reason": "no such node"}],
+        }
+        docs["RV"]["reviews"][0]["nodes"] = ["C3.1", "G5.6.*"]
+
+    root = project(tmp_path, change)
+    case = build_case(root)
+    found = {d.message.split("'")[1]: d for d in case.diagnostics if d.code == "G007"}
+    assert set(found) == {"G3.4", "G2.2", "C3.1"}
+    assert "status comes from what supports it (Sn3.2)" in found["G3.4"].message
+    assert found["G3.4"].location.path == "amlas.yaml"
+    assert found["C3.1"].location.path == "reviews/RV-review-records.yaml"
+    assert found["G3.4"].severity.value == "error"
+    assert any(d.code == "G005" and "G9.*" in d.message for d in case.diagnostics)
+    # amlas check finds the same in the same pass as the files' own errors
+    from amlas import check_project
+    from amlas.case import check_case_settings
+    from amlas.diagnostics import Diagnostics
+
+    checked = Diagnostics()
+    check_case_settings(check_project(root).project, checked)
+    assert {d.message.split("'")[1] for d in checked if d.code == "G007"} == set(found)
+    # the judgement of G3.4 did nothing, the one of G6.7 developed it, the review G5.6
+    assert case.nodes["G3.4"].supported_by == ["Sn3.2"]
+    assert case.nodes["G6.7"].status == "supported"
+    assert case.nodes["Sn-rv-G5.6.MLR-1"].reviews == ["RV-1"]
+
+
+def test_an_artefact_that_did_not_load_is_said_once_not_contradicted(tmp_path: Path) -> None:
+    """G008: with [H] broken, the case says so instead of 'no performance requirements'
+    beside the requirements written in the file."""
+
+    def change(docs: dict[str, Any]) -> None:
+        docs["H"]["requirements"][0]["threshold"] = "high"
+
+    case = build_case(project(tmp_path, change))
+    codes = [d.code for d in case.diagnostics]
+    (said,) = [d for d in case.diagnostics if d.code == "G008"]
+    assert "[H] did not load" in said.message
+    assert said.location.path == "2-requirements/H-ml-safety-requirements.yaml"
+    assert "G002" not in codes
+    assert not any(d.code == "G001" and "ml_requirements" in d.message for d in case.diagnostics)
+    assert any("[H] did not load" in note for note in case.nodes["S2.2"].notes)
+    assert case.nodes["G2.2"].status == "undeveloped"
+    assert case.top.status == "undeveloped"

@@ -22,6 +22,7 @@ from amlas.project.artefacts import DatasetDocument
 from amlas.sealing import generate_key, public_key_of
 from amlas.verify import run_project
 from conftest import REPO
+from overclaim import overclaims
 
 CHESS = REPO / "examples" / "chess-robot-grasp"
 SET_SEEDS = {"N": 1101, "O": 2202, "P": 3303}
@@ -156,3 +157,6 @@ def test_run_and_case_give_evidence_for_both_stage5_legs(tmp_path: Path) -> None
     assert case.nodes["Sn5.3.MLR-5"].status in ("supported", "inconclusive")
     assert case.nodes["Sn5.2.MLR-6"].status in ("supported", "inconclusive")
     assert "G5.3.MLR-5" not in case.nodes  # MLR-5 is verified formally only ([AA])
+    # no supported claim over a set has a member that is not (issue 15)
+    assert overclaims(case, check_project(root).project) == []
+    assert case.nodes["Sn3.4"].reviews == ["RV-1"]  # DR-9 (no rule) by the review of [RV]

@@ -22,9 +22,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from amlas import check_project
+from amlas.case import build_case
 from amlas.cli import main
 from amlas.render import _html
 from conftest import EXAMPLE, REPO
+from overclaim import overclaims
 
 CHESS = REPO / "examples" / "chess-robot-grasp"
 EXAMPLES = {"breast-cancer-triage": EXAMPLE, "chess-robot-grasp": CHESS}
@@ -39,6 +42,8 @@ class Built:
     readable: dict[str, str] = field(default_factory=dict)
     with_key: dict[str, str] = field(default_factory=dict)
     wrong_key: tuple[int, str] = (0, "")
+    root: Path | None = None
+    """The project the demo job ran on."""
 
 
 def _amlas(*argv: str) -> tuple[int, str]:
@@ -132,7 +137,7 @@ def _build(name: str, tmp: Path) -> Built:
         shutil.copytree(source, project, ignore=shutil.ignore_patterns("evidence", ".amlas"))
     key = tmp / "verifier.key"
     ids = set(_p_columns(source)["sample_id"])
-    built = Built(p_ids=ids, p_values=_distinctive(source, ids))
+    built = Built(p_ids=ids, p_values=_distinctive(source, ids), root=project)
     steps = [
         ("keygen", str(key)),
         ("seal", str(project), "--key-file", str(key)),
@@ -208,6 +213,17 @@ def built(
     finally:
         patch.undo()
         _forget_example_modules()
+
+
+@pytest.mark.slow
+def test_the_demo_case_claims_no_set_its_members_do_not_bear(built: Built) -> None:
+    """Issue 15: an over-claim check independent of the case builder, on every example
+    after the demo job (tests/overclaim.py)."""
+    assert built.root is not None
+    case = build_case(built.root)
+    assert overclaims(case, check_project(built.root).project) == []
+    reviewed = [n for n in case.nodes.values() if n.reviews]
+    assert reviewed, "every example rests some data requirement on a review record"
 
 
 @pytest.mark.slow

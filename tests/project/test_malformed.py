@@ -178,6 +178,7 @@ ACCESS_LOG = "5-verification/P-access-log.jsonl"
 P_YAML = ARTEFACTS["P"].default_path
 P_SHA256 = hashlib.sha256(DATA["P"]).hexdigest()
 H = ("requirements", 0)  # MLR-1
+RV = ("reviews", 0)  # RV-1
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
     f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
@@ -855,6 +856,113 @@ CASES = [
     Case("sealed-byte-flipped", "D017", "P", after=sealed(_flip_last_byte)),
     Case("seal-statement-missing", "D017", "P", after=sealed(remove_file(SEALED_P + ".sig"))),
     Case("verifier-key-undeclared", "D018", "manifest", after=sealed(_undeclare_verifier_key)),
+    Case(
+        "argument-type-unknown",
+        "S004",
+        "manifest",
+        setter(
+            "manifest", "case", value={"argument": [{"id": "G-1", "type": "claim", "text": "x"}]}
+        ),
+    ),
+    Case(
+        "argument-evidence-key-bad",
+        "S005",
+        "manifest",
+        setter(
+            "manifest",
+            "case",
+            value={
+                "argument": [
+                    {"id": "Sn-1", "type": "solution", "text": "x", "evidence": ["../../etc"]}
+                ]
+            },
+        ),
+    ),
+    # -- [RV] review records ------------------------------------------------------------------
+    Case(
+        "review-unknown-item",
+        "X015",
+        "RV",
+        setter("RV", *RV, "items", value=[{"item": "DR-99", "sha256": "0" * 64}]),
+    ),
+    Case(
+        "review-of-a-review",
+        "X015",
+        "RV",
+        setter("RV", *RV, "items", value=[{"item": "RV-1", "sha256": "0" * 64}]),
+    ),
+    Case(
+        "review-document-missing",
+        "X016",
+        "RV",
+        setter("RV", *RV, "documents", 0, "file", value="docs/nowhere.pdf"),
+        also=frozenset({"Q024"}),
+    ),
+    Case(
+        "review-document-escapes",
+        "X016",
+        "RV",
+        setter("RV", *RV, "documents", 0, "file", value="../outside.txt"),
+        also=frozenset({"Q024"}),
+    ),
+    Case(
+        "review-not-pinned",
+        "Q024",
+        "RV",
+        setter("RV", *RV, "documents", 0, "sha256", value="pending"),
+    ),
+    Case(
+        "review-pin-not-hex", "S005", "RV", setter("RV", *RV, "documents", 0, "sha256", value="abc")
+    ),
+    Case("review-no-reviewer", "S005", "RV", setter("RV", *RV, "reviewers", value=[])),
+    Case(
+        "review-independence-unknown",
+        "S004",
+        "RV",
+        setter("RV", *RV, "reviewers", 0, "independence", value="friendly"),
+    ),
+    Case("review-method-unknown", "S004", "RV", setter("RV", *RV, "method", value="glance")),
+    Case("review-decision-unknown", "S004", "RV", setter("RV", *RV, "decision", value="maybe")),
+    Case("review-names-nothing", "S002", "RV", both(setter("RV", *RV, "documents", value=[]))),
+    Case(
+        "review-conditions-missing",
+        "S002",
+        "RV",
+        setter("RV", *RV, "decision", value="accepted_with_conditions"),
+    ),
+    Case("review-sample-missing", "S002", "RV", setter("RV", *RV, "method", value="audit_sample")),
+    Case(
+        "review-sample-too-large",
+        "S006",
+        "RV",
+        both(
+            setter("RV", *RV, "method", value="audit_sample"),
+            setter(
+                "RV",
+                *RV,
+                "sample",
+                value={"size": 50, "population": 10, "unit": "frame", "selection": "seeded"},
+            ),
+        ),
+    ),
+    Case(
+        "review-finding-unexplained",
+        "S002",
+        "RV",
+        setter("RV", *RV, "findings", 0, "resolution", value=""),
+    ),
+    Case(
+        "review-finding-twice",
+        "S006",
+        "RV",
+        appender(
+            "RV",
+            *RV,
+            "findings",
+            item={"id": "F1", "text": "again", "severity": "minor", "disposition": "open"},
+        ),
+    ),
+    Case("review-date-bad", "S003", "RV", setter("RV", *RV, "date", value="yesterday")),
 ]
 
 

@@ -8,7 +8,7 @@ propagates statuses upward; :func:`gate` decides whether the top claim holds und
 policy. Renderers (``amlas.render``) only format a :class:`Case`.
 """
 
-from amlas.case._build import build_case, document_targets
+from amlas.case._build import build_case, check_case_settings, document_targets
 from amlas.case._impact import AffectedClaim, affected_claims
 from amlas.case._library import (
     DEFAULT_LIBRARY,
@@ -23,11 +23,13 @@ from amlas.case._model import (
     STATUSES,
     ArtefactEntry,
     Case,
+    CitedReview,
     Module,
     Node,
     NodeType,
     Status,
 )
+from amlas.case._reviews import review_statuses
 from amlas.case._status import GateResult, gate, propagate
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "AffectedClaim",
     "ArtefactEntry",
     "Case",
+    "CitedReview",
     "GateResult",
     "Library",
     "LibraryError",
@@ -46,10 +49,12 @@ __all__ = [
     "Status",
     "affected_claims",
     "build_case",
+    "check_case_settings",
     "check_library",
     "document_targets",
     "gate",
     "load_library",
     "project_library",
     "propagate",
+    "review_statuses",
 ]

@@ -43,7 +43,9 @@ from typing import Any
 from amlas.case._bind import Binder, Item, fill, first_sentence, is_filled
 from amlas.case._library import EvidenceSelector, FieldsSpec, Library, PatternNode
 from amlas.case._model import Node, Status
+from amlas.case._reviews import ReviewJudge
 from amlas.case._status import worst
+from amlas.errors import ProblemError
 from amlas.evidence import (
     EvidenceRecord,
     EvidenceStore,
@@ -52,9 +54,9 @@ from amlas.evidence import (
     VerifierTrust,
 )
 from amlas.evidence import keys as record_keys
-from amlas.project import ARTEFACTS, Project
+from amlas.project import ARTEFACTS, ArgumentNode, Project
 from amlas.project.artefacts import ValidationResults, VerificationLog
-from amlas.verify import awaits_import, import_command
+from amlas.verify import PlannedCheck, awaits_import, import_command, plan
 
 __all__ = ["Assessor"]
 
@@ -79,6 +81,11 @@ class Assessor:
         self.trust = VerifierTrust(project)
         self.unsigned: dict[str, str] = {}  # digest -> why the verifier's signature fails
         self._damaged: dict[str, str] = {}
+        self.reviews = ReviewJudge(project, self.inputs)
+        self._planned: list[PlannedCheck] | None = None
+        self.judged: set[str] = set()
+        """Claims nothing in the pattern supports: the only nodes a recorded judgement can
+        develop (a judgement naming any other cannot affect it: G007)."""
         ml = project.ml_requirements
         # stage-5 key -> requirement, for requirements only imported evidence can support
         self.awaiting: dict[str, str] = {
@@ -129,27 +136,37 @@ class Assessor:
                     out.append(fill(selector.key, variables)[0])
                 return out
             return [fill(selector.key, self.binder.variables_for(binding))[0]]
-        if selector.data_category is not None:
-            return [
-                record_keys.data_rule_key(r.id, letter)
-                for r in self.binder.data_requirements(selector.data_category)
-                if r.rule is not None
-                for letter in r.datasets
-            ]
         return []
 
+    def planned(self) -> list[PlannedCheck]:
+        """Every check the project calls for, in every stage, as the verifier sees it."""
+        if self._planned is None:
+            try:
+                work = plan(self.project, role="verifier", stages=(3, 4, 5, 6), hashes=self.inputs)
+                self._planned = list(work.checks)
+            except ProblemError:  # a project the plan cannot read: only what is found counts
+                self._planned = []
+        return self._planned
+
     def found_keys(self, selector: EvidenceSelector) -> list[str]:
-        """Keys a prefix selector matches among the current records."""
+        """Keys a prefix selector covers: every check the plan calls for under the prefix
+        (one never run leaves the solution undeveloped: a set claim holds only when each
+        member does) and every current record under it."""
         if selector.prefix is None:
             return []
-        out = []
+        prefix, dataset = selector.prefix, selector.dataset
+        out = [
+            c.key
+            for c in self.planned()
+            if c.key.startswith(prefix) and (dataset is None or dataset in c.datasets)
+        ]
         for key in sorted(self.refs):
-            if not key.startswith(selector.prefix):
+            if not key.startswith(prefix) or key in out:
                 continue
-            if selector.dataset is not None:
+            if dataset is not None:
                 found = self.record(key)
-                dataset = found[1].dataset if found else None
-                if not dataset or selector.dataset not in dataset.split("+"):
+                recorded = found[1].dataset if found else None
+                if not recorded or dataset not in recorded.split("+"):
                     continue
             out.append(key)
         return out
@@ -162,9 +179,10 @@ class Assessor:
         recorded = self.binder.recorded(self.binder.settings.rationale, node.id, pattern.id)
         if recorded:
             return str(recorded)
+        reviews = self.reviews.of_node(node)
         spec = pattern.rationale
         if spec is None or spec.source == "case.rationale":
-            return None
+            return " ".join(r.summary for r in reviews) or None
         text = None
         if spec.source == "activities":
             requirement = binding.get("requirement")
@@ -179,7 +197,7 @@ class Assessor:
             text = self._field_text(spec.source)
         if text is None and spec.fallback is not None:
             text = self._field_text(spec.fallback)
-        return text
+        return text or " ".join(r.summary for r in reviews) or None
 
     def _field_text(self, source: str) -> str | None:
         letter, _, path = source.partition(".")
@@ -188,12 +206,21 @@ class Assessor:
 
     # -- leaves -------------------------------------------------------------------------------
 
-    def assess_all(self, nodes: dict[str, Node], library: Library) -> None:
+    def assess_all(
+        self,
+        nodes: dict[str, Node],
+        library: Library,
+        argument: Mapping[str, ArgumentNode] | None = None,
+    ) -> None:
         parents: dict[str, list[str]] = {}
         for node in nodes.values():
             for child in node.supported_by:
                 parents.setdefault(child, []).append(node.id)
+        argument = argument or {}
         for node in list(nodes.values()):
+            if node.id in argument:
+                self.project_node(nodes, node, argument[node.id], parents.get(node.id, []))
+                continue
             pattern = library.nodes[node.pattern_id]
             binding = {
                 name: Item(value, self._item(name, value)) for name, value in node.binding.items()
@@ -203,19 +230,83 @@ class Assessor:
             elif node.type == "assumption":
                 node.status, node.reason = "supported", "assumed: argued outside this case"
             elif node.type == "justification":
-                if node.rationale:
-                    node.status, node.reason = "supported", "rationale recorded"
-                else:
-                    node.status = "undeveloped"
-                    node.reason = "no rationale recorded (R24)"
+                self.justification(node)
             elif node.type == "solution":
                 self.solution(node, pattern, binding)
                 if node.status == "failed":
                     self.counter(nodes, node, parents.get(node.id, []))
-            elif node.type == "goal" and self.attached(node):
-                self.documented(nodes, node)
+            elif node.type == "goal":
+                if self.attached(node):
+                    self.documented(nodes, node)
+                self.reviewed_goal(nodes, node)
+                if not node.supported_by:
+                    self.undeveloped_claim(nodes, node, pattern)
             elif node.is_claim and not node.supported_by:
                 self.undeveloped_claim(nodes, node, pattern)
+
+    def project_node(
+        self, nodes: dict[str, Node], node: Node, entry: ArgumentNode, parents: list[str]
+    ) -> None:
+        """A node of amlas.yaml ``case.argument``: a solution holds by the records and
+        reviews it cites (every one), goals and strategies by what supports them; the
+        contexts, assumptions and justifications are what the project states."""
+        if node.type == "solution":
+            parts = self.evidence(node, [EvidenceSelector(key=k) for k in entry.evidence], {})
+            decided = self.reviews.decide(
+                [r for r in self.reviews.records if r.id in entry.reviews], node
+            )
+            if decided is not None:
+                parts.append(decided)
+            if not parts:
+                parts = [("undeveloped", "cites no evidence record and no review record")]
+            node.status = worst(s for s, _ in parts)
+            node.reason = "; ".join(r for s, r in parts if s == node.status)
+            if node.status == "failed":
+                self.counter(nodes, node, parents)
+        elif node.is_claim:
+            if not node.supported_by:
+                node.undeveloped = True
+                node.status, node.reason = "undeveloped", "nothing in case.argument supports it"
+        else:
+            node.status, node.reason = "supported", "stated in amlas.yaml case.argument"
+
+    def justification(self, node: Node) -> None:
+        """Supported when its rationale is recorded; a review naming it must also hold."""
+        status: Status = "supported" if node.rationale else "undeveloped"
+        reason = "rationale recorded" if node.rationale else "no rationale recorded (R24)"
+        decided = self.reviews.decide(self.reviews.of_node(node), node)
+        if decided is not None and (status == "supported" or decided[0] != "supported"):
+            status, reason = worst([status, decided[0]]), decided[1]
+        node.status, node.reason = status, reason
+
+    def reviewed_goal(self, nodes: dict[str, Node], goal: Node) -> None:
+        """A goal reviews name: a solution of its own cites them (and develops the goal if
+        the pattern leaves it undeveloped). A review only ever adds to what a goal rests
+        on, so it cannot lift a goal whose own evidence does not hold."""
+        reviews = self.reviews.of_node(goal)
+        if not reviews:
+            return
+        sid = f"Sn-rv-{goal.id}"
+        solution = Node(
+            id=sid,
+            pattern_id=f"Sn-rv-{goal.pattern_id}",
+            type="solution",
+            text="",
+            module=goal.module,
+            binding=dict(goal.binding),
+            artefacts=["RV"],
+        )
+        decided = self.reviews.decide(reviews, solution)
+        assert decided is not None
+        solution.status, solution.reason = decided
+        solution.text = "Review records [RV]: " + "; ".join(
+            f"{r.id} {r.title} ({r.date.isoformat()})" for r in reviews
+        )
+        solution.rationale = " ".join(r.summary for r in reviews)
+        nodes[sid] = solution
+        goal.supported_by.append(sid)
+        if solution.status == "failed":
+            self.counter(nodes, solution, [goal.id])
 
     def _item(self, name: str, item_id: str) -> Any:
         ml = self.project.ml_requirements
@@ -274,18 +365,7 @@ class Assessor:
                         ("undeveloped", f"no evidence record {selector.prefix}*{where} yet")
                     )
             if selector.data_category is not None:
-                category = selector.data_category
-                rules = self.binder.data_requirements(category)
-                for r in rules:
-                    if r.rule is None:
-                        node.notes.append(f"{r.id}: no machine check; judged by review in [Q]")
-                if not rules:
-                    gap = self.binder.category_gap(category)
-                    if gap:
-                        parts.append(("supported", f"no {category} requirement: gap argued in [L]"))
-                        node.rationale = gap
-                    else:
-                        parts.append(("undeveloped", f"[L] has no {category} requirement"))
+                parts += self.data_members(node, selector.data_category)
         verdicts: Counter[Status] = Counter()
         stated = 0  # records whose verdict is a document's statement
         missing: list[str] = []
@@ -340,6 +420,52 @@ class Assessor:
             )
         return parts
 
+    def data_members(self, node: Node, category: str) -> list[Part]:
+        """A data-requirement goal is over a set: each [L] requirement of the category
+        is a member, supported by its checks on every dataset it names (a rule) or by a
+        review that examined it (no rule); the solution names every member that is not
+        supported."""
+        members = self.binder.data_requirements(category)
+        if not members:
+            gap = self.binder.category_gap(category)
+            if gap:
+                node.rationale = gap
+                return [("supported", f"no {category} requirement: gap argued in [L]")]
+            return [("undeveloped", f"[L] has no {category} requirement")]
+        parts: list[Part] = []
+        for requirement in members:
+            if requirement.rule is not None:
+                selectors = [
+                    EvidenceSelector(key=record_keys.data_rule_key(requirement.id, letter))
+                    for letter in requirement.datasets
+                ]
+                own = self.evidence(node, selectors, {})
+                status = worst(s for s, _ in own)
+                reason = "; ".join(r for s, r in own if s == status)
+            else:
+                status, reason = self.reviewed_item(node, requirement.id, "no machine check")
+                if status == "supported":  # whose judgement it is, and on what conditions
+                    node.notes.append(f"{requirement.id}: {reason}")
+            parts.append((status, f"{requirement.id}: {reason}"))
+        bad = [p for p in parts if p[0] != "supported"]
+        if bad:
+            return bad
+        checked = sum(r.rule is not None for r in members)
+        return [
+            (
+                "supported",
+                f"all {len(members)} {category} requirements supported "
+                f"({checked} by their checks, {len(members) - checked} by review)",
+            )
+        ]
+
+    def reviewed_item(self, node: Node, item_id: str, why: str) -> Part:
+        """The status the reviews of an item give it (undeveloped when none examined it)."""
+        decided = self.reviews.decide(self.reviews.of_item(item_id), node)
+        if decided is None:
+            return "undeveloped", f"{why} and no review record [RV] examined it"
+        return decided
+
     def solution(self, node: Node, pattern: PatternNode, binding: Mapping[str, Item]) -> None:
         parts: list[Part] = []
         if pattern.document is not None:
@@ -349,8 +475,11 @@ class Assessor:
             parts += self.evidence(node, pattern.evidence, binding, stood_in=bool(attached))
         if attached:
             parts += self.evidence(node, [EvidenceSelector(key=k) for k in attached], {})
+        reviewed = self.reviews.decide(self.reviews.of_node(node), node)
+        if reviewed is not None:
+            parts.append(reviewed)
         if pattern.assess == "validation_results":
-            parts.append(self.validation_results())
+            parts.append(self.validation_results(node))
         elif pattern.assess == "verification_independence":
             parts += self.verification_independence(node, binding)
         if not parts:
@@ -415,6 +544,7 @@ class Assessor:
             self.counter(nodes, solution, [goal.id])
 
     def undeveloped_claim(self, nodes: dict[str, Node], node: Node, pattern: PatternNode) -> None:
+        self.judged.add(node.id)
         judgement = self.binder.recorded(self.binder.settings.judgements, node.id, node.pattern_id)
         developed: Part | None = None
         text = ""
@@ -467,25 +597,59 @@ class Assessor:
 
     # -- assessments that need code --------------------------------------------------------------
 
-    def validation_results(self) -> Part:
+    def validation_results(self, node: Node) -> Part:
+        """Every ML safety requirement validated (a set claim): by its latest [J] record
+        or by the latest review record [RV] that examined it, whichever is later (the
+        worst of those of the same date). Reviews also go stale when the requirement
+        changed after them; [J] records carry no hash and cannot."""
         results = self.project.get("J", ValidationResults)
         ml = self.project.ml_requirements
-        if results is None:
+        if results is None and not self.reviews.records:
             return "undeveloped", "the project has no valid [J]"
-        latest: dict[str, str] = {}
-        for record in sorted(results.records, key=lambda r: r.date):
+        outcome_status: dict[str, Status] = {
+            "accepted": "supported",
+            "accepted_with_changes": "supported",
+            "rejected": "failed",
+            "pending": "undeveloped",
+        }
+        by_requirement: dict[str, list[tuple[Any, Status, str]]] = {}
+        for record in results.records if results is not None else []:
             for rid in record.requirements:
-                latest[rid] = record.outcome
-        outcomes: dict[str, list[str]] = {}
+                by_requirement.setdefault(rid, []).append(
+                    (
+                        record.date,
+                        outcome_status[record.outcome],
+                        f"[J] {record.id} {record.outcome}",
+                    )
+                )
+        members: dict[Status, list[str]] = {}
         for requirement in ml.requirements if ml is not None else []:
-            outcome = latest.get(requirement.id, "not validated")
-            outcomes.setdefault(outcome, []).append(requirement.id)
-        if "rejected" in outcomes:
-            return "failed", "validation rejected " + ", ".join(outcomes["rejected"])
-        open_items = outcomes.get("pending", []) + outcomes.get("not validated", [])
-        if open_items:
-            return "undeveloped", "validation pending or not recorded: " + ", ".join(open_items)
-        return "supported", "every ML safety requirement validated in [J]"
+            entries = list(by_requirement.get(requirement.id, []))
+            reviews = self.reviews.of_item(requirement.id)
+            for review in reviews:
+                status, reason = self.reviews.status(review)
+                entries.append((review.date, status, reason))
+            if reviews:
+                self.reviews.decide(reviews, node)  # cite them
+            if not entries:
+                members.setdefault("undeveloped", []).append(f"{requirement.id} (not validated)")
+                continue
+            latest = max(e[0] for e in entries)
+            today = [e for e in entries if e[0] == latest]
+            status = worst(e[1] for e in today)
+            if status != "supported":
+                said = "; ".join(e[2] for e in today if e[1] == status)
+                members.setdefault(status, []).append(f"{requirement.id} ({said})")
+        if not members:
+            return "supported", "every ML safety requirement validated ([J] or [RV])"
+        status = worst(members)
+        words = {
+            "failed": "validation rejected",
+            "stale": "changed since validated",
+            "inconclusive": "validation open",
+            "undeveloped": "validation pending or not recorded",
+        }
+        return status, f"{words[status]}: " + ", ".join(members[status])
 
     def verification_independence(self, node: Node, binding: Mapping[str, Item]) -> list[Part]:
         log = self.project.get("AA", VerificationLog)

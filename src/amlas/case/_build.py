@@ -15,20 +15,58 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from amlas.case._assess import Assessor
 from amlas.case._bind import Binder, Item, fill, first_sentence
-from amlas.case._library import Library, Link, PatternNode, project_library
-from amlas.case._model import ArtefactEntry, Case, Module, Node
+from amlas.case._library import Library, LibraryError, Link, PatternNode, project_library
+from amlas.case._model import ArtefactEntry, Case, CitedReview, Module, Node
 from amlas.case._status import propagate
 from amlas.diagnostics import Diagnostics, Location, did_you_mean
 from amlas.evidence import EvidenceStore, StoreLike, open_evidence_detail, using_store
-from amlas.project import Project, build_trace, check_project
+from amlas.project import ArgumentNode, Project, build_trace, check_project
+from amlas.project.artefacts import ReviewRecords
 from amlas.sealing import VerifierKey
 
-__all__ = ["build_case", "document_targets"]
+__all__ = ["build_case", "check_case_settings", "document_targets"]
 
 Binding = dict[str, Item]
+
+# a project node's ID prefix by type, as gsn2x reads types from IDs (../shared/GSN2X.md 4.2)
+_PREFIXES = {
+    "goal": "G",
+    "strategy": "S",
+    "solution": "Sn",
+    "context": "C",
+    "assumption": "A",
+    "justification": "J",
+}
+_NOT_PREFIXES: dict[str, tuple[str, ...]] = {
+    "goal": (),
+    "strategy": ("Sn",),
+    "solution": (),
+    "context": ("CG", "CSn"),
+    "assumption": (),
+    "justification": (),
+}
+
+# placeholder variable (before the dot) -> the artefacts it is read from
+_PLACEHOLDER_SOURCES: dict[str, set[str]] = {
+    "environment": {"B"},
+    "system": {"C"},
+    "component_description": {"D"},
+    "constraints": {"D"},
+    "allocated": {"E"},
+    "ml_requirements": {"H"},
+    "requirement": {"H"},
+    "data_requirements": {"L"},
+    "datasets": {"N", "O", "P"},
+    "model": {"V"},
+    "scenarios": {"EE"},
+    "simulator": {"EE"},
+    "erroneous": {"DD"},
+    "rationale": set(),
+}
 
 
 def _suffix(binding: Mapping[str, Item]) -> str:
@@ -45,6 +83,8 @@ class _Builder:
         self.diagnostics = Diagnostics()
         # (pattern id, kind of problem, detail) -> instance ids: one diagnostic per group
         self.problems: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+        self.argument: dict[str, ArgumentNode] = {}
+        """The project's own nodes (amlas.yaml case.argument) that joined the case."""
 
     # -- instantiation ---------------------------------------------------------------------------
 
@@ -108,11 +148,216 @@ class _Builder:
             )
         return [self.instantiate(link.id, {**binding, link.as_: item}) for item in items]
 
+    # -- the project's own argument ---------------------------------------------------------------
+
+    def extend(self) -> None:
+        """Add the nodes of amlas.yaml ``case.argument`` under the pattern nodes they name.
+        Every problem is G009 (an error: a node that cannot be placed would be silently
+        missing from the case)."""
+        entries = self.project.manifest.case.argument
+        if not entries:
+            return
+        source = self.project.manifest_source
+
+        def at(i: int, field: str | None = None) -> Location:
+            path: tuple[str | int, ...] = ("case", "argument", i) + ((field,) if field else ())
+            return source.locate(path) if source is not None else Location("amlas.yaml")
+
+        def problem(i: int, field: str | None, message: str, hint: str | None = None) -> None:
+            self.diagnostics.add("G009", message, at(i, field), hint=hint)
+
+        own: dict[str, tuple[int, ArgumentNode]] = {}
+        for i, entry in enumerate(entries):
+            if entry.id in self.nodes or entry.id in own:
+                problem(i, "id", f"case.argument node {entry.id!r} is already a node of the case")
+                continue
+            own[entry.id] = (i, entry)
+        reviews = self.project.get("RV", ReviewRecords)
+        review_ids = {r.id for r in reviews.reviews} if reviews is not None else set()
+        claims = ("goal", "strategy")
+        for node_id, (i, entry) in list(own.items()):
+            prefix = _PREFIXES[entry.type]
+            if not node_id.startswith(prefix) or node_id.startswith(_NOT_PREFIXES[entry.type]):
+                problem(
+                    i,
+                    "id",
+                    f"case.argument node {node_id!r} is a {entry.type}: its ID starts with "
+                    f"{prefix!r} (GSN and gsn2x read a node's type from its ID)",
+                )
+                del own[node_id]
+        for node_id, (i, entry) in own.items():
+            self.argument[node_id] = entry
+            self.nodes[node_id] = Node(
+                id=node_id,
+                pattern_id=node_id,
+                type=entry.type,
+                text=entry.text,
+                module="",
+                extension=True,
+                notes=["project-specific argument (amlas.yaml case.argument)"],
+                rationale=entry.text if entry.type == "justification" else None,
+            )
+            if entry.type != "solution" and (entry.evidence or entry.reviews):
+                problem(
+                    i,
+                    "evidence",
+                    f"{node_id} is a {entry.type}: only a solution cites evidence or reviews",
+                )
+            if entry.type not in claims and entry.supported_by:
+                problem(
+                    i,
+                    "supported_by",
+                    f"{node_id} is a {entry.type}: only goals and strategies are supported "
+                    "by other nodes",
+                )
+            for review in entry.reviews:
+                if review not in review_ids:
+                    problem(
+                        i,
+                        "reviews",
+                        f"{node_id} cites review {review!r}, which [RV] does not hold",
+                        hint=_closest(review, sorted(review_ids)),
+                    )
+        # links, once every node exists
+        for node_id, (i, entry) in own.items():
+            node = self.nodes[node_id]
+            for relation, targets in (
+                ("supported_by", entry.supported_by),
+                ("context", entry.context),
+            ):
+                for target in targets:
+                    if target not in own:
+                        problem(
+                            i,
+                            relation,
+                            f"{node_id} links to {target!r}, which is no node of case.argument",
+                            hint=_closest(target, sorted(own)),
+                        )
+                        continue
+                    kind = own[target][1].type
+                    if relation == "supported_by" and kind not in ("goal", "strategy", "solution"):
+                        problem(
+                            i,
+                            relation,
+                            f"{node_id} is supported by {target}, a {kind}: "
+                            "list it under 'context'",
+                        )
+                    elif relation == "context" and kind not in (
+                        "context",
+                        "assumption",
+                        "justification",
+                    ):
+                        problem(
+                            i,
+                            relation,
+                            f"{node_id} has {target}, a {kind}, as context: "
+                            "list it under 'supported_by'",
+                        )
+                    else:
+                        (
+                            node.supported_by if relation == "supported_by" else node.in_context_of
+                        ).append(target)
+            if entry.under is None:
+                continue
+            parent = self.nodes.get(entry.under)
+            if parent is None or parent.id in own:
+                problem(
+                    i,
+                    "under",
+                    f"{node_id} goes under {entry.under!r}, which is no node of the patterns' case",
+                    hint=_closest(entry.under, sorted(n for n in self.nodes if n not in own)),
+                )
+                continue
+            if not parent.is_claim:
+                problem(
+                    i,
+                    "under",
+                    f"{node_id} goes under {entry.under}, a {parent.type}: project nodes "
+                    "attach to a goal or a strategy",
+                )
+                continue
+            if entry.type in ("goal", "strategy", "solution"):
+                parent.supported_by.append(node_id)
+            else:
+                parent.in_context_of.append(node_id)
+        # every project node is reached from the patterns' case, and modules follow
+        reached: set[str] = set()
+        for node_id, (_, entry) in own.items():
+            if entry.under is None or entry.under not in self.nodes or entry.under in own:
+                continue
+            stack = [node_id]
+            module = self.nodes[entry.under].module
+            while stack:
+                current = stack.pop()
+                if current in reached:
+                    continue
+                reached.add(current)
+                self.nodes[current].module = module
+                stack.extend(
+                    x
+                    for x in (*self.nodes[current].supported_by, *self.nodes[current].in_context_of)
+                    if x in own
+                )
+        for node_id, (i, _) in own.items():
+            if node_id not in reached:
+                problem(
+                    i,
+                    "under",
+                    f"{node_id} is reached from no node of the case: give it 'under', or "
+                    "list it in another project node's 'supported_by' or 'context'",
+                )
+                self.nodes.pop(node_id, None)
+                self.argument.pop(node_id, None)
+                for other in self.nodes.values():
+                    for links in (other.supported_by, other.in_context_of):
+                        if node_id in links:
+                            links.remove(node_id)
+
     # -- diagnostics -----------------------------------------------------------------------------
 
+    def broken(self) -> list[str]:
+        """Artefacts whose file is there but did not load (their errors are reported)."""
+        return [
+            letter
+            for letter, relative in self.project.files.items()
+            if letter not in self.project.artefacts and (self.project.root / relative).is_file()
+        ]
+
+    def _rests_on_broken(self, pattern_id: str, kind: str, detail: str, broken: set[str]) -> bool:
+        """Whether an instantiation problem may only be the shadow of an artefact that did
+        not load (and so could contradict the files)."""
+        if not broken:
+            return False
+        pattern = self.library.nodes[pattern_id]
+        letters = set(pattern.artefacts)
+        if kind in ("multiplicity", "choice"):
+            letters |= {"H", "AA"}
+        elif kind == "placeholder":
+            letters |= _PLACEHOLDER_SOURCES.get(detail.split(".")[0], set())
+        elif kind == "rationale" and pattern.rationale is not None:
+            letters.add(pattern.rationale.source.partition(".")[0])
+            if pattern.rationale.source == "activities":
+                letters.add("AA")
+        return bool(letters & broken)
+
     def report(self) -> None:
-        manifest = Location("amlas.yaml")
+        broken = self.broken()
+        for letter in broken:
+            self.diagnostics.add(
+                "G008",
+                f"[{letter}] did not load (its errors are listed with its file): the case is "
+                f"built without it, every claim resting on it is undeveloped, and warnings "
+                "about what it would have filled in are withheld until it loads",
+                self.project.locate(letter),
+            )
         for (pattern_id, kind, detail), ids in sorted(self.problems.items()):
+            if self._rests_on_broken(pattern_id, kind, detail, set(broken)):
+                for node_id in ids:
+                    if node_id in self.nodes:
+                        self.nodes[node_id].notes.append(
+                            "incomplete: " + ", ".join(f"[{x}]" for x in broken) + " did not load"
+                        )
+                continue
             shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
             where, hint = self._where(pattern_id, kind, detail)
             if kind == "placeholder":
@@ -146,22 +391,87 @@ class _Builder:
                     where,
                     hint=hint,
                 )
-        for table in ("rationale", "judgements"):
-            recorded = getattr(self.project.manifest.case, table)
-            patterns = {n.pattern_id for n in self.nodes.values()}
-            for key in recorded:
-                if any(ch in key for ch in "*?["):
-                    if any(fnmatch.fnmatchcase(i, key) for i in self.nodes):
-                        continue
-                elif key in self.nodes or key in patterns:
-                    continue
-                source = self.project.manifest_source
-                at = source.locate(("case", table, key), key=True) if source else manifest
+        self.settings_named()
+
+    def _matching(self, key: str) -> list[Node]:
+        if any(ch in key for ch in "*?["):
+            return [n for i, n in self.nodes.items() if fnmatch.fnmatchcase(i, key)]
+        return [n for n in self.nodes.values() if key in (n.id, n.pattern_id)]
+
+    def settings_named(self) -> None:
+        """Every node a case setting or a review names exists, and is one the setting can
+        affect: never ignored in silence (G005, G007)."""
+        patterns = sorted({n.pattern_id for n in self.nodes.values()} | set(self.nodes))
+        source = self.project.manifest_source
+        case = self.project.manifest.case
+        judged = self.assessor.judged
+        named: list[tuple[str, str, tuple[str | int, ...], str, Any]] = [
+            *(
+                ("rationale", key, ("case", "rationale", key), "manifest", None)
+                for key in case.rationale
+            ),
+            *(
+                ("judgements", key, ("case", "judgements", key), "manifest", None)
+                for key in case.judgements
+            ),
+            *(
+                (table, a.node, ("case", table, i, "node"), "manifest", None)
+                for table in ("allow_undeveloped", "allow_inconclusive")
+                for i, a in enumerate(getattr(case, table))
+            ),
+        ]
+        reviews = self.project.get("RV", ReviewRecords)
+        for i, review in enumerate(reviews.reviews if reviews is not None else []):
+            for j, key in enumerate(review.nodes):
+                named.append(("review", key, ("reviews", i, "nodes", j), "RV", review.id))
+        for table, key, path, file, review in named:
+            if file == "manifest":
+                on_key = table in ("rationale", "judgements")
+                at = source.locate(path, key=on_key) if source else Location("amlas.yaml")
+                what = f"case.{table}"
+            else:
+                at = self.project.locate("RV", path)
+                what = f"review {review}"
+            matched = self._matching(key)
+            if not matched:
                 self.diagnostics.add(
                     "G005",
-                    f"case.{table} names {key!r}, which is no node of this safety case",
+                    f"{what} names {key!r}, which is no node of this safety case",
                     at,
-                    hint=_closest(key, sorted(patterns | set(self.nodes))),
+                    hint=_closest(key, patterns),
+                )
+                continue
+            problem = None
+            if table == "rationale" and not any(n.type == "justification" for n in matched):
+                problem = (
+                    f"case.rationale names {key!r}, a {matched[0].type}: a recorded rationale "
+                    "is the text of a justification (J...), so it affects nothing here"
+                )
+            elif table == "judgements" and not any(n.id in judged for n in matched):
+                node = matched[0]
+                problem = (
+                    f"case.judgements names {key!r}, whose status comes from what supports it "
+                    f"({', '.join(node.supported_by[:3]) or 'its evidence'}): a judgement "
+                    "develops only a goal the pattern leaves undeveloped, so it is not used"
+                )
+            elif table == "review" and not any(
+                n.type in ("goal", "solution", "justification") for n in matched
+            ):
+                problem = (
+                    f"review {review} names {key!r}, a {matched[0].type}: a review supports "
+                    "a goal, a solution or a justification, so it affects nothing here"
+                )
+            if problem is not None:
+                self.diagnostics.add(
+                    "G007",
+                    problem,
+                    at,
+                    hint="remove it, or name the node it is meant for"
+                    + (
+                        " (judgements: goals such as G5.6, G5.8, G6.5, G6.7, G6.8, G6.9)"
+                        if table == "judgements"
+                        else ""
+                    ),
                 )
 
     def _where(self, pattern_id: str, kind: str, detail: str) -> tuple[Location, str | None]:
@@ -289,7 +599,8 @@ def build_case(
     with using_store(store or project.manifest.evidence, root=project.root) as evidence:
         builder = _Builder(project, patterns, evidence)
         builder.instantiate(patterns.root, {})
-        builder.assessor.assess_all(builder.nodes, patterns)
+        builder.extend()
+        builder.assessor.assess_all(builder.nodes, patterns, builder.argument)
     builder.report()
     nodes = _ordered(builder.nodes, patterns)
     propagate(nodes)
@@ -316,7 +627,42 @@ def build_case(
         stale_inputs=builder.assessor.stale_inputs,
     )
     case.artefacts = builder.artefact_index(case)
+    judge = builder.assessor.reviews
+    case.reviews = {
+        review.id: CitedReview(review, *judge.status(review))
+        for review in judge.records
+        if review.id in judge.used
+    }
     return case
+
+
+def check_case_settings(project: Project, diagnostics: Diagnostics) -> None:
+    """G005 and G007 for the case settings of amlas.yaml and the nodes review records
+    name, found from the pattern instantiation alone (no evidence), so that `amlas check`
+    reports in one pass what `amlas case` would refuse. A library that does not load is
+    :func:`~amlas.case.check_library`'s to report."""
+    try:
+        patterns = project_library(project)
+    except LibraryError:
+        return
+    builder = _Builder(project, patterns, None)
+    builder.instantiate(patterns.root, {})
+    builder.extend()
+    reviews = project.get("RV", ReviewRecords)
+    # a goal a review names gets a solution of its own: no judgement develops it then
+    reviewed = {
+        node.id
+        for review in (reviews.reviews if reviews is not None else [])
+        for key in review.nodes
+        for node in builder._matching(key)
+    }
+    builder.assessor.judged = {
+        node.id
+        for node in builder.nodes.values()
+        if node.is_claim and not node.supported_by and node.id not in reviewed
+    }
+    builder.settings_named()
+    diagnostics.extend(builder.diagnostics)
 
 
 def document_targets(case: Case) -> dict[str, int]:

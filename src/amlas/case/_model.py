@@ -15,12 +15,14 @@ from typing import Any, Final, Literal
 from amlas.diagnostics import Diagnostics
 from amlas.evidence import EvidenceRecord, detail_status
 from amlas.project import TraceMatrix
+from amlas.project.artefacts import ReviewRecord
 
 __all__ = [
     "NODE_TYPES",
     "STATUSES",
     "ArtefactEntry",
     "Case",
+    "CitedReview",
     "Module",
     "Node",
     "NodeType",
@@ -83,6 +85,8 @@ class Node:
     """Letters of the AMLAS artefacts the node points at, e.g. ['H'] or ['N', 'O', 'P']."""
     evidence: list[str] = field(default_factory=list)
     """Digests of the evidence records this solution cites."""
+    reviews: list[str] = field(default_factory=list)
+    """IDs of the review records [RV] this node cites (``Case.reviews``)."""
     backed_by: str | None = None
     """A context backed by another module's argument (C2.2 by G3.1, C2.3 by G4.1)."""
     challenges: str | None = None
@@ -120,6 +124,7 @@ class Node:
             "undeveloped": self.undeveloped,
             "artefacts": list(self.artefacts),
             "evidence": list(self.evidence),
+            "reviews": list(self.reviews),
             "backed_by": self.backed_by,
             "challenges": self.challenges,
             "defeated": self.defeated,
@@ -162,6 +167,22 @@ class ArtefactEntry:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class CitedReview:
+    """A review record [RV] the case cites, and the status it gives what it examined."""
+
+    record: ReviewRecord
+    status: Status
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.record.model_dump(mode="json"),
+            "status": self.status,
+            "reason": self.reason,
+        }
+
+
 @dataclass
 class Case:
     """The whole safety case for one ML component."""
@@ -183,6 +204,8 @@ class Case:
     unchosen choices, missing rationale."""
     stale_inputs: dict[str, list[str]] = field(default_factory=dict)
     """Record digest -> the inputs whose hash no longer matches the project."""
+    reviews: dict[str, CitedReview] = field(default_factory=dict)
+    """Every review record [RV] a node cites, by ID, with the status it gives."""
 
     @property
     def top(self) -> Node:
@@ -283,6 +306,7 @@ class Case:
             },
             "sealed_detail": self.sealed_detail(),
             "stale_inputs": {k: list(v) for k, v in sorted(self.stale_inputs.items())},
+            "reviews": {rid: review.to_dict() for rid, review in sorted(self.reviews.items())},
             "artefacts": [
                 {
                     "letter": a.letter,

@@ -17,7 +17,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from amlas._version import __version__
-from amlas.case import STATUSES, Case, build_case, check_library, gate
+from amlas.case import STATUSES, Case, build_case, check_case_settings, check_library, gate
 from amlas.cli._common import (
     EXIT_ERRORS,
     EXIT_INTERNAL,
@@ -35,6 +35,7 @@ from amlas.cli._monitor import monitor
 from amlas.cli._output import echo
 from amlas.cli._plugins import plugins
 from amlas.cli._predictions import predictions
+from amlas.cli._review import review
 from amlas.diagnostics import (
     CODES,
     Severity,
@@ -139,6 +140,7 @@ def check(directory: str, fmt: str, strict: bool) -> None:
     # who produced the evidence: every signature, checked with the declared public key
     check_signatures(result.project, diagnostics)
     check_library(result.project, diagnostics)  # what `amlas case` would refuse
+    check_case_settings(result.project, diagnostics)  # settings that would be ignored
     diagnostics.items = diagnostics.sorted()
     if fmt == "json":
         click.echo(diagnostics.to_json(directory))
@@ -849,3 +851,4 @@ cli.add_command(impact)
 cli.add_command(plugins)
 cli.add_command(predictions)
 cli.add_command(evidence)
+cli.add_command(review)

@@ -249,6 +249,20 @@ _TABLE: tuple[Code, ...] = (
         "An [H] item says `data_related: false` but [L] items trace to it; one of the two is "
         "stale.",
     ),
+    Code(
+        "X015",
+        "error",
+        "review names an unknown item",
+        "A review record [RV] lists under `items` an ID that no artefact defines (or another "
+        "review record). The review could not be tied to what it examined.",
+    ),
+    Code(
+        "X016",
+        "error",
+        "reviewed document missing",
+        "A review record [RV] lists under `documents` a path that is no file inside the "
+        "project, so its hash cannot be checked.",
+    ),
     # -- Q: requirement quality ----------------------------------------------------------------
     Code(
         "Q001",
@@ -666,6 +680,15 @@ _TABLE: tuple[Code, ...] = (
         "is decided at is unknown.",
         "R4",
     ),
+    Code(
+        "Q024",
+        "warning",
+        "review not pinned",
+        "A review record [RV] has reviewed items or documents whose `sha256` is still "
+        "`pending`. A review supports a claim only while what it examined is unchanged, "
+        "which needs the hashes at the time of the review: `amlas review pin DIR ID` writes "
+        "them. Until then the review supports nothing.",
+    ),
     # -- G: the safety case (pattern instantiation) -------------------------------------------
     Code(
         "G001",
@@ -718,6 +741,37 @@ _TABLE: tuple[Code, ...] = (
         "project) cannot be read, or is not well formed: a link to an unknown node, an "
         "unknown vocabulary name, or `supported_by` links that form a cycle. `amlas case` "
         "refuses it; the message names the file, the node and the value.",
+    ),
+    Code(
+        "G007",
+        "error",
+        "case setting or review cannot affect the node it names",
+        "A `case.judgements` entry names a goal whose status comes from what supports it "
+        "(evidence, sub-goals): judgements develop only goals the pattern leaves "
+        "undeveloped. A `case.rationale` entry names a node that is no justification. A "
+        "review record [RV] names a context, strategy or assumption. Each would be ignored, "
+        "and a reader of the files would believe it counted: amlas refuses it instead.",
+        "R22",
+    ),
+    Code(
+        "G008",
+        "warning",
+        "artefact did not load: the case is incomplete",
+        "An artefact file exists but did not load (its own errors say why). The case is "
+        "built without it: every claim resting on it is undeveloped, and the instantiation "
+        "warnings it would have answered (an empty multiplicity, an unfilled placeholder) "
+        "are withheld so that none contradicts the files.",
+    ),
+    Code(
+        "G009",
+        "error",
+        "project argument node cannot be placed",
+        "A node of `case.argument` in amlas.yaml repeats an ID of the case, attaches "
+        "`under` a node the case does not hold (or one that is no goal or strategy), links "
+        "to a project node that does not exist or of the wrong type (a context under "
+        "`supported_by`), cites evidence or reviews while not a solution, cites a review "
+        "[RV] does not hold, or is reached from no node of the case. It would be missing "
+        "from the case, or misplaced: amlas refuses it.",
     ),
     # -- R: problems found while running ------------------------------------------------------
     Code(
@@ -1014,6 +1068,15 @@ _TABLE: tuple[Code, ...] = (
         "A requirement's `precondition` compares a column with a value it cannot be "
         "compared with: a number (`lt`, `le`, `gt`, `ge`) with a column of text, or a "
         "category that is no number with a column of numbers.",
+    ),
+    Code(
+        "R100",
+        "error",
+        "review cannot be pinned",
+        "`amlas review pin DIR ID`: the project has no review records [RV] that load, none "
+        "with that ID, or the review names an item or document that does not exist now (so "
+        "there is nothing to pin it to), or its `sha256` is written in a form the pin "
+        "cannot replace in place. Nothing is written.",
     ),
 )
 

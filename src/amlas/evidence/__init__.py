@@ -27,6 +27,9 @@ current (move the refs) only when the run commits, so an interrupted run never l
 half-updated store, and a record whose content no longer matches its digest is reported
 (``get`` raises :class:`CorruptRecord`, ``verify`` lists it), never used.
 
+A review record [RV] is pinned by :func:`pin_review` (``amlas review pin``): the hash of
+everything it examined goes into the review, so that a later change makes it stale.
+
 A result produced outside amlas (a frame time measured on the target, a simulator
 campaign, a test report) comes in through ``amlas evidence import`` as a record of
 ``origin: external`` with its :class:`Provenance`; counts are judged by amlas itself,
@@ -74,6 +77,7 @@ from amlas.evidence._record import (
     SealedDetail,
     Tool,
 )
+from amlas.evidence._reviews import Pin, pin_review
 from amlas.evidence._signature import (
     VerifierTrust,
     check_signatures,
@@ -103,6 +107,7 @@ __all__ = [
     "ImportedData",
     "ImportedDocument",
     "MemoryStore",
+    "Pin",
     "ProjectInputs",
     "Provenance",
     "RecordNotFound",
@@ -132,6 +137,7 @@ __all__ = [
     "open_evidence_detail",
     "open_sealed",
     "open_store",
+    "pin_review",
     "record_use",
     "seal_companion",
     "seal_dataset",

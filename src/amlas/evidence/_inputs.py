@@ -17,6 +17,8 @@ Input names and what they hash:
 * ``predictions:X``: the file of predictions [V] declares for [X] (made outside amlas).
   Both, when sealed with [X], by the plaintext hash their sealed header carries.
 * ``requirement:ID``: the canonical JSON of the [H] or [L] item.
+* ``item:ID``: the canonical JSON of any item with an ID (what a review record [RV]
+  pins: ``amlas review pin`` writes it, the case compares it).
 * ``environment``: the canonical JSON of [B].
 * ``access_log:X``: an entry of [X]'s access log; current while the log still holds it.
 * ``file:PATH``: a project file a check reads besides its dataset (the audit file of a
@@ -40,7 +42,7 @@ from pydantic import BaseModel
 from amlas.evidence._companions import sealed_companion_hash
 from amlas.evidence._record import EvidenceRecord
 from amlas.hashing import sha256_file
-from amlas.project import Project
+from amlas.project import Definition, Project
 from amlas.sealing import AccessLog, SealError, read_header
 
 __all__ = [
@@ -100,6 +102,7 @@ class ProjectInputs:
         self._cache: dict[str, str | None] = {}
         self._logs: dict[str, set[str] | None] = {}
         self._items: dict[str, BaseModel] | None = None
+        self._definitions: dict[str, Definition] | None = None
 
     def _items_by_id(self) -> dict[str, BaseModel]:
         if self._items is None:
@@ -110,6 +113,11 @@ class ProjectInputs:
                 items.update({r.id: r for r in self.project.data_requirements.requirements})
             self._items = items
         return self._items
+
+    def _index(self) -> dict[str, Definition]:
+        if self._definitions is None:
+            self._definitions = self.project.index()
+        return self._definitions
 
     def _compute(self, name: str) -> str | None:
         kind, _, arg = name.partition(":")
@@ -161,6 +169,9 @@ class ProjectInputs:
         if kind == "requirement":
             item = self._items_by_id().get(arg)
             return canonical_hash(item) if item is not None else None
+        if kind == "item":  # any item with an ID, e.g. one a review examined
+            definition = self._index().get(arg)
+            return canonical_hash(definition.item) if definition is not None else None
         if kind == "environment":
             return canonical_hash(project.environment)
         if kind == "defaults" and arg == "confidence":

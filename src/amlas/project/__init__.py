@@ -10,7 +10,7 @@ from amlas.project._check import check_project
 from amlas.project._content import ContentProblem, content_problems, label_classes
 from amlas.project._document import ReadDocument, read_document
 from amlas.project._loader import LoadResult, load_project
-from amlas.project._manifest import MANIFEST_FILE, Manifest
+from amlas.project._manifest import MANIFEST_FILE, ArgumentNode, Manifest
 from amlas.project._paths import path_problem
 from amlas.project._project import Definition, Project, Reference
 from amlas.project._reference import render_reference
@@ -27,6 +27,7 @@ __all__ = [
     "EXAMPLES",
     "MANIFEST_FILE",
     "METRICS",
+    "ArgumentNode",
     "ArtefactSpec",
     "ContentProblem",
     "Definition",

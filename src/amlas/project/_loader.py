@@ -83,7 +83,7 @@ def load_project(root: str | Path) -> LoadResult:
                     Location(relative),
                     hint=f"'amlas init' writes a template; stage {spec.stage} needs it",
                 )
-            else:
+            elif spec.announced:
                 diagnostics.add(
                     "F002",
                     f"[{letter}] {spec.title} ({relative!r}) is not written yet; the stage "

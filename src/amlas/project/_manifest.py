@@ -14,6 +14,7 @@ from amlas.sealing import check_public_key
 __all__ = [
     "MANIFEST_FILE",
     "Allowance",
+    "ArgumentNode",
     "CaseSettings",
     "Defaults",
     "Judgement",
@@ -24,7 +25,25 @@ MANIFEST_FILE = "amlas.yaml"
 FORMAT_VERSION = 1
 
 Letter = Literal[
-    "A", "B", "C", "D", "E", "H", "J", "L", "M", "N", "O", "P", "Q", "U", "V", "AA", "DD", "EE"
+    "A",
+    "B",
+    "C",
+    "D",
+    "E",
+    "H",
+    "J",
+    "L",
+    "M",
+    "N",
+    "O",
+    "P",
+    "Q",
+    "U",
+    "V",
+    "AA",
+    "DD",
+    "EE",
+    "RV",
 ]
 """The user-written artefacts (``ARTEFACTS`` keys)."""
 
@@ -55,6 +74,33 @@ class Allowance(Item):
     """Why the safety case may stand without it for now (reviewed by the assessor)."""
 
 
+class ArgumentNode(Item):
+    """A node of the project's own argument, added under a node of the AMLAS patterns
+    (e.g. a requirement-specific goal argued by an architectural measure). It is marked
+    as an extension in every output and holds only as its support does."""
+
+    id: NodePattern
+    """Unique in the case, e.g. 'G-CAGE-1' (not a pattern node's ID)."""
+    type: Literal["goal", "strategy", "solution", "context", "assumption", "justification"]
+    text: Text
+    """The claim, strategy, solution, context, assumption or justification in words."""
+    under: NodePattern | None = None
+    """Where it attaches: the ID of an instantiated node of the case (e.g. 'G2.4.MLR-3')
+    that this node supports (goals, strategies, solutions) or is context of (contexts,
+    assumptions, justifications). Omitted for a node reached from another project node."""
+    supported_by: list[NodePattern] = Field(default_factory=list)
+    """IDs of project nodes that support this one."""
+    context: list[NodePattern] = Field(default_factory=list)
+    """IDs of project contexts, assumptions or justifications of this one."""
+    evidence: list[Annotated[str, Field(pattern=r"^[a-z0-9][A-Za-z0-9_./\-]*$")]] = Field(
+        default_factory=list
+    )
+    """Solutions: evidence record keys it cites (e.g. 'stage5/MLR-10/P'); each must exist
+    and pass."""
+    reviews: list[str] = Field(default_factory=list)
+    """Solutions: IDs of review records [RV] it cites; the latest decides, as elsewhere."""
+
+
 class CaseSettings(Item):
     """How the safety case is instantiated and gated (``amlas case``, ``amlas gate``)."""
 
@@ -70,6 +116,9 @@ class CaseSettings(Item):
     """Undeveloped nodes ``amlas gate`` accepts, each with its reason."""
     allow_inconclusive: list[Allowance] = Field(default_factory=list)
     """Inconclusive nodes ``amlas gate`` accepts, each with its reason."""
+    argument: list[ArgumentNode] = Field(default_factory=list)
+    """The project's own argument: goals, strategies, solutions (and their contexts)
+    added under nodes of the patterns, citing evidence or reviews like any other node."""
 
 
 class Defaults(Item):

@@ -12,6 +12,8 @@ Mapping decisions:
 * ``status``, ``pattern`` and ``evidence`` (the cited records' SHA-256 digests) are
   additional layers (``gsn2x -l status``), and ``classes`` carries ``status-<status>``.
 * Counter-solutions carry ``challenges`` and the goal they challenge ``defeated: true``.
+* Nodes that are not AMLAS v1.1's (the library's extensions, the project's own argument
+  of ``case.argument``) carry the class ``extension``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def _element(node: Node, case: Case, backed: dict[str, list[str]]) -> dict[str, 
         out["challenges"] = node.challenges
     if node.defeated:
         out["defeated"] = True
-    out["classes"] = [f"status-{node.status}"]
+    out["classes"] = [f"status-{node.status}"] + (["extension"] if node.extension else [])
     out["status"] = node.status
     out["pattern"] = node.pattern_id
     if node.evidence:

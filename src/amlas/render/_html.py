@@ -278,6 +278,7 @@ def _data(case: Case, views: list[dict[str, Any]]) -> dict[str, Any]:
             "undeveloped": node.undeveloped,
             "artefacts": node.artefacts,
             "evidence": [index.get(d, d) for d in node.evidence],
+            "reviews": node.reviews,
             "backed_by": node.backed_by,
             "challenges": node.challenges,
             "defeated": node.defeated,
@@ -318,6 +319,7 @@ def _data(case: Case, views: list[dict[str, Any]]) -> dict[str, Any]:
         "root": case.root,
         "nodes": nodes,
         "evidence": records,
+        "reviews": {rid: review.to_dict() for rid, review in sorted(case.reviews.items())},
         "views": [{"name": v["name"], "title": v["title"], "root": v["root"]} for v in views],
     }
 

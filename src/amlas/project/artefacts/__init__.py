@@ -42,6 +42,14 @@ from amlas.project.artefacts.requirements import (
     ValidationRecord,
     ValidationResults,
 )
+from amlas.project.artefacts.reviews import (
+    Finding,
+    ReviewedDocument,
+    ReviewedItem,
+    Reviewer,
+    ReviewRecord,
+    ReviewRecords,
+)
 from amlas.project.artefacts.scoping import (
     AllocatedRequirement,
     AllocatedRequirements,
@@ -78,6 +86,7 @@ __all__ = [
     "ErroneousBehaviour",
     "ErroneousBehaviourLog",
     "FaultModel",
+    "Finding",
     "FormalProperty",
     "Hazard",
     "IdKind",
@@ -93,6 +102,11 @@ __all__ = [
     "OperationalScenario",
     "OperationalScenarios",
     "Perturbation",
+    "ReviewRecord",
+    "ReviewRecords",
+    "ReviewedDocument",
+    "ReviewedItem",
+    "Reviewer",
     "Slice",
     "SystemDescription",
     "SystemSafetyRequirement",
@@ -115,6 +129,9 @@ class ArtefactSpec:
     default_path: str
     required: bool
     """Required from the start (stages 1-3 inputs); later artefacts may come later."""
+    announced: bool = True
+    """A missing file is worth a warning (F002): false for [RV], which many projects
+    never need."""
 
     @property
     def title(self) -> str:
@@ -125,8 +142,10 @@ class ArtefactSpec:
         return f"{self.letter}.schema.json"
 
 
-def _spec(model: type[ArtefactDocument], stage: int, path: str, required: bool) -> ArtefactSpec:
-    return ArtefactSpec(model.letter, model, stage, path, required)
+def _spec(
+    model: type[ArtefactDocument], stage: int, path: str, required: bool, announced: bool = True
+) -> ArtefactSpec:
+    return ArtefactSpec(model.letter, model, stage, path, required, announced)
 
 
 ARTEFACTS: dict[str, ArtefactSpec] = {
@@ -150,6 +169,8 @@ ARTEFACTS: dict[str, ArtefactSpec] = {
         _spec(VerificationLog, 5, "5-verification/AA-verification-log.yaml", False),
         _spec(ErroneousBehaviourLog, 6, "6-deployment/DD-erroneous-behaviour-log.yaml", False),
         _spec(OperationalScenarios, 6, "6-deployment/EE-operational-scenarios.yaml", False),
+        # not an AMLAS letter: the reviews any stage may rest on (stage 0: all of them)
+        _spec(ReviewRecords, 0, "reviews/RV-review-records.yaml", False, announced=False),
     )
 }
 

@@ -3,7 +3,18 @@
 Importing this package registers every rule; :func:`run_rules` applies them in order.
 """
 
-from amlas.project.rules import data, ids, model, requirements, trace
+from amlas.project.rules import data, ids, model, requirements, reviews, trace
 from amlas.project.rules._registry import RULES, Rule, rule, run_rules
 
-__all__ = ["RULES", "Rule", "data", "ids", "model", "requirements", "rule", "run_rules", "trace"]
+__all__ = [
+    "RULES",
+    "Rule",
+    "data",
+    "ids",
+    "model",
+    "requirements",
+    "reviews",
+    "rule",
+    "run_rules",
+    "trace",
+]

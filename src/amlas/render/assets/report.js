@@ -12,6 +12,7 @@
   var data = JSON.parse(document.getElementById("case-data").textContent);
   var nodes = data.nodes;
   var records = data.evidence;
+  var reviews = data.reviews || {};
   var parents = {};
   var challengedBy = {};
   var viewByRoot = {};
@@ -454,6 +455,43 @@
       body.appendChild(heading("Evidence (" + node.evidence.length + ")"));
       node.evidence.forEach(function (ref) { body.appendChild(recordCard(ref)); });
     }
+    if (node.reviews && node.reviews.length) {
+      body.appendChild(heading("Reviews (" + node.reviews.length + ")"));
+      node.reviews.forEach(function (rid) { body.appendChild(reviewCard(rid)); });
+    }
+  }
+  /* a review record [RV]: who reviewed what, how, what they found and decided */
+  function reviewCard(rid) {
+    var card = el("div", "record review");
+    var r = reviews[rid];
+    if (!r) {
+      card.appendChild(el("p", "no", "Cited review " + rid + " is not in the case."));
+      return card;
+    }
+    var head = el("div", "record-head");
+    head.appendChild(el("code", "record-key", r.id));
+    head.appendChild(badge("status", r.status));
+    head.appendChild(document.createTextNode(" " + r.title));
+    card.appendChild(head);
+    card.appendChild(el("p", null, r.reason));
+    var pairs = [["Date", r.date], ["Method", String(r.method).replace(/_/g, " ")],
+      ["Decision", String(r.decision).replace(/_/g, " ")],
+      ["Reviewers", r.reviewers.map(function (p) {
+        return p.name + " (" + p.role + "; " + String(p.independence).replace(/_/g, " ") + ")";
+      }).join("; ")]];
+    if (r.conditions) pairs.push(["Conditions", r.conditions]);
+    r.items.forEach(function (x) { pairs.push(["Item " + x.item, "sha256 " + x.sha256]); });
+    r.documents.forEach(function (x) { pairs.push(["Document " + x.file, "sha256 " + x.sha256]); });
+    card.appendChild(kv(pairs));
+    card.appendChild(el("p", "muted", r.summary));
+    if (r.findings.length) {
+      var ul = card.appendChild(el("ul"));
+      r.findings.forEach(function (f) {
+        ul.appendChild(el("li", null, f.id + " (" + f.severity + ", " + f.disposition + "): " + f.text +
+          (f.resolution ? " \u2014 " + f.resolution : "")));
+      });
+    }
+    return card;
   }
   function close() {
     panel.hidden = true;
