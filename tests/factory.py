@@ -14,7 +14,9 @@ from typing import Any
 
 import yaml
 
+from amlas.evidence import canonical_hash
 from amlas.project import ARTEFACTS
+from amlas.project.artefacts import Hazard
 
 MANIFEST: dict[str, Any] = {"amlas": 1, "name": "mini", "component": "Widget classifier"}
 
@@ -39,6 +41,11 @@ def _csv_bytes(seed: int, n: int = 60) -> bytes:
 DATA = {"N": _csv_bytes(1), "O": _csv_bytes(2), "P": _csv_bytes(3)}
 DATA_FILE = {"N": "data/dev.csv", "O": "data/test.csv", "P": "data/verif.csv"}
 MODEL_BYTES = b"not a real model; the project checks only hash it\n"
+
+
+def _item_sha(model: Any, data: dict[str, Any]) -> str:
+    """The hash amlas pins for an item (``amlas review pin``)."""
+    return canonical_hash(model.model_validate(data))
 
 
 def _sha(data: bytes) -> str:
@@ -323,21 +330,22 @@ BASE["RV"] = {
     "reviews": [
         {
             "id": "RV-1",
-            "title": "Walkthrough of the development data",
+            "title": "Walkthrough of the hazard",
             "date": "2026-01-06",
             "method": "walkthrough",
             "reviewers": [
                 {"name": "R. Expert", "role": "safety engineer", "independence": "same_team"}
             ],
-            "documents": [{"file": DATA_FILE["N"], "sha256": _sha(DATA["N"])}],
-            "summary": "The development data were walked through with the line engineers",
+            # an item every project built from the factory keeps, pinned as amlas pins it
+            "items": [{"item": "HAZ-1", "sha256": _item_sha(Hazard, BASE["A"]["hazards"][0])}],
+            "summary": "The hazard was walked through with the line engineers",
             "findings": [
                 {
                     "id": "F1",
-                    "text": "Night samples are few",
+                    "text": "Severity rests on one incident report",
                     "severity": "minor",
                     "disposition": "accepted",
-                    "resolution": "Night shifts are rare on line 3",
+                    "resolution": "Two more reports are requested from the plant",
                 }
             ],
             "decision": "accepted",

@@ -36,7 +36,7 @@ def _passed(case: Case, node_ids: Iterable[str]) -> dict[str, EvidenceRecord]:
     return out
 
 
-def _reviewed(project: Project, item_id: str) -> bool:
+def _reviewed(project: Project, item_id: str, purpose: str = "verification") -> bool:
     """Whether the latest review of ``item_id`` holds: pinned, unchanged, not rejected,
     no finding open (every review of that date)."""
     document = project.get("RV", ReviewRecords)
@@ -118,8 +118,10 @@ def overclaims(case: Case, project: Project) -> list[str]:
             ]
             reviews = project.get("RV", ReviewRecords)
             for review in reviews.reviews if reviews is not None else []:
-                if any(x.item == requirement.id for x in review.items):
-                    dated.append((review.date, _reviewed(project, requirement.id)))
+                if review.purpose == "validation" and any(
+                    x.item == requirement.id for x in review.items
+                ):
+                    dated.append((review.date, _reviewed(project, requirement.id, "validation")))
             if not dated:
                 problems.append(f"G2.3 supported but {requirement.id} was never validated")
                 continue

@@ -415,6 +415,19 @@ def test_a_setting_that_cannot_affect_its_node_is_an_error(tmp_path: Path) -> No
     assert case.nodes["Sn-rv-G5.6.MLR-1"].reviews == ["RV-1"]
 
 
+def test_a_project_argument_node_that_cannot_be_placed_is_g009(tmp_path: Path) -> None:
+    """G009 (the full table of causes is tests/case/test_set_claims.py)."""
+
+    def change(docs: dict[str, Any]) -> None:
+        docs["manifest"]["case"] = {
+            "argument": [{"id": "G-1", "type": "goal", "text": "x", "under": "G9.9"}]
+        }
+
+    case = build_case(project(tmp_path, change))
+    (found,) = [d for d in case.diagnostics if d.code == "G009" and "under 'G9.9'" in d.message]
+    assert found.location.path == "amlas.yaml"
+
+
 def test_an_artefact_that_did_not_load_is_said_once_not_contradicted(tmp_path: Path) -> None:
     """G008: with [H] broken, the case says so instead of 'no performance requirements'
     beside the requirements written in the file."""

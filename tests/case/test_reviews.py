@@ -164,7 +164,10 @@ def test_a_review_can_validate_requirements(tmp_path: Path) -> None:
     case = build_case(_root(tmp_path / "a", change=only_mlr1))
     assert case.nodes["Sn2.1"].status == "undeveloped"
     assert "MLR-2 (not validated)" in case.nodes["Sn2.1"].reason
-    review = {**REVIEW, "items": [{"item": "MLR-2"}], "date": "2026-02-01"}
+    verification = {**REVIEW, "items": [{"item": "MLR-2"}], "date": "2026-02-01"}
+    root = _pinned(tmp_path / "c", verification, change=only_mlr1)
+    assert build_case(root).nodes["Sn2.1"].status == "undeveloped"  # not a validation
+    review = {**verification, "purpose": "validation"}
     root = _pinned(tmp_path / "b", review, change=only_mlr1)
     case = build_case(root)
     assert case.nodes["Sn2.1"].status == "supported", case.nodes["Sn2.1"].reason
@@ -222,15 +225,15 @@ def test_pin_writes_every_hash_in_place_and_keeps_the_rest(tmp_path: Path) -> No
 
 
 def test_pin_refuses_what_it_cannot_pin(tmp_path: Path) -> None:
-    root = write_project(tmp_path / "p", documents())
+    root = _root(tmp_path, {**REVIEW, "documents": [{"file": "data/dev.csv"}]})
     with pytest.raises(ProblemError) as error:
         pin_review(root, "RV-7")
     assert error.value.diagnostics[0].code == "R100"
-    assert "one of RV-1" in str(error.value)
+    assert "one of RV-1, RV-2" in str(error.value)
     (root / "data/dev.csv").unlink()
     before = (root / "reviews/RV-review-records.yaml").read_text()
     with pytest.raises(ProblemError, match="no file of the project"):
-        pin_review(root, "RV-1")
+        pin_review(root, "RV-2")
     assert (root / "reviews/RV-review-records.yaml").read_text() == before
 
 

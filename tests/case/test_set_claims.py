@@ -19,6 +19,7 @@ supported: the test can fail both ways.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,7 @@ def _docs(docs: dict[str, Any]) -> None:
             "response": "Stop the press",
         }
     )
-    docs["RV"] = REVIEWS
+    docs["RV"] = copy.deepcopy(REVIEWS)
     docs["D"]["platform"] = "Press controller PLC"
     docs["manifest"].setdefault("case", {})["rationale"] = {"J4.1": "Internal tests pass"}
     docs["manifest"]["case"]["judgements"] = {

@@ -760,6 +760,14 @@ CASES: list[Any] = [
         mini(write("imports/counts.yaml", counts(data=", sha256: " + "ab" * 32))),
         IMPORT,
     ),
+    # -- review records [RV]
+    Bad(
+        "pin-a-review-that-does-not-exist",
+        "R100",
+        mini(),
+        ("review", "pin", "{root}", "RV-9"),
+        says="[RV] has no review 'RV-9'",
+    ),
 ]
 
 

@@ -895,25 +895,21 @@ CASES = [
         "review-document-missing",
         "X016",
         "RV",
-        setter("RV", *RV, "documents", 0, "file", value="docs/nowhere.pdf"),
-        also=frozenset({"Q024"}),
+        setter("RV", *RV, "documents", value=[{"file": "docs/nowhere.pdf", "sha256": "0" * 64}]),
     ),
     Case(
         "review-document-escapes",
         "X016",
         "RV",
-        setter("RV", *RV, "documents", 0, "file", value="../outside.txt"),
-        also=frozenset({"Q024"}),
+        setter("RV", *RV, "documents", value=[{"file": "../outside.txt", "sha256": "0" * 64}]),
     ),
     Case(
         "review-not-pinned",
         "Q024",
         "RV",
-        setter("RV", *RV, "documents", 0, "sha256", value="pending"),
+        setter("RV", *RV, "items", 0, "sha256", value="pending"),
     ),
-    Case(
-        "review-pin-not-hex", "S005", "RV", setter("RV", *RV, "documents", 0, "sha256", value="abc")
-    ),
+    Case("review-pin-not-hex", "S005", "RV", setter("RV", *RV, "items", 0, "sha256", value="abc")),
     Case("review-no-reviewer", "S005", "RV", setter("RV", *RV, "reviewers", value=[])),
     Case(
         "review-independence-unknown",
@@ -923,7 +919,7 @@ CASES = [
     ),
     Case("review-method-unknown", "S004", "RV", setter("RV", *RV, "method", value="glance")),
     Case("review-decision-unknown", "S004", "RV", setter("RV", *RV, "decision", value="maybe")),
-    Case("review-names-nothing", "S002", "RV", both(setter("RV", *RV, "documents", value=[]))),
+    Case("review-names-nothing", "S002", "RV", setter("RV", *RV, "items", value=[])),
     Case(
         "review-conditions-missing",
         "S002",

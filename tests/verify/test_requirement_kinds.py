@@ -229,6 +229,13 @@ def test_without_a_level_anywhere_the_check_says_q020(tmp_path: Path) -> None:
     docs["manifest"]["defaults"] = {"confidence": 0.95}
     root = runnable(tmp_path / "again", docs)
     assert not [d for d in check_project(root).diagnostics.items if d.code == "Q020"]
+    # with another requirement malformed, the rules check the rest of [H] in the same pass:
+    # the default still fills MLR-1
+    docs["H"]["requirements"][1]["kind"] = "robustnes"
+    root = runnable(tmp_path / "partly", docs)
+    codes = {d.code for d in check_project(root).diagnostics.items}
+    assert "S004" in codes
+    assert "Q020" not in codes
 
 
 # -- a detector: objects and images --------------------------------------------------------------

@@ -286,16 +286,7 @@ class Assessor:
         reviews = self.reviews.of_node(goal)
         if not reviews:
             return
-        sid = f"Sn-rv-{goal.id}"
-        solution = Node(
-            id=sid,
-            pattern_id=f"Sn-rv-{goal.pattern_id}",
-            type="solution",
-            text="",
-            module=goal.module,
-            binding=dict(goal.binding),
-            artefacts=["RV"],
-        )
+        solution = _solution_for(goal, "rv", ["RV"])
         decided = self.reviews.decide(reviews, solution)
         assert decided is not None
         solution.status, solution.reason = decided
@@ -303,8 +294,12 @@ class Assessor:
             f"{r.id} {r.title} ({r.date.isoformat()})" for r in reviews
         )
         solution.rationale = " ".join(r.summary for r in reviews)
-        nodes[sid] = solution
-        goal.supported_by.append(sid)
+        self._attach(nodes, goal, solution)
+
+    def _attach(self, nodes: dict[str, Node], goal: Node, solution: Node) -> None:
+        """A solution the case adds under ``goal`` (a failed one challenges it)."""
+        nodes[solution.id] = solution
+        goal.supported_by.append(solution.id)
         if solution.status == "failed":
             self.counter(nodes, solution, [goal.id])
 
@@ -460,8 +455,10 @@ class Assessor:
         ]
 
     def reviewed_item(self, node: Node, item_id: str, why: str) -> Part:
-        """The status the reviews of an item give it (undeveloped when none examined it)."""
-        decided = self.reviews.decide(self.reviews.of_item(item_id), node)
+        """The status the verification reviews of an item give it (undeveloped when none
+        examined it)."""
+        reviews = [r for r in self.reviews.of_item(item_id) if r.purpose == "verification"]
+        decided = self.reviews.decide(reviews, node)
         if decided is None:
             return "undeveloped", f"{why} and no review record [RV] examined it"
         return decided
@@ -523,25 +520,14 @@ class Assessor:
     def documented(self, nodes: dict[str, Node], goal: Node) -> None:
         """A goal with imported documents attached: a solution of its own cites them (and
         develops the goal if the pattern leaves it undeveloped)."""
-        sid = f"Sn-ext-{goal.id}"
-        solution = Node(
-            id=sid,
-            pattern_id=f"Sn-ext-{goal.pattern_id}",
-            type="solution",
-            text="",
-            module=goal.module,
-            binding=dict(goal.binding),
-        )
+        solution = _solution_for(goal, "ext")
         parts = self.evidence(solution, [EvidenceSelector(key=k) for k in self.attached(goal)], {})
         titles = [_imported_title(self.cited[d]) for d in solution.evidence if d in self.cited]
         solution.text = "Imported evidence: " + ("; ".join(titles) or "a damaged record")
         status = worst(s for s, _ in parts)
         solution.status = status
         solution.reason = "; ".join(reason for s, reason in parts if s == status)
-        nodes[sid] = solution
-        goal.supported_by.append(sid)
-        if status == "failed":
-            self.counter(nodes, solution, [goal.id])
+        self._attach(nodes, goal, solution)
 
     def undeveloped_claim(self, nodes: dict[str, Node], node: Node, pattern: PatternNode) -> None:
         self.judged.add(node.id)
@@ -625,7 +611,7 @@ class Assessor:
         members: dict[Status, list[str]] = {}
         for requirement in ml.requirements if ml is not None else []:
             entries = list(by_requirement.get(requirement.id, []))
-            reviews = self.reviews.of_item(requirement.id)
+            reviews = [r for r in self.reviews.of_item(requirement.id) if r.purpose == "validation"]
             for review in reviews:
                 status, reason = self.reviews.status(review)
                 entries.append((review.date, status, reason))
@@ -704,6 +690,19 @@ class Assessor:
             current = self.inputs.current("model")
             return f"model sha256 {current}" if current else "model file missing"
         return ""
+
+
+def _solution_for(goal: Node, tag: str, artefacts: list[str] | None = None) -> Node:
+    """An empty solution ``Sn-<tag>-<goal>`` the case adds under ``goal``."""
+    return Node(
+        id=f"Sn-{tag}-{goal.id}",
+        pattern_id=f"Sn-{tag}-{goal.pattern_id}",
+        type="solution",
+        text="",
+        module=goal.module,
+        binding=dict(goal.binding),
+        artefacts=list(artefacts or []),
+    )
 
 
 def _awaiting(requirement: str) -> str:

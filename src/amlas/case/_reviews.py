@@ -27,7 +27,6 @@ from amlas.checks import clopper_pearson
 from amlas.evidence import ProjectInputs
 from amlas.project import Project
 from amlas.project.artefacts import ReviewRecord, ReviewRecords
-from amlas.project.artefacts.reviews import PENDING
 
 __all__ = ["ReviewJudge", "review_statuses"]
 
@@ -69,8 +68,7 @@ class ReviewJudge:
 
     def _judge(self, review: ReviewRecord) -> Part:
         head = f"review {review.id} ({review.date.isoformat()})"
-        pending = [x.item for x in review.items if x.sha256 == PENDING]
-        pending += [x.file for x in review.documents if x.sha256 == PENDING]
+        pending = review.unpinned
         if pending:
             return "undeveloped", (
                 f"{head} has not pinned {', '.join(pending)} (amlas review pin DIR {review.id})"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from amlas.diagnostics import Diagnostics, Location
 from amlas.errors import ProjectNotFoundError
@@ -113,6 +114,11 @@ def load_project(root: str | Path) -> LoadResult:
             document = None
         if document is not None:
             project.artefacts[letter] = document
+        else:
+            partial = _partial(spec.model, loaded.data)
+            if partial is not None:
+                project.partial[letter] = partial[0]
+                project.partial_index[letter] = partial[1]
     _attach_defaults(project)
     project.diagnostics = diagnostics
     return LoadResult(project, diagnostics)
@@ -121,15 +127,57 @@ def load_project(root: str | Path) -> LoadResult:
 def _attach_defaults(project: Project) -> None:
     """Give every [H] requirement the manifest's ``defaults`` to fall back on (read through
     ``effective_confidence``; what the files say, and so every hash, is unchanged)."""
-    ml = project.artefacts.get("H")
     defaults = project.manifest.defaults
-    if not isinstance(ml, MLSafetyRequirements) or defaults is None:
-        return
-    level = defaults.confidence
+    level = defaults.confidence if defaults is not None else None
     if level is None:
         return
-    requirements = [r.with_defaults(confidence=level) for r in ml.requirements]
-    project.artefacts["H"] = ml.model_copy(update={"requirements": requirements})
+    # the loaded [H], or the part of it the rules check when some requirement is malformed
+    for documents in (project.artefacts, project.partial):
+        ml = documents.get("H")
+        if isinstance(ml, MLSafetyRequirements):
+            requirements = [r.with_defaults(confidence=level) for r in ml.requirements]
+            documents["H"] = ml.model_copy(update={"requirements": requirements})
+
+
+def _partial(model: type[Any], data: Any) -> tuple[Any, dict[str, list[int]]] | None:
+    """The document without the list elements that do not validate, when only those are
+    wrong, and for each list the original positions of the elements kept: the rules
+    check the rest in the same pass (``amlas check``), while the project treats the
+    artefact as not loaded (a case over part of [H] would over-claim)."""
+    if not isinstance(data, dict):
+        return None
+    kept = dict(data)
+    positions: dict[str, list[int]] = {}
+    for name, field in model.model_fields.items():
+        key = field.alias or name
+        value = data.get(key)
+        element = _list_element(field.annotation)
+        if element is None or not isinstance(value, list):
+            continue
+        adapter = TypeAdapter(element)
+        good = []
+        positions[key] = []
+        for i, entry in enumerate(value):
+            try:
+                adapter.validate_python(entry)
+            except ValidationError:
+                continue
+            good.append(entry)
+            positions[key].append(i)
+        kept[key] = good
+    try:
+        return model.model_validate(kept), positions
+    except ValidationError:
+        return None
+
+
+def _list_element(annotation: Any) -> Any | None:
+    """The element type of a ``list[X]`` annotation (through ``Annotated``), else None."""
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) is list:
+        return typing.get_args(annotation)[0]
+    return None
 
 
 def _fallback_manifest(data: dict[str, Any]) -> Manifest:

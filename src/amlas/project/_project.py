@@ -69,6 +69,12 @@ class Project:
     root: Path
     manifest: Manifest
     artefacts: dict[str, ArtefactDocument] = field(default_factory=dict)
+    partial: dict[str, ArtefactDocument] = field(default_factory=dict, repr=False)
+    """Artefacts that did not validate as a whole, without the list elements that are
+    wrong: only the rules read them (so ``amlas check`` reports every error of the other
+    elements in the same pass); everything else treats the artefact as not loaded."""
+    partial_index: dict[str, dict[str, list[int]]] = field(default_factory=dict, repr=False)
+    """For each partial artefact, list field -> the file positions of the elements kept."""
     files: dict[str, str] = field(default_factory=dict)
     sources: dict[str, SourceMap] = field(default_factory=dict)
     manifest_source: SourceMap | None = None

@@ -125,6 +125,11 @@ class ReviewRecord(Item):
     """When the review concluded."""
     method: Literal["walkthrough", "inspection", "audit_sample", "analysis", "other"]
     """walkthrough, inspection, audit_sample (with ``sample``), analysis or other."""
+    purpose: Literal["verification", "validation"] = "verification"
+    """verification: the items examined are met (the data meet a data requirement, the
+    model meets an [H] requirement verified by review); validation: the [H] items
+    examined are the right requirements (AMLAS stage 2, beside [J]). A review of an [H]
+    item counts only for its purpose."""
     reviewers: Annotated[list[Reviewer], Field(min_length=1)]
     items: list[ReviewedItem] = Field(default_factory=list)
     """The artefact items reviewed, each with its hash when reviewed."""
@@ -184,6 +189,13 @@ class ReviewRecord(Item):
     @property
     def open_findings(self) -> list[Finding]:
         return [f for f in self.findings if f.disposition == "open"]
+
+    @property
+    def unpinned(self) -> list[str]:
+        """The items and documents whose hash is still 'pending'."""
+        return [x.item for x in self.items if x.sha256 == PENDING] + [
+            x.file for x in self.documents if x.sha256 == PENDING
+        ]
 
 
 class ReviewRecords(ArtefactDocument):

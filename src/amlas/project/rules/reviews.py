@@ -9,7 +9,6 @@ from amlas.diagnostics import Diagnostics, did_you_mean
 from amlas.project._paths import path_problem, probe
 from amlas.project._project import Project
 from amlas.project.artefacts import ARTEFACTS, ReviewRecords
-from amlas.project.artefacts.reviews import PENDING
 from amlas.project.rules._registry import rule
 
 
@@ -63,8 +62,7 @@ def reviews_are_pinned(project: Project, diagnostics: Diagnostics) -> None:
     if reviews is None:
         return
     for i, review in enumerate(reviews.reviews):
-        pending = [x.item for x in review.items if x.sha256 == PENDING]
-        pending += [x.file for x in review.documents if x.sha256 == PENDING]
+        pending = review.unpinned
         if pending:
             diagnostics.add(
                 "Q024",
