@@ -633,6 +633,36 @@ CASES: list[Any] = [
         VERIFY5,
         status=1,
     ),
+    # -- a requirement's precondition the data cannot answer (issue 15)
+    Bad(
+        "precondition-column-only-in-the-internal-test-data",
+        "R096",
+        sealed(
+            data_rows("O", lambda ls: [ls[0] + ",ttc_s", *(line + ",1.5" for line in ls[1:])]),
+            set_yaml(
+                "2-requirements/H-*.yaml",
+                "requirements",
+                0,
+                "precondition",
+                value=[{"column": "ttc_s", "lt": 4.0}],
+            ),
+        ),
+        VERIFY5,
+        says="MLR-1: the precondition names column 'ttc_s'",
+    ),
+    Bad(
+        "precondition-compares-text-with-a-number",
+        "R097",
+        mini(
+            set_yaml(
+                "2-requirements/H-*.yaml",
+                "requirements",
+                0,
+                "precondition",
+                value=[{"column": "lighting", "lt": 4.0}],
+            )
+        ),
+    ),
     # -- a damaged evidence record
     Bad("evidence-record-damaged", "R071", with_evidence(damage_a_record), ("evidence", "{root}")),
     # -- inputs the calibrated monitor cannot take

@@ -327,7 +327,37 @@ CASES = [
     Case(
         "missing-required-key", "S002", "E", deleter("E", "requirements", 0, "hazard_contribution")
     ),
-    Case("performance-without-confidence", "S002", "H", deleter("H", *H, "confidence")),
+    Case("performance-without-confidence", "Q020", "H", deleter("H", *H, "confidence")),
+    Case(
+        "precondition-term-without-comparison",
+        "S002",
+        "H",
+        setter("H", *H, "precondition", value=[{"column": "size_mm"}]),
+    ),
+    Case(
+        "precondition-compares-with-a-boolean",
+        "S003",
+        "H",
+        setter("H", *H, "precondition", value=[{"column": "lighting", "eq": True}]),
+    ),
+    Case(
+        "precondition-unknown-comparison",
+        "S001",
+        "H",
+        setter("H", *H, "precondition", value=[{"column": "size_mm", "below": 4.0}]),
+    ),
+    Case(
+        "default-confidence-out-of-range",
+        "S005",
+        "manifest",
+        setter("manifest", "defaults", value={"confidence": 1.5}),
+    ),
+    Case(
+        "defaults-unknown-key",
+        "S001",
+        "manifest",
+        setter("manifest", "defaults", value={"confidance": 0.95}),
+    ),
     Case("missing-discriminator", "S002", "B", deleter("B", "dimensions", 1, "kind")),
     Case("string-for-number", "S003", "H", setter("H", *H, "threshold", value="high")),
     Case("mapping-for-list", "S003", "E", setter("E", "requirements", value={"id": "ALR-1"})),
@@ -765,6 +795,59 @@ CASES = [
         "H",
         setter("H", *H, "applies_to", "per", value=["size", "lighting"]),
     ),
+    Case(
+        "across-dimension-repeated",
+        "Q013",
+        "H",
+        both(
+            setter("H", "requirements", 1, "across", value=["size", "size"]),
+            deleter("H", "requirements", 1, "perturbation"),
+            setter("H", "requirements", 1, "metric", value="recall"),
+            setter("H", "requirements", 1, "class", value="positive"),
+        ),
+    ),
+    Case(
+        "across-dimension-unknown",
+        "X002",
+        "H",
+        both(
+            setter("H", "requirements", 1, "across", value=["weather"]),
+            deleter("H", "requirements", 1, "perturbation"),
+            setter("H", "requirements", 1, "metric", value="recall"),
+            setter("H", "requirements", 1, "class", value="positive"),
+        ),
+    ),
+    Case(
+        "across-on-performance",
+        "Q018",
+        "H",
+        setter("H", *H, "across", value=["lighting"]),
+        also=frozenset({"Q013"}),  # MLR-1 also keeps 'lighting' in 'where'
+    ),
+    Case(
+        "across-beside-a-perturbation",
+        "Q018",
+        "H",
+        setter("H", "requirements", 1, "across", value=["lighting"]),
+    ),
+    Case(
+        "across-beside-per",
+        "Q018",
+        "H",
+        both(
+            setter("H", "requirements", 1, "across", value=["lighting"]),
+            setter("H", "requirements", 1, "applies_to", value={"per": ["size"]}),
+            deleter("H", "requirements", 1, "perturbation"),
+            setter("H", "requirements", 1, "metric", value="recall"),
+            setter("H", "requirements", 1, "class", value="positive"),
+        ),
+    ),
+    Case(
+        "precondition-column-unknown",
+        "Q019",
+        "H",
+        setter("H", *H, "precondition", value=[{"column": "size_cm", "lt": 40.0}]),
+    ),
     # -- D: data
     Case(
         "category-uncovered",
@@ -1154,6 +1237,10 @@ LOCATED = {
     "wrong-direction": "at_most",
     "class-unknown": "postive",
     "slice-value-unknown": "dusk",
+    "precondition-column-unknown": "size_cm",
+    "across-on-performance": "across",
+    "performance-without-confidence": "MLR-1",
+    "default-confidence-out-of-range": "1.5",
     "scenario-condition-unknown": "dusk",
     "bad-id-pattern": "MLR 1",
     "duplicate-key": "version: '2'",
@@ -1276,7 +1363,12 @@ TRACE_CODES = {"X002", "X004", "X005", "X006", "X007", "X008", "X013"}
         if c.code in TRACE_CODES
         and c.file in {"A", "E", "H", "L"}
         # ODD references, not trace links
-        and c.id not in {"dangling-slice-dimension", "slice-banding-dimension-unknown"}
+        and c.id
+        not in {
+            "dangling-slice-dimension",
+            "slice-banding-dimension-unknown",
+            "across-dimension-unknown",
+        }
     ],
     ids=lambda c: c.id,
 )

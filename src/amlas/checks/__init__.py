@@ -9,6 +9,7 @@ records, stores and rendering live in the layers above.
 - :mod:`._quantiles`: distribution-free order-statistic bounds of a quantile;
 - :mod:`._sequences`: failing windows of consecutive frames, judged per sequence;
 - :mod:`._slices`: ODD bands per sample and the slices a requirement is judged on;
+- :mod:`._preconditions`: the units of analysis a requirement's precondition keeps;
 - :mod:`._datasets`: a dataset artefact bound to its data;
 - :mod:`._metrics`: an [H] requirement judged on a dataset, slice by slice;
 - :mod:`._outputs`, :mod:`._predicted`: a detector's ground-truth objects, and
@@ -70,6 +71,8 @@ from amlas.checks._metrics import (
     Predictions,
     RequirementResult,
     SliceResult,
+    across_statement,
+    confidence_of,
     decide_labels,
     decision_offsets,
     evaluate_indicator,
@@ -158,6 +161,7 @@ __all__ = [
     "SliceResult",
     "Verdict",
     "WindowRate",
+    "across_statement",
     "adversarial_examples",
     "adversarial_predictions",
     "agreement_sample",
@@ -169,6 +173,7 @@ __all__ = [
     "clopper_pearson",
     "cluster_bootstrap_window_rate",
     "compare_predictions",
+    "confidence_of",
     "decide_labels",
     "decide_proportion",
     "decide_quantiles",

@@ -221,17 +221,23 @@ def _cells(
                 parameters,
             )  # fmt: skip
         comparison = requirement.comparison or spec.comparison
-        confidence = requirement.confidence or 0.95
+        confidence = requirement.effective_confidence
+        if confidence is None:
+            return CheckOutcome(
+                subject, "data.min_samples_per_cell", ds.letter, "inconclusive",
+                f"{subject}: {rule.from_requirement} states no confidence level (Q020)",
+                parameters,
+            )  # fmt: skip
         # a requirement judged in m slices is decided at the Holm family level: its
         # strictest step is alpha/m, so each cell needs the sample size at that level
         environment = project.environment
         assert environment is not None
-        applies_to = requirement.applies_to
         dims = {d.id: d for d in environment.dimensions}
+        judged = requirement.judged_slice
         m = 1
-        for dim_id in applies_to.per:
-            allowed = applies_to.where.get(dim_id)
-            bands = dims[dim_id].slice_values(applies_to.banding_of(dim_id))
+        for dim_id in judged.per:
+            allowed = judged.where.get(dim_id)
+            bands = dims[dim_id].slice_values(judged.banding_of(dim_id))
             m *= len([b for b in bands if allowed is None or b in allowed])
         m = max(m, 1)
         k = required_samples(
@@ -246,10 +252,11 @@ def _cells(
                 parameters,
             )  # fmt: skip
         family = f", Holm over {m} slices" if m > 1 else ""
+        default = " (the project's default)" if requirement.confidence_defaulted else ""
         resolved["k_derivation"] = (
             f"{requirement.id}: {requirement.metric} {comparison} {requirement.threshold:g} at "
-            f"{percent(confidence)} confidence{family} needs {k} samples with no failure "
-            "(exact binomial)"
+            f"{percent(confidence)} confidence{default}{family} needs {k} samples with no "
+            "failure (exact binomial)"
         )
     resolved["min_samples"] = k
     environment = project.environment

@@ -19,12 +19,14 @@ from amlas.checks._outputs import (
     read_outputs_table,
     truth_boxes,
 )
+from amlas.checks._preconditions import describe_terms, precondition_mask
 from amlas.checks._slices import SlicePlan, band_codes, banding_codes, labels_of, plan_slices
 from amlas.diagnostics import Diagnostics, Location
 from amlas.project import Project, content_problems, label_classes
 from amlas.project.artefacts import (
     DatasetDocument,
     MLComponentDescription,
+    MLSafetyRequirement,
     OperatingEnvironment,
     Slice,
 )
@@ -108,6 +110,115 @@ class Dataset:
         plan: SlicePlan = self._memo[key]
         return plan
 
+    def plan_of(self, requirement: MLSafetyRequirement) -> SlicePlan:
+        """The slices ``requirement`` is judged in over this dataset's samples (a
+        detector's images): its ``applies_to``, with ``across`` judged like ``per``
+        (``judged_slice``), over the samples its ``precondition`` keeps. A precondition on
+        an attribute only a detector's objects carry cannot choose images: the plan then
+        holds no sample, and its ``precondition`` statement says why
+        (``not_applicable``)."""
+        judged = requirement.judged_slice
+        if not requirement.precondition:
+            return self.plan(judged)
+        key = f"plan:{judged.model_dump_json()}:{_terms_key(requirement)}:{requirement.id}"
+        if key not in self._memo:
+            assert self.environment is not None
+            keep, stated = self._sample_precondition(requirement)
+            self._memo[key] = plan_slices(
+                judged,
+                self.odd_codes,
+                self.environment,
+                len(self),
+                self.banded_codes,
+                keep=keep,
+                precondition=stated,
+            )
+        plan: SlicePlan = self._memo[key]
+        return plan
+
+    def kept_by(self, requirement: MLSafetyRequirement) -> NDArray[np.bool_]:
+        """The samples ``requirement``'s precondition keeps (every sample without one)."""
+        if not requirement.precondition:
+            return np.ones(len(self), dtype=bool)
+        keep, _ = self._sample_precondition(requirement)
+        return keep
+
+    def object_plan(self, requirement: MLSafetyRequirement) -> SlicePlan:
+        """The slices ``requirement`` is judged in over a detector's ground-truth objects,
+        over the objects its ``precondition`` keeps: a term names an attribute of the
+        objects (``objects.attributes``) or a column of their images' table."""
+        truth = self.truth
+        assert truth is not None
+        assert self.environment is not None
+        judged = requirement.judged_slice
+        if not requirement.precondition:
+            return truth.plan(judged, self.environment)
+        image = truth.boxes.image
+        attributes = truth.boxes.attributes
+
+        def lookup(name: str) -> NDArray[np.generic] | None:
+            if name in attributes:
+                return np.asarray(attributes[name])
+            if name in self.table.columns:
+                return self.table.column(name)[image]
+            return None
+
+        keep, stated = precondition_mask(
+            requirement.precondition,
+            lookup,
+            len(image),
+            subject=requirement.id,
+            where=f"[{self.letter}] (its objects' attributes and its images' table)",
+            unit="ground-truth objects",
+            columns=[*attributes, *self.table.columns],
+        )
+        return truth.plan(
+            judged,
+            self.environment,
+            keep=keep,
+            precondition=stated,
+            key=f"{_terms_key(requirement)}:{requirement.id}",
+        )
+
+    def _sample_precondition(
+        self, requirement: MLSafetyRequirement
+    ) -> tuple[NDArray[np.bool_], dict[str, Any]]:
+        unit = "images" if self.truth is not None else "samples"
+        attributes = self.truth.boxes.attributes if self.truth is not None else {}
+        only_objects = [
+            t.column
+            for t in requirement.precondition
+            if t.column not in self.table.columns and t.column in attributes
+        ]
+        if only_objects:
+            # a false positive has no object, and an image many: no image is chosen by them
+            keep, stated = precondition_mask(
+                [t for t in requirement.precondition if t.column not in only_objects],
+                self.table.columns.get,
+                len(self),
+                subject=requirement.id,
+                where=f"[{self.letter}] {self.document.location}",
+                unit=unit,
+                columns=list(self.table.columns),
+            )
+            stated["terms"] = describe_terms(requirement.precondition)
+            stated["not_applicable"] = (
+                f"the precondition on {', '.join(repr(c) for c in only_objects)} (an attribute "
+                f"of the objects) cannot choose {unit}: no {unit} is judged"
+            )
+            keep = np.zeros(len(self), dtype=bool)
+            stated.update(kept=0, excluded=len(self))
+            return keep, stated
+        return precondition_mask(
+            requirement.precondition,
+            self.table.columns.get,
+            len(self),
+            subject=requirement.id,
+            where=f"[{self.letter}] {self.document.location}",
+            unit=unit,
+            columns=list(self.table.columns),
+        )
+
     def label_is(self, name: str) -> NDArray[np.bool_]:
         """``labels == name``, computed once per class."""
         key = "label:" + name
@@ -168,6 +279,10 @@ class Dataset:
         for sample, label in zip(self.input_hashes, self.labels, strict=True):
             digest.update(f"{sample}:{label}\n".encode())
         return digest.hexdigest()
+
+
+def _terms_key(requirement: MLSafetyRequirement) -> str:
+    return "|".join(t.model_dump_json(by_alias=True) for t in requirement.precondition)
 
 
 def _is_number(text: str) -> bool:

@@ -33,6 +33,7 @@ from amlas.checks._intervals import (
     decide_slices,
     required_samples,
 )
+from amlas.checks._preconditions import worst_slice_index
 from amlas.checks._slices import SlicePlan
 from amlas.errors import ValueProblem
 from amlas.project import METRICS
@@ -44,16 +45,20 @@ __all__ = [
     "Predictions",
     "RequirementResult",
     "SliceResult",
+    "across_statement",
     "cluster_checked",
+    "confidence_of",
     "decide_labels",
     "decision_offsets",
     "evaluate_indicator",
     "evaluate_requirement",
     "judge_bootstrap",
     "overall_verdict",
+    "plan_problems",
     "predict",
     "prepare",
     "slice_result",
+    "state_plan",
 ]
 
 
@@ -366,19 +371,82 @@ def prepare(
     comparison: Comparison = requirement.comparison or (
         "at_least" if spec.higher_is_better else "at_most"
     )
-    plan = dataset.plan(requirement.applies_to)
+    plan = dataset.plan_of(requirement)
     resolved: dict[str, Any] = {
         "metric": metric,
         "comparison": comparison,
-        "confidence": requirement.confidence or 0.95,
+        "confidence": confidence_of(requirement),
         "class": requirement.class_ or predictions.positive,
         "positive_class": predictions.positive,
         "decision_threshold": predictions.threshold,
-        "slices": plan.names,
-        "excluded_outside_odd": plan.outside_odd,
-        "excluded_without_band": plan.unbanded,
     }
-    return resolved, _data_problems(dataset, predictions, plan, classes)
+    problems = state_plan(resolved, plan)
+    return resolved, problems + _data_problems(dataset, predictions, plan, classes)
+
+
+def confidence_of(requirement: MLSafetyRequirement) -> float:
+    """The level ``requirement`` is decided at (``effective_confidence``: its own, else
+    the project's default); a coded problem (Q020) when neither states one, never a
+    level made up here."""
+    level = requirement.effective_confidence
+    if level is None:
+        raise ValueProblem(
+            f"{requirement.id}: no confidence level: the requirement states none and the "
+            "project sets no 'defaults: {confidence: ...}'",
+            code="Q020",
+            path="[H]",
+        )
+    return level
+
+
+def state_plan(resolved: dict[str, Any], plan: SlicePlan) -> list[str]:
+    """Write into ``resolved`` what every record states of its slices (their names, the
+    units left out, the precondition with what it kept) and return the problems the plan
+    brings (see :func:`plan_problems`)."""
+    resolved.update(
+        slices=plan.names,
+        excluded_outside_odd=plan.outside_odd,
+        excluded_without_band=plan.unbanded,
+    )
+    if plan.precondition is not None:
+        resolved["precondition"] = dict(plan.precondition)
+    return plan_problems(plan)
+
+
+def plan_problems(plan: SlicePlan) -> list[str]:
+    """Why a plan allows no verdict: a precondition that cannot choose these units (an
+    attribute of a detector's objects for a metric over its images)."""
+    reason = (plan.precondition or {}).get("not_applicable")
+    return [str(reason)] if reason else []
+
+
+def across_statement(result: RequirementResult) -> dict[str, Any] | None:
+    """For a requirement with ``across`` (robustness across the operating domain): the
+    dimensions, the number of bands, the family-wise correction the result applied, and
+    the worst band, which decides (its verdict, estimate and bound). None without
+    ``across`` or without slices."""
+    requirement = result.requirement
+    if not requirement.across or not result.slices:
+        return None
+    at_least = result.slices[0].comparison == "at_least"
+    index = worst_slice_index(
+        [s.verdict for s in result.slices], [s.bound for s in result.slices], at_least
+    )
+    worst = result.slices[index]
+    return {
+        "dimensions": list(requirement.across),
+        "bands": len(result.slices),
+        "correction": result.resolved.get("family", "none"),
+        "decided_by": "the worst band: the requirement holds only where every band passes",
+        "worst_band": {
+            "slice": worst.slice,
+            "cell": dict(worst.cell),
+            "verdict": worst.verdict,
+            "estimate": _finite(worst.estimate),
+            "bound": _finite(worst.bound),
+            "samples": worst.trials,
+        },
+    }
 
 
 def evaluate_requirement(
@@ -403,7 +471,7 @@ def evaluate_requirement(
     comparison: Comparison = resolved["comparison"]
     confidence: float = resolved["confidence"]
     n = len(dataset)
-    plan = dataset.plan(requirement.applies_to)
+    plan = dataset.plan_of(requirement)
     cls = resolved["class"]
 
     truth, pred = dataset.labels, predictions.labels
@@ -480,7 +548,7 @@ def evaluate_indicator(
     comparison: Comparison = resolved["comparison"]
     confidence: float = resolved["confidence"]
     if plan is None:
-        plan = dataset.plan(requirement.applies_to)
+        plan = dataset.plan_of(requirement)
     if ids is None:
         ids = dataset.ids
     if (

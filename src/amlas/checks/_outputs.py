@@ -236,14 +236,30 @@ class GroundTruth:
             return self.odd_codes[dimension_id]
         return self.banded_codes[dimension_id][banding]
 
-    def plan(self, applies_to: Slice, environment: OperatingEnvironment) -> SlicePlan:
-        """The slices of ``applies_to`` over the objects."""
-        key = applies_to.model_dump_json()
-        if key not in self._memo:
-            self._memo[key] = plan_slices(
-                applies_to, self.odd_codes, environment, len(self.boxes.image), self.banded_codes
+    def plan(
+        self,
+        applies_to: Slice,
+        environment: OperatingEnvironment,
+        *,
+        keep: NDArray[np.bool_] | None = None,
+        precondition: dict[str, Any] | None = None,
+        key: str = "",
+    ) -> SlicePlan:
+        """The slices of ``applies_to`` over the objects (those ``keep`` keeps: a
+        requirement's precondition, stated by ``precondition`` and told apart by
+        ``key``)."""
+        memo = applies_to.model_dump_json() + (f":{key}" if key else "")
+        if memo not in self._memo:
+            self._memo[memo] = plan_slices(
+                applies_to,
+                self.odd_codes,
+                environment,
+                len(self.boxes.image),
+                self.banded_codes,
+                keep=keep,
+                precondition=precondition,
             )
-        plan: SlicePlan = self._memo[key]
+        plan: SlicePlan = self._memo[memo]
         return plan
 
 

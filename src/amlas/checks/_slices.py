@@ -16,7 +16,10 @@ a data rule reads a dimension in the banding it names.
 A requirement's ``applies_to`` gives ``where`` (keep samples in the listed bands) and
 ``per`` (judge every band, or every combination of bands of several dimensions,
 separately). Every declared combination becomes a slice, including empty ones: an empty
-slice is an explicit ``inconclusive``, never a silently skipped population.
+slice is an explicit ``inconclusive``, never a silently skipped population. A requirement's
+``across`` (robustness across the operating domain) is judged as ``per`` is
+(``MLSafetyRequirement.judged_slice``), and its ``precondition`` arrives here as ``keep``:
+the units it drops are out of scope before any band is looked at.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -188,6 +192,8 @@ class SlicePlan:
     """Samples left out because they lie outside the ODD on some dimension."""
     unbanded: int
     """In-scope samples left out because a ``per`` dimension has no band for them."""
+    precondition: dict[str, Any] | None = None
+    """What the requirement's precondition kept and excluded (None without one)."""
 
     def counts(self, weights: NDArray[np.bool_]) -> NDArray[np.int64]:
         """Per slice, the number of in-scope samples where ``weights`` is true."""
@@ -216,13 +222,20 @@ def plan_slices(
     environment: OperatingEnvironment,
     n: int,
     bandings: Banded | None = None,
+    *,
+    keep: NDArray[np.bool_] | None = None,
+    precondition: dict[str, Any] | None = None,
 ) -> SlicePlan:
     """Assign every sample to the slice of ``applies_to`` it belongs to, from the band
     codes of :func:`band_codes` (small lookup tables, no text comparisons); ``bandings``
-    holds the codes of the named bandings ``applies_to.banding`` may name."""
+    holds the codes of the named bandings ``applies_to.banding`` may name. ``keep`` (a
+    requirement's precondition, stated by ``precondition``) drops units first: the
+    counts of samples outside the ODD or without a band are of the units it keeps."""
     dimensions = {d.id: d for d in environment.dimensions}
+    units = np.ones(n, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
     inside = inside_odd(odd, n)
-    scope = inside.copy()
+    outside = int((units & ~inside).sum())
+    scope = inside & units
     for dim_id, allowed in applies_to.where.items():
         banding = applies_to.banding_of(dim_id)
         values = dimensions[dim_id].slice_values(banding)
@@ -234,7 +247,7 @@ def plan_slices(
     per = list(applies_to.per)
     if not per:
         codes = np.where(scope, 0, -1).astype(np.int64)
-        return SlicePlan(["all"], [{}], codes, int((~inside).sum()), 0)
+        return SlicePlan(["all"], [{}], codes, outside, 0, precondition)
 
     where = {d: set(v) for d, v in applies_to.where.items()}
     kept: list[list[str]] = []
@@ -256,4 +269,4 @@ def plan_slices(
     codes = np.where(scope & banded, codes, -1)
     cells = [dict(zip(per, combo, strict=True)) for combo in itertools.product(*kept)]
     names = [", ".join(f"{d}={v}" for d, v in cell.items()) for cell in cells]
-    return SlicePlan(names, cells, codes, int((~inside).sum()), unbanded)
+    return SlicePlan(names, cells, codes, outside, unbanded, precondition)

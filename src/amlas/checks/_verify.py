@@ -118,7 +118,7 @@ def perturbed_decisions(
 
 def _select(dataset: Dataset, requirement: MLSafetyRequirement, count: int) -> NDArray[np.int64]:
     """A seeded draw of ``count`` in-scope samples, in dataset order."""
-    plan = dataset.plan(requirement.applies_to)
+    plan = dataset.plan_of(requirement)
     eligible = np.flatnonzero(plan.codes >= 0)
     if len(eligible) <= count:
         return eligible.astype(np.int64)
@@ -338,7 +338,9 @@ def fault_result(
     assert requirement.threshold is not None
     resolved, problems = prepare(requirement, dataset, predictions, classes=classes)
     names = list(predictions.classes)
-    known = np.isin(dataset.labels, names)
+    # a campaign's accuracy is measured on the samples the precondition keeps
+    kept = dataset.kept_by(requirement)
+    known = np.isin(dataset.labels, names) & kept
     inputs = np.asarray(dataset.inputs)[known]
     labels = np.array([names.index(str(x)) for x in dataset.labels[known]], dtype=np.int64)
     result = run_fault_campaigns(
@@ -390,9 +392,10 @@ def fault_result(
         loss_summary=result.summary(),
         campaigns=[_campaign(c) for c in result.campaigns],
     )
-    if not known.all():
+    unknown = ~np.isin(dataset.labels, names) & kept
+    if unknown.any():
         problems.append(
-            f"{int((~known).sum())} sample(s) have labels outside the model's classes {names}"
+            f"{int(unknown.sum())} sample(s) have labels outside the model's classes {names}"
         )
     return RequirementResult(
         requirement,

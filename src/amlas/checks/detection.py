@@ -68,8 +68,10 @@ from amlas.checks._metrics import (
     RequirementResult,
     SliceResult,
     cluster_checked,
+    confidence_of,
     evaluate_indicator,
     judge_bootstrap,
+    state_plan,
 )
 from amlas.checks._rates import decide_rates, dispersion_test
 from amlas.checks._robustness import perturbation_seed
@@ -174,13 +176,10 @@ def _sequence_of(dataset: Dataset, image: NDArray[np.int64]) -> NDArray[np.int64
     return codes[image]
 
 
-def _state_plan(resolved: dict[str, Any], plan: SlicePlan) -> SlicePlan:
-    """Record the slices of a detection metric and the units its plan leaves out."""
-    resolved.update(
-        slices=plan.names,
-        excluded_outside_odd=plan.outside_odd,
-        excluded_without_band=plan.unbanded,
-    )
+def _state_plan(resolved: dict[str, Any], plan: SlicePlan, problems: list[str]) -> SlicePlan:
+    """Record the slices of a detection metric, the units its plan leaves out and its
+    precondition; a precondition that cannot choose the plan's units joins ``problems``."""
+    problems.extend(state_plan(resolved, plan))
     return plan
 
 
@@ -211,7 +210,7 @@ def _setup(
     resolved: dict[str, Any] = {
         "metric": spec.name,
         "comparison": comparison,
-        "confidence": requirement.confidence or 0.95,
+        "confidence": confidence_of(requirement),
         "class": requirement.class_,
         "unit": unit,
         "matching": matching.model_dump(mode="json"),
@@ -244,14 +243,11 @@ def _inconclusive(
 
 
 def _image_plan(requirement: MLSafetyRequirement, dataset: Dataset) -> SlicePlan:
-    return dataset.plan(requirement.applies_to)
+    return dataset.plan_of(requirement)
 
 
 def _object_plan(requirement: MLSafetyRequirement, dataset: Dataset) -> SlicePlan:
-    truth = dataset.truth
-    assert truth is not None
-    assert dataset.environment is not None
-    return truth.plan(requirement.applies_to, dataset.environment)
+    return dataset.object_plan(requirement)
 
 
 def localisation_result(
@@ -328,7 +324,7 @@ def _judge_objects(
         check=check,
         resolved=resolved,
         problems=problems,
-        plan=_state_plan(resolved, _object_plan(requirement, dataset)),
+        plan=_state_plan(resolved, _object_plan(requirement, dataset), problems),
         ids=_object_ids(dataset),
         clusters=_sequence_of(dataset, matches.gt.image),
     )
@@ -517,7 +513,7 @@ class DetectionMetric:
             return self._image_recall(requirement, dataset, matches, cls, check, resolved, problems)
         fp_per_image = false_positives_per_image(matches, cls)
         if name == "false_positives_per_image":
-            _state_plan(resolved, _image_plan(requirement, dataset))
+            _state_plan(resolved, _image_plan(requirement, dataset), problems)
             resolved.update(method="garwood", family="Holm")
             slices = _rate_slices(
                 requirement, dataset, fp_per_image, comparison, resolved["confidence"]
@@ -526,7 +522,7 @@ class DetectionMetric:
                 requirement, dataset.letter, check, "garwood", slices, resolved, problems
             )
         if name == "image_false_positive_rate":
-            _state_plan(resolved, _image_plan(requirement, dataset))
+            _state_plan(resolved, _image_plan(requirement, dataset), problems)
             everyone = np.ones(len(dataset), dtype=bool)
             return evaluate_indicator(
                 requirement,
@@ -618,7 +614,7 @@ class DetectionMetric:
     ) -> RequirementResult:
         boxes: Boxes = matches.dt
         counted = counted_detections(matches, cls)
-        plan = _state_plan(resolved, _image_plan(requirement, dataset))
+        plan = _state_plan(resolved, _image_plan(requirement, dataset), problems)
         detection_plan = SlicePlan(plan.names, plan.cells, plan.codes[boxes.image], 0, 0)
         numbers = np.arange(1, len(boxes) + 1).astype(np.str_)
         ids = np.char.add(np.char.add(dataset.ids[boxes.image], "#detection-"), numbers)
@@ -646,7 +642,7 @@ class DetectionMetric:
         resolved: dict[str, Any],
         problems: list[str],
     ) -> RequirementResult:
-        plan = _state_plan(resolved, _object_plan(requirement, dataset))
+        plan = _state_plan(resolved, _object_plan(requirement, dataset), problems)
         relevant = relevant_objects(matches, cls) & (plan.codes >= 0)
         slices = len(plan.names)
         image = matches.gt.image[relevant]
@@ -698,7 +694,7 @@ class DetectionMetric:
             recall_points=101,
         )
 
-        plan = _state_plan(resolved, _image_plan(requirement, dataset))
+        plan = _state_plan(resolved, _image_plan(requirement, dataset), problems)
         if dataset.sequences is not None and len(plan.names) == 1:
             # frames of one sequence are not independent: whole sequences are resampled
             # (a cluster bootstrap), each sequence weighing its in-scope frames

@@ -348,13 +348,18 @@ def result_problems(
 ) -> list[str]:
     """What is wrong with a metric plug-in's ``result`` for ``requirement``, by what the
     requirement says rather than by what the result says of itself: the check it names,
-    each slice judged against the requirement's threshold in the metric's direction, and
-    no pass without a finite bound that meets the threshold. Empty when it keeps the
+    the confidence level it states (the requirement's ``effective_confidence``), each slice
+    judged against the requirement's threshold in the metric's direction, and no pass
+    without a finite bound that meets the threshold. Empty when it keeps the
     contract; the run records any problem and the verdict becomes inconclusive."""
     out = []
     named = metric.check_name(requirement)
     if result.check != named:
         out.append(f"the metric's result names check {result.check!r}, not {named!r}")
+    level, stated = requirement.effective_confidence, result.resolved.get("confidence")
+    if stated is not None and level is not None and stated != level:
+        # e.g. a plug-in that read 'confidence' itself where the project's default applies
+        out.append(f"the metric's result is judged at confidence {stated}, not {level}")
     if not result.slices:
         out.append("the metric's result has no slice")
     comparison = requirement.comparison or metric.spec.comparison

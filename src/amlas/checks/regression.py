@@ -38,9 +38,11 @@ from amlas.checks._metrics import (
     MAX_LISTED_IDS,
     Predictions,
     RequirementResult,
+    confidence_of,
     evaluate_indicator,
     judge_bootstrap,
     slice_result,
+    state_plan,
 )
 from amlas.checks._quantiles import decide_quantiles
 from amlas.checks.metrics import MetricContext, outside_proportion
@@ -75,18 +77,15 @@ def regression_setup(
 ) -> tuple[dict[str, Any], list[str], NDArray[np.float64], NDArray[np.bool_]]:
     """What a regression record states, the problems that forbid a verdict, the absolute
     errors, and which samples have a usable one."""
-    plan = dataset.plan(requirement.applies_to)
+    plan = dataset.plan_of(requirement)
     resolved: dict[str, Any] = {
         "metric": metric,
         "comparison": comparison,
-        "confidence": requirement.confidence or 0.95,
+        "confidence": confidence_of(requirement),
         "unit": "samples",
         "predictions": predictions.source,
-        "slices": plan.names,
-        "excluded_outside_odd": plan.outside_odd,
-        "excluded_without_band": plan.unbanded,
     }
-    problems = []
+    problems = state_plan(resolved, plan)
     truth = truth_values(dataset)
     values = predictions.values
     if values is None:
@@ -152,7 +151,7 @@ class RegressionMetric:
         resolved, problems, error, usable = regression_setup(
             requirement, dataset, predictions, name, comparison
         )
-        plan = dataset.plan(requirement.applies_to)
+        plan = dataset.plan_of(requirement)
         assert requirement.threshold is not None
         if name == "within_tolerance_rate":
             tolerance = requirement.tolerance
@@ -214,7 +213,7 @@ class RegressionMetric:
     ) -> RequirementResult:
         assert requirement.quantile is not None
         assert requirement.threshold is not None
-        plan = dataset.plan(requirement.applies_to)
+        plan = dataset.plan_of(requirement)
         comparison: Comparison = resolved["comparison"]
         members = [np.flatnonzero((plan.codes == i) & usable) for i in range(len(plan.names))]
         decisions = decide_quantiles(

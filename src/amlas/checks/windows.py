@@ -34,6 +34,8 @@ from amlas.checks._metrics import (
     MAX_LISTED_IDS,
     Predictions,
     RequirementResult,
+    confidence_of,
+    plan_problems,
     slice_result,
 )
 from amlas.checks._sequences import (
@@ -196,8 +198,8 @@ class WindowMetric:
         assert dataset.sequences is not None
         assert requirement.threshold is not None
         comparison: Comparison = requirement.comparison or self.spec.comparison  # type: ignore[assignment]
-        confidence = requirement.confidence or 0.95
-        plan = dataset.plan(requirement.applies_to)
+        confidence = confidence_of(requirement)
+        plan = dataset.plan_of(requirement)
         failed, meaning = frame_failures(requirement, dataset, predictions)
         sequence, frame = dataset.sequences
         by_object = _object_slices(requirement, dataset, predictions)
@@ -257,6 +259,9 @@ class WindowMetric:
             "frame_gaps": windows.gaps,
             "windows_over_gaps": windows.windows_over_gaps,
         }
+        problems = plan_problems(plan)
+        if plan.precondition is not None:
+            resolved["precondition"] = dict(plan.precondition)
         slices = []
         for index, (name, cell, decision) in enumerate(
             zip(plan.names, plan.cells, decisions, strict=True)
@@ -295,7 +300,7 @@ class WindowMetric:
             )
         return RequirementResult(
             requirement, dataset.letter, self.check_name(requirement), "clopper-pearson",
-            slices, resolved, [],
+            slices, resolved, problems,
         )  # fmt: skip
 
 

@@ -746,6 +746,36 @@ _TABLE: tuple[Code, ...] = (
         "judge on data, so they are ignored.",
     ),
     Code(
+        "Q018",
+        "error",
+        "`across` misplaced",
+        "`across` states robustness as performance across the operating domain: the "
+        "metric must meet the threshold in every band of the listed ODD dimensions, with "
+        "nothing perturbed. It belongs on a `kind: robustness` requirement, instead of "
+        "`applies_to.per` (it is the robustness reading of `per`; list every dimension in "
+        "`across`) and without a `perturbation`, `property` or `faults` (to judge a "
+        "perturbation in every band, use `applies_to.per`).",
+        "R4",
+    ),
+    Code(
+        "Q019",
+        "error",
+        "precondition column unknown",
+        "A requirement's `precondition` names a column that a dataset it is judged on ([O], "
+        "[P]) does not hold. Checked where the columns are known before the run (plaintext "
+        "CSV; a detector's `objects.attributes`); sealed or other data is checked by the run "
+        "(R096).",
+    ),
+    Code(
+        "Q020",
+        "error",
+        "confidence level missing",
+        "A performance or robustness requirement states no `confidence`, and amlas.yaml "
+        "sets no project default (`defaults: {confidence: 0.95}`): the level its verdict "
+        "is decided at is unknown.",
+        "R4",
+    ),
+    Code(
         "Q024",
         "warning",
         "review not pinned",
@@ -1118,6 +1148,22 @@ _TABLE: tuple[Code, ...] = (
         "detections duplicated",
         "A detection repeats an earlier one exactly (same image, class, box and score): "
         "COCO would count it twice; amlas refuses it.",
+    ),
+    Code(
+        "R096",
+        "error",
+        "precondition column missing from the data",
+        "A requirement's `precondition` names a column the data read by the run does not "
+        "hold (neither the dataset's table nor, for a detector, its objects' attributes). "
+        "`amlas check` finds this before the run where the columns are known (Q019).",
+    ),
+    Code(
+        "R097",
+        "error",
+        "precondition cannot compare the column",
+        "A requirement's `precondition` compares a column with a value it cannot be "
+        "compared with: a number (`lt`, `le`, `gt`, `ge`) with a column of text, or a "
+        "category that is no number with a column of numbers.",
     ),
     Code(
         "R100",

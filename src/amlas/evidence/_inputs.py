@@ -26,6 +26,8 @@ Input names and what they hash:
 * ``import:PATH``: a project file imported evidence rests on (the file given to ``amlas
   evidence import`` and the document it names), by its SHA-256: change it and the
   imported record is stale.
+* ``defaults:confidence``: the canonical JSON of amlas.yaml's ``defaults.confidence``,
+  cited only by the records of requirements that state no confidence of their own.
 """
 
 from __future__ import annotations
@@ -172,6 +174,10 @@ class ProjectInputs:
             return canonical_hash(definition.item) if definition is not None else None
         if kind == "environment":
             return canonical_hash(project.environment)
+        if kind == "defaults" and arg == "confidence":
+            defaults = project.manifest.defaults
+            level = defaults.confidence if defaults is not None else None
+            return canonical_hash(level) if level is not None else None
         if kind == "artefact":
             artefact = project.artefacts.get(arg)
             return canonical_hash(artefact) if artefact is not None else None

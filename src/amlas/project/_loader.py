@@ -18,7 +18,7 @@ from amlas.project._paths import path_problem, probe
 from amlas.project._project import Project
 from amlas.project._validate import validate_document, validate_part
 from amlas.project._yaml import MAX_FILE_BYTES, LoadedYaml, SourceMap, load_yaml
-from amlas.project.artefacts import ARTEFACTS
+from amlas.project.artefacts import ARTEFACTS, MLSafetyRequirements
 from amlas.project.artefacts.data import DataRequirements, ExternalRule
 
 __all__ = ["LoadResult", "load_project", "read_text"]
@@ -119,8 +119,24 @@ def load_project(root: str | Path) -> LoadResult:
             if partial is not None:
                 project.partial[letter] = partial[0]
                 project.partial_index[letter] = partial[1]
+    _attach_defaults(project)
     project.diagnostics = diagnostics
     return LoadResult(project, diagnostics)
+
+
+def _attach_defaults(project: Project) -> None:
+    """Give every [H] requirement the manifest's ``defaults`` to fall back on (read through
+    ``effective_confidence``; what the files say, and so every hash, is unchanged)."""
+    defaults = project.manifest.defaults
+    level = defaults.confidence if defaults is not None else None
+    if level is None:
+        return
+    # the loaded [H], or the part of it the rules check when some requirement is malformed
+    for documents in (project.artefacts, project.partial):
+        ml = documents.get("H")
+        if isinstance(ml, MLSafetyRequirements):
+            requirements = [r.with_defaults(confidence=level) for r in ml.requirements]
+            documents["H"] = ml.model_copy(update={"requirements": requirements})
 
 
 def _partial(model: type[Any], data: Any) -> tuple[Any, dict[str, list[int]]] | None:

@@ -18,6 +18,7 @@ __all__ = [
     "ArgumentNode",
     "CaseSettings",
     "Criticality",
+    "Defaults",
     "Judgement",
     "Manifest",
 ]
@@ -127,10 +128,19 @@ class CaseSettings(Item):
     added under nodes of the patterns, citing evidence or reviews like any other node."""
 
 
+class Defaults(Item):
+    """Values the artefacts fall back on where they state none; every record that uses
+    one says so, and cites it as an input (a changed default makes it stale)."""
+
+    confidence: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
+    """Confidence level of the bound for every ML safety requirement [H] that states no
+    ``confidence`` of its own, e.g. 0.95."""
+
+
 class Manifest(Item):
     """``amlas.yaml``: the root of an AMLAS project."""
 
-    quiet_when_unset: ClassVar[frozenset[str]] = frozenset({"criticality"})
+    quiet_when_unset: ClassVar[frozenset[str]] = frozenset({"criticality", "defaults"})
 
     amlas: Literal[1]
     """Project format version; this release reads format 1."""
@@ -151,6 +161,9 @@ class Manifest(Item):
     """Artefact letter -> project-relative file, for files not at their default location."""
     case: CaseSettings = Field(default_factory=CaseSettings)
     """Safety case settings: recorded rationale and judgements, and the gate policy."""
+    defaults: Defaults | None = None
+    """Project-wide defaults, e.g. ``{confidence: 0.95}`` for the requirements of [H]
+    that state no confidence."""
     verifier_key: str | None = None
     """The verifier role's public signing key, ``ed25519:`` and 44 characters (``amlas
     keygen`` prints it; ``amlas seal`` writes it here when absent). Verification evidence,

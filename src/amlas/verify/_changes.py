@@ -28,7 +28,7 @@ from amlas.evidence import (
     module_file,
     open_store,
 )
-from amlas.project import Project, load_project
+from amlas.project import MANIFEST_FILE, Project, load_project
 from amlas.project.artefacts import ErroneousBehaviourLog, ModelReference, OperationalScenarios
 
 __all__ = ["Changes", "changed_inputs"]
@@ -172,6 +172,14 @@ def _artefact_changes(now: Project, before: Project | None, letter: str) -> set[
     return out
 
 
+def _manifest_changes(now: Project, before: Project | None) -> set[str]:
+    """The inputs a change to amlas.yaml touches: the default confidence, when it differs
+    (only the records that used it cite it)."""
+    name = "defaults:confidence"
+    was = ProjectInputs(before).current(name) if before is not None else None
+    return {name} if ProjectInputs(now).current(name) != was else set()
+
+
 def _imported_files(project: Project, uri: str) -> set[str]:
     """The project files current imported records rest on (their ``import:PATH`` inputs);
     a store that cannot be read is the impact analysis's to report."""
@@ -232,6 +240,8 @@ def _map_changes(
         if path.endswith(".py"):  # a module the stage-6 harness loaded (harness_code:<path>)
             hits.add(f"harness_code:{posixpath.normpath(path)}")
         letter = artefact_files.get(posixpath.normpath(path))
+        if posixpath.normpath(path) == MANIFEST_FILE:
+            hits |= _manifest_changes(project, before)
         if letter is not None:
             letters.add(letter)
             hits |= _artefact_changes(project, before, letter)

@@ -13,6 +13,7 @@ from amlas.checks import (
     Dataset,
     Predictions,
     RequirementResult,
+    across_statement,
     perturbed_decisions,
     predict,
 )
@@ -22,7 +23,7 @@ from amlas.checks.properties import get_property
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.verify._context import RunContext, SummaryRow
 from amlas.verify._planned import PlannedCheck
-from amlas.verify._records import make_record, timed
+from amlas.verify._records import make_record, state_defaults, timed
 
 __all__ = ["run_formal_check", "run_requirement_check"]
 
@@ -97,6 +98,9 @@ def run_requirement_check(context: RunContext, planned: PlannedCheck) -> None:
         result = metric.evaluate(requirement, dataset, predictions, offered)
     # a plug-in's verdict is checked against the requirement, not taken on its word
     result.problems.extend(result_problems(metric, requirement, result))
+    across = across_statement(result)
+    if across is not None:  # robustness across the operating domain: the worst band
+        result.resolved["across"] = across
     _, source = context.positive_class()
     result.resolved["positive_class_source"] = source
     _keep(context, planned, result, meta, metric.distributions)
@@ -161,6 +165,8 @@ def _keep(
     requirement = result.requirement
     if result.problems:
         result.resolved["problems"] = result.problems
+    inputs = context.test_inputs(planned, requirement)
+    state_defaults(requirement, result.resolved, inputs)
     record = make_record(
         planned,
         role=context.role,
@@ -169,7 +175,7 @@ def _keep(
             mode="json", by_alias=True, exclude_none=True, exclude_defaults=True
         ),
         resolved=result.resolved,
-        inputs=context.test_inputs(planned, requirement),
+        inputs=inputs,
         results=[s.as_json() for s in result.slices],
         verdict=result.verdict,
         summary=result.summary,

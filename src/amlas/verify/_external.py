@@ -75,7 +75,7 @@ from amlas.verify._import_file import (
 )
 from amlas.verify._judged import document_file, judge_counts, statement
 from amlas.verify._planned import PlannedCheck, Role
-from amlas.verify._records import make_record, new_run_id
+from amlas.verify._records import make_record, new_run_id, state_defaults
 
 __all__ = [
     "ImportReport",
@@ -259,6 +259,8 @@ def import_evidence(
     if requirement is not None:
         inputs[f"requirement:{requirement.id}"] = canonical_hash(requirement)
         inputs["environment"] = canonical_hash(project.environment)
+        if isinstance(document, CountsImport):  # judged at the level amlas chose
+            state_defaults(requirement, resolved, inputs)
         for name in ("model", "model_code"):
             current = hashes.current(name)
             if current is not None:

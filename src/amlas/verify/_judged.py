@@ -82,14 +82,14 @@ def _cell_problems(
     ``applies_to``; with ``per``, every band (combination) the requirement is judged in
     has a slice."""
     environment = project.environment
-    applies_to = requirement.applies_to
+    judged = requirement.judged_slice  # applies_to, with 'across' judged like 'per'
     values: dict[str, list[str]] = {}
     for d in environment.dimensions if environment else []:
         try:  # a cell names bands of the banding the requirement is judged in
-            values[d.id] = d.slice_values(applies_to.banding_of(d.id))
+            values[d.id] = d.slice_values(judged.banding_of(d.id))
         except KeyError:  # an unknown banding: Q016 in `amlas check`
             values[d.id] = []
-    where = requirement.applies_to.where
+    where = judged.where
     for index, part in enumerate(document.slices):
         for dimension, value in part.cell.items():
             at = source.locate(("slices", index, "cell", dimension))
@@ -115,7 +115,7 @@ def _cell_problems(
                     f"applies_to ({dimension} in {', '.join(where[dimension])})",
                     at,
                 )
-    per = requirement.applies_to.per
+    per = judged.per
     if not per or any(p not in values for p in per):
         return
     bands = [[v for v in values[p] if p not in where or v in where[p]] for p in per]
@@ -137,9 +137,12 @@ def _settings(
     project: Project, requirement: MLSafetyRequirement, problems: Problems
 ) -> tuple[str, float, str, float] | None:
     """(metric, threshold, comparison, confidence) of ``requirement``, or a problem."""
-    missing = [
-        name for name in ("metric", "threshold", "confidence") if getattr(requirement, name) is None
-    ]
+    settings = {
+        "metric": requirement.metric,
+        "threshold": requirement.threshold,
+        "confidence": requirement.effective_confidence,  # its own, else the project's default
+    }
+    missing = [name for name, value in settings.items() if value is None]
     ml = project.ml_requirements
     listed = [r.id for r in ml.requirements] if ml is not None else []
     index = listed.index(requirement.id) if requirement.id in listed else 0
@@ -155,7 +158,7 @@ def _settings(
     metric, threshold, confidence = (
         requirement.metric,
         requirement.threshold,
-        requirement.confidence,
+        requirement.effective_confidence,
     )
     if metric is None or threshold is None or confidence is None:  # pragma: no cover
         return None  # reported above
@@ -226,6 +229,14 @@ def judge_counts(
         "family": "Holm" if len(document.slices) > 1 else "none",
         "computed_by": "amlas, from the imported counts",
     }
+    if requirement.precondition:
+        resolved["precondition"] = {
+            "terms": [
+                t.model_dump(mode="json", by_alias=True, exclude_none=True)
+                for t in requirement.precondition
+            ],
+            "applied_by": "whoever counted (outside amlas): amlas does not see the units",
+        }
     if rate:
         unit = units[0]
         decisions = decide_rates(

@@ -51,6 +51,7 @@ from amlas.verify._planned import (
     Role,
     role_needed,
 )
+from amlas.verify._records import DEFAULT_CONFIDENCE
 
 __all__ = ["chosen_stages", "plan"]
 
@@ -198,7 +199,7 @@ class _Planner:
         unreadable: str | None,
     ) -> None:
         names = {f"dataset:{letter}", f"requirement:{requirement.id}", "environment"}
-        names |= self.model_inputs()
+        names |= self.model_inputs() | _defaults_used(requirement)
         if self.datasets[letter].objects is not None:
             names.add(f"objects:{letter}")
         predicted = model.predictions_for(letter) is not None
@@ -295,6 +296,7 @@ class _Planner:
             if not awaits_import(requirement):
                 continue
             names = {f"requirement:{requirement.id}", "environment"} | self.model_inputs()
+            names |= _defaults_used(requirement)
             self.add(
                 keys.external_key(requirement.id),
                 "external",
@@ -382,6 +384,12 @@ class _Planner:
         if self.project.get("V", ModelReference) is not None:
             names |= self.model_inputs()
         return names
+
+
+def _defaults_used(requirement: MLSafetyRequirement) -> set[str]:
+    """The project defaults a requirement's records cite: the default confidence, only
+    where the requirement states none (see :func:`~amlas.verify._records.state_defaults`)."""
+    return {DEFAULT_CONFIDENCE} if requirement.confidence_defaulted else set()
 
 
 def _awaiting(requirement: MLSafetyRequirement) -> str:

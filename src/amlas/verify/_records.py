@@ -19,10 +19,23 @@ from typing import Any
 
 import numpy as np
 
-from amlas.evidence import EvidenceRecord, Provenance
+from amlas.evidence import EvidenceRecord, Provenance, canonical_hash
+from amlas.project.artefacts import MLSafetyRequirement
 from amlas.verify._planned import PlannedCheck
 
-__all__ = ["make_record", "new_run_id", "plain_json", "timed", "versions"]
+__all__ = [
+    "DEFAULT_CONFIDENCE",
+    "make_record",
+    "new_run_id",
+    "plain_json",
+    "state_defaults",
+    "timed",
+    "versions",
+]
+
+DEFAULT_CONFIDENCE = "defaults:confidence"
+"""The input a record cites when its requirement is decided at the project's default
+confidence level (amlas.yaml ``defaults.confidence``)."""
 
 
 def versions(distributions: Iterable[str] = ()) -> dict[str, str]:
@@ -64,6 +77,24 @@ def timed() -> Iterator[dict[str, Any]]:
     yield meta
     meta["finished"] = now()
     meta["duration_s"] = round(time.perf_counter() - start, 6)
+
+
+def state_defaults(
+    requirement: MLSafetyRequirement, resolved: dict[str, Any], inputs: dict[str, str]
+) -> None:
+    """Where ``requirement`` states no confidence and the project's default decides it,
+    the record says so (``resolved.confidence_source``) and cites the default as an input,
+    so that a changed default makes the record stale. A requirement with a level of its
+    own changes neither: existing records stay current."""
+    if not requirement.confidence_defaulted:
+        return
+    level = requirement.effective_confidence
+    resolved["confidence"] = level
+    resolved["confidence_source"] = (
+        "the project's default (amlas.yaml 'defaults.confidence'): the requirement states "
+        "no confidence of its own"
+    )
+    inputs[DEFAULT_CONFIDENCE] = canonical_hash(level)
 
 
 def make_record(

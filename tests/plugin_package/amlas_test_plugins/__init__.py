@@ -89,8 +89,8 @@ class ErrorRate:
             resolved={
                 "metric": "error_rate",
                 "comparison": requirement.comparison or "at_most",
-                "confidence": requirement.confidence or 0.95,
-                "slices": dataset.plan(requirement.applies_to).names,
+                "confidence": requirement.effective_confidence,
+                "slices": dataset.plan_of(requirement).names,
                 "counting": "every sample whose predicted class differs from its label",
             },
             problems=[],

@@ -34,6 +34,7 @@ from amlas.project.artefacts.deployment import (
 from amlas.project.artefacts.learning import ModelDevelopmentLog, ModelReference
 from amlas.project.artefacts.requirements import (
     VERIFICATION_METHODS,
+    Condition,
     FaultModel,
     FormalProperty,
     MLSafetyRequirement,
@@ -86,6 +87,7 @@ __all__ = [
     "ArtefactSpec",
     "Barrier",
     "CategoricalDimension",
+    "Condition",
     "DataGenerationLog",
     "DataJustification",
     "DataRequirement",

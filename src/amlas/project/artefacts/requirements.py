@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, JsonValue, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from amlas.diagnostics import did_you_mean
@@ -23,6 +32,7 @@ from amlas.project.metrics import metric_names
 
 __all__ = [
     "VERIFICATION_METHODS",
+    "Condition",
     "FaultModel",
     "FormalProperty",
     "MLSafetyRequirement",
@@ -78,6 +88,67 @@ class Slice(Item):
     def banding_of(self, dimension_id: str) -> str | None:
         """The banding the slice reads ``dimension_id`` in (None: the default ``bands``)."""
         return self.banding.get(dimension_id)
+
+
+def _not_a_bool(value: object) -> object:
+    """A precondition compares with a number or a text; YAML's true/false is neither (it
+    would silently compare as 1 or 0)."""
+    if isinstance(value, bool):
+        raise PydanticCustomError(
+            "number_or_text_type", "expected a number or a text, got {value}", {"value": value}
+        )
+    return value
+
+
+Value = Annotated[float | str, BeforeValidator(_not_a_bool)]
+"""A value a precondition compares a column with: a number or a category (text)."""
+
+
+class Condition(Item):
+    """One term of a requirement's ``precondition``: a column of the data and the
+    comparisons its value must meet (every one given). A unit whose value is missing (an
+    empty cell, NaN) meets no term."""
+
+    model_config = ConfigDict(
+        **Item.model_config,
+        json_schema_extra={
+            "anyOf": [{"required": [name]} for name in ("lt", "le", "gt", "ge", "eq", "ne", "in")]
+        },
+    )
+
+    column: Text
+    """The column compared: of the dataset's table (samples, images), or for a detector an
+    attribute of its objects (``objects.attributes``)."""
+    lt: float | None = None
+    """The value must be below this number."""
+    le: float | None = None
+    """The value must be at most this number."""
+    gt: float | None = None
+    """The value must be above this number."""
+    ge: float | None = None
+    """The value must be at least this number."""
+    eq: Value | None = None
+    """The value must equal this number or category."""
+    ne: Value | None = None
+    """The value must differ from this number or category."""
+    in_: Annotated[list[Value], Field(min_length=1)] | None = Field(default=None, alias="in")
+    """The value must be one of these numbers or categories."""
+
+    @model_validator(mode="after")
+    def _compares(self) -> Condition:
+        if all(getattr(self, name) is None for name in self.comparisons()):
+            raise PydanticCustomError(
+                "amlas_missing",
+                "a precondition term on {column!r} needs a comparison: lt, le, gt, ge, eq, "
+                "ne or in",
+                {"column": self.column},
+            )
+        return self
+
+    @staticmethod
+    def comparisons() -> tuple[str, ...]:
+        """The comparison fields, in the order they are applied (``in_`` is ``in``)."""
+        return ("lt", "le", "gt", "ge", "eq", "ne", "in_")
 
 
 class Perturbation(Item):
@@ -168,6 +239,7 @@ class MLSafetyRequirement(Item):
 
     quiet_when_unset: ClassVar[frozenset[str]] = frozenset(
         {"matching", "tolerance", "quantile", "window", "verified_by", "refines"}
+        | {"across", "precondition"}
     )
 
     id_kind: ClassVar[str | None] = "ml_requirement"
@@ -175,6 +247,7 @@ class MLSafetyRequirement(Item):
     refs: ClassVar[dict[str, tuple[str, ...]]] = {
         "traces_to": ("allocated_requirement",),
         "refines": ("ml_requirement",),
+        "across": ("odd_dimension",),
     }
 
     id: Id
@@ -206,9 +279,20 @@ class MLSafetyRequirement(Item):
         default=None,
         json_schema_extra={"exclusiveMinimum": 0, "exclusiveMaximum": 1},
     )
-    """Confidence level of the bound the verdict is decided on, e.g. 0.95."""
+    """Confidence level of the bound the verdict is decided on, e.g. 0.95; when left out,
+    the project's ``defaults.confidence`` in amlas.yaml (the evidence says so)."""
     applies_to: Slice = Field(default_factory=Slice)
     """The ODD slice the requirement applies to (default: the whole ODD)."""
+    across: list[Id] = Field(default_factory=list)
+    """Robustness as performance across the operating domain: ODD dimension IDs in every
+    band (or combination of bands) of which the metric must meet the threshold, with no
+    perturbation; the worst band decides. The robustness reading of ``applies_to.per``
+    (judged the same way, with a family-wise correction across the bands)."""
+    precondition: list[Condition] = Field(default_factory=list)
+    """Which units of analysis the requirement is about: terms over columns of the data,
+    all of which a unit must meet (e.g. only objects with time-to-collision below 4 s:
+    ``[{column: ttc_s, lt: 4.0}]``). Applied before the slices and the metric; the
+    evidence states it and how many units it kept."""
     perturbation: Perturbation | None = None
     """For robustness requirements verified by testing."""
     property: FormalProperty | None = None
@@ -232,6 +316,37 @@ class MLSafetyRequirement(Item):
     rationale: str = ""
     """Why this metric, threshold and confidence control the hazard contribution."""
 
+    _default_confidence: float | None = PrivateAttr(default=None)
+    """The project's ``defaults.confidence``, attached by the loader (never dumped)."""
+
+    def with_defaults(self, *, confidence: float | None) -> MLSafetyRequirement:
+        """A copy that falls back on the project's default ``confidence``."""
+        copy = self.model_copy()
+        copy._default_confidence = confidence
+        return copy
+
+    # 'property' is a field of this class: the decorator is spelled in full
+    @builtins.property
+    def effective_confidence(self) -> float | None:
+        """The confidence level the verdict is decided at: the requirement's own, else the
+        project's default; None when neither states one (rule Q020). Every reader of the
+        level reads it here."""
+        return self.confidence if self.confidence is not None else self._default_confidence
+
+    @builtins.property
+    def confidence_defaulted(self) -> bool:
+        """True when the level is the project's default, not the requirement's own."""
+        return self.confidence is None and self._default_confidence is not None
+
+    @builtins.property
+    def judged_slice(self) -> Slice:
+        """The slice the requirement is judged in: ``applies_to`` with the dimensions of
+        ``across`` judged band by band like those of ``per``."""
+        if not self.across:
+            return self.applies_to
+        per = [*self.applies_to.per, *(d for d in self.across if d not in self.applies_to.per)]
+        return self.applies_to.model_copy(update={"per": per})
+
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, value: str | None) -> str | None:
@@ -252,11 +367,8 @@ class MLSafetyRequirement(Item):
     @model_validator(mode="after")
     def _complete(self) -> MLSafetyRequirement:
         if self.kind in ("performance", "robustness") and self.verified_by is None:
-            missing = [
-                name
-                for name in ("metric", "threshold", "confidence")
-                if getattr(self, name) is None
-            ]
+            # the confidence may come from the project's defaults (rule Q020)
+            missing = [name for name in ("metric", "threshold") if getattr(self, name) is None]
             if missing:
                 raise PydanticCustomError(
                     "amlas_missing",

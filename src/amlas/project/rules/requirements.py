@@ -1,5 +1,5 @@
-"""Requirement-quality rules for [E], [H], [J] and [EE] (Q001-Q016, Q021-Q023; AMLAS R1,
-R4, R5, R19)."""
+"""Requirement-quality rules for [E], [H], [J] and [EE] (Q001-Q023; AMLAS R1, R4, R5,
+R19)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from amlas.diagnostics import Diagnostics, did_you_mean
 from amlas.project._project import Project
 from amlas.project.artefacts import (
     VERIFICATION_METHODS,
+    MLSafetyRequirement,
     OperationalScenarios,
     ValidationResults,
 )
 from amlas.project.metrics import METRICS
 from amlas.project.rules._registry import rule
+from amlas.project.rules.data import _csv_header as csv_header
 from amlas.project.rules.odd import banding_problem
 
 _METRIC = (
@@ -113,6 +115,25 @@ def metrics_are_sound(project: Project, diagnostics: Diagnostics) -> None:
 
 
 @rule
+def confidence_stated(project: Project, diagnostics: Diagnostics) -> None:
+    """A performance or robustness requirement is decided at a confidence level: its own,
+    or the project's ``defaults.confidence`` (Q020 when neither states one)."""
+    ml = project.ml_requirements
+    if ml is None:
+        return
+    for i, req in enumerate(ml.requirements):
+        if req.kind in ("performance", "robustness") and req.effective_confidence is None:
+            diagnostics.add(
+                "Q020",
+                f"{req.id}: a {req.kind} requirement states no 'confidence', and amlas.yaml "
+                "sets no 'defaults: {confidence: ...}'",
+                project.locate("H", ("requirements", i, "id")),
+                hint="add 'confidence: 0.95' to the requirement, or 'defaults: {confidence: "
+                "0.95}' to amlas.yaml for every requirement that states none",
+            )
+
+
+@rule
 def slices_exist(project: Project, diagnostics: Diagnostics) -> None:
     ml, environment = project.ml_requirements, project.environment
     if ml is None or environment is None:
@@ -160,24 +181,29 @@ def slices_exist(project: Project, diagnostics: Diagnostics) -> None:
                             else f"{dim_id!r} declares no bands"
                         ),
                     )
-        per = applies_to.per
-        for j, dim_id in enumerate(per):
-            if dim_id in applies_to.where or per.index(dim_id) != j:
-                diagnostics.add(
-                    "Q013",
-                    f"{req.id}: ODD dimension {dim_id!r} is repeated in the slice",
-                    project.locate("H", (*base, "per", j)),
-                )
-            dimension = dimensions.get(dim_id)
-            if dimension is None or dim_id in unknown_banding:
-                continue
-            if not dimension.slice_values(applies_to.banding_of(dim_id)):
-                diagnostics.add(
-                    "Q005",
-                    f"{req.id}: slicing per {dim_id!r}, which declares no bands",
-                    project.locate("H", (*base, "per", j)),
-                    hint="add 'bands:' to the dimension in [B]",
-                )
+        # 'across' is judged like 'per' (its robustness reading): the same two checks
+        banded = (
+            (applies_to.per, (*base, "per"), "slicing per"),
+            (req.across, ("requirements", i, "across"), "robustness across"),
+        )
+        for listed, place, doing in banded:
+            for j, dim_id in enumerate(listed):
+                if dim_id in applies_to.where or listed.index(dim_id) != j:
+                    diagnostics.add(
+                        "Q013",
+                        f"{req.id}: ODD dimension {dim_id!r} is repeated in the slice",
+                        project.locate("H", (*place, j)),
+                    )
+                dimension = dimensions.get(dim_id)
+                if dimension is None or dim_id in unknown_banding:
+                    continue
+                if not dimension.slice_values(applies_to.banding_of(dim_id)):
+                    diagnostics.add(
+                        "Q005",
+                        f"{req.id}: {doing} {dim_id!r}, which declares no bands",
+                        project.locate("H", (*place, j)),
+                        hint="add 'bands:' to the dimension in [B]",
+                    )
 
 
 _MEASURED_UNDER = {
@@ -200,14 +226,16 @@ def robustness_is_specified(project: Project, diagnostics: Diagnostics) -> None:
         specs = (req.perturbation, req.property, req.faults)
         if req.verified_by is not None:
             continue  # shown outside amlas: what it is robust to is the method's (Q023)
-        if req.kind == "robustness" and all(spec is None for spec in specs):
+        unspecified = req.kind == "robustness" and all(spec is None for spec in specs)
+        if unspecified and not req.across:
             diagnostics.add(
                 "Q006",
-                f"{req.id}: a robustness requirement needs 'perturbation', 'property' or 'faults'",
+                f"{req.id}: a robustness requirement needs 'perturbation', 'property', "
+                "'faults' or 'across'",
                 project.locate("H", (*base, "kind")),
             )
+        _across_fits(project, req, i, diagnostics)
         needed = _MEASURED_UNDER.get(req.metric or "")
-        unspecified = req.kind == "robustness" and all(spec is None for spec in specs)
         if needed is not None and getattr(req, needed) is None and not unspecified:
             diagnostics.add(
                 "Q015",
@@ -238,6 +266,87 @@ def robustness_is_specified(project: Project, diagnostics: Diagnostics) -> None:
                         project.locate("H", (*base, name, "features", j)),
                         hint=did_you_mean(feature, features),
                     )
+
+
+def _across_fits(
+    project: Project, req: MLSafetyRequirement, i: int, diagnostics: Diagnostics
+) -> None:
+    """``across`` states robustness as performance in every band of some ODD dimensions,
+    with nothing perturbed (Q018 otherwise): on another kind it means ``per``; beside
+    ``applies_to.per`` the dimensions would be said twice; beside a perturbation, property
+    or faults the requirement would mean two things."""
+    if not req.across:
+        return
+    at = project.locate("H", ("requirements", i, "across"), key=True)
+    if req.kind != "robustness":
+        diagnostics.add(
+            "Q018",
+            f"{req.id}: 'across' states robustness across the operating domain; on a "
+            f"{req.kind} requirement it is not read",
+            at,
+            hint="set 'kind: robustness', or judge every band with 'applies_to: {per: [...]}'",
+        )
+    if req.applies_to.per:
+        diagnostics.add(
+            "Q018",
+            f"{req.id}: both 'across' and 'applies_to.per' list dimensions to judge band by "
+            "band; 'across' is the robustness reading of 'per'",
+            at,
+            hint="list every dimension in 'across' (bands of several dimensions are judged "
+            "in every combination) and drop 'applies_to.per'",
+        )
+    stated = [name for name in ("perturbation", "property", "faults") if getattr(req, name)]
+    if stated and req.kind == "robustness":
+        diagnostics.add(
+            "Q018",
+            f"{req.id}: 'across' judges performance in every band with nothing perturbed, "
+            f"and the requirement also states {' and '.join(repr(n) for n in stated)}",
+            at,
+            hint="to judge a perturbation in every band, use 'applies_to: {per: [...]}' "
+            "and drop 'across'",
+        )
+
+
+_JUDGED_ON = ("O", "P")
+"""The datasets an [H] requirement is judged on (stages 4 and 5)."""
+
+
+@rule
+def preconditions_name_columns(project: Project, diagnostics: Diagnostics) -> None:
+    """Every column a requirement's precondition names is a column of the datasets it is
+    judged on, where their columns are known before the run (plaintext CSV: Q019); a
+    detector's precondition may also name an attribute of its objects. Otherwise the run
+    finds out (R096)."""
+    ml = project.ml_requirements
+    if ml is None:
+        return
+    datasets = project.datasets()
+    known: dict[str, set[str] | None] = {}
+    for letter in _JUDGED_ON:
+        document = datasets.get(letter)
+        header = csv_header(project, document) if document is not None else None
+        if header is not None and document is not None and document.objects is not None:
+            header = header | set(document.objects.attributes)
+        known[letter] = header
+    for i, req in enumerate(ml.requirements):
+        for j, term in enumerate(req.precondition):
+            for letter, columns in known.items():
+                if columns is None or term.column in columns:
+                    continue
+                document = datasets[letter]
+                diagnostics.add(
+                    "Q019",
+                    f"{req.id}: the precondition names column {term.column!r}, which "
+                    f"[{letter}] {document.location!r} does not hold",
+                    project.locate("H", ("requirements", i, "precondition", j, "column")),
+                    hint=did_you_mean(term.column, columns)
+                    or (
+                        "a detector's object attribute must be listed in 'objects.attributes'"
+                        if document.objects is not None
+                        else None
+                    ),
+                )
+                break  # one diagnostic per term
 
 
 @rule
