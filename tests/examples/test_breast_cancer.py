@@ -29,7 +29,7 @@ def test_example_has_no_errors_and_no_warnings() -> None:
     result = check_project(EXAMPLE)
     serious = [d.format() for d in result.diagnostics if d.severity.value != "info"]
     assert serious == []
-    assert len(result.project.artefacts) == 18
+    assert len(result.project.artefacts) == 19  # [A]..[EE] and the review records [RV]
 
 
 def test_example_traces_without_gaps() -> None:
