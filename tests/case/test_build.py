@@ -445,3 +445,34 @@ def test_an_artefact_that_did_not_load_is_said_once_not_contradicted(tmp_path: P
     assert any("[H] did not load" in note for note in case.nodes["S2.2"].notes)
     assert case.nodes["G2.2"].status == "undeveloped"
     assert case.top.status == "undeveloped"
+
+
+def test_fixed_odd_conditions_join_the_scoping_argument(tmp_path: Path) -> None:
+    """[B] conditions (issue 15): assured by design or a monitor as context of G1.1, an
+    assumed one as a GSN assumption; none is claimed as verified on data."""
+
+    def change(docs: dict[str, Any]) -> None:
+        docs["B"]["conditions"] = [
+            {
+                "id": "OC-1",
+                "name": "Line",
+                "condition": "Line 3 only",
+                "assured_by": "design",
+                "rationale": "The press is bolted to line 3",
+            },
+            {
+                "id": "OC-2",
+                "name": "Gloves",
+                "condition": "Operators wear no gloves",
+                "assured_by": "assumption",
+                "rationale": "Plant rule 12",
+            },
+        ]
+
+    case = build_case(project(tmp_path, change))
+    assert case.nodes["G1.1"].in_context_of[-2:] == ["C1.5.OC-1", "A1.2.OC-2"]
+    assert case.nodes["C1.5.OC-1"].type == "context"
+    assert "assured by design: The press is bolted" in case.nodes["C1.5.OC-1"].text
+    assert case.nodes["A1.2.OC-2"].type == "assumption"
+    assert case.nodes["A1.2.OC-2"].extension
+    assert gsn2x_findings(case) == []

@@ -308,6 +308,9 @@ class Assessor:
         for r in ml.requirements if ml is not None else []:
             if r.id == item_id:
                 return r
+        definition = self.project.index().get(item_id)  # an ODD condition, say
+        if definition is not None:
+            return definition.item
         raise KeyError(f"{name}={item_id}")
 
     def context(self, node: Node) -> None:

@@ -189,6 +189,14 @@ class Binder:
             ]
         if name == "formal_requirements":
             return [Item(r.id, r) for r in requirements if r.property is not None]
+        if name in ("assured_conditions", "assumed_conditions"):
+            environment = self.project.environment
+            assumed = name == "assumed_conditions"
+            return [
+                Item(c.id, c)
+                for c in (environment.conditions if environment is not None else [])
+                if (c.assured_by == "assumption") == assumed
+            ]
         raise KeyError(name)
 
     def condition(self, name: str) -> bool:

@@ -61,6 +61,8 @@ COLLECTIONS: Final = frozenset(
         "evaluated_requirements",
         "tested_requirements",
         "formal_requirements",
+        "assured_conditions",
+        "assumed_conditions",
     }
 )
 """Item collections a multiplicity or an evidence selector may range over."""
