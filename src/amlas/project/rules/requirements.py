@@ -117,12 +117,14 @@ def metrics_are_sound(project: Project, diagnostics: Diagnostics) -> None:
 @rule
 def confidence_stated(project: Project, diagnostics: Diagnostics) -> None:
     """A performance or robustness requirement is decided at a confidence level: its own,
-    or the project's ``defaults.confidence`` (Q020 when neither states one)."""
+    or the project's ``defaults.confidence`` (Q020 when neither states one). One verified
+    without data (``verified_by``) is decided by what is imported or reviewed for it."""
     ml = project.ml_requirements
     if ml is None:
         return
     for i, req in enumerate(ml.requirements):
-        if req.kind in ("performance", "robustness") and req.effective_confidence is None:
+        judged = req.kind in ("performance", "robustness") and req.verified_by is None
+        if judged and req.effective_confidence is None:
             diagnostics.add(
                 "Q020",
                 f"{req.id}: a {req.kind} requirement states no 'confidence', and amlas.yaml "
