@@ -41,7 +41,9 @@ def _reviewed(project: Project, item_id: str, purpose: str = "verification") -> 
     no finding open (every review of that date)."""
     document = project.get("RV", ReviewRecords)
     reviews = [
-        r for r in (document.reviews if document else []) if any(x.item == item_id for x in r.items)
+        r
+        for r in (document.reviews if document else [])
+        if r.purpose == purpose and any(x.item == item_id for x in r.items)
     ]
     if not reviews:
         return False
@@ -51,7 +53,7 @@ def _reviewed(project: Project, item_id: str, purpose: str = "verification") -> 
         if review.decision == "rejected" or any(f.disposition == "open" for f in review.findings):
             return False
         for item in review.items:
-            if item.sha256 != inputs.current(f"item:{item.item}"):
+            if item.sha256 != inputs.review_pin(item.item, review.purpose):
                 return False
         for doc in review.documents:
             if doc.sha256 != inputs.current(f"file:{doc.file}"):

@@ -476,3 +476,20 @@ def test_fixed_odd_conditions_join_the_scoping_argument(tmp_path: Path) -> None:
     assert case.nodes["A1.2.OC-2"].type == "assumption"
     assert case.nodes["A1.2.OC-2"].extension
     assert gsn2x_findings(case) == []
+
+
+def test_settings_are_not_called_dangling_while_an_artefact_is_broken(tmp_path: Path) -> None:
+    """Review finding: with [H] broken, a judgement or a project node naming a G5.6
+    instance got G005/G009 although the file holds the requirement."""
+
+    def change(docs: dict[str, Any]) -> None:
+        docs["H"]["requirements"][1]["threshold"] = "high"
+        docs["manifest"]["case"] = {
+            "judgements": {"G5.6.MLR-1": {"text": "ok", "by": "x", "date": "2026-10-01"}},
+            "argument": [{"id": "G-1", "type": "goal", "text": "x", "under": "G2.4.MLR-1"}],
+        }
+
+    case = build_case(project(tmp_path, change))
+    codes = {d.code for d in case.diagnostics}
+    assert "G008" in codes
+    assert not codes & {"G005", "G009"}

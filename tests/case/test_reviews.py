@@ -81,7 +81,7 @@ def test_a_changed_item_makes_the_review_stale(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace("Labels are right", "Labels are mostly right"))
     status, reason = _dr3(build_case(root))
     assert status == "stale"
-    assert "changed since it was reviewed: DR-3 (changed)" in reason
+    assert "changed since it was reviewed: DR-3 (it or what it was judged on changed)" in reason
 
 
 def test_a_changed_document_makes_the_review_stale(tmp_path: Path) -> None:
@@ -290,3 +290,62 @@ def test_a_refinement_is_argued_under_its_parent(tmp_path: Path) -> None:
     assert case.nodes["S2.2"].supported_by == ["G2.4.MLR-1"]
     assert case.nodes["G2.4.MLR-1"].supported_by == ["G5.1.MLR-1", "G2.5.MLR-2"]
     assert any("MLR-2 refines MLR-1" in n for n in case.nodes["G2.5.MLR-2"].notes)
+
+
+def test_new_data_makes_a_review_of_a_data_requirement_stale(tmp_path: Path) -> None:
+    """A review pins the data a data requirement was judged on, as a check's record does
+    (review finding: relabelled data kept the review supported)."""
+    root = _pinned(tmp_path, REVIEW)
+    assert _dr3(build_case(root))[0] == "supported"
+    data = (root / "data/dev.csv").read_text()
+    (root / "data/dev.csv").write_text(data.replace("positive", "negative"))
+    status, reason = _dr3(build_case(root))
+    assert status == "stale"
+    assert "DR-3 (it or what it was judged on changed)" in reason
+
+
+def test_a_negative_review_counts_beside_a_passing_check(tmp_path: Path) -> None:
+    """A review of a data requirement that has a rule, or of a requirement with
+    imported evidence, is never ignored: a rejection holds the claim back."""
+    review = {**REVIEW, "items": [{"item": "DR-1"}], "decision": "rejected"}
+    case = build_case(_pinned(tmp_path, review))
+    solution = case.nodes["Sn3.2"]
+    assert solution.status == "failed"
+    assert solution.reviews == ["RV-2"]
+
+
+def test_a_review_cannot_lift_a_goal_over_its_own_members(tmp_path: Path) -> None:
+    """G6.8 is developed by every [DD] behaviour's monitoring: a review naming G6.8 adds
+    to that check, never stands in for it (review finding)."""
+
+    def blank(docs: dict[str, Any]) -> None:
+        docs["DD"]["behaviours"][0]["monitoring"] = ""
+
+    review = {**REVIEW, "items": [{"item": "EB-1"}], "nodes": ["G6.8"]}
+    case = build_case(_pinned(tmp_path, review, change=blank))
+    assert case.nodes["Sn-rv-G6.8"].status == "supported"
+    assert case.nodes["Sn-G6.8"].status == "undeveloped"
+    assert "behaviours[EB-1] monitoring" in case.nodes["Sn-G6.8"].reason
+    assert case.nodes["G6.8"].status == "undeveloped"
+
+
+def test_a_review_naming_a_project_node_counts(tmp_path: Path) -> None:
+    def argue(docs: dict[str, Any]) -> None:
+        docs["manifest"]["case"] = {
+            "argument": [
+                {
+                    "id": "G-X",
+                    "type": "goal",
+                    "text": "x",
+                    "under": "G2.2",
+                    "supported_by": ["Sn-X"],
+                },
+                {"id": "Sn-X", "type": "solution", "text": "y", "reviews": ["RV-1"]},
+            ]
+        }
+
+    review = {**REVIEW, "nodes": ["Sn-X"], "decision": "rejected"}
+    case = build_case(_pinned(tmp_path, review, change=argue))
+    assert case.nodes["Sn-X"].status == "failed"
+    assert "RV-2" in case.nodes["Sn-X"].reviews
+    assert case.nodes["G-X"].status == "failed"

@@ -35,3 +35,16 @@ def test_fixing_the_first_error_reveals_no_second_wave(tmp_path: Path) -> None:
     docs["H"]["requirements"][0]["metric"] = "recall"
     second = {d.code for d in check_project(write_project(tmp_path / "b", docs)).diagnostics}
     assert second <= first, second - first
+
+
+def test_nothing_reported_rests_on_a_left_out_element(tmp_path: Path) -> None:
+    """Review finding: MLR-2 refining a malformed MLR-1, and SSR-1 controlling a malformed
+    HAZ-1, were reported as naming unknown IDs."""
+    docs = documents()
+    docs["H"]["requirements"][0]["threshold"] = "high"
+    docs["H"]["requirements"][1]["refines"] = "MLR-1"
+    docs["A"]["hazards"][0]["severity"] = "dreadful"
+    result = check_project(write_project(tmp_path / "p", docs))
+    unknown = [d.format() for d in result.diagnostics if d.code in ("X002", "X003")]
+    assert unknown == []
+    assert "H" in result.project.partial  # [A] without its only hazard loads not at all

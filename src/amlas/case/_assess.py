@@ -236,10 +236,13 @@ class Assessor:
                 if node.status == "failed":
                     self.counter(nodes, node, parents.get(node.id, []))
             elif node.type == "goal":
+                # what the pattern supports it by (the project's own nodes and the
+                # solutions added below never stand in for a goal's own development)
+                bare = not [c for c in node.supported_by if c not in argument]
                 if self.attached(node):
                     self.documented(nodes, node)
                 self.reviewed_goal(nodes, node)
-                if not node.supported_by:
+                if bare:
                     self.undeveloped_claim(nodes, node, pattern)
             elif node.is_claim and not node.supported_by:
                 self.undeveloped_claim(nodes, node, pattern)
@@ -252,11 +255,12 @@ class Assessor:
         contexts, assumptions and justifications are what the project states."""
         if node.type == "solution":
             parts = self.evidence(node, [EvidenceSelector(key=k) for k in entry.evidence], {})
-            decided = self.reviews.decide(
-                [r for r in self.reviews.records if r.id in entry.reviews], node
-            )
-            if decided is not None:
-                parts.append(decided)
+            cited = [r for r in self.reviews.records if r.id in entry.reviews]
+            naming = [r for r in self.reviews.of_node(node) if r not in cited]
+            for reviews in (cited, naming):  # a review naming the node counts as well
+                decided = self.reviews.decide(reviews, node)
+                if decided is not None:
+                    parts.append(decided)
             if not parts:
                 parts = [("undeveloped", "cites no evidence record and no review record")]
             node.status = worst(s for s, _ in parts)
@@ -264,9 +268,13 @@ class Assessor:
             if node.status == "failed":
                 self.counter(nodes, node, parents)
         elif node.is_claim:
+            if node.type == "goal":
+                self.reviewed_goal(nodes, node)
             if not node.supported_by:
                 node.undeveloped = True
                 node.status, node.reason = "undeveloped", "nothing in case.argument supports it"
+        elif node.type == "justification":
+            self.justification(node)
         else:
             node.status, node.reason = "supported", "stated in amlas.yaml case.argument"
 
@@ -373,17 +381,19 @@ class Assessor:
             if hit is None and awaited is not None:  # an imported record stands in
                 key = record_keys.external_key(awaited)
                 hit = self.record(key)
+                requirement = self._item("requirement", awaited)
+                decided = self.verification_reviews(node, awaited)
+                if decided is not None and (
+                    decided[0] != "supported" or hit is not None or _reviewable(requirement)
+                ):
+                    parts.append(decided)  # a review of it always counts when it holds back
                 if hit is None and key not in self.refs:
-                    reviewed = [
-                        r for r in self.reviews.of_item(awaited) if r.purpose == "verification"
-                    ]
-                    decided = self.reviews.decide(reviewed, node)
-                    if decided is not None:  # verified by review
-                        parts.append(decided)
-                    elif stood_in:
+                    if decided is not None and _reviewable(requirement):
+                        continue  # verified by review (or an analysis examined in one)
+                    if stood_in:
                         absent.append(key)
                     else:
-                        parts.append(("undeveloped", _awaiting(self._item("requirement", awaited))))
+                        parts.append(("undeveloped", _awaiting(requirement)))
                     continue
             if hit is None:
                 damaged = self.refs.get(key) in self._damaged
@@ -444,6 +454,9 @@ class Assessor:
                     for letter in requirement.datasets
                 ]
                 own = self.evidence(node, selectors, {})
+                reviewed = self.verification_reviews(node, requirement.id)
+                if reviewed is not None:  # a review beside the checks counts too
+                    own.append(reviewed)
                 status = worst(s for s, _ in own)
                 reason = "; ".join(r for s, r in own if s == status)
             else:
@@ -462,6 +475,12 @@ class Assessor:
                 f"({checked} by their checks, {len(members) - checked} by review)",
             )
         ]
+
+    def verification_reviews(self, node: Node, item_id: str) -> Part | None:
+        """The status the verification reviews of an item give it, citing them on
+        ``node`` (None: no such review)."""
+        reviews = [r for r in self.reviews.of_item(item_id) if r.purpose == "verification"]
+        return self.reviews.decide(reviews, node)
 
     def reviewed_item(self, node: Node, item_id: str, why: str) -> Part:
         """The status the verification reviews of an item give it (undeveloped when none
@@ -549,6 +568,23 @@ class Assessor:
             rationale = judgement.text
         elif pattern.developed_by is not None:
             status, reason = self.fields(pattern.developed_by)
+            if status != "supported" and node.supported_by:
+                # reviews, documents or the project's nodes support it as well: they add
+                # to the fields the pattern develops it by, never stand in for them
+                nodes[f"Sn-{node.id}"] = Node(
+                    id=f"Sn-{node.id}",
+                    pattern_id=f"Sn-{node.pattern_id}",
+                    type="solution",
+                    text=f"[{pattern.developed_by.artefact}] "
+                    + ", ".join(pattern.developed_by.fields),
+                    module=node.module,
+                    status=status,
+                    reason=reason,
+                    artefacts=[pattern.developed_by.artefact],
+                    binding=dict(node.binding),
+                )
+                node.supported_by.append(f"Sn-{node.id}")
+                return
             if status == "supported":
                 spec = pattern.developed_by
                 values = [
@@ -564,6 +600,8 @@ class Assessor:
             else:
                 node.notes.append(reason)
         if developed is None:
+            if node.supported_by:  # developed by the reviews or documents attached to it
+                return
             node.undeveloped = True
             node.status = "undeveloped"
             node.reason = (
@@ -712,6 +750,13 @@ def _solution_for(goal: Node, tag: str, artefacts: list[str] | None = None) -> N
         binding=dict(goal.binding),
         artefacts=list(artefacts or []),
     )
+
+
+def _reviewable(requirement: MLSafetyRequirement) -> bool:
+    """Whether a review alone can verify ``requirement``: one verified by review or by an
+    analysis (examined in a review). A platform test or a simulation measures: its
+    results are imported; a review of it still counts when it holds the claim back."""
+    return requirement.verified_by in ("review", "analysis")
 
 
 def _awaiting(requirement: MLSafetyRequirement) -> str:

@@ -188,7 +188,11 @@ class Binder:
                 if r.judged_on_data() and r.metric != "verified_robustness"
             ]
         if name == "formal_requirements":
-            return [Item(r.id, r) for r in requirements if r.property is not None]
+            return [
+                Item(r.id, r)
+                for r in requirements
+                if r.property is not None and r.verified_by is None
+            ]
         if name in ("assured_conditions", "assumed_conditions"):
             environment = self.project.environment
             assumed = name == "assumed_conditions"

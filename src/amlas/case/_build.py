@@ -191,6 +191,7 @@ class _Builder:
         def problem(i: int, field: str | None, message: str, hint: str | None = None) -> None:
             self.diagnostics.add("G009", message, at(i, field), hint=hint)
 
+        withheld = bool(self.broken())  # G008 says why the case may lack nodes
         own: dict[str, tuple[int, ArgumentNode]] = {}
         for i, entry in enumerate(entries):
             if entry.id in self.nodes or entry.id in own:
@@ -285,6 +286,8 @@ class _Builder:
             if entry.under is None:
                 continue
             parent = self.nodes.get(entry.under)
+            if parent is None and withheld:
+                continue  # the node may be missing only because an artefact did not load
             if parent is None or parent.id in own:
                 problem(
                     i,
@@ -324,19 +327,21 @@ class _Builder:
                     if x in own
                 )
         for node_id, (i, _) in own.items():
-            if node_id not in reached:
+            if node_id in reached:
+                continue
+            if not withheld:  # else it may be unreached only because an artefact is broken
                 problem(
                     i,
                     "under",
                     f"{node_id} is reached from no node of the case: give it 'under', or "
                     "list it in another project node's 'supported_by' or 'context'",
                 )
-                self.nodes.pop(node_id, None)
-                self.argument.pop(node_id, None)
-                for other in self.nodes.values():
-                    for links in (other.supported_by, other.in_context_of):
-                        if node_id in links:
-                            links.remove(node_id)
+            self.nodes.pop(node_id, None)
+            self.argument.pop(node_id, None)
+            for other in self.nodes.values():
+                for links in (other.supported_by, other.in_context_of):
+                    if node_id in links:
+                        links.remove(node_id)
 
     # -- diagnostics -----------------------------------------------------------------------------
 
@@ -427,6 +432,7 @@ class _Builder:
         """Every node a case setting or a review names exists, and is one the setting can
         affect: never ignored in silence (G005, G007)."""
         patterns = sorted({n.pattern_id for n in self.nodes.values()} | set(self.nodes))
+        withheld = bool(self.broken())  # G008 says why the case may lack nodes
         source = self.project.manifest_source
         case = self.project.manifest.case
         judged = self.assessor.judged
@@ -458,6 +464,8 @@ class _Builder:
                 at = self.project.locate("RV", path)
                 what = f"review {review}"
             matched = self._matching(key)
+            if not matched and withheld:
+                continue  # the node may be missing only because an artefact did not load
             if not matched:
                 self.diagnostics.add(
                     "G005",
@@ -675,18 +683,13 @@ def check_case_settings(project: Project, diagnostics: Diagnostics) -> None:
     builder.instantiate(patterns.root, {})
     builder.nest()
     builder.extend()
-    reviews = project.get("RV", ReviewRecords)
-    # a goal a review names gets a solution of its own: no judgement develops it then
-    reviewed = {
-        node.id
-        for review in (reviews.reviews if reviews is not None else [])
-        for key in review.nodes
-        for node in builder._matching(key)
-    }
+    # the claims the pattern leaves without support: the ones a judgement can develop
     builder.assessor.judged = {
         node.id
         for node in builder.nodes.values()
-        if node.is_claim and not node.supported_by and node.id not in reviewed
+        if node.is_claim
+        and node.id not in builder.argument
+        and not [c for c in node.supported_by if c not in builder.argument]
     }
     builder.settings_named()
     diagnostics.extend(builder.diagnostics)

@@ -75,9 +75,10 @@ class ReviewJudge:
             )
         changed = []
         for item in review.items:
-            now = self.inputs.current(f"item:{item.item}")
+            now = self.inputs.review_pin(item.item, review.purpose)
             if now != item.sha256:
-                changed.append(f"{item.item} ({'removed' if now is None else 'changed'})")
+                what = "removed" if now is None else "it or what it was judged on changed"
+                changed.append(f"{item.item} ({what})")
         for document in review.documents:
             now = self.inputs.current(f"file:{document.file}")
             if now != document.sha256:

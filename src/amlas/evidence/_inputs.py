@@ -212,6 +212,28 @@ class ProjectInputs:
             return sha256_file(file) if file is not None else None
         return None
 
+    def review_pin(self, item_id: str, purpose: str) -> str | None:
+        """What a review record [RV] pins for an item it examined (``amlas review pin``
+        writes it, the case compares it): the item's own hash and, for a review that
+        verifies the item is met, the hashes of what it was judged on: every dataset of a
+        data requirement [L], the model of an ML safety requirement [H]. New data or a new
+        model makes the review stale, as it makes a check's record stale. None when the
+        item does not exist."""
+        definition = self._index().get(item_id)
+        if definition is None:
+            return None
+        own = canonical_hash(definition.item)
+        names: list[str] = []
+        if purpose == "verification" and definition.kind == "data_requirement":
+            names = [f"dataset:{x}" for x in getattr(definition.item, "datasets", [])]
+        elif purpose == "verification" and definition.kind == "ml_requirement":
+            names = ["model"]
+        judged_on = {n: h for n in names if (h := self.current(n)) is not None}
+        if not judged_on:
+            return own
+        payload = json.dumps({"item": own, **judged_on}, sort_keys=True).encode("utf-8")
+        return hashlib.sha256(payload).hexdigest()
+
     def current(self, name: str) -> str | None:
         """The hash ``name`` has now; None when the input no longer exists."""
         if name not in self._cache:

@@ -2,8 +2,9 @@
 
 A review holds only for the versions it examined. ``amlas review pin DIR ID`` is the
 reviewer's statement that the items and documents the review names are, as they are now,
-what was reviewed: it writes their SHA-256 (the same hashes the case compares, from
-:class:`~amlas.evidence.ProjectInputs`) into the review's ``sha256`` fields. The file is
+what was reviewed: it writes their SHA-256 (the same hashes the case compares,
+:meth:`~amlas.evidence.ProjectInputs.review_pin`: for a verification review, together with
+the data or model the item was judged on) into the review's ``sha256`` fields. The file is
 edited in place, as text, so comments and layout stay; the edit is read back and must
 give exactly the intended hashes, and it is written atomically.
 """
@@ -72,7 +73,7 @@ def pin_review(root: str | Path | Project, review_id: str) -> list[Pin]:
     inputs = ProjectInputs(project)
     wanted: list[tuple[tuple[str | int, ...], str, str, str]] = []  # path, subject, before, now
     for j, item in enumerate(review.items):
-        now = inputs.current(f"item:{item.item}")
+        now = inputs.review_pin(item.item, review.purpose)
         if now is None:
             raise ProblemError(
                 f"review {review_id} names {item.item!r}, which is no item of the project now",
@@ -176,5 +177,11 @@ def _confirm(project: Project, edited: str, relative: str, index: int, hashes: l
         if review is not None
         else None
     )
-    if pinned != hashes:  # pragma: no cover - a defect of the edit above
-        raise AssertionError(f"pinning {relative} would not give the intended hashes")
+    if pinned != hashes:  # a layout the in-place edit cannot handle: nothing is written
+        raise ProblemError(
+            f"cannot pin {relative} in place (a comment inside a flow mapping, a value over "
+            "several lines?): write each pinned entry as 'item: ID' or 'file: PATH' on a "
+            "line of its own, or add 'sha256: pending' to it, and pin again",
+            code="R100",
+            path=relative,
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from amlas.diagnostics import Diagnostics, Location
@@ -44,8 +45,8 @@ def _rules_over_partial(result: LoadResult) -> None:
     for letter, positions in project.partial_index.items():
         if letter in sources:  # locations of the kept elements are their places in the file
             project.sources[letter] = _Renumbered(sources[letter], positions)  # type: ignore[assignment]
-    try:
-        run_rules(project, extra)
+    try:  # the datasets are read again only if a dataset artefact is itself partial
+        run_rules(project, extra, data=bool(set(project.partial) & {"N", "O", "P"}))
     finally:
         for letter in project.partial:
             project.artefacts.pop(letter, None)
@@ -55,11 +56,16 @@ def _rules_over_partial(result: LoadResult) -> None:
         for letter in project.partial
         if letter in sources and letter in project.files
     }
+    # a finding that names an ID of a left-out element rests on its absence ('unknown ID')
+    dropped = re.compile(
+        r"\b(" + "|".join(re.escape(i) for i in sorted(project.partial_dropped)) + r")\b"
+    )
     for diagnostic in extra:
         key = (diagnostic.code, diagnostic.location, diagnostic.message)
         where = diagnostic.location
         inside = any(a <= where.line < b for a, b in spans.get(where.path, []))
-        if where.path in files and inside and key not in seen:
+        names_dropped = project.partial_dropped and dropped.search(diagnostic.message)
+        if where.path in files and inside and key not in seen and not names_dropped:
             result.diagnostics.items.append(diagnostic)
             seen.add(key)
 

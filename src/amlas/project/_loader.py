@@ -119,6 +119,14 @@ def load_project(root: str | Path) -> LoadResult:
             if partial is not None:
                 project.partial[letter] = partial[0]
                 project.partial_index[letter] = partial[1]
+                project.partial_dropped |= _ids_in(
+                    [
+                        entry
+                        for key, kept in partial[1].items()
+                        for i, entry in enumerate(loaded.data.get(key) or [])
+                        if i not in kept
+                    ]
+                )
     _attach_defaults(project)
     project.diagnostics = diagnostics
     return LoadResult(project, diagnostics)
@@ -169,6 +177,16 @@ def _partial(model: type[Any], data: Any) -> tuple[Any, dict[str, list[int]]] | 
         return model.model_validate(kept), positions
     except ValidationError:
         return None
+
+
+def _ids_in(value: Any) -> set[str]:
+    """Every ``id`` written anywhere in ``value`` (the elements a partial load left out)."""
+    if isinstance(value, dict):
+        own = {str(value["id"])} if isinstance(value.get("id"), str | int) else set()
+        return own.union(*(_ids_in(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_ids_in(v) for v in value))
+    return set()
 
 
 def _list_element(annotation: Any) -> Any | None:

@@ -75,6 +75,8 @@ class Project:
     elements in the same pass); everything else treats the artefact as not loaded."""
     partial_index: dict[str, dict[str, list[int]]] = field(default_factory=dict, repr=False)
     """For each partial artefact, list field -> the file positions of the elements kept."""
+    partial_dropped: set[str] = field(default_factory=set, repr=False)
+    """The IDs written in the elements the partial artefacts left out."""
     files: dict[str, str] = field(default_factory=dict)
     sources: dict[str, SourceMap] = field(default_factory=dict)
     manifest_source: SourceMap | None = None

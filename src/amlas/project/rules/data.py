@@ -22,7 +22,7 @@ from amlas.project.artefacts import (
     ModelReference,
 )
 from amlas.project.artefacts.data import Duplicates
-from amlas.project.rules._registry import rule
+from amlas.project.rules._registry import reads_data, rule
 from amlas.sealing import AccessLog, SealError, check_seal, check_usage, read_header
 
 
@@ -134,6 +134,7 @@ def require_file(
 
 
 @rule
+@reads_data
 def datasets_exist_and_differ(project: Project, diagnostics: Diagnostics) -> None:
     seen_location: dict[str, str] = {}
     seen_hash: dict[str, str] = {}
@@ -449,6 +450,7 @@ def _check_content(
 
 
 @rule
+@reads_data
 def duplicate_features_exist(project: Project, diagnostics: Diagnostics) -> None:
     """The features [L] names for the near-duplicate searches (``independence.features``,
     a ``duplicates`` rule's ``features``) are columns of the CSV datasets searched."""
@@ -548,6 +550,7 @@ def _manifest_location(project: Project) -> Location:
 
 
 @rule
+@reads_data
 def output_tables_match_their_hashes(project: Project, diagnostics: Diagnostics) -> None:
     """A detector's object tables and the predictions files of [V] have the content their
     declared ``sha256`` says (D005), whether plaintext or sealed (the sealed header carries

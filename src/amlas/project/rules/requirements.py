@@ -149,11 +149,12 @@ def slices_exist(project: Project, diagnostics: Diagnostics) -> None:
             at = project.locate("H", (*base, "banding", dim_id))
             if dim_id not in dimensions:
                 continue  # X002 reports the unknown dimension
-            if dim_id not in applies_to.where and dim_id not in applies_to.per:
+            judged = req.judged_slice  # 'across' slices like 'per'
+            if dim_id not in judged.where and dim_id not in judged.per:
                 diagnostics.add(
                     "Q016",
                     f"{req.id}: a banding is named for {dim_id!r}, which the slice neither "
-                    "restricts ('where') nor slices by ('per')",
+                    "restricts ('where') nor slices by ('per' or 'across')",
                     project.locate("H", (*base, "banding", dim_id), key=True),
                 )
                 continue
