@@ -485,8 +485,7 @@ class Assessor:
     def reviewed_item(self, node: Node, item_id: str, why: str) -> Part:
         """The status the verification reviews of an item give it (undeveloped when none
         examined it)."""
-        reviews = [r for r in self.reviews.of_item(item_id) if r.purpose == "verification"]
-        decided = self.reviews.decide(reviews, node)
+        decided = self.verification_reviews(node, item_id)
         if decided is None:
             return "undeveloped", f"{why} and no review record [RV] examined it"
         return decided

@@ -10,7 +10,6 @@ fields), failed solutions raise counter-solutions, and statuses propagate upward
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 from collections import defaultdict
 from collections.abc import Mapping
@@ -21,7 +20,7 @@ from amlas.case._assess import Assessor
 from amlas.case._bind import Binder, Item, fill, first_sentence
 from amlas.case._library import Library, LibraryError, Link, PatternNode, project_library
 from amlas.case._model import ArtefactEntry, Case, CitedReview, Module, Node
-from amlas.case._status import propagate
+from amlas.case._status import names_node, propagate
 from amlas.diagnostics import Diagnostics, Location, did_you_mean
 from amlas.evidence import EvidenceStore, StoreLike, open_evidence_detail, using_store
 from amlas.project import ArgumentNode, Project, build_trace, check_project
@@ -424,9 +423,7 @@ class _Builder:
         self.settings_named()
 
     def _matching(self, key: str) -> list[Node]:
-        if any(ch in key for ch in "*?["):
-            return [n for i, n in self.nodes.items() if fnmatch.fnmatchcase(i, key)]
-        return [n for n in self.nodes.values() if key in (n.id, n.pattern_id)]
+        return [n for n in self.nodes.values() if names_node(key, n)]
 
     def settings_named(self) -> None:
         """Every node a case setting or a review names exists, and is one the setting can

@@ -18,11 +18,10 @@ the reason; a self-review is noted on the node.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable
 
 from amlas.case._model import Node, Status
-from amlas.case._status import worst
+from amlas.case._status import names_node, worst
 from amlas.checks import clopper_pearson
 from amlas.evidence import ProjectInputs
 from amlas.project import Project
@@ -57,7 +56,7 @@ class ReviewJudge:
         return [r for r in self.records if any(x.item == item_id for x in r.items)]
 
     def of_node(self, node: Node) -> list[ReviewRecord]:
-        return [r for r in self.records if any(_names(p, node) for p in r.nodes)]
+        return [r for r in self.records if any(names_node(p, node) for p in r.nodes)]
 
     # -- their status ------------------------------------------------------------------------
 
@@ -123,12 +122,6 @@ class ReviewJudge:
             )
         status = worst(s for s, _ in parts)
         return status, "; ".join(reason for s, reason in parts if s == status)
-
-
-def _names(pattern: str, node: Node) -> bool:
-    if pattern in (node.id, node.pattern_id):
-        return True
-    return any(ch in pattern for ch in "*?[") and fnmatch.fnmatchcase(node.id, pattern)
 
 
 def _reviewers(review: ReviewRecord) -> str:

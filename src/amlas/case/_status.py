@@ -20,7 +20,7 @@ from typing import Final
 
 from amlas.case._model import Case, Node, Status
 
-__all__ = ["RANK", "GateResult", "gate", "propagate", "worst"]
+__all__ = ["RANK", "GateResult", "gate", "names_node", "propagate", "worst"]
 
 RANK: Final[dict[Status, int]] = {
     "supported": 0,
@@ -118,7 +118,9 @@ class GateResult:
     """Leaf claims and solutions that keep the top claim from being supported."""
 
 
-def _matches(node: Node, pattern: str) -> bool:
+def names_node(pattern: str, node: Node) -> bool:
+    """Whether a node ID, pattern ID or glob over instance IDs (an allowance, a review's
+    ``nodes``, a case setting) names ``node``."""
     return node.id == pattern or node.pattern_id == pattern or fnmatch.fnmatchcase(node.id, pattern)
 
 
@@ -140,7 +142,7 @@ def gate(
         if node.status not in ("undeveloped", "inconclusive"):
             continue
         for pattern, reason in table:
-            if _matches(node, pattern):
+            if names_node(pattern, node):
                 override[node.id] = "supported"
                 accepted.append((node.id, node.status, reason))
                 break
