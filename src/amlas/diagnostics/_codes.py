@@ -853,9 +853,10 @@ _TABLE: tuple[Code, ...] = (
         "warning",
         "artefact did not load: the case is incomplete",
         "An artefact file exists but did not load (its own errors say why). The case is "
-        "built without it: every claim resting on it is undeveloped, and the instantiation "
-        "warnings it would have answered (an empty multiplicity, an unfilled placeholder) "
-        "are withheld so that none contradicts the files.",
+        "built without it: every claim resting on it is undeveloped, and the findings it "
+        "would have answered (an empty multiplicity, an unfilled placeholder, a setting or "
+        "a project node naming a node it would have held) are withheld so that none "
+        "contradicts the files.",
     ),
     Code(
         "G009",
