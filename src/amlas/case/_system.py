@@ -18,15 +18,16 @@ the top claim cannot be supported without it. The gate applies each component's 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from amlas.case._build import build_case
 from amlas.case._model import ArtefactEntry, Case, CitedReview, Module, Node
 from amlas.case._status import Allowance, GateResult, gate, propagate
-from amlas.diagnostics import Diagnostic, Diagnostics, Location
+from amlas.diagnostics import Diagnostics, Location
 from amlas.evidence import EvidenceRecord, StoreLike
-from amlas.project import MANIFEST_FILE, SYSTEM_LETTERS, System, load_system
+from amlas.project import MANIFEST_FILE, SYSTEM_LETTERS, System, load_system, relocated
 from amlas.sealing import VerifierKey
 
 __all__ = ["SYSTEM_MODULE", "SystemCase", "build_system_case", "gate_system", "suffixed"]
@@ -113,7 +114,7 @@ def build_system_case(
         prefix = system.paths[component_id]
         for diagnostic in part.diagnostics:
             if diagnostic not in project.diagnostics.items:  # the system check has those
-                diagnostics.items.append(_relocated(diagnostic, prefix))
+                diagnostics.items.append(relocated(diagnostic, prefix))
         for module in part.modules:
             modules.append(
                 replace(
@@ -181,8 +182,8 @@ def build_system_case(
 def gate_system(
     built: SystemCase,
     *,
-    allow_undeveloped: list[Allowance] | None = None,
-    allow_inconclusive: list[Allowance] | None = None,
+    allow_undeveloped: Sequence[Allowance] | None = None,
+    allow_inconclusive: Sequence[Allowance] | None = None,
 ) -> GateResult:
     """The gate over the system case: each component's own policy (``case.allow_*`` of
     its ``amlas.yaml``) accepts nodes of that component only; the allowances given here
@@ -224,8 +225,3 @@ def _joined(prefix: str, path: str) -> str:
     """A component-relative path as a system-relative one ('../../1-scoping/A.yaml' of
     'components/x' is '1-scoping/A.yaml')."""
     return PurePosixPath(os.path.normpath(os.path.join(prefix, path))).as_posix()
-
-
-def _relocated(diagnostic: Diagnostic, prefix: str) -> Diagnostic:
-    where = diagnostic.location
-    return replace(diagnostic, location=replace(where, path=_joined(prefix, where.path)))

@@ -28,6 +28,7 @@ from amlas.project._system import (
     System,
     is_system_dir,
     load_system,
+    relocated,
     sibling,
 )
 from amlas.project._trace import ConditionRow, TraceMatrix, TraceRow, build_trace
@@ -71,6 +72,7 @@ __all__ = [
     "metric_names",
     "path_problem",
     "read_document",
+    "relocated",
     "render_reference",
     "schema_documents",
     "sibling",

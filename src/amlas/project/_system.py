@@ -34,6 +34,7 @@ __all__ = [
     "System",
     "is_system_dir",
     "load_system",
+    "relocated",
     "sibling",
 ]
 
@@ -125,7 +126,7 @@ def load_system(root: str | Path, *, check: bool = True) -> System:
         system.components[entry.id] = component
         system.paths[entry.id] = PurePosixPath(Path(entry.path)).as_posix().rstrip("/")
         for diagnostic in result.diagnostics:
-            moved = _relocated(diagnostic, system.paths[entry.id])
+            moved = relocated(diagnostic, system.paths[entry.id])
             if moved.code == UNALLOCATED:
                 unallocated.setdefault((moved.location, moved.message), []).append(moved)
             else:
@@ -210,8 +211,9 @@ def _entry_problem(
     return None
 
 
-def _relocated(diagnostic: Diagnostic, prefix: str) -> Diagnostic:
-    """``diagnostic`` with its file relative to the system directory (a component's view
+def relocated(diagnostic: Diagnostic, prefix: str) -> Diagnostic:
+    """``diagnostic`` of the component project at ``prefix`` (relative to the system
+    directory) with its file relative to the system directory (a component's view
     of the system's [A] becomes the system's own path again)."""
     joined = os.path.normpath(os.path.join(prefix, diagnostic.location.path))
     return replace(
