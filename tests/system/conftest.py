@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-
 SYSTEM_FILES = ("A", "B", "C")
 
 BARRIER = """\

@@ -118,15 +118,20 @@ def load_system(root: str | Path, *, check: bool = True) -> System:
         seen_paths[directory] = entry.id
         result = load(directory)
         component = result.project
+        prefix = PurePosixPath(Path(entry.path)).as_posix().rstrip("/")
         if component.system_root != system.root or component.component_id != entry.id:
             problem = f"{entry.path}/{MANIFEST_FILE} does not say 'part_of:' back to this system"
             system.diagnostics.add("X017", f"component {entry.id!r}: {problem}", where)
             system.missing[entry.id] = problem
+            # what its own loading found says why (F012)
+            system.diagnostics.extend(
+                relocated(d, prefix) for d in result.diagnostics if d.code.startswith("F")
+            )
             continue
         system.components[entry.id] = component
-        system.paths[entry.id] = PurePosixPath(Path(entry.path)).as_posix().rstrip("/")
+        system.paths[entry.id] = prefix
         for diagnostic in result.diagnostics:
-            moved = relocated(diagnostic, system.paths[entry.id])
+            moved = relocated(diagnostic, prefix)
             if moved.code == UNALLOCATED:
                 unallocated.setdefault((moved.location, moved.message), []).append(moved)
             else:
