@@ -197,7 +197,7 @@ BROKEN = [
         lambda r: _edit(
             r / C_FILE, "        given: 0.5\n", "        given: 0.5\n        rate: 0.1\n"
         ),
-        "hazard: HAZ-2",
+        "hazard: HAZ-1",
     ),
     Broken(
         "worsening-rate-not-a-rate",
