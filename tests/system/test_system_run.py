@@ -158,6 +158,11 @@ def test_the_command_line_takes_the_system(
     assert case["root"] == "G0"
     assert {n["component"] for n in case["nodes"] if "component" in n} == {"CMP-ML", "CMP-ML2"}
     assert "system.gsn.yaml" in {p.name for p in (tmp_path / "case" / "gsn").iterdir()}
+    code, out, _ = run(capsys, "report", root, "-o", str(tmp_path / "report.html"))
+    assert code == 0, out
+    html = (tmp_path / "report.html").read_text("utf-8")
+    assert "ML component CMP-ML2" in html
+    assert 'data-node="G0"' in html
     code, out, _ = run(capsys, "gate", root)
     assert code == 1  # stage 5 has not run: the system's top claim is not supported
     assert "gate shut: G0" in out
