@@ -254,6 +254,7 @@ def test_the_system_case_holds_each_component_under_one_root(
     assert case.root == "G0"
     assert set(built.parts) == {"CMP-ML", "CMP-ML2"}
     assert case.nodes["S0"].supported_by == ["G1.1@CMP-ML", "G1.1@CMP-ML2"]
+    assert case.nodes["C0.1"].status == "supported"  # [C] names the components
     for component, part in built.parts.items():
         assert len([n for n in case.nodes.values() if n.component == component]) == len(part.nodes)
         for node in part.nodes.values():
@@ -310,3 +311,37 @@ def test_a_components_allowance_accepts_its_own_nodes_only(tmp_path: Path) -> No
     # the command line names the system case's own IDs
     result = gate_system(built, allow_undeveloped=[("G6.7@CMP-ML2", "on the command line")])
     assert "G6.7@CMP-ML2" in {node for node, _, _ in result.accepted}
+
+
+def test_each_component_records_the_chains_of_its_own_hazards(tmp_path: Path) -> None:
+    from amlas.checks import chain_hazards
+    from amlas.verify import plan
+
+    root = build_system(tmp_path / "system")
+    allocated = root / "components" / "cage" / "1-scoping" / "E-allocated-requirements.yaml"
+    _edit(allocated, "hazards: [HAZ-1, HAZ-2]", "hazards: [HAZ-1]", count=3)
+    _edit(allocated, "hazards: [HAZ-2]", "hazards: [HAZ-1]")
+    cage = load_project(root / "components" / "cage").project
+    triage = load_project(root / "components" / "triage").project
+    # HAZ-2 is the triage classifier's to argue; the cage's [E] no longer reaches it
+    assert chain_hazards(cage) == ["HAZ-1"]
+    assert chain_hazards(triage) == ["HAZ-1", "HAZ-2"]
+    keys = {c.key for c in plan(cage, role="developer", stages=(6,)).checks}
+    assert "stage6/hazard/HAZ-1" in keys
+    assert "stage6/hazard/HAZ-2" not in keys
+    # a hazard no component traces to stays with every component (inconclusive there)
+    allocated = root / "components" / "triage" / "1-scoping" / "E-allocated-requirements.yaml"
+    _edit(allocated, "hazards: [HAZ-1, HAZ-2]", "hazards: [HAZ-1]", count=3)
+    _edit(allocated, "hazards: [HAZ-2]", "hazards: [HAZ-1]")
+    cage = load_project(root / "components" / "cage").project
+    assert chain_hazards(cage) == ["HAZ-1", "HAZ-2"]
+
+
+def test_scenarios_cite_the_other_components_models(system_dir: Callable[[], Path]) -> None:
+    from amlas.verify import plan
+
+    root = system_dir()
+    triage = load_project(root / "components" / "triage").project
+    (scenario, *_) = [c for c in plan(triage, stages=(6,)).checks if c.kind == "scenario"]
+    assert "component:CMP-ML2/model" in scenario.inputs
+    assert "model" in scenario.inputs

@@ -28,6 +28,7 @@ from amlas.case._status import Allowance, GateResult, gate, propagate
 from amlas.diagnostics import Diagnostics, Location
 from amlas.evidence import EvidenceRecord, StoreLike
 from amlas.project import MANIFEST_FILE, SYSTEM_LETTERS, System, load_system, relocated
+from amlas.project.artefacts import SystemDescription
 from amlas.sealing import VerifierKey
 
 __all__ = ["SYSTEM_MODULE", "SystemCase", "build_system_case", "gate_system", "suffixed"]
@@ -91,12 +92,15 @@ def build_system_case(
         SYSTEM_MODULE,
         extension=True,
     )
+    described = system.project.get("C", SystemDescription) is not None
     nodes[CONTEXT] = Node(
         CONTEXT,
         CONTEXT,
         "context",
         f"The ML components of the system description [C]: {names or 'none'}",
         SYSTEM_MODULE,
+        status="supported" if described else "undeveloped",
+        reason="[C] loaded" if described else "[C] did not load",
         artefacts=["C"],
         extension=True,
     )

@@ -53,6 +53,7 @@ from amlas.checks._faults import (
 )
 from amlas.checks._hazard import (
     MLEvidence,
+    chain_hazards,
     hazard_chains,
     hazard_requirements,
     rated_requirements,
@@ -174,6 +175,7 @@ __all__ = [
     "band_labels",
     "bind_dataset",
     "bootstrap_interval",
+    "chain_hazards",
     "check_independence",
     "clopper_pearson",
     "cluster_bootstrap_window_rate",

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from amlas.checks._intervals import Verdict, clopper_pearson, percent
-from amlas.project import Project, sibling
+from amlas.project import Project, other_components, sibling
 from amlas.project.artefacts import (
     AllocatedRequirements,
     MLSafetyRequirement,
@@ -61,6 +61,7 @@ __all__ = [
     "Factor",
     "HazardChain",
     "MLEvidence",
+    "chain_hazards",
     "hazard_chains",
     "hazard_requirements",
     "rated_requirements",
@@ -291,6 +292,41 @@ def _rated(
             requirement, None, f"{component}'s {requirement_id} has no verification result"
         )
     return _Rated(requirement, record, "")
+
+
+def _traced_hazards(project: Project) -> set[str]:
+    """The hazards the allocated requirements [E] of ``project`` trace to."""
+    allocated = project.get("E", AllocatedRequirements)
+    return {h for a in allocated.requirements for h in a.hazards} if allocated else set()
+
+
+def chain_hazards(project: Project) -> list[str]:
+    """The hazards of [A] whose chain ``project`` records (``stage6/hazard/HAZ-x``).
+
+    A single project: every hazard. A component of a system: the hazards its [E] traces
+    to, those its own barrier's wrong action raises (``worsens``), and any hazard no
+    component of the system traces to (so that none is left without a chain: its chain is
+    inconclusive, saying no ML failure rate reaches it). A hazard only another component
+    controls is that component's to argue."""
+    system = project.system_requirements
+    hazards = [h.id for h in system.hazards] if system is not None else []
+    if project.system_root is None:
+        return hazards
+    mine = _traced_hazards(project)
+    description = project.get("C", SystemDescription)
+    if description is not None:
+        mine |= {
+            w.hazard
+            for b in description.barriers
+            if b.component == project.component_id
+            for w in b.worsens
+        }
+    others: set[str] = set()
+    for component in other_components(project):
+        other = sibling(project, component)
+        if other is not None:
+            others |= _traced_hazards(other)
+    return [h for h in hazards if h in mine or h not in others]
 
 
 def rated_requirements(project: Project) -> list[tuple[str, str]]:

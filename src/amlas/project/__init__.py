@@ -28,6 +28,7 @@ from amlas.project._system import (
     System,
     is_system_dir,
     load_system,
+    other_components,
     relocated,
     sibling,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "load_project",
     "load_system",
     "metric_names",
+    "other_components",
     "path_problem",
     "read_document",
     "relocated",

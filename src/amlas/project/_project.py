@@ -90,6 +90,9 @@ class Project:
     """For a component project: its ID in the system's [C] and ``components``."""
     siblings: dict[str, Project | None] = field(default_factory=dict, repr=False, compare=False)
     """The other ML components of the system, loaded on first use (``sibling()``)."""
+    sibling_ids: list[str] | None = field(default=None, repr=False, compare=False)
+    """The [C] IDs of the system's other ML components with a usable project, once
+    loaded (``other_components()``)."""
     diagnostics: Diagnostics = field(default_factory=Diagnostics, repr=False, compare=False)
     """What loading (and, after :func:`~amlas.project.check_project`, every rule) found;
     the same object as the :class:`LoadResult`'s."""

@@ -34,6 +34,7 @@ __all__ = [
     "System",
     "is_system_dir",
     "load_system",
+    "other_components",
     "relocated",
     "sibling",
 ]
@@ -162,19 +163,32 @@ def sibling(project: Project, component_id: str) -> Project | None:
     per project object."""
     if project.system_root is None:
         return None
-    cache = project.siblings
-    if component_id not in cache:
-        if component_id == project.component_id:
-            cache[component_id] = project
-        else:
-            try:
-                system = load_system(project.system_root, check=False)
-            except Exception:
-                cache[component_id] = None
-                return None
-            cache.update(system.components)
-            cache.setdefault(component_id, None)
-    return cache[component_id]
+    if component_id == project.component_id:
+        return project
+    _load_siblings(project)
+    return project.siblings.get(component_id)
+
+
+def other_components(project: Project) -> list[str]:
+    """The [C] IDs of the other ML components of ``project``'s system that have a usable
+    project, in the system's order (empty for a project that is no component)."""
+    if project.system_root is None:
+        return []
+    _load_siblings(project)
+    return list(project.sibling_ids or [])
+
+
+def _load_siblings(project: Project) -> None:
+    if project.sibling_ids is not None or project.system_root is None:
+        return
+    try:
+        system = load_system(project.system_root, check=False)
+    except Exception:  # the system's own check reports what is wrong
+        project.sibling_ids = []
+        return
+    others = {c: p for c, p in system.components.items() if c != project.component_id}
+    project.siblings.update(others)
+    project.sibling_ids = list(others)
 
 
 def _component_path(

@@ -25,13 +25,18 @@ import itertools
 from collections.abc import Collection
 from typing import Literal
 
-from amlas.checks import formal_only, requirement_check, requirement_unavailable
+from amlas.checks import (
+    chain_hazards,
+    formal_only,
+    requirement_check,
+    requirement_unavailable,
+)
 from amlas.checks.data_rules import get_data_rule
 from amlas.errors import ProblemError, UsageError
-from amlas.evidence import ProjectInputs, keys
+from amlas.evidence import ProjectInputs, component_input, keys
 from amlas.evidence import model_code_file as _model_code_file
 from amlas.plugins import PluginError
-from amlas.project import Project
+from amlas.project import Project, other_components
 from amlas.project.artefacts import (
     VERIFICATION_METHODS,
     ErroneousBehaviourLog,
@@ -334,9 +339,7 @@ class _Planner:
                     (),
                     names,
                 )
-            system = project.system_requirements
-            hazards = [h.id for h in system.hazards] if system is not None else []
-            for hazard in hazards:
+            for hazard in chain_hazards(project):
                 # and the inputs of the verification results it uses, known when it runs
                 self.add(
                     keys.hazard_key(hazard),
@@ -383,6 +386,9 @@ class _Planner:
         names.add("harness_code")
         if self.project.get("V", ModelReference) is not None:
             names |= self.model_inputs()
+        # the integrated system holds the system's other ML components too: a new model
+        # of any of them changes what the scenarios exercised
+        names |= {component_input(c, "model") for c in other_components(self.project)}
         return names
 
 
