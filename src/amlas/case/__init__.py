@@ -30,13 +30,15 @@ from amlas.case._model import (
     Status,
 )
 from amlas.case._reviews import review_statuses
-from amlas.case._status import GateResult, gate, propagate
+from amlas.case._status import Allowance, GateResult, gate, propagate
+from amlas.case._system import SystemCase, build_system_case, gate_system, suffixed
 
 __all__ = [
     "DEFAULT_LIBRARY",
     "NODE_TYPES",
     "STATUSES",
     "AffectedClaim",
+    "Allowance",
     "ArtefactEntry",
     "Case",
     "CitedReview",
@@ -47,14 +49,18 @@ __all__ = [
     "Node",
     "NodeType",
     "Status",
+    "SystemCase",
     "affected_claims",
     "build_case",
+    "build_system_case",
     "check_case_settings",
     "check_library",
     "document_targets",
     "gate",
+    "gate_system",
     "load_library",
     "project_library",
     "propagate",
     "review_statuses",
+    "suffixed",
 ]

@@ -8,6 +8,7 @@ the same case, byte for byte, in every output.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -59,6 +60,7 @@ NODE_TYPES: Final[tuple[NodeType, ...]] = (
 )
 
 CLAIM_TYPES: Final = frozenset({"goal", "strategy"})
+_STAGE: Final = re.compile(r"stage(\d+)(@|$)")
 
 
 @dataclass
@@ -101,14 +103,23 @@ class Node:
     """Why the node looks the way it does: stale inputs, checks that were not run, ..."""
     extension: bool = False
     """Not an AMLAS v1.1 node: added by the pattern library (documented in the pattern)."""
+    component: str = ""
+    """In a system case: the [C] ID of the ML component whose argument holds the node
+    (its ID then ends in ``@<component>``); empty in a single component's case."""
 
     @property
     def is_claim(self) -> bool:
         return self.type in CLAIM_TYPES
 
     @property
+    def local_id(self) -> str:
+        """The ID as the component's own case writes it (no ``@component`` suffix)."""
+        return self.id.removesuffix(f"@{self.component}") if self.component else self.id
+
+    @property
     def stage(self) -> int:
-        return int(self.module.removeprefix("stage")) if self.module[-1:].isdigit() else 0
+        found = _STAGE.match(self.module)
+        return int(found.group(1)) if found else 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -132,6 +143,7 @@ class Node:
             "rationale": self.rationale,
             "notes": list(self.notes),
             "extension": self.extension,
+            **({"component": self.component} if self.component else {}),
         }
 
 

@@ -118,17 +118,25 @@ class GateResult:
     """Leaf claims and solutions that keep the top claim from being supported."""
 
 
-def names_node(pattern: str, node: Node) -> bool:
+Allowance = tuple[str, str] | tuple[str, str, str]
+"""(node ID or glob, reason) or, in a system case, (ID or glob as the component's own
+case names its nodes, reason, the component's [C] ID): the allowance then accepts
+nodes of that component only."""
+
+
+def names_node(pattern: str, node: Node, *, local: bool = False) -> bool:
     """Whether a node ID, pattern ID or glob over instance IDs (an allowance, a review's
-    ``nodes``, a case setting) names ``node``."""
-    return node.id == pattern or node.pattern_id == pattern or fnmatch.fnmatchcase(node.id, pattern)
+    ``nodes``, a case setting) names ``node``; with ``local``, the node's ID as its own
+    component's case writes it (without the system case's ``@component`` suffix)."""
+    node_id = node.local_id if local else node.id
+    return node_id == pattern or node.pattern_id == pattern or fnmatch.fnmatchcase(node_id, pattern)
 
 
 def gate(
     case: Case,
     *,
-    allow_undeveloped: Iterable[tuple[str, str]] = (),
-    allow_inconclusive: Iterable[tuple[str, str]] = (),
+    allow_undeveloped: Iterable[Allowance] = (),
+    allow_inconclusive: Iterable[Allowance] = (),
 ) -> GateResult:
     """Decide the gate: the top claim is supported once the allowed nodes count as
     supported. Allowances are (node ID or glob, reason). Failed and stale nodes are never
@@ -141,8 +149,12 @@ def gate(
         table = undeveloped if node.status == "undeveloped" else inconclusive
         if node.status not in ("undeveloped", "inconclusive"):
             continue
-        for pattern, reason in table:
-            if names_node(pattern, node):
+        for allowance in table:
+            pattern, reason = allowance[0], allowance[1]
+            scope = allowance[2] if len(allowance) > 2 else None
+            if scope is not None and node.component != scope:
+                continue
+            if names_node(pattern, node, local=scope is not None):
                 override[node.id] = "supported"
                 accepted.append((node.id, node.status, reason))
                 break

@@ -51,7 +51,12 @@ from amlas.checks._faults import (
     run_fault_campaigns,
     tolerance_indicator,
 )
-from amlas.checks._hazard import MLEvidence, hazard_chains, hazard_requirements
+from amlas.checks._hazard import (
+    MLEvidence,
+    hazard_chains,
+    hazard_requirements,
+    rated_requirements,
+)
 from amlas.checks._images import IMAGE_PERTURBATIONS, perturb_images
 from amlas.checks._independence import check_independence
 from amlas.checks._intervals import (
@@ -205,6 +210,7 @@ __all__ = [
     "poisson_interval",
     "predict",
     "quantile_upper_bound",
+    "rated_requirements",
     "read_outputs_table",
     "required_exposure",
     "required_samples",

@@ -14,11 +14,23 @@ system and the barriers around the component. For every hazard of [A]:
   failure on demand: measured by the integration harness when it reported demands of the
   barrier (exact bounds over the demands), else declared in [C] (a point value); a barrier
   with neither counts as failing on every demand.
+- **Barriers that are ML components** (a system project's safety cage, ``component`` in
+  [C]): the failure on demand is that component's verified miss rate, from the record of
+  its requirement ``failure_from`` (the worst slice's exact bound, an uncertain factor like
+  the ML rate; counted as failing on every demand while it has no result). In the chain of
+  the component the barrier *is*, it is not a barrier: its misses are the ML rate.
+- **Worsening**: a barrier whose own wrong action raises a hazard (``worsens`` in [C]: a
+  monitor that rejects too much sends cases down a weaker fallback) adds a term, its rate
+  of wrong action (a requirement's verified error rate, or a declared value) times the
+  probability that the hazard follows (``given``, 1 when not stated). Terms are added to
+  the chain (a union bound, no independence assumed between them): the upper bound is the
+  sum of the terms' upper bounds, the lower bound the largest term's lower bound.
 - **Hazard rate per demand** = ML miss rate x the product of the barriers' failure
   probabilities, assuming the barriers fail independently of each other and of the ML
   component (stated in the evidence, because common causes break it). Its bounds are the
   products of the factors' one-sided exact bounds, each recomputed from its counts at
-  1 - alpha/k for the k uncertain factors (the ML rate and every measured barrier;
+  1 - alpha/k for the k uncertain factors (the ML rate, every measured barrier and every
+  rate from an ML component's results;
   declared values are taken as given), so they hold jointly at the confidence (Bonferroni).
 - **Verdict** (inconclusive, saying so, when no requirement gives the ML failure rate)
   against the smallest acceptable failure rate of the [A] requirements that control the
@@ -36,17 +48,28 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from amlas.checks._intervals import Verdict, clopper_pearson, percent
-from amlas.project import Project
+from amlas.project import Project, sibling
 from amlas.project.artefacts import (
     AllocatedRequirements,
     MLSafetyRequirement,
     SystemDescription,
     SystemSafetyRequirements,
+    Worsening,
 )
 
-__all__ = ["Factor", "HazardChain", "MLEvidence", "hazard_chains", "hazard_requirements"]
+__all__ = [
+    "Factor",
+    "HazardChain",
+    "MLEvidence",
+    "hazard_chains",
+    "hazard_requirements",
+    "rated_requirements",
+]
 
 MISS_METRICS = frozenset({"recall", "fnr"})
+_COUNTS_FAILURES = frozenset({"fnr", "fpr"})
+"""Metrics whose record counts the failures as its successes (the others count what went
+right: recall's hits, specificity's correct rejections)."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +89,8 @@ class Factor:
 
     name: str
     kind: str
-    """'ml' or 'barrier'."""
+    """'ml', 'barrier', 'worsening' (a barrier's rate of wrong action) or 'given' (the
+    probability that the hazard follows it)."""
     estimate: float
     lower: float
     upper: float
@@ -96,6 +120,11 @@ class HazardChain:
     acceptable_from: list[str]
     verdict: Verdict
     reason: str
+    worsening: list[list[Factor]] = field(default_factory=list)
+    """Terms added to the chain, one per barrier that raises this hazard (``worsens``):
+    its rate of wrong action and the probability that the hazard follows."""
+    notes: list[str] = field(default_factory=list)
+    """What the chain left out and why (a barrier that is this ML component)."""
     evidence: list[str] = field(default_factory=list)
     """Digests of the ML evidence used."""
     computable: bool = True
@@ -105,17 +134,22 @@ class HazardChain:
     factor_level: float = 0.95
     """The one-sided level of each uncertain factor's bound."""
 
+    def _terms(self) -> list[list[Factor]]:
+        return [self.factors, *self.worsening]
+
     @property
     def estimate(self) -> float:
-        return math.prod(f.estimate for f in self.factors)
+        return min(1.0, sum(math.prod(f.estimate for f in t) for t in self._terms()))
 
     @property
     def lower(self) -> float:
-        return math.prod(f.lower for f in self.factors)
+        # P(A or B) >= max(P(A), P(B)): the largest term's lower bound
+        return max(math.prod(f.lower for f in t) for t in self._terms())
 
     @property
     def upper(self) -> float:
-        return math.prod(f.upper for f in self.factors)
+        # P(A or B) <= P(A) + P(B): a union bound, no independence assumed
+        return min(1.0, sum(math.prod(f.upper for f in t) for t in self._terms()))
 
     def as_slice(self) -> dict[str, Any]:
         """The chain as one result row (the report draws it like a slice)."""
@@ -163,38 +197,118 @@ def _bounds(failures: int, trials: int, level: float) -> tuple[float, float]:
     return lower, upper
 
 
-def _miss_rate(requirement: MLSafetyRequirement, evidence: MLEvidence, level: float) -> Factor:
-    """The worst slice's miss rate of one recall/FNR record, its bounds recomputed from the
-    slice's counts at ``level``."""
+def _miss_rate(
+    requirement: MLSafetyRequirement,
+    evidence: MLEvidence,
+    level: float,
+    *,
+    name: str = "",
+    kind: str = "ml",
+) -> Factor:
+    """The worst slice's failure rate of one recall/FNR (misses) or FPR/specificity
+    (false alarms) record, its bounds recomputed from the slice's counts at ``level``."""
     worst: tuple[float, float, float, str, int, int] | None = None
     for row in evidence.results:
         successes, trials = row.get("successes"), row.get("samples")
         if not isinstance(successes, int) or not isinstance(trials, int) or trials <= 0:
             continue
-        # recall counts hits of the class; FNR counts its misses
-        misses = trials - successes if requirement.metric == "recall" else successes
-        lower, upper = _bounds(misses, trials, level)
+        # recall counts hits of the class, specificity correct rejections; FNR counts its
+        # misses, FPR its false alarms
+        failures = successes if requirement.metric in _COUNTS_FAILURES else trials - successes
+        lower, upper = _bounds(failures, trials, level)
         if worst is None or upper > worst[2]:
-            worst = (misses / trials, lower, upper, str(row.get("slice", "all")), misses, trials)
+            worst = (
+                failures / trials,
+                lower,
+                upper,
+                str(row.get("slice", "all")),
+                failures,
+                trials,
+            )
+    what = "misses" if requirement.metric in MISS_METRICS else "false alarms"
     if worst is None:
         return Factor(
-            f"{requirement.id} miss rate",
-            "ml",
+            name or f"{requirement.id} {what}",
+            kind,
             1.0,
             1.0,
             1.0,
             evidence.key,
-            "no slice has counts: counted as missing every time",
+            "no slice has counts: counted as failing every time",
         )
     return Factor(
-        f"{requirement.id}: misses '{requirement.class_}'",
-        "ml",
+        name or f"{requirement.id}: {what} '{requirement.class_}'",
+        kind,
         worst[0],
         worst[1],
         worst[2],
         evidence.key,
-        f"worst slice {worst[3]}: {worst[4]} misses in {worst[5]}",
+        f"worst slice {worst[3]}: {worst[4]} {what} in {worst[5]}",
     )
+
+
+def _component_requirement(
+    project: Project, component: str, requirement_id: str
+) -> MLSafetyRequirement | None:
+    """[H] item ``requirement_id`` of the ML component ``component`` of ``project``'s
+    system (``project`` itself when it is that component)."""
+    other = sibling(project, component)
+    ml = other.ml_requirements if other is not None else None
+    if ml is None:
+        return None
+    return next((r for r in ml.requirements if r.id == requirement_id), None)
+
+
+@dataclass(frozen=True)
+class _Rated:
+    """A rate taken from an ML component's results: the requirement and its record, or
+    why there is none."""
+
+    requirement: MLSafetyRequirement | None
+    evidence: MLEvidence | None
+    problem: str
+
+
+def _rated(
+    project: Project,
+    component: str,
+    requirement_id: str,
+    evidence: Mapping[str, MLEvidence],
+    others: Mapping[tuple[str, str], MLEvidence],
+) -> _Rated:
+    if project.system_root is None:
+        return _Rated(None, None, f"this project is not part of a system holding {component}")
+    requirement = _component_requirement(project, component, requirement_id)
+    if requirement is None:
+        return _Rated(None, None, f"{component} has no requirement {requirement_id} in its [H]")
+    record = (
+        evidence.get(requirement_id)
+        if component == project.component_id
+        else others.get((component, requirement_id))
+    )
+    if record is None:
+        return _Rated(
+            requirement, None, f"{component}'s {requirement_id} has no verification result"
+        )
+    return _Rated(requirement, record, "")
+
+
+def rated_requirements(project: Project) -> list[tuple[str, str]]:
+    """(component, requirement) for every rate a hazard chain of ``project`` takes from
+    an ML component's results: the ``failure_from`` of barriers that are another
+    component, and the ``rate_from`` of every ``worsens`` (this component's own
+    included). Empty for a project that is no component of a system."""
+    description = project.get("C", SystemDescription)
+    if description is None or project.system_root is None:
+        return []
+    out: list[tuple[str, str]] = []
+    for barrier in description.barriers:
+        if barrier.component is None:
+            continue
+        if barrier.failure_from and barrier.component != project.component_id:
+            out.append((barrier.component, barrier.failure_from))
+        out += [(barrier.component, w.rate_from) for w in barrier.worsens if w.rate_from]
+    return sorted(set(out))
 
 
 def hazard_chains(
@@ -203,25 +317,54 @@ def hazard_chains(
     measured: Mapping[str, Mapping[str, Any]],
     *,
     confidence: float = 0.95,
+    others: Mapping[tuple[str, str], MLEvidence] | None = None,
 ) -> list[HazardChain]:
     """One chain per hazard of [A] (see the module doc).
 
     ``evidence`` maps requirement IDs to their verification result; ``measured`` maps
     barrier IDs to the harness's counts (``demands``, ``failures``, ``upper_bound``,
-    ``lower_bound``, as :class:`._scenarios.BarrierCount` writes them).
+    ``lower_bound``, as :class:`._scenarios.BarrierCount` writes them); ``others`` maps
+    (component, requirement) to the results of the system's other ML components that
+    barriers of [C] take their rates from (:func:`rated_requirements`).
     """
     system = project.get("A", SystemSafetyRequirements)
     description = project.get("C", SystemDescription)
     if system is None:
         return []
+    others = others or {}
     barriers = description.barriers if description is not None else []
     chains = []
     for hazard in system.hazards:
         mine = [b for b in barriers if hazard.id in b.mitigates]
         measured_here = [b for b in mine if (measured.get(b.id) or {}).get("demands")]
-        # Bonferroni: every uncertain factor's bound at 1 - alpha/k, so the product's bounds
-        # hold jointly at ``confidence``
-        uncertain = 1 + len(measured_here)
+        notes: list[str] = []
+        rated: dict[str, _Rated] = {}  # barrier ID -> its rate from an ML component
+        for barrier in mine:
+            if barrier.component is None or barrier.failure_from is None:
+                continue
+            if barrier.component == project.component_id:
+                notes.append(
+                    f"{barrier.id} is this ML component ({barrier.component}): its misses "
+                    "are the ML failure rate, not a barrier"
+                )
+                continue
+            rated[barrier.id] = _rated(
+                project, barrier.component, barrier.failure_from, evidence, others
+            )
+        raising = [(b, w) for b in barriers for w in b.worsens if w.hazard == hazard.id]
+        worse_rated = {
+            id(w): _rated(project, b.component, w.rate_from, evidence, others)
+            for b, w in raising
+            if w.rate_from is not None and b.component is not None
+        }
+        # Bonferroni: every uncertain factor's bound at 1 - alpha/k, so the bounds hold
+        # jointly at ``confidence``
+        uncertain = (
+            1
+            + len(measured_here)
+            + sum(1 for r in rated.values() if r.evidence is not None)
+            + sum(1 for r in worse_rated.values() if r.evidence is not None)
+        )
         level = 1.0 - (1.0 - confidence) / uncertain
         factors: list[Factor] = []
         used: list[str] = []
@@ -251,11 +394,37 @@ def hazard_chains(
                     + ": counted as missing every time",
                 )
             )
-        for barrier in barriers:
-            if hazard.id not in barrier.mitigates:
-                continue
+        for barrier in mine:
+            if barrier.component is not None and barrier.component == project.component_id:
+                continue  # the ML component itself (see notes)
             counts = measured.get(barrier.id)
-            if counts and counts.get("demands"):
+            from_component = rated.get(barrier.id)
+            if from_component is not None and from_component.evidence is not None:
+                assert from_component.requirement is not None
+                factors.append(
+                    _miss_rate(
+                        from_component.requirement,
+                        from_component.evidence,
+                        level,
+                        name=f"{barrier.id} {barrier.name} fails "
+                        f"({barrier.component} {from_component.requirement.id})",
+                        kind="barrier",
+                    )
+                )
+                used.append(from_component.evidence.digest)
+            elif from_component is not None:
+                factors.append(
+                    Factor(
+                        f"{barrier.id} {barrier.name} fails",
+                        "barrier",
+                        1.0,
+                        1.0,
+                        1.0,
+                        "none",
+                        f"{from_component.problem}: counted as failing on every demand",
+                    )
+                )
+            elif counts and counts.get("demands"):
                 failures, demands = int(counts["failures"]), int(counts["demands"])
                 lower, upper = _bounds(failures, demands, level)
                 factors.append(
@@ -294,6 +463,12 @@ def hazard_chains(
                         "no failure on demand declared or measured: counted as failing",
                     )
                 )
+        worsening = []
+        for barrier, raised in raising:
+            term, digest = _worsening_term(barrier.id, raised, worse_rated.get(id(raised)), level)
+            worsening.append(term)
+            if digest:
+                used.append(digest)
         controlling = [
             r
             for r in system.requirements
@@ -320,6 +495,8 @@ def hazard_chains(
             [r.id for r in controlling],
             "inconclusive",
             "",
+            worsening,
+            notes,
             used,
             confidence=confidence,
             factor_level=level,
@@ -339,6 +516,71 @@ def hazard_chains(
             continue
         chains.append(_judged(chain))
     return chains
+
+
+def _worsening_term(
+    barrier: str, raised: Worsening, rated: _Rated | None, level: float
+) -> tuple[list[Factor], str]:
+    """The added term of one ``worsens`` entry, and the digest of the record it used."""
+    name = f"{barrier} acts wrongly"
+    digest = ""
+    if rated is not None and rated.evidence is not None and rated.requirement is not None:
+        rate = _miss_rate(
+            rated.requirement,
+            rated.evidence,
+            level,
+            name=f"{name} ({rated.requirement.id})",
+            kind="worsening",
+        )
+        digest = rated.evidence.digest
+    elif rated is not None:
+        rate = Factor(
+            name,
+            "worsening",
+            1.0,
+            1.0,
+            1.0,
+            "none",
+            f"{rated.problem}: counted as acting wrongly on every demand",
+        )
+    elif raised.rate is not None:
+        p = float(raised.rate)
+        rate = Factor(
+            name,
+            "worsening",
+            p,
+            p,
+            p,
+            "declared in [C]",
+            "a declared point value, without an interval",
+        )
+    else:
+        rate = Factor(
+            name,
+            "worsening",
+            1.0,
+            1.0,
+            1.0,
+            "none",
+            "no rate declared or verified: counted as acting wrongly on every demand",
+        )
+    given = 1.0 if raised.given is None else float(raised.given)
+    follows = Factor(
+        f"{raised.hazard} follows",
+        "given",
+        given,
+        given,
+        given,
+        "declared in [C]" if raised.given is not None else "default",
+        (raised.because or "")
+        + (
+            ""
+            if raised.given is not None
+            else (" " if raised.because else "")
+            + "[C] states no 'given': taken as 1 (every wrong action leads to the hazard)"
+        ),
+    )
+    return [rate, follows], digest
 
 
 def _judged(chain: HazardChain) -> HazardChain:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import NoReturn
 
 from rich.console import Console
 
 from amlas.cli._output import SafeConsole, echo
 from amlas.diagnostics import Diagnostic, Diagnostics, Severity
-from amlas.errors import ProblemError
+from amlas.errors import AmlasError, ProblemError
+from amlas.project import is_system_dir, load_system
 
 __all__ = [
     "EXIT_ERRORS",
@@ -28,6 +30,7 @@ __all__ = [
     "print_diagnostic_lines",
     "print_diagnostics",
     "print_problem",
+    "refuse_system",
 ]
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -41,6 +44,25 @@ def console(stderr: bool = False, *, wide: bool = False) -> Console:
     if wide and not made.is_terminal:
         made.width = 160  # piped tables: rich would otherwise assume 80 columns
     return made
+
+
+def refuse_system(directory: str | Path, command: str) -> None:
+    """Exit 2 when ``directory`` is a system project (it declares ``components``):
+    ``command`` works on one ML component's project at a time."""
+    if not is_system_dir(directory):
+        return
+    try:
+        paths = [
+            str(Path(directory) / p) for p in load_system(directory, check=False).paths.values()
+        ]
+    except AmlasError:
+        paths = []
+    fail(
+        f"{directory} is a system project (its amlas.yaml declares 'components'): "
+        f"'{command}' works on one ML component's project; run it on "
+        + (" and ".join(paths) if paths else "each component's directory")
+        + " ('check', 'run', 'case', 'report' and 'gate' take the system directory)"
+    )
 
 
 def fail(message: str, status: int = EXIT_USAGE) -> NoReturn:

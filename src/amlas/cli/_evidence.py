@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from amlas.case import build_case, document_targets
-from amlas.cli._common import EXIT_ERRORS, EXIT_OK, console, print_diagnostics
+from amlas.cli._common import EXIT_ERRORS, EXIT_OK, console, print_diagnostics, refuse_system
 from amlas.cli._output import echo
 from amlas.evidence import open_store, verify_custody, verify_signatures
 from amlas.project import check_project
@@ -61,6 +61,7 @@ def evidence() -> None:
 @click.option("--verify", "verify_only", is_flag=True, help="Check every record's integrity.")
 def list_evidence(directory: Path, store: str | None, verify_only: bool) -> None:
     """List the current evidence of DIRECTORY (latest record per check)."""
+    refuse_system(directory, "amlas evidence")
     result = check_project(directory)
     uri = store or result.project.manifest.evidence
     with open_store(uri, root=result.project.root) as opened:
@@ -145,6 +146,7 @@ def import_results(
     is accountable, the tool and version and the file's SHA-256, and goes stale when the
     file changes. Exit 1 when the verdict is 'fail'.
     """
+    refuse_system(directory, "amlas evidence import")
     key = resolve_key(key_file, os.environ) if role == "verifier" else None
     for name in (ENV_KEY, ENV_KEY_FILE):
         os.environ.pop(name, None)

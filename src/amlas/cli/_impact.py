@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from amlas.case import AffectedClaim, affected_claims, build_case
+from amlas.cli._common import refuse_system
 from amlas.cli._output import SafeConsole, echo
 from amlas.evidence import keys
 from amlas.render import markdown_text
@@ -262,6 +263,7 @@ def impact(directory: Path, since: str | None, fmt: str, store: str | None) -> N
     Exit 0 when nothing must re-run, 1 when some check must (or the project has
     errors), 2 for a DIRECTORY outside git or an unknown revision with --since.
     """
+    refuse_system(directory, "amlas impact")
     result = analyse_impact(directory, since=since, store=store)
     if result.diagnostics.has_errors:
         for diagnostic in result.diagnostics.sorted():

@@ -17,7 +17,17 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from amlas._version import __version__
-from amlas.case import STATUSES, Case, build_case, check_case_settings, check_library, gate
+from amlas.case import (
+    STATUSES,
+    Case,
+    SystemCase,
+    build_case,
+    build_system_case,
+    check_case_settings,
+    check_library,
+    gate,
+    gate_system,
+)
 from amlas.cli._common import (
     EXIT_ERRORS,
     EXIT_INTERNAL,
@@ -28,6 +38,7 @@ from amlas.cli._common import (
     print_diagnostic_lines,
     print_diagnostics,
     print_problem,
+    refuse_system,
 )
 from amlas.cli._evidence import evidence
 from amlas.cli._impact import impact
@@ -38,6 +49,7 @@ from amlas.cli._predictions import predictions
 from amlas.cli._review import review
 from amlas.diagnostics import (
     CODES,
+    Diagnostics,
     Severity,
     did_you_mean,
     render_markdown,
@@ -59,10 +71,14 @@ from amlas.fileio import (
 )
 from amlas.project import (
     EXAMPLES,
+    Project,
     build_trace,
     check_project,
     init_project,
+    is_system_dir,
     load_project,
+    load_system,
+    relocated,
     render_reference,
     schema_documents,
     write_schemas,
@@ -87,7 +103,7 @@ from amlas.sealing import (
     public_key_of,
     resolve_key,
 )
-from amlas.verify import analyse_impact, run_project
+from amlas.verify import RunReport, analyse_impact, run_project
 
 _console, _fail, _print_diagnostics = console, fail, print_diagnostics
 
@@ -118,6 +134,15 @@ def init(directory: Path, example: str | None) -> None:
     click.echo(f"next: amlas check {created}")
 
 
+def _case_checks(project: Project, diagnostics: Diagnostics) -> None:
+    """What `amlas check` adds to the rules: who produced the evidence (every signature,
+    checked with the declared public key), what `amlas case` would refuse (the library)
+    and case settings that would be ignored."""
+    check_signatures(project, diagnostics)
+    check_library(project, diagnostics)
+    check_case_settings(project, diagnostics)
+
+
 @cli.command()
 @click.argument("directory", type=str)
 @click.option(
@@ -135,12 +160,17 @@ def check(directory: str, fmt: str, strict: bool) -> None:
     Each problem is one line, `path:line:col: CODE severity: message`; `amlas explain
     CODE` says more. Exit 0 without errors, 1 with errors, 2 on usage problems.
     """
-    result = check_project(Path(directory))
-    diagnostics = result.diagnostics
-    # who produced the evidence: every signature, checked with the declared public key
-    check_signatures(result.project, diagnostics)
-    check_library(result.project, diagnostics)  # what `amlas case` would refuse
-    check_case_settings(result.project, diagnostics)  # settings that would be ignored
+    if is_system_dir(directory):  # the system and each ML component's project
+        system = load_system(Path(directory))
+        diagnostics = system.diagnostics
+        for component_id, component in system.components.items():
+            found = Diagnostics()
+            _case_checks(component, found)
+            diagnostics.extend(relocated(d, system.paths[component_id]) for d in found)
+    else:
+        result = check_project(Path(directory))
+        diagnostics = result.diagnostics
+        _case_checks(result.project, diagnostics)
     diagnostics.items = diagnostics.sorted()
     if fmt == "json":
         click.echo(diagnostics.to_json(directory))
@@ -164,6 +194,7 @@ def trace(directory: str, fmt: str) -> None:
 
     Exit 1 when the matrix has gaps, so CI can gate on it.
     """
+    refuse_system(directory, "amlas trace")
     result = check_project(Path(directory))
     matrix = build_trace(result.project)
     title = f"Traceability: {result.project.manifest.name}"
@@ -283,6 +314,7 @@ def seal(directory: Path, dataset: str, key_file: Path | None, keep_plaintext: b
     Writes the sealed copy beside the data, starts the access log, adds a `sealed:` block
     to the dataset artefact and keeps the plaintext out of git.
     """
+    refuse_system(directory, "amlas seal")
     key = resolve_key(key_file, os.environ)
     if key is None:
         _fail("no verifier key: give --key-file, or create one with 'amlas keygen PATH'")
@@ -387,6 +419,8 @@ def run(
     # the model's own code runs in this process: leave it no key in the environment
     for name in (ENV_KEY, ENV_KEY_FILE):
         os.environ.pop(name, None)
+    if is_system_dir(directory):
+        _run_system(Path(directory), role, stages, key, store, strict, fmt, stale_only)
     only = analyse_impact(directory, store=store).keys() if stale_only else None
     with _reporter() as reporter:
         report = run_project(
@@ -402,6 +436,58 @@ def run(
         _print_diagnostics(report.diagnostics, directory)
         click.echo("amlas run: the project has errors; nothing was run", err=True)
         sys.exit(EXIT_ERRORS)
+    _print_run(report, fmt, stale_only)
+    sys.exit(report.exit_code(strict=strict))
+
+
+def _run_system(
+    directory: Path,
+    role: str,
+    stages: tuple[int, ...],
+    key: VerifierKey | None,
+    store: str | None,
+    strict: bool,
+    fmt: str,
+    stale_only: bool,
+) -> NoReturn:
+    """`amlas run SYSTEM`: every ML component's project in turn, a component whose results
+    another's hazard chain takes first; nothing runs while the system has errors."""
+    if store is not None:
+        _fail("--store names one store; each ML component of a system keeps its own")
+    system = load_system(directory)
+    if system.diagnostics.has_errors:
+        _print_diagnostics(system.diagnostics, str(directory))
+        click.echo("amlas run: the system has errors; nothing was run", err=True)
+        sys.exit(EXIT_ERRORS)
+    status, reports = EXIT_OK, {}
+    for component_id in system.order():
+        where = directory / system.paths[component_id]
+        only = analyse_impact(where).keys() if stale_only else None
+        if fmt != "json":
+            echo(f"{component_id} ({where}):")
+        with _reporter() as reporter:
+            report = run_project(
+                where,
+                role=role,  # type: ignore[arg-type]
+                stages=stages or None,
+                key=key,
+                reporter=reporter,
+                only=only,
+            )
+        if report.diagnostics is not None:  # checked above; a race with an edit
+            _print_diagnostics(report.diagnostics, str(where))
+            sys.exit(EXIT_ERRORS)
+        reports[component_id] = report
+        if fmt != "json":
+            _print_run(report, fmt, stale_only)
+        status = max(status, report.exit_code(strict=strict))
+    if fmt == "json":
+        payload = {c: json.loads(render_run_json(r)) for c, r in reports.items()}
+        click.echo(json.dumps({"system": system.manifest.name, "components": payload}, indent=2))
+    sys.exit(status)
+
+
+def _print_run(report: RunReport, fmt: str, stale_only: bool) -> None:
     if fmt == "json":
         click.echo(render_run_json(report), nl=False)
     else:
@@ -420,7 +506,6 @@ def run(
             f"run {report.run_id}",
             markup=False,
         )
-    sys.exit(report.exit_code(strict=strict))
 
 
 STATUS_STYLE = {
@@ -448,7 +533,15 @@ _PATH_FIELDS = frozenset({"location", "file", "access_log", "path"})
 def _project_paths(directory: Path, store: str | None) -> list[Path]:
     """What an output must never replace, hold or lie inside: amlas.yaml, .amlas/, every
     artefact file, every file an artefact names (data, sealed copies, access logs, model,
-    monitor, field log) and a file evidence store."""
+    monitor, field log) and a file evidence store; of a system, every component's too."""
+    if is_system_dir(directory):
+        system = load_system(directory, check=False)
+        inside = [p for c in system.paths.values() for p in _project_paths(directory / c, None)]
+        return sorted({*_single_project_paths(directory, store), *inside})
+    return _single_project_paths(directory, store)
+
+
+def _single_project_paths(directory: Path, store: str | None) -> list[Path]:
     loaded = load_project(directory).project
     paths = {directory / "amlas.yaml", directory / ".amlas"}
     paths.update(directory / relative for relative in loaded.files.values())
@@ -511,12 +604,23 @@ def _build(
 
     With the verifier ``key`` the per-sample detail sealed for the verifier is opened;
     otherwise it stays sealed."""
-    case = build_case(directory, store=store, library=library, key=key)
+    case = _build_any(directory, store, library, key).case
     if case.diagnostics.has_errors:
         _print_diagnostics(case.diagnostics, str(directory))
         click.echo("amlas: the project has errors; no safety case was written", err=True)
         sys.exit(EXIT_ERRORS)
     return case
+
+
+def _build_any(
+    directory: Path, store: str | None, library: str | None, key: VerifierKey | None = None
+) -> SystemCase:
+    """The case of a project, or of a system (one argument per ML component)."""
+    if is_system_dir(directory):
+        if store is not None:
+            _fail("--store names one store; each ML component of a system keeps its own")
+        return build_system_case(directory, library=library, key=key)
+    return SystemCase(build_case(directory, store=store, library=library, key=key))
 
 
 def _print_case(case: Case) -> None:
@@ -529,8 +633,9 @@ def _print_case(case: Case) -> None:
         counts = case.counts(claims)
         status = case.module_status(module) or "undeveloped"
         shown = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
+        title = module.title if "@" in module.name else f"stage {module.stage} {module.title}"
         console.print(
-            f"  stage {module.stage} {module.title:<40} {status:<13} {shown}",
+            f"  {title:<48} {status:<13} {shown}",
             markup=False,
             style=STATUS_STYLE[status],
         )
@@ -768,24 +873,44 @@ def gate_command(
     with its reason) and the options here name nodes that may stay undeveloped or
     inconclusive. Failed and stale nodes are never accepted. Prints why the gate is shut.
     """
-    manifest = check_project(directory).project.manifest
-    settings = manifest.case
-    declared = manifest.verifier_key
-    if expected_key is not None and expected_key.strip() != (declared or ""):
-        echo(
-            f"gate shut: amlas.yaml declares verifier_key {declared or '(none)'}, not the "
-            f"expected {expected_key.strip()}: verification results signed by a key nobody "
-            "vouched for do not count"
-        )
+    if is_system_dir(directory):
+        system = load_system(directory, check=False)
+        manifests = {
+            f"{system.paths[c]}/amlas.yaml": p.manifest for c, p in system.components.items()
+        }
+    else:
+        manifests = {"amlas.yaml": check_project(directory).project.manifest}
+    declared_keys = {m.verifier_key for m in manifests.values()}
+    declared = declared_keys.pop() if len(declared_keys) == 1 else None
+    for where, manifest in manifests.items():
+        if expected_key is not None and expected_key.strip() != (manifest.verifier_key or ""):
+            echo(
+                f"gate shut: {where} declares verifier_key {manifest.verifier_key or '(none)'}, "
+                f"not the expected {expected_key.strip()}: verification results signed by a "
+                "key nobody vouched for do not count"
+            )
+            sys.exit(EXIT_ERRORS)
+    whole = _build_any(directory, store, library)
+    built = whole.case
+    if built.diagnostics.has_errors:
+        _print_diagnostics(built.diagnostics, str(directory))
+        click.echo("amlas: the project has errors; no safety case was written", err=True)
         sys.exit(EXIT_ERRORS)
-    built = _build(directory, store, library)
-    result = gate(
-        built,
-        allow_undeveloped=[(a.node, a.reason) for a in settings.allow_undeveloped]
-        + [(n, "allowed on the command line") for n in undeveloped],
-        allow_inconclusive=[(a.node, a.reason) for a in settings.allow_inconclusive]
-        + [(n, "allowed on the command line") for n in inconclusive],
-    )
+    given_undeveloped = [(n, "allowed on the command line") for n in undeveloped]
+    given_inconclusive = [(n, "allowed on the command line") for n in inconclusive]
+    if whole.system is not None:  # each component's own policy, for its own nodes
+        result = gate_system(
+            whole, allow_undeveloped=given_undeveloped, allow_inconclusive=given_inconclusive
+        )
+    else:
+        settings = next(iter(manifests.values())).case
+        result = gate(
+            built,
+            allow_undeveloped=[(a.node, a.reason) for a in settings.allow_undeveloped]
+            + given_undeveloped,
+            allow_inconclusive=[(a.node, a.reason) for a in settings.allow_inconclusive]
+            + given_inconclusive,
+        )
     console = _console(wide=True)
     if declared is not None:  # the trust root of every verification result: show it
         pinned = "as expected" if expected_key is not None else "not pinned (--verifier-key)"

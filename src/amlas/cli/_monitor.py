@@ -16,7 +16,7 @@ from typing import Any
 import click
 import numpy as np
 
-from amlas.cli._common import EXIT_ERRORS, EXIT_OK, print_diagnostics
+from amlas.cli._common import EXIT_ERRORS, EXIT_OK, print_diagnostics, refuse_system
 from amlas.cli._output import echo
 from amlas.errors import MissingExtraError, ProblemError
 from amlas.project import Project, check_project
@@ -48,6 +48,7 @@ def monitor() -> None:
 @click.argument("directory", type=str)
 def calibrate(directory: str) -> None:
     """Fit the monitor on [N], set its threshold on [O] and write the [DD] monitor file."""
+    refuse_system(directory, "amlas monitor calibrate")
     from amlas.monitor import calibrate as fit
     from amlas.monitor import monitor_path
 
@@ -109,6 +110,7 @@ def check(directory: str, file: Path, no_model: bool, id_column: str | None, fmt
     ODD values are read from the columns [B] names; tabular inputs from the features of
     [D]; array inputs from the file's array. Exit 0 (flags are results, not errors).
     """
+    refuse_system(directory, "amlas monitor check")
     from amlas.monitor import load_monitor, load_monitored_model
 
     project = _project(directory)
@@ -169,6 +171,7 @@ def serve(directory: Path, host: str, port: int) -> None:
 
     Binds 127.0.0.1 unless told otherwise; flagged inputs go to the [DD] field log.
     """
+    refuse_system(directory, "amlas monitor serve")
     try:
         import uvicorn
     except ImportError:
@@ -210,6 +213,7 @@ def ingest(directory: str, log: Path | None, store: str | None, fmt: str) -> Non
     alarms and detection of the monitor) as one run. A malformed line stops it with
     file:line and nothing is written. Exit 1 on a 'fail' verdict.
     """
+    refuse_system(directory, "amlas monitor ingest")
     from amlas.verify import ingest_field_log
 
     report = ingest_field_log(directory, log, store=store)

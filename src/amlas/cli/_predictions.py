@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from amlas.checks import file_predictions, load_dataset, read_outputs_table
+from amlas.cli._common import refuse_system
 from amlas.errors import UsageError
 from amlas.evidence import companion_sealed, open_companion, open_sealed, seal_companion
 from amlas.project import check_project
@@ -50,6 +51,7 @@ def import_predictions(directory: Path, file: Path, dataset: str, key_file: Path
     predictions [V] declares for it (its columns and format), after checking every row
     against the data. The developer role never reads them; a new import makes the records
     computed from the old ones stale."""
+    refuse_system(directory, "amlas predictions import")
     key = resolve_key(key_file, os.environ)
     if key is None:
         raise UsageError("no verifier key: give --key-file (the predictions are sealed with it)")

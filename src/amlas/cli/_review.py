@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from amlas.case import review_statuses
-from amlas.cli._common import EXIT_ERRORS, EXIT_OK, console, print_diagnostics
+from amlas.cli._common import EXIT_ERRORS, EXIT_OK, console, print_diagnostics, refuse_system
 from amlas.errors import UsageError
 from amlas.evidence import pin_review
 from amlas.project import check_project
@@ -50,6 +50,7 @@ def list_reviews(directory: Path) -> None:
     """Each review of DIRECTORY: date, decision, and the status it gives what it examined
     (supported, failed, inconclusive with open findings, stale when what it examined
     changed, undeveloped while not pinned)."""
+    refuse_system(directory, "amlas review list")
     loaded = check_project(directory)
     project = loaded.project
     reviews = project.get("RV", ReviewRecords)
@@ -78,6 +79,7 @@ def pin(directory: Path, review_id: str) -> None:
     """Write into review REVIEW_ID of DIRECTORY the current SHA-256 of every item and
     document it names: the statement that these versions are what was reviewed. Run it
     when the review concludes; a later change to any of them makes the review stale."""
+    refuse_system(directory, "amlas review pin")
     if not (directory / "amlas.yaml").is_file():
         raise UsageError(f"{str(directory)!r} holds no amlas.yaml")
     pins = pin_review(directory, review_id)

@@ -106,6 +106,31 @@ _TABLE: tuple[Code, ...] = (
         "names the other files; nothing is written (exit 2). Move them, or choose another "
         "output.",
     ),
+    Code(
+        "F012",
+        "error",
+        "component project not part of its system",
+        "`part_of:` in a component project's `amlas.yaml` names the system project holding "
+        "it: a directory above this one whose `amlas.yaml` declares `components:` with an "
+        "entry whose `path` is this project. Without it [A] [B] [C] cannot be read, so the "
+        "component's case cannot be built. A project declaring both `components` and "
+        "`part_of` is refused too.",
+    ),
+    Code(
+        "F013",
+        "error",
+        "component project names a system artefact",
+        "A component project reads [A] [B] [C] from its system (`part_of:`); its own "
+        "`artefacts:` map cannot move them. Move them in the system's `amlas.yaml`.",
+    ),
+    Code(
+        "F014",
+        "warning",
+        "system artefact file ignored in a component",
+        "A component project holds a file at the place of [A], [B] or [C]; it is ignored, "
+        "since the component reads them from its system. Delete it, or move what it adds "
+        "into the system's artefact, so that no one edits the wrong copy.",
+    ),
     # -- S: schema ---------------------------------------------------------------------------
     Code(
         "S001",
@@ -262,6 +287,36 @@ _TABLE: tuple[Code, ...] = (
         "reviewed document missing",
         "A review record [RV] lists under `documents` a path that is no file inside the "
         "project, so its hash cannot be checked.",
+    ),
+    Code(
+        "X017",
+        "error",
+        "system component without a usable project",
+        "A system project's `components:` entry names an ID that is no component of kind "
+        "`ml` in [C], repeats another entry's ID or path, or points at a directory that is "
+        "not inside the system, holds no `amlas.yaml`, or whose `amlas.yaml` does not say "
+        "`part_of:` back to this system. The component's argument could not be built.",
+    ),
+    Code(
+        "X018",
+        "warning",
+        "ML component of [C] without a project",
+        "[C] lists a component of kind `ml` that the system's `components:` gives no "
+        "project: nothing argues it is safe, so the system's top claim stays undeveloped "
+        "until it has one.",
+    ),
+    Code(
+        "X019",
+        "error",
+        "barrier's ML component or rate not usable",
+        "A barrier of [C] that names an ML `component` must name a component of kind `ml` "
+        "with a project in the system, and `failure_from` an [H] requirement of that "
+        "component stated as recall or FNR of a safety-related class of its [D] (its miss "
+        "rate is the barrier's failure on demand). A `worsens` entry needs exactly one of "
+        "`rate` (declared) and `rate_from` (an [H] requirement of the barrier's component "
+        "stated as recall, FNR, FPR or specificity); `failure_from` and `rate_from` need "
+        "`component`, and a barrier naming a component needs `failure_from` (a declared "
+        "`failure_on_demand` would stand in for results its component has).",
     ),
     Code(
         "X013",
@@ -868,6 +923,14 @@ _TABLE: tuple[Code, ...] = (
         "`supported_by`), cites evidence or reviews while not a solution, cites a review "
         "[RV] does not hold, or is reached from no node of the case. It would be missing "
         "from the case, or misplaced: amlas refuses it.",
+    ),
+    Code(
+        "G010",
+        "warning",
+        "component case incomplete in the system case",
+        "The system case holds one AMLAS argument per ML component. A component whose "
+        "project does not load, or an ML component of [C] without a project, leaves its "
+        "place under the system's top claim undeveloped; the message names it.",
     ),
     # -- R: problems found while running ------------------------------------------------------
     Code(

@@ -63,6 +63,7 @@ from amlas.evidence._detail import detail_status, open_evidence_detail, seal_rec
 from amlas.evidence._inputs import (
     ProjectInputs,
     canonical_hash,
+    component_input,
     file_hash,
     model_code_file,
     module_file,
@@ -126,6 +127,7 @@ __all__ = [
     "check_signatures",
     "check_verifier_key",
     "companion_sealed",
+    "component_input",
     "current_actor",
     "detail_status",
     "file_hash",

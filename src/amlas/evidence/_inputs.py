@@ -28,6 +28,9 @@ Input names and what they hash:
   imported record is stale.
 * ``defaults:confidence``: the canonical JSON of amlas.yaml's ``defaults.confidence``,
   cited only by the records of requirements that state no confidence of their own.
+* ``component:ID/NAME``: the input ``NAME`` of another ML component ``ID`` of the same
+  system (a hazard record citing that component's verification result cites its inputs
+  this way), computed by that component's project.
 """
 
 from __future__ import annotations
@@ -42,18 +45,25 @@ from pydantic import BaseModel
 from amlas.evidence._companions import sealed_companion_hash
 from amlas.evidence._record import EvidenceRecord
 from amlas.hashing import sha256_file
-from amlas.project import Definition, Project
+from amlas.project import Definition, Project, sibling
 from amlas.sealing import AccessLog, SealError, read_header
 
 __all__ = [
     "ProjectInputs",
     "canonical_hash",
+    "component_input",
     "file_hash",
     "model_code_file",
     "module_file",
 ]
 
 _UNCHECKED = frozenset({"samples"})
+
+
+def component_input(component: str, name: str) -> str:
+    """The input ``name`` of the system's ML component ``component``, as a record of
+    another component cites it."""
+    return f"component:{component}/{name}"
 
 
 def file_hash(root: Path, relative: str) -> str | None:
@@ -103,6 +113,16 @@ class ProjectInputs:
         self._logs: dict[str, set[str] | None] = {}
         self._items: dict[str, BaseModel] | None = None
         self._definitions: dict[str, Definition] | None = None
+        self._others: dict[str, ProjectInputs | None] = {}
+
+    def _other(self, component: str) -> ProjectInputs | None:
+        """The inputs of another ML component of this project's system."""
+        if component not in self._others:
+            other = sibling(self.project, component)
+            self._others[component] = (
+                None if other is None or other is self.project else ProjectInputs(other)
+            )
+        return self._others[component]
 
     def _items_by_id(self) -> dict[str, BaseModel]:
         if self._items is None:
@@ -122,6 +142,10 @@ class ProjectInputs:
     def _compute(self, name: str) -> str | None:
         kind, _, arg = name.partition(":")
         project = self.project
+        if kind == "component":
+            component, _, inner = arg.partition("/")
+            other = self._other(component)
+            return other.current(inner) if other is not None and inner else None
         if kind == "dataset":
             document = project.datasets().get(arg)
             if document is None:
@@ -258,17 +282,27 @@ class ProjectInputs:
         why, e.g. 'model (changed)' or 'requirement:MLR-3 (removed)'."""
         out = []
         for name, recorded in sorted(record.inputs.items()):
-            kind, _, arg = name.partition(":")
-            if kind in _UNCHECKED:
-                continue
-            if kind == "access_log":
-                entries = self._log_entries(arg)
-                if entries is not None and recorded not in entries:
-                    out.append(f"{name} (entry no longer in the log)")
-                continue
-            now = self.current(name)
-            if now is None:
-                out.append(f"{name} (removed)")
-            elif now != recorded:
-                out.append(f"{name} (changed)")
+            why = self._stale(name, recorded)
+            if why is not None:
+                out.append(f"{name} ({why})")
         return out
+
+    def _stale(self, name: str, recorded: str) -> str | None:
+        kind, _, arg = name.partition(":")
+        if kind == "component":  # another ML component's input: its project judges it
+            component, _, inner = arg.partition("/")
+            other = self._other(component)
+            if other is None or not inner:
+                return "removed"
+            return other._stale(inner, recorded)
+        if kind in _UNCHECKED:
+            return None
+        if kind == "access_log":
+            entries = self._log_entries(arg)
+            if entries is not None and recorded not in entries:
+                return "entry no longer in the log"
+            return None
+        now = self.current(name)
+        if now is None:
+            return "removed"
+        return "changed" if now != recorded else None

@@ -10,12 +10,27 @@ from amlas.project._check import check_project
 from amlas.project._content import ContentProblem, content_problems, label_classes
 from amlas.project._document import ReadDocument, read_document
 from amlas.project._loader import LoadResult, load_project
-from amlas.project._manifest import MANIFEST_FILE, ArgumentNode, Manifest
+from amlas.project._manifest import (
+    MANIFEST_FILE,
+    SYSTEM_LETTERS,
+    ArgumentNode,
+    ComponentProject,
+    Manifest,
+)
 from amlas.project._paths import path_problem
 from amlas.project._project import Definition, Project, Reference
 from amlas.project._reference import render_reference
 from amlas.project._scaffold import EXAMPLES, init_project
 from amlas.project._schema import schema_documents, write_schemas
+from amlas.project._system import (
+    FAILURE_METRICS,
+    RATE_METRICS,
+    System,
+    is_system_dir,
+    load_system,
+    relocated,
+    sibling,
+)
 from amlas.project._trace import ConditionRow, TraceMatrix, TraceRow, build_trace
 from amlas.project._yaml import SourceMap
 from amlas.project.artefacts import ARTEFACTS, ArtefactSpec
@@ -25,10 +40,14 @@ __all__ = [
     "ARTEFACTS",
     "CLASSIFICATION",
     "EXAMPLES",
+    "FAILURE_METRICS",
     "MANIFEST_FILE",
     "METRICS",
+    "RATE_METRICS",
+    "SYSTEM_LETTERS",
     "ArgumentNode",
     "ArtefactSpec",
+    "ComponentProject",
     "ConditionRow",
     "ContentProblem",
     "Definition",
@@ -39,18 +58,23 @@ __all__ = [
     "ReadDocument",
     "Reference",
     "SourceMap",
+    "System",
     "TraceMatrix",
     "TraceRow",
     "build_trace",
     "check_project",
     "content_problems",
     "init_project",
+    "is_system_dir",
     "label_classes",
     "load_project",
+    "load_system",
     "metric_names",
     "path_problem",
     "read_document",
+    "relocated",
     "render_reference",
     "schema_documents",
+    "sibling",
     "write_schemas",
 ]

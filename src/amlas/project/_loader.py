@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import typing
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from amlas.diagnostics import Diagnostics, Location
 from amlas.errors import ProjectNotFoundError
 from amlas.plugins import PluginError, registry
-from amlas.project._manifest import MANIFEST_FILE, Manifest
+from amlas.project._manifest import MANIFEST_FILE, SYSTEM_LETTERS, Manifest
 from amlas.project._paths import path_problem, probe
 from amlas.project._project import Project
 from amlas.project._validate import validate_document, validate_part
@@ -63,16 +64,45 @@ def load_project(root: str | Path) -> LoadResult:
         manifest_source=manifest_yaml.source if manifest_yaml is not None else None,
     )
 
+    system = _system_of(project, manifest_yaml, diagnostics)
     for letter, spec in ARTEFACTS.items():
+        if manifest.is_system and letter not in SYSTEM_LETTERS:
+            continue  # each component's own project holds the rest
         relative = manifest.path_of(letter)
-        project.files[letter] = relative
         moved = manifest_yaml is not None and letter in manifest.artefacts
         where = (
             manifest_yaml.source.locate(("artefacts", letter))
             if manifest_yaml is not None and moved
             else Location(relative)
         )
-        problem = path_problem(project.root, relative)
+        if system is not None and letter in SYSTEM_LETTERS:
+            if moved:
+                diagnostics.add(
+                    "F013",
+                    f"[{letter}] {spec.title} of a component project is the system's "
+                    f"({manifest.part_of!r}); this project cannot name a file of its own",
+                    where,
+                    hint=f"remove '{letter}' from 'artefacts:'; move it in the system's "
+                    f"{MANIFEST_FILE} instead",
+                )
+            own = project.root / relative
+            if not moved and probe(own) == "file":
+                diagnostics.add(
+                    "F014",
+                    f"{relative!r} is ignored: [{letter}] {spec.title} of a component "
+                    f"project is read from the system ({manifest.part_of!r})",
+                    Location(relative),
+                    hint="delete the file, or move what it adds into the system's",
+                )
+            system_relative = system[1].path_of(letter)
+            problem = path_problem(system[0], system_relative)
+            if problem is not None:
+                continue  # the system's own check reports it
+            relative = os.path.relpath(system[0] / system_relative, project.root)
+            where = Location(relative)
+        else:
+            problem = path_problem(project.root, relative)
+        project.files[letter] = relative
         if problem is not None:
             diagnostics.add("F009", f"[{letter}] {spec.title}: {relative!r} {problem}", where)
             continue
@@ -130,6 +160,70 @@ def load_project(root: str | Path) -> LoadResult:
     _attach_defaults(project)
     project.diagnostics = diagnostics
     return LoadResult(project, diagnostics)
+
+
+def _system_of(
+    project: Project, manifest_yaml: LoadedYaml | None, diagnostics: Diagnostics
+) -> tuple[Path, Manifest] | None:
+    """For a component project (``part_of``): the system project's directory and its
+    manifest, after checking that the system lists this project among its components
+    (F012 when not); sets ``project.system_root`` and ``project.component_id``."""
+    manifest = project.manifest
+    if manifest.part_of is None:
+        return None
+    where = (
+        manifest_yaml.source.locate(("part_of",))
+        if manifest_yaml is not None
+        else Location(MANIFEST_FILE)
+    )
+    if manifest.is_system:
+        diagnostics.add(
+            "F012",
+            "a project is either a system (it declares 'components') or a component of one "
+            "('part_of'), not both",
+            where,
+        )
+        return None
+    system_root = (project.root / manifest.part_of).resolve()
+    problem = None
+    if Path(manifest.part_of).is_absolute():
+        problem = "is absolute; use a path relative to this project"
+    elif not system_root.is_dir() or not (system_root / MANIFEST_FILE).is_file():
+        problem = f"holds no {MANIFEST_FILE}"
+    elif system_root == project.root or project.root.is_relative_to(system_root) is False:
+        problem = "does not contain this project (a component lives inside its system)"
+    if problem is not None:
+        diagnostics.add("F012", f"part_of {manifest.part_of!r} {problem}", where)
+        return None
+    quiet = Diagnostics()  # the system's own problems are the system check's to report
+    loaded = _read_yaml(system_root, MANIFEST_FILE, quiet)
+    system = (
+        validate_document(Manifest, loaded.data, loaded.source, quiet)
+        if loaded is not None
+        else None
+    )
+    if system is None or not system.is_system:
+        diagnostics.add(
+            "F012",
+            f"part_of {manifest.part_of!r}: its {MANIFEST_FILE} "
+            + ("does not load" if system is None else "declares no 'components'"),
+            where,
+            hint=f"run 'amlas check {os.path.relpath(system_root)}'",
+        )
+        return None
+    mine = [c.id for c in system.components if (system_root / c.path).resolve() == project.root]
+    if not mine:
+        diagnostics.add(
+            "F012",
+            f"part_of {manifest.part_of!r}: the system's 'components' list no project at "
+            f"{os.path.relpath(project.root, system_root)!r}",
+            where,
+            hint="add '- {id: <its [C] component ID>, path: ...}' to the system's components",
+        )
+        return None
+    project.system_root = system_root
+    project.component_id = mine[0]
+    return system_root, system
 
 
 def _attach_defaults(project: Project) -> None:

@@ -14,9 +14,11 @@ from amlas.sealing import check_public_key
 __all__ = [
     "DEFAULT_CRITICALITY",
     "MANIFEST_FILE",
+    "SYSTEM_LETTERS",
     "Allowance",
     "ArgumentNode",
     "CaseSettings",
+    "ComponentProject",
     "Criticality",
     "Defaults",
     "Judgement",
@@ -24,6 +26,10 @@ __all__ = [
 ]
 
 MANIFEST_FILE = "amlas.yaml"
+
+SYSTEM_LETTERS = ("A", "B", "C")
+"""The artefacts a system project holds for all its ML components: the system safety
+requirements, the operating environment and the system description."""
 FORMAT_VERSION = 1
 
 Criticality = Literal["low", "medium", "high", "very_high"]
@@ -128,6 +134,17 @@ class CaseSettings(Item):
     added under nodes of the patterns, citing evidence or reviews like any other node."""
 
 
+class ComponentProject(Item):
+    """One ML component of a system project, and where its own project lives."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.\-]*$")]
+    """The component's ID in the system description [C] (a component of kind ml); the
+    case suffixes the component's node IDs with it (``G1.1@CMP-1``)."""
+    path: Text
+    """The component's project directory, relative to the system project (inside it);
+    its ``amlas.yaml`` says ``part_of:`` back to the system."""
+
+
 class Defaults(Item):
     """Values the artefacts fall back on where they state none; every record that uses
     one says so, and cites it as an input (a changed default makes it stale)."""
@@ -140,7 +157,9 @@ class Defaults(Item):
 class Manifest(Item):
     """``amlas.yaml``: the root of an AMLAS project."""
 
-    quiet_when_unset: ClassVar[frozenset[str]] = frozenset({"criticality", "defaults"})
+    quiet_when_unset: ClassVar[frozenset[str]] = frozenset(
+        {"criticality", "defaults", "part_of", "components"}
+    )
 
     amlas: Literal[1]
     """Project format version; this release reads format 1."""
@@ -164,6 +183,13 @@ class Manifest(Item):
     defaults: Defaults | None = None
     """Project-wide defaults, e.g. ``{confidence: 0.95}`` for the requirements of [H]
     that state no confidence."""
+    part_of: Text | None = None
+    """A component project of a system: the system project's directory, relative to this
+    one (e.g. ``../..``). [A] [B] [C] are then read from the system, never from here."""
+    components: list[ComponentProject] = Field(default_factory=list)
+    """A system project: its ML components, each with its own project (its own [D], [E],
+    [H], data, model and evidence). The system project itself holds only [A] [B] [C]; its
+    case has one AMLAS argument per component under one root."""
     verifier_key: str | None = None
     """The verifier role's public signing key, ``ed25519:`` and 44 characters (``amlas
     keygen`` prints it; ``amlas seal`` writes it here when absent). Verification evidence,
@@ -193,6 +219,11 @@ class Manifest(Item):
         if self.criticality_defaulted:
             text += f" (the default: {MANIFEST_FILE} states no criticality)"
         return text
+
+    @property
+    def is_system(self) -> bool:
+        """True for a system project (it declares ``components``)."""
+        return bool(self.components)
 
     def path_of(self, letter: str) -> str:
         overrides: dict[str, str] = {str(k): v for k, v in self.artefacts.items()}

@@ -83,6 +83,13 @@ class Project:
     """Where each value of ``amlas.yaml`` sits, when it loaded."""
     hashes: HashCache | None = None
     """Content hashes of data and model files, cached under ``.amlas/`` between runs."""
+    system_root: Path | None = None
+    """For a component project of a system (``part_of``): the system project's directory,
+    where [A] [B] [C] come from."""
+    component_id: str | None = None
+    """For a component project: its ID in the system's [C] and ``components``."""
+    siblings: dict[str, Project | None] = field(default_factory=dict, repr=False, compare=False)
+    """The other ML components of the system, loaded on first use (``sibling()``)."""
     diagnostics: Diagnostics = field(default_factory=Diagnostics, repr=False, compare=False)
     """What loading (and, after :func:`~amlas.project.check_project`, every rule) found;
     the same object as the :class:`LoadResult`'s."""

@@ -35,6 +35,7 @@ from amlas.checks import (
     hazard_chains,
     hazard_requirements,
     overall_verdict,
+    rated_requirements,
     run_scenario,
 )
 from amlas.evidence import (
@@ -42,10 +43,12 @@ from amlas.evidence import (
     EvidenceStore,
     ProjectInputs,
     VerifierTrust,
+    component_input,
     keys,
+    open_store,
 )
 from amlas.hashing import sha256_file
-from amlas.project import Project
+from amlas.project import Project, sibling
 from amlas.project.artefacts import (
     OperationalScenario,
     OperationalScenarios,
@@ -118,9 +121,13 @@ def run_stage6(
     confidence = min((s.confidence for s in scenarios.scenarios), default=0.95)
     counts = {b: c.as_json(confidence) for b, c in measured.items()}
     ml, stage_note, cited = _verification_results(project, evidence, context.records)
+    others, other_note, other_cited = _component_results(project)
+    if other_note:
+        stage_note += "; " + other_note
+    cited.update(other_cited)
     hazards = {p.subject: p for p in scenarios_planned if p.kind == "hazard"}
     with timed() as meta:
-        chains = hazard_chains(project, ml, counts, confidence=confidence)
+        chains = hazard_chains(project, ml, counts, confidence=confidence, others=others)
     for chain in chains:
         planned_hazard = hazards.get(chain.hazard)
         if planned_hazard is None:
@@ -132,6 +139,12 @@ def run_stage6(
             resolved={
                 "description": chain.description,
                 "factors": [f.as_json() for f in chain.factors],
+                **(
+                    {"worsening": [[f.as_json() for f in term] for term in chain.worsening]}
+                    if chain.worsening
+                    else {}
+                ),
+                **({"notes": list(chain.notes)} if chain.notes else {}),
                 "acceptable": chain.acceptable,
                 "acceptable_per": chain.acceptable_per,
                 "verification_results": chain.evidence,
@@ -140,7 +153,13 @@ def run_stage6(
                 "confidence": chain.confidence,
                 "factor_level": chain.factor_level,
                 "method": "products of one-sided Clopper-Pearson bounds, Bonferroni over "
-                "the uncertain factors",
+                "the uncertain factors"
+                + (
+                    "; each worsening term added (a union bound: the upper bound is the sum "
+                    "of the terms' upper bounds, the lower bound the largest term's)"
+                    if chain.worsening
+                    else ""
+                ),
                 "assumption": "barriers fail independently of each other and of the ML "
                 "component; the rate is per demand (a situation in which the hazard can "
                 "arise)",
@@ -248,7 +267,11 @@ def _expected(scenario: OperationalScenario) -> dict[str, Any]:
 
 
 def _verification_results(
-    project: Project, evidence: EvidenceStore, fresh: list[EvidenceRecord]
+    project: Project,
+    evidence: EvidenceStore,
+    fresh: list[EvidenceRecord],
+    *,
+    wanted: list[str] | None = None,
 ) -> tuple[dict[str, MLEvidence], str, dict[str, dict[str, str]]]:
     """The latest stage-5 result of every requirement a hazard chain can use (stage 4
     where stage 5 has none), from this run's ``fresh`` records first, then the store; a
@@ -260,10 +283,13 @@ def _verification_results(
     fallback, stale = [], []
     checker = ProjectInputs(project)
     trust = VerifierTrust(project)  # a stored stage-5 result counts only when verifier-signed
-    system = project.system_requirements
-    hazards = [h.id for h in system.hazards] if system is not None else []
-    wanted = {r.id: r for h in hazards for r in hazard_requirements(project, h)}
-    for rid in sorted(wanted):
+    if wanted is None:
+        system = project.system_requirements
+        hazards = [h.id for h in system.hazards] if system is not None else []
+        wanted = [r.id for h in hazards for r in hazard_requirements(project, h)]
+        # the rates barriers take from this very component's results (its false alarms)
+        wanted += [r for c, r in rated_requirements(project) if c == project.component_id]
+    for rid in sorted(set(wanted)):
         for key in (keys.requirement_key(5, rid, "P"), keys.requirement_key(4, rid, "O")):
             record = current.get(key)
             if record is None:
@@ -289,3 +315,39 @@ def _verification_results(
     if stale:
         note += "; not used, stale: " + "; ".join(stale)
     return out, note, cited
+
+
+def _component_results(
+    project: Project,
+) -> tuple[dict[tuple[str, str], MLEvidence], str, dict[str, dict[str, str]]]:
+    """The latest stage-5 result (stage 4 where stage 5 has none) of every requirement of
+    the system's other ML components that a barrier of [C] takes a rate from, read from
+    each component's own store and judged by its own project (a stale or unsigned record
+    is not used, and the note says so). Their inputs are cited under
+    ``component:<ID>/<input>``, so a change in the other component makes the hazard
+    record stale too."""
+    out: dict[tuple[str, str], MLEvidence] = {}
+    cited: dict[str, dict[str, str]] = {}
+    used, missing = [], []
+    for component, rid in rated_requirements(project):
+        if component == project.component_id:
+            continue  # this component's own results come with its own
+        other = sibling(project, component)
+        if other is None:
+            missing.append(f"{component} (no usable project)")
+            continue
+        with open_store(other.manifest.evidence, root=other.root) as store:
+            found, note, inputs = _verification_results(other, store, [], wanted=[rid])
+        if rid not in found:
+            missing.append(f"{component} {rid} ({note})")
+            continue
+        out[(component, rid)] = found[rid]
+        digest = found[rid].digest
+        cited[digest] = {component_input(component, k): v for k, v in inputs[digest].items()}
+        used.append(f"{component} {found[rid].key}")
+    parts = []
+    if used:
+        parts.append("other ML components: " + ", ".join(used))
+    if missing:
+        parts.append("no result from " + "; ".join(missing))
+    return out, "; ".join(parts), cited

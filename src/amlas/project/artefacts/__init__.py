@@ -70,6 +70,7 @@ from amlas.project.artefacts.scoping import (
     SystemDescription,
     SystemSafetyRequirement,
     SystemSafetyRequirements,
+    Worsening,
     determine_asil,
 )
 from amlas.project.artefacts.verification import VerificationActivity, VerificationLog
@@ -133,6 +134,7 @@ __all__ = [
     "VerificationData",
     "VerificationLog",
     "VerificationMethod",
+    "Worsening",
     "determine_asil",
 ]
 

@@ -34,6 +34,7 @@ __all__ = [
     "SystemDescription",
     "SystemSafetyRequirement",
     "SystemSafetyRequirements",
+    "Worsening",
     "determine_asil",
 ]
 
@@ -424,23 +425,63 @@ class OperatingEnvironment(ArtefactDocument):
 # -- [C] ---------------------------------------------------------------------------------------
 
 
+class Worsening(Item):
+    """A hazard a barrier makes more likely by its own wrong action (a monitor that
+    rejects too much sends more cases down a weaker fallback)."""
+
+    refs: ClassVar[dict[str, tuple[str, ...]]] = {"hazard": ("hazard",)}
+
+    hazard: Id
+    """The hazard of [A] the barrier's wrong action raises."""
+    rate_from: Id | None = None
+    """For a barrier that is an ML component: the ML safety requirement [H] of that
+    component whose verified error rate is the rate of wrong action (recall or FNR count
+    misses of its class, FPR or specificity false alarms), e.g. the monitor's false
+    rejection rate."""
+    rate: Probability | None = None
+    """Otherwise: the declared rate of wrong action per demand (a point value)."""
+    given: Probability | None = None
+    """Probability that the hazard follows one wrong action (the fallback fails too);
+    1 when left out, the cautious choice, and the hazard record says so."""
+    because: Text | None = None
+    """Why the wrong action raises the hazard."""
+
+
 class Barrier(Item):
     """A part of the architecture that stands between an ML failure and harm."""
 
     id_kind: ClassVar[str | None] = "barrier"
     id_title: ClassVar[str] = "barrier"
-    refs: ClassVar[dict[str, tuple[str, ...]]] = {"mitigates": ("hazard",)}
+    refs: ClassVar[dict[str, tuple[str, ...]]] = {
+        "mitigates": ("hazard",),
+        "component": ("component",),
+    }
+    quiet_when_unset: ClassVar[frozenset[str]] = frozenset({"component", "failure_from", "worsens"})
 
     id: Id
     name: Text
-    kind: Literal["non_ml_monitor", "redundancy", "limiter", "human_oversight", "other"]
-    """non_ml_monitor, redundancy, limiter (force, speed), human_oversight or other."""
+    kind: Literal[
+        "non_ml_monitor", "ml_monitor", "redundancy", "limiter", "human_oversight", "other"
+    ]
+    """non_ml_monitor, ml_monitor (an ML component of [C] guarding another: name it in
+    ``component``), redundancy, limiter (force, speed), human_oversight or other."""
     description: Text
     """How the barrier stops an ML failure from becoming harm."""
     mitigates: list[Id] = Field(default_factory=list)
     """IDs of the hazards this barrier mitigates."""
     failure_on_demand: Probability | None = None
     """Probability that the barrier fails when needed, when known."""
+    component: Id | None = None
+    """The ML component of [C] (kind ml) this barrier is, in a system project that holds
+    several ML components: its failure on demand then comes from that component's own
+    verification results (``failure_from``), not from a declared value."""
+    failure_from: Id | None = None
+    """With ``component``: the ML safety requirement [H] of that component whose verified
+    miss rate (recall or FNR of its safety-related class) is the barrier's failure on
+    demand; the worst slice's exact bound counts."""
+    worsens: list[Worsening] = Field(default_factory=list)
+    """Hazards the barrier's own wrong action raises; the hazard chain adds each (a union
+    bound: no independence assumed between the added terms)."""
 
 
 class SystemComponent(Item):
