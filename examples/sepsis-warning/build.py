@@ -238,13 +238,13 @@ def unfamiliar(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     fault = rng.choice(3, size=n)
     sensor = kind == 1
     record["spo2"] = np.where(
-        sensor & (fault == 0), np.rint(rng.uniform(72.0, 88.0, n)), record["spo2"]
+        sensor & (fault == 0), np.rint(rng.uniform(55.0, 80.0, n)), record["spo2"]
     )
     record["heart_rate"] = np.where(
         sensor & (fault == 1), record["heart_rate"] * 2.0, record["heart_rate"]
     )
     record["temperature"] = np.where(
-        sensor & (fault == 2), np.round(rng.uniform(33.0, 35.2, n), 1), record["temperature"]
+        sensor & (fault == 2), np.round(rng.uniform(30.5, 34.0, n), 1), record["temperature"]
     )
     obstetric = kind == 2
     shifts = {
