@@ -622,12 +622,12 @@ def assess_risk(candidate: dict, table: Table) -> dict:
     return {
         "recall_sepsis": share(alert[y]),
         "fpr_sepsis": share(alert[~y]),
+        "recall_no_sepsis": share(~alert[~y]),  # the specificity of the alert
         "recall_sepsis_by_age_band": {
             name: share(alert[y & (bands == name)]) for name, _, _ in AGE_BANDS
         },
         "recall_sepsis_by_care_setting": {
-            s: share(alert[y & (table.columns["care_setting"] == s)])
-            for s in ("ward", "emergency")
+            s: share(alert[y & (table.columns["care_setting"] == s)]) for s in ("ward", "emergency")
         },
         "stability_noise": stability(model, table.x, threshold),
         "news2_escalates_missed_sepsis": share(score[missed] >= NEWS2_ESCALATE),
@@ -729,7 +729,8 @@ def build_risk() -> dict:
             print(f"    [O] recall sepsis, age {band:<7} {fmt(s)}  (MLR-2)")
         for setting, s in it["recall_sepsis_by_care_setting"].items():
             print(f"    [O] recall sepsis, {setting:<10}  {fmt(s)}")
-        print(f"    [O] fpr sepsis (MLR-3)         {fmt(it['fpr_sepsis'])}")
+        print(f"    [O] recall no_sepsis (MLR-3)   {fmt(it['recall_no_sepsis'])}")
+        print(f"    [O] fpr sepsis                 {fmt(it['fpr_sepsis'])}")
         print(f"    [O] stability, 3% noise (MLR-4) {fmt(it['stability_noise'])}")
         print(
             f"    [O] NEWS2 >= {NEWS2_ESCALATE} among missed sepsis "

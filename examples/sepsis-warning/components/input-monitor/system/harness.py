@@ -58,7 +58,8 @@ def news2(x: np.ndarray, features: list[str]) -> np.ndarray:
 
 def _reference(project: Any) -> ModelReference:
     reference = project.get("V", ModelReference)
-    assert reference is not None and reference.location is not None
+    if reference is None or reference.location is None:
+        raise ValueError(f"{project.root}: no model file in [V]")
     return reference
 
 

@@ -60,7 +60,8 @@ def news2(x: np.ndarray, features: list[str]) -> np.ndarray:
 
 def _reference(project: Any) -> ModelReference:
     reference = project.get("V", ModelReference)
-    assert reference is not None and reference.location is not None
+    if reference is None or reference.location is None:
+        raise ValueError(f"{project.root}: no model file in [V]")
     return reference
 
 
@@ -98,9 +99,7 @@ def _draw(run: Any, dataset: Any, size: int) -> np.ndarray:
         sepsis = pool[dataset.labels[pool] == "sepsis"]
         other = pool[dataset.labels[pool] != "sepsis"]
         half = size // 2
-        return np.concatenate(
-            [run.rng.choice(sepsis, half), run.rng.choice(other, size - half)]
-        )
+        return np.concatenate([run.rng.choice(sepsis, half), run.rng.choice(other, size - half)])
     return run.rng.choice(pool, size, replace=True)
 
 
@@ -141,5 +140,7 @@ def run(run: Any) -> dict[str, Any]:
     held["SSR-3"] = bool(np.all(rejected[unfamiliar]))
     held["SSR-4"] = seconds < WATCHDOG_S
     late = int((sepsis & ~escalated).sum())
-    note = f"{int(sepsis.sum())} with sepsis, {late} not escalated; {int(rejected.sum())} not scored"
+    note = (
+        f"{int(sepsis.sum())} with sepsis, {late} not escalated; {int(rejected.sum())} not scored"
+    )
     return {"requirements": {k: v for k, v in held.items() if k in wanted}, "notes": note}
