@@ -220,8 +220,8 @@ def unfamiliar(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     - lactate_calibration: a point-of-care lactate analyser whose calibration reads 2.6 to
       3.4 times the laboratory value plus 1 mmol/L;
     - sensor_fault: one vital sign from a faulty sensor: a detached oximeter probe
-      (SpO2 72-88% with the other signs unchanged), a monitor counting every beat twice
-      (heart rate doubled) or a displaced temperature probe (33.0-35.2 C);
+      (SpO2 55-80% with the other signs unchanged), a monitor counting every beat twice
+      (heart rate doubled) or a displaced temperature probe (30.5-34.0 C);
     - obstetric: a pregnant or newly delivered woman of 18-44 (the obstetric early-warning
       chart's population, not the risk model's): higher heart rate and white cells, lower
       blood pressure and creatinine.
