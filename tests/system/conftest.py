@@ -24,10 +24,12 @@ BARRIER = """\
     component: CMP-ML2
     failure_from: MLR-1
     worsens:
-      - hazard: HAZ-2
+      - hazard: HAZ-1
         rate_from: MLR-3
         given: 0.5
-        because: A false alarm sends a benign case to the priority queue ahead of others.
+        because: >-
+          A false alarm puts a benign case in the priority queue, delaying the malignant
+          cases behind it.
 """
 
 ML2 = """\

@@ -106,6 +106,15 @@ BROKEN = [
         lambda r: (r / "components" / "cage" / C_FILE).write_text("artefact: C\n", "utf-8"),
     ),
     Broken(
+        "system-with-case-settings",
+        "F015",
+        "amlas.yaml",
+        lambda r: _edit(
+            r / "amlas.yaml", "components:\n", "case:\n  library: amlas-1.1\ncomponents:\n"
+        ),
+        "case:",
+    ),
+    Broken(
         "component-not-in-c",
         "X017",
         "amlas.yaml",
@@ -197,7 +206,7 @@ BROKEN = [
         lambda r: _edit(
             r / C_FILE, "        given: 0.5\n", "        given: 0.5\n        rate: 0.1\n"
         ),
-        "hazard: HAZ-2",
+        "hazard: HAZ-1",
     ),
     Broken(
         "worsening-rate-not-a-rate",
@@ -226,7 +235,7 @@ def test_a_broken_system_gives_its_code(case: Broken, tmp_path: Path) -> None:
 
 
 def test_the_system_codes_each_have_a_broken_case() -> None:
-    assert {b.code for b in BROKEN} == {"F012", "F013", "F014", "X017", "X018", "X019"}
+    assert {b.code for b in BROKEN} == {"F012", "F013", "F014", "F015", "X017", "X018", "X019"}
 
 
 def test_a_project_cannot_be_a_system_and_a_component(tmp_path: Path) -> None:

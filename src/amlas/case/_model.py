@@ -218,6 +218,9 @@ class Case:
     """Record digest -> the inputs whose hash no longer matches the project."""
     reviews: dict[str, CitedReview] = field(default_factory=dict)
     """Every review record [RV] a node cites, by ID, with the status it gives."""
+    components: dict[str, str] = field(default_factory=dict)
+    """A system's case: each ML component's [C] ID -> what it is (its manifest's
+    ``component``); empty for one component's case."""
 
     @property
     def top(self) -> Node:
@@ -319,6 +322,7 @@ class Case:
             "sealed_detail": self.sealed_detail(),
             "stale_inputs": {k: list(v) for k, v in sorted(self.stale_inputs.items())},
             "reviews": {rid: review.to_dict() for rid, review in sorted(self.reviews.items())},
+            **({"components": dict(self.components)} if self.components else {}),
             "artefacts": [
                 {
                     "letter": a.letter,

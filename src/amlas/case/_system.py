@@ -176,6 +176,7 @@ def build_system_case(
         stale_inputs=stale,
     )
     case.reviews = reviews
+    case.components = {c: p.manifest.component for c, p in system.components.items()}
     return SystemCase(case, parts, system)
 
 

@@ -131,6 +131,15 @@ _TABLE: tuple[Code, ...] = (
         "since the component reads them from its system. Delete it, or move what it adds "
         "into the system's artefact, so that no one edits the wrong copy.",
     ),
+    Code(
+        "F015",
+        "error",
+        "setting of a system project that nothing uses",
+        "A system project (`components:`) holds only [A] [B] [C] and the list of its ML "
+        "components; the case settings, `defaults`, `verifier_key` and `evidence` are each "
+        "component's own. Written in the system's `amlas.yaml` they would be ignored, so "
+        "amlas refuses them: move them into the component's `amlas.yaml`.",
+    ),
     # -- S: schema ---------------------------------------------------------------------------
     Code(
         "S001",

@@ -150,6 +150,7 @@ def load_system(root: str | Path, *, check: bool = True) -> System:
                 own.project.locate("C", _component_path(description, component_id)),
                 hint=f"add '- {{id: {component_id}, path: components/...}}' to {MANIFEST_FILE}",
             )
+    _unused_settings(system)
     _barrier_rules(system)
     system.diagnostics.items = system.diagnostics.sorted()
     return system
@@ -224,6 +225,27 @@ def relocated(diagnostic: Diagnostic, prefix: str) -> Diagnostic:
     return replace(
         diagnostic, location=replace(diagnostic.location, path=PurePosixPath(joined).as_posix())
     )
+
+
+_COMPONENT_SETTINGS = ("case", "defaults", "verifier_key", "evidence")
+"""Manifest keys that belong to each component, never to the system."""
+
+
+def _unused_settings(system: System) -> None:
+    """F015: settings in the system's amlas.yaml that only a component's can hold."""
+    source = system.project.manifest_source
+    written = set(system.manifest.model_fields_set)
+    for name in _COMPONENT_SETTINGS:
+        if name not in written:
+            continue
+        where = source.locate((name,), key=True) if source is not None else Location("")
+        system.diagnostics.add(
+            "F015",
+            f"'{name}' in a system project's {MANIFEST_FILE} is not used: each ML "
+            "component's own amlas.yaml holds it",
+            where,
+            hint=f"move '{name}' into the components' {MANIFEST_FILE}",
+        )
 
 
 def _barrier_rules(system: System) -> None:

@@ -1,0 +1,176 @@
+"""Running a system: each component's stage 4, then stage 6, whose hazard chains take the
+safety cage's failure on demand and its false-alarm rate from the cage's own records; the
+records go stale when the cage changes; the command line takes the system directory."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from amlas.case import build_system_case
+from amlas.checks import clopper_pearson
+from amlas.evidence import EvidenceRecord, ProjectInputs
+from amlas.project import load_project
+from amlas.verify import run_project
+from cli_helpers import run
+from system.conftest import build_system
+
+HAZARD = "stage6/hazard/HAZ-1"
+
+
+def _records(report: Any) -> dict[str, EvidenceRecord]:
+    return {record.key: record for _, record in report.records}
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The system after: the cage's stage 4, the triage's stages 4 and 6, the cage's 6."""
+    root = build_system(tmp_path_factory.mktemp("ran") / "system")
+    cage, triage = root / "components" / "cage", root / "components" / "triage"
+    cage4 = _records(run_project(str(cage), stages=(4,)))
+    triage6 = _records(run_project(str(triage), stages=(4, 6)))
+    cage6 = _records(run_project(str(cage), stages=(6,)))
+    return {"root": root, "cage4": cage4, "triage6": triage6, "cage6": cage6}
+
+
+def _counts(record: EvidenceRecord, metric: str) -> tuple[int, int]:
+    """(failures, trials) of the worst slice, as the chain counts them."""
+    worst = None
+    for row in record.results:
+        if not isinstance(row.get("successes"), int) or not row.get("samples"):
+            continue
+        successes, trials = row["successes"], row["samples"]
+        failures = successes if metric in ("fnr", "fpr") else trials - successes
+        upper = clopper_pearson(failures, trials, confidence=0.95, sided="upper").upper
+        if worst is None or upper > worst[0]:
+            worst = (upper, failures, trials)
+    assert worst is not None
+    return worst[1], worst[2]
+
+
+def test_a_barrier_that_is_an_ml_component_is_rated_by_its_records(ran: dict[str, Any]) -> None:
+    record = ran["triage6"][HAZARD]
+    resolved = record.resolved
+    (barrier,) = [f for f in resolved["factors"] if f["name"].startswith("BAR-ML")]
+    assert barrier["kind"] == "barrier"
+    assert barrier["source"] == "stage4/MLR-1/O"  # the cage's own record (no stage 5 yet)
+    assert "CMP-ML2 stage4/MLR-1/O" in resolved["results_from"]
+    # its bound is the exact bound of the cage's worst slice at the joint level
+    level = resolved["factor_level"]
+    uncertain = [
+        f
+        for term in [resolved["factors"], *resolved.get("worsening", [])]
+        for f in term
+        if f["source"] not in ("declared in [C]", "none", "default")
+    ]
+    assert math.isclose(level, 1 - (1 - resolved["confidence"]) / len(uncertain))
+    failures, trials = _counts(ran["cage4"]["stage4/MLR-1/O"], "recall")
+    upper = clopper_pearson(failures, trials, confidence=level, sided="upper").upper
+    assert math.isclose(barrier["upper"], upper)
+    # the cage's record is one the hazard record rests on, its inputs cited as the cage's
+    assert ran["cage4"]["stage4/MLR-1/O"].digest in resolved["verification_results"]
+    assert "component:CMP-ML2/requirement:MLR-1" in record.inputs
+    assert "component:CMP-ML2/model" in record.inputs
+
+
+def test_the_cages_false_alarms_add_a_term(ran: dict[str, Any]) -> None:
+    record = ran["triage6"][HAZARD]
+    resolved = record.resolved
+    ((rate, follows),) = resolved["worsening"]
+    assert rate["kind"] == "worsening"
+    assert rate["source"] == "stage4/MLR-3/O"
+    failures, trials = _counts(ran["cage4"]["stage4/MLR-3/O"], "fpr")
+    level = resolved["factor_level"]
+    assert math.isclose(
+        rate["upper"], clopper_pearson(failures, trials, confidence=level, sided="upper").upper
+    )
+    assert follows["kind"] == "given"
+    assert follows["upper"] == 0.5
+    chain = math.prod(f["upper"] for f in resolved["factors"])
+    (row,) = record.results
+    assert math.isclose(row["upper"], min(1.0, chain + rate["upper"] * 0.5))
+    lower = max(
+        math.prod(f["lower"] for f in resolved["factors"]), rate["lower"] * follows["lower"]
+    )
+    assert math.isclose(row["lower"], lower)
+    assert "union bound" in resolved["method"]
+
+
+def test_in_its_own_chain_the_cage_is_the_ml_component(ran: dict[str, Any]) -> None:
+    resolved = ran["cage6"][HAZARD].resolved
+    assert not [f for f in resolved["factors"] if f["name"].startswith("BAR-ML")]
+    assert any("BAR-ML is this ML component" in note for note in resolved["notes"])
+    # its own false alarms still raise the hazard, from its own record
+    ((rate, _),) = resolved["worsening"]
+    assert rate["source"] == "stage4/MLR-3/O"
+
+
+def test_a_change_in_the_cage_makes_the_other_hazard_record_stale(
+    ran: dict[str, Any], tmp_path: Path
+) -> None:
+    root = tmp_path / "system"
+    shutil.copytree(ran["root"], root)
+    triage = load_project(root / "components" / "triage").project
+    record = ran["triage6"][HAZARD]
+    assert ProjectInputs(triage).stale(record) == []
+    assert build_system_case(root).case.nodes["Sn6.X@CMP-ML"].status != "stale"
+    requirements = root / "components" / "cage" / "2-requirements" / "H-ml-safety-requirements.yaml"
+    text = requirements.read_text("utf-8")
+    requirements.write_text(text + "# reviewed again\n", "utf-8")
+    # a comment is no change; a threshold is
+    assert ProjectInputs(load_project(root / "components" / "triage").project).stale(record) == []
+    text = requirements.read_text("utf-8")
+    at = text.index("threshold:", text.index("  - id: MLR-1"))
+    line_end = text.index("\n", at)
+    requirements.write_text(text[:at] + "threshold: 0.5" + text[line_end:], "utf-8")
+    triage = load_project(root / "components" / "triage").project
+    assert "component:CMP-ML2/requirement:MLR-1 (changed)" in ProjectInputs(triage).stale(record)
+    assert build_system_case(root).case.nodes["Sn6.X@CMP-ML"].status == "stale"
+
+
+def test_without_the_cages_result_its_barrier_counts_as_failing(tmp_path: Path) -> None:
+    root = build_system(tmp_path / "system")
+    records = _records(run_project(str(root / "components" / "triage"), stages=(4, 6)))
+    resolved = records[HAZARD].resolved
+    (barrier,) = [f for f in resolved["factors"] if f["name"].startswith("BAR-ML")]
+    assert barrier["upper"] == 1.0
+    assert "has no verification result" in barrier["detail"]
+    assert "no result from CMP-ML2 MLR-1" in resolved["results_from"]
+
+
+def test_the_command_line_takes_the_system(
+    ran: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = str(ran["root"])
+    code, out, _ = run(capsys, "check", root)
+    assert code == 0, out
+    code, out, _ = run(capsys, "check", "--format", "json", root)
+    assert code == 0
+    assert isinstance(json.loads(out), (dict, list))
+    code, out, _ = run(capsys, "case", root, "--out", str(tmp_path / "case"), "--no-svg")
+    assert code == 0, out
+    case = json.loads((tmp_path / "case" / "case.json").read_text("utf-8"))
+    assert case["root"] == "G0"
+    assert {n["component"] for n in case["nodes"] if "component" in n} == {"CMP-ML", "CMP-ML2"}
+    assert "system.gsn.yaml" in {p.name for p in (tmp_path / "case" / "gsn").iterdir()}
+    code, out, _ = run(capsys, "report", root, "-o", str(tmp_path / "report.html"))
+    assert code == 0, out
+    html = (tmp_path / "report.html").read_text("utf-8")
+    assert "ML component CMP-ML2" in html
+    assert 'data-node="G0"' in html
+    code, out, _ = run(capsys, "gate", root)
+    assert code == 1  # stage 5 has not run: the system's top claim is not supported
+    assert "gate shut: G0" in out
+    code, _, err = run(capsys, "run", root, "--store", "memory://x")
+    assert code == 2
+    assert "each ML component of a system keeps its own" in err
+    for command in (["trace", root], ["seal", root], ["impact", root], ["review", "list", root]):
+        code, _, err = run(capsys, *command)
+        assert code == 2, command
+        assert "is a system project" in err
+        assert "components/cage" in err
