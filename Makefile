@@ -83,6 +83,7 @@ test-latest: system-test
 # broken demo; 2 and 3 (usage, internal errors) stop it.
 RUNOK  = status=$$?; [ $$status -le 1 ] || exit $$status
 EXAMPLES := breast-cancer-triage chess-robot-grasp pedestrian-aeb
+SYSTEMS  := sepsis-warning
 
 # $(call demo_example,NAME): the whole AMLAS job on examples/NAME into out/NAME
 define demo_example
@@ -110,13 +111,42 @@ define demo_example
 	@$(BIN)/amlas gate out/$(1)/project; $(RUNOK)
 endef
 
+# $(call demo_system,NAME): the same job on the system project examples/NAME, whose ML
+# components (components/*) share one verifier key; check, run, case, report and gate take
+# the system directory, the rest runs per component.
+define demo_system
+	@rm -rf out/$(1) && mkdir -p out/$(1)
+	$(BIN)/amlas check examples/$(1)
+	$(BIN)/amlas check --format json examples/$(1) > out/$(1)/.check.json.tmp && mv out/$(1)/.check.json.tmp out/$(1)/check.json
+	cp -r examples/$(1) out/$(1)/project && rm -rf out/$(1)/project/components/*/.amlas out/$(1)/project/components/*/evidence
+	$(BIN)/amlas keygen out/$(1)/verifier.key
+	for c in out/$(1)/project/components/*/; do \
+	  $(BIN)/amlas seal $$c --key-file out/$(1)/verifier.key || exit $$?; \
+	  $(BIN)/amlas trace --format markdown $$c > out/$(1)/trace-$$(basename $$c).md || exit $$?; done
+	$(BIN)/amlas check out/$(1)/project
+	$(BIN)/amlas run out/$(1)/project --role developer; $(RUNOK)
+	$(BIN)/amlas run out/$(1)/project --role verifier --key-file out/$(1)/verifier.key; $(RUNOK)
+	$(BIN)/amlas run out/$(1)/project --stage 6; $(RUNOK)
+	for c in out/$(1)/project/components/*/; do \
+	  if grep -q '^field_log:' $$c/6-deployment/DD-*.yaml; then \
+	    $(BIN)/amlas monitor ingest $$c; status=$$?; [ $$status -le 1 ] || exit $$status; fi; \
+	  for f in $$c/imports/*.yaml; do [ -e "$$f" ] || continue; \
+	    $(BIN)/amlas evidence import $$c "$$f" --for "$$(sed -n 's/^for: *//p' "$$f")" \
+	      --role verifier --key-file out/$(1)/verifier.key; status=$$?; [ $$status -le 1 ] || exit $$status; done; \
+	  $(BIN)/amlas evidence $$c --verify || exit $$?; done
+	$(BIN)/amlas case out/$(1)/project --out out/$(1)/safety-case
+	$(BIN)/amlas report out/$(1)/project -o out/$(1)/report.html
+	@$(BIN)/amlas gate out/$(1)/project; $(RUNOK)
+endef
+
 demo: $(VENV)/.demo-installed system-demo
 	$(call demo_example,breast-cancer-triage)
 	$(call demo_example,chess-robot-grasp)
 	$(call demo_example,pedestrian-aeb)
+	$(call demo_system,sepsis-warning)
 	@echo ""
 	@echo "demo output, one folder per example:"
-	@for name in $(EXAMPLES); do echo "  $(CURDIR)/out/$$name/"; done
+	@for name in $(EXAMPLES) $(SYSTEMS); do echo "  $(CURDIR)/out/$$name/"; done
 	@echo "in each:"
 	@echo "  check.json, trace.md, trace.json   project checks and traceability"
 	@echo "  project/                           the example with [P] sealed (project/data/*.sealed)"
@@ -125,6 +155,8 @@ demo: $(VENV)/.demo-installed system-demo
 	@echo "  run-stage5.json                    the verifier's stage-5 summary"
 	@echo "  report.html                        the safety case report (offline HTML: open it in a browser)"
 	@echo "  safety-case/                       case.json, case.md, case.junit.xml, gsn/ (gsn2x YAML), svg/"
+	@echo "in $(SYSTEMS) (a system with two ML components): project/components/*/ as project/ above,"
+	@echo "  trace-<component>.md per component, and one case and report for the whole system"
 
 test: $(VENV)/.test-installed system-test lock-check lint typecheck unit
 
@@ -142,6 +174,8 @@ unit: $(VENV)/.test-installed
 schema: $(VENV)/.demo-installed
 	$(BIN)/amlas schema --out schema
 	for name in $(EXAMPLES); do $(BIN)/amlas schema --out examples/$$name/schema; done
+	for name in $(SYSTEMS); do $(BIN)/amlas schema --out examples/$$name/schema && \
+	  for c in examples/$$name/components/*/; do $(BIN)/amlas schema --out $$c/schema; done; done
 
 docs: $(VENV)/.demo-installed
 	$(BIN)/amlas diagnostics --markdown > docs/.diagnostics.md.tmp && mv docs/.diagnostics.md.tmp docs/diagnostics.md
@@ -151,6 +185,7 @@ example: $(VENV)/.test-installed
 	$(BIN)/python $(DEMO)/build.py
 	$(BIN)/python examples/chess-robot-grasp/build.py
 	$(BIN)/python examples/pedestrian-aeb/build.py
+	$(BIN)/python examples/sepsis-warning/build.py
 
 clean:
 	rm -rf $(VENV) .venv-latest out .pytest_cache .mypy_cache .ruff_cache

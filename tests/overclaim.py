@@ -12,10 +12,12 @@ from collections.abc import Iterable
 
 from amlas.case import Case
 from amlas.evidence import EvidenceRecord, ProjectInputs
-from amlas.project import Project
+from amlas.project import Project, load_system
 from amlas.project.artefacts import (
+    AllocatedRequirements,
     OperationalScenarios,
     ReviewRecords,
+    SystemDescription,
     ValidationResults,
 )
 
@@ -100,7 +102,10 @@ def overclaims(case: Case, project: Project) -> list[str]:
                 f"stage5/{requirement.id}/formal",
                 f"external/{requirement.id}",
             }
-            if not keys & set(passed):
+            if not keys & set(passed) and not (
+                requirement.verified_by in ("review", "analysis")
+                and _reviewed(project, requirement.id)
+            ):
                 problems.append(
                     f"G2.2 supported without a passing stage-5 record of {requirement.id}"
                 )
@@ -141,7 +146,30 @@ def overclaims(case: Case, project: Project) -> list[str]:
     system = project.system_requirements
     if _supported(case, "G6.X") and system is not None:
         passed = _passed(case, ["Sn6.X"])
-        for hazard in system.hazards:
-            if f"stage6/hazard/{hazard.id}" not in passed:
-                problems.append(f"G6.X supported without a passing record of {hazard.id}")
+        for hazard in _hazards_of(project):
+            if f"stage6/hazard/{hazard}" not in passed:
+                problems.append(f"G6.X supported without a passing record of {hazard}")
     return problems
+
+
+def _hazards_of(project: Project) -> list[str]:
+    """The hazards whose chain the component must show: every hazard of [A] for a single
+    project; in a system, those its [E] traces to, those its own barrier raises, and
+    those no component's [E] traces to."""
+    system = project.system_requirements
+    hazards = [h.id for h in system.hazards] if system is not None else []
+    if project.system_root is None:
+        return hazards
+
+    def traced(p: Project) -> set[str]:
+        allocated = p.get("E", AllocatedRequirements)
+        return {h for a in (allocated.requirements if allocated else []) for h in a.hazards}
+
+    components = load_system(project.system_root, check=False).components
+    anyone = set().union(*(traced(p) for p in components.values()))
+    own = traced(project)
+    description = project.get("C", SystemDescription)
+    for barrier in description.barriers if description is not None else []:
+        if barrier.component == project.component_id:
+            own |= {w.hazard for w in barrier.worsens}
+    return [h for h in hazards if h in own or h not in anyone]
