@@ -633,7 +633,11 @@ def _print_case(case: Case) -> None:
         counts = case.counts(claims)
         status = case.module_status(module) or "undeveloped"
         shown = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
-        title = module.title if "@" in module.name else f"stage {module.stage} {module.title}"
+        title = (
+            f"stage {module.stage} {module.title}"
+            if module.name.startswith("stage") and "@" not in module.name
+            else module.title  # a system case: 'CMP-1: ...' and the system's own nodes
+        )
         console.print(
             f"  {title:<48} {status:<13} {shown}",
             markup=False,
