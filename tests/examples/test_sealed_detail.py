@@ -9,9 +9,7 @@ appear. The case and report the verifier builds with the key do show the [P] sam
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import re
 import shutil
 import sys
@@ -24,8 +22,8 @@ import pytest
 
 from amlas import check_project
 from amlas.case import build_case
-from amlas.cli import main
 from amlas.render import _html
+from cli_helpers import run_quietly
 from conftest import EXAMPLE, REPO
 from overclaim import overclaims
 
@@ -46,18 +44,7 @@ class Built:
     """The project the demo job ran on."""
 
 
-def _amlas(*argv: str) -> tuple[int, str]:
-    """Run ``amlas ARGV`` in-process; (exit status, stdout + stderr). No traceback allowed."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        try:
-            main(list(argv))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    text = out.getvalue()
-    assert "Traceback" not in text, text
-    return code, text
+_amlas = run_quietly
 
 
 def _p_columns(root: Path) -> dict[str, list[str]]:

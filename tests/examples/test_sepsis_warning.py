@@ -7,9 +7,7 @@ development team name no sample of either [P]."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import json
 import shutil
 import sys
@@ -21,9 +19,9 @@ from typing import Any
 import pytest
 
 from amlas.case import SystemCase, build_system_case, gate_system
-from amlas.cli import main
 from amlas.project import load_system
 from amlas.render import _html
+from cli_helpers import run_quietly
 from conftest import REPO
 from overclaim import overclaims
 
@@ -31,17 +29,7 @@ SEPSIS = REPO / "examples" / "sepsis-warning"
 COMPONENTS = {"CMP-1": "risk-model", "CMP-2": "input-monitor"}
 
 
-def _amlas(*argv: str) -> tuple[int, str]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        try:
-            main(list(argv))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    text = out.getvalue()
-    assert "Traceback" not in text, text
-    return code, text
+_amlas = run_quietly
 
 
 def _forget_modules() -> None:

@@ -248,6 +248,16 @@ def _miss_rate(
     )
 
 
+def _always(name: str, kind: str, detail: str) -> Factor:
+    """A factor taken as certain failure (1 per demand): what is not known counts against."""
+    return Factor(name, kind, 1.0, 1.0, 1.0, "none", detail)
+
+
+def _declared(name: str, kind: str, p: float, source: str = "declared in [C]") -> Factor:
+    """A declared point value: taken as given, without an interval."""
+    return Factor(name, kind, p, p, p, source, "a declared point value, without an interval")
+
+
 def _component_requirement(
     project: Project, component: str, requirement_id: str
 ) -> MLSafetyRequirement | None:
@@ -450,13 +460,9 @@ def hazard_chains(
                 used.append(from_component.evidence.digest)
             elif from_component is not None:
                 factors.append(
-                    Factor(
+                    _always(
                         f"{barrier.id} {barrier.name} fails",
                         "barrier",
-                        1.0,
-                        1.0,
-                        1.0,
-                        "none",
                         f"{from_component.problem}: counted as failing on every demand",
                     )
                 )
@@ -475,27 +481,18 @@ def hazard_chains(
                     )
                 )
             elif barrier.failure_on_demand is not None:
-                p = float(barrier.failure_on_demand)
                 factors.append(
-                    Factor(
+                    _declared(
                         f"{barrier.id} {barrier.name} fails",
                         "barrier",
-                        p,
-                        p,
-                        p,
-                        "declared in [C]",
-                        "a declared point value, without an interval",
+                        float(barrier.failure_on_demand),
                     )
                 )
             else:
                 factors.append(
-                    Factor(
+                    _always(
                         f"{barrier.id} {barrier.name} fails",
                         "barrier",
-                        1.0,
-                        1.0,
-                        1.0,
-                        "none",
                         "no failure on demand declared or measured: counted as failing",
                     )
                 )
@@ -570,34 +567,15 @@ def _worsening_term(
         )
         digest = rated.evidence.digest
     elif rated is not None:
-        rate = Factor(
-            name,
-            "worsening",
-            1.0,
-            1.0,
-            1.0,
-            "none",
-            f"{rated.problem}: counted as acting wrongly on every demand",
+        rate = _always(
+            name, "worsening", f"{rated.problem}: counted as acting wrongly on every demand"
         )
     elif raised.rate is not None:
-        p = float(raised.rate)
-        rate = Factor(
-            name,
-            "worsening",
-            p,
-            p,
-            p,
-            "declared in [C]",
-            "a declared point value, without an interval",
-        )
+        rate = _declared(name, "worsening", float(raised.rate))
     else:
-        rate = Factor(
+        rate = _always(
             name,
             "worsening",
-            1.0,
-            1.0,
-            1.0,
-            "none",
             "no rate declared or verified: counted as acting wrongly on every demand",
         )
     given = 1.0 if raised.given is None else float(raised.given)

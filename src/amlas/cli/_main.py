@@ -421,6 +421,20 @@ def run(
         os.environ.pop(name, None)
     if is_system_dir(directory):
         _run_system(Path(directory), role, stages, key, store, strict, fmt, stale_only)
+    report = _run_one(directory, role, stages, key, store, stale_only)
+    _print_run(report, fmt, stale_only)
+    sys.exit(report.exit_code(strict=strict))
+
+
+def _run_one(
+    directory: str | Path,
+    role: str,
+    stages: tuple[int, ...],
+    key: VerifierKey | None,
+    store: str | None,
+    stale_only: bool,
+) -> RunReport:
+    """One project's run; on project errors print them and exit 1 (nothing was run)."""
     only = analyse_impact(directory, store=store).keys() if stale_only else None
     with _reporter() as reporter:
         report = run_project(
@@ -433,11 +447,10 @@ def run(
             only=only,
         )
     if report.diagnostics is not None:
-        _print_diagnostics(report.diagnostics, directory)
+        _print_diagnostics(report.diagnostics, str(directory))
         click.echo("amlas run: the project has errors; nothing was run", err=True)
         sys.exit(EXIT_ERRORS)
-    _print_run(report, fmt, stale_only)
-    sys.exit(report.exit_code(strict=strict))
+    return report
 
 
 def _run_system(
@@ -462,21 +475,9 @@ def _run_system(
     status, reports = EXIT_OK, {}
     for component_id in system.order():
         where = directory / system.paths[component_id]
-        only = analyse_impact(where).keys() if stale_only else None
         if fmt != "json":
             echo(f"{component_id} ({where}):")
-        with _reporter() as reporter:
-            report = run_project(
-                where,
-                role=role,  # type: ignore[arg-type]
-                stages=stages or None,
-                key=key,
-                reporter=reporter,
-                only=only,
-            )
-        if report.diagnostics is not None:  # checked above; a race with an edit
-            _print_diagnostics(report.diagnostics, str(where))
-            sys.exit(EXIT_ERRORS)
+        report = _run_one(where, role, stages, key, None, stale_only)
         reports[component_id] = report
         if fmt != "json":
             _print_run(report, fmt, stale_only)
