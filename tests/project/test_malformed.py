@@ -637,6 +637,12 @@ CASES = [
     Case("refines-a-list", "S003", "H", setter("H", *H, "refines", value=["MLR-2"])),
     Case("refines-itself", "X013", "H", setter("H", *H, "refines", value="MLR-1")),
     Case(
+        "barrier-rated-outside-a-system",
+        "X019",
+        "C",
+        setter("C", "barriers", 0, "failure_from", value="MLR-1"),
+    ),
+    Case(
         "refinement-cycle",
         "X013",
         "H",
@@ -1306,7 +1312,7 @@ def test_the_table_is_large_and_covers_every_code() -> None:
     # tests/cli/test_bad_runs.py has a bad run for each
     # D024/D025 (object tables and predictions files that do not fit their dataset) are
     # found when the run reads them: tests/checks/test_outputs.py has a case for each
-    # F012-F015 and X017-X019 (a system project and its ML components) need a system
+    # F012-F015, X017 and X018 (a system project and its ML components) need a system
     # around the project: tests/system/test_system.py has one each
     project_codes = {code for code in CODES if not code.startswith(("G", "R"))} - {
         "F012",
@@ -1315,7 +1321,6 @@ def test_the_table_is_large_and_covers_every_code() -> None:
         "F015",
         "X017",
         "X018",
-        "X019",
         "D024",
         "D025",
         "M013",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from amlas.diagnostics import Diagnostics
 from amlas.project._project import Project
-from amlas.project.artefacts import OperationalScenarios
+from amlas.project.artefacts import OperationalScenarios, SystemDescription
 from amlas.project.rules._registry import rule
 
 
@@ -197,4 +197,34 @@ def hazards_and_allocation(project: Project, diagnostics: Diagnostics) -> None:
                 "X010",
                 f"system safety requirement {req.id!r} is not allocated to the ML component",
                 project.locate("A", ("requirements", i, "id")),
+            )
+
+
+@rule
+def ml_barrier_needs_a_system(project: Project, diagnostics: Diagnostics) -> None:
+    """X019 for a project that is no part of a system: a barrier that is an ML component
+    is rated by that component's own project, which only a system holds (the rules that
+    need the component's project are the system's: amlas.project._system)."""
+    description = project.get("C", SystemDescription)
+    if description is None or project.system_root is not None or project.manifest.is_system:
+        return
+    for i, barrier in enumerate(description.barriers):
+        named = [
+            (field, value)
+            for field, value in (
+                ("component", barrier.component),
+                ("failure_from", barrier.failure_from),
+            )
+            if value is not None
+        ] + [("worsens", w.rate_from) for w in barrier.worsens if w.rate_from is not None]
+        if named:
+            field = named[0][0]
+            diagnostics.add(
+                "X019",
+                f"barrier {barrier.id}: '{field}' rates it from an ML component's own "
+                "project, which only a system project holds; this project is not part of "
+                "one",
+                project.locate("C", ("barriers", i, field)),
+                hint="declare 'failure_on_demand' (and 'rate' under 'worsens'), or make "
+                "this project a component of a system (docs/systems.md)",
             )
