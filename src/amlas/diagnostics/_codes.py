@@ -325,7 +325,9 @@ _TABLE: tuple[Code, ...] = (
         "`rate` (declared) and `rate_from` (an [H] requirement of the barrier's component "
         "stated as recall, FNR, FPR or specificity); `failure_from` and `rate_from` need "
         "`component`, and a barrier naming a component needs `failure_from` (a declared "
-        "`failure_on_demand` would stand in for results its component has).",
+        "`failure_on_demand` would stand in for results its component has). A project that is "
+        "no component of a system cannot use these fields: the rates come from the other "
+        "component's own project.",
     ),
     Code(
         "X013",
