@@ -53,32 +53,48 @@ def _counts(record: EvidenceRecord, metric: str) -> tuple[int, int]:
     return worst[1], worst[2]
 
 
-def test_a_barrier_that_is_an_ml_component_is_rated_by_its_records(ran: dict[str, Any]) -> None:
+def _uncertain(resolved: dict[str, Any]) -> int:
+    """The quantities the chain bounds from counts: each route's rate, each measured
+    barrier (once, whatever the routes), each rate of wrong action from a record."""
+    rates = [term[0] for term in [resolved["factors"], *resolved.get("routes", [])]]
+    measured = {
+        f["name"]
+        for term in [resolved["factors"], *resolved.get("routes", [])]
+        for f in term[1:]
+        if f["source"] == "measured by the integration harness"
+    }
+    wrong = [term[0] for term in resolved.get("worsening", [])]
+    return sum(1 for f in [*rates, *wrong] if f["source"] not in ("none", "declared in [C]")) + len(
+        measured
+    )
+
+
+def test_the_cage_is_a_route_of_its_own_not_a_factor(ran: dict[str, Any]) -> None:
+    """A safety cage acts on the inputs it must reject, not on the other component's
+    misses: it never multiplies the risk model's route, it adds a route of its own."""
     record = ran["triage6"][HAZARD]
     resolved = record.resolved
-    (barrier,) = [f for f in resolved["factors"] if f["name"].startswith("BAR-ML")]
-    assert barrier["kind"] == "barrier"
-    assert barrier["source"] == "stage4/MLR-1/O"  # the cage's own record (no stage 5 yet)
+    assert not [f for f in resolved["factors"] if "BAR-ML" in f["name"]]
+    assert resolved["factors"][0]["source"] == "stage4/MLR-2/O"  # the triage's own misses
+    ((cage, *barriers),) = resolved["routes"]
+    assert cage["name"].startswith("CMP-ML2: inputs BAR-ML (CMP-ML2) must reject pass it")
+    assert cage["source"] == "stage4/MLR-1/O"  # the cage's own record (no stage 5 yet)
+    assert barriers == resolved["factors"][1:]  # the other barriers act on every route
     assert "CMP-ML2 stage4/MLR-1/O" in resolved["results_from"]
+    assert any("BAR-ML is an ML component" in note for note in resolved["notes"])
     # its bound is the exact bound of the cage's worst slice at the joint level
     level = resolved["factor_level"]
-    uncertain = [
-        f
-        for term in [resolved["factors"], *resolved.get("worsening", [])]
-        for f in term
-        if f["source"] not in ("declared in [C]", "none", "default")
-    ]
-    assert math.isclose(level, 1 - (1 - resolved["confidence"]) / len(uncertain))
+    assert math.isclose(level, 1 - (1 - resolved["confidence"]) / _uncertain(resolved))
     failures, trials = _counts(ran["cage4"]["stage4/MLR-1/O"], "recall")
     upper = clopper_pearson(failures, trials, confidence=level, sided="upper").upper
-    assert math.isclose(barrier["upper"], upper)
+    assert math.isclose(cage["upper"], upper)
     # the cage's record is one the hazard record rests on, its inputs cited as the cage's
     assert ran["cage4"]["stage4/MLR-1/O"].digest in resolved["verification_results"]
     assert "component:CMP-ML2/requirement:MLR-1" in record.inputs
     assert "component:CMP-ML2/model" in record.inputs
 
 
-def test_the_cages_false_alarms_add_a_term(ran: dict[str, Any]) -> None:
+def test_the_routes_and_the_cages_false_alarms_are_added(ran: dict[str, Any]) -> None:
     record = ran["triage6"][HAZARD]
     resolved = record.resolved
     ((rate, follows),) = resolved["worsening"]
@@ -91,23 +107,30 @@ def test_the_cages_false_alarms_add_a_term(ran: dict[str, Any]) -> None:
     )
     assert follows["kind"] == "given"
     assert follows["upper"] == 0.5
-    chain = math.prod(f["upper"] for f in resolved["factors"])
+    terms = [resolved["factors"], *resolved["routes"], *resolved["worsening"]]
     (row,) = record.results
-    assert math.isclose(row["upper"], min(1.0, chain + rate["upper"] * 0.5))
-    lower = max(
-        math.prod(f["lower"] for f in resolved["factors"]), rate["lower"] * follows["lower"]
+    assert math.isclose(
+        row["upper"], min(1.0, sum(math.prod(f["upper"] for f in t) for t in terms))
     )
-    assert math.isclose(row["lower"], lower)
+    assert math.isclose(row["lower"], max(math.prod(f["lower"] for f in t) for t in terms))
     assert "union bound" in resolved["method"]
 
 
-def test_in_its_own_chain_the_cage_is_the_ml_component(ran: dict[str, Any]) -> None:
+def test_every_component_bounds_the_hazard_as_a_whole(ran: dict[str, Any]) -> None:
+    """The cage's own chain holds the same routes: its failure to reject first, the
+    triage classifier's misses as the other; neither component judges its part alone."""
     resolved = ran["cage6"][HAZARD].resolved
-    assert not [f for f in resolved["factors"] if f["name"].startswith("BAR-ML")]
-    assert any("BAR-ML is this ML component" in note for note in resolved["notes"])
-    # its own false alarms still raise the hazard, from its own record
+    assert resolved["factors"][0]["source"] == "stage4/MLR-1/O"
+    assert "BAR-ML must reject" in resolved["factors"][0]["name"]
+    ((other, *_),) = resolved["routes"]
+    assert other["name"].startswith("CMP-ML: ")
+    assert other["source"] == "stage4/MLR-2/O"
     ((rate, _),) = resolved["worsening"]
     assert rate["source"] == "stage4/MLR-3/O"
+    triage = ran["triage6"][HAZARD].resolved
+    assert sorted(t[0]["source"] for t in [triage["factors"], *triage["routes"]]) == sorted(
+        t[0]["source"] for t in [resolved["factors"], *resolved["routes"]]
+    )
 
 
 def test_a_change_in_the_cage_makes_the_other_hazard_record_stale(
@@ -133,14 +156,15 @@ def test_a_change_in_the_cage_makes_the_other_hazard_record_stale(
     assert build_system_case(root).case.nodes["Sn6.X@CMP-ML"].status == "stale"
 
 
-def test_without_the_cages_result_its_barrier_counts_as_failing(tmp_path: Path) -> None:
+def test_without_the_cages_result_its_route_counts_as_failing(tmp_path: Path) -> None:
     root = build_system(tmp_path / "system")
     records = _records(run_project(str(root / "components" / "triage"), stages=(4, 6)))
     resolved = records[HAZARD].resolved
-    (barrier,) = [f for f in resolved["factors"] if f["name"].startswith("BAR-ML")]
-    assert barrier["upper"] == 1.0
-    assert "has no verification result" in barrier["detail"]
+    ((cage, *_),) = resolved["routes"]
+    assert cage["upper"] == 1.0
+    assert "has no verification result" in cage["detail"]
     assert "no result from CMP-ML2 MLR-1" in resolved["results_from"]
+    assert records[HAZARD].verdict != "pass"
 
 
 def test_the_command_line_takes_the_system(

@@ -14,23 +14,29 @@ system and the barriers around the component. For every hazard of [A]:
   failure on demand: measured by the integration harness when it reported demands of the
   barrier (exact bounds over the demands), else declared in [C] (a point value); a barrier
   with neither counts as failing on every demand.
-- **Barriers that are ML components** (a system project's safety cage, ``component`` in
-  [C]): the failure on demand is that component's verified miss rate, from the record of
-  its requirement ``failure_from`` (the worst slice's exact bound, an uncertain factor like
-  the ML rate; counted as failing on every demand while it has no result). In the chain of
-  the component the barrier *is*, it is not a barrier: its misses are the ML rate.
+- **Several ML components** (a system project): every ML component is a route of its
+  own to the hazard, and the routes are added. A component's route is its miss rate (as
+  above, from its own records); a safety cage's (a barrier of [C] that *is* an ML
+  component: ``component`` and ``failure_from``) is the rate at which it lets through the
+  inputs it must reject, from the record of ``failure_from``, taken as reaching the hazard
+  every time (the share of such inputs and the other components' failures on them are not
+  known). A cage is never a factor of another component's route: it acts on inputs
+  outside the population the others were verified on, not on their misses. Each route is
+  multiplied by the other barriers; a route whose component has no usable result counts
+  as failing every time. Every component records the same sum, so the hazard is bounded
+  as a whole, not once per component.
 - **Worsening**: a barrier whose own wrong action raises a hazard (``worsens`` in [C]: a
   monitor that rejects too much sends cases down a weaker fallback) adds a term, its rate
   of wrong action (a requirement's verified error rate, or a declared value) times the
-  probability that the hazard follows (``given``, 1 when not stated). Terms are added to
-  the chain (a union bound, no independence assumed between them): the upper bound is the
-  sum of the terms' upper bounds, the lower bound the largest term's lower bound.
+  probability that the hazard follows (``given``, 1 when not stated).
+- Terms are added (a union bound, no independence assumed between them): the upper bound
+  is the sum of the terms' upper bounds, the lower bound the largest term's lower bound.
 - **Hazard rate per demand** = ML miss rate x the product of the barriers' failure
   probabilities, assuming the barriers fail independently of each other and of the ML
   component (stated in the evidence, because common causes break it). Its bounds are the
   products of the factors' one-sided exact bounds, each recomputed from its counts at
-  1 - alpha/k for the k uncertain factors (the ML rate, every measured barrier and every
-  rate from an ML component's results;
+  1 - alpha/k for the k uncertain quantities (every route's rate, every measured barrier
+  and every rate of wrong action from a component's results;
   declared values are taken as given), so they hold jointly at the confidence (Bonferroni).
 - **Verdict** (inconclusive, saying so, when no requirement gives the ML failure rate)
   against the smallest acceptable failure rate of the [A] requirements that control the
@@ -51,6 +57,7 @@ from amlas.checks._intervals import Verdict, clopper_pearson, percent
 from amlas.project import Project, other_components, sibling
 from amlas.project.artefacts import (
     AllocatedRequirements,
+    Barrier,
     MLSafetyRequirement,
     SystemDescription,
     SystemSafetyRequirements,
@@ -134,9 +141,12 @@ class HazardChain:
     """The joint confidence of the bounds (each uncertain factor at 1 - alpha/k)."""
     factor_level: float = 0.95
     """The one-sided level of each uncertain factor's bound."""
+    routes: list[list[Factor]] = field(default_factory=list)
+    """In a system: the other ML components' routes to the hazard (each its rate times
+    the barriers), added to ``factors`` (this component's route)."""
 
     def _terms(self) -> list[list[Factor]]:
-        return [self.factors, *self.worsening]
+        return [self.factors, *self.routes, *self.worsening]
 
     @property
     def estimate(self) -> float:
@@ -341,20 +351,136 @@ def chain_hazards(project: Project) -> list[str]:
 
 def rated_requirements(project: Project) -> list[tuple[str, str]]:
     """(component, requirement) for every rate a hazard chain of ``project`` takes from
-    an ML component's results: the ``failure_from`` of barriers that are another
-    component, and the ``rate_from`` of every ``worsens`` (this component's own
+    an ML component's results besides its own hazard requirements: every other ML
+    component's route (a safety cage's ``failure_from``, else its requirements that trace
+    to a hazard) and the ``rate_from`` of every ``worsens`` (this component's own
     included). Empty for a project that is no component of a system."""
     description = project.get("C", SystemDescription)
-    if description is None or project.system_root is None:
+    if project.system_root is None:
         return []
+    barriers = description.barriers if description is not None else []
+    system = project.system_requirements
+    hazards = [h.id for h in system.hazards] if system is not None else []
     out: list[tuple[str, str]] = []
-    for barrier in description.barriers:
+    for barrier in barriers:
         if barrier.component is None:
             continue
-        if barrier.failure_from and barrier.component != project.component_id:
+        if barrier.failure_from:
             out.append((barrier.component, barrier.failure_from))
         out += [(barrier.component, w.rate_from) for w in barrier.worsens if w.rate_from]
+    for component in other_components(project):
+        other = sibling(project, component)
+        if other is not None:
+            out += [(component, r.id) for h in hazards for r in hazard_requirements(other, h)]
     return sorted(set(out))
+
+
+def _guard(barriers: list[Barrier], component: str | None, hazard: str) -> Barrier | None:
+    """The barrier of [C] that is ML component ``component`` guarding against ``hazard``
+    (a safety cage: ``component`` and ``failure_from``), if any."""
+    if component is None:
+        return None
+    return next(
+        (
+            b
+            for b in barriers
+            if b.component == component and b.failure_from and hazard in b.mitigates
+        ),
+        None,
+    )
+
+
+@dataclass(frozen=True)
+class _Route:
+    """One way an ML failure reaches the hazard: an ML component's misses (of its
+    safety-related class; for a safety cage, of the inputs it must reject)."""
+
+    component: str
+    """'' for this project's own ML component, else the [C] ID of another."""
+    label: str
+    sources: list[tuple[MLSafetyRequirement, MLEvidence | None]]
+    guard: Barrier | None = None
+
+    @property
+    def known(self) -> list[tuple[MLSafetyRequirement, MLEvidence]]:
+        return [(r, e) for r, e in self.sources if e is not None]
+
+
+def _routes(
+    project: Project,
+    hazard: str,
+    barriers: list[Barrier],
+    evidence: Mapping[str, MLEvidence],
+    others: Mapping[tuple[str, str], MLEvidence],
+) -> list[_Route]:
+    """This component's route to ``hazard`` (first, when it has one), then every other ML
+    component's of the system: a safety cage's is its failure to reject (``failure_from``),
+    any other's the misses of its requirements that trace to the hazard."""
+    out: list[_Route] = []
+    own_guard = _guard(barriers, project.component_id, hazard)
+    if own_guard is not None and own_guard.failure_from is not None:
+        requirement = _component_requirement(
+            project, project.component_id or "", own_guard.failure_from
+        )
+        if requirement is not None:
+            out.append(
+                _Route(
+                    "",
+                    f"inputs {own_guard.id} must reject pass it",
+                    [(requirement, evidence.get(requirement.id))],
+                    own_guard,
+                )
+            )
+    else:
+        own = hazard_requirements(project, hazard)
+        if own:
+            out.append(_Route("", "ML misses", [(r, evidence.get(r.id)) for r in own]))
+    for component in other_components(project):
+        other = sibling(project, component)
+        if other is None:
+            continue
+        guard = _guard(barriers, component, hazard)
+        if guard is not None and guard.failure_from is not None:
+            requirement = _component_requirement(project, component, guard.failure_from)
+            sources = (
+                [(requirement, others.get((component, requirement.id)))] if requirement else []
+            )
+            label = f"inputs {guard.id} ({component}) must reject pass it"
+        else:
+            found = hazard_requirements(other, hazard)
+            sources = [(r, others.get((component, r.id))) for r in found]
+            label = f"{component} misses"
+        if sources:
+            out.append(_Route(component, label, sources, guard))
+    return out
+
+
+def _route_rate(route: _Route, level: float) -> tuple[Factor, str]:
+    """The worst of a route's requirements (the largest upper bound), and the digest of
+    its record; a route without any result counts as failing every time."""
+
+    def name_of(requirement: MLSafetyRequirement) -> str:
+        named = route.guard is not None or route.component
+        return f"{route.label} ({requirement.id})" if named else ""
+
+    rated = [
+        (_miss_rate(r, e, level, name=name_of(r), kind="ml"), e.digest) for r, e in route.known
+    ]
+    if rated:
+        factor, digest = max(rated, key=lambda x: x[0].upper)
+        if route.component:
+            factor = replace(factor, name=f"{route.component}: {factor.name}")
+        return factor, digest
+    missing = ", ".join(r.id for r, _ in route.sources)
+    who = route.component or "this component"
+    return (
+        _always(
+            f"{route.label} ({missing})",
+            "ml",
+            f"{who}'s {missing} has no verification result: counted as failing every time",
+        ),
+        "",
+    )
 
 
 def hazard_chains(
@@ -370,8 +496,8 @@ def hazard_chains(
     ``evidence`` maps requirement IDs to their verification result; ``measured`` maps
     barrier IDs to the harness's counts (``demands``, ``failures``, ``upper_bound``,
     ``lower_bound``, as :class:`._scenarios.BarrierCount` writes them); ``others`` maps
-    (component, requirement) to the results of the system's other ML components that
-    barriers of [C] take their rates from (:func:`rated_requirements`).
+    (component, requirement) to the results of the system's other ML components
+    (:func:`rated_requirements`).
     """
     system = project.get("A", SystemSafetyRequirements)
     description = project.get("C", SystemDescription)
@@ -381,121 +507,42 @@ def hazard_chains(
     barriers = description.barriers if description is not None else []
     chains = []
     for hazard in system.hazards:
-        mine = [b for b in barriers if hazard.id in b.mitigates]
-        measured_here = [b for b in mine if (measured.get(b.id) or {}).get("demands")]
-        notes: list[str] = []
-        rated: dict[str, _Rated] = {}  # barrier ID -> its rate from an ML component
-        for barrier in mine:
-            if barrier.component is None or barrier.failure_from is None:
-                continue
-            if barrier.component == project.component_id:
-                notes.append(
-                    f"{barrier.id} is this ML component ({barrier.component}): its misses "
-                    "are the ML failure rate, not a barrier"
-                )
-                continue
-            rated[barrier.id] = _rated(
-                project, barrier.component, barrier.failure_from, evidence, others
-            )
+        # barriers that are ML components are routes of their own, not factors
+        plain = [b for b in barriers if hazard.id in b.mitigates and b.component is None]
+        measured_here = [b for b in plain if (measured.get(b.id) or {}).get("demands")]
+        routes = _routes(project, hazard.id, barriers, evidence, others)
+        own = next((r for r in routes if not r.component), None)
+        notes = [
+            f"{r.guard.id} is an ML component ({r.guard.component}): the inputs it must "
+            "reject reach the hazard when it lets them through, taken as every time (the "
+            "share of such inputs and the ML components' failures on them are not known); "
+            "a route of its own, added to the others"
+            for r in routes
+            if r.guard is not None
+        ]
         raising = [(b, w) for b in barriers for w in b.worsens if w.hazard == hazard.id]
         worse_rated = {
             id(w): _rated(project, b.component, w.rate_from, evidence, others)
             for b, w in raising
             if w.rate_from is not None and b.component is not None
         }
-        # Bonferroni: every uncertain factor's bound at 1 - alpha/k, so the bounds hold
-        # jointly at ``confidence``
-        uncertain = (
-            1
+        # Bonferroni: every uncertain quantity's bound at 1 - alpha/k, so the bounds hold
+        # jointly at ``confidence`` (a measured barrier counts once, on every route)
+        uncertain = max(
+            1,
+            sum(1 for r in routes if r.known)
             + len(measured_here)
-            + sum(1 for r in rated.values() if r.evidence is not None)
-            + sum(1 for r in worse_rated.values() if r.evidence is not None)
+            + sum(1 for r in worse_rated.values() if r.evidence is not None),
         )
         level = 1.0 - (1.0 - confidence) / uncertain
-        factors: list[Factor] = []
         used: list[str] = []
-        problems: list[str] = []
-        candidates = []
-        for requirement in hazard_requirements(project, hazard.id):
-            record = evidence.get(requirement.id)
-            if record is None:
-                problems.append(f"{requirement.id} has no verification result")
-                continue
-            candidates.append((_miss_rate(requirement, record, level), record.digest))
-        if candidates:
-            factor, digest = max(candidates, key=lambda c: c[0].upper)
-            factors.append(factor)
-            used.append(digest)
-        else:
-            factors.append(
-                Factor(
-                    "ML miss rate",
-                    "ml",
-                    1.0,
-                    1.0,
-                    1.0,
-                    "none",
-                    "no recall/FNR requirement on a safety-related class traces to this hazard"
-                    + (f" with a result ({'; '.join(problems)})" if problems else "")
-                    + ": counted as missing every time",
-                )
-            )
-        for barrier in mine:
-            if barrier.component is not None and barrier.component == project.component_id:
-                continue  # the ML component itself (see notes)
-            counts = measured.get(barrier.id)
-            from_component = rated.get(barrier.id)
-            if from_component is not None and from_component.evidence is not None:
-                assert from_component.requirement is not None
-                factors.append(
-                    _miss_rate(
-                        from_component.requirement,
-                        from_component.evidence,
-                        level,
-                        name=f"{barrier.id} {barrier.name} fails "
-                        f"({barrier.component} {from_component.requirement.id})",
-                        kind="barrier",
-                    )
-                )
-                used.append(from_component.evidence.digest)
-            elif from_component is not None:
-                factors.append(
-                    _always(
-                        f"{barrier.id} {barrier.name} fails",
-                        "barrier",
-                        f"{from_component.problem}: counted as failing on every demand",
-                    )
-                )
-            elif counts and counts.get("demands"):
-                failures, demands = int(counts["failures"]), int(counts["demands"])
-                lower, upper = _bounds(failures, demands, level)
-                factors.append(
-                    Factor(
-                        f"{barrier.id} {barrier.name} fails",
-                        "barrier",
-                        failures / demands,
-                        lower,
-                        upper,
-                        "measured by the integration harness",
-                        f"{failures} failures in {demands} demands",
-                    )
-                )
-            elif barrier.failure_on_demand is not None:
-                factors.append(
-                    _declared(
-                        f"{barrier.id} {barrier.name} fails",
-                        "barrier",
-                        float(barrier.failure_on_demand),
-                    )
-                )
-            else:
-                factors.append(
-                    _always(
-                        f"{barrier.id} {barrier.name} fails",
-                        "barrier",
-                        "no failure on demand declared or measured: counted as failing",
-                    )
-                )
+        shared = [_barrier_factor(b, measured.get(b.id), level) for b in plain]
+        terms: list[list[Factor]] = []
+        for route in routes:
+            rate, digest = _route_rate(route, level)
+            if digest:
+                used.append(digest)
+            terms.append([rate, *shared])
         worsening = []
         for barrier, raised in raising:
             term, digest = _worsening_term(barrier.id, raised, worse_rated.get(id(raised)), level)
@@ -519,10 +566,11 @@ def hazard_chains(
             ),
             "",
         )
+        first = terms[0] if terms else [_always("ML miss rate", "ml", "no route")]
         chain = HazardChain(
             hazard.id,
             hazard.description,
-            factors,
+            first,
             acceptable,
             per,
             [r.id for r in controlling],
@@ -533,8 +581,15 @@ def hazard_chains(
             used,
             confidence=confidence,
             factor_level=level,
+            routes=terms[1:],
         )
-        if not candidates:
+        # this component's own route must rest on a result; so must there be one at all
+        problems = (
+            [f"{r.id} has no verification result" for r, e in own.sources if e is None]
+            if own
+            else []
+        )
+        if (own is not None and not own.known) or not routes:
             chain = replace(
                 chain,
                 verdict="inconclusive",
@@ -549,6 +604,27 @@ def hazard_chains(
             continue
         chains.append(_judged(chain))
     return chains
+
+
+def _barrier_factor(barrier: Barrier, counts: Mapping[str, Any] | None, level: float) -> Factor:
+    """A barrier's failure on demand: measured by the harness (exact bounds at ``level``),
+    else declared in [C], else taken as failing on every demand."""
+    name = f"{barrier.id} {barrier.name} fails"
+    if counts and counts.get("demands"):
+        failures, demands = int(counts["failures"]), int(counts["demands"])
+        lower, upper = _bounds(failures, demands, level)
+        return Factor(
+            name,
+            "barrier",
+            failures / demands,
+            lower,
+            upper,
+            "measured by the integration harness",
+            f"{failures} failures in {demands} demands",
+        )
+    if barrier.failure_on_demand is not None:
+        return _declared(name, "barrier", float(barrier.failure_on_demand))
+    return _always(name, "barrier", "no failure on demand declared or measured: counted as failing")
 
 
 def _worsening_term(

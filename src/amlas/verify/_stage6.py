@@ -140,6 +140,11 @@ def run_stage6(
                 "description": chain.description,
                 "factors": [f.as_json() for f in chain.factors],
                 **(
+                    {"routes": [[f.as_json() for f in term] for term in chain.routes]}
+                    if chain.routes
+                    else {}
+                ),
+                **(
                     {"worsening": [[f.as_json() for f in term] for term in chain.worsening]}
                     if chain.worsening
                     else {}
@@ -155,14 +160,21 @@ def run_stage6(
                 "method": "products of one-sided Clopper-Pearson bounds, Bonferroni over "
                 "the uncertain factors"
                 + (
-                    "; each worsening term added (a union bound: the upper bound is the sum "
-                    "of the terms' upper bounds, the lower bound the largest term's)"
-                    if chain.worsening
+                    "; the terms (each ML component's route, each barrier's wrong action) "
+                    "added: a union bound, the upper bound the sum of the terms' upper "
+                    "bounds, the lower bound the largest term's"
+                    if chain.worsening or chain.routes
                     else ""
                 ),
                 "assumption": "barriers fail independently of each other and of the ML "
                 "component; the rate is per demand (a situation in which the hazard can "
-                "arise)",
+                "arise)"
+                + (
+                    "; a rate of wrong action (worsens) measured over its requirement's "
+                    "population stands for its rate among demands"
+                    if chain.worsening
+                    else ""
+                ),
             },
             # the verification results it rests on: their inputs are its inputs (R23)
             inputs={**inputs, **{k: v for d in chain.evidence for k, v in cited[d].items()}},
