@@ -12,7 +12,7 @@ import pytest
 
 from amlas.case import build_system_case, gate_system
 from amlas.diagnostics import Severity
-from amlas.project import load_project, load_system
+from amlas.project import check_project, load_project, load_system
 from system.conftest import build_system
 
 C_FILE = "1-scoping/C-system-description.yaml"
@@ -113,6 +113,76 @@ BROKEN = [
             r / "amlas.yaml", "components:\n", "case:\n  library: amlas-1.1\ncomponents:\n"
         ),
         "case:",
+    ),
+    Broken(
+        "part-of-with-a-nul-byte",
+        "F012",
+        "components/cage/amlas.yaml",
+        lambda r: _edit(r / _manifest("cage"), "part_of: ../..", 'part_of: "../..\\0"'),
+        "part_of",
+    ),
+    Broken(
+        "system-moves-a-component-artefact",
+        "F015",
+        "amlas.yaml",
+        lambda r: _edit(r / "amlas.yaml", "components:\n", "artefacts: {H: h.yaml}\ncomponents:\n"),
+        "H: h.yaml",
+    ),
+    Broken(
+        "system-holds-a-component-file",
+        "F016",
+        "2-requirements/H-ml-safety-requirements.yaml",
+        lambda r: (
+            (r / "2-requirements").mkdir(),
+            (r / "2-requirements" / "H-ml-safety-requirements.yaml").write_text("x: 1\n"),
+        ),
+    ),
+    Broken(
+        "component-path-with-a-nul-byte",
+        "X017",
+        "amlas.yaml",
+        lambda r: _edit(r / "amlas.yaml", "path: components/cage", 'path: "components/cage\\0"'),
+        "CMP-ML2",
+    ),
+    Broken(
+        "component-path-a-symlink-loop",
+        "X017",
+        "amlas.yaml",
+        lambda r: (
+            (r / "components" / "loop").symlink_to("loop"),
+            _edit(r / "amlas.yaml", "path: components/cage", "path: components/loop"),
+        ),
+        "CMP-ML2",
+    ),
+    Broken(
+        "components-share-a-store",
+        "X017",
+        "amlas.yaml",
+        lambda r: [
+            _edit(r / _manifest(c), "part_of: ../..\n", "part_of: ../..\nevidence: fs://../../ev\n")
+            for c in ("cage", "triage")
+        ],
+        "CMP-ML2",
+    ),
+    Broken(
+        "declared-rate-beside-component",
+        "X019",
+        C_FILE,
+        lambda r: _edit(
+            r / C_FILE,
+            "    failure_from: MLR-1\n",
+            "    failure_from: MLR-1\n    failure_on_demand: 0.001\n",
+        ),
+        "failure_on_demand",
+    ),
+    Broken(
+        "component-without-failure-from-alone",
+        "X019",
+        "../../" + C_FILE,
+        lambda r: _edit(
+            r / C_FILE, "    failure_from: MLR-1\n", "    failure_on_demand: 0.00001\n"
+        ),
+        alone="components/triage",
     ),
     Broken(
         "component-not-in-c",
@@ -223,7 +293,9 @@ def test_a_broken_system_gives_its_code(case: Broken, tmp_path: Path) -> None:
     root = build_system(tmp_path / "system")
     case.change(root)
     diagnostics = (
-        load_project(root / case.alone).diagnostics if case.alone else load_system(root).diagnostics
+        check_project(root / case.alone).diagnostics
+        if case.alone
+        else load_system(root).diagnostics
     )
     found = [d for d in diagnostics if d.code == case.code]
     assert found, [d.format() for d in diagnostics]
@@ -235,7 +307,16 @@ def test_a_broken_system_gives_its_code(case: Broken, tmp_path: Path) -> None:
 
 
 def test_the_system_codes_each_have_a_broken_case() -> None:
-    assert {b.code for b in BROKEN} == {"F012", "F013", "F014", "F015", "X017", "X018", "X019"}
+    assert {b.code for b in BROKEN} == {
+        "F012",
+        "F013",
+        "F014",
+        "F015",
+        "F016",
+        "X017",
+        "X018",
+        "X019",
+    }
 
 
 def test_a_project_cannot_be_a_system_and_a_component(tmp_path: Path) -> None:
@@ -345,3 +426,38 @@ def test_scenarios_cite_the_other_components_models(system_dir: Callable[[], Pat
     (scenario, *_) = [c for c in plan(triage, stages=(6,)).checks if c.kind == "scenario"]
     assert "component:CMP-ML2/model" in scenario.inputs
     assert "model" in scenario.inputs
+
+
+def test_a_fifo_manifest_is_no_system_and_does_not_hang(tmp_path: Path) -> None:
+    import os
+
+    from amlas.project import is_system_dir
+
+    os.mkfifo(tmp_path / "amlas.yaml")
+    assert not is_system_dir(tmp_path)
+
+
+def test_a_malformed_components_entry_keeps_the_system_view(tmp_path: Path) -> None:
+    root = build_system(tmp_path / "system")
+    _edit(root / "amlas.yaml", "    path: components/cage\n", "")
+    codes = {d.code for d in load_system(root).diagnostics if d.severity is Severity.ERROR}
+    assert "F001" not in codes  # not read as one project missing [D] [E] [H] ...
+    assert codes & {"S001", "S002", "S003", "S004", "S005"}
+
+
+def test_command_line_allowances_name_the_system_cases_ids(
+    system_dir: Callable[[], Path],
+) -> None:
+    built = build_system_case(system_dir())
+    by_pattern = gate_system(built, allow_undeveloped=[("Sn6.7", "a pattern ID")])
+    assert not [node for node, _, _ in by_pattern.accepted if node.startswith("Sn6.7")]
+    by_id = gate_system(built, allow_undeveloped=[("Sn6.7@CMP-ML2", "an ID")])
+    assert "Sn6.7@CMP-ML2" in {node for node, _, _ in by_id.accepted}
+
+
+def test_build_case_refuses_a_system(system_dir: Callable[[], Path]) -> None:
+    from amlas.case import build_case
+    from amlas.errors import UsageError
+
+    with pytest.raises(UsageError, match="build_system_case"):
+        build_case(system_dir())

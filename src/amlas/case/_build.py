@@ -22,6 +22,7 @@ from amlas.case._library import Library, LibraryError, Link, PatternNode, projec
 from amlas.case._model import ArtefactEntry, Case, CitedReview, Module, Node
 from amlas.case._status import names_node, propagate
 from amlas.diagnostics import Diagnostics, Location, did_you_mean
+from amlas.errors import UsageError
 from amlas.evidence import EvidenceStore, StoreLike, open_evidence_detail, using_store
 from amlas.project import ArgumentNode, Project, build_trace, check_project
 from amlas.project.artefacts import ReviewRecords
@@ -625,6 +626,11 @@ def build_case(
     :class:`~amlas.sealing.SealError` when ``key`` does not open a record's detail.
     """
     project = root if isinstance(root, Project) else check_project(root).project
+    if project.manifest.is_system:
+        raise UsageError(
+            f"{project.root} is a system project (its amlas.yaml declares 'components'): "
+            "build its case with amlas.case.build_system_case"
+        )
     patterns = project_library(project, library)
     with using_store(store or project.manifest.evidence, root=project.root) as evidence:
         builder = _Builder(project, patterns, evidence)

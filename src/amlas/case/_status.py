@@ -121,7 +121,8 @@ class GateResult:
 Allowance = tuple[str, str] | tuple[str, str, str]
 """(node ID or glob, reason) or, in a system case, (ID or glob as the component's own
 case names its nodes, reason, the component's [C] ID): the allowance then accepts
-nodes of that component only."""
+nodes of that component only; with '' for the component, the system case's own full IDs
+or a glob over them (never a pattern ID, which every component's nodes share)."""
 
 
 def names_node(pattern: str, node: Node, *, local: bool = False) -> bool:
@@ -152,9 +153,13 @@ def gate(
         for allowance in table:
             pattern, reason = allowance[0], allowance[1]
             scope = allowance[2] if len(allowance) > 2 else None
-            if scope is not None and node.component != scope:
+            if scope == "":  # the system case's own IDs: by ID or glob, never a pattern ID
+                hit = node.id == pattern or fnmatch.fnmatchcase(node.id, pattern)
+            elif scope is not None and node.component != scope:
                 continue
-            if names_node(pattern, node, local=scope is not None):
+            else:
+                hit = names_node(pattern, node, local=scope is not None)
+            if hit:
                 override[node.id] = "supported"
                 accepted.append((node.id, node.status, reason))
                 break

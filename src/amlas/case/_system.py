@@ -194,8 +194,8 @@ def gate_system(
     its ``amlas.yaml``) accepts nodes of that component only; the allowances given here
     (the command line) name nodes of the system case by their full ID
     (``G6.7@CMP-1``)."""
-    undeveloped: list[Allowance] = list(allow_undeveloped or [])
-    inconclusive: list[Allowance] = list(allow_inconclusive or [])
+    undeveloped: list[Allowance] = [(a[0], a[1], "") for a in allow_undeveloped or []]
+    inconclusive: list[Allowance] = [(a[0], a[1], "") for a in allow_inconclusive or []]
     system = built.system
     if system is not None:
         for component_id, project in system.components.items():

@@ -136,9 +136,18 @@ _TABLE: tuple[Code, ...] = (
         "error",
         "setting of a system project that nothing uses",
         "A system project (`components:`) holds only [A] [B] [C] and the list of its ML "
-        "components; the case settings, `defaults`, `verifier_key` and `evidence` are each "
+        "components; the case settings, `defaults`, `verifier_key`, `evidence` and the files "
+        "of the other artefacts (`artefacts:` entries other than A, B, C) are each "
         "component's own. Written in the system's `amlas.yaml` they would be ignored, so "
         "amlas refuses them: move them into the component's `amlas.yaml`.",
+    ),
+    Code(
+        "F016",
+        "warning",
+        "component artefact file ignored in a system project",
+        "A system project holds only [A] [B] [C]; a file at the place of another artefact "
+        "(say `2-requirements/H-ml-safety-requirements.yaml`) in the system directory is "
+        "read by nothing. Move it into the ML component's project it belongs to.",
     ),
     # -- S: schema ---------------------------------------------------------------------------
     Code(
@@ -304,7 +313,9 @@ _TABLE: tuple[Code, ...] = (
         "A system project's `components:` entry names an ID that is no component of kind "
         "`ml` in [C], repeats another entry's ID or path, or points at a directory that is "
         "not inside the system, holds no `amlas.yaml`, or whose `amlas.yaml` does not say "
-        "`part_of:` back to this system. The component's argument could not be built.",
+        "`part_of:` back to this system, or shares its evidence store with another "
+        "component (record keys name no component). The component's argument could not be "
+        "built, or would read another's records.",
     ),
     Code(
         "X018",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import typing
@@ -14,7 +15,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from amlas.diagnostics import Diagnostics, Location
 from amlas.errors import ProjectNotFoundError
 from amlas.plugins import PluginError, registry
-from amlas.project._manifest import MANIFEST_FILE, SYSTEM_LETTERS, Manifest
+from amlas.project._manifest import MANIFEST_FILE, SYSTEM_LETTERS, ComponentProject, Manifest
 from amlas.project._paths import path_problem, probe
 from amlas.project._project import Project
 from amlas.project._validate import validate_document, validate_part
@@ -65,8 +66,11 @@ def load_project(root: str | Path) -> LoadResult:
     )
 
     system = _system_of(project, manifest_yaml, diagnostics)
+    raw = manifest_yaml.data if manifest_yaml is not None else {}
+    # a system whose 'components' has a malformed entry is still a system
+    system_like = manifest.is_system or (isinstance(raw, dict) and bool(raw.get("components")))
     for letter, spec in ARTEFACTS.items():
-        if manifest.is_system and letter not in SYSTEM_LETTERS:
+        if system_like and letter not in SYSTEM_LETTERS:
             continue  # each component's own project holds the rest
         relative = manifest.path_of(letter)
         moved = manifest_yaml is not None and letter in manifest.artefacts
@@ -184,9 +188,15 @@ def _system_of(
             where,
         )
         return None
-    system_root = (project.root / manifest.part_of).resolve()
     problem = None
-    if Path(manifest.part_of).is_absolute():
+    try:
+        system_root = (project.root / manifest.part_of).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # NUL bytes, symlink loops
+        system_root = project.root
+        problem = f"cannot be resolved ({exc})"
+    if problem is not None:
+        pass
+    elif Path(manifest.part_of).is_absolute():
         problem = "is absolute; use a path relative to this project"
     elif not system_root.is_dir() or not (system_root / MANIFEST_FILE).is_file():
         problem = f"holds no {MANIFEST_FILE}"
@@ -202,6 +212,9 @@ def _system_of(
         if loaded is not None
         else None
     )
+    if system is None and loaded is not None and isinstance(loaded.data, dict):
+        # a malformed system manifest (its own check says why) still lists its components
+        system = _fallback_manifest(loaded.data)
     if system is None or not system.is_system:
         diagnostics.add(
             "F012",
@@ -211,7 +224,13 @@ def _system_of(
             hint=f"run 'amlas check {os.path.relpath(system_root)}'",
         )
         return None
-    mine = [c.id for c in system.components if (system_root / c.path).resolve() == project.root]
+    mine = [
+        c.id
+        for c in system.components
+        # an entry the system's own check refuses (X017) names no project
+        if path_problem(system_root, c.path) is None
+        and (system_root / c.path).resolve() == project.root
+    ]
     if not mine:
         diagnostics.add(
             "F012",
@@ -295,12 +314,20 @@ def _list_element(annotation: Any) -> Any | None:
 def _fallback_manifest(data: dict[str, Any]) -> Manifest:
     """A stand-in for an invalid manifest that keeps its file map if that part is valid,
     so one typo in ``amlas.yaml`` does not turn every moved artefact into 'missing'."""
+    components = []
+    for entry in data.get("components") or [] if isinstance(data.get("components"), list) else []:
+        with contextlib.suppress(ValueError, TypeError):
+            components.append(ComponentProject.model_validate(entry))
     try:
         return Manifest(
-            amlas=1, name="unnamed", component="unnamed", artefacts=data.get("artefacts") or {}
+            amlas=1,
+            name="unnamed",
+            component="unnamed",
+            artefacts=data.get("artefacts") or {},
+            components=components,
         )
     except (ValueError, TypeError):
-        return Manifest(amlas=1, name="unnamed", component="unnamed")
+        return Manifest(amlas=1, name="unnamed", component="unnamed", components=components)
 
 
 def _read_yaml(root: Path, relative: str, diagnostics: Diagnostics) -> LoadedYaml | None:

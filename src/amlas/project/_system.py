@@ -18,20 +18,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-import yaml
-
 from amlas.diagnostics import Diagnostic, Diagnostics, Location
-from amlas.project._check import check_project
-from amlas.project._loader import LoadResult, load_project
-from amlas.project._manifest import MANIFEST_FILE, Manifest
+from amlas.project._loader import LoadResult, load_project, read_text
+from amlas.project._manifest import MANIFEST_FILE, SYSTEM_LETTERS, Manifest
 from amlas.project._paths import path_problem
 from amlas.project._project import Project
-from amlas.project.artefacts import MLSafetyRequirement, SystemDescription
+from amlas.project._rules_apply import apply_rules
+from amlas.project._yaml import load_yaml
+from amlas.project.artefacts import ARTEFACTS, MLSafetyRequirement, SystemDescription
 
 __all__ = [
     "FAILURE_METRICS",
     "RATE_METRICS",
     "System",
+    "component_rules",
     "is_system_dir",
     "load_system",
     "other_components",
@@ -82,13 +82,16 @@ class System:
 
 
 def is_system_dir(root: str | Path) -> bool:
-    """True when ``root/amlas.yaml`` declares ``components`` (a cheap look, no loading; a
-    manifest that does not parse is left to the project loader to report)."""
-    path = Path(root) / MANIFEST_FILE
+    """True when ``root/amlas.yaml`` declares ``components`` (a look at the manifest alone,
+    read as the loader reads it: a file that is no regular file, too large or not YAML is
+    left to the project loader to report)."""
+    quiet = Diagnostics()
     try:
-        data = yaml.safe_load(path.read_text("utf-8-sig"))
-    except (OSError, ValueError, yaml.YAMLError):
+        read = read_text(Path(root) / MANIFEST_FILE, MANIFEST_FILE, quiet)
+    except (OSError, ValueError):
         return False
+    loaded = load_yaml(read[0], MANIFEST_FILE, quiet) if read is not None else None
+    data = loaded.data if loaded is not None else None
     return isinstance(data, dict) and bool(data.get("components"))
 
 
@@ -98,7 +101,7 @@ def load_system(root: str | Path, *, check: bool = True) -> System:
 
     Raises :class:`~amlas.errors.ProjectNotFoundError` when ``root`` is no project.
     """
-    load: Callable[[str | Path], LoadResult] = check_project if check else load_project
+    load: Callable[[str | Path], LoadResult] = _checked if check else load_project
     own = load(root)
     system = System(own.project.root, own.project)
     system.diagnostics.extend(own.diagnostics)
@@ -151,10 +154,37 @@ def load_system(root: str | Path, *, check: bool = True) -> System:
                 own.project.locate("C", _component_path(description, component_id)),
                 hint=f"add '- {{id: {component_id}, path: components/...}}' to {MANIFEST_FILE}",
             )
+    _shared_stores(system)
     _unused_settings(system)
-    _barrier_rules(system)
+    _barrier_rules(system, system.diagnostics)
     system.diagnostics.items = system.diagnostics.sorted()
     return system
+
+
+def _checked(root: str | Path) -> LoadResult:
+    """A component loaded with every rule of its own (the system applies the rules across
+    components once, for all of them)."""
+    result = load_project(root)
+    apply_rules(result)
+    return result
+
+
+def component_rules(result: LoadResult) -> None:
+    """The rules across the system's components that concern the component ``result``
+    loaded (X019 on the barriers of [C]), located as the component sees the files, so
+    that checking or running a component on its own refuses what the system's check
+    refuses."""
+    project = result.project
+    if project.system_root is None:
+        return
+    system = load_system(project.system_root, check=False)
+    found = Diagnostics()
+    _barrier_rules(system, found)
+    for diagnostic in found:
+        where = diagnostic.location
+        path = os.path.relpath(project.system_root / where.path, project.root)
+        moved = replace(where, path=PurePosixPath(Path(path)).as_posix())
+        result.diagnostics.items.append(replace(diagnostic, location=moved))
 
 
 def sibling(project: Project, component_id: str) -> Project | None:
@@ -245,9 +275,66 @@ _COMPONENT_SETTINGS = ("case", "defaults", "verifier_key", "evidence")
 """Manifest keys that belong to each component, never to the system."""
 
 
-def _unused_settings(system: System) -> None:
-    """F015: settings in the system's amlas.yaml that only a component's can hold."""
+def _store_place(project: Project) -> str:
+    """Where a component's evidence store lives (a folder or a database file resolved
+    against the component, else the URI itself)."""
+    uri = project.manifest.evidence
+    for scheme in ("fs://", "sqlite:///"):
+        if uri.startswith(scheme):
+            rest = uri[len(scheme) :] or "evidence"
+            try:
+                return str((project.root / rest).resolve())
+            except (OSError, RuntimeError, ValueError):
+                return uri
+    return uri
+
+
+def _shared_stores(system: System) -> None:
+    """X017: two components cannot share an evidence store (record keys such as
+    'stage5/MLR-1/P' name no component, so one would read the other's records)."""
     source = system.project.manifest_source
+    seen: dict[str, str] = {}
+    for i, entry in enumerate(system.manifest.components):
+        component = system.components.get(entry.id)
+        if component is None:
+            continue
+        place = _store_place(component)
+        if place in seen:
+            system.diagnostics.add(
+                "X017",
+                f"component {entry.id!r}: its evidence store {component.manifest.evidence!r} "
+                f"is also {seen[place]!r}'s; record keys name no component, so each keeps its "
+                "own store",
+                source.locate(("components", i)) if source is not None else Location(""),
+            )
+        else:
+            seen[place] = entry.id
+
+
+def _unused_settings(system: System) -> None:
+    """F015: settings in the system's amlas.yaml that only a component's can hold; F016:
+    a component's artefact file in the system directory."""
+    source = system.project.manifest_source
+    for letter in system.manifest.artefacts:
+        if str(letter) in SYSTEM_LETTERS:
+            continue
+        system.diagnostics.add(
+            "F015",
+            f"'artefacts: {letter}' in a system project's {MANIFEST_FILE} is not used: "
+            f"[{letter}] is each ML component's own",
+            source.locate(("artefacts", letter), key=True) if source else Location(""),
+            hint=f"move it into the components' {MANIFEST_FILE}",
+        )
+    for other, spec in ARTEFACTS.items():
+        if other in SYSTEM_LETTERS or not (system.root / spec.default_path).is_file():
+            continue
+        system.diagnostics.add(
+            "F016",
+            f"{spec.default_path!r} is ignored: [{other}] {spec.title} belongs to each ML "
+            "component's project, not to the system",
+            Location(spec.default_path),
+            hint="move it into the component it belongs to",
+        )
     written = set(system.manifest.model_fields_set)
     for name in _COMPONENT_SETTINGS:
         if name not in written:
@@ -262,7 +349,7 @@ def _unused_settings(system: System) -> None:
         )
 
 
-def _barrier_rules(system: System) -> None:
+def _barrier_rules(system: System, diagnostics: Diagnostics) -> None:
     """X019: a barrier that is an ML component is rated by that component's results."""
     description = system.project.get("C", SystemDescription)
     if description is None:
@@ -272,7 +359,7 @@ def _barrier_rules(system: System) -> None:
         at = ("barriers", i)
 
         def bad(message: str, path: tuple[str | int, ...], *, barrier_id: str = barrier.id) -> None:
-            system.diagnostics.add(
+            diagnostics.add(
                 "X019", f"barrier {barrier_id}: {message}", system.project.locate("C", path)
             )
 
@@ -295,6 +382,13 @@ def _barrier_rules(system: System) -> None:
                     "names an ML component but no 'failure_from' (the requirement of "
                     f"{barrier.component} whose miss rate is its failure on demand)",
                     (*at, "component"),
+                )
+            if barrier.failure_on_demand is not None:
+                bad(
+                    "declares 'failure_on_demand' beside 'component': the rate comes from "
+                    f"{barrier.component}'s own results, so the declared value would be "
+                    "ignored",
+                    (*at, "failure_on_demand"),
                 )
         elif barrier.failure_from is not None:
             bad("'failure_from' needs 'component' (the ML component it is)", (*at, "failure_from"))
