@@ -77,7 +77,7 @@ def test_the_cage_is_a_route_of_its_own_not_a_factor(ran: dict[str, Any]) -> Non
     assert not [f for f in resolved["factors"] if "BAR-ML" in f["name"]]
     assert resolved["factors"][0]["source"] == "stage4/MLR-2/O"  # the triage's own misses
     ((cage, *barriers),) = resolved["routes"]
-    assert cage["name"].startswith("CMP-ML2: inputs BAR-ML (CMP-ML2) must reject pass it")
+    assert cage["name"] == "CMP-ML2: inputs BAR-ML must reject pass it (MLR-1)"
     assert cage["source"] == "stage4/MLR-1/O"  # the cage's own record (no stage 5 yet)
     assert barriers == resolved["factors"][1:]  # the other barriers act on every route
     assert "CMP-ML2 stage4/MLR-1/O" in resolved["results_from"]
@@ -123,7 +123,7 @@ def test_every_component_bounds_the_hazard_as_a_whole(ran: dict[str, Any]) -> No
     assert resolved["factors"][0]["source"] == "stage4/MLR-1/O"
     assert "BAR-ML must reject" in resolved["factors"][0]["name"]
     ((other, *_),) = resolved["routes"]
-    assert other["name"].startswith("CMP-ML: ")
+    assert other["name"].startswith("CMP-ML: MLR-2: misses")
     assert other["source"] == "stage4/MLR-2/O"
     ((rate, _),) = resolved["worsening"]
     assert rate["source"] == "stage4/MLR-3/O"

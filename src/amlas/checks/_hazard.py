@@ -445,11 +445,11 @@ def _routes(
             sources = (
                 [(requirement, others.get((component, requirement.id)))] if requirement else []
             )
-            label = f"inputs {guard.id} ({component}) must reject pass it"
+            label = f"inputs {guard.id} must reject pass it"
         else:
             found = hazard_requirements(other, hazard)
             sources = [(r, others.get((component, r.id))) for r in found]
-            label = f"{component} misses"
+            label = "misses"
         if sources:
             out.append(_Route(component, label, sources, guard))
     return out
@@ -460,8 +460,8 @@ def _route_rate(route: _Route, level: float) -> tuple[Factor, str]:
     its record; a route without any result counts as failing every time."""
 
     def name_of(requirement: MLSafetyRequirement) -> str:
-        named = route.guard is not None or route.component
-        return f"{route.label} ({requirement.id})" if named else ""
+        # a cage's route says what it is; a component's misses keep the record's name
+        return f"{route.label} ({requirement.id})" if route.guard is not None else ""
 
     rated = [
         (_miss_rate(r, e, level, name=name_of(r), kind="ml"), e.digest) for r, e in route.known

@@ -61,11 +61,13 @@ from amlas.evidence._custody import (
 )
 from amlas.evidence._detail import detail_status, open_evidence_detail, seal_record_detail
 from amlas.evidence._inputs import (
+    MODEL_SETTINGS,
     ProjectInputs,
     canonical_hash,
     component_input,
     file_hash,
     model_code_file,
+    model_settings,
     module_file,
 )
 from amlas.evidence._memory import MemoryStore, forget_memory_store
@@ -100,6 +102,7 @@ from amlas.evidence._store import (
 from amlas.evidence._use import StoreLike, store_uri, using_store
 
 __all__ = [
+    "MODEL_SETTINGS",
     "Accountable",
     "BaseStore",
     "CorruptRecord",
@@ -134,6 +137,7 @@ __all__ = [
     "forget_memory_store",
     "keys",
     "model_code_file",
+    "model_settings",
     "module_file",
     "open_companion",
     "open_evidence_detail",

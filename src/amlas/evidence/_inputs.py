@@ -12,7 +12,10 @@ Input names and what they hash:
 * ``samples:X``: a digest of the per-sample input hashes. Derived from the dataset's
   content, so it is current whenever ``dataset:X`` is; not recomputed here.
 * ``model``: the model file of [V] (with predictions only, the ``produced_by`` hash
-  [V] declares); ``model_code``: a python callable's module source.
+  [V] declares); ``model_code``: a python callable's module source;
+  ``model_settings``: the canonical JSON of what [V] says of how predictions are made
+  from the model (format, callable, outputs, decision threshold, class order): a new
+  decision threshold changes every verdict the model's predictions gave.
 * ``objects:X``: the file of [X]'s ground-truth objects (a detector's boxes).
 * ``predictions:X``: the file of predictions [V] declares for [X] (made outside amlas).
   Both, when sealed with [X], by the plaintext hash their sealed header carries.
@@ -49,15 +52,32 @@ from amlas.project import Definition, Project, sibling
 from amlas.sealing import AccessLog, SealError, read_header
 
 __all__ = [
+    "MODEL_SETTINGS",
     "ProjectInputs",
     "canonical_hash",
     "component_input",
     "file_hash",
     "model_code_file",
+    "model_settings",
     "module_file",
 ]
 
 _UNCHECKED = frozenset({"samples"})
+
+
+MODEL_SETTINGS = "model_settings"
+_SETTINGS = ("format", "callable", "outputs", "decision_threshold", "class_order")
+
+
+def model_settings(project: Project) -> str | None:
+    """The hash of how [V] says predictions are made from the model (see the module
+    doc); None without [V]."""
+    from amlas.project.artefacts import ModelReference
+
+    ref = project.get("V", ModelReference)
+    if ref is None:
+        return None
+    return canonical_hash({name: getattr(ref, name) for name in _SETTINGS})
 
 
 def component_input(component: str, name: str) -> str:
@@ -187,6 +207,8 @@ class ProjectInputs:
             if not (project.root / relative).exists():
                 return None
             return project.content_hash(project.root / relative)
+        if kind == MODEL_SETTINGS:
+            return model_settings(project)
         if kind == "model_code":
             file = model_code_file(project)
             return sha256_file(file) if file is not None else None

@@ -21,6 +21,7 @@ from typing import Final
 
 from amlas.errors import ProblemError, ProjectNotFoundError, UsageError
 from amlas.evidence import (
+    MODEL_SETTINGS,
     ProjectInputs,
     StoreError,
     canonical_hash,
@@ -163,7 +164,7 @@ def _artefact_changes(now: Project, before: Project | None, letter: str) -> set[
     elif letter in ("N", "O", "P"):
         out.add(f"dataset:{letter}")
     elif letter == "V":
-        out.add("model")
+        out |= {"model", MODEL_SETTINGS}
     # stage-6 records cite whole artefacts ([A], [C], [EE]) by their canonical JSON
     was_doc = before.artefacts.get(letter) if before is not None else None
     now_doc = now.artefacts.get(letter)

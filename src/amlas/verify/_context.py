@@ -27,10 +27,12 @@ from amlas.checks import (
 from amlas.diagnostics import Diagnostics
 from amlas.errors import ProblemError
 from amlas.evidence import (
+    MODEL_SETTINGS,
     EvidenceRecord,
     Unsealed,
     canonical_hash,
     model_code_file,
+    model_settings,
     open_companion,
     open_sealed,
     seal_record_detail,
@@ -263,9 +265,12 @@ class RunContext:
         the code that computes the predictions is part of the model."""
         ref = self.model_reference
         assert ref is not None
+        settings = model_settings(self.project)
+        assert settings is not None
         if ref.location is None:  # predictions only: the model that made them, by hash
-            return {"model": str(ref.produced_by)}
+            return {"model": str(ref.produced_by), MODEL_SETTINGS: settings}
         out = {"model": str(self.project.content_hash(self.project.root / ref.location))}
+        out[MODEL_SETTINGS] = settings  # a new decision threshold changes every verdict
         code = model_code_file(self.project)
         if code is not None:
             out["model_code"] = sha256_file(code)

@@ -44,6 +44,7 @@ from typing import Any
 from amlas.diagnostics import did_you_mean
 from amlas.errors import ProblemError, ProjectInvalid
 from amlas.evidence import (
+    MODEL_SETTINGS,
     EvidenceRecord,
     ImportedData,
     ProjectInputs,
@@ -261,7 +262,7 @@ def import_evidence(
         inputs["environment"] = canonical_hash(project.environment)
         if isinstance(document, CountsImport):  # judged at the level amlas chose
             state_defaults(requirement, resolved, inputs)
-        for name in ("model", "model_code"):
+        for name in ("model", "model_code", MODEL_SETTINGS):
             current = hashes.current(name)
             if current is not None:
                 inputs[name] = current

@@ -33,7 +33,7 @@ from amlas.checks import (
 )
 from amlas.checks.data_rules import get_data_rule
 from amlas.errors import ProblemError, UsageError
-from amlas.evidence import ProjectInputs, component_input, keys
+from amlas.evidence import MODEL_SETTINGS, ProjectInputs, component_input, keys
 from amlas.evidence import model_code_file as _model_code_file
 from amlas.plugins import PluginError
 from amlas.project import Project, other_components
@@ -161,7 +161,8 @@ class _Planner:
     # -- stages 4 and 5 --------------------------------------------------------------------
 
     def model_inputs(self) -> set[str]:
-        return {"model"} | ({"model_code"} if _model_code_file(self.project) else set())
+        code = {"model_code"} if _model_code_file(self.project) else set()
+        return {"model", MODEL_SETTINGS} | code
 
     def tabular(self, letter: str) -> bool:
         document = self.datasets[letter]
