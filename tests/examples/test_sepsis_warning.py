@@ -153,12 +153,13 @@ def test_the_risk_models_chain_rests_on_the_monitors_records(ran: Ran) -> None:
     resolved: dict[str, Any] = hazard.resolved
     assert resolved["factors"][0]["source"] == "stage5/MLR-2/P"  # its own misses
     ((cage, *_),) = resolved["routes"]  # the monitor's failures to reject, a route of its own
-    assert cage["source"] == "stage5/MLR-M1/P"
+    # the worse of the monitor's recall of 'unfamiliar' overall and per care setting
+    assert cage["source"] in ("stage5/MLR-M1/P", "stage5/MLR-M3/P")
     ((rate, follows),) = resolved["worsening"]
     assert rate["source"] == "stage5/MLR-M2/P"
     assert follows["kind"] == "given"
     assert any(name.startswith("component:CMP-2/") for name in hazard.inputs)
-    assert hazard.verdict == "inconclusive"  # [0.008, 0.076] against 0.05 on this data
+    assert hazard.verdict == "inconclusive"  # [0.008, 0.080] against 0.05 on this data
 
 
 def test_nothing_the_development_team_reads_names_a_p_sample(ran: Ran) -> None:

@@ -18,7 +18,8 @@ system and the barriers around the component. For every hazard of [A]:
   own to the hazard, and the routes are added. A component's route is its miss rate (as
   above, from its own records); a safety cage's (a barrier of [C] that *is* an ML
   component: ``component`` and ``failure_from``) is the rate at which it lets through the
-  inputs it must reject, from the record of ``failure_from``, taken as reaching the hazard
+  inputs it must reject, from the record of ``failure_from`` (or of another of its
+  requirements tracing to the hazard, whichever bound is worst), taken as reaching the hazard
   every time (the share of such inputs and the other components' failures on them are not
   known). A cage is never a factor of another component's route: it acts on inputs
   outside the population the others were verified on, not on their misses. Each route is
@@ -423,11 +424,13 @@ def _routes(
             project, project.component_id or "", own_guard.failure_from
         )
         if requirement is not None:
+            # its other requirements on the class it must catch count too: the worst decides
+            also = [r for r in hazard_requirements(project, hazard) if r.id != requirement.id]
             out.append(
                 _Route(
                     "",
                     f"inputs {own_guard.id} must reject pass it",
-                    [(requirement, evidence.get(requirement.id))],
+                    [(r, evidence.get(r.id)) for r in (requirement, *also)],
                     own_guard,
                 )
             )
@@ -442,9 +445,9 @@ def _routes(
         guard = _guard(barriers, component, hazard)
         if guard is not None and guard.failure_from is not None:
             requirement = _component_requirement(project, component, guard.failure_from)
-            sources = (
-                [(requirement, others.get((component, requirement.id)))] if requirement else []
-            )
+            found = [requirement] if requirement is not None else []
+            found += [r for r in hazard_requirements(other, hazard) if r not in found]
+            sources = [(r, others.get((component, r.id))) for r in found]
             label = f"inputs {guard.id} must reject pass it"
         else:
             found = hazard_requirements(other, hazard)
@@ -455,22 +458,21 @@ def _routes(
     return out
 
 
-def _route_rate(route: _Route, level: float) -> tuple[Factor, str]:
-    """The worst of a route's requirements (the largest upper bound), and the digest of
-    its record; a route without any result counts as failing every time."""
+def _route_rate(route: _Route, level: float) -> tuple[Factor, list[str]]:
+    """The worst of a route's requirements (the largest upper bound), and the digests of
+    every record it weighed (a change in any could change which is worst); a route
+    without any result counts as failing every time."""
 
     def name_of(requirement: MLSafetyRequirement) -> str:
         # a cage's route says what it is; a component's misses keep the record's name
         return f"{route.label} ({requirement.id})" if route.guard is not None else ""
 
-    rated = [
-        (_miss_rate(r, e, level, name=name_of(r), kind="ml"), e.digest) for r, e in route.known
-    ]
+    rated = [_miss_rate(r, e, level, name=name_of(r), kind="ml") for r, e in route.known]
     if rated:
-        factor, digest = max(rated, key=lambda x: x[0].upper)
+        factor = max(rated, key=lambda f: f.upper)
         if route.component:
             factor = replace(factor, name=f"{route.component}: {factor.name}")
-        return factor, digest
+        return factor, [e.digest for _, e in route.known]
     missing = ", ".join(r.id for r, _ in route.sources)
     who = route.component or "this component"
     return (
@@ -479,7 +481,7 @@ def _route_rate(route: _Route, level: float) -> tuple[Factor, str]:
             "ml",
             f"{who}'s {missing} has no verification result: counted as failing every time",
         ),
-        "",
+        [],
     )
 
 
@@ -539,9 +541,8 @@ def hazard_chains(
         shared = [_barrier_factor(b, measured.get(b.id), level) for b in plain]
         terms: list[list[Factor]] = []
         for route in routes:
-            rate, digest = _route_rate(route, level)
-            if digest:
-                used.append(digest)
+            rate, weighed = _route_rate(route, level)
+            used += weighed
             terms.append([rate, *shared])
         worsening = []
         for barrier, raised in raising:
