@@ -195,6 +195,10 @@ def test_the_command_line_takes_the_system(
     code, out, _ = run(capsys, "gate", root)
     assert code == 1  # stage 5 has not run: the system's top claim is not supported
     assert "gate shut: G0" in out
+    code, out, _ = run(capsys, "run", root, "--stage", "6", "--format", "json")
+    assert code <= 1
+    summary = json.loads(out)
+    assert list(summary["components"]) == ["CMP-ML2", "CMP-ML"]  # the cage's results first
     code, _, err = run(capsys, "run", root, "--store", "memory://x")
     assert code == 2
     assert "each ML component of a system keeps its own" in err
