@@ -1312,13 +1312,14 @@ def test_the_table_is_large_and_covers_every_code() -> None:
     # tests/cli/test_bad_runs.py has a bad run for each
     # D024/D025 (object tables and predictions files that do not fit their dataset) are
     # found when the run reads them: tests/checks/test_outputs.py has a case for each
-    # F012-F015, X017 and X018 (a system project and its ML components) need a system
+    # F012-F016, X017 and X018 (a system project and its ML components) need a system
     # around the project: tests/system/test_system.py has one each
     project_codes = {code for code in CODES if not code.startswith(("G", "R"))} - {
         "F012",
         "F013",
         "F014",
         "F015",
+        "F016",
         "X017",
         "X018",
         "D024",

@@ -26,6 +26,7 @@ from amlas.evidence import (
     StoreError,
     canonical_hash,
     model_code_file,
+    model_settings,
     module_file,
     open_store,
 )
@@ -164,7 +165,10 @@ def _artefact_changes(now: Project, before: Project | None, letter: str) -> set[
     elif letter in ("N", "O", "P"):
         out.add(f"dataset:{letter}")
     elif letter == "V":
-        out |= {"model", MODEL_SETTINGS}
+        out.add("model")
+        settings = model_settings(before) if before is not None else None
+        if model_settings(now) != settings:  # a new threshold, format, class order ...
+            out.add(MODEL_SETTINGS)
     # stage-6 records cite whole artefacts ([A], [C], [EE]) by their canonical JSON
     was_doc = before.artefacts.get(letter) if before is not None else None
     now_doc = now.artefacts.get(letter)
