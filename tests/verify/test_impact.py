@@ -458,3 +458,13 @@ def test_sealed_data_stays_sealed_when_none_of_its_checks_runs(
     report = run_project(str(root), role="verifier", key=key, only=wanted)
     assert {r.key for _, r in report.records} == wanted
     assert len(log.entries()) > entries
+
+
+def test_since_a_new_decision_threshold_changes_model_settings(root: Path) -> None:
+    def threshold(doc: dict[str, Any]) -> None:
+        doc["decision_threshold"] = 0.9
+
+    edit_yaml(root, V_FILE, threshold)
+    result = analyse_impact(root, since="HEAD")
+    assert "model_settings" in result.changed_inputs
+    assert {c.key for c in result.checks if c.key.startswith("stage4/")}
