@@ -585,6 +585,41 @@ def write_hashes(component: Component, sets: dict[str, Table], extra=()) -> dict
     return hashes
 
 
+def candidate_records(candidates: dict, assess, internal: Table) -> dict:
+    """Each candidate as [U] records it: its settings, cross-validation and [O] figures."""
+    return {
+        cid: {
+            "C": c["C"],
+            "cv_log_loss_by_C": c["cv_log_loss"],
+            "threshold": c["threshold"],
+            "cv_development": c["cv"],
+            "internal_test": assess(c, internal),
+        }
+        for cid, c in candidates.items()
+    }
+
+
+def publish(
+    component: Component,
+    record: dict,
+    candidates: dict,
+    internal: Table,
+    sets: dict[str, Table],
+    extra=(),
+) -> dict[str, str]:
+    """Write the selected model, the build record and every hash and threshold the
+    artefacts state; the hashes, by file."""
+    chosen = candidates[record["selected"]]
+    save_model(component, chosen["model"], internal.x)
+    write_record(component, record)
+    hashes = write_hashes(component, sets, extra=extra)
+    set_fields(
+        component.root / MODEL_ARTEFACT,
+        {"sha256": hashes[MODEL_FILE], "decision_threshold": chosen["threshold"]},
+    )
+    return hashes
+
+
 def fmt(s: dict) -> str:
     return f"{s['rate']:.3f} ({s['k']}/{s['n']}; 95% bounds {s['lower']:.3f}-{s['upper']:.3f})"
 
@@ -675,28 +710,12 @@ def build_risk() -> dict:
             "age_bands": [list(b) for b in AGE_BANDS],
             "news2_escalation_score": NEWS2_ESCALATE,
         },
-        "candidates": {
-            cid: {
-                "C": c["C"],
-                "cv_log_loss_by_C": c["cv_log_loss"],
-                "threshold": c["threshold"],
-                "cv_development": c["cv"],
-                "internal_test": assess_risk(c, internal),
-            }
-            for cid, c in candidates.items()
-        },
+        "candidates": candidate_records(candidates, assess_risk, internal),
         "selected": "CAND-LR",
         "class_order": [str(c) for c in candidates["CAND-LR"]["model"].classes_],
         "toolchain": toolchain(),
     }
-    chosen = candidates[record["selected"]]
-    save_model(RISK, chosen["model"], internal.x)
-    write_record(RISK, record)
-    hashes = write_hashes(RISK, sets, extra=[AUDIT_FILE, MODEL_FILE])
-    set_fields(
-        RISK.root / MODEL_ARTEFACT,
-        {"sha256": hashes[MODEL_FILE], "decision_threshold": chosen["threshold"]},
-    )
+    hashes = publish(RISK, record, candidates, internal, sets, extra=[AUDIT_FILE, MODEL_FILE])
 
     print("risk-model (CMP-1)")
     for letter, info in record["sets"].items():
@@ -797,28 +816,12 @@ def build_monitor() -> dict:
             "threshold_grid": [THRESHOLD_GRID[0], THRESHOLD_GRID[-1], 0.01],
             "unfamiliar_kinds": dict(zip(UNFAMILIAR_KINDS, UNFAMILIAR_SHARES, strict=True)),
         },
-        "candidates": {
-            cid: {
-                "C": c["C"],
-                "cv_log_loss_by_C": c["cv_log_loss"],
-                "threshold": c["threshold"],
-                "cv_development": c["cv"],
-                "internal_test": assess_monitor(c, internal),
-            }
-            for cid, c in candidates.items()
-        },
+        "candidates": candidate_records(candidates, assess_monitor, internal),
         "selected": "CAND-M-PAIRS",
         "class_order": [str(c) for c in candidates["CAND-M-PAIRS"]["model"].classes_],
         "toolchain": toolchain(),
     }
-    chosen = candidates[record["selected"]]
-    save_model(MONITOR, chosen["model"], internal.x)
-    write_record(MONITOR, record)
-    hashes = write_hashes(MONITOR, sets, extra=[MODEL_FILE])
-    set_fields(
-        MONITOR.root / MODEL_ARTEFACT,
-        {"sha256": hashes[MODEL_FILE], "decision_threshold": chosen["threshold"]},
-    )
+    hashes = publish(MONITOR, record, candidates, internal, sets, extra=[MODEL_FILE])
 
     print("input-monitor (CMP-2)")
     for letter, info in record["sets"].items():
