@@ -567,7 +567,18 @@ def hazard_chains(
             ),
             "",
         )
-        first = terms[0] if terms else [_always("ML miss rate", "ml", "no route")]
+        first = (
+            terms[0]
+            if terms
+            else [
+                _always(
+                    "ML miss rate",
+                    "ml",
+                    "no recall/FNR requirement on a safety-related class traces to this "
+                    "hazard: counted as missing every time",
+                )
+            ]
+        )
         chain = HazardChain(
             hazard.id,
             hazard.description,

@@ -605,23 +605,25 @@ def _build(
 
     With the verifier ``key`` the per-sample detail sealed for the verifier is opened;
     otherwise it stays sealed."""
-    case = _build_any(directory, store, library, key).case
-    if case.diagnostics.has_errors:
-        _print_diagnostics(case.diagnostics, str(directory))
-        click.echo("amlas: the project has errors; no safety case was written", err=True)
-        sys.exit(EXIT_ERRORS)
-    return case
+    return _build_any(directory, store, library, key).case
 
 
 def _build_any(
     directory: Path, store: str | None, library: str | None, key: VerifierKey | None = None
 ) -> SystemCase:
-    """The case of a project, or of a system (one argument per ML component)."""
+    """The case of a project, or of a system (one argument per ML component); on
+    project errors print them and exit 1 (nothing is written)."""
     if is_system_dir(directory):
         if store is not None:
             _fail("--store names one store; each ML component of a system keeps its own")
-        return build_system_case(directory, library=library, key=key)
-    return SystemCase(build_case(directory, store=store, library=library, key=key))
+        built = build_system_case(directory, library=library, key=key)
+    else:
+        built = SystemCase(build_case(directory, store=store, library=library, key=key))
+    if built.case.diagnostics.has_errors:
+        _print_diagnostics(built.case.diagnostics, str(directory))
+        click.echo("amlas: the project has errors; no safety case was written", err=True)
+        sys.exit(EXIT_ERRORS)
+    return built
 
 
 def _print_case(case: Case) -> None:
@@ -897,10 +899,6 @@ def gate_command(
             sys.exit(EXIT_ERRORS)
     whole = _build_any(directory, store, library)
     built = whole.case
-    if built.diagnostics.has_errors:
-        _print_diagnostics(built.diagnostics, str(directory))
-        click.echo("amlas: the project has errors; no safety case was written", err=True)
-        sys.exit(EXIT_ERRORS)
     given_undeveloped = [(n, "allowed on the command line") for n in undeveloped]
     given_inconclusive = [(n, "allowed on the command line") for n in inconclusive]
     if whole.system is not None:  # each component's own policy, for its own nodes

@@ -333,30 +333,33 @@ def _component_results(
     project: Project,
 ) -> tuple[dict[tuple[str, str], MLEvidence], str, dict[str, dict[str, str]]]:
     """The latest stage-5 result (stage 4 where stage 5 has none) of every requirement of
-    the system's other ML components that a barrier of [C] takes a rate from, read from
-    each component's own store and judged by its own project (a stale or unsigned record
-    is not used, and the note says so). Their inputs are cited under
-    ``component:<ID>/<input>``, so a change in the other component makes the hazard
-    record stale too."""
+    the system's other ML components that the hazard chains weigh (their routes, a
+    barrier's rate of wrong action), read from each component's own store and judged by
+    its own project (a stale or unsigned record is not used, and the note says so). Their
+    inputs are cited under ``component:<ID>/<input>``, so a change in the other component
+    makes the hazard record stale too."""
     out: dict[tuple[str, str], MLEvidence] = {}
     cited: dict[str, dict[str, str]] = {}
     used, missing = [], []
+    wanted: dict[str, list[str]] = {}
     for component, rid in rated_requirements(project):
-        if component == project.component_id:
-            continue  # this component's own results come with its own
+        if component != project.component_id:  # its own come with its own results
+            wanted.setdefault(component, []).append(rid)
+    for component, rids in wanted.items():
         other = sibling(project, component)
         if other is None:
             missing.append(f"{component} (no usable project)")
             continue
         with open_store(other.manifest.evidence, root=other.root) as store:
-            found, note, inputs = _verification_results(other, store, [], wanted=[rid])
-        if rid not in found:
-            missing.append(f"{component} {rid} ({note})")
-            continue
-        out[(component, rid)] = found[rid]
-        digest = found[rid].digest
-        cited[digest] = {component_input(component, k): v for k, v in inputs[digest].items()}
-        used.append(f"{component} {found[rid].key}")
+            found, note, inputs = _verification_results(other, store, [], wanted=rids)
+        for rid in rids:
+            if rid not in found:
+                missing.append(f"{component} {rid} ({note})")
+                continue
+            out[(component, rid)] = found[rid]
+            digest = found[rid].digest
+            cited[digest] = {component_input(component, k): v for k, v in inputs[digest].items()}
+            used.append(f"{component} {found[rid].key}")
     parts = []
     if used:
         parts.append("other ML components: " + ", ".join(used))
