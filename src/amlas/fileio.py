@@ -45,9 +45,10 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from amlas.errors import ProblemError
 
@@ -55,6 +56,7 @@ __all__ = [
     "OUTPUT_MARKER",
     "OutputMarker",
     "OutputRefused",
+    "atomic_stream",
     "atomic_write_bytes",
     "atomic_write_text",
     "atomic_write_tree",
@@ -211,6 +213,30 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):
+        clean_stale_temps(target.parent, name=target.name)
+
+
+@contextlib.contextmanager
+def atomic_stream(path: str | Path) -> Iterator[BinaryIO]:
+    """A file to write ``path`` through, in pieces (a file larger than memory): it
+    replaces ``path`` atomically when the block ends without an exception; otherwise
+    ``path`` is untouched and the temporary file removed."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    mode = _mode_for(target)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target.name), suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -9,8 +10,11 @@ from hypothesis import strategies as st
 
 from amlas.hashing import sha256_bytes
 from amlas.sealing import (
+    DEFAULT_CHUNK_SIZE,
     MAGIC,
+    MAGIC_CHUNKED,
     SealedHeader,
+    SealedReader,
     SealError,
     TamperError,
     VerifierKey,
@@ -38,9 +42,21 @@ def _with_header(sealed: bytes, **changes: object) -> bytes:
     return magic + line + b"\n" + body
 
 
-def test_round_trip_and_header() -> None:
-    sealed = seal(DATA, KEY, name="P.csv")
-    assert sealed.startswith(MAGIC)
+def _tags(sealed: bytes) -> int:
+    """How many 16-byte GCM tags a sealed file holds."""
+    header = read_header(sealed)
+    return header.chunks if header.chunk_size is not None else 1
+
+
+CHUNKS = [None, DEFAULT_CHUNK_SIZE, 7]
+"""Version 1 (one message), version 2 with the default chunks (one here), and version 2
+with 7-byte chunks (this data in 5 chunks)."""
+
+
+@pytest.mark.parametrize("chunk_size", CHUNKS)
+def test_round_trip_and_header(chunk_size: int | None) -> None:
+    sealed = seal(DATA, KEY, name="P.csv", chunk_size=chunk_size)
+    assert sealed.startswith(MAGIC if chunk_size is None else MAGIC_CHUNKED)
     assert DATA not in sealed
     header = read_header(sealed)
     assert header == SealedHeader(
@@ -51,9 +67,77 @@ def test_round_trip_and_header() -> None:
         plaintext_size=len(DATA),
         name="P.csv",
         kind="file",
+        chunk_size=chunk_size,
     )
     assert sealed.split(b"\n")[1] == header.canonical()  # canonical: sorted, no spaces
+    assert (b"chunk_size" in header.canonical()) == (chunk_size is not None)
     assert unseal(sealed, KEY) == DATA
+
+
+def test_version_1_is_written_on_request_and_its_header_is_unchanged() -> None:
+    """Files sealed before version 2 keep their exact header (no chunk_size key)."""
+    header = read_header(seal(DATA, KEY, name="P.csv", chunk_size=None))
+    assert set(json.loads(header.canonical())) == {
+        "alg", "key_id", "nonce", "plaintext_sha256", "plaintext_size", "name", "kind"
+    }  # fmt: skip
+
+
+def test_a_format_line_that_does_not_fit_the_header_is_tampering() -> None:
+    chunked = seal(DATA, KEY, name="P.csv")
+    with pytest.raises(TamperError, match="does not fit its format line"):
+        read_header(MAGIC + chunked[len(MAGIC_CHUNKED) :])
+    whole = seal(DATA, KEY, name="P.csv", chunk_size=None)
+    with pytest.raises(TamperError, match="does not fit its format line"):
+        read_header(MAGIC_CHUNKED + whole[len(MAGIC) :])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(max_size=300), st.integers(1, 64), st.data())
+def test_chunked_reader_reads_any_range(data: bytes, chunk_size: int, draw: st.DataObject) -> None:
+    """Random access through the reader gives the plaintext's bytes, and verify() passes
+    whatever order the chunks were read in."""
+    sealed = seal(data, KEY, name="d.bin", chunk_size=chunk_size)
+    reader = SealedReader(io.BytesIO(sealed), KEY)
+    for _ in range(5):
+        start = draw.draw(st.integers(0, len(data) + 3))
+        length = draw.draw(st.integers(-1, len(data) + 3))
+        reader.seek(start)
+        assert reader.read(length) == data[start : start + length if length >= 0 else None]
+    reader.verify()
+    assert reader.seek(0, io.SEEK_END) == len(data)
+
+
+@pytest.mark.parametrize("what", ["swap", "drop", "repeat", "extend"])
+def test_chunks_cannot_be_reordered_dropped_or_repeated(what: str) -> None:
+    sealed = seal(DATA, KEY, name="P.csv", chunk_size=7)
+    body = len(sealed) - len(DATA) - 16 * read_header(sealed).chunks
+    head, chunks = sealed[:body], sealed[body:]
+    size = 7 + 16
+    pieces = [chunks[i : i + size] for i in range(0, len(chunks), size)]
+    if what == "swap":
+        pieces[0], pieces[1] = pieces[1], pieces[0]
+    elif what == "drop":  # the last full chunk gone, the short last one moved up
+        del pieces[-2]
+    elif what == "repeat":
+        pieces[2] = pieces[1]
+    else:  # a chunk appended after the last
+        pieces.append(pieces[0])
+    with pytest.raises(TamperError, match="modified after sealing"):
+        unseal(head + b"".join(pieces), KEY)
+
+
+def test_a_reader_that_skipped_chunks_still_verifies_all_of_them() -> None:
+    sealed = bytearray(seal(DATA, KEY, name="P.csv", chunk_size=7))
+    sealed[-30] ^= 0x01  # inside the second-to-last chunk
+    reader = SealedReader(io.BytesIO(bytes(sealed)), KEY)
+    assert reader.read(7) == DATA[:7]  # the first chunk is intact
+    with pytest.raises(TamperError, match="authentication failed in chunk"):
+        reader.verify()
+
+
+def test_version_1_cannot_be_read_chunk_by_chunk() -> None:
+    with pytest.raises(SealError, match="version-1 sealed file"):
+        SealedReader(io.BytesIO(seal(DATA, KEY, name="P.csv", chunk_size=None)), KEY)
 
 
 def test_every_seal_uses_a_fresh_nonce() -> None:
@@ -84,10 +168,11 @@ def test_a_wrong_key_with_a_forged_id_fails_authentication() -> None:
         unseal(sealed, OTHER)
 
 
+@pytest.mark.parametrize("chunk_size", CHUNKS)
 @pytest.mark.parametrize("offset", [0, 7, -17, -1])
-def test_flipped_bit_in_ciphertext_is_tampering(offset: int) -> None:
-    sealed = bytearray(seal(DATA, KEY, name="P.csv"))
-    body_start = len(sealed) - len(DATA) - 16
+def test_flipped_bit_in_ciphertext_is_tampering(offset: int, chunk_size: int | None) -> None:
+    sealed = bytearray(seal(DATA, KEY, name="P.csv", chunk_size=chunk_size))
+    body_start = len(sealed) - len(DATA) - 16 * _tags(bytes(sealed))
     sealed[body_start + offset if offset >= 0 else offset] ^= 0x01
     with pytest.raises(TamperError, match="modified after sealing"):
         unseal(bytes(sealed), KEY)
@@ -103,10 +188,12 @@ def test_flipped_bit_in_ciphertext_is_tampering(offset: int) -> None:
     ],
     ids=lambda c: next(iter(c)),
 )
-def test_edited_header_is_tampering(changes: dict[str, object]) -> None:
-    sealed = _with_header(seal(DATA, KEY, name="P.csv"), **changes)
+@pytest.mark.parametrize("chunk_size", CHUNKS)
+def test_edited_header_is_tampering(changes: dict[str, object], chunk_size: int | None) -> None:
+    sealed = _with_header(seal(DATA, KEY, name="P.csv", chunk_size=chunk_size), **changes)
     read_header(sealed)  # still a well-formed header: only the key can tell
-    with pytest.raises(TamperError, match="authentication failed"):
+    # version 2 sees a changed size before decrypting (the file is not as long as it says)
+    with pytest.raises(TamperError, match=r"authentication failed|modified after sealing"):
         unseal(sealed, KEY)
 
 
@@ -127,9 +214,23 @@ def test_hand_edited_header_is_seen_without_the_key() -> None:
     ],
 )
 def test_truncated_file(cut: int, message: str) -> None:
-    sealed = seal(DATA, KEY, name="P.csv")
+    sealed = seal(DATA, KEY, name="P.csv", chunk_size=None)
     with pytest.raises(TamperError, match=message):
         unseal(sealed[:cut], KEY)
+
+
+@pytest.mark.parametrize("cut", [-1, -16, -17, -len(DATA), "body"])
+@pytest.mark.parametrize("chunk_size", [DEFAULT_CHUNK_SIZE, 7])
+def test_truncated_chunked_file(cut: int | str, chunk_size: int) -> None:
+    """A version-2 file cut anywhere, even between chunks, is seen before decryption."""
+    sealed = seal(DATA, KEY, name="P.csv", chunk_size=chunk_size)
+    if cut == "body":  # nothing left after the header line
+        cut = sealed.index(b"\n", len(MAGIC_CHUNKED)) + 1
+    assert isinstance(cut, int)
+    with pytest.raises(TamperError, match=r"modified after sealing \(cut short"):
+        unseal(sealed[:cut], KEY)
+    with pytest.raises(TamperError, match="cut short"):
+        SealedReader(io.BytesIO(sealed[:cut]), KEY)
 
 
 @pytest.mark.parametrize(
@@ -138,6 +239,7 @@ def test_truncated_file(cut: int, message: str) -> None:
         (DATA, SealError, "not an AMLAS sealed file"),
         (b"", SealError, "not an AMLAS sealed file"),
         (b"AMLAS-SEALED/9\n{}\n", SealError, "version '9'"),
+        (MAGIC_CHUNKED + b"not json\n", TamperError, "header is damaged"),
         (MAGIC + b"not json\n", TamperError, "header is damaged"),
         (MAGIC + b'{"alg":"AES-256-GCM"}\n', TamperError, "missing field 'key_id'"),
     ],

@@ -44,13 +44,17 @@ Exceptions::
 
 from amlas.sealing._container import (
     ALGORITHM,
+    DEFAULT_CHUNK_SIZE,
     MAGIC,
+    MAGIC_CHUNKED,
     Kind,
     SealedHeader,
+    SealedReader,
     check_seal,
     read_header,
     seal,
     seal_file,
+    seal_stream,
     unseal,
     unseal_file,
 )
@@ -84,12 +88,14 @@ from amlas.sealing._signing import (
 
 __all__ = [
     "ALGORITHM",
+    "DEFAULT_CHUNK_SIZE",
     "DETAIL_ALGORITHM",
     "DETAIL_KDF",
     "ENV_KEY",
     "ENV_KEY_FILE",
     "GENESIS",
     "MAGIC",
+    "MAGIC_CHUNKED",
     "AccessLog",
     "Event",
     "Kind",
@@ -98,6 +104,7 @@ __all__ = [
     "Role",
     "SealError",
     "SealedHeader",
+    "SealedReader",
     "TamperError",
     "VerifierKey",
     "canonical_statement",
@@ -114,6 +121,7 @@ __all__ = [
     "seal",
     "seal_detail",
     "seal_file",
+    "seal_stream",
     "sign",
     "signature_valid",
     "unseal",

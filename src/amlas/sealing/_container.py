@@ -1,6 +1,21 @@
 """The sealed file: data encrypted with AES-256-GCM under a verifier key.
 
-Layout (version 1)::
+Layout (version 2, written by default)::
+
+    AMLAS-SEALED/2\\n
+    <header: one line of canonical JSON (sorted keys, no spaces, ASCII), with chunk_size>\\n
+    <chunk 0 ciphertext + 16-byte tag><chunk 1 ciphertext + tag>...<last chunk + tag>
+
+The content is cut into chunks of ``chunk_size`` bytes (the last may be shorter; empty
+content is one empty chunk), each encrypted on its own with the STREAM construction
+(Hoang, Reyhanitabar, Rogaway, Vizar 2015): chunk ``i``'s nonce is the first 7 bytes of
+the header's random nonce, ``i`` as 4 big-endian bytes, and one byte that is 1 for the
+last chunk only. Reordering, dropping or duplicating chunks, or cutting the file after any
+chunk, fails authentication, so the content can be read, and checked, chunk by chunk
+(:class:`SealedReader`): a verifier opens a dataset larger than memory without ever
+holding it whole, and a Parquet file inside is read by random access (its footer, then
+its row groups). Version 1 (one GCM message over the whole content, at most 2 GiB) is
+still read, and written with ``chunk_size=None``::
 
     AMLAS-SEALED/1\\n
     <header: one line of canonical JSON (sorted keys, no spaces, ASCII)>\\n
@@ -27,10 +42,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import io
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import IO, Annotated, Any, Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -43,7 +61,7 @@ from pydantic import (
     field_validator,
 )
 
-from amlas.fileio import atomic_write_bytes
+from amlas.fileio import atomic_stream, atomic_write_bytes
 from amlas.hashing import sha256_bytes
 from amlas.sealing._errors import SealError, TamperError
 from amlas.sealing._keys import VerifierKey
@@ -51,19 +69,28 @@ from amlas.sealing._signing import canonical_statement, public_key_of, sign, sig
 
 __all__ = [
     "ALGORITHM",
+    "DEFAULT_CHUNK_SIZE",
     "MAGIC",
     "MAX_PLAINTEXT_SIZE",
     "SEAL_SIGNATURE_SUFFIX",
     "SealedHeader",
+    "SealedReader",
     "check_seal",
     "read_header",
     "seal",
     "seal_file",
+    "seal_stream",
     "unseal",
     "unseal_file",
 ]
 
 MAGIC = b"AMLAS-SEALED/1\n"
+MAGIC_CHUNKED = b"AMLAS-SEALED/2\n"
+DEFAULT_CHUNK_SIZE = 1 << 20
+"""1 MiB: small enough that random access (a Parquet footer, one row group's columns)
+decrypts little it does not need, large enough that the 16-byte tags cost nothing."""
+_MAX_CHUNK_SIZE = 1 << 30
+_PREFIX_SIZE = 7  # STREAM: nonce prefix, 4-byte chunk counter, 1-byte last-chunk flag
 ALGORITHM = "AES-256-GCM"
 NONCE_SIZE = 12
 TAG_SIZE = 16
@@ -123,6 +150,11 @@ class SealedHeader(BaseModel):
     kind: Kind = Field(
         description="'file' for one file, 'tar' for a folder packed as a tar archive."
     )
+    chunk_size: Annotated[int, Field(ge=1, le=_MAX_CHUNK_SIZE)] | None = Field(
+        default=None,
+        description="Version 2: the content is encrypted in chunks of this many bytes, "
+        "each authenticated on its own (absent in version 1: one message).",
+    )
 
     @field_validator("name")
     @classmethod
@@ -136,7 +168,17 @@ class SealedHeader(BaseModel):
 
     def canonical(self) -> bytes:
         """The header line exactly as written and authenticated (without its newline)."""
-        return _canonical_json(self.model_dump(mode="json"))
+        return _canonical_json(self.model_dump(mode="json", exclude_none=True))
+
+    @property
+    def chunks(self) -> int:
+        """How many chunks a version-2 file holds (empty content: one empty chunk)."""
+        assert self.chunk_size is not None
+        return max(1, -(-self.plaintext_size // self.chunk_size))
+
+    @property
+    def magic(self) -> bytes:
+        return MAGIC if self.chunk_size is None else MAGIC_CHUNKED
 
 
 def _canonical_json(value: object) -> bytes:
@@ -152,21 +194,27 @@ def _where(source: str | Path | None) -> str:
 def _split(data: bytes, source: str | Path | None) -> tuple[SealedHeader, bytes, bytes]:
     """Split a sealed file into (header, header line bytes, ciphertext)."""
     where = _where(source)
-    if not data.startswith(MAGIC):
+    magic = next((m for m in (MAGIC, MAGIC_CHUNKED) if data.startswith(m)), None)
+    if magic is None:
         if data.startswith(_FAMILY):
             version = data[len(_FAMILY) : data.find(b"\n")].decode("ascii", "replace")
             raise SealError(
                 f"{where}sealed with format version {version!r}, which this version of "
-                "amlas cannot read (it reads version 1); upgrade amlas"
+                "amlas cannot read (it reads versions 1 and 2); upgrade amlas"
             )
         raise SealError(
             f"{where}not an AMLAS sealed file (it does not start with {MAGIC.decode().strip()!r})"
         )
-    end = data.find(b"\n", len(MAGIC))
+    end = data.find(b"\n", len(magic))
     if end < 0:
         raise TamperError(f"{where}the sealed file is cut short inside its header")
-    line = data[len(MAGIC) : end]
+    line = data[len(magic) : end]
     header = _parse_header(line, where)
+    if header.magic != magic:
+        raise TamperError(
+            f"{where}the sealed file's header does not fit its format line "
+            f"({magic.decode().strip()!r} with chunk_size {header.chunk_size})"
+        )
     return header, line, data[end + 1 :]
 
 
@@ -198,36 +246,136 @@ def _summary(exc: Exception) -> str:
     return "; ".join(parts)
 
 
-def seal(plaintext: bytes, key: VerifierKey, *, name: str, kind: Kind = "file") -> bytes:
-    """Encrypt ``plaintext`` under ``key``; returns the complete sealed file.
+def _chunk_nonce(prefix: bytes, index: int, last: bool) -> bytes:
+    return prefix + index.to_bytes(4, "big") + (b"\x01" if last else b"\x00")
 
-    ``name`` is the original file (or folder) name, without its path; ``kind`` is "file",
-    or "tar" for a folder the caller packed into a tar archive.
 
-    Raises:
-        SealError: ``name`` or ``kind`` is invalid, or the plaintext is too large.
-    """
-    if len(plaintext) > MAX_PLAINTEXT_SIZE:
-        raise SealError(
-            f"{name}: {len(plaintext)} bytes is too large to seal in one piece "
-            f"(at most {MAX_PLAINTEXT_SIZE} bytes)"
-        )
+def _new_header(
+    key: VerifierKey,
+    *,
+    sha256: str,
+    size: int,
+    name: str,
+    kind: Kind,
+    chunk_size: int | None,
+) -> tuple[SealedHeader, bytes]:
     nonce = os.urandom(NONCE_SIZE)  # random 96-bit nonces: safe for far more seals than needed
     try:
         header = SealedHeader(
             alg="AES-256-GCM",
             key_id=key.key_id,
             nonce=base64.b64encode(nonce).decode("ascii"),
-            plaintext_sha256=sha256_bytes(plaintext),
-            plaintext_size=len(plaintext),
+            plaintext_sha256=sha256,
+            plaintext_size=size,
             name=name,
             kind=kind,
+            chunk_size=chunk_size,
         )
     except (ValidationError, ValueError) as exc:
         raise SealError(f"cannot seal {name!r}: {_summary(exc)}") from None
+    if chunk_size is not None and header.chunks >= 1 << 32:
+        raise SealError(f"{name}: {size} bytes need more than 2**32 chunks; use larger chunks")
+    return header, nonce
+
+
+def _encrypt_chunks(
+    chunks: Iterator[bytes], header: SealedHeader, nonce: bytes, key: VerifierKey
+) -> Iterator[bytes]:
+    """Encrypt the content, given as ``header.chunks`` pieces in order (STREAM)."""
+    aead, line, prefix = AESGCM(key.secret), header.canonical(), nonce[:_PREFIX_SIZE]
+    count = header.chunks
+    for index, piece in enumerate(chunks):
+        yield aead.encrypt(_chunk_nonce(prefix, index, index == count - 1), piece, line)
+
+
+def seal(
+    plaintext: bytes,
+    key: VerifierKey,
+    *,
+    name: str,
+    kind: Kind = "file",
+    chunk_size: int | None = DEFAULT_CHUNK_SIZE,
+) -> bytes:
+    """Encrypt ``plaintext`` under ``key``; returns the complete sealed file.
+
+    ``name`` is the original file (or folder) name, without its path; ``kind`` is "file",
+    or "tar" for a folder the caller packed into a tar archive. ``chunk_size`` (version 2,
+    the default) encrypts in chunks that can be read one at a time; None writes version 1.
+
+    Raises:
+        SealError: ``name``, ``kind`` or ``chunk_size`` is invalid, or a version-1
+            plaintext is too large.
+    """
+    if chunk_size is None and len(plaintext) > MAX_PLAINTEXT_SIZE:
+        raise SealError(
+            f"{name}: {len(plaintext)} bytes is too large to seal in one piece "
+            f"(at most {MAX_PLAINTEXT_SIZE} bytes); seal it in chunks"
+        )
+    header, nonce = _new_header(
+        key,
+        sha256=sha256_bytes(plaintext),
+        size=len(plaintext),
+        name=name,
+        kind=kind,
+        chunk_size=chunk_size,
+    )
     line = header.canonical()
-    ciphertext = AESGCM(key.secret).encrypt(nonce, plaintext, line)
-    return MAGIC + line + b"\n" + ciphertext
+    if chunk_size is None:
+        ciphertext = AESGCM(key.secret).encrypt(nonce, plaintext, line)
+        return MAGIC + line + b"\n" + ciphertext
+    view = memoryview(plaintext)
+    pieces = (bytes(view[i * chunk_size : (i + 1) * chunk_size]) for i in range(header.chunks))
+    return MAGIC_CHUNKED + line + b"\n" + b"".join(_encrypt_chunks(pieces, header, nonce, key))
+
+
+def seal_stream(
+    source: str | Path,
+    key: VerifierKey,
+    *,
+    name: str | None = None,
+    kind: Kind = "file",
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> tuple[SealedHeader, Iterator[bytes]]:
+    """Seal the file ``source`` chunk by chunk, in bounded memory: its header, and the
+    sealed file's bytes as an iterator (the file is read twice: once for its SHA-256,
+    which the header carries, once to encrypt it).
+
+    Raises:
+        SealError: ``source`` cannot be read, or the arguments are bad.
+    """
+    path = Path(source)
+    try:
+        digest, size = hashlib.sha256(), 0
+        with path.open("rb") as handle:
+            while block := handle.read(chunk_size):
+                digest.update(block)
+                size += len(block)
+    except OSError as exc:
+        raise SealError(f"{path}: cannot read the file to seal: {exc}") from exc
+    header, nonce = _new_header(
+        key,
+        sha256=digest.hexdigest(),
+        size=size,
+        name=name or path.name,
+        kind=kind,
+        chunk_size=chunk_size,
+    )
+
+    def pieces() -> Iterator[bytes]:
+        read = 0
+        with path.open("rb") as handle:
+            for _ in range(header.chunks):
+                piece = handle.read(chunk_size)
+                read += len(piece)
+                yield piece
+        if read != size:
+            raise SealError(f"{path}: the file changed while it was being sealed")
+
+    def body() -> Iterator[bytes]:
+        yield MAGIC_CHUNKED + header.canonical() + b"\n"
+        yield from _encrypt_chunks(pieces(), header, nonce, key)
+
+    return header, body()
 
 
 def read_header(data: bytes | str | Path, *, source: str | Path | None = None) -> SealedHeader:
@@ -264,11 +412,12 @@ def unseal(data: bytes, key: VerifierKey, *, source: str | Path | None = None) -
     """
     where = _where(source)
     header, line, ciphertext = _split(data, source)
-    if header.key_id != key.key_id:
-        raise SealError(
-            f"{where}sealed with verifier key {header.key_id}, but the key given is "
-            f"{key.key_id}; use the verifier key this file was sealed with"
-        )
+    _check_key(header, key, where)
+    if header.chunk_size is not None:
+        reader = SealedReader(io.BytesIO(data), key, source=source)
+        plaintext = reader.read()
+        reader.verify()
+        return plaintext
     if len(ciphertext) < TAG_SIZE:
         raise TamperError(f"{where}the sealed file is cut short (no authentication tag)")
     nonce = base64.b64decode(header.nonce)
@@ -287,6 +436,170 @@ def unseal(data: bytes, key: VerifierKey, *, source: str | Path | None = None) -
     if sha256_bytes(plaintext) != header.plaintext_sha256:
         raise TamperError(f"{where}the content's SHA-256 does not match the header")
     return plaintext
+
+
+def _check_key(header: SealedHeader, key: VerifierKey, where: str) -> None:
+    if header.key_id != key.key_id:
+        raise SealError(
+            f"{where}sealed with verifier key {header.key_id}, but the key given is "
+            f"{key.key_id}; use the verifier key this file was sealed with"
+        )
+
+
+class SealedReader(io.RawIOBase):
+    """A version-2 sealed file read as its plaintext: seekable, decrypted one chunk at a
+    time (a few chunks are kept), never whole. pyarrow reads a Parquet or CSV file
+    through it as through the plain file.
+
+    Every chunk is authenticated when it is decrypted (a changed byte raises
+    :class:`TamperError` at that read). The content's SHA-256 is computed on the way, over
+    the chunks in order; :meth:`verify` decrypts those a reader skipped and compares it,
+    and the size, with the header: call it after reading, before trusting the answer as
+    the one for this content.
+    """
+
+    _KEPT = 4
+
+    def __init__(
+        self, handle: IO[bytes], key: VerifierKey, *, source: str | Path | None = None
+    ) -> None:
+        super().__init__()
+        self._where = _where(source)
+        self._handle = handle
+        handle.seek(0)
+        start = handle.read(len(MAGIC_CHUNKED) + _MAX_HEADER)
+        header, line, _ = _split(start, source)
+        if header.chunk_size is None:
+            raise SealError(
+                f"{self._where}a version-1 sealed file cannot be read chunk by chunk; "
+                "`amlas seal` it again to write version 2"
+            )
+        _check_key(header, key, self._where)
+        self.header = header
+        self._line = line
+        self._body = len(header.magic) + len(line) + 1
+        self._aead = AESGCM(key.secret)
+        self._prefix = base64.b64decode(header.nonce)[:_PREFIX_SIZE]
+        size, chunk = header.plaintext_size, header.chunk_size
+        expected = self._body + size + TAG_SIZE * header.chunks
+        actual = handle.seek(0, io.SEEK_END)
+        if actual != expected:
+            what = "cut short" if actual < expected else "longer than sealed"
+            raise TamperError(
+                f"{self._where}the sealed file was modified after sealing ({what}: "
+                f"{actual} bytes, the header promises {expected})"
+            )
+        self._chunk = chunk
+        self._size = size
+        self._position = 0
+        self._kept: dict[int, bytes] = {}
+        self._digest = hashlib.sha256()
+        self._hashed = 0  # chunks 0.._hashed-1 are in the digest
+
+    @classmethod
+    def open(cls, path: str | Path, key: VerifierKey) -> SealedReader:
+        """Open the sealed file at ``path`` for reading (close it when done)."""
+        source = Path(path)
+        try:
+            handle = source.open("rb")
+        except OSError as exc:
+            raise SealError(f"{source}: cannot read the sealed file: {exc}") from exc
+        try:
+            return cls(handle, key, source=source)
+        except BaseException:
+            handle.close()
+            raise
+
+    # -- io.RawIOBase ----------------------------------------------------------------------
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._position = base + offset
+        return self._position
+
+    def size(self) -> int:
+        return self._size
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        done = 0
+        while done < len(view) and self._position < self._size:
+            index, offset = divmod(self._position, self._chunk)
+            piece = self._plain(index)
+            count = min(len(view) - done, len(piece) - offset)
+            view[done : done + count] = piece[offset : offset + count]
+            done += count
+            self._position += count
+        return done
+
+    def readall(self) -> bytes:
+        out = bytearray()
+        while self._position < self._size:
+            index, offset = divmod(self._position, self._chunk)
+            piece = self._plain(index)
+            out += piece[offset:]
+            self._position += len(piece) - offset
+        return bytes(out)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._handle.close()
+            self._kept.clear()
+        super().close()
+
+    # -- chunks ----------------------------------------------------------------------------
+
+    def _plain(self, index: int) -> bytes:
+        piece = self._kept.get(index)
+        if piece is None:
+            piece = self._decrypt(index)
+            if len(self._kept) >= self._KEPT:
+                self._kept.pop(next(iter(self._kept)))
+            self._kept[index] = piece
+        return piece
+
+    def _decrypt(self, index: int) -> bytes:
+        count = self.header.chunks
+        length = min(self._chunk, self._size - index * self._chunk) if self._size else 0
+        self._handle.seek(self._body + index * (self._chunk + TAG_SIZE))
+        ciphertext = self._handle.read(length + TAG_SIZE)
+        try:
+            piece = self._aead.decrypt(
+                _chunk_nonce(self._prefix, index, index == count - 1), ciphertext, self._line
+            )
+        except InvalidTag:
+            raise TamperError(
+                f"{self._where}the sealed file was modified after sealing (authentication "
+                f"failed in chunk {index + 1} of {count})"
+            ) from None
+        if index == self._hashed:
+            self._digest.update(piece)
+            self._hashed += 1
+        return piece
+
+    def verify(self) -> None:
+        """Prove the whole content unmodified: decrypt (and authenticate) every chunk not
+        yet hashed in order, and compare the SHA-256 with the header.
+
+        Raises:
+            TamperError: a chunk fails authentication, or the content's SHA-256 is not
+                the header's.
+        """
+        while self._hashed < self.header.chunks:
+            self._decrypt(self._hashed)
+        if self._digest.hexdigest() != self.header.plaintext_sha256:
+            raise TamperError(f"{self._where}the content's SHA-256 does not match the header")
 
 
 def unseal_file(path: str | Path, key: VerifierKey) -> bytes:
@@ -322,19 +635,26 @@ def seal_file(
             raise SealError(
                 f"{source}: is a folder; pack it (kind='tar') and pass the archive as data"
             )
-        try:
-            data = source.read_bytes()
-        except OSError as exc:
-            raise SealError(f"{source}: cannot read the file to seal: {exc}") from exc
-    sealed = seal(data, key, name=source.name, kind=kind)
-    header = read_header(sealed, source=target)
+        header, pieces = seal_stream(source, key, kind=kind)
+    else:
+        sealed = seal(data, key, name=source.name, kind=kind)
+        header, pieces = read_header(sealed, source=target), iter((sealed,))
+    digest, size = hashlib.sha256(), 0
+    try:
+        with atomic_stream(target) as out:
+            for piece in pieces:
+                out.write(piece)
+                digest.update(piece)
+                size += len(piece)
+    except OSError as exc:
+        raise SealError(f"{target}: cannot write the sealed file: {exc}") from exc
     statement = {
         "schema": _STATEMENT_SCHEMA,
         "name": header.name,
         "key_id": header.key_id,
         "plaintext_sha256": header.plaintext_sha256,
-        "sealed_sha256": sha256_bytes(sealed),
-        "sealed_size": len(sealed),
+        "sealed_sha256": digest.hexdigest(),
+        "sealed_size": size,
     }
     signed = {
         **statement,
@@ -343,9 +663,8 @@ def seal_file(
     }
     sidecar = target.with_name(target.name + SEAL_SIGNATURE_SUFFIX)
     try:
-        # the sealed file first: a crash in between leaves a sealed file without its
-        # statement, which 'amlas check' reports, never a statement vouching for nothing
-        atomic_write_bytes(target, sealed)
+        # the sealed file first (above): a crash in between leaves a sealed file without
+        # its statement, which 'amlas check' reports, never a statement vouching for nothing
         atomic_write_bytes(sidecar, _canonical_json(signed) + b"\n")
     except OSError as exc:
         raise SealError(f"{target}: cannot write the sealed file: {exc}") from exc
