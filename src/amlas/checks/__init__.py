@@ -82,7 +82,6 @@ from amlas.checks._metrics import (
     decide_labels,
     decision_offsets,
     evaluate_indicator,
-    evaluate_requirement,
     overall_verdict,
     predict,
 )
@@ -126,6 +125,7 @@ from amlas.checks._slices import (
     inside_odd,
     plan_slices,
 )
+from amlas.checks._tally import evaluate_requirement
 from amlas.checks._verify import (
     fault_result,
     formal_result,

@@ -41,22 +41,28 @@ from amlas.project.artefacts import MLSafetyRequirement
 
 __all__ = [
     "BOOTSTRAP_METRICS",
+    "BOOTSTRAP_RESAMPLES",
+    "BOOTSTRAP_SEED",
+    "ECE_BINS",
+    "MAX_LISTED_IDS",
     "PROPORTIONS",
+    "Indicator",
     "Predictions",
     "RequirementResult",
     "SliceResult",
     "across_statement",
+    "bootstrap_slices",
     "cluster_checked",
     "confidence_of",
     "decide_labels",
     "decision_offsets",
     "evaluate_indicator",
-    "evaluate_requirement",
     "judge_bootstrap",
     "overall_verdict",
     "plan_problems",
     "predict",
     "prepare",
+    "proportion_indicator",
     "slice_result",
     "state_plan",
 ]
@@ -188,7 +194,7 @@ Indicator = tuple[NDArray[np.bool_], NDArray[np.bool_]]
 """(trial, success) per sample: the sample counts in the denominator / the numerator."""
 
 
-def _proportion(
+def proportion_indicator(
     metric: str, dataset: Dataset, predictions: Predictions, cls: str | None
 ) -> Indicator:
     everyone = np.ones(len(dataset), dtype=bool)
@@ -449,82 +455,6 @@ def across_statement(result: RequirementResult) -> dict[str, Any] | None:
     }
 
 
-def evaluate_requirement(
-    requirement: MLSafetyRequirement,
-    dataset: Dataset,
-    predictions: Predictions,
-    *,
-    classes: list[str],
-    perturbed: NDArray[np.str_] | None = None,
-    perturbation: dict[str, Any] | None = None,
-) -> RequirementResult:
-    """Judge ``requirement`` on ``dataset`` from precomputed predictions.
-
-    ``perturbed`` holds the predictions under the requirement's perturbation (robust
-    accuracy and prediction stability); ``classes`` are the declared classes of [D],
-    against which labels are checked.
-    """
-    metric = requirement.metric
-    assert metric is not None
-    assert requirement.threshold is not None
-    resolved, problems = prepare(requirement, dataset, predictions, classes=classes)
-    comparison: Comparison = resolved["comparison"]
-    confidence: float = resolved["confidence"]
-    n = len(dataset)
-    plan = dataset.plan_of(requirement)
-    cls = resolved["class"]
-
-    truth, pred = dataset.labels, predictions.labels
-    if metric in ("robust_accuracy", "prediction_stability"):
-        if perturbed is None:
-            raise ValueError(f"{requirement.id}: {metric} needs perturbed predictions")
-        resolved["perturbation"] = perturbation or {}
-        trial = np.ones(n, dtype=bool)
-        success = perturbed == (truth if metric == "robust_accuracy" else pred)
-        indicator: Indicator = (trial, success)
-    elif metric in PROPORTIONS:
-        indicator = _proportion(metric, dataset, predictions, cls)
-    elif metric in BOOTSTRAP_METRICS:
-        resolved.update(
-            method="bootstrap",
-            seed=BOOTSTRAP_SEED,
-            resamples=BOOTSTRAP_RESAMPLES,
-            family="Bonferroni across slices",
-        )
-        if metric == "expected_calibration_error":
-            resolved["bins"] = ECE_BINS
-        slices = _bootstrap_slices(
-            metric,
-            requirement.threshold,
-            comparison,
-            confidence,
-            plan,
-            dataset,
-            predictions,
-            cls,
-            classes,
-        )
-        check = f"metric.{metric}"
-        return RequirementResult(
-            requirement, dataset.letter, check, "bootstrap", slices, resolved, problems
-        )
-    else:
-        raise ValueError(f"{requirement.id}: metric {metric!r} cannot be computed from data")
-
-    check = f"robustness.{metric}" if requirement.kind == "robustness" else f"metric.{metric}"
-    trial, success = indicator
-    return evaluate_indicator(
-        requirement,
-        dataset,
-        predictions,
-        trial,
-        success,
-        check=check,
-        resolved=resolved,
-        problems=problems,
-    )
-
-
 def evaluate_indicator(
     requirement: MLSafetyRequirement,
     dataset: Dataset,
@@ -740,7 +670,7 @@ def _data_problems(
     return problems
 
 
-def _bootstrap_slices(
+def bootstrap_slices(
     metric: str,
     threshold: float,
     comparison: Comparison,

@@ -36,8 +36,8 @@ from amlas.checks._metrics import (
     PROPORTIONS,
     Predictions,
     RequirementResult,
-    evaluate_requirement,
 )
+from amlas.checks._tally import evaluate_requirement
 from amlas.checks._verify import fault_result
 from amlas.checks.perturbations import perturbation_unfit
 from amlas.plugins import PluginError, registry, wrong_kind

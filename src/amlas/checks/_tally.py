@@ -1,0 +1,353 @@
+"""A proportion requirement judged from counts that add up: the same verdicts on a dataset
+read whole or in chunks.
+
+A proportion's verdict per slice depends only on its counts (trials and successes per
+slice, then the exact bounds and Holm's correction across slices), so a dataset read in
+chunks is judged by tallying each chunk (:func:`tally_proportion`), adding the tallies in
+order (:meth:`ProportionTally.merge`) and judging the sum once (:func:`judge_proportion`).
+Everything else a record states adds up too: the units left out (outside the ODD, without
+a band, excluded by a precondition), the units counted against the requirement (their
+number, and the first :data:`MAX_LISTED_IDS` ids in dataset order), the samples whose
+prediction or label forbids a verdict. :func:`evaluate_requirement` judges a whole dataset
+through the same two functions, so the two ways cannot drift apart: a one-chunk tally is
+the whole dataset.
+
+Not tallied (judged whole, see :func:`streams`): units that are not independent (the
+frames of a sequence: a bootstrap over whole sequences checks the bound), decisions under
+a perturbation (a perturbation may draw over the whole set), and metrics that are not a
+proportion (bootstrap metrics resample the whole set).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from amlas.checks._datasets import Dataset
+from amlas.checks._intervals import Comparison, decide_slices
+from amlas.checks._metrics import (
+    BOOTSTRAP_METRICS,
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    ECE_BINS,
+    MAX_LISTED_IDS,
+    PROPORTIONS,
+    Indicator,
+    Predictions,
+    RequirementResult,
+    bootstrap_slices,
+    confidence_of,
+    evaluate_indicator,
+    plan_problems,
+    prepare,
+    proportion_indicator,
+    slice_result,
+)
+from amlas.project import METRICS
+from amlas.project.artefacts import MLSafetyRequirement
+
+__all__ = [
+    "ProportionTally",
+    "evaluate_requirement",
+    "judge_proportion",
+    "streams",
+    "tally_proportion",
+]
+
+_PERTURBED = frozenset({"robust_accuracy", "prediction_stability"})
+_ADDED = ("kept", "excluded", "missing")
+"""The counts of a precondition statement, which add up over chunks."""
+
+
+def streams(requirement: MLSafetyRequirement) -> bool:
+    """Whether ``requirement`` is judged from tallies that add up over chunks (its dataset
+    must also have no sequences: the caller checks)."""
+    return requirement.metric in PROPORTIONS and requirement.metric not in _PERTURBED
+
+
+@dataclass
+class _Listed:
+    """Units of one kind: how many, the first ids in dataset order, and (for labels and
+    predictions outside the classes) the distinct values seen."""
+
+    count: int = 0
+    ids: list[str] = field(default_factory=list)
+    values: set[str] = field(default_factory=set)
+
+    def add(self, ids: NDArray[np.str_], mask: NDArray[np.bool_], values: Any = None) -> None:
+        chosen = np.flatnonzero(mask)
+        if not len(chosen):
+            return
+        self.count += len(chosen)
+        room = MAX_LISTED_IDS - len(self.ids)
+        if room > 0:
+            self.ids.extend(str(x) for x in ids[chosen[:room]])
+        if values is not None:
+            self.values.update(str(v) for v in np.unique(values[chosen]).tolist())
+
+    def merge(self, other: _Listed) -> None:
+        self.count += other.count
+        self.ids.extend(other.ids[: max(0, MAX_LISTED_IDS - len(self.ids))])
+        self.values |= other.values
+
+
+@dataclass
+class ProportionTally:
+    """What a proportion requirement needs of one dataset, or of chunks of it read in
+    order (see the module docs)."""
+
+    requirement: str
+    resolved: dict[str, Any]
+    """What every record of the requirement states that does not add up (metric,
+    comparison, confidence, class, slices), as :func:`prepare` builds it."""
+    names: list[str]
+    cells: list[dict[str, str]]
+    trials: NDArray[np.int64]
+    successes: NDArray[np.int64]
+    against: list[_Listed]
+    """Per slice: the units counted against the requirement (misses for 'at least'
+    metrics, offending units for 'at most' ones)."""
+    outside_odd: int
+    unbanded: int
+    precondition: dict[str, Any] | None
+    stated_problems: list[str]
+    """Problems the plan states (a precondition that cannot choose these units)."""
+    invalid: _Listed = field(default_factory=_Listed)
+    foreign: _Listed = field(default_factory=_Listed)
+    unknown: _Listed = field(default_factory=_Listed)
+    classes: list[str] = field(default_factory=list)
+    samples: int = 0
+
+    def merge(self, other: ProportionTally) -> ProportionTally:
+        """Add ``other`` (the next chunk) to this tally, in place; returns self."""
+        if other.names != self.names or other.resolved != self.resolved:
+            raise ValueError(f"{self.requirement}: tallies of different plans cannot be added")
+        self.trials = self.trials + other.trials
+        self.successes = self.successes + other.successes
+        for mine, theirs in zip(self.against, other.against, strict=True):
+            mine.merge(theirs)
+        self.outside_odd += other.outside_odd
+        self.unbanded += other.unbanded
+        if self.precondition is not None and other.precondition is not None:
+            for name in _ADDED:
+                if name in self.precondition:
+                    self.precondition[name] += other.precondition[name]
+        self.invalid.merge(other.invalid)
+        self.foreign.merge(other.foreign)
+        self.unknown.merge(other.unknown)
+        self.samples += other.samples
+        return self
+
+    @property
+    def listed_ids(self) -> set[str]:
+        """Every sample id this tally names (they stay sealed with sealed data)."""
+        out: set[str] = set()
+        for part in (*self.against, self.invalid, self.foreign, self.unknown):
+            out.update(part.ids)
+        return out
+
+
+def tally_proportion(
+    requirement: MLSafetyRequirement,
+    dataset: Dataset,
+    predictions: Predictions,
+    *,
+    classes: list[str],
+) -> ProportionTally:
+    """The counts of ``requirement``'s proportion on ``dataset`` (a whole dataset or one
+    chunk of it), from precomputed predictions."""
+    metric = requirement.metric
+    assert metric is not None
+    assert streams(requirement)
+    spec = METRICS[metric]
+    comparison: Comparison = requirement.comparison or (
+        "at_least" if spec.higher_is_better else "at_most"
+    )
+    plan = dataset.plan_of(requirement)
+    resolved: dict[str, Any] = {
+        "metric": metric,
+        "comparison": comparison,
+        "confidence": confidence_of(requirement),
+        "class": requirement.class_ or predictions.positive,
+        "positive_class": predictions.positive,
+        "decision_threshold": predictions.threshold,
+    }
+    trial, success = proportion_indicator(metric, dataset, predictions, resolved["class"])
+    if len(predictions.invalid) == len(trial) and predictions.invalid.any():
+        trial = trial & ~predictions.invalid  # unusable predictions leave the denominator
+    # one bincount over (slice + 1, trial, success) gives every count of every slice,
+    # with out-of-scope samples (code -1) in the first, discarded, group
+    key = (plan.codes + 1) * 4 + trial * 2 + success
+    table = np.bincount(key, minlength=4 * (len(plan.names) + 1)).reshape(-1, 4)[1:]
+    counted = trial & (plan.codes >= 0)
+    against_mask = counted & (~success if comparison == "at_least" else success)
+    against_units = np.flatnonzero(against_mask)
+    against_slice = plan.codes[against_units]
+    against = []
+    for index in range(len(plan.names)):
+        listed = _Listed()
+        members = against_units[against_slice == index]
+        listed.count = len(members)
+        listed.ids = [str(x) for x in dataset.ids[members[:MAX_LISTED_IDS]]]
+        against.append(listed)
+    tally = ProportionTally(
+        requirement=requirement.id,
+        resolved=resolved,
+        names=list(plan.names),
+        cells=[dict(c) for c in plan.cells],
+        trials=(table[:, 2] + table[:, 3]).astype(np.int64),
+        successes=table[:, 3].astype(np.int64),
+        against=against,
+        outside_odd=int(plan.outside_odd),
+        unbanded=int(plan.unbanded),
+        precondition=dict(plan.precondition) if plan.precondition is not None else None,
+        stated_problems=plan_problems(plan),
+        classes=list(classes),
+        samples=len(dataset),
+    )
+    in_scope = plan.codes >= 0
+    tally.invalid.add(dataset.ids, in_scope & predictions.invalid)
+    if classes:
+        tally.foreign.add(dataset.ids, in_scope & predictions.foreign(classes), predictions.labels)
+        tally.unknown.add(dataset.ids, in_scope & dataset.unknown_labels(classes), dataset.labels)
+    return tally
+
+
+def _problems(tally: ProportionTally) -> list[str]:
+    """The data problems that forbid a verdict, as :func:`prepare` words them."""
+    out = []
+    if tally.invalid.count:
+        out.append(
+            f"{tally.invalid.count} sample(s) have NaN or infinite predictions "
+            f"(e.g. {', '.join(tally.invalid.ids[:5])})"
+        )
+    for part, what in ((tally.foreign, "prediction(s)"), (tally.unknown, "label(s)")):
+        if part.count:
+            values = sorted(part.values)[:5]
+            out.append(
+                f"{part.count} {what} outside the declared classes {tally.classes}: "
+                f"{', '.join(repr(v) for v in values)} (e.g. {', '.join(part.ids[:5])})"
+            )
+    return out
+
+
+def judge_proportion(
+    requirement: MLSafetyRequirement, tally: ProportionTally, letter: str
+) -> RequirementResult:
+    """Judge ``requirement`` on the dataset ``letter`` from its (added-up) tally: exact
+    Clopper-Pearson bounds per slice, Holm's correction across slices."""
+    assert requirement.threshold is not None
+    resolved = dict(tally.resolved)
+    resolved.update(
+        slices=list(tally.names),
+        excluded_outside_odd=tally.outside_odd,
+        excluded_without_band=tally.unbanded,
+    )
+    if tally.precondition is not None:
+        resolved["precondition"] = dict(tally.precondition)
+    problems = [*tally.stated_problems, *_problems(tally)]
+    decisions = decide_slices(
+        list(zip(tally.successes.tolist(), tally.trials.tolist(), strict=True)),
+        threshold=requirement.threshold,
+        comparison=resolved["comparison"],
+        confidence=resolved["confidence"],
+    )
+    resolved.update(method="clopper-pearson", family="Holm" if len(tally.names) > 1 else "none")
+    slices = [
+        slice_result(name, cell, decision, part.count, list(part.ids))
+        for name, cell, decision, part in zip(
+            tally.names, tally.cells, decisions, tally.against, strict=True
+        )
+    ]
+    check = (
+        f"robustness.{requirement.metric}"
+        if requirement.kind == "robustness"
+        else f"metric.{requirement.metric}"
+    )
+    return RequirementResult(
+        requirement, letter, check, "clopper-pearson", slices, resolved, problems
+    )
+
+
+def evaluate_requirement(
+    requirement: MLSafetyRequirement,
+    dataset: Dataset,
+    predictions: Predictions,
+    *,
+    classes: list[str],
+    perturbed: NDArray[np.str_] | None = None,
+    perturbation: dict[str, Any] | None = None,
+) -> RequirementResult:
+    """Judge ``requirement`` on ``dataset`` from precomputed predictions: a proportion
+    of independent samples through its tally (the way a dataset read in chunks is judged),
+    anything else on the whole dataset.
+
+    ``perturbed`` holds the predictions under the requirement's perturbation (robust
+    accuracy and prediction stability); ``classes`` are the declared classes of [D],
+    against which labels are checked.
+    """
+    metric = requirement.metric
+    assert metric is not None
+    assert requirement.threshold is not None
+    if streams(requirement) and dataset.sequences is None:
+        tally = tally_proportion(requirement, dataset, predictions, classes=classes)
+        return judge_proportion(requirement, tally, dataset.letter)
+    resolved, problems = prepare(requirement, dataset, predictions, classes=classes)
+    comparison: Comparison = resolved["comparison"]
+    confidence: float = resolved["confidence"]
+    n = len(dataset)
+    plan = dataset.plan_of(requirement)
+    cls = resolved["class"]
+
+    truth, pred = dataset.labels, predictions.labels
+    if metric in ("robust_accuracy", "prediction_stability"):
+        if perturbed is None:
+            raise ValueError(f"{requirement.id}: {metric} needs perturbed predictions")
+        resolved["perturbation"] = perturbation or {}
+        trial = np.ones(n, dtype=bool)
+        success = perturbed == (truth if metric == "robust_accuracy" else pred)
+        indicator: Indicator = (trial, success)
+    elif metric in PROPORTIONS:
+        indicator = proportion_indicator(metric, dataset, predictions, cls)
+    elif metric in BOOTSTRAP_METRICS:
+        resolved.update(
+            method="bootstrap",
+            seed=BOOTSTRAP_SEED,
+            resamples=BOOTSTRAP_RESAMPLES,
+            family="Bonferroni across slices",
+        )
+        if metric == "expected_calibration_error":
+            resolved["bins"] = ECE_BINS
+        slices = bootstrap_slices(
+            metric,
+            requirement.threshold,
+            comparison,
+            confidence,
+            plan,
+            dataset,
+            predictions,
+            cls,
+            classes,
+        )
+        check = f"metric.{metric}"
+        return RequirementResult(
+            requirement, dataset.letter, check, "bootstrap", slices, resolved, problems
+        )
+    else:
+        raise ValueError(f"{requirement.id}: metric {metric!r} cannot be computed from data")
+
+    check = f"robustness.{metric}" if requirement.kind == "robustness" else f"metric.{metric}"
+    trial, success = indicator
+    return evaluate_indicator(
+        requirement,
+        dataset,
+        predictions,
+        trial,
+        success,
+        check=check,
+        resolved=resolved,
+        problems=problems,
+    )
