@@ -14,8 +14,9 @@ from amlas.adapters._models import (
     model_formats,
     predict_batched,
 )
-from amlas.adapters._reader import DatasetError, DatasetReader, ReaderOptions
+from amlas.adapters._reader import ChunkedReader, DatasetError, DatasetReader, ReaderOptions
 from amlas.adapters._readers import (
+    chunk_reader,
     dataset_reader,
     dataset_readers,
     pack_folder,
@@ -26,6 +27,7 @@ from amlas.adapters._table import ColumnError, Table
 from amlas.adapters._torch import TorchModel, torch_module
 
 __all__ = [
+    "ChunkedReader",
     "ColumnError",
     "DatasetError",
     "DatasetReader",
@@ -39,6 +41,7 @@ __all__ = [
     "Table",
     "TorchModel",
     "call_loader",
+    "chunk_reader",
     "coco_categories",
     "dataset_reader",
     "dataset_readers",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import IO, Protocol, runtime_checkable
 
 from amlas.adapters._table import Table
 from amlas.errors import ProblemError
 
-__all__ = ["DatasetError", "DatasetReader", "ReaderOptions"]
+__all__ = ["ChunkedReader", "DatasetError", "DatasetReader", "ReaderOptions"]
 
 
 class DatasetError(ProblemError):
@@ -50,3 +52,22 @@ class DatasetReader(Protocol):
     distributions: tuple[str, ...]
 
     def read(self, path: Path, options: ReaderOptions, data: bytes | None = None) -> Table: ...
+
+
+@runtime_checkable
+class ChunkedReader(DatasetReader, Protocol):
+    """A reader that can also give its dataset in pieces (optional): ``iter_read`` yields
+    :class:`Table` s of ``rows`` rows each (the last may be shorter), in file order, from
+    the file at ``path`` or from ``handle`` (a seekable binary file: decrypted sealed data
+    read chunk by chunk), each with ``sha256`` (the whole file's, which the caller knows).
+    A format without it is read whole (``amlas run`` then holds the dataset in memory)."""
+
+    def iter_read(
+        self,
+        path: Path,
+        options: ReaderOptions,
+        *,
+        rows: int,
+        sha256: str,
+        handle: IO[bytes] | io.RawIOBase | None = None,
+    ) -> Iterator[Table]: ...

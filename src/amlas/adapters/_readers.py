@@ -46,13 +46,14 @@ from __future__ import annotations
 import contextlib
 import io
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from amlas.adapters._reader import DatasetError, DatasetReader, ReaderOptions
+from amlas.adapters._reader import ChunkedReader, DatasetError, DatasetReader, ReaderOptions
 from amlas.adapters._table import Table
 from amlas.hashing import sha256_bytes, sha256_file
 from amlas.plugins import PluginError, registry
@@ -62,6 +63,7 @@ __all__ = [
     "NPZ",
     "PARQUET",
     "READERS_GROUP",
+    "chunk_reader",
     "dataset_reader",
     "dataset_readers",
     "file_digest",
@@ -126,6 +128,12 @@ def read_table(
     reader = dataset_reader(format)
     options = ReaderOptions(metadata_table=metadata_table, image_column=image_column)
     return reader.read(Path(path), options, data)
+
+
+def chunk_reader(format: str) -> ChunkedReader | None:
+    """The reader of ``format`` when it can give its dataset in pieces, else None."""
+    reader = dataset_reader(format)
+    return reader if isinstance(reader, ChunkedReader) else None
 
 
 def file_digest(path: Path, data: bytes | None) -> str:
@@ -216,6 +224,58 @@ def _read_arrow(
         name: _column_to_numpy(table.column(i), source, name, row_word)
         for i, name in enumerate(names)
     }
+
+
+def _arrow_batches(
+    path: Path,
+    source: str,
+    format: Literal["csv", "parquet"],
+    handle: IO[bytes] | io.RawIOBase | None,
+    rows: int,
+) -> Iterator[Any]:
+    """Record batches of exactly ``rows`` rows (the last may be shorter), in file order.
+
+    Exact sizes keep the model's batches the same however the file is cut (a model's
+    floating-point result may depend on the batch it is run in)."""
+    import pyarrow as pa
+
+    what = "CSV" if format == "csv" else "Parquet"
+    target: Any = str(path) if handle is None else handle
+    try:
+        if format == "csv":
+            import pyarrow.csv as pa_csv
+
+            reader: Any = pa_csv.open_csv(
+                target, read_options=pa_csv.ReadOptions(block_size=32 << 20)
+            )
+            names = list(reader.schema.names)
+            batches: Iterator[Any] = iter(reader)
+        else:
+            import pyarrow.parquet as pa_parquet
+
+            parquet = pa_parquet.ParquetFile(target)
+            names = list(parquet.schema_arrow.names)
+            batches = parquet.iter_batches(batch_size=rows, use_threads=True)
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise DatasetError(
+                f"{source}: duplicate column name(s) {', '.join(map(repr, duplicates))}; "
+                "expected each column name once"
+            )
+        pending: list[Any] = []
+        held = 0
+        for batch in batches:
+            pending.append(batch)
+            held += batch.num_rows
+            while held >= rows:
+                table = pa.Table.from_batches(pending)
+                yield table.slice(0, rows).combine_chunks()
+                rest = table.slice(rows)
+                pending, held = rest.to_batches(), rest.num_rows
+        if held:
+            yield pa.Table.from_batches(pending).combine_chunks()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DatasetError(f"{source}: cannot read as {what}: {_one_line(exc)}") from None
 
 
 def _column_to_numpy(column: Any, source: str, name: str, row_word: str) -> NDArray[np.generic]:
@@ -372,6 +432,26 @@ class ArrowReader:
         digest = file_digest(path, data)
         columns = _read_arrow(Path(path), str(path), self.name, data)
         return Table(columns=columns, sha256=digest, source=str(path))
+
+    def iter_read(
+        self,
+        path: Path,
+        options: ReaderOptions,
+        *,
+        rows: int,
+        sha256: str,
+        handle: IO[bytes] | io.RawIOBase | None = None,
+    ) -> Iterator[Table]:
+        """The file in tables of ``rows`` rows (see :class:`ChunkedReader`): Parquet by
+        record batches, CSV by blocks, each converted as :meth:`read` converts the whole."""
+        source = str(path)
+        for batch in _arrow_batches(Path(path), source, self.name, handle, rows):
+            row_word = "line" if self.name == "csv" else "row"
+            columns = {
+                name: _column_to_numpy(batch.column(i), source, name, row_word)
+                for i, name in enumerate(batch.schema.names)
+            }
+            yield Table(columns=columns, sha256=sha256, source=source)
 
 
 class NpzReader:

@@ -43,7 +43,7 @@ from amlas.checks._applicable import (
 )
 from amlas.checks._boxes import Boxes
 from amlas.checks._data import AUDIT_LABEL_COLUMN, CheckOutcome
-from amlas.checks._datasets import Dataset, bind_dataset, load_dataset
+from amlas.checks._datasets import Dataset, bind_dataset, content_error, load_dataset
 from amlas.checks._faults import (
     Campaign,
     Fault,
@@ -125,7 +125,8 @@ from amlas.checks._slices import (
     inside_odd,
     plan_slices,
 )
-from amlas.checks._tally import evaluate_requirement
+from amlas.checks._spill import Repeat, RepeatedValues
+from amlas.checks._tally import ProportionTally, evaluate_requirement
 from amlas.checks._verify import (
     fault_result,
     formal_result,
@@ -157,9 +158,12 @@ __all__ = [
     "MLEvidence",
     "OutputsError",
     "Predictions",
+    "ProportionTally",
     "QuantileBound",
     "QuantileDecision",
     "RateDecision",
+    "Repeat",
+    "RepeatedValues",
     "RequirementResult",
     "ScenarioResult",
     "SequenceWindows",
@@ -181,6 +185,7 @@ __all__ = [
     "cluster_bootstrap_window_rate",
     "compare_predictions",
     "confidence_of",
+    "content_error",
     "decide_labels",
     "decide_proportion",
     "decide_quantiles",

@@ -22,7 +22,7 @@ from amlas.checks._outputs import (
 from amlas.checks._preconditions import describe_terms, precondition_mask
 from amlas.checks._slices import SlicePlan, band_codes, banding_codes, labels_of, plan_slices
 from amlas.diagnostics import Diagnostics, Location
-from amlas.project import Project, content_problems, label_classes
+from amlas.project import ContentProblem, Project, content_problems, label_classes
 from amlas.project.artefacts import (
     DatasetDocument,
     MLComponentDescription,
@@ -32,7 +32,7 @@ from amlas.project.artefacts import (
 )
 from amlas.project.artefacts.outputs import Matching
 
-__all__ = ["Dataset", "bind_dataset", "load_dataset"]
+__all__ = ["Dataset", "bind_dataset", "content_error", "load_dataset"]
 
 
 @dataclass(frozen=True)
@@ -293,12 +293,41 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def content_error(project: Project, letter: str, problems: list[ContentProblem]) -> DatasetError:
+    """The error a run raises for data that disagrees with its declaration: the codes
+    `amlas check` gives on plaintext data, located in the dataset artefact."""
+    found = Diagnostics()
+    for problem in problems:
+        where = project.locate(letter, (problem.field,))
+        at = Location(str(project.root / where.path), where.line, where.col)
+        found.add(problem.code, problem.message, at)
+    error = DatasetError(
+        "; ".join(f"{p.message} ({p.code})" for p in problems)
+        + f" (see [{letter}] '{problems[0].field}'; `amlas check` reports these on "
+        "plaintext data)",
+        code=problems[0].code,
+    )
+    error.diagnostics = tuple(found.items)
+    return error
+
+
 def bind_dataset(
-    project: Project, letter: str, table: Table, *, objects: Table | None = None
+    project: Project,
+    letter: str,
+    table: Table,
+    *,
+    objects: Table | None = None,
+    offset: int = 0,
+    whole: bool = True,
 ) -> Dataset:
     """Bind an already-read table (and, for a detector, its table of ground-truth
     ``objects``, read from the artefact's file when not given) to the dataset artefact
-    ``letter``."""
+    ``letter``.
+
+    A chunk of a dataset read in pieces is bound with ``whole=False`` and ``offset``, the
+    number of samples before it: its rows are named by their place in the whole file, and
+    what only the whole can show (the sample count, ids repeated across chunks) is left to
+    the caller."""
     document = project.datasets()[letter]
     environment = project.environment
     component = project.component
@@ -306,7 +335,7 @@ def bind_dataset(
     ids = (
         table.text(document.id_column)
         if document.id_column
-        else np.array([f"row-{i + 1}" for i in range(n)], dtype=np.str_)
+        else np.array([f"row-{offset + i + 1}" for i in range(n)], dtype=np.str_)
     )
     labels = (
         table.text(document.label_column)
@@ -320,25 +349,13 @@ def bind_dataset(
         labels=labels if document.label_column else None,
         count=n,
         classes=label_classes(component),
-        first_row=2 if document.format == "csv" else 1,
+        first_row=(2 if document.format == "csv" else 1) + offset,
         unit="line" if document.format == "csv" else "row",
         reveal=document.sealed is None,  # a verifier's log is no place for [P]'s values
+        whole=whole,
     )
     if problems:
-        # the codes `amlas check` gives on plaintext data, located in the dataset artefact
-        found = Diagnostics()
-        for problem in problems:
-            where = project.locate(letter, (problem.field,))
-            at = Location(str(project.root / where.path), where.line, where.col)
-            found.add(problem.code, problem.message, at)
-        error = DatasetError(
-            "; ".join(f"{p.message} ({p.code})" for p in problems)
-            + f" (see [{letter}] '{problems[0].field}'; `amlas check` reports these on "
-            "plaintext data)",
-            code=problems[0].code,
-        )
-        error.diagnostics = tuple(found.items)
-        raise error
+        raise content_error(project, letter, problems)
     if document.feature_columns:
         features = list(document.feature_columns)
     elif component is not None and component.inputs.kind == "tabular":

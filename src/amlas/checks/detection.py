@@ -457,6 +457,29 @@ class DetectionMetric:
                 return "corrupted images need a detector amlas can run ([V] python_detector)"
         return None
 
+    def streams(self, requirement: MLSafetyRequirement) -> bool:
+        """A classifier's proportion streams (through ``fallback``); a detector's
+        matching needs each image's objects and detections together, and is not
+        tallied here (a dataset with ``objects`` is read whole)."""
+        return self.fallback is not None and self.fallback.streams(requirement)
+
+    def tally(
+        self,
+        requirement: MLSafetyRequirement,
+        dataset: Dataset,
+        predictions: Predictions,
+        context: MetricContext,
+    ) -> Any:
+        assert self.fallback is not None
+        assert predictions.boxes is None
+        return self.fallback.tally(requirement, dataset, predictions, context)
+
+    def judge(
+        self, requirement: MLSafetyRequirement, tally: Any, letter: str, context: MetricContext
+    ) -> RequirementResult:
+        assert self.fallback is not None
+        return self.fallback.judge(requirement, tally, letter, context)
+
     def evaluate(
         self,
         requirement: MLSafetyRequirement,

@@ -37,7 +37,13 @@ from amlas.checks._metrics import (
     Predictions,
     RequirementResult,
 )
-from amlas.checks._tally import evaluate_requirement
+from amlas.checks._tally import (
+    ProportionTally,
+    evaluate_requirement,
+    judge_proportion,
+    streams,
+    tally_proportion,
+)
 from amlas.checks._verify import fault_result
 from amlas.checks.perturbations import perturbation_unfit
 from amlas.plugins import PluginError, registry, wrong_kind
@@ -46,8 +52,10 @@ from amlas.project.metrics import BUILTIN_SPECS, MetricSpec
 
 __all__ = [
     "GROUP",
+    "ChunkedMetric",
     "Metric",
     "MetricContext",
+    "Tally",
     "get_metric",
     "outside_proportion",
     "result_problems",
@@ -112,6 +120,42 @@ class Metric(Protocol):
         ...
 
 
+class Tally(Protocol):
+    """What a :class:`ChunkedMetric` keeps of one chunk: counts that add up."""
+
+    def merge(self, other: Any) -> Any:
+        """Add ``other`` (the tally of the next chunk) to this one; returns the sum."""
+        ...
+
+    @property
+    def listed_ids(self) -> set[str]:
+        """Every sample id the tally names (kept sealed with sealed data)."""
+        ...
+
+
+@runtime_checkable
+class ChunkedMetric(Metric, Protocol):
+    """A metric that can also judge a dataset read in chunks (optional; see
+    :mod:`amlas.checks._tally` for why the answer is the same): ``amlas run`` then never
+    holds the dataset whole. ``streams`` says whether it can for ``requirement`` (a
+    metric may stream some requirements and not others); ``tally`` counts one chunk;
+    ``judge`` decides from the sum of the chunks' tallies, added in file order."""
+
+    def streams(self, requirement: MLSafetyRequirement) -> bool: ...
+
+    def tally(
+        self,
+        requirement: MLSafetyRequirement,
+        dataset: Dataset,
+        predictions: Predictions,
+        context: MetricContext,
+    ) -> Tally: ...
+
+    def judge(
+        self, requirement: MLSafetyRequirement, tally: Any, letter: str, context: MetricContext
+    ) -> RequirementResult: ...
+
+
 def outside_proportion(requirement: MLSafetyRequirement) -> str | None:
     """Why the requirement's threshold cannot bound a proportion (it lies outside [0, 1]),
     or None."""
@@ -159,6 +203,23 @@ class _Builtin:
         context: MetricContext,
     ) -> RequirementResult:
         return evaluate_requirement(requirement, dataset, predictions, classes=context.classes)
+
+    def streams(self, requirement: MLSafetyRequirement) -> bool:
+        return streams(requirement)
+
+    def tally(
+        self,
+        requirement: MLSafetyRequirement,
+        dataset: Dataset,
+        predictions: Predictions,
+        context: MetricContext,
+    ) -> ProportionTally:
+        return tally_proportion(requirement, dataset, predictions, classes=context.classes)
+
+    def judge(
+        self, requirement: MLSafetyRequirement, tally: Any, letter: str, context: MetricContext
+    ) -> RequirementResult:
+        return judge_proportion(requirement, tally, letter)
 
 
 @dataclass(frozen=True)

@@ -398,6 +398,13 @@ def _reporter() -> Iterator[_RichReporter]:
     is_flag=True,
     help="Run only the checks 'amlas impact' lists: stale records and checks never run.",
 )
+@click.option(
+    "--chunk-rows",
+    type=click.IntRange(1),
+    default=None,
+    help="Rows per chunk when a dataset is read in chunks (default 1048576); memory "
+    "grows with it, the records do not change.",
+)
 def run(
     directory: str,
     stages: tuple[int, ...],
@@ -407,6 +414,7 @@ def run(
     strict: bool,
     fmt: str,
     stale_only: bool,
+    chunk_rows: int | None,
 ) -> None:
     """Evaluate the requirements of DIRECTORY and record evidence.
 
@@ -420,8 +428,8 @@ def run(
     for name in (ENV_KEY, ENV_KEY_FILE):
         os.environ.pop(name, None)
     if is_system_dir(directory):
-        _run_system(Path(directory), role, stages, key, store, strict, fmt, stale_only)
-    report = _run_one(directory, role, stages, key, store, stale_only)
+        _run_system(Path(directory), role, stages, key, store, strict, fmt, stale_only, chunk_rows)
+    report = _run_one(directory, role, stages, key, store, stale_only, chunk_rows)
     _print_run(report, fmt, stale_only)
     sys.exit(report.exit_code(strict=strict))
 
@@ -433,6 +441,7 @@ def _run_one(
     key: VerifierKey | None,
     store: str | None,
     stale_only: bool,
+    chunk_rows: int | None = None,
 ) -> RunReport:
     """One project's run; on project errors print them and exit 1 (nothing was run)."""
     only = analyse_impact(directory, store=store).keys() if stale_only else None
@@ -445,6 +454,7 @@ def _run_one(
             store=store,
             reporter=reporter,
             only=only,
+            chunk_rows=chunk_rows,
         )
     if report.diagnostics is not None:
         _print_diagnostics(report.diagnostics, str(directory))
@@ -462,6 +472,7 @@ def _run_system(
     strict: bool,
     fmt: str,
     stale_only: bool,
+    chunk_rows: int | None = None,
 ) -> NoReturn:
     """`amlas run SYSTEM`: every ML component's project in turn, a component whose results
     another's hazard chain takes first; nothing runs while the system has errors."""
@@ -477,7 +488,7 @@ def _run_system(
         where = directory / system.paths[component_id]
         if fmt != "json":
             echo(f"{component_id} ({where}):")
-        report = _run_one(where, role, stages, key, None, stale_only)
+        report = _run_one(where, role, stages, key, None, stale_only, chunk_rows)
         reports[component_id] = report
         if fmt != "json":
             _print_run(report, fmt, stale_only)

@@ -54,6 +54,7 @@ from amlas.evidence._companions import (
 from amlas.evidence._custody import (
     SealOutcome,
     Unsealed,
+    chunked_sealed,
     open_sealed,
     record_use,
     seal_dataset,
@@ -129,6 +130,7 @@ __all__ = [
     "canonical_hash",
     "check_signatures",
     "check_verifier_key",
+    "chunked_sealed",
     "companion_sealed",
     "component_input",
     "current_actor",

@@ -26,6 +26,7 @@ from amlas.sealing import (
     AccessLog,
     LogEntry,
     SealedHeader,
+    SealedReader,
     SealError,
     VerifierKey,
     check_usage,
@@ -40,6 +41,7 @@ __all__ = [
     "SealOutcome",
     "Unsealed",
     "check_verifier_key",
+    "chunked_sealed",
     "current_actor",
     "declare_verifier_key",
     "open_sealed",
@@ -205,12 +207,24 @@ def _append_block(path: Path, block: str) -> None:
 
 @dataclass(frozen=True)
 class Unsealed:
-    """Decrypted data, in memory only, and the log entry that authorised reading it."""
+    """Decrypted data, in memory only, and the log entry that authorised reading it.
 
-    data: bytes
+    ``data`` is the whole content, or None when the data is read chunk by chunk through
+    :meth:`reader` (a version-2 sealed file opened with ``chunked=True``)."""
+
+    data: bytes | None
     header: SealedHeader
     entry: LogEntry
     log: AccessLog
+    path: Path | None = None
+    key: VerifierKey | None = None
+
+    def reader(self) -> SealedReader:
+        """A fresh reader of the content, decrypted chunk by chunk (close it after use;
+        call its ``verify()`` once it has been read)."""
+        if self.path is None or self.key is None:
+            raise SealError("this data was unsealed whole; read its 'data'")
+        return SealedReader.open(self.path, self.key)
 
 
 def _sealed(project: Project, letter: str) -> DatasetDocument:
@@ -228,17 +242,26 @@ def open_sealed(
     purpose: str,
     actor: str | None = None,
     now: datetime | None = None,
+    chunked: bool = False,
 ) -> Unsealed:
     """Decrypt the sealed dataset ``letter`` in memory after checking the sealed file and
-    the whole access log, then log the unseal. A damaged log or file stops here."""
+    the whole access log, then log the unseal. A damaged log or file stops here.
+
+    ``chunked`` (a version-2 file only, see :func:`chunked_sealed`) decrypts nothing yet:
+    the content is read, and authenticated, chunk by chunk through
+    :meth:`Unsealed.reader`, and never held whole."""
     document = _sealed(project, letter)
     assert document.sealed is not None
     path = project.root / document.sealed.file
+    blob: bytes | None = None
     try:
-        blob = path.read_bytes()
+        if chunked:
+            header = read_header(path)
+        else:
+            blob = path.read_bytes()
+            header = read_header(blob, source=path)
     except OSError as exc:
         raise SealError(f"{document.sealed.file}: cannot read the sealed data: {exc}") from None
-    header = read_header(blob, source=path)
     if header.key_id != key.key_id:  # before the log, whose MACs would fail the same way
         raise SealError(
             f"{document.sealed.file}: sealed for verifier key {header.key_id}, but the key "
@@ -258,7 +281,17 @@ def open_sealed(
             f"{document.sealed.file}: seals data with sha256 "
             f"{header.plaintext_sha256[:12]}..., but [{letter}] declares {declared[:12]}..."
         )
-    data = unseal(blob, key, source=path)
+    if chunked:
+        if header.chunk_size is None:
+            raise SealError(
+                f"{document.sealed.file}: sealed whole (format version 1); it cannot be "
+                "read chunk by chunk"
+            )
+        SealedReader.open(path, key).close()  # the key opens it and the size is right
+        data = None
+    else:
+        assert blob is not None
+        data = unseal(blob, key, source=path)
     entry = log.append(
         event="unseal",
         actor=actor or current_actor(),
@@ -270,7 +303,18 @@ def open_sealed(
         key=key,
         now=now,
     )
-    return Unsealed(data, header, entry, log)
+    return Unsealed(data, header, entry, log, path if chunked else None, key if chunked else None)
+
+
+def chunked_sealed(project: Project, letter: str) -> bool:
+    """Whether the sealed dataset ``letter`` can be read chunk by chunk (sealed in format
+    version 2); read from its public header, without the key."""
+    document = _sealed(project, letter)
+    assert document.sealed is not None
+    try:
+        return read_header(project.root / document.sealed.file).chunk_size is not None
+    except SealError:
+        return False  # reading it whole reports the problem
 
 
 def record_use(

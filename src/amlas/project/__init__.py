@@ -7,7 +7,13 @@ document (a file given to ``amlas evidence import``) the way the artefacts are r
 """
 
 from amlas.project._check import check_project
-from amlas.project._content import ContentProblem, content_problems, label_classes
+from amlas.project._content import (
+    ContentProblem,
+    content_problems,
+    count_problems,
+    label_classes,
+    repeat_problem,
+)
 from amlas.project._document import ReadDocument, read_document
 from amlas.project._loader import LoadResult, load_project
 from amlas.project._manifest import (
@@ -65,6 +71,7 @@ __all__ = [
     "build_trace",
     "check_project",
     "content_problems",
+    "count_problems",
     "init_project",
     "is_system_dir",
     "label_classes",
@@ -76,6 +83,7 @@ __all__ = [
     "read_document",
     "relocated",
     "render_reference",
+    "repeat_problem",
     "schema_documents",
     "sibling",
     "write_schemas",

@@ -64,30 +64,21 @@ def content_problems(
     first_row: int = 2,
     unit: str = "line",
     reveal: bool = True,
+    whole: bool = True,
 ) -> list[ContentProblem]:
     """Every disagreement of a dataset's rows with its declaration. ``first_row`` is the
     number of the first sample in ``unit``s (line 2 of a CSV file, below its header; row 1
     of a Parquet or NumPy file). ``reveal=False`` (sealed data, read by the verifier)
-    leaves the values out of the messages: counts and positions only."""
+    leaves the values out of the messages: counts and positions only. ``whole=False``
+    checks one chunk of a dataset read in pieces: what only the whole can show (no
+    samples, the declared count, ids repeated across chunks) is left to the caller
+    (:func:`count_problems`, :func:`repeat_problem`)."""
     where = f"[{letter}] {document.location}"
     problems: list[ContentProblem] = []
-    if count == 0:
-        problems.append(
-            ContentProblem(
-                "D023",
-                "location",
-                f"{where} holds no samples (a header and no rows); expected at least one",
-            )
-        )
-        return problems
-    if document.samples is not None and document.samples != count:
-        problems.append(
-            ContentProblem(
-                "D020",
-                "samples",
-                f"{where} holds {count} samples; [{letter}] declares samples: {document.samples}",
-            )
-        )
+    if whole:
+        problems.extend(count_problems(document, letter, count))
+        if count == 0:
+            return problems
     if labels is not None:
         text = np.asarray(labels, dtype=np.str_)
         stripped = np.char.strip(text)
@@ -130,30 +121,68 @@ def content_problems(
                     "unique id for every sample",
                 )
             )
-        distinct, first, counts = np.unique(id_text, return_index=True, return_counts=True)
-        repeated = (counts > 1) & (np.char.strip(distinct) != "")
-        if repeated.any():
-            order = np.argsort(first[repeated])
-            names = distinct[repeated][order]
-            shown = (
-                "(sealed)"
-                if not reveal
-                else ", ".join(
-                    f"{str(v)!r} x{int(c)}"
-                    for v, c in zip(names[:_SHOWN], counts[repeated][order], strict=False)
+        if whole:
+            distinct, first, counts = np.unique(id_text, return_index=True, return_counts=True)
+            repeated = (counts > 1) & (np.char.strip(distinct) != "")
+            if repeated.any():
+                order = np.argsort(first[repeated])
+                problems.append(
+                    repeat_problem(
+                        document,
+                        letter,
+                        [str(v) for v in distinct[repeated][order]],
+                        [int(c) for c in counts[repeated][order]],
+                        reveal=reveal,
+                    )
                 )
-            )
-            extra = int(counts[repeated].sum() - repeated.sum())
-            problems.append(
-                ContentProblem(
-                    "D022",
-                    "id_column",
-                    f"{where}: {int(repeated.sum())} sample id(s) repeat in column "
-                    f"{document.id_column!r} ({extra} extra row(s)): {shown}; expected a "
-                    "unique id per sample",
-                )
-            )
     return problems
+
+
+def count_problems(document: DatasetDocument, letter: str, count: int) -> list[ContentProblem]:
+    """A dataset of ``count`` samples against its declaration: none at all, or not the
+    number [``letter``] declares."""
+    where = f"[{letter}] {document.location}"
+    if count == 0:
+        return [
+            ContentProblem(
+                "D023",
+                "location",
+                f"{where} holds no samples (a header and no rows); expected at least one",
+            )
+        ]
+    if document.samples is not None and document.samples != count:
+        return [
+            ContentProblem(
+                "D020",
+                "samples",
+                f"{where} holds {count} samples; [{letter}] declares samples: {document.samples}",
+            )
+        ]
+    return []
+
+
+def repeat_problem(
+    document: DatasetDocument,
+    letter: str,
+    values: list[str],
+    counts: list[int],
+    *,
+    reveal: bool,
+) -> ContentProblem:
+    """The ids that repeat (non-empty, in order of first row) and how often each."""
+    where = f"[{letter}] {document.location}"
+    shown = (
+        "(sealed)"
+        if not reveal
+        else ", ".join(f"{v!r} x{c}" for v, c in zip(values[:_SHOWN], counts[:_SHOWN], strict=True))
+    )
+    extra = sum(counts) - len(counts)
+    return ContentProblem(
+        "D022",
+        "id_column",
+        f"{where}: {len(values)} sample id(s) repeat in column {document.id_column!r} "
+        f"({extra} extra row(s)): {shown}; expected a unique id per sample",
+    )
 
 
 def as_table_text(values: list[str]) -> list[str]:

@@ -17,13 +17,20 @@ results produced outside amlas come in through :func:`import_evidence` (counts j
 by amlas, or a document's own verdict marked as such), through the same builder;
 a plan's parts are in :mod:`._planned`; what the checks of one run share (data read
 once, the model loaded once, R15 custody of sealed data) is :class:`RunContext`
-(:mod:`._context`).
+(:mod:`._context`); a dataset whose checks all tally is read in chunks
+(:mod:`._stream`).
 
 The statistics and the checks themselves live in :mod:`amlas.checks`; records, stores,
 input hashes and custody in :mod:`amlas.evidence`.
 """
 
-from amlas.verify._context import Reporter, RunContext, RunReport, SummaryRow
+from amlas.verify._context import (
+    DEFAULT_CHUNK_ROWS,
+    Reporter,
+    RunContext,
+    RunReport,
+    SummaryRow,
+)
 from amlas.verify._execute import execute, run_project
 from amlas.verify._external import ImportReport, awaits_import, import_command, import_evidence
 from amlas.verify._impact import CheckToRun, Impact, StaleRecord, analyse_impact
@@ -32,6 +39,7 @@ from amlas.verify._plan import plan
 from amlas.verify._planned import DEFAULT_STAGES, Plan, PlannedCheck
 
 __all__ = [
+    "DEFAULT_CHUNK_ROWS",
     "DEFAULT_STAGES",
     "CheckToRun",
     "Impact",

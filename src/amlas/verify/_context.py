@@ -18,6 +18,7 @@ from amlas.adapters import Model, load_model
 from amlas.checks import (
     Dataset,
     Predictions,
+    RequirementResult,
     detector_predictions,
     file_predictions,
     load_dataset,
@@ -43,7 +44,14 @@ from amlas.project.artefacts import ModelReference
 from amlas.sealing import SealError, VerifierKey
 from amlas.verify._planned import Plan, PlannedCheck
 
-__all__ = ["Reporter", "RunContext", "RunReport", "SummaryRow"]
+__all__ = [
+    "DEFAULT_CHUNK_ROWS",
+    "Reporter",
+    "RunContext",
+    "RunReport",
+    "Streamed",
+    "SummaryRow",
+]
 
 Role = Literal["developer", "verifier"]
 
@@ -105,6 +113,24 @@ class RunReport:
         return 0
 
 
+DEFAULT_CHUNK_ROWS = 1 << 20
+"""About a million rows: with 30 float features, a few hundred MiB per chunk."""
+
+
+@dataclass
+class Streamed:
+    """What a chunked read of one dataset gave (:mod:`amlas.verify._stream`): a result
+    per planned check (or why it could not run), the data's SHA-256 and the sample ids
+    the results name."""
+
+    sha256: str
+    results: dict[str, RequirementResult | str] = field(default_factory=dict)
+    """Planned key -> the result, or why the metric cannot judge it on this data."""
+    listed: set[str] = field(default_factory=set)
+    samples: int = 0
+    chunks: int = 0
+
+
 class RunContext:
     """The shared state of one run of ``plan`` (see the module docs)."""
 
@@ -116,6 +142,7 @@ class RunContext:
         key: VerifierKey | None,
         reporter: Reporter,
         batch_size: int,
+        chunk_rows: int | None = None,
     ) -> None:
         self.plan = plan
         self.project: Project = plan.project
@@ -123,7 +150,11 @@ class RunContext:
         self.key = key
         self.reporter = reporter
         self.batch_size = batch_size
+        self.chunk_rows = chunk_rows or DEFAULT_CHUNK_ROWS
+        """Rows per chunk of a dataset read in chunks (rounded to whole batches)."""
         self.datasets: dict[str, Dataset] = {}
+        self.streamed: dict[str, Streamed | None] = {}
+        """Per dataset read in chunks, what it gave; None where it is read whole."""
         self.unsealed: dict[str, Unsealed] = {}
         self.records: list[EvidenceRecord] = []
         self._model: Model | None = None
@@ -140,26 +171,32 @@ class RunContext:
 
     # -- data ------------------------------------------------------------------------------
 
+    def unseal(self, letter: str, *, chunked: bool = False) -> Unsealed:
+        """Open the sealed dataset ``letter`` with the verifier key, logging the unseal
+        (whole in memory, or to be read chunk by chunk)."""
+        if self.key is None:
+            raise ProblemError(
+                f"[{letter}] is sealed: give the verifier key with --key-file or "
+                "AMLAS_VERIFIER_KEY_FILE",
+                code="R060",
+                path=f"[{letter}]",
+            )
+        unsealed = open_sealed(
+            self.project,
+            letter,
+            self.key,
+            purpose=f"amlas run, stages {self.report.stages}, run {self.report.run_id}",
+            chunked=chunked,
+        )
+        self.unsealed[letter] = unsealed
+        return unsealed
+
     def dataset(self, letter: str) -> Dataset:
         if letter not in self.datasets:
             document = self.project.datasets()[letter]
             data = None
             if document.sealed is not None:
-                if self.key is None:
-                    raise ProblemError(
-                        f"[{letter}] is sealed: give the verifier key with --key-file or "
-                        "AMLAS_VERIFIER_KEY_FILE",
-                        code="R060",
-                        path=f"[{letter}]",
-                    )
-                unsealed = open_sealed(
-                    self.project,
-                    letter,
-                    self.key,
-                    purpose=f"amlas run, stages {self.report.stages}, run {self.report.run_id}",
-                )
-                self.unsealed[letter] = unsealed
-                data = unsealed.data
+                data = self.unseal(letter).data
             objects = None
             if document.sealed is not None and document.objects is not None:
                 spec = document.objects
@@ -193,7 +230,9 @@ class RunContext:
     def data_inputs(self, letter: str) -> dict[str, str]:
         """The hash of the data read for ``letter`` and, for sealed data, the access-log
         entry of its unseal."""
-        out = {f"dataset:{letter}": self.datasets[letter].sha256}
+        streamed = self.streamed.get(letter)
+        digest = streamed.sha256 if streamed is not None else self.datasets[letter].sha256
+        out = {f"dataset:{letter}": digest}
         if letter in self.unsealed:
             out[f"access_log:{letter}"] = self.unsealed[letter].entry.hash
         return out
@@ -206,11 +245,16 @@ class RunContext:
         sealed = [x for x, d in self.project.datasets().items() if d.sealed is not None]
         ids: set[str] = set()
         for letter in sealed:
+            if f"dataset:{letter}" not in record.inputs:
+                continue
             dataset = self.datasets.get(letter)
-            if dataset is not None and f"dataset:{letter}" in record.inputs:
+            if dataset is not None:
                 ids.update(str(x) for x in dataset.ids.tolist())
                 if dataset.groups is not None:
                     ids.update(str(x) for x in dataset.groups.tolist())
+            streamed = self.streamed.get(letter)
+            if streamed is not None:  # never whole in memory: the ids its results name
+                ids.update(streamed.listed)
         kept = seal_record_detail(record, sealed=sealed, key=self.key, sample_ids=ids)
         self.records.append(kept)
         return kept

@@ -17,13 +17,14 @@ from amlas.checks import (
     perturbed_decisions,
     predict,
 )
-from amlas.checks.metrics import MetricContext, get_metric, result_problems
+from amlas.checks.metrics import Metric, MetricContext, get_metric, result_problems
 from amlas.checks.perturbations import get_perturbation
 from amlas.checks.properties import get_property
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.verify._context import RunContext, SummaryRow
 from amlas.verify._planned import PlannedCheck
 from amlas.verify._records import make_record, state_defaults, timed
+from amlas.verify._stream import streamed_result
 
 __all__ = ["run_formal_check", "run_requirement_check"]
 
@@ -78,8 +79,16 @@ def run_requirement_check(context: RunContext, planned: PlannedCheck) -> None:
     """The requirement's metric (a plug-in) on the planned dataset, slice by slice."""
     requirement = _requirement(context, planned)
     (letter,) = planned.datasets
-    dataset = context.dataset(letter)
     metric = get_metric(requirement.metric or "")
+    with timed() as meta:
+        streamed = streamed_result(context, planned)
+    if isinstance(streamed, str):
+        context.not_run(f"{requirement.id} on [{letter}]", streamed)
+        return
+    if streamed is not None:  # judged from the dataset read in chunks
+        _finish(context, planned, streamed, meta, metric)
+        return
+    dataset = context.dataset(letter)
     ref = context.model_reference
     model = context.model() if ref is not None and ref.loadable else None
     reason = metric.unavailable_with(requirement, model, dataset)
@@ -96,6 +105,17 @@ def run_requirement_check(context: RunContext, planned: PlannedCheck) -> None:
             perturbed=lambda: _perturbed(context, requirement, dataset, predictions),
         )
         result = metric.evaluate(requirement, dataset, predictions, offered)
+    _finish(context, planned, result, meta, metric)
+
+
+def _finish(
+    context: RunContext,
+    planned: PlannedCheck,
+    result: RequirementResult,
+    meta: dict[str, Any],
+    metric: Metric,
+) -> None:
+    requirement = result.requirement
     # a plug-in's verdict is checked against the requirement, not taken on its word
     result.problems.extend(result_problems(metric, requirement, result))
     across = across_statement(result)

@@ -110,10 +110,16 @@ def execute(
     key: VerifierKey | None = None,
     reporter: Reporter | None = None,
     batch_size: int = 65536,
+    chunk_rows: int | None = None,
 ) -> RunReport:
     """Run every runnable check of ``work`` (the rest are reported as not run, with why)
     and commit their records to ``store`` (a URI or an open store; default: the
     manifest's) as one run.
+
+    A dataset whose checks all tally (stages 4 and 5) is read in chunks of ``chunk_rows``
+    rows (default :data:`~amlas.verify.DEFAULT_CHUNK_ROWS`, rounded to whole batches of
+    ``batch_size``): memory is bounded by the chunk, and the records are those of a whole
+    read (see :mod:`amlas.verify._stream`).
 
     The verifier role needs ``key``, which must be the one the project declares. Raises
     :class:`~amlas.errors.UsageError` for a missing key, a store that cannot be opened, and
@@ -146,7 +152,12 @@ def execute(
         assert key is not None
         check_verifier_key(project, key)  # before any data is read
     context = RunContext(
-        work, report, key=key, reporter=reporter or Silent(), batch_size=batch_size
+        work,
+        report,
+        key=key,
+        reporter=reporter or Silent(),
+        batch_size=batch_size,
+        chunk_rows=chunk_rows,
     )
     notes = list(work.not_planned)
     stage6: list[PlannedCheck] = []
@@ -218,6 +229,7 @@ def run_project(
     reporter: Reporter | None = None,
     batch_size: int = 65536,
     only: Collection[str] | None = None,
+    chunk_rows: int | None = None,
 ) -> RunReport:
     """Check the project at ``root``, plan the checks of ``stages`` for ``role`` and
     execute them: the path-based form of ``execute(plan(project, ...))`` the CLI uses.
@@ -238,4 +250,11 @@ def run_project(
         report.diagnostics = loaded.diagnostics
         return report
     work = plan(loaded.project, role=role, stages=chosen, only=only)
-    return execute(work, store=store, key=key, reporter=reporter, batch_size=batch_size)
+    return execute(
+        work,
+        store=store,
+        key=key,
+        reporter=reporter,
+        batch_size=batch_size,
+        chunk_rows=chunk_rows,
+    )

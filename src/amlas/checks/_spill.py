@@ -1,0 +1,119 @@
+"""Exact checks over a whole dataset read in chunks, in memory bounded by a partition:
+values hashed into partitions spilled to disk, each partition then checked exactly.
+
+:class:`RepeatedValues` finds the values of a column that occur more than once (sample
+ids that repeat) over chunks that never sit in memory together. Each chunk's values are
+given a 64-bit FNV-1a hash (vectorised over the characters, independent of the width the
+other values of the chunk give the array), and written with their row numbers to the
+partition the hash picks, one small ``.npz`` file per chunk and partition in a temporary
+folder. Equal values always share a partition, so each partition alone, read back and
+compared value by value (``np.unique``), gives exactly the repeats in it: the hash only
+spreads the work, it never decides. Memory is one partition (about the dataset over
+:data:`PARTITIONS`) at the end and one chunk while reading.
+
+Why not a library: the one that does this (a Dask or DuckDB group-by) is heavier than the
+check; sorting each chunk and merging the runs would need a Python-level k-way merge.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["PARTITIONS", "Repeat", "RepeatedValues", "fnv1a_text"]
+
+PARTITIONS = 64
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+def fnv1a_text(values: NDArray[np.str_]) -> NDArray[np.uint64]:
+    """A 64-bit FNV-1a hash of each string, over its UTF-32 code points: equal strings,
+    equal hashes, whatever the array's width (padding is not hashed)."""
+    values = np.ascontiguousarray(values, dtype=np.str_)
+    n = len(values)
+    width = values.dtype.itemsize // 4
+    out = np.full(n, _FNV_OFFSET, dtype=np.uint64)
+    if n == 0 or width == 0:
+        return out
+    units = values.view(np.uint32).reshape(n, width)
+    lengths = np.char.str_len(values)
+    with np.errstate(over="ignore"):
+        for j in range(width):
+            live = lengths > j
+            mixed = (out ^ units[:, j].astype(np.uint64)) * _FNV_PRIME
+            out = np.where(live, mixed, out)
+    return out
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """A value that occurs more than once: how often, and the first row holding it."""
+
+    value: str
+    count: int
+    first_row: int
+
+
+class RepeatedValues:
+    """Values that repeat over a dataset given in chunks (see the module docs). Use as a
+    context manager: the spilled partitions are removed on exit."""
+
+    def __init__(self, partitions: int = PARTITIONS) -> None:
+        self._partitions = partitions
+        self._folder = Path(tempfile.mkdtemp(prefix="amlas-repeats-"))
+        self._chunks = 0
+
+    def __enter__(self) -> RepeatedValues:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    def add(self, values: NDArray[np.str_], first_row: int) -> None:
+        """The next chunk's values; ``first_row`` is the dataset row of its first."""
+        values = np.asarray(values, dtype=np.str_)
+        part = (fnv1a_text(values) % np.uint64(self._partitions)).astype(np.int64)
+        rows = np.arange(first_row, first_row + len(values), dtype=np.int64)
+        order = np.argsort(part, kind="stable")
+        bounds = np.searchsorted(part[order], np.arange(self._partitions + 1))
+        for index in range(self._partitions):
+            members = order[bounds[index] : bounds[index + 1]]
+            if len(members):
+                np.savez(
+                    self._folder / f"{index:04d}-{self._chunks:08d}.npz",
+                    values=values[members],
+                    rows=rows[members],
+                )
+        self._chunks += 1
+
+    def repeats(self) -> list[Repeat]:
+        """Every value held by more than one row, in order of its first row."""
+        found: list[Repeat] = []
+        for index in range(self._partitions):
+            files = sorted(self._folder.glob(f"{index:04d}-*.npz"))
+            if not files:
+                continue
+            values: list[NDArray[np.str_]] = []
+            rows: list[NDArray[np.int64]] = []
+            for file in files:
+                with np.load(file, allow_pickle=False) as loaded:
+                    values.append(loaded["values"])
+                    rows.append(loaded["rows"])
+            joined = np.concatenate(values)
+            at = np.concatenate(rows)
+            distinct, inverse, counts = np.unique(joined, return_inverse=True, return_counts=True)
+            first = np.full(len(distinct), np.iinfo(np.int64).max, dtype=np.int64)
+            np.minimum.at(first, inverse, at)
+            for k in np.flatnonzero(counts > 1):
+                found.append(Repeat(str(distinct[k]), int(counts[k]), int(first[k])))
+        found.sort(key=lambda r: r.first_row)
+        return found

@@ -1,0 +1,222 @@
+"""Stages 4 and 5 on a dataset read in chunks: memory bounded by the chunk, not the data.
+
+When every check a run plans on a dataset is a requirement whose metric tallies
+(:class:`~amlas.checks.metrics.ChunkedMetric`), the dataset is read once, in chunks of
+``chunk_rows`` rows (Parquet record batches, CSV blocks; sealed data decrypted and
+authenticated chunk by chunk, never whole), and for each chunk: its rows are bound and
+checked against [D] and the dataset artefact, the model predicts it, and every
+requirement tallies it. The tallies are added in file order and judged once, so each
+record is the one a whole read gives (same verdicts, estimates, bounds, listed ids and
+input hashes): :mod:`amlas.checks._tally` says why. What only the whole dataset shows is
+checked over it: the number of samples, and ids repeated anywhere in it (exactly, through
+hash partitions spilled to disk, :class:`~amlas.checks.RepeatedValues`); the sealed
+content's SHA-256 is verified once every chunk has been read.
+
+Anything else on the dataset (a formal proof, a perturbation, a bootstrap metric,
+sequences, a detector's objects, predictions read from a file, a reader that cannot give
+chunks) needs it whole, and the dataset is then read whole, as before; the run says why
+(:func:`stream_reason`).
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Any
+
+from amlas.adapters import ReaderOptions, chunk_reader
+from amlas.checks import (
+    Dataset,
+    RepeatedValues,
+    RequirementResult,
+    bind_dataset,
+    content_error,
+    predict,
+)
+from amlas.checks.metrics import ChunkedMetric, MetricContext, get_metric
+from amlas.errors import ProblemError
+from amlas.evidence import chunked_sealed
+from amlas.hashing import sha256_file
+from amlas.project import count_problems, repeat_problem
+from amlas.project.artefacts import MLSafetyRequirement
+from amlas.sealing import SealError
+from amlas.verify._context import RunContext, Streamed
+from amlas.verify._planned import PlannedCheck
+
+__all__ = ["stream_dataset", "stream_reason", "streamed_result"]
+
+
+def streamed_result(context: RunContext, planned: PlannedCheck) -> RequirementResult | str | None:
+    """The result of ``planned`` from its dataset read in chunks (or why its metric
+    cannot judge it), or None when that dataset is read whole. The first call for a
+    dataset decides (:func:`stream_reason`) and, if it can, reads it."""
+    (letter,) = planned.datasets
+    if letter not in context.streamed:
+        reason = stream_reason(context, letter)
+        if reason is None:
+            context.streamed[letter] = stream_dataset(context, letter)
+        else:
+            context.streamed[letter] = None
+            document = context.project.datasets()[letter]
+            if document.samples is not None and document.samples > context.chunk_rows:
+                context.report.warnings.append(
+                    f"[{letter}] ({document.samples} samples) is read whole, not in "
+                    f"chunks of {context.chunk_rows}: {reason}"
+                )
+    streamed = context.streamed[letter]
+    return None if streamed is None else streamed.results.get(planned.key)
+
+
+def _requirement(context: RunContext, planned: PlannedCheck) -> MLSafetyRequirement:
+    ml = context.project.ml_requirements
+    assert ml is not None
+    return next(r for r in ml.requirements if r.id == planned.subject)
+
+
+def _planned_on(context: RunContext, letter: str) -> list[PlannedCheck]:
+    """The checks this run will execute that read ``letter``."""
+    return [
+        p
+        for p in context.plan
+        if p.runs_in == "amlas run" and p.reason is None and letter in p.datasets
+    ]
+
+
+def stream_reason(context: RunContext, letter: str) -> str | None:
+    """Why ``letter`` must be read whole in this run, or None when it can be read in
+    chunks (see the module docs)."""
+    project = context.project
+    document = project.datasets()[letter]
+    if chunk_reader(document.format) is None:
+        return f"its format {document.format!r} is read whole"
+    if document.objects is not None:
+        return "a detector's objects are matched image by image over the whole set"
+    if document.sequence_column:
+        return "its samples form sequences, judged over whole sequences"
+    if document.metadata_table:
+        return "an image folder is read whole"
+    ref = context.model_reference
+    if ref is None or not ref.loadable or ref.predictions_for(letter) is not None:
+        return "its predictions are read from a file"
+    component = project.component
+    if component is None or component.inputs.kind != "tabular":
+        return "its inputs are not tabular"
+    if document.sealed is not None and not chunked_sealed(project, letter):
+        return "it was sealed whole (format version 1): `amlas seal` it again"
+    planned = _planned_on(context, letter)
+    if not planned:
+        return "no check reads it"
+    for check in planned:
+        if check.kind != "requirement":
+            return f"{check.label} needs it whole"
+        requirement = _requirement(context, check)
+        metric = get_metric(requirement.metric or "")
+        if not isinstance(metric, ChunkedMetric) or not metric.streams(requirement):
+            return f"{check.label}: the metric {requirement.metric!r} is judged on the whole set"
+    return None
+
+
+def stream_dataset(context: RunContext, letter: str) -> Streamed:
+    """Read ``letter`` in chunks and judge every requirement the run plans on it (see the
+    module docs); the caller checked :func:`stream_reason`."""
+    project = context.project
+    document = project.datasets()[letter]
+    reader = chunk_reader(document.format)
+    assert reader is not None
+    planned = _planned_on(context, letter)
+    requirements = {p.key: _requirement(context, p) for p in planned}
+    metrics: dict[str, Any] = {k: get_metric(r.metric or "") for k, r in requirements.items()}
+    model = context.model()
+    positive, _ = context.positive_class()
+    ref = context.model_reference
+    assert ref is not None
+    threshold = ref.decision_threshold if positive is not None else None
+    rows = max(context.batch_size, context.chunk_rows // context.batch_size * context.batch_size)
+    offered = MetricContext(
+        classes=context.classes(),
+        model=context.model,
+        batch_size=context.batch_size,
+        task=context.reporter.task,
+        perturbed=_no_perturbation,
+    )
+    path = project.root / document.location
+    advance = context.reporter.task(f"predict [{letter}] in chunks", document.samples)
+    tallies: dict[str, Any] = {}
+    with ExitStack() as stack:
+        handle = None
+        if document.sealed is not None:
+            unsealed = context.unseal(letter, chunked=True)
+            handle = stack.enter_context(unsealed.reader())
+            sha256 = unsealed.header.plaintext_sha256
+        else:
+            sha256 = sha256_file(path)
+        streamed = Streamed(sha256)
+        repeats = stack.enter_context(RepeatedValues()) if document.id_column else None
+        options = ReaderOptions()
+        chunks = reader.iter_read(path, options, rows=rows, sha256=sha256, handle=handle)
+        for table in chunks:
+            dataset = bind_dataset(project, letter, table, offset=streamed.samples, whole=False)
+            if repeats is not None:
+                repeats.add(dataset.ids, streamed.samples)
+            if streamed.chunks == 0:
+                _first_chunk(streamed, planned, requirements, metrics, model, dataset)
+            predictions = predict(
+                model,
+                dataset.inputs,
+                positive=positive,
+                threshold=threshold,
+                batch_size=context.batch_size,
+                progress=advance,
+            )
+            for key, requirement in requirements.items():
+                if isinstance(streamed.results.get(key), str):
+                    continue  # the metric cannot judge it on this data
+                part = metrics[key].tally(requirement, dataset, predictions, offered)
+                tallies[key] = part if key not in tallies else tallies[key].merge(part)
+            streamed.samples += len(dataset)
+            streamed.chunks += 1
+            del dataset, predictions, table
+        if handle is not None:
+            try:
+                handle.verify()  # every chunk authenticated, the SHA-256 the header's
+            except SealError as exc:
+                raise ProblemError(str(exc), code="R060", path=f"[{letter}]") from None
+        problems = count_problems(document, letter, streamed.samples)
+        if repeats is not None and not problems:
+            found = [r for r in repeats.repeats() if r.value.strip()]
+            if found:
+                problems.append(
+                    repeat_problem(
+                        document,
+                        letter,
+                        [r.value for r in found],
+                        [r.count for r in found],
+                        reveal=document.sealed is None,
+                    )
+                )
+        if problems:
+            raise content_error(project, letter, problems)
+    for key, requirement in requirements.items():
+        if key in tallies:
+            tally = tallies[key]
+            streamed.results[key] = metrics[key].judge(requirement, tally, letter, offered)
+            streamed.listed |= tally.listed_ids
+    return streamed
+
+
+def _first_chunk(
+    streamed: Streamed,
+    planned: list[PlannedCheck],
+    requirements: dict[str, MLSafetyRequirement],
+    metrics: dict[str, Any],
+    model: Any,
+    dataset: Dataset,
+) -> None:
+    """Ask each metric, now that data and model are at hand, whether it can judge."""
+    for check in planned:
+        reason = metrics[check.key].unavailable_with(requirements[check.key], model, dataset)
+        if reason is not None:
+            streamed.results[check.key] = reason
+
+
+def _no_perturbation() -> Any:
+    raise AssertionError("a perturbed metric is never judged in chunks")

@@ -1,0 +1,63 @@
+"""Repeated values over chunks spilled to disk (``checks/_spill.py``): exact, whatever the
+hash does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from amlas.checks import RepeatedValues
+from amlas.checks import _spill as spill_module
+from amlas.checks._spill import fnv1a_text
+
+
+def test_the_hash_does_not_depend_on_the_array_width() -> None:
+    narrow = np.array(["ab", "c"], dtype="<U2")
+    wide = np.array(["ab", "c", "a much longer id"], dtype=np.str_)
+    assert fnv1a_text(narrow).tolist() == fnv1a_text(wide)[:2].tolist()
+    assert len(set(fnv1a_text(np.array(["a", "a\0", "b", ""])).tolist())) >= 3
+
+
+def _expected(chunks: list[list[str]]) -> list[tuple[str, int, int]]:
+    flat = [v for chunk in chunks for v in chunk]
+    out = []
+    for value in dict.fromkeys(flat):
+        count = flat.count(value)
+        if count > 1:
+            out.append((value, count, flat.index(value)))
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["a", "b", "id-1", "id-10", "é", "x" * 30]), max_size=8)))
+def test_repeats_over_chunks_are_exact(chunks: list[list[str]]) -> None:
+    with RepeatedValues(partitions=4) as repeats:
+        start = 0
+        for chunk in chunks:
+            repeats.add(np.array(chunk, dtype=np.str_), start)
+            start += len(chunk)
+        found = [(r.value, r.count, r.first_row) for r in repeats.repeats()]
+    assert found == _expected(chunks)
+
+
+def test_a_hash_that_collides_everywhere_changes_no_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Equal hashes only put values in one partition; the values decide."""
+    monkeypatch.setattr(spill_module, "fnv1a_text", lambda v: np.zeros(len(v), dtype=np.uint64))
+    chunks = [["a", "b", "c"], ["d", "a"], ["e", "c", "c"]]
+    with RepeatedValues() as repeats:
+        start = 0
+        for chunk in chunks:
+            repeats.add(np.array(chunk, dtype=np.str_), start)
+            start += len(chunk)
+        found = [(r.value, r.count, r.first_row) for r in repeats.repeats()]
+    assert found == [("a", 2, 0), ("c", 3, 2)]
+
+
+def test_the_spilled_partitions_are_removed() -> None:
+    with RepeatedValues() as repeats:
+        repeats.add(np.array(["a", "a"]), 0)
+        folder = repeats._folder
+        assert any(folder.iterdir())
+    assert not folder.exists()

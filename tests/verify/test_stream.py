@@ -1,0 +1,206 @@
+"""Stages 4 and 5 on a dataset read in chunks (``verify/_stream.py``): the records are
+those of a whole read, the dataset is never held whole, sealed data is decrypted chunk by
+chunk, and what only the whole shows (the sample count, ids repeated across chunks, a
+damaged chunk) is still found.
+
+The project is a copy of the bundled breast-cancer example; the runs keep to its
+proportion requirements (MLR-1 recall in slices, MLR-2 recall, MLR-3 FPR), which tally.
+Chunks of 16 rows (batches of 8) cut its 114 samples into 8 chunks.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from amlas.errors import ProblemError
+from amlas.evidence import seal_dataset
+from amlas.hashing import sha256_bytes
+from amlas.project import check_project
+from amlas.sealing import (
+    TamperError,
+    VerifierKey,
+    canonical_statement,
+    public_key_of,
+    read_header,
+    sign,
+)
+from amlas.verify import RunContext, RunReport, plan, run_project
+from amlas.verify import _stream as stream_module
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "breast-cancer-triage"
+KEY = VerifierKey.from_secret(bytes(range(32)))
+TALLIED = ("MLR-1", "MLR-2", "MLR-3")
+"""MLR-1 recall, MLR-2 recall per nuclear-size band, MLR-3 FPR."""
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    target = tmp_path / "breast"
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("evidence", ".amlas"))
+    return target
+
+
+def _keys(root: Path, role: str, stage: int) -> list[str]:
+    work = plan(check_project(root).project, role=role, stages=(stage,))  # type: ignore[arg-type]
+    return [c.key for c in work if c.kind == "requirement" and c.subject in TALLIED]
+
+
+def _comparable(report: RunReport) -> dict[str, Any]:
+    """Each record as it must not change: all but the time-stamped access-log entry and
+    the run's metadata."""
+    out = {}
+    for _, record in report.records:
+        inputs = {k: v for k, v in record.inputs.items() if not k.startswith("access_log:")}
+        out[record.key] = (
+            record.verdict,
+            record.summary,
+            record.results,
+            record.resolved,
+            inputs,
+            record.sealed_detail is not None,
+        )
+    return out
+
+
+@pytest.fixture
+def chunked(monkeypatch: pytest.MonkeyPatch) -> list[stream_module.Streamed]:
+    """Every chunked read of the test, and a run that reads a dataset whole fails."""
+    seen: list[stream_module.Streamed] = []
+    original = stream_module.stream_dataset
+
+    def spy(context: RunContext, letter: str) -> stream_module.Streamed:
+        out = original(context, letter)
+        seen.append(out)
+        return out
+
+    monkeypatch.setattr(stream_module, "stream_dataset", spy)
+    return seen
+
+
+def _whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream_module, "stream_reason", lambda *_: "read whole for the test")
+
+
+def _run(root: Path, role: str, stage: int, **kwargs: Any) -> RunReport:
+    key = KEY if role == "verifier" else None
+    return run_project(
+        root,
+        role=role,  # type: ignore[arg-type]
+        stages=(stage,),
+        key=key,
+        only=_keys(root, role, stage),
+        batch_size=8,
+        **kwargs,
+    )
+
+
+def test_stage_4_in_chunks_gives_the_records_of_a_whole_read(
+    root: Path, chunked: list[stream_module.Streamed], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    in_chunks = _run(root, "developer", 4, chunk_rows=16)
+    assert [(s.chunks, s.samples) for s in chunked] == [(8, 114)]
+    with monkeypatch.context() as patch:
+        _whole(patch)
+        whole = _run(root, "developer", 4)
+    assert len(chunked) == 1  # the second run read [O] whole
+    assert _comparable(in_chunks) == _comparable(whole)
+    assert len(_comparable(whole)) == 3
+    # a requirement judged per slice: each slice's counts were added over the chunks
+    sliced = [r for _, r in in_chunks.records if len(r.results) > 1]
+    assert sliced
+    assert sum(s["samples"] for s in sliced[0].results) > 16
+
+
+def test_sealed_data_is_read_chunk_by_chunk_and_gives_the_same_records(
+    root: Path, chunked: list[stream_module.Streamed], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seal_dataset(check_project(root).project, "P", KEY)
+    sealed = root / "data" / "verification.csv.sealed"
+    assert read_header(sealed).chunk_size is not None  # sealed in chunks (version 2)
+    # the content is never unsealed whole
+    monkeypatch.setattr(
+        "amlas.evidence._custody.unseal",
+        lambda *_, **__: pytest.fail("[P] was unsealed whole"),
+    )
+    in_chunks = _run(root, "verifier", 5, chunk_rows=16)
+    assert [(s.chunks, s.samples) for s in chunked] == [(8, 114)]
+    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        _whole(patch)
+        whole = _run(root, "verifier", 5)
+    assert _comparable(in_chunks) == _comparable(whole)
+    assert set(_comparable(whole)) == {"stage5/MLR-1/P", "stage5/MLR-2/P", "stage5/MLR-3/P"}
+
+
+def test_a_damaged_chunk_stops_the_run(root: Path) -> None:
+    """A changed byte that the seal statement does not show (it is re-signed here, as
+    only a holder of the key could) still fails that chunk's authentication."""
+    seal_dataset(check_project(root).project, "P", KEY)
+    sealed = root / "data" / "verification.csv.sealed"
+    data = bytearray(sealed.read_bytes())
+    data[-100] ^= 0x01  # inside the last chunk's ciphertext
+    sealed.write_bytes(bytes(data))
+    sidecar = sealed.with_name(sealed.name + ".sig")
+    statement = json.loads(sidecar.read_text())
+    statement.update(sealed_sha256=sha256_bytes(bytes(data)))
+    del statement["sig"], statement["public_key"]
+    signed = {**statement, "public_key": public_key_of(KEY)}
+    signed["sig"] = sign(KEY, canonical_statement(statement))
+    sidecar.write_text(json.dumps(signed))
+    assert not check_project(root).diagnostics.has_errors  # nothing shows without the key
+    with pytest.raises(TamperError, match="modified after sealing"):
+        _run(root, "verifier", 5, chunk_rows=16)
+
+
+def _sealed_with(root: Path, edit: Any) -> None:
+    """[P] edited, its declared hash updated, then sealed: `amlas check` cannot read it,
+    so only the run sees what is wrong with it."""
+    path = root / "data" / "verification.csv"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(edit(lines)) + "\n")
+    p_yaml = root / "3-data" / "P-verification-data.yaml"
+    text = p_yaml.read_text()
+    old = next(line for line in text.splitlines() if line.startswith("sha256:"))
+    p_yaml.write_text(text.replace(old, f"sha256: {sha256_bytes(path.read_bytes())}"))
+    seal_dataset(check_project(root).project, "P", KEY)
+
+
+def test_an_id_repeated_in_another_chunk_is_found(root: Path) -> None:
+    """Row 3's id given to row 100 (chunks 1 and 7): each chunk alone is clean."""
+
+    def repeat(lines: list[str]) -> list[str]:
+        first = lines[3].split(",", 1)[0]
+        cells = lines[100].split(",", 1)
+        lines[100] = first + "," + cells[1]
+        return lines
+
+    _sealed_with(root, repeat)
+    with pytest.raises(ProblemError) as info:
+        _run(root, "verifier", 5, chunk_rows=16)
+    assert info.value.diagnostics[0].code == "D022"
+    assert "1 sample id(s) repeat" in str(info.value)
+    assert "(1 extra row(s)): (sealed)" in str(info.value)  # no value of [P] in the message
+
+
+def test_the_sample_count_is_of_the_whole_dataset(root: Path) -> None:
+    _sealed_with(root, lambda lines: lines[:-1])  # 113 samples, [P] declares 114
+    with pytest.raises(ProblemError) as info:
+        _run(root, "verifier", 5, chunk_rows=16)
+    assert info.value.diagnostics[0].code == "D020"
+    assert "holds 113 samples" in str(info.value)
+
+
+def test_a_check_that_needs_the_whole_set_reads_it_whole(
+    root: Path, chunked: list[stream_module.Streamed]
+) -> None:
+    """MLR-5 (prediction stability under noise) perturbs the whole set: [O] is read
+    whole for every check of the run, and the records are the usual ones."""
+    keys = [*_keys(root, "developer", 4), "stage4/MLR-5/O"]
+    report = run_project(root, stages=(4,), only=keys, chunk_rows=16, batch_size=8)
+    assert chunked == []
+    assert "stage4/MLR-5/O" in {r.key for _, r in report.records}
