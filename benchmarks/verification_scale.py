@@ -273,7 +273,8 @@ def child_plain(root: Path, plain: Path) -> dict[str, Any]:
     n_slices = (len(SIZE_BANDS) - 1) * len(LIGHTING)
     counts = {m: np.zeros((n_slices, 2), dtype=np.int64) for m in METRICS}
     edges = np.array(SIZE_BANDS[1:-1], dtype=np.float64)
-    for batch in pq.ParquetFile(plain).iter_batches(batch_size=CHUNK_ROWS):
+    source = pq.ParquetFile(plain, pre_buffer=False, buffer_size=4 << 20)  # as amlas reads
+    for batch in source.iter_batches(batch_size=CHUNK_ROWS):
         x = np.column_stack([batch.column(f).to_numpy() for f in FEATURES]).astype(np.float64)
         proba = np.concatenate(
             [model.predict_proba(x[i : i + BATCH]) for i in range(0, len(x), BATCH)]

@@ -253,7 +253,9 @@ def _arrow_batches(
         else:
             import pyarrow.parquet as pa_parquet
 
-            parquet = pa_parquet.ParquetFile(target)
+            # without pre_buffer: pre-buffering every row group the batches span holds
+            # the whole file in memory, which is what reading in chunks avoids
+            parquet = pa_parquet.ParquetFile(target, pre_buffer=False, buffer_size=4 << 20)
             names = list(parquet.schema_arrow.names)
             batches = parquet.iter_batches(batch_size=rows, use_threads=True)
         duplicates = sorted({n for n in names if names.count(n) > 1})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -51,6 +51,7 @@ __all__ = [
     "RunReport",
     "Streamed",
     "SummaryRow",
+    "load_project_model",
 ]
 
 Role = Literal["developer", "verifier"]
@@ -131,6 +132,42 @@ class Streamed:
     chunks: int = 0
 
 
+def load_project_model(project: Project) -> Model:
+    """The model [V] names, loaded (a run loads it once; a worker of the Dask engine once
+    per project it is given), its classes checked against [D]."""
+    ref = project.get("V", ModelReference)
+    if ref is None:
+        raise ProblemError("stages 4 and 5 need the model reference [V]", code="R020", path="[V]")
+    if ref.format is None:
+        raise ProblemError(
+            "this check runs the model, and [V] gives only predictions made "
+            "elsewhere; add the model's 'location' and 'format'",
+            code="R020",
+            path="[V]",
+        )
+    path = project.root / ref.location if ref.location else None
+    model = load_model(
+        path,
+        ref.format,
+        callable=ref.callable,
+        class_order=ref.class_order,
+        search_path=project.root,
+        outputs=ref.outputs,
+        timeout_s=ref.timeout_s,
+    )
+    component = project.component
+    declared = component.class_names() if component else []
+    if declared and set(model.classes) != set(declared):
+        raise ProblemError(
+            f"the model's classes {list(model.classes)} are not the classes of [D] {declared}",
+            code="M010",
+            path="[V]",
+            value=list(model.classes),
+            expected="'class_order' in [V]: the [D] names in the order of the model's outputs",
+        )
+    return model
+
+
 class RunContext:
     """The shared state of one run of ``plan`` (see the module docs)."""
 
@@ -143,6 +180,7 @@ class RunContext:
         reporter: Reporter,
         batch_size: int,
         chunk_rows: int | None = None,
+        engine: Any = None,
     ) -> None:
         self.plan = plan
         self.project: Project = plan.project
@@ -153,6 +191,10 @@ class RunContext:
         self.chunk_rows = chunk_rows or DEFAULT_CHUNK_ROWS
         """Rows per chunk of a dataset read in chunks (rounded to whole batches)."""
         self.datasets: dict[str, Dataset] = {}
+        self.engine_spec = engine
+        """Where chunks are worked on (an ``EngineSpec``; None: in this process)."""
+        self.engine: Any = None
+        """The engine, once a dataset is read in chunks (``verify._stream``)."""
         self.streamed: dict[str, Streamed | None] = {}
         """Per dataset read in chunks, what it gave; None where it is read whole."""
         self.unsealed: dict[str, Unsealed] = {}
@@ -267,41 +309,7 @@ class RunContext:
 
     def model(self) -> Model:
         if self._model is None:
-            ref = self.model_reference
-            if ref is None:
-                raise ProblemError(
-                    "stages 4 and 5 need the model reference [V]", code="R020", path="[V]"
-                )
-            if ref.format is None:
-                raise ProblemError(
-                    "this check runs the model, and [V] gives only predictions made "
-                    "elsewhere; add the model's 'location' and 'format'",
-                    code="R020",
-                    path="[V]",
-                )
-            path = self.project.root / ref.location if ref.location else None
-            model = load_model(
-                path,
-                ref.format,
-                callable=ref.callable,
-                class_order=ref.class_order,
-                search_path=self.project.root,
-                outputs=ref.outputs,
-                timeout_s=ref.timeout_s,
-            )
-            component = self.project.component
-            declared = component.class_names() if component else []
-            if declared and set(model.classes) != set(declared):
-                raise ProblemError(
-                    f"the model's classes {list(model.classes)} are not the classes of [D] "
-                    f"{declared}",
-                    code="M010",
-                    path="[V]",
-                    value=list(model.classes),
-                    expected="'class_order' in [V]: the [D] names in the order of the "
-                    "model's outputs",
-                )
-            self._model = model
+            self._model = load_project_model(self.project)
         return self._model
 
     def model_inputs(self) -> dict[str, str]:

@@ -36,11 +36,13 @@ from amlas.sealing import VerifierKey, public_key_of
 from amlas.verify._agreement import run_agreement_check
 from amlas.verify._context import Reporter, RunContext, RunReport, Silent
 from amlas.verify._data import run_data_rule_check, run_independence_check
+from amlas.verify._engine import EngineSpec
 from amlas.verify._evaluate import run_formal_check, run_requirement_check
 from amlas.verify._plan import chosen_stages, plan
 from amlas.verify._planned import Plan, PlannedCheck, Role
 from amlas.verify._records import new_run_id
 from amlas.verify._stage6 import run_stage6
+from amlas.verify._stream import close_engine
 
 __all__ = ["execute", "run_project"]
 
@@ -111,6 +113,7 @@ def execute(
     reporter: Reporter | None = None,
     batch_size: int = 65536,
     chunk_rows: int | None = None,
+    engine: EngineSpec | None = None,
 ) -> RunReport:
     """Run every runnable check of ``work`` (the rest are reported as not run, with why)
     and commit their records to ``store`` (a URI or an open store; default: the
@@ -119,7 +122,9 @@ def execute(
     A dataset whose checks all tally (stages 4 and 5) is read in chunks of ``chunk_rows``
     rows (default :data:`~amlas.verify.DEFAULT_CHUNK_ROWS`, rounded to whole batches of
     ``batch_size``): memory is bounded by the chunk, and the records are those of a whole
-    read (see :mod:`amlas.verify._stream`).
+    read (see :mod:`amlas.verify._stream`). ``engine`` says where the work on each chunk
+    runs: in this process (None), or on a Dask cluster (:mod:`amlas.verify._engine`); the
+    records are the same.
 
     The verifier role needs ``key``, which must be the one the project declares. Raises
     :class:`~amlas.errors.UsageError` for a missing key, a store that cannot be opened, and
@@ -158,7 +163,18 @@ def execute(
         reporter=reporter or Silent(),
         batch_size=batch_size,
         chunk_rows=chunk_rows,
+        engine=engine,
     )
+    try:
+        return _execute(work, context, target, key)
+    finally:
+        close_engine(context)
+
+
+def _execute(
+    work: Plan, context: RunContext, target: StoreLike, key: VerifierKey | None
+) -> RunReport:
+    project, report = work.project, context.report
     notes = list(work.not_planned)
     stage6: list[PlannedCheck] = []
     for index, planned in enumerate(work):
@@ -230,6 +246,7 @@ def run_project(
     batch_size: int = 65536,
     only: Collection[str] | None = None,
     chunk_rows: int | None = None,
+    engine: EngineSpec | None = None,
 ) -> RunReport:
     """Check the project at ``root``, plan the checks of ``stages`` for ``role`` and
     execute them: the path-based form of ``execute(plan(project, ...))`` the CLI uses.
@@ -257,4 +274,5 @@ def run_project(
         reporter=reporter,
         batch_size=batch_size,
         chunk_rows=chunk_rows,
+        engine=engine,
     )

@@ -20,29 +20,24 @@ chunks) needs it whole, and the dataset is then read whole, as before; the run s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
-from amlas.adapters import ReaderOptions, chunk_reader
-from amlas.checks import (
-    Dataset,
-    RepeatedValues,
-    RequirementResult,
-    bind_dataset,
-    content_error,
-    predict,
-)
+from amlas.adapters import ReaderOptions, Table, chunk_reader
+from amlas.checks import RepeatedValues, RequirementResult, content_error
 from amlas.checks.metrics import ChunkedMetric, MetricContext, get_metric
 from amlas.errors import ProblemError
-from amlas.evidence import chunked_sealed
+from amlas.evidence import canonical_hash, chunked_sealed
 from amlas.hashing import sha256_file
 from amlas.project import count_problems, repeat_problem
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.sealing import SealError
 from amlas.verify._context import RunContext, Streamed
+from amlas.verify._engine import ChunkJob, DaskEngine, Engine, open_engine
 from amlas.verify._planned import PlannedCheck
 
-__all__ = ["stream_dataset", "stream_reason", "streamed_result"]
+__all__ = ["close_engine", "stream_dataset", "stream_reason", "streamed_result"]
 
 
 def streamed_result(context: RunContext, planned: PlannedCheck) -> RequirementResult | str | None:
@@ -117,7 +112,8 @@ def stream_reason(context: RunContext, letter: str) -> str | None:
 
 def stream_dataset(context: RunContext, letter: str) -> Streamed:
     """Read ``letter`` in chunks and judge every requirement the run plans on it (see the
-    module docs); the caller checked :func:`stream_reason`."""
+    module docs); the caller checked :func:`stream_reason`. The work on each chunk runs
+    on the run's engine (this process, or a Dask cluster: :mod:`amlas.verify._engine`)."""
     project = context.project
     document = project.datasets()[letter]
     reader = chunk_reader(document.format)
@@ -125,19 +121,30 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
     planned = _planned_on(context, letter)
     requirements = {p.key: _requirement(context, p) for p in planned}
     metrics: dict[str, Any] = {k: get_metric(r.metric or "") for k, r in requirements.items()}
-    model = context.model()
     positive, _ = context.positive_class()
     ref = context.model_reference
     assert ref is not None
-    threshold = ref.decision_threshold if positive is not None else None
-    rows = max(context.batch_size, context.chunk_rows // context.batch_size * context.batch_size)
-    offered = MetricContext(
-        classes=context.classes(),
-        model=context.model,
+    inputs = context.model_inputs()
+    job = ChunkJob(
+        letter=letter,
+        checks=tuple((p.key, p.subject) for p in planned),
+        positive=positive,
+        threshold=ref.decision_threshold if positive is not None else None,
         batch_size=context.batch_size,
-        task=context.reporter.task,
-        perturbed=_no_perturbation,
+        classes=tuple(context.classes()),
+        model_token=canonical_hash(inputs),
     )
+    engine = _engine(context)
+    if document.sealed is not None and isinstance(engine, DaskEngine) and not engine.secure:
+        raise ProblemError(
+            f"[{letter}] is sealed: its decrypted rows would cross the network in clear to "
+            "the Dask workers",
+            code="R099",
+            path=f"[{letter}]",
+            expected="a tls:// scheduler on the verifier's own machines, or a LocalCluster "
+            "(--engine dask without --scheduler); see docs/scale.md",
+        )
+    rows = max(context.batch_size, context.chunk_rows // context.batch_size * context.batch_size)
     path = project.root / document.location
     advance = context.reporter.task(f"predict [{letter}] in chunks", document.samples)
     tallies: dict[str, Any] = {}
@@ -150,31 +157,27 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
         else:
             sha256 = sha256_file(path)
         streamed = Streamed(sha256)
-        repeats = stack.enter_context(RepeatedValues()) if document.id_column else None
-        options = ReaderOptions()
-        chunks = reader.iter_read(path, options, rows=rows, sha256=sha256, handle=handle)
-        for table in chunks:
-            dataset = bind_dataset(project, letter, table, offset=streamed.samples, whole=False)
-            if repeats is not None:
-                repeats.add(dataset.ids, streamed.samples)
+        id_column = document.id_column
+        repeats = stack.enter_context(RepeatedValues()) if id_column else None
+        tables = reader.iter_read(path, ReaderOptions(), rows=rows, sha256=sha256, handle=handle)
+
+        def chunks() -> Iterator[tuple[Table, int]]:
+            offset = 0
+            for table in tables:
+                if repeats is not None and id_column:
+                    repeats.add(table.text(id_column), offset)
+                yield table, offset
+                offset += len(table)
+
+        for result in engine.run(job, project, chunks(), advance):
             if streamed.chunks == 0:
-                _first_chunk(streamed, planned, requirements, metrics, model, dataset)
-            predictions = predict(
-                model,
-                dataset.inputs,
-                positive=positive,
-                threshold=threshold,
-                batch_size=context.batch_size,
-                progress=advance,
-            )
-            for key, requirement in requirements.items():
-                if isinstance(streamed.results.get(key), str):
+                streamed.results.update(result["unavailable"])
+            for key, part in result["tallies"].items():
+                if key in streamed.results:
                     continue  # the metric cannot judge it on this data
-                part = metrics[key].tally(requirement, dataset, predictions, offered)
                 tallies[key] = part if key not in tallies else tallies[key].merge(part)
-            streamed.samples += len(dataset)
+            streamed.samples += result["samples"]
             streamed.chunks += 1
-            del dataset, predictions, table
         if handle is not None:
             try:
                 handle.verify()  # every chunk authenticated, the SHA-256 the header's
@@ -195,27 +198,34 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
                 )
         if problems:
             raise content_error(project, letter, problems)
+    offered = MetricContext(
+        classes=context.classes(),
+        model=context.model,
+        batch_size=context.batch_size,
+        task=context.reporter.task,
+        perturbed=_no_perturbation,
+    )
     for key, requirement in requirements.items():
-        if key in tallies:
+        if key in tallies and key not in streamed.results:
             tally = tallies[key]
             streamed.results[key] = metrics[key].judge(requirement, tally, letter, offered)
             streamed.listed |= tally.listed_ids
     return streamed
 
 
-def _first_chunk(
-    streamed: Streamed,
-    planned: list[PlannedCheck],
-    requirements: dict[str, MLSafetyRequirement],
-    metrics: dict[str, Any],
-    model: Any,
-    dataset: Dataset,
-) -> None:
-    """Ask each metric, now that data and model are at hand, whether it can judge."""
-    for check in planned:
-        reason = metrics[check.key].unavailable_with(requirements[check.key], model, dataset)
-        if reason is not None:
-            streamed.results[check.key] = reason
+def _engine(context: RunContext) -> Engine:
+    """The run's engine, opened on first use (a Dask cluster is reached only when a
+    dataset is read in chunks); :func:`close_engine` closes it."""
+    if context.engine is None:
+        context.engine = open_engine(context.engine_spec, context.model)
+    engine: Engine = context.engine
+    return engine
+
+
+def close_engine(context: RunContext) -> None:
+    if context.engine is not None:
+        context.engine.close()
+        context.engine = None
 
 
 def _no_perturbation() -> Any:

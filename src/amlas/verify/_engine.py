@@ -1,0 +1,238 @@
+"""Where the per-chunk work of a dataset read in chunks runs: in this process, or on the
+workers of a Dask cluster (``amlas run --engine dask``, ``--scheduler ADDRESS``).
+
+The work of one chunk is one function, :func:`tally_chunk`: bind the chunk's rows to the
+dataset artefact, run the model on them, and tally every requirement. Both engines call
+it, so a chunk gives the same tallies wherever it runs; the client adds them in file
+order (:mod:`amlas.verify._stream`), so the records of a cluster run are those of a local
+run. The client reads the file (decrypting sealed data chunk by chunk, checking the whole
+dataset's ids and sample count) and sends each chunk's rows to a worker; a worker loads
+the model once (from the project, which it must see at the same path: a shared file
+system) and returns counts.
+
+What a cluster must satisfy to hold the verification data [P] (docs/scale.md): the
+verifier's key never leaves the client (the workers get decrypted rows, never the key),
+so the workers must be the verifier's own machines, and the rows must not cross a network
+in clear: amlas refuses a sealed dataset on a scheduler whose address is not ``tls://``
+(a ``LocalCluster`` on the verifier's machine is allowed).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from amlas.adapters import Model, Table
+from amlas.checks import bind_dataset, predict
+from amlas.checks.metrics import MetricContext, get_metric
+from amlas.errors import ProblemError, UsageError
+from amlas.project import Project
+from amlas.project.artefacts import MLSafetyRequirement
+from amlas.verify._context import load_project_model
+
+__all__ = [
+    "ChunkJob",
+    "DaskEngine",
+    "Engine",
+    "EngineSpec",
+    "LocalEngine",
+    "open_engine",
+    "tally_chunk",
+]
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Which engine a run asks for: ``local`` (this process) or ``dask`` (a cluster at
+    ``scheduler``, or a ``LocalCluster`` of ``workers`` processes of one thread each)."""
+
+    name: str = "local"
+    scheduler: str | None = None
+    workers: int | None = None
+
+
+@dataclass(frozen=True)
+class ChunkJob:
+    """What the work on every chunk of one dataset shares (sent to each worker)."""
+
+    letter: str
+    checks: tuple[tuple[str, str], ...]
+    """(planned key, requirement id) of every requirement tallied."""
+    positive: str | None
+    threshold: float | None
+    batch_size: int
+    classes: tuple[str, ...]
+    model_token: str
+    """Identifies the model and its settings: a worker loads each model once."""
+
+
+_MODELS: dict[str, Model] = {}
+"""A worker's loaded models, by :attr:`ChunkJob.model_token`."""
+
+
+def _silent(_description: str, _total: int | None) -> Callable[[int], None]:
+    return lambda _done: None
+
+
+def _no_perturbation() -> Any:
+    raise AssertionError("a perturbed metric is never judged in chunks")
+
+
+def tally_chunk(
+    job: ChunkJob, project: Project, table: Table, offset: int, model: Model | None = None
+) -> dict[str, Any]:
+    """The tallies of one chunk (``table``, whose first row is row ``offset`` of the
+    dataset), and why a metric cannot judge a requirement on this data (from the chunk
+    at offset 0). ``model`` is the loaded model, or None to load it here (once)."""
+    if model is None:
+        model = _MODELS.get(job.model_token)
+        if model is None:
+            model = _MODELS[job.model_token] = load_project_model(project)
+    dataset = bind_dataset(project, job.letter, table, offset=offset, whole=False)
+    ml = project.ml_requirements
+    assert ml is not None
+    by_id = {r.id: r for r in ml.requirements}
+    unavailable: dict[str, str] = {}
+    metrics: dict[str, tuple[Any, MLSafetyRequirement]] = {}
+    for key, requirement_id in job.checks:
+        metric = get_metric(by_id[requirement_id].metric or "")
+        reason = metric.unavailable_with(by_id[requirement_id], model, dataset)
+        if reason is not None:
+            unavailable[key] = reason
+        else:
+            metrics[key] = (metric, by_id[requirement_id])
+    predictions = predict(
+        model,
+        dataset.inputs,
+        positive=job.positive,
+        threshold=job.threshold,
+        batch_size=job.batch_size,
+    )
+    offered = MetricContext(
+        classes=list(job.classes),
+        model=lambda: model,
+        batch_size=job.batch_size,
+        task=_silent,
+        perturbed=_no_perturbation,
+    )
+    tallies = {
+        key: metric.tally(requirement, dataset, predictions, offered)
+        for key, (metric, requirement) in metrics.items()
+    }
+    return {"tallies": tallies, "unavailable": unavailable, "samples": len(dataset)}
+
+
+class Engine(Protocol):
+    """Runs :func:`tally_chunk` over the chunks, giving the results in chunk order."""
+
+    def run(
+        self,
+        job: ChunkJob,
+        project: Project,
+        chunks: Iterator[tuple[Table, int]],
+        progress: Callable[[int], None],
+    ) -> Iterator[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalEngine:
+    """Every chunk in this process, with the run's loaded model."""
+
+    def __init__(self, model: Callable[[], Model]) -> None:
+        self._model = model
+
+    def run(
+        self,
+        job: ChunkJob,
+        project: Project,
+        chunks: Iterator[tuple[Table, int]],
+        progress: Callable[[int], None],
+    ) -> Iterator[dict[str, Any]]:
+        for table, offset in chunks:
+            result = tally_chunk(job, project, table, offset, self._model())
+            progress(result["samples"])
+            yield result
+
+    def close(self) -> None:
+        pass
+
+
+class DaskEngine:
+    """Chunks on the workers of a Dask cluster, at most two per worker in flight (the
+    client's memory stays a few chunks), results gathered in chunk order."""
+
+    def __init__(self, spec: EngineSpec) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise UsageError(
+                "the Dask engine needs the 'dask' extra: pip install 'amlas[dask]'"
+            ) from None
+        self.local = spec.scheduler is None
+        self.secure = self.local or (
+            spec.scheduler is not None and spec.scheduler.startswith("tls://")
+        )
+        self._cluster: Any = None
+        try:
+            if self.local:
+                self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                    n_workers=spec.workers or 2,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                )
+                self.client: Any = Client(self._cluster)  # type: ignore[no-untyped-call]
+            else:
+                self.client = Client(spec.scheduler, timeout="30s")  # type: ignore[no-untyped-call]
+        except (OSError, TimeoutError, ValueError) as exc:
+            self.close()
+            raise ProblemError(
+                f"cannot reach the Dask scheduler {spec.scheduler!r}: {exc}",
+                code="R098",
+                value=spec.scheduler,
+                expected="the address of a running Dask scheduler (tcp://host:8786, "
+                "tls://host:8786), or no address for a LocalCluster",
+            ) from None
+        self.workers = len(self.client.scheduler_info().get("workers", {})) or 1
+
+    def run(
+        self,
+        job: ChunkJob,
+        project: Project,
+        chunks: Iterator[tuple[Table, int]],
+        progress: Callable[[int], None],
+    ) -> Iterator[dict[str, Any]]:
+        shared = self.client.scatter(project, broadcast=True)
+        pending: deque[Any] = deque()
+        limit = 2 * self.workers
+        for table, offset in chunks:
+            pending.append(self.client.submit(tally_chunk, job, shared, table, offset, pure=False))
+            while len(pending) >= limit:
+                yield self._next(pending, progress)
+        while pending:
+            yield self._next(pending, progress)
+
+    @staticmethod
+    def _next(pending: deque[Any], progress: Callable[[int], None]) -> dict[str, Any]:
+        result: dict[str, Any] = pending.popleft().result()
+        progress(result["samples"])
+        return result
+
+    def close(self) -> None:
+        client = getattr(self, "client", None)
+        if client is not None:
+            client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def open_engine(spec: EngineSpec | None, model: Callable[[], Model]) -> Engine:
+    """The engine ``spec`` asks for (the local one when None)."""
+    if spec is None or spec.name == "local":
+        return LocalEngine(model)
+    if spec.name == "dask":
+        return DaskEngine(spec)
+    raise UsageError(f"unknown engine {spec.name!r}; expected 'local' or 'dask'")
