@@ -446,6 +446,7 @@ PUBLIC = {
         "CheckToRun",
         "DEFAULT_CHUNK_ROWS",
         "DEFAULT_STAGES",
+        "EngineSpec",
         "Impact",
         "ImportReport",
         "IngestReport",

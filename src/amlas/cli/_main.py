@@ -10,6 +10,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -103,7 +104,7 @@ from amlas.sealing import (
     public_key_of,
     resolve_key,
 )
-from amlas.verify import RunReport, analyse_impact, run_project
+from amlas.verify import EngineSpec, RunReport, analyse_impact, run_project
 
 _console, _fail, _print_diagnostics = console, fail, print_diagnostics
 
@@ -335,6 +336,14 @@ def seal(directory: Path, dataset: str, key_file: Path | None, keep_plaintext: b
         )
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How `amlas run` reads data in chunks, and where the chunks are worked on."""
+
+    chunk_rows: int | None = None
+    engine: EngineSpec | None = None
+
+
 class _RichReporter:
     """Progress bars on stderr, shown only on a terminal."""
 
@@ -405,6 +414,25 @@ def _reporter() -> Iterator[_RichReporter]:
     help="Rows per chunk when a dataset is read in chunks (default 1048576); memory "
     "grows with it, the records do not change.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default=None,
+    help="Where the work on each chunk runs: this process (local, the default) or a Dask "
+    "cluster (needs amlas[dask]); the records are the same.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    help="The Dask scheduler's address (implies --engine dask); without it a LocalCluster "
+    "on this machine.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=None,
+    help="Workers of the LocalCluster (one thread each; default 2).",
+)
 def run(
     directory: str,
     stages: tuple[int, ...],
@@ -415,6 +443,9 @@ def run(
     fmt: str,
     stale_only: bool,
     chunk_rows: int | None,
+    engine: str | None,
+    scheduler: str | None,
+    workers: int | None,
 ) -> None:
     """Evaluate the requirements of DIRECTORY and record evidence.
 
@@ -422,14 +453,22 @@ def run(
     judges every data-related [H] requirement on [O]; stage 5 on [P]. Every verdict rests
     on a confidence bound. Exit 1 on any 'fail' (or 'inconclusive' with --strict).
     With --stale-only, only the checks of the chosen stages that 'amlas impact' lists run.
+    A dataset whose checks all tally is read in chunks (--chunk-rows), on this machine or
+    on a Dask cluster (--engine dask, --scheduler); see docs/scale.md.
     """
     key = resolve_key(key_file, os.environ) if role == "verifier" else None
     # the model's own code runs in this process: leave it no key in the environment
     for name in (ENV_KEY, ENV_KEY_FILE):
         os.environ.pop(name, None)
+    spec = None
+    if engine == "dask" or scheduler is not None:
+        spec = EngineSpec("dask", scheduler=scheduler, workers=workers)
+    elif workers is not None:
+        _fail("--workers sizes the LocalCluster of --engine dask")
+    options = RunOptions(chunk_rows, spec)
     if is_system_dir(directory):
-        _run_system(Path(directory), role, stages, key, store, strict, fmt, stale_only, chunk_rows)
-    report = _run_one(directory, role, stages, key, store, stale_only, chunk_rows)
+        _run_system(Path(directory), role, stages, key, store, strict, fmt, stale_only, options)
+    report = _run_one(directory, role, stages, key, store, stale_only, options)
     _print_run(report, fmt, stale_only)
     sys.exit(report.exit_code(strict=strict))
 
@@ -441,7 +480,7 @@ def _run_one(
     key: VerifierKey | None,
     store: str | None,
     stale_only: bool,
-    chunk_rows: int | None = None,
+    options: RunOptions,
 ) -> RunReport:
     """One project's run; on project errors print them and exit 1 (nothing was run)."""
     only = analyse_impact(directory, store=store).keys() if stale_only else None
@@ -454,7 +493,8 @@ def _run_one(
             store=store,
             reporter=reporter,
             only=only,
-            chunk_rows=chunk_rows,
+            chunk_rows=options.chunk_rows,
+            engine=options.engine,
         )
     if report.diagnostics is not None:
         _print_diagnostics(report.diagnostics, str(directory))
@@ -472,7 +512,7 @@ def _run_system(
     strict: bool,
     fmt: str,
     stale_only: bool,
-    chunk_rows: int | None = None,
+    options: RunOptions,
 ) -> NoReturn:
     """`amlas run SYSTEM`: every ML component's project in turn, a component whose results
     another's hazard chain takes first; nothing runs while the system has errors."""
@@ -488,7 +528,7 @@ def _run_system(
         where = directory / system.paths[component_id]
         if fmt != "json":
             echo(f"{component_id} ({where}):")
-        report = _run_one(where, role, stages, key, None, stale_only, chunk_rows)
+        report = _run_one(where, role, stages, key, None, stale_only, options)
         reports[component_id] = report
         if fmt != "json":
             _print_run(report, fmt, stale_only)

@@ -1252,6 +1252,24 @@ _TABLE: tuple[Code, ...] = (
         "category that is no number with a column of numbers.",
     ),
     Code(
+        "R098",
+        "error",
+        "Dask scheduler cannot be reached",
+        "`amlas run --engine dask --scheduler ADDRESS`: no Dask scheduler answers at the "
+        "address within 30 s, or the address is malformed. Start the scheduler and its "
+        "workers first (`dask scheduler`, `dask worker ADDRESS`), or leave out --scheduler "
+        "for a LocalCluster on this machine.",
+    ),
+    Code(
+        "R099",
+        "error",
+        "sealed data would reach the cluster in clear",
+        "The Dask engine sends each chunk's decrypted rows to a worker (the verifier's key "
+        "stays on this machine). For a sealed dataset amlas accepts only a LocalCluster "
+        "(no --scheduler) or a `tls://` scheduler, whose workers must be the verifier's own "
+        "machines (docs/scale.md).",
+    ),
+    Code(
         "R100",
         "error",
         "review cannot be pinned",

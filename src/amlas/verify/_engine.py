@@ -51,6 +51,8 @@ class EngineSpec:
     name: str = "local"
     scheduler: str | None = None
     workers: int | None = None
+    timeout_s: float = 30.0
+    """How long to wait for the scheduler to answer."""
 
 
 @dataclass(frozen=True)
@@ -182,15 +184,16 @@ class DaskEngine:
                     n_workers=spec.workers or 2,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",
                 )
                 self.client: Any = Client(self._cluster)  # type: ignore[no-untyped-call]
             else:
-                self.client = Client(spec.scheduler, timeout="30s")  # type: ignore[no-untyped-call]
+                self.client = Client(spec.scheduler, timeout=f"{spec.timeout_s}s")  # type: ignore[no-untyped-call]
         except (OSError, TimeoutError, ValueError) as exc:
             self.close()
             raise ProblemError(
-                f"cannot reach the Dask scheduler {spec.scheduler!r}: {exc}",
+                f"cannot reach the Dask scheduler {spec.scheduler!r} within "
+                f"{spec.timeout_s:g} s: {exc}",
                 code="R098",
                 value=spec.scheduler,
                 expected="the address of a running Dask scheduler (tcp://host:8786, "
