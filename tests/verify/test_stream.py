@@ -114,7 +114,7 @@ def test_stage_4_in_chunks_gives_the_records_of_a_whole_read(
     # a requirement judged per slice: each slice's counts were added over the chunks
     sliced = [r for _, r in in_chunks.records if len(r.results) > 1]
     assert sliced
-    assert sum(int(s["samples"]) for s in sliced[0].results) > 16  # type: ignore[arg-type,call-overload,index]
+    assert sum(int(s["samples"]) for s in sliced[0].results) > 16
 
 
 def test_sealed_data_is_read_chunk_by_chunk_and_gives_the_same_records(
