@@ -59,15 +59,16 @@ CHUNK_ROWS = 1 << 20
 BATCH = 65536
 CONFIDENCE = 0.95
 
-MODEL_SOURCE = '''"""A seeded numpy MLP (30 -> 64 -> 64 -> 2) for the stage-5 benchmark."""
+MODEL_SOURCE = '''"""A seeded numpy MLP (30 -> H -> H -> 2) for the stage-5 benchmark."""
 
 import numpy as np
 
+H = {hidden}
 _rng = np.random.default_rng(7)
-W1 = _rng.normal(0, 0.3, (30, 64)).astype(np.float32)
-W2 = _rng.normal(0, 0.3, (64, 64)).astype(np.float32)
-W3 = _rng.normal(0, 0.3, (64, 2)).astype(np.float32)
-W3[:, 1] += np.linspace(-0.2, 0.2, 64, dtype=np.float32)
+W1 = _rng.normal(0, 0.3, (30, H)).astype(np.float32)
+W2 = _rng.normal(0, 0.3 * np.sqrt(64 / H), (H, H)).astype(np.float32)
+W3 = _rng.normal(0, 0.3, (H, 2)).astype(np.float32)
+W3[:, 1] += np.linspace(-0.2, 0.2, H, dtype=np.float32)
 
 
 class MLP:
@@ -91,9 +92,13 @@ def load():
 '''
 
 
-def _model() -> Any:
+def _source(hidden: int) -> str:
+    return MODEL_SOURCE.replace("{hidden}", str(hidden))
+
+
+def _model(hidden: int = 64) -> Any:
     space: dict[str, Any] = {}
-    exec(MODEL_SOURCE, space)  # the same source the project's model module holds
+    exec(_source(hidden), space)  # the same source the project's model module holds
     return space["MLP"]()
 
 
@@ -128,15 +133,16 @@ def _write_parquet(path: Path, rows: int, seed: int, model: Any) -> None:
             writer.close()
 
 
-def generate(root: Path, rows: int) -> Path:
-    """The project, [P] sealed; returns the plaintext [P] kept aside for the plain side."""
+def generate(root: Path, rows: int, hidden: int = 64) -> Path:
+    """The project, [P] sealed; returns the plaintext [P] kept aside for the plain side.
+    ``hidden`` widens the model (an inference-bound run)."""
     from amlas.evidence import seal_dataset
     from amlas.hashing import sha256_file
     from amlas.project import check_project
     from amlas.sealing import VerifierKey
     from factory import documents, write_project
 
-    model = _model()
+    model = _model(hidden)
     docs = documents()
     docs["B"]["dimensions"][0]["bands"] = [
         {"name": f"s{i}", "min": lo, "max": hi}
@@ -181,7 +187,7 @@ def generate(root: Path, rows: int) -> Path:
             samples=n,
         )
     write_project(root, docs)
-    (root / "bench_model.py").write_text(MODEL_SOURCE, encoding="utf-8")
+    (root / "bench_model.py").write_text(_source(hidden), encoding="utf-8")
     for letter in "NOP":  # write_project wrote the factory's CSVs: not this project's
         (root / "data" / {"N": "dev.csv", "O": "test.csv", "P": "verif.csv"}[letter]).unlink(
             missing_ok=True
@@ -202,9 +208,10 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child_amlas(root: Path) -> dict[str, Any]:
+def child_amlas(root: Path, workers: int = 0) -> dict[str, Any]:
+    """amlas's stage 5; with ``workers``, on a LocalCluster of that many 1-thread workers."""
     from amlas.sealing import VerifierKey
-    from amlas.verify import run_project
+    from amlas.verify import EngineSpec, run_project
 
     key = VerifierKey.from_secret((root.parent / "verifier.key").read_bytes())
     start = time.perf_counter()
@@ -214,13 +221,15 @@ def child_amlas(root: Path) -> dict[str, Any]:
         stages=(5,),
         key=key,
         batch_size=BATCH,
-        chunk_rows=CHUNK_ROWS,
-        store=f"fs://{root.parent / 'evidence'}",
+        chunk_rows=CHUNK_ROWS if not workers else CHUNK_ROWS // 16,
+        store=f"fs://{root.parent / f'evidence-{workers}'}",
+        engine=EngineSpec("dask", workers=workers) if workers else None,
     )
     elapsed = time.perf_counter() - start
     answers = {
         record.subject: {
             "verdict": record.verdict,
+            "records": record.results,
             "slices": [
                 [s["slice"], s["samples"], s.get("successes"), s["verdict"]] for s in record.results
             ],
@@ -340,16 +349,51 @@ def _child(kind: str, root: Path, plain: Path) -> dict[str, Any]:
     return result
 
 
+def speedup(rows: int, keep: Path | None) -> None:
+    """The Dask engine on 1 and on 2 workers (one thread each), inference-bound."""
+    base = Path(tempfile.mkdtemp(prefix="amlas-engine-speedup-", dir=keep))
+    try:
+        plain = generate(base / "project", rows, hidden=512)
+        one = _child("dask1", base / "project", plain)
+        two = _child("dask2", base / "project", plain)
+        same = one["answers"] == two["answers"]
+        print(f"{rows:,} rows, a 30-512-512-2 MLP, chunks of {CHUNK_ROWS // 16:,} rows")
+        print(f"  LocalCluster, 1 worker  : {one['seconds']:7.2f} s")
+        print(f"  LocalCluster, 2 workers : {two['seconds']:7.2f} s")
+        ratio = one["seconds"] / two["seconds"]
+        print(f"  speed-up {ratio:.2f}, efficiency {ratio / 2:.2f} (target >= 1.6, 0.8)")
+        print(f"  records identical: {'yes' if same else 'NO'}")
+    finally:
+        if keep is None:
+            shutil.rmtree(base, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--keep", type=Path, default=None, help="keep the projects here")
+    parser.add_argument(
+        "--speedup",
+        type=int,
+        default=0,
+        metavar="ROWS",
+        help="instead: an inference-bound run (a 30-512-512-2 MLP) of ROWS rows on a "
+        "LocalCluster of 1 and of 2 one-thread workers; their speed-up and records",
+    )
     parser.add_argument("--child", nargs=3, metavar=("KIND", "ROOT", "PLAIN"), default=None)
     args = parser.parse_args()
     if args.child is not None:
         kind, root, plain = args.child
-        out = child_amlas(Path(root)) if kind == "amlas" else child_plain(Path(root), Path(plain))
+        if kind.startswith("dask"):
+            out = child_amlas(Path(root), workers=int(kind[4:]))
+        elif kind == "amlas":
+            out = child_amlas(Path(root))
+        else:
+            out = child_plain(Path(root), Path(plain))
         print(json.dumps(out))
+        return
+    if args.speedup:
+        speedup(args.speedup, args.keep)
         return
     base = Path(tempfile.mkdtemp(prefix="amlas-verification-scale-", dir=args.keep))
     peaks = {}
