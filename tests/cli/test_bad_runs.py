@@ -697,6 +697,12 @@ CASES: list[Any] = [
     Bad("stage-5-as-developer", "R002", mini(), ("run", "{root}", "--stage", "5")),
     Bad("verifier-without-a-key", "R060", mini(), ("run", "{root}", "--role", "verifier")),
     Bad(
+        "dask-scheduler-unreachable",
+        "R098",
+        mini(),
+        ("run", "{root}", "--scheduler", "bogus://127.0.0.1:9"),
+    ),
+    Bad(
         "model-classes-differ-from-D-at-run-time",
         "M010",
         mini(
@@ -793,6 +799,8 @@ def test_every_run_code_has_a_bad_run() -> None:
         # R053 for field-log labels
         "R061",  # sealed data modified: tests/sealing; `amlas check` finds a cut sealed
         # file first (D017, above)
+        "R099",  # sealed data to a cluster without TLS: tests/verify/test_engine.py (a
+        # project whose [P] is read in chunks, and a running scheduler)
         # the statistics of counts, quantiles, windows and boxes refuse values no project
         # can give them (the loader and D024/D025 stop those first): tests/checks/
         # test_rates.py (R090), test_quantiles.py (R091), test_sequences.py (R092, R093),

@@ -192,8 +192,8 @@ class DaskEngine:
         except (OSError, TimeoutError, ValueError) as exc:
             self.close()
             raise ProblemError(
-                f"cannot reach the Dask scheduler {spec.scheduler!r} within "
-                f"{spec.timeout_s:g} s: {exc}",
+                f"cannot reach the Dask scheduler {spec.scheduler!r} (waited at most "
+                f"{spec.timeout_s:g} s): {exc}",
                 code="R098",
                 value=spec.scheduler,
                 expected="the address of a running Dask scheduler (tcp://host:8786, "

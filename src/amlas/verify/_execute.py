@@ -42,7 +42,7 @@ from amlas.verify._plan import chosen_stages, plan
 from amlas.verify._planned import Plan, PlannedCheck, Role
 from amlas.verify._records import new_run_id
 from amlas.verify._stage6 import run_stage6
-from amlas.verify._stream import close_engine
+from amlas.verify._stream import close_engine, open_engine_now
 
 __all__ = ["execute", "run_project"]
 
@@ -166,6 +166,8 @@ def execute(
         engine=engine,
     )
     try:
+        if engine is not None and engine.name != "local":
+            open_engine_now(context)  # an unreachable cluster stops the run before any work
         return _execute(work, context, target, key)
     finally:
         close_engine(context)

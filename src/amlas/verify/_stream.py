@@ -37,7 +37,13 @@ from amlas.verify._context import RunContext, Streamed
 from amlas.verify._engine import ChunkJob, DaskEngine, Engine, open_engine
 from amlas.verify._planned import PlannedCheck
 
-__all__ = ["close_engine", "stream_dataset", "stream_reason", "streamed_result"]
+__all__ = [
+    "close_engine",
+    "open_engine_now",
+    "stream_dataset",
+    "stream_reason",
+    "streamed_result",
+]
 
 
 def streamed_result(context: RunContext, planned: PlannedCheck) -> RequirementResult | str | None:
@@ -52,7 +58,13 @@ def streamed_result(context: RunContext, planned: PlannedCheck) -> RequirementRe
         else:
             context.streamed[letter] = None
             document = context.project.datasets()[letter]
-            if document.samples is not None and document.samples > context.chunk_rows:
+            spec = context.engine_spec
+            if spec is not None and spec.name != "local":
+                context.report.warnings.append(
+                    f"[{letter}] is read whole in this process, not on the {spec.name} "
+                    f"engine: {reason}"
+                )
+            elif document.samples is not None and document.samples > context.chunk_rows:
                 context.report.warnings.append(
                     f"[{letter}] ({document.samples} samples) is read whole, not in "
                     f"chunks of {context.chunk_rows}: {reason}"
@@ -220,6 +232,12 @@ def _engine(context: RunContext) -> Engine:
         context.engine = open_engine(context.engine_spec, context.model)
     engine: Engine = context.engine
     return engine
+
+
+def open_engine_now(context: RunContext) -> None:
+    """Open the run's engine before any work (a cluster that cannot be reached is R098
+    at once, not after stage 3)."""
+    _engine(context)
 
 
 def close_engine(context: RunContext) -> None:
