@@ -6,9 +6,10 @@ ids that repeat) over chunks that never sit in memory together. Each chunk's val
 given a 64-bit FNV-1a hash (vectorised over the characters, independent of the width the
 other values of the chunk give the array), and written with their row numbers to the
 partition the hash picks, one small ``.npz`` file per chunk and partition in a temporary
-folder. Equal values always share a partition, so each partition alone, read back and
-compared value by value (``np.unique``), gives exactly the repeats in it: the hash only
-spreads the work, it never decides. Memory is one partition (about the dataset over
+folder. Equal values always share a partition and a hash, so each partition alone gives
+exactly the repeats in it: its values whose hash no other value shares are distinct, and
+the rest are compared value by value (``np.unique``). The hash only spreads and narrows
+the work; it never decides. Memory is one partition (about the dataset over
 :data:`PARTITIONS`) at the end and one chunk while reading.
 
 Why not a library: the one that does this (a Dask or DuckDB group-by) is heavier than the
@@ -21,6 +22,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -81,17 +83,20 @@ class RepeatedValues:
     def add(self, values: NDArray[np.str_], first_row: int) -> None:
         """The next chunk's values; ``first_row`` is the dataset row of its first."""
         values = np.asarray(values, dtype=np.str_)
-        part = (fnv1a_text(values) % np.uint64(self._partitions)).astype(np.int64)
-        rows = np.arange(first_row, first_row + len(values), dtype=np.int64)
+        hashes = fnv1a_text(values)
+        part = (hashes % np.uint64(self._partitions)).astype(np.int64)
         order = np.argsort(part, kind="stable")
         bounds = np.searchsorted(part[order], np.arange(self._partitions + 1))
+        rows = np.arange(first_row, first_row + len(values), dtype=np.int64)[order]
+        hashes, values = hashes[order], values[order]
         for index in range(self._partitions):
-            members = order[bounds[index] : bounds[index + 1]]
-            if len(members):
+            start, end = bounds[index], bounds[index + 1]
+            if end > start:
                 np.savez(
                     self._folder / f"{index:04d}-{self._chunks:08d}.npz",
-                    values=values[members],
-                    rows=rows[members],
+                    hashes=hashes[start:end],
+                    values=values[start:end],
+                    rows=rows[start:end],
                 )
         self._chunks += 1
 
@@ -102,15 +107,27 @@ class RepeatedValues:
             files = sorted(self._folder.glob(f"{index:04d}-*.npz"))
             if not files:
                 continue
-            values: list[NDArray[np.str_]] = []
-            rows: list[NDArray[np.int64]] = []
+            parts: dict[str, list[Any]] = {"hashes": [], "values": [], "rows": []}
             for file in files:
                 with np.load(file, allow_pickle=False) as loaded:
-                    values.append(loaded["values"])
-                    rows.append(loaded["rows"])
-            joined = np.concatenate(values)
-            at = np.concatenate(rows)
-            distinct, inverse, counts = np.unique(joined, return_inverse=True, return_counts=True)
+                    for name, kept in parts.items():
+                        kept.append(loaded[name])
+            hashes = np.concatenate(parts["hashes"])
+            # only values whose hash another value shares can repeat: the rest are
+            # distinct without comparing them
+            order = np.argsort(hashes, kind="stable")
+            sorted_hashes = hashes[order]
+            shared = np.zeros(len(order), dtype=bool)
+            if len(order) > 1:
+                same = sorted_hashes[1:] == sorted_hashes[:-1]
+                shared[1:] |= same
+                shared[:-1] |= same
+            if not shared.any():
+                continue
+            candidates = order[shared]
+            values = np.concatenate(parts["values"])[candidates]
+            at = np.concatenate(parts["rows"])[candidates]
+            distinct, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
             first = np.full(len(distinct), np.iinfo(np.int64).max, dtype=np.int64)
             np.minimum.at(first, inverse, at)
             for k in np.flatnonzero(counts > 1):

@@ -452,13 +452,16 @@ class SealedReader(io.RawIOBase):
     through it as through the plain file.
 
     Every chunk is authenticated when it is decrypted (a changed byte raises
-    :class:`TamperError` at that read). The content's SHA-256 is computed on the way, over
-    the chunks in order; :meth:`verify` decrypts those a reader skipped and compares it,
-    and the size, with the header: call it after reading, before trusting the answer as
-    the one for this content.
+    :class:`TamperError` at that read), under the header as associated data, which holds
+    the content's SHA-256 and size. :meth:`verify` authenticates every chunk the reader
+    did not need, so that the whole file is proven to be the one sealed under that header;
+    when the chunks were read in order it also compares their SHA-256 with the header's.
+    Call it after reading, before trusting the answer as the one for this content.
     """
 
-    _KEPT = 4
+    _KEPT = 16
+    """Chunks kept decrypted (16 MiB at the default size): pyarrow reads several
+    columns of a row group at once, out of order."""
 
     def __init__(
         self, handle: IO[bytes], key: VerifierKey, *, source: str | Path | None = None
@@ -495,6 +498,7 @@ class SealedReader(io.RawIOBase):
         self._kept: dict[int, bytes] = {}
         self._digest = hashlib.sha256()
         self._hashed = 0  # chunks 0.._hashed-1 are in the digest
+        self._authenticated = bytearray(header.chunks)  # 1 once a chunk authenticated
 
     @classmethod
     def open(cls, path: str | Path, key: VerifierKey) -> SealedReader:
@@ -583,22 +587,27 @@ class SealedReader(io.RawIOBase):
                 f"{self._where}the sealed file was modified after sealing (authentication "
                 f"failed in chunk {index + 1} of {count})"
             ) from None
+        self._authenticated[index] = 1
         if index == self._hashed:
             self._digest.update(piece)
             self._hashed += 1
         return piece
 
     def verify(self) -> None:
-        """Prove the whole content unmodified: decrypt (and authenticate) every chunk not
-        yet hashed in order, and compare the SHA-256 with the header.
+        """Prove the whole content unmodified: authenticate every chunk not yet read (each
+        under the header, which carries the content's SHA-256), and where every chunk was
+        read in order, compare their SHA-256 with the header's too.
 
         Raises:
             TamperError: a chunk fails authentication, or the content's SHA-256 is not
                 the header's.
         """
-        while self._hashed < self.header.chunks:
-            self._decrypt(self._hashed)
-        if self._digest.hexdigest() != self.header.plaintext_sha256:
+        for index in range(self.header.chunks):
+            if not self._authenticated[index]:
+                self._decrypt(index)
+        if self._hashed == self.header.chunks and (
+            self._digest.hexdigest() != self.header.plaintext_sha256
+        ):
             raise TamperError(f"{self._where}the content's SHA-256 does not match the header")
 
 
