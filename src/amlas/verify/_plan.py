@@ -190,7 +190,7 @@ class _Planner:
             self.note(f"stage {stage}", unreadable)
         self.agreement(stage, letter, model, unreadable)
         for requirement in ml.requirements:
-            if requirement not in judged:
+            if awaits_import(requirement):  # not `not in judged`: quadratic in models
                 if unreadable is None:
                     self.note(requirement.id, _awaiting(requirement))
                 continue
