@@ -1,5 +1,10 @@
-/* AMLAS report script. Reads the case from the JSON block and writes every piece of data
-   with textContent or as an attribute value: never innerHTML, never a URL built from data. */
+/* AMLAS report script. The case data, the diagrams and the rest of long tables are
+   fragments: deflated, base64, in <script type="application/x-amlas-pack"> blocks (JSON
+   arrays once inflated with the browser's DecompressionStream), inflated when first needed.
+   Every piece of data is written with textContent or as an attribute value: never
+   innerHTML, never a URL built from data. The only markup inserted is the generator's own
+   (a diagram's SVG, escaped by ElementTree; table rows, escaped by Jinja2), parsed as
+   markup exactly as the page around it was. */
 (function () {
   "use strict";
   var SVG_NS = "http://www.w3.org/2000/svg";
@@ -9,30 +14,65 @@
     goal: "Goal", strategy: "Strategy", solution: "Solution", context: "Context",
     assumption: "Assumption", justification: "Justification", counter_solution: "Counter-solution"
   };
-  var data = JSON.parse(document.getElementById("case-data").textContent);
-  var nodes = data.nodes;
-  var records = data.evidence;
-  var reviews = data.reviews || {};
+  var CARDS = 20; /* a node citing more records lists them in a table, cards on demand */
+  var ROWS = 100; /* rows of that table drawn at first; the others on request */
+  var data = null, nodes = {}, records = [], reviews = {};
   var parents = {};
   var challengedBy = {};
   var viewByRoot = {};
+  var drawnIn = {};
   var panel = document.getElementById("detail");
   var body = document.getElementById("detail-body");
   var title = document.getElementById("detail-title");
   var current = null;
   var selected = [];
 
-  Object.keys(nodes).forEach(function (id) {
-    var node = nodes[id];
-    (node.supported_by || []).concat(node.in_context_of || []).forEach(function (child) {
-      (parents[child] = parents[child] || []).push(id);
-    });
-    if (node.challenges) {
-      (challengedBy[node.challenges] = challengedBy[node.challenges] || []).push(id);
+  /* fragments */
+  var packs = {};
+  function bytesOf(text) {
+    if (typeof Uint8Array.fromBase64 === "function") return Uint8Array.fromBase64(text);
+    var binary = atob(text), out = new Uint8Array(binary.length);
+    for (var i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+    return out;
+  }
+  function pack(number) {
+    if (!packs[number]) {
+      var block = document.getElementById("pack-" + number);
+      var stream = new Blob([bytesOf(block.textContent.trim())]).stream()
+        .pipeThrough(new DecompressionStream("deflate"));
+      packs[number] = new Response(stream).text().then(JSON.parse);
     }
-  });
-  data.views.forEach(function (view, index) {
-    if (view.root && viewByRoot[view.root] === undefined) viewByRoot[view.root] = index;
+    return packs[number];
+  }
+  function fragment(ref) {
+    var at = String(ref).split(".");
+    return pack(Number(at[0])).then(function (items) { return items[Number(at[1])]; });
+  }
+  function markup(text, context) {
+    var range = document.createRange();
+    range.selectNodeContents(context);
+    return range.createContextualFragment(text);
+  }
+  function frame() { return new Promise(function (done) { requestAnimationFrame(function () { done(); }); }); }
+
+  var ready = fragment(document.body.getAttribute("data-case")).then(function (loaded) {
+    data = loaded;
+    nodes = data.nodes;
+    records = data.evidence;
+    reviews = data.reviews || {};
+    Object.keys(nodes).forEach(function (id) {
+      var node = nodes[id];
+      (node.supported_by || []).concat(node.in_context_of || []).forEach(function (child) {
+        (parents[child] = parents[child] || []).push(id);
+      });
+      if (node.challenges) {
+        (challengedBy[node.challenges] = challengedBy[node.challenges] || []).push(id);
+      }
+    });
+    data.views.forEach(function (view, index) {
+      if (view.root && viewByRoot[view.root] === undefined) viewByRoot[view.root] = index;
+      (view.nodes || []).forEach(function (id) { (drawnIn[id] = drawnIn[id] || []).push(index); });
+    });
   });
 
   function el(tag, className, text) {
@@ -81,33 +121,179 @@
     return box;
   }
 
-  /* views */
+  /* views: a diagram is inflated when its view is first shown, then fitted, panned, zoomed */
   var sections = Array.prototype.slice.call(document.querySelectorAll("section.view"));
   var select = document.getElementById("view-select");
   var shown = 0;
-  function prepare(section) {
-    if (section.getAttribute("data-ready")) return;
-    section.setAttribute("data-ready", "1");
-    section.querySelectorAll("svg [data-node]").forEach(function (g) {
-      g.setAttribute("tabindex", "0");
-      g.setAttribute("role", "button");
-    });
+  var drawing = {};
+  var MIN_FIT = 0.35, MIN_ZOOM = 0.02, MAX_ZOOM = 4;
+  function draw(index) {
+    var section = sections[index];
+    if (!drawing[index]) {
+      var box = section.querySelector(".diagram");
+      drawing[index] = fragment(box.getAttribute("data-fragment")).then(function (text) {
+        box.appendChild(markup(text, box));
+        box.querySelectorAll("svg [data-node]").forEach(function (g) {
+          g.setAttribute("tabindex", "0");
+          g.setAttribute("role", "button");
+        });
+        section.setAttribute("data-ready", "1");
+        if (current !== null) highlight(current);
+        return section;
+      });
+    }
+    return drawing[index];
   }
   function showView(index) {
     var next = sections[index];
-    if (!next) return;
-    if (sections[shown]) sections[shown].hidden = true;
+    if (!next) return Promise.resolve(null);
+    if (sections[shown] && shown !== index) sections[shown].hidden = true;
     next.hidden = false;
     shown = index;
-    prepare(next);
     if (select) select.value = String(index);
     document.querySelectorAll(".tab").forEach(function (tab) {
       var on = tab.getAttribute("data-goto-view") === String(index);
       tab.setAttribute("aria-selected", on ? "true" : "false");
     });
+    var first = !drawing[index];
+    return draw(index).then(function (section) {
+      if (first) fit(section);
+      return section;
+    });
   }
-  if (sections.length) prepare(sections[0]);
+  function diagramOf(section) { return section.querySelector(".diagram svg"); }
+  function place(section, scale, x, y) {
+    var svgEl = diagramOf(section);
+    if (!svgEl) return;
+    section.zoom = { s: scale, x: x, y: y };
+    svgEl.style.transform = "translate(" + x.toFixed(1) + "px," + y.toFixed(1) + "px) scale(" + scale.toFixed(4) + ")";
+  }
+  function natural(svgEl) {
+    return { w: svgEl.width.baseVal.value || 1, h: svgEl.height.baseVal.value || 1 };
+  }
+  function rootOf(section) {
+    var view = data && data.views[Number(section.getAttribute("data-index"))];
+    var svgEl = diagramOf(section);
+    if (!svgEl) return null;
+    var id = view && view.root;
+    return (id && svgEl.querySelector('[data-node="' + CSS.escape(id) + '"]:not(.gsnaway)')) ||
+      svgEl.querySelector("g.gsnnode");
+  }
+  /* keep the element at (its centre x, its top) in sight: centred across, near the top */
+  function centreOn(section, element, scale, middle) {
+    var box = section.querySelector(".diagram");
+    var svgEl = diagramOf(section);
+    if (!svgEl || !element) return;
+    place(section, scale, 0, 0);
+    var frameRect = box.getBoundingClientRect();
+    var r = element.getBoundingClientRect();
+    var cx = r.left + r.width / 2 - frameRect.left;
+    var cy = (middle ? r.top + r.height / 2 : r.top) - frameRect.top;
+    var x = box.clientWidth / 2 - cx;
+    var y = middle ? box.clientHeight / 2 - cy : 16 - cy;
+    var size = natural(svgEl);
+    if (size.w * scale <= box.clientWidth) x = (box.clientWidth - size.w * scale) / 2;
+    if (!middle && size.h * scale <= box.clientHeight) y = Math.min(y, (box.clientHeight - size.h * scale) / 2);
+    place(section, scale, x, y);
+  }
+  function fit(section) {
+    var box = section.querySelector(".diagram");
+    var svgEl = diagramOf(section);
+    if (!svgEl) return;
+    var size = natural(svgEl);
+    var scale = Math.min(1, box.clientWidth / size.w, box.clientHeight / size.h);
+    centreOn(section, rootOf(section), Math.max(scale, Math.min(1, MIN_FIT)), false);
+  }
+  function zoomAt(section, factor, px, py) {
+    var z = section.zoom;
+    if (!z) return;
+    var s = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, z.s * factor));
+    place(section, s, px - (px - z.x) * (s / z.s), py - (py - z.y) * (s / z.s));
+  }
+  function zoomButton(kind) {
+    var section = sections[shown];
+    if (!section || !section.zoom) return;
+    var box = section.querySelector(".diagram");
+    if (kind === "in" || kind === "out") {
+      zoomAt(section, kind === "in" ? 1.25 : 0.8, box.clientWidth / 2, box.clientHeight / 2);
+    } else if (kind === "fit") {
+      fit(section);
+    } else if (kind === "actual") {
+      centreOn(section, rootOf(section), 1, false);
+    } else if (kind === "top") {
+      centreOn(section, rootOf(section), section.zoom.s, false);
+    }
+  }
+  var drag = null, dragged = false;
+  sections.forEach(function (section) {
+    var box = section.querySelector(".diagram");
+    if (!box) return;
+    box.addEventListener("wheel", function (event) {
+      if (!section.zoom) return;
+      event.preventDefault();
+      var r = box.getBoundingClientRect();
+      zoomAt(section, Math.exp(-event.deltaY * 0.0015), event.clientX - r.left, event.clientY - r.top);
+    }, { passive: false });
+    box.addEventListener("pointerdown", function (event) {
+      if (event.button !== 0 || !section.zoom) return;
+      drag = { section: section, x: event.clientX, y: event.clientY, zx: section.zoom.x, zy: section.zoom.y, id: event.pointerId, moved: false };
+      dragged = false;
+    });
+    box.addEventListener("pointermove", function (event) {
+      if (!drag || drag.section !== section) return;
+      var dx = event.clientX - drag.x, dy = event.clientY - drag.y;
+      if (!drag.moved && Math.abs(dx) + Math.abs(dy) < 4) return;
+      if (!drag.moved) { drag.moved = true; box.setPointerCapture(drag.id); box.classList.add("dragging"); }
+      place(section, section.zoom.s, drag.zx + dx, drag.zy + dy);
+    });
+    function end() {
+      if (!drag || drag.section !== section) return;
+      dragged = drag.moved;
+      box.classList.remove("dragging");
+      drag = null;
+    }
+    box.addEventListener("pointerup", end);
+    box.addEventListener("pointercancel", end);
+    box.addEventListener("keydown", function (event) {
+      if (!section.zoom || event.target !== box) return;
+      var step = 60, z = section.zoom;
+      var moves = { ArrowLeft: [step, 0], ArrowRight: [-step, 0], ArrowUp: [0, step], ArrowDown: [0, -step] };
+      if (moves[event.key]) {
+        event.preventDefault();
+        place(section, z.s, z.x + moves[event.key][0], z.y + moves[event.key][1]);
+      } else if (event.key === "+" || event.key === "=" || event.key === "-") {
+        event.preventDefault();
+        zoomAt(section, event.key === "-" ? 0.8 : 1.25, box.clientWidth / 2, box.clientHeight / 2);
+      }
+    });
+  });
+  /* a drag that moved is not a click on the element under it */
+  document.addEventListener("click", function (event) {
+    if (dragged) { dragged = false; event.stopPropagation(); event.preventDefault(); }
+  }, true);
+  if (sections.length) showView(0);
   if (select) select.addEventListener("change", function () { showView(Number(select.value)); });
+
+  /* the rest of a long table, on request */
+  function showRest(button) {
+    var table = button.closest("p.more").previousElementSibling;
+    var rest = table && table.querySelector("tbody.rest");
+    if (!rest) return Promise.resolve();
+    button.disabled = true;
+    return fragment(rest.getAttribute("data-rest")).then(function (text) {
+      rest.appendChild(markup(text, rest));
+      rest.hidden = false;
+      button.closest("p.more").remove();
+    });
+  }
+  /* for printing: every diagram and every table row */
+  window.amlasInflateAll = function () {
+    var buttons = Array.prototype.slice.call(document.querySelectorAll("button.show-rest"));
+    return Promise.all(sections.map(function (section, index) { return draw(index); })
+      .concat(buttons.map(showRest), [ready])).then(function () {
+      sections.forEach(function (section) { if (!section.zoom) fit(section); });
+    });
+  };
 
   /* selection */
   function highlight(id) {
@@ -117,18 +303,18 @@
     selected.forEach(function (e) { e.classList.add("selected"); });
   }
   function viewsShowing(id) {
-    var found = [];
-    selected.forEach(function (e) {
-      var section = e.closest("section.view");
-      var index = section ? Number(section.getAttribute("data-index")) : -1;
-      if (index >= 0 && found.indexOf(index) < 0 && !e.classList.contains("gsnaway")) found.push(index);
-    });
-    return found;
+    return (drawnIn[id] || []).slice();
   }
   function reveal(index, id) {
-    showView(index);
-    var target = sections[index].querySelector('[data-node="' + CSS.escape(id) + '"]:not(.gsnaway)');
-    if (target && target.scrollIntoView) target.scrollIntoView({ block: "center", inline: "center" });
+    return showView(index).then(function (section) {
+      if (!section) return;
+      var target = section.querySelector('[data-node="' + CSS.escape(id) + '"]:not(.gsnaway)');
+      if (target) {
+        centreOn(section, target, Math.max(section.zoom ? section.zoom.s : 1, 0.8), true);
+        highlight(id);
+      }
+      section.scrollIntoView({ block: "start" });
+    });
   }
 
   /* evidence */
@@ -403,6 +589,70 @@
     return card;
   }
 
+  /* many records: one row each, its card opened on demand, the rows beyond ROWS on request */
+  function evidenceRow(ref) {
+    var r = typeof ref === "number" ? records[ref] : null;
+    var row = el("tr", "evidence-row");
+    var open_ = el("button", "record-open", r ? r.key : String(ref).slice(0, 12) + "\u2026");
+    open_.type = "button";
+    open_.setAttribute("aria-expanded", "false");
+    row.appendChild(el("td")).appendChild(open_);
+    var verdict = row.appendChild(el("td"));
+    if (r) {
+      verdict.appendChild(badge("verdict", r.verdict));
+      if (r.stale && r.stale.length) verdict.appendChild(badge("status", "stale"));
+    }
+    row.appendChild(el("td", null, r && r.dataset ? "[" + r.dataset + "]" : ""));
+    row.appendChild(el("td", null, r ? r.summary : "not in the evidence store"));
+    open_.addEventListener("click", function () {
+      var next = row.nextElementSibling;
+      if (next && next.classList.contains("card-row")) {
+        next.remove();
+        open_.setAttribute("aria-expanded", "false");
+        return;
+      }
+      var cardRow = el("tr", "card-row");
+      var cell = el("td");
+      cell.colSpan = 4;
+      cell.appendChild(recordCard(ref));
+      cardRow.appendChild(cell);
+      row.after(cardRow);
+      open_.setAttribute("aria-expanded", "true");
+    });
+    return row;
+  }
+  function evidenceTable(refs) {
+    var box = el("div", "evidence-list");
+    var counts = {};
+    refs.forEach(function (ref) {
+      var r = records[ref];
+      var v = r ? r.verdict : "missing";
+      counts[v] = (counts[v] || 0) + 1;
+    });
+    box.appendChild(el("p", "muted", Object.keys(counts).sort().map(function (v) {
+      return counts[v] + " " + v;
+    }).join(" \u00b7 ") + ". Open a record to see its slices and inputs."));
+    var table = el("table", "evidence-table");
+    var head = el("tr");
+    ["Record", "Verdict", "Data", "Summary"].forEach(function (h) { head.appendChild(el("th", null, h)); });
+    table.appendChild(el("thead")).appendChild(head);
+    var tbody = table.appendChild(el("tbody"));
+    refs.slice(0, ROWS).forEach(function (ref) { tbody.appendChild(evidenceRow(ref)); });
+    box.appendChild(table);
+    if (refs.length > ROWS) {
+      var more = el("button", "show-records", "Show the other " + (refs.length - ROWS) + " records");
+      more.type = "button";
+      more.addEventListener("click", function () {
+        var rows = document.createDocumentFragment();
+        refs.slice(ROWS).forEach(function (ref) { rows.appendChild(evidenceRow(ref)); });
+        tbody.appendChild(rows);
+        more.remove();
+      });
+      box.appendChild(more);
+    }
+    return box;
+  }
+
   /* the panel */
   function open(id) {
     current = id;
@@ -453,7 +703,11 @@
     }
     if (node.evidence && node.evidence.length) {
       body.appendChild(heading("Evidence (" + node.evidence.length + ")"));
-      node.evidence.forEach(function (ref) { body.appendChild(recordCard(ref)); });
+      if (node.evidence.length <= CARDS) {
+        node.evidence.forEach(function (ref) { body.appendChild(recordCard(ref)); });
+      } else {
+        body.appendChild(evidenceTable(node.evidence));
+      }
     }
     if (node.reviews && node.reviews.length) {
       body.appendChild(heading("Reviews (" + node.reviews.length + ")"));
@@ -509,24 +763,30 @@
     var tab = target.closest("[data-goto-view]");
     if (tab) { showView(Number(tab.getAttribute("data-goto-view"))); return; }
     var zoom = target.closest("[data-zoom]");
-    if (zoom) {
-      document.getElementById("diagrams").classList.toggle("fit", zoom.getAttribute("data-zoom") === "fit");
-      return;
-    }
+    if (zoom) { zoomButton(zoom.getAttribute("data-zoom")); return; }
+    var rest = target.closest("button.show-rest");
+    if (rest) { showRest(rest); return; }
     var hit = target.closest("[data-node]");
-    if (hit) { open(hit.getAttribute("data-node")); }
+    if (hit) {
+      var id = hit.getAttribute("data-node");
+      ready.then(function () { open(id); });
+    }
   });
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape" && current !== null) { close(); return; }
     var target = event.target instanceof Element ? event.target : null;
     if ((event.key === "Enter" || event.key === " ") && target && target.matches("svg [data-node]")) {
       event.preventDefault();
-      open(target.getAttribute("data-node"));
+      var id = target.getAttribute("data-node");
+      ready.then(function () { open(id); });
     }
   });
   document.getElementById("detail-close").addEventListener("click", close);
-  if (location.hash.indexOf("#node=") === 0) {
-    var wanted = decodeURIComponent(location.hash.slice(6));
-    if (Object.prototype.hasOwnProperty.call(nodes, wanted)) open(wanted);
-  }
+  ready.then(function () {
+    if (location.hash.indexOf("#node=") === 0) {
+      var wanted = decodeURIComponent(location.hash.slice(6));
+      if (Object.prototype.hasOwnProperty.call(nodes, wanted)) open(wanted);
+    }
+    document.body.setAttribute("data-ready", "1");
+  });
 })();
