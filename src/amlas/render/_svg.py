@@ -233,7 +233,8 @@ def render_svgs(case: Case, views: Sequence[View], *, cache: str | Path | None =
         raise UsageError(
             "Graphviz `dot` was not found on PATH; install Graphviz: apt-get install graphviz"
         )
-    drawn = [_ViewDot(case, view, index) for index, view in enumerate(views)]
+    labels: dict[str, str] = {}  # a node's wrapped, escaped text: the same in every view
+    drawn = [_ViewDot(case, view, index, labels) for index, view in enumerate(views)]
     sources = [d.text() for d in drawn]
     folder = Path(cache) if cache is not None else None
     keys = [_layout_key(dot, d.view, source) for d, source in zip(drawn, sources, strict=True)]
@@ -336,10 +337,13 @@ class _Drawn(NamedTuple):
 class _ViewDot:
     """The DOT text of one view, and what is needed to finish its SVG afterwards."""
 
-    def __init__(self, case: Case, view: View, index: int) -> None:
+    def __init__(
+        self, case: Case, view: View, index: int, labels: dict[str, str] | None = None
+    ) -> None:
         self.case = case
         self.view = view
         self.index = index
+        self.labels = {} if labels is None else labels
         self.names: dict[str, str] = {}
         self.drawn: dict[str, _Drawn] = {}
         self.lines: list[str] = []
@@ -417,7 +421,10 @@ class _ViewDot:
             classes.append("gsndefeated")
         if node.extension:
             classes.append("gsnextension")
-        lines = "".join(f"<BR/>{_clean(line)}" for line in _wrap(node.text, shape.wrap))
+        lines = self.labels.get(node.id)
+        if lines is None:
+            lines = "".join(f"<BR/>{_clean(line)}" for line in _wrap(node.text, shape.wrap))
+            self.labels[node.id] = lines
         if hidden:
             lines += f'<BR/><I><FONT POINT-SIZE="9">+{hidden} linked, in its own view</FONT></I>'
         name = self.names[node.id]
