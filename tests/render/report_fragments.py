@@ -26,15 +26,24 @@ _PLACED = re.compile(r'(<div class="diagram" data-fragment="([\d.]+)"[^>]*>)(</d
 _REST = re.compile(r'(<tbody class="rest" data-rest="([\d.]+)" hidden>)(</tbody>)')
 
 
-def packs(document: str) -> dict[int, list[Any]]:
-    """Every pack of the document, inflated: number -> its JSON array."""
+def packs(document: str) -> dict[int, list[str]]:
+    """Every pack of the document, inflated: number -> its fragments (a line of their
+    lengths in UTF-16 code units, then the fragments end to end)."""
     out = {}
-    for number, text in PACK.findall(document):
-        out[int(number)] = json.loads(zlib.decompress(base64.b64decode(text)).decode("utf-8"))
+    for number, block in PACK.findall(document):
+        text = zlib.decompress(base64.b64decode(block)).decode("utf-8")
+        header, _, rest = text.partition("\n")
+        units = rest.encode("utf-16-le")
+        items, at = [], 0
+        for length in header.split(","):
+            items.append(units[2 * at : 2 * (at + int(length))].decode("utf-16-le"))
+            at += int(length)
+        assert at * 2 == len(units), "the lengths do not add up to the pack"
+        out[int(number)] = items
     return out
 
 
-def fragment(document: str, ref: str, inflated: dict[int, list[Any]] | None = None) -> Any:
+def fragment(document: str, ref: str, inflated: dict[int, list[str]] | None = None) -> str:
     """The fragment ``"P.I"`` (item I of pack P)."""
     pack, item = (int(part) for part in ref.split("."))
     return (inflated if inflated is not None else packs(document))[pack][item]
@@ -44,7 +53,7 @@ def case_data(document: str) -> dict[str, Any]:
     """The case data the page script reads (nodes, evidence, reviews, views)."""
     ref = re.search(r'<body data-case="([\d.]+)">', document)
     assert ref is not None, "the report names no case data"
-    data = fragment(document, ref.group(1))
+    data = json.loads(fragment(document, ref.group(1)))
     assert isinstance(data, dict)
     return data
 
@@ -62,7 +71,7 @@ def expanded(document: str, *, data: bool = True) -> str:
     def written(match: re.Match[str]) -> str:
         if not data:
             return ""
-        text = json.dumps(inflated[int(match.group(1))], ensure_ascii=False, indent=1)
+        text = json.dumps(inflated[int(match.group(1))], ensure_ascii=False, indent=1)  # readable
         return f'<script type="{PACK_TYPE}" id="pack-{match.group(1)}">{html.escape(text)}</script>'
 
     return PACK.sub(written, out)

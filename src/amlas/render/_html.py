@@ -11,15 +11,19 @@ Contract:
   fragment (below), which no text can end. The page script reads the data with
   ``JSON.parse`` and writes text with ``textContent`` only.
 * The work is linear in the size of the case, and what the page parses on load does not
-  grow with it: the per-node details (the case data), every diagram and the rows of a
-  long table beyond the first :data:`TABLE_ROWS` are *fragments*, stored compressed
+  grow with it: the per-node details (the case data, JSON), every diagram and the rows
+  of a long table beyond the first :data:`TABLE_ROWS` are *fragments*, stored compressed
   (zlib's deflate, base64) in ``<script type="application/x-amlas-pack">`` blocks that
   never run, and inflated by the page script with the browser's own
-  ``DecompressionStream`` when they are first needed: the case data right after load, a
-  diagram when its view is opened, the rest of a table when asked for. Each pack is a
-  JSON array of fragments; a fragment of markup is generated here (Graphviz SVG,
-  escaped by ElementTree; table rows, escaped by Jinja2), exactly as the markup around
-  it. A 1,000-requirement case (16,000 nodes, 2,000 records) gives a 4 MiB file.
+  ``DecompressionStream`` when first needed: the case data and the first diagram right
+  after the load event, a diagram when its view is opened, the rest of a table when
+  asked for. A pack inflates to a line of its fragments' lengths (in UTF-16 code units,
+  as JavaScript counts) and the fragments end to end. A fragment of markup is generated
+  here (Graphviz SVG, escaped by ElementTree; table rows, escaped by Jinja2), exactly as
+  the markup around it. A diagram of more than 400 elements and links inserts only
+  those in and near its frame, and more as it is panned or zoomed out (where each is
+  comes from the SVG's own coordinates, not from a layout). A 1,000-requirement case
+  (16,000 nodes, 2,000 records, 1,007 diagrams) gives a 4 MiB file.
 * The detail panel draws a node's evidence as cards when it cites up to twenty records,
   else as a table of all of them whose rows open their card on demand.
 * A diagram opens fitted to its frame with its top claim in sight (never smaller than
@@ -93,18 +97,18 @@ class _Packer:
     that opening one fragment never inflates much more than itself."""
 
     def __init__(self) -> None:
-        self.packs: list[list[Any]] = []
-        self._open: list[Any] | None = None
+        self.packs: list[list[str]] = []
+        self._open: list[str] | None = None
         self._size = 0
 
-    def add(self, value: Any) -> str:
-        """Store ``value`` (markup as a string, or JSON data); its reference ``"P.I"``."""
+    def add(self, value: str) -> str:
+        """Store ``value`` (markup, or JSON text); its reference ``"P.I"``."""
         if self._open is None:
             self._open = []
             self._size = 0
             self.packs.append(self._open)
         self._open.append(value)
-        self._size += len(value) if isinstance(value, str) else _PACK_BYTES
+        self._size += len(value)
         ref = f"{len(self.packs) - 1}.{len(self._open) - 1}"
         if self._size >= _PACK_BYTES:
             self.close()
@@ -121,10 +125,12 @@ class _Packer:
         return Markup(f' data-rest="{ref}"')
 
     def blocks(self) -> list[tuple[int, str]]:
-        """Each pack as (number, base64 of the deflated JSON array)."""
+        """Each pack as (number, base64 of its deflated text): a line of the fragments'
+        lengths in UTF-16 code units (JavaScript's), then the fragments."""
         out = []
         for number, pack in enumerate(self.packs):
-            text = json.dumps(pack, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            lengths = ",".join(str(len(item.encode("utf-16-le")) // 2) for item in pack)
+            text = lengths + "\n" + "".join(pack)
             packed = zlib.compress(text.encode("utf-8"), _LEVEL)
             out.append((number, base64.b64encode(packed).decode("ascii")))
         return out
@@ -155,7 +161,7 @@ def render_report(
     names = [v.name for v in views if v.name in svgs] + [n for n in svgs if n not in titles]
     packer = _Packer()
     data = _data(case)
-    data_ref = packer.add(data)
+    data_ref = packer.add("")  # the case data, written once the views are known
     packer.close()
     shown: list[dict[str, Any]] = []
     for index, name in enumerate(names):
@@ -182,6 +188,8 @@ def render_report(
         }
         for v in shown
     ]
+    pack, item = (int(part) for part in data_ref.split("."))
+    packer.packs[pack][item] = _json_text(data)
     script = (_ASSETS / "report.js").read_text("utf-8")
     context = {
         "case": case,
@@ -210,6 +218,11 @@ def render_report(
         "table_rows": TABLE_ROWS,
     }
     return _environment().get_template("report.html.j2").render(context)
+
+
+def _json_text(value: Any) -> str:
+    """Compact JSON (the fragment is base64 inside the page: nothing in it is markup)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def _unique_ids(svg: str, prefix: str) -> str:

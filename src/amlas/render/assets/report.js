@@ -1,6 +1,7 @@
 /* AMLAS report script. The case data, the diagrams and the rest of long tables are
-   fragments: deflated, base64, in <script type="application/x-amlas-pack"> blocks (JSON
-   arrays once inflated with the browser's DecompressionStream), inflated when first needed.
+   fragments: deflated, base64, in <script type="application/x-amlas-pack"> blocks,
+   inflated with the browser's DecompressionStream when first needed (after the load
+   event at the earliest).
    Every piece of data is written with textContent or as an attribute value: never
    innerHTML, never a URL built from data. The only markup inserted is the generator's own
    (a diagram's SVG, escaped by ElementTree; table rows, escaped by Jinja2), parsed as
@@ -35,12 +36,21 @@
     for (var i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
     return out;
   }
+  /* a pack inflates to a header line of its fragments' lengths (UTF-16 code units, as
+     JavaScript counts), then the fragments one after another */
   function pack(number) {
     if (!packs[number]) {
       var block = document.getElementById("pack-" + number);
       var stream = new Blob([bytesOf(block.textContent.trim())]).stream()
         .pipeThrough(new DecompressionStream("deflate"));
-      packs[number] = new Response(stream).text().then(JSON.parse);
+      packs[number] = new Response(stream).text().then(function (text) {
+        var newline = text.indexOf("\n"), at = newline + 1;
+        return text.slice(0, newline).split(",").map(function (length) {
+          var item = text.slice(at, at + Number(length));
+          at += Number(length);
+          return item;
+        });
+      });
     }
     return packs[number];
   }
@@ -55,8 +65,15 @@
   }
   function frame() { return new Promise(function (done) { requestAnimationFrame(function () { done(); }); }); }
 
-  var ready = fragment(document.body.getAttribute("data-case")).then(function (loaded) {
-    data = loaded;
+  /* nothing is inflated before the page's load event: the page is there first */
+  var loaded = new Promise(function (done) {
+    if (document.readyState === "complete") done();
+    else window.addEventListener("load", function () { setTimeout(done, 0); });
+  });
+  var ready = loaded.then(function () {
+    return fragment(document.body.getAttribute("data-case"));
+  }).then(function (text) {
+    data = JSON.parse(text);
     nodes = data.nodes;
     records = data.evidence;
     reviews = data.reviews || {};
@@ -127,73 +144,206 @@
   var shown = 0;
   var drawing = {};
   var MIN_FIT = 0.35, MIN_ZOOM = 0.02, MAX_ZOOM = 4;
-  function draw(index) {
-    var section = sections[index];
-    if (!drawing[index]) {
+  var VIRTUAL = 400; /* a diagram of more elements and links inserts only those in sight */
+  var MARGIN = 0.25; /* and those within a quarter of the frame of it */
+  var GTAG = /<g[\s>]|<\/g>/g;
+  var NUMBER = /-?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?/gi;
+  var ENTITY = /&(amp|lt|gt|quot|apos|#\d+|#x[0-9a-f]+);/gi;
+  function unescaped(text) {
+    return text.replace(ENTITY, function (all, name) {
+      var named = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" }[name.toLowerCase()];
+      if (named) return named;
+      return String.fromCodePoint(name[1] === "x" || name[1] === "X" ? parseInt(name.slice(2), 16) : Number(name.slice(1)));
+    });
+  }
+  var ATTRIBUTES = {};
+  function attribute(tag, name) {
+    var re = ATTRIBUTES[name] || (ATTRIBUTES[name] = new RegExp("\\s" + name + '="([^"]*)"'));
+    var m = re.exec(tag);
+    return m ? m[1] : null;
+  }
+  /* Graphviz's SVG as the graph's opening and closing markup and its top-level groups
+     (elements and links), each with its box in the graph's coordinates, read from the
+     markup alone: nothing is laid out to find where an element is. */
+  function indexed(text) {
+    var at = text.indexOf(' class="graph"');
+    if (at < 0) return null;
+    var tagStart = text.lastIndexOf("<g", at), open = text.indexOf(">", at) + 1;
+    var transform = attribute(text.slice(tagStart, open), "transform") || "";
+    var t = /translate\(([^)]*)\)/.exec(transform), k = /scale\(([^)]*)\)/.exec(transform);
+    var tn = t ? t[1].match(NUMBER) : null, kn = k ? k[1].match(NUMBER) : null;
+    var items = [], depth = 0, begin = -1, first = -1, close = -1, m;
+    GTAG.lastIndex = open;
+    while ((m = GTAG.exec(text))) {
+      if (m[0] === "</g>") {
+        if (depth === 0) { close = m.index; break; }
+        depth -= 1;
+        if (depth === 0) items.push(item(text.slice(begin, GTAG.lastIndex)));
+      } else {
+        if (depth === 0) begin = m.index;
+        if (first < 0) first = m.index;
+        depth += 1;
+      }
+    }
+    if (close < 0) return null;
+    return {
+      head: text.slice(0, first >= 0 ? first : close),
+      tail: text.slice(close),
+      items: items,
+      tx: tn ? Number(tn[0]) : 0, ty: tn && tn.length > 1 ? Number(tn[1]) : 0,
+      k: kn ? Number(kn[0]) : 1
+    };
+  }
+  function item(markup) {
+    var box = { markup: markup, x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity, node: null, away: false, on: false };
+    function add(x, y) {
+      if (x < box.x0) box.x0 = x; if (x > box.x1) box.x1 = x;
+      if (y < box.y0) box.y0 = y; if (y > box.y1) box.y1 = y;
+    }
+    var re = /\s(?:points|d)="([^"]*)"/g, m;
+    while ((m = re.exec(markup))) {
+      var n = m[1].match(NUMBER) || [];
+      for (var i = 0; i + 1 < n.length; i += 2) add(Number(n[i]), Number(n[i + 1]));
+    }
+    var ellipses = /<ellipse[^>]*>/g;
+    while ((m = ellipses.exec(markup))) {
+      var cx = Number(attribute(m[0], "cx")), cy = Number(attribute(m[0], "cy"));
+      var rx = Number(attribute(m[0], "rx")), ry = Number(attribute(m[0], "ry"));
+      add(cx - rx, cy - ry); add(cx + rx, cy + ry);
+    }
+    var first = markup.slice(0, markup.indexOf(">") + 1);
+    var node = attribute(first, "data-node");
+    if (node !== null) {
+      box.node = unescaped(node);
+      box.away = /\sclass="[^"]*\bgsnaway\b/.test(first);
+    }
+    return box;
+  }
+  function prepareNodes(root) {
+    root.querySelectorAll("[data-node]").forEach(function (g) {
+      g.setAttribute("tabindex", "0");
+      g.setAttribute("role", "button");
+    });
+  }
+  function draw(index_) {
+    var section = sections[index_];
+    if (!drawing[index_]) {
       var box = section.querySelector(".diagram");
-      drawing[index] = fragment(box.getAttribute("data-fragment")).then(function (text) {
-        box.appendChild(markup(text, box));
-        box.querySelectorAll("svg [data-node]").forEach(function (g) {
-          g.setAttribute("tabindex", "0");
-          g.setAttribute("role", "button");
+      var asked = performance.now();
+      drawing[index_] = fragment(box.getAttribute("data-fragment")).then(function (text) {
+        var inflated = performance.now();
+        var d = indexed(text);
+        var read = performance.now();
+        var whole = !d || d.items.length <= VIRTUAL;
+        var parsed = markup(whole ? text : d.head + d.tail, box);
+        prepareNodes(parsed);
+        box.appendChild(parsed);
+        var svgEl = box.querySelector("svg");
+        var diagram = d || { items: [], tx: 0, ty: 0, k: 1 };
+        diagram.virtual = !whole;
+        diagram.svg = svgEl;
+        diagram.graph = svgEl ? svgEl.querySelector("g.graph") : null;
+        diagram.byNode = {};
+        diagram.items.forEach(function (it) {
+          it.on = whole;
+          if (it.node !== null && !it.away && !diagram.byNode[it.node]) diagram.byNode[it.node] = it;
         });
+        var viewBox = svgEl && svgEl.viewBox && svgEl.viewBox.baseVal;
+        diagram.f = viewBox && viewBox.width ? svgEl.width.baseVal.value / viewBox.width : 1;
+        section.diagram = diagram;
         section.setAttribute("data-ready", "1");
-        if (current !== null) highlight(current);
+        /* what a diagram's first drawing cost, for benchmarks/report_browser.py */
+        section.timing = { inflate: inflated - asked, index: read - inflated, insert: performance.now() - read };
         return section;
       });
     }
-    return drawing[index];
+    return drawing[index_];
   }
-  function showView(index) {
-    var next = sections[index];
+  /* insert the groups of a large diagram that lie in (or near) the frame */
+  function update(section) {
+    var d = section.diagram, z = section.zoom;
+    if (!d || !d.virtual || !z || !d.graph) return;
+    var box = section.querySelector(".diagram");
+    var k = z.s * d.f * d.k, w = box.clientWidth, h = box.clientHeight;
+    var x0 = (-z.x - w * MARGIN) / k - d.tx, x1 = (w * (1 + MARGIN) - z.x) / k - d.tx;
+    var y0 = (-z.y - h * MARGIN) / k - d.ty, y1 = (h * (1 + MARGIN) - z.y) / k - d.ty;
+    var add = [], added = [];
+    d.items.forEach(function (it) {
+      if (it.on || it.x1 < x0 || it.x0 > x1 || it.y1 < y0 || it.y0 > y1) return;
+      it.on = true;
+      add.push(it.markup);
+      if (it.node !== null) added.push(it.node);
+    });
+    if (!add.length) return;
+    var parsed = markup(add.join(""), d.graph);
+    prepareNodes(parsed);
+    d.graph.appendChild(parsed);
+    if (current !== null && added.indexOf(current) >= 0) highlight(current);
+  }
+  function showView(index_) {
+    var next = sections[index_];
     if (!next) return Promise.resolve(null);
-    if (sections[shown] && shown !== index) sections[shown].hidden = true;
+    if (sections[shown] && shown !== index_) sections[shown].hidden = true;
     next.hidden = false;
-    shown = index;
-    if (select) select.value = String(index);
+    shown = index_;
+    if (select) select.value = String(index_);
     document.querySelectorAll(".tab").forEach(function (tab) {
-      var on = tab.getAttribute("data-goto-view") === String(index);
+      var on = tab.getAttribute("data-goto-view") === String(index_);
       tab.setAttribute("aria-selected", on ? "true" : "false");
     });
-    var first = !drawing[index];
-    return draw(index).then(function (section) {
-      if (first) fit(section);
+    return draw(index_).then(function (section) {
+      if (!section.zoom) fit(section);
       return section;
     });
   }
-  function diagramOf(section) { return section.querySelector(".diagram svg"); }
+  function diagramOf(section) { return section.diagram ? section.diagram.svg : null; }
   function place(section, scale, x, y) {
     var svgEl = diagramOf(section);
     if (!svgEl) return;
     section.zoom = { s: scale, x: x, y: y };
     svgEl.style.transform = "translate(" + x.toFixed(1) + "px," + y.toFixed(1) + "px) scale(" + scale.toFixed(4) + ")";
+    update(section);
   }
   function natural(svgEl) {
     return { w: svgEl.width.baseVal.value || 1, h: svgEl.height.baseVal.value || 1 };
   }
   function rootOf(section) {
     var view = data && data.views[Number(section.getAttribute("data-index"))];
-    var svgEl = diagramOf(section);
-    if (!svgEl) return null;
-    var id = view && view.root;
-    return (id && svgEl.querySelector('[data-node="' + CSS.escape(id) + '"]:not(.gsnaway)')) ||
-      svgEl.querySelector("g.gsnnode");
+    return view && view.root ? view.root : null;
   }
-  /* keep the element at (its centre x, its top) in sight: centred across, near the top */
-  function centreOn(section, element, scale, middle) {
+  /* where a node is at scale 1, in px from the diagram's corner: from the index, else
+     from the page (a diagram not drawn by Graphviz) */
+  function spot(section, id) {
+    var d = section.diagram;
+    var it = id !== null ? d.byNode[id] : null;
+    if (!it && !d.items.length) {
+      var svgEl = d.svg;
+      var element = (id !== null && svgEl.querySelector('[data-node="' + CSS.escape(id) + '"]:not(.gsnaway)')) ||
+        svgEl.querySelector("g.gsnnode");
+      if (!element) return null;
+      var keep = svgEl.style.transform;
+      svgEl.style.transform = "none";
+      var frameRect = svgEl.getBoundingClientRect(), r = element.getBoundingClientRect();
+      svgEl.style.transform = keep;
+      return { x0: r.left - frameRect.left, x1: r.right - frameRect.left, y0: r.top - frameRect.top, y1: r.bottom - frameRect.top };
+    }
+    if (!it) it = d.items.filter(function (x) { return x.node !== null && !x.away; })[0];
+    if (!it) return null;
+    var k = d.f * d.k;
+    return { x0: k * (it.x0 + d.tx), x1: k * (it.x1 + d.tx), y0: k * (it.y0 + d.ty), y1: k * (it.y1 + d.ty) };
+  }
+  /* the node ``id`` in sight at ``scale``: centred across; near the top, or (middle) centred */
+  function centreOn(section, id, scale, middle) {
     var box = section.querySelector(".diagram");
     var svgEl = diagramOf(section);
-    if (!svgEl || !element) return;
-    place(section, scale, 0, 0);
-    var frameRect = box.getBoundingClientRect();
-    var r = element.getBoundingClientRect();
-    var cx = r.left + r.width / 2 - frameRect.left;
-    var cy = (middle ? r.top + r.height / 2 : r.top) - frameRect.top;
-    var x = box.clientWidth / 2 - cx;
-    var y = middle ? box.clientHeight / 2 - cy : 16 - cy;
+    if (!svgEl) return;
+    var r = spot(section, id);
     var size = natural(svgEl);
-    if (size.w * scale <= box.clientWidth) x = (box.clientWidth - size.w * scale) / 2;
-    if (!middle && size.h * scale <= box.clientHeight) y = Math.min(y, (box.clientHeight - size.h * scale) / 2);
+    var w = box.clientWidth, h = box.clientHeight;
+    var x = r ? w / 2 - scale * (r.x0 + r.x1) / 2 : (w - size.w * scale) / 2;
+    var y = r ? (middle ? h / 2 - scale * (r.y0 + r.y1) / 2 : 16 - scale * r.y0) : 16;
+    if (size.w * scale <= w) x = (w - size.w * scale) / 2;
+    if (!middle && size.h * scale <= h) y = Math.min(y, (h - size.h * scale) / 2);
     place(section, scale, x, y);
   }
   function fit(section) {
@@ -271,7 +421,7 @@
   document.addEventListener("click", function (event) {
     if (dragged) { dragged = false; event.stopPropagation(); event.preventDefault(); }
   }, true);
-  if (sections.length) showView(0);
+  if (sections.length) loaded.then(function () { return showView(0); });
   if (select) select.addEventListener("change", function () { showView(Number(select.value)); });
 
   /* the rest of a long table, on request */
@@ -291,7 +441,17 @@
     var buttons = Array.prototype.slice.call(document.querySelectorAll("button.show-rest"));
     return Promise.all(sections.map(function (section, index) { return draw(index); })
       .concat(buttons.map(showRest), [ready])).then(function () {
-      sections.forEach(function (section) { if (!section.zoom) fit(section); });
+      sections.forEach(function (section) {
+        var d = section.diagram;
+        if (d && d.virtual) {  /* every group, for a print or a search of the page */
+          var rest = d.items.filter(function (it) { return !it.on; });
+          rest.forEach(function (it) { it.on = true; });
+          var parsed = markup(rest.map(function (it) { return it.markup; }).join(""), d.graph);
+          prepareNodes(parsed);
+          d.graph.appendChild(parsed);
+        }
+        if (!section.zoom && !section.hidden) fit(section);
+      });
     });
   };
 
@@ -308,11 +468,8 @@
   function reveal(index, id) {
     return showView(index).then(function (section) {
       if (!section) return;
-      var target = section.querySelector('[data-node="' + CSS.escape(id) + '"]:not(.gsnaway)');
-      if (target) {
-        centreOn(section, target, Math.max(section.zoom ? section.zoom.s : 1, 0.8), true);
-        highlight(id);
-      }
+      centreOn(section, id, Math.max(section.zoom ? section.zoom.s : 1, 0.8), true);
+      highlight(id);
       section.scrollIntoView({ block: "start" });
     });
   }
