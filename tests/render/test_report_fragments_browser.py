@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 from case_factory import make_case
-from report_fragments import fragment
 
 from amlas.case import Case, build_case
 from amlas.render._html import CHROMIUM, CHROMIUM_ARGS, TABLE_ROWS, render_report
+from report_fragments import fragment
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "breast-cancer-triage"
 
