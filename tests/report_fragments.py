@@ -4,14 +4,13 @@ The report keeps the case data, the diagrams and the rest of long tables deflate
 base64-encoded in ``<script type="application/x-amlas-pack">`` blocks; these helpers
 inflate them so that the report's contents stay testable: :func:`case_data` is the data
 the page script reads, :func:`expanded` the document with every fragment of markup put
-where the page script puts it and every pack written as its JSON (the golden file's form,
-which does not depend on the zlib build's exact bytes).
+where the page script puts it and every pack written out as its fragments, one after
+another (the golden file's form, which does not depend on the zlib build's exact bytes).
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import json
 import re
 import zlib
@@ -60,7 +59,7 @@ def case_data(document: str) -> dict[str, Any]:
 
 def expanded(document: str, *, data: bool = True) -> str:
     """The document with every diagram and every table's rest in place, and each pack
-    written as its JSON (or, with ``data=False``, left out)."""
+    written out as its fragments (or, with ``data=False``, left out)."""
     inflated = packs(document)
 
     def place(match: re.Match[str]) -> str:
@@ -71,7 +70,7 @@ def expanded(document: str, *, data: bool = True) -> str:
     def written(match: re.Match[str]) -> str:
         if not data:
             return ""
-        text = json.dumps(inflated[int(match.group(1))], ensure_ascii=False, indent=1)  # readable
-        return f'<script type="{PACK_TYPE}" id="pack-{match.group(1)}">{html.escape(text)}</script>'
+        text = "\n".join(inflated[int(match.group(1))])  # the fragments as they are
+        return f'<script type="{PACK_TYPE}" id="pack-{match.group(1)}">\n{text}\n</script>'
 
     return PACK.sub(written, out)
