@@ -131,6 +131,7 @@ _AWAY_CSS: Final = {
 _UNSAFE_ID_CHAR: Final = re.compile(r"[^A-Za-z0-9._-]")
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _SVG_DOC: Final = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
+_SIMPLE: Final = re.compile(r"\S+(?: \S+)*")  # words, one ASCII space between
 
 
 def node_dom_id(node_id: str, prefix: str = "node-") -> str:
@@ -321,9 +322,33 @@ def _clean(text: str) -> str:
 def _wrap(text: str, width: int) -> list[str]:
     lines: list[str] = []
     for paragraph in text.splitlines() or [""]:
-        lines += textwrap.wrap(paragraph, width, break_on_hyphens=False)
+        lines += _wrap_paragraph(paragraph, width)
     if len(lines) > _MAX_LINES:
         lines = [*lines[: _MAX_LINES - 1], lines[_MAX_LINES - 1][: width - 1] + "\u2026"]
+    return lines
+
+
+def _wrap_paragraph(paragraph: str, width: int) -> list[str]:
+    """``textwrap.wrap(paragraph, width, break_on_hyphens=False)``, line for line.
+
+    A paragraph of words no longer than ``width`` separated by single ASCII spaces (the
+    usual case) is filled greedily here, which is what textwrap does with it, five times
+    faster; anything else (other whitespace, a word to break) goes to textwrap itself.
+    """
+    if not _SIMPLE.fullmatch(paragraph):
+        return textwrap.wrap(paragraph, width, break_on_hyphens=False)
+    words = paragraph.split(" ")
+    if max(map(len, words)) > width:
+        return textwrap.wrap(paragraph, width, break_on_hyphens=False)
+    lines: list[str] = []
+    line = words[0]
+    for word in words[1:]:
+        if len(line) + 1 + len(word) <= width:
+            line += " " + word
+        else:
+            lines.append(line)
+            line = word
+    lines.append(line)
     return lines
 
 
