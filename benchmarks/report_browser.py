@@ -152,6 +152,11 @@ def main() -> None:
                 tab,
                 CLICK_TARGET_MS,
             )
+            parts = page.evaluate(f"document.getElementById('view-{largest}').timing")
+            print(
+                f"{'  of which':<40} inflate {parts['inflate']:.0f} ms, index "
+                f"{parts['index']:.0f} ms, insert {parts['insert']:.0f} ms (then fit, paint)"
+            )
             if per_requirement is not None:
                 page.evaluate(
                     """i => { const o = document.createElement("button");
