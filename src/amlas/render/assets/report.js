@@ -145,7 +145,7 @@
   var drawing = {};
   var MIN_FIT = 0.35, MIN_ZOOM = 0.02, MAX_ZOOM = 4;
   var VIRTUAL = 400; /* a diagram of more elements and links inserts only those in sight */
-  var MARGIN = 0.25; /* and those within a quarter of the frame of it */
+  var MARGIN = 0.1; /* and those within a tenth of the frame of it */
   var GTAG = /<g[\s>]|<\/g>/g;
   var NUMBER = /-?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?/gi;
   var ENTITY = /&(amp|lt|gt|quot|apos|#\d+|#x[0-9a-f]+);/gi;
