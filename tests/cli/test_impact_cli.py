@@ -23,6 +23,7 @@ from test_impact import build_template, change_mlr1, change_model, commit
 
 from amlas.evidence import open_store
 from cli_helpers import run as amlas
+from report_fragments import expanded
 from runnable import runnable
 
 pytestmark = [
@@ -186,7 +187,9 @@ def test_stale_only_with_nothing_stale_runs_nothing(
 
 
 def _stale_marks(html: str) -> set[str]:
-    """Nodes the report marks stale: a 'Verdicts that matter' row, or a violet diagram node."""
+    """Nodes the report marks stale: a 'Verdicts that matter' row, or a violet diagram node
+    (the diagrams are fragments: read with them inflated)."""
+    html = expanded(html)
     rows = set(re.findall(r'<tr class="row-stale"><td><button [^>]*data-node="([^"]+)"', html))
     nodes = re.findall(
         r'<g id="v\d+-node-([^"]+)" class="[^"]*status-stale"[^>]*>\s*<title>[^<]*</title>\s*'

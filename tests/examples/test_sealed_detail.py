@@ -13,6 +13,7 @@ import csv
 import re
 import shutil
 import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from amlas.render import _html
 from cli_helpers import run_quietly
 from conftest import EXAMPLE, REPO
 from overclaim import overclaims
+from report_fragments import expanded
 
 CHESS = REPO / "examples" / "chess-robot-grasp"
 EXAMPLES = {"breast-cancer-triage": EXAMPLE, "chess-robot-grasp": CHESS}
@@ -101,13 +103,25 @@ def _mentions(text: str, value: str) -> bool:
 
 def _tree(folder: Path) -> dict[str, str]:
     return {
-        str(p): p.read_bytes().decode("utf-8", "replace")
+        str(p): _readable(p)
         for p in folder.rglob("*")
         if p.is_file() and "__pycache__" not in p.parts
     }
 
 
-def _placeholder_svgs(case: object, views: list[object]) -> list[str]:
+def _readable(path: Path) -> str:
+    """A file as a reader finds its text: a report with its fragments inflated, the
+    diagrams' layout cache (zlib) inflated, anything else as UTF-8."""
+    data = path.read_bytes()
+    if path.name == "layouts.json.z":
+        data = zlib.decompress(data)
+    text = data.decode("utf-8", "replace")
+    if path.suffix == ".html" and "x-amlas-pack" in text:
+        text = expanded(text)
+    return text
+
+
+def _placeholder_svgs(case: object, views: list[object], **_: object) -> list[str]:
     return ['<svg xmlns="http://www.w3.org/2000/svg"></svg>' for _ in views]
 
 
@@ -157,7 +171,7 @@ def _build(name: str, tmp: Path) -> Built:
     built.readable.update(outputs)
     built.readable.update({p: t for p, t in _tree(project).items() if before.get(p) != t})
     built.readable.update(_tree(tmp / "case"))
-    built.readable[str(tmp / "report.html")] = (tmp / "report.html").read_text("utf-8")
+    built.readable[str(tmp / "report.html")] = _readable(tmp / "report.html")
     # the verifier (or the assessor) builds with the key
     verifier = tmp / "verifier"
     for argv in (

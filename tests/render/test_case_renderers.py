@@ -91,3 +91,27 @@ def test_junit_is_valid_and_counts_add_up() -> None:
     names = " ".join(c.get("name", "") for c in cases)
     texts = " ".join(n.text for n in case.leaf_claims())
     assert any(p in texts for p in HOSTILE) == any(p in names for p in HOSTILE)
+
+
+def test_gsn2x_c_and_python_emitters_write_the_same_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """libyaml's C emitter, when PyYAML has it, and the pure-Python fallback agree byte
+    for byte: on the bundled example's case and on the factory's hostile text."""
+    import shutil
+
+    from amlas.case import build_case
+    from amlas.render import _gsn2x
+
+    if not getattr(yaml, "__with_libyaml__", False):
+        pytest.skip("PyYAML was built without libyaml: only the Python emitter is there")
+    example = Path(__file__).resolve().parents[2] / "examples" / "breast-cancer-triage"
+    root = tmp_path / "example"
+    shutil.copytree(example, root, ignore=shutil.ignore_patterns("evidence", ".amlas"))
+    for case in (build_case(root), make_case()):
+        monkeypatch.setattr(_gsn2x, "_DUMPER", yaml.CSafeDumper)
+        fast = render_gsn2x(case)
+        monkeypatch.setattr(_gsn2x, "_DUMPER", yaml.SafeDumper)
+        slow = render_gsn2x(case)
+        assert len(fast) > 1
+        assert fast == slow

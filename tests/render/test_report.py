@@ -1,11 +1,12 @@
-"""The HTML report: golden file, self-containment, escaping of every piece of user text."""
+"""The HTML report: golden file, self-containment, escaping of every piece of user text,
+and the fragments (case data, diagrams, the rest of long tables) stored deflated in it:
+:mod:`report_fragments` inflates them as the page script does."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import html
-import json
 import re
 import shutil
 import sys
@@ -16,10 +17,11 @@ import pytest
 from case_factory import HOSTILE, IMG, SCRIPT, make_case
 from golden_files import assert_golden
 from markupsafe import escape
+from report_fragments import PACK, case_data, expanded, packs
 
 from amlas.errors import UsageError
 from amlas.render import _html
-from amlas.render._html import render_pdf, render_report
+from amlas.render._html import PACK_TYPE, TABLE_ROWS, render_pdf, render_report
 from amlas.render._svg import case_views
 
 GOLDEN = Path(__file__).parent / "golden" / "report.html"
@@ -64,17 +66,12 @@ def parse(document: str) -> _Markup:
     return parser
 
 
-def data_block(document: str) -> str:
-    start = document.index('<script type="application/json" id="case-data">')
-    start = document.index(">", start) + 1
-    return document[start : document.index("</script>", start)]
-
-
 # -- golden -------------------------------------------------------------------------------
 
 
 def test_report_matches_the_golden_file(report: str) -> None:
-    assert_golden(report, GOLDEN)
+    # the fragments inflated: the golden file does not depend on zlib's exact bytes
+    assert_golden(expanded(report), GOLDEN)
 
 
 def test_report_is_deterministic(report: str) -> None:
@@ -107,6 +104,7 @@ def _assert_self_contained(document: str) -> None:
 
 def test_report_refers_to_nothing_outside_itself(report: str) -> None:
     _assert_self_contained(report)
+    _assert_self_contained(expanded(report, data=False))
 
 
 def test_the_policy_allows_exactly_the_page_script(report: str) -> None:
@@ -121,10 +119,13 @@ def test_the_policy_allows_exactly_the_page_script(report: str) -> None:
 # -- escaping -----------------------------------------------------------------------------
 
 
-def test_the_data_block_cannot_be_broken_out_of(report: str) -> None:
-    block = data_block(report)
-    assert not set("<>&") & set(block)
-    data = json.loads(block)
+def test_the_packs_cannot_be_broken_out_of(report: str) -> None:
+    blocks = re.findall(r"<script([^>]*)>(.*?)</script>", report, re.DOTALL)
+    stored = [text for attrs, text in blocks if f'type="{PACK_TYPE}"' in attrs]
+    assert len(stored) == len(blocks) - 1 == len(PACK.findall(report)) >= 3
+    for text in stored:  # base64 only: no text can end the block
+        assert re.fullmatch(r"[A-Za-z0-9+/=]+", text)
+    data = case_data(report)
     case = make_case()
     assert list(data["nodes"]) == list(case.nodes)
     for node in case.nodes.values():  # every text arrives intact, hostile or not
@@ -134,13 +135,13 @@ def test_the_data_block_cannot_be_broken_out_of(report: str) -> None:
 
 
 def test_hostile_text_appears_only_escaped(report: str) -> None:
-    tags = parse(report).tags
-    assert [t for t, _ in tags].count("script") == 2  # the data block and the page script
+    outside_data = expanded(report, data=False)  # the diagrams and rows in place
+    tags = parse(outside_data).tags
+    assert [t for t, _ in tags].count("script") == 1  # the page script
     for tag, attrs in tags:
         for name, value in attrs.items():
             assert not name.startswith("on"), f"<{tag} {name}>"
             assert not (value or "").strip().lower().startswith("javascript:")
-    outside_data = report.replace(data_block(report), "")
     for text in HOSTILE:
         if set(text) & set("<>&\"'"):
             assert text not in outside_data, text
@@ -151,9 +152,10 @@ def test_hostile_text_appears_only_escaped(report: str) -> None:
 
 
 def test_view_ids_stay_unique_across_diagrams(report: str) -> None:
-    ids = [a["id"] for _, a in parse(report).tags if a.get("id")]
+    document = expanded(report, data=False)
+    ids = [a["id"] for _, a in parse(document).tags if a.get("id")]
     assert len(ids) == len(set(ids))
-    assert 'id="v0-node-G1.1"' in report
+    assert 'id="v0-node-G1.1"' in document
 
 
 # -- content ------------------------------------------------------------------------------
@@ -202,15 +204,17 @@ def test_extra_svgs_come_last_and_missing_ones_are_left_out() -> None:
     del svgs["stage2"]
     svgs["custom"] = "<svg></svg>"
     document = render_report(make_case(), svgs=svgs)
-    views = json.loads(data_block(document))["views"]
+    views = case_data(document)["views"]
     assert [v["name"] for v in views] == ["case", "stage1", "stage5", "custom"]
     assert views[-1]["title"] == "custom"
+    assert views[-1]["nodes"] == []
+    assert views[1]["nodes"] == list(case_views(make_case())[1].node_ids)
 
 
 def test_diagrams_are_drawn_when_not_given() -> None:
     if shutil.which("dot") is None:
         pytest.fail("Graphviz `dot` is not on PATH: apt-get install graphviz")
-    document = render_report(make_case())
+    document = expanded(render_report(make_case()), data=False)
     _assert_self_contained(document)
     assert document.count('<svg xmlns="http://www.w3.org/2000/svg" width=') == 4
     assert 'id="v3-node-CSn5.1"' in document
@@ -235,3 +239,54 @@ def test_pdf_without_playwright_is_a_usage_error(
     monkeypatch.setitem(sys.modules, "playwright.sync_api", None)
     with pytest.raises(UsageError, match="pip install playwright"):
         render_pdf("<html></html>", tmp_path / "out.pdf")
+
+
+# -- fragments ----------------------------------------------------------------------------
+
+
+def test_every_diagram_is_a_fragment_drawn_on_demand(report: str) -> None:
+    """No diagram is in the markup; each view's frame names the fragment holding its SVG,
+    and the fragment is the SVG given, with its ids prefixed by the view."""
+    assert "<svg xmlns" not in report.split('<section id="diagrams">')[1].split("</section>\n\n")[0]
+    frames = re.findall(
+        r'<section class="view[^"]*" id="view-(\d+)"[^>]*data-view="([^"]+)"'
+        r'[^>]*>\s*<h3>[^<]*</h3>\s*<div class="diagram" data-fragment="([\d.]+)"',
+        report,
+    )
+    given = placeholder_svgs()
+    assert [name for _, name, _ in frames] == list(given)
+    inflated = packs(report)
+    for index, name, ref in frames:
+        pack, item = (int(x) for x in ref.split("."))
+        svg = inflated[pack][item]
+        assert svg == given[name].replace(' id="', f' id="v{index}-')
+
+
+def test_a_long_table_keeps_its_rest_as_a_fragment() -> None:
+    """Rows beyond TABLE_ROWS are one fragment, with a button that says how many; the
+    rows inflated are the ones left out of the markup, in order."""
+    from dataclasses import replace
+
+    case = make_case()
+    assert case.trace is not None
+    rows = [replace(case.trace.rows[0], ml=f"MLR-{i:03d}") for i in range(TABLE_ROWS + 7)]
+    long = replace(case, trace=replace(case.trace, rows=rows))
+    document = render_report(long, svgs=placeholder_svgs())
+    trace = document[document.index('id="trace"') : document.index('id="artefacts"')]
+    assert trace.count("<td>MLR-") == TABLE_ROWS
+    assert "Show the other 7 rows (57 in all)" in trace
+    whole = expanded(document)
+    trace = whole[whole.index('id="trace"') : whole.index('id="artefacts"')]
+    shown = re.findall(r"<td>(MLR-\d+)", trace)
+    assert shown == [f"MLR-{i:03d}" for i in range(TABLE_ROWS + 7)]
+
+
+def test_view_ids_are_prefixed_inside_tags_only() -> None:
+    """The fast path (every id a Graphviz ``<g>`` id) and the general one agree, and
+    text that looks like an id attribute is left alone."""
+    fast = '<svg><g id="node-A" class="node"><text>x</text></g></svg>'
+    assert _html._unique_ids(fast, "v1-") == fast.replace('id="', 'id="v1-')
+    tricky = '<svg><g id="node-A"><text> id="B" &lt;g id="C"</text><path id="p"/></g></svg>'
+    assert _html._unique_ids(tricky, "v2-") == (
+        '<svg><g id="v2-node-A"><text> id="B" &lt;g id="C"</text><path id="v2-p"/></g></svg>'
+    )

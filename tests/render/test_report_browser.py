@@ -56,6 +56,7 @@ def page(browser: Browser, report_file: Path) -> Iterator[Page]:
     )
     opened.on("pageerror", lambda e: errors.append(str(e)))
     opened.goto(report_file.as_uri())
+    opened.wait_for_selector("body[data-ready]", state="attached")
     yield opened
     context.close()
     assert errors == [], errors
@@ -66,9 +67,11 @@ def pwned(page: Page) -> Any:
 
 
 def open_view(page: Page, name: str) -> None:
+    """Choose the view in the picker and wait until its diagram is inflated and drawn."""
     index = page.get_attribute(f'section.view[data-view="{name}"]', "data-index")
     assert index is not None
     page.select_option("#view-select", index)
+    page.wait_for_selector(f'section.view[data-view="{name}"][data-ready] svg')
 
 
 def test_no_injected_script_runs_after_load_or_clicks(page: Page) -> None:
@@ -132,6 +135,7 @@ def test_a_counter_solution_shows_what_it_challenges(page: Page) -> None:
 def test_a_goal_link_reveals_it_in_its_diagram(page: Page) -> None:
     page.click('.top-claim button.node-link[data-node="G1.1"]')
     page.click('#detail button.goto:has-text("Stage 1")')
+    page.wait_for_selector('section.view[data-view="stage1"] g.selected')
     assert page.is_visible('section.view[data-view="stage1"]')
     assert not page.is_visible('section.view[data-view="case"]')
     selected = page.locator('section.view[data-view="stage1"] g.selected')
@@ -184,6 +188,7 @@ def robustness_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _open_node(page: Page, node: str) -> Any:
+    page.evaluate("() => window.amlasInflateAll()")  # every diagram drawn: find the node's
     view = page.eval_on_selector(
         f'section.view g[data-node="{node}"]', "g => g.closest('section.view').dataset.view"
     )

@@ -354,3 +354,22 @@ def test_dot_failing_is_a_usage_error_with_its_stderr(monkeypatch: pytest.Monkey
 def test_a_view_naming_an_unknown_node_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="G404"):
         render_svgs(make_case(), [View("odd", ("G1.1", "G404"), "Odd")])
+
+
+def test_the_quick_wrap_is_textwrap_line_for_line() -> None:
+    """The fast path of the diagrams' text wrapping agrees with textwrap on words and
+    spaces, unicode whitespace, long words, tabs and empty text."""
+    import random
+    import textwrap
+
+    from amlas.render._svg import _wrap_paragraph
+
+    pieces = ["a", "bb", "word", "longerword", "x" * 30, "-", "é", "\u00a0", "\t", "  ", " ", "ok."]
+    rng = random.Random(16)
+    samples = ["", " ", "one", "a b", " lead", "trail ", "x" * 50]
+    for _ in range(3000):
+        samples.append("".join(rng.choice(pieces + [" "] * 6) for _ in range(rng.randint(1, 40))))
+    for text in samples:
+        for width in (1, 5, 22, 36, 40):
+            expected = textwrap.wrap(text, width, break_on_hyphens=False)
+            assert _wrap_paragraph(text, width) == expected, (text, width)

@@ -36,6 +36,7 @@ Imported evidence (``amlas evidence import``, records of ``origin: external``):
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -83,6 +84,8 @@ class Assessor:
         self._damaged: dict[str, str] = {}
         self.reviews = ReviewJudge(project, self.inputs)
         self._planned: list[PlannedCheck] | None = None
+        self._index: tuple[list[str], list[int], list[str]] | None = None
+        self._requirements: dict[str, Any] | None = None
         self.judged: set[str] = set()
         """Claims nothing in the pattern supports: the only nodes a recorded judgement can
         develop (a judgement naming any other cannot affect it: G007)."""
@@ -148,6 +151,27 @@ class Assessor:
                 self._planned = []
         return self._planned
 
+    def _under(self, prefix: str) -> tuple[list[PlannedCheck], list[str]]:
+        """The planned checks (in plan order) and the recorded keys (sorted) whose key
+        starts with ``prefix``: ranges of two sorted indexes built once, so that a case
+        with thousands of solutions does not scan the plan and sort the store for each."""
+        if self._index is None:
+            planned = self.planned()
+            by_key = sorted(range(len(planned)), key=lambda k: planned[k].key)
+            self._index = ([planned[k].key for k in by_key], by_key, sorted(self.refs))
+        keys, positions, recorded = self._index
+        start = bisect.bisect_left(keys, prefix)
+        end = start
+        while end < len(keys) and keys[end].startswith(prefix):
+            end += 1
+        planned = self.planned()
+        checks = [planned[k] for k in sorted(positions[start:end])]
+        start = bisect.bisect_left(recorded, prefix)
+        end = start
+        while end < len(recorded) and recorded[end].startswith(prefix):
+            end += 1
+        return checks, recorded[start:end]
+
     def found_keys(self, selector: EvidenceSelector) -> list[str]:
         """Keys a prefix selector covers: every check the plan calls for under the prefix
         (one never run leaves the solution undeveloped: a set claim holds only when each
@@ -155,13 +179,11 @@ class Assessor:
         if selector.prefix is None:
             return []
         prefix, dataset = selector.prefix, selector.dataset
-        out = [
-            c.key
-            for c in self.planned()
-            if c.key.startswith(prefix) and (dataset is None or dataset in c.datasets)
-        ]
-        for key in sorted(self.refs):
-            if not key.startswith(prefix) or key in out:
+        checks, stored = self._under(prefix)
+        out = [c.key for c in checks if dataset is None or dataset in c.datasets]
+        listed = set(out)
+        for key in stored:
+            if key in listed:
                 continue
             if dataset is not None:
                 found = self.record(key)
@@ -312,10 +334,14 @@ class Assessor:
             self.counter(nodes, solution, [goal.id])
 
     def _item(self, name: str, item_id: str) -> Any:
-        ml = self.project.ml_requirements
-        for r in ml.requirements if ml is not None else []:
-            if r.id == item_id:
-                return r
+        if self._requirements is None:  # the first requirement of each ID, as a scan finds
+            ml = self.project.ml_requirements
+            self._requirements = {}
+            for r in ml.requirements if ml is not None else []:
+                self._requirements.setdefault(r.id, r)
+        found = self._requirements.get(item_id)
+        if found is not None:
+            return found
         definition = self.project.index().get(item_id)  # an ODD condition, say
         if definition is not None:
             return definition.item

@@ -92,6 +92,9 @@ class Binder:
         self.project = project
         self.settings = project.manifest.case
         self.variables = self._project_variables()
+        # (name, id of the item's value) -> (the value, its variables): a requirement is
+        # bound in a dozen nodes; its fields are read once (the value is kept: ids stay unique)
+        self._bound: dict[tuple[str, str, int], tuple[object, dict[str, str | None]]] = {}
 
     def doc(self, letter: str) -> ArtefactDocument | None:
         return self.project.artefacts.get(letter)
@@ -157,13 +160,23 @@ class Binder:
     def variables_for(self, binding: Mapping[str, Item]) -> dict[str, str | None]:
         out = dict(self.variables)
         for name, item in binding.items():
-            out[f"{name}.id"] = item.id
-            for field, value in item.value:
-                if isinstance(value, str | int | float) and not isinstance(value, bool):
-                    out[f"{name}.{field}"] = " ".join(str(value).split())
-            if isinstance(item.value, MLSafetyRequirement):
-                out[f"{name}.property"] = _format_property(item.value)
-                out[f"{name}.kind"] = item.value.kind
+            key = (name, item.id, id(item.value))
+            known = self._bound.get(key)
+            if known is None or known[0] is not item.value:
+                known = (item.value, self._item_variables(name, item))
+                self._bound[key] = known
+            out.update(known[1])
+        return out
+
+    @staticmethod
+    def _item_variables(name: str, item: Item) -> dict[str, str | None]:
+        out: dict[str, str | None] = {f"{name}.id": item.id}
+        for field, value in item.value:
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                out[f"{name}.{field}"] = " ".join(str(value).split())
+        if isinstance(item.value, MLSafetyRequirement):
+            out[f"{name}.property"] = _format_property(item.value)
+            out[f"{name}.kind"] = item.value.kind
         return out
 
     # -- collections, conditions, choices ---------------------------------------------------------

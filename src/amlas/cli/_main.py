@@ -577,6 +577,15 @@ _LIBRARY = click.option(
     help="Pattern library: a shipped name or a folder (default: amlas.yaml case.library).",
 )
 CASE_DIR = "safety-case"
+LAYOUT_CACHE = ".amlas"  # the project's cache folder: the diagrams' layouts (amlas.render._svg)
+
+
+def _layout_cache(directory: Path, key: VerifierKey | None) -> Path | None:
+    """Where ``case`` and ``report`` share the diagrams' layouts: the project's ``.amlas/``;
+    none with the verifier key (nothing built with it is written into the project)."""
+    return None if key is not None else directory / LAYOUT_CACHE
+
+
 CASE_COMMAND, REPORT_COMMAND, PDF_COMMAND = "amlas case", "amlas report", "amlas report --pdf"
 REPORT_SIGNATURE = b'<meta name="generator" content="amlas">'  # in every report's <head>
 _PATH_FIELDS = frozenset({"location", "file", "access_log", "path"})
@@ -749,7 +758,10 @@ def case(
     _opened_detail_stays_outside(directory, key, target)
     built = _build(directory, store, library, key)
     protected = _project_paths(directory, store)
-    files: dict[str, str | bytes] = dict(render_case_files(built, svg=not no_svg))
+    cache = _layout_cache(directory, key)
+    files: dict[str, str | bytes] = dict(
+        render_case_files(built, svg=not no_svg, layout_cache=cache)
+    )
     writers: dict[str, str] = {}
     try:
         marker = check_output_folder(
@@ -763,7 +775,7 @@ def case(
                 continue
             if writer not in (REPORT_COMMAND, PDF_COMMAND):
                 continue
-            html = html or render_report(built)
+            html = html or render_report(built, layout_cache=cache)
             if writer == REPORT_COMMAND:
                 files[name], writers[name] = html, writer
             elif writer == PDF_COMMAND:
@@ -836,7 +848,7 @@ def report(
     target = output or directory / CASE_DIR / "report.html"
     _opened_detail_stays_outside(directory, key, target, *([pdf] if pdf is not None else []))
     built = _build(directory, store, library, key)
-    html = render_report(built)
+    html = render_report(built, layout_cache=_layout_cache(directory, key))
     protected = _project_paths(directory, store)
     try:
         check_output_file(

@@ -7,6 +7,8 @@ diagrams and one offline HTML report.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from amlas.render._case import render_case_json, render_case_junit, render_case_markdown
 from amlas.render._gsn2x import INDEX_FILE, render_gsn2x
 from amlas.render._gsn2x_rules import Gsn2xFinding, validate_gsn2x, validate_gsn2x_files
@@ -43,9 +45,12 @@ __all__ = [
 ]
 
 
-def render_case_files(case: object, *, svg: bool = True) -> dict[str, str]:
+def render_case_files(
+    case: object, *, svg: bool = True, layout_cache: str | Path | None = None
+) -> dict[str, str]:
     """Every file ``amlas case`` writes, by relative name: ``case.json``, ``case.md``,
-    ``case.junit.xml``, ``gsn/*.gsn.yaml`` and (with ``svg``) ``svg/<view>.svg``."""
+    ``case.junit.xml``, ``gsn/*.gsn.yaml`` and (with ``svg``) ``svg/<view>.svg``, the
+    diagrams laid out through the layout cache folder ``layout_cache`` when given."""
     from amlas.case import Case
 
     assert isinstance(case, Case)
@@ -57,6 +62,7 @@ def render_case_files(case: object, *, svg: bool = True) -> dict[str, str]:
     files.update({f"gsn/{name}": text for name, text in render_gsn2x(case).items()})
     if svg:
         views = case_views(case)
-        for view, text in zip(views, render_svgs(case, views), strict=True):
+        drawn = render_svgs(case, views, cache=layout_cache)
+        for view, text in zip(views, drawn, strict=True):
             files[f"svg/{view.name}.svg"] = text
     return files

@@ -14,6 +14,10 @@ Mapping decisions:
 * Counter-solutions carry ``challenges`` and the goal they challenge ``defeated: true``.
 * Nodes that are not AMLAS v1.1's (the library's extensions, the project's own argument
   of ``case.argument``) carry the class ``extension``.
+
+The YAML is written by libyaml's C emitter (``yaml.CSafeDumper``) when PyYAML was built
+with it, else by PyYAML's pure-Python ``SafeDumper``: the two write the same bytes (a
+test compares them on a real case), the C one about five times faster on a large case.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from amlas.render._detail import detail_note
 __all__ = ["INDEX_FILE", "render_gsn2x"]
 
 INDEX_FILE = "index.gsn.yaml"
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # the C emitter, if built
 
 
 def _element(node: Node, case: Case, backed: dict[str, list[str]]) -> dict[str, Any]:
@@ -55,7 +60,7 @@ def _element(node: Node, case: Case, backed: dict[str, list[str]]) -> dict[str, 
 
 
 def _dump(data: dict[str, Any]) -> str:
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(data, Dumper=_DUMPER, sort_keys=False, allow_unicode=True, width=100)
 
 
 def render_gsn2x(case: Case) -> dict[str, str]:

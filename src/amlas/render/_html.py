@@ -6,14 +6,31 @@ Contract:
   no reference to anything outside the file (a Content-Security-Policy forbids loading
   any), the same bytes for the same case, SVGs and ``generated`` text (no clock is read).
 * User-written text (node text, reasons, summaries, requirement and artefact text) only
-  ever appears escaped: Jinja2 autoescaping for the page, and a JSON data block
-  (``<script type="application/json" id="case-data">``) with ``<``, ``>`` and ``&``
-  written as ``\\u003c``, ``\\u003e``, ``\\u0026`` so no text can end the block. The page
-  script reads it with ``JSON.parse`` and writes text with ``textContent`` only.
-* The work is linear in the size of the case: per-node details live in the JSON block,
-  not in the markup, so a 15,000-node case stays usable.
-* :func:`render_pdf` prints the report with Playwright and Debian's chromium; a missing
-  Playwright or browser raises :class:`amlas.errors.UsageError` with a one-line hint.
+  ever appears escaped: Jinja2 autoescaping for the page (and for the table rows kept as
+  fragments), ElementTree for the diagrams, and the case data as JSON inside a base64
+  fragment (below), which no text can end. The page script reads the data with
+  ``JSON.parse`` and writes text with ``textContent`` only.
+* The work is linear in the size of the case, and what the page parses on load does not
+  grow with it: the per-node details (the case data, JSON), every diagram and the rows
+  of a long table beyond the first :data:`TABLE_ROWS` are *fragments*, stored compressed
+  (zlib's deflate, base64) in ``<script type="application/x-amlas-pack">`` blocks that
+  never run, and inflated by the page script with the browser's own
+  ``DecompressionStream`` when first needed: the case data and the first diagram right
+  after the load event, a diagram when its view is opened, the rest of a table when
+  asked for. A pack inflates to a line of its fragments' lengths (in UTF-16 code units,
+  as JavaScript counts) and the fragments end to end. A fragment of markup is generated
+  here (Graphviz SVG, escaped by ElementTree; table rows, escaped by Jinja2), exactly as
+  the markup around it. A diagram of more than 400 elements and links inserts only
+  those in and near its frame, and more as it is panned or zoomed out (where each is
+  comes from the SVG's own coordinates, not from a layout). A 1,000-requirement case
+  (16,000 nodes, 2,000 records, 1,007 diagrams) gives a 4 MiB file.
+* The detail panel draws a node's evidence as cards when it cites up to twenty records,
+  else as a table of all of them whose rows open their card on demand.
+* A diagram opens fitted to its frame with its top claim in sight (never smaller than
+  a readable scale), and pans (drag, arrow keys) and zooms (wheel, buttons).
+* :func:`render_pdf` prints the report with Playwright and Debian's chromium (every
+  fragment inflated first); a missing Playwright or browser raises
+  :class:`amlas.errors.UsageError` with a one-line hint.
 """
 
 from __future__ import annotations
@@ -22,12 +39,14 @@ import base64
 import hashlib
 import json
 import re
+import zlib
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
 import jinja2
+from markupsafe import Markup
 
 from amlas.case import STATUSES, Case
 from amlas.errors import MissingExtraError, UsageError
@@ -35,7 +54,7 @@ from amlas.evidence import EvidenceRecord
 from amlas.render._detail import detail_note
 from amlas.render._svg import STATUS_COLOURS, case_views, render_svgs
 
-__all__ = ["CHROMIUM", "render_pdf", "render_report"]
+__all__ = ["CHROMIUM", "PACK_TYPE", "TABLE_ROWS", "render_pdf", "render_report"]
 
 CHROMIUM: Final = "/usr/bin/chromium"
 """The browser :func:`render_pdf` drives (Debian's ``chromium`` package)."""
@@ -48,6 +67,12 @@ CHROMIUM_ARGS: Final = (
     "--disable-sync",
     "--no-first-run",
 )
+PACK_TYPE: Final = "application/x-amlas-pack"
+"""The ``type`` of the script blocks holding fragments (a type no browser runs)."""
+TABLE_ROWS: Final = 50
+"""A table shows this many rows in the markup; the rest is a fragment shown on request."""
+_PACK_BYTES: Final = 256 * 1024
+_LEVEL: Final = 6  # zlib's default: level 9 saves 3 % of the file and takes 2.5 times as long
 _ASSETS: Final = Path(__file__).parent / "assets"
 _MATTERS: Final = ("failed", "inconclusive", "stale")
 _CELLS_CHECK: Final = "data.min_samples_per_cell"
@@ -66,33 +91,105 @@ def _environment() -> jinja2.Environment:
     )
 
 
+class _Packer:
+    """Fragments in packs: each added fragment goes into the open pack, which is closed
+    when it holds :data:`_PACK_BYTES` (or on :meth:`close`, between unrelated groups), so
+    that opening one fragment never inflates much more than itself."""
+
+    def __init__(self) -> None:
+        self.packs: list[list[str]] = []
+        self._open: list[str] | None = None
+        self._size = 0
+
+    def add(self, value: str) -> str:
+        """Store ``value`` (markup, or JSON text); its reference ``"P.I"``."""
+        if self._open is None:
+            self._open = []
+            self._size = 0
+            self.packs.append(self._open)
+        self._open.append(value)
+        self._size += len(value)
+        ref = f"{len(self.packs) - 1}.{len(self._open) - 1}"
+        if self._size >= _PACK_BYTES:
+            self.close()
+        return ref
+
+    def close(self) -> None:
+        self._open = None
+
+    def rows(self, markup: str) -> Markup:
+        """A fragment of table rows (Jinja2's escaped output); the attribute that names it."""
+        self.close()
+        ref = self.add(str(markup))
+        self.close()
+        return Markup(f' data-rest="{ref}"')
+
+    def blocks(self) -> list[tuple[int, str]]:
+        """Each pack as (number, base64 of its deflated text): a line of the fragments'
+        lengths in UTF-16 code units (JavaScript's), then the fragments."""
+        out = []
+        for number, pack in enumerate(self.packs):
+            lengths = ",".join(str(len(item.encode("utf-16-le")) // 2) for item in pack)
+            text = lengths + "\n" + "".join(pack)
+            packed = zlib.compress(text.encode("utf-8"), _LEVEL)
+            out.append((number, base64.b64encode(packed).decode("ascii")))
+        return out
+
+
 def render_report(
-    case: Case, *, svgs: Mapping[str, str] | None = None, generated: str | None = None
+    case: Case,
+    *,
+    svgs: Mapping[str, str] | None = None,
+    generated: str | None = None,
+    layout_cache: str | Path | None = None,
 ) -> str:
     """The report for ``case`` as one HTML document.
 
     ``svgs`` maps view names (:func:`amlas.render._svg.case_views`) to SVG markup from
     :func:`amlas.render._svg.render_svgs`; it is inlined as markup, so it must not hold
-    user text unescaped. When None the diagrams are drawn here (Graphviz needed).
+    user text unescaped. When None the diagrams are drawn here (Graphviz needed), with
+    the layout cache folder ``layout_cache`` when given (see :mod:`amlas.render._svg`).
     Views the case has but ``svgs`` lacks are left out; extra names come last, titled by
     name. ``generated`` (e.g. a date) is printed in the header when given.
     """
     views = case_views(case)
     if svgs is None:
-        svgs = dict(zip((v.name for v in views), render_svgs(case, views), strict=True))
+        drawn = render_svgs(case, views, cache=layout_cache)
+        svgs = dict(zip((v.name for v in views), drawn, strict=True))
     titles = {v.name: (v.title, v.node_ids[0] if v.node_ids else "") for v in views}
+    members = {v.name: v.node_ids for v in views}
     names = [v.name for v in views if v.name in svgs] + [n for n in svgs if n not in titles]
-    shown = [
+    packer = _Packer()
+    data = _data(case)
+    data_ref = packer.add("")  # the case data, written once the views are known
+    packer.close()
+    shown: list[dict[str, Any]] = []
+    for index, name in enumerate(names):
+        sub = "/" in name
+        if not sub:
+            packer.close()  # a module's view in a pack of its own; per-requirement ones share
+        shown.append(
+            {
+                "index": index,
+                "name": name,
+                "title": titles.get(name, (name, ""))[0],
+                "root": titles.get(name, (name, ""))[1],
+                "sub": sub,
+                "fragment": packer.add(_unique_ids(svgs[name], f"v{index}-")),
+            }
+        )
+    packer.close()
+    data["views"] = [
         {
-            "index": index,
-            "name": name,
-            "title": titles.get(name, (name, ""))[0],
-            "root": titles.get(name, (name, ""))[1],
-            "sub": "/" in name,
-            "svg": _unique_ids(svgs[name], f"v{index}-"),
+            "name": v["name"],
+            "title": v["title"],
+            "root": v["root"],
+            "nodes": list(members.get(v["name"], ())),
         }
-        for index, name in enumerate(names)
+        for v in shown
     ]
+    pack, item = (int(part) for part in data_ref.split("."))
+    packer.packs[pack][item] = _json_text(data)
     script = (_ASSETS / "report.js").read_text("utf-8")
     context = {
         "case": case,
@@ -115,24 +212,30 @@ def render_report(
         "css": (_ASSETS / "report.css").read_text("utf-8"),
         "script": script,
         "script_hash": base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode(),
-        "data": _json_for_html(_data(case, shown)),
+        "data_ref": data_ref,
+        "packer": packer,
+        "pack_type": PACK_TYPE,
+        "table_rows": TABLE_ROWS,
     }
     return _environment().get_template("report.html.j2").render(context)
+
+
+def _json_text(value: Any) -> str:
+    """Compact JSON (the fragment is base64 inside the page: nothing in it is markup)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def _unique_ids(svg: str, prefix: str) -> str:
     """Prefix every ``id`` attribute so that views sharing a node keep HTML ids unique.
 
     Only tags are touched: escaped text cannot hold ``<`` or ``>``, nor an attribute value
-    a raw ``"``, so ``' id="'`` inside a tag is always an attribute.
+    a raw ``"``, so ``' id="'`` inside a tag is always an attribute. Graphviz puts every
+    id first in a ``<g>`` tag; when each ``' id="'`` of the document is one of those (no
+    text holds one), a plain replacement does the same, without a pass over every tag.
     """
+    if svg.count(' id="') == svg.count('<g id="'):
+        return svg.replace('<g id="', f'<g id="{prefix}')
     return _TAG.sub(lambda m: m.group().replace(' id="', f' id="{prefix}'), svg)
-
-
-def _json_for_html(value: Any) -> str:
-    """Compact JSON that cannot end a ``<script>`` block or open a comment in it."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _modules(case: Case) -> list[dict[str, Any]]:
@@ -257,8 +360,9 @@ def _coverage_table(record: EvidenceRecord) -> dict[str, Any]:
     }
 
 
-def _data(case: Case, views: list[dict[str, Any]]) -> dict[str, Any]:
-    """What the page script needs: nodes (defaults left out), records, views."""
+def _data(case: Case) -> dict[str, Any]:
+    """What the page script needs: nodes (defaults left out), records (views are added
+    by the caller)."""
     digests = list(case.evidence)
     index = {d: i for i, d in enumerate(digests)}
     sealed = case.sealed_detail()
@@ -320,7 +424,6 @@ def _data(case: Case, views: list[dict[str, Any]]) -> dict[str, Any]:
         "nodes": nodes,
         "evidence": records,
         "reviews": {rid: review.to_dict() for rid, review in sorted(case.reviews.items())},
-        "views": [{"name": v["name"], "title": v["title"], "root": v["root"]} for v in views],
     }
 
 
@@ -342,6 +445,7 @@ def render_pdf(html: str, out: Path) -> None:
         try:
             page = browser.new_page()
             page.set_content(html, wait_until="load", timeout=300_000)
+            page.evaluate("() => window.amlasInflateAll && window.amlasInflateAll()")
             page.pdf(path=str(out), format="A4", print_background=True, landscape=True)
         finally:
             browser.close()

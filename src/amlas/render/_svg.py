@@ -15,25 +15,44 @@ Contract:
   overview) are not drawn; the node says how many it has instead.
 * Node text is user-written: it only ever reaches ``dot`` and the SVG escaped, as text.
 * ``dot`` missing or failing raises :class:`amlas.errors.UsageError`.
+
+The layout cache. Laying out a 1,000-requirement case takes ``dot`` seconds, and ``amlas
+case`` and ``amlas report`` draw the same diagrams; given a ``cache`` folder (the CLI
+passes the project's ``.amlas/``), :func:`render_svgs` keeps each finished SVG under the
+SHA-256 of what determines it: the DOT text of the view (every node's ID, text, status,
+shape and link), the view's name and title, ``dot``'s version and this module's own
+source. A view whose key is found is not laid out again; only the others go to ``dot``
+(one process for all of them). The cache is one file, :data:`LAYOUT_CACHE_FILE`,
+zlib-compressed JSON written atomically (:func:`amlas.fileio.atomic_write_bytes`) and
+holding the views of the last call; a missing, unreadable or corrupt file only means a
+new layout, never an error and never a different drawing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import html
+import json
 import re
 import shutil
 import subprocess
 import textwrap
 import xml.etree.ElementTree as ET
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
 from amlas.case import Case, Node, NodeType
 from amlas.errors import UsageError
+from amlas.fileio import atomic_write_bytes
 
 __all__ = [
+    "LAYOUT_CACHE_FILE",
     "SPLIT_STAGE5_ABOVE",
     "STATUS_COLOURS",
     "StatusColour",
@@ -64,6 +83,10 @@ STATUS_COLOURS: Final[Mapping[str, StatusColour]] = MappingProxyType(
 
 SPLIT_STAGE5_ABOVE: Final = 40
 """Stage 5 gets one view per ``G5.1`` instance when it has more nodes than this."""
+
+LAYOUT_CACHE_FILE: Final = "layouts.json.z"
+"""The layout cache's one file, inside the ``cache`` folder given to :func:`render_svgs`."""
+_CACHE_FORMAT: Final = "amlas.layouts/1"
 
 COUNTER_COLOUR: Final = "#c62828"
 _SVG_NS: Final = "http://www.w3.org/2000/svg"
@@ -108,6 +131,7 @@ _AWAY_CSS: Final = {
 _UNSAFE_ID_CHAR: Final = re.compile(r"[^A-Za-z0-9._-]")
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _SVG_DOC: Final = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
+_SIMPLE: Final = re.compile(r"\S+(?: \S+)*")  # words, one ASCII space between
 
 
 def node_dom_id(node_id: str, prefix: str = "node-") -> str:
@@ -191,12 +215,13 @@ def _ancestors(case: Case, targets: set[str], members: set[str]) -> set[str]:
     return seen
 
 
-def render_svgs(case: Case, views: Sequence[View]) -> list[str]:
+def render_svgs(case: Case, views: Sequence[View], *, cache: str | Path | None = None) -> list[str]:
     """One inline-ready SVG document per view, in the order of ``views``.
 
-    Runs a single ``dot -Tsvg`` over all views. Raises :class:`UsageError` if ``dot`` is
-    not installed or exits non-zero (with its stderr), or if a view names a node that is
-    not in the case.
+    Runs a single ``dot -Tsvg`` over all views not found in the layout ``cache`` folder
+    (see the module doc; None: no cache), and none when every view is found. Raises
+    :class:`UsageError` if ``dot`` is not installed or exits non-zero (with its stderr),
+    or if a view names a node that is not in the case.
     """
     if not views:
         return []
@@ -209,8 +234,28 @@ def render_svgs(case: Case, views: Sequence[View]) -> list[str]:
         raise UsageError(
             "Graphviz `dot` was not found on PATH; install Graphviz: apt-get install graphviz"
         )
-    drawn = [_ViewDot(case, view, index) for index, view in enumerate(views)]
-    source = "".join(d.text() for d in drawn)
+    labels: dict[str, str] = {}  # a node's wrapped, escaped text: the same in every view
+    drawn = [_ViewDot(case, view, index, labels) for index, view in enumerate(views)]
+    sources = [d.text() for d in drawn]
+    folder = Path(cache) if cache is not None else None
+    keys = [_layout_key(dot, d.view, source) for d, source in zip(drawn, sources, strict=True)]
+    known = _read_cache(folder) if folder is not None else {}
+    out = [known.get(key) for key in keys]
+    todo = [k for k, svg in enumerate(out) if svg is None]
+    if todo:
+        for k, svg in zip(todo, _layout(dot, [drawn[k] for k in todo], sources, todo), strict=True):
+            out[k] = svg
+    done = [svg for svg in out if svg is not None]
+    if folder is not None and (todo or set(known) != set(keys)):
+        _write_cache(folder, dict(zip(keys, done, strict=True)))
+    return done
+
+
+def _layout(
+    dot: str, drawn: Sequence[_ViewDot], sources: Sequence[str], which: Sequence[int]
+) -> list[str]:
+    """Lay out ``drawn`` (the views at positions ``which`` of ``sources``) with one ``dot``."""
+    source = "".join(sources[k] for k in which)
     result = subprocess.run(
         [dot, "-Tsvg"], input=source.encode("utf-8"), capture_output=True, check=False
     )
@@ -218,9 +263,54 @@ def render_svgs(case: Case, views: Sequence[View]) -> list[str]:
         stderr = result.stderr.decode("utf-8", "replace").strip()
         raise UsageError(f"Graphviz `dot` failed (exit {result.returncode}): {stderr}")
     documents = _SVG_DOC.findall(result.stdout.decode("utf-8"))
-    if len(documents) != len(views):
-        raise UsageError(f"Graphviz `dot` wrote {len(documents)} SVGs for {len(views)} views")
+    if len(documents) != len(drawn):
+        raise UsageError(f"Graphviz `dot` wrote {len(documents)} SVGs for {len(drawn)} views")
     return [d.finish(doc) for d, doc in zip(drawn, documents, strict=True)]
+
+
+@lru_cache(maxsize=1)
+def _renderer_digest() -> str:
+    """This module's own source: a change to how an SVG is finished makes a new key."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
+@lru_cache(maxsize=4)
+def _dot_version(dot: str) -> str:
+    result = subprocess.run([dot, "-V"], capture_output=True, check=False)
+    return (result.stderr + result.stdout).decode("utf-8", "replace").strip()
+
+
+def _layout_key(dot: str, view: View, source: str) -> str:
+    digest = hashlib.sha256()
+    for part in (_CACHE_FORMAT, _renderer_digest(), _dot_version(dot), view.name, view.title):
+        digest.update(part.encode("utf-8", "backslashreplace") + b"\0")
+    digest.update(source.encode("utf-8", "backslashreplace"))
+    return digest.hexdigest()
+
+
+def _read_cache(folder: Path) -> dict[str, str]:
+    """The cached SVGs by key; empty when the file is missing, unreadable or corrupt."""
+    try:
+        data = json.loads(zlib.decompress((folder / LAYOUT_CACHE_FILE).read_bytes()))
+    except (OSError, ValueError, zlib.error):
+        return {}
+    if not isinstance(data, dict) or data.get("format") != _CACHE_FORMAT:
+        return {}
+    entries = data.get("entries")
+    if not isinstance(entries, dict):
+        return {}
+    return {
+        k: v
+        for k, v in entries.items()
+        if isinstance(k, str) and isinstance(v, str) and v.startswith("<svg")
+    }
+
+
+def _write_cache(folder: Path, entries: Mapping[str, str]) -> None:
+    """Keep the views of this call (a cache that cannot be written is only slower)."""
+    text = json.dumps({"format": _CACHE_FORMAT, "entries": entries}, ensure_ascii=False)
+    with contextlib.suppress(OSError):
+        atomic_write_bytes(folder / LAYOUT_CACHE_FILE, zlib.compress(text.encode("utf-8"), 1))
 
 
 def _clean(text: str) -> str:
@@ -232,9 +322,33 @@ def _clean(text: str) -> str:
 def _wrap(text: str, width: int) -> list[str]:
     lines: list[str] = []
     for paragraph in text.splitlines() or [""]:
-        lines += textwrap.wrap(paragraph, width, break_on_hyphens=False)
+        lines += _wrap_paragraph(paragraph, width)
     if len(lines) > _MAX_LINES:
         lines = [*lines[: _MAX_LINES - 1], lines[_MAX_LINES - 1][: width - 1] + "\u2026"]
+    return lines
+
+
+def _wrap_paragraph(paragraph: str, width: int) -> list[str]:
+    """``textwrap.wrap(paragraph, width, break_on_hyphens=False)``, line for line.
+
+    A paragraph of words no longer than ``width`` separated by single ASCII spaces (the
+    usual case) is filled greedily here, which is what textwrap does with it, five times
+    faster; anything else (other whitespace, a word to break) goes to textwrap itself.
+    """
+    if not _SIMPLE.fullmatch(paragraph):
+        return textwrap.wrap(paragraph, width, break_on_hyphens=False)
+    words = paragraph.split(" ")
+    if max(map(len, words)) > width:
+        return textwrap.wrap(paragraph, width, break_on_hyphens=False)
+    lines: list[str] = []
+    line = words[0]
+    for word in words[1:]:
+        if len(line) + 1 + len(word) <= width:
+            line += " " + word
+        else:
+            lines.append(line)
+            line = word
+    lines.append(line)
     return lines
 
 
@@ -248,10 +362,13 @@ class _Drawn(NamedTuple):
 class _ViewDot:
     """The DOT text of one view, and what is needed to finish its SVG afterwards."""
 
-    def __init__(self, case: Case, view: View, index: int) -> None:
+    def __init__(
+        self, case: Case, view: View, index: int, labels: dict[str, str] | None = None
+    ) -> None:
         self.case = case
         self.view = view
         self.index = index
+        self.labels = {} if labels is None else labels
         self.names: dict[str, str] = {}
         self.drawn: dict[str, _Drawn] = {}
         self.lines: list[str] = []
@@ -329,7 +446,10 @@ class _ViewDot:
             classes.append("gsndefeated")
         if node.extension:
             classes.append("gsnextension")
-        lines = "".join(f"<BR/>{_clean(line)}" for line in _wrap(node.text, shape.wrap))
+        lines = self.labels.get(node.id)
+        if lines is None:
+            lines = "".join(f"<BR/>{_clean(line)}" for line in _wrap(node.text, shape.wrap))
+            self.labels[node.id] = lines
         if hidden:
             lines += f'<BR/><I><FONT POINT-SIZE="9">+{hidden} linked, in its own view</FONT></I>'
         name = self.names[node.id]

@@ -1,5 +1,11 @@
-/* AMLAS report script. Reads the case from the JSON block and writes every piece of data
-   with textContent or as an attribute value: never innerHTML, never a URL built from data. */
+/* AMLAS report script. The case data, the diagrams and the rest of long tables are
+   fragments: deflated, base64, in <script type="application/x-amlas-pack"> blocks,
+   inflated with the browser's DecompressionStream when first needed (after the load
+   event at the earliest).
+   Every piece of data is written with textContent or as an attribute value: never
+   innerHTML, never a URL built from data. The only markup inserted is the generator's own
+   (a diagram's SVG, escaped by ElementTree; table rows, escaped by Jinja2), parsed as
+   markup exactly as the page around it was. */
 (function () {
   "use strict";
   var SVG_NS = "http://www.w3.org/2000/svg";
@@ -9,30 +15,81 @@
     goal: "Goal", strategy: "Strategy", solution: "Solution", context: "Context",
     assumption: "Assumption", justification: "Justification", counter_solution: "Counter-solution"
   };
-  var data = JSON.parse(document.getElementById("case-data").textContent);
-  var nodes = data.nodes;
-  var records = data.evidence;
-  var reviews = data.reviews || {};
+  var CARDS = 20; /* a node citing more records lists them in a table, cards on demand */
+  var ROWS = 100; /* rows of that table drawn at first; the others on request */
+  var data = null, nodes = {}, records = [], reviews = {};
   var parents = {};
   var challengedBy = {};
   var viewByRoot = {};
+  var drawnIn = {};
   var panel = document.getElementById("detail");
   var body = document.getElementById("detail-body");
   var title = document.getElementById("detail-title");
   var current = null;
   var selected = [];
 
-  Object.keys(nodes).forEach(function (id) {
-    var node = nodes[id];
-    (node.supported_by || []).concat(node.in_context_of || []).forEach(function (child) {
-      (parents[child] = parents[child] || []).push(id);
-    });
-    if (node.challenges) {
-      (challengedBy[node.challenges] = challengedBy[node.challenges] || []).push(id);
+  /* fragments */
+  var packs = {};
+  function bytesOf(text) {
+    if (typeof Uint8Array.fromBase64 === "function") return Uint8Array.fromBase64(text);
+    var binary = atob(text), out = new Uint8Array(binary.length);
+    for (var i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+    return out;
+  }
+  /* a pack inflates to a header line of its fragments' lengths (UTF-16 code units, as
+     JavaScript counts), then the fragments one after another */
+  function pack(number) {
+    if (!packs[number]) {
+      var block = document.getElementById("pack-" + number);
+      var stream = new Blob([bytesOf(block.textContent.trim())]).stream()
+        .pipeThrough(new DecompressionStream("deflate"));
+      packs[number] = new Response(stream).text().then(function (text) {
+        var newline = text.indexOf("\n"), at = newline + 1;
+        return text.slice(0, newline).split(",").map(function (length) {
+          var item = text.slice(at, at + Number(length));
+          at += Number(length);
+          return item;
+        });
+      });
     }
+    return packs[number];
+  }
+  function fragment(ref) {
+    var at = String(ref).split(".");
+    return pack(Number(at[0])).then(function (items) { return items[Number(at[1])]; });
+  }
+  function markup(text, context) {
+    var range = document.createRange();
+    range.selectNodeContents(context);
+    return range.createContextualFragment(text);
+  }
+  function frame() { return new Promise(function (done) { requestAnimationFrame(function () { done(); }); }); }
+
+  /* nothing is inflated before the page's load event: the page is there first */
+  var loaded = new Promise(function (done) {
+    if (document.readyState === "complete") done();
+    else window.addEventListener("load", function () { setTimeout(done, 0); });
   });
-  data.views.forEach(function (view, index) {
-    if (view.root && viewByRoot[view.root] === undefined) viewByRoot[view.root] = index;
+  var ready = loaded.then(function () {
+    return fragment(document.body.getAttribute("data-case"));
+  }).then(function (text) {
+    data = JSON.parse(text);
+    nodes = data.nodes;
+    records = data.evidence;
+    reviews = data.reviews || {};
+    Object.keys(nodes).forEach(function (id) {
+      var node = nodes[id];
+      (node.supported_by || []).concat(node.in_context_of || []).forEach(function (child) {
+        (parents[child] = parents[child] || []).push(id);
+      });
+      if (node.challenges) {
+        (challengedBy[node.challenges] = challengedBy[node.challenges] || []).push(id);
+      }
+    });
+    data.views.forEach(function (view, index) {
+      if (view.root && viewByRoot[view.root] === undefined) viewByRoot[view.root] = index;
+      (view.nodes || []).forEach(function (id) { (drawnIn[id] = drawnIn[id] || []).push(index); });
+    });
   });
 
   function el(tag, className, text) {
@@ -81,33 +138,322 @@
     return box;
   }
 
-  /* views */
+  /* views: a diagram is inflated when its view is first shown, then fitted, panned, zoomed */
   var sections = Array.prototype.slice.call(document.querySelectorAll("section.view"));
   var select = document.getElementById("view-select");
   var shown = 0;
-  function prepare(section) {
-    if (section.getAttribute("data-ready")) return;
-    section.setAttribute("data-ready", "1");
-    section.querySelectorAll("svg [data-node]").forEach(function (g) {
+  var drawing = {};
+  var MIN_FIT = 0.35, MIN_ZOOM = 0.02, MAX_ZOOM = 4;
+  var VIRTUAL = 400; /* a diagram of more elements and links inserts only those in sight */
+  var MARGIN = 0.1; /* and those within a tenth of the frame of it */
+  var GTAG = /<g[\s>]|<\/g>/g;
+  var NUMBER = /-?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?/gi;
+  var ENTITY = /&(amp|lt|gt|quot|apos|#\d+|#x[0-9a-f]+);/gi;
+  function unescaped(text) {
+    return text.replace(ENTITY, function (all, name) {
+      var named = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" }[name.toLowerCase()];
+      if (named) return named;
+      return String.fromCodePoint(name[1] === "x" || name[1] === "X" ? parseInt(name.slice(2), 16) : Number(name.slice(1)));
+    });
+  }
+  var ATTRIBUTES = {};
+  function attribute(tag, name) {
+    var re = ATTRIBUTES[name] || (ATTRIBUTES[name] = new RegExp("\\s" + name + '="([^"]*)"'));
+    var m = re.exec(tag);
+    return m ? m[1] : null;
+  }
+  /* Graphviz's SVG as the graph's opening and closing markup and its top-level groups
+     (elements and links), each with its box in the graph's coordinates, read from the
+     markup alone: nothing is laid out to find where an element is. */
+  function indexed(text) {
+    var at = text.indexOf(' class="graph"');
+    if (at < 0) return null;
+    var tagStart = text.lastIndexOf("<g", at), open = text.indexOf(">", at) + 1;
+    var transform = attribute(text.slice(tagStart, open), "transform") || "";
+    var t = /translate\(([^)]*)\)/.exec(transform), k = /scale\(([^)]*)\)/.exec(transform);
+    var tn = t ? t[1].match(NUMBER) : null, kn = k ? k[1].match(NUMBER) : null;
+    var items = [], depth = 0, begin = -1, first = -1, close = -1, m;
+    GTAG.lastIndex = open;
+    while ((m = GTAG.exec(text))) {
+      if (m[0] === "</g>") {
+        if (depth === 0) { close = m.index; break; }
+        depth -= 1;
+        if (depth === 0) items.push(item(text.slice(begin, GTAG.lastIndex)));
+      } else {
+        if (depth === 0) begin = m.index;
+        if (first < 0) first = m.index;
+        depth += 1;
+      }
+    }
+    if (close < 0) return null;
+    return {
+      head: text.slice(0, first >= 0 ? first : close),
+      tail: text.slice(close),
+      items: items,
+      tx: tn ? Number(tn[0]) : 0, ty: tn && tn.length > 1 ? Number(tn[1]) : 0,
+      k: kn ? Number(kn[0]) : 1
+    };
+  }
+  function item(markup) {
+    var box = { markup: markup, x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity, node: null, away: false, on: false };
+    function add(x, y) {
+      if (x < box.x0) box.x0 = x; if (x > box.x1) box.x1 = x;
+      if (y < box.y0) box.y0 = y; if (y > box.y1) box.y1 = y;
+    }
+    var re = /\s(?:points|d)="([^"]*)"/g, m;
+    while ((m = re.exec(markup))) {
+      var n = m[1].match(NUMBER) || [];
+      for (var i = 0; i + 1 < n.length; i += 2) add(Number(n[i]), Number(n[i + 1]));
+    }
+    var ellipses = /<ellipse[^>]*>/g;
+    while ((m = ellipses.exec(markup))) {
+      var cx = Number(attribute(m[0], "cx")), cy = Number(attribute(m[0], "cy"));
+      var rx = Number(attribute(m[0], "rx")), ry = Number(attribute(m[0], "ry"));
+      add(cx - rx, cy - ry); add(cx + rx, cy + ry);
+    }
+    var first = markup.slice(0, markup.indexOf(">") + 1);
+    var node = attribute(first, "data-node");
+    if (node !== null) {
+      box.node = unescaped(node);
+      box.away = /\sclass="[^"]*\bgsnaway\b/.test(first);
+    }
+    return box;
+  }
+  function prepareNodes(root) {
+    root.querySelectorAll("[data-node]").forEach(function (g) {
       g.setAttribute("tabindex", "0");
       g.setAttribute("role", "button");
     });
   }
-  function showView(index) {
-    var next = sections[index];
-    if (!next) return;
-    if (sections[shown]) sections[shown].hidden = true;
+  function draw(index_) {
+    var section = sections[index_];
+    if (!drawing[index_]) {
+      var box = section.querySelector(".diagram");
+      var asked = performance.now();
+      drawing[index_] = fragment(box.getAttribute("data-fragment")).then(function (text) {
+        var inflated = performance.now();
+        var d = indexed(text);
+        var read = performance.now();
+        var whole = !d || d.items.length <= VIRTUAL;
+        var parsed = markup(whole ? text : d.head + d.tail, box);
+        prepareNodes(parsed);
+        box.appendChild(parsed);
+        var svgEl = box.querySelector("svg");
+        var diagram = d || { items: [], tx: 0, ty: 0, k: 1 };
+        diagram.virtual = !whole;
+        diagram.svg = svgEl;
+        diagram.graph = svgEl ? svgEl.querySelector("g.graph") : null;
+        diagram.byNode = {};
+        diagram.items.forEach(function (it) {
+          it.on = whole;
+          if (it.node !== null && !it.away && !diagram.byNode[it.node]) diagram.byNode[it.node] = it;
+        });
+        var viewBox = svgEl && svgEl.viewBox && svgEl.viewBox.baseVal;
+        diagram.f = viewBox && viewBox.width ? svgEl.width.baseVal.value / viewBox.width : 1;
+        section.diagram = diagram;
+        section.setAttribute("data-ready", "1");
+        /* what a diagram's first drawing cost, for benchmarks/report_browser.py */
+        section.timing = { inflate: inflated - asked, index: read - inflated, insert: performance.now() - read };
+        return section;
+      });
+    }
+    return drawing[index_];
+  }
+  /* insert the groups of a large diagram that lie in (or near) the frame */
+  function update(section) {
+    var d = section.diagram, z = section.zoom;
+    if (!d || !d.virtual || !z || !d.graph) return;
+    var box = section.querySelector(".diagram");
+    var k = z.s * d.f * d.k, w = box.clientWidth, h = box.clientHeight;
+    var x0 = (-z.x - w * MARGIN) / k - d.tx, x1 = (w * (1 + MARGIN) - z.x) / k - d.tx;
+    var y0 = (-z.y - h * MARGIN) / k - d.ty, y1 = (h * (1 + MARGIN) - z.y) / k - d.ty;
+    var add = [], added = [];
+    d.items.forEach(function (it) {
+      if (it.on || it.x1 < x0 || it.x0 > x1 || it.y1 < y0 || it.y0 > y1) return;
+      it.on = true;
+      add.push(it.markup);
+      if (it.node !== null) added.push(it.node);
+    });
+    if (!add.length) return;
+    var parsed = markup(add.join(""), d.graph);
+    prepareNodes(parsed);
+    d.graph.appendChild(parsed);
+    if (current !== null && added.indexOf(current) >= 0) highlight(current);
+  }
+  function showView(index_) {
+    var next = sections[index_];
+    if (!next) return Promise.resolve(null);
+    if (sections[shown] && shown !== index_) sections[shown].hidden = true;
     next.hidden = false;
-    shown = index;
-    prepare(next);
-    if (select) select.value = String(index);
+    shown = index_;
+    if (select) select.value = String(index_);
     document.querySelectorAll(".tab").forEach(function (tab) {
-      var on = tab.getAttribute("data-goto-view") === String(index);
+      var on = tab.getAttribute("data-goto-view") === String(index_);
       tab.setAttribute("aria-selected", on ? "true" : "false");
     });
+    return draw(index_).then(function (section) {
+      if (!section.zoom) fit(section);
+      return section;
+    });
   }
-  if (sections.length) prepare(sections[0]);
+  function diagramOf(section) { return section.diagram ? section.diagram.svg : null; }
+  function place(section, scale, x, y) {
+    var svgEl = diagramOf(section);
+    if (!svgEl) return;
+    section.zoom = { s: scale, x: x, y: y };
+    svgEl.style.transform = "translate(" + x.toFixed(1) + "px," + y.toFixed(1) + "px) scale(" + scale.toFixed(4) + ")";
+    update(section);
+  }
+  function natural(svgEl) {
+    return { w: svgEl.width.baseVal.value || 1, h: svgEl.height.baseVal.value || 1 };
+  }
+  function rootOf(section) {
+    var view = data && data.views[Number(section.getAttribute("data-index"))];
+    return view && view.root ? view.root : null;
+  }
+  /* where a node is at scale 1, in px from the diagram's corner: from the index, else
+     from the page (a diagram not drawn by Graphviz) */
+  function spot(section, id) {
+    var d = section.diagram;
+    var it = id !== null ? d.byNode[id] : null;
+    if (!it && !d.items.length) {
+      var svgEl = d.svg;
+      var element = (id !== null && svgEl.querySelector('[data-node="' + CSS.escape(id) + '"]:not(.gsnaway)')) ||
+        svgEl.querySelector("g.gsnnode");
+      if (!element) return null;
+      var keep = svgEl.style.transform;
+      svgEl.style.transform = "none";
+      var frameRect = svgEl.getBoundingClientRect(), r = element.getBoundingClientRect();
+      svgEl.style.transform = keep;
+      return { x0: r.left - frameRect.left, x1: r.right - frameRect.left, y0: r.top - frameRect.top, y1: r.bottom - frameRect.top };
+    }
+    if (!it) it = d.items.filter(function (x) { return x.node !== null && !x.away; })[0];
+    if (!it) return null;
+    var k = d.f * d.k;
+    return { x0: k * (it.x0 + d.tx), x1: k * (it.x1 + d.tx), y0: k * (it.y0 + d.ty), y1: k * (it.y1 + d.ty) };
+  }
+  /* the node ``id`` in sight at ``scale``: centred across; near the top, or (middle) centred */
+  function centreOn(section, id, scale, middle) {
+    var box = section.querySelector(".diagram");
+    var svgEl = diagramOf(section);
+    if (!svgEl) return;
+    var r = spot(section, id);
+    var size = natural(svgEl);
+    var w = box.clientWidth, h = box.clientHeight;
+    var x = r ? w / 2 - scale * (r.x0 + r.x1) / 2 : (w - size.w * scale) / 2;
+    var y = r ? (middle ? h / 2 - scale * (r.y0 + r.y1) / 2 : 16 - scale * r.y0) : 16;
+    if (size.w * scale <= w) x = (w - size.w * scale) / 2;
+    if (!middle && size.h * scale <= h) y = Math.min(y, (h - size.h * scale) / 2);
+    place(section, scale, x, y);
+  }
+  function fit(section) {
+    var box = section.querySelector(".diagram");
+    var svgEl = diagramOf(section);
+    if (!svgEl) return;
+    var size = natural(svgEl);
+    var scale = Math.min(1, box.clientWidth / size.w, box.clientHeight / size.h);
+    centreOn(section, rootOf(section), Math.max(scale, Math.min(1, MIN_FIT)), false);
+  }
+  function zoomAt(section, factor, px, py) {
+    var z = section.zoom;
+    if (!z) return;
+    var s = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, z.s * factor));
+    place(section, s, px - (px - z.x) * (s / z.s), py - (py - z.y) * (s / z.s));
+  }
+  function zoomButton(kind) {
+    var section = sections[shown];
+    if (!section || !section.zoom) return;
+    var box = section.querySelector(".diagram");
+    if (kind === "in" || kind === "out") {
+      zoomAt(section, kind === "in" ? 1.25 : 0.8, box.clientWidth / 2, box.clientHeight / 2);
+    } else if (kind === "fit") {
+      fit(section);
+    } else if (kind === "actual") {
+      centreOn(section, rootOf(section), 1, false);
+    } else if (kind === "top") {
+      centreOn(section, rootOf(section), section.zoom.s, false);
+    }
+  }
+  var drag = null, dragged = false;
+  sections.forEach(function (section) {
+    var box = section.querySelector(".diagram");
+    if (!box) return;
+    box.addEventListener("wheel", function (event) {
+      if (!section.zoom) return;
+      event.preventDefault();
+      var r = box.getBoundingClientRect();
+      zoomAt(section, Math.exp(-event.deltaY * 0.0015), event.clientX - r.left, event.clientY - r.top);
+    }, { passive: false });
+    box.addEventListener("pointerdown", function (event) {
+      if (event.button !== 0 || !section.zoom) return;
+      drag = { section: section, x: event.clientX, y: event.clientY, zx: section.zoom.x, zy: section.zoom.y, id: event.pointerId, moved: false };
+      dragged = false;
+    });
+    box.addEventListener("pointermove", function (event) {
+      if (!drag || drag.section !== section) return;
+      var dx = event.clientX - drag.x, dy = event.clientY - drag.y;
+      if (!drag.moved && Math.abs(dx) + Math.abs(dy) < 4) return;
+      if (!drag.moved) { drag.moved = true; box.setPointerCapture(drag.id); box.classList.add("dragging"); }
+      place(section, section.zoom.s, drag.zx + dx, drag.zy + dy);
+    });
+    function end() {
+      if (!drag || drag.section !== section) return;
+      dragged = drag.moved;
+      box.classList.remove("dragging");
+      drag = null;
+    }
+    box.addEventListener("pointerup", end);
+    box.addEventListener("pointercancel", end);
+    box.addEventListener("keydown", function (event) {
+      if (!section.zoom || event.target !== box) return;
+      var step = 60, z = section.zoom;
+      var moves = { ArrowLeft: [step, 0], ArrowRight: [-step, 0], ArrowUp: [0, step], ArrowDown: [0, -step] };
+      if (moves[event.key]) {
+        event.preventDefault();
+        place(section, z.s, z.x + moves[event.key][0], z.y + moves[event.key][1]);
+      } else if (event.key === "+" || event.key === "=" || event.key === "-") {
+        event.preventDefault();
+        zoomAt(section, event.key === "-" ? 0.8 : 1.25, box.clientWidth / 2, box.clientHeight / 2);
+      }
+    });
+  });
+  /* a drag that moved is not a click on the element under it */
+  document.addEventListener("click", function (event) {
+    if (dragged) { dragged = false; event.stopPropagation(); event.preventDefault(); }
+  }, true);
+  if (sections.length) loaded.then(function () { return showView(0); });
   if (select) select.addEventListener("change", function () { showView(Number(select.value)); });
+
+  /* the rest of a long table, on request */
+  function showRest(button) {
+    var table = button.closest("p.more").previousElementSibling;
+    var rest = table && table.querySelector("tbody.rest");
+    if (!rest) return Promise.resolve();
+    button.disabled = true;
+    return fragment(rest.getAttribute("data-rest")).then(function (text) {
+      rest.appendChild(markup(text, rest));
+      rest.hidden = false;
+      button.closest("p.more").remove();
+    });
+  }
+  /* for printing: every diagram and every table row */
+  window.amlasInflateAll = function () {
+    var buttons = Array.prototype.slice.call(document.querySelectorAll("button.show-rest"));
+    return Promise.all(sections.map(function (section, index) { return draw(index); })
+      .concat(buttons.map(showRest), [ready])).then(function () {
+      sections.forEach(function (section) {
+        var d = section.diagram;
+        if (d && d.virtual) {  /* every group, for a print or a search of the page */
+          var rest = d.items.filter(function (it) { return !it.on; });
+          rest.forEach(function (it) { it.on = true; });
+          var parsed = markup(rest.map(function (it) { return it.markup; }).join(""), d.graph);
+          prepareNodes(parsed);
+          d.graph.appendChild(parsed);
+        }
+        if (!section.zoom && !section.hidden) fit(section);
+      });
+    });
+  };
 
   /* selection */
   function highlight(id) {
@@ -117,18 +463,15 @@
     selected.forEach(function (e) { e.classList.add("selected"); });
   }
   function viewsShowing(id) {
-    var found = [];
-    selected.forEach(function (e) {
-      var section = e.closest("section.view");
-      var index = section ? Number(section.getAttribute("data-index")) : -1;
-      if (index >= 0 && found.indexOf(index) < 0 && !e.classList.contains("gsnaway")) found.push(index);
-    });
-    return found;
+    return (drawnIn[id] || []).slice();
   }
   function reveal(index, id) {
-    showView(index);
-    var target = sections[index].querySelector('[data-node="' + CSS.escape(id) + '"]:not(.gsnaway)');
-    if (target && target.scrollIntoView) target.scrollIntoView({ block: "center", inline: "center" });
+    return showView(index).then(function (section) {
+      if (!section) return;
+      centreOn(section, id, Math.max(section.zoom ? section.zoom.s : 1, 0.8), true);
+      highlight(id);
+      section.scrollIntoView({ block: "start" });
+    });
   }
 
   /* evidence */
@@ -403,6 +746,70 @@
     return card;
   }
 
+  /* many records: one row each, its card opened on demand, the rows beyond ROWS on request */
+  function evidenceRow(ref) {
+    var r = typeof ref === "number" ? records[ref] : null;
+    var row = el("tr", "evidence-row");
+    var open_ = el("button", "record-open", r ? r.key : String(ref).slice(0, 12) + "\u2026");
+    open_.type = "button";
+    open_.setAttribute("aria-expanded", "false");
+    row.appendChild(el("td")).appendChild(open_);
+    var verdict = row.appendChild(el("td"));
+    if (r) {
+      verdict.appendChild(badge("verdict", r.verdict));
+      if (r.stale && r.stale.length) verdict.appendChild(badge("status", "stale"));
+    }
+    row.appendChild(el("td", null, r && r.dataset ? "[" + r.dataset + "]" : ""));
+    row.appendChild(el("td", null, r ? r.summary : "not in the evidence store"));
+    open_.addEventListener("click", function () {
+      var next = row.nextElementSibling;
+      if (next && next.classList.contains("card-row")) {
+        next.remove();
+        open_.setAttribute("aria-expanded", "false");
+        return;
+      }
+      var cardRow = el("tr", "card-row");
+      var cell = el("td");
+      cell.colSpan = 4;
+      cell.appendChild(recordCard(ref));
+      cardRow.appendChild(cell);
+      row.after(cardRow);
+      open_.setAttribute("aria-expanded", "true");
+    });
+    return row;
+  }
+  function evidenceTable(refs) {
+    var box = el("div", "evidence-list");
+    var counts = {};
+    refs.forEach(function (ref) {
+      var r = records[ref];
+      var v = r ? r.verdict : "missing";
+      counts[v] = (counts[v] || 0) + 1;
+    });
+    box.appendChild(el("p", "muted", Object.keys(counts).sort().map(function (v) {
+      return counts[v] + " " + v;
+    }).join(" \u00b7 ") + ". Open a record to see its slices and inputs."));
+    var table = el("table", "evidence-table");
+    var head = el("tr");
+    ["Record", "Verdict", "Data", "Summary"].forEach(function (h) { head.appendChild(el("th", null, h)); });
+    table.appendChild(el("thead")).appendChild(head);
+    var tbody = table.appendChild(el("tbody"));
+    refs.slice(0, ROWS).forEach(function (ref) { tbody.appendChild(evidenceRow(ref)); });
+    box.appendChild(table);
+    if (refs.length > ROWS) {
+      var more = el("button", "show-records", "Show the other " + (refs.length - ROWS) + " records");
+      more.type = "button";
+      more.addEventListener("click", function () {
+        var rows = document.createDocumentFragment();
+        refs.slice(ROWS).forEach(function (ref) { rows.appendChild(evidenceRow(ref)); });
+        tbody.appendChild(rows);
+        more.remove();
+      });
+      box.appendChild(more);
+    }
+    return box;
+  }
+
   /* the panel */
   function open(id) {
     current = id;
@@ -453,7 +860,11 @@
     }
     if (node.evidence && node.evidence.length) {
       body.appendChild(heading("Evidence (" + node.evidence.length + ")"));
-      node.evidence.forEach(function (ref) { body.appendChild(recordCard(ref)); });
+      if (node.evidence.length <= CARDS) {
+        node.evidence.forEach(function (ref) { body.appendChild(recordCard(ref)); });
+      } else {
+        body.appendChild(evidenceTable(node.evidence));
+      }
     }
     if (node.reviews && node.reviews.length) {
       body.appendChild(heading("Reviews (" + node.reviews.length + ")"));
@@ -509,24 +920,30 @@
     var tab = target.closest("[data-goto-view]");
     if (tab) { showView(Number(tab.getAttribute("data-goto-view"))); return; }
     var zoom = target.closest("[data-zoom]");
-    if (zoom) {
-      document.getElementById("diagrams").classList.toggle("fit", zoom.getAttribute("data-zoom") === "fit");
-      return;
-    }
+    if (zoom) { zoomButton(zoom.getAttribute("data-zoom")); return; }
+    var rest = target.closest("button.show-rest");
+    if (rest) { showRest(rest); return; }
     var hit = target.closest("[data-node]");
-    if (hit) { open(hit.getAttribute("data-node")); }
+    if (hit) {
+      var id = hit.getAttribute("data-node");
+      ready.then(function () { open(id); });
+    }
   });
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape" && current !== null) { close(); return; }
     var target = event.target instanceof Element ? event.target : null;
     if ((event.key === "Enter" || event.key === " ") && target && target.matches("svg [data-node]")) {
       event.preventDefault();
-      open(target.getAttribute("data-node"));
+      var id = target.getAttribute("data-node");
+      ready.then(function () { open(id); });
     }
   });
   document.getElementById("detail-close").addEventListener("click", close);
-  if (location.hash.indexOf("#node=") === 0) {
-    var wanted = decodeURIComponent(location.hash.slice(6));
-    if (Object.prototype.hasOwnProperty.call(nodes, wanted)) open(wanted);
-  }
+  ready.then(function () {
+    if (location.hash.indexOf("#node=") === 0) {
+      var wanted = decodeURIComponent(location.hash.slice(6));
+      if (Object.prototype.hasOwnProperty.call(nodes, wanted)) open(wanted);
+    }
+    document.body.setAttribute("data-ready", "1");
+  });
 })();
