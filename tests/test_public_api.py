@@ -247,6 +247,7 @@ PUBLIC = {
         "suffixed",
     },
     amlas.adapters: {
+        "ChunkTypeError",
         "ChunkedReader",
         "ColumnError",
         "DatasetError",

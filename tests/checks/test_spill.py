@@ -61,3 +61,18 @@ def test_the_spilled_partitions_are_removed() -> None:
         folder = repeats._folder
         assert any(folder.iterdir())
     assert not folder.exists()
+
+
+def test_the_values_of_sealed_data_never_reach_the_disk_in_clear() -> None:
+    with RepeatedValues(secret=True) as repeats:
+        repeats.add(np.array(["SECRET-ID-1", "SECRET-ID-2", "SECRET-ID-1"]), 0)
+        on_disk = b"".join(p.read_bytes() for p in repeats._folder.iterdir())
+        assert "SECRET".encode("utf-32-le") not in on_disk
+        assert b"S\0\0\0E\0\0\0C" not in on_disk
+        assert [(r.value, r.count, r.first_row) for r in repeats.repeats()] == [
+            ("SECRET-ID-1", 2, 0)
+        ]
+    with RepeatedValues() as plain:  # the test above can fail: in clear they are there
+        plain.add(np.array(["SECRET-ID-1"]), 0)
+        on_disk = b"".join(p.read_bytes() for p in plain._folder.iterdir())
+        assert "SECRET".encode("utf-32-le") in on_disk

@@ -17,12 +17,12 @@ import pytest
 from case_factory import HOSTILE, IMG, SCRIPT, make_case
 from golden_files import assert_golden
 from markupsafe import escape
-from report_fragments import PACK, case_data, expanded, packs
 
 from amlas.errors import UsageError
 from amlas.render import _html
 from amlas.render._html import PACK_TYPE, TABLE_ROWS, render_pdf, render_report
 from amlas.render._svg import case_views
+from report_fragments import PACK, case_data, expanded, packs
 
 GOLDEN = Path(__file__).parent / "golden" / "report.html"
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from amlas.errors import ProblemError
-from amlas.evidence import seal_dataset
+from amlas.evidence import open_evidence_detail, seal_dataset
 from amlas.hashing import sha256_bytes
 from amlas.project import check_project
 from amlas.sealing import (
@@ -27,6 +27,7 @@ from amlas.sealing import (
     canonical_statement,
     public_key_of,
     read_header,
+    seal_file,
     sign,
 )
 from amlas.verify import RunContext, RunReport, plan, run_project
@@ -57,13 +58,15 @@ def _comparable(report: RunReport) -> dict[str, Any]:
     out = {}
     for _, record in report.records:
         inputs = {k: v for k, v in record.inputs.items() if not k.startswith("access_log:")}
+        opened = open_evidence_detail({"r": record}, KEY)["r"] if record.sealed_detail else None
         out[record.key] = (
             record.verdict,
             record.summary,
             record.results,
             record.resolved,
             inputs,
-            record.sealed_detail is not None,
+            record.sealed_detail.fields if record.sealed_detail is not None else None,
+            (opened.results, opened.resolved, opened.summary) if opened is not None else None,
         )
     return out
 
@@ -205,3 +208,70 @@ def test_a_check_that_needs_the_whole_set_reads_it_whole(
     report = run_project(root, stages=(4,), only=keys, chunk_rows=16, batch_size=8)
     assert chunked == []
     assert "stage4/MLR-5/O" in {r.key for _, r in report.records}
+
+
+def _reseal_in_small_chunks(root: Path) -> None:
+    """[P] sealed again in 512-byte chunks (the example's file is under 1 MiB: one chunk
+    at the default size), so that a run reads many encrypted chunks."""
+    seal_dataset(check_project(root).project, "P", KEY, keep_plaintext=True)
+    plain = root / "data" / "verification.csv"
+    seal_file(plain, root / "data" / "verification.csv.sealed", KEY, chunk_size=512)
+    plain.unlink()
+
+
+def test_many_encrypted_chunks_give_the_records_of_a_whole_read(
+    root: Path, chunked: list[Streamed], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _reseal_in_small_chunks(root)
+    assert read_header(root / "data" / "verification.csv.sealed").chunks > 20
+    in_chunks = _run(root, "verifier", 5, chunk_rows=16)
+    assert [(s.chunks, s.samples) for s in chunked] == [(8, 114)]
+    with monkeypatch.context() as patch:
+        _whole(patch)
+        whole = _run(root, "verifier", 5)
+    assert _comparable(in_chunks) == _comparable(whole)
+
+
+def test_a_damaged_chunk_among_many_is_r061(root: Path) -> None:
+    _reseal_in_small_chunks(root)
+    sealed = root / "data" / "verification.csv.sealed"
+    data = bytearray(sealed.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    sealed.write_bytes(bytes(data))
+    sidecar = sealed.with_name(sealed.name + ".sig")
+    statement = json.loads(sidecar.read_text())
+    statement.update(sealed_sha256=sha256_bytes(bytes(data)))
+    del statement["sig"], statement["public_key"]
+    signed = {**statement, "public_key": public_key_of(KEY)}
+    signed["sig"] = sign(KEY, canonical_statement(statement))
+    sidecar.write_text(json.dumps(signed))
+    with pytest.raises(TamperError) as info:
+        _run(root, "verifier", 5, chunk_rows=16)
+    assert info.value.diagnostics[0].code == "R061"
+
+
+def test_a_csv_whose_later_block_widens_a_column_is_read_whole(
+    root: Path, chunked: list[Streamed], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A column of whole numbers in the first block and a decimal later: pyarrow fixes
+    the type on the first block, so the run reads [O] whole, as `amlas check` does."""
+    path = root / "data" / "internal-test.csv"
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    column = header.index("mean_area")
+    rows = [line.split(",") for line in lines[1:]]
+    for row in rows[:-1]:
+        row[column] = str(round(float(row[column])))
+    path.write_text("\n".join([lines[0], *(",".join(r) for r in rows)]) + "\n")
+    o_yaml = root / "3-data" / "O-internal-test-data.yaml"
+    text = o_yaml.read_text()
+    old = next(line for line in text.splitlines() if line.startswith("sha256:"))
+    o_yaml.write_text(text.replace(old, f"sha256: {sha256_bytes(path.read_bytes())}"))
+    monkeypatch.setattr("amlas.adapters._readers.CSV_BLOCK_SIZE", 2048)
+    report = _run(root, "developer", 4, chunk_rows=16)
+    assert chunked == []  # the chunked read gave up before any record
+    assert any("read whole" in w and "later block" in w for w in report.warnings)
+    with monkeypatch.context() as patch:
+        _whole(patch)
+        whole = _run(root, "developer", 4)
+    assert _comparable(report) == _comparable(whole)

@@ -14,7 +14,13 @@ from amlas.adapters._models import (
     model_formats,
     predict_batched,
 )
-from amlas.adapters._reader import ChunkedReader, DatasetError, DatasetReader, ReaderOptions
+from amlas.adapters._reader import (
+    ChunkedReader,
+    ChunkTypeError,
+    DatasetError,
+    DatasetReader,
+    ReaderOptions,
+)
 from amlas.adapters._readers import (
     chunk_reader,
     dataset_reader,
@@ -27,6 +33,7 @@ from amlas.adapters._table import ColumnError, Table
 from amlas.adapters._torch import TorchModel, torch_module
 
 __all__ = [
+    "ChunkTypeError",
     "ChunkedReader",
     "ColumnError",
     "DatasetError",

@@ -11,13 +11,25 @@ from typing import IO, Protocol, runtime_checkable
 from amlas.adapters._table import Table
 from amlas.errors import ProblemError
 
-__all__ = ["ChunkedReader", "DatasetError", "DatasetReader", "ReaderOptions"]
+__all__ = [
+    "ChunkTypeError",
+    "ChunkedReader",
+    "DatasetError",
+    "DatasetReader",
+    "ReaderOptions",
+]
 
 
 class DatasetError(ProblemError):
     """A dataset cannot be read: missing, malformed, or not in the shape expected."""
 
     code = "R010"
+
+
+class ChunkTypeError(DatasetError):
+    """A chunk holds values the column types fixed by the first chunk cannot take (a CSV
+    column of whole numbers that later holds a decimal or a word). Read whole, the file
+    gives each column the type that fits all its values, so the caller reads it whole."""
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,13 @@ from typing import IO, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from amlas.adapters._reader import ChunkedReader, DatasetError, DatasetReader, ReaderOptions
+from amlas.adapters._reader import (
+    ChunkedReader,
+    ChunkTypeError,
+    DatasetError,
+    DatasetReader,
+    ReaderOptions,
+)
 from amlas.adapters._table import Table
 from amlas.hashing import sha256_bytes, sha256_file
 from amlas.plugins import PluginError, registry
@@ -73,6 +79,8 @@ __all__ = [
 ]
 
 READERS_GROUP = "amlas.readers"
+CSV_BLOCK_SIZE = 32 << 20
+"""Bytes per block of a CSV file read in chunks (its column types come from the first)."""
 
 
 def dataset_readers() -> tuple[str, ...]:
@@ -246,7 +254,7 @@ def _arrow_batches(
             import pyarrow.csv as pa_csv
 
             reader: Any = pa_csv.open_csv(
-                target, read_options=pa_csv.ReadOptions(block_size=32 << 20)
+                target, read_options=pa_csv.ReadOptions(block_size=CSV_BLOCK_SIZE)
             )
             names = list(reader.schema.names)
             batches: Iterator[Any] = iter(reader)
@@ -277,6 +285,12 @@ def _arrow_batches(
         if held:
             yield pa.Table.from_batches(pending).combine_chunks()
     except (pa.ArrowException, OSError, ValueError) as exc:
+        if format == "csv" and "conversion error" in str(exc).lower():
+            # pyarrow fixed the column types on the first block; read whole, it widens
+            raise ChunkTypeError(
+                f"{source}: a later block holds values the first block's column types "
+                f"cannot take: {_one_line(exc)}"
+            ) from None
         raise DatasetError(f"{source}: cannot read as {what}: {_one_line(exc)}") from None
 
 

@@ -325,6 +325,9 @@ class RequirementResult:
     resolved: dict[str, Any]
     problems: list[str] = field(default_factory=list)
     """Reasons the data cannot support a verdict (NaN predictions, unknown labels, ...)."""
+    listed_ids: frozenset[str] | None = None
+    """Every sample id the result can name, where the metric knows them (a tallied
+    proportion); None: any id of the dataset may appear."""
 
     @property
     def verdict(self) -> Verdict:

@@ -12,12 +12,18 @@ the rest are compared value by value (``np.unique``). The hash only spreads and 
 the work; it never decides. Memory is one partition (about the dataset over
 :data:`PARTITIONS`) at the end and one chunk while reading.
 
+With ``secret=True`` (the ids of sealed data) each partition file is encrypted with
+AES-256-GCM under a random key held only by the object, so the values never reach the
+disk in clear, even when the process is killed before the folder is removed.
+
 Why not a library: the one that does this (a Dask or DuckDB group-by) is heavier than the
 check; sorting each chunk and merging the runs would need a Python-level k-way merge.
 """
 
 from __future__ import annotations
 
+import io
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -25,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from numpy.typing import NDArray
 
 __all__ = ["PARTITIONS", "Repeat", "RepeatedValues", "fnv1a_text"]
@@ -66,10 +73,29 @@ class RepeatedValues:
     """Values that repeat over a dataset given in chunks (see the module docs). Use as a
     context manager: the spilled partitions are removed on exit."""
 
-    def __init__(self, partitions: int = PARTITIONS) -> None:
+    def __init__(self, partitions: int = PARTITIONS, *, secret: bool = False) -> None:
         self._partitions = partitions
         self._folder = Path(tempfile.mkdtemp(prefix="amlas-repeats-"))
         self._chunks = 0
+        # values of sealed data never reach the disk in clear: each partition file is
+        # encrypted under a key that lives in this object only (lost with the process)
+        self._aead = AESGCM(AESGCM.generate_key(bit_length=256)) if secret else None
+
+    def _write(self, path: Path, **arrays: NDArray[Any]) -> None:
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)  # type: ignore[arg-type]
+        data = buffer.getvalue()
+        if self._aead is not None:
+            nonce = os.urandom(12)
+            data = nonce + self._aead.encrypt(nonce, data, path.name.encode())
+        path.write_bytes(data)
+
+    def _read(self, path: Path) -> dict[str, NDArray[Any]]:
+        data = path.read_bytes()
+        if self._aead is not None:
+            data = self._aead.decrypt(data[:12], data[12:], path.name.encode())
+        with np.load(io.BytesIO(data), allow_pickle=False) as loaded:
+            return {name: loaded[name] for name in loaded.files}
 
     def __enter__(self) -> RepeatedValues:
         return self
@@ -92,7 +118,7 @@ class RepeatedValues:
         for index in range(self._partitions):
             start, end = bounds[index], bounds[index + 1]
             if end > start:
-                np.savez(
+                self._write(
                     self._folder / f"{index:04d}-{self._chunks:08d}.npz",
                     hashes=hashes[start:end],
                     values=values[start:end],
@@ -109,9 +135,9 @@ class RepeatedValues:
                 continue
             parts: dict[str, list[Any]] = {"hashes": [], "values": [], "rows": []}
             for file in files:
-                with np.load(file, allow_pickle=False) as loaded:
-                    for name, kept in parts.items():
-                        kept.append(loaded[name])
+                loaded = self._read(file)
+                for name, kept in parts.items():
+                    kept.append(loaded[name])
             hashes = np.concatenate(parts["hashes"])
             # only values whose hash another value shares can repeat: the rest are
             # distinct without comparing them

@@ -268,7 +268,14 @@ def judge_proportion(
         else f"metric.{requirement.metric}"
     )
     return RequirementResult(
-        requirement, letter, check, "clopper-pearson", slices, resolved, problems
+        requirement,
+        letter,
+        check,
+        "clopper-pearson",
+        slices,
+        resolved,
+        problems,
+        listed_ids=frozenset(tally.listed_ids),
     )
 
 

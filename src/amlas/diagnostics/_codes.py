@@ -1278,6 +1278,15 @@ _TABLE: tuple[Code, ...] = (
         "there is nothing to pin it to), or its `sha256` is written in a form the pin "
         "cannot replace in place. Nothing is written.",
     ),
+    Code(
+        "R101",
+        "error",
+        "a Dask worker's model is not the run's",
+        "A Dask worker found a model file, model code or [V] settings under the project's "
+        "path that differ from the client's, so its predictions would not be those of the "
+        "model the records cite. The workers must see the project's files at the same "
+        "path, unchanged (a shared file system).",
+    ),
 )
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

@@ -28,6 +28,7 @@ from amlas.sealing import (
     SealedHeader,
     SealedReader,
     SealError,
+    TamperError,
     VerifierKey,
     check_usage,
     public_key_of,
@@ -224,7 +225,13 @@ class Unsealed:
         call its ``verify()`` once it has been read)."""
         if self.path is None or self.key is None:
             raise SealError("this data was unsealed whole; read its 'data'")
-        return SealedReader.open(self.path, self.key)
+        reader = SealedReader.open(self.path, self.key)
+        if reader.header.canonical() != self.header.canonical():
+            reader.close()  # replaced since it was checked and its unseal logged
+            raise TamperError(
+                f"{self.path.name}: the sealed file changed after it was opened and logged"
+            )
+        return reader
 
 
 def _sealed(project: Project, letter: str) -> DatasetDocument:

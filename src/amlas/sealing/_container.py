@@ -259,7 +259,10 @@ def _new_header(
     kind: Kind,
     chunk_size: int | None,
 ) -> tuple[SealedHeader, bytes]:
-    nonce = os.urandom(NONCE_SIZE)  # random 96-bit nonces: safe for far more seals than needed
+    # version 1 uses all 96 random bits; version 2 the first 56 as the STREAM prefix of the
+    # file (chunk counter and last flag fill the rest): distinct per file with overwhelming
+    # probability for any number of seals one verifier key will see
+    nonce = os.urandom(NONCE_SIZE)
     try:
         header = SealedHeader(
             alg="AES-256-GCM",
@@ -362,13 +365,18 @@ def seal_stream(
     )
 
     def pieces() -> Iterator[bytes]:
-        read = 0
+        again, read = hashlib.sha256(), 0
         with path.open("rb") as handle:
             for _ in range(header.chunks):
                 piece = handle.read(chunk_size)
+                again.update(piece)
                 read += len(piece)
                 yield piece
-        if read != size:
+            if handle.read(1):
+                read += 1
+        # the header promises this content's hash: a file changed between the two passes
+        # must not be sealed under it (the caller writes nothing then)
+        if read != size or again.hexdigest() != header.plaintext_sha256:
             raise SealError(f"{path}: the file changed while it was being sealed")
 
     def body() -> Iterator[bytes]:
@@ -628,6 +636,7 @@ def seal_file(
     *,
     kind: Kind = "file",
     data: bytes | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> SealedHeader:
     """Seal the file ``src`` (or ``data``, e.g. ``src`` packed as a tar archive) into
     ``dst``, written atomically; returns the header written.
@@ -644,9 +653,9 @@ def seal_file(
             raise SealError(
                 f"{source}: is a folder; pack it (kind='tar') and pass the archive as data"
             )
-        header, pieces = seal_stream(source, key, kind=kind)
+        header, pieces = seal_stream(source, key, kind=kind, chunk_size=chunk_size)
     else:
-        sealed = seal(data, key, name=source.name, kind=kind)
+        sealed = seal(data, key, name=source.name, kind=kind, chunk_size=chunk_size)
         header, pieces = read_header(sealed, source=target), iter((sealed,))
     digest, size = hashlib.sha256(), 0
     try:
@@ -714,14 +723,18 @@ def check_seal(path: str | Path, public_key: str) -> list[str]:
             f"the seal statement {sidecar.name!r} is not signed by the declared verifier key "
             "(forged, edited, or sealed with another key)"
         ]
-    try:
-        data = source.read_bytes()
+    try:  # streamed: a sealed [P] may be larger than memory
+        digest, size = hashlib.sha256(), 0
+        with source.open("rb") as handle:
+            while block := handle.read(DEFAULT_CHUNK_SIZE * 8):
+                digest.update(block)
+                size += len(block)
     except OSError as exc:
         return [f"cannot read the sealed file: {exc}"]
-    if len(data) != value["sealed_size"] or sha256_bytes(data) != value["sealed_sha256"]:
+    if size != value["sealed_size"] or digest.hexdigest() != value["sealed_sha256"]:
         return [
-            f"the sealed file was modified after sealing: {len(data)} bytes with sha256 "
-            f"{sha256_bytes(data)[:12]}..., the verifier sealed {value['sealed_size']} bytes "
+            f"the sealed file was modified after sealing: {size} bytes with sha256 "
+            f"{digest.hexdigest()[:12]}..., the verifier sealed {value['sealed_size']} bytes "
             f"with sha256 {str(value['sealed_sha256'])[:12]}..."
         ]
     return []

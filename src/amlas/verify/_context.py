@@ -52,6 +52,7 @@ __all__ = [
     "Streamed",
     "SummaryRow",
     "load_project_model",
+    "model_inputs_of",
 ]
 
 Role = Literal["developer", "verifier"]
@@ -130,6 +131,24 @@ class Streamed:
     listed: set[str] = field(default_factory=set)
     samples: int = 0
     chunks: int = 0
+
+
+def model_inputs_of(project: Project) -> dict[str, str]:
+    """The inputs a record cites for the model: the hash of the model file, its settings
+    in [V] and, for a python callable, its module's source (the code that computes the
+    predictions is part of the model)."""
+    ref = project.get("V", ModelReference)
+    assert ref is not None
+    settings = model_settings(project)
+    assert settings is not None
+    if ref.location is None:  # predictions only: the model that made them, by hash
+        return {"model": str(ref.produced_by), MODEL_SETTINGS: settings}
+    out = {"model": str(project.content_hash(project.root / ref.location))}
+    out[MODEL_SETTINGS] = settings  # a new decision threshold changes every verdict
+    code = model_code_file(project)
+    if code is not None:
+        out["model_code"] = sha256_file(code)
+    return out
 
 
 def load_project_model(project: Project) -> Model:
@@ -279,12 +298,23 @@ class RunContext:
             out[f"access_log:{letter}"] = self.unsealed[letter].entry.hash
         return out
 
-    def keep(self, record: EvidenceRecord) -> EvidenceRecord:
+    def keep(
+        self, record: EvidenceRecord, *, sample_ids: frozenset[str] | None = None
+    ) -> EvidenceRecord:
         """Add ``record`` to the run. Every record goes through here, so that one computed
         from sealed data keeps its per-sample detail (sample ids, values, counterexamples)
         only sealed for the verifier key (R15), before anything (a stage-6 chain citing it,
-        the store, the summary) sees it."""
+        the store, the summary) sees it.
+
+        ``sample_ids`` are the ids the record can name, where the check knows them (a
+        tallied proportion: the same whether its dataset was read whole or in chunks);
+        otherwise every id of the sealed datasets it cites is looked for (the safety
+        net)."""
         sealed = [x for x, d in self.project.datasets().items() if d.sealed is not None]
+        if sample_ids is not None:
+            kept = seal_record_detail(record, sealed=sealed, key=self.key, sample_ids=sample_ids)
+            self.records.append(kept)
+            return kept
         ids: set[str] = set()
         for letter in sealed:
             if f"dataset:{letter}" not in record.inputs:
@@ -313,20 +343,8 @@ class RunContext:
         return self._model
 
     def model_inputs(self) -> dict[str, str]:
-        """The hash of the model file and, for a python callable, of its module's source:
-        the code that computes the predictions is part of the model."""
-        ref = self.model_reference
-        assert ref is not None
-        settings = model_settings(self.project)
-        assert settings is not None
-        if ref.location is None:  # predictions only: the model that made them, by hash
-            return {"model": str(ref.produced_by), MODEL_SETTINGS: settings}
-        out = {"model": str(self.project.content_hash(self.project.root / ref.location))}
-        out[MODEL_SETTINGS] = settings  # a new decision threshold changes every verdict
-        code = model_code_file(self.project)
-        if code is not None:
-            out["model_code"] = sha256_file(code)
-        return out
+        """The inputs a record cites for the model (:func:`model_inputs_of`)."""
+        return model_inputs_of(self.project)
 
     def test_inputs(self, planned: PlannedCheck, requirement: BaseModel) -> dict[str, str]:
         """The inputs of a stage-4/5 record: the data, the model, the requirement, [B]."""

@@ -13,8 +13,9 @@ system) and returns counts.
 What a cluster must satisfy to hold the verification data [P] (docs/scale.md): the
 verifier's key never leaves the client (the workers get decrypted rows, never the key),
 so the workers must be the verifier's own machines, and the rows must not cross a network
-in clear: amlas refuses a sealed dataset on a scheduler whose address is not ``tls://``
-(a ``LocalCluster`` on the verifier's machine is allowed).
+in clear: amlas refuses a sealed dataset on a scheduler whose address is not ``tls://``.
+The ``LocalCluster`` amlas starts uses Dask's throw-away mutual TLS, so that no other
+process on the machine can join it.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from typing import Any, Protocol
 from amlas.adapters import Model, Table
 from amlas.checks import bind_dataset, predict
 from amlas.checks.metrics import MetricContext, get_metric
-from amlas.errors import ProblemError, UsageError
+from amlas.errors import AmlasError, ProblemError, UsageError
+from amlas.evidence import canonical_hash
 from amlas.project import Project
 from amlas.project.artefacts import MLSafetyRequirement
-from amlas.verify._context import load_project_model
+from amlas.verify._context import load_project_model, model_inputs_of
 
 __all__ = [
     "ChunkJob",
@@ -91,6 +93,16 @@ def tally_chunk(
     if model is None:
         model = _MODELS.get(job.model_token)
         if model is None:
+            seen = canonical_hash(model_inputs_of(project))
+            if seen != job.model_token:
+                raise ProblemError(
+                    f"the model this worker finds under {project.root} (its file, code or "
+                    "settings) is not the one the run's records cite",
+                    code="R101",
+                    path="[V]",
+                    expected="the workers see the project's files at the same path, "
+                    "unchanged (a shared file system)",
+                )
             model = _MODELS[job.model_token] = load_project_model(project)
     dataset = bind_dataset(project, job.letter, table, offset=offset, whole=False)
     ml = project.ml_requirements
@@ -174,30 +186,34 @@ class DaskEngine:
                 "the Dask engine needs the 'dask' extra: pip install 'amlas[dask]'"
             ) from None
         self.local = spec.scheduler is None
-        self.secure = self.local or (
-            spec.scheduler is not None and spec.scheduler.startswith("tls://")
-        )
+        self.secure = spec.scheduler is not None and spec.scheduler.startswith("tls://")
         self._cluster: Any = None
         try:
             if self.local:
+                # security=True: a throw-away mutual-TLS setup, so that no other process
+                # on the machine can join the cluster or run code in it (it holds rows)
                 self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
                     n_workers=spec.workers or 2,
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=":0",
+                    security=True,
                 )
                 self.client: Any = Client(self._cluster)  # type: ignore[no-untyped-call]
+                self.secure = str(self._cluster.scheduler_address).startswith("tls://")
             else:
-                self.client = Client(spec.scheduler, timeout=f"{spec.timeout_s}s")  # type: ignore[no-untyped-call]
-        except (OSError, TimeoutError, ValueError) as exc:
+                timeout = f"{spec.timeout_s}s"
+                self.client = Client(spec.scheduler, timeout=timeout)  # type: ignore[no-untyped-call]
+        except Exception as exc:  # distributed raises OSError, TimeoutError, TypeError...
             self.close()
             raise ProblemError(
-                f"cannot reach the Dask scheduler {spec.scheduler!r} (waited at most "
-                f"{spec.timeout_s:g} s): {exc}",
+                f"cannot reach the Dask scheduler {spec.scheduler or '(LocalCluster)'!r} "
+                f"(waited at most {spec.timeout_s:g} s): {type(exc).__name__}: {exc}",
                 code="R098",
                 value=spec.scheduler,
-                expected="the address of a running Dask scheduler (tcp://host:8786, "
-                "tls://host:8786), or no address for a LocalCluster",
+                expected="the address of a running Dask scheduler (tcp://host:8786, or "
+                "tls://host:8786 with the distributed.comm.tls settings of the Dask config), "
+                "or no address for a LocalCluster",
             ) from None
         self.workers = len(self.client.scheduler_info().get("workers", {})) or 1
 
@@ -220,7 +236,17 @@ class DaskEngine:
 
     @staticmethod
     def _next(pending: deque[Any], progress: Callable[[int], None]) -> dict[str, Any]:
-        result: dict[str, Any] = pending.popleft().result()
+        try:
+            result: dict[str, Any] = pending.popleft().result()
+        except AmlasError:
+            raise  # amlas's own, raised on the worker (bad data, a model that fails)
+        except Exception as exc:  # the cluster's: a worker died, a connection closed
+            raise ProblemError(
+                f"the Dask cluster failed during the run: {type(exc).__name__}: {exc}",
+                code="R098",
+                expected="workers that stay up for the run (enough memory for two chunks "
+                "each: lower --chunk-rows)",
+            ) from None
         progress(result["samples"])
         return result
 

@@ -202,7 +202,7 @@ def _keep(
         distributions=_distributions(context, result, distributions),
         metadata=meta,
     )
-    context.keep(record)
+    context.keep(record, sample_ids=result.listed_ids)
     comparison = ">=" if result.slices[0].comparison == "at_least" else "<="
     threshold = f"{comparison} {requirement.threshold:g}"
     for s in result.slices:

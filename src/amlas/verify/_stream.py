@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
-from amlas.adapters import ReaderOptions, Table, chunk_reader
+from amlas.adapters import ChunkTypeError, ReaderOptions, Table, chunk_reader
 from amlas.checks import RepeatedValues, RequirementResult, content_error
 from amlas.checks.metrics import ChunkedMetric, MetricContext, get_metric
 from amlas.errors import ProblemError
@@ -32,7 +32,6 @@ from amlas.evidence import canonical_hash, chunked_sealed
 from amlas.hashing import sha256_file
 from amlas.project import count_problems, repeat_problem
 from amlas.project.artefacts import MLSafetyRequirement
-from amlas.sealing import SealError
 from amlas.verify._context import RunContext, Streamed
 from amlas.verify._engine import ChunkJob, DaskEngine, Engine, open_engine
 from amlas.verify._planned import PlannedCheck
@@ -53,13 +52,19 @@ def streamed_result(context: RunContext, planned: PlannedCheck) -> RequirementRe
     (letter,) = planned.datasets
     if letter not in context.streamed:
         reason = stream_reason(context, letter)
+        retried = False
         if reason is None:
-            context.streamed[letter] = stream_dataset(context, letter)
-        else:
+            try:
+                context.streamed[letter] = stream_dataset(context, letter)
+            except ChunkTypeError as exc:  # nothing recorded yet: read it whole instead
+                reason, retried = str(exc), True
+        if reason is not None:
             context.streamed[letter] = None
             document = context.project.datasets()[letter]
             spec = context.engine_spec
-            if spec is not None and spec.name != "local":
+            if retried:
+                context.report.warnings.append(f"[{letter}] is read whole: {reason}")
+            elif spec is not None and spec.name != "local":
                 context.report.warnings.append(
                     f"[{letter}] is read whole in this process, not on the {spec.name} "
                     f"engine: {reason}"
@@ -170,7 +175,8 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
             sha256 = sha256_file(path)
         streamed = Streamed(sha256)
         id_column = document.id_column
-        repeats = stack.enter_context(RepeatedValues()) if id_column else None
+        secret = document.sealed is not None
+        repeats = stack.enter_context(RepeatedValues(secret=secret)) if id_column else None
         tables = reader.iter_read(path, ReaderOptions(), rows=rows, sha256=sha256, handle=handle)
 
         def chunks() -> Iterator[tuple[Table, int]]:
@@ -191,10 +197,7 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
             streamed.samples += result["samples"]
             streamed.chunks += 1
         if handle is not None:
-            try:
-                handle.verify()  # every chunk authenticated, the SHA-256 the header's
-            except SealError as exc:
-                raise ProblemError(str(exc), code="R060", path=f"[{letter}]") from None
+            handle.verify()  # every chunk authenticated (a TamperError is R061)
         problems = count_problems(document, letter, streamed.samples)
         if repeats is not None and not problems:
             found = [r for r in repeats.repeats() if r.value.strip()]
