@@ -22,7 +22,7 @@ from amlas.adapters._readers import (
     read_table,
     reader_for,
 )
-from amlas.adapters._table import ColumnError, Table
+from amlas.adapters._table import ColumnError, SampleContent, Table, arrow_text
 from amlas.adapters._torch import TorchModel, torch_module
 
 __all__ = [
@@ -36,8 +36,10 @@ __all__ = [
     "ModelFormat",
     "ModelOptions",
     "ReaderOptions",
+    "SampleContent",
     "Table",
     "TorchModel",
+    "arrow_text",
     "call_loader",
     "coco_categories",
     "dataset_reader",

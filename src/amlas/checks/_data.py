@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from amlas.adapters import ColumnError, DatasetError, read_table
 from amlas.checks._datasets import Dataset
-from amlas.checks._duplicates import earlier_exact, earlier_near, radius_of, zscore
+from amlas.checks._duplicates import earlier_exact, earlier_near, radius_of
 from amlas.checks._intervals import Verdict, decide_proportion, percent, required_samples
 from amlas.checks._metrics import MAX_LISTED_IDS
 from amlas.checks._slices import OUTSIDE_CODE, Dimension, labels_of
@@ -478,7 +478,7 @@ def _duplicates(
     }
     exact = np.full(n, -1, dtype=np.int64)
     if ds.content_columns:
-        exact = earlier_exact(ds.content_hashes)
+        exact = earlier_exact(ds.content_codes)
     else:
         resolved["exact_duplicates"] = (
             f"not compared: {ds.name} has no column that identifies a sample's content (no "
@@ -494,8 +494,7 @@ def _duplicates(
     elif not features:
         resolved["near_duplicates"] = "not searched: no numeric features to compare"
     else:
-        x = ds.table.numeric(features)
-        z = zscore(x, x)
+        z = ds.zscores(features)
         uncompared = np.asarray(~np.isfinite(z).all(axis=1), dtype=bool)
         skipped = int(uncompared.sum())
         if skipped:

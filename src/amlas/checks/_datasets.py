@@ -3,6 +3,7 @@ ODD band of every sample, read through :mod:`amlas.adapters`."""
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -12,7 +13,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from amlas.adapters import ColumnError, DatasetError, Table, read_table
+from amlas.adapters import (
+    ColumnError,
+    DatasetError,
+    SampleContent,
+    Table,
+    arrow_text,
+    read_table,
+)
+from amlas.checks._duplicates import content_codes, zscore
 from amlas.checks._outputs import (
     GroundTruth,
     image_codes_without,
@@ -247,6 +256,37 @@ class Dataset:
             return next(iter(self.table.arrays.values()))
         raise ColumnError(f"{self.table.source}: no input features and no array input")
 
+    def numbers(self, names: list[str]) -> NDArray[np.float64]:
+        """The named numeric columns as one matrix (:meth:`Table.numeric`), built once per
+        list of names."""
+        # keyed by the table too: dataclasses.replace shares the memo with a copy
+        key = f"numbers:{id(self.table)}:" + "\x00".join(names)
+        held = self._memo.get(key)
+        if held is None or held[0] is not self.table:
+            held = self._memo[key] = (self.table, self.table.numeric(names))
+        matrix: NDArray[np.float64] = held[1]
+        return matrix
+
+    def zscores(self, names: list[str], reference: Dataset | None = None) -> NDArray[np.float64]:
+        """The named numeric columns z-scored by ``reference``'s mean and standard
+        deviation (default: this dataset's; :func:`._duplicates.zscore`), computed once per
+        list of names and reference."""
+        by = self if reference is None else reference
+        key = f"zscores:{id(self.table)}:{id(by.table)}:" + "\x00".join(names)
+        held = self._memo.get(key)
+        if held is None or held[0] is not self.table or held[1] is not by.table:
+            z = zscore(self.numbers(names), by.numbers(names))
+            held = self._memo[key] = (self.table, by.table, z)
+        matrix: NDArray[np.float64] = held[2]
+        return matrix
+
+    @cached_property
+    def content_codes(self) -> NDArray[np.int64]:
+        """One code per sample, equal exactly when two samples' :attr:`content` is equal
+        (:func:`._duplicates.content_codes`)."""
+        (codes,) = content_codes([self.content])
+        return codes
+
     @cached_property
     def input_hashes(self) -> NDArray[np.str_]:
         """SHA-256 per sample over its model input only: equal inputs, equal hash."""
@@ -262,6 +302,16 @@ class Dataset:
         return [*self.features, *(f"array:{name}" for name in sorted(self.table.arrays))]
 
     @cached_property
+    def content(self) -> SampleContent:
+        """The canonical bytes of every sample over :attr:`content_columns`, the content
+        :attr:`content_hashes` hashes (compared without hashing by
+        :func:`._duplicates.content_codes`)."""
+        if not self.document.content_columns:
+            return self.table.sample_content(self.features)
+        declared = {name: self.table.column(name) for name in self.document.content_columns}
+        return Table(declared, self.table.sha256, self.table.source).sample_content()
+
+    @cached_property
     def content_hashes(self) -> NDArray[np.str_]:
         """SHA-256 per sample over :attr:`content_columns` only: equal content, equal
         hash. When :attr:`content_columns` is empty every sample hashes the same empty
@@ -274,11 +324,28 @@ class Dataset:
     @cached_property
     def samples_digest(self) -> str:
         """One hash over every sample's input and label, in order, independent of the file
-        format: evidence records it beside the file hash."""
-        digest = hashlib.sha256()
-        for sample, label in zip(self.input_hashes, self.labels, strict=True):
-            digest.update(f"{sample}:{label}\n".encode())
-        return digest.hexdigest()
+        format: evidence records it beside the file hash.
+
+        The SHA-256 of the lines ``<SHA-256 of the sample's input, hex>:<label>\\n``, one
+        per sample (:attr:`input_hashes`), built in one buffer rather than line by line."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        n = len(self)
+        if not n:
+            return hashlib.sha256().hexdigest()
+        hexes = binascii.hexlify(self.table.sample_digests(self.features))
+        inputs = pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(64), n, [None, pa.py_buffer(hexes)]
+        ).cast(pa.large_string())
+        text = pa.large_string()
+        ended = pc.binary_join_element_wise(
+            arrow_text(self.labels), pa.scalar("\n", text), pa.scalar("", text)
+        )
+        lines = pc.binary_join_element_wise(inputs, ended, pa.scalar(":", text))
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
+        first, last = int(offsets[lines.offset]), int(offsets[lines.offset + n])
+        return hashlib.sha256(memoryview(lines.buffers()[2])[first:last]).hexdigest()
 
 
 def _terms_key(requirement: MLSafetyRequirement) -> str:

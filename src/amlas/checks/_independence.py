@@ -34,7 +34,14 @@ from numpy.typing import NDArray
 
 from amlas.checks._data import CheckOutcome
 from amlas.checks._datasets import Dataset
-from amlas.checks._duplicates import HashGroups, hash_groups, near_pairs, radius_of, zscore
+from amlas.adapters import arrow_text
+from amlas.checks._duplicates import (
+    HashGroups,
+    content_codes,
+    hash_groups,
+    near_pairs,
+    radius_of,
+)
 from amlas.checks._intervals import Verdict
 from amlas.checks._metrics import MAX_LISTED_IDS
 from amlas.project.artefacts.data import Independence
@@ -43,7 +50,12 @@ __all__ = ["check_independence"]
 
 
 def _shared(a: NDArray[np.str_], b: NDArray[np.str_]) -> list[str]:
-    return sorted(set(a.tolist()) & set(b.tolist()))
+    """The values in both, sorted (pyarrow's hash join: no Python set of a million ids)."""
+    import pyarrow.compute as pc
+
+    left, right = arrow_text(a), arrow_text(b)
+    common = pc.unique(right.filter(pc.is_in(right, value_set=left)))
+    return sorted(common.to_pylist())
 
 
 def _not_comparable(a: Dataset, b: Dataset) -> str | None:
@@ -98,7 +110,7 @@ def check_independence(a: Dataset, b: Dataset, settings: Independence) -> CheckO
     if unusable is not None:
         resolved["exact_duplicates"] = f"not compared: {unusable}"
     else:
-        groups = hash_groups(a.content_hashes, b.content_hashes)
+        groups = hash_groups(*content_codes([a.content, b.content]))
         results.append(
             {
                 "kind": "exact_duplicates",
@@ -194,8 +206,7 @@ def _near(
 ) -> dict[str, Any]:
     """The near-duplicate finding; ``resolved`` receives how it was computed and how many
     samples had a missing (NaN) feature value and could not be compared."""
-    xa = a.table.numeric(features)
-    za, zb = zscore(xa, xa), zscore(b.table.numeric(features), xa)
+    za, zb = a.zscores(features), b.zscores(features, a)
     skipped = int((~np.isfinite(za).all(axis=1)).sum() + (~np.isfinite(zb).all(axis=1)).sum())
     if skipped:
         resolved["near_duplicates_not_compared"] = (
