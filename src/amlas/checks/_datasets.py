@@ -21,7 +21,7 @@ from amlas.adapters import (
     arrow_text,
     read_table,
 )
-from amlas.checks._duplicates import content_codes, zscore
+from amlas.checks._duplicates import FiniteRows, content_codes, finite_rows, zscore
 from amlas.checks._outputs import (
     GroundTruth,
     image_codes_without,
@@ -279,6 +279,18 @@ class Dataset:
             held = self._memo[key] = (self.table, by.table, z)
         matrix: NDArray[np.float64] = held[2]
         return matrix
+
+    def zscored_rows(self, names: list[str]) -> FiniteRows:
+        """:func:`._duplicates.finite_rows` of :meth:`zscores` of ``names`` (this
+        dataset's own scale), computed once: the duplicates rule and every independence
+        check with this dataset first search the same rows."""
+        z = self.zscores(names)
+        key = "zrows:" + "\x00".join(names)
+        held = self._memo.get(key)
+        if held is None or held[0] is not z:
+            held = self._memo[key] = (z, finite_rows(z))
+        rows: FiniteRows = held[1]
+        return rows
 
     @cached_property
     def content_codes(self) -> NDArray[np.int64]:

@@ -43,11 +43,13 @@ from amlas.adapters import SampleContent, arrow_text
 __all__ = [
     "BLOCK",
     "SUBSPACE",
+    "FiniteRows",
     "HashGroups",
     "NearPairs",
     "content_codes",
     "earlier_exact",
     "earlier_near",
+    "finite_rows",
     "hash_groups",
     "near_pairs",
     "radius_of",
@@ -315,11 +317,26 @@ def _distinct(points: NDArray[np.float64]) -> _Distinct:
     exactly (:func:`_grouped`)."""
     n = len(points)
     canon = np.ascontiguousarray(points + 0.0)  # -0.0 and 0.0 are one value
-    order, starts, group = _grouped(canon.view(np.uint64).reshape(n, -1))
+    order, starts, group = _grouped(canon.view(np.uint64))
     inverse = np.empty(n, dtype=np.int64)
     inverse[order] = group
     bounds = np.append(starts, n).astype(np.int64)
     return _Distinct(canon[order[starts]], inverse, order, bounds)
+
+
+@dataclass(frozen=True)
+class FiniteRows:
+    """The rows of a matrix without a missing value (``finite``, ascending), grouped by
+    equal value (``distinct``): what a near-duplicate search searches."""
+
+    finite: NDArray[np.int64]
+    distinct: _Distinct
+
+
+def finite_rows(z: NDArray[np.float64]) -> FiniteRows:
+    """The finite rows of ``z``, grouped by equal value (:func:`_distinct`)."""
+    finite = np.flatnonzero(np.isfinite(z).all(axis=1))
+    return FiniteRows(finite, _distinct(z[finite] if len(finite) < len(z) else z))
 
 
 def _spread_columns(points: NDArray[np.float64], radius: float) -> NDArray[np.intp] | None:
@@ -349,6 +366,20 @@ def _within(a: NDArray[np.float64], b: NDArray[np.float64], radius: float) -> ND
     return inside
 
 
+def _locality(points: NDArray[np.float64]) -> NDArray[np.intp]:
+    """An order of ``points`` that keeps near points near each other: sorted by their cell
+    in a coarse grid over (up to) the three features that spread them most."""
+    if len(points) <= 4096 or not points.shape[1]:
+        return np.arange(len(points))
+    spread = np.ptp(points, axis=0)
+    columns = np.argsort(-spread, kind="stable")[:3]
+    key = np.zeros(len(points), dtype=np.int64)
+    for j in columns.tolist():
+        low, width = points[:, j].min(), spread[j] / 63 if spread[j] > 0 else 1.0
+        key = key * 64 + np.clip((points[:, j] - low) / width, 0, 63).astype(np.int64)
+    return np.argsort(key, kind="stable")
+
+
 class _Search:
     """The ``points`` within ``radius`` of query rows: a k-d tree over every feature, or
     over the :data:`SUBSPACE` features that spread the points most (with more features
@@ -375,12 +406,21 @@ class _Search:
 
     def near(self, queries: NDArray[np.float64], k: int) -> NDArray[np.intp]:
         """The queries with at least ``k`` points within reach of the tree (every query
-        with ``k`` points within ``radius``, and perhaps others)."""
+        with ``k`` points within ``radius``, and perhaps others).
+
+        The queries are asked in an order that keeps neighbours together (the tree's own
+        order when they are its points), so that consecutive queries walk the same
+        branches: the same answers, in less than half the time on a million points."""
+        projected = self._project(queries)
+        if queries is self.points:
+            order = np.asarray(self.tree.indices, dtype=np.intp)
+        else:
+            order = _locality(projected)
         found, _ = self.tree.query(
-            self._project(queries), k=k, distance_upper_bound=self.reach * _SLACK
+            projected[order], k=k, distance_upper_bound=self.reach * _SLACK
         )
         last = found if k == 1 else found[:, k - 1]
-        return np.flatnonzero(np.isfinite(last))
+        return np.sort(order[np.isfinite(last)])
 
     def balls(
         self, queries: NDArray[np.float64]
@@ -461,17 +501,20 @@ def near_pairs(
     codes_a: NDArray[np.int64] | None = None,
     codes_b: NDArray[np.int64] | None = None,
     limit: int,
+    rows_a: FiniteRows | None = None,
 ) -> NearPairs:
     """Every (a, b) pair of finite rows within Euclidean ``radius``, except pairs with
     equal codes (exact duplicates, counted elsewhere) when codes are given.
 
     Only rows of ``a`` with a neighbour in ``b`` are searched further (a nearest-neighbour
-    pass finds them), and identical rows among them are searched once.
+    pass finds them), and identical rows among them are searched once. ``rows_a`` is
+    :func:`finite_rows` of ``za`` when the caller holds it already.
     """
     n_a, n_b = len(za), len(zb)
     involved_a = np.zeros(n_a, dtype=bool)
     involved_b = np.zeros(n_b, dtype=bool)
-    finite_a = np.flatnonzero(np.isfinite(za).all(axis=1))
+    prepared_a = finite_rows(za) if rows_a is None else rows_a
+    finite_a = prepared_a.finite
     finite_b = np.flatnonzero(np.isfinite(zb).all(axis=1))
     if not len(finite_a) or not len(finite_b):
         return NearPairs(0, involved_a, involved_b, [])
@@ -480,9 +523,10 @@ def near_pairs(
         codes_b = np.full(n_b, -2, dtype=np.int64)
     # identical rows are searched once, on both sides: a k-d tree scans every copy of a
     # repeated point, which made repeated rows cost (copies in a) x (copies in b)
-    rows_a, rows_b = _distinct(za[finite_a]), _distinct(zb[finite_b])
+    rows_a_ = prepared_a.distinct
+    rows_b = _distinct(zb[finite_b] if len(finite_b) < n_b else zb)
     search = _Search(rows_b.rows, radius)
-    hits = search.near(rows_a.rows, 1)
+    hits = search.near(rows_a_.rows, 1)
 
     def partners(found: NDArray[np.int64]) -> NDArray[np.int64]:
         """The b rows (ascending) equal to the distinct b vectors ``found``."""
@@ -491,11 +535,11 @@ def near_pairs(
         return np.sort(finite_b[np.concatenate([rows_b.members(v) for v in found.tolist()])])
 
     total = 0
-    for start, block in search.balls(rows_a.rows[hits]):
+    for start, block in search.balls(rows_a_.rows[hits]):
         for u, found in zip(hits[start : start + len(block)].tolist(), block, strict=True):
             if not len(found):
                 continue  # a candidate over the chosen features only
-            a_rows = finite_a[rows_a.members(u)]
+            a_rows = finite_a[rows_a_.members(u)]
             b_rows = partners(found)
             ca, cb = codes_a[a_rows], codes_b[b_rows]
             # per code: how many of this vector's a rows and b rows carry it
@@ -509,10 +553,10 @@ def near_pairs(
             involved_a[a_rows[len(b_rows) - same_b > 0]] = True
             involved_b[b_rows[len(a_rows) - same_a > 0]] = True
     vector_of = np.empty(n_a, dtype=np.int64)
-    vector_of[finite_a] = rows_a.inverse
+    vector_of[finite_a] = rows_a_.inverse
     examples: list[tuple[int, int]] = []
     for row in np.flatnonzero(involved_a).tolist():  # each gives at least one pair
-        _, (found,) = next(search.balls(rows_a.rows[vector_of[row]][None, :]))
+        _, (found,) = next(search.balls(rows_a_.rows[vector_of[row]][None, :]))
         b_rows = partners(found)
         code = codes_a[row]
         keep = b_rows[codes_b[b_rows] != code] if code >= 0 else b_rows
@@ -522,23 +566,27 @@ def near_pairs(
     return NearPairs(total, involved_a, involved_b, examples)
 
 
-def earlier_near(z: NDArray[np.float64], radius: float) -> NDArray[np.int64]:
+def earlier_near(
+    z: NDArray[np.float64], radius: float, *, rows: FiniteRows | None = None
+) -> NDArray[np.int64]:
     """For each row, the index of the earliest row before it within Euclidean ``radius``,
-    or -1 (also for rows with a missing value, which cannot be compared)."""
+    or -1 (also for rows with a missing value, which cannot be compared). ``rows`` is
+    :func:`finite_rows` of ``z`` when the caller holds it already."""
     out = np.full(len(z), -1, dtype=np.int64)
-    finite = np.flatnonzero(np.isfinite(z).all(axis=1))
+    prepared = finite_rows(z) if rows is None else rows
+    finite = prepared.finite
     if len(finite) < 2:
         return out
-    rows = _distinct(z[finite])
-    first = finite[rows.first]
+    rows_ = prepared.distinct
+    first = finite[rows_.first]
     earliest = first.copy()
-    search = _Search(rows.rows, radius)
+    search = _Search(rows_.rows, radius)
     # a distinct vector's second neighbour is the closest other vector
-    hits = search.near(rows.rows, 2)
-    for start, block in search.balls(rows.rows[hits]):
+    hits = search.near(rows_.rows, 2)
+    for start, block in search.balls(rows_.rows[hits]):
         for u, found in zip(hits[start : start + len(block)].tolist(), block, strict=True):
             earliest[u] = first[found].min()  # found holds u
-    before = earliest[rows.inverse]
+    before = earliest[rows_.inverse]
     later = finite > before
     out[finite[later]] = before[later]
     return out

@@ -219,6 +219,7 @@ def _near(
         codes_a=groups.codes_a if groups is not None else None,
         codes_b=groups.codes_b if groups is not None else None,
         limit=MAX_LISTED_IDS,
+        rows_a=a.zscored_rows(features),
     )
     resolved.update(
         near_duplicate_distance=distance,
