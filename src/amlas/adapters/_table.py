@@ -93,7 +93,7 @@ class Table:
             return self._floats_as_text(values)
         if values.dtype.kind == "O":  # text with empty cells: None is missing, not "None"
             return np.array(["" if v is None else str(v) for v in values.tolist()], dtype=np.str_)
-        return values.astype(np.str_)
+        return values.astype(np.str_, copy=False)  # text already: no copy of a million ids
 
     @staticmethod
     def _floats_as_text(values: NDArray[Any]) -> NDArray[np.str_]:

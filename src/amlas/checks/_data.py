@@ -354,14 +354,14 @@ def _repeated(values: list[str]) -> list[str]:
     return repeated
 
 
-def _repeated_ids(ids: NDArray[np.str_]) -> list[str]:
-    """:func:`_repeated` of ``ids``; a million distinct ids are told distinct by pyarrow
-    without a Python set."""
+def _repeated_ids(ds: Dataset) -> list[str]:
+    """:func:`_repeated` of the dataset's ids; a million distinct ids are told distinct by
+    pyarrow without a Python set."""
     import pyarrow.compute as pc
 
-    if pc.count_distinct(arrow_text(ids)).as_py() == len(ids):
+    if pc.count_distinct(ds.arrow_of(ds.ids)).as_py() == len(ds.ids):
         return []
-    return _repeated(ids.tolist())
+    return _repeated(ds.ids.tolist())
 
 
 def _ml_requirement(project: Project, req_id: str) -> Any:
@@ -450,7 +450,7 @@ def _label_errors(
             f"(e.g. {', '.join(repeated[:5])}); each audited sample may count once",
             parameters,
         )  # fmt: skip
-    repeated = _repeated_ids(ds.ids)
+    repeated = _repeated_ids(ds)
     if repeated:
         return CheckOutcome(
             subject, name, ds.letter, "inconclusive",
@@ -462,7 +462,7 @@ def _label_errors(
 
     # the position of each audited id among the dataset's (unique) ids: a hash join, no
     # dictionary of a million ids
-    at = pc.index_in(arrow_text(audit_ids), value_set=arrow_text(ds.ids))
+    at = pc.index_in(arrow_text(audit_ids), value_set=ds.arrow_of(ds.ids))
     matched = np.asarray(at.is_valid(), dtype=bool)
     position = np.asarray(at.fill_null(0), dtype=np.int64)
     n = int(matched.sum())

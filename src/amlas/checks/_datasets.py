@@ -33,6 +33,7 @@ from amlas.checks._slices import SlicePlan, band_codes, banding_codes, labels_of
 from amlas.diagnostics import Diagnostics, Location
 from amlas.project import Project, content_problems, label_classes
 from amlas.project.artefacts import (
+    CategoricalDimension,
     DatasetDocument,
     MLComponentDescription,
     MLSafetyRequirement,
@@ -267,6 +268,15 @@ class Dataset:
         matrix: NDArray[np.float64] = held[1]
         return matrix
 
+    def arrow_of(self, values: NDArray[np.str_]) -> Any:
+        """``values`` (one of this dataset's text arrays: ids, labels, groups) as a pyarrow
+        array (:func:`~amlas.adapters.arrow_text`), converted once."""
+        key = f"arrow:{id(values)}"
+        held = self._memo.get(key)
+        if held is None or held[0] is not values:
+            held = self._memo[key] = (values, arrow_text(values))
+        return held[1]
+
     def zscores(self, names: list[str], reference: Dataset | None = None) -> NDArray[np.float64]:
         """The named numeric columns z-scored by ``reference``'s mean and standard
         deviation (default: this dataset's; :func:`._duplicates.zscore`), computed once per
@@ -352,7 +362,7 @@ class Dataset:
         ).cast(pa.large_string())
         text = pa.large_string()
         ended = pc.binary_join_element_wise(
-            arrow_text(self.labels), pa.scalar("\n", text), pa.scalar("", text)
+            self.arrow_of(self.labels), pa.scalar("\n", text), pa.scalar("", text)
         )
         lines = pc.binary_join_element_wise(inputs, ended, pa.scalar(":", text))
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
@@ -362,6 +372,24 @@ class Dataset:
 
 def _terms_key(requirement: MLSafetyRequirement) -> str:
     return "|".join(t.model_dump_json(by_alias=True) for t in requirement.precondition)
+
+
+def _band_codes(values: NDArray[np.generic], dimension: Any) -> NDArray[np.int64]:
+    """:func:`._slices.band_codes` of ``values``; a text column is banded by its distinct
+    values only (pyarrow's dictionary), then indexed: the same codes, without sorting a
+    million strings."""
+    if not isinstance(dimension, CategoricalDimension) or values.dtype.kind != "U" or not len(
+        values
+    ):
+        return band_codes(values, dimension)
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(arrow_text(values))
+    categories = np.asarray(encoded.dictionary.to_pylist(), dtype=values.dtype)
+    codes: NDArray[np.int64] = band_codes(categories, dimension)[
+        np.asarray(encoded.indices, dtype=np.intp)
+    ]
+    return codes
 
 
 def _is_number(text: str) -> bool:
@@ -453,7 +481,7 @@ def bind_dataset(
                     f"{table.source}: column {column!r} of numeric ODD dimension "
                     f"{dimension.id!r} holds text such as {bad!r}; expected numbers"
                 )
-            odd[dimension.id] = band_codes(values, dimension)
+            odd[dimension.id] = _band_codes(values, dimension)
             if others := banding_codes(values, dimension):
                 banded[dimension.id] = others
     groups = table.text(document.group_column) if document.group_column else None

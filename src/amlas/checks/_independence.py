@@ -34,7 +34,6 @@ from numpy.typing import NDArray
 
 from amlas.checks._data import CheckOutcome
 from amlas.checks._datasets import Dataset
-from amlas.adapters import arrow_text
 from amlas.checks._duplicates import (
     HashGroups,
     content_codes,
@@ -49,11 +48,11 @@ from amlas.project.artefacts.data import Independence
 __all__ = ["check_independence"]
 
 
-def _shared(a: NDArray[np.str_], b: NDArray[np.str_]) -> list[str]:
-    """The values in both, sorted (pyarrow's hash join: no Python set of a million ids)."""
+def _shared(left: Any, right: Any) -> list[str]:
+    """The values in both pyarrow text arrays, sorted (a hash join: no Python set of a
+    million ids)."""
     import pyarrow.compute as pc
 
-    left, right = arrow_text(a), arrow_text(b)
     common = pc.unique(right.filter(pc.is_in(right, value_set=left)))
     return sorted(common.to_pylist())
 
@@ -90,7 +89,7 @@ def check_independence(a: Dataset, b: Dataset, settings: Independence) -> CheckO
     pairs_unit = f"pairs (sample of {a.name}, sample of {b.name})"
 
     if a.document.id_column and b.document.id_column:
-        shared = _shared(a.ids, b.ids)
+        shared = _shared(a.arrow_of(a.ids), b.arrow_of(b.ids))
         results.append(
             {
                 "kind": "shared_ids",
@@ -140,7 +139,7 @@ def check_independence(a: Dataset, b: Dataset, settings: Independence) -> CheckO
         results.append(_near(a, b, features, settings.near_duplicate_distance, groups, resolved))
 
     if a.groups is not None and b.groups is not None:
-        shared_groups = _shared(a.groups, b.groups)
+        shared_groups = _shared(a.arrow_of(a.groups), b.arrow_of(b.groups))
         results.append(
             {
                 "kind": "shared_groups",
