@@ -21,7 +21,7 @@ from amlas.adapters import (
     arrow_text,
     read_table,
 )
-from amlas.checks._duplicates import FiniteRows, content_codes, finite_rows, zscore
+from amlas.checks._duplicates import FiniteRows, content_codes, finite_rows, scale_of, scaled
 from amlas.checks._outputs import (
     GroundTruth,
     image_codes_without,
@@ -257,16 +257,16 @@ class Dataset:
             return next(iter(self.table.arrays.values()))
         raise ColumnError(f"{self.table.source}: no input features and no array input")
 
-    def numbers(self, names: list[str]) -> NDArray[np.float64]:
-        """The named numeric columns as one matrix (:meth:`Table.numeric`), built once per
-        list of names."""
+    def scale(self, names: list[str]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The mean and standard deviation :func:`._duplicates.zscore` scales the named
+        columns by, computed once per list of names."""
         # keyed by the table too: dataclasses.replace shares the memo with a copy
-        key = f"numbers:{id(self.table)}:" + "\x00".join(names)
+        key = f"scale:{id(self.table)}:" + "\x00".join(names)
         held = self._memo.get(key)
         if held is None or held[0] is not self.table:
-            held = self._memo[key] = (self.table, self.table.numeric(names))
-        matrix: NDArray[np.float64] = held[1]
-        return matrix
+            held = self._memo[key] = (self.table, scale_of(self.table.numeric(names)))
+        found: tuple[NDArray[np.float64], NDArray[np.float64]] = held[1]
+        return found
 
     def arrow_of(self, values: NDArray[np.str_]) -> Any:
         """``values`` (one of this dataset's text arrays: ids, labels, groups) as a pyarrow
@@ -279,15 +279,17 @@ class Dataset:
 
     def zscores(self, names: list[str], reference: Dataset | None = None) -> NDArray[np.float64]:
         """The named numeric columns z-scored by ``reference``'s mean and standard
-        deviation (default: this dataset's; :func:`._duplicates.zscore`), computed once per
-        list of names and reference."""
+        deviation (default: this dataset's; :func:`._duplicates.zscore`); this dataset's own
+        are computed once per list of names."""
         by = self if reference is None else reference
-        key = f"zscores:{id(self.table)}:{id(by.table)}:" + "\x00".join(names)
+        if by is not self:  # used once per pair of datasets: not kept
+            return scaled(self.table.numeric(names), *by.scale(names))
+        key = f"zscores:{id(self.table)}:" + "\x00".join(names)
         held = self._memo.get(key)
-        if held is None or held[0] is not self.table or held[1] is not by.table:
-            z = zscore(self.numbers(names), by.numbers(names))
-            held = self._memo[key] = (self.table, by.table, z)
-        matrix: NDArray[np.float64] = held[2]
+        if held is None or held[0] is not self.table:
+            z = scaled(self.table.numeric(names), *self.scale(names))
+            held = self._memo[key] = (self.table, z)
+        matrix: NDArray[np.float64] = held[1]
         return matrix
 
     def zscored_rows(self, names: list[str]) -> FiniteRows:

@@ -53,6 +53,8 @@ __all__ = [
     "hash_groups",
     "near_pairs",
     "radius_of",
+    "scale_of",
+    "scaled",
     "zscore",
 ]
 
@@ -82,7 +84,16 @@ def zscore(x: NDArray[np.float64], reference: NDArray[np.float64]) -> NDArray[np
     """``x`` z-scored by ``reference``'s mean and standard deviation (a constant feature
     keeps scale 1). A row with a missing value stays non-finite: it cannot be compared,
     and callers report how many there are."""
-    d = x.shape[1]
+    return scaled(x, *scale_of(reference))
+
+
+def scale_of(
+    reference: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The mean and scale :func:`zscore` uses: the mean and standard deviation of each
+    column over its finite values (0 and 1 where there are none; scale 1 for a constant
+    column)."""
+    d = reference.shape[1]
     with warnings.catch_warnings():  # a feature missing everywhere: mean NaN, scale 1
         warnings.simplefilter("ignore", RuntimeWarning)
         if not len(reference):
@@ -93,6 +104,13 @@ def zscore(x: NDArray[np.float64], reference: NDArray[np.float64]) -> NDArray[np
             mean, std = np.nanmean(reference, axis=0), np.nanstd(reference, axis=0)
     mean = np.where(np.isfinite(mean), mean, 0.0)
     std = np.where(np.isfinite(std) & (std != 0), std, 1.0)
+    return mean, std
+
+
+def scaled(
+    x: NDArray[np.float64], mean: NDArray[np.float64], std: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``(x - mean) / std`` (see :func:`scale_of`)."""
     z: NDArray[np.float64] = (x - mean) / std
     return z
 
