@@ -412,7 +412,9 @@ def main() -> None:
     print(f"amlas stage 3 (developer, {len(records)} records): {amlas_s:7.2f} s")
     print(f"plain numpy/pyarrow, same answers:          {reference_s:7.2f} s")
     print(f"ratio amlas / plain: {amlas_s / reference_s:.2f} (target at most {TARGET_RATIO})")
-    print(f"peak memory (ru_maxrss): {amlas_peak:.2f} GiB after amlas, {_peak_gib():.2f} GiB in all")
+    print(
+        f"peak memory (ru_maxrss): {amlas_peak:.2f} GiB after amlas, {_peak_gib():.2f} GiB in all"
+    )
     if disagree:
         for key in disagree:
             print(f"DISAGREE {key}: amlas {got.get(key)!r}, reference {expected[key]!r}")

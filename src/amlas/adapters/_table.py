@@ -6,6 +6,7 @@ import binascii
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -115,7 +116,7 @@ class Table:
             if values.dtype.kind in "biuf":
                 numbers.append(values)
             elif values.dtype.kind == "U":
-                texts.append(values)
+                texts.append(values.astype(np.str_, copy=False))
             else:
                 texts.append(np.array([str(v) for v in values], dtype=np.str_))
         parts: list[NDArray[np.uint8]] = []
@@ -197,7 +198,7 @@ class SampleContent:
         of the samples in that buffer."""
         n, width = self.fixed.shape
         if not self.texts:
-            flat = memoryview(self.fixed.reshape(-1)) if n * width else memoryview(b"")
+            flat = memoryview(self.fixed.reshape(-1).data) if n * width else memoryview(b"")
             return flat, np.arange(n + 1, dtype=np.int64) * width
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -211,9 +212,9 @@ class SampleContent:
         ]
         for text in self.texts:
             utf8 = arrow_text(text).cast(pa.large_binary())
-            lengths = np.ascontiguousarray(
-                np.asarray(pc.binary_length(utf8), dtype="<i8")
-            ).view(np.uint8)
+            lengths = np.ascontiguousarray(np.asarray(pc.binary_length(utf8), dtype="<i8")).view(
+                np.uint8
+            )
             pieces.append(
                 pa.FixedSizeBinaryArray.from_buffers(
                     pa.binary(8), n, [None, pa.py_buffer(lengths)]
@@ -237,6 +238,4 @@ class SampleContent:
                 return sha(b"").digest() * len(self)
             return b"".join([sha(data[i : i + width]).digest() for i in range(0, len(data), width)])
         bounds = offsets.tolist()
-        return b"".join(
-            [sha(data[start:stop]).digest() for start, stop in zip(bounds, bounds[1:])]
-        )
+        return b"".join([sha(data[start:stop]).digest() for start, stop in pairwise(bounds)])

@@ -109,7 +109,8 @@ class _Units:
             keep &= codes >= 0
             cell = cell * len(bands) + np.maximum(codes, 0)
         size = int(np.prod([len(v) for v in values])) if values else 1
-        return np.bincount(cell[keep], minlength=size).astype(np.int64).tolist()
+        counts: list[int] = np.bincount(cell[keep], minlength=size).tolist()
+        return counts
 
     def _counts_by_name(
         self,
@@ -136,7 +137,6 @@ def _units(ds: Dataset, dimensions: list[str], cls: str | None) -> _Units:
     if truth is None or environment is None or not (per_object & set(dimensions) or cls):
         everyone = np.ones(len(ds), dtype=bool)
         return _Units("samples", ds.odd_codes, ds.labels, everyone, ds.ids, ds.banded_codes)
-    dims = {d.id: d for d in environment.dimensions}
     codes = truth.odd_codes
     names = np.asarray(ds.class_names, dtype=np.str_)
     boxes = truth.boxes

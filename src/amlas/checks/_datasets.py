@@ -380,13 +380,15 @@ def _band_codes(values: NDArray[np.generic], dimension: Any) -> NDArray[np.int64
     """:func:`._slices.band_codes` of ``values``; a text column is banded by its distinct
     values only (pyarrow's dictionary), then indexed: the same codes, without sorting a
     million strings."""
-    if not isinstance(dimension, CategoricalDimension) or values.dtype.kind != "U" or not len(
-        values
+    if (
+        not isinstance(dimension, CategoricalDimension)
+        or values.dtype.kind != "U"
+        or not len(values)
     ):
         return band_codes(values, dimension)
     import pyarrow.compute as pc
 
-    encoded = pc.dictionary_encode(arrow_text(values))
+    encoded = pc.dictionary_encode(arrow_text(values.astype(np.str_, copy=False)))
     categories = np.asarray(encoded.dictionary.to_pylist(), dtype=values.dtype)
     codes: NDArray[np.int64] = band_codes(categories, dimension)[
         np.asarray(encoded.indices, dtype=np.intp)

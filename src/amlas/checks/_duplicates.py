@@ -32,6 +32,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -279,12 +280,9 @@ def content_codes(contents: list[SampleContent]) -> list[NDArray[np.int64]]:
         for content in contents:
             data, offsets = content.row_bytes()
             bounds = offsets.tolist()
+            rows = (bytes(data[i:j]) for i, j in pairwise(bounds))
             codes.append(
-                np.fromiter(
-                    (seen.setdefault(bytes(data[i:j]), len(seen)) for i, j in zip(bounds, bounds[1:])),
-                    np.int64,
-                    len(content),
-                )
+                np.fromiter((seen.setdefault(r, len(seen)) for r in rows), np.int64, len(content))
             )
         return codes
     import pyarrow as pa
@@ -434,15 +432,11 @@ class _Search:
             order = np.asarray(self.tree.indices, dtype=np.intp)
         else:
             order = _locality(projected)
-        found, _ = self.tree.query(
-            projected[order], k=k, distance_upper_bound=self.reach * _SLACK
-        )
+        found, _ = self.tree.query(projected[order], k=k, distance_upper_bound=self.reach * _SLACK)
         last = found if k == 1 else found[:, k - 1]
         return np.sort(order[np.isfinite(last)])
 
-    def balls(
-        self, queries: NDArray[np.float64]
-    ) -> Iterator[tuple[int, list[NDArray[np.int64]]]]:
+    def balls(self, queries: NDArray[np.float64]) -> Iterator[tuple[int, list[NDArray[np.int64]]]]:
         """(first query, the points within ``radius`` of each query) in blocks of at most
         :data:`BLOCK` candidates (a block always holds at least one query)."""
         projected = self._project(queries)
@@ -470,9 +464,7 @@ class _Search:
             yield start, self._confirmed(queries[start:stop], found)
             start = stop
 
-    def _confirmed(
-        self, queries: NDArray[np.float64], found: Any
-    ) -> list[NDArray[np.int64]]:
+    def _confirmed(self, queries: NDArray[np.float64], found: Any) -> list[NDArray[np.int64]]:
         lists = [np.asarray(f, dtype=np.int64) for f in found]
         if self.columns is None:
             return lists

@@ -30,7 +30,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from amlas.checks._data import CheckOutcome
 from amlas.checks._datasets import Dataset
