@@ -255,13 +255,14 @@ def _column_to_numpy(column: Any, source: str, name: str, row_word: str) -> NDAr
         filled = pc.fill_null(column, "")
         # a column of few distinct values (labels, categories) is converted value by value
         # only for its dictionary, then indexed: no Python string per row
-        encoded = pc.dictionary_encode(filled)
-        chunks = encoded.chunks if hasattr(encoded, "chunks") else [encoded]
-        if len(chunks) == 1 and 2 * len(chunks[0].dictionary) <= len(filled):
-            (chunk,) = chunks
-            categories = _strings(chunk.dictionary)
-            return categories[np.asarray(chunk.indices, dtype=np.intp)]
-        return _strings(filled)
+        whole = filled.cast(pa.large_string())
+        if isinstance(whole, pa.ChunkedArray):  # a CSV column comes in blocks
+            whole = whole.combine_chunks()
+        encoded = pc.dictionary_encode(whole)
+        if 2 * len(encoded.dictionary) <= len(whole):
+            categories = _strings(encoded.dictionary)
+            return categories[np.asarray(encoded.indices, dtype=np.intp)]
+        return _strings(whole)
     raise DatasetError(
         f"{source}: column {name!r} holds {kind} values; expected numbers or text", code="R011"
     )
