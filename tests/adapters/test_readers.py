@@ -487,3 +487,24 @@ def test_empty_cells_read_as_empty_text_not_nan_or_none(tmp_path: Path) -> None:
     assert table.text("sample_id").tolist() == ["", "", ""]  # an all-empty column
     assert table.text("label").tolist() == ["positive", "", "negative"]
     assert table.text("code").tolist() == ["1", "", "3"]
+
+
+@pytest.mark.parametrize("distinct", [3, 5000])
+def test_text_columns_read_through_their_dictionary_equal_the_plain_conversion(
+    distinct: int,
+) -> None:
+    """A text column of few distinct values is converted through its dictionary: the same
+    strings, in the same numpy width, as converting every cell (nulls as "")."""
+    import pyarrow.compute as pc
+
+    from amlas.adapters._readers import _column_to_numpy
+
+    rng = np.random.default_rng(1)
+    values = np.array(["day", "", "nuit é", "a\x00b", *map(str, range(distinct))])
+    cells = [None if k % 97 == 0 else str(values[k % len(values)]) for k in range(6000)]
+    rng.shuffle(cells)
+    column = pa.chunked_array([pa.array(cells[:2500]), pa.array(cells[2500:])])
+    expected = np.asarray(pc.fill_null(column, "").to_numpy(zero_copy_only=False), dtype=np.str_)
+    got = _column_to_numpy(column, "t.csv", "c", "line")
+    assert got.dtype == expected.dtype
+    assert got.tolist() == expected.tolist()

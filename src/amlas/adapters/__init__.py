@@ -29,7 +29,7 @@ from amlas.adapters._readers import (
     read_table,
     reader_for,
 )
-from amlas.adapters._table import ColumnError, Table
+from amlas.adapters._table import ColumnError, SampleContent, Table, arrow_text
 from amlas.adapters._torch import TorchModel, torch_module
 
 __all__ = [
@@ -45,8 +45,10 @@ __all__ = [
     "ModelFormat",
     "ModelOptions",
     "ReaderOptions",
+    "SampleContent",
     "Table",
     "TorchModel",
+    "arrow_text",
     "call_loader",
     "chunk_reader",
     "coco_categories",

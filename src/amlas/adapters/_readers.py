@@ -329,10 +329,24 @@ def _column_to_numpy(column: Any, source: str, name: str, row_word: str) -> NDAr
         kind = column.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         filled = pc.fill_null(column, "")
-        return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.str_)
+        # a column of few distinct values (labels, categories) is converted value by value
+        # only for its dictionary, then indexed: no Python string per row
+        whole = filled.cast(pa.large_string())
+        if isinstance(whole, pa.ChunkedArray):  # a CSV column comes in blocks
+            whole = whole.combine_chunks()
+        encoded = pc.dictionary_encode(whole)
+        if 2 * len(encoded.dictionary) <= len(whole):
+            categories = _strings(encoded.dictionary)
+            return categories[np.asarray(encoded.indices, dtype=np.intp)]
+        return _strings(whole)
     raise DatasetError(
         f"{source}: column {name!r} holds {kind} values; expected numbers or text", code="R011"
     )
+
+
+def _strings(column: Any) -> NDArray[np.str_]:
+    """A pyarrow text column without nulls as numpy ``str_``."""
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.str_)
 
 
 def _decode_utf8(column: Any, source: str, name: str, row_word: str) -> Any:

@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from amlas.adapters import ColumnError, DatasetError, read_table
+from amlas.adapters import ColumnError, DatasetError, arrow_text, read_table
 from amlas.checks._datasets import Dataset
-from amlas.checks._duplicates import earlier_exact, earlier_near, radius_of, zscore
+from amlas.checks._duplicates import earlier_exact, earlier_near, radius_of
 from amlas.checks._intervals import Verdict, decide_proportion, percent, required_samples
 from amlas.checks._metrics import MAX_LISTED_IDS
-from amlas.checks._slices import OUTSIDE_CODE, Dimension, labels_of
+from amlas.checks._slices import OUTSIDE, OUTSIDE_CODE, Dimension, labels_of
 from amlas.project import METRICS, Project
 from amlas.project.artefacts.data import (
     ClassBalance,
@@ -67,7 +67,6 @@ class _Units:
 
     name: str
     codes: dict[str, NDArray[np.int64]]
-    labels: dict[str, NDArray[np.str_]]
     classes: NDArray[np.str_]
     counted: NDArray[np.bool_]
     ids: NDArray[np.str_]
@@ -77,11 +76,58 @@ class _Units:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def codes_in(self, dimension: Dimension, banding: str | None) -> NDArray[np.int64]:
+        """The band code of every unit on ``dimension`` in ``banding`` (None: the default):
+        its position in ``dimension.slice_values(banding)``, negative for none."""
+        if banding is None:
+            return self.codes[dimension.id]
+        return self.banded[dimension.id][banding]
+
     def labels_in(self, dimension: Dimension, banding: str | None) -> NDArray[np.str_]:
         """The band of every unit on ``dimension`` in ``banding`` (None: the default)."""
-        if banding is None:
-            return self.labels[dimension.id]
-        return labels_of(self.banded[dimension.id][banding], dimension, banding)
+        return labels_of(self.codes_in(dimension, banding), dimension, banding)
+
+    def counts(
+        self,
+        dims: dict[str, Dimension],
+        dimensions: list[str],
+        banding: dict[str, str | None],
+        counted: NDArray[np.bool_],
+    ) -> list[int]:
+        """The units where ``counted`` holds in every cell of ``dimensions`` (every
+        combination of their bands, in ``itertools.product`` order): one ``bincount``
+        over the cell codes, no comparison of band names per cell."""
+        values = [dims[d].slice_values(banding[d]) for d in dimensions]
+        if any(
+            len(set(v)) < len(v) or OUTSIDE in v or "" in v for v in values
+        ):  # a band named twice (or like no band) counts by name, as written
+            return self._counts_by_name(dims, dimensions, banding, counted, values)
+        cell = np.zeros(len(self), dtype=np.int64)
+        keep = counted.copy()
+        for d, bands in zip(dimensions, values, strict=True):
+            codes = self.codes_in(dims[d], banding[d])
+            keep &= codes >= 0
+            cell = cell * len(bands) + np.maximum(codes, 0)
+        size = int(np.prod([len(v) for v in values])) if values else 1
+        counts: list[int] = np.bincount(cell[keep], minlength=size).tolist()
+        return counts
+
+    def _counts_by_name(
+        self,
+        dims: dict[str, Dimension],
+        dimensions: list[str],
+        banding: dict[str, str | None],
+        counted: NDArray[np.bool_],
+        values: list[list[str]],
+    ) -> list[int]:
+        labels = {d: self.labels_in(dims[d], banding[d]) for d in dimensions}
+        counts = []
+        for combo in itertools.product(*values):
+            mask = counted.copy()
+            for dim_id, band in zip(dimensions, combo, strict=True):
+                mask &= labels[dim_id] == band
+            counts.append(int(mask.sum()))
+        return counts
 
 
 def _units(ds: Dataset, dimensions: list[str], cls: str | None) -> _Units:
@@ -90,8 +136,7 @@ def _units(ds: Dataset, dimensions: list[str], cls: str | None) -> _Units:
     environment = ds.environment
     if truth is None or environment is None or not (per_object & set(dimensions) or cls):
         everyone = np.ones(len(ds), dtype=bool)
-        return _Units("samples", ds.odd_codes, ds.odd, ds.labels, everyone, ds.ids, ds.banded_codes)
-    dims = {d.id: d for d in environment.dimensions}
+        return _Units("samples", ds.odd_codes, ds.labels, everyone, ds.ids, ds.banded_codes)
     codes = truth.odd_codes
     names = np.asarray(ds.class_names, dtype=np.str_)
     boxes = truth.boxes
@@ -99,7 +144,6 @@ def _units(ds: Dataset, dimensions: list[str], cls: str | None) -> _Units:
     return _Units(
         "ground-truth objects",
         codes,
-        {d: labels_of(c, dims[d]) for d, c in codes.items()},
         names[boxes.cls] if len(names) else np.full(len(boxes), "", dtype=np.str_),
         np.ones(len(boxes), dtype=bool),
         np.char.add(np.char.add(ds.ids[boxes.image], "#object-"), rank),
@@ -269,17 +313,12 @@ def _cells(
         counted &= units.classes == rule.class_
     if rule.banding:
         resolved["banding"] = dict(rule.banding)
-    labels = {d: units.labels_in(dims[d], rule.banding_of(d)) for d in rule.dimensions}
-    combos = list(
-        itertools.product(*(dims[d].slice_values(rule.banding_of(d)) for d in rule.dimensions))
-    )
+    bandings = {d: rule.banding_of(d) for d in rule.dimensions}
+    combos = list(itertools.product(*(dims[d].slice_values(bandings[d]) for d in rule.dimensions)))
+    counts = units.counts(dims, rule.dimensions, bandings, counted)
     results = []
     short = 0
-    for combo in combos:
-        mask = counted.copy()
-        for dim_id, band in zip(rule.dimensions, combo, strict=True):
-            mask &= labels[dim_id] == band
-        count = int(mask.sum())
+    for combo, count in zip(combos, counts, strict=True):
         ok = count >= k
         short += not ok
         cell = ", ".join(f"{d}={b}" for d, b in zip(rule.dimensions, combo, strict=True))
@@ -315,6 +354,16 @@ def _repeated(values: list[str]) -> list[str]:
     return repeated
 
 
+def _repeated_ids(ds: Dataset) -> list[str]:
+    """:func:`_repeated` of the dataset's ids; a million distinct ids are told distinct by
+    pyarrow without a Python set."""
+    import pyarrow.compute as pc
+
+    if pc.count_distinct(ds.arrow_of(ds.ids)).as_py() == len(ds.ids):
+        return []
+    return _repeated(ds.ids.tolist())
+
+
 def _ml_requirement(project: Project, req_id: str) -> Any:
     ml = project.ml_requirements
     if ml is None:
@@ -325,7 +374,7 @@ def _ml_requirement(project: Project, req_id: str) -> Any:
 def _class_balance(
     subject: str, rule: ClassBalance, ds: Dataset, parameters: dict[str, Any]
 ) -> CheckOutcome:
-    count = int((ds.labels == rule.class_).sum())
+    count = int(ds.label_is(rule.class_).sum())
     fraction = count / len(ds)
     ok = rule.min_fraction <= fraction <= rule.max_fraction
     summary = (
@@ -347,10 +396,10 @@ def _slice_balance(
     dimension = next(d for d in environment.dimensions if d.id == rule.dimension)
     units = _units(ds, [rule.dimension], None)
     total = int(units.counted.sum())
-    labels = units.labels_in(dimension, rule.banding)
+    dims = {rule.dimension: dimension}
+    counts = units.counts(dims, [rule.dimension], {rule.dimension: rule.banding}, units.counted)
     results = []
-    for band in dimension.slice_values(rule.banding):
-        count = int(((labels == band) & units.counted).sum())
+    for band, count in zip(dimension.slice_values(rule.banding), counts, strict=True):
         fraction = count / total if total else 0.0
         results.append(
             {
@@ -401,7 +450,7 @@ def _label_errors(
             f"(e.g. {', '.join(repeated[:5])}); each audited sample may count once",
             parameters,
         )  # fmt: skip
-    repeated = _repeated(ds.ids.tolist())
+    repeated = _repeated_ids(ds)
     if repeated:
         return CheckOutcome(
             subject, name, ds.letter, "inconclusive",
@@ -409,8 +458,13 @@ def _label_errors(
             "audit cannot be matched to one sample",
             parameters,
         )  # fmt: skip
-    recorded = dict(zip(ds.ids.tolist(), ds.labels.tolist(), strict=True))
-    matched = np.array([i in recorded for i in audit_ids.tolist()], dtype=bool)
+    import pyarrow.compute as pc
+
+    # the position of each audited id among the dataset's (unique) ids: a hash join, no
+    # dictionary of a million ids
+    at = pc.index_in(arrow_text(audit_ids), value_set=ds.arrow_of(ds.ids))
+    matched = np.asarray(at.is_valid(), dtype=bool)
+    position = np.asarray(at.fill_null(0), dtype=np.int64)
     n = int(matched.sum())
     resolved = {
         "audit_file": rule.audit_file,
@@ -425,10 +479,13 @@ def _label_errors(
             "audit says nothing about its labels",
             parameters, resolved,
         )  # fmt: skip
+    recorded = ds.labels[position].tolist()
     wrong = [
-        (i, recorded[i], a)
-        for i, a, m in zip(audit_ids.tolist(), audited.tolist(), matched.tolist(), strict=True)
-        if m and recorded[i] != a
+        (i, r, a)
+        for i, r, a, m in zip(
+            audit_ids.tolist(), recorded, audited.tolist(), matched.tolist(), strict=True
+        )
+        if m and r != a
     ]
     decision = decide_proportion(
         len(wrong), n, threshold=rule.max_rate, comparison="at_most", confidence=rule.confidence
@@ -478,7 +535,7 @@ def _duplicates(
     }
     exact = np.full(n, -1, dtype=np.int64)
     if ds.content_columns:
-        exact = earlier_exact(ds.content_hashes)
+        exact = earlier_exact(ds.content_codes)
     else:
         resolved["exact_duplicates"] = (
             f"not compared: {ds.name} has no column that identifies a sample's content (no "
@@ -494,15 +551,14 @@ def _duplicates(
     elif not features:
         resolved["near_duplicates"] = "not searched: no numeric features to compare"
     else:
-        x = ds.table.numeric(features)
-        z = zscore(x, x)
+        z = ds.zscores(features)
         uncompared = np.asarray(~np.isfinite(z).all(axis=1), dtype=bool)
         skipped = int(uncompared.sum())
         if skipped:
             resolved["near_duplicates_not_compared"] = (
                 f"{skipped} sample(s) with a missing (NaN) feature value"
             )
-        near = earlier_near(z, radius_of(distance, len(features)))
+        near = earlier_near(z, radius_of(distance, len(features)), rows=ds.zscored_rows(features))
         resolved.update(
             near_duplicate_distance=distance,
             distance="RMS over features z-scored by this dataset's mean and std",

@@ -3,6 +3,7 @@ ODD band of every sample, read through :mod:`amlas.adapters`."""
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -12,7 +13,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from amlas.adapters import ColumnError, DatasetError, Table, read_table
+from amlas.adapters import (
+    ColumnError,
+    DatasetError,
+    SampleContent,
+    Table,
+    arrow_text,
+    read_table,
+)
+from amlas.checks._duplicates import FiniteRows, content_codes, finite_rows, scale_of, scaled
 from amlas.checks._outputs import (
     GroundTruth,
     image_codes_without,
@@ -24,6 +33,7 @@ from amlas.checks._slices import SlicePlan, band_codes, banding_codes, labels_of
 from amlas.diagnostics import Diagnostics, Location
 from amlas.project import ContentProblem, Project, content_problems, label_classes
 from amlas.project.artefacts import (
+    CategoricalDimension,
     DatasetDocument,
     MLComponentDescription,
     MLSafetyRequirement,
@@ -247,6 +257,60 @@ class Dataset:
             return next(iter(self.table.arrays.values()))
         raise ColumnError(f"{self.table.source}: no input features and no array input")
 
+    def scale(self, names: list[str]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The mean and standard deviation :func:`._duplicates.zscore` scales the named
+        columns by, computed once per list of names."""
+        # keyed by the table too: dataclasses.replace shares the memo with a copy
+        key = f"scale:{id(self.table)}:" + "\x00".join(names)
+        held = self._memo.get(key)
+        if held is None or held[0] is not self.table:
+            held = self._memo[key] = (self.table, scale_of(self.table.numeric(names)))
+        found: tuple[NDArray[np.float64], NDArray[np.float64]] = held[1]
+        return found
+
+    def arrow_of(self, values: NDArray[np.str_]) -> Any:
+        """``values`` (one of this dataset's text arrays: ids, labels, groups) as a pyarrow
+        array (:func:`~amlas.adapters.arrow_text`), converted once."""
+        key = f"arrow:{id(values)}"
+        held = self._memo.get(key)
+        if held is None or held[0] is not values:
+            held = self._memo[key] = (values, arrow_text(values))
+        return held[1]
+
+    def zscores(self, names: list[str], reference: Dataset | None = None) -> NDArray[np.float64]:
+        """The named numeric columns z-scored by ``reference``'s mean and standard
+        deviation (default: this dataset's; :func:`._duplicates.zscore`); this dataset's own
+        are computed once per list of names."""
+        by = self if reference is None else reference
+        if by is not self:  # used once per pair of datasets: not kept
+            return scaled(self.table.numeric(names), *by.scale(names))
+        key = f"zscores:{id(self.table)}:" + "\x00".join(names)
+        held = self._memo.get(key)
+        if held is None or held[0] is not self.table:
+            z = scaled(self.table.numeric(names), *self.scale(names))
+            held = self._memo[key] = (self.table, z)
+        matrix: NDArray[np.float64] = held[1]
+        return matrix
+
+    def zscored_rows(self, names: list[str]) -> FiniteRows:
+        """:func:`._duplicates.finite_rows` of :meth:`zscores` of ``names`` (this
+        dataset's own scale), computed once: the duplicates rule and every independence
+        check with this dataset first search the same rows."""
+        z = self.zscores(names)
+        key = "zrows:" + "\x00".join(names)
+        held = self._memo.get(key)
+        if held is None or held[0] is not z:
+            held = self._memo[key] = (z, finite_rows(z))
+        rows: FiniteRows = held[1]
+        return rows
+
+    @cached_property
+    def content_codes(self) -> NDArray[np.int64]:
+        """One code per sample, equal exactly when two samples' :attr:`content` is equal
+        (:func:`._duplicates.content_codes`)."""
+        (codes,) = content_codes([self.content])
+        return codes
+
     @cached_property
     def input_hashes(self) -> NDArray[np.str_]:
         """SHA-256 per sample over its model input only: equal inputs, equal hash."""
@@ -262,6 +326,16 @@ class Dataset:
         return [*self.features, *(f"array:{name}" for name in sorted(self.table.arrays))]
 
     @cached_property
+    def content(self) -> SampleContent:
+        """The canonical bytes of every sample over :attr:`content_columns`, the content
+        :attr:`content_hashes` hashes (compared without hashing by
+        :func:`._duplicates.content_codes`)."""
+        if not self.document.content_columns:
+            return self.table.sample_content(self.features)
+        declared = {name: self.table.column(name) for name in self.document.content_columns}
+        return Table(declared, self.table.sha256, self.table.source).sample_content()
+
+    @cached_property
     def content_hashes(self) -> NDArray[np.str_]:
         """SHA-256 per sample over :attr:`content_columns` only: equal content, equal
         hash. When :attr:`content_columns` is empty every sample hashes the same empty
@@ -274,15 +348,52 @@ class Dataset:
     @cached_property
     def samples_digest(self) -> str:
         """One hash over every sample's input and label, in order, independent of the file
-        format: evidence records it beside the file hash."""
-        digest = hashlib.sha256()
-        for sample, label in zip(self.input_hashes, self.labels, strict=True):
-            digest.update(f"{sample}:{label}\n".encode())
-        return digest.hexdigest()
+        format: evidence records it beside the file hash.
+
+        The SHA-256 of the lines ``<SHA-256 of the sample's input, hex>:<label>\\n``, one
+        per sample (:attr:`input_hashes`), built in one buffer rather than line by line."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        n = len(self)
+        if not n:
+            return hashlib.sha256().hexdigest()
+        hexes = binascii.hexlify(self.table.sample_digests(self.features))
+        inputs = pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(64), n, [None, pa.py_buffer(hexes)]
+        ).cast(pa.large_string())
+        text = pa.large_string()
+        ended = pc.binary_join_element_wise(
+            self.arrow_of(self.labels), pa.scalar("\n", text), pa.scalar("", text)
+        )
+        lines = pc.binary_join_element_wise(inputs, ended, pa.scalar(":", text))
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
+        first, last = int(offsets[lines.offset]), int(offsets[lines.offset + n])
+        return hashlib.sha256(memoryview(lines.buffers()[2])[first:last]).hexdigest()
 
 
 def _terms_key(requirement: MLSafetyRequirement) -> str:
     return "|".join(t.model_dump_json(by_alias=True) for t in requirement.precondition)
+
+
+def _band_codes(values: NDArray[np.generic], dimension: Any) -> NDArray[np.int64]:
+    """:func:`._slices.band_codes` of ``values``; a text column is banded by its distinct
+    values only (pyarrow's dictionary), then indexed: the same codes, without sorting a
+    million strings."""
+    if (
+        not isinstance(dimension, CategoricalDimension)
+        or values.dtype.kind != "U"
+        or not len(values)
+    ):
+        return band_codes(values, dimension)
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(arrow_text(values.astype(np.str_, copy=False)))
+    categories = np.asarray(encoded.dictionary.to_pylist(), dtype=values.dtype)
+    codes: NDArray[np.int64] = band_codes(categories, dimension)[
+        np.asarray(encoded.indices, dtype=np.intp)
+    ]
+    return codes
 
 
 def _is_number(text: str) -> bool:
@@ -391,7 +502,7 @@ def bind_dataset(
                     f"{table.source}: column {column!r} of numeric ODD dimension "
                     f"{dimension.id!r} holds text such as {bad!r}; expected numbers"
                 )
-            odd[dimension.id] = band_codes(values, dimension)
+            odd[dimension.id] = _band_codes(values, dimension)
             if others := banding_codes(values, dimension):
                 banded[dimension.id] = others
     groups = table.text(document.group_column) if document.group_column else None

@@ -1,18 +1,30 @@
 """Duplicate samples, counted without listing them.
 
-Exact duplicates are samples with equal content hashes; near-duplicates are samples whose
-root-mean-square distance over z-scored features is at most a declared distance, found
-with scipy's k-d tree. Both the independence of two datasets (:mod:`._independence`) and
-the duplicates rule on one dataset (:mod:`._data`) count here.
+Exact duplicates are samples with equal content: equal canonical bytes over the columns
+that identify a sample's content (:class:`~amlas.adapters.SampleContent`, the bytes the
+per-sample SHA-256 of :meth:`~amlas.adapters.Table.sample_hashes` covers). They are
+grouped by a fast 64-bit key per row, and every group is then confirmed row by row
+against its first member's values; a key collision, which that check catches, falls back
+to sorting the rows themselves, so a collision never makes a false duplicate.
+Near-duplicates are samples whose root-mean-square distance over z-scored features is at
+most a declared distance, found with scipy's k-d tree. Both the independence of two
+datasets (:mod:`._independence`) and the duplicates rule on one dataset (:mod:`._data`)
+count here.
 
-Identical samples are collapsed before anything is paired or searched (hash groups for
-exact duplicates; distinct feature vectors, on both sides, for the k-d tree, which would
-otherwise scan every copy of a repeated point), so k identical samples in one set and j in
-the other cost k + j operations and memory, never k * j: counts are exact (sums of k * j
-over groups of equal samples), and only the first ``limit`` example pairs are ever built.
-What still grows with the pairs is a genuine cluster of *distinct* vectors within the
-distance of each other (each one's neighbours are listed); those lists are fetched in
-blocks of at most :data:`BLOCK` entries, so memory stays bounded.
+Identical samples are collapsed before anything is paired or searched (groups of equal
+content for exact duplicates; distinct feature vectors, on both sides, for the k-d tree,
+which would otherwise scan every copy of a repeated point), so k identical samples in one
+set and j in the other cost k + j operations and memory, never k * j: counts are exact
+(sums of k * j over groups of equal samples), and only the first ``limit`` example pairs
+are ever built. With more than :data:`SUBSPACE` features the tree is built over the
+:data:`SUBSPACE` features that spread the rows most (a distance over some features is
+never more than the distance over all), and every candidate it returns is confirmed over
+all features, with scipy's own distance where the two computations could round apart:
+the same pairs as a tree over all features, at a fraction of the cost in many
+dimensions. What still grows with the pairs is a genuine cluster of *distinct* vectors
+within the distance of each other (each one's neighbours are listed); those lists are
+fetched in blocks of at most :data:`BLOCK` entries, so memory stays bounded, and when the
+chosen features leave too many candidates the search runs over all features.
 """
 
 from __future__ import annotations
@@ -20,20 +32,30 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
+from amlas.adapters import SampleContent, arrow_text
+
 __all__ = [
     "BLOCK",
+    "SUBSPACE",
+    "FiniteRows",
     "HashGroups",
     "NearPairs",
+    "content_codes",
     "earlier_exact",
     "earlier_near",
+    "finite_rows",
     "hash_groups",
     "near_pairs",
     "radius_of",
+    "scale_of",
+    "scaled",
     "zscore",
 ]
 
@@ -42,6 +64,16 @@ BLOCK = 1 << 22
 
 _SLACK = 1.0 + 1e-12
 """The nearest-neighbour bound is strict; the ball query is not."""
+
+SUBSPACE = 8
+"""Most features the k-d tree is built over; candidates are confirmed over all of them."""
+
+_WIDE = 1.0 + 1e-9
+"""Candidate radius over the chosen features: far above any rounding of a sum of squares,
+so no pair within the distance is missed."""
+
+_ROWS = 1 << 16
+"""Rows mixed or compared per block (bounds the temporary copies)."""
 
 
 def radius_of(distance: float, dimensions: int) -> float:
@@ -53,15 +85,41 @@ def zscore(x: NDArray[np.float64], reference: NDArray[np.float64]) -> NDArray[np
     """``x`` z-scored by ``reference``'s mean and standard deviation (a constant feature
     keeps scale 1). A row with a missing value stays non-finite: it cannot be compared,
     and callers report how many there are."""
-    d = x.shape[1]
+    return scaled(x, *scale_of(reference))
+
+
+def scale_of(
+    reference: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The mean and scale :func:`zscore` uses: the mean and standard deviation of each
+    column over its finite values (0 and 1 where there are none; scale 1 for a constant
+    column)."""
+    d = reference.shape[1]
     with warnings.catch_warnings():  # a feature missing everywhere: mean NaN, scale 1
         warnings.simplefilter("ignore", RuntimeWarning)
-        mean = np.nanmean(reference, axis=0) if len(reference) else np.zeros(d)
-        std = np.nanstd(reference, axis=0) if len(reference) else np.ones(d)
+        if not len(reference):
+            mean, std = np.zeros(d), np.ones(d)
+        elif np.isfinite(reference).all():  # nanmean and nanstd copy the matrix first
+            mean, std = _mean_std(reference)
+        else:
+            mean, std = np.nanmean(reference, axis=0), np.nanstd(reference, axis=0)
     mean = np.where(np.isfinite(mean), mean, 0.0)
     std = np.where(np.isfinite(std) & (std != 0), std, 1.0)
+    return mean, std
+
+
+def scaled(
+    x: NDArray[np.float64], mean: NDArray[np.float64], std: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``(x - mean) / std`` (see :func:`scale_of`)."""
     z: NDArray[np.float64] = (x - mean) / std
     return z
+
+
+def _mean_std(x: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``np.nanmean`` and ``np.nanstd`` of a matrix without NaN, with the same arithmetic
+    (nanstd computes ``sqrt(mean(|x - mean|**2))``; so does ``np.std``), bit for bit."""
+    return np.mean(x, axis=0), np.std(x, axis=0)
 
 
 # -- exact duplicates ------------------------------------------------------------------------
@@ -99,19 +157,28 @@ class HashGroups:
         return out
 
 
-def hash_groups(hashes_a: NDArray[np.str_], hashes_b: NDArray[np.str_]) -> HashGroups:
-    """Group two sets' samples by equal hash; counting, not pairing."""
-    list_a, list_b = hashes_a.tolist(), hashes_b.tolist()
-    shared = set(list_a).intersection(list_b)
-    group = {value: g for g, value in enumerate(sorted(shared))}
-    if group:
-        codes_a = np.fromiter((group.get(v, -1) for v in list_a), np.int64, len(list_a))
-        codes_b = np.fromiter((group.get(v, -2) for v in list_b), np.int64, len(list_b))
+def hash_groups(hashes_a: NDArray[np.generic], hashes_b: NDArray[np.generic]) -> HashGroups:
+    """Group two sets' samples by equal hash (any comparable values: content codes from
+    :func:`content_codes`, hash strings); counting, not pairing."""
+    n_a = len(hashes_a)
+    if not n_a or not len(hashes_b):
+        shared = np.zeros(0, dtype=np.int64)
+        inverse = np.zeros(n_a + len(hashes_b), dtype=np.int64)
     else:
-        codes_a = np.full(len(list_a), -1, dtype=np.int64)
-        codes_b = np.full(len(list_b), -2, dtype=np.int64)
-    k = np.bincount(codes_a[codes_a >= 0], minlength=len(group))
-    j = np.bincount(codes_b[codes_b >= 0], minlength=len(group))
+        values, inverse = np.unique(np.concatenate([hashes_a, hashes_b]), return_inverse=True)
+        inverse = inverse.reshape(-1)
+        in_a = np.zeros(len(values), dtype=bool)
+        in_a[inverse[:n_a]] = True
+        in_b = np.zeros(len(values), dtype=bool)
+        in_b[inverse[n_a:]] = True
+        shared = np.flatnonzero(in_a & in_b)
+    group = np.full(len(inverse) and int(inverse.max()) + 1, -1, dtype=np.int64)
+    group[shared] = np.arange(len(shared))
+    codes_a = group[inverse[:n_a]]
+    codes_b = group[inverse[n_a:]]
+    codes_b[codes_b < 0] = -2
+    k = np.bincount(codes_a[codes_a >= 0], minlength=len(shared))
+    j = np.bincount(codes_b[codes_b >= 0], minlength=len(shared))
     return HashGroups(
         codes_a,
         codes_b,
@@ -121,16 +188,120 @@ def hash_groups(hashes_a: NDArray[np.str_], hashes_b: NDArray[np.str_]) -> HashG
     )
 
 
-def earlier_exact(hashes: NDArray[np.str_]) -> NDArray[np.int64]:
-    """For each sample, the index of the first sample before it with an equal hash, or
-    -1 when it is the first of its content."""
-    first: dict[str, int] = {}
-    out = np.full(len(hashes), -1, dtype=np.int64)
-    for i, value in enumerate(hashes.tolist()):
-        seen = first.setdefault(value, i)
-        if seen != i:
-            out[i] = seen
-    return out
+def earlier_exact(hashes: NDArray[np.generic]) -> NDArray[np.int64]:
+    """For each sample, the index of the first sample before it with an equal hash (or
+    content code), or -1 when it is the first of its content."""
+    if not len(hashes):
+        return np.zeros(0, dtype=np.int64)
+    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    earliest = first[inverse.reshape(-1)].astype(np.int64)
+    return np.where(earliest < np.arange(len(hashes)), earliest, -1)
+
+
+def _row_keys(bits: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """A 64-bit mix of each row's words: equal rows, equal keys (unequal rows may collide:
+    callers confirm). Mixed in blocks of rows, each transposed once, so that every column
+    is read contiguously."""
+    n = len(bits)
+    key = np.empty(n, dtype=np.uint64)
+    for start in range(0, n, _ROWS):
+        block = np.ascontiguousarray(bits[start : start + _ROWS].T)
+        mixed = np.full(block.shape[1], 0x9E3779B97F4A7C15, dtype=np.uint64)
+        for column in block:
+            mixed ^= column
+            mixed *= np.uint64(0xBF58476D1CE4E5B9)
+            mixed ^= mixed >> np.uint64(31)
+        key[start : start + _ROWS] = mixed
+    return key
+
+
+def _grouped(
+    bits: NDArray[np.uint64],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Group equal rows of ``bits`` exactly: ``(order, starts, group)`` with the rows in
+    ``order`` (each group's rows together, ascending), the position in ``order`` where
+    each group starts, and the group of each position.
+
+    Rows are sorted by :func:`_row_keys` (linear time to mix, one integer sort), and every
+    row of a group of more than one is then compared with the group's first row; a
+    collision, which this check catches, falls back to sorting the rows themselves."""
+    n = len(bits)
+    key = _row_keys(bits)
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    new = np.ones(n, dtype=bool)
+    new[1:] = ordered[1:] != ordered[:-1]
+    group = np.cumsum(new) - 1
+    starts = np.flatnonzero(new)
+    sizes = np.diff(np.append(starts, n))
+    shared = np.flatnonzero(sizes[group] > 1)  # positions in groups of more than one row
+    confirmed = True
+    for block in range(0, len(shared), _ROWS):
+        at = shared[block : block + _ROWS]
+        if not np.array_equal(bits[order[at]], bits[order[starts[group[at]]]]):
+            confirmed = False
+            break
+    if not confirmed:
+        _, inverse = np.unique(bits, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        order = np.argsort(inverse, kind="stable")
+        ordered_u = inverse[order]
+        new[1:] = ordered_u[1:] != ordered_u[:-1]
+        group = np.cumsum(new) - 1
+        starts = np.flatnonzero(new)
+    return order.astype(np.int64), starts.astype(np.int64), group.astype(np.int64)
+
+
+def _words(fixed: NDArray[np.uint8]) -> NDArray[np.uint64]:
+    """Rows of bytes as rows of 64-bit words (zero-padded to a multiple of 8 bytes)."""
+    n, width = fixed.shape
+    padded = -width % 8
+    if padded:
+        fixed = np.concatenate([fixed, np.zeros((n, padded), np.uint8)], axis=1)
+    return np.ascontiguousarray(fixed).view(np.uint64).reshape(n, (width + padded) // 8)
+
+
+def content_codes(contents: list[SampleContent]) -> list[NDArray[np.int64]]:
+    """One code per sample of each of ``contents``, shared across them: two samples get
+    the same code exactly when their canonical bytes (what their SHA-256 covers) are
+    equal.
+
+    Samples are compared as words: the fixed-width bytes, and each text column as the code
+    of its value in one dictionary over that column of every content (pyarrow's
+    ``dictionary_encode``, which compares the values themselves). Contents of different
+    layouts (numbers in one where the other has text) have no common words; their bytes
+    are compared directly, a slow path no dataset built as documented takes."""
+    sizes = [len(c) for c in contents]
+    total = sum(sizes)
+    layouts = {c.layout for c in contents}
+    if len(layouts) > 1:
+        seen: dict[bytes, int] = {}
+        codes = []
+        for content in contents:
+            data, offsets = content.row_bytes()
+            bounds = offsets.tolist()
+            rows = (bytes(data[i:j]) for i, j in pairwise(bounds))
+            codes.append(
+                np.fromiter((seen.setdefault(r, len(seen)) for r in rows), np.int64, len(content))
+            )
+        return codes
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    width, texts = layouts.pop() if layouts else (0, 0)
+    columns: list[NDArray[np.uint64]] = []
+    if width:
+        columns.append(np.concatenate([_words(c.fixed) for c in contents]))
+    for t in range(texts):
+        joined = pa.concat_arrays([arrow_text(c.texts[t]) for c in contents])
+        indices = pc.dictionary_encode(joined).indices
+        columns.append(np.asarray(indices, dtype=np.int64).astype(np.uint64)[:, None])
+    inverse = np.zeros(total, dtype=np.int64)
+    if columns and total:
+        bits = columns[0] if len(columns) == 1 else np.concatenate(columns, axis=1)
+        order, _, group = _grouped(np.ascontiguousarray(bits))
+        inverse[order] = group
+    return np.split(inverse, np.cumsum(sizes)[:-1]) if contents else []
 
 
 # -- near-duplicates -------------------------------------------------------------------------
@@ -157,62 +328,157 @@ class _Distinct:
         return self.order[self.bounds[:-1]]
 
 
-def _row_keys(bits: NDArray[np.uint64]) -> NDArray[np.uint64]:
-    """A 64-bit mix of each row's bits: equal rows, equal keys."""
-    key = np.full(len(bits), 0x9E3779B97F4A7C15, dtype=np.uint64)
-    for column in bits.T:
-        key ^= column
-        key *= np.uint64(0xBF58476D1CE4E5B9)
-        key ^= key >> np.uint64(31)
-    return key
-
-
 def _distinct(points: NDArray[np.float64]) -> _Distinct:
-    """Group the (finite) rows of ``points`` by equal value.
-
-    Rows are sorted by a 64-bit mix of their bits (linear time to mix, one integer sort),
-    and every group is then checked row by row; a collision, which this check would
-    catch, falls back to sorting the rows themselves.
-    """
+    """Group the (finite) rows of ``points`` by equal value (-0.0 and 0.0 are one value),
+    exactly (:func:`_grouped`)."""
     n = len(points)
     canon = np.ascontiguousarray(points + 0.0)  # -0.0 and 0.0 are one value
-    bits = canon.view(np.uint64).reshape(n, -1)
-    key = _row_keys(bits)
-    order = np.argsort(key, kind="stable")
-    ordered = key[order]
-    new = np.ones(n, dtype=bool)
-    new[1:] = ordered[1:] != ordered[:-1]
-    group = np.cumsum(new) - 1
-    starts = np.flatnonzero(new)
-    leaders = order[starts][group]  # column by column: no second copy of the matrix
-    if not all(np.array_equal(column[order], column[leaders]) for column in bits.T):
-        _, inverse_u = np.unique(bits, axis=0, return_inverse=True)
-        order = np.argsort(inverse_u.reshape(-1), kind="stable")
-        ordered_u = inverse_u.reshape(-1)[order]
-        new[1:] = ordered_u[1:] != ordered_u[:-1]
-        group = np.cumsum(new) - 1
-        starts = np.flatnonzero(new)
+    order, starts, group = _grouped(canon.view(np.uint64))
     inverse = np.empty(n, dtype=np.int64)
     inverse[order] = group
     bounds = np.append(starts, n).astype(np.int64)
-    return _Distinct(canon[order[starts]], inverse, order.astype(np.int64), bounds)
+    return _Distinct(canon[order[starts]], inverse, order, bounds)
 
 
-def _blocks(
-    tree: cKDTree, centres: NDArray[np.float64], radius: float
-) -> Iterator[tuple[int, list[list[int]]]]:
-    """(first centre, the tree's points within ``radius`` of each centre) in blocks of at
-    most :data:`BLOCK` indices (a block always holds at least one centre)."""
-    lengths = np.asarray(tree.query_ball_point(centres, r=radius, return_length=True))
-    start = 0
-    while start < len(centres):
-        stop = start + 1
-        total = int(lengths[start])
-        while stop < len(centres) and total + int(lengths[stop]) <= BLOCK:
-            total += int(lengths[stop])
-            stop += 1
-        yield start, tree.query_ball_point(centres[start:stop], r=radius)
-        start = stop
+@dataclass(frozen=True)
+class FiniteRows:
+    """The rows of a matrix without a missing value (``finite``, ascending), grouped by
+    equal value (``distinct``): what a near-duplicate search searches."""
+
+    finite: NDArray[np.int64]
+    distinct: _Distinct
+
+
+def finite_rows(z: NDArray[np.float64]) -> FiniteRows:
+    """The finite rows of ``z``, grouped by equal value (:func:`_distinct`)."""
+    finite = np.flatnonzero(np.isfinite(z).all(axis=1))
+    return FiniteRows(finite, _distinct(z[finite] if len(finite) < len(z) else z))
+
+
+def _spread_columns(points: NDArray[np.float64], radius: float) -> NDArray[np.intp] | None:
+    """The :data:`SUBSPACE` features that spread ``points`` over the most cells of width
+    ``radius`` (in an evenly spaced sample of rows), in column order; None when there are
+    no more features than that."""
+    d = points.shape[1]
+    if d <= SUBSPACE:
+        return None
+    sample = points[:: max(1, len(points) // 4096)]
+    with np.errstate(all="ignore"):
+        cells = np.floor(sample / radius)
+    spread = np.array([len(np.unique(cells[:, j])) for j in range(d)])
+    return np.sort(np.argsort(-spread, kind="stable")[:SUBSPACE])
+
+
+def _within(a: NDArray[np.float64], b: NDArray[np.float64], radius: float) -> NDArray[np.bool_]:
+    """Whether each row of ``a`` lies within Euclidean ``radius`` of the same row of
+    ``b``, as scipy's ball query decides it: where the sum of squares lies so close to
+    ``radius**2`` that two orders of summation could round apart, scipy itself decides."""
+    diff = a - b
+    squared = np.einsum("ij,ij->i", diff, diff)
+    limit = radius * radius
+    inside: NDArray[np.bool_] = squared <= limit
+    for i in np.flatnonzero(np.abs(squared - limit) <= limit * 1e-9).tolist():
+        inside[i] = cKDTree(b[i : i + 1]).query_ball_point(a[i], r=radius, return_length=True) > 0
+    return inside
+
+
+def _locality(points: NDArray[np.float64]) -> NDArray[np.intp]:
+    """An order of ``points`` that keeps near points near each other: sorted by their cell
+    in a coarse grid over (up to) the three features that spread them most."""
+    if len(points) <= 4096 or not points.shape[1]:
+        return np.arange(len(points))
+    spread = np.ptp(points, axis=0)
+    columns = np.argsort(-spread, kind="stable")[:3]
+    key = np.zeros(len(points), dtype=np.int64)
+    for j in columns.tolist():
+        low, width = points[:, j].min(), spread[j] / 63 if spread[j] > 0 else 1.0
+        key = key * 64 + np.clip((points[:, j] - low) / width, 0, 63).astype(np.int64)
+    return np.argsort(key, kind="stable")
+
+
+class _Search:
+    """The ``points`` within ``radius`` of query rows: a k-d tree over every feature, or
+    over the :data:`SUBSPACE` features that spread the points most (with more features
+    than that), whose candidates are confirmed over every feature (:func:`_within`)."""
+
+    def __init__(self, points: NDArray[np.float64], radius: float) -> None:
+        self.points = points
+        self.radius = radius
+        self.columns = _spread_columns(points, radius)
+        self._build()
+
+    def _build(self) -> None:
+        if self.columns is None:
+            self.tree = cKDTree(self.points)
+            self.reach = self.radius
+        else:
+            self.tree = cKDTree(np.ascontiguousarray(self.points[:, self.columns]))
+            self.reach = self.radius * _WIDE
+
+    def _project(self, queries: NDArray[np.float64]) -> NDArray[np.float64]:
+        if self.columns is None:
+            return queries
+        return np.ascontiguousarray(queries[:, self.columns])
+
+    def near(self, queries: NDArray[np.float64], k: int) -> NDArray[np.intp]:
+        """The queries with at least ``k`` points within reach of the tree (every query
+        with ``k`` points within ``radius``, and perhaps others).
+
+        The queries are asked in an order that keeps neighbours together (the tree's own
+        order when they are its points), so that consecutive queries walk the same
+        branches: the same answers, in less than half the time on a million points."""
+        projected = self._project(queries)
+        if queries is self.points:
+            order = np.asarray(self.tree.indices, dtype=np.intp)
+        else:
+            order = _locality(projected)
+        found, _ = self.tree.query(projected[order], k=k, distance_upper_bound=self.reach * _SLACK)
+        last = found if k == 1 else found[:, k - 1]
+        return np.sort(order[np.isfinite(last)])
+
+    def balls(self, queries: NDArray[np.float64]) -> Iterator[tuple[int, list[NDArray[np.int64]]]]:
+        """(first query, the points within ``radius`` of each query) in blocks of at most
+        :data:`BLOCK` candidates (a block always holds at least one query)."""
+        projected = self._project(queries)
+        lengths = np.asarray(
+            self.tree.query_ball_point(projected, r=self.reach, return_length=True),
+            dtype=np.int64,
+        ).reshape(-1)
+        if self.columns is not None and int(lengths.sum()) > 4 * len(self.points) + BLOCK:
+            # the chosen features do not separate these points: search over all of them
+            self.columns = None
+            self._build()
+            projected = queries
+            lengths = np.asarray(
+                self.tree.query_ball_point(projected, r=self.reach, return_length=True),
+                dtype=np.int64,
+            ).reshape(-1)
+        start = 0
+        while start < len(queries):
+            stop = start + 1
+            total = int(lengths[start])
+            while stop < len(queries) and total + int(lengths[stop]) <= BLOCK:
+                total += int(lengths[stop])
+                stop += 1
+            found = self.tree.query_ball_point(projected[start:stop], r=self.reach)
+            yield start, self._confirmed(queries[start:stop], found)
+            start = stop
+
+    def _confirmed(self, queries: NDArray[np.float64], found: Any) -> list[NDArray[np.int64]]:
+        lists = [np.asarray(f, dtype=np.int64) for f in found]
+        if self.columns is None:
+            return lists
+        counts = np.array([len(f) for f in lists], dtype=np.int64)
+        if not counts.sum():
+            return lists
+        query = np.repeat(np.arange(len(lists)), counts)
+        point = np.concatenate(lists)
+        keep = np.zeros(len(point), dtype=bool)
+        for block in range(0, len(point), _ROWS):
+            part = slice(block, block + _ROWS)
+            keep[part] = _within(queries[query[part]], self.points[point[part]], self.radius)
+        ends = np.cumsum(counts)
+        return [point[s:e][keep[s:e]] for s, e in zip(ends - counts, ends, strict=True)]
 
 
 def _count_of(
@@ -245,17 +511,20 @@ def near_pairs(
     codes_a: NDArray[np.int64] | None = None,
     codes_b: NDArray[np.int64] | None = None,
     limit: int,
+    rows_a: FiniteRows | None = None,
 ) -> NearPairs:
     """Every (a, b) pair of finite rows within Euclidean ``radius``, except pairs with
     equal codes (exact duplicates, counted elsewhere) when codes are given.
 
     Only rows of ``a`` with a neighbour in ``b`` are searched further (a nearest-neighbour
-    pass finds them), and identical rows among them are searched once.
+    pass finds them), and identical rows among them are searched once. ``rows_a`` is
+    :func:`finite_rows` of ``za`` when the caller holds it already.
     """
     n_a, n_b = len(za), len(zb)
     involved_a = np.zeros(n_a, dtype=bool)
     involved_b = np.zeros(n_b, dtype=bool)
-    finite_a = np.flatnonzero(np.isfinite(za).all(axis=1))
+    prepared_a = finite_rows(za) if rows_a is None else rows_a
+    finite_a = prepared_a.finite
     finite_b = np.flatnonzero(np.isfinite(zb).all(axis=1))
     if not len(finite_a) or not len(finite_b):
         return NearPairs(0, involved_a, involved_b, [])
@@ -264,21 +533,23 @@ def near_pairs(
         codes_b = np.full(n_b, -2, dtype=np.int64)
     # identical rows are searched once, on both sides: a k-d tree scans every copy of a
     # repeated point, which made repeated rows cost (copies in a) x (copies in b)
-    rows_a, rows_b = _distinct(za[finite_a]), _distinct(zb[finite_b])
-    tree = cKDTree(rows_b.rows)
-    nearest, _ = tree.query(rows_a.rows, k=1, distance_upper_bound=radius * _SLACK)
-    hits = np.flatnonzero(np.isfinite(nearest))
+    rows_a_ = prepared_a.distinct
+    rows_b = _distinct(zb[finite_b] if len(finite_b) < n_b else zb)
+    search = _Search(rows_b.rows, radius)
+    hits = search.near(rows_a_.rows, 1)
 
-    def partners(found: list[int]) -> NDArray[np.int64]:
+    def partners(found: NDArray[np.int64]) -> NDArray[np.int64]:
         """The b rows (ascending) equal to the distinct b vectors ``found``."""
-        if not found:
+        if not len(found):
             return np.zeros(0, dtype=np.int64)
-        return np.sort(finite_b[np.concatenate([rows_b.members(v) for v in found])])
+        return np.sort(finite_b[np.concatenate([rows_b.members(v) for v in found.tolist()])])
 
     total = 0
-    for start, block in _blocks(tree, rows_a.rows[hits], radius):
+    for start, block in search.balls(rows_a_.rows[hits]):
         for u, found in zip(hits[start : start + len(block)].tolist(), block, strict=True):
-            a_rows = finite_a[rows_a.members(u)]
+            if not len(found):
+                continue  # a candidate over the chosen features only
+            a_rows = finite_a[rows_a_.members(u)]
             b_rows = partners(found)
             ca, cb = codes_a[a_rows], codes_b[b_rows]
             # per code: how many of this vector's a rows and b rows carry it
@@ -292,10 +563,10 @@ def near_pairs(
             involved_a[a_rows[len(b_rows) - same_b > 0]] = True
             involved_b[b_rows[len(a_rows) - same_a > 0]] = True
     vector_of = np.empty(n_a, dtype=np.int64)
-    vector_of[finite_a] = rows_a.inverse
+    vector_of[finite_a] = rows_a_.inverse
     examples: list[tuple[int, int]] = []
     for row in np.flatnonzero(involved_a).tolist():  # each gives at least one pair
-        found = tree.query_ball_point(rows_a.rows[vector_of[row]], r=radius)
+        _, (found,) = next(search.balls(rows_a_.rows[vector_of[row]][None, :]))
         b_rows = partners(found)
         code = codes_a[row]
         keep = b_rows[codes_b[b_rows] != code] if code >= 0 else b_rows
@@ -305,24 +576,27 @@ def near_pairs(
     return NearPairs(total, involved_a, involved_b, examples)
 
 
-def earlier_near(z: NDArray[np.float64], radius: float) -> NDArray[np.int64]:
+def earlier_near(
+    z: NDArray[np.float64], radius: float, *, rows: FiniteRows | None = None
+) -> NDArray[np.int64]:
     """For each row, the index of the earliest row before it within Euclidean ``radius``,
-    or -1 (also for rows with a missing value, which cannot be compared)."""
+    or -1 (also for rows with a missing value, which cannot be compared). ``rows`` is
+    :func:`finite_rows` of ``z`` when the caller holds it already."""
     out = np.full(len(z), -1, dtype=np.int64)
-    finite = np.flatnonzero(np.isfinite(z).all(axis=1))
+    prepared = finite_rows(z) if rows is None else rows
+    finite = prepared.finite
     if len(finite) < 2:
         return out
-    rows = _distinct(z[finite])
-    first = finite[rows.first]
+    rows_ = prepared.distinct
+    first = finite[rows_.first]
     earliest = first.copy()
-    tree = cKDTree(rows.rows)
+    search = _Search(rows_.rows, radius)
     # a distinct vector's second neighbour is the closest other vector
-    second, _ = tree.query(rows.rows, k=2, distance_upper_bound=radius * _SLACK)
-    hits = np.flatnonzero(np.isfinite(second[:, 1]))
-    for start, block in _blocks(tree, rows.rows[hits], radius):
+    hits = search.near(rows_.rows, 2)
+    for start, block in search.balls(rows_.rows[hits]):
         for u, found in zip(hits[start : start + len(block)].tolist(), block, strict=True):
-            earliest[u] = first[np.asarray(found, dtype=np.int64)].min()  # found holds u
-    before = earliest[rows.inverse]
+            earliest[u] = first[found].min()  # found holds u
+    before = earliest[rows_.inverse]
     later = finite > before
     out[finite[later]] = before[later]
     return out

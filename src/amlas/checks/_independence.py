@@ -30,11 +30,16 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from amlas.checks._data import CheckOutcome
 from amlas.checks._datasets import Dataset
-from amlas.checks._duplicates import HashGroups, hash_groups, near_pairs, radius_of, zscore
+from amlas.checks._duplicates import (
+    HashGroups,
+    content_codes,
+    hash_groups,
+    near_pairs,
+    radius_of,
+)
 from amlas.checks._intervals import Verdict
 from amlas.checks._metrics import MAX_LISTED_IDS
 from amlas.project.artefacts.data import Independence
@@ -42,8 +47,13 @@ from amlas.project.artefacts.data import Independence
 __all__ = ["check_independence"]
 
 
-def _shared(a: NDArray[np.str_], b: NDArray[np.str_]) -> list[str]:
-    return sorted(set(a.tolist()) & set(b.tolist()))
+def _shared(left: Any, right: Any) -> list[str]:
+    """The values in both pyarrow text arrays, sorted (a hash join: no Python set of a
+    million ids)."""
+    import pyarrow.compute as pc
+
+    common = pc.unique(right.filter(pc.is_in(right, value_set=left)))
+    return sorted(common.to_pylist())
 
 
 def _not_comparable(a: Dataset, b: Dataset) -> str | None:
@@ -78,7 +88,7 @@ def check_independence(a: Dataset, b: Dataset, settings: Independence) -> CheckO
     pairs_unit = f"pairs (sample of {a.name}, sample of {b.name})"
 
     if a.document.id_column and b.document.id_column:
-        shared = _shared(a.ids, b.ids)
+        shared = _shared(a.arrow_of(a.ids), b.arrow_of(b.ids))
         results.append(
             {
                 "kind": "shared_ids",
@@ -98,7 +108,7 @@ def check_independence(a: Dataset, b: Dataset, settings: Independence) -> CheckO
     if unusable is not None:
         resolved["exact_duplicates"] = f"not compared: {unusable}"
     else:
-        groups = hash_groups(a.content_hashes, b.content_hashes)
+        groups = hash_groups(*content_codes([a.content, b.content]))
         results.append(
             {
                 "kind": "exact_duplicates",
@@ -128,7 +138,7 @@ def check_independence(a: Dataset, b: Dataset, settings: Independence) -> CheckO
         results.append(_near(a, b, features, settings.near_duplicate_distance, groups, resolved))
 
     if a.groups is not None and b.groups is not None:
-        shared_groups = _shared(a.groups, b.groups)
+        shared_groups = _shared(a.arrow_of(a.groups), b.arrow_of(b.groups))
         results.append(
             {
                 "kind": "shared_groups",
@@ -194,8 +204,7 @@ def _near(
 ) -> dict[str, Any]:
     """The near-duplicate finding; ``resolved`` receives how it was computed and how many
     samples had a missing (NaN) feature value and could not be compared."""
-    xa = a.table.numeric(features)
-    za, zb = zscore(xa, xa), zscore(b.table.numeric(features), xa)
+    za, zb = a.zscores(features), b.zscores(features, a)
     skipped = int((~np.isfinite(za).all(axis=1)).sum() + (~np.isfinite(zb).all(axis=1)).sum())
     if skipped:
         resolved["near_duplicates_not_compared"] = (
@@ -208,6 +217,7 @@ def _near(
         codes_a=groups.codes_a if groups is not None else None,
         codes_b=groups.codes_b if groups is not None else None,
         limit=MAX_LISTED_IDS,
+        rows_a=a.zscored_rows(features),
     )
     resolved.update(
         near_duplicate_distance=distance,
