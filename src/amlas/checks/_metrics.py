@@ -51,6 +51,7 @@ __all__ = [
     "RequirementResult",
     "SliceResult",
     "across_statement",
+    "base_resolved",
     "bootstrap_slices",
     "cluster_checked",
     "confidence_of",
@@ -374,14 +375,23 @@ def prepare(
 ) -> tuple[dict[str, Any], list[str]]:
     """What every evaluation of ``requirement`` records (metric, comparison, confidence,
     class, slices, exclusions) and the data problems that forbid a verdict."""
+    plan = dataset.plan_of(requirement)
+    resolved = base_resolved(requirement, predictions)
+    problems = state_plan(resolved, plan)
+    return resolved, problems + _data_problems(dataset, predictions, plan, classes)
+
+
+def base_resolved(requirement: MLSafetyRequirement, predictions: Predictions) -> dict[str, Any]:
+    """What every record of a requirement's metric states first: the metric, the
+    comparison (the metric's direction unless stated), the confidence, the class and the
+    decision the predictions were made with."""
     metric = requirement.metric
     assert metric is not None
     spec = METRICS[metric]
     comparison: Comparison = requirement.comparison or (
         "at_least" if spec.higher_is_better else "at_most"
     )
-    plan = dataset.plan_of(requirement)
-    resolved: dict[str, Any] = {
+    return {
         "metric": metric,
         "comparison": comparison,
         "confidence": confidence_of(requirement),
@@ -389,8 +399,6 @@ def prepare(
         "positive_class": predictions.positive,
         "decision_threshold": predictions.threshold,
     }
-    problems = state_plan(resolved, plan)
-    return resolved, problems + _data_problems(dataset, predictions, plan, classes)
 
 
 def confidence_of(requirement: MLSafetyRequirement) -> float:

@@ -38,15 +38,14 @@ from amlas.checks._metrics import (
     Indicator,
     Predictions,
     RequirementResult,
+    base_resolved,
     bootstrap_slices,
-    confidence_of,
     evaluate_indicator,
     plan_problems,
     prepare,
     proportion_indicator,
     slice_result,
 )
-from amlas.project import METRICS
 from amlas.project.artefacts import MLSafetyRequirement
 
 __all__ = [
@@ -162,19 +161,9 @@ def tally_proportion(
     metric = requirement.metric
     assert metric is not None
     assert streams(requirement)
-    spec = METRICS[metric]
-    comparison: Comparison = requirement.comparison or (
-        "at_least" if spec.higher_is_better else "at_most"
-    )
     plan = dataset.plan_of(requirement)
-    resolved: dict[str, Any] = {
-        "metric": metric,
-        "comparison": comparison,
-        "confidence": confidence_of(requirement),
-        "class": requirement.class_ or predictions.positive,
-        "positive_class": predictions.positive,
-        "decision_threshold": predictions.threshold,
-    }
+    resolved = base_resolved(requirement, predictions)  # as prepare() states it
+    comparison: Comparison = resolved["comparison"]
     trial, success = proportion_indicator(metric, dataset, predictions, resolved["class"])
     if len(predictions.invalid) == len(trial) and predictions.invalid.any():
         trial = trial & ~predictions.invalid  # unusable predictions leave the denominator
