@@ -19,6 +19,7 @@ Every exception derives from one root; this is the whole tree, with where each i
             ├── ValueProblem           amlas.errors         (also a ValueError) a bad value
             ├── MissingExtraError      amlas.errors         R001 an optional extra missing
             ├── DatasetError           amlas.adapters       R010 a dataset unreadable
+            │   └── ChunkTypeError     amlas.adapters       R010 read in chunks: read it whole
             ├── ColumnError            amlas.adapters       R011 a column missing/unusable
             ├── ModelError             amlas.adapters       R020 a model unusable, R021-5
             ├── FormalError            amlas.checks.formal  R040 formal leg cannot run
