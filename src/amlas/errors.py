@@ -65,6 +65,7 @@ __all__ = [
 
 INSTALL_HINTS: dict[str, str] = {
     "adversarial": "pip install 'amlas[adversarial]'",
+    "dask": "pip install 'amlas[dask]'",
     "formal": "pip install 'amlas[formal]'",
     "images": "pip install 'amlas[images]'",
     "monitor": "pip install 'amlas[monitor]'",

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from amlas.adapters import Model, Table
 from amlas.checks import bind_dataset, predict
 from amlas.checks.metrics import MetricContext, get_metric
-from amlas.errors import AmlasError, ProblemError, UsageError
+from amlas.errors import AmlasError, MissingExtraError, ProblemError, UsageError
 from amlas.evidence import canonical_hash
 from amlas.project import Project
 from amlas.project.artefacts import MLSafetyRequirement
@@ -182,9 +182,7 @@ class DaskEngine:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
-            raise UsageError(
-                "the Dask engine needs the 'dask' extra: pip install 'amlas[dask]'"
-            ) from None
+            raise MissingExtraError("the Dask engine needs Dask and distributed", "dask") from None
         self.local = spec.scheduler is None
         self.secure = spec.scheduler is not None and spec.scheduler.startswith("tls://")
         self._cluster: Any = None
