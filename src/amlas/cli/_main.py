@@ -461,10 +461,12 @@ def run(
     for name in (ENV_KEY, ENV_KEY_FILE):
         os.environ.pop(name, None)
     spec = None
+    if engine == "local" and scheduler is not None:
+        _fail("--scheduler names a Dask cluster: leave out --engine local")
+    if workers is not None and (scheduler is not None or engine != "dask"):
+        _fail("--workers sizes the LocalCluster of --engine dask (a scheduler has its own)")
     if engine == "dask" or scheduler is not None:
         spec = EngineSpec("dask", scheduler=scheduler, workers=workers)
-    elif workers is not None:
-        _fail("--workers sizes the LocalCluster of --engine dask")
     options = RunOptions(chunk_rows, spec)
     if is_system_dir(directory):
         _run_system(Path(directory), role, stages, key, store, strict, fmt, stale_only, options)
