@@ -658,3 +658,19 @@ def test_issue12_the_gate_pins_the_verifier_key(
     status, out, _ = run(capsys, "gate", str(sealed), *allow, "--verifier-key", ours)
     assert status == 1
     assert "not the expected" in out
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        (("--engine", "local", "--scheduler", "tcp://127.0.0.1:8786"), "leave out --engine local"),
+        (("--workers", "2"), "--workers sizes the LocalCluster"),
+        (("--scheduler", "tcp://127.0.0.1:8786", "--workers", "2"), "a scheduler has its own"),
+    ],
+)
+def test_engine_options_that_contradict_each_other_are_usage_errors(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, options: tuple[str, ...], says: str
+) -> None:
+    code, _, err = run(capsys, "run", str(tmp_path), *options)
+    assert code == 2
+    assert says in err
