@@ -168,17 +168,28 @@ def tally_proportion(
     if len(predictions.invalid) == len(trial) and predictions.invalid.any():
         trial = trial & ~predictions.invalid  # unusable predictions leave the denominator
     # one bincount over (slice + 1, trial, success) gives every count of every slice,
-    # with out-of-scope samples (code -1) in the first, discarded, group
-    key = (plan.codes + 1) * 4 + trial * 2 + success
-    table = np.bincount(key, minlength=4 * (len(plan.names) + 1)).reshape(-1, 4)[1:]
-    counted = trial & (plan.codes >= 0)
-    against_mask = counted & (~success if comparison == "at_least" else success)
-    against_units = np.flatnonzero(against_mask)
-    against_slice = plan.codes[against_units]
+    # with out-of-scope samples (code -1) in the first, discarded, group (built in the
+    # narrowest integers that hold it: this is most of a tally's time on a million rows)
+    slices = len(plan.names)
+    narrow = np.int16 if 4 * (slices + 1) < np.iinfo(np.int16).max else np.int64
+    key: NDArray[np.signedinteger[Any]] = (plan.codes + 1).astype(narrow, copy=False)
+    key *= 4
+    key += trial.view(np.int8) * np.int8(2)
+    key += success.view(np.int8)
+    table = np.bincount(key, minlength=4 * (slices + 1)).reshape(-1, 4)[1:]
+    # the units against the requirement (in scope, counted, a miss or an offence) are
+    # key values 2 (a miss) or 3 (an offence) in a slice: their group + 1 is that slice
+    offence = 2 if comparison == "at_least" else 3
+    against_units = np.flatnonzero((key & 3) == offence)
+    against_slice = (key[against_units] >> 2) - 1
+    inside = against_slice >= 0
+    against_units, against_slice = against_units[inside], against_slice[inside]
+    order = np.argsort(against_slice, kind="stable")  # each slice's units in file order
+    bounds = np.searchsorted(against_slice[order], np.arange(slices + 1))
     against = []
-    for index in range(len(plan.names)):
+    for index in range(slices):
         listed = _Listed()
-        members = against_units[against_slice == index]
+        members = against_units[order[bounds[index] : bounds[index + 1]]]
         listed.count = len(members)
         listed.ids = [str(x) for x in dataset.ids[members[:MAX_LISTED_IDS]]]
         against.append(listed)
@@ -197,11 +208,19 @@ def tally_proportion(
         classes=list(classes),
         samples=len(dataset),
     )
-    in_scope = plan.codes >= 0
-    tally.invalid.add(dataset.ids, in_scope & predictions.invalid)
+    # the samples whose prediction or label forbids a verdict: looked for in scope only
+    # where there are any at all (usually none)
+    problems: list[tuple[_Listed, NDArray[np.bool_], NDArray[np.str_] | None]] = [
+        (tally.invalid, predictions.invalid, None)
+    ]
     if classes:
-        tally.foreign.add(dataset.ids, in_scope & predictions.foreign(classes), predictions.labels)
-        tally.unknown.add(dataset.ids, in_scope & dataset.unknown_labels(classes), dataset.labels)
+        problems += [
+            (tally.foreign, predictions.foreign(classes), predictions.labels),
+            (tally.unknown, dataset.unknown_labels(classes), dataset.labels),
+        ]
+    for part, mask, values in problems:
+        if len(mask) == len(plan.codes) and mask.any():
+            part.add(dataset.ids, mask & (plan.codes >= 0), values)
     return tally
 
 
