@@ -203,32 +203,11 @@ def _mode_for(target: Path, *, folder: bool = False) -> int:
         return (0o777 if folder else 0o666) & ~_umask()
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Replace the file ``path`` by ``data`` atomically; stale temporaries of an earlier
-    write of the same file are removed afterwards."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    mode = _mode_for(target)
-    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target.name), suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):
-        clean_stale_temps(target.parent, name=target.name)
-
-
 @contextlib.contextmanager
 def atomic_stream(path: str | Path) -> Iterator[BinaryIO]:
     """A file to write ``path`` through, in pieces (a file larger than memory): it
-    replaces ``path`` atomically when the block ends without an exception; otherwise
+    replaces ``path`` atomically when the block ends without an exception (stale
+    temporaries of an earlier write of the same file are removed afterwards); otherwise
     ``path`` is untouched and the temporary file removed."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -247,6 +226,13 @@ def atomic_stream(path: str | Path) -> Iterator[BinaryIO]:
         raise
     with contextlib.suppress(OSError):
         clean_stale_temps(target.parent, name=target.name)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Replace the file ``path`` by ``data`` atomically; stale temporaries of an earlier
+    write of the same file are removed afterwards."""
+    with atomic_stream(path) as handle:
+        handle.write(data)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
