@@ -2,6 +2,16 @@
 
 See :mod:`amlas.adapters._readers` for the conventions (the metadata table's rows, the
 ``image`` array, sealed folders as tar bytes).
+
+Read in pieces (:meth:`ImageFolderReader.iter_read`, what ``amlas run`` does with a folder
+larger than a chunk), the metadata table is read in chunks of rows by the CSV or Parquet
+reader and each chunk's images are decoded together, so memory holds one chunk of images.
+The whole read's decisions stay whole: a first pass over the image headers (Pillow reads
+them without decoding) checks that every image of the folder has one size and decides
+grayscale or RGB over all of them, so a chunk's array is exactly its rows of the array a
+whole read gives. A sealed folder is read from its tar archive as it is decrypted
+(:class:`~amlas.sealing.SealedReader`), one member at a time; the index of the archive
+(each member's offset and size) is the one thing held for every image.
 """
 
 from __future__ import annotations
@@ -10,15 +20,17 @@ import contextlib
 import io
 import posixpath
 import tarfile
+import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from amlas.adapters._reader import DatasetError, ReaderOptions
-from amlas.adapters._readers import read_table
+from amlas.adapters._readers import CSV, PARQUET, read_table
 from amlas.adapters._table import Table
 from amlas.errors import install_hint
 from amlas.hashing import sha256_bytes, sha256_tree
@@ -42,22 +54,35 @@ def _one_line(exc: BaseException) -> str:
 
 
 class _FolderSource:
-    """Files of an image folder, on disk or inside the tar bytes of a sealed one."""
+    """Files of an image folder: on disk, inside the tar bytes of a sealed one, or inside
+    a tar archive read from ``handle`` (a sealed folder decrypted chunk by chunk)."""
 
-    def __init__(self, root: Path, data: bytes | None) -> None:
+    def __init__(
+        self, root: Path, data: bytes | None, handle: IO[bytes] | io.RawIOBase | None = None
+    ) -> None:
         self.root = root
         self._data = data
+        self._handle = handle
+        # one reader of the handle at a time: pyarrow may read the metadata table ahead on
+        # a thread of its own while images are read
+        self._lock = threading.Lock()
         # member name -> (offset, size) of its bytes: an uncompressed tar stores each file
         # contiguously, so images are sliced out one at a time instead of all copied at once
         self._members: dict[str, tuple[int, int]] | None = None
-        if data is not None:
+        archive: Any = io.BytesIO(data) if data is not None else handle
+        if archive is not None:
             self._members = {}
             try:
-                with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
-                    for member in tar.getmembers():
+                with tarfile.open(fileobj=archive, mode="r:") as tar:
+                    while (member := tar.next()) is not None:
                         if member.isreg() and not member.issparse():
                             name = posixpath.normpath(member.name)
                             self._members[name] = (member.offset_data, member.size)
+                        # the index above is all that is kept: TarFile.next() also keeps
+                        # every member's TarInfo (a list it does not otherwise need here)
+                        kept = getattr(tar, "members", None)
+                        if isinstance(kept, list):
+                            kept.clear()
             except (tarfile.TarError, OSError) as exc:
                 raise DatasetError(
                     f"{root}: sealed image folder is not an uncompressed tar archive "
@@ -77,22 +102,72 @@ class _FolderSource:
 
     @contextlib.contextmanager
     def open(self, relative: str) -> Iterator[Any]:
-        if self._members is not None and self._data is not None:
+        if self._members is not None:
             offset, size = self._members[relative]
-            yield io.BytesIO(self._data[offset : offset + size])
+            if self._data is not None:
+                yield io.BytesIO(self._data[offset : offset + size])
+            else:
+                yield io.BytesIO(self.read_at(offset, size))
         else:
             with (self.root / relative).open("rb") as handle:
                 yield handle
 
+    def read_at(self, offset: int, size: int) -> bytes:
+        """``size`` bytes of the archive from ``offset`` (read from the handle)."""
+        assert self._handle is not None
+        with self._lock:
+            self._handle.seek(offset)
+            out = self._handle.read(size) or b""
+        if len(out) != size:
+            raise DatasetError(f"{self.root}: sealed image folder ends inside a file")
+        return bytes(out)
 
-def _read_image_folder(
-    root: Path,
-    source: str,
-    *,
-    metadata_table: Path | None,
-    image_column: str,
-    data: bytes | None,
-) -> Table:
+    def member_file(self, relative: str) -> _Member:
+        """The member ``relative`` of the archive read from the handle, as a file."""
+        offset, size = self._members[relative] if self._members is not None else (0, 0)
+        return _Member(self, offset, size)
+
+
+class _Member(io.RawIOBase):
+    """One member of a tar archive read from a handle, as a seekable read-only file (the
+    metadata table of a sealed folder, read in chunks by pyarrow)."""
+
+    def __init__(self, folder: _FolderSource, offset: int, size: int) -> None:
+        super().__init__()
+        self._folder = folder
+        self._offset = offset
+        self._size = size
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._position = base + offset
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        count = max(0, min(len(view), self._size - self._position))
+        if count:
+            view[:count] = self._folder.read_at(self._offset + self._position, count)
+            self._position += count
+        return count
+
+
+def _prepare(
+    source: str, metadata_table: Path | None, image_column: str
+) -> tuple[Any, Literal["csv", "parquet"], Path]:
+    """Pillow's ``Image`` module, the metadata table's format and path (checked)."""
     try:
         from PIL import Image
     except ImportError:
@@ -111,42 +186,78 @@ def _read_image_folder(
             f"{metadata_table}: metadata table has suffix {metadata_table.suffix!r}; "
             f"expected one of {', '.join(_TABLE_SUFFIXES)}"
         )
+    return Image, table_format, metadata_table
+
+
+def _on_disk(root: Path, source: str) -> _FolderSource:
+    if not root.exists():
+        raise DatasetError(f"{source}: image folder not found")
+    if not root.is_dir():
+        raise DatasetError(f"{source}: expected an image folder, found a file")
+    return _FolderSource(root, None)
+
+
+def _read_image_folder(
+    root: Path,
+    source: str,
+    *,
+    metadata_table: Path | None,
+    image_column: str,
+    data: bytes | None,
+) -> Table:
+    image_module, table_format, metadata_table = _prepare(source, metadata_table, image_column)
     if data is None:
-        if not root.exists():
-            raise DatasetError(f"{source}: image folder not found")
-        if not root.is_dir():
-            raise DatasetError(f"{source}: expected an image folder, found a file")
-        folder = _FolderSource(root, None)
+        folder = _on_disk(root, source)
         meta = read_table(metadata_table, table_format)
         digest = sha256_tree(root)
     else:
         folder = _FolderSource(root, data)
-        member = _member_name(root, metadata_table)
-        if not folder.exists(member):
-            raise DatasetError(f"{source}: sealed image folder holds no metadata table {member!r}")
+        member = _sealed_member(folder, root, metadata_table, source)
         with folder.open(member) as handle:
             meta = read_table(metadata_table, table_format, data=handle.read())
         digest = sha256_bytes(data)
+    locate = _locator(metadata_table, table_format)
+    relatives = _relatives(meta, image_column, metadata_table, folder, locate, 0)
+    shape = _scan(image_module, folder, relatives, locate, 0, source, None)
+    images = _decode(image_module, folder, relatives, locate, 0, shape)
+    return Table(columns=dict(meta.columns), sha256=digest, source=source, arrays={"image": images})
 
-    meta_source = str(metadata_table)
+
+def _sealed_member(folder: _FolderSource, root: Path, metadata_table: Path, source: str) -> str:
+    member = _member_name(root, metadata_table)
+    if not folder.exists(member):
+        raise DatasetError(f"{source}: sealed image folder holds no metadata table {member!r}")
+    return member
+
+
+def _locator(metadata_table: Path, table_format: str) -> Callable[[int], str]:
+    """Where the metadata table's row ``index`` (from 0) is, for messages."""
+    where = "line" if table_format == "csv" else "row"
+    offset = 2 if table_format == "csv" else 1
+    return lambda index: f"{metadata_table}:{where} {index + offset}"
+
+
+def _relatives(
+    meta: Table,
+    image_column: str,
+    metadata_table: Path,
+    folder: _FolderSource,
+    locate: Callable[[int], str],
+    start: int,
+) -> list[str]:
+    """The image paths of ``meta``'s rows (rows ``start`` on of the metadata table),
+    each checked to name a file inside the folder."""
     if image_column not in meta.columns:
         from amlas.diagnostics import did_you_mean
 
         hint = did_you_mean(image_column, meta.columns) or f"columns: {', '.join(meta.columns)}"
-        raise DatasetError(f"{meta_source}: no column {image_column!r} naming the images; {hint}")
-    names = meta.text(image_column)
-    where = "line" if table_format == "csv" else "row"
-    offset = 2 if table_format == "csv" else 1
-
-    def locate(index: int) -> str:
-        return f"{meta_source}:{where} {index + offset}"
-
-    relatives = [
-        _relative_image_path(str(name), locate(i), image_column, folder)
-        for i, name in enumerate(names)
+        raise DatasetError(
+            f"{metadata_table}: no column {image_column!r} naming the images; {hint}"
+        )
+    return [
+        _relative_image_path(str(name), locate(start + i), image_column, folder)
+        for i, name in enumerate(meta.text(image_column))
     ]
-    images = _load_images(Image, folder, relatives, locate, source)
-    return Table(columns=dict(meta.columns), sha256=digest, source=source, arrays={"image": images})
 
 
 def _member_name(root: Path, metadata_table: Path) -> str:
@@ -187,47 +298,71 @@ def _relative_image_path(name: str, where: str, column: str, folder: _FolderSour
     return relative
 
 
-def _load_images(
+@dataclass(frozen=True)
+class _Shape:
+    """What every image of a folder shares: the size of the first, and whether all are
+    grayscale (else all are decoded as RGB)."""
+
+    first: str
+    width: int
+    height: int
+    gray: bool
+
+
+def _scan(
     image_module: Any,
     folder: _FolderSource,
     relatives: list[str],
     locate: Callable[[int], str],
+    start: int,
     source: str,
-) -> NDArray[np.uint8]:
-    """Decode every image into one ``(n, h, w, c)`` uint8 array (see module doc)."""
-    # First pass reads headers only (Pillow opens lazily), so the size check and the
-    # grayscale decision come before decoding and the output is allocated once.
-    sizes: list[tuple[int, int]] = []
-    all_gray = True
+    shape: _Shape | None,
+) -> _Shape | None:
+    """``shape`` updated with the headers of ``relatives`` (Pillow opens lazily, so only
+    headers are read): the size check and the grayscale decision come before decoding."""
     for index, relative in enumerate(relatives):
         with (
             folder.open(relative) as handle,
-            _open_image(image_module, handle, locate(index), relative) as image,
+            _open_image(image_module, handle, locate(start + index), relative) as image,
         ):
-            sizes.append(image.size)
-            all_gray = all_gray and image.mode == "L"
-        if sizes[index] != sizes[0]:
-            w0, h0 = sizes[0]
-            w, h = sizes[index]
+            (w, h), gray = image.size, image.mode == "L"
+        if shape is None:
+            shape = _Shape(relative, w, h, gray)
+        elif (w, h) != (shape.width, shape.height):
             raise DatasetError(
-                f"{locate(index)}: image {relative!r} is {w}x{h} pixels; expected "
-                f"{w0}x{h0} like {relatives[0]!r} (all images in {source} must have one size)"
+                f"{locate(start + index)}: image {relative!r} is {w}x{h} pixels; expected "
+                f"{shape.width}x{shape.height} like {shape.first!r} (all images in {source} "
+                "must have one size)"
             )
-    if not relatives:
-        return np.zeros((0, 0, 0, 1 if all_gray else 3), dtype=np.uint8)
-    width, height = sizes[0]
-    channels = 1 if all_gray else 3
+        elif shape.gray and not gray:
+            shape = _Shape(shape.first, shape.width, shape.height, False)
+    return shape
+
+
+def _decode(
+    image_module: Any,
+    folder: _FolderSource,
+    relatives: list[str],
+    locate: Callable[[int], str],
+    start: int,
+    shape: _Shape | None,
+) -> NDArray[np.uint8]:
+    """The images ``relatives`` in one ``(n, h, w, c)`` uint8 array (see module doc)."""
+    if shape is None:
+        return np.zeros((0, 0, 0, 1), dtype=np.uint8)
+    height, width, channels = shape.height, shape.width, 1 if shape.gray else 3
     out = np.empty((len(relatives), height, width, channels), dtype=np.uint8)
     for index, relative in enumerate(relatives):
         with (
             folder.open(relative) as handle,
-            _open_image(image_module, handle, locate(index), relative) as image,
+            _open_image(image_module, handle, locate(start + index), relative) as image,
         ):
             try:
-                pixels = np.asarray(image if all_gray else image.convert("RGB"), dtype=np.uint8)
+                pixels = np.asarray(image if shape.gray else image.convert("RGB"), dtype=np.uint8)
             except Exception as exc:  # a truncated file fails only here, when decoded
                 raise DatasetError(
-                    f"{locate(index)}: image {relative!r} cannot be decoded: {_one_line(exc)}"
+                    f"{locate(start + index)}: image {relative!r} cannot be decoded: "
+                    f"{_one_line(exc)}"
                 ) from None
         out[index] = pixels.reshape(height, width, channels)
     return out
@@ -262,6 +397,53 @@ class ImageFolderReader:
             image_column=options.image_column,
             data=data,
         )
+
+    def iter_read(
+        self,
+        path: Path,
+        options: ReaderOptions,
+        *,
+        rows: int,
+        sha256: str,
+        handle: IO[bytes] | io.RawIOBase | None = None,
+    ) -> Iterator[Table]:
+        """The folder in tables of ``rows`` rows (see the module doc and
+        :class:`~amlas.adapters.ChunkedReader`); ``handle`` reads the tar archive of a
+        sealed folder as it is decrypted."""
+        root, source = Path(path), str(path)
+        image_module, table_format, metadata_table = _prepare(
+            source, options.metadata_table, options.image_column
+        )
+        meta_reader = CSV if table_format == "csv" else PARQUET
+        if handle is None:
+            folder = _on_disk(root, source)
+            member = None
+        else:
+            folder = _FolderSource(root, None, handle)
+            member = _sealed_member(folder, root, metadata_table, source)
+
+        def metadata() -> Iterator[tuple[int, Table, list[str]]]:
+            """Each chunk of the metadata table: its first row, the chunk, its images."""
+            file = None if member is None else folder.member_file(member)
+            start = 0
+            for meta in meta_reader.iter_read(
+                metadata_table, ReaderOptions(), rows=rows, sha256=sha256, handle=file
+            ):
+                found = _relatives(
+                    meta, options.image_column, metadata_table, folder, locate, start
+                )
+                yield start, meta, found
+                start += len(meta)
+
+        locate = _locator(metadata_table, table_format)
+        shape = None
+        for start, _, relatives in metadata():  # the headers of every image, first
+            shape = _scan(image_module, folder, relatives, locate, start, source, shape)
+        for start, meta, relatives in metadata():
+            images = _decode(image_module, folder, relatives, locate, start, shape)
+            yield Table(
+                columns=dict(meta.columns), sha256=sha256, source=source, arrays={"image": images}
+            )
 
 
 IMAGE_FOLDER = ImageFolderReader()

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,8 +153,9 @@ def file_digest(path: Path, data: bytes | None) -> str:
     return sha256_file(path)
 
 
-def pack_folder(path: Path) -> bytes:
-    """The folder at ``path`` as the bytes of an uncompressed tar archive.
+def pack_folder(path: Path, out: IO[bytes] | None = None) -> bytes:
+    """The folder at ``path`` as the bytes of an uncompressed tar archive, or written to
+    ``out`` file by file (in bounded memory; then returns ``b""``).
 
     Deterministic, so sealing the same folder twice gives the same bytes: entries in
     sorted POSIX path order, directories before their contents, mtime 0, uid/gid 0,
@@ -168,8 +170,16 @@ def pack_folder(path: Path) -> bytes:
         for p in root.rglob("*")
         if p.is_file() or (p.is_dir() and not p.is_symlink())
     )
+    if out is not None:
+        _write_tar(entries, out)
+        return b""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    _write_tar(entries, buffer)
+    return buffer.getvalue()
+
+
+def _write_tar(entries: list[tuple[str, Path]], out: IO[bytes]) -> None:
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, file in entries:
             info = tarfile.TarInfo(name)
             info.mtime = 0
@@ -180,11 +190,10 @@ def pack_folder(path: Path) -> bytes:
                 info.mode = 0o755
                 tar.addfile(info)
             else:
-                content = file.read_bytes()
-                info.size = len(content)
-                info.mode = 0o644
-                tar.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
+                with file.open("rb") as content:
+                    info.size = os.fstat(content.fileno()).st_size
+                    info.mode = 0o644
+                    tar.addfile(info, content)
 
 
 def _require_file(path: Path, what: str) -> None:

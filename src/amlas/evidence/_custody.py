@@ -9,6 +9,7 @@ the ``sealed:`` block that tells every later command the data is sealed.
 from __future__ import annotations
 
 import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -121,8 +122,16 @@ def seal_dataset(
                 "update 'objects.sha256' before sealing"
             )
     if source.is_dir():
-        data = pack_folder(source)
-        header = seal_file(source, target, key, kind="tar", data=data)
+        # packed into a temporary archive, then sealed chunk by chunk: an image folder
+        # of any size is sealed in bounded memory (the archive is removed at once)
+        with tempfile.TemporaryDirectory(prefix="amlas-seal-") as work:
+            archive = Path(work) / f"{source.name}.tar"
+            try:
+                with archive.open("wb") as out:
+                    pack_folder(source, out)
+            except OSError as exc:
+                raise SealError(f"{source}: cannot pack the folder to seal: {exc}") from exc
+            header = seal_file(archive, target, key, kind="tar", name=source.name)
     else:
         actual = sha256_file(source)
         if document.sha256 is not None and actual != document.sha256:

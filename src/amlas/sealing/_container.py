@@ -637,12 +637,14 @@ def seal_file(
     kind: Kind = "file",
     data: bytes | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    name: str | None = None,
 ) -> SealedHeader:
     """Seal the file ``src`` (or ``data``, e.g. ``src`` packed as a tar archive) into
     ``dst``, written atomically; returns the header written.
 
-    The header records ``src``'s name. Removing the plaintext afterwards is the caller's
-    job (and the project's version-control history is the user's).
+    The header records ``name``, by default ``src``'s name. Removing the plaintext
+    afterwards is the caller's job (and the project's version-control history is the
+    user's).
 
     Raises:
         SealError: ``src`` cannot be read, ``dst`` cannot be written, or arguments are bad.
@@ -653,9 +655,9 @@ def seal_file(
             raise SealError(
                 f"{source}: is a folder; pack it (kind='tar') and pass the archive as data"
             )
-        header, pieces = seal_stream(source, key, kind=kind, chunk_size=chunk_size)
+        header, pieces = seal_stream(source, key, name=name, kind=kind, chunk_size=chunk_size)
     else:
-        sealed = seal(data, key, name=source.name, kind=kind, chunk_size=chunk_size)
+        sealed = seal(data, key, name=name or source.name, kind=kind, chunk_size=chunk_size)
         header, pieces = read_header(sealed, source=target), iter((sealed,))
     digest, size = hashlib.sha256(), 0
     try:

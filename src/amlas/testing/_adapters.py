@@ -15,6 +15,7 @@ Every check raises :class:`AssertionError` saying what the plug-in did wrong.
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from amlas.adapters import (
+    ChunkedReader,
     DatasetError,
     DatasetReader,
     Model,
@@ -207,6 +209,34 @@ def _same_table(one: Table, two: Table) -> bool:
     )
 
 
+def _check_pieces(
+    reader: ChunkedReader, path: Path, options: ReaderOptions, whole: Table, data: bytes | None
+) -> None:
+    """``iter_read`` in pieces of 2 rows (from ``data`` through a file handle when given)
+    gives the whole read's rows, in order, every piece but the last of 2 rows."""
+    handle = io.BytesIO(data) if data is not None else None
+    pieces = list(reader.iter_read(path, options, rows=2, sha256=whole.sha256, handle=handle))
+    where = "from a handle" if data is not None else "from the path"
+    sizes = [len(piece) for piece in pieces]
+    _expect(
+        sum(sizes) == len(whole) and all(size == 2 for size in sizes[:-1]),
+        f"iter_read(rows=2) {where} gives pieces of {sizes} rows; expected pieces of 2 "
+        f"adding up to {len(whole)}",
+    )
+    if not pieces:
+        return
+    joined = Table(
+        columns={n: np.concatenate([p.columns[n] for p in pieces]) for n in pieces[0].columns},
+        sha256=whole.sha256,
+        source=whole.source,
+        arrays={n: np.concatenate([p.arrays[n] for p in pieces]) for n in pieces[0].arrays},
+    )
+    _expect(_same_table(whole, joined), f"iter_read {where} gives other rows than read")
+    _expect(
+        all(p.sha256 == whole.sha256 for p in pieces), "iter_read's pieces lack the given sha256"
+    )
+
+
 def check_reader(
     reader: DatasetReader,
     path: Path,
@@ -222,7 +252,9 @@ def check_reader(
     or text; ``arrays`` with samples on axis 0; ``sha256`` the file's (the folder tree's)
     SHA-256 and ``source`` the path; reading twice gives the same table; reading from
     bytes (the file's own, or ``data`` for a folder format) gives the same columns with
-    the bytes' SHA-256; a missing path refused with :class:`DatasetError`.
+    the bytes' SHA-256; a :class:`~amlas.adapters.ChunkedReader`'s ``iter_read`` gives
+    the same rows in pieces (from the path, and from the bytes through a file handle);
+    a missing path refused with :class:`DatasetError`.
     """
     options = options or ReaderOptions()
     _expect(isinstance(reader, DatasetReader), f"{reader!r} lacks name, read or suffixes")
@@ -254,6 +286,10 @@ def check_reader(
         from_bytes = reader.read(path, options, content)
         _expect(_same_table(table, from_bytes), "reading the same bytes gives another table")
         _expect(from_bytes.sha256 == sha256_bytes(content), "sha256 is not the bytes' own")
+    if isinstance(reader, ChunkedReader):
+        _check_pieces(reader, path, options, table, None)
+        if content is not None:
+            _check_pieces(reader, path, options, table, content)
     missing = path.with_name(f"no-such-{path.name}")
     try:
         reader.read(missing, options)

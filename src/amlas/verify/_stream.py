@@ -2,20 +2,21 @@
 
 When every check a run plans on a dataset is a requirement whose metric tallies
 (:class:`~amlas.checks.metrics.ChunkedMetric`), the dataset is read once, in chunks of
-``chunk_rows`` rows (Parquet record batches, CSV blocks; sealed data decrypted and
-authenticated chunk by chunk, never whole), and for each chunk: its rows are bound and
-checked against [D] and the dataset artefact, the model predicts it, and every
-requirement tallies it. The tallies are added in file order and judged once, so each
-record is the one a whole read gives (same verdicts, estimates, bounds, listed ids and
-input hashes): :mod:`amlas.checks._tally` says why. What only the whole dataset shows is
-checked over it: the number of samples, and ids repeated anywhere in it (exactly, through
-hash partitions spilled to disk, :class:`~amlas.checks.RepeatedValues`); the sealed
-content's SHA-256 is verified once every chunk has been read.
+``chunk_rows`` rows (Parquet record batches, CSV blocks, an image folder's images in
+batches; sealed data decrypted and authenticated chunk by chunk, never whole), and for
+each chunk: its rows are bound and checked against [D] and the dataset artefact, the
+model predicts it, and every requirement tallies it. The tallies are added in file
+order and judged once, so each record is the one a whole read gives (same verdicts,
+estimates, bounds, listed ids and input hashes): :mod:`amlas.checks._tally` says why.
+What only the whole dataset shows is checked over it: the number of samples, and ids
+repeated anywhere in it (exactly, through hash partitions spilled to disk,
+:class:`~amlas.checks.RepeatedValues`); the sealed content's SHA-256 is verified once
+every chunk has been read.
 
 Anything else on the dataset (a formal proof, a perturbation, a bootstrap metric,
 sequences, a detector's objects, predictions read from a file, a reader that cannot give
-chunks) needs it whole, and the dataset is then read whole, as before; the run says why
-(:func:`stream_reason`).
+chunks such as ``npz``) needs it whole, and the dataset is then read whole, as before;
+the run says why (:func:`stream_reason`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from amlas.checks import RepeatedValues, RequirementResult, content_error
 from amlas.checks.metrics import ChunkedMetric, MetricContext, get_metric
 from amlas.errors import ProblemError
 from amlas.evidence import canonical_hash, chunked_sealed
-from amlas.hashing import sha256_file
+from amlas.hashing import sha256_file, sha256_tree
 from amlas.project import count_problems, repeat_problem
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.verify._context import RunContext, Streamed
@@ -104,14 +105,12 @@ def stream_reason(context: RunContext, letter: str) -> str | None:
         return "a detector's objects are matched image by image over the whole set"
     if document.sequence_column:
         return "its samples form sequences, judged over whole sequences"
-    if document.metadata_table:
-        return "an image folder is read whole"
     ref = context.model_reference
     if ref is None or not ref.loadable or ref.predictions_for(letter) is not None:
         return "its predictions are read from a file"
     component = project.component
-    if component is None or component.inputs.kind != "tabular":
-        return "its inputs are not tabular"
+    if component is None or component.inputs.kind not in ("tabular", "image"):
+        return "its inputs are neither tabular nor images"
     if document.sealed is not None and not chunked_sealed(project, letter):
         return "it was sealed whole (format version 1): `amlas seal` it again"
     planned = _planned_on(context, letter)
@@ -172,12 +171,14 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
             handle = stack.enter_context(unsealed.reader())
             sha256 = unsealed.header.plaintext_sha256
         else:
-            sha256 = sha256_file(path)
+            sha256 = sha256_tree(path) if path.is_dir() else sha256_file(path)
         streamed = Streamed(sha256)
         id_column = document.id_column
         secret = document.sealed is not None
         repeats = stack.enter_context(RepeatedValues(secret=secret)) if id_column else None
-        tables = reader.iter_read(path, ReaderOptions(), rows=rows, sha256=sha256, handle=handle)
+        meta = project.root / document.metadata_table if document.metadata_table else None
+        options = ReaderOptions(metadata_table=meta)
+        tables = reader.iter_read(path, options, rows=rows, sha256=sha256, handle=handle)
 
         def chunks() -> Iterator[tuple[Table, int]]:
             offset = 0
