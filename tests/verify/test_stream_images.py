@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from amlas.adapters import pack_folder
+from amlas.errors import UsageError
 from amlas.evidence import seal_dataset
 from amlas.hashing import sha256_bytes, sha256_tree
 from amlas.project import check_project
@@ -63,9 +64,9 @@ def _folder(target: Path, *, colour_at: int | None = None) -> None:
         csv.writer(handle).writerows(lines)
 
 
-def _project(root: Path, *, sealed: bool = False) -> Path:
-    """The project; ``sealed`` declares the digest a sealed folder is checked against (its
-    tar archive's, as ``amlas seal`` packs it; a folder on disk is hashed as a tree)."""
+def _project(root: Path, *, archive_digest: bool = False) -> Path:
+    """The project; [P] declares its folder's tree hash, or with ``archive_digest`` the
+    hash of the archive ``amlas seal`` packs it into (either is accepted)."""
     image_project(root, [RECALL, PER_LIGHTING])
     target = root / "data" / "verif-images"
     _folder(target)
@@ -75,7 +76,7 @@ def _project(root: Path, *, sealed: bool = False) -> Path:
         location="data/verif-images",
         format="image_folder",
         metadata_table="data/verif-images/meta.csv",
-        sha256=sha256_bytes(pack_folder(target)) if sealed else sha256_tree(target),
+        sha256=sha256_bytes(pack_folder(target)) if archive_digest else sha256_tree(target),
         id_column="sample_id",
     )
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
@@ -120,11 +121,19 @@ def _whole(root: Path, monkeypatch: pytest.MonkeyPatch) -> RunReport:
         return _run(root)
 
 
-@pytest.mark.parametrize("sealed", [False, True], ids=["plaintext", "sealed"])
+@pytest.mark.parametrize(
+    ("sealed", "archive_digest"),
+    [(False, False), (True, False), (True, True)],
+    ids=["plaintext", "sealed", "sealed-declared-by-archive"],
+)
 def test_an_image_folder_in_chunks_gives_the_records_of_a_whole_read(
-    tmp_path: Path, chunked: list[Streamed], monkeypatch: pytest.MonkeyPatch, sealed: bool
+    tmp_path: Path,
+    chunked: list[Streamed],
+    monkeypatch: pytest.MonkeyPatch,
+    sealed: bool,
+    archive_digest: bool,
 ) -> None:
-    root = _project(tmp_path / "project", sealed=sealed)
+    root = _project(tmp_path / "project", archive_digest=archive_digest)
     if sealed:
         seal_dataset(check_project(root).project, "P", KEY)
     checked = check_project(root).diagnostics
@@ -179,3 +188,11 @@ def test_an_image_of_another_size_in_a_later_chunk_is_found_before_any_is_decode
     pieces = reader.iter_read(folder, options, rows=16, sha256="0" * 64)
     with pytest.raises(DatasetError, match=r"meta\.csv:line 57: image 'img/055\.png' is 5x4"):
         next(pieces)
+
+
+def test_a_folder_changed_since_review_is_not_sealed(tmp_path: Path) -> None:
+    root = _project(tmp_path / "project")
+    Image.new("L", (4, 4), color=9).save(root / "data" / "verif-images" / "img" / "007.png")
+    with pytest.raises(UsageError, match=r"folder 'data/verif-images' has sha256 .* reviewed"):
+        seal_dataset(check_project(root).project, "P", KEY)
+    assert not list((root / "data").glob("*.sealed"))

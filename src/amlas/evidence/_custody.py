@@ -20,7 +20,7 @@ from amlas.evidence._actor import check_verifier_key, current_actor
 from amlas.evidence._companions import ignore_plaintext, seal_companion
 from amlas.evidence._store import EvidenceStore, StoreError
 from amlas.fileio import atomic_write_text
-from amlas.hashing import sha256_file
+from amlas.hashing import sha256_file, sha256_tree
 from amlas.project import MANIFEST_FILE, Project
 from amlas.project.artefacts import DatasetDocument
 from amlas.sealing import (
@@ -131,6 +131,19 @@ def seal_dataset(
                     pack_folder(source, out)
             except OSError as exc:
                 raise SealError(f"{source}: cannot pack the folder to seal: {exc}") from exc
+            declared = document.sha256
+            # a folder is declared by its tree hash (as a plaintext run reads it), or by
+            # the hash of the archive amlas seals (the sealed header's)
+            if declared is not None and declared not in (
+                sha256_tree(source),
+                sha256_file(archive),
+            ):
+                raise UsageError(
+                    f"[{letter}] folder {document.location!r} has sha256 "
+                    f"{sha256_tree(source)[:12]}..., but the reviewed data has "
+                    f"{declared[:12]}...; review the change and update 'sha256' before "
+                    "sealing"
+                )
             header = seal_file(archive, target, key, kind="tar", name=source.name)
     else:
         actual = sha256_file(source)

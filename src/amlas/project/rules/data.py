@@ -275,7 +275,14 @@ def _check_sealed(
         except SealError as exc:
             diagnostics.add("D014", str(exc), project.locate(letter, ("sealed", "file")))
         else:
-            if declared is not None and header.plaintext_sha256 != declared:
+            # a sealed folder is a tar archive: its header hashes the archive, while the
+            # folder is declared by its tree hash, which only the key could recompute;
+            # `amlas seal` compared the folder with it, and the archive is signed (D017)
+            if (
+                declared is not None
+                and header.plaintext_sha256 != declared
+                and header.kind == "file"
+            ):
                 diagnostics.add(
                     "D014",
                     f"[{letter}] {sealed.file!r} seals content with sha256 "
