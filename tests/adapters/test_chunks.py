@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from amlas.adapters import DatasetError, ReaderOptions, chunk_reader, read_table
+from amlas.adapters import ChunkTypeError, DatasetError, ReaderOptions, chunk_reader, read_table
 from amlas.sealing import SealedReader, VerifierKey, seal
 
 KEY = VerifierKey.from_secret(bytes(range(32)))
@@ -29,10 +29,22 @@ def _table(n: int) -> pa.Table:
     )
 
 
-@pytest.fixture(params=["parquet", "csv"])
+def _npz(path: Path, table: pa.Table, *, compressed: bool = False, **more: np.ndarray) -> None:
+    columns = {name: table.column(name).to_numpy() for name in table.column_names}
+    columns["id"] = columns["id"].astype(np.str_)
+    columns["label"] = columns["label"].astype("S1")  # bytes: decoded as text, per chunk
+    columns["flag"] = columns["k"] > 2  # booleans: read as integers
+    columns["image"] = np.arange(len(table) * 6, dtype=np.uint8).reshape(-1, 2, 3)
+    (np.savez_compressed if compressed else np.savez)(path, **columns, **more)
+
+
+@pytest.fixture(params=["parquet", "csv", "npz", "npz-compressed"])
 def data_file(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, str]:
     fmt = request.param
-    path = tmp_path / f"d.{fmt}"
+    path = tmp_path / f"d.{fmt.split('-')[0]}"
+    if fmt.startswith("npz"):
+        _npz(path, _table(1000), compressed=fmt.endswith("compressed"))
+        return path, "npz"
     if fmt == "parquet":
         pq.write_table(_table(1000), path, row_group_size=300)
     else:
@@ -43,6 +55,7 @@ def data_file(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, str
 
 
 def _same(chunks: list[dict[str, np.ndarray]], whole: dict[str, np.ndarray]) -> None:
+    assert all(list(c) == list(whole) for c in chunks)
     for name, values in whole.items():
         joined = np.concatenate([c[name] for c in chunks])
         assert joined.dtype == values.dtype
@@ -59,7 +72,9 @@ def test_chunks_are_exact_and_add_up_to_the_whole(data_file: tuple[Path, str], r
     assert all(size == rows for size in sizes[:-1])
     assert sum(sizes) == 1000
     assert all(c.sha256 == "0" * 64 for c in chunks)
-    _same([dict(c.columns) for c in chunks], dict(read_table(path, fmt).columns))
+    whole = read_table(path, fmt)
+    _same([dict(c.columns) for c in chunks], dict(whole.columns))
+    _same([dict(c.arrays) for c in chunks], dict(whole.arrays))
 
 
 def test_chunks_from_a_sealed_file(data_file: tuple[Path, str]) -> None:
@@ -75,8 +90,45 @@ def test_chunks_from_a_sealed_file(data_file: tuple[Path, str]) -> None:
     _same([dict(c.columns) for c in chunks], dict(read_table(path, fmt).columns))
 
 
-def test_npz_is_read_whole() -> None:
-    assert chunk_reader("npz") is None
+def test_an_npz_array_in_fortran_order_is_read_whole(tmp_path: Path) -> None:
+    """Its samples are not contiguous: the chunked read stops before giving anything
+    (ChunkTypeError: the run then reads the archive whole)."""
+    path = tmp_path / "d.npz"
+    _npz(path, _table(10), extra=np.asfortranarray(np.ones((10, 3))))
+    reader = chunk_reader("npz")
+    assert reader is not None
+    with pytest.raises(ChunkTypeError, match=r"array 'extra' is stored in Fortran order"):
+        list(reader.iter_read(path, ReaderOptions(), rows=4, sha256="0" * 64))
+    assert read_table(path, "npz").arrays["extra"].shape == (10, 3)
+
+
+@pytest.mark.parametrize(
+    ("more", "message"),
+    [
+        ({"extra": np.array([1, 2], dtype=object)}, r"array 'extra' cannot be read: .*objects"),
+        ({"extra": np.float64(3.0)}, r"array 'extra' is a scalar"),
+        ({"extra": np.ones(9)}, r"arrays differ in length along axis 0 \(.*extra=9"),
+    ],
+)
+def test_a_bad_npz_array_is_a_located_error(
+    tmp_path: Path, more: dict[str, np.ndarray], message: str
+) -> None:
+    path = tmp_path / "d.npz"
+    _npz(path, _table(10), **more)
+    reader = chunk_reader("npz")
+    assert reader is not None
+    with pytest.raises(DatasetError, match=r"d\.npz: " + message):
+        list(reader.iter_read(path, ReaderOptions(), rows=4, sha256="0" * 64))
+
+
+def test_a_truncated_npz_is_a_located_error(tmp_path: Path) -> None:
+    path = tmp_path / "d.npz"
+    _npz(path, _table(1000))
+    path.write_bytes(path.read_bytes()[:5000])
+    reader = chunk_reader("npz")
+    assert reader is not None
+    with pytest.raises(DatasetError, match=r"d\.npz: "):
+        list(reader.iter_read(path, ReaderOptions(), rows=4, sha256="0" * 64))
 
 
 def test_a_broken_file_is_a_located_error(tmp_path: Path) -> None:

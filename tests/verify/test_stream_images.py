@@ -1,6 +1,6 @@
-"""An image folder read in chunks (``ImageFolderReader.iter_read``, ``verify/_stream.py``):
+"""Images read in chunks: an image folder (``ImageFolderReader.iter_read``, ``verify/_stream.py``):
 the images are decoded a chunk at a time, plaintext or sealed, and the records are those
-of a whole read.
+of a whole read; an ``npz`` archive of images likewise (``NpzReader.iter_read``).
 
 The project is the torch image classifier of ``tests/torch_project.py`` with its [P] (60
 grey 4x4 images) written as PNG files and a metadata table; the run keeps to two
@@ -196,3 +196,15 @@ def test_a_folder_changed_since_review_is_not_sealed(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"folder 'data/verif-images' has sha256 .* reviewed"):
         seal_dataset(check_project(root).project, "P", KEY)
     assert not list((root / "data").glob("*.sealed"))
+
+
+def test_an_npz_of_images_in_chunks_gives_the_records_of_a_whole_read(
+    tmp_path: Path, chunked: list[Streamed], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = image_project(tmp_path / "project", [RECALL, PER_LIGHTING])
+    seal_dataset(check_project(root).project, "P", KEY)
+    in_chunks = _run(root, chunk_rows=16)
+    assert [(s.chunks, s.samples) for s in chunked] == [(4, 60)]
+    whole = _whole(root, monkeypatch)
+    assert _comparable(in_chunks) == _comparable(whole)
+    assert len(_comparable(whole)) == 2

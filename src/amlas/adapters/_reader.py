@@ -27,9 +27,11 @@ class DatasetError(ProblemError):
 
 
 class ChunkTypeError(DatasetError):
-    """A chunk holds values the column types fixed by the first chunk cannot take (a CSV
-    column of whole numbers that later holds a decimal or a word). Read whole, the file
-    gives each column the type that fits all its values, so the caller reads it whole."""
+    """The file cannot be given in chunks as a whole read gives it: a chunk holds values
+    the column types fixed by the first chunk cannot take (a CSV column of whole numbers
+    that later holds a decimal or a word; read whole, each column gets the type that fits
+    all its values), or the file is not laid out sample by sample (an NPZ array in
+    Fortran order). The caller reads it whole."""
 
 
 @dataclass(frozen=True)

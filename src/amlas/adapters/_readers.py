@@ -48,6 +48,7 @@ import io
 import os
 import tarfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -428,6 +429,95 @@ def _read_npz(
     return columns, arrays
 
 
+@dataclass(frozen=True)
+class _NpyMember:
+    """One array of an NPZ archive, read as a stream: its name, open member, sample shape
+    and type."""
+
+    name: str
+    stream: IO[bytes]
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+
+    def take(self, count: int, source: str) -> NDArray[Any]:
+        """The next ``count`` samples."""
+        per_sample = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+        want = count * per_sample
+        data = self.stream.read(want)
+        if len(data) != want:
+            raise DatasetError(f"{source}: array {self.name!r} cannot be read: it is truncated")
+        return np.frombuffer(bytearray(data), dtype=self.dtype).reshape((count, *self.shape[1:]))
+
+
+def _npz_pieces(
+    path: Path, source: str, handle: IO[bytes] | io.RawIOBase | None, rows: int
+) -> Iterator[tuple[dict[str, NDArray[np.generic]], dict[str, NDArray[np.generic]]]]:
+    """The columns and arrays of an NPZ archive, ``rows`` samples at a time (see
+    :meth:`NpzReader.iter_read`). An array stored in Fortran order, or in a ``.npy``
+    version whose header numpy does not publish a reader for, cannot be cut into rows
+    as a stream: :class:`ChunkTypeError`, and the caller reads the archive whole."""
+    import zipfile
+
+    target: Any = str(path) if handle is None else handle
+    try:
+        archive = zipfile.ZipFile(target)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise DatasetError(f"{source}: cannot read as NPZ: {_one_line(exc)}") from None
+    with archive, contextlib.ExitStack() as stack:
+        members: list[_NpyMember] = []
+        for member in archive.namelist():
+            name = member[:-4] if member.endswith(".npy") else member
+            try:
+                stream = stack.enter_context(archive.open(member))
+                version = np.lib.format.read_magic(stream)
+                if version == (1, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+                elif version == (2, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+                else:
+                    raise ChunkTypeError(
+                        f"{source}: array {name!r} is stored in .npy version {version}"
+                    )
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+                raise DatasetError(
+                    f"{source}: array {name!r} cannot be read: {_one_line(exc)}"
+                ) from None
+            if dtype.hasobject:
+                raise DatasetError(
+                    f"{source}: array {name!r} cannot be read: it holds Python objects "
+                    "(pickled), which amlas does not load"
+                )
+            if not shape:
+                raise DatasetError(
+                    f"{source}: array {name!r} is a scalar; expected one value per sample "
+                    "(a 1-D column or an N-D array with samples on axis 0)"
+                )
+            if fortran and len(shape) > 1:
+                raise ChunkTypeError(
+                    f"{source}: array {name!r} is stored in Fortran order, not by sample"
+                )
+            members.append(_NpyMember(name, stream, tuple(shape), dtype))
+        lengths = {m.name: m.shape[0] for m in members}
+        if len(set(lengths.values())) > 1:
+            found = ", ".join(f"{name}={n}" for name, n in lengths.items())
+            raise DatasetError(
+                f"{source}: arrays differ in length along axis 0 ({found}); "
+                "expected one entry per sample in every array"
+            )
+        total = next(iter(lengths.values()), 0)
+        for start in range(0, total, rows):
+            count = min(rows, total - start)
+            columns: dict[str, NDArray[np.generic]] = {}
+            arrays: dict[str, NDArray[np.generic]] = {}
+            for npy in members:
+                value = npy.take(count, source)
+                if value.ndim == 1:
+                    columns[npy.name] = _npz_column(value, source, npy.name)
+                else:
+                    arrays[npy.name] = value
+            yield columns, arrays
+
+
 def _npz_column(value: NDArray[Any], source: str, name: str) -> NDArray[np.generic]:
     kind = value.dtype.kind
     if kind == "b":
@@ -504,6 +594,22 @@ class NpzReader:
         digest = file_digest(path, data)
         columns, arrays = _read_npz(Path(path), str(path), data)
         return Table(columns=columns, sha256=digest, source=str(path), arrays=arrays)
+
+    def iter_read(
+        self,
+        path: Path,
+        options: ReaderOptions,
+        *,
+        rows: int,
+        sha256: str,
+        handle: IO[bytes] | io.RawIOBase | None = None,
+    ) -> Iterator[Table]:
+        """The archive in tables of ``rows`` rows (see :class:`ChunkedReader`): every
+        array's ``.npy`` member is read as a stream, ``rows`` samples at a time, and
+        converted as :meth:`read` converts the whole."""
+        source = str(path)
+        for columns, arrays in _npz_pieces(Path(path), source, handle, rows):
+            yield Table(columns=columns, sha256=sha256, source=source, arrays=arrays)
 
 
 CSV = ArrowReader("csv", (".csv",))

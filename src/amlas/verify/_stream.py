@@ -15,7 +15,7 @@ every chunk has been read.
 
 Anything else on the dataset (a formal proof, a perturbation, a bootstrap metric,
 sequences, a detector's objects, predictions read from a file, a reader that cannot give
-chunks such as ``npz``) needs it whole, and the dataset is then read whole, as before;
+chunks) needs it whole, and the dataset is then read whole, as before;
 the run says why (:func:`stream_reason`).
 """
 
