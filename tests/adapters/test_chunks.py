@@ -138,3 +138,21 @@ def test_a_broken_file_is_a_located_error(tmp_path: Path) -> None:
     assert reader is not None
     with pytest.raises(DatasetError, match=r"d\.parquet: cannot read as Parquet"):
         list(reader.iter_read(path, ReaderOptions(), rows=10, sha256="0" * 64))
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["stored", "deflated"])
+def test_a_damaged_npz_member_is_a_located_error(tmp_path: Path, compressed: bool) -> None:
+    """A byte changed inside an array's data (a bad CRC, a broken deflate stream) is a
+    DatasetError naming the file, read whole or in chunks."""
+    path = tmp_path / "d.npz"
+    _npz(path, _table(2000), compressed=compressed)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 3
+    data[middle : middle + 64] = bytes(64)
+    path.write_bytes(bytes(data))
+    reader = chunk_reader("npz")
+    assert reader is not None
+    with pytest.raises(DatasetError, match=r"d\.npz: "):
+        list(reader.iter_read(path, ReaderOptions(), rows=100, sha256="0" * 64))
+    with pytest.raises(DatasetError, match=r"d\.npz: "):
+        read_table(path, "npz")

@@ -8,6 +8,7 @@ import textwrap
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -257,3 +258,25 @@ def test_built_in_readers_conform(name: str, tmp_path: Path) -> None:
     assert reader.name == name
     table = check_reader(reader, path, options, data=data)
     assert len(table) == 3
+
+
+def test_check_reader_finds_pieces_that_differ_from_the_whole(tmp_path: Path) -> None:
+    """A reader whose ``iter_read`` loses a row is caught by the conformance check."""
+    from amlas.adapters import chunk_reader
+
+    path, options, data = _csv(tmp_path)
+    csv_reader = chunk_reader("csv")
+    assert csv_reader is not None
+
+    class Lossy:
+        name, suffixes, distributions = "lossy", (".csv",), ()
+
+        def read(self, *args: Any, **kwargs: Any) -> Any:
+            return csv_reader.read(*args, **kwargs)
+
+        def iter_read(self, *args: Any, **kwargs: Any) -> Any:
+            pieces = list(csv_reader.iter_read(*args, **kwargs))
+            return pieces[:-1]
+
+    with pytest.raises(AssertionError, match=r"iter_read\(rows=2\) from the path gives"):
+        check_reader(Lossy(), path, options, data=data)  # type: ignore[arg-type]

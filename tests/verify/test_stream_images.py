@@ -11,6 +11,10 @@ proportion requirements (recall, and recall per lighting), which tally. Chunks o
 from __future__ import annotations
 
 import csv
+import io
+import shutil
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +28,7 @@ from amlas.evidence import seal_dataset
 from amlas.hashing import sha256_bytes, sha256_tree
 from amlas.project import check_project
 from amlas.project.artefacts import ARTEFACTS
-from amlas.sealing import VerifierKey
+from amlas.sealing import SealError, VerifierKey
 from amlas.verify import RunContext, RunReport, plan, run_project
 from amlas.verify import _stream as stream_module
 from amlas.verify._context import Streamed
@@ -208,3 +212,113 @@ def test_an_npz_of_images_in_chunks_gives_the_records_of_a_whole_read(
     whole = _whole(root, monkeypatch)
     assert _comparable(in_chunks) == _comparable(whole)
     assert len(_comparable(whole)) == 2
+
+
+def _declare(root: Path, **fields: Any) -> None:
+    path = root / ARTEFACTS["P"].default_path
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for name, value in fields.items():
+        if isinstance(value, dict):
+            document.setdefault(name, {}).update(value)
+        else:
+            document[name] = value
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+
+def _other(root: Path) -> Path:
+    """The project with one image of [P] changed (and declared): another folder."""
+    _project(root)
+    folder = root / "data" / "verif-images"
+    Image.new("L", (4, 4), color=200).save(folder / "img" / "003.png")
+    _declare(root, sha256=sha256_tree(folder))
+    return root
+
+
+def _codes(root: Path) -> list[str]:
+    return [d.code for d in check_project(root).diagnostics]
+
+
+def test_a_sealed_folder_swapped_for_another_is_found(tmp_path: Path) -> None:
+    """Two folders sealed with one key: the second's sealed archive (and its signed
+    statement) in the first project is D014 without the key, from the access log's
+    record of the seal; with the first project's log swapped too, the verifier run
+    refuses it, having hashed the folder inside the archive."""
+    one, two = _project(tmp_path / "one"), _other(tmp_path / "two")
+    for root in (one, two):
+        seal_dataset(check_project(root).project, "P", KEY)
+    assert "D014" not in _codes(one)
+    sealed = "data/verif-images.tar.sealed"
+    for suffix in ("", ".sig"):
+        shutil.copy(two / (sealed + suffix), one / (sealed + suffix))
+    assert "D014" in _codes(one)
+    log = yaml.safe_load((one / ARTEFACTS["P"].default_path).read_text())["sealed"]["access_log"]
+    shutil.copy(two / log, one / log)
+    assert "D014" not in _codes(one)  # without the key, only the archive's hash is seen
+    with pytest.raises(SealError, match=r"seals a folder with sha256 .*, but \[P\] declares"):
+        _run(one, chunk_rows=16)
+    with pytest.raises(SealError, match=r"seals a folder with sha256 .*, but \[P\] declares"):
+        _run(one)
+
+
+def test_the_uses_of_a_sealed_folder_are_counted(tmp_path: Path) -> None:
+    """The access log counts a sealed folder by its archive's hash; `amlas check` counts
+    the same uses though the artefact declares the folder's tree hash (D016)."""
+    root = _project(tmp_path / "project")
+    seal_dataset(check_project(root).project, "P", KEY)
+    _declare(root, sealed={"max_uses": 1})
+    _run(root, chunk_rows=16)
+    assert "D016" not in _codes(root)
+    _run(root, chunk_rows=16)
+    assert "D016" in _codes(root)
+
+
+class _Watched(io.BytesIO):
+    """A handle that fails when two threads read it at once (pyarrow reads a table ahead
+    on threads of its own while amlas reads images)."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self._busy = threading.Lock()
+
+    def read(self, size: int | None = -1) -> bytes:
+        if not self._busy.acquire(blocking=False):
+            raise AssertionError("two threads read the handle at once")
+        try:
+            time.sleep(0.002)
+            return super().read(size)
+        finally:
+            self._busy.release()
+
+
+@pytest.mark.parametrize("table_format", ["csv", "parquet"])
+def test_a_sealed_folder_is_read_through_one_reader_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table_format: str
+) -> None:
+    """The metadata table inside the archive is read by pyarrow on threads of its own
+    (a CSV's next block ahead, a Parquet file's column chunks) while amlas reads the
+    images between its chunks: the handle is read by one at a time."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    from amlas.adapters import ReaderOptions, dataset_reader
+
+    monkeypatch.setattr("amlas.adapters._readers.CSV_BLOCK_SIZE", 200)  # blocks read ahead
+    folder = tmp_path / "folder"
+    _folder(folder)
+    meta = folder / "meta.csv"
+    if table_format == "parquet":
+        table = pa_csv.read_csv(meta)
+        for j in range(24):  # column chunks that pyarrow reads on its threads
+            table = table.append_column(f"x{j}", pa.array(np.arange(len(table)) * (j + 1.5)))
+        meta.unlink()
+        meta = folder / "meta.parquet"
+        pq.write_table(table, meta, row_group_size=8, compression="none")
+    reader = dataset_reader("image_folder")
+    options = ReaderOptions(metadata_table=meta)
+    whole = reader.read(folder, options)
+    handle = _Watched(pack_folder(folder))
+    pieces = list(reader.iter_read(folder, options, rows=8, sha256="0" * 64, handle=handle))
+    images = np.concatenate([p.arrays["image"] for p in pieces])
+    assert np.array_equal(images, whole.arrays["image"])
+    assert list(np.concatenate([p.columns["file"] for p in pieces])) == list(whole.columns["file"])

@@ -22,6 +22,8 @@ from amlas.adapters._reader import (
     ReaderOptions,
 )
 from amlas.adapters._readers import (
+    FolderArchive,
+    archive_tree_sha256,
     chunk_reader,
     dataset_reader,
     dataset_readers,
@@ -39,6 +41,7 @@ __all__ = [
     "DatasetError",
     "DatasetReader",
     "Detections",
+    "FolderArchive",
     "GuardedModel",
     "Model",
     "ModelError",
@@ -48,6 +51,7 @@ __all__ = [
     "SampleContent",
     "Table",
     "TorchModel",
+    "archive_tree_sha256",
     "arrow_text",
     "call_loader",
     "chunk_reader",

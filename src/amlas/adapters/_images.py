@@ -11,7 +11,7 @@ them without decoding) checks that every image of the folder has one size and de
 grayscale or RGB over all of them, so a chunk's array is exactly its rows of the array a
 whole read gives. A sealed folder is read from its tar archive as it is decrypted
 (:class:`~amlas.sealing.SealedReader`), one member at a time; the index of the archive
-(each member's offset and size) is the one thing held for every image.
+(each member's name, offset and size) is the one thing held for every image.
 """
 
 from __future__ import annotations
@@ -70,6 +70,8 @@ class _FolderSource:
         # contiguously, so images are sliced out one at a time instead of all copied at once
         self._members: dict[str, tuple[int, int]] | None = None
         archive: Any = io.BytesIO(data) if data is not None else handle
+        if data is None and handle is not None:
+            handle.seek(0)
         if archive is not None:
             self._members = {}
             try:
@@ -107,7 +109,8 @@ class _FolderSource:
             if self._data is not None:
                 yield io.BytesIO(self._data[offset : offset + size])
             else:
-                yield io.BytesIO(self.read_at(offset, size))
+                # buffered over the member: Pillow reads a header without the pixels
+                yield io.BufferedReader(_Member(self, offset, size), buffer_size=1 << 16)
         else:
             with (self.root / relative).open("rb") as handle:
                 yield handle
@@ -115,9 +118,14 @@ class _FolderSource:
     def read_at(self, offset: int, size: int) -> bytes:
         """``size`` bytes of the archive from ``offset`` (read from the handle)."""
         assert self._handle is not None
+        out = bytearray()
         with self._lock:
             self._handle.seek(offset)
-            out = self._handle.read(size) or b""
+            while len(out) < size:
+                block = self._handle.read(size - len(out))
+                if not block:
+                    break
+                out += block
         if len(out) != size:
             raise DatasetError(f"{self.root}: sealed image folder ends inside a file")
         return bytes(out)
@@ -359,12 +367,12 @@ def _decode(
         ):
             try:
                 pixels = np.asarray(image if shape.gray else image.convert("RGB"), dtype=np.uint8)
+                out[index] = pixels.reshape(height, width, channels)
             except Exception as exc:  # a truncated file fails only here, when decoded
                 raise DatasetError(
-                    f"{locate(start + index)}: image {relative!r} cannot be decoded: "
-                    f"{_one_line(exc)}"
+                    f"{locate(start + index)}: image {relative!r} cannot be decoded as a "
+                    f"{width}x{height} image: {_one_line(exc)}"
                 ) from None
-        out[index] = pixels.reshape(height, width, channels)
     return out
 
 

@@ -44,12 +44,16 @@ and what was expected.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
+import posixpath
 import tarfile
+import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, Any, Literal
 
 import numpy as np
@@ -71,6 +75,8 @@ __all__ = [
     "NPZ",
     "PARQUET",
     "READERS_GROUP",
+    "FolderArchive",
+    "archive_tree_sha256",
     "chunk_reader",
     "dataset_reader",
     "dataset_readers",
@@ -154,47 +160,139 @@ def file_digest(path: Path, data: bytes | None) -> str:
     return sha256_file(path)
 
 
-def pack_folder(path: Path, out: IO[bytes] | None = None) -> bytes:
-    """The folder at ``path`` as the bytes of an uncompressed tar archive, or written to
-    ``out`` file by file (in bounded memory; then returns ``b""``).
+def pack_folder(path: Path) -> bytes:
+    """The folder at ``path`` as the bytes of an uncompressed tar archive (held in
+    memory; :class:`FolderArchive` gives the same bytes as a stream).
 
     Deterministic, so sealing the same folder twice gives the same bytes: entries in
     sorted POSIX path order, directories before their contents, mtime 0, uid/gid 0,
     empty owner names, mode 0o755 for directories and 0o644 for files. Symbolic links
     to files are stored as the files they point to (as :func:`sha256_tree` reads them).
     """
-    root = Path(path)
-    if not root.is_dir():
-        raise DatasetError(f"{root}: no such folder")
-    entries = sorted(
-        (p.relative_to(root).as_posix(), p)
-        for p in root.rglob("*")
-        if p.is_file() or (p.is_dir() and not p.is_symlink())
-    )
-    if out is not None:
-        _write_tar(entries, out)
-        return b""
-    buffer = io.BytesIO()
-    _write_tar(entries, buffer)
-    return buffer.getvalue()
+    return b"".join(FolderArchive(path).blocks())
 
 
-def _write_tar(entries: list[tuple[str, Path]], out: IO[bytes]) -> None:
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, file in entries:
-            info = tarfile.TarInfo(name)
-            info.mtime = 0
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            if file.is_dir():
-                info.type = tarfile.DIRTYPE
-                info.mode = 0o755
-                tar.addfile(info)
-            else:
-                with file.open("rb") as content:
-                    info.size = os.fstat(content.fileno()).st_size
-                    info.mode = 0o644
-                    tar.addfile(info, content)
+class FolderArchive:
+    """The folder at ``path`` packed as :func:`pack_folder` packs it, as a stream of bytes
+    that can be produced again (``amlas seal`` reads it twice: once for the header's
+    SHA-256, once to encrypt it), in memory bounded by the largest file.
+
+    Each pass also hashes the folder as :func:`sha256_tree` does and the archive as a
+    whole, from the bytes it packs (:attr:`tree_sha256`, :attr:`archive_sha256` of the
+    last complete pass), so what is checked is what is sealed."""
+
+    def __init__(self, path: Path) -> None:
+        self.root = Path(path)
+        self.tree_sha256: str | None = None
+        self.archive_sha256: str | None = None
+
+    def blocks(self) -> Iterator[bytes]:
+        root = self.root
+        if not root.is_dir():
+            raise DatasetError(f"{root}: no such folder")
+        entries = sorted(
+            (p.relative_to(root).as_posix(), p)
+            for p in root.rglob("*")
+            if p.is_file() or (p.is_dir() and not p.is_symlink())
+        )
+        sink = _Sink()
+        files: list[tuple[str, str]] = []
+        archive = hashlib.sha256()
+        with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for name, file in entries:
+                info = tarfile.TarInfo(name)
+                info.mtime = 0
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                if file.is_dir():
+                    info.type = tarfile.DIRTYPE
+                    info.mode = 0o755
+                    tar.addfile(info)
+                else:
+                    with file.open("rb") as handle:
+                        info.size = os.fstat(handle.fileno()).st_size
+                        info.mode = 0o644
+                        content = _Hashing(handle)
+                        tar.addfile(info, content)
+                    files.append((name, content.digest.hexdigest()))
+                for block in sink.drain():
+                    archive.update(block)
+                    yield block
+        for block in sink.drain():
+            archive.update(block)
+            yield block
+        self.tree_sha256 = tree_digest(files)
+        self.archive_sha256 = archive.hexdigest()
+
+
+def tree_digest(files: list[tuple[str, str]]) -> str:
+    """:func:`sha256_tree`'s digest from (relative POSIX path, SHA-256) of every file."""
+    digest = hashlib.sha256()
+    for relative, sha256 in sorted(files, key=lambda pair: PurePosixPath(pair[0])):
+        digest.update(f"{relative}\0{sha256}\n".encode())
+    return digest.hexdigest()
+
+
+def archive_tree_sha256(handle: IO[bytes] | io.RawIOBase, source: str) -> str:
+    """The :func:`sha256_tree` digest of the folder a tar archive (as :func:`pack_folder`
+    writes it) holds, read from ``handle`` as a stream: a sealed folder compared with
+    the folder its artefact declares."""
+    files: list[tuple[str, str]] = []
+    try:
+        with tarfile.open(fileobj=handle, mode="r|") as tar:
+            for member in tar:
+                if not member.isreg():
+                    continue
+                stream = tar.extractfile(member)
+                digest = hashlib.sha256()
+                if stream is not None:
+                    while block := stream.read(1 << 20):
+                        digest.update(block)
+                files.append((posixpath.normpath(member.name), digest.hexdigest()))
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise DatasetError(
+            f"{source}: sealed image folder is not an uncompressed tar archive "
+            f"(as pack_folder writes): {_one_line(exc)}"
+        ) from None
+    return tree_digest(files)
+
+
+class _Sink(io.RawIOBase):
+    """Where :class:`FolderArchive` has tarfile write, drained after every member."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._blocks: list[bytes] = []
+        self._written = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._written
+
+    def write(self, data: Any) -> int:
+        block = bytes(data)
+        self._blocks.append(block)
+        self._written += len(block)
+        return len(block)
+
+    def drain(self) -> list[bytes]:
+        out, self._blocks = self._blocks, []
+        return out
+
+
+class _Hashing:
+    """A file read through, hashed as it is read."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle = handle
+        self.digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        block = self._handle.read(size)
+        self.digest.update(block)
+        return block
 
 
 def _require_file(path: Path, what: str) -> None:
@@ -392,7 +490,7 @@ def _read_npz(
     handle: Any = path if data is None else io.BytesIO(data)
     try:
         loaded = np.load(handle, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+    except _NPZ_ERRORS as exc:
         raise DatasetError(f"{source}: cannot read as NPZ: {_one_line(exc)}") from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         raise DatasetError(
@@ -406,10 +504,15 @@ def _read_npz(
         for name in loaded.files:
             try:
                 value = loaded[name]
-            except (ValueError, OSError, EOFError) as exc:
+            except _NPZ_ERRORS as exc:
                 raise DatasetError(
                     f"{source}: array {name!r} cannot be read: {_one_line(exc)}"
                 ) from None
+            if not isinstance(value, np.ndarray):  # a member that is not a .npy file
+                raise DatasetError(
+                    f"{source}: member {name!r} is not a NumPy array; expected one .npy "
+                    "array per column (numpy.savez)"
+                )
             if value.ndim == 0:
                 raise DatasetError(
                     f"{source}: array {name!r} is a scalar ({value!r}); expected one value "
@@ -442,11 +545,28 @@ class _NpyMember:
     def take(self, count: int, source: str) -> NDArray[Any]:
         """The next ``count`` samples."""
         per_sample = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
-        want = count * per_sample
-        data = self.stream.read(want)
-        if len(data) != want:
+        out = np.empty((count, *self.shape[1:]), dtype=self.dtype)
+        view = out.reshape(-1).view(np.uint8)
+        done = 0
+        try:
+            while done < count * per_sample:
+                block = self.stream.read(min(count * per_sample - done, 1 << 24))
+                if not block:
+                    break
+                view[done : done + len(block)] = np.frombuffer(block, dtype=np.uint8)
+                done += len(block)
+        except _NPZ_ERRORS as exc:
+            raise DatasetError(
+                f"{source}: array {self.name!r} cannot be read: {_one_line(exc)}"
+            ) from None
+        if done != count * per_sample:
             raise DatasetError(f"{source}: array {self.name!r} cannot be read: it is truncated")
-        return np.frombuffer(bytearray(data), dtype=self.dtype).reshape((count, *self.shape[1:]))
+        return out
+
+
+_NPZ_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError)
+"""What a damaged archive raises while it is read (a bad CRC, a broken deflate stream, a
+member cut short)."""
 
 
 def _npz_pieces(
@@ -456,12 +576,10 @@ def _npz_pieces(
     :meth:`NpzReader.iter_read`). An array stored in Fortran order, or in a ``.npy``
     version whose header numpy does not publish a reader for, cannot be cut into rows
     as a stream: :class:`ChunkTypeError`, and the caller reads the archive whole."""
-    import zipfile
-
     target: Any = str(path) if handle is None else handle
     try:
         archive = zipfile.ZipFile(target)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except _NPZ_ERRORS as exc:
         raise DatasetError(f"{source}: cannot read as NPZ: {_one_line(exc)}") from None
     with archive, contextlib.ExitStack() as stack:
         members: list[_NpyMember] = []
@@ -478,7 +596,7 @@ def _npz_pieces(
                     raise ChunkTypeError(
                         f"{source}: array {name!r} is stored in .npy version {version}"
                     )
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            except _NPZ_ERRORS as exc:
                 raise DatasetError(
                     f"{source}: array {name!r} cannot be read: {_one_line(exc)}"
                 ) from None

@@ -8,19 +8,20 @@ the ``sealed:`` block that tells every later command the data is sealed.
 
 from __future__ import annotations
 
+import io
 import shutil
-import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from amlas.adapters import pack_folder
+from amlas.adapters import DatasetError, FolderArchive, archive_tree_sha256
 from amlas.errors import UsageError
 from amlas.evidence._actor import check_verifier_key, current_actor
 from amlas.evidence._companions import ignore_plaintext, seal_companion
 from amlas.evidence._store import EvidenceStore, StoreError
 from amlas.fileio import atomic_write_text
-from amlas.hashing import sha256_file, sha256_tree
+from amlas.hashing import sha256_file
 from amlas.project import MANIFEST_FILE, Project
 from amlas.project.artefacts import DatasetDocument
 from amlas.sealing import (
@@ -122,29 +123,31 @@ def seal_dataset(
                 "update 'objects.sha256' before sealing"
             )
     if source.is_dir():
-        # packed into a temporary archive, then sealed chunk by chunk: an image folder
-        # of any size is sealed in bounded memory (the archive is removed at once)
-        with tempfile.TemporaryDirectory(prefix="amlas-seal-") as work:
-            archive = Path(work) / f"{source.name}.tar"
-            try:
-                with archive.open("wb") as out:
-                    pack_folder(source, out)
-            except OSError as exc:
-                raise SealError(f"{source}: cannot pack the folder to seal: {exc}") from exc
-            declared = document.sha256
+        # packed as it is sealed (twice: for the header's hash, then to encrypt), in
+        # memory bounded by the largest file and with no plaintext archive on disk; the
+        # folder hashed from the bytes packed, so what is compared is what is sealed
+        archive = FolderArchive(source)
+        declared = document.sha256
+
+        def content() -> Iterator[bytes]:
+            yield from archive.blocks()
             # a folder is declared by its tree hash (as a plaintext run reads it), or by
             # the hash of the archive amlas seals (the sealed header's)
             if declared is not None and declared not in (
-                sha256_tree(source),
-                sha256_file(archive),
+                archive.tree_sha256,
+                archive.archive_sha256,
             ):
                 raise UsageError(
                     f"[{letter}] folder {document.location!r} has sha256 "
-                    f"{sha256_tree(source)[:12]}..., but the reviewed data has "
+                    f"{(archive.tree_sha256 or '')[:12]}..., but the reviewed data has "
                     f"{declared[:12]}...; review the change and update 'sha256' before "
                     "sealing"
                 )
-            header = seal_file(archive, target, key, kind="tar", name=source.name)
+
+        try:
+            header = seal_file(source, target, key, kind="tar", content=content)
+        except DatasetError as exc:
+            raise SealError(f"{source}: cannot pack the folder to seal: {exc}") from exc
     else:
         actual = sha256_file(source)
         if document.sha256 is not None and actual != document.sha256:
@@ -321,6 +324,8 @@ def open_sealed(
     else:
         assert blob is not None
         data = unseal(blob, key, source=path)
+    if declared is not None and header.kind == "tar" and header.plaintext_sha256 != declared:
+        _check_folder(document.sealed.file, letter, declared, path, key, data)
     entry = log.append(
         event="unseal",
         actor=actor or current_actor(),
@@ -333,6 +338,29 @@ def open_sealed(
         now=now,
     )
     return Unsealed(data, header, entry, log, path if chunked else None, key if chunked else None)
+
+
+def _check_folder(
+    shown: str, letter: str, declared: str, path: Path, key: VerifierKey, data: bytes | None
+) -> None:
+    """A sealed folder declared by its tree hash: the archive's folder, hashed as it is
+    decrypted (a stream; ``data`` when unsealed whole), must be the declared one. Without
+    the key only the archive's hash is seen; this is where the declared folder is
+    proved."""
+    try:
+        if data is not None:
+            found = archive_tree_sha256(io.BytesIO(data), shown)
+        else:
+            with SealedReader.open(path, key) as reader:
+                found = archive_tree_sha256(reader, shown)
+                reader.verify()
+    except DatasetError as exc:
+        raise TamperError(str(exc)) from exc
+    if found != declared:
+        raise SealError(
+            f"{shown}: seals a folder with sha256 {found[:12]}..., but [{letter}] declares "
+            f"{declared[:12]}..."
+        )
 
 
 def chunked_sealed(project: Project, letter: str) -> bool:

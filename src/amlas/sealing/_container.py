@@ -46,7 +46,7 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Annotated, Any, Literal
 
@@ -332,7 +332,7 @@ def seal(
 
 
 def seal_stream(
-    source: str | Path,
+    source: str | Path | Callable[[], Iterable[bytes]],
     key: VerifierKey,
     *,
     name: str | None = None,
@@ -343,47 +343,72 @@ def seal_stream(
     sealed file's bytes as an iterator (the file is read twice: once for its SHA-256,
     which the header carries, once to encrypt it).
 
+    ``source`` may instead be a function that gives the content's bytes, the same each
+    time it is called (a folder packed as a tar archive as it is read); ``name`` is then
+    required. Content that differs between the two passes is refused.
+
     Raises:
         SealError: ``source`` cannot be read, or the arguments are bad.
     """
-    path = Path(source)
+    if callable(source):
+        if name is None:
+            raise SealError("sealing a stream of content needs the name to record")
+        content, shown = source, name
+    else:
+        path = Path(source)
+        content, shown = (lambda: _file_blocks(path, chunk_size)), str(path)
     try:
         digest, size = hashlib.sha256(), 0
-        with path.open("rb") as handle:
-            while block := handle.read(chunk_size):
-                digest.update(block)
-                size += len(block)
+        for block in content():
+            digest.update(block)
+            size += len(block)
     except OSError as exc:
-        raise SealError(f"{path}: cannot read the file to seal: {exc}") from exc
+        raise SealError(f"{shown}: cannot read the file to seal: {exc}") from exc
     header, nonce = _new_header(
         key,
         sha256=digest.hexdigest(),
         size=size,
-        name=name or path.name,
+        name=name or Path(shown).name,
         kind=kind,
         chunk_size=chunk_size,
     )
 
     def pieces() -> Iterator[bytes]:
         again, read = hashlib.sha256(), 0
-        with path.open("rb") as handle:
-            for _ in range(header.chunks):
-                piece = handle.read(chunk_size)
-                again.update(piece)
-                read += len(piece)
+        for piece in _rechunk(content(), chunk_size):
+            again.update(piece)
+            read += len(piece)
+            if read <= size:
                 yield piece
-            if handle.read(1):
-                read += 1
-        # the header promises this content's hash: a file changed between the two passes
-        # must not be sealed under it (the caller writes nothing then)
+        # the header promises this content's hash: content changed between the two
+        # passes must not be sealed under it (the caller writes nothing then)
         if read != size or again.hexdigest() != header.plaintext_sha256:
-            raise SealError(f"{path}: the file changed while it was being sealed")
+            raise SealError(f"{shown}: the content changed while it was being sealed")
 
     def body() -> Iterator[bytes]:
         yield MAGIC_CHUNKED + header.canonical() + b"\n"
         yield from _encrypt_chunks(pieces(), header, nonce, key)
 
     return header, body()
+
+
+def _file_blocks(path: Path, size: int) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        while block := handle.read(size):
+            yield block
+
+
+def _rechunk(blocks: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """``blocks`` cut and joined into pieces of exactly ``size`` bytes (the last may be
+    shorter)."""
+    held = bytearray()
+    for block in blocks:
+        held += block
+        while len(held) >= size:
+            yield bytes(held[:size])
+            del held[:size]
+    if held:
+        yield bytes(held)
 
 
 def read_header(data: bytes | str | Path, *, source: str | Path | None = None) -> SealedHeader:
@@ -638,9 +663,11 @@ def seal_file(
     data: bytes | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     name: str | None = None,
+    content: Callable[[], Iterable[bytes]] | None = None,
 ) -> SealedHeader:
-    """Seal the file ``src`` (or ``data``, e.g. ``src`` packed as a tar archive) into
-    ``dst``, written atomically; returns the header written.
+    """Seal the file ``src`` (or ``data``, or the stream ``content`` gives each time it
+    is called, e.g. ``src`` packed as a tar archive) into ``dst``, written atomically;
+    returns the header written.
 
     The header records ``name``, by default ``src``'s name. Removing the plaintext
     afterwards is the caller's job (and the project's version-control history is the
@@ -650,7 +677,11 @@ def seal_file(
         SealError: ``src`` cannot be read, ``dst`` cannot be written, or arguments are bad.
     """
     source, target = Path(src), Path(dst)
-    if data is None:
+    if content is not None:
+        header, pieces = seal_stream(
+            content, key, name=name or source.name, kind=kind, chunk_size=chunk_size
+        )
+    elif data is None:
         if source.is_dir():
             raise SealError(
                 f"{source}: is a folder; pack it (kind='tar') and pass the archive as data"

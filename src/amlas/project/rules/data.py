@@ -269,12 +269,14 @@ def _check_sealed(
         missing_code="D014",
     )
     declared = dataset.sha256
+    content: str | None = None  # the SHA-256 of the content the sealed file holds
     if target is not None:
         try:
             header = read_header(target)
         except SealError as exc:
             diagnostics.add("D014", str(exc), project.locate(letter, ("sealed", "file")))
         else:
+            content = header.plaintext_sha256
             # a sealed folder is a tar archive: its header hashes the archive, while the
             # folder is declared by its tree hash, which only the key could recompute;
             # `amlas seal` compared the folder with it, and the archive is signed (D017)
@@ -290,6 +292,8 @@ def _check_sealed(
                     project.locate(letter, ("sha256",)),
                     hint="re-seal the reviewed data with 'amlas seal'",
                 )
+            if header.kind == "tar":
+                declared = header.plaintext_sha256  # what the access log counts
             declared = declared or header.plaintext_sha256
             if public_key is not None:
                 for seal_problem in check_seal(target, public_key):
@@ -320,7 +324,8 @@ def _check_sealed(
         )
         return
     log = AccessLog(log_path)
-    for problem in log.verify(public_key=public_key):
+    damaged = log.verify(public_key=public_key)
+    for problem in damaged:
         diagnostics.add(
             "D015",
             f"{sealed.access_log}:{problem.line}: {problem.message}",
@@ -328,6 +333,25 @@ def _check_sealed(
             hint="restore the log from version control; a damaged log cannot show who used "
             "the verification data",
         )
+    if content is not None and not damaged:
+        # the verifier's signed log says what was sealed last: a sealed file (and its
+        # statement) swapped for another the same key sealed holds other content
+        seals = [
+            e
+            for e in log.entries()
+            if e.event == "seal"
+            and e.dataset == letter
+            and e.details.get("sealed_file") == sealed.file
+        ]
+        if seals and seals[-1].dataset_sha256 != content:
+            diagnostics.add(
+                "D014",
+                f"[{letter}] {sealed.file!r} holds content with sha256 {content[:12]}..., "
+                f"but its access log records sealing {seals[-1].dataset_sha256[:12]}...",
+                project.locate(letter, ("sealed", "file")),
+                hint="restore the sealed file and its .sig from version control, or have "
+                "the verifier re-seal the reviewed data",
+            )
     if declared is not None:
         uses = max(log.uses(declared), log.unseals(declared))  # see AccessLog.unseals
         warning = check_usage(uses, sealed.max_uses)
