@@ -247,6 +247,7 @@ PUBLIC = {
         "suffixed",
     },
     amlas.adapters: {
+        "ArrowReader",
         "ChunkTypeError",
         "ChunkedReader",
         "ColumnError",

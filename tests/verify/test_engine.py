@@ -8,6 +8,7 @@ requirements, 16-row chunks: 8 chunks of [O] and of [P]).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,66 @@ def test_a_cluster_run_gives_the_records_of_a_local_run(
     assert len(used) == 8
     assert _comparable(on_cluster) == _comparable(local)
     assert len(_comparable(local)) == 3
+
+
+def _as_parquet(root: Path) -> Path:
+    """[O] rewritten as Parquet in row groups of 10 rows (a 16-row chunk spans two or
+    three of them); returns the file."""
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pa_parquet
+
+    from amlas.hashing import sha256_file
+
+    target = root / "data" / "internal-test.parquet"
+    pa_parquet.write_table(
+        pa_csv.read_csv(root / "data" / "internal-test.csv"), target, row_group_size=10
+    )
+    document = root / "3-data" / "O-internal-test-data.yaml"
+    text = document.read_text(encoding="utf-8")
+    text = text.replace("location: data/internal-test.csv", "location: data/internal-test.parquet")
+    text = text.replace("format: csv", "format: parquet")
+    text = re.sub(r"sha256: [0-9a-f]{64}", f"sha256: {sha256_file(target)}", text, count=1)
+    document.write_text(text, encoding="utf-8")
+    return target
+
+
+def test_workers_read_a_plaintext_parquet_file_themselves(
+    root: Path, cluster: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client reads only the ids of a plaintext Parquet file and sends each worker a
+    row range (:class:`FileRows`); the records are a local run's."""
+    _as_parquet(root)
+    local = _run(root, "developer", 4, None)
+    sent: list[Any] = []
+    original = engine_module.DaskEngine.run
+
+    def spied(self: Any, job: Any, project: Any, chunks: Any, progress: Any) -> Any:
+        def seen() -> Any:
+            for rows, offset in chunks:
+                sent.append((type(rows).__name__, offset))
+                yield rows, offset
+
+        yield from original(self, job, project, seen(), progress)
+
+    monkeypatch.setattr(engine_module.DaskEngine, "run", spied)
+    on_cluster = _run(root, "developer", 4, EngineSpec("dask", scheduler=cluster))
+    assert sent == [("FileRows", offset) for offset in range(0, 114, 16)]
+    assert _comparable(on_cluster) == _comparable(local)
+    assert len(_comparable(local)) == 3
+
+
+def test_a_worker_refuses_a_data_file_changed_after_the_client_hashed_it(root: Path) -> None:
+    path = _as_parquet(root)
+    seen = path.stat()
+    rows = engine_module.FileRows(
+        str(path), 0, 16, "0" * 64, seen.st_size + 1, seen.st_mtime_ns, "O"
+    )
+    with pytest.raises(ProblemError) as info:
+        rows.table()
+    assert info.value.diagnostics[0].code == "R101"
+    same = engine_module.FileRows(str(path), 16, 16, "0" * 64, seen.st_size, seen.st_mtime_ns, "O")
+    expected = read_table(path, "parquet")
+    assert same.table().columns["sample_id"].tolist() == expected.text("sample_id")[16:32].tolist()
 
 
 def test_a_worker_with_another_model_refuses(root: Path) -> None:

@@ -22,6 +22,7 @@ from amlas.adapters._reader import (
     ReaderOptions,
 )
 from amlas.adapters._readers import (
+    ArrowReader,
     chunk_reader,
     dataset_reader,
     dataset_readers,
@@ -33,6 +34,7 @@ from amlas.adapters._table import ColumnError, SampleContent, Table, arrow_text
 from amlas.adapters._torch import TorchModel, torch_module
 
 __all__ = [
+    "ArrowReader",
     "ChunkTypeError",
     "ChunkedReader",
     "ColumnError",
