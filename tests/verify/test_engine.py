@@ -21,7 +21,7 @@ from amlas.adapters import read_table
 from amlas.errors import ProblemError
 from amlas.evidence import seal_dataset
 from amlas.project import check_project
-from amlas.verify import EngineSpec, RunReport, run_project
+from amlas.verify import EngineOptions, EngineSpec, RunReport, run_project
 from amlas.verify import _engine as engine_module
 
 distributed = pytest.importorskip("distributed")
@@ -154,3 +154,91 @@ def test_an_unreachable_scheduler_is_a_coded_error(root: Path) -> None:
     with pytest.raises(ProblemError) as info:
         _run(root, "developer", 4, spec)
     assert info.value.diagnostics[0].code == "R098"
+
+
+def _engine_in_manifest(root: Path, text: str) -> None:
+    manifest = root / "amlas.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8") + text, encoding="utf-8")
+
+
+def _counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The engines the run's chunks went to, one entry per chunk."""
+    went: list[str] = []
+    for name in ("DaskEngine", "LocalEngine"):
+        engine = getattr(engine_module, name)
+
+        def counted(self: Any, *args: Any, _name: str = name, _run: Any = engine.run) -> Any:
+            for result in _run(self, *args):
+                went.append(_name)
+                yield result
+
+        monkeypatch.setattr(engine, "run", counted)
+    return went
+
+
+def test_the_manifest_chooses_the_engine_and_the_chunks(
+    root: Path, cluster: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``engine:`` in amlas.yaml: its scheduler and chunk_rows are used where the run
+    gives none; the records are a local run's."""
+    local = _run(root, "developer", 4, None)
+    _engine_in_manifest(root, f"engine:\n  name: dask\n  scheduler: {cluster}\n  chunk_rows: 40\n")
+    went = _counted(monkeypatch)
+    report = run_project(
+        root, role="developer", stages=(4,), only=_keys(root, "developer", 4), batch_size=8
+    )
+    assert went == ["DaskEngine"] * 3  # 114 rows in chunks of 40
+    assert _comparable(report) == _comparable(local)
+
+
+def test_the_options_of_amlas_run_override_the_manifest(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scheduler that cannot be reached in amlas.yaml is R098, unless the options of
+    `amlas run` choose the local engine; --chunk-rows overrides chunk_rows."""
+    _engine_in_manifest(root, "engine:\n  scheduler: tcp://127.0.0.1:9\n  chunk_rows: 40\n")
+    with pytest.raises(ProblemError) as info:
+        _run(root, "developer", 4, EngineOptions())
+    assert info.value.diagnostics[0].code == "R098"
+    went = _counted(monkeypatch)
+    report = _run(root, "developer", 4, EngineOptions(name="local"))  # chunk_rows=16
+    assert went == ["LocalEngine"] * 8
+    assert len(_comparable(report)) == 3
+
+
+def test_progress_advances_as_each_result_comes_back_from_the_workers(
+    root: Path, cluster: str
+) -> None:
+    """The run's progress bar advances by a chunk's rows when its result is gathered from
+    a worker, before the next result is waited for, and reaches the dataset's size."""
+    events: list[tuple[str, int]] = []
+
+    class Recorder:
+        def task(self, description: str, total: int | None) -> Any:
+            events.append(("task", total or 0))
+            return lambda done: events.append(("advance", done))
+
+    original = engine_module.DaskEngine._next
+
+    def gathered(pending: Any, progress: Any) -> Any:
+        result = original(pending, progress)
+        events.append(("gathered", result["samples"]))
+        return result
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine_module.DaskEngine, "_next", staticmethod(gathered))
+        run_project(
+            root,
+            role="developer",
+            stages=(4,),
+            only=_keys(root, "developer", 4),
+            batch_size=8,
+            chunk_rows=16,
+            engine=EngineSpec("dask", scheduler=cluster),
+            reporter=Recorder(),
+        )
+    chunked = events[events.index(("task", 114)) + 1 :]
+    sizes = [16] * 7 + [2]
+    assert chunked[: 2 * len(sizes)] == [
+        event for size in sizes for event in (("advance", size), ("gathered", size))
+    ]

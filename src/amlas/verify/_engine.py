@@ -32,7 +32,7 @@ from amlas.checks import bind_dataset, predict
 from amlas.checks.metrics import MetricContext, get_metric
 from amlas.errors import AmlasError, MissingExtraError, ProblemError, UsageError
 from amlas.evidence import canonical_hash
-from amlas.project import Project
+from amlas.project import EngineSettings, Project
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.verify._context import load_project_model, model_inputs_of
 
@@ -41,10 +41,12 @@ __all__ = [
     "ChunkJob",
     "DaskEngine",
     "Engine",
+    "EngineOptions",
     "EngineSpec",
     "FileRows",
     "LocalEngine",
     "open_engine",
+    "resolve_engine",
     "tally_chunk",
 ]
 
@@ -59,6 +61,54 @@ class EngineSpec:
     workers: int | None = None
     timeout_s: float = 30.0
     """How long to wait for the scheduler to answer."""
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """What the options of ``amlas run`` say of the engine (None: not given), laid over
+    the project's ``engine:`` field by field (:func:`resolve_engine`)."""
+
+    name: str | None = None
+    scheduler: str | None = None
+    workers: int | None = None
+
+
+def resolve_engine(
+    settings: EngineSettings | None, given: EngineSpec | EngineOptions | None
+) -> EngineSpec | None:
+    """The engine of a run (None: this process). An :class:`EngineSpec` is used as it is;
+    otherwise the manifest's ``engine:`` (``settings``), with each option of ``amlas run``
+    in ``given`` replacing what it names:
+
+    - ``--engine`` replaces ``name`` (``--scheduler`` implies ``dask``);
+    - ``--scheduler`` replaces ``scheduler``; ``--workers`` asks for a LocalCluster of
+      that size, in place of the manifest's scheduler and workers;
+    - with the local engine, the manifest's ``scheduler`` and ``workers`` do not apply.
+
+    Options that contradict each other, or ``--workers`` where the engine is local, are
+    a :class:`~amlas.errors.UsageError`."""
+    if isinstance(given, EngineSpec):
+        return given
+    options = given or EngineOptions()
+    if options.name == "local" and options.scheduler is not None:
+        raise UsageError("--scheduler names a Dask cluster: leave out --engine local")
+    if options.scheduler is not None and options.workers is not None:
+        raise UsageError(
+            "--workers sizes the LocalCluster of --engine dask (a scheduler has its own)"
+        )
+    name = options.name or ("dask" if options.scheduler is not None else None)
+    name = name or (settings.engine if settings is not None else "local")
+    if name == "local":
+        if options.workers is not None:
+            raise UsageError(
+                "--workers sizes the LocalCluster of --engine dask (a scheduler has its own); "
+                "the engine here is local (give --engine dask, or engine: in amlas.yaml)"
+            )
+        return None
+    scheduler, workers = options.scheduler, options.workers
+    if scheduler is None and workers is None and settings is not None:
+        scheduler, workers = settings.scheduler, settings.workers
+    return EngineSpec("dask", scheduler=scheduler, workers=workers)
 
 
 @dataclass(frozen=True)
