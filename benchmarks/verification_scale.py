@@ -133,9 +133,10 @@ def _write_parquet(path: Path, rows: int, seed: int, model: Any) -> None:
             writer.close()
 
 
-def generate(root: Path, rows: int, hidden: int = 64) -> Path:
+def generate(root: Path, rows: int, hidden: int = 64, unsealed: Path | None = None) -> Path:
     """The project, [P] sealed; returns the plaintext [P] kept aside for the plain side.
-    ``hidden`` widens the model (an inference-bound run)."""
+    ``hidden`` widens the model (an inference-bound run); ``unsealed``: a copy of the
+    project with [P] left in plaintext is kept there."""
     from amlas.evidence import seal_dataset
     from amlas.hashing import sha256_file
     from amlas.project import check_project
@@ -200,6 +201,8 @@ def generate(root: Path, rows: int, hidden: int = 64) -> Path:
     (root.parent / "verifier.key").write_bytes(key.secret)
     plain = root.parent / "P-plaintext.parquet"
     shutil.copyfile(data / "P.parquet", plain)
+    if unsealed is not None:
+        shutil.copytree(root, unsealed)
     seal_dataset(loaded.project, "P", key)
     return plain
 
@@ -222,7 +225,7 @@ def child_amlas(root: Path, workers: int = 0) -> dict[str, Any]:
         key=key,
         batch_size=BATCH,
         chunk_rows=CHUNK_ROWS if not workers else CHUNK_ROWS // 16,
-        store=f"fs://{root.parent / f'evidence-{workers}'}",
+        store=f"fs://{root.parent / f'evidence-{root.name}-{workers}'}",
         engine=EngineSpec("dask", workers=workers) if workers else None,
     )
     elapsed = time.perf_counter() - start
@@ -349,20 +352,59 @@ def _child(kind: str, root: Path, plain: Path) -> dict[str, Any]:
     return result
 
 
+def child_model(plain: Path, hidden: int) -> dict[str, Any]:
+    """The model alone on every row of ``plain``, on one core (the parent sets
+    OPENBLAS_NUM_THREADS=1, as Dask's nanny does for its workers): the work a worker
+    cannot avoid, read and converted beforehand, untimed."""
+    import pyarrow.parquet as pq
+
+    model = _model(hidden)
+    batches = [
+        np.column_stack([b.column(f).to_numpy() for f in FEATURES]).astype(np.float64)
+        for b in pq.ParquetFile(plain).iter_batches(batch_size=BATCH)
+    ]
+    start = time.perf_counter()
+    for x in batches:
+        model.predict_proba(x)
+    return {"seconds": time.perf_counter() - start, "peak_mib": _peak_mib(), "answers": {}}
+
+
+def _load() -> str:
+    """The 1-minute load average, for the printed figures (the machine is shared)."""
+    with open("/proc/loadavg", encoding="ascii") as handle:
+        return handle.read().split()[0]
+
+
 def speedup(rows: int, keep: Path | None) -> None:
-    """The Dask engine on 1 and on 2 workers (one thread each), inference-bound."""
+    """The Dask engine on 1 and on 2 workers (one thread each), inference-bound, on [P]
+    sealed (the client decrypts and ships the rows as Arrow buffers) and in plaintext
+    (the workers read their own row ranges from the shared path)."""
+    import os
+
     base = Path(tempfile.mkdtemp(prefix="amlas-engine-speedup-", dir=keep))
     try:
-        plain = generate(base / "project", rows, hidden=512)
-        one = _child("dask1", base / "project", plain)
-        two = _child("dask2", base / "project", plain)
-        same = one["answers"] == two["answers"]
+        plain = generate(base / "project", rows, hidden=512, unsealed=base / "plaintext")
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"  # for the model-alone child only
+        alone = _child("model512", base / "project", plain)
+        del os.environ["OPENBLAS_NUM_THREADS"]
         print(f"{rows:,} rows, a 30-512-512-2 MLP, chunks of {CHUNK_ROWS // 16:,} rows")
-        print(f"  LocalCluster, 1 worker  : {one['seconds']:7.2f} s")
-        print(f"  LocalCluster, 2 workers : {two['seconds']:7.2f} s")
-        ratio = one["seconds"] / two["seconds"]
-        print(f"  speed-up {ratio:.2f}, efficiency {ratio / 2:.2f} (target >= 1.6, 0.8)")
-        print(f"  records identical: {'yes' if same else 'NO'}")
+        print(f"  the model alone, one core : {alone['seconds']:7.2f} s (load {_load()})")
+        for name, label in (("project", "sealed [P]"), ("plaintext", "plaintext [P]")):
+            one = _child("dask1", base / name, plain)
+            load_one = _load()
+            two = _child("dask2", base / name, plain)
+            load_two = _load()
+            same = one["answers"] == two["answers"]
+            ratio = one["seconds"] / two["seconds"]
+            share = alone["seconds"] / one["seconds"]
+            print(f"  {label}:")
+            print(
+                f"    LocalCluster, 1 worker  : {one['seconds']:7.2f} s (load {load_one}; "
+                f"the model is {share:.0%} of it)"
+            )
+            print(f"    LocalCluster, 2 workers : {two['seconds']:7.2f} s (load {load_two})")
+            print(f"    speed-up {ratio:.2f}, efficiency {ratio / 2:.2f} (target >= 1.6, 0.8)")
+            print(f"    records identical: {'yes' if same else 'NO'}")
     finally:
         if keep is None:
             shutil.rmtree(base, ignore_errors=True)
@@ -384,7 +426,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.child is not None:
         kind, root, plain = args.child
-        if kind.startswith("dask"):
+        if kind.startswith("model"):
+            out = child_model(Path(plain), hidden=int(kind[5:]))
+        elif kind.startswith("dask"):
             out = child_amlas(Path(root), workers=int(kind[4:]))
         elif kind == "amlas":
             out = child_amlas(Path(root))

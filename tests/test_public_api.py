@@ -59,6 +59,7 @@ PUBLIC = {
         "ContentProblem",
         "Definition",
         "EXAMPLES",
+        "EngineSettings",
         "FAILURE_METRICS",
         "LoadResult",
         "MANIFEST_FILE",
@@ -247,6 +248,7 @@ PUBLIC = {
         "suffixed",
     },
     amlas.adapters: {
+        "ArrowReader",
         "ChunkTypeError",
         "ChunkedReader",
         "ColumnError",
@@ -451,6 +453,7 @@ PUBLIC = {
         "CheckToRun",
         "DEFAULT_CHUNK_ROWS",
         "DEFAULT_STAGES",
+        "EngineOptions",
         "EngineSpec",
         "Impact",
         "ImportReport",

@@ -664,8 +664,8 @@ def test_issue12_the_gate_pins_the_verifier_key(
     ("options", "says"),
     [
         (("--engine", "local", "--scheduler", "tcp://127.0.0.1:8786"), "leave out --engine local"),
-        (("--workers", "2"), "--workers sizes the LocalCluster"),
         (("--scheduler", "tcp://127.0.0.1:8786", "--workers", "2"), "a scheduler has its own"),
+        (("--engine", "local", "--workers", "2"), "leave out --engine local"),
     ],
 )
 def test_engine_options_that_contradict_each_other_are_usage_errors(
@@ -674,3 +674,30 @@ def test_engine_options_that_contradict_each_other_are_usage_errors(
     code, _, err = run(capsys, "run", str(tmp_path), *options)
     assert code == 2
     assert says in err
+
+
+def test_workers_without_a_dask_engine_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], root: Path
+) -> None:
+    """--workers sizes the LocalCluster of the dask engine: with neither --engine dask nor
+    an engine: in amlas.yaml choosing dask, it contradicts the engine (nothing runs)."""
+    code, _, err = run(capsys, "run", str(root), "--workers", "2")
+    assert code == 2
+    assert "--workers sizes the LocalCluster" in err
+    assert not (root / "evidence").exists()
+
+
+def test_the_engine_of_amlas_yaml_is_overridden_by_the_options(
+    capsys: pytest.CaptureFixture[str], root: Path
+) -> None:
+    """amlas.yaml names a scheduler that cannot be reached (R098 when it is used); --engine
+    local overrides it and the run goes on in this process."""
+    manifest = root / "amlas.yaml"
+    text = "engine:\n  scheduler: tcp://127.0.0.1:9\n"
+    manifest.write_text(manifest.read_text(encoding="utf-8") + text, encoding="utf-8")
+    code, out, err = run(capsys, "run", str(root), "--stage", "4")
+    assert code == 2
+    assert "R098" in out + err
+    code, _, err = run(capsys, "run", str(root), "--stage", "4", "--engine", "local")
+    assert code in (0, 1), err
+    assert "R098" not in err

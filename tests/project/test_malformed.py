@@ -1117,6 +1117,42 @@ CASES = [
     Case("seal-statement-missing", "D017", "P", after=sealed(remove_file(SEALED_P + ".sig"))),
     Case("verifier-key-undeclared", "D018", "manifest", after=sealed(_undeclare_verifier_key)),
     Case(
+        "engine-name-unknown",
+        "S004",
+        "manifest",
+        setter("manifest", "engine", value={"name": "spark"}),
+    ),
+    Case(
+        "engine-workers-zero",
+        "S005",
+        "manifest",
+        setter("manifest", "engine", value={"name": "dask", "workers": 0}),
+    ),
+    Case(
+        "engine-scheduler-no-address",
+        "S005",
+        "manifest",
+        setter("manifest", "engine", value={"scheduler": "verify-1"}),
+    ),
+    Case(
+        "engine-local-with-scheduler",
+        "S006",
+        "manifest",
+        setter("manifest", "engine", value={"name": "local", "scheduler": "tls://v:8786"}),
+    ),
+    Case(
+        "engine-scheduler-and-workers",
+        "S006",
+        "manifest",
+        setter("manifest", "engine", value={"scheduler": "tls://v:8786", "workers": 2}),
+    ),
+    Case(
+        "engine-unknown-key",
+        "S001",
+        "manifest",
+        setter("manifest", "engine", value={"name": "dask", "chunk_row": 1024}),
+    ),
+    Case(
         "argument-type-unknown",
         "S004",
         "manifest",
@@ -1230,6 +1266,9 @@ def _drop_log_line(root: Path, index: int) -> None:
 
 # Text the reported line must contain: the location points at the offending value itself.
 LOCATED = {
+    "engine-name-unknown": "spark",
+    "engine-unknown-key": "chunk_row",
+    "engine-workers-zero": "workers",
     "unknown-key": "treshold",
     "unknown-top-key": "compnent",
     "bad-choice": "performace",

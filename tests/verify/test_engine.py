@@ -8,6 +8,7 @@ requirements, 16-row chunks: 8 chunks of [O] and of [P]).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from amlas.adapters import read_table
 from amlas.errors import ProblemError
 from amlas.evidence import seal_dataset
 from amlas.project import check_project
-from amlas.verify import EngineSpec, RunReport, run_project
+from amlas.verify import EngineOptions, EngineSpec, RunReport, run_project
 from amlas.verify import _engine as engine_module
 
 distributed = pytest.importorskip("distributed")
@@ -68,6 +69,66 @@ def test_a_cluster_run_gives_the_records_of_a_local_run(
     assert len(_comparable(local)) == 3
 
 
+def _as_parquet(root: Path) -> Path:
+    """[O] rewritten as Parquet in row groups of 10 rows (a 16-row chunk spans two or
+    three of them); returns the file."""
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pa_parquet
+
+    from amlas.hashing import sha256_file
+
+    target = root / "data" / "internal-test.parquet"
+    pa_parquet.write_table(
+        pa_csv.read_csv(root / "data" / "internal-test.csv"), target, row_group_size=10
+    )
+    document = root / "3-data" / "O-internal-test-data.yaml"
+    text = document.read_text(encoding="utf-8")
+    text = text.replace("location: data/internal-test.csv", "location: data/internal-test.parquet")
+    text = text.replace("format: csv", "format: parquet")
+    text = re.sub(r"sha256: [0-9a-f]{64}", f"sha256: {sha256_file(target)}", text, count=1)
+    document.write_text(text, encoding="utf-8")
+    return target
+
+
+def test_workers_read_a_plaintext_parquet_file_themselves(
+    root: Path, cluster: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client reads only the ids of a plaintext Parquet file and sends each worker a
+    row range (:class:`FileRows`); the records are a local run's."""
+    _as_parquet(root)
+    local = _run(root, "developer", 4, None)
+    sent: list[Any] = []
+    original = engine_module.DaskEngine.run
+
+    def spied(self: Any, job: Any, project: Any, chunks: Any, progress: Any) -> Any:
+        def seen() -> Any:
+            for rows, offset in chunks:
+                sent.append((type(rows).__name__, offset))
+                yield rows, offset
+
+        yield from original(self, job, project, seen(), progress)
+
+    monkeypatch.setattr(engine_module.DaskEngine, "run", spied)
+    on_cluster = _run(root, "developer", 4, EngineSpec("dask", scheduler=cluster))
+    assert sent == [("FileRows", offset) for offset in range(0, 114, 16)]
+    assert _comparable(on_cluster) == _comparable(local)
+    assert len(_comparable(local)) == 3
+
+
+def test_a_worker_refuses_a_data_file_changed_after_the_client_hashed_it(root: Path) -> None:
+    path = _as_parquet(root)
+    seen = path.stat()
+    rows = engine_module.FileRows(
+        str(path), 0, 16, "0" * 64, seen.st_size + 1, seen.st_mtime_ns, "O"
+    )
+    with pytest.raises(ProblemError) as info:
+        rows.table()
+    assert info.value.diagnostics[0].code == "R101"
+    same = engine_module.FileRows(str(path), 16, 16, "0" * 64, seen.st_size, seen.st_mtime_ns, "O")
+    expected = read_table(path, "parquet")
+    assert same.table().columns["sample_id"].tolist() == expected.text("sample_id")[16:32].tolist()
+
+
 def test_a_worker_with_another_model_refuses(root: Path) -> None:
     """The model a worker finds must be the one the records cite (R101)."""
     project = check_project(root).project
@@ -93,3 +154,91 @@ def test_an_unreachable_scheduler_is_a_coded_error(root: Path) -> None:
     with pytest.raises(ProblemError) as info:
         _run(root, "developer", 4, spec)
     assert info.value.diagnostics[0].code == "R098"
+
+
+def _engine_in_manifest(root: Path, text: str) -> None:
+    manifest = root / "amlas.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8") + text, encoding="utf-8")
+
+
+def _counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The engines the run's chunks went to, one entry per chunk."""
+    went: list[str] = []
+    for name in ("DaskEngine", "LocalEngine"):
+        engine = getattr(engine_module, name)
+
+        def counted(self: Any, *args: Any, _name: str = name, _run: Any = engine.run) -> Any:
+            for result in _run(self, *args):
+                went.append(_name)
+                yield result
+
+        monkeypatch.setattr(engine, "run", counted)
+    return went
+
+
+def test_the_manifest_chooses_the_engine_and_the_chunks(
+    root: Path, cluster: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``engine:`` in amlas.yaml: its scheduler and chunk_rows are used where the run
+    gives none; the records are a local run's."""
+    local = _run(root, "developer", 4, None)
+    _engine_in_manifest(root, f"engine:\n  name: dask\n  scheduler: {cluster}\n  chunk_rows: 40\n")
+    went = _counted(monkeypatch)
+    report = run_project(
+        root, role="developer", stages=(4,), only=_keys(root, "developer", 4), batch_size=8
+    )
+    assert went == ["DaskEngine"] * 3  # 114 rows in chunks of 40
+    assert _comparable(report) == _comparable(local)
+
+
+def test_the_options_of_amlas_run_override_the_manifest(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scheduler that cannot be reached in amlas.yaml is R098, unless the options of
+    `amlas run` choose the local engine; --chunk-rows overrides chunk_rows."""
+    _engine_in_manifest(root, "engine:\n  scheduler: tcp://127.0.0.1:9\n  chunk_rows: 40\n")
+    with pytest.raises(ProblemError) as info:
+        _run(root, "developer", 4, EngineOptions())
+    assert info.value.diagnostics[0].code == "R098"
+    went = _counted(monkeypatch)
+    report = _run(root, "developer", 4, EngineOptions(name="local"))  # chunk_rows=16
+    assert went == ["LocalEngine"] * 8
+    assert len(_comparable(report)) == 3
+
+
+def test_progress_advances_as_each_result_comes_back_from_the_workers(
+    root: Path, cluster: str
+) -> None:
+    """The run's progress bar advances by a chunk's rows when its result is gathered from
+    a worker, before the next result is waited for, and reaches the dataset's size."""
+    events: list[tuple[str, int]] = []
+
+    class Recorder:
+        def task(self, description: str, total: int | None) -> Any:
+            events.append(("task", total or 0))
+            return lambda done: events.append(("advance", done))
+
+    original = engine_module.DaskEngine._next
+
+    def gathered(pending: Any, progress: Any) -> Any:
+        result = original(pending, progress)
+        events.append(("gathered", result["samples"]))
+        return result
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine_module.DaskEngine, "_next", staticmethod(gathered))
+        run_project(
+            root,
+            role="developer",
+            stages=(4,),
+            only=_keys(root, "developer", 4),
+            batch_size=8,
+            chunk_rows=16,
+            engine=EngineSpec("dask", scheduler=cluster),
+            reporter=Recorder(),
+        )
+    chunked = events[events.index(("task", 114)) + 1 :]
+    sizes = [16] * 7 + [2]
+    assert chunked[: 2 * len(sizes)] == [
+        event for size in sizes for event in (("advance", size), ("gathered", size))
+    ]

@@ -22,6 +22,7 @@ from amlas.adapters._reader import (
     ReaderOptions,
 )
 from amlas.adapters._readers import (
+    ArrowReader,
     FolderArchive,
     archive_tree_sha256,
     chunk_reader,
@@ -35,6 +36,7 @@ from amlas.adapters._table import ColumnError, SampleContent, Table, arrow_text
 from amlas.adapters._torch import TorchModel, torch_module
 
 __all__ = [
+    "ArrowReader",
     "ChunkTypeError",
     "ChunkedReader",
     "ColumnError",

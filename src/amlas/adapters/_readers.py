@@ -348,8 +348,10 @@ def _arrow_batches(
     format: Literal["csv", "parquet"],
     handle: IO[bytes] | io.RawIOBase | None,
     rows: int,
+    columns: list[str] | None = None,
 ) -> Iterator[Any]:
-    """Record batches of exactly ``rows`` rows (the last may be shorter), in file order.
+    """Record batches of exactly ``rows`` rows (the last may be shorter), in file order;
+    of a Parquet file, only ``columns`` where given (a CSV file is read whole).
 
     Exact sizes keep the model's batches the same however the file is cut (a model's
     floating-point result may depend on the batch it is run in)."""
@@ -373,7 +375,7 @@ def _arrow_batches(
             # the whole file in memory, which is what reading in chunks avoids
             parquet = pa_parquet.ParquetFile(target, pre_buffer=False, buffer_size=4 << 20)
             names = list(parquet.schema_arrow.names)
-            batches = parquet.iter_batches(batch_size=rows, use_threads=True)
+            batches = parquet.iter_batches(batch_size=rows, columns=columns, use_threads=True)
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise DatasetError(
@@ -691,14 +693,70 @@ class ArrowReader:
     ) -> Iterator[Table]:
         """The file in tables of ``rows`` rows (see :class:`ChunkedReader`): Parquet by
         record batches, CSV by blocks, each converted as :meth:`read` converts the whole."""
+        for batch in self.iter_arrow(path, rows=rows, handle=handle):
+            yield self.convert(batch, source=str(path), sha256=sha256)
+
+    def iter_arrow(
+        self,
+        path: Path,
+        *,
+        rows: int,
+        handle: IO[bytes] | io.RawIOBase | None = None,
+        columns: list[str] | None = None,
+    ) -> Iterator[Any]:
+        """The chunks :meth:`iter_read` gives, as pyarrow tables not yet converted (of a
+        Parquet file, only ``columns`` where given): the Dask engine ships these to its
+        workers, which :meth:`convert` them (Arrow buffers travel without a copy per
+        value; the conversion is the workers' work, not the client's)."""
+        yield from _arrow_batches(Path(path), str(path), self.name, handle, rows, columns)
+
+    def convert(self, batch: Any, *, source: str, sha256: str) -> Table:
+        """One chunk of :meth:`iter_arrow` as the :class:`Table` :meth:`iter_read` gives."""
+        row_word = "line" if self.name == "csv" else "row"
+        columns = {
+            name: _column_to_numpy(batch.column(i), source, name, row_word)
+            for i, name in enumerate(batch.schema.names)
+        }
+        return Table(columns=columns, sha256=sha256, source=source)
+
+    def read_rows(self, path: Path, *, start: int, rows: int) -> Any:
+        """Rows ``start`` to ``start + rows`` of the Parquet file at ``path`` as a pyarrow
+        table: the chunk of :meth:`iter_arrow` that starts there, read by a Dask worker
+        from a shared path (only the row groups that hold it are decoded, one batch of
+        ``rows`` rows at a time, on this thread)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pa_parquet
+
+        if self.name != "parquet":
+            raise ValueError("rows are read by their range from Parquet files only")
         source = str(path)
-        for batch in _arrow_batches(Path(path), source, self.name, handle, rows):
-            row_word = "line" if self.name == "csv" else "row"
-            columns = {
-                name: _column_to_numpy(batch.column(i), source, name, row_word)
-                for i, name in enumerate(batch.schema.names)
-            }
-            yield Table(columns=columns, sha256=sha256, source=source)
+        try:
+            parquet = pa_parquet.ParquetFile(str(path), pre_buffer=False, buffer_size=4 << 20)
+            groups: list[int] = []
+            first = at = 0
+            for index in range(parquet.metadata.num_row_groups):
+                count = parquet.metadata.row_group(index).num_rows
+                if at + count > start and at < start + rows:
+                    first = first if groups else at
+                    groups.append(index)
+                at += count
+            pending: list[Any] = []
+            skip, held = start - first, 0
+            batches = parquet.iter_batches(batch_size=rows, row_groups=groups, use_threads=False)
+            for batch in batches:
+                if skip >= batch.num_rows:
+                    skip -= batch.num_rows
+                    continue
+                batch = batch.slice(skip)
+                skip = 0
+                pending.append(batch)
+                held += batch.num_rows
+                if held >= rows:
+                    break
+            schema = parquet.schema_arrow
+            return pa.Table.from_batches(pending, schema).slice(0, rows).combine_chunks()
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise DatasetError(f"{source}: cannot read as Parquet: {_one_line(exc)}") from None
 
 
 class NpzReader:

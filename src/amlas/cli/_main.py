@@ -104,7 +104,7 @@ from amlas.sealing import (
     public_key_of,
     resolve_key,
 )
-from amlas.verify import EngineSpec, RunReport, analyse_impact, run_project
+from amlas.verify import EngineOptions, RunReport, analyse_impact, run_project
 
 _console, _fail, _print_diagnostics = console, fail, print_diagnostics
 
@@ -341,7 +341,7 @@ class RunOptions:
     """How `amlas run` reads data in chunks, and where the chunks are worked on."""
 
     chunk_rows: int | None = None
-    engine: EngineSpec | None = None
+    engine: EngineOptions | None = None
 
 
 class _RichReporter:
@@ -454,20 +454,21 @@ def run(
     on a confidence bound. Exit 1 on any 'fail' (or 'inconclusive' with --strict).
     With --stale-only, only the checks of the chosen stages that 'amlas impact' lists run.
     A dataset whose checks all tally is read in chunks (--chunk-rows), on this machine or
-    on a Dask cluster (--engine dask, --scheduler); see docs/scale.md.
+    on a Dask cluster (--engine dask, --scheduler); these options override the project's
+    engine: in amlas.yaml, each the setting it names; see docs/scale.md.
     """
     key = resolve_key(key_file, os.environ) if role == "verifier" else None
     # the model's own code runs in this process: leave it no key in the environment
     for name in (ENV_KEY, ENV_KEY_FILE):
         os.environ.pop(name, None)
-    spec = None
     if engine == "local" and scheduler is not None:
         _fail("--scheduler names a Dask cluster: leave out --engine local")
-    if workers is not None and (scheduler is not None or engine != "dask"):
+    if workers is not None and scheduler is not None:
         _fail("--workers sizes the LocalCluster of --engine dask (a scheduler has its own)")
-    if engine == "dask" or scheduler is not None:
-        spec = EngineSpec("dask", scheduler=scheduler, workers=workers)
-    options = RunOptions(chunk_rows, spec)
+    if workers is not None and engine == "local":
+        _fail("--workers sizes the LocalCluster of --engine dask: leave out --engine local")
+    # laid over the project's engine: in amlas.yaml, option by option (verify.resolve_engine)
+    options = RunOptions(chunk_rows, EngineOptions(engine, scheduler, workers))
     if is_system_dir(directory):
         _run_system(Path(directory), role, stages, key, store, strict, fmt, stale_only, options)
     report = _run_one(directory, role, stages, key, store, stale_only, options)

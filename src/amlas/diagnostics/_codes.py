@@ -1281,11 +1281,13 @@ _TABLE: tuple[Code, ...] = (
     Code(
         "R101",
         "error",
-        "a Dask worker's model is not the run's",
+        "a Dask worker's model or data is not the run's",
         "A Dask worker found a model file, model code or [V] settings under the project's "
         "path that differ from the client's, so its predictions would not be those of the "
-        "model the records cite. The workers must see the project's files at the same "
-        "path, unchanged (a shared file system).",
+        "model the records cite; or, reading its rows of a plaintext Parquet dataset "
+        "itself, found the file with another size or modification time than the one the "
+        "client hashed. The workers must see the project's files at the same path, "
+        "unchanged during the run (a shared file system).",
     ),
 )
 

@@ -21,6 +21,7 @@ from amlas.project._manifest import (
     SYSTEM_LETTERS,
     ArgumentNode,
     ComponentProject,
+    EngineSettings,
     Manifest,
 )
 from amlas.project._paths import path_problem
@@ -58,6 +59,7 @@ __all__ = [
     "ConditionRow",
     "ContentProblem",
     "Definition",
+    "EngineSettings",
     "LoadResult",
     "Manifest",
     "MetricSpec",

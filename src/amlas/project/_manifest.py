@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from amlas.project.artefacts import ARTEFACTS
 from amlas.project.artefacts._base import Item, Text
@@ -21,6 +21,7 @@ __all__ = [
     "ComponentProject",
     "Criticality",
     "Defaults",
+    "EngineSettings",
     "Judgement",
     "Manifest",
 ]
@@ -154,11 +155,57 @@ class Defaults(Item):
     ``confidence`` of its own, e.g. 0.95."""
 
 
+class EngineSettings(Item):
+    """Where ``amlas run`` works on the chunks of a dataset it reads in chunks, and how
+    large they are (docs/scale.md): the project's choice, which the options of ``amlas
+    run`` override field by field (``--engine``, ``--scheduler``, ``--workers``,
+    ``--chunk-rows``). The records do not depend on it."""
+
+    name: Literal["local", "dask"] | None = None
+    """``local`` (this process) or ``dask`` (a Dask cluster; needs ``amlas[dask]``).
+    Omitted: ``dask`` when ``scheduler`` or ``workers`` is given, else ``local``."""
+    scheduler: Annotated[str, Field(pattern=r"^[a-z][a-z0-9+]*://\S+$")] | None = None
+    """The Dask scheduler's address, e.g. ``tls://verify-1:8786`` (a sealed [P] needs
+    ``tls://``); omitted: a LocalCluster on this machine, for the run."""
+    workers: Annotated[int, Field(ge=1)] | None = None
+    """Worker processes of the LocalCluster (one thread each; default 2); a scheduler's
+    cluster has its own."""
+    chunk_rows: Annotated[int, Field(ge=1)] | None = None
+    """Rows per chunk (default 1048576), rounded to whole batches of the model; memory
+    grows with it, the records do not change."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EngineSettings:
+        if self.name == "local" and self.scheduler is not None:
+            raise ValueError(
+                f"scheduler {self.scheduler!r} names a Dask cluster, and name is 'local': "
+                "write name: dask, or leave out the scheduler"
+            )
+        if self.name == "local" and self.workers is not None:
+            raise ValueError(
+                "workers sizes the LocalCluster of the dask engine, and name is 'local': "
+                "write name: dask, or leave out workers"
+            )
+        if self.scheduler is not None and self.workers is not None:
+            raise ValueError(
+                f"workers sizes a LocalCluster, and scheduler {self.scheduler!r} names a "
+                "cluster that has its own workers: leave out one of them"
+            )
+        return self
+
+    @property
+    def engine(self) -> Literal["local", "dask"]:
+        """The engine these settings choose (``name``, or what it defaults to)."""
+        if self.name is not None:
+            return self.name
+        return "dask" if self.scheduler is not None or self.workers is not None else "local"
+
+
 class Manifest(Item):
     """``amlas.yaml``: the root of an AMLAS project."""
 
     quiet_when_unset: ClassVar[frozenset[str]] = frozenset(
-        {"criticality", "defaults", "part_of", "components"}
+        {"criticality", "defaults", "part_of", "components", "engine"}
     )
 
     amlas: Literal[1]
@@ -190,6 +237,10 @@ class Manifest(Item):
     """A system project: its ML components, each with its own project (its own [D], [E],
     [H], data, model and evidence). The system project itself holds only [A] [B] [C]; its
     case has one AMLAS argument per component under one root."""
+    engine: EngineSettings | None = None
+    """Where ``amlas run`` works on the chunks of a large dataset, e.g. ``{name: dask,
+    scheduler: tls://verify-1:8786, chunk_rows: 262144}``; the options of ``amlas run``
+    override it (docs/scale.md). Omitted: this process, chunks of 1048576 rows."""
     verifier_key: str | None = None
     """The verifier role's public signing key, ``ed25519:`` and 44 characters (``amlas
     keygen`` prints it; ``amlas seal`` writes it here when absent). Verification evidence,

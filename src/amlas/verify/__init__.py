@@ -31,7 +31,7 @@ from amlas.verify._context import (
     RunReport,
     SummaryRow,
 )
-from amlas.verify._engine import EngineSpec
+from amlas.verify._engine import EngineOptions, EngineSpec
 from amlas.verify._execute import execute, run_project
 from amlas.verify._external import ImportReport, awaits_import, import_command, import_evidence
 from amlas.verify._impact import CheckToRun, Impact, StaleRecord, analyse_impact
@@ -43,6 +43,7 @@ __all__ = [
     "DEFAULT_CHUNK_ROWS",
     "DEFAULT_STAGES",
     "CheckToRun",
+    "EngineOptions",
     "EngineSpec",
     "Impact",
     "ImportReport",

@@ -20,27 +20,33 @@ process on the machine can join it.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
-from amlas.adapters import Model, Table
+from amlas.adapters import ArrowReader, Model, Table, chunk_reader
 from amlas.checks import bind_dataset, predict
 from amlas.checks.metrics import MetricContext, get_metric
 from amlas.errors import AmlasError, MissingExtraError, ProblemError, UsageError
 from amlas.evidence import canonical_hash
-from amlas.project import Project
+from amlas.project import EngineSettings, Project
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.verify._context import load_project_model, model_inputs_of
 
 __all__ = [
+    "ArrowRows",
     "ChunkJob",
     "DaskEngine",
     "Engine",
+    "EngineOptions",
     "EngineSpec",
+    "FileRows",
     "LocalEngine",
     "open_engine",
+    "resolve_engine",
     "tally_chunk",
 ]
 
@@ -58,6 +64,54 @@ class EngineSpec:
 
 
 @dataclass(frozen=True)
+class EngineOptions:
+    """What the options of ``amlas run`` say of the engine (None: not given), laid over
+    the project's ``engine:`` field by field (:func:`resolve_engine`)."""
+
+    name: str | None = None
+    scheduler: str | None = None
+    workers: int | None = None
+
+
+def resolve_engine(
+    settings: EngineSettings | None, given: EngineSpec | EngineOptions | None
+) -> EngineSpec | None:
+    """The engine of a run (None: this process). An :class:`EngineSpec` is used as it is;
+    otherwise the manifest's ``engine:`` (``settings``), with each option of ``amlas run``
+    in ``given`` replacing what it names:
+
+    - ``--engine`` replaces ``name`` (``--scheduler`` implies ``dask``);
+    - ``--scheduler`` replaces ``scheduler``; ``--workers`` asks for a LocalCluster of
+      that size, in place of the manifest's scheduler and workers;
+    - with the local engine, the manifest's ``scheduler`` and ``workers`` do not apply.
+
+    Options that contradict each other, or ``--workers`` where the engine is local, are
+    a :class:`~amlas.errors.UsageError`."""
+    if isinstance(given, EngineSpec):
+        return given
+    options = given or EngineOptions()
+    if options.name == "local" and options.scheduler is not None:
+        raise UsageError("--scheduler names a Dask cluster: leave out --engine local")
+    if options.scheduler is not None and options.workers is not None:
+        raise UsageError(
+            "--workers sizes the LocalCluster of --engine dask (a scheduler has its own)"
+        )
+    name = options.name or ("dask" if options.scheduler is not None else None)
+    name = name or (settings.engine if settings is not None else "local")
+    if name == "local":
+        if options.workers is not None:
+            raise UsageError(
+                "--workers sizes the LocalCluster of --engine dask (a scheduler has its own); "
+                "the engine here is local (give --engine dask, or engine: in amlas.yaml)"
+            )
+        return None
+    scheduler, workers = options.scheduler, options.workers
+    if scheduler is None and workers is None and settings is not None:
+        scheduler, workers = settings.scheduler, settings.workers
+    return EngineSpec("dask", scheduler=scheduler, workers=workers)
+
+
+@dataclass(frozen=True)
 class ChunkJob:
     """What the work on every chunk of one dataset shares (sent to each worker)."""
 
@@ -72,6 +126,59 @@ class ChunkJob:
     """Identifies the model and its settings: a worker loads each model once."""
 
 
+@dataclass(frozen=True)
+class ArrowRows:
+    """A chunk's rows as the reader decoded them (a pyarrow table), not yet converted: the
+    client ships these to a worker (Arrow buffers are sent as they are, without a Python
+    object per value), which converts them as a local run does (:meth:`ArrowReader.convert`)."""
+
+    format: str
+    data: Any
+    source: str
+    sha256: str
+
+    def table(self) -> Table:
+        reader = chunk_reader(self.format)
+        assert isinstance(reader, ArrowReader)
+        return reader.convert(self.data, source=self.source, sha256=self.sha256)
+
+
+@dataclass(frozen=True)
+class FileRows:
+    """A chunk of a plaintext Parquet file by its row range: the worker reads the rows
+    itself from the path it shares with the client, which reads only the ids.
+    ``size`` and ``mtime_ns`` are the file's when the client hashed it: a worker that
+    finds another file there refuses (R101)."""
+
+    path: str
+    start: int
+    rows: int
+    sha256: str
+    size: int
+    mtime_ns: int
+    letter: str
+
+    def table(self) -> Table:
+        seen = os.stat(self.path)
+        if (seen.st_size, seen.st_mtime_ns) != (self.size, self.mtime_ns):
+            raise ProblemError(
+                f"the file of [{self.letter}] this worker finds at {self.path} is not the "
+                "one the run hashed (its size or modification time differ)",
+                code="R101",
+                path=f"[{self.letter}]",
+                expected="the workers see the project's files at the same path, unchanged "
+                "during the run (a shared file system)",
+            )
+        reader = chunk_reader("parquet")
+        assert isinstance(reader, ArrowReader)
+        data = reader.read_rows(Path(self.path), start=self.start, rows=self.rows)
+        return reader.convert(data, source=self.path, sha256=self.sha256)
+
+
+Rows = Table | ArrowRows | FileRows
+"""A chunk's rows as the client sends them: converted (the local engine), as Arrow
+buffers (sealed data, CSV), or by their range in a shared Parquet file."""
+
 _MODELS: dict[str, Model] = {}
 """A worker's loaded models, by :attr:`ChunkJob.model_token`."""
 
@@ -85,11 +192,12 @@ def _no_perturbation() -> Any:
 
 
 def tally_chunk(
-    job: ChunkJob, project: Project, table: Table, offset: int, model: Model | None = None
+    job: ChunkJob, project: Project, rows: Rows, offset: int, model: Model | None = None
 ) -> dict[str, Any]:
-    """The tallies of one chunk (``table``, whose first row is row ``offset`` of the
+    """The tallies of one chunk (``rows``, whose first row is row ``offset`` of the
     dataset), and why a metric cannot judge a requirement on this data (from the chunk
     at offset 0). ``model`` is the loaded model, or None to load it here (once)."""
+    table = rows if isinstance(rows, Table) else rows.table()
     if model is None:
         model = _MODELS.get(job.model_token)
         if model is None:
@@ -145,7 +253,7 @@ class Engine(Protocol):
         self,
         job: ChunkJob,
         project: Project,
-        chunks: Iterator[tuple[Table, int]],
+        chunks: Iterator[tuple[Rows, int]],
         progress: Callable[[int], None],
     ) -> Iterator[dict[str, Any]]: ...
 
@@ -162,7 +270,7 @@ class LocalEngine:
         self,
         job: ChunkJob,
         project: Project,
-        chunks: Iterator[tuple[Table, int]],
+        chunks: Iterator[tuple[Rows, int]],
         progress: Callable[[int], None],
     ) -> Iterator[dict[str, Any]]:
         for table, offset in chunks:
@@ -219,23 +327,34 @@ class DaskEngine:
         self,
         job: ChunkJob,
         project: Project,
-        chunks: Iterator[tuple[Table, int]],
+        chunks: Iterator[tuple[Rows, int]],
         progress: Callable[[int], None],
     ) -> Iterator[dict[str, Any]]:
         shared = self.client.scatter(project, broadcast=True)
-        pending: deque[Any] = deque()
-        limit = 2 * self.workers
-        for table, offset in chunks:
-            pending.append(self.client.submit(tally_chunk, job, shared, table, offset, pure=False))
+        pending: deque[tuple[Any, str]] = deque()
+        addresses = sorted(self.client.scheduler_info().get("workers", {})) or [None]
+        limit = 2 * len(addresses)
+        for rows, offset in chunks:
+            # the chunk goes to the worker with the fewest chunks in flight, straight from
+            # the client (not inside the task through the scheduler: one transfer, not two,
+            # and the scheduler, in this process for a LocalCluster, never handles the rows)
+            held = [address for _, address in pending]
+            worker = min(addresses, key=held.count)
+            where = [worker] if worker is not None else None
+            data = self.client.scatter(rows, workers=where, direct=self.local or None, hash=False)
+            future = self.client.submit(
+                tally_chunk, job, shared, data, offset, pure=False, workers=where
+            )
+            pending.append((future, worker))
             while len(pending) >= limit:
                 yield self._next(pending, progress)
         while pending:
             yield self._next(pending, progress)
 
     @staticmethod
-    def _next(pending: deque[Any], progress: Callable[[int], None]) -> dict[str, Any]:
+    def _next(pending: deque[tuple[Any, str]], progress: Callable[[int], None]) -> dict[str, Any]:
         try:
-            result: dict[str, Any] = pending.popleft().result()
+            result: dict[str, Any] = pending.popleft()[0].result()
         except AmlasError:
             raise  # amlas's own, raised on the worker (bad data, a model that fails)
         except Exception as exc:  # the cluster's: a worker died, a connection closed

@@ -36,7 +36,7 @@ from amlas.sealing import VerifierKey, public_key_of
 from amlas.verify._agreement import run_agreement_check
 from amlas.verify._context import Reporter, RunContext, RunReport, Silent
 from amlas.verify._data import run_data_rule_check, run_independence_check
-from amlas.verify._engine import EngineSpec
+from amlas.verify._engine import EngineOptions, EngineSpec, resolve_engine
 from amlas.verify._evaluate import run_formal_check, run_requirement_check
 from amlas.verify._plan import chosen_stages, plan
 from amlas.verify._planned import Plan, PlannedCheck, Role
@@ -113,7 +113,7 @@ def execute(
     reporter: Reporter | None = None,
     batch_size: int = 65536,
     chunk_rows: int | None = None,
-    engine: EngineSpec | None = None,
+    engine: EngineSpec | EngineOptions | None = None,
 ) -> RunReport:
     """Run every runnable check of ``work`` (the rest are reported as not run, with why)
     and commit their records to ``store`` (a URI or an open store; default: the
@@ -123,8 +123,10 @@ def execute(
     rows (default :data:`~amlas.verify.DEFAULT_CHUNK_ROWS`, rounded to whole batches of
     ``batch_size``): memory is bounded by the chunk, and the records are those of a whole
     read (see :mod:`amlas.verify._stream`). ``engine`` says where the work on each chunk
-    runs: in this process (None), or on a Dask cluster (:mod:`amlas.verify._engine`); the
-    records are the same.
+    runs: in this process, or on a Dask cluster (:mod:`amlas.verify._engine`); the
+    records are the same. Where ``chunk_rows`` or ``engine`` is None, or ``engine`` is
+    the :class:`EngineOptions` of ``amlas run``, the manifest's ``engine:`` gives what
+    they leave open (:func:`~amlas.verify._engine.resolve_engine`).
 
     The verifier role needs ``key``, which must be the one the project declares. Raises
     :class:`~amlas.errors.UsageError` for a missing key, a store that cannot be opened, and
@@ -133,6 +135,10 @@ def execute(
     project = work.project
     if project.diagnostics.has_errors:
         raise ProjectInvalid(project.diagnostics)
+    settings = project.manifest.engine
+    spec = resolve_engine(settings, engine)  # contradicting options: before anything runs
+    if chunk_rows is None and settings is not None:
+        chunk_rows = settings.chunk_rows
     target = store or project.manifest.evidence
     report = RunReport(new_run_id(), store_uri(target), work.role, work.stages)
     if work.role == "verifier" and key is None:
@@ -163,10 +169,10 @@ def execute(
         reporter=reporter or Silent(),
         batch_size=batch_size,
         chunk_rows=chunk_rows,
-        engine=engine,
+        engine=spec,
     )
     try:
-        if engine is not None and engine.name != "local":
+        if spec is not None and spec.name != "local":
             open_engine_now(context)  # an unreachable cluster stops the run before any work
         return _execute(work, context, target, key)
     finally:
@@ -248,7 +254,7 @@ def run_project(
     batch_size: int = 65536,
     only: Collection[str] | None = None,
     chunk_rows: int | None = None,
-    engine: EngineSpec | None = None,
+    engine: EngineSpec | EngineOptions | None = None,
 ) -> RunReport:
     """Check the project at ``root``, plan the checks of ``stages`` for ``role`` and
     execute them: the path-based form of ``execute(plan(project, ...))`` the CLI uses.

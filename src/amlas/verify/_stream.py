@@ -21,11 +21,16 @@ the run says why (:func:`stream_reason`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
-from amlas.adapters import ChunkTypeError, ReaderOptions, Table, chunk_reader
+import numpy as np
+from numpy.typing import NDArray
+
+from amlas.adapters import ArrowReader, ChunkedReader, ChunkTypeError, ReaderOptions, chunk_reader
 from amlas.checks import RepeatedValues, RequirementResult, content_error
 from amlas.checks.metrics import ChunkedMetric, MetricContext, get_metric
 from amlas.errors import ProblemError
@@ -34,7 +39,15 @@ from amlas.hashing import sha256_file, sha256_tree
 from amlas.project import count_problems, repeat_problem
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.verify._context import RunContext, Streamed
-from amlas.verify._engine import ChunkJob, DaskEngine, Engine, open_engine
+from amlas.verify._engine import (
+    ArrowRows,
+    ChunkJob,
+    DaskEngine,
+    Engine,
+    FileRows,
+    Rows,
+    open_engine,
+)
 from amlas.verify._planned import PlannedCheck
 
 __all__ = [
@@ -166,11 +179,13 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
     tallies: dict[str, Any] = {}
     with ExitStack() as stack:
         handle = None
+        seen = None
         if document.sealed is not None:
             unsealed = context.unseal(letter, chunked=True)
             handle = stack.enter_context(unsealed.reader())
             sha256 = unsealed.header.plaintext_sha256
         else:
+            seen = path.stat()
             sha256 = sha256_tree(path) if path.is_dir() else sha256_file(path)
         streamed = Streamed(sha256)
         id_column = document.id_column
@@ -178,15 +193,18 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
         repeats = stack.enter_context(RepeatedValues(secret=secret)) if id_column else None
         meta = project.root / document.metadata_table if document.metadata_table else None
         options = ReaderOptions(metadata_table=meta)
-        tables = reader.iter_read(path, options, rows=rows, sha256=sha256, handle=handle)
+        if isinstance(engine, DaskEngine) and isinstance(reader, ArrowReader):
+            source = _shipped(reader, path, letter, rows, sha256, handle, id_column, seen)
+        else:
+            source = _converted(reader, path, options, rows, sha256, handle, id_column)
 
-        def chunks() -> Iterator[tuple[Table, int]]:
+        def chunks() -> Iterator[tuple[Rows, int]]:
             offset = 0
-            for table in tables:
-                if repeats is not None and id_column:
-                    repeats.add(table.text(id_column), offset)
-                yield table, offset
-                offset += len(table)
+            for payload, ids, count in source:
+                if repeats is not None and ids is not None:
+                    repeats.add(ids, offset)
+                yield payload, offset
+                offset += count
 
         for result in engine.run(job, project, chunks(), advance):
             if streamed.chunks == 0:
@@ -227,6 +245,83 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
             streamed.results[key] = metrics[key].judge(requirement, tally, letter, offered)
             streamed.listed |= tally.listed_ids
     return streamed
+
+
+Chunk = tuple[Rows, NDArray[np.str_] | None, int]
+"""What the client sends for a chunk, the chunk's ids (for the whole dataset's check of
+repeated ids) and its number of rows."""
+
+
+def _converted(
+    reader: ChunkedReader,
+    path: Path,
+    options: ReaderOptions,
+    rows: int,
+    sha256: str,
+    handle: Any,
+    id_column: str | None,
+) -> Iterator[Chunk]:
+    """The chunks as tables, converted here (the local engine works on them here; an
+    image folder's or an NPZ archive's decoded arrays are sent as they are)."""
+    for table in reader.iter_read(path, options, rows=rows, sha256=sha256, handle=handle):
+        yield table, table.text(id_column) if id_column else None, len(table)
+
+
+def _shipped(
+    reader: ArrowReader,
+    path: Path,
+    letter: str,
+    rows: int,
+    sha256: str,
+    handle: Any,
+    id_column: str | None,
+    seen: os.stat_result | None,
+) -> Iterator[Chunk]:
+    """The chunks as the Dask engine sends them to its workers, who convert them (the
+    client converts only the ids): a plaintext Parquet file by row ranges, which the
+    workers read from the shared path while the client reads only the id column; sealed
+    data (decrypted here only: the key never leaves the client) and CSV as Arrow tables."""
+    source = str(path)
+    if seen is not None and reader.name == "parquet":
+        names = _parquet_names(path)
+        if names and (not id_column or id_column in names):
+            start = 0
+            for batch in reader.iter_arrow(path, rows=rows, columns=[id_column or names[0]]):
+                count = batch.num_rows
+                ids = _ids(reader, batch, source, sha256, id_column)
+                where = FileRows(
+                    source, start, count, sha256, seen.st_size, seen.st_mtime_ns, letter
+                )
+                yield where, ids, count
+                start += count
+            return
+    for batch in reader.iter_arrow(path, rows=rows, handle=handle):
+        ids = _ids(reader, batch, source, sha256, id_column)
+        yield ArrowRows(reader.name, batch, source, sha256), ids, batch.num_rows
+
+
+def _ids(
+    reader: ArrowReader, batch: Any, source: str, sha256: str, id_column: str | None
+) -> NDArray[np.str_] | None:
+    """The chunk's ids as a local run reads them (only that column converted; a missing
+    one is the local run's ColumnError)."""
+    if not id_column:
+        return None
+    if id_column in batch.schema.names:
+        batch = batch.select([id_column])
+    return reader.convert(batch, source=source, sha256=sha256).text(id_column)
+
+
+def _parquet_names(path: Path) -> list[str]:
+    """The column names of a Parquet file (empty when its footer cannot be read: the
+    chunks are then read as the client reads sealed data, and fail as a local run does)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pa_parquet
+
+    try:
+        return list(pa_parquet.read_schema(str(path)).names)
+    except (pa.ArrowException, OSError, ValueError):
+        return []
 
 
 def _engine(context: RunContext) -> Engine:
