@@ -279,7 +279,11 @@ class EvidenceRecord(BaseModel):
         for name in ("parameters", "resolved", "results", "metadata"):
             _reject_non_finite(getattr(self, name), name)
         try:
-            self.to_json().encode("utf-8")
+            # the stored form's text, less its indentation and key order (the same strings,
+            # through json's C encoder): every string must encode
+            json.dumps(
+                self._payload(with_metadata=True), ensure_ascii=False, allow_nan=False
+            ).encode("utf-8")
         except UnicodeEncodeError as error:
             # A lone surrogate is a valid Python str but has no UTF-8 form, so no digest.
             raise ValueError(
