@@ -299,7 +299,9 @@ def test_a_diagram_in_the_report_leaves_what_the_style_sheet_says_to_it() -> Non
         '<text text-anchor="start" x="1" y="2" font-family="Helvetica,sans-Serif" '
         'font-weight="bold" font-size="10.00">'
     )
-    text = ' font-family="Helvetica,sans-Serif" font-size="10.00"'  # a node's text, not a tag
+    # a node's text, not a tag: as ElementTree writes it (">" escaped)
+    text = '" font-family="Helvetica,sans-Serif" font-size="10.00"&gt; <text text-anchor="start" '
+    text = text.replace("<", "&lt;")
     smaller = (
         '<text text-anchor="start" x="1" y="9" font-family="Helvetica,sans-Serif" '
         'font-style="italic" font-size="9.00">+2 linked</text>'
