@@ -27,7 +27,7 @@ Contract:
   groups parsed), so that opening its tab only inserts and paints. The diagrams are
   stored lighter than the SVG files (:func:`_lighter`: what the style sheet says once
   is left out of every text). A 1,000-requirement case (16,000 nodes, 2,000 records,
-  1,007 diagrams) gives a 3.6 MiB file.
+  1,007 diagrams) gives a 4.1 MiB file.
 * The detail panel draws a node's evidence as cards when it cites up to twenty records,
   else as a table of all of them whose rows open their card on demand.
 * A diagram opens fitted to its frame with its top claim in sight (never smaller than
