@@ -520,10 +520,20 @@
   document.addEventListener("click", function (event) {
     if (dragged) { dragged = false; event.stopPropagation(); event.preventDefault(); }
   }, true);
+  /* the stored size of a view's pack: the largest diagrams, slowest to open, are
+     prepared first */
+  function packSize(index_) {
+    var ref = sections[index_].querySelector(".diagram").getAttribute("data-fragment");
+    var block = document.getElementById("pack-" + String(ref).split(".")[0]);
+    return block ? block.textContent.length : 0;
+  }
   if (sections.length) loaded.then(function () { return showView(0); }).then(function () {
-    ahead(sections.map(function (section, index) { return index; }).filter(function (index) {
+    var modules = sections.map(function (section, index) { return index; }).filter(function (index) {
       return index !== 0 && !sections[index].classList.contains("subview");
-    }));
+    });
+    var sizes = {};
+    modules.forEach(function (index) { sizes[index] = packSize(index); });
+    ahead(modules.sort(function (a, b) { return sizes[b] - sizes[a] || a - b; }));
   });
   if (select) select.addEventListener("change", function () { showView(Number(select.value)); });
 
