@@ -297,7 +297,8 @@
     }
     return true;
   }
-  var SLICE = 8; /* ms of idle time taken at once */
+  var SLICE = 16; /* ms of idle time taken at once at most (a frame): a click that comes
+     meanwhile waits no longer than that */
   function whenIdle(work) {
     if (window.requestIdleCallback) window.requestIdleCallback(work, { timeout: 2000 });
     else setTimeout(function () { work({ timeRemaining: function () { return SLICE; } }); }, 20);
