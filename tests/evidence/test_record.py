@@ -231,6 +231,19 @@ def test_lone_surrogate_is_rejected() -> None:
 
 
 @pytest.mark.parametrize(
+    "changes",
+    [
+        {"metadata": {"host": "bad \ud800"}},  # not hashed, but stored: it must encode too
+        {"results": [{"slice": "all \udfff", "value": 0.97}]},
+        {"parameters": {"metric": ["recall", "\ud800"]}},
+    ],
+)
+def test_a_lone_surrogate_anywhere_in_the_stored_form_is_rejected(changes: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match="not valid Unicode"):
+        make_record(**changes)
+
+
+@pytest.mark.parametrize(
     ("changes", "match"),
     [
         ({"inputs": {"model": "abc"}}, "inputs"),

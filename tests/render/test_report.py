@@ -290,3 +290,28 @@ def test_view_ids_are_prefixed_inside_tags_only() -> None:
     assert _html._unique_ids(tricky, "v2-") == (
         '<svg><g id="v2-node-A"><text> id="B" &lt;g id="C"</text><path id="v2-p"/></g></svg>'
     )
+
+
+def test_a_diagram_in_the_report_leaves_what_the_style_sheet_says_to_it() -> None:
+    from amlas.render._html import _lighter
+
+    tag = (
+        '<text text-anchor="start" x="1" y="2" font-family="Helvetica,sans-Serif" '
+        'font-weight="bold" font-size="10.00">'
+    )
+    # a node's text, not a tag: as ElementTree writes it (">" escaped)
+    text = '" font-family="Helvetica,sans-Serif" font-size="10.00"&gt; <text text-anchor="start" '
+    text = text.replace("<", "&lt;")
+    smaller = (
+        '<text text-anchor="start" x="1" y="9" font-family="Helvetica,sans-Serif" '
+        'font-style="italic" font-size="9.00">+2 linked</text>'
+    )
+    svg = f'<svg class="gsndiagram">\n<g id="a">\n{tag}{text}</text>\n{smaller}\n</g>\n</svg>'
+    assert _lighter(svg) == (
+        f'<svg class="gsndiagram"><g id="a"><text x="1" y="2" font-weight="bold">{text}</text>'
+        '<text x="1" y="9" font-style="italic" font-size="9.00">+2 linked</text></g></svg>'
+    )
+    other = svg.replace("gsndiagram", "mine")  # not amlas's diagram: no style sheet for it
+    assert _lighter(other) == other
+    css = (Path(render_report.__code__.co_filename).parent / "assets/report.css").read_text()
+    assert "svg.gsndiagram { font-family: Helvetica, sans-Serif; font-size: 10px;" in css

@@ -172,3 +172,71 @@ def test_long_tables_and_evidence_lists_appear_on_request(browser: Browser, tmp_
     assert panel.locator(".record table.slices tr.slice-row").count() == 2
     page.close()
     assert errors == []
+
+
+def _grid_svg(first: str, count: int) -> str:
+    """Graphviz-like markup of ``count`` boxes in rows of 50, 200 units apart, the first
+    one ``first`` (a node of the case) at the top left: a diagram of more than 400 groups,
+    which the page inserts only in and near its frame."""
+    width, height = 50 * 200, (count // 50 + 1) * 200
+    groups = []
+    for i in range(count):
+        x, y = (i % 50) * 200, -height + (i // 50) * 200 + 20
+        node = first if i == 0 else f"X{i:04d}"
+        groups.append(
+            f'<g id="node-{node}" class="node gsnnode" data-node="{node}">\n<title>{node}</title>\n'
+            f'<polygon fill="#eee" stroke="#333" stroke-width="1.4" points="{x},{y} '
+            f'{x + 150},{y} {x + 150},{y + 60} {x},{y + 60} {x},{y}" />\n'
+            f'<text text-anchor="start" x="{x + 10}" y="{y + 30}" '
+            f'font-family="Helvetica,sans-Serif" font-size="10.00">{node}</text>\n</g>'
+        )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}pt" height="{height}pt" '
+        f'viewBox="0.00 0.00 {width}.00 {height}.00" class="gsndiagram" data-view="stage2">\n'
+        f'<g id="view-stage2" class="graph" transform="scale(1 1) rotate(0) '
+        f'translate(4 {height})">\n<title>Stage 2</title>\n' + "\n".join(groups) + "\n</g>\n</svg>"
+    )
+
+
+def test_a_large_diagram_is_prepared_ahead_and_inserts_what_is_in_sight(
+    browser: Browser, tmp_path: Path
+) -> None:
+    from test_report import placeholder_svgs
+
+    svgs = placeholder_svgs()
+    svgs["stage2"] = _grid_svg("G2.1", 1000)
+    path = tmp_path / "large.html"
+    path.write_text(render_report(make_case(), svgs=svgs), "utf-8")
+    page, errors = _open(browser, path)
+    index = page.get_attribute('section.view[data-view="stage2"]', "data-index")
+    groups = f"#view-{index} svg g[data-node]"
+    assert page.locator(groups).count() == 0  # prepared ahead, not inserted
+    # the module views are inflated, indexed and parsed in idle time after the first
+    # diagram; then opening the tab only inserts what is in sight
+    page.wait_for_timeout(1500)
+    page.click(f'.tab[data-goto-view="{index}"]')
+    page.wait_for_selector(f"#view-{index}[data-ready]", state="attached")
+    timing = page.evaluate(f"document.getElementById('view-{index}').timing")
+    assert timing["ahead"] is True
+    page.wait_for_timeout(300)  # the groups near the frame come in idle time
+    shown = page.locator(groups).count()
+    assert 0 < shown < 1000
+    ids = page.eval_on_selector_all(groups, "gs => gs.map(g => g.getAttribute('data-node'))")
+    assert len(ids) == len(set(ids))
+    assert "G2.1" in ids
+    # what the page draws is the generator's markup, less what the style sheet says once
+    text = page.locator(f'#view-{index} g[data-node="G2.1"] text').first
+    assert text.get_attribute("font-family") is None
+    assert text.evaluate("t => getComputedStyle(t).fontSize") == "10px"
+    assert page.locator(f'#view-{index} g[data-node="G2.1"]').get_attribute("tabindex") == "0"
+    # a node parsed ahead is a node like any other: a click shows it
+    page.click(f'#view-{index} g[data-node="G2.1"]')
+    assert page.text_content("#detail-title") == "G2.1"
+    page.keyboard.press("Escape")
+    # panning brings in the rest, each group once; printing inserts every group
+    page.click('[data-zoom="actual"]')
+    page.evaluate("() => window.amlasInflateAll()")
+    ids = page.eval_on_selector_all(groups, "gs => gs.map(g => g.getAttribute('data-node'))")
+    assert len(ids) == 1000 == len(set(ids))
+    page.close()
+    assert errors == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -373,3 +374,22 @@ def test_the_quick_wrap_is_textwrap_line_for_line() -> None:
         for width in (1, 5, 22, 36, 40):
             expected = textwrap.wrap(text, width, break_on_hyphens=False)
             assert _wrap_paragraph(text, width) == expected, (text, width)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plain words & <tags> 'quoted' \"too\"",
+        "tab\there",
+        "nul\x00 bell\x07 del\x7f",
+        "lone \ud800 surrogate",
+        "non-characters \ufffe \uffff",
+        "accents é and ☃",
+        "",
+    ],
+)
+def test_a_label_line_is_cleaned_the_same_on_the_fast_path(text: str) -> None:
+    from amlas.render._svg import _CONTROL, _clean
+
+    slow = _CONTROL.sub("\ufffd", text.encode("utf-8", "replace").decode("utf-8"))
+    assert _clean(text) == html.escape(slow, quote=True)

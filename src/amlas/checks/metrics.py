@@ -388,11 +388,19 @@ VERIFIED_ROBUSTNESS = _builtin("verified_robustness")
 FAULT_TOLERANCE_RATE = _builtin("fault_tolerance_rate")
 
 
+_METRICS_SEEN: dict[int, object] = {}
+"""Objects already found to be metrics, by ``id`` (each kept, so that its id is not
+reused): ``isinstance`` against a runtime-checkable protocol looks up every member, and
+the plan asks for the metric of every requirement several times."""
+
+
 def get_metric(name: str) -> Metric:
     """The metric plug-in registered as ``name`` (:class:`~amlas.plugins.PluginError`
     with a suggestion for an unknown one, or S009 when the object registered is no
     metric)."""
     found = registry(GROUP).get(name)
+    if _METRICS_SEEN.get(id(found)) is found:
+        return found  # type: ignore[return-value]  # found to be a Metric before
     if not isinstance(found, Metric):
         raise wrong_kind(
             GROUP,
@@ -401,6 +409,7 @@ def get_metric(name: str) -> Metric:
             "spec, distributions, check_name, unavailable, unavailable_with and evaluate "
             "(amlas.checks.metrics.Metric)",
         )
+    _METRICS_SEEN[id(found)] = found
     return found
 
 

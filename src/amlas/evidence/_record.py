@@ -277,9 +277,17 @@ class EvidenceRecord(BaseModel):
     @model_validator(mode="after")
     def _finite_numbers_only(self) -> Self:
         for name in ("parameters", "resolved", "results", "metadata"):
-            _reject_non_finite(getattr(self, name), name)
+            value = getattr(self, name)
+            try:  # json's C encoder finds a NaN or an infinity fast; the walk says where
+                json.dumps(value, allow_nan=False)
+            except (ValueError, TypeError):
+                _reject_non_finite(value, name)
         try:
-            self.to_json().encode("utf-8")
+            # the stored form's text, less its indentation and key order (the same strings,
+            # through json's C encoder): every string must encode
+            json.dumps(
+                self._payload(with_metadata=True), ensure_ascii=False, allow_nan=False
+            ).encode("utf-8")
         except UnicodeEncodeError as error:
             # A lone surrogate is a valid Python str but has no UTF-8 form, so no digest.
             raise ValueError(

@@ -96,6 +96,12 @@ class Project:
     diagnostics: Diagnostics = field(default_factory=Diagnostics, repr=False, compare=False)
     """What loading (and, after :func:`~amlas.project.check_project`, every rule) found;
     the same object as the :class:`LoadResult`'s."""
+    _walked: tuple[tuple[tuple[str, ArtefactDocument], ...], list[Definition]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    """:meth:`definitions` of the documents it was read from (each kept, compared by
+    identity): the rules, the plan, the inputs and the case each ask for the index, and a
+    project of 1,000 requirements holds tens of thousands of items to walk."""
 
     def content_hash(self, path: Path) -> str:
         """SHA-256 of a file (or a directory tree) inside the project."""
@@ -148,13 +154,26 @@ class Project:
         return Location(self.files.get(letter, ARTEFACTS[letter].default_path))
 
     def definitions(self) -> Iterator[Definition]:
-        """Every item with an ID, in artefact then document order."""
-        for letter, document in self.artefacts.items():
-            for path, item in _walk(document, ()):
-                kind = getattr(type(item), "id_kind", None)
-                item_id = getattr(item, "id", None)
-                if kind and isinstance(item_id, str):
-                    yield Definition(item_id, kind, letter, (*path, "id"), item)
+        """Every item with an ID, in artefact then document order.
+
+        Read once for the documents in ``artefacts``: they are immutable, and any change
+        to ``artefacts`` (a document added, removed or replaced) reads them again."""
+        documents = tuple(self.artefacts.items())
+        if self._walked is not None:
+            read, found = self._walked
+            if len(read) == len(documents) and all(
+                a == b and x is y for (a, x), (b, y) in zip(read, documents, strict=True)
+            ):
+                return iter(found)
+        found = [
+            Definition(item_id, kind, letter, (*path, "id"), item)
+            for letter, document in documents
+            for path, item in _walk(document, ())
+            if (kind := getattr(type(item), "id_kind", None))
+            and isinstance(item_id := getattr(item, "id", None), str)
+        ]
+        self._walked = (documents, found)
+        return iter(found)
 
     def references(self) -> Iterator[Reference]:
         """Every ID named in a reference field, in artefact then document order."""

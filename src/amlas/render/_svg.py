@@ -234,7 +234,7 @@ def render_svgs(case: Case, views: Sequence[View], *, cache: str | Path | None =
         raise UsageError(
             "Graphviz `dot` was not found on PATH; install Graphviz: apt-get install graphviz"
         )
-    labels: dict[str, str] = {}  # a node's wrapped, escaped text: the same in every view
+    labels: dict[str, str] = {}  # a node's escaped ID and wrapped text: the same in every view
     drawn = [_ViewDot(case, view, index, labels) for index, view in enumerate(views)]
     sources = [d.text() for d in drawn]
     folder = Path(cache) if cache is not None else None
@@ -315,7 +315,8 @@ def _write_cache(folder: Path, entries: Mapping[str, str]) -> None:
 
 def _clean(text: str) -> str:
     """``text`` safe inside a dot HTML-like label: control characters replaced, escaped."""
-    text = _CONTROL.sub("\ufffd", text.encode("utf-8", "replace").decode("utf-8"))
+    if not (text.isascii() and text.isprintable()):  # else: no surrogate, no control
+        text = _CONTROL.sub("\ufffd", text.encode("utf-8", "replace").decode("utf-8"))
     return html.escape(text, quote=True)
 
 
@@ -350,6 +351,16 @@ def _wrap_paragraph(paragraph: str, width: int) -> list[str]:
             line = word
     lines.append(line)
     return lines
+
+
+_EDGE_ATTRS: Final = {
+    "spby": 'class="gsnspby", arrowhead=normal',
+    "inctxt": 'class="gsninctxt", arrowhead=empty',
+    "backed": 'class="gsnbacked", arrowhead=empty, style=dashed, color="#6b7280"',
+    "chllngs": f'class="gsnchllngs", arrowhead=normal, style=dashed, '
+    f'color="{COUNTER_COLOUR}", fontcolor="{COUNTER_COLOUR}", constraint=false',
+}
+"""The DOT attributes of each kind of link."""
 
 
 class _Drawn(NamedTuple):
@@ -448,7 +459,9 @@ class _ViewDot:
             classes.append("gsnextension")
         lines = self.labels.get(node.id)
         if lines is None:
-            lines = "".join(f"<BR/>{_clean(line)}" for line in _wrap(node.text, shape.wrap))
+            lines = f"<B>{_clean(node.id)}</B>" + "".join(
+                f"<BR/>{_clean(line)}" for line in _wrap(node.text, shape.wrap)
+            )
             self.labels[node.id] = lines
         if hidden:
             lines += f'<BR/><I><FONT POINT-SIZE="9">+{hidden} linked, in its own view</FONT></I>'
@@ -459,7 +472,7 @@ class _ViewDot:
         return (
             f'{name} [id="{node_dom_id(node.id)}", class="{" ".join(classes)}", {shape.attrs}, '
             f'style="{",".join(styles)}", fillcolor="{colours.fill}", color="{border}", '
-            f"label=<<B>{_clean(node.id)}</B>{lines}>];"
+            f"label=<{lines}>];"
         )
 
     def _away(self, target: str, name: str) -> str:
@@ -485,14 +498,7 @@ class _ViewDot:
 
     @staticmethod
     def _edge(a: str, b: str, kind: str) -> str:
-        attrs = {
-            "spby": 'class="gsnspby", arrowhead=normal',
-            "inctxt": 'class="gsninctxt", arrowhead=empty',
-            "backed": 'class="gsnbacked", arrowhead=empty, style=dashed, color="#6b7280"',
-            "chllngs": f'class="gsnchllngs", arrowhead=normal, style=dashed, '
-            f'color="{COUNTER_COLOUR}", fontcolor="{COUNTER_COLOUR}", constraint=false',
-        }[kind]
-        return f"{a} -> {b} [{attrs}];"
+        return f"{a} -> {b} [{_EDGE_ATTRS[kind]}];"
 
     def finish(self, document: str) -> str:
         """Post-process dot's SVG: data-node, tooltips, GSN markers; no comments."""

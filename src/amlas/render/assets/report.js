@@ -164,35 +164,49 @@
   }
   /* Graphviz's SVG as the graph's opening and closing markup and its top-level groups
      (elements and links), each with its box in the graph's coordinates, read from the
-     markup alone: nothing is laid out to find where an element is. */
-  function indexed(text) {
+     markup alone: nothing is laid out to find where an element is. An indexer reads
+     until a given time (performance.now()) and says whether it has finished, so that the
+     reading can be done in slices of idle time; its ``result`` is then the index (null:
+     not Graphviz's markup). */
+  function indexer(text) {
     var at = text.indexOf(' class="graph"');
-    if (at < 0) return null;
+    var self = { done: at < 0, result: null };
+    if (self.done) { self.step = function () { return true; }; return self; }
     var tagStart = text.lastIndexOf("<g", at), open = text.indexOf(">", at) + 1;
     var transform = attribute(text.slice(tagStart, open), "transform") || "";
     var t = /translate\(([^)]*)\)/.exec(transform), k = /scale\(([^)]*)\)/.exec(transform);
     var tn = t ? t[1].match(NUMBER) : null, kn = k ? k[1].match(NUMBER) : null;
-    var items = [], depth = 0, begin = -1, first = -1, close = -1, m;
-    GTAG.lastIndex = open;
-    while ((m = GTAG.exec(text))) {
-      if (m[0] === "</g>") {
-        if (depth === 0) { close = m.index; break; }
-        depth -= 1;
-        if (depth === 0) items.push(item(text.slice(begin, GTAG.lastIndex)));
-      } else {
-        if (depth === 0) begin = m.index;
-        if (first < 0) first = m.index;
-        depth += 1;
+    var items = [], depth = 0, begin = -1, first = -1, close = -1, from = open;
+    var gtag = new RegExp(GTAG.source, "g");
+    self.step = function (until) {
+      var m, count = 0;
+      gtag.lastIndex = from;
+      while (!self.done) {
+        if (++count % 64 === 0 && performance.now() >= until) { from = gtag.lastIndex; return false; }
+        m = gtag.exec(text);
+        if (!m) { self.done = true; break; }
+        if (m[0] === "</g>") {
+          if (depth === 0) { close = m.index; self.done = true; break; }
+          depth -= 1;
+          if (depth === 0) items.push(item(text.slice(begin, gtag.lastIndex)));
+        } else {
+          if (depth === 0) begin = m.index;
+          if (first < 0) first = m.index;
+          depth += 1;
+        }
       }
-    }
-    if (close < 0) return null;
-    return {
-      head: text.slice(0, first >= 0 ? first : close),
-      tail: text.slice(close),
-      items: items,
-      tx: tn ? Number(tn[0]) : 0, ty: tn && tn.length > 1 ? Number(tn[1]) : 0,
-      k: kn ? Number(kn[0]) : 1
+      if (close >= 0 && !self.result) {
+        self.result = {
+          head: text.slice(0, first >= 0 ? first : close),
+          tail: text.slice(close),
+          items: items,
+          tx: tn ? Number(tn[0]) : 0, ty: tn && tn.length > 1 ? Number(tn[1]) : 0,
+          k: kn ? Number(kn[0]) : 1
+        };
+      }
+      return true;
     };
+    return self;
   }
   function item(markup) {
     var box = { markup: markup, x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity, node: null, away: false, on: false };
@@ -225,14 +239,95 @@
       g.setAttribute("role", "button");
     });
   }
+  /* the groups ``its`` as elements, in order, inside ``context``'s namespace: the ones
+     parsed ahead (``it.el``) as they are, the others parsed now */
+  function groups(its, context) {
+    var out = document.createDocumentFragment(), run = [];
+    function flush() {
+      if (!run.length) return;
+      var parsed = markup(run.join(""), context);
+      prepareNodes(parsed);
+      out.appendChild(parsed);
+      run = [];
+    }
+    its.forEach(function (it) {
+      if (it.el) { flush(); out.appendChild(it.el); it.el = null; }
+      else run.push(it.markup);
+    });
+    flush();
+    return out;
+  }
+  /* A view's diagram inflated and indexed (a job: ``promise`` resolves once inflated;
+     ``reader`` indexes). The views of the modules are prepared in idle time once the
+     first diagram is drawn (``ahead``), the groups of a large one parsed too, so that
+     opening its tab inserts and paints, and nothing else; any other view when opened. */
+  var prepared = {};
+  var PARSE_BATCH = 100; /* groups parsed ahead at a time */
+  function prepare(index_) {
+    if (!prepared[index_]) {
+      var box = sections[index_].querySelector(".diagram");
+      var job = { text: null, reader: null, parsed: 0 };
+      job.promise = fragment(box.getAttribute("data-fragment")).then(function (text) {
+        job.text = text;
+        job.reader = indexer(text);
+        return job;
+      });
+      prepared[index_] = job;
+    }
+    return prepared[index_];
+  }
+  /* parse ahead, until ``until``, the groups of a large diagram not yet in the page;
+     whether all are */
+  function parseAhead(job, until) {
+    var d = job.reader.result;
+    if (!d || d.items.length <= VIRTUAL) return true;
+    var context = document.createElementNS(SVG_NS, "g");
+    while (job.parsed < d.items.length) {
+      if (performance.now() >= until) return false;
+      var batch = d.items.slice(job.parsed, job.parsed + PARSE_BATCH).filter(function (it) {
+        return !it.on && !it.el;
+      });
+      job.parsed += PARSE_BATCH;
+      if (!batch.length) continue;
+      var parsed = markup(batch.map(function (it) { return it.markup; }).join(""), context);
+      var elements = Array.prototype.slice.call(parsed.children);
+      if (elements.length !== batch.length) continue; /* not one element each: parsed when shown */
+      prepareNodes(parsed);
+      batch.forEach(function (it, i) { it.el = elements[i]; });
+    }
+    return true;
+  }
+  var SLICE = 16; /* ms of idle time taken at once at most (a frame): a click that comes
+     meanwhile waits no longer than that */
+  function whenIdle(work) {
+    if (window.requestIdleCallback) window.requestIdleCallback(work, { timeout: 2000 });
+    else setTimeout(function () { work({ timeRemaining: function () { return SLICE; } }); }, 20);
+  }
+  function ahead(queue) {
+    if (!queue.length) return;
+    var job = prepare(queue[0]);
+    job.promise.then(function () {
+      whenIdle(function slice(deadline) {
+        var until = performance.now() + Math.max(1, Math.min(SLICE, deadline.timeRemaining()));
+        if (job.reader.step(until) && parseAhead(job, until)) {
+          queue.shift();
+          ahead(queue);
+        } else {
+          whenIdle(slice);
+        }
+      });
+    });
+  }
   function draw(index_) {
     var section = sections[index_];
     if (!drawing[index_]) {
       var box = section.querySelector(".diagram");
       var asked = performance.now();
-      drawing[index_] = fragment(box.getAttribute("data-fragment")).then(function (text) {
+      var job = prepare(index_), ahead_ = !!(job.reader && job.reader.done);
+      drawing[index_] = job.promise.then(function () {
         var inflated = performance.now();
-        var d = indexed(text);
+        job.reader.step(Infinity);
+        var d = job.reader.result, text = job.text;
         var read = performance.now();
         var whole = !d || d.items.length <= VIRTUAL;
         var parsed = markup(whole ? text : d.head + d.tail, box);
@@ -253,32 +348,37 @@
         section.diagram = diagram;
         section.setAttribute("data-ready", "1");
         /* what a diagram's first drawing cost, for benchmarks/report_browser.py */
-        section.timing = { inflate: inflated - asked, index: read - inflated, insert: performance.now() - read };
+        section.timing = {
+          inflate: inflated - asked, index: read - inflated, insert: performance.now() - read,
+          ahead: ahead_
+        };
         return section;
       });
     }
     return drawing[index_];
   }
-  /* insert the groups of a large diagram that lie in (or near) the frame */
-  function update(section) {
+  /* insert the groups of a large diagram that lie in the frame, and those near it (within
+     MARGIN) once the frame is painted, in idle time */
+  function update(section, margin) {
     var d = section.diagram, z = section.zoom;
     if (!d || !d.virtual || !z || !d.graph) return;
     var box = section.querySelector(".diagram");
-    var k = z.s * d.f * d.k, w = box.clientWidth, h = box.clientHeight;
-    var x0 = (-z.x - w * MARGIN) / k - d.tx, x1 = (w * (1 + MARGIN) - z.x) / k - d.tx;
-    var y0 = (-z.y - h * MARGIN) / k - d.ty, y1 = (h * (1 + MARGIN) - z.y) / k - d.ty;
+    var k = z.s * d.f * d.k, w = box.clientWidth, h = box.clientHeight, m = margin || 0;
+    var x0 = (-z.x - w * m) / k - d.tx, x1 = (w * (1 + m) - z.x) / k - d.tx;
+    var y0 = (-z.y - h * m) / k - d.ty, y1 = (h * (1 + m) - z.y) / k - d.ty;
     var add = [], added = [];
     d.items.forEach(function (it) {
       if (it.on || it.x1 < x0 || it.x0 > x1 || it.y1 < y0 || it.y0 > y1) return;
       it.on = true;
-      add.push(it.markup);
+      add.push(it);
       if (it.node !== null) added.push(it.node);
     });
-    if (!add.length) return;
-    var parsed = markup(add.join(""), d.graph);
-    prepareNodes(parsed);
-    d.graph.appendChild(parsed);
+    if (add.length) d.graph.appendChild(groups(add, d.graph));
     if (current !== null && added.indexOf(current) >= 0) highlight(current);
+    if (!margin && !section.nearing) {
+      section.nearing = true;
+      whenIdle(function () { section.nearing = false; update(section, MARGIN); });
+    }
   }
   function showView(index_) {
     var next = sections[index_];
@@ -421,7 +521,21 @@
   document.addEventListener("click", function (event) {
     if (dragged) { dragged = false; event.stopPropagation(); event.preventDefault(); }
   }, true);
-  if (sections.length) loaded.then(function () { return showView(0); });
+  /* the stored size of a view's pack: the largest diagrams, slowest to open, are
+     prepared first */
+  function packSize(index_) {
+    var ref = sections[index_].querySelector(".diagram").getAttribute("data-fragment");
+    var block = document.getElementById("pack-" + String(ref).split(".")[0]);
+    return block ? block.textContent.length : 0;
+  }
+  if (sections.length) loaded.then(function () { return showView(0); }).then(function () {
+    var modules = sections.map(function (section, index) { return index; }).filter(function (index) {
+      return index !== 0 && !sections[index].classList.contains("subview");
+    });
+    var sizes = {};
+    modules.forEach(function (index) { sizes[index] = packSize(index); });
+    ahead(modules.sort(function (a, b) { return sizes[b] - sizes[a] || a - b; }));
+  });
   if (select) select.addEventListener("change", function () { showView(Number(select.value)); });
 
   /* the rest of a long table, on request */
@@ -446,9 +560,7 @@
         if (d && d.virtual) {  /* every group, for a print or a search of the page */
           var rest = d.items.filter(function (it) { return !it.on; });
           rest.forEach(function (it) { it.on = true; });
-          var parsed = markup(rest.map(function (it) { return it.markup; }).join(""), d.graph);
-          prepareNodes(parsed);
-          d.graph.appendChild(parsed);
+          d.graph.appendChild(groups(rest, d.graph));
         }
         if (!section.zoom && !section.hidden) fit(section);
       });
