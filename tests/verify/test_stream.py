@@ -30,7 +30,7 @@ from amlas.sealing import (
     seal_file,
     sign,
 )
-from amlas.verify import RunContext, RunReport, plan, run_project
+from amlas.verify import RunReport, plan, run_project
 from amlas.verify import _stream as stream_module
 from amlas.verify._context import Streamed
 
@@ -69,21 +69,6 @@ def _comparable(report: RunReport) -> dict[str, Any]:
             (opened.results, opened.resolved, opened.summary) if opened is not None else None,
         )
     return out
-
-
-@pytest.fixture
-def chunked(monkeypatch: pytest.MonkeyPatch) -> list[Streamed]:
-    """Every chunked read of the test, and a run that reads a dataset whole fails."""
-    seen: list[Streamed] = []
-    original = stream_module.stream_dataset
-
-    def spy(context: RunContext, letter: str) -> Streamed:
-        out = original(context, letter)
-        seen.append(out)
-        return out
-
-    monkeypatch.setattr(stream_module, "stream_dataset", spy)
-    return seen
 
 
 def _whole(monkeypatch: pytest.MonkeyPatch) -> None:

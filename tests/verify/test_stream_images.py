@@ -29,7 +29,7 @@ from amlas.hashing import sha256_bytes, sha256_tree
 from amlas.project import check_project
 from amlas.project.artefacts import ARTEFACTS
 from amlas.sealing import SealError, VerifierKey
-from amlas.verify import RunContext, RunReport, plan, run_project
+from amlas.verify import RunReport, plan, run_project
 from amlas.verify import _stream as stream_module
 from amlas.verify._context import Streamed
 
@@ -86,20 +86,6 @@ def _project(root: Path, *, archive_digest: bool = False) -> Path:
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     (root / "data" / "verif.npz").unlink()
     return root
-
-
-@pytest.fixture
-def chunked(monkeypatch: pytest.MonkeyPatch) -> list[Streamed]:
-    seen: list[Streamed] = []
-    original = stream_module.stream_dataset
-
-    def spy(context: RunContext, letter: str) -> Streamed:
-        out = original(context, letter)
-        seen.append(out)
-        return out
-
-    monkeypatch.setattr(stream_module, "stream_dataset", spy)
-    return seen
 
 
 def _run(root: Path, **kwargs: Any) -> RunReport:
