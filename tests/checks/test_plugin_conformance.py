@@ -119,3 +119,21 @@ def _requirement(project: Project, rid: str) -> MLSafetyRequirement:
     ml = project.ml_requirements
     assert ml is not None
     return next(r for r in ml.requirements if r.id == rid)
+
+
+@pytest.mark.parametrize("registered", [None, object()], ids=["None", "no-metric"])
+def test_an_object_registered_as_a_metric_that_is_none_is_s009(registered: object) -> None:
+    """The check that an object is a metric is remembered per object; nothing (None) is
+    never taken for a metric found before."""
+    from amlas.plugins import PluginError
+
+    metrics = registry("amlas.metrics")
+    metrics.register("recall", registered, replace=True)
+    try:
+        for _ in range(2):
+            with pytest.raises(PluginError) as raised:
+                get_metric("recall")
+            assert raised.value.code == "S009"
+    finally:
+        metrics.unregister("recall")
+    assert get_metric("recall").spec.name == "recall"

@@ -117,14 +117,17 @@ def test_workers_read_a_plaintext_parquet_file_themselves(
 
 def test_a_worker_refuses_a_data_file_changed_after_the_client_hashed_it(root: Path) -> None:
     path = _as_parquet(root)
-    seen = path.stat()
-    rows = engine_module.FileRows(
-        str(path), 0, 16, "0" * 64, seen.st_size + 1, seen.st_mtime_ns, "O"
-    )
+    size, modified, changed = engine_module.file_stamp(path)
+    for stamp in ((size + 1, modified, changed), (size, modified, changed + 1)):
+        rows = engine_module.FileRows(str(path), 0, 16, "0" * 64, stamp, "O")
+        with pytest.raises(ProblemError) as info:
+            rows.table()
+        assert info.value.diagnostics[0].code == "R101"
+    gone = engine_module.FileRows(str(path) + ".gone", 0, 16, "0" * 64, (size, 0, 0), "O")
     with pytest.raises(ProblemError) as info:
-        rows.table()
+        gone.table()
     assert info.value.diagnostics[0].code == "R101"
-    same = engine_module.FileRows(str(path), 16, 16, "0" * 64, seen.st_size, seen.st_mtime_ns, "O")
+    same = engine_module.FileRows(str(path), 16, 16, "0" * 64, (size, modified, changed), "O")
     expected = read_table(path, "parquet")
     assert same.table().columns["sample_id"].tolist() == expected.text("sample_id")[16:32].tolist()
 
@@ -147,6 +150,21 @@ def test_sealed_data_goes_to_a_local_cluster_only(root: Path, cluster: str) -> N
     local = _run(root, "verifier", 5, None)
     on_cluster = _run(root, "verifier", 5, EngineSpec("dask", workers=2))  # a LocalCluster
     assert _comparable(on_cluster) == _comparable(local)
+
+
+def test_sealed_data_goes_only_to_workers_that_do_not_spill(cluster: str) -> None:
+    """Dask's default workers may write what they hold to disk; amlas's LocalCluster is
+    started without spilling, and a sealed dataset is refused elsewhere (R099)."""
+    default = engine_module.DaskEngine(EngineSpec("dask", scheduler=cluster))
+    try:
+        assert default.spills()
+    finally:
+        default.close()
+    own = engine_module.DaskEngine(EngineSpec("dask", workers=1))
+    try:
+        assert not own.spills()
+    finally:
+        own.close()
 
 
 def test_an_unreachable_scheduler_is_a_coded_error(root: Path) -> None:

@@ -399,7 +399,7 @@ def get_metric(name: str) -> Metric:
     with a suggestion for an unknown one, or S009 when the object registered is no
     metric)."""
     found = registry(GROUP).get(name)
-    if _METRICS_SEEN.get(id(found)) is found:
+    if found is not None and _METRICS_SEEN.get(id(found)) is found:
         return found  # type: ignore[return-value]  # found to be a Metric before
     if not isinstance(found, Metric):
         raise wrong_kind(

@@ -167,7 +167,7 @@ class EngineSettings(Item):
     scheduler: Annotated[str, Field(pattern=r"^[a-z][a-z0-9+]*://\S+$")] | None = None
     """The Dask scheduler's address, e.g. ``tls://verify-1:8786`` (a sealed [P] needs
     ``tls://``); omitted: a LocalCluster on this machine, for the run."""
-    workers: Annotated[int, Field(ge=1)] | None = None
+    workers: Annotated[int, Field(ge=1, le=4096, strict=True)] | None = None
     """Worker processes of the LocalCluster (one thread each; default 2); a scheduler's
     cluster has its own."""
     chunk_rows: Annotated[int, Field(ge=1)] | None = None

@@ -45,6 +45,7 @@ __all__ = [
     "EngineSpec",
     "FileRows",
     "LocalEngine",
+    "file_stamp",
     "open_engine",
     "resolve_engine",
     "tally_chunk",
@@ -147,23 +148,27 @@ class ArrowRows:
 class FileRows:
     """A chunk of a plaintext Parquet file by its row range: the worker reads the rows
     itself from the path it shares with the client, which reads only the ids.
-    ``size`` and ``mtime_ns`` are the file's when the client hashed it: a worker that
-    finds another file there refuses (R101)."""
+    ``stamp`` is the file's size, modification and change times when the client hashed
+    it (the change time cannot be set back, as a modification time can): a worker that
+    finds another file there, or none, refuses (R101)."""
 
     path: str
     start: int
     rows: int
     sha256: str
-    size: int
-    mtime_ns: int
+    stamp: tuple[int, int, int]
     letter: str
 
     def table(self) -> Table:
-        seen = os.stat(self.path)
-        if (seen.st_size, seen.st_mtime_ns) != (self.size, self.mtime_ns):
+        try:
+            seen: tuple[int, int, int] | None = file_stamp(self.path)
+        except OSError:
+            seen = None
+        if seen != self.stamp:
             raise ProblemError(
                 f"the file of [{self.letter}] this worker finds at {self.path} is not the "
-                "one the run hashed (its size or modification time differ)",
+                "one the run hashed (missing, or its size, modification or change time "
+                "differ)",
                 code="R101",
                 path=f"[{self.letter}]",
                 expected="the workers see the project's files at the same path, unchanged "
@@ -173,6 +178,13 @@ class FileRows:
         assert isinstance(reader, ArrowReader)
         data = reader.read_rows(Path(self.path), start=self.start, rows=self.rows)
         return reader.convert(data, source=self.path, sha256=self.sha256)
+
+
+def file_stamp(path: str | Path) -> tuple[int, int, int]:
+    """A file's size, modification and change times (nanoseconds): what shows that a file
+    hashed once is still the file being read."""
+    seen = os.stat(path)
+    return seen.st_size, seen.st_mtime_ns, seen.st_ctime_ns
 
 
 Rows = Table | ArrowRows | FileRows
@@ -296,15 +308,20 @@ class DaskEngine:
         self._cluster: Any = None
         try:
             if self.local:
+                import dask
+
                 # security=True: a throw-away mutual-TLS setup, so that no other process
-                # on the machine can join the cluster or run code in it (it holds rows)
-                self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                    n_workers=spec.workers or 2,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=":0",
-                    security=True,
-                )
+                # on the machine can join the cluster or run code in it (it holds rows);
+                # no spilling: a worker never writes the rows it holds to its disk (the
+                # workers take the config as they start)
+                with dask.config.set(_NO_SPILL):
+                    self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                        n_workers=spec.workers or 2,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=":0",
+                        security=True,
+                    )
                 self.client: Any = Client(self._cluster)  # type: ignore[no-untyped-call]
                 self.secure = str(self._cluster.scheduler_address).startswith("tls://")
             else:
@@ -323,7 +340,30 @@ class DaskEngine:
             ) from None
         self.workers = len(self.client.scheduler_info().get("workers", {})) or 1
 
+    def spills(self) -> bool:
+        """Whether a worker may write the data it holds to its disk (Dask's spilling):
+        decrypted [P] must not be sent to such a cluster."""
+        try:
+            answers = self.client.run(_may_spill)
+        except Exception as exc:  # the cluster's own errors
+            raise _cluster_failed(exc) from None
+        return any(answers.values())
+
     def run(
+        self,
+        job: ChunkJob,
+        project: Project,
+        chunks: Iterator[tuple[Rows, int]],
+        progress: Callable[[int], None],
+    ) -> Iterator[dict[str, Any]]:
+        try:
+            yield from self._run(job, project, chunks, progress)
+        except AmlasError:
+            raise  # amlas's own, raised on a worker or here (bad data, a model that fails)
+        except Exception as exc:  # the cluster's: a worker died, a connection closed
+            raise _cluster_failed(exc) from None
+
+    def _run(
         self,
         job: ChunkJob,
         project: Project,
@@ -336,8 +376,8 @@ class DaskEngine:
         limit = 2 * len(addresses)
         for rows, offset in chunks:
             # the chunk goes to the worker with the fewest chunks in flight, straight from
-            # the client (not inside the task through the scheduler: one transfer, not two,
-            # and the scheduler, in this process for a LocalCluster, never handles the rows)
+            # the client for a LocalCluster (not inside the task through the scheduler: one
+            # transfer, not two); a remote scheduler passes it on, over TLS for [P]
             held = [address for _, address in pending]
             worker = min(addresses, key=held.count)
             where = [worker] if worker is not None else None
@@ -353,17 +393,7 @@ class DaskEngine:
 
     @staticmethod
     def _next(pending: deque[tuple[Any, str]], progress: Callable[[int], None]) -> dict[str, Any]:
-        try:
-            result: dict[str, Any] = pending.popleft()[0].result()
-        except AmlasError:
-            raise  # amlas's own, raised on the worker (bad data, a model that fails)
-        except Exception as exc:  # the cluster's: a worker died, a connection closed
-            raise ProblemError(
-                f"the Dask cluster failed during the run: {type(exc).__name__}: {exc}",
-                code="R098",
-                expected="workers that stay up for the run (enough memory for two chunks "
-                "each: lower --chunk-rows)",
-            ) from None
+        result: dict[str, Any] = pending.popleft()[0].result()
         progress(result["samples"])
         return result
 
@@ -373,6 +403,27 @@ class DaskEngine:
             client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+_NO_SPILL = {"distributed.worker.memory.target": False, "distributed.worker.memory.spill": False}
+"""Dask's settings for workers that keep what they hold in memory."""
+
+
+def _may_spill(dask_worker: Any) -> bool:
+    """On a worker: whether it may spill the data it holds to disk."""
+    memory = dask_worker.memory_manager
+    return bool(
+        memory.memory_limit and (memory.memory_target_fraction or memory.memory_spill_fraction)
+    )
+
+
+def _cluster_failed(exc: BaseException) -> ProblemError:
+    return ProblemError(
+        f"the Dask cluster failed during the run: {type(exc).__name__}: {exc}",
+        code="R098",
+        expected="workers that stay up for the run (enough memory for two chunks each: "
+        "lower --chunk-rows)",
+    )
 
 
 def open_engine(spec: EngineSpec | None, model: Callable[[], Model]) -> Engine:

@@ -21,7 +21,6 @@ the run says why (:func:`stream_reason`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -30,7 +29,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from amlas.adapters import ArrowReader, ChunkedReader, ChunkTypeError, ReaderOptions, chunk_reader
+from amlas.adapters import (
+    ArrowReader,
+    ChunkedReader,
+    ChunkTypeError,
+    DatasetError,
+    ReaderOptions,
+    chunk_reader,
+)
 from amlas.checks import RepeatedValues, RequirementResult, content_error
 from amlas.checks.metrics import ChunkedMetric, MetricContext, get_metric
 from amlas.errors import ProblemError
@@ -46,6 +52,7 @@ from amlas.verify._engine import (
     Engine,
     FileRows,
     Rows,
+    file_stamp,
     open_engine,
 )
 from amlas.verify._planned import PlannedCheck
@@ -173,6 +180,15 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
             expected="a tls:// scheduler on the verifier's own machines, or a LocalCluster "
             "(--engine dask without --scheduler); see docs/scale.md",
         )
+    if document.sealed is not None and isinstance(engine, DaskEngine) and engine.spills():
+        raise ProblemError(
+            f"[{letter}] is sealed: the Dask workers may spill the decrypted rows they hold "
+            "to their disks",
+            code="R099",
+            path=f"[{letter}]",
+            expected="workers started with distributed.worker.memory.target and .spill set "
+            "to false (the LocalCluster of --engine dask is); see docs/scale.md",
+        )
     rows = max(context.batch_size, context.chunk_rows // context.batch_size * context.batch_size)
     path = project.root / document.location
     advance = context.reporter.task(f"predict [{letter}] in chunks", document.samples)
@@ -185,7 +201,7 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
             handle = stack.enter_context(unsealed.reader())
             sha256 = unsealed.header.plaintext_sha256
         else:
-            seen = path.stat()
+            seen = None if path.is_dir() else file_stamp(path)
             sha256 = sha256_tree(path) if path.is_dir() else sha256_file(path)
         streamed = Streamed(sha256)
         id_column = document.id_column
@@ -217,6 +233,11 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
             streamed.chunks += 1
         if handle is not None:
             handle.verify()  # every chunk authenticated (a TamperError is R061)
+        if seen is not None and file_stamp(path) != seen:
+            # hashed before it was read: the records would cite a hash of other content
+            raise DatasetError(
+                f"{document.location}: the file changed while the run read it; run again"
+            )
         problems = count_problems(document, letter, streamed.samples)
         if repeats is not None and not problems:
             found = [r for r in repeats.repeats() if r.value.strip()]
@@ -275,7 +296,7 @@ def _shipped(
     sha256: str,
     handle: Any,
     id_column: str | None,
-    seen: os.stat_result | None,
+    seen: tuple[int, int, int] | None,
 ) -> Iterator[Chunk]:
     """The chunks as the Dask engine sends them to its workers, who convert them (the
     client converts only the ids): a plaintext Parquet file by row ranges, which the
@@ -289,9 +310,7 @@ def _shipped(
             for batch in reader.iter_arrow(path, rows=rows, columns=[id_column or names[0]]):
                 count = batch.num_rows
                 ids = _ids(reader, batch, source, sha256, id_column)
-                where = FileRows(
-                    source, start, count, sha256, seen.st_size, seen.st_mtime_ns, letter
-                )
+                where = FileRows(source, start, count, sha256, seen, letter)
                 yield where, ids, count
                 start += count
             return
