@@ -156,3 +156,18 @@ def test_a_damaged_npz_member_is_a_located_error(tmp_path: Path, compressed: boo
         list(reader.iter_read(path, ReaderOptions(), rows=100, sha256="0" * 64))
     with pytest.raises(DatasetError, match=r"d\.npz: "):
         read_table(path, "npz")
+
+
+def test_a_bad_cell_in_a_later_chunk_is_named_by_its_line_in_the_file(tmp_path: Path) -> None:
+    """A cell that is not UTF-8 in the third chunk: the message gives the file's line, as
+    a whole read does, not the line within the chunk."""
+    path = tmp_path / "d.csv"
+    lines = [b"id,note"] + [f"S-{i},ok".encode() for i in range(30)]
+    lines[26] = b"S-25,\xff\xfe"  # line 27 of the file
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(DatasetError, match=r"d\.csv:line 27: column 'note'"):
+        read_table(path, "csv")
+    reader = chunk_reader("csv")
+    assert reader is not None
+    with pytest.raises(DatasetError, match=r"d\.csv:line 27: column 'note'"):
+        list(reader.iter_read(path, ReaderOptions(), rows=10, sha256="0" * 64))

@@ -404,8 +404,11 @@ def _arrow_batches(
         raise DatasetError(f"{source}: cannot read as {what}: {_one_line(exc)}") from None
 
 
-def _column_to_numpy(column: Any, source: str, name: str, row_word: str) -> NDArray[np.generic]:
-    """One pyarrow column as float64/int64 numbers or ``str_`` text (see module doc)."""
+def _column_to_numpy(
+    column: Any, source: str, name: str, row_word: str, first: int = 0
+) -> NDArray[np.generic]:
+    """One pyarrow column as float64/int64 numbers or ``str_`` text (see module doc);
+    ``first`` is the number of samples before it in the file (for messages)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -430,7 +433,7 @@ def _column_to_numpy(column: Any, source: str, name: str, row_word: str) -> NDAr
         # to_numpy fills nulls of a float column with NaN
         return np.asarray(column.cast(pa.float64()).to_numpy(), dtype=np.float64)
     if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
-        column = _decode_utf8(column, source, name, row_word)
+        column = _decode_utf8(column, source, name, row_word, first)
         kind = column.type
     if pa.types.is_temporal(kind):
         # no text form (e.g. durations): refused below
@@ -459,7 +462,7 @@ def _strings(column: Any) -> NDArray[np.str_]:
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.str_)
 
 
-def _decode_utf8(column: Any, source: str, name: str, row_word: str) -> Any:
+def _decode_utf8(column: Any, source: str, name: str, row_word: str, first: int = 0) -> Any:
     """Binary cells as text; pyarrow reads a CSV column with invalid UTF-8 as binary."""
     import pyarrow as pa
 
@@ -468,7 +471,7 @@ def _decode_utf8(column: Any, source: str, name: str, row_word: str) -> Any:
     except pa.ArrowInvalid:
         pass
     # Error path only: find the first bad cell so the message can point at it.
-    offset = 2 if row_word == "line" else 1
+    offset = (2 if row_word == "line" else 1) + first
     for index, value in enumerate(column.to_pylist()):
         if value is None:
             continue
@@ -693,8 +696,10 @@ class ArrowReader:
     ) -> Iterator[Table]:
         """The file in tables of ``rows`` rows (see :class:`ChunkedReader`): Parquet by
         record batches, CSV by blocks, each converted as :meth:`read` converts the whole."""
+        first = 0
         for batch in self.iter_arrow(path, rows=rows, handle=handle):
-            yield self.convert(batch, source=str(path), sha256=sha256)
+            yield self.convert(batch, source=str(path), sha256=sha256, first=first)
+            first += batch.num_rows
 
     def iter_arrow(
         self,
@@ -710,11 +715,13 @@ class ArrowReader:
         value; the conversion is the workers' work, not the client's)."""
         yield from _arrow_batches(Path(path), str(path), self.name, handle, rows, columns)
 
-    def convert(self, batch: Any, *, source: str, sha256: str) -> Table:
-        """One chunk of :meth:`iter_arrow` as the :class:`Table` :meth:`iter_read` gives."""
+    def convert(self, batch: Any, *, source: str, sha256: str, first: int = 0) -> Table:
+        """One chunk of :meth:`iter_arrow` as the :class:`Table` :meth:`iter_read` gives
+        (``first``: the number of samples before it, so that a message names the row of
+        the file)."""
         row_word = "line" if self.name == "csv" else "row"
         columns = {
-            name: _column_to_numpy(batch.column(i), source, name, row_word)
+            name: _column_to_numpy(batch.column(i), source, name, row_word, first)
             for i, name in enumerate(batch.schema.names)
         }
         return Table(columns=columns, sha256=sha256, source=source)

@@ -137,11 +137,13 @@ class ArrowRows:
     data: Any
     source: str
     sha256: str
+    start: int = 0
+    """The number of samples before the chunk in the file (for messages)."""
 
     def table(self) -> Table:
         reader = chunk_reader(self.format)
         assert isinstance(reader, ArrowReader)
-        return reader.convert(self.data, source=self.source, sha256=self.sha256)
+        return reader.convert(self.data, source=self.source, sha256=self.sha256, first=self.start)
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,7 @@ class FileRows:
         reader = chunk_reader("parquet")
         assert isinstance(reader, ArrowReader)
         data = reader.read_rows(Path(self.path), start=self.start, rows=self.rows)
-        return reader.convert(data, source=self.path, sha256=self.sha256)
+        return reader.convert(data, source=self.path, sha256=self.sha256, first=self.start)
 
 
 def file_stamp(path: str | Path) -> tuple[int, int, int]:

@@ -309,18 +309,25 @@ def _shipped(
             start = 0
             for batch in reader.iter_arrow(path, rows=rows, columns=[id_column or names[0]]):
                 count = batch.num_rows
-                ids = _ids(reader, batch, source, sha256, id_column)
+                ids = _ids(reader, batch, source, sha256, id_column, start)
                 where = FileRows(source, start, count, sha256, seen, letter)
                 yield where, ids, count
                 start += count
             return
+    start = 0
     for batch in reader.iter_arrow(path, rows=rows, handle=handle):
-        ids = _ids(reader, batch, source, sha256, id_column)
-        yield ArrowRows(reader.name, batch, source, sha256), ids, batch.num_rows
+        ids = _ids(reader, batch, source, sha256, id_column, start)
+        yield ArrowRows(reader.name, batch, source, sha256, start), ids, batch.num_rows
+        start += batch.num_rows
 
 
 def _ids(
-    reader: ArrowReader, batch: Any, source: str, sha256: str, id_column: str | None
+    reader: ArrowReader,
+    batch: Any,
+    source: str,
+    sha256: str,
+    id_column: str | None,
+    first: int,
 ) -> NDArray[np.str_] | None:
     """The chunk's ids as a local run reads them (only that column converted; a missing
     one is the local run's ColumnError)."""
@@ -328,7 +335,7 @@ def _ids(
         return None
     if id_column in batch.schema.names:
         batch = batch.select([id_column])
-    return reader.convert(batch, source=source, sha256=sha256).text(id_column)
+    return reader.convert(batch, source=source, sha256=sha256, first=first).text(id_column)
 
 
 def _parquet_names(path: Path) -> list[str]:
