@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chunk_spy import spy_on_chunked_reads
 
 from amlas.errors import ProblemError
 from amlas.evidence import open_evidence_detail, seal_dataset
@@ -36,6 +37,14 @@ from amlas.verify._context import Streamed
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "breast-cancer-triage"
 KEY = VerifierKey.from_secret(bytes(range(32)))
+
+
+@pytest.fixture
+def chunked(monkeypatch: pytest.MonkeyPatch) -> list[Streamed]:
+    """Every chunked read of the test."""
+    return spy_on_chunked_reads(monkeypatch)
+
+
 TALLIED = ("MLR-1", "MLR-2", "MLR-3")
 """MLR-1 recall, MLR-2 recall per nuclear-size band, MLR-3 FPR."""
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from chunk_spy import spy_on_chunked_reads
 
 from amlas.adapters import pack_folder
 from amlas.errors import UsageError
@@ -40,6 +41,14 @@ from runnable import rows  # noqa: E402
 from torch_project import RECALL, image_project, images  # noqa: E402
 
 KEY = VerifierKey.from_secret(bytes(range(32)))
+
+
+@pytest.fixture
+def chunked(monkeypatch: pytest.MonkeyPatch) -> list[Streamed]:
+    """Every chunked read of the test."""
+    return spy_on_chunked_reads(monkeypatch)
+
+
 PER_LIGHTING = {
     **RECALL,
     "id": "MLR-8",

@@ -1,4 +1,6 @@
-"""Fixtures shared by the tests of runs that read datasets in chunks."""
+"""What the tests of runs that read datasets in chunks share: a spy on the chunked read
+(a plain function, wrapped in a fixture by each test module: a conftest.py here would
+shadow ``tests/conftest.py`` for the modules that import from it by name)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,8 @@ from amlas.verify import _stream as stream_module
 from amlas.verify._context import Streamed
 
 
-@pytest.fixture
-def chunked(monkeypatch: pytest.MonkeyPatch) -> list[Streamed]:
-    """Every chunked read of the test, and a run that reads a dataset whole fails."""
+def spy_on_chunked_reads(monkeypatch: pytest.MonkeyPatch) -> list[Streamed]:
+    """Every chunked read of the test, in order, as the run makes them."""
     seen: list[Streamed] = []
     original = stream_module.stream_dataset
 
