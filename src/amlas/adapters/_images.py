@@ -132,7 +132,9 @@ class _FolderSource:
 
     def member_file(self, relative: str) -> _Member:
         """The member ``relative`` of the archive read from the handle, as a file."""
-        offset, size = self._members[relative] if self._members is not None else (0, 0)
+        assert self._members is not None
+        assert self._handle is not None
+        offset, size = self._members[relative]
         return _Member(self, offset, size)
 
 

@@ -375,15 +375,17 @@ def seal_stream(
 
     def pieces() -> Iterator[bytes]:
         again, read = hashlib.sha256(), 0
+        # the header promises this content's hash: content changed between the two
+        # passes must not be sealed under it (the caller writes nothing then)
+        changed = SealError(f"{shown}: the content changed while it was being sealed")
         for piece in _rechunk(content(), chunk_size):
             again.update(piece)
             read += len(piece)
-            if read <= size:
-                yield piece
-        # the header promises this content's hash: content changed between the two
-        # passes must not be sealed under it (the caller writes nothing then)
+            if read > size:
+                raise changed
+            yield piece
         if read != size or again.hexdigest() != header.plaintext_sha256:
-            raise SealError(f"{shown}: the content changed while it was being sealed")
+            raise changed
 
     def body() -> Iterator[bytes]:
         yield MAGIC_CHUNKED + header.canonical() + b"\n"
