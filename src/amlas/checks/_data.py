@@ -154,16 +154,21 @@ def _units(ds: Dataset, dimensions: list[str], cls: str | None) -> _Units:
 def _within_odd(
     project: Project, subject: str, rule: WithinOdd, ds: Dataset, parameters: dict[str, Any]
 ) -> CheckOutcome:
+    return _odd_judge(subject, rule, ds.letter, _odd_tally(rule, ds), parameters)
+
+
+def _odd_tally(rule: WithinOdd, ds: Dataset) -> dict[str, Any]:
+    """What :func:`_within_odd` counts in ``ds`` (a whole dataset or one chunk)."""
     dimensions = rule.dimensions or list(ds.odd_codes)
     units = _units(ds, dimensions, None)
     outside = np.zeros(len(units), dtype=bool)
-    results = []
+    dims = []
     for dim_id in dimensions:
         mask = units.codes[dim_id] == OUTSIDE_CODE
         outside |= mask
         raw = ds.odd_values.get(dim_id)
         values = raw[mask][:MAX_LISTED_IDS] if raw is not None and len(raw) == len(mask) else []
-        results.append(
+        dims.append(
             {
                 "dimension": dim_id,
                 "outside": int(mask.sum()),
@@ -171,17 +176,50 @@ def _within_odd(
                 "values": [v if isinstance(v, str) else _num(v) for v in list(values)],
             }
         )
-    fraction = float(outside.mean()) if len(units) else 0.0
+    return {
+        "dimensions": dimensions,
+        "unit": units.name,
+        "n": len(units),
+        "outside": int(outside.sum()),
+        "results": dims,
+    }
+
+
+def _odd_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    results = [
+        {
+            "dimension": x["dimension"],
+            "outside": x["outside"] + y["outside"],
+            "failing_ids": _first(x["failing_ids"], y["failing_ids"]),
+            "values": _first(x["values"], y["values"]),
+        }
+        for x, y in zip(a["results"], b["results"], strict=True)
+    ]
+    return {**a, "n": a["n"] + b["n"], "outside": a["outside"] + b["outside"], "results": results}
+
+
+def _odd_judge(
+    subject: str, rule: WithinOdd, letter: str, tally: dict[str, Any], parameters: dict[str, Any]
+) -> CheckOutcome:
+    n, dimensions, unit = tally["n"], tally["dimensions"], tally["unit"]
+    # the mean of a boolean array is its (exact) count over n, correctly rounded
+    fraction = tally["outside"] / n if n else 0.0
     verdict: Verdict = "pass" if fraction <= rule.max_outside_fraction else "fail"
     summary = (
-        f"{subject} on [{ds.letter}]: {int(outside.sum())} of {len(units)} {units.name} "
+        f"{subject} on [{letter}]: {tally['outside']} of {n} {unit} "
         f"({fraction:.2%}) outside the ODD on {', '.join(dimensions)}; "
         f"at most {rule.max_outside_fraction:.2%} allowed"
     )
-    resolved = {"dimensions": dimensions, "outside_fraction": fraction, "unit": units.name}
+    resolved = {"dimensions": dimensions, "outside_fraction": fraction, "unit": unit}
     return CheckOutcome(
-        subject, "data.within_odd", ds.letter, verdict, summary, parameters, resolved, results
-    )
+        subject, "data.within_odd", letter, verdict, summary, parameters, resolved,
+        [dict(r) for r in tally["results"]],
+    )  # fmt: skip
+
+
+def _first(a: list[Any], b: list[Any]) -> list[Any]:
+    """The first listed values of two consecutive parts of a dataset."""
+    return (a + b)[:MAX_LISTED_IDS]
 
 
 def _num(value: Any) -> float | None:
@@ -192,19 +230,23 @@ def _num(value: Any) -> float | None:
 def _schema(
     project: Project, subject: str, ds: Dataset, parameters: dict[str, Any]
 ) -> CheckOutcome:
+    return _schema_judge(project, subject, ds.letter, _schema_tally(project, ds), parameters)
+
+
+def _schema_tally(project: Project, ds: Dataset) -> list[dict[str, Any]]:
+    """Per input feature of [D], what :func:`_schema` finds in ``ds`` (a whole dataset or
+    one chunk): its problem, and for a problem of values how many and which."""
     component = project.component
     features = component.inputs.features if component else []
-    results: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = []
     for feature in features:
         if feature.name not in ds.table.columns:
-            results.append({"feature": feature.name, "problem": "missing column"})
+            found.append({"feature": feature.name, "problem": "missing column"})
             continue
         values = ds.table.columns[feature.name]
         if feature.dtype in ("float", "int"):
             if values.dtype.kind not in "biuf":
-                results.append(
-                    {"feature": feature.name, "problem": f"expected numbers, found {values.dtype}"}
-                )
+                found.append({"feature": feature.name, "dtype": values.dtype})
                 continue
             numbers = values.astype(np.float64)
             bad = ~np.isfinite(numbers)
@@ -218,17 +260,57 @@ def _schema(
         else:
             bad = np.char.str_len(values.astype(np.str_)) == 0
             problem = "empty"
-        if bad.any():
-            results.append(
+        found.append(
+            {
+                "feature": feature.name,
+                "problem": problem,
+                "count": int(bad.sum()),
+                "failing_ids": _ids(ds, bad),
+            }
+        )
+    return found
+
+
+def _schema_merge(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for x, y in zip(a, b, strict=True):
+        if "dtype" in x or "dtype" in y:
+            dx, dy = x.get("dtype"), y.get("dtype")
+            if dx is None or dy is None or dx.kind != dy.kind or (dx != dy and dx.kind != "U"):
+                raise NotChunkable(f"column {x['feature']!r} is read as different types")
+            # a text column's width is its longest value's: the wider of the two
+            out.append({**x, "dtype": max(dx, dy, key=lambda d: d.itemsize)})
+        elif "count" in x:
+            out.append(
                 {
-                    "feature": feature.name,
-                    "problem": problem,
-                    "count": int(bad.sum()),
-                    "failing_ids": _ids(ds, bad),
+                    **x,
+                    "count": x["count"] + y["count"],
+                    "failing_ids": _first(x["failing_ids"], y["failing_ids"]),
                 }
             )
+        else:
+            out.append(x)
+    return out
+
+
+def _schema_judge(
+    project: Project,
+    subject: str,
+    letter: str,
+    found: list[dict[str, Any]],
+    parameters: dict[str, Any],
+) -> CheckOutcome:
+    component = project.component
+    features = component.inputs.features if component else []
+    results: list[dict[str, Any]] = []
+    for entry in found:
+        if "dtype" in entry:
+            problem = f"expected numbers, found {entry['dtype']}"
+            results.append({"feature": entry["feature"], "problem": problem})
+        elif "count" not in entry or entry["count"]:
+            results.append(dict(entry))
     verdict: Verdict = "fail" if results else "pass"
-    summary = f"{subject} on [{ds.letter}]: " + (
+    summary = f"{subject} on [{letter}]: " + (
         f"all {len(features)} input features of [D] present with the declared types"
         if not results
         else f"{len(results)} of {len(features)} input features do not conform: "
@@ -237,7 +319,7 @@ def _schema(
     return CheckOutcome(
         subject,
         "data.schema_conformance",
-        ds.letter,
+        letter,
         verdict,
         summary,
         parameters,
@@ -253,6 +335,37 @@ def _cells(
     ds: Dataset,
     parameters: dict[str, Any],
 ) -> CheckOutcome:
+    tally = _cells_tally(project, rule, ds)
+    return _cells_judge(project, subject, rule, ds.letter, tally, parameters)
+
+
+def _cells_tally(project: Project, rule: MinSamplesPerCell, ds: Dataset) -> dict[str, Any]:
+    """The units :func:`_cells` counts in every cell, in ``ds`` (a whole dataset or one
+    chunk)."""
+    environment = project.environment
+    assert environment is not None
+    dims = {d.id: d for d in environment.dimensions}
+    units = _units(ds, rule.dimensions, rule.class_)
+    counted = units.counted.copy()
+    if rule.class_ is not None:
+        counted &= units.classes == rule.class_
+    bandings = {d: rule.banding_of(d) for d in rule.dimensions}
+    return {"unit": units.name, "counts": units.counts(dims, rule.dimensions, bandings, counted)}
+
+
+def _counts_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    counts = [x + y for x, y in zip(a["counts"], b["counts"], strict=True)]
+    return {**a, "counts": counts, **({"total": a["total"] + b["total"]} if "total" in a else {})}
+
+
+def _cells_judge(
+    project: Project,
+    subject: str,
+    rule: MinSamplesPerCell,
+    letter: str,
+    tally: dict[str, Any],
+    parameters: dict[str, Any],
+) -> CheckOutcome:
     resolved: dict[str, Any] = {}
     k = rule.min_samples
     if k is None:
@@ -260,7 +373,7 @@ def _cells(
         spec = METRICS.get(requirement.metric or "") if requirement else None
         if requirement is None or spec is None or requirement.threshold is None:
             return CheckOutcome(
-                subject, "data.min_samples_per_cell", ds.letter, "inconclusive",
+                subject, "data.min_samples_per_cell", letter, "inconclusive",
                 f"{subject}: {rule.from_requirement} states no threshold to derive k from",
                 parameters,
             )  # fmt: skip
@@ -268,7 +381,7 @@ def _cells(
         confidence = requirement.effective_confidence
         if confidence is None:
             return CheckOutcome(
-                subject, "data.min_samples_per_cell", ds.letter, "inconclusive",
+                subject, "data.min_samples_per_cell", letter, "inconclusive",
                 f"{subject}: {rule.from_requirement} states no confidence level (Q020)",
                 parameters,
             )  # fmt: skip
@@ -291,7 +404,7 @@ def _cells(
         )
         if k is None:
             return CheckOutcome(
-                subject, "data.min_samples_per_cell", ds.letter, "inconclusive",
+                subject, "data.min_samples_per_cell", letter, "inconclusive",
                 f"{subject}: no sample size can show {requirement.id}'s threshold",
                 parameters,
             )  # fmt: skip
@@ -306,16 +419,13 @@ def _cells(
     environment = project.environment
     assert environment is not None
     dims = {d.id: d for d in environment.dimensions}
-    units = _units(ds, rule.dimensions, rule.class_)
-    resolved["unit"] = units.name
-    counted = units.counted.copy()
-    if rule.class_ is not None:
-        counted &= units.classes == rule.class_
+    unit = tally["unit"]
+    resolved["unit"] = unit
     if rule.banding:
         resolved["banding"] = dict(rule.banding)
     bandings = {d: rule.banding_of(d) for d in rule.dimensions}
     combos = list(itertools.product(*(dims[d].slice_values(bandings[d]) for d in rule.dimensions)))
-    counts = units.counts(dims, rule.dimensions, bandings, counted)
+    counts = tally["counts"]
     results = []
     short = 0
     for combo, count in zip(combos, counts, strict=True):
@@ -331,15 +441,15 @@ def _cells(
         else ""
     )
     summary = (
-        f"{subject} on [{ds.letter}]: {len(combos) - short} of {len(combos)} cells{banding} "
-        f"hold at least {k} {units.name}{of}"
+        f"{subject} on [{letter}]: {len(combos) - short} of {len(combos)} cells{banding} "
+        f"hold at least {k} {unit}{of}"
     )
     if short:
         summary += "; short: " + ", ".join(
             f"{r['cell']} ({r['samples']})" for r in results if not r["met"]
         )
     return CheckOutcome(
-        subject, "data.min_samples_per_cell", ds.letter, verdict, summary, parameters, resolved,
+        subject, "data.min_samples_per_cell", letter, verdict, summary, parameters, resolved,
         results,
     )  # fmt: skip
 
@@ -374,16 +484,30 @@ def _ml_requirement(project: Project, req_id: str) -> Any:
 def _class_balance(
     subject: str, rule: ClassBalance, ds: Dataset, parameters: dict[str, Any]
 ) -> CheckOutcome:
-    count = int(ds.label_is(rule.class_).sum())
-    fraction = count / len(ds)
+    return _class_judge(subject, rule, ds.letter, _class_tally(rule, ds), parameters)
+
+
+def _class_tally(rule: ClassBalance, ds: Dataset) -> dict[str, Any]:
+    return {"count": int(ds.label_is(rule.class_).sum()), "n": len(ds)}
+
+
+def _class_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    return {"count": a["count"] + b["count"], "n": a["n"] + b["n"]}
+
+
+def _class_judge(
+    subject: str, rule: ClassBalance, letter: str, tally: dict[str, Any], parameters: dict[str, Any]
+) -> CheckOutcome:
+    count, n = tally["count"], tally["n"]
+    fraction = count / n
     ok = rule.min_fraction <= fraction <= rule.max_fraction
     summary = (
-        f"{subject} on [{ds.letter}]: class {rule.class_!r} is {count} of {len(ds)} samples "
+        f"{subject} on [{letter}]: class {rule.class_!r} is {count} of {n} samples "
         f"({fraction:.1%}); allowed {rule.min_fraction:.1%} to {rule.max_fraction:.1%}"
     )
-    results = [{"class": rule.class_, "samples": count, "of": len(ds), "fraction": fraction}]
+    results = [{"class": rule.class_, "samples": count, "of": n, "fraction": fraction}]
     return CheckOutcome(
-        subject, "data.class_balance", ds.letter, "pass" if ok else "fail", summary, parameters,
+        subject, "data.class_balance", letter, "pass" if ok else "fail", summary, parameters,
         {}, results,
     )  # fmt: skip
 
@@ -391,13 +515,32 @@ def _class_balance(
 def _slice_balance(
     project: Project, subject: str, rule: SliceBalance, ds: Dataset, parameters: dict[str, Any]
 ) -> CheckOutcome:
+    tally = _slice_tally(project, rule, ds)
+    return _slice_judge(project, subject, rule, ds.letter, tally, parameters)
+
+
+def _slice_tally(project: Project, rule: SliceBalance, ds: Dataset) -> dict[str, Any]:
     environment = project.environment
     assert environment is not None
     dimension = next(d for d in environment.dimensions if d.id == rule.dimension)
     units = _units(ds, [rule.dimension], None)
-    total = int(units.counted.sum())
     dims = {rule.dimension: dimension}
     counts = units.counts(dims, [rule.dimension], {rule.dimension: rule.banding}, units.counted)
+    return {"counts": counts, "total": int(units.counted.sum())}
+
+
+def _slice_judge(
+    project: Project,
+    subject: str,
+    rule: SliceBalance,
+    letter: str,
+    tally: dict[str, Any],
+    parameters: dict[str, Any],
+) -> CheckOutcome:
+    environment = project.environment
+    assert environment is not None
+    dimension = next(d for d in environment.dimensions if d.id == rule.dimension)
+    total, counts = tally["total"], tally["counts"]
     results = []
     for band, count in zip(dimension.slice_values(rule.banding), counts, strict=True):
         fraction = count / total if total else 0.0
@@ -412,14 +555,14 @@ def _slice_balance(
     short = [r for r in results if not r["met"]]
     banding = f" (banding {rule.banding!r})" if rule.banding else ""
     summary = (
-        f"{subject} on [{ds.letter}]: {len(results) - len(short)} of {len(results)} "
+        f"{subject} on [{letter}]: {len(results) - len(short)} of {len(results)} "
         f"{rule.dimension}{banding} bands hold at least {rule.min_fraction:.1%} of the samples"
     )
     if short:
         summary += "; short: " + ", ".join(f"{r['band']} ({r['fraction']:.1%})" for r in short)
     resolved = {"banding": rule.banding} if rule.banding else {}
     return CheckOutcome(
-        subject, "data.slice_balance", ds.letter, "fail" if short else "pass", summary,
+        subject, "data.slice_balance", letter, "fail" if short else "pass", summary,
         parameters, resolved, results,
     )  # fmt: skip
 
@@ -427,12 +570,36 @@ def _slice_balance(
 def _label_errors(
     project: Project, subject: str, rule: LabelErrorRate, ds: Dataset, parameters: dict[str, Any]
 ) -> CheckOutcome:
-    id_column = ds.document.id_column
+    audit = _audit_of(project, subject, rule, ds.letter, ds.document.id_column, parameters)
+    if isinstance(audit, CheckOutcome):
+        return audit
+    repeated = _repeated_ids(ds)
+    tally = _label_tally(audit, ds)
+    return _label_judge(subject, rule, ds.letter, audit, repeated, tally, parameters)
+
+
+@dataclass(frozen=True)
+class _Audit:
+    table: Any
+    ids: NDArray[np.str_]
+    labels: NDArray[np.str_]
+
+
+def _audit_of(
+    project: Project,
+    subject: str,
+    rule: LabelErrorRate,
+    letter: str,
+    id_column: str | None,
+    parameters: dict[str, Any],
+) -> _Audit | CheckOutcome:
+    """The audit of :func:`_label_errors`, or the outcome when it cannot be matched with
+    any dataset (no id column, an unreadable audit, an audit that repeats ids)."""
     name = "data.label_error_rate"
     if id_column is None:
         return CheckOutcome(
-            subject, name, ds.letter, "inconclusive",
-            f"{subject}: [{ds.letter}] declares no id_column to match the audit with", parameters,
+            subject, name, letter, "inconclusive",
+            f"{subject}: [{letter}] declares no id_column to match the audit with", parameters,
         )  # fmt: skip
     try:
         audit = read_table(Path(project.root / rule.audit_file), "csv")
@@ -440,32 +607,59 @@ def _label_errors(
         audited = audit.text(AUDIT_LABEL_COLUMN)
     except (DatasetError, ColumnError) as exc:  # the message names the file and column
         return CheckOutcome(
-            subject, name, ds.letter, "inconclusive", f"{subject}: audit file: {exc}", parameters
+            subject, name, letter, "inconclusive", f"{subject}: audit file: {exc}", parameters
         )
     repeated = _repeated(audit_ids.tolist())
     if repeated:
         return CheckOutcome(
-            subject, name, ds.letter, "inconclusive",
+            subject, name, letter, "inconclusive",
             f"{subject}: the audit lists {len(repeated)} sample id(s) more than once "
             f"(e.g. {', '.join(repeated[:5])}); each audited sample may count once",
             parameters,
         )  # fmt: skip
-    repeated = _repeated_ids(ds)
+    return _Audit(audit, audit_ids, audited)
+
+
+def _label_tally(audit: _Audit, ds: Dataset) -> list[str | None]:
+    """The label ``ds`` (a whole dataset or one chunk) records for each audited sample,
+    None for one it does not hold."""
+    import pyarrow.compute as pc
+
+    if not len(ds):
+        return [None] * len(audit.ids)
+    # the position of each audited id among the dataset's ids: a hash join, no dictionary
+    # of a million ids
+    at = pc.index_in(arrow_text(audit.ids), value_set=ds.arrow_of(ds.ids))
+    matched = np.asarray(at.is_valid(), dtype=bool)
+    position = np.asarray(at.fill_null(0), dtype=np.int64)
+    recorded = ds.labels[position].tolist()
+    return [r if m else None for r, m in zip(recorded, matched.tolist(), strict=True)]
+
+
+def _label_merge(a: list[str | None], b: list[str | None]) -> list[str | None]:
+    return [x if x is not None else y for x, y in zip(a, b, strict=True)]
+
+
+def _label_judge(
+    subject: str,
+    rule: LabelErrorRate,
+    letter: str,
+    prepared: _Audit,
+    repeated: list[str],
+    tally: list[str | None],
+    parameters: dict[str, Any],
+) -> CheckOutcome:
+    name = "data.label_error_rate"
+    audit, audit_ids, audited = prepared.table, prepared.ids, prepared.labels
     if repeated:
         return CheckOutcome(
-            subject, name, ds.letter, "inconclusive",
-            f"{subject}: [{ds.letter}] repeats sample id(s) {', '.join(repeated[:5])}; the "
+            subject, name, letter, "inconclusive",
+            f"{subject}: [{letter}] repeats sample id(s) {', '.join(repeated[:5])}; the "
             "audit cannot be matched to one sample",
             parameters,
         )  # fmt: skip
-    import pyarrow.compute as pc
-
-    # the position of each audited id among the dataset's (unique) ids: a hash join, no
-    # dictionary of a million ids
-    at = pc.index_in(arrow_text(audit_ids), value_set=ds.arrow_of(ds.ids))
-    matched = np.asarray(at.is_valid(), dtype=bool)
-    position = np.asarray(at.fill_null(0), dtype=np.int64)
-    n = int(matched.sum())
+    matched = [r is not None for r in tally]
+    n = sum(matched)
     resolved = {
         "audit_file": rule.audit_file,
         "audit_sha256": audit.sha256,
@@ -474,16 +668,16 @@ def _label_errors(
     }
     if n == 0:
         return CheckOutcome(
-            subject, name, ds.letter, "inconclusive",
-            f"{subject}: none of the {len(audit)} audited samples is in [{ds.letter}]; the "
+            subject, name, letter, "inconclusive",
+            f"{subject}: none of the {len(audit)} audited samples is in [{letter}]; the "
             "audit says nothing about its labels",
             parameters, resolved,
         )  # fmt: skip
-    recorded = ds.labels[position].tolist()
+    recorded = tally
     wrong = [
         (i, r, a)
         for i, r, a, m in zip(
-            audit_ids.tolist(), recorded, audited.tolist(), matched.tolist(), strict=True
+            audit_ids.tolist(), recorded, audited.tolist(), matched, strict=True
         )
         if m and r != a
     ]
@@ -507,13 +701,13 @@ def _label_errors(
     if decision.additional_samples is not None:
         results[0]["additional_samples"] = decision.additional_samples
     summary = (
-        f"{subject} on [{ds.letter}]: {len(wrong)} label error(s) in {n} audited samples; "
+        f"{subject} on [{letter}]: {len(wrong)} label error(s) in {n} audited samples; "
         f"{percent(rule.confidence)} upper bound {decision.interval.upper:.4f} vs "
         f"{rule.max_rate:g}: {decision.verdict}"
     )
     resolved["method"] = "clopper-pearson"
     return CheckOutcome(
-        subject, name, ds.letter, decision.verdict, summary, parameters, resolved, results
+        subject, name, letter, decision.verdict, summary, parameters, resolved, results
     )
 
 
@@ -527,25 +721,15 @@ def _duplicates(
     distance. Counting samples, not pairs, keeps the rate a proportion of the dataset:
     ten copies of one frame are nine duplicates, whatever order they come in.
     """
-    name = "data.duplicates"
     n = len(ds)
-    resolved: dict[str, Any] = {
-        "unit": "samples that duplicate an earlier sample of the dataset, in file order",
-        "content_columns": ds.content_columns,
-    }
+    resolved = duplicates_resolved(ds.name, ds.content_columns)
     exact = np.full(n, -1, dtype=np.int64)
     if ds.content_columns:
         exact = earlier_exact(ds.content_codes)
-    else:
-        resolved["exact_duplicates"] = (
-            f"not compared: {ds.name} has no column that identifies a sample's content (no "
-            f"model-input feature or array); declare 'content_columns' in {ds.name}"
-        )
     near = np.full(n, -1, dtype=np.int64)
     uncompared: NDArray[np.bool_] = np.zeros(n, dtype=bool)  # near search skipped (NaN)
     features = rule.features or ds.features
     distance = rule.near_duplicate_distance
-    searched = distance > 0 and bool(features)
     if distance <= 0:
         resolved["near_duplicates"] = "off (near_duplicate_distance: 0)"
     elif not features:
@@ -567,7 +751,66 @@ def _duplicates(
     is_exact = exact >= 0
     is_near = (near >= 0) & ~is_exact
     duplicates = is_exact | is_near
-    k = int(duplicates.sum())
+    rows = np.flatnonzero(duplicates)[:MAX_LISTED_IDS]
+    examples = [
+        {
+            "id": str(ds.ids[i]),
+            "duplicates": str(ds.ids[exact[i] if is_exact[i] else near[i]]),
+            "kind": "exact" if is_exact[i] else "near",
+        }
+        for i in rows.tolist()
+    ]
+    found = DuplicatesFound(
+        exact=int(is_exact.sum()),
+        near=int(is_near.sum()),
+        unchecked=int((uncompared & ~duplicates).sum()),
+        examples=examples,
+    )
+    return duplicates_judge(subject, rule, ds, n, features, resolved, found, parameters)
+
+
+def duplicates_resolved(name: str, content_columns: list[str]) -> dict[str, Any]:
+    """What :func:`_duplicates` resolves before it compares anything."""
+    resolved: dict[str, Any] = {
+        "unit": "samples that duplicate an earlier sample of the dataset, in file order",
+        "content_columns": content_columns,
+    }
+    if not content_columns:
+        resolved["exact_duplicates"] = (
+            f"not compared: {name} has no column that identifies a sample's content (no "
+            f"model-input feature or array); declare 'content_columns' in {name}"
+        )
+    return resolved
+
+
+@dataclass(frozen=True)
+class DuplicatesFound:
+    """What the duplicates rule found: samples that duplicate an earlier one exactly, and
+    only nearly; samples the near search could not compare that duplicate nothing; the
+    first duplicates in file order (id, the earlier sample's id, kind)."""
+
+    exact: int
+    near: int
+    unchecked: int
+    examples: list[dict[str, str]]
+
+
+def duplicates_judge(
+    subject: str,
+    rule: Duplicates,
+    ds: Dataset,
+    n: int,
+    features: list[str],
+    resolved: dict[str, Any],
+    found: DuplicatesFound,
+    parameters: dict[str, Any],
+) -> CheckOutcome:
+    """The outcome of :func:`_duplicates` from what it found; ``ds`` is the dataset or one
+    of its chunks (only what does not depend on the rows is read from it)."""
+    name = "data.duplicates"
+    distance = rule.near_duplicate_distance
+    searched = distance > 0 and bool(features)
+    k = found.exact + found.near
     if not ds.content_columns and not searched:
         return CheckOutcome(
             subject, name, ds.letter, "inconclusive",
@@ -586,10 +829,10 @@ def _duplicates(
     elif verdict == "pass" and distance > 0 and not features:
         verdict = "inconclusive"  # [L] asks for a near search that cannot run
         resolved["why_not_pass"] = resolved["near_duplicates"]
-    elif verdict == "pass" and (uncompared & ~duplicates).any():
+    elif verdict == "pass" and found.unchecked:
         # rows the near search could not compare, counted as duplicates: the verdict must
         # hold both ways (as unknown proofs are counted in the formal leg)
-        worst = k + int((uncompared & ~duplicates).sum())
+        worst = k + found.unchecked
         upper = decide_proportion(
             worst, n, threshold=rule.max_rate, comparison="at_most", confidence=rule.confidence
         )
@@ -599,20 +842,12 @@ def _duplicates(
                 f"with the {worst - k} sample(s) the near search could not compare counted "
                 "as duplicates the rate is not shown at most max_rate"
             )
-    rows = np.flatnonzero(duplicates)[:MAX_LISTED_IDS]
-    examples = [
-        {
-            "id": str(ds.ids[i]),
-            "duplicates": str(ds.ids[exact[i] if is_exact[i] else near[i]]),
-            "kind": "exact" if is_exact[i] else "near",
-        }
-        for i in rows.tolist()
-    ]
+    examples = found.examples
     result: dict[str, Any] = {
         "duplicates": k,
         "samples": n,
-        "exact": int(is_exact.sum()),
-        "near": int(is_near.sum()),
+        "exact": found.exact,
+        "near": found.near,
         "estimate": decision.estimate,
         "upper": decision.interval.upper,
         "threshold": rule.max_rate,
@@ -623,8 +858,8 @@ def _duplicates(
     if decision.additional_samples is not None:
         result["additional_samples"] = decision.additional_samples
     resolved["method"] = "clopper-pearson"
-    exact_part = f"{int(is_exact.sum())} exact" if ds.content_columns else "exact not compared"
-    kinds = f"{exact_part}, {int(is_near.sum())} near" if searched else exact_part
+    exact_part = f"{found.exact} exact" if ds.content_columns else "exact not compared"
+    kinds = f"{exact_part}, {found.near} near" if searched else exact_part
     summary = (
         f"{subject} on {ds.name}: {k} of {n} samples duplicate an earlier sample ({kinds}); "
         f"{percent(rule.confidence)} upper bound {decision.interval.upper:.4f} vs "
@@ -633,3 +868,47 @@ def _duplicates(
     if verdict != decision.verdict:
         summary += f" ({resolved['why_not_pass']})"
     return CheckOutcome(subject, name, ds.letter, verdict, summary, parameters, resolved, [result])
+
+
+class NotChunkable(Exception):
+    """What one chunk holds cannot be added to the others' exactly (a column read as
+    another type): the dataset is read whole instead."""
+
+
+@dataclass(frozen=True)
+class ChunkedRule:
+    """A built-in data rule judged over chunks: ``tally`` counts a chunk (a bound
+    :class:`Dataset`), ``merge`` adds two consecutive parts' tallies, ``judge`` decides
+    from the whole's. The whole-read rule is ``judge(tally(dataset))``, so a one-chunk
+    read is the whole read."""
+
+    tally: Any
+    merge: Any
+    judge: Any
+
+
+CHUNKED_RULES: dict[str, ChunkedRule] = {
+    "within_odd": ChunkedRule(
+        lambda project, rule, ds: _odd_tally(rule, ds),
+        _odd_merge,
+        lambda project, subject, rule, letter, t, p: _odd_judge(subject, rule, letter, t, p),
+    ),
+    "schema_conformance": ChunkedRule(
+        lambda project, rule, ds: _schema_tally(project, ds),
+        _schema_merge,
+        lambda project, subject, rule, letter, t, p: _schema_judge(project, subject, letter, t, p),
+    ),
+    "min_samples_per_cell": ChunkedRule(
+        lambda project, rule, ds: _cells_tally(project, rule, ds), _counts_merge, _cells_judge
+    ),
+    "class_balance": ChunkedRule(
+        lambda project, rule, ds: _class_tally(rule, ds),
+        _class_merge,
+        lambda project, subject, rule, letter, t, p: _class_judge(subject, rule, letter, t, p),
+    ),
+    "slice_balance": ChunkedRule(
+        lambda project, rule, ds: _slice_tally(project, rule, ds), _counts_merge, _slice_judge
+    ),
+}
+"""The rules whose every count adds up over chunks (the label audit and the duplicates
+rule need more: :mod:`amlas.verify._stage3`)."""
