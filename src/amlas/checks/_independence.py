@@ -27,6 +27,8 @@ compared.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -44,7 +46,7 @@ from amlas.checks._intervals import Verdict
 from amlas.checks._metrics import MAX_LISTED_IDS
 from amlas.project.artefacts.data import Independence
 
-__all__ = ["check_independence"]
+__all__ = ["IndependenceFound", "check_independence", "independence_outcome"]
 
 
 def _shared(left: Any, right: Any) -> list[str]:
@@ -80,21 +82,64 @@ def _not_comparable(a: Dataset, b: Dataset) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class IndependenceFound:
+    """What the comparisons of two datasets found, each None where it is not made: the
+    shared ids and the shared groups (how many, and the first in sorted order), the exact
+    duplicates (pairs, samples of each set involved, the first pairs of ids)."""
+
+    shared_ids: tuple[int, list[str]] | None
+    exact: tuple[int, int, int, list[list[str]]] | None
+    shared_groups: tuple[int, list[str]] | None
+
+
 def check_independence(a: Dataset, b: Dataset, settings: Independence) -> CheckOutcome:
     """All independence findings between two datasets, as one outcome."""
+    ids = shared_groups = None
+    if a.document.id_column and b.document.id_column:
+        shared = _shared(a.arrow_of(a.ids), b.arrow_of(b.ids))
+        ids = (len(shared), shared[:MAX_LISTED_IDS])
+    groups: HashGroups | None = None
+    exact = None
+    if _not_comparable(a, b) is None:
+        groups = hash_groups(*content_codes([a.content, b.content]))
+        named = _named(a, b, groups.examples(MAX_LISTED_IDS))
+        exact = (groups.pairs, groups.samples_a, groups.samples_b, named)
+    if a.groups is not None and b.groups is not None:
+        shared = _shared(a.arrow_of(a.groups), b.arrow_of(b.groups))
+        shared_groups = (len(shared), shared[:MAX_LISTED_IDS])
+
+    def near(features: list[str], distance: float, resolved: dict[str, Any]) -> dict[str, Any]:
+        return _near(a, b, features, distance, groups, resolved)
+
+    found = IndependenceFound(ids, exact, shared_groups)
+    return independence_outcome(a, b, settings, found, near)
+
+
+def independence_outcome(
+    a: Dataset,
+    b: Dataset,
+    settings: Independence,
+    found: IndependenceFound,
+    near: Callable[[list[str], float, dict[str, Any]], dict[str, Any]],
+) -> CheckOutcome:
+    """The outcome of :func:`check_independence` from what the comparisons found; ``a``
+    and ``b`` are the datasets or one of their chunks each (only what does not depend on
+    the rows is read from them: names, declarations, columns); ``near`` runs the
+    near-duplicate search when [L] asks for one."""
     pair = f"{a.letter}+{b.letter}"
     results: list[dict[str, Any]] = []
     resolved: dict[str, Any] = {}
     pairs_unit = f"pairs (sample of {a.name}, sample of {b.name})"
 
-    if a.document.id_column and b.document.id_column:
-        shared = _shared(a.arrow_of(a.ids), b.arrow_of(b.ids))
+    if found.shared_ids is not None:
+        count, listed = found.shared_ids
         results.append(
             {
                 "kind": "shared_ids",
-                "count": len(shared),
+                "count": count,
                 "unit": "sample ids present in both",
-                "pairs": [[i, i] for i in shared[:MAX_LISTED_IDS]],
+                "pairs": [[i, i] for i in listed],
             }
         )
     else:
@@ -104,19 +149,18 @@ def check_independence(a: Dataset, b: Dataset, settings: Independence) -> CheckO
     resolved["content_columns"] = columns
     unusable = _not_comparable(a, b)
     not_searched: str | None = None
-    groups: HashGroups | None = None
-    if unusable is not None:
+    if unusable is not None or found.exact is None:
         resolved["exact_duplicates"] = f"not compared: {unusable}"
     else:
-        groups = hash_groups(*content_codes([a.content, b.content]))
+        pairs, samples_a, samples_b, named = found.exact
         results.append(
             {
                 "kind": "exact_duplicates",
-                "count": groups.pairs,
+                "count": pairs,
                 "unit": f"{pairs_unit} with equal content hashes",
-                "samples": {a.letter: groups.samples_a, b.letter: groups.samples_b},
+                "samples": {a.letter: samples_a, b.letter: samples_b},
                 "columns": columns,
-                "pairs": _named(a, b, groups.examples(MAX_LISTED_IDS)),
+                "pairs": named,
             }
         )
 
@@ -135,16 +179,16 @@ def check_independence(a: Dataset, b: Dataset, settings: Independence) -> CheckO
             "[L] independence.near_duplicate_distance: 0 if none is wanted)"
         )
     else:
-        results.append(_near(a, b, features, settings.near_duplicate_distance, groups, resolved))
+        results.append(near(features, settings.near_duplicate_distance, resolved))
 
-    if a.groups is not None and b.groups is not None:
-        shared_groups = _shared(a.arrow_of(a.groups), b.arrow_of(b.groups))
+    if found.shared_groups is not None:
+        count, listed = found.shared_groups
         results.append(
             {
                 "kind": "shared_groups",
-                "count": len(shared_groups),
+                "count": count,
                 "unit": "groups present in both",
-                "groups": shared_groups[:MAX_LISTED_IDS],
+                "groups": listed,
                 "column": [a.document.group_column, b.document.group_column],
             }
         )
