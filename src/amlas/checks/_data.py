@@ -676,9 +676,7 @@ def _label_judge(
     recorded = tally
     wrong = [
         (i, r, a)
-        for i, r, a, m in zip(
-            audit_ids.tolist(), recorded, audited.tolist(), matched, strict=True
-        )
+        for i, r, a, m in zip(audit_ids.tolist(), recorded, audited.tolist(), matched, strict=True)
         if m and r != a
     ]
     decision = decide_proportion(

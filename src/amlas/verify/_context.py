@@ -216,6 +216,11 @@ class RunContext:
         """The engine, once a dataset is read in chunks (``verify._stream``)."""
         self.streamed: dict[str, Streamed | None] = {}
         """Per dataset read in chunks, what it gave; None where it is read whole."""
+        self.stage3: dict[str, Any] = {}
+        """Per dataset read in chunks for stage 3, what it gave (``verify._stage3``);
+        None where it is read whole."""
+        self.stage3_reasons: dict[str, str | None] = {}
+        """Per dataset stage 3 reads, why it is read whole (None: in chunks)."""
         self.unsealed: dict[str, Unsealed] = {}
         self.records: list[EvidenceRecord] = []
         self._model: Model | None = None
@@ -291,7 +296,7 @@ class RunContext:
     def data_inputs(self, letter: str) -> dict[str, str]:
         """The hash of the data read for ``letter`` and, for sealed data, the access-log
         entry of its unseal."""
-        streamed = self.streamed.get(letter)
+        streamed = self.streamed.get(letter) or self.stage3.get(letter)
         digest = streamed.sha256 if streamed is not None else self.datasets[letter].sha256
         out = {f"dataset:{letter}": digest}
         if letter in self.unsealed:

@@ -7,6 +7,7 @@ from amlas.evidence import canonical_hash, file_hash
 from amlas.verify._context import RunContext, SummaryRow
 from amlas.verify._planned import PlannedCheck
 from amlas.verify._records import make_record, timed
+from amlas.verify._stage3 import stage3_independence, stage3_rule
 
 __all__ = ["run_data_rule_check", "run_independence_check"]
 
@@ -19,9 +20,10 @@ def run_data_rule_check(context: RunContext, planned: PlannedCheck) -> None:
     requirement = next(r for r in data.requirements if r.id == planned.subject)
     assert requirement.rule is not None
     (letter,) = planned.datasets
-    dataset = context.dataset(letter)
     with timed() as meta:
-        outcome = run_data_rule(project, requirement, dataset)
+        outcome = stage3_rule(context, planned)
+        if outcome is None:  # read whole
+            outcome = run_data_rule(project, requirement, context.dataset(letter))
     inputs = context.data_inputs(letter)
     inputs[f"requirement:{requirement.id}"] = canonical_hash(requirement)
     if "environment" in planned.inputs:
@@ -38,16 +40,21 @@ def run_data_rule_check(context: RunContext, planned: PlannedCheck) -> None:
 def run_independence_check(context: RunContext, planned: PlannedCheck) -> None:
     """Independence of two of [N], [O], [P] (R9)."""
     a, b = planned.datasets
-    first, second = context.dataset(a), context.dataset(b)
     data = context.project.data_requirements
     assert data is not None
+    chunked = stage3_independence(context, planned)
     advance = context.reporter.task(f"independence [{a}]-[{b}]", None)
     with timed() as meta:
-        outcome = check_independence(first, second, data.independence)
+        if chunked is not None:
+            outcome, digest_a, digest_b = chunked
+        else:  # read whole
+            first, second = context.dataset(a), context.dataset(b)
+            outcome = check_independence(first, second, data.independence)
+            digest_a, digest_b = first.samples_digest, second.samples_digest
     advance(1)
     inputs = {**context.data_inputs(a), **context.data_inputs(b)}
-    inputs[f"samples:{a}"] = first.samples_digest
-    inputs[f"samples:{b}"] = second.samples_digest
+    inputs[f"samples:{a}"] = digest_a
+    inputs[f"samples:{b}"] = digest_b
     _keep(context, planned, outcome, inputs, meta)
 
 

@@ -41,6 +41,7 @@ from amlas.verify._evaluate import run_formal_check, run_requirement_check
 from amlas.verify._plan import chosen_stages, plan
 from amlas.verify._planned import Plan, PlannedCheck, Role
 from amlas.verify._records import new_run_id
+from amlas.verify._stage3 import close_stage3
 from amlas.verify._stage6 import run_stage6
 from amlas.verify._stream import close_engine, open_engine_now
 
@@ -177,6 +178,7 @@ def execute(
         return _execute(work, context, target, key)
     finally:
         close_engine(context)
+        close_stage3(context)
 
 
 def _execute(
