@@ -25,6 +25,12 @@ and prints both times, their ratio (target: at most 1.3), the peak memory of the
 (machines are noisy).
 
     .venv/bin/python benchmarks/data_checks_scale.py [--rows 1000000] [--test-rows 250000]
+
+``--chunked`` runs stage 3 in chunks (``--chunk-rows``, default 262,144) at two sizes
+(``--sizes``, default 1M + 250k and 4M + 1M rows), each in its own process, without a
+near-duplicate search (which still reads the sets whole), and prints each run's peak
+memory from after the project check, whether its answers agree with the plain
+computation, and the ratio of the two peaks (a bounded run keeps it near 1).
 """
 
 from __future__ import annotations
@@ -33,8 +39,12 @@ import argparse
 import binascii
 import hashlib
 import importlib.resources
+import json
+import os
 import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -104,8 +114,9 @@ def _dump(path: Path, data: Any) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
 
-def generate(root: Path, rows: int, test_rows: int) -> dict[str, Path]:
-    """The project at ``root`` with generated [N] and [O]; returns their files."""
+def generate(root: Path, rows: int, test_rows: int, distance: float = DISTANCE) -> dict[str, Path]:
+    """The project at ``root`` with generated [N] and [O] (near duplicates searched within
+    ``distance``; 0: not searched); returns their files."""
     example = importlib.resources.files("amlas") / "_examples" / "breast-cancer-triage"
     with importlib.resources.as_file(example) as source:
         shutil.copytree(source, root)
@@ -195,7 +206,7 @@ def generate(root: Path, rows: int, test_rows: int) -> dict[str, Path]:
             "rule": {
                 "check": "duplicates",
                 "max_rate": 0.02,
-                "near_duplicate_distance": DISTANCE,
+                "near_duplicate_distance": distance,
             },
         },
     ]
@@ -203,7 +214,7 @@ def generate(root: Path, rows: int, test_rows: int) -> dict[str, Path]:
     for item in requirements["requirements"]:
         if item["id"] == "DR-1":
             item["rule"]["dimensions"] = ["nuclear-size", "nuclear-texture", "site"]
-    requirements["independence"] = {"near_duplicate_distance": DISTANCE}
+    requirements["independence"] = {"near_duplicate_distance": distance}
     _dump(root / "3-data/L-data-requirements.yaml", requirements)
     justification = yaml.safe_load((root / "3-data/M-data-justification.yaml").read_text())
     justification["arguments"][0]["data_requirements"].extend(r["id"] for r in extra)
@@ -254,9 +265,12 @@ def _rows(x: NDArray[np.float64]) -> NDArray[Any]:
 
 
 def _earlier(x: NDArray[np.float64], radius: float) -> tuple[int, int]:
-    """(exact, near-only) samples duplicating an earlier sample."""
+    """(exact, near-only) samples duplicating an earlier sample (no near search when
+    ``radius`` is 0)."""
     _, first, inverse = np.unique(_rows(x), return_index=True, return_inverse=True)
     exact = int((first[inverse] < np.arange(len(x))).sum())
+    if radius <= 0:
+        return exact, 0
     mean, std = x.mean(axis=0), x.std(axis=0)
     z = (x[first] - mean) / std
     tree = cKDTree(z)
@@ -275,6 +289,8 @@ def _cross(xa: NDArray[np.float64], xb: NDArray[np.float64], radius: float) -> t
     ub, cb = np.unique(_rows(xb), return_counts=True)
     _, ia, ib = np.intersect1d(ua, ub, assume_unique=True, return_indices=True)
     exact = int(np.dot(ca[ia], cb[ib]))
+    if radius <= 0:
+        return exact, 0
     width = xa.shape[1]
     va = ua.view(np.float64).reshape(-1, width)
     vb = ub.view(np.float64).reshape(-1, width)
@@ -291,12 +307,12 @@ def _cross(xa: NDArray[np.float64], xb: NDArray[np.float64], radius: float) -> t
     return exact, near
 
 
-def reference(root: Path, files: dict[str, Path]) -> dict[str, Any]:
+def reference(root: Path, files: dict[str, Path], distance: float = DISTANCE) -> dict[str, Any]:
     """The answers amlas's stage 3 gives, computed directly: every rule on [N], [O] and
     [P] (the developer may read all three here: [P] is not sealed in this example), the
     label audit on [N], and the independence of every pair."""
     features = _features(root)
-    radius = DISTANCE * np.sqrt(len(features))
+    radius = distance * np.sqrt(len(features))
     out: dict[str, Any] = {}
     data: dict[str, Any] = {}
     for letter, path in files.items():
@@ -354,7 +370,7 @@ def amlas_answers(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
             out[f"groups@{letter}"] = kinds["shared_groups"]["count"]
             out[f"dup@{letter}"] = (
                 kinds["exact_duplicates"]["count"],
-                kinds["near_duplicates"]["count"],
+                kinds["near_duplicates"]["count"] if "near_duplicates" in kinds else 0,
             )
             for one in letter.split("+"):
                 out[f"samples@{one}"] = inputs[f"samples:{one}"]
@@ -382,11 +398,104 @@ def _peak_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
+def _hwm_gib() -> float:
+    """The process's peak resident memory since it was last reset (VmHWM)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 2**20
+    return _peak_gib()
+
+
+def run_child(root: Path, chunk_rows: int, out: Path) -> None:
+    """Stage 3 of the project at ``root`` in chunks of ``chunk_rows``, in this process:
+    its peak memory (from after the project check: Linux resets the peak on writing 5
+    to /proc/self/clear_refs), time, warnings and answers, written to ``out`` as JSON."""
+    project = amlas.load(root)
+    Path("/proc/self/clear_refs").write_text("5")
+    start = time.perf_counter()
+    work = plan(project, role="developer", stages=[3])
+    report = execute(work, store=f"fs://{root.parent / 'store'}", chunk_rows=chunk_rows)
+    seconds = time.perf_counter() - start
+    records = {f"{r.subject}@{r.dataset}": r.model_dump(mode="json") for _, r in report.records}
+    out.write_text(
+        json.dumps(
+            {
+                "peak_gib": _hwm_gib(),
+                "seconds": seconds,
+                "warnings": list(report.warnings),
+                "answers": amlas_answers(records),
+            }
+        )
+    )
+
+
+def chunked(sizes: list[tuple[int, int]], chunk_rows: int) -> None:
+    """``--chunked``: stage 3 in chunks on each size, each run in its own process, its
+    peak memory printed and its answers compared with the plain computation's."""
+    print(
+        f"stage 3 in chunks of {chunk_rows:,} rows; no near-duplicate search (it still "
+        "reads the sets whole: near_duplicate_distance 0 in [L] here)"
+    )
+    peaks = []
+    for rows, test_rows in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp) / "project"
+            files = generate(root, rows, test_rows, distance=0.0)
+            size = sum(p.stat().st_size for p in files.values()) / 2**20
+            out = Path(tmp) / "child.json"
+            subprocess.run(
+                [sys.executable, __file__, "--child", str(root), "--chunk-rows", str(chunk_rows),
+                 "--child-out", str(out)],
+                check=True,
+            )  # fmt: skip
+            child = json.loads(out.read_text())
+            expected = reference(root, files, distance=0.0)
+        got = {k: tuple(v) if isinstance(v, list) and k.startswith(("dup@", "DR-22@")) else v
+               for k, v in child["answers"].items()}  # fmt: skip
+        disagree = sorted(k for k in expected if got.get(k) != expected[k])
+        peaks.append(child["peak_gib"])
+        print(
+            f"[N] {rows:,} + [O] {test_rows:,} rows ({size:,.0f} MiB of CSV): stage 3 "
+            f"{child['seconds']:.1f} s, peak memory {child['peak_gib']:.2f} GiB "
+            f"(after the project check); load {os.getloadavg()[0]:.2f}"
+        )
+        for warning in child["warnings"]:
+            print(f"  warning: {warning}")
+        if disagree:
+            for key in disagree:
+                print(f"  DISAGREE {key}: amlas {got.get(key)!r}, reference {expected[key]!r}")
+        else:
+            print(f"  answers agree with the plain computation ({len(expected)} compared)")
+    ratio = peaks[-1] / peaks[0]
+    grown = (sum(sizes[-1]) / sum(sizes[0])) if sizes else 1.0
+    print(f"peak memory ratio {ratio:.2f} for {grown:.1f}x the rows (bounded: about 1)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of [N]")
     parser.add_argument("--test-rows", type=int, default=250_000, help="rows of [O]")
+    parser.add_argument(
+        "--chunked",
+        action="store_true",
+        help="stage 3 in chunks at two sizes (--sizes): peak memory and answers",
+    )
+    parser.add_argument("--chunk-rows", type=int, default=262_144)
+    parser.add_argument(
+        "--sizes",
+        default="1000000:250000,4000000:1000000",
+        help="rows of [N]:[O] per run of --chunked",
+    )
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child is not None:
+        run_child(args.child, args.chunk_rows, args.child_out)
+        return
+    if args.chunked:
+        sizes = [tuple(int(x) for x in pair.split(":")) for pair in args.sizes.split(",")]
+        chunked(sizes, args.chunk_rows)  # type: ignore[arg-type]
+        return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "project"
         start = time.perf_counter()

@@ -42,6 +42,12 @@ from amlas.checks._applicable import (
     requirement_unavailable,
 )
 from amlas.checks._boxes import Boxes
+from amlas.checks._chunked import (
+    CHUNKED_DATA_RULES,
+    ChunkedDataset,
+    NotChunkable,
+    chunked_independence,
+)
 from amlas.checks._data import AUDIT_LABEL_COLUMN, CheckOutcome
 from amlas.checks._datasets import Dataset, bind_dataset, content_error, load_dataset
 from amlas.checks._faults import (
@@ -138,6 +144,7 @@ from amlas.checks.perturbations import perturbation_unfit
 __all__ = [
     "ADVERSARIAL_PERTURBATIONS",
     "AUDIT_LABEL_COLUMN",
+    "CHUNKED_DATA_RULES",
     "IMAGE_PERTURBATIONS",
     "OUTSIDE",
     "OUTSIDE_CODE",
@@ -147,6 +154,7 @@ __all__ = [
     "Boxes",
     "Campaign",
     "CheckOutcome",
+    "ChunkedDataset",
     "Comparison",
     "Dataset",
     "Decision",
@@ -156,6 +164,7 @@ __all__ = [
     "GroundTruth",
     "Interval",
     "MLEvidence",
+    "NotChunkable",
     "OutputsError",
     "Predictions",
     "ProportionTally",
@@ -181,6 +190,7 @@ __all__ = [
     "bootstrap_interval",
     "chain_hazards",
     "check_independence",
+    "chunked_independence",
     "clopper_pearson",
     "cluster_bootstrap_window_rate",
     "compare_predictions",
