@@ -94,10 +94,15 @@ def _gather(
     total = int(lengths.sum())
     if not total:
         return np.zeros(0, dtype=np.uint8)
+    width = int(lengths[0])
+    if (lengths == width).all() and len(data) % width == 0 and not (starts % width).any():
+        # rows of one width (numbers only): whole rows taken, no index per byte
+        return data.reshape(-1, width)[starts // width].reshape(-1)
     ends = np.cumsum(lengths)
     index = np.arange(total, dtype=np.int64) - np.repeat(ends - lengths, lengths)
     index += np.repeat(starts, lengths)
-    return data[index]
+    gathered: NDArray[np.uint8] = data[index]
+    return gathered
 
 
 def _by_length(lengths: NDArray[np.int64]) -> list[tuple[int, NDArray[np.intp]]]:
@@ -108,7 +113,14 @@ def _by_length(lengths: NDArray[np.int64]) -> list[tuple[int, NDArray[np.intp]]]
 def _matrix(
     data: NDArray[np.uint8], starts: NDArray[np.int64], rows: NDArray[np.intp], width: int
 ) -> NDArray[np.uint8]:
-    block: NDArray[np.uint8] = data[starts[rows][:, None] + np.arange(width, dtype=np.int64)]
+    """The rows ``rows`` (all of ``width`` bytes) as a matrix, a column at a time (an
+    index per byte would take eight times the bytes)."""
+    at = starts[rows]
+    if len(data) == len(starts) * width and np.array_equal(at, rows * width):
+        return data.reshape(-1, width)[rows]
+    block = np.empty((len(rows), width), dtype=np.uint8)
+    for j in range(width):
+        block[:, j] = data[at + j]
     return block
 
 
