@@ -275,3 +275,40 @@ def test_shared_values_are_the_sorted_intersection() -> None:
         b.add(np.array(["zz", "é", "x"]), 0)
         b.add(np.array(["a", "b"]), 3)
         assert shared_values(a, b, 3) == (4, ["a", "b", "zz"])
+
+
+def test_stages_3_and_5_both_read_sealed_data_in_chunks(
+    root: Path, reads: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run of stages 3 and 5 reads [P] in chunks in each (its stage-3 checks no longer
+    make stage 5 read it whole), with the records of whole reads."""
+    from amlas.verify import _stream, plan
+
+    seal_dataset(check_project(root).project, "P", KEY)
+    work = plan(check_project(root).project, role="verifier", stages=(3, 5))
+    keys = [c.key for c in work if c.stage == 3 or c.subject in ("MLR-1", "MLR-2", "MLR-3")]
+    streamed: list[str] = []
+    original = _stream.stream_dataset
+
+    def spy(context: Any, letter: str) -> Any:
+        streamed.append(letter)
+        return original(context, letter)
+
+    def run() -> RunReport:
+        return _run_stages(root, (3, 5), only=keys, chunk_rows=16, batch_size=8)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_stream, "stream_dataset", spy)
+        chunked = run()
+    assert streamed == ["P"]
+    assert sorted(reads) == ["N", "O", "P"]
+    with monkeypatch.context() as patch:
+        patch.setattr(_stage3, "stage3_reason", lambda *_: "read whole for the test")
+        patch.setattr(_stream, "stream_reason", lambda *_: "read whole for the test")
+        whole = run()
+    assert _comparable(chunked) == _comparable(whole)
+    assert any(r.stage == 5 for _, r in chunked.records)
+
+
+def _run_stages(root: Path, stages: tuple[int, ...], **kwargs: Any) -> RunReport:
+    return run_project(root, role="verifier", stages=stages, key=KEY, **kwargs)

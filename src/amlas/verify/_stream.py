@@ -56,6 +56,7 @@ from amlas.verify._engine import (
     open_engine,
 )
 from amlas.verify._planned import PlannedCheck
+from amlas.verify._stage3 import stage3_reason
 
 __all__ = [
     "close_engine",
@@ -106,11 +107,16 @@ def _requirement(context: RunContext, planned: PlannedCheck) -> MLSafetyRequirem
 
 
 def _planned_on(context: RunContext, letter: str) -> list[PlannedCheck]:
-    """The checks this run will execute that read ``letter``."""
+    """The checks this run will execute that read ``letter`` (stage 3's aside when stage
+    3 reads it in chunks itself: ``verify/_stage3.py``)."""
+    own = stage3_reason(context, letter) is not None
     return [
         p
         for p in context.plan
-        if p.runs_in == "amlas run" and p.reason is None and letter in p.datasets
+        if p.runs_in == "amlas run"
+        and p.reason is None
+        and letter in p.datasets
+        and (own or p.kind not in ("data_rule", "independence"))
     ]
 
 
