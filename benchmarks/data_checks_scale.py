@@ -398,10 +398,11 @@ def _peak_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def _hwm_gib() -> float:
-    """The process's peak resident memory since it was last reset (VmHWM)."""
+def _hwm_gib(field: str = "VmHWM") -> float:
+    """The process's peak resident memory since it was last reset (``VmRSS``: its
+    resident memory now)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 2**20
     return _peak_gib()
 
@@ -412,6 +413,7 @@ def run_child(root: Path, chunk_rows: int, out: Path) -> None:
     to /proc/self/clear_refs), time, warnings and answers, written to ``out`` as JSON."""
     project = amlas.load(root)
     Path("/proc/self/clear_refs").write_text("5")
+    before = _hwm_gib("VmRSS")
     start = time.perf_counter()
     work = plan(project, role="developer", stages=[3])
     report = execute(work, store=f"fs://{root.parent / 'store'}", chunk_rows=chunk_rows)
@@ -421,6 +423,7 @@ def run_child(root: Path, chunk_rows: int, out: Path) -> None:
         json.dumps(
             {
                 "peak_gib": _hwm_gib(),
+                "before_gib": before,
                 "seconds": seconds,
                 "warnings": list(report.warnings),
                 "answers": amlas_answers(records),
@@ -457,7 +460,8 @@ def chunked(sizes: list[tuple[int, int]], chunk_rows: int) -> None:
         print(
             f"[N] {rows:,} + [O] {test_rows:,} rows ({size:,.0f} MiB of CSV): stage 3 "
             f"{child['seconds']:.1f} s, peak memory {child['peak_gib']:.2f} GiB "
-            f"(after the project check); load {os.getloadavg()[0]:.2f}"
+            f"({child['before_gib']:.2f} GiB resident when it starts, after the project "
+            f"check); load {os.getloadavg()[0]:.2f}"
         )
         for warning in child["warnings"]:
             print(f"  warning: {warning}")
