@@ -6,12 +6,16 @@ authenticated chunk by chunk), when every stage-3 check on it can be judged that
 
 - the counting rules (``within_odd``, ``schema_conformance``, ``min_samples_per_cell``,
   ``class_balance``, ``slice_balance``): each chunk is counted and the counts added
-  (:data:`amlas.checks._data.CHUNKED_RULES`; the whole read judges its one count);
+  (the whole read judges its one count);
 - ``label_error_rate``: each chunk gives the labels of the audited samples it holds;
 - ``duplicates`` without a near-duplicate search, and the independence of two datasets
   without one: shared ids and groups, and samples of equal content, through hash
-  partitions spilled to disk (:mod:`amlas.checks._partitions`; encrypted for sealed
-  data), compared exactly partition by partition.
+  partitions spilled to disk (encrypted for sealed data), compared exactly partition by
+  partition.
+
+The counting, spilling and judging are :class:`~amlas.checks.ChunkedDataset`'s and
+:func:`~amlas.checks.chunked_independence`'s; this module decides which datasets are
+read in chunks, reads them and checks what only the whole shows.
 
 The samples digest (``samples:X``) is hashed line by line as the chunks come, the file's
 SHA-256 before they are read (a sealed file's is its header's, checked once every chunk
