@@ -30,6 +30,7 @@ records, stores and rendering live in the layers above.
 - :mod:`._duplicates`: duplicate samples counted by group, for both of the above.
 """
 
+from amlas.adapters import Repeat, RepeatedValues
 from amlas.checks._adversarial import (
     ADVERSARIAL_PERTURBATIONS,
     adversarial_examples,
@@ -125,7 +126,6 @@ from amlas.checks._slices import (
     inside_odd,
     plan_slices,
 )
-from amlas.checks._spill import Repeat, RepeatedValues
 from amlas.checks._tally import ProportionTally, evaluate_requirement
 from amlas.checks._verify import (
     fault_result,

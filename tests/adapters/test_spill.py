@@ -1,4 +1,4 @@
-"""Repeated values over chunks spilled to disk (``checks/_spill.py``): exact, whatever the
+"""Repeated values over chunks spilled to disk (``adapters/_spill.py``): exact, whatever the
 hash does."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from amlas.adapters import _spill as spill_module
+from amlas.adapters._spill import fnv1a_text
 from amlas.checks import RepeatedValues
-from amlas.checks import _spill as spill_module
-from amlas.checks._spill import fnv1a_text
 
 
 def test_the_hash_does_not_depend_on_the_array_width() -> None:
