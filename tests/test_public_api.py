@@ -147,6 +147,7 @@ PUBLIC = {
         "compare_predictions",
         "confidence_of",
         "content_error",
+        "content_tally",
         "decide_labels",
         "decide_proportion",
         "decide_quantiles",

@@ -44,7 +44,13 @@ from amlas.checks._applicable import (
 )
 from amlas.checks._boxes import Boxes
 from amlas.checks._data import AUDIT_LABEL_COLUMN, CheckOutcome
-from amlas.checks._datasets import Dataset, bind_dataset, content_error, load_dataset
+from amlas.checks._datasets import (
+    Dataset,
+    bind_dataset,
+    content_error,
+    content_tally,
+    load_dataset,
+)
 from amlas.checks._faults import (
     Campaign,
     Fault,
@@ -186,6 +192,7 @@ __all__ = [
     "compare_predictions",
     "confidence_of",
     "content_error",
+    "content_tally",
     "decide_labels",
     "decide_proportion",
     "decide_quantiles",

@@ -17,6 +17,7 @@ line 2; other formats count rows from 1.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -114,7 +115,6 @@ class ContentTally:
         self._unknown_values: list[str] = []
         self._empty_ids = _Rows()
         self._repeated: list[tuple[str, int]] | None = None
-        self._has_labels = self._has_ids = False
 
     def add(
         self,
@@ -123,12 +123,14 @@ class ContentTally:
         labels: Sequence[str] | np.ndarray | None,
         count: int,
         repeats: bool = False,
+        offset: int | None = None,
     ) -> None:
-        """The next chunk: its ``count`` samples' ids and labels (None: not checked)."""
-        at = self.count
+        """The next chunk: its ``count`` samples' ids and labels (None: not checked);
+        ``offset``: the number of samples before it in the dataset, where chunks are
+        tallied apart and merged (:meth:`merge`; default: the samples given so far)."""
+        at = self.count if offset is None else offset
         self.count += count
         if labels is not None:
-            self._has_labels = True
             text = np.asarray(labels, dtype=np.str_)
             stripped = np.char.strip(text)
             self._empty_labels.add(np.flatnonzero(stripped == ""), at)
@@ -140,7 +142,6 @@ class ContentTally:
                     values = {str(v) for v in text[unknown]} | set(self._unknown_values)
                     self._unknown_values = sorted(values)[:_SHOWN]
         if ids is not None and self.document.id_column:
-            self._has_ids = True
             id_text = np.asarray(ids, dtype=np.str_)
             self._empty_ids.add(np.flatnonzero(np.char.strip(id_text) == ""), at)
             if self.spill is not None:
@@ -156,6 +157,19 @@ class ContentTally:
                         strict=True,
                     )
                 )
+
+    def merge(self, other: ContentTally) -> ContentTally:
+        """This tally and ``other``'s, of other chunks of the same dataset, as one (in
+        any order: what is kept of each problem is its count, its first rows and its
+        first values in sorted order). Ids repeated across chunks are not merged: give
+        every chunk's ids to one ``spill`` for those."""
+        merged = copy.copy(self)
+        merged.count = self.count + other.count
+        merged._empty_labels = self._empty_labels.merge(other._empty_labels)
+        merged._unknown_labels = self._unknown_labels.merge(other._unknown_labels)
+        merged._unknown_values = sorted({*self._unknown_values, *other._unknown_values})[:_SHOWN]
+        merged._empty_ids = self._empty_ids.merge(other._empty_ids)
+        return merged
 
     def problems(self, *, whole: bool = True) -> list[ContentProblem]:
         """What the chunks given disagree with, in :func:`content_problems`' order;
@@ -245,6 +259,12 @@ class _Rows:
         self.count += len(indices)
         if len(self.first) < _SHOWN:
             self.first += [int(i) + at for i in indices[: _SHOWN - len(self.first)]]
+
+    def merge(self, other: _Rows) -> _Rows:
+        merged = _Rows()
+        merged.count = self.count + other.count
+        merged.first = sorted(self.first + other.first)[:_SHOWN]
+        return merged
 
     def text(self, first_row: int) -> str:
         shown = ", ".join(str(i + first_row) for i in self.first)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from amlas.adapters import ArrowReader, Model, Table, chunk_reader
-from amlas.checks import bind_dataset, predict
+from amlas.checks import bind_dataset, content_tally, predict
 from amlas.checks.metrics import MetricContext, get_metric
 from amlas.errors import AmlasError, MissingExtraError, ProblemError, UsageError
 from amlas.evidence import canonical_hash
@@ -210,7 +210,10 @@ def tally_chunk(
 ) -> dict[str, Any]:
     """The tallies of one chunk (``rows``, whose first row is row ``offset`` of the
     dataset), and why a metric cannot judge a requirement on this data (from the chunk
-    at offset 0). ``model`` is the loaded model, or None to load it here (once)."""
+    at offset 0). ``model`` is the loaded model, or None to load it here (once). A chunk
+    whose rows disagree with the declaration gives no tallies, only its ``content``
+    problems (:class:`~amlas.project.ContentTally`), merged by the client over every
+    chunk so that the run reports them all at once."""
     table = rows if isinstance(rows, Table) else rows.table()
     if model is None:
         model = _MODELS.get(job.model_token)
@@ -226,7 +229,11 @@ def tally_chunk(
                     "unchanged (a shared file system)",
                 )
             model = _MODELS[job.model_token] = load_project_model(project)
-    dataset = bind_dataset(project, job.letter, table, offset=offset, whole=False)
+    content = content_tally(project, job.letter)
+    dataset = bind_dataset(project, job.letter, table, offset=offset, whole=False, content=content)
+    if content.problems(whole=False):
+        # the run will stop on the data, with every chunk's problems: no model for this one
+        return {"tallies": {}, "unavailable": {}, "samples": len(dataset), "content": content}
     ml = project.ml_requirements
     assert ml is not None
     by_id = {r.id: r for r in ml.requirements}
@@ -257,7 +264,12 @@ def tally_chunk(
         key: metric.tally(requirement, dataset, predictions, offered)
         for key, (metric, requirement) in metrics.items()
     }
-    return {"tallies": tallies, "unavailable": unavailable, "samples": len(dataset)}
+    return {
+        "tallies": tallies,
+        "unavailable": unavailable,
+        "samples": len(dataset),
+        "content": None,
+    }
 
 
 class Engine(Protocol):

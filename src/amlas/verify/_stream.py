@@ -42,7 +42,7 @@ from amlas.checks.metrics import ChunkedMetric, MetricContext, get_metric
 from amlas.errors import ProblemError
 from amlas.evidence import canonical_hash, chunked_sealed
 from amlas.hashing import sha256_file, sha256_tree
-from amlas.project import count_problems, repeat_problem
+from amlas.project import ContentTally, count_problems, repeat_problem
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.verify._context import RunContext, Streamed
 from amlas.verify._engine import (
@@ -222,7 +222,11 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
                 yield payload, offset
                 offset += count
 
+        content: ContentTally | None = None  # rows that disagree with the declaration
         for result in engine.run(job, project, chunks(), advance):
+            if result["content"] is not None:
+                found = result["content"]
+                content = found if content is None else content.merge(found)
             if streamed.chunks == 0:
                 streamed.results.update(result["unavailable"])
             for key, part in result["tallies"].items():
@@ -238,8 +242,11 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
             raise DatasetError(
                 f"{document.location}: the file changed while the run read it; run again"
             )
+        # as a whole read reports them: the count, then every chunk's rows, then repeats
         problems = count_problems(document, letter, streamed.samples)
-        if repeats is not None and not problems:
+        if content is not None and streamed.samples:
+            problems.extend(content.problems(whole=False))
+        if repeats is not None and streamed.samples:
             found = [r for r in repeats.repeats() if r.value.strip()]
             if found:
                 problems.append(
