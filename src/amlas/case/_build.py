@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from amlas._gc import paused_gc
 from amlas.case._assess import Assessor
 from amlas.case._bind import Binder, Item, fill, first_sentence
 from amlas.case._library import Library, LibraryError, Link, PatternNode, project_library
@@ -625,52 +626,53 @@ def build_case(
     key) is given: then ``case.evidence`` holds the records with it put back. Raises
     :class:`~amlas.sealing.SealError` when ``key`` does not open a record's detail.
     """
-    project = root if isinstance(root, Project) else check_project(root).project
-    if project.manifest.is_system:
-        raise UsageError(
-            f"{project.root} is a system project (its amlas.yaml declares 'components'): "
-            "build its case with amlas.case.build_system_case"
+    with paused_gc():
+        project = root if isinstance(root, Project) else check_project(root).project
+        if project.manifest.is_system:
+            raise UsageError(
+                f"{project.root} is a system project (its amlas.yaml declares 'components'): "
+                "build its case with amlas.case.build_system_case"
+            )
+        patterns = project_library(project, library)
+        with using_store(store or project.manifest.evidence, root=project.root) as evidence:
+            builder = _Builder(project, patterns, evidence)
+            builder.instantiate(patterns.root, {})
+            builder.nest()
+            builder.extend()
+            builder.assessor.assess_all(builder.nodes, patterns, builder.argument)
+        builder.report()
+        nodes = _ordered(builder.nodes, patterns)
+        propagate(nodes)
+        diagnostics = Diagnostics()
+        diagnostics.extend(project.diagnostics)
+        diagnostics.extend(builder.diagnostics)
+        case = Case(
+            project=project.manifest.name,
+            component=project.manifest.component,
+            library=patterns.name,
+            root=patterns.root,
+            modules=[
+                Module(m.module, m.stage, m.title, m.pattern, m.argument, m.root)
+                for m in patterns.modules
+            ],
+            nodes=nodes,
+            evidence=(
+                open_evidence_detail(builder.assessor.cited, key)
+                if key is not None
+                else builder.assessor.cited
+            ),
+            trace=build_trace(project),
+            diagnostics=diagnostics,
+            stale_inputs=builder.assessor.stale_inputs,
         )
-    patterns = project_library(project, library)
-    with using_store(store or project.manifest.evidence, root=project.root) as evidence:
-        builder = _Builder(project, patterns, evidence)
-        builder.instantiate(patterns.root, {})
-        builder.nest()
-        builder.extend()
-        builder.assessor.assess_all(builder.nodes, patterns, builder.argument)
-    builder.report()
-    nodes = _ordered(builder.nodes, patterns)
-    propagate(nodes)
-    diagnostics = Diagnostics()
-    diagnostics.extend(project.diagnostics)
-    diagnostics.extend(builder.diagnostics)
-    case = Case(
-        project=project.manifest.name,
-        component=project.manifest.component,
-        library=patterns.name,
-        root=patterns.root,
-        modules=[
-            Module(m.module, m.stage, m.title, m.pattern, m.argument, m.root)
-            for m in patterns.modules
-        ],
-        nodes=nodes,
-        evidence=(
-            open_evidence_detail(builder.assessor.cited, key)
-            if key is not None
-            else builder.assessor.cited
-        ),
-        trace=build_trace(project),
-        diagnostics=diagnostics,
-        stale_inputs=builder.assessor.stale_inputs,
-    )
-    case.artefacts = builder.artefact_index(case)
-    judge = builder.assessor.reviews
-    case.reviews = {
-        review.id: CitedReview(review, *judge.status(review))
-        for review in judge.records
-        if review.id in judge.used
-    }
-    return case
+        case.artefacts = builder.artefact_index(case)
+        judge = builder.assessor.reviews
+        case.reviews = {
+            review.id: CitedReview(review, *judge.status(review))
+            for review in judge.records
+            if review.id in judge.used
+        }
+        return case
 
 
 def check_case_settings(project: Project, diagnostics: Diagnostics) -> None:
