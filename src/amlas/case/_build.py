@@ -11,7 +11,7 @@ fields), failed solutions raise counter-solutions, and statuses propagate upward
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -542,6 +542,7 @@ class _Builder:
     def artefact_index(self, case: Case) -> list[ArtefactEntry]:
         out = []
         refs = self.assessor.refs
+        sizes: Counter[str] = Counter(n.module for n in case.nodes.values())  # one pass
         for info in self.library.artefacts:
             path = sha = None
             present = False
@@ -563,10 +564,10 @@ class _Builder:
                 note = f"{len(keys)} evidence records" if keys else "no evidence records yet"
             elif info.produced_by == "case":
                 module_root = next((m.root for m in case.modules if m.name == info.module), None)
-                instances = [n for n in case.nodes.values() if n.module == info.module]
+                instances = sizes[info.module] if info.module is not None else 0
                 present = bool(instances)
                 status = case.nodes[module_root].status if module_root in case.nodes else None
-                note = f"{len(instances)} nodes" + (f", top claim {status}" if status else "")
+                note = f"{instances} nodes" + (f", top claim {status}" if status else "")
             out.append(
                 ArtefactEntry(
                     info.letter, info.title, info.kind, info.stage, path, sha, present, note
