@@ -53,6 +53,7 @@ __all__ = [
     "across_statement",
     "base_resolved",
     "bootstrap_slices",
+    "class_indicator",
     "cluster_checked",
     "confidence_of",
     "decide_codes",
@@ -254,21 +255,32 @@ Indicator = tuple[NDArray[np.bool_], NDArray[np.bool_]]
 def proportion_indicator(
     metric: str, dataset: Dataset, predictions: Predictions, cls: str | None
 ) -> Indicator:
-    everyone = np.ones(len(dataset), dtype=bool)
     if metric == "accuracy":
-        return everyone, predictions.same_as_labels(dataset)
+        return np.ones(len(dataset), dtype=bool), predictions.same_as_labels(dataset)
     assert cls is not None
-    is_true, is_pred = dataset.label_is(cls), predictions.predicted_is(cls)
-    table: dict[str, Indicator] = {
-        "recall": (is_true, is_pred),
-        "fnr": (is_true, ~is_pred),
-        "fpr": (~is_true, is_pred),
-        "specificity": (~is_true, ~is_pred),
-        "precision": (is_pred, is_true),
-        "npv": (~is_pred, ~is_true),
-        "false_positives_per_sample": (everyone, is_pred & ~is_true),
+    return class_indicator(metric, dataset.label_is(cls), predictions.predicted_is(cls))
+
+
+def class_indicator(
+    metric: str, is_true: NDArray[np.bool_], is_pred: NDArray[np.bool_]
+) -> Indicator:
+    """(trial, success) of a proportion about one class (every one but accuracy), from
+    whether each unit's label is the class and whether it is predicted as it. The one
+    definition of these metrics: a tally applies it to the four outcomes instead of every
+    sample (:mod:`._tally`)."""
+    table: dict[str, Callable[[], Indicator]] = {
+        "recall": lambda: (is_true, is_pred),
+        "fnr": lambda: (is_true, ~is_pred),
+        "fpr": lambda: (~is_true, is_pred),
+        "specificity": lambda: (~is_true, ~is_pred),
+        "precision": lambda: (is_pred, is_true),
+        "npv": lambda: (~is_pred, ~is_true),
+        "false_positives_per_sample": lambda: (
+            np.ones(len(is_true), dtype=bool),
+            is_pred & ~is_true,
+        ),
     }
-    return table[metric]
+    return table[metric]()
 
 
 PROPORTIONS = frozenset(
