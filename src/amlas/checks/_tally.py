@@ -292,17 +292,19 @@ def _against(
         return outcomes.listed[memo]
     marked = np.zeros(_OUTCOMES * (slices + 1), dtype=bool)
     marked[_OUTCOMES:] = np.tile(against_of, slices)
-    units = np.flatnonzero(marked[outcomes.key])
-    slice_of = outcomes.key[units] // _OUTCOMES - 1
-    # the first units of every slice lie in a prefix of them: look no further than the
-    # prefix that holds as many of each slice as are listed (or all there are)
+    # the first units of every slice lie in a prefix of the samples: read no further
+    # than one that holds as many of each slice as are listed (or all there are),
+    # growing it fourfold (the reads add up to at most a third more than the last)
     wanted = np.minimum(outcomes.counts @ against_of, MAX_LISTED_IDS)
-    length = min(len(units), 4 * MAX_LISTED_IDS * max(slices, 1))
+    total = len(outcomes.key)
+    length = min(total, 64 * MAX_LISTED_IDS * max(slices, 1))
     while True:
-        head = slice_of[:length]
-        if length == len(units) or (np.bincount(head, minlength=slices) >= wanted).all():
+        prefix = outcomes.key[:length]
+        units = np.flatnonzero(marked[prefix])
+        head = prefix[units] // _OUTCOMES - 1
+        if length == total or (np.bincount(head, minlength=slices) >= wanted).all():
             break
-        length = min(len(units), 4 * length)
+        length = min(total, 4 * length)
     order = np.argsort(head, kind="stable")  # each slice's units in dataset order
     bounds = np.searchsorted(head[order], np.arange(slices + 1))
     listed = [
