@@ -326,9 +326,10 @@ class DaskEngine:
 
                 # security=True: a throw-away mutual-TLS setup, so that no other process
                 # on the machine can join the cluster or run code in it (it holds rows);
-                # no spilling: a worker never writes the rows it holds to its disk (the
-                # workers take the config as they start)
-                with dask.config.set(_NO_SPILL):
+                # no spilling: a worker never writes the rows it holds to its disk; no
+                # statistical profiler sampling every worker's stack 100 times a second
+                # for a dashboard nobody reads (the workers take the config as they start)
+                with dask.config.set({**_NO_SPILL, **_NO_PROFILER}):
                     self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
                         n_workers=spec.workers or 2,
                         threads_per_worker=1,
@@ -421,6 +422,10 @@ class DaskEngine:
 
 _NO_SPILL = {"distributed.worker.memory.target": False, "distributed.worker.memory.spill": False}
 """Dask's settings for workers that keep what they hold in memory."""
+
+_NO_PROFILER = {"distributed.worker.profile.enabled": False}
+"""Dask's setting that stops a worker's sampling profiler (some 3% of a busy worker's
+time, spent walking the stack of the thread that runs the model)."""
 
 
 def _may_spill(dask_worker: Any) -> bool:

@@ -206,7 +206,11 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
         streamed = Streamed(sha256)
         id_column = document.id_column
         secret = document.sealed is not None
-        repeats = stack.enter_context(RepeatedValues(secret=secret)) if id_column else None
+        repeats = (
+            stack.enter_context(RepeatedValues(secret=secret, buffer=REPEATS_BUFFER))
+            if id_column
+            else None
+        )
         meta = project.root / document.metadata_table if document.metadata_table else None
         options = ReaderOptions(metadata_table=meta)
         if isinstance(engine, DaskEngine) and isinstance(reader, ArrowReader):
@@ -274,6 +278,11 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
             streamed.listed |= tally.listed_ids
     return streamed
 
+
+REPEATS_BUFFER = 64 << 20
+"""The bytes of ids (with their hashes and rows) the repeat check holds in memory before
+it writes them to its partitions on disk (about a million ids of ten characters): a
+dataset's ids are written once per this many bytes, not once per chunk."""
 
 Chunk = tuple[Rows, NDArray[np.str_] | None, int]
 """What the client sends for a chunk, the chunk's ids (for the whole dataset's check of
