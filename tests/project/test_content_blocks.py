@@ -5,6 +5,7 @@ gives over the whole file, message for message."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from pathlib import Path
 
@@ -115,3 +116,32 @@ def test_a_tally_over_chunks_equals_the_whole(root: Path, seed: int) -> None:
         for part_ids, part_labels in zip(np.split(ids, cuts), np.split(labels, cuts), strict=True):
             tally.add(ids=part_ids, labels=part_labels, count=len(part_ids))
         assert tally.problems() == whole
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_tallies_of_chunks_merge_in_any_order_to_the_whole(root: Path, seed: int) -> None:
+    """As the chunks of a run come back from the workers: each tallied apart at its
+    offset, merged in any order; the values are revealed (plaintext), so the first five
+    unknown labels in sorted order must survive the merge."""
+    rng = np.random.default_rng(100 + seed)
+    n = 300
+    ids = np.array([f"S{k}" for k in range(n)])
+    ids[rng.random(n) < 0.05] = ""
+    labels = rng.choice(["benign", "malignant", "", *[f"u{k}" for k in range(12)]], size=n)
+    document = load_project(root).project.datasets()["O"]
+    classes = ["benign", "malignant"]
+    whole = content_problems(
+        document, "O", ids=ids, labels=labels, count=n, classes=classes, whole=False
+    )
+    cuts = [0, *sorted(rng.choice(np.arange(1, n), size=6, replace=False)), n]
+    parts = []
+    for start, end in itertools.pairwise(cuts):
+        part = ContentTally(document, "O", classes=classes)
+        part.add(ids=ids[start:end], labels=labels[start:end], count=end - start, offset=start)
+        parts.append(part)
+    rng.shuffle(parts)  # type: ignore[arg-type]
+    merged = parts[0]
+    for part in parts[1:]:
+        merged = merged.merge(part)
+    assert merged.problems(whole=False) == whole
+    assert "'u0', 'u1', 'u10', 'u11', 'u2'" in " ".join(p.message for p in whole)

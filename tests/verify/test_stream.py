@@ -198,8 +198,8 @@ def test_every_chunks_problems_are_reported_at_once_as_a_whole_read_reports_them
     """Rows that disagree with sealed [P]'s declaration in chunks 1, 4 and 7, an id
     repeated across chunks and a row missing: a run in chunks of 16 stops with every
     problem, in the words of a whole read (it stopped at the first chunk's, and said
-    nothing of the rest until that was fixed). Plaintext data never gets this far:
-    `amlas check` finds the same problems, and a run refuses a project with errors."""
+    nothing of the rest until that was fixed). (A plaintext CSV file never gets this far:
+    `amlas check` finds the same problems, and a run refuses a project with errors.)"""
 
     def spoil(lines: list[str]) -> list[str]:
         def cell(row: int, column: int, value: str) -> None:
@@ -234,6 +234,35 @@ def test_every_chunks_problems_are_reported_at_once_as_a_whole_read_reports_them
     assert "6 sample(s) have a label that is not a class" in text
     assert "(line 51, 56, 61, 62, 63 and 1 more)" in text
     assert "class-50" not in text  # the values of sealed data stay out of the log
+
+
+@pytest.mark.parametrize("other", ["a feature left empty", "a feature column missing"])
+def test_the_rows_problems_are_reported_before_another_error_as_a_whole_read_does(
+    root: Path, other: str
+) -> None:
+    """A label that is no class in chunk 1 and, later or in the same chunk, something
+    else wrong (an empty feature the model fails on in chunk 7; a column missing from
+    every chunk): a whole read reports the label, and so does a run in chunks (it
+    reported only the other error, blaming the model or the columns)."""
+
+    def spoil(lines: list[str]) -> list[str]:
+        cells = lines[2].split(",")
+        cells[1] = "nonclass"
+        lines[2] = ",".join(cells)
+        if other == "a feature left empty":
+            cells = lines[100].split(",")
+            cells[3] = ""
+            lines[100] = ",".join(cells)
+        else:
+            lines = [",".join(line.split(",")[:2] + line.split(",")[3:]) for line in lines]
+        return lines
+
+    _sealed_with(root, spoil)
+    for rows in (16, 1 << 20):
+        with pytest.raises(ProblemError) as info:
+            _run(root, "verifier", 5, chunk_rows=rows)
+        assert [d.code for d in info.value.diagnostics] == ["D021"], rows
+        assert "(line 3)" in str(info.value)
 
 
 def test_the_sample_count_is_of_the_whole_dataset(root: Path) -> None:

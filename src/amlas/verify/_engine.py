@@ -213,7 +213,8 @@ def tally_chunk(
     at offset 0). ``model`` is the loaded model, or None to load it here (once). A chunk
     whose rows disagree with the declaration gives no tallies, only its ``content``
     problems (:class:`~amlas.project.ContentTally`), merged by the client over every
-    chunk so that the run reports them all at once."""
+    chunk so that the run reports them all at once (even when the chunk cannot be bound
+    otherwise: a whole read reports the rows' problems first)."""
     table = rows if isinstance(rows, Table) else rows.table()
     if model is None:
         model = _MODELS.get(job.model_token)
@@ -230,10 +231,18 @@ def tally_chunk(
                 )
             model = _MODELS[job.model_token] = load_project_model(project)
     content = content_tally(project, job.letter)
-    dataset = bind_dataset(project, job.letter, table, offset=offset, whole=False, content=content)
+    try:
+        dataset = bind_dataset(
+            project, job.letter, table, offset=offset, whole=False, content=content
+        )
+    except AmlasError:
+        if not content.problems(whole=False):
+            raise
+        dataset = None  # a whole read reports the rows' problems first: so does this
     if content.problems(whole=False):
         # the run will stop on the data, with every chunk's problems: no model for this one
-        return {"tallies": {}, "unavailable": {}, "samples": len(dataset), "content": content}
+        return {"tallies": {}, "unavailable": {}, "samples": len(table), "content": content}
+    assert dataset is not None
     ml = project.ml_requirements
     assert ml is not None
     by_id = {r.id: r for r in ml.requirements}

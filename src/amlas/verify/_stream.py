@@ -39,11 +39,12 @@ from amlas.adapters import (
 )
 from amlas.checks import RepeatedValues, RequirementResult, content_error
 from amlas.checks.metrics import ChunkedMetric, MetricContext, get_metric
-from amlas.errors import ProblemError
+from amlas.errors import AmlasError, ProblemError
 from amlas.evidence import canonical_hash, chunked_sealed
 from amlas.hashing import sha256_file, sha256_tree
 from amlas.project import ContentTally, count_problems, repeat_problem
 from amlas.project.artefacts import MLSafetyRequirement
+from amlas.sealing import SealError
 from amlas.verify._context import RunContext, Streamed
 from amlas.verify._engine import (
     ArrowRows,
@@ -227,18 +228,25 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
                 offset += count
 
         content: ContentTally | None = None  # rows that disagree with the declaration
-        for result in engine.run(job, project, chunks(), advance):
-            if result["content"] is not None:
-                found = result["content"]
-                content = found if content is None else content.merge(found)
-            if streamed.chunks == 0:
-                streamed.results.update(result["unavailable"])
-            for key, part in result["tallies"].items():
-                if key in streamed.results:
-                    continue  # the metric cannot judge it on this data
-                tallies[key] = part if key not in tallies else tallies[key].merge(part)
-            streamed.samples += result["samples"]
-            streamed.chunks += 1
+        try:
+            for result in engine.run(job, project, chunks(), advance):
+                if result["content"] is not None:
+                    found = result["content"]
+                    content = found if content is None else content.merge(found)
+                if streamed.chunks == 0:
+                    streamed.results.update(result["unavailable"])
+                for key, part in result["tallies"].items():
+                    if key in streamed.results:
+                        continue  # the metric cannot judge it on this data
+                    tallies[key] = part if key not in tallies else tallies[key].merge(part)
+                streamed.samples += result["samples"]
+                streamed.chunks += 1
+        except AmlasError as exc:
+            if content is None or isinstance(exc, SealError):
+                raise  # tampered or unreadable sealed data: its rows mean nothing
+            # a whole read reports the rows' problems before anything else: so does this,
+            # with those of the chunks read until the other error
+            raise content_error(project, letter, content.problems(whole=False)) from None
         if handle is not None:
             handle.verify()  # every chunk authenticated (a TamperError is R061)
         if seen is not None and file_stamp(path) != seen:
