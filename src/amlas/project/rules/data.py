@@ -439,6 +439,9 @@ def _check_columns(
 
 _CHECK_ROWS = 1 << 16
 """Rows of a CSV file `amlas check` holds at once (its ids and labels only)."""
+_CHECK_IDS_BUFFER = 16 << 20
+"""Bytes of ids held in memory before they are spilled to disk (a small file's ids never
+are)."""
 
 
 def _check_content(
@@ -461,7 +464,7 @@ def _check_content(
     wanted = [at for at in (label_at, id_at) if at is not None]
     try:
         numeric = _numeric_columns(target, wanted)
-        with RepeatedValues() as spill:
+        with RepeatedValues(buffer=_CHECK_IDS_BUFFER) as spill:
             tally = ContentTally(
                 dataset, letter, classes=label_classes(project.component), spill=spill
             )
