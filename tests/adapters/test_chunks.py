@@ -195,3 +195,15 @@ def test_every_chunk_gives_its_samples_the_text_of_a_whole_read(tmp_path: Path) 
         assert joined.tolist() == whole.text(name).tolist()
     assert whole.text("id")[[0, 1, 900]].tolist() == ["0", "1", "900.5"]
     assert whole.text("code")[[1, 950]].tolist() == ["1", ""]
+
+
+def test_a_models_classes_read_as_text_as_the_labels_do() -> None:
+    """A model's class values and a dataset's labels are compared as text: both write a
+    number value by value (the model's ``[1.0, 2.5]`` read "1.0", "2.5" while the labels
+    read "1", "2.5": no label matched class 1)."""
+    from amlas.adapters import Table
+    from amlas.adapters._outputs import class_names
+
+    values = np.array([1.0, 2.5, 0.0])
+    labels = Table(columns={"y": values}, sha256="0" * 64, source="t").text("y")
+    assert class_names(values).tolist() == labels.tolist() == ["1", "2.5", "0"]
