@@ -15,7 +15,12 @@ input hashes computed from the project, so nothing is stale). Then it times:
   the gsn2x YAML through PyYAML's pure-Python emitter (what libyaml's C one replaced).
 
 Targets (issue 16): build + report <= 5 s on the 2-core reference machine, the report
-<= 5 MiB. Prints figures and the ratio to each target; asserts nothing about time.
+<= 5 MiB. Prints figures and the ratio to each target; asserts nothing about time. The
+target's figure is with the layout cache warm (``amlas report`` after ``amlas case``, the
+usual order); the same sum with a cold cache follows it. The data-hash cache of
+``.amlas/`` is warm in both (seeding the evidence hashed the data, as ``amlas run`` does).
+Other work on the machine slows every figure: the load average is printed with them, and
+the CPU time of this process beside the build's and the report's wall-clock time.
 ``benchmarks/report_browser.py`` opens the same report in chromium.
 
     .venv/bin/python benchmarks/case_scale.py [--requirements 1000]
@@ -26,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import os
 import shutil
 import tempfile
 import time
@@ -141,20 +147,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requirements", type=int, default=1000)
     args = parser.parse_args()
+    before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "scale"
         ids = generate(root, args.requirements)
         records = seed_evidence(root, ids)
         cache = root / ".amlas"
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         case = build_case(root)
-        built = time.perf_counter() - start
+        built, built_cpu = time.perf_counter() - start, time.process_time() - cpu
         start = time.perf_counter()
         files = render_case_files(case, layout_cache=cache)
         exported = time.perf_counter() - start
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         html = render_report(case, layout_cache=cache)
-        reported = time.perf_counter() - start
+        reported, reported_cpu = time.perf_counter() - start, time.process_time() - cpu
         start = time.perf_counter()
         cold = render_report(case, layout_cache=Path(tmp) / "cold")
         cold_s = time.perf_counter() - start
@@ -167,20 +174,30 @@ def main() -> None:
         assert slow_yaml == fast_yaml
     total = built + reported
     mib = len(html.encode()) / 2**20
+    load = [", ".join(f"{x:.2f}" for x in loads) for loads in (before, os.getloadavg())]
     print(f"requirements          {len(ids)}")
     print(f"evidence records      {records} ({len(case.evidence)} cited)")
     print(f"case nodes            {len(case.nodes)}  top claim {case.top.status}")
-    print(f"build_case            {built:7.2f} s")
+    print(f"build_case            {built:7.2f} s  (CPU {built_cpu:.2f} s)")
     print(f"case files            {exported:7.2f} s  ({len(files)} files, dot over every diagram)")
-    print(f"report                {reported:7.2f} s  (layouts from the cache)")
+    print(
+        f"report                {reported:7.2f} s  (CPU {reported_cpu:.2f} s)  "
+        "(layouts from the cache)"
+    )
     print(f"report, cold cache    {cold_s:7.2f} s  (dot over every diagram; same bytes)")
     print(f"gsn2x, Python emitter {python_yaml:7.2f} s  (the C emitter's bytes are the same)")
     ratio = total / TARGET_S
-    print(f"build + report        {total:7.2f} s  target {TARGET_S:.0f} s  ratio {ratio:.2f}")
+    print(
+        f"build + report        {total:7.2f} s  target {TARGET_S:.0f} s  ratio {ratio:.2f}  "
+        f"(layout cache warm; CPU {built_cpu + reported_cpu:.2f} s)"
+    )
+    print(f"build + report, cold  {built + cold_s:7.2f} s  (dot over every diagram)")
     print(
         f"report size           {mib:7.2f} MiB  target {TARGET_MIB:.0f} MiB  "
         f"ratio {mib / TARGET_MIB:.2f}"
     )
+    print(f"load average          {load[0]} before, {load[1]} after  (1, 5, 15 min)")
+    print(f"CPUs                  {os.cpu_count()}")
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "amlas"
 LAYERS = {
     "errors": 0,
     "_version": 0,
+    "_gc": 0,  # the collector paused while a case is built or written (amlas._gc)
     "diagnostics": 0,
     "hashing": 0,
     "fileio": 0,

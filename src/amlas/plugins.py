@@ -125,6 +125,42 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
+_Installed = list[tuple[str, str | None, metadata.EntryPoints]]
+
+_INSTALLED: dict[tuple[str, ...], _Installed] = {}
+_INSTALLED_LOCK = threading.Lock()
+
+
+def _installed(path: Sequence[str] | None) -> _Installed:
+    """Each distribution on ``path`` (None: ``sys.path``) once, the first copy of a name
+    winning as :mod:`importlib.metadata` does: its name, version and entry points.
+
+    One walk per path for every group, not one per group: reading a distribution's
+    metadata parses its whole METADATA file, and seven groups over a hundred installed
+    distributions cost each process (every Dask worker too) most of a second. The walk
+    is kept per path; :meth:`Registry.refresh` forgets it."""
+    import sys
+
+    where = tuple(sys.path if path is None else path)
+    with _INSTALLED_LOCK:
+        if where in _INSTALLED:
+            return _INSTALLED[where]
+        found: _Installed = []
+        seen: set[str] = set()
+        dists = (
+            metadata.distributions() if path is None else metadata.distributions(path=list(where))
+        )
+        for dist in dists:
+            meta = dist.metadata
+            dist_name = meta["Name"] or "unknown"
+            if _normalise(dist_name) in seen:
+                continue  # shadowed by an earlier copy on the path
+            seen.add(_normalise(dist_name))
+            found.append((dist_name, meta["Version"], dist.entry_points))
+        _INSTALLED[where] = found
+        return found
+
+
 class Registry:
     """The plug-ins of one entry-point group; see the module docs for the contract.
 
@@ -156,19 +192,9 @@ class Registry:
         with self._lock:
             if self._discovered is None:
                 found: dict[str, list[tuple[PluginInfo, metadata.EntryPoint]]] = {}
-                seen: set[str] = set()
-                dists = (
-                    metadata.distributions()
-                    if self._path is None
-                    else metadata.distributions(path=self._path)
-                )
-                for dist in dists:
-                    dist_name = dist.metadata["Name"] or "unknown"
-                    if _normalise(dist_name) in seen:
-                        continue  # shadowed by an earlier copy on the path
-                    seen.add(_normalise(dist_name))
-                    for ep in dist.entry_points.select(group=self.group):
-                        info = PluginInfo(self.group, ep.name, ep.value, dist_name, dist.version)
+                for dist_name, version, entry_points in _installed(self._path):
+                    for ep in entry_points.select(group=self.group):
+                        info = PluginInfo(self.group, ep.name, ep.value, dist_name, version)
                         found.setdefault(ep.name, []).append((info, ep))
                 self._discovered = found
             return self._discovered
@@ -178,6 +204,8 @@ class Registry:
         with self._lock:
             self._discovered = None
             self._loaded.clear()
+        with _INSTALLED_LOCK:
+            _INSTALLED.clear()
 
     def names(self) -> tuple[str, ...]:
         """Every registered name, sorted; imports no plug-in."""

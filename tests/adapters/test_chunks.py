@@ -171,3 +171,39 @@ def test_a_bad_cell_in_a_later_chunk_is_named_by_its_line_in_the_file(tmp_path: 
     assert reader is not None
     with pytest.raises(DatasetError, match=r"d\.csv:line 27: column 'note'"):
         list(reader.iter_read(path, ReaderOptions(), rows=10, sha256="0" * 64))
+
+
+def test_every_chunk_gives_its_samples_the_text_of_a_whole_read(tmp_path: Path) -> None:
+    """Ids and labels are compared as text: a chunk's values read as the whole read reads
+    them, whatever the other chunks hold. An integer column with an empty cell only in a
+    later chunk reads as int64 in the first chunks and as float64 where the gap is (the
+    whole read: float64 throughout), and a float column with a fraction only in a later
+    chunk: their text must not change with that (before, one 2.5 anywhere made every 1.0
+    read "1.0", so the same id read "1" in one chunk and "1.0" in another)."""
+    n = 1000
+    code = pa.array([None if i == 950 else i % 7 for i in range(n)], pa.int64())
+    ids = pa.array([i + 0.5 if i == 900 else float(i) for i in range(n)], pa.float64())
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"id": ids, "code": code}), path, row_group_size=250)
+    whole = read_table(path, "parquet")
+    reader = chunk_reader("parquet")
+    assert reader is not None
+    chunks = list(reader.iter_read(path, ReaderOptions(), rows=250, sha256="0" * 64))
+    assert [c.column("code").dtype.kind for c in chunks] == ["i", "i", "i", "f"]
+    for name in ("id", "code"):
+        joined = np.concatenate([c.text(name) for c in chunks])
+        assert joined.tolist() == whole.text(name).tolist()
+    assert whole.text("id")[[0, 1, 900]].tolist() == ["0", "1", "900.5"]
+    assert whole.text("code")[[1, 950]].tolist() == ["1", ""]
+
+
+def test_a_models_classes_read_as_text_as_the_labels_do() -> None:
+    """A model's class values and a dataset's labels are compared as text: both write a
+    number value by value (the model's ``[1.0, 2.5]`` read "1.0", "2.5" while the labels
+    read "1", "2.5": no label matched class 1)."""
+    from amlas.adapters import Table
+    from amlas.adapters._outputs import class_names
+
+    values = np.array([1.0, 2.5, 0.0])
+    labels = Table(columns={"y": values}, sha256="0" * 64, source="t").text("y")
+    assert class_names(values).tolist() == labels.tolist() == ["1", "2.5", "0"]

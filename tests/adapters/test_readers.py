@@ -13,6 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from amlas.adapters import ColumnError, DatasetError, Table, pack_folder, read_table
@@ -508,3 +510,44 @@ def test_text_columns_read_through_their_dictionary_equal_the_plain_conversion(
     got = _column_to_numpy(column, "t.csv", "c", "line")
     assert got.dtype == expected.dtype
     assert got.tolist() == expected.tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(alphabet=st.sampled_from("aZ7 -~\x00\x01\x7fé"), max_size=9), min_size=1),
+    st.data(),
+)
+def test_ascii_text_built_from_the_buffers_equals_the_value_by_value_conversion(
+    cells: list[str], data: st.DataObject
+) -> None:
+    """The ASCII fast path gives the value-by-value conversion's array to the byte (the
+    same width, embedded and trailing NULs kept), on sliced arrays too, and declines
+    anything else (non-ASCII text, only empty values)."""
+    from amlas.adapters._readers import _ascii_strings, _strings
+
+    column = pa.array(cells, pa.large_string())
+    start = data.draw(st.integers(0, len(cells) - 1))
+    column = column.slice(start, data.draw(st.integers(1, len(cells) - start)))
+    expected = _strings(column)
+    got = _ascii_strings(column)
+    kept = column.to_pylist()
+    if all(v.isascii() for v in kept) and any(kept):
+        assert got is not None
+        assert got.dtype == expected.dtype
+        assert got.tobytes() == expected.tobytes()
+    else:
+        assert got is None
+
+
+def test_long_ascii_text_is_gathered_in_blocks_to_the_same_array() -> None:
+    """Values long enough that the gather's index is cut in blocks of rows."""
+    from amlas.adapters._readers import _ascii_strings, _strings
+
+    rng = np.random.default_rng(3)
+    cells = ["x" * int(k) + "\x00" * int(k % 3) for k in rng.integers(0, 6000, 3000)]
+    column = pa.array(cells, pa.large_string()).slice(7)
+    got = _ascii_strings(column)
+    expected = _strings(column)
+    assert got is not None
+    assert got.dtype == expected.dtype
+    assert got.tobytes() == expected.tobytes()

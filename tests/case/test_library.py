@@ -115,3 +115,19 @@ def test_a_copied_library_loads_from_its_folder(tmp_path: Path) -> None:
         (folder / "library.yaml").read_text().replace("library: amlas-1.1", "library: acme-1")
     )
     assert load_library(folder).name == "acme-1"
+
+
+@pytest.mark.parametrize("path", sorted(SHIPPED.parent.glob("*/*.yaml")), ids=lambda p: p.name)
+def test_a_shipped_library_file_reads_the_same_through_libyaml(path: Path) -> None:
+    """The shipped libraries are read by libyaml's loader (faster): the same data as
+    PyYAML's safe_load, which reads a project's own library."""
+    import yaml
+
+    from amlas.case._library import _SHIPPED_LOADER
+
+    text = path.read_text("utf-8")
+    assert yaml.load(text, Loader=_SHIPPED_LOADER) == yaml.safe_load(text)
+
+
+def test_shipped_and_copied_libraries_load_alike(tmp_path: Path) -> None:
+    assert load_library(DEFAULT_LIBRARY) == load_library(copy_library(tmp_path))

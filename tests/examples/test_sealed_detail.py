@@ -113,7 +113,7 @@ def _readable(path: Path) -> str:
     """A file as a reader finds its text: a report with its fragments inflated, the
     diagrams' layout cache (zlib) inflated, anything else as UTF-8."""
     data = path.read_bytes()
-    if path.name == "layouts.json.z":
+    if path.name == "layouts.z":
         data = zlib.decompress(data)
     text = data.decode("utf-8", "replace")
     if path.suffix == ".html" and "x-amlas-pack" in text:

@@ -6,8 +6,10 @@ import html
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+import zlib
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -327,6 +329,73 @@ def test_one_dot_process_draws_every_view(dot: str, monkeypatch: pytest.MonkeyPa
 def test_rendering_is_deterministic(dot: str) -> None:
     case = make_case()
     assert render_svgs(case, case_views(case)) == render_svgs(make_case(), case_views(case))
+
+
+def _counting_dot(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The ``dot -Tsvg`` layouts run from here on (``dot -V`` is not counted)."""
+    calls: list[list[str]] = []
+    real: Callable[..., Any] = subprocess.run
+
+    def counting(args: list[str], **kwargs: Any) -> Any:
+        if args[1:] == ["-Tsvg"]:
+            calls.append(args)
+        return real(args, **kwargs)
+
+    monkeypatch.setattr(_svg.subprocess, "run", counting)
+    return calls
+
+
+def test_the_layout_cache_gives_the_same_bytes_without_dot(
+    dot: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = make_case()
+    views = case_views(case)
+    fresh = render_svgs(case, views)
+    calls = _counting_dot(monkeypatch)
+    assert render_svgs(case, views, cache=tmp_path) == fresh
+    assert len(calls) == 1
+    assert (tmp_path / _svg.LAYOUT_CACHE_FILE).is_file()
+    assert render_svgs(case, views, cache=tmp_path) == fresh
+    assert len(calls) == 1  # every view found
+    changed = replace(case, nodes={**case.nodes, "G1.1": replace(case.nodes["G1.1"], text="New")})
+    again = render_svgs(changed, views, cache=tmp_path)
+    assert len(calls) == 2
+    assert again == render_svgs(changed, views)
+    assert again[2:] == fresh[2:]  # stage2 and stage5 do not draw G1.1
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[: len(data) // 2],  # cut short
+        lambda data: zlib.compress(zlib.decompress(data)[:-7], 1),  # an SVG cut short
+        lambda data: zlib.compress(zlib.decompress(data).replace(b" ", b" x", 1), 1),
+        lambda data: zlib.compress(b"amlas.layouts/1\n" + zlib.decompress(data), 1),
+        lambda data: zlib.compress(zlib.decompress(data) + b"k 99999\n<svg", 1),
+        lambda data: b"",
+    ],
+)
+def test_a_damaged_layout_cache_is_laid_out_again(
+    dot: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: Callable[[bytes], bytes]
+) -> None:
+    case = make_case()
+    views = case_views(case)
+    fresh = render_svgs(case, views, cache=tmp_path)
+    path = tmp_path / _svg.LAYOUT_CACHE_FILE
+    path.write_bytes(damage(path.read_bytes()))
+    calls = _counting_dot(monkeypatch)
+    assert render_svgs(case, views, cache=tmp_path) == fresh
+    assert len(calls) == 1
+    assert len(_svg._read_cache(tmp_path)) == len(views)  # written sound again
+
+
+def test_the_json_layout_cache_of_format_1_is_removed(dot: str, tmp_path: Path) -> None:
+    old = tmp_path / "layouts.json.z"
+    old.write_bytes(zlib.compress(b'{"format": "amlas.layouts/1", "entries": {}}'))
+    case = make_case()
+    render_svgs(case, case_views(case), cache=tmp_path)
+    assert not old.exists()
+    assert (tmp_path / _svg.LAYOUT_CACHE_FILE).is_file()
 
 
 def test_no_views_needs_no_dot(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -192,6 +192,79 @@ def test_an_id_repeated_in_another_chunk_is_found(root: Path) -> None:
     assert "(1 extra row(s)): (sealed)" in str(info.value)  # no value of [P] in the message
 
 
+def test_every_chunks_problems_are_reported_at_once_as_a_whole_read_reports_them(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows that disagree with sealed [P]'s declaration in chunks 1, 4 and 7, an id
+    repeated across chunks and a row missing: a run in chunks of 16 stops with every
+    problem, in the words of a whole read (it stopped at the first chunk's, and said
+    nothing of the rest until that was fixed). (A plaintext CSV file never gets this far:
+    `amlas check` finds the same problems, and a run refuses a project with errors.)"""
+
+    def spoil(lines: list[str]) -> list[str]:
+        def cell(row: int, column: int, value: str) -> None:
+            cells = lines[row].split(",")
+            cells[column] = value
+            lines[row] = ",".join(cells)
+
+        cell(2, 1, "")  # chunk 1: an empty label
+        for row in (50, 55, 60, 61, 62, 63):  # chunk 4: labels that are no class
+            cell(row, 1, f"class-{row}")
+        cell(100, 0, "")  # chunk 7: an empty id
+        cell(101, 0, lines[3].split(",")[0])  # chunk 7: chunk 1's id again
+        return lines[:-1]  # 113 samples, [P] declares 114
+
+    _sealed_with(root, spoil)
+    streamed: list[str] = []
+    stream = stream_module.stream_dataset
+    monkeypatch.setattr(
+        stream_module,
+        "stream_dataset",
+        lambda context, letter: streamed.append(letter) or stream(context, letter),
+    )
+    found = {}
+    for rows in (16, 1 << 20):
+        with pytest.raises(ProblemError) as info:
+            _run(root, "verifier", 5, chunk_rows=rows)
+        found[rows] = [(d.code, d.message) for d in info.value.diagnostics]
+    assert streamed == ["P", "P"]  # both runs read [P] in chunks: 8 chunks, then one
+    assert found[16] == found[1 << 20]
+    assert [code for code, _ in found[16]] == ["D020", "D021", "D021", "D022", "D022"]
+    text = " ".join(message for _, message in found[16])
+    assert "6 sample(s) have a label that is not a class" in text
+    assert "(line 51, 56, 61, 62, 63 and 1 more)" in text
+    assert "class-50" not in text  # the values of sealed data stay out of the log
+
+
+@pytest.mark.parametrize("other", ["a feature left empty", "a feature column missing"])
+def test_the_rows_problems_are_reported_before_another_error_as_a_whole_read_does(
+    root: Path, other: str
+) -> None:
+    """A label that is no class in chunk 1 and, later or in the same chunk, something
+    else wrong (an empty feature the model fails on in chunk 7; a column missing from
+    every chunk): a whole read reports the label, and so does a run in chunks (it
+    reported only the other error, blaming the model or the columns)."""
+
+    def spoil(lines: list[str]) -> list[str]:
+        cells = lines[2].split(",")
+        cells[1] = "nonclass"
+        lines[2] = ",".join(cells)
+        if other == "a feature left empty":
+            cells = lines[100].split(",")
+            cells[3] = ""
+            lines[100] = ",".join(cells)
+        else:
+            lines = [",".join(line.split(",")[:2] + line.split(",")[3:]) for line in lines]
+        return lines
+
+    _sealed_with(root, spoil)
+    for rows in (16, 1 << 20):
+        with pytest.raises(ProblemError) as info:
+            _run(root, "verifier", 5, chunk_rows=rows)
+        assert [d.code for d in info.value.diagnostics] == ["D021"], rows
+        assert "(line 3)" in str(info.value)
+
+
 def test_the_sample_count_is_of_the_whole_dataset(root: Path) -> None:
     _sealed_with(root, lambda lines: lines[:-1])  # 113 samples, [P] declares 114
     with pytest.raises(ProblemError) as info:

@@ -32,6 +32,7 @@ from amlas.adapters._readers import (
     read_table,
     reader_for,
 )
+from amlas.adapters._spill import Repeat, RepeatedValues, fnv1a_text
 from amlas.adapters._table import ColumnError, SampleContent, Table, arrow_text
 from amlas.adapters._torch import TorchModel, torch_module
 
@@ -50,6 +51,8 @@ __all__ = [
     "ModelFormat",
     "ModelOptions",
     "ReaderOptions",
+    "Repeat",
+    "RepeatedValues",
     "SampleContent",
     "Table",
     "TorchModel",
@@ -61,6 +64,7 @@ __all__ = [
     "dataset_reader",
     "dataset_readers",
     "detect_batched",
+    "fnv1a_text",
     "import_callable",
     "load_model",
     "model_format",

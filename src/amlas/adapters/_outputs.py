@@ -20,12 +20,16 @@ def one_line(exc: BaseException) -> str:
 
 
 def class_names(values: Any) -> NDArray[np.str_]:
-    """Labels as text; integral floats lose their ``.0`` so ``1.0`` reads as ``"1"``."""
+    """Labels as text; integral floats lose their ``.0`` so ``1.0`` reads as ``"1"``, value
+    by value as a dataset's labels read (``Table.text``): ``[1.0, 2.5]`` is ``"1"``,
+    ``"2.5"``."""
     array = np.asarray(values)
-    if array.dtype.kind == "f" and np.all(np.isfinite(array)):
-        as_int = array.astype(np.int64)
-        if np.array_equal(as_int, array):
-            return as_int.astype(np.str_)
+    if array.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            whole = np.isfinite(array) & (np.trunc(array) == array) & (np.abs(array) < 2.0**63)
+        out = array.astype(np.str_)
+        out[whole] = array[whole].astype(np.int64).astype(np.str_)
+        return out
     if array.dtype.kind == "S":
         return np.char.decode(array, "utf-8")
     return array.astype(np.str_)

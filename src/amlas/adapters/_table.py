@@ -97,11 +97,18 @@ class Table:
 
     @staticmethod
     def _floats_as_text(values: NDArray[Any]) -> NDArray[np.str_]:
-        """1.0 -> "1", so integer-coded labels read as the class names written in YAML."""
-        as_int = values.astype(np.int64)
-        if np.array_equal(as_int, values):
-            return as_int.astype(np.str_)
-        return values.astype(np.str_)
+        """1.0 -> "1", so integer-coded labels read as the class names written in YAML;
+        2.5 -> "2.5". Value by value: a value's text never depends on the others (it
+        did: one 2.5 made every 1.0 of the column "1.0"), so a chunk of a file gives its
+        samples the text a whole read gives them, and an id repeated in two chunks is
+        the same text in both."""
+        with np.errstate(invalid="ignore"):
+            whole = (np.trunc(values) == values) & (np.abs(values) < 2.0**63)
+        if whole.all():
+            return values.astype(np.int64).astype(np.str_)
+        out = values.astype(np.str_)
+        out[whole] = values[whole].astype(np.int64).astype(np.str_)
+        return out
 
     def sample_content(self, names: list[str] | None = None) -> SampleContent:
         """The canonical bytes of every sample over the named columns (all when None) and

@@ -11,11 +11,12 @@ fields), failed solutions raise counter-solutions, and statuses propagate upward
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from amlas._gc import paused_gc
 from amlas.case._assess import Assessor
 from amlas.case._bind import Binder, Item, fill, first_sentence
 from amlas.case._library import Library, LibraryError, Link, PatternNode, project_library
@@ -541,6 +542,7 @@ class _Builder:
     def artefact_index(self, case: Case) -> list[ArtefactEntry]:
         out = []
         refs = self.assessor.refs
+        sizes: Counter[str] = Counter(n.module for n in case.nodes.values())  # one pass
         for info in self.library.artefacts:
             path = sha = None
             present = False
@@ -562,10 +564,10 @@ class _Builder:
                 note = f"{len(keys)} evidence records" if keys else "no evidence records yet"
             elif info.produced_by == "case":
                 module_root = next((m.root for m in case.modules if m.name == info.module), None)
-                instances = [n for n in case.nodes.values() if n.module == info.module]
+                instances = sizes[info.module] if info.module is not None else 0
                 present = bool(instances)
                 status = case.nodes[module_root].status if module_root in case.nodes else None
-                note = f"{len(instances)} nodes" + (f", top claim {status}" if status else "")
+                note = f"{instances} nodes" + (f", top claim {status}" if status else "")
             out.append(
                 ArtefactEntry(
                     info.letter, info.title, info.kind, info.stage, path, sha, present, note
@@ -625,52 +627,53 @@ def build_case(
     key) is given: then ``case.evidence`` holds the records with it put back. Raises
     :class:`~amlas.sealing.SealError` when ``key`` does not open a record's detail.
     """
-    project = root if isinstance(root, Project) else check_project(root).project
-    if project.manifest.is_system:
-        raise UsageError(
-            f"{project.root} is a system project (its amlas.yaml declares 'components'): "
-            "build its case with amlas.case.build_system_case"
+    with paused_gc():
+        project = root if isinstance(root, Project) else check_project(root).project
+        if project.manifest.is_system:
+            raise UsageError(
+                f"{project.root} is a system project (its amlas.yaml declares 'components'): "
+                "build its case with amlas.case.build_system_case"
+            )
+        patterns = project_library(project, library)
+        with using_store(store or project.manifest.evidence, root=project.root) as evidence:
+            builder = _Builder(project, patterns, evidence)
+            builder.instantiate(patterns.root, {})
+            builder.nest()
+            builder.extend()
+            builder.assessor.assess_all(builder.nodes, patterns, builder.argument)
+        builder.report()
+        nodes = _ordered(builder.nodes, patterns)
+        propagate(nodes)
+        diagnostics = Diagnostics()
+        diagnostics.extend(project.diagnostics)
+        diagnostics.extend(builder.diagnostics)
+        case = Case(
+            project=project.manifest.name,
+            component=project.manifest.component,
+            library=patterns.name,
+            root=patterns.root,
+            modules=[
+                Module(m.module, m.stage, m.title, m.pattern, m.argument, m.root)
+                for m in patterns.modules
+            ],
+            nodes=nodes,
+            evidence=(
+                open_evidence_detail(builder.assessor.cited, key)
+                if key is not None
+                else builder.assessor.cited
+            ),
+            trace=build_trace(project),
+            diagnostics=diagnostics,
+            stale_inputs=builder.assessor.stale_inputs,
         )
-    patterns = project_library(project, library)
-    with using_store(store or project.manifest.evidence, root=project.root) as evidence:
-        builder = _Builder(project, patterns, evidence)
-        builder.instantiate(patterns.root, {})
-        builder.nest()
-        builder.extend()
-        builder.assessor.assess_all(builder.nodes, patterns, builder.argument)
-    builder.report()
-    nodes = _ordered(builder.nodes, patterns)
-    propagate(nodes)
-    diagnostics = Diagnostics()
-    diagnostics.extend(project.diagnostics)
-    diagnostics.extend(builder.diagnostics)
-    case = Case(
-        project=project.manifest.name,
-        component=project.manifest.component,
-        library=patterns.name,
-        root=patterns.root,
-        modules=[
-            Module(m.module, m.stage, m.title, m.pattern, m.argument, m.root)
-            for m in patterns.modules
-        ],
-        nodes=nodes,
-        evidence=(
-            open_evidence_detail(builder.assessor.cited, key)
-            if key is not None
-            else builder.assessor.cited
-        ),
-        trace=build_trace(project),
-        diagnostics=diagnostics,
-        stale_inputs=builder.assessor.stale_inputs,
-    )
-    case.artefacts = builder.artefact_index(case)
-    judge = builder.assessor.reviews
-    case.reviews = {
-        review.id: CitedReview(review, *judge.status(review))
-        for review in judge.records
-        if review.id in judge.used
-    }
-    return case
+        case.artefacts = builder.artefact_index(case)
+        judge = builder.assessor.reviews
+        case.reviews = {
+            review.id: CitedReview(review, *judge.status(review))
+            for review in judge.records
+            if review.id in judge.used
+        }
+        return case
 
 
 def check_case_settings(project: Project, diagnostics: Diagnostics) -> None:

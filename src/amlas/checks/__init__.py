@@ -30,6 +30,7 @@ records, stores and rendering live in the layers above.
 - :mod:`._duplicates`: duplicate samples counted by group, for both of the above.
 """
 
+from amlas.adapters import Repeat, RepeatedValues
 from amlas.checks._adversarial import (
     ADVERSARIAL_PERTURBATIONS,
     adversarial_examples,
@@ -49,7 +50,13 @@ from amlas.checks._chunked import (
     chunked_independence,
 )
 from amlas.checks._data import AUDIT_LABEL_COLUMN, CheckOutcome
-from amlas.checks._datasets import Dataset, bind_dataset, content_error, load_dataset
+from amlas.checks._datasets import (
+    Dataset,
+    bind_dataset,
+    content_error,
+    content_tally,
+    load_dataset,
+)
 from amlas.checks._faults import (
     Campaign,
     Fault,
@@ -131,7 +138,6 @@ from amlas.checks._slices import (
     inside_odd,
     plan_slices,
 )
-from amlas.checks._spill import Repeat, RepeatedValues
 from amlas.checks._tally import ProportionTally, evaluate_requirement
 from amlas.checks._verify import (
     fault_result,
@@ -196,6 +202,7 @@ __all__ = [
     "compare_predictions",
     "confidence_of",
     "content_error",
+    "content_tally",
     "decide_labels",
     "decide_proportion",
     "decide_quantiles",

@@ -13,7 +13,7 @@ import numpy as np
 from amlas.adapters import Model, Table, detect_batched
 from amlas.checks._boxes import Boxes
 from amlas.checks._datasets import Dataset
-from amlas.checks._metrics import Predictions, decide_labels
+from amlas.checks._metrics import Predictions, decide_codes, finite_rows
 from amlas.checks._outputs import (
     predicted_boxes,
     predicted_labels,
@@ -117,10 +117,10 @@ def file_predictions(
         )
     labels, proba = predicted_labels(table, spec, ids=dataset.ids, classes=classes, reveal=reveal)
     if proba is not None:
-        invalid = np.asarray(~np.isfinite(proba).all(axis=1), dtype=bool)
-        decided = decide_labels(proba, names, positive=positive, threshold=threshold)
+        invalid = ~finite_rows(proba)
+        codes = decide_codes(proba, names, positive=positive, threshold=threshold)
         return Predictions(
-            decided,
+            np.array(names, dtype=np.str_).take(codes),
             proba,
             names,
             positive,
@@ -128,6 +128,7 @@ def file_predictions(
             invalid,
             source=spec.location,
             sha256=table.sha256,
+            codes=codes,
         )
     assert labels is not None
     invalid = np.zeros(n, dtype=bool)

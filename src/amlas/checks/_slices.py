@@ -232,6 +232,18 @@ def plan_slices(
     requirement's precondition, stated by ``precondition``) drops units first: the
     counts of samples outside the ODD or without a band are of the units it keeps."""
     dimensions = {d.id: d for d in environment.dimensions}
+    tabled = _plan_by_table(applies_to, odd, dimensions, n, bandings, keep)
+    if tabled is not None:
+        codes, outside, unbanded = tabled
+        per = list(applies_to.per)
+        if not per:
+            return SlicePlan(["all"], [{}], codes, outside, 0, precondition)
+        cells = [
+            dict(zip(per, combo, strict=True))
+            for combo in itertools.product(*_chosen(applies_to, dimensions))
+        ]
+        names = [", ".join(f"{d}={v}" for d, v in cell.items()) for cell in cells]
+        return SlicePlan(names, cells, codes, outside, unbanded, precondition)
     units = np.ones(n, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
     inside = inside_odd(odd, n)
     outside = int((units & ~inside).sum())
@@ -270,3 +282,90 @@ def plan_slices(
     cells = [dict(zip(per, combo, strict=True)) for combo in itertools.product(*kept)]
     names = [", ".join(f"{d}={v}" for d, v in cell.items()) for cell in cells]
     return SlicePlan(names, cells, codes, outside, unbanded, precondition)
+
+
+TABLED_COMBINATIONS = 1 << 16
+"""The most combinations of bands (of the dimensions a slicing reads, and whether a sample
+is kept and inside the others) :func:`plan_slices` plans through one table."""
+
+
+def _chosen(applies_to: Slice, dimensions: Mapping[str, Dimension]) -> list[list[str]]:
+    """Per ``per`` dimension, the bands that are slices (those its ``where`` allows)."""
+    where = {d: set(v) for d, v in applies_to.where.items()}
+    chosen = []
+    for dim_id in applies_to.per:
+        values = dimensions[dim_id].slice_values(applies_to.banding_of(dim_id))
+        chosen.append([v for v in values if dim_id not in where or v in where[dim_id]])
+    return chosen
+
+
+def _plan_by_table(
+    applies_to: Slice,
+    odd: Mapping[str, NDArray[np.int64]],
+    dimensions: Mapping[str, Dimension],
+    n: int,
+    bandings: Banded | None,
+    keep: NDArray[np.bool_] | None,
+) -> tuple[NDArray[np.int64], int, int] | None:
+    """:func:`plan_slices`'s codes, samples outside the ODD and samples without a band,
+    from one small integer per sample: its band on every dimension the slicing reads and
+    whether it is kept and inside every other dimension. Each combination's slice (or
+    none) and reason to be left out are decided once, in a table of at most
+    :data:`TABLED_COMBINATIONS`; the samples are read in a few integer passes. None when
+    the table would be larger (the plan is then made dimension by dimension)."""
+    read = list(dict.fromkeys([*applies_to.per, *applies_to.where]))
+    values = {d: dimensions[d].slice_values(applies_to.banding_of(d)) for d in read}
+    # a dimension read in a named banding is inside the ODD as its default bands say,
+    # like every dimension the slicing does not read
+    others = [d for d in odd if d not in read or applies_to.banding_of(d) is not None]
+    radix = [len(values[d]) + 2 for d in read] + [3]
+    size = int(np.prod(radix))
+    if size > TABLED_COMBINATIONS:
+        return None
+    # every combination: the band code of each read dimension, and 0 (not kept), 1 (kept,
+    # outside some other dimension) or 2 (kept, inside all others)
+    digits = np.indices(radix).reshape(len(radix), size)
+    bands = {d: digits[i] - 2 for i, d in enumerate(read)}
+    group = digits[-1]
+    inside = group == 2
+    for d in read:
+        if applies_to.banding_of(d) is None:
+            inside &= bands[d] != OUTSIDE_CODE
+    kept = group >= 1
+    scope = inside & kept
+    for dim_id, allowed in applies_to.where.items():
+        held = [values[dim_id].index(band) for band in allowed if band in values[dim_id]]
+        scope &= np.isin(bands[dim_id], held)
+    code = np.zeros(size, dtype=np.int64)
+    banded = np.ones(size, dtype=bool)
+    for dim_id, chosen in zip(applies_to.per, _chosen(applies_to, dimensions), strict=True):
+        position = np.full(len(values[dim_id]) + 2, -1, dtype=np.int64)
+        for at, band in enumerate(chosen):
+            position[values[dim_id].index(band) + 2] = at
+        positions = position[bands[dim_id] + 2]
+        banded &= positions >= 0
+        code = code * len(chosen) + np.maximum(positions, 0)
+    slice_of = np.where(scope & banded, code, -1)
+    left_outside = kept & ~inside
+    left_unbanded = scope & ~banded
+    # the samples' combinations, in the narrowest integers that hold them
+    narrow: type[np.signedinteger[Any]] = np.int16 if size < 2**15 else np.int32
+    stride = size
+    key: NDArray[np.signedinteger[Any]] = np.zeros(n, dtype=narrow)
+    for d, width in zip(read, radix, strict=False):
+        stride //= width
+        shifted = _codes_in(odd, bandings, dimensions[d], applies_to.banding_of(d)) + 2
+        key += shifted.astype(narrow) * stride
+    if keep is None and not others:
+        key += 2
+    else:
+        in_others = np.ones(n, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
+        in_others = in_others.astype(np.int8)
+        status = in_others.copy()
+        for d in others:
+            in_others &= (odd[d] != OUTSIDE_CODE).view(np.int8)
+        status += in_others
+        key += status
+    counts = np.bincount(key, minlength=size)
+    codes: NDArray[np.int64] = slice_of.take(key)
+    return codes, int(counts[left_outside].sum()), int(counts[left_unbanded].sum())

@@ -20,6 +20,7 @@ proportion (bootstrap metrics resample the whole set).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,12 +41,14 @@ from amlas.checks._metrics import (
     RequirementResult,
     base_resolved,
     bootstrap_slices,
+    class_indicator,
     evaluate_indicator,
     plan_problems,
     prepare,
     proportion_indicator,
     slice_result,
 )
+from amlas.checks._slices import SlicePlan
 from amlas.project.artefacts import MLSafetyRequirement
 
 __all__ = [
@@ -164,42 +167,39 @@ def tally_proportion(
     plan = dataset.plan_of(requirement)
     resolved = base_resolved(requirement, predictions)  # as prepare() states it
     comparison: Comparison = resolved["comparison"]
-    trial, success = proportion_indicator(metric, dataset, predictions, resolved["class"])
-    if len(predictions.invalid) == len(trial) and predictions.invalid.any():
-        trial = trial & ~predictions.invalid  # unusable predictions leave the denominator
-    # one bincount over (slice + 1, trial, success) gives every count of every slice,
-    # with out-of-scope samples (code -1) in the first, discarded, group (built in the
-    # narrowest integers that hold it: this is most of a tally's time on a million rows)
+    if metric == "accuracy":
+        outcomes = _outcomes(dataset, predictions, plan, None)
+    else:
+        assert resolved["class"] is not None
+        outcomes = _outcomes(dataset, predictions, plan, resolved["class"])
+    # (trial, success) of each of the 8 outcomes; unusable predictions leave the
+    # denominator
+    cell = np.arange(_OUTCOMES)
+    first, second = (cell & 2).astype(bool), (cell & 1).astype(bool)
+    if metric == "accuracy":
+        trial_of, success_of = np.ones(_OUTCOMES, dtype=bool), first
+    else:
+        trial_of, success_of = class_indicator(metric, first, second)
+    trial_of = trial_of & ~(cell & 4).astype(bool)
+    success_of = trial_of & success_of
     slices = len(plan.names)
-    narrow = np.int16 if 4 * (slices + 1) < np.iinfo(np.int16).max else np.int64
-    key: NDArray[np.signedinteger[Any]] = (plan.codes + 1).astype(narrow, copy=False)
-    key *= 4
-    key += trial.view(np.int8) * np.int8(2)
-    key += success.view(np.int8)
-    table = np.bincount(key, minlength=4 * (slices + 1)).reshape(-1, 4)[1:]
-    # the units against the requirement (in scope, counted, a miss or an offence) are
-    # key values 2 (a miss) or 3 (an offence) in a slice: their group + 1 is that slice
-    offence = 2 if comparison == "at_least" else 3
-    against_units = np.flatnonzero((key & 3) == offence)
-    against_slice = (key[against_units] >> 2) - 1
-    inside = against_slice >= 0
-    against_units, against_slice = against_units[inside], against_slice[inside]
-    order = np.argsort(against_slice, kind="stable")  # each slice's units in file order
-    bounds = np.searchsorted(against_slice[order], np.arange(slices + 1))
+    table = outcomes.counts
+    # the units against the requirement (in scope, counted, a miss or an offence)
+    against_of = trial_of & (~success_of if comparison == "at_least" else success_of)
+    listed = _against(dataset, outcomes, against_of, slices)
     against = []
-    for index in range(slices):
-        listed = _Listed()
-        members = against_units[order[bounds[index] : bounds[index + 1]]]
-        listed.count = len(members)
-        listed.ids = [str(x) for x in dataset.ids[members[:MAX_LISTED_IDS]]]
-        against.append(listed)
+    for count, ids in zip((table @ against_of).tolist(), listed, strict=True):
+        part = _Listed()
+        part.count = int(count)
+        part.ids = list(ids)
+        against.append(part)
     tally = ProportionTally(
         requirement=requirement.id,
         resolved=resolved,
         names=list(plan.names),
         cells=[dict(c) for c in plan.cells],
-        trials=(table[:, 2] + table[:, 3]).astype(np.int64),
-        successes=table[:, 3].astype(np.int64),
+        trials=(table @ trial_of).astype(np.int64),
+        successes=(table @ success_of).astype(np.int64),
         against=against,
         outside_odd=int(plan.outside_odd),
         unbanded=int(plan.unbanded),
@@ -222,6 +222,97 @@ def tally_proportion(
         if len(mask) == len(plan.codes) and mask.any():
             part.add(dataset.ids, mask & (plan.codes >= 0), values)
     return tally
+
+
+_OUTCOMES = 8
+"""The outcomes of a unit a proportion is counted from: bit 2, its prediction is
+unusable; bit 1, its label is the class (accuracy: its prediction is its label); bit 0,
+it is predicted as the class."""
+
+
+@dataclass(frozen=True)
+class _Outcomes:
+    """Every unit's slice and outcome as one small integer, ``(slice + 1) * 8 +
+    outcome`` (out-of-scope units, code -1, in group 0), and the number of units of every
+    slice and outcome: every proportion of one class (or accuracy) is a sum of these
+    counts, so the requirements judged on one plan share one pass over the samples."""
+
+    key: NDArray[np.signedinteger[Any]]
+    counts: NDArray[np.int64]
+    """Per slice (group 0 left out), per outcome."""
+    listed: dict[bytes, list[list[str]]] = field(default_factory=dict)
+    """The ids listed per slice, per set of outcomes against a requirement."""
+
+
+def _outcomes(
+    dataset: Dataset, predictions: Predictions, plan: SlicePlan, cls: str | None
+) -> _Outcomes:
+    """The :class:`_Outcomes` of ``cls`` (None: accuracy's prediction equal to label)
+    under ``plan``, computed once per plan, predictions and class."""
+    memo = f"outcomes:{id(plan)}:{id(predictions)}:{cls!r}"
+    # held by identity (a copy of the dataset shares its memo) and the predictions
+    # weakly: a dataset outlives the predictions of a perturbation or another model
+    held = dataset._memo.get(memo)
+    if (
+        held is not None
+        and held[0] is plan
+        and held[1] is dataset.ids
+        and held[2] is dataset.labels
+        and held[3]() is predictions
+    ):
+        found: _Outcomes = held[4]
+        return found
+    slices = len(plan.names)
+    # built in the narrowest integers that hold it: this is most of a tally's time on a
+    # million rows
+    narrow = np.int16 if _OUTCOMES * (slices + 1) < np.iinfo(np.int16).max else np.int64
+    key: NDArray[np.signedinteger[Any]] = (plan.codes + 1).astype(narrow, copy=False)
+    key *= _OUTCOMES
+    if cls is None:
+        key += predictions.same_as_labels(dataset).view(np.int8) * np.int8(2)
+    else:
+        key += dataset.label_is(cls).view(np.int8) * np.int8(2)
+        key += predictions.predicted_is(cls).view(np.int8)
+    invalid = predictions.invalid
+    if len(invalid) == len(key) and invalid.any():
+        key += invalid.view(np.int8) * np.int8(4)
+    counts = np.bincount(key, minlength=_OUTCOMES * (slices + 1))
+    found = _Outcomes(key, counts.reshape(-1, _OUTCOMES)[1:].astype(np.int64))
+    dataset._memo[memo] = (plan, dataset.ids, dataset.labels, weakref.ref(predictions), found)
+    return found
+
+
+def _against(
+    dataset: Dataset, outcomes: _Outcomes, against_of: NDArray[np.bool_], slices: int
+) -> list[list[str]]:
+    """Per slice, the ids of the first :data:`MAX_LISTED_IDS` units (in dataset order)
+    whose outcome ``against_of`` marks, computed once per set of outcomes."""
+    memo = against_of.tobytes()
+    if memo in outcomes.listed:
+        return outcomes.listed[memo]
+    marked = np.zeros(_OUTCOMES * (slices + 1), dtype=bool)
+    marked[_OUTCOMES:] = np.tile(against_of, slices)
+    # the first units of every slice lie in a prefix of the samples: read no further
+    # than one that holds as many of each slice as are listed (or all there are),
+    # growing it fourfold (the reads add up to at most a third more than the last)
+    wanted = np.minimum(outcomes.counts @ against_of, MAX_LISTED_IDS)
+    total = len(outcomes.key)
+    length = min(total, 64 * MAX_LISTED_IDS * max(slices, 1))
+    while True:
+        prefix = outcomes.key[:length]
+        units = np.flatnonzero(marked[prefix])
+        head = prefix[units] // _OUTCOMES - 1
+        if length == total or (np.bincount(head, minlength=slices) >= wanted).all():
+            break
+        length = min(total, 4 * length)
+    order = np.argsort(head, kind="stable")  # each slice's units in dataset order
+    bounds = np.searchsorted(head[order], np.arange(slices + 1))
+    listed = [
+        [str(x) for x in dataset.ids[units[order[bounds[i] : bounds[i] + wanted[i]]]].tolist()]
+        for i in range(slices)
+    ]
+    outcomes.listed[memo] = listed
+    return listed
 
 
 def _problems(tally: ProportionTally) -> list[str]:

@@ -9,6 +9,7 @@ document (a file given to ``amlas evidence import``) the way the artefacts are r
 from amlas.project._check import check_project
 from amlas.project._content import (
     ContentProblem,
+    ContentTally,
     content_problems,
     count_problems,
     label_classes,
@@ -58,6 +59,7 @@ __all__ = [
     "ComponentProject",
     "ConditionRow",
     "ContentProblem",
+    "ContentTally",
     "Definition",
     "EngineSettings",
     "LoadResult",

@@ -17,14 +17,24 @@ line 2; other formats count rows from 1.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from amlas.project.artefacts import DatasetDocument, MLComponentDescription
 
-__all__ = ["ContentProblem", "as_table_text", "content_problems", "label_classes"]
+__all__ = [
+    "ContentProblem",
+    "ContentTally",
+    "RepeatSpill",
+    "as_table_text",
+    "content_problems",
+    "label_classes",
+    "numeric_cells",
+]
 
 _SHOWN = 5  # rows quoted per problem; the count is always exact
 
@@ -47,12 +57,6 @@ def label_classes(component: MLComponentDescription | None) -> list[str] | None:
     return component.class_names() or None
 
 
-def _rows(indices: np.ndarray, first_row: int) -> str:
-    shown = ", ".join(str(int(i) + first_row) for i in indices[:_SHOWN])
-    more = f" and {len(indices) - _SHOWN} more" if len(indices) > _SHOWN else ""
-    return shown + more
-
-
 def content_problems(
     document: DatasetDocument,
     letter: str,
@@ -72,70 +76,200 @@ def content_problems(
     leaves the values out of the messages: counts and positions only. ``whole=False``
     checks one chunk of a dataset read in pieces: what only the whole can show (no
     samples, the declared count, ids repeated across chunks) is left to the caller
-    (:func:`count_problems`, :func:`repeat_problem`)."""
-    where = f"[{letter}] {document.location}"
-    problems: list[ContentProblem] = []
-    if whole:
-        problems.extend(count_problems(document, letter, count))
-        if count == 0:
-            return problems
-    if labels is not None:
-        text = np.asarray(labels, dtype=np.str_)
-        stripped = np.char.strip(text)
-        empty = np.flatnonzero(stripped == "")
-        if len(empty):
+    (:func:`count_problems`, :func:`repeat_problem`), or to a :class:`ContentTally`
+    given every chunk."""
+    tally = ContentTally(
+        document, letter, classes=classes, first_row=first_row, unit=unit, reveal=reveal
+    )
+    tally.add(ids=ids, labels=labels, count=count, repeats=whole)
+    return tally.problems(whole=whole)
+
+
+class ContentTally:
+    """:func:`content_problems` over a dataset given in chunks (in file order), in memory
+    bounded by a chunk: each problem keeps its exact count, the first rows it quotes and,
+    for labels that are not classes, the first values in sorted order, so that the
+    problems of the whole are those of :func:`content_problems` on the whole, message
+    for message. Ids repeated across chunks need the whole set: :meth:`add` gives each
+    chunk's ids to ``repeats`` (an object with ``add(values, first_row)`` and
+    ``repeats()``, such as :class:`~amlas.adapters.RepeatedValues`, which spills
+    them to disk) when one is given, or finds the repeats within the chunk
+    (``repeats=True``, a whole dataset given as one chunk)."""
+
+    def __init__(
+        self,
+        document: DatasetDocument,
+        letter: str,
+        *,
+        classes: list[str] | None,
+        first_row: int = 2,
+        unit: str = "line",
+        reveal: bool = True,
+        spill: RepeatSpill | None = None,
+    ) -> None:
+        self.document, self.letter, self.classes = document, letter, classes
+        self.first_row, self.unit, self.reveal, self.spill = first_row, unit, reveal, spill
+        self.count = 0
+        self._empty_labels = _Rows()
+        self._unknown_labels = _Rows()
+        self._unknown_values: list[str] = []
+        self._empty_ids = _Rows()
+        self._repeated: list[tuple[str, int]] | None = None
+
+    def add(
+        self,
+        *,
+        ids: Sequence[str] | np.ndarray | None,
+        labels: Sequence[str] | np.ndarray | None,
+        count: int,
+        repeats: bool = False,
+        offset: int | None = None,
+    ) -> None:
+        """The next chunk: its ``count`` samples' ids and labels (None: not checked);
+        ``offset``: the number of samples before it in the dataset, where chunks are
+        tallied apart and merged (:meth:`merge`; default: the samples given so far)."""
+        at = self.count if offset is None else offset
+        self.count += count
+        if labels is not None:
+            text = np.asarray(labels, dtype=np.str_)
+            stripped = np.char.strip(text)
+            self._empty_labels.add(np.flatnonzero(stripped == ""), at)
+            if self.classes is not None:
+                known = np.isin(text, np.asarray(self.classes, dtype=np.str_))
+                unknown = np.flatnonzero(~known & (stripped != ""))
+                self._unknown_labels.add(unknown, at)
+                if len(unknown):
+                    values = {str(v) for v in text[unknown]} | set(self._unknown_values)
+                    self._unknown_values = sorted(values)[:_SHOWN]
+        if ids is not None and self.document.id_column:
+            id_text = np.asarray(ids, dtype=np.str_)
+            self._empty_ids.add(np.flatnonzero(np.char.strip(id_text) == ""), at)
+            if self.spill is not None:
+                self.spill.add(id_text, at)
+            elif repeats:
+                distinct, first, counts = np.unique(id_text, return_index=True, return_counts=True)
+                repeated = (counts > 1) & (np.char.strip(distinct) != "")
+                order = np.argsort(first[repeated])
+                self._repeated = list(
+                    zip(
+                        [str(v) for v in distinct[repeated][order]],
+                        [int(c) for c in counts[repeated][order]],
+                        strict=True,
+                    )
+                )
+
+    def merge(self, other: ContentTally) -> ContentTally:
+        """This tally and ``other``'s, of other chunks of the same dataset, as one (in
+        any order: what is kept of each problem is its count, its first rows and its
+        first values in sorted order). Ids repeated across chunks are not merged: give
+        every chunk's ids to one ``spill`` for those."""
+        merged = copy.copy(self)
+        merged.count = self.count + other.count
+        merged._empty_labels = self._empty_labels.merge(other._empty_labels)
+        merged._unknown_labels = self._unknown_labels.merge(other._unknown_labels)
+        merged._unknown_values = sorted({*self._unknown_values, *other._unknown_values})[:_SHOWN]
+        merged._empty_ids = self._empty_ids.merge(other._empty_ids)
+        return merged
+
+    def problems(self, *, whole: bool = True) -> list[ContentProblem]:
+        """What the chunks given disagree with, in :func:`content_problems`' order;
+        ``whole=False``: without what only the whole dataset can show."""
+        document, unit = self.document, self.unit
+        where = f"[{self.letter}] {document.location}"
+        problems: list[ContentProblem] = []
+        if whole:
+            problems.extend(count_problems(document, self.letter, self.count))
+            if self.count == 0:
+                return problems
+        if self._empty_labels.count:
             problems.append(
                 ContentProblem(
                     "D021",
                     "label_column",
-                    f"{where}: {len(empty)} sample(s) have an empty label in column "
-                    f"{document.label_column!r} ({unit} {_rows(empty, first_row)}); expected "
-                    "a label for every sample",
+                    f"{where}: {self._empty_labels.count} sample(s) have an empty label in "
+                    f"column {document.label_column!r} ({unit} "
+                    f"{self._empty_labels.text(self.first_row)}); expected a label for every "
+                    "sample",
                 )
             )
-        if classes is not None:
-            unknown_mask = ~np.isin(text, np.asarray(classes, dtype=np.str_)) & (stripped != "")
-            unknown = np.flatnonzero(unknown_mask)
-            if len(unknown):
-                values = sorted({str(v) for v in text[unknown]})
-                shown = ", ".join(repr(v) for v in values[:_SHOWN]) if reveal else "(sealed)"
-                problems.append(
-                    ContentProblem(
-                        "D021",
-                        "label_column",
-                        f"{where}: {len(unknown)} sample(s) have a label that is not a class "
-                        f"of [D]: {shown} ({unit} {_rows(unknown, first_row)}); expected one "
-                        f"of {', '.join(classes)}",
-                    )
+        if self._unknown_labels.count:
+            assert self.classes is not None
+            shown = ", ".join(repr(v) for v in self._unknown_values) if self.reveal else "(sealed)"
+            problems.append(
+                ContentProblem(
+                    "D021",
+                    "label_column",
+                    f"{where}: {self._unknown_labels.count} sample(s) have a label that is not "
+                    f"a class of [D]: {shown} ({unit} "
+                    f"{self._unknown_labels.text(self.first_row)}); expected one of "
+                    f"{', '.join(self.classes)}",
                 )
-    if ids is not None and document.id_column:
-        id_text = np.asarray(ids, dtype=np.str_)
-        empty = np.flatnonzero(np.char.strip(id_text) == "")
-        if len(empty):
+            )
+        if self._empty_ids.count:
             problems.append(
                 ContentProblem(
                     "D022",
                     "id_column",
-                    f"{where}: {len(empty)} sample(s) have an empty id in column "
-                    f"{document.id_column!r} ({unit} {_rows(empty, first_row)}); expected a "
-                    "unique id for every sample",
+                    f"{where}: {self._empty_ids.count} sample(s) have an empty id in column "
+                    f"{document.id_column!r} ({unit} {self._empty_ids.text(self.first_row)}); "
+                    "expected a unique id for every sample",
                 )
             )
-        if whole:
-            distinct, first, counts = np.unique(id_text, return_index=True, return_counts=True)
-            repeated = (counts > 1) & (np.char.strip(distinct) != "")
-            if repeated.any():
-                order = np.argsort(first[repeated])
-                problems.append(
-                    repeat_problem(
-                        document,
-                        letter,
-                        [str(v) for v in distinct[repeated][order]],
-                        [int(c) for c in counts[repeated][order]],
-                        reveal=reveal,
-                    )
+        repeated = self._repeated
+        if whole and self.spill is not None:
+            repeated = [(r.value, r.count) for r in self.spill.repeats() if r.value.strip()]
+        if whole and repeated:
+            problems.append(
+                repeat_problem(
+                    document,
+                    self.letter,
+                    [v for v, _ in repeated],
+                    [c for _, c in repeated],
+                    reveal=self.reveal,
                 )
-    return problems
+            )
+        return problems
+
+
+class RepeatSpill(Protocol):
+    """Where a :class:`ContentTally` keeps the ids of the chunks to find those that repeat
+    over the whole (:class:`~amlas.adapters.RepeatedValues`)."""
+
+    def add(self, values: np.ndarray, first_row: int) -> None: ...
+
+    def repeats(self) -> Sequence[_Repeat]: ...
+
+
+class _Repeat(Protocol):
+    @property
+    def value(self) -> str: ...
+
+    @property
+    def count(self) -> int: ...
+
+
+class _Rows:
+    """The rows of one problem: how many, and the first :data:`_SHOWN` (0-based)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: list[int] = []
+
+    def add(self, indices: np.ndarray, at: int) -> None:
+        self.count += len(indices)
+        if len(self.first) < _SHOWN:
+            self.first += [int(i) + at for i in indices[: _SHOWN - len(self.first)]]
+
+    def merge(self, other: _Rows) -> _Rows:
+        merged = _Rows()
+        merged.count = self.count + other.count
+        merged.first = sorted(self.first + other.first)[:_SHOWN]
+        return merged
+
+    def text(self, first_row: int) -> str:
+        shown = ", ".join(str(i + first_row) for i in self.first)
+        more = f" and {self.count - _SHOWN} more" if self.count > _SHOWN else ""
+        return shown + more
 
 
 def count_problems(document: DatasetDocument, letter: str, count: int) -> list[ContentProblem]:
@@ -185,24 +319,37 @@ def repeat_problem(
     )
 
 
-def as_table_text(values: list[str]) -> list[str]:
+def as_table_text(values: list[str], *, numeric: bool | None = None) -> list[str]:
     """Raw CSV cells as the table readers give them to `amlas run` (``Table.text``): a
-    column of numbers reads as numbers, so '1.0' and '001' are the label or id '1'."""
-    numbers: list[float] = []
+    column of numbers reads as numbers, so '1.0' and '001' are the label or id '1'.
+    ``numeric`` says whether the whole column is numbers (:func:`numeric_cells`), for a
+    column given in pieces; None: decided from ``values``."""
+    if numeric is None:
+        numeric = numeric_cells(values)
+    if not numeric:
+        return values  # a text column: compared as written
+    out = []
     for value in values:
         if value.strip() == "":
-            numbers.append(float("nan"))
+            out.append("")
             continue
-        try:
-            numbers.append(float(value))
-        except ValueError:
-            return values  # a text column: compared as written
-    out = []
-    for number in numbers:
-        if number != number:  # NaN: an empty cell
+        number = float(value)
+        if number != number:  # NaN written out: read as an empty cell
             out.append("")
         elif number.is_integer() and abs(number) < 2**63:
             out.append(str(int(number)))
         else:
             out.append(str(number))
     return out
+
+
+def numeric_cells(values: Iterable[str]) -> bool:
+    """Whether every non-empty cell is a number (the column then reads as numbers)."""
+    for value in values:
+        if value.strip() == "":
+            continue
+        try:
+            float(value)
+        except ValueError:
+            return False
+    return True

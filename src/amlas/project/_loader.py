@@ -171,7 +171,8 @@ def _system_of(
 ) -> tuple[Path, Manifest] | None:
     """For a component project (``part_of``): the system project's directory and its
     manifest, after checking that the system lists this project among its components
-    (F012 when not); sets ``project.system_root`` and ``project.component_id``."""
+    (F012 when not); sets ``project.system_root``, ``project.component_id`` and
+    ``project.system_engine``."""
     manifest = project.manifest
     if manifest.part_of is None:
         return None
@@ -242,6 +243,7 @@ def _system_of(
         return None
     project.system_root = system_root
     project.component_id = mine[0]
+    project.system_engine = system.engine
     return system_root, system
 
 

@@ -193,6 +193,21 @@ class EngineSettings(Item):
             )
         return self
 
+    def over(self, base: EngineSettings) -> EngineSettings:
+        """These settings laid over ``base`` (a component's over its system's): where the
+        chunks are worked on (``name``, ``scheduler``, ``workers``) comes whole from these
+        settings when they state any of it, else from ``base``; ``chunk_rows`` from these
+        when stated, else from ``base``. Taking the three together keeps the result as
+        consistent as each side (a component's ``workers`` never meets the system's
+        ``scheduler``)."""
+        where = self if self.model_fields_set & {"name", "scheduler", "workers"} else base
+        return EngineSettings(
+            name=where.name,
+            scheduler=where.scheduler,
+            workers=where.workers,
+            chunk_rows=self.chunk_rows if self.chunk_rows is not None else base.chunk_rows,
+        )
+
     @property
     def engine(self) -> Literal["local", "dask"]:
         """The engine these settings choose (``name``, or what it defaults to)."""
@@ -240,7 +255,9 @@ class Manifest(Item):
     engine: EngineSettings | None = None
     """Where ``amlas run`` works on the chunks of a large dataset, e.g. ``{name: dask,
     scheduler: tls://verify-1:8786, chunk_rows: 262144}``; the options of ``amlas run``
-    override it (docs/scale.md). Omitted: this process, chunks of 1048576 rows."""
+    override it (docs/scale.md). In a system project: the setting of every component,
+    which a component's own ``engine:`` overrides. Omitted: this process, chunks of
+    1048576 rows."""
     verifier_key: str | None = None
     """The verifier role's public signing key, ``ed25519:`` and 44 characters (``amlas
     keygen`` prints it; ``amlas seal`` writes it here when absent). Verification evidence,

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from amlas.diagnostics import Diagnostics, Location
 from amlas.hashing import HashCache
-from amlas.project._manifest import Manifest
+from amlas.project._manifest import EngineSettings, Manifest
 from amlas.project._yaml import SourceMap
 from amlas.project.artefacts import (
     ARTEFACTS,
@@ -88,6 +88,9 @@ class Project:
     where [A] [B] [C] come from."""
     component_id: str | None = None
     """For a component project: its ID in the system's [C] and ``components``."""
+    system_engine: EngineSettings | None = None
+    """For a component project: the system's ``engine:``, which the component's own
+    ``engine:`` overrides (:attr:`engine_settings`)."""
     siblings: dict[str, Project | None] = field(default_factory=dict, repr=False, compare=False)
     """The other ML components of the system, loaded on first use (``sibling()``)."""
     sibling_ids: list[str] | None = field(default=None, repr=False, compare=False)
@@ -113,6 +116,15 @@ class Project:
         """The artefact ``letter`` as ``kind`` if it loaded, else None."""
         document = self.artefacts.get(letter)
         return document if isinstance(document, kind) else None
+
+    @property
+    def engine_settings(self) -> EngineSettings | None:
+        """Where ``amlas run`` works on this project's chunks: its own ``engine:``, laid
+        over the system's for a component (:meth:`EngineSettings.over`)."""
+        own = self.manifest.engine
+        if self.system_engine is None:
+            return own
+        return self.system_engine if own is None else own.over(self.system_engine)
 
     # Typed shortcuts for the artefacts rules use most.
     @property

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from amlas._gc import paused_gc
 from amlas.render._case import render_case_json, render_case_junit, render_case_markdown
 from amlas.render._gsn2x import INDEX_FILE, render_gsn2x
 from amlas.render._gsn2x_rules import Gsn2xFinding, validate_gsn2x, validate_gsn2x_files
@@ -54,15 +55,16 @@ def render_case_files(
     from amlas.case import Case
 
     assert isinstance(case, Case)
-    files = {
-        "case.json": render_case_json(case),
-        "case.md": render_case_markdown(case),
-        "case.junit.xml": render_case_junit(case),
-    }
-    files.update({f"gsn/{name}": text for name, text in render_gsn2x(case).items()})
-    if svg:
-        views = case_views(case)
-        drawn = render_svgs(case, views, cache=layout_cache)
-        for view, text in zip(views, drawn, strict=True):
-            files[f"svg/{view.name}.svg"] = text
-    return files
+    with paused_gc():
+        files = {
+            "case.json": render_case_json(case),
+            "case.md": render_case_markdown(case),
+            "case.junit.xml": render_case_junit(case),
+        }
+        files.update({f"gsn/{name}": text for name, text in render_gsn2x(case).items()})
+        if svg:
+            views = case_views(case)
+            drawn = render_svgs(case, views, cache=layout_cache)
+            for view, text in zip(views, drawn, strict=True):
+                files[f"svg/{view.name}.svg"] = text
+        return files

@@ -52,6 +52,7 @@ from typing import Any, Final
 import jinja2
 from markupsafe import Markup
 
+from amlas._gc import paused_gc
 from amlas.case import STATUSES, Case
 from amlas.errors import MissingExtraError, UsageError
 from amlas.evidence import EvidenceRecord
@@ -182,72 +183,75 @@ def render_report(
     Views the case has but ``svgs`` lacks are left out; extra names come last, titled by
     name. ``generated`` (e.g. a date) is printed in the header when given.
     """
-    views = case_views(case)
-    if svgs is None:
-        drawn = render_svgs(case, views, cache=layout_cache)
-        svgs = dict(zip((v.name for v in views), drawn, strict=True))
-    titles = {v.name: (v.title, v.node_ids[0] if v.node_ids else "") for v in views}
-    members = {v.name: v.node_ids for v in views}
-    names = [v.name for v in views if v.name in svgs] + [n for n in svgs if n not in titles]
-    packer = _Packer()
-    data = _data(case)
-    data_ref = packer.add("")  # the case data, written once the views are known
-    packer.close()
-    shown: list[dict[str, Any]] = []
-    for index, name in enumerate(names):
-        sub = "/" in name
-        if not sub:
-            packer.close()  # a module's view in a pack of its own; per-requirement ones share
-        shown.append(
+    with paused_gc():
+        views = case_views(case)
+        if svgs is None:
+            drawn = render_svgs(case, views, cache=layout_cache)
+            svgs = dict(zip((v.name for v in views), drawn, strict=True))
+        titles = {v.name: (v.title, v.node_ids[0] if v.node_ids else "") for v in views}
+        members = {v.name: v.node_ids for v in views}
+        names = [v.name for v in views if v.name in svgs] + [n for n in svgs if n not in titles]
+        packer = _Packer()
+        data = _data(case)
+        data_ref = packer.add("")  # the case data, written once the views are known
+        packer.close()
+        shown: list[dict[str, Any]] = []
+        for index, name in enumerate(names):
+            sub = "/" in name
+            if not sub:
+                packer.close()  # a module's view in a pack of its own; per-requirement ones share
+            shown.append(
+                {
+                    "index": index,
+                    "name": name,
+                    "title": titles.get(name, (name, ""))[0],
+                    "root": titles.get(name, (name, ""))[1],
+                    "sub": sub,
+                    "fragment": packer.add(_unique_ids(_lighter(svgs[name]), f"v{index}-")),
+                }
+            )
+        packer.close()
+        data["views"] = [
             {
-                "index": index,
-                "name": name,
-                "title": titles.get(name, (name, ""))[0],
-                "root": titles.get(name, (name, ""))[1],
-                "sub": sub,
-                "fragment": packer.add(_unique_ids(_lighter(svgs[name]), f"v{index}-")),
+                "name": v["name"],
+                "title": v["title"],
+                "root": v["root"],
+                "nodes": list(members.get(v["name"], ())),
             }
-        )
-    packer.close()
-    data["views"] = [
-        {
-            "name": v["name"],
-            "title": v["title"],
-            "root": v["root"],
-            "nodes": list(members.get(v["name"], ())),
+            for v in shown
+        ]
+        pack, item = (int(part) for part in data_ref.split("."))
+        packer.packs[pack][item] = _json_text(data)
+        script = (_ASSETS / "report.js").read_text("utf-8")
+        context = {
+            "case": case,
+            "top": case.nodes.get(case.root),
+            "generated": generated,
+            "statuses": STATUSES,
+            "colours": STATUS_COLOURS,
+            "modules": _modules(case),
+            "totals": case.counts(),
+            "total_claims": sum(case.counts().values()),
+            "matters": _matters(case),
+            "sealed_note": detail_note(case),
+            "records": _records_that_matter(case),
+            "imported": _imported(case),
+            "views": shown,
+            "coverage": _coverage(case),
+            "trace": case.trace,
+            "artefacts": case.artefacts,
+            "diagnostics": [(d.severity.value, d.format()) for d in case.diagnostics.sorted()],
+            "css": (_ASSETS / "report.css").read_text("utf-8"),
+            "script": script,
+            "script_hash": base64.b64encode(
+                hashlib.sha256(script.encode("utf-8")).digest()
+            ).decode(),
+            "data_ref": data_ref,
+            "packer": packer,
+            "pack_type": PACK_TYPE,
+            "table_rows": TABLE_ROWS,
         }
-        for v in shown
-    ]
-    pack, item = (int(part) for part in data_ref.split("."))
-    packer.packs[pack][item] = _json_text(data)
-    script = (_ASSETS / "report.js").read_text("utf-8")
-    context = {
-        "case": case,
-        "top": case.nodes.get(case.root),
-        "generated": generated,
-        "statuses": STATUSES,
-        "colours": STATUS_COLOURS,
-        "modules": _modules(case),
-        "totals": case.counts(),
-        "total_claims": sum(case.counts().values()),
-        "matters": _matters(case),
-        "sealed_note": detail_note(case),
-        "records": _records_that_matter(case),
-        "imported": _imported(case),
-        "views": shown,
-        "coverage": _coverage(case),
-        "trace": case.trace,
-        "artefacts": case.artefacts,
-        "diagnostics": [(d.severity.value, d.format()) for d in case.diagnostics.sorted()],
-        "css": (_ASSETS / "report.css").read_text("utf-8"),
-        "script": script,
-        "script_hash": base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode(),
-        "data_ref": data_ref,
-        "packer": packer,
-        "pack_type": PACK_TYPE,
-        "table_rows": TABLE_ROWS,
-    }
-    return _environment().get_template("report.html.j2").render(context)
+        return _environment().get_template("report.html.j2").render(context)
 
 
 def _json_text(value: Any) -> str:

@@ -23,9 +23,10 @@ SHA-256 of what determines it: the DOT text of the view (every node's ID, text, 
 shape and link), the view's name and title, ``dot``'s version and this module's own
 source. A view whose key is found is not laid out again; only the others go to ``dot``
 (one process for all of them). The cache is one file, :data:`LAYOUT_CACHE_FILE`,
-zlib-compressed JSON written atomically (:func:`amlas.fileio.atomic_write_bytes`) and
-holding the views of the last call; a missing, unreadable or corrupt file only means a
-new layout, never an error and never a different drawing.
+zlib-compressed SVGs framed by key and size (see :func:`_write_cache`), written
+atomically (:func:`amlas.fileio.atomic_write_bytes`) and holding the views of the last
+call; a missing, unreadable or corrupt file only means a new layout, never an error and
+never a different drawing.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import html
-import json
 import re
 import shutil
 import subprocess
@@ -84,9 +84,10 @@ STATUS_COLOURS: Final[Mapping[str, StatusColour]] = MappingProxyType(
 SPLIT_STAGE5_ABOVE: Final = 40
 """Stage 5 gets one view per ``G5.1`` instance when it has more nodes than this."""
 
-LAYOUT_CACHE_FILE: Final = "layouts.json.z"
+LAYOUT_CACHE_FILE: Final = "layouts.z"
 """The layout cache's one file, inside the ``cache`` folder given to :func:`render_svgs`."""
-_CACHE_FORMAT: Final = "amlas.layouts/1"
+_CACHE_FORMAT: Final = "amlas.layouts/2"
+_OLD_CACHE_FILE: Final = "layouts.json.z"  # format 1 (JSON), removed when a cache is written
 
 COUNTER_COLOUR: Final = "#c62828"
 _SVG_NS: Final = "http://www.w3.org/2000/svg"
@@ -234,7 +235,7 @@ def render_svgs(case: Case, views: Sequence[View], *, cache: str | Path | None =
         raise UsageError(
             "Graphviz `dot` was not found on PATH; install Graphviz: apt-get install graphviz"
         )
-    labels: dict[str, str] = {}  # a node's escaped ID and wrapped text: the same in every view
+    labels: dict[str, tuple[str, _Drawn]] = {}  # a node's statement: the same in every view
     drawn = [_ViewDot(case, view, index, labels) for index, view in enumerate(views)]
     sources = [d.text() for d in drawn]
     folder = Path(cache) if cache is not None else None
@@ -291,26 +292,37 @@ def _layout_key(dot: str, view: View, source: str) -> str:
 def _read_cache(folder: Path) -> dict[str, str]:
     """The cached SVGs by key; empty when the file is missing, unreadable or corrupt."""
     try:
-        data = json.loads(zlib.decompress((folder / LAYOUT_CACHE_FILE).read_bytes()))
-    except (OSError, ValueError, zlib.error):
+        data = zlib.decompress((folder / LAYOUT_CACHE_FILE).read_bytes())
+        header = _CACHE_FORMAT.encode("ascii") + b"\n"
+        if not data.startswith(header):
+            return {}
+        entries: dict[str, str] = {}
+        at, end = len(header), len(data)
+        while at < end:
+            line = data.index(b"\n", at)
+            key, _, size = data[at:line].partition(b" ")
+            if not size.isdigit() or line + 1 + int(size) > end:
+                return {}
+            at = line + 1 + int(size)
+            entries[key.decode("ascii")] = data[line + 1 : at].decode("utf-8")
+    except (OSError, ValueError, zlib.error):  # a bad number, byte or frame is a ValueError
         return {}
-    if not isinstance(data, dict) or data.get("format") != _CACHE_FORMAT:
-        return {}
-    entries = data.get("entries")
-    if not isinstance(entries, dict):
-        return {}
-    return {
-        k: v
-        for k, v in entries.items()
-        if isinstance(k, str) and isinstance(v, str) and v.startswith("<svg")
-    }
+    return {k: v for k, v in entries.items() if v.startswith("<svg")}
 
 
 def _write_cache(folder: Path, entries: Mapping[str, str]) -> None:
-    """Keep the views of this call (a cache that cannot be written is only slower)."""
-    text = json.dumps({"format": _CACHE_FORMAT, "entries": entries}, ensure_ascii=False)
+    """Keep the views of this call (a cache that cannot be written is only slower).
+
+    The file is a line naming the format, then per view its key, a space, the size in
+    bytes of its SVG and a line break, then the SVG in UTF-8: read back by slicing, about
+    three times faster than the JSON it replaced (which escaped every quote of the SVG)."""
+    parts = [_CACHE_FORMAT.encode("ascii") + b"\n"]
+    for key, svg in entries.items():
+        data = svg.encode("utf-8")
+        parts += [f"{key} {len(data)}\n".encode("ascii"), data]
     with contextlib.suppress(OSError):
-        atomic_write_bytes(folder / LAYOUT_CACHE_FILE, zlib.compress(text.encode("utf-8"), 1))
+        atomic_write_bytes(folder / LAYOUT_CACHE_FILE, zlib.compress(b"".join(parts), 1))
+        (folder / _OLD_CACHE_FILE).unlink(missing_ok=True)
 
 
 def _clean(text: str) -> str:
@@ -338,19 +350,19 @@ def _wrap_paragraph(paragraph: str, width: int) -> list[str]:
     """
     if not _SIMPLE.fullmatch(paragraph):
         return textwrap.wrap(paragraph, width, break_on_hyphens=False)
-    words = paragraph.split(" ")
-    if max(map(len, words)) > width:
+    if len(paragraph) <= width:
+        return [paragraph]
+    if max(map(len, paragraph.split(" "))) > width:
         return textwrap.wrap(paragraph, width, break_on_hyphens=False)
-    lines: list[str] = []
-    line = words[0]
-    for word in words[1:]:
-        if len(line) + 1 + len(word) <= width:
-            line += " " + word
-        else:
-            lines.append(line)
-            line = word
-    lines.append(line)
-    return lines
+    return _fill(width).findall(paragraph)
+
+
+@lru_cache(maxsize=64)
+def _fill(width: int) -> re.Pattern[str]:
+    """Greedy filling of single-spaced words no longer than ``width`` as one regex: each
+    line is the most characters, at most ``width``, that end where a word does (the
+    backtracking stops before a space or at the end), and the space after it is dropped."""
+    return re.compile(f"(.{{1,{width}}})(?: |$)")
 
 
 _EDGE_ATTRS: Final = {
@@ -370,11 +382,49 @@ class _Drawn(NamedTuple):
     undeveloped: bool
 
 
+def _node_statement(node: Node) -> tuple[str, _Drawn]:
+    """A node's DOT statement less its view's name for it, the end of its label and the
+    closing ``>];`` (the rest is the same in every view that draws it), and how it is
+    finished in the SVG."""
+    shape = _SHAPES[node.type]
+    colours = STATUS_COLOURS.get(node.status, STATUS_COLOURS["undeveloped"])
+    border = COUNTER_COLOUR if node.type == "counter_solution" else colours.border
+    styles = ["filled"]
+    if node.type == "context":
+        styles.append("rounded")
+    if node.type == "counter_solution" or node.defeated:
+        styles.append("dashed")
+    classes = ["gsnnode", shape.css, f"status-{node.status}"]
+    if node.undeveloped:
+        classes.append("gsn_undeveloped")
+    if node.defeated:
+        classes.append("gsndefeated")
+    if node.extension:
+        classes.append("gsnextension")
+    # the lines cleaned as one text (cleaning goes character by character and no line
+    # holds a line break): one call per node, not one per line
+    wrapped = _wrap(node.text, shape.wrap)
+    text = "<BR/>" + _clean("\n".join(wrapped)).replace("\n", "<BR/>") if wrapped else ""
+    body = (
+        f'[id="{node_dom_id(node.id)}", class="{" ".join(classes)}", {shape.attrs}, '
+        f'style="{",".join(styles)}", fillcolor="{colours.fill}", color="{border}", '
+        f"label=<<B>{_clean(node.id)}</B>{text}"
+    )
+    drawn = _Drawn(
+        node.id, node.status, _MARKERS.get(node.type, ""), node.undeveloped and node.is_claim
+    )
+    return body, drawn
+
+
 class _ViewDot:
     """The DOT text of one view, and what is needed to finish its SVG afterwards."""
 
     def __init__(
-        self, case: Case, view: View, index: int, labels: dict[str, str] | None = None
+        self,
+        case: Case,
+        view: View,
+        index: int,
+        labels: dict[str, tuple[str, _Drawn]] | None = None,
     ) -> None:
         self.case = case
         self.view = view
@@ -442,38 +492,15 @@ class _ViewDot:
         return not (ctx.supported_by or ctx.in_context_of) and parents.get(context_id) == 1
 
     def _node(self, node: Node, hidden: int) -> str:
-        shape = _SHAPES[node.type]
-        colours = STATUS_COLOURS.get(node.status, STATUS_COLOURS["undeveloped"])
-        border = COUNTER_COLOUR if node.type == "counter_solution" else colours.border
-        styles = ["filled"]
-        if node.type == "context":
-            styles.append("rounded")
-        if node.type == "counter_solution" or node.defeated:
-            styles.append("dashed")
-        classes = ["gsnnode", shape.css, f"status-{node.status}"]
-        if node.undeveloped:
-            classes.append("gsn_undeveloped")
-        if node.defeated:
-            classes.append("gsndefeated")
-        if node.extension:
-            classes.append("gsnextension")
-        lines = self.labels.get(node.id)
-        if lines is None:
-            lines = f"<B>{_clean(node.id)}</B>" + "".join(
-                f"<BR/>{_clean(line)}" for line in _wrap(node.text, shape.wrap)
-            )
-            self.labels[node.id] = lines
-        if hidden:
-            lines += f'<BR/><I><FONT POINT-SIZE="9">+{hidden} linked, in its own view</FONT></I>'
+        known = self.labels.get(node.id)
+        if known is None:
+            known = self.labels[node.id] = _node_statement(node)
+        body, drawn = known
         name = self.names[node.id]
-        self.drawn[name] = _Drawn(
-            node.id, node.status, _MARKERS.get(node.type, ""), node.undeveloped and node.is_claim
-        )
-        return (
-            f'{name} [id="{node_dom_id(node.id)}", class="{" ".join(classes)}", {shape.attrs}, '
-            f'style="{",".join(styles)}", fillcolor="{colours.fill}", color="{border}", '
-            f"label=<{lines}>];"
-        )
+        self.drawn[name] = drawn
+        if hidden:
+            body += f'<BR/><I><FONT POINT-SIZE="9">+{hidden} linked, in its own view</FONT></I>'
+        return f"{name} {body}>];"
 
     def _away(self, target: str, name: str) -> str:
         other = self.case.nodes.get(target)

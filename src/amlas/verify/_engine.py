@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from amlas.adapters import ArrowReader, Model, Table, chunk_reader
-from amlas.checks import bind_dataset, predict
+from amlas.checks import bind_dataset, content_tally, predict
 from amlas.checks.metrics import MetricContext, get_metric
 from amlas.errors import AmlasError, MissingExtraError, ProblemError, UsageError
 from amlas.evidence import canonical_hash
@@ -210,7 +210,11 @@ def tally_chunk(
 ) -> dict[str, Any]:
     """The tallies of one chunk (``rows``, whose first row is row ``offset`` of the
     dataset), and why a metric cannot judge a requirement on this data (from the chunk
-    at offset 0). ``model`` is the loaded model, or None to load it here (once)."""
+    at offset 0). ``model`` is the loaded model, or None to load it here (once). A chunk
+    whose rows disagree with the declaration gives no tallies, only its ``content``
+    problems (:class:`~amlas.project.ContentTally`), merged by the client over every
+    chunk so that the run reports them all at once (even when the chunk cannot be bound
+    otherwise: a whole read reports the rows' problems first)."""
     table = rows if isinstance(rows, Table) else rows.table()
     if model is None:
         model = _MODELS.get(job.model_token)
@@ -226,7 +230,19 @@ def tally_chunk(
                     "unchanged (a shared file system)",
                 )
             model = _MODELS[job.model_token] = load_project_model(project)
-    dataset = bind_dataset(project, job.letter, table, offset=offset, whole=False)
+    content = content_tally(project, job.letter)
+    try:
+        dataset = bind_dataset(
+            project, job.letter, table, offset=offset, whole=False, content=content
+        )
+    except AmlasError:
+        if not content.problems(whole=False):
+            raise
+        dataset = None  # a whole read reports the rows' problems first: so does this
+    if content.problems(whole=False):
+        # the run will stop on the data, with every chunk's problems: no model for this one
+        return {"tallies": {}, "unavailable": {}, "samples": len(table), "content": content}
+    assert dataset is not None
     ml = project.ml_requirements
     assert ml is not None
     by_id = {r.id: r for r in ml.requirements}
@@ -257,7 +273,12 @@ def tally_chunk(
         key: metric.tally(requirement, dataset, predictions, offered)
         for key, (metric, requirement) in metrics.items()
     }
-    return {"tallies": tallies, "unavailable": unavailable, "samples": len(dataset)}
+    return {
+        "tallies": tallies,
+        "unavailable": unavailable,
+        "samples": len(dataset),
+        "content": None,
+    }
 
 
 class Engine(Protocol):
@@ -314,9 +335,10 @@ class DaskEngine:
 
                 # security=True: a throw-away mutual-TLS setup, so that no other process
                 # on the machine can join the cluster or run code in it (it holds rows);
-                # no spilling: a worker never writes the rows it holds to its disk (the
-                # workers take the config as they start)
-                with dask.config.set(_NO_SPILL):
+                # no spilling: a worker never writes the rows it holds to its disk; no
+                # statistical profiler sampling every worker's stack 100 times a second
+                # for a dashboard nobody reads (the workers take the config as they start)
+                with dask.config.set({**_NO_SPILL, **_NO_PROFILER}):
                     self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
                         n_workers=spec.workers or 2,
                         threads_per_worker=1,
@@ -409,6 +431,10 @@ class DaskEngine:
 
 _NO_SPILL = {"distributed.worker.memory.target": False, "distributed.worker.memory.spill": False}
 """Dask's settings for workers that keep what they hold in memory."""
+
+_NO_PROFILER = {"distributed.worker.profile.enabled": False}
+"""Dask's setting that stops a worker's sampling profiler (some 3% of a busy worker's
+time, spent walking the stack of the thread that runs the model)."""
 
 
 def _may_spill(dask_worker: Any) -> bool:

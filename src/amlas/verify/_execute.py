@@ -126,8 +126,9 @@ def execute(
     read (see :mod:`amlas.verify._stream`). ``engine`` says where the work on each chunk
     runs: in this process, or on a Dask cluster (:mod:`amlas.verify._engine`); the
     records are the same. Where ``chunk_rows`` or ``engine`` is None, or ``engine`` is
-    the :class:`EngineOptions` of ``amlas run``, the manifest's ``engine:`` gives what
-    they leave open (:func:`~amlas.verify._engine.resolve_engine`).
+    the :class:`EngineOptions` of ``amlas run``, the manifest's ``engine:`` (a
+    component's own over its system's: ``Project.engine_settings``) gives what they leave
+    open (:func:`~amlas.verify._engine.resolve_engine`).
 
     The verifier role needs ``key``, which must be the one the project declares. Raises
     :class:`~amlas.errors.UsageError` for a missing key, a store that cannot be opened, and
@@ -136,7 +137,7 @@ def execute(
     project = work.project
     if project.diagnostics.has_errors:
         raise ProjectInvalid(project.diagnostics)
-    settings = project.manifest.engine
+    settings = project.engine_settings  # a component's own, over its system's
     spec = resolve_engine(settings, engine)  # contradicting options: before anything runs
     if chunk_rows is None and settings is not None:
         chunk_rows = settings.chunk_rows

@@ -39,11 +39,12 @@ from amlas.adapters import (
 )
 from amlas.checks import RepeatedValues, RequirementResult, content_error
 from amlas.checks.metrics import ChunkedMetric, MetricContext, get_metric
-from amlas.errors import ProblemError
+from amlas.errors import AmlasError, ProblemError
 from amlas.evidence import canonical_hash, chunked_sealed
 from amlas.hashing import sha256_file, sha256_tree
-from amlas.project import count_problems, repeat_problem
+from amlas.project import ContentTally, count_problems, repeat_problem
 from amlas.project.artefacts import MLSafetyRequirement
+from amlas.sealing import SealError
 from amlas.verify._context import RunContext, Streamed
 from amlas.verify._engine import (
     ArrowRows,
@@ -212,7 +213,11 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
         streamed = Streamed(sha256)
         id_column = document.id_column
         secret = document.sealed is not None
-        repeats = stack.enter_context(RepeatedValues(secret=secret)) if id_column else None
+        repeats = (
+            stack.enter_context(RepeatedValues(secret=secret, buffer=REPEATS_BUFFER))
+            if id_column
+            else None
+        )
         meta = project.root / document.metadata_table if document.metadata_table else None
         options = ReaderOptions(metadata_table=meta)
         if isinstance(engine, DaskEngine) and isinstance(reader, ArrowReader):
@@ -228,15 +233,26 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
                 yield payload, offset
                 offset += count
 
-        for result in engine.run(job, project, chunks(), advance):
-            if streamed.chunks == 0:
-                streamed.results.update(result["unavailable"])
-            for key, part in result["tallies"].items():
-                if key in streamed.results:
-                    continue  # the metric cannot judge it on this data
-                tallies[key] = part if key not in tallies else tallies[key].merge(part)
-            streamed.samples += result["samples"]
-            streamed.chunks += 1
+        content: ContentTally | None = None  # rows that disagree with the declaration
+        try:
+            for result in engine.run(job, project, chunks(), advance):
+                if result["content"] is not None:
+                    found = result["content"]
+                    content = found if content is None else content.merge(found)
+                if streamed.chunks == 0:
+                    streamed.results.update(result["unavailable"])
+                for key, part in result["tallies"].items():
+                    if key in streamed.results:
+                        continue  # the metric cannot judge it on this data
+                    tallies[key] = part if key not in tallies else tallies[key].merge(part)
+                streamed.samples += result["samples"]
+                streamed.chunks += 1
+        except AmlasError as exc:
+            if content is None or isinstance(exc, SealError):
+                raise  # tampered or unreadable sealed data: its rows mean nothing
+            # a whole read reports the rows' problems before anything else: so does this,
+            # with those of the chunks read until the other error
+            raise content_error(project, letter, content.problems(whole=False)) from None
         if handle is not None:
             handle.verify()  # every chunk authenticated (a TamperError is R061)
         if seen is not None and file_stamp(path) != seen:
@@ -244,8 +260,11 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
             raise DatasetError(
                 f"{document.location}: the file changed while the run read it; run again"
             )
+        # as a whole read reports them: the count, then every chunk's rows, then repeats
         problems = count_problems(document, letter, streamed.samples)
-        if repeats is not None and not problems:
+        if content is not None and streamed.samples:
+            problems.extend(content.problems(whole=False))
+        if repeats is not None and streamed.samples:
             found = [r for r in repeats.repeats() if r.value.strip()]
             if found:
                 problems.append(
@@ -273,6 +292,11 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
             streamed.listed |= tally.listed_ids
     return streamed
 
+
+REPEATS_BUFFER = 64 << 20
+"""The bytes of ids (with their hashes and rows) the repeat check holds in memory before
+it writes them to its partitions on disk (about a million ids of ten characters): a
+dataset's ids are written once per this many bytes, not once per chunk."""
 
 Chunk = tuple[Rows, NDArray[np.str_] | None, int]
 """What the client sends for a chunk, the chunk's ids (for the whole dataset's check of

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from pathlib import Path
 
+from amlas.adapters import RepeatedValues
 from amlas.diagnostics import Diagnostics, Location, did_you_mean
 from amlas.plugins import PluginError, registry
 from amlas.project._content import (
+    ContentTally,
     as_table_text,
-    content_problems,
     label_classes,
+    numeric_cells,
 )
 from amlas.project._manifest import MANIFEST_FILE
 from amlas.project._paths import path_problem, probe
@@ -434,6 +437,13 @@ def _check_columns(
         _check_content(project, letter, dataset, target, header, diagnostics)
 
 
+_CHECK_ROWS = 1 << 16
+"""Rows of a CSV file `amlas check` holds at once (its ids and labels only)."""
+_CHECK_IDS_BUFFER = 16 << 20
+"""Bytes of ids held in memory before they are spilled to disk (a small file's ids never
+are)."""
+
+
 def _check_content(
     project: Project,
     letter: str,
@@ -442,25 +452,33 @@ def _check_content(
     header: list[str],
     diagnostics: Diagnostics,
 ) -> None:
-    """The rows of a plaintext CSV file against the declaration (D020-D023): one streaming
-    pass that keeps only the label and id columns."""
+    """The rows of a plaintext CSV file against the declaration (D020-D023), in memory
+    bounded by :data:`_CHECK_ROWS` rows of the id and label columns, whatever the size
+    of the file: the rows are checked a block at a time (:class:`ContentTally`) and the
+    ids spilled to disk to find those that repeat anywhere (``RepeatedValues``). Whether
+    a column reads as numbers ('1.0' is the label '1') is decided over the whole column
+    first, as a table reader decides it; a pass that stops at the first cell that is not
+    a number (at once for a column of text)."""
     label_at = header.index(dataset.label_column) if dataset.label_column else None
     id_at = header.index(dataset.id_column) if dataset.id_column else None
-    labels: list[str] = []
-    ids: list[str] = []
-    count = 0
+    wanted = [at for at in (label_at, id_at) if at is not None]
     try:
-        with target.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            next(reader, None)
-            for row in reader:
-                if not row:
-                    continue  # a blank line is no sample (the table readers skip it too)
-                count += 1
-                if label_at is not None:
-                    labels.append(row[label_at] if label_at < len(row) else "")
-                if id_at is not None:
-                    ids.append(row[id_at] if id_at < len(row) else "")
+        numeric = _numeric_columns(target, wanted)
+        with RepeatedValues(buffer=_CHECK_IDS_BUFFER) as spill:
+            tally = ContentTally(
+                dataset, letter, classes=label_classes(project.component), spill=spill
+            )
+            for labels, ids, count in _row_blocks(target, label_at, id_at):
+                tally.add(
+                    ids=as_table_text(ids, numeric=numeric[id_at]) if id_at is not None else None,
+                    labels=(
+                        as_table_text(labels, numeric=numeric[label_at])
+                        if label_at is not None
+                        else None
+                    ),
+                    count=count,
+                )
+            problems = tally.problems()
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         diagnostics.add(
             "F003",
@@ -468,16 +486,53 @@ def _check_content(
             project.locate(letter, ("location",)),
         )
         return
-    problems = content_problems(
-        dataset,
-        letter,
-        ids=as_table_text(ids) if id_at is not None else None,
-        labels=as_table_text(labels) if label_at is not None else None,
-        count=count,
-        classes=label_classes(project.component),
-    )
     for problem in problems:
         diagnostics.add(problem.code, problem.message, project.locate(letter, (problem.field,)))
+
+
+def _csv_rows(target: Path) -> Iterator[list[str]]:
+    """The sample rows of a CSV file (not its header; a blank line is no sample, as the
+    table readers skip it too)."""
+    with target.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        for row in reader:
+            if row:
+                yield row
+
+
+def _numeric_columns(target: Path, columns: list[int]) -> dict[int, bool]:
+    """Whether each column (by position) holds numbers only, empty cells aside."""
+    numeric = dict.fromkeys(columns, True)
+    if not columns:
+        return numeric
+    for row in _csv_rows(target):
+        for at in columns:
+            if numeric[at] and not numeric_cells([row[at] if at < len(row) else ""]):
+                numeric[at] = False
+        if not any(numeric.values()):
+            break
+    return numeric
+
+
+def _row_blocks(
+    target: Path, label_at: int | None, id_at: int | None
+) -> Iterator[tuple[list[str], list[str], int]]:
+    """(labels, ids, rows) of each block of :data:`_CHECK_ROWS` sample rows."""
+    labels: list[str] = []
+    ids: list[str] = []
+    count = 0
+    for row in _csv_rows(target):
+        count += 1
+        if label_at is not None:
+            labels.append(row[label_at] if label_at < len(row) else "")
+        if id_at is not None:
+            ids.append(row[id_at] if id_at < len(row) else "")
+        if count == _CHECK_ROWS:
+            yield labels, ids, count
+            labels, ids, count = [], [], 0
+    if count:
+        yield labels, ids, count
 
 
 @rule

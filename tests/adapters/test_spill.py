@@ -1,4 +1,4 @@
-"""Repeated values over chunks spilled to disk (``checks/_spill.py``): exact, whatever the
+"""Repeated values over chunks spilled to disk (``adapters/_spill.py``): exact, whatever the
 hash does."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from amlas.adapters import _spill as spill_module
+from amlas.adapters._spill import fnv1a_text
 from amlas.checks import RepeatedValues
-from amlas.checks import _spill as spill_module
-from amlas.checks._spill import fnv1a_text
 
 
 def test_the_hash_does_not_depend_on_the_array_width() -> None:
@@ -40,6 +40,35 @@ def test_repeats_over_chunks_are_exact(chunks: list[list[str]]) -> None:
             start += len(chunk)
         found = [(r.value, r.count, r.first_row) for r in repeats.repeats()]
     assert found == _expected(chunks)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(["a", "b", "id-1", "id-10", "é", "x" * 30]), max_size=8)),
+    st.sampled_from([1, 200, 1000, 1 << 20]),
+)
+def test_repeats_are_exact_whatever_is_held_in_memory(chunks: list[list[str]], buffer: int) -> None:
+    """Partitions held in memory up to ``buffer`` bytes, some spilled and some not."""
+    with RepeatedValues(partitions=4, buffer=buffer) as repeats:
+        start = 0
+        for chunk in chunks:
+            repeats.add(np.array(chunk, dtype=np.str_), start)
+            start += len(chunk)
+        found = [(r.value, r.count, r.first_row) for r in repeats.repeats()]
+    assert found == _expected(chunks)
+
+
+def test_a_buffer_spills_one_file_per_partition_once_it_is_full() -> None:
+    with RepeatedValues(partitions=4, buffer=1000) as repeats:
+        repeats.add(np.array([f"id-{i}" for i in range(4)]), 0)  # 4 x (8 + 16 + 8) bytes
+        assert not any(repeats._folder.iterdir())
+        for start in range(4, 40, 4):
+            repeats.add(np.array([f"id-{i}" for i in range(start, start + 4)]), start)
+        files = sorted(p.name for p in repeats._folder.iterdir())
+        assert files
+        assert len(files) <= 4  # one spill: a file per partition
+        repeats.add(np.array(["id-1"]), 40)
+        assert [(r.value, r.count, r.first_row) for r in repeats.repeats()] == [("id-1", 2, 1)]
 
 
 def test_a_hash_that_collides_everywhere_changes_no_answer(monkeypatch: pytest.MonkeyPatch) -> None:

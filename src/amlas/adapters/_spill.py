@@ -4,13 +4,17 @@ values hashed into partitions spilled to disk, each partition then checked exact
 :class:`RepeatedValues` finds the values of a column that occur more than once (sample
 ids that repeat) over chunks that never sit in memory together. Each chunk's values are
 given a 64-bit FNV-1a hash (vectorised over the characters, independent of the width the
-other values of the chunk give the array), and written with their row numbers to the
-partition the hash picks, one small ``.npz`` file per chunk and partition in a temporary
-folder. Equal values always share a partition and a hash, so each partition alone gives
-exactly the repeats in it: its values whose hash no other value shares are distinct, and
-the rest are compared value by value (``np.unique``). The hash only spreads and narrows
-the work; it never decides. Memory is one partition (about the dataset over
-:data:`PARTITIONS`) at the end and one chunk while reading.
+other values of the chunk give the array), and put with their row numbers in the
+partition the hash picks. Each partition is held in memory until what all partitions
+hold passes ``buffer`` bytes, then every partition is written as one ``.npz`` file to a
+temporary folder (a file per partition and spill, not per chunk: a file per chunk and
+partition made reading in small chunks pay for thousands of files). Equal values always
+share a partition and a hash, so each partition alone gives exactly the repeats in it:
+its values whose hash no other value shares are distinct, and the rest are compared
+value by value (``np.unique``). The hash only spreads and narrows the work; it never
+decides. Memory is one partition (about the dataset over :data:`PARTITIONS`) at the end,
+and while reading one chunk and at most ``buffer`` bytes (the default, 0, writes every
+chunk at once).
 
 With ``secret=True`` (the ids of sealed data) each partition file is encrypted with
 AES-256-GCM under a random key held only by the object, so the values never reach the
@@ -73,10 +77,15 @@ class RepeatedValues:
     """Values that repeat over a dataset given in chunks (see the module docs). Use as a
     context manager: the spilled partitions are removed on exit."""
 
-    def __init__(self, partitions: int = PARTITIONS, *, secret: bool = False) -> None:
+    def __init__(
+        self, partitions: int = PARTITIONS, *, secret: bool = False, buffer: int = 0
+    ) -> None:
         self._partitions = partitions
         self._folder = Path(tempfile.mkdtemp(prefix="amlas-repeats-"))
-        self._chunks = 0
+        self._spills = 0
+        self._buffer = buffer
+        self._held: list[list[tuple[NDArray[Any], ...]]] = [[] for _ in range(partitions)]
+        self._held_bytes = 0
         # values of sealed data never reach the disk in clear: each partition file is
         # encrypted under a key that lives in this object only (lost with the process)
         self._aead = AESGCM(AESGCM.generate_key(bit_length=256)) if secret else None
@@ -118,26 +127,47 @@ class RepeatedValues:
         for index in range(self._partitions):
             start, end = bounds[index], bounds[index + 1]
             if end > start:
+                self._held[index].append((hashes[start:end], values[start:end], rows[start:end]))
+        self._held_bytes += hashes.nbytes + values.nbytes + rows.nbytes
+        if self._held_bytes > self._buffer:
+            self._spill()
+
+    def _spill(self) -> None:
+        """Write what each partition holds as one file, and hold nothing."""
+        for index, held in enumerate(self._held):
+            if held:
+                hashes, values, rows = self._joined(held)
                 self._write(
-                    self._folder / f"{index:04d}-{self._chunks:08d}.npz",
-                    hashes=hashes[start:end],
-                    values=values[start:end],
-                    rows=rows[start:end],
+                    self._folder / f"{index:04d}-{self._spills:08d}.npz",
+                    hashes=hashes,
+                    values=values,
+                    rows=rows,
                 )
-        self._chunks += 1
+                held.clear()
+        self._held_bytes = 0
+        self._spills += 1
+
+    @staticmethod
+    def _joined(held: list[tuple[NDArray[Any], ...]]) -> tuple[NDArray[Any], ...]:
+        if len(held) == 1:
+            return held[0]
+        return tuple(np.concatenate(parts) for parts in zip(*held, strict=True))
 
     def repeats(self) -> list[Repeat]:
         """Every value held by more than one row, in order of its first row."""
         found: list[Repeat] = []
         for index in range(self._partitions):
             files = sorted(self._folder.glob(f"{index:04d}-*.npz"))
-            if not files:
+            if not files and not self._held[index]:
                 continue
             parts: dict[str, list[Any]] = {"hashes": [], "values": [], "rows": []}
             for file in files:
                 loaded = self._read(file)
                 for name, kept in parts.items():
                     kept.append(loaded[name])
+            for held in self._held[index]:  # after the files: in the order they came
+                for kept, part in zip(parts.values(), held, strict=True):
+                    kept.append(part)
             hashes = np.concatenate(parts["hashes"])
             # only values whose hash another value shares can repeat: the rest are
             # distinct without comparing them
