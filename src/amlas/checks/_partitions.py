@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from amlas.adapters import RepeatedValues
 from amlas.checks._duplicates import _row_keys, _words
-from amlas.checks._spill import RepeatedValues
 
 __all__ = [
     "CrossExact",
@@ -65,11 +65,11 @@ class Spill(RepeatedValues):
                 rows = order[start:end]
                 arrays["data"] = _gather(data, starts[rows], lengths[rows])
             self._write(
-                self._folder / f"{index:04d}-{self._chunks:08d}.npz",
+                self._folder / f"{index:04d}-{self._spills:08d}.npz",
                 hashes=hashes[start:end],
                 **arrays,
             )
-        self._chunks += 1
+        self._spills += 1
 
     @property
     def partitions(self) -> int:
