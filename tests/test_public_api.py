@@ -91,6 +91,7 @@ PUBLIC = {
         "read_document",
         "relocated",
         "render_reference",
+        "read_problems",
         "repeat_problem",
         "schema_documents",
         "sibling",

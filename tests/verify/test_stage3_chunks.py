@@ -32,6 +32,7 @@ from amlas.checks._partitions import (
     row_hashes,
     shared_values,
 )
+from amlas.errors import ProblemError
 from amlas.evidence import open_evidence_detail, seal_dataset
 from amlas.hashing import sha256_bytes
 from amlas.project import check_project
@@ -312,3 +313,32 @@ def test_stages_3_and_5_both_read_sealed_data_in_chunks(
 
 def _run_stages(root: Path, stages: tuple[int, ...], **kwargs: Any) -> RunReport:
     return run_project(root, role="verifier", stages=stages, key=KEY, **kwargs)
+
+
+def test_every_chunks_problems_are_reported_as_a_whole_read_reports_them(
+    root: Path, reads: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sealed [P] with rows that disagree with its declaration in chunks 1, 4 and 7 and a
+    row missing: stage 3 in chunks stops with every problem, in a whole read's words (it
+    stopped at the first chunk's)."""
+    path = root / "data" / FILES["P"]
+    rows = _rows(path)
+    rows[3][1] = ""
+    for at in (50, 52, 54, 55, 56, 57):
+        rows[at][1] = f"class-{at}"
+    rows[100][0] = ""
+    _write(path, rows[:-1])
+    doc_path = root / "3-data" / DOCS["P"]
+    doc = yaml.safe_load(doc_path.read_text())
+    doc["sha256"] = sha256_bytes(path.read_bytes())
+    doc_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    seal_dataset(check_project(root).project, "P", KEY)
+    with pytest.raises(ProblemError) as chunked:
+        _run(root, "verifier", chunk_rows=16)
+    assert "P" in reads
+    with pytest.raises(ProblemError) as whole:
+        _whole(root, "verifier", monkeypatch)
+    found = [(d.code, d.message) for d in chunked.value.diagnostics]
+    assert found == [(d.code, d.message) for d in whole.value.diagnostics]
+    assert [code for code, _ in found] == ["D020", "D021", "D021", "D022"]
+    assert "(line 51, 53, 55, 56, 57 and 1 more)" in str(chunked.value)

@@ -13,6 +13,7 @@ from amlas.project._content import (
     content_problems,
     count_problems,
     label_classes,
+    read_problems,
     repeat_problem,
 )
 from amlas.project._document import ReadDocument, read_document
@@ -85,6 +86,7 @@ __all__ = [
     "other_components",
     "path_problem",
     "read_document",
+    "read_problems",
     "relocated",
     "render_reference",
     "repeat_problem",

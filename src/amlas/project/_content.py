@@ -34,6 +34,7 @@ __all__ = [
     "content_problems",
     "label_classes",
     "numeric_cells",
+    "read_problems",
 ]
 
 _SHOWN = 5  # rows quoted per problem; the count is always exact
@@ -270,6 +271,34 @@ class _Rows:
         shown = ", ".join(str(i + first_row) for i in self.first)
         more = f" and {self.count - _SHOWN} more" if self.count > _SHOWN else ""
         return shown + more
+
+
+def read_problems(
+    document: DatasetDocument,
+    letter: str,
+    count: int,
+    content: ContentTally | None,
+    repeats: Sequence[_Repeat] | None,
+    *,
+    reveal: bool,
+) -> list[ContentProblem]:
+    """What a dataset read in chunks disagrees with, as :func:`content_problems` reports
+    it for a whole read: the count (and nothing else when there are no samples), the
+    rows' problems merged over the chunks (``content``), then the ids that repeat
+    (``repeats``, from the spill every chunk's ids went to)."""
+    problems = count_problems(document, letter, count)
+    if count == 0:
+        return problems
+    if content is not None:
+        problems.extend(content.problems(whole=False))
+    found = [r for r in repeats or () if r.value.strip()]
+    if found:
+        problems.append(
+            repeat_problem(
+                document, letter, [r.value for r in found], [r.count for r in found], reveal=reveal
+            )
+        )
+    return problems
 
 
 def count_problems(document: DatasetDocument, letter: str, count: int) -> list[ContentProblem]:

@@ -43,12 +43,15 @@ from amlas.checks import (
     bind_dataset,
     chunked_independence,
     content_error,
+    content_tally,
 )
 from amlas.checks import data_rules as rules_module
+from amlas.errors import AmlasError
 from amlas.evidence import chunked_sealed
 from amlas.hashing import sha256_file
-from amlas.project import count_problems, repeat_problem
+from amlas.project import read_problems
 from amlas.project.artefacts.data import Duplicates
+from amlas.sealing import SealError
 from amlas.verify._context import RunContext
 from amlas.verify._engine import file_stamp
 from amlas.verify._planned import PlannedCheck
@@ -256,10 +259,26 @@ def _read(context: RunContext, letter: str) -> Stage3Data:
                 sha256 = sha256_file(path)
             meta = project.root / document.metadata_table if document.metadata_table else None
             options = ReaderOptions(metadata_table=meta)
+            content = content_tally(project, letter)
+            read = 0
             for table in reader.iter_read(
                 path, options, rows=context.chunk_rows, sha256=sha256, handle=handle
             ):
-                chunks.add(bind_dataset(project, letter, table, offset=chunks.samples, whole=False))
+                try:
+                    bound = bind_dataset(
+                        project, letter, table, offset=read, whole=False, content=content
+                    )
+                    if not content.problems(whole=False):
+                        chunks.add(bound)
+                    elif chunks.ids is not None:
+                        chunks.ids.add(bound.ids, read)  # for the repeats reported with them
+                except AmlasError as exc:
+                    if not content.problems(whole=False) or isinstance(exc, SealError):
+                        raise
+                    # a whole read reports the rows' problems first: so does this, with
+                    # those of the chunks read until the other error
+                    raise content_error(project, letter, content.problems(whole=False)) from None
+                read += len(table)
             if handle is not None:
                 handle.verify()  # every chunk authenticated (a TamperError is R061)
             if seen is not None and file_stamp(path) != seen:
@@ -267,19 +286,10 @@ def _read(context: RunContext, letter: str) -> Stage3Data:
                 raise DatasetError(
                     f"{document.location}: the file changed while the run read it; run again"
                 )
-        problems = count_problems(document, letter, chunks.samples)
-        repeats = chunks.ids.repeats() if chunks.ids is not None and not problems else []
-        found = [r for r in repeats if r.value.strip()]
-        if found:
-            problems.append(
-                repeat_problem(
-                    document,
-                    letter,
-                    [r.value for r in found],
-                    [r.count for r in found],
-                    reveal=document.sealed is None,
-                )
-            )
+        repeats = chunks.ids.repeats() if chunks.ids is not None and read else []
+        problems = read_problems(
+            document, letter, read, content, repeats, reveal=document.sealed is None
+        )
         if problems:
             raise content_error(project, letter, problems)
         chunks.judge(repeated_ids=bool(repeats))

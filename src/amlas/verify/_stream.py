@@ -42,7 +42,7 @@ from amlas.checks.metrics import ChunkedMetric, MetricContext, get_metric
 from amlas.errors import AmlasError, ProblemError
 from amlas.evidence import canonical_hash, chunked_sealed
 from amlas.hashing import sha256_file, sha256_tree
-from amlas.project import ContentTally, count_problems, repeat_problem
+from amlas.project import ContentTally, read_problems
 from amlas.project.artefacts import MLSafetyRequirement
 from amlas.sealing import SealError
 from amlas.verify._context import RunContext, Streamed
@@ -260,22 +260,14 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
             raise DatasetError(
                 f"{document.location}: the file changed while the run read it; run again"
             )
-        # as a whole read reports them: the count, then every chunk's rows, then repeats
-        problems = count_problems(document, letter, streamed.samples)
-        if content is not None and streamed.samples:
-            problems.extend(content.problems(whole=False))
-        if repeats is not None and streamed.samples:
-            found = [r for r in repeats.repeats() if r.value.strip()]
-            if found:
-                problems.append(
-                    repeat_problem(
-                        document,
-                        letter,
-                        [r.value for r in found],
-                        [r.count for r in found],
-                        reveal=document.sealed is None,
-                    )
-                )
+        problems = read_problems(
+            document,
+            letter,
+            streamed.samples,
+            content,
+            repeats.repeats() if repeats is not None and streamed.samples else None,
+            reveal=document.sealed is None,
+        )
         if problems:
             raise content_error(project, letter, problems)
     offered = MetricContext(
