@@ -1,6 +1,7 @@
-"""The chess-robot-grasp example: checks clean, its committed data is exactly what the
-seeded scene generator renders, the three datasets share no asset and no seed, and
-`amlas run` gives evidence for both stage-5 legs on it."""
+"""The chess-robot-grasp example: checks clean, its committed data is what the seeded
+scene generator renders (the images and text exactly, lux to the last bits of numpy's
+exp), the three datasets share no asset and no seed, and `amlas run` gives evidence for
+both stage-5 legs on it."""
 
 from __future__ import annotations
 
@@ -101,7 +102,13 @@ def test_the_scene_generator_reproduces_the_committed_data(letter: str) -> None:
     fresh = scenes.generate(letter, SET_SEEDS[letter], counts, by_set[letter])
     assert set(fresh) == set(data)
     for name, values in data.items():
-        np.testing.assert_array_equal(fresh[name], values, err_msg=name)
+        if values.dtype.kind == "f":
+            # numpy's float64 exp takes a different SIMD path on CPUs with and without
+            # AVX-512 and the two differ in the last bit: 65 of [O]'s 1,500 lux values on
+            # an AMD EPYC without AVX-512 (2026-12-04) against the committed data.
+            np.testing.assert_array_max_ulp(fresh[name], values, maxulp=2)
+        else:
+            np.testing.assert_array_equal(fresh[name], values, err_msg=name)
 
 
 def _quick_copy(tmp_path: Path) -> Path:
