@@ -8,13 +8,12 @@ to the dataset artefact (:func:`~amlas.checks.bind_dataset` with its offset):
 - the counting rules (:data:`CHUNKED_DATA_RULES` less the two below) count each chunk and
   add the counts (:data:`._data.CHUNKED_RULES`: the whole read judges its one count);
 - ``label_error_rate`` takes from each chunk the labels of the audited samples it holds;
-- ``duplicates`` without a near-duplicate search, and :func:`chunked_independence`
-  without one, compare ids, groups and content through hash partitions spilled to disk
-  (:mod:`._partitions`; encrypted for sealed data), partition by partition, exactly;
+- ``duplicates`` and :func:`chunked_independence` compare ids, groups and content
+  through hash partitions spilled to disk (:mod:`._partitions`; encrypted for sealed
+  data), partition by partition, exactly; their near-duplicate searches spill the
+  features and search ranges of one feature's cells with their neighbours
+  (:mod:`._near_partitions`), with the whole set's scale, exactly;
 - the samples digest is hashed line by line, as :attr:`Dataset.samples_digest` hashes it.
-
-A near-duplicate search needs the whole set (its scale is the whole set's mean and
-standard deviation, and its pairs span it): the caller reads such a dataset whole.
 """
 
 from __future__ import annotations
@@ -37,12 +36,26 @@ from amlas.checks._data import (
     _label_merge,
     _label_tally,
     duplicates_judge,
+    duplicates_near_resolved,
     duplicates_resolved,
 )
 from amlas.checks._datasets import Dataset, bind_dataset
-from amlas.checks._independence import IndependenceFound, _not_comparable, independence_outcome
+from amlas.checks._duplicates import radius_of
+from amlas.checks._independence import (
+    IndependenceFound,
+    _not_comparable,
+    independence_outcome,
+    near_finding,
+)
 from amlas.checks._metrics import MAX_LISTED_IDS
+from amlas.checks._near_partitions import (
+    NearRows,
+    RowBits,
+    cross_near_spilled,
+    earlier_near_spilled,
+)
 from amlas.checks._partitions import (
+    CrossExact,
     Spill,
     cross_exact_spilled,
     earlier_exact_spilled,
@@ -55,7 +68,7 @@ from amlas.project.artefacts.data import Independence
 __all__ = ["CHUNKED_DATA_RULES", "ChunkedDataset", "NotChunkable", "chunked_independence"]
 
 CHUNKED_DATA_RULES = frozenset({*CHUNKED_RULES, "label_error_rate", "duplicates"})
-"""The built-in data rules judged over chunks (``duplicates`` without a near search)."""
+"""The built-in data rules judged over chunks."""
 
 
 def _empty(table: Table) -> Table:
@@ -92,8 +105,10 @@ def _digest_lines(ds: Dataset) -> bytes:
 class ChunkedDataset:
     """One dataset's stage 3, given in chunks (see the module docs). ``rules`` maps each
     planned key to the [L] item's ID, its rule (one of :data:`CHUNKED_DATA_RULES`) and
-    the rule as written; ``paired`` says whether an independence check compares it. Use
-    as a context manager, or :meth:`close`: the spilled partitions are removed then."""
+    the rule as written; ``paired`` says whether an independence check compares it;
+    ``near`` names the features a near-duplicate search on it compares (none: no
+    search), each range of which holds about ``range_rows`` rows. Use as a context
+    manager, or :meth:`close`: the spilled partitions are removed then."""
 
     def __init__(
         self,
@@ -104,6 +119,8 @@ class ChunkedDataset:
         paired: bool,
         partitions: int,
         secret: bool,
+        near: list[str] | None = None,
+        range_rows: int = 1 << 19,
     ) -> None:
         self.project = project
         self.letter = letter
@@ -126,6 +143,8 @@ class ChunkedDataset:
         self.ids = Spill(partitions, secret=secret) if document.id_column else None
         self.groups = Spill(partitions, secret=secret) if document.group_column and paired else None
         self.content: Spill | None = None
+        self.near = NearRows(near, secret=secret) if near else None
+        self.range_rows = range_rows
 
     def __enter__(self) -> ChunkedDataset:
         return self
@@ -134,7 +153,7 @@ class ChunkedDataset:
         self.close()
 
     def close(self) -> None:
-        for spill in (self.ids, self.groups, self.content):
+        for spill in (self.ids, self.groups, self.content, self.near):
             if spill is not None:
                 spill.close()
 
@@ -178,6 +197,13 @@ class ChunkedDataset:
                 lengths=lengths,
                 data=raw,
             )
+        if self.near is not None:
+            present = [c for c in self.near.columns if c in ds.table.columns]
+            if present != self.near.columns:
+                self.near.close()
+                self.near = None  # a search on missing features: the whole read says so
+            else:
+                self.near.add(ds.table.numeric(present), ds.ids)
         self._digest.update(_digest_lines(ds))
         self.samples += len(ds)
 
@@ -205,24 +231,48 @@ class ChunkedDataset:
             assert tally is not None
             return _label_judge(subject, rule, self.letter, audit, [], tally, parameters)
         features = rule.features or head.features
+        distance = rule.near_duplicate_distance
         resolved = duplicates_resolved(head.name, head.content_columns)
-        if rule.near_duplicate_distance <= 0:
+        searched = distance > 0 and bool(features)
+        if distance <= 0:
             resolved["near_duplicates"] = "off (near_duplicate_distance: 0)"
-        elif features:
-            raise NotChunkable("the near-duplicate search needs the whole set")
-        else:
+        elif not features:
             resolved["near_duplicates"] = "not searched: no numeric features to compare"
+        elif self.near is None or not set(features) <= set(self.near.columns):
+            raise NotChunkable("the near-duplicate search's features were not kept")
         exact = 0
-        examples: list[dict[str, str]] = []
+        marked = RowBits(self.samples) if searched and head.content_columns else None
+        listed: list[tuple[int, dict[str, str]]] = []
         if head.content_columns:
             assert self.content is not None
-            earlier = earlier_exact_spilled(self.content, MAX_LISTED_IDS)
+            earlier = earlier_exact_spilled(
+                self.content, MAX_LISTED_IDS, marks=marked.set if marked is not None else None
+            )
             exact = earlier.count
-            examples = [
-                {"id": row_id, "duplicates": partner, "kind": "exact"}
-                for _, row_id, partner in earlier.first
+            listed = [
+                (row, {"id": row_id, "duplicates": partner, "kind": "exact"})
+                for row, row_id, partner in earlier.first
             ]
-        found = DuplicatesFound(exact=exact, near=0, unchecked=0, examples=examples)
+        near = unchecked = 0
+        if searched:
+            assert self.near is not None
+            found_near = earlier_near_spilled(
+                self.near,
+                features,
+                radius_of(distance, len(features)),
+                exact=marked,
+                limit=MAX_LISTED_IDS,
+                rows=self.range_rows,
+            )
+            near, unchecked = found_near.count, found_near.unchecked
+            listed += [
+                (row, {"id": row_id, "duplicates": partner, "kind": "near"})
+                for row, row_id, partner in found_near.first
+            ]
+            duplicates_near_resolved(resolved, distance, features, found_near.skipped)
+        listed.sort(key=lambda item: item[0])
+        examples = [example for _, example in listed[:MAX_LISTED_IDS]]
+        found = DuplicatesFound(exact=exact, near=near, unchecked=unchecked, examples=examples)
         return duplicates_judge(
             subject, rule, head, self.samples, features, resolved, found, parameters
         )
@@ -231,12 +281,12 @@ class ChunkedDataset:
 def chunked_independence(
     first: ChunkedDataset, second: ChunkedDataset, settings: Independence
 ) -> CheckOutcome:
-    """:func:`~amlas.checks.check_independence` of two datasets given in chunks, without
-    a near-duplicate search (the caller reads the sets whole for one)."""
+    """:func:`~amlas.checks.check_independence` of two datasets given in chunks."""
     a, b = first.head, second.head
     assert a is not None
     assert b is not None
     ids = groups = exact = None
+    cross: CrossExact | None = None
     if first.ids is not None and second.ids is not None:
         ids = shared_values(first.ids, second.ids, MAX_LISTED_IDS)
     if first.groups is not None and second.groups is not None:
@@ -248,6 +298,23 @@ def chunked_independence(
         exact = (cross.pairs, cross.samples_a, cross.samples_b, cross.first)
 
     def near(features: list[str], distance: float, resolved: dict[str, Any]) -> dict[str, Any]:
-        raise NotChunkable("the near-duplicate search needs both sets whole")
+        kept = [x.near.columns for x in (first, second) if x.near is not None]
+        if len(kept) < 2 or not all(set(features) <= set(columns) for columns in kept):
+            raise NotChunkable("the near-duplicate search's features were not kept")
+        assert first.near is not None
+        assert second.near is not None
+        found = cross_near_spilled(
+            first.near,
+            second.near,
+            features,
+            radius_of(distance, len(features)),
+            codes=cross.groups if cross is not None else None,
+            limit=MAX_LISTED_IDS,
+            rows=min(first.range_rows, second.range_rows),
+        )
+        samples = (found.samples_a, found.samples_b)
+        return near_finding(
+            a, b, features, distance, resolved, found.pairs, samples, found.first, found.skipped
+        )
 
     return independence_outcome(a, b, settings, IndependenceFound(ids, exact, groups), near)

@@ -735,17 +735,8 @@ def _duplicates(
     else:
         z = ds.zscores(features)
         uncompared = np.asarray(~np.isfinite(z).all(axis=1), dtype=bool)
-        skipped = int(uncompared.sum())
-        if skipped:
-            resolved["near_duplicates_not_compared"] = (
-                f"{skipped} sample(s) with a missing (NaN) feature value"
-            )
         near = earlier_near(z, radius_of(distance, len(features)), rows=ds.zscored_rows(features))
-        resolved.update(
-            near_duplicate_distance=distance,
-            distance="RMS over features z-scored by this dataset's mean and std",
-            features=features,
-        )
+        duplicates_near_resolved(resolved, distance, features, int(uncompared.sum()))
     is_exact = exact >= 0
     is_near = (near >= 0) & ~is_exact
     duplicates = is_exact | is_near
@@ -765,6 +756,22 @@ def _duplicates(
         examples=examples,
     )
     return duplicates_judge(subject, rule, ds, n, features, resolved, found, parameters)
+
+
+def duplicates_near_resolved(
+    resolved: dict[str, Any], distance: float, features: list[str], skipped: int
+) -> None:
+    """What :func:`_duplicates` resolves of a near-duplicate search that ran: ``skipped``
+    samples had a missing value."""
+    if skipped:
+        resolved["near_duplicates_not_compared"] = (
+            f"{skipped} sample(s) with a missing (NaN) feature value"
+        )
+    resolved.update(
+        near_duplicate_distance=distance,
+        distance="RMS over features z-scored by this dataset's mean and std",
+        features=features,
+    )
 
 
 def duplicates_resolved(name: str, content_columns: list[str]) -> dict[str, Any]:

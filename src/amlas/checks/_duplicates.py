@@ -29,7 +29,6 @@ chosen features leave too many candidates the search runs over all features.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
@@ -43,10 +42,12 @@ from amlas.adapters import SampleContent, arrow_text
 
 __all__ = [
     "BLOCK",
+    "SCALE_BLOCK",
     "SUBSPACE",
     "FiniteRows",
     "HashGroups",
     "NearPairs",
+    "ScaleSum",
     "content_codes",
     "earlier_exact",
     "earlier_near",
@@ -92,20 +93,12 @@ def scale_of(
     reference: NDArray[np.float64],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """The mean and scale :func:`zscore` uses: the mean and standard deviation of each
-    column over its finite values (0 and 1 where there are none; scale 1 for a constant
-    column)."""
-    d = reference.shape[1]
-    with warnings.catch_warnings():  # a feature missing everywhere: mean NaN, scale 1
-        warnings.simplefilter("ignore", RuntimeWarning)
-        if not len(reference):
-            mean, std = np.zeros(d), np.ones(d)
-        elif np.isfinite(reference).all():  # nanmean and nanstd copy the matrix first
-            mean, std = _mean_std(reference)
-        else:
-            mean, std = np.nanmean(reference, axis=0), np.nanstd(reference, axis=0)
-    mean = np.where(np.isfinite(mean), mean, 0.0)
-    std = np.where(np.isfinite(std) & (std != 0), std, 1.0)
-    return mean, std
+    column over its values that are not NaN (0 and 1 where there are none or they are not
+    finite; scale 1 for a constant column), computed by :class:`ScaleSum` so that a
+    dataset read in chunks gets the same numbers, bit for bit."""
+    total = ScaleSum(reference.shape[1])
+    total.add(reference)
+    return total.result()
 
 
 def scaled(
@@ -116,10 +109,85 @@ def scaled(
     return z
 
 
-def _mean_std(x: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """``np.nanmean`` and ``np.nanstd`` of a matrix without NaN, with the same arithmetic
-    (nanstd computes ``sqrt(mean(|x - mean|**2))``; so does ``np.std``), bit for bit."""
-    return np.mean(x, axis=0), np.std(x, axis=0)
+SCALE_BLOCK = 1 << 16
+"""Rows of one block of :class:`ScaleSum` (counted from the dataset's first row)."""
+
+
+class ScaleSum:
+    """Each column's mean and standard deviation over rows given in any number of parts,
+    with the same result, bit for bit, however the rows are cut: the rows are summed in
+    fixed blocks of :data:`SCALE_BLOCK` rows counted from the first (a part's rows that
+    do not fill a block wait for the next part), each column on its own (numpy's pairwise
+    sum, then the sum of squared deviations from the block's mean), and the blocks are
+    merged in order by Chan et al.'s update. NaN values are left out; an infinite value
+    makes the column's mean or scale non-finite, which :func:`scale_of` replaces.
+
+    numpy's own ``mean``/``std`` over a matrix sum its rows in an order that depends on
+    the number of rows and columns, so a chunk's sums could not be merged into the whole
+    read's; this is as accurate (a block's deviations are two-pass, blocks merge stably).
+    """
+
+    def __init__(self, columns: int) -> None:
+        self.columns = columns
+        self._count = np.zeros(columns, dtype=np.int64)
+        self._mean = np.zeros(columns)
+        self._m2 = np.zeros(columns)
+        self._waiting: list[NDArray[np.float64]] = []
+        self._waiting_rows = 0
+
+    def add(self, x: NDArray[np.float64]) -> None:
+        """The next rows (a matrix of :attr:`columns` columns)."""
+        x = np.asarray(x, dtype=np.float64).reshape(-1, self.columns)
+        start = 0
+        if self._waiting_rows:
+            take = min(SCALE_BLOCK - self._waiting_rows, len(x))
+            self._waiting.append(x[:take])
+            self._waiting_rows += take
+            start = take
+            if self._waiting_rows < SCALE_BLOCK:
+                return
+            self._fold(np.concatenate(self._waiting))
+            self._waiting, self._waiting_rows = [], 0
+        while len(x) - start >= SCALE_BLOCK:
+            self._fold(x[start : start + SCALE_BLOCK])
+            start += SCALE_BLOCK
+        if start < len(x):
+            self._waiting, self._waiting_rows = [x[start:]], len(x) - start
+
+    def _fold(self, block: NDArray[np.float64]) -> None:
+        with np.errstate(all="ignore"):  # infinite values: a non-finite scale, replaced
+            for j in range(self.columns):
+                column = np.ascontiguousarray(block[:, j])
+                missing = np.isnan(column)
+                if missing.any():
+                    column = column[~missing]
+                k = len(column)
+                if not k:
+                    continue
+                mean = np.sum(column) / k
+                m2 = np.sum(np.square(column - mean))
+                n = self._count[j]
+                if not n:
+                    self._count[j], self._mean[j], self._m2[j] = k, mean, m2
+                    continue
+                total = n + k
+                delta = mean - self._mean[j]
+                self._mean[j] += delta * (k / total)
+                self._m2[j] += m2 + delta * delta * (n * k / total)
+                self._count[j] = total
+
+    def result(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The mean and scale of every row given (see :func:`scale_of`)."""
+        if self._waiting_rows:
+            self._fold(np.concatenate(self._waiting))
+            self._waiting, self._waiting_rows = [], 0
+        with np.errstate(all="ignore"):
+            counted = self._count > 0
+            mean = np.where(counted, self._mean, np.nan)
+            std = np.where(counted, np.sqrt(self._m2 / np.maximum(self._count, 1)), np.nan)
+        mean = np.where(np.isfinite(mean), mean, 0.0)
+        std = np.where(np.isfinite(std) & (std != 0), std, 1.0)
+        return mean, std
 
 
 # -- exact duplicates ------------------------------------------------------------------------

@@ -250,10 +250,6 @@ def _near(
     samples had a missing (NaN) feature value and could not be compared."""
     za, zb = a.zscores(features), b.zscores(features, a)
     skipped = int((~np.isfinite(za).all(axis=1)).sum() + (~np.isfinite(zb).all(axis=1)).sum())
-    if skipped:
-        resolved["near_duplicates_not_compared"] = (
-            f"{skipped} sample(s) with a missing (NaN) feature value"
-        )
     near = near_pairs(
         za,
         zb,
@@ -263,6 +259,30 @@ def _near(
         limit=MAX_LISTED_IDS,
         rows_a=a.zscored_rows(features),
     )
+    samples = (int(near.involved_a.sum()), int(near.involved_b.sum()))
+    named = _named(a, b, near.examples)
+    return near_finding(a, b, features, distance, resolved, near.pairs, samples, named, skipped)
+
+
+def near_finding(
+    a: Dataset,
+    b: Dataset,
+    features: list[str],
+    distance: float,
+    resolved: dict[str, Any],
+    pairs: int,
+    samples: tuple[int, int],
+    named: list[list[str]],
+    skipped: int,
+) -> dict[str, Any]:
+    """The near-duplicate finding of :func:`_near` (``a`` and ``b`` are the datasets or
+    one of their chunks each: only their names and declarations are read) from what the
+    search found: the pairs, the samples of each set in one, the first pairs of ids, the
+    samples with a missing value; ``resolved`` receives how it was computed."""
+    if skipped:
+        resolved["near_duplicates_not_compared"] = (
+            f"{skipped} sample(s) with a missing (NaN) feature value"
+        )
     resolved.update(
         near_duplicate_distance=distance,
         distance="RMS over features z-scored by the first dataset's mean and std",
@@ -271,14 +291,14 @@ def _near(
     unit = f"pairs (sample of {a.name}, sample of {b.name}) within the distance"
     unit += (
         ", exact duplicates excluded (counted above)"
-        if groups is not None
+        if _not_comparable(a, b) is None
         else ", identical ones included (exact duplicates were not compared)"
     )
     return {
         "kind": "near_duplicates",
-        "count": near.pairs,
+        "count": pairs,
         "unit": unit,
-        "samples": {a.letter: int(near.involved_a.sum()), b.letter: int(near.involved_b.sum())},
+        "samples": {a.letter: samples[0], b.letter: samples[1]},
         "features": features,
-        "pairs": _named(a, b, near.examples),
+        "pairs": named,
     }

@@ -18,6 +18,7 @@ of them are made here, partition by partition, with the answers of the whole rea
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,11 @@ class Spill(RepeatedValues):
         column named ``data`` holds the rows' bytes one after the other, ``lengths``
         their lengths: they are cut by row)."""
         part = (hashes % np.uint64(self._partitions)).astype(np.int64)
+        self.spill_parts(part, hashes=hashes, **columns)
+
+    def spill_parts(self, part: NDArray[np.int64], **columns: NDArray[Any]) -> None:
+        """The next chunk's rows, each put in the partition ``part`` gives it (columns as
+        :meth:`spill`'s, the hashes among them)."""
         order = np.argsort(part, kind="stable")
         bounds = np.searchsorted(part[order], np.arange(self._partitions + 1))
         data = columns.pop("data", None)
@@ -55,7 +61,6 @@ class Spill(RepeatedValues):
         if data is not None and lengths is not None:
             starts = np.concatenate([[0], np.cumsum(lengths)])[:-1]
         ordered = {name: values[order] for name, values in columns.items()}
-        hashes = hashes[order]
         for index in range(self._partitions):
             start, end = bounds[index], bounds[index + 1]
             if end <= start:
@@ -64,11 +69,7 @@ class Spill(RepeatedValues):
             if data is not None and starts is not None and lengths is not None:
                 rows = order[start:end]
                 arrays["data"] = _gather(data, starts[rows], lengths[rows])
-            self._write(
-                self._folder / f"{index:04d}-{self._spills:08d}.npz",
-                hashes=hashes[start:end],
-                **arrays,
-            )
+            self._write(self._folder / f"{index:04d}-{self._spills:08d}.npz", **arrays)
         self._spills += 1
 
     @property
@@ -204,9 +205,12 @@ class Earlier:
     first: list[tuple[int, str, str]]
 
 
-def earlier_exact_spilled(content: Spill, limit: int) -> Earlier:
+def earlier_exact_spilled(
+    content: Spill, limit: int, marks: Callable[[NDArray[np.int64]], None] | None = None
+) -> Earlier:
     """:func:`~amlas.checks._duplicates.earlier_exact` over a dataset's spilled content:
-    a sample duplicates the first sample of equal bytes when it comes after it."""
+    a sample duplicates the first sample of equal bytes when it comes after it.
+    ``marks`` is given the rows of every such sample (partition by partition)."""
     count = 0
     first: list[tuple[int, str, str]] = []
     for index in range(content.partitions):
@@ -226,6 +230,8 @@ def earlier_exact_spilled(content: Spill, limit: int) -> Earlier:
         position[codes[at_first]] = at_first
         later = np.flatnonzero(rows > earliest[codes])
         count += len(later)
+        if marks is not None and len(later):
+            marks(rows[later])
         later = later[np.argsort(rows[later], kind="stable")][:limit]
         ids = part["ids"]
         first.extend(
@@ -245,12 +251,17 @@ class CrossExact:
     samples_a: int
     samples_b: int
     first: list[list[str]]
+    groups: tuple[tuple[NDArray[np.int64], NDArray[np.int64]], ...]
+    """For each set, (rows, group) of its samples with an equal one in the other, sorted
+    by row: equal groups, equal content (the near search leaves those pairs out)."""
 
 
 def cross_exact_spilled(a: Spill, b: Spill, limit: int) -> CrossExact:
     """:func:`~amlas.checks._duplicates.hash_groups` of two datasets' spilled content."""
     pairs = samples_a = samples_b = 0
     first: list[tuple[int, int, str, str]] = []
+    grouped_rows: tuple[list[NDArray[np.int64]], ...] = ([], [])
+    grouped_codes: tuple[list[NDArray[np.int64]], ...] = ([], [])
     for index in range(a.partitions):
         left, right = a.part(index), b.part(index)
         if left is None or right is None:
@@ -272,6 +283,14 @@ def cross_exact_spilled(a: Spill, b: Spill, limit: int) -> CrossExact:
         pairs += int(np.dot(k, j))
         samples_a += int((j[codes_a] > 0).sum())
         samples_b += int((k[codes_b] > 0).sum())
+        # groups numbered apart across partitions: partition, then the code within it
+        for side, rows, codes, other in (
+            (0, left["rows"], codes_a, j),
+            (1, right["rows"], codes_b, k),
+        ):
+            both = other[codes] > 0
+            grouped_rows[side].append(rows[both])
+            grouped_codes[side].append((np.int64(index) << np.int64(32)) + codes[both])
         # this partition's first pairs: its rows of a in file order, each with its equal
         # rows of b in file order
         order_b = np.lexsort((right["rows"], codes_b))
@@ -294,4 +313,10 @@ def cross_exact_spilled(a: Spill, b: Spill, limit: int) -> CrossExact:
                 break
     first.sort()
     named = [[x, y] for _, _, x, y in first[:limit]]
-    return CrossExact(pairs, samples_a, samples_b, named)
+    groups = []
+    for rows_list, codes_list in zip(grouped_rows, grouped_codes, strict=True):
+        rows = np.concatenate(rows_list) if rows_list else np.zeros(0, dtype=np.int64)
+        codes = np.concatenate(codes_list) if codes_list else np.zeros(0, dtype=np.int64)
+        order = np.argsort(rows, kind="stable")
+        groups.append((rows[order].astype(np.int64), codes[order].astype(np.int64)))
+    return CrossExact(pairs, samples_a, samples_b, named, tuple(groups))

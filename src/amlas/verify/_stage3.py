@@ -8,10 +8,10 @@ authenticated chunk by chunk), when every stage-3 check on it can be judged that
   ``class_balance``, ``slice_balance``): each chunk is counted and the counts added
   (the whole read judges its one count);
 - ``label_error_rate``: each chunk gives the labels of the audited samples it holds;
-- ``duplicates`` without a near-duplicate search, and the independence of two datasets
-  without one: shared ids and groups, and samples of equal content, through hash
-  partitions spilled to disk (encrypted for sealed data), compared exactly partition by
-  partition.
+- ``duplicates`` and the independence of two datasets: shared ids and groups, and
+  samples of equal content, through hash partitions spilled to disk (encrypted for
+  sealed data), compared exactly partition by partition; near duplicates through the
+  features spilled and searched in ranges of one feature's cells with their neighbours.
 
 The counting, spilling and judging are :class:`~amlas.checks.ChunkedDataset`'s and
 :func:`~amlas.checks.chunked_independence`'s; this module decides which datasets are
@@ -22,9 +22,8 @@ SHA-256 before they are read (a sealed file's is its header's, checked once ever
 has been authenticated), and the sample count and ids repeated anywhere (D020, D022,
 D023) are checked over the whole, as stages 4 and 5 check them.
 
-A near-duplicate search (a ``duplicates`` rule or independence with a distance), a rule
-of a plug-in, a detector's objects, inputs that are not tabular, or a format read whole
-make the dataset read whole, as before (:func:`stage3_reason` says why).
+A rule of a plug-in, a detector's objects, inputs that are not tabular, or a format read
+whole make the dataset read whole, as before (:func:`stage3_reason` says why).
 """
 
 from __future__ import annotations
@@ -115,8 +114,6 @@ def _own_reason(context: RunContext, letter: str) -> str | None:
         return "no stage-3 check reads it"
     for check in checks:
         if check.kind == "independence":
-            if data.independence.near_duplicate_distance > 0:
-                return f"{check.label}: the near-duplicate search reads both sets whole"
             continue
         requirement = next(r for r in data.requirements if r.id == check.subject)
         rule = requirement.rule
@@ -127,10 +124,24 @@ def _own_reason(context: RunContext, letter: str) -> str | None:
             or rules_module.get_data_rule(rule.check) is not builtin
         ):
             return f"{check.label}: the rule {rule.check!r} is judged on the whole set"
-        searches = isinstance(rule, Duplicates) and rule.near_duplicate_distance > 0
-        if searches and (getattr(rule, "features", None) or _features(context, letter)):
-            return f"{check.label}: the near-duplicate search reads the whole set"
     return None
+
+
+def _near_features(context: RunContext, letter: str) -> list[str]:
+    """The features the near-duplicate searches on ``letter`` compare: its duplicates
+    rules' and those of its independence checks (the first dataset's features)."""
+    data = context.project.data_requirements
+    assert data is not None
+    wanted: list[str] = []
+    for check in _stage3_checks(context, letter):
+        if check.kind == "independence":
+            if data.independence.near_duplicate_distance > 0:
+                wanted += data.independence.features or _features(context, check.datasets[0])
+            continue
+        rule = next(r for r in data.requirements if r.id == check.subject).rule
+        if isinstance(rule, Duplicates) and rule.near_duplicate_distance > 0:
+            wanted += rule.features or _features(context, letter)
+    return list(dict.fromkeys(wanted))
 
 
 def stage3_reason(context: RunContext, letter: str) -> str | None:
@@ -245,6 +256,8 @@ def _read(context: RunContext, letter: str) -> Stage3Data:
         paired=any(p.kind == "independence" for p in checks),
         partitions=_partitions(context),
         secret=document.sealed is not None,
+        near=_near_features(context, letter),
+        range_rows=max(context.chunk_rows // 2, 1),
     )
     try:
         with ExitStack() as stack:
