@@ -27,10 +27,11 @@ and prints both times, their ratio (target: at most 1.3), the peak memory of the
     .venv/bin/python benchmarks/data_checks_scale.py [--rows 1000000] [--test-rows 250000]
 
 ``--chunked`` runs stage 3 in chunks (``--chunk-rows``, default 262,144) at two sizes
-(``--sizes``, default 1M + 250k and 4M + 1M rows), each in its own process, without a
-near-duplicate search (which still reads the sets whole), and prints each run's peak
-memory from after the project check, whether its answers agree with the plain
-computation, and the ratio of the two peaks (a bounded run keeps it near 1).
+(``--sizes``, default 1M + 250k and 4M + 1M rows), each in its own process, with the
+near-duplicate searches at ``--distance`` (default 0.01; 0 turns them off), and prints
+each run's time and peak memory from after the project check, whether its answers agree
+with the plain computation, and the ratio of the two peaks (a bounded run keeps it near
+1).
 """
 
 from __future__ import annotations
@@ -432,18 +433,16 @@ def run_child(root: Path, chunk_rows: int, out: Path) -> None:
     )
 
 
-def chunked(sizes: list[tuple[int, int]], chunk_rows: int) -> None:
+def chunked(sizes: list[tuple[int, int]], chunk_rows: int, distance: float) -> None:
     """``--chunked``: stage 3 in chunks on each size, each run in its own process, its
     peak memory printed and its answers compared with the plain computation's."""
-    print(
-        f"stage 3 in chunks of {chunk_rows:,} rows; no near-duplicate search (it still "
-        "reads the sets whole: near_duplicate_distance 0 in [L] here)"
-    )
+    searched = f"near_duplicate_distance {distance}" if distance > 0 else "no near search"
+    print(f"stage 3 in chunks of {chunk_rows:,} rows; {searched}")
     peaks = []
     for rows, test_rows in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp) / "project"
-            files = generate(root, rows, test_rows, distance=0.0)
+            files = generate(root, rows, test_rows, distance=distance)
             size = sum(p.stat().st_size for p in files.values()) / 2**20
             out = Path(tmp) / "child.json"
             subprocess.run(
@@ -452,7 +451,7 @@ def chunked(sizes: list[tuple[int, int]], chunk_rows: int) -> None:
                 check=True,
             )  # fmt: skip
             child = json.loads(out.read_text())
-            expected = reference(root, files, distance=0.0)
+            expected = reference(root, files, distance=distance)
         got = {k: tuple(v) if isinstance(v, list) and k.startswith(("dup@", "DR-22@")) else v
                for k, v in child["answers"].items()}  # fmt: skip
         disagree = sorted(k for k in expected if got.get(k) != expected[k])
@@ -486,6 +485,9 @@ def main() -> None:
     )
     parser.add_argument("--chunk-rows", type=int, default=262_144)
     parser.add_argument(
+        "--distance", type=float, default=0.01, help="near-duplicate distance of --chunked"
+    )
+    parser.add_argument(
         "--sizes",
         default="1000000:250000,4000000:1000000",
         help="rows of [N]:[O] per run of --chunked",
@@ -498,7 +500,7 @@ def main() -> None:
         return
     if args.chunked:
         sizes = [tuple(int(x) for x in pair.split(":")) for pair in args.sizes.split(",")]
-        chunked(sizes, args.chunk_rows)  # type: ignore[arg-type]
+        chunked(sizes, args.chunk_rows, args.distance)  # type: ignore[arg-type]
         return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "project"

@@ -176,6 +176,18 @@ def test_stage_3_in_chunks_gives_the_records_of_a_whole_read(
     assert _comparable(_run(root, "developer", chunk_rows=1 << 20)) == _comparable(whole)
 
 
+def test_datasets_that_fit_in_one_chunk_are_read_whole_unless_compared_with_a_larger_one(
+    root: Path, reads: list[str]
+) -> None:
+    _run(root, "developer", chunk_rows=1 << 20)
+    assert reads == []  # all fit: read whole, and stages 4-5 may reuse the read
+    samples = {x: check_project(root).project.datasets()[x].samples for x in "NOP"}
+    assert samples["N"] > 200 > max(samples["O"], samples["P"])
+    # [N] does not fit in 200 rows: [O] and [P], compared with it, are read in chunks too
+    _run(root, "developer", chunk_rows=200)
+    assert sorted(reads) == ["N", "O", "P"]
+
+
 def test_sealed_data_in_chunks_gives_the_records_of_a_whole_read(
     root: Path, reads: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

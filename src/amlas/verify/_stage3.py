@@ -163,7 +163,37 @@ def stage3_reason(context: RunContext, letter: str) -> str | None:
                     if reasons[one] is None and reasons[other] is not None:
                         reasons[one] = f"{p.label}: [{other}] is read whole"
                         changed = True
+        # datasets compared in chunks with each other that all fit in one chunk are read
+        # whole: the same memory, and stages 4-5 reuse the read (sealed data is then
+        # unsealed once, not once per stage)
+        fits = {x: _fits(context, x) for x in letters}
+        linked = {x: {x} for x in letters}
+        for p in _stage3_checks(context):
+            if p.kind == "independence" and all(reasons[x] is None for x in p.datasets):
+                joined = linked[p.datasets[0]] | linked[p.datasets[1]]
+                for x in joined:
+                    linked[x] = joined
+        for x in letters:
+            if reasons[x] is None and all(fits[y] for y in linked[x]):
+                reasons[x] = "it fits in one chunk"
     return reasons.get(letter, "no stage-3 check reads it")
+
+
+_SMALL_FILE = 64 << 20
+"""A dataset that declares no sample count fits in one chunk when its file is this small."""
+
+
+def _fits(context: RunContext, letter: str) -> bool:
+    """Whether ``letter`` holds no more than one chunk: its declared samples, or (none
+    declared) its file's size (the sealed file's), at most :data:`_SMALL_FILE` bytes."""
+    document = context.project.datasets()[letter]
+    if document.samples is not None:
+        return document.samples <= context.chunk_rows
+    file = document.sealed.file if document.sealed is not None else document.location
+    try:
+        return (context.project.root / file).stat().st_size <= _SMALL_FILE
+    except OSError:
+        return False  # the read reports it
 
 
 def _data(context: RunContext, letter: str) -> Stage3Data | None:
