@@ -85,12 +85,12 @@ class _Sequence(RepeatedValues):
     sealed data, as every spill)."""
 
     def append(self, **arrays: NDArray[Any]) -> None:
-        self._write(self._folder / f"seq-{self._spills:08d}.npz", **arrays)
+        self._write(self._folder / f"seq-{self._spills:08d}.spill", **arrays)
         self._spills += 1
 
     def __iter__(self) -> Iterator[dict[str, NDArray[Any]]]:
         for index in range(self._spills):
-            yield self._read(self._folder / f"seq-{index:08d}.npz")
+            yield self._read(self._folder / f"seq-{index:08d}.spill")
 
 
 class NearRows:
@@ -105,6 +105,9 @@ class NearRows:
         self._rows = _Sequence(secret=secret)
         self._scale = ScaleSum(len(self.columns))
         self._result: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
+        self._step = 1
+        self._sample: list[NDArray[np.float64]] = []
+        self._sampled = 0
 
     def __enter__(self) -> NearRows:
         return self
@@ -119,6 +122,16 @@ class NearRows:
         """The next chunk: one row of :attr:`columns` per sample, and the samples' ids."""
         x = np.asarray(x, dtype=np.float64).reshape(len(ids), len(self.columns))
         self._scale.add(x)
+        # an evenly spaced sample of at most 2 x _SAMPLE rows (those whose number the step
+        # divides; the step doubles when it grows past that)
+        first = -self.samples % self._step
+        self._sample.append(x[first :: self._step].copy())
+        self._sampled += len(self._sample[-1])
+        while self._sampled > 2 * _SAMPLE:
+            kept = np.concatenate(self._sample)
+            self._sample = [kept[::2]]
+            self._sampled = len(self._sample[0])
+            self._step *= 2
         self._rows.append(
             x=x, ids=np.asarray(ids, dtype=np.str_), first=np.asarray(self.samples, dtype=np.int64)
         )
@@ -132,6 +145,14 @@ class NearRows:
         at = [self.columns.index(n) for n in names]
         mean, std = self._result
         return mean[at], std[at]
+
+    def sample(self, names: list[str]) -> NDArray[np.float64]:
+        """The named features of an evenly spaced sample of the rows (every row whose
+        number a power of two divides, at most ``2 * _SAMPLE`` rows)."""
+        at = [self.columns.index(n) for n in names]
+        if not self._sample:
+            return np.zeros((0, len(names)))
+        return np.ascontiguousarray(np.concatenate(self._sample)[:, at])
 
     def chunks(
         self, names: list[str], mean: NDArray[np.float64], std: NDArray[np.float64]
@@ -169,15 +190,12 @@ class _Ranges:
 
 def _feature(sources: list[tuple[NearRows, Any]], names: list[str], width: float) -> int:
     """The feature whose z-scores spread an evenly spaced sample of the rows (the first
-    source's) over the most cells."""
+    source's, kept as they came) over the most cells."""
     source, (mean, std) = sources[0]
-    step = max(1, source.samples // _SAMPLE)
-    picked: list[NDArray[np.float64]] = []
-    for rows, z, _ in source.chunks(names, mean, std):
-        take = (rows % step) == 0
-        picked.append(z[take & np.isfinite(z).all(axis=1)])
-    sample = np.concatenate(picked) if picked else np.zeros((0, len(names)))
-    spread = [len(np.unique(_cells(sample[:, j], width))) for j in range(len(names))]
+    sample = source.sample(names)
+    z = scaled(sample, mean, std)
+    z = z[np.isfinite(z).all(axis=1)]
+    spread = [len(np.unique(_cells(z[:, j], width))) for j in range(len(names))]
     return int(np.argmax(spread))
 
 

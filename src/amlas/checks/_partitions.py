@@ -69,7 +69,7 @@ class Spill(RepeatedValues):
             if data is not None and starts is not None and lengths is not None:
                 rows = order[start:end]
                 arrays["data"] = _gather(data, starts[rows], lengths[rows])
-            self._write(self._folder / f"{index:04d}-{self._spills:08d}.npz", **arrays)
+            self._write(self._folder / f"{index:04d}-{self._spills:08d}.spill", **arrays)
         self._spills += 1
 
     @property
@@ -78,7 +78,7 @@ class Spill(RepeatedValues):
 
     def part(self, index: int) -> dict[str, NDArray[Any]] | None:
         """Partition ``index``: every chunk's rows in it, in chunk order (None if empty)."""
-        files = sorted(self._folder.glob(f"{index:04d}-*.npz"))
+        files = sorted(self._folder.glob(f"{index:04d}-*.spill"))
         if not files:
             return None
         parts: dict[str, list[NDArray[Any]]] = {}
