@@ -143,7 +143,9 @@ class ChunkedDataset:
         self.ids = Spill(partitions, secret=secret) if document.id_column else None
         self.groups = Spill(partitions, secret=secret) if document.group_column and paired else None
         self.content: Spill | None = None
-        self.near = NearRows(near, secret=secret) if near else None
+        self._near_wanted = list(near or [])
+        self.near: NearRows | None = None
+        """The features kept for the near searches: those wanted that the data holds."""
         self.range_rows = range_rows
 
     def __enter__(self) -> ChunkedDataset:
@@ -197,13 +199,13 @@ class ChunkedDataset:
                 lengths=lengths,
                 data=raw,
             )
+        if self.near is None and not first:
+            # a search on a feature the data lacks is not run (independence) or fails as
+            # the whole read fails (the duplicates rule falls back to it)
+            present = [c for c in self._near_wanted if c in ds.table.columns]
+            self.near = NearRows(present, secret=self._secret) if present else None
         if self.near is not None:
-            present = [c for c in self.near.columns if c in ds.table.columns]
-            if present != self.near.columns:
-                self.near.close()
-                self.near = None  # a search on missing features: the whole read says so
-            else:
-                self.near.add(ds.table.numeric(present), ds.ids)
+            self.near.add(ds.table.numeric(self.near.columns), ds.ids)
         self._digest.update(_digest_lines(ds))
         self.samples += len(ds)
 
