@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -207,3 +208,36 @@ def test_a_models_classes_read_as_text_as_the_labels_do() -> None:
     values = np.array([1.0, 2.5, 0.0])
     labels = Table(columns={"y": values}, sha256="0" * 64, source="t").text("y")
     assert class_names(values).tolist() == labels.tolist() == ["1", "2.5", "0"]
+
+
+def test_a_csv_file_is_not_read_far_ahead_of_the_chunks_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pyarrow's streaming CSV reader reads the whole file ahead of the batches taken
+    unless held back: the file is read at most a few blocks ahead, and read whole."""
+    import time
+
+    from amlas.adapters import _readers
+
+    block = 4096
+    monkeypatch.setattr(_readers, "CSV_BLOCK_SIZE", block)
+    path = tmp_path / "big.csv"
+    lines = ["id,x,y"] + [f"s{i},{i * 0.5},{i % 7}" for i in range(40_000)]
+    path.write_text("\n".join(lines) + "\n")
+    gates: list[Any] = []
+    original = _readers._ReadGate.__init__
+
+    def spy(self: Any, raw: Any, *, ahead: int) -> None:
+        original(self, raw, ahead=ahead)
+        gates.append(self)
+
+    monkeypatch.setattr(_readers._ReadGate, "__init__", spy)
+    chunks = _readers._arrow_batches(path, "big.csv", "csv", None, 1000)
+    first = next(chunks)
+    time.sleep(0.3)  # time for a reader running ahead to run far
+    (gate,) = gates
+    assert first.num_rows == 1000
+    assert gate._read <= 3 * block + 2 * block * 5  # the blocks that hold 1,000 rows
+    assert gate._read < path.stat().st_size / 10
+    rows = first.num_rows + sum(chunk.num_rows for chunk in chunks)
+    assert rows == 40_000
