@@ -442,7 +442,9 @@ class _ReadGate(io.RawIOBase):
     def read(self, size: int = -1) -> bytes:
         if threading.get_ident() != self._owner:
             with self._changed:
-                self._changed.wait_for(lambda: self._read < self._allowed)
+                # bounded: were pyarrow ever to wait for a batch this read must give
+                # first, the read goes on after a minute (memory, not a hung run)
+                self._changed.wait_for(lambda: self._read < self._allowed, timeout=60)
         data: bytes = self._raw.read(size)
         self._read += len(data)
         return data
