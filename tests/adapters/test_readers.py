@@ -82,6 +82,27 @@ def test_parquet_round_trip(tmp_path: Path) -> None:
     assert table.sha256 == sha256_file(path)
 
 
+@pytest.mark.parametrize(
+    "values",
+    [pa.array([2**53 + 1, None, 3], pa.int64()), pa.array([2**64 - 1, 1], pa.uint64())],
+)
+def test_integers_float64_cannot_hold_are_refused_not_rounded(
+    tmp_path: Path, values: pa.Array
+) -> None:
+    path = tmp_path / "data.parquet"
+    pq.write_table(pa.table({"count": values}), path)
+    with pytest.raises(DatasetError) as raised:
+        read_table(path, "parquet")
+    assert raised.value.diagnostic.code == "R011"
+    assert "'count'" in str(raised.value)
+    assert "2**53" in str(raised.value)
+    # within 2**53 the missing value is NaN and the others exact
+    pq.write_table(pa.table({"count": pa.array([2**53, None], pa.int64())}), path)
+    read = read_table(path, "parquet").column("count")
+    assert read[0] == 2**53
+    assert np.isnan(read[1])
+
+
 def test_parquet_dictionary_column_reads_as_text(tmp_path: Path) -> None:
     path = tmp_path / "data.parquet"
     pq.write_table(pa.table({"band": pa.array(["lo", "hi", "lo"]).dictionary_encode()}), path)

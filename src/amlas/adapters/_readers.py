@@ -488,7 +488,16 @@ def _column_to_numpy(
                 return result
             except pa.ArrowInvalid:
                 pass  # uint64 beyond int64: fall back to float64 like a column with nulls
-        return np.asarray(column.cast(pa.float64()).to_numpy(), dtype=np.float64)
+        try:
+            return np.asarray(column.cast(pa.float64()).to_numpy(), dtype=np.float64)
+        except pa.ArrowInvalid:  # an integer float64 cannot hold exactly: not rounded
+            raise DatasetError(
+                f"{source}: column {name!r} holds integers beyond 2**53 (or beyond int64) "
+                "with missing values or unsigned: float64 cannot hold them exactly; "
+                "expected integers of at most 2**53 where values are missing, or the "
+                "column stored as text",
+                code="R011",
+            ) from None
     if pa.types.is_floating(kind) or pa.types.is_decimal(kind):
         # to_numpy fills nulls of a float column with NaN
         return np.asarray(column.cast(pa.float64()).to_numpy(), dtype=np.float64)
