@@ -422,7 +422,7 @@ class _ReadGate(io.RawIOBase):
     ``ahead`` bytes more than the caller has let in (:meth:`advance`).
 
     Left alone, the reader's background thread reads the whole file ahead of the batches
-    taken (measured: 700 MiB resident after two 32 MiB blocks of a 559 MB file, with a
+    taken (measured: 706-716 MiB resident after two 32 MiB blocks of a 559 MB file, with a
     path or a Python file alike; the same is reported in apache/gluten#5766), so memory
     grew with the file. Reads block here until the caller takes batches; they come from
     the reader's own thread, never the caller's (a read from the caller's thread is let

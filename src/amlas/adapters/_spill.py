@@ -92,8 +92,8 @@ class RepeatedValues:
 
     def _write(self, path: Path, **arrays: NDArray[Any]) -> None:
         # the arrays as .npy records one after the other, each after its name: an .npz
-        # (a zip) computed a CRC-32 of every array written and read, a third of the time
-        # of reading a spill back
+        # (a zip) computed a CRC-32 of every array written and read (zipfile's reads
+        # were 1.65 s of the 5.75 s stage 3 spent reading spills back at 400k rows)
         buffer = io.BytesIO()
         for name, values in arrays.items():
             encoded = name.encode()

@@ -36,8 +36,8 @@ from amlas.checks._data import (
     _label_merge,
     _label_tally,
     duplicates_judge,
-    duplicates_near_resolved,
     duplicates_resolved,
+    near_resolved,
 )
 from amlas.checks._datasets import Dataset, bind_dataset
 from amlas.checks._duplicates import radius_of
@@ -271,7 +271,7 @@ class ChunkedDataset:
                 (row, {"id": row_id, "duplicates": partner, "kind": "near"})
                 for row, row_id, partner in found_near.first
             ]
-            duplicates_near_resolved(resolved, distance, features, found_near.skipped)
+            near_resolved(resolved, distance, features, found_near.skipped)
         listed.sort(key=lambda item: item[0])
         examples = [example for _, example in listed[:MAX_LISTED_IDS]]
         found = DuplicatesFound(exact=exact, near=near, unchecked=unchecked, examples=examples)

@@ -736,7 +736,7 @@ def _duplicates(
         z = ds.zscores(features)
         uncompared = np.asarray(~np.isfinite(z).all(axis=1), dtype=bool)
         near = earlier_near(z, radius_of(distance, len(features)), rows=ds.zscored_rows(features))
-        duplicates_near_resolved(resolved, distance, features, int(uncompared.sum()))
+        near_resolved(resolved, distance, features, int(uncompared.sum()))
     is_exact = exact >= 0
     is_near = (near >= 0) & ~is_exact
     duplicates = is_exact | is_near
@@ -758,18 +758,23 @@ def _duplicates(
     return duplicates_judge(subject, rule, ds, n, features, resolved, found, parameters)
 
 
-def duplicates_near_resolved(
-    resolved: dict[str, Any], distance: float, features: list[str], skipped: int
+def near_resolved(
+    resolved: dict[str, Any],
+    distance: float,
+    features: list[str],
+    skipped: int,
+    scaled_by: str = "this dataset",
 ) -> None:
-    """What :func:`_duplicates` resolves of a near-duplicate search that ran: ``skipped``
-    samples had a missing value."""
+    """What a near-duplicate search that ran resolves (the duplicates rule's, and the
+    independence check's with ``scaled_by`` the first dataset): ``skipped`` samples had a
+    missing value."""
     if skipped:
         resolved["near_duplicates_not_compared"] = (
             f"{skipped} sample(s) with a missing (NaN) feature value"
         )
     resolved.update(
         near_duplicate_distance=distance,
-        distance="RMS over features z-scored by this dataset's mean and std",
+        distance=f"RMS over features z-scored by {scaled_by}'s mean and std",
         features=features,
     )
 

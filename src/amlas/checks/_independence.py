@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from amlas.checks._data import CheckOutcome
+from amlas.checks._data import CheckOutcome, near_resolved
 from amlas.checks._datasets import Dataset
 from amlas.checks._duplicates import (
     HashGroups,
@@ -279,15 +279,7 @@ def near_finding(
     one of their chunks each: only their names and declarations are read) from what the
     search found: the pairs, the samples of each set in one, the first pairs of ids, the
     samples with a missing value; ``resolved`` receives how it was computed."""
-    if skipped:
-        resolved["near_duplicates_not_compared"] = (
-            f"{skipped} sample(s) with a missing (NaN) feature value"
-        )
-    resolved.update(
-        near_duplicate_distance=distance,
-        distance="RMS over features z-scored by the first dataset's mean and std",
-        features=features,
-    )
+    near_resolved(resolved, distance, features, skipped, scaled_by="the first dataset")
     unit = f"pairs (sample of {a.name}, sample of {b.name}) within the distance"
     unit += (
         ", exact duplicates excluded (counted above)"
