@@ -115,6 +115,57 @@ def test_workers_read_a_plaintext_parquet_file_themselves(
     assert len(_comparable(local)) == 3
 
 
+@pytest.mark.parametrize("known", ["declared", "parquet footer"])
+def test_default_chunks_keep_every_worker_busy(
+    root: Path, cluster: str, monkeypatch: pytest.MonkeyPatch, known: str
+) -> None:
+    """With the default chunk size (a million rows: one chunk for [O]'s 114), the Dask
+    engine cuts a dataset of known size into at least 8 chunks per worker, of whole
+    batches: 114 rows, 2 workers, batches of 8 -> chunks of 8 rows. The size is the
+    declared ``samples`` or, without it, a plaintext Parquet file's footer. A chunk size
+    the run gives is used as it is; the local engine keeps the default."""
+    if known == "parquet footer":
+        _as_parquet(root)
+        document = root / "3-data" / "O-internal-test-data.yaml"
+        text = document.read_text(encoding="utf-8")
+        document.write_text(re.sub(r"\nsamples: 114\n", "\n", text), encoding="utf-8")
+    sizes: list[tuple[str, int]] = []
+
+    def sized(self: Any, job: Any, project: Any, chunks: Any, progress: Any) -> Any:
+        def seen() -> Any:
+            for rows, offset in chunks:
+                yield rows, offset
+            sizes.append((type(self).__name__, offset))
+
+        yield from original[type(self)](self, job, project, seen(), progress)
+
+    original = {
+        engine_module.DaskEngine: engine_module.DaskEngine.run,
+        engine_module.LocalEngine: engine_module.LocalEngine.run,
+    }
+    for engine in original:
+        monkeypatch.setattr(engine, "run", sized)
+
+    def run(spec: EngineSpec | None, chunk_rows: int | None) -> RunReport:
+        return run_project(
+            root,
+            role="developer",
+            stages=(4,),
+            only=_keys(root, "developer", 4),
+            batch_size=8,
+            chunk_rows=chunk_rows,
+            engine=spec,
+        )
+
+    local = run(None, None)
+    on_cluster = run(EngineSpec("dask", scheduler=cluster), None)
+    given = run(EngineSpec("dask", scheduler=cluster), 40)
+    # the offset of each run's last chunk: one chunk locally, 8-row chunks on the cluster
+    assert sizes == [("LocalEngine", 0), ("DaskEngine", 112), ("DaskEngine", 80)]
+    assert _comparable(on_cluster) == _comparable(local) == _comparable(given)
+    assert len(_comparable(local)) == 3
+
+
 def test_a_worker_refuses_a_data_file_changed_after_the_client_hashed_it(root: Path) -> None:
     path = _as_parquet(root)
     size, modified, changed = engine_module.file_stamp(path)

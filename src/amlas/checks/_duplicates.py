@@ -36,7 +36,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 from amlas.adapters import SampleContent, arrow_text
 
@@ -441,6 +440,8 @@ def _within(a: NDArray[np.float64], b: NDArray[np.float64], radius: float) -> ND
     """Whether each row of ``a`` lies within Euclidean ``radius`` of the same row of
     ``b``, as scipy's ball query decides it: where the sum of squares lies so close to
     ``radius**2`` that two orders of summation could round apart, scipy itself decides."""
+    from scipy.spatial import cKDTree  # imported when used: a worker that only tallies
+
     diff = a - b
     squared = np.einsum("ij,ij->i", diff, diff)
     limit = radius * radius
@@ -476,6 +477,8 @@ class _Search:
         self._build()
 
     def _build(self) -> None:
+        from scipy.spatial import cKDTree
+
         if self.columns is None:
             self.tree = cKDTree(self.points)
             self.reach = self.radius

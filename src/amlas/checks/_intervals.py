@@ -23,7 +23,6 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
 
 __all__ = [
     "Comparison",
@@ -120,6 +119,11 @@ def clopper_pearson(
 
 def _cp_lower(k: NDArray[np.int64], n: NDArray[np.int64], confidence: float) -> NDArray[np.float64]:
     """One-sided exact lower bounds, vectorised: the (1-c) quantile of Beta(k, n-k+1)."""
+    # scipy.stats is imported where it is used, here and in the other checks: importing it
+    # took 0.7 s of the start of every amlas command and of every Dask worker (which only
+    # tallies) before (tests/test_imports.py)
+    from scipy import stats
+
     with np.errstate(invalid="ignore"):
         bound = stats.beta.ppf(1.0 - confidence, k, n - k + 1)
     out: NDArray[np.float64] = np.where(k == 0, 0.0, bound)
@@ -128,6 +132,8 @@ def _cp_lower(k: NDArray[np.int64], n: NDArray[np.int64], confidence: float) -> 
 
 def _cp_upper(k: NDArray[np.int64], n: NDArray[np.int64], confidence: float) -> NDArray[np.float64]:
     """One-sided exact upper bounds, vectorised: the c quantile of Beta(k+1, n-k)."""
+    from scipy import stats
+
     with np.errstate(invalid="ignore"):
         bound = stats.beta.ppf(confidence, k + 1, n - k)
     out: NDArray[np.float64] = np.where((k == n) | (n == 0), 1.0, bound)
@@ -147,6 +153,8 @@ def _p_arrays(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Exact one-sided binomial p-values for many slices at once: P(X >= k) and
     P(X <= k) under the threshold rate (what ``binomtest`` computes, vectorised)."""
+    from scipy import stats
+
     greater = np.where(n == 0, 1.0, np.clip(stats.binom.sf(k - 1, n, threshold), 0.0, 1.0))
     less = np.where(n == 0, 1.0, np.clip(stats.binom.cdf(k, n, threshold), 0.0, 1.0))
     if comparison == "at_least":
@@ -347,6 +355,8 @@ def bootstrap_interval(
 ) -> Interval:
     """A seeded percentile bootstrap interval, for statistics with no exact method
     (calibration error, false positives per sample). Same seed, same interval."""
+    from scipy import stats
+
     data = np.asarray(values)
     if data.shape[0] < 2:
         return Interval(-math.inf, math.inf, confidence, "bootstrap", sided)

@@ -32,7 +32,6 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from amlas.checks._intervals import (
     Comparison,
@@ -113,6 +112,8 @@ def _values(values: ArrayLike, what: str) -> NDArray[np.float64]:
 def _ranks(n: int, q: float, confidence: float) -> tuple[int, int]:
     """(k, j): 1-based ranks of the exact upper and lower one-sided bounds of the
     q-quantile from n values; k = n + 1 and j = 0 where no such bound exists."""
+    from scipy import stats
+
     if n == 0:
         return 1, 0
     # the same scipy calls as the tests of decide_slices, so that bound and verdict agree

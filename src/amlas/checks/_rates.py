@@ -39,7 +39,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, stats
 
 from amlas.checks._intervals import (
     Comparison,
@@ -217,6 +216,8 @@ def _upper(
     k: NDArray[np.float64], exposure: NDArray[np.float64], level: float
 ) -> NDArray[np.float64]:
     """One-sided Garwood upper bounds, vectorised (inf where there is no exposure)."""
+    from scipy import stats
+
     with np.errstate(divide="ignore", invalid="ignore"):
         bound = stats.gamma.ppf(level, k + 1) / exposure
     out: NDArray[np.float64] = np.where(exposure > 0, bound, math.inf)
@@ -227,6 +228,8 @@ def _lower(
     k: NDArray[np.float64], exposure: NDArray[np.float64], level: float
 ) -> NDArray[np.float64]:
     """One-sided Garwood lower bounds, vectorised (0 without events or exposure)."""
+    from scipy import stats
+
     with np.errstate(divide="ignore", invalid="ignore"):
         bound = stats.gamma.ppf(1.0 - level, k) / exposure
     out: NDArray[np.float64] = np.where((k > 0) & (exposure > 0), bound, 0.0)
@@ -268,6 +271,8 @@ def _p_rates(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """(p_pass, p_fail): exact one-sided Poisson p-values at the threshold's mean
     ``mu = threshold * exposure``; 1 where there is no exposure."""
+    from scipy import stats
+
     empty = exposure <= 0
     mu = threshold * exposure
     less = np.clip(stats.poisson.cdf(k, mu), 0.0, 1.0)  # P(X <= k)
@@ -327,6 +332,8 @@ def dispersion_test(
     under-dispersion only makes it conservative). Untestable data (fewer than two units
     with exposure, or no event) give ``p_value = 1`` and a NaN index.
     """
+    from scipy import stats
+
     x = _unit_counts(per_unit_counts)
     if exposures is None:
         e = np.ones(len(x), dtype=np.float64)
@@ -383,6 +390,8 @@ def _exposure_to_decide(
     """Further exposure after which the observed rate, if it held, would decide at level
     ``alpha``: the root of the (continuous in the events) Garwood bound minus the
     threshold. None when the rate sits on the threshold."""
+    from scipy import optimize, stats
+
     rate = events / exposure
     if math.isclose(rate, threshold, rel_tol=1e-12, abs_tol=0.0):
         return None

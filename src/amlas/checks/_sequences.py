@@ -43,7 +43,6 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from amlas.checks._intervals import (
     Comparison,
@@ -429,6 +428,8 @@ def cluster_bootstrap_window_rate(
     verdict: a percentile bootstrap is only approximate, and it cannot bound a share it
     never sees vary (no failing window), which :attr:`WindowRate.degenerate` flags.
     """
+    from scipy import stats
+
     if not isinstance(confidence, numbers.Real) or not 0 < float(confidence) < 1:
         raise ValueProblem(
             f"confidence={confidence!r} is not a level in (0, 1)",

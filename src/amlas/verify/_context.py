@@ -209,6 +209,9 @@ class RunContext:
         self.batch_size = batch_size
         self.chunk_rows = chunk_rows or DEFAULT_CHUNK_ROWS
         """Rows per chunk of a dataset read in chunks (rounded to whole batches)."""
+        self.chunk_rows_given = chunk_rows is not None
+        """Whether the run or the manifest chose :attr:`chunk_rows` (else the default,
+        which the Dask engine may cut smaller to keep its workers busy)."""
         self.datasets: dict[str, Dataset] = {}
         self.engine_spec = engine
         """Where chunks are worked on (an ``EngineSpec``; None: in this process)."""

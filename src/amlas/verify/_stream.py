@@ -196,8 +196,8 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
             expected="workers started with distributed.worker.memory.target and .spill set "
             "to false (the LocalCluster of --engine dask is); see docs/scale.md",
         )
-    rows = max(context.batch_size, context.chunk_rows // context.batch_size * context.batch_size)
     path = project.root / document.location
+    rows = _chunk_rows(context, engine, document.samples, path if document.sealed is None else None)
     advance = context.reporter.task(f"predict [{letter}] in chunks", document.samples)
     tallies: dict[str, Any] = {}
     with ExitStack() as stack:
@@ -295,6 +295,35 @@ Chunk = tuple[Rows, NDArray[np.str_] | None, int]
 repeated ids) and its number of rows."""
 
 
+CHUNKS_PER_WORKER = 8
+"""With the default chunk size, the Dask engine cuts a dataset into at least this many
+chunks per worker: a worker's last chunk may end after the others' (the run waits for it),
+so the more chunks per worker, the less of the run one busy worker holds up (at most an
+eighth of a worker's share here)."""
+
+
+def _chunk_rows(
+    context: RunContext, engine: Engine, samples: int | None, plaintext: Path | None
+) -> int:
+    """The rows of each chunk: ``chunk_rows`` rounded to whole batches (the model sees the
+    same batches however the file is cut). Where the run and the manifest leave the size
+    to the default and a Dask engine works on the chunks, a dataset of known size
+    (``samples`` declared, or a plaintext Parquet file's footer) is cut into at least
+    :data:`CHUNKS_PER_WORKER` chunks per worker, of whole batches: a million rows in
+    default chunks would be one chunk, on one worker, with the others idle."""
+    batch = context.batch_size
+    rows = max(batch, context.chunk_rows // batch * batch)
+    if context.chunk_rows_given or not isinstance(engine, DaskEngine):
+        return rows
+    if samples is None and plaintext is not None and plaintext.suffix == ".parquet":
+        footer = _parquet_footer(plaintext)
+        samples = None if footer is None else int(footer.num_rows)
+    if samples is None:
+        return rows
+    share = -(-samples // (CHUNKS_PER_WORKER * engine.workers))
+    return min(rows, max(batch, -(-share // batch) * batch))
+
+
 def _converted(
     reader: ChunkedReader,
     path: Path,
@@ -326,7 +355,8 @@ def _shipped(
     data (decrypted here only: the key never leaves the client) and CSV as Arrow tables."""
     source = str(path)
     if seen is not None and reader.name == "parquet":
-        names = _parquet_names(path)
+        footer = _parquet_footer(path)
+        names = [] if footer is None else list(footer.schema.to_arrow_schema().names)
         if names and (not id_column or id_column in names):
             start = 0
             for batch in reader.iter_arrow(path, rows=rows, columns=[id_column or names[0]]):
@@ -360,16 +390,17 @@ def _ids(
     return reader.convert(batch, source=source, sha256=sha256, first=first).text(id_column)
 
 
-def _parquet_names(path: Path) -> list[str]:
-    """The column names of a Parquet file (empty when its footer cannot be read: the
-    chunks are then read as the client reads sealed data, and fail as a local run does)."""
+def _parquet_footer(path: Path) -> Any:
+    """A Parquet file's footer (``pyarrow.parquet.FileMetaData``), or None when it cannot
+    be read: the chunks are then read as the client reads sealed data, and fail, located,
+    as a local run does."""
     import pyarrow as pa
     import pyarrow.parquet as pa_parquet
 
     try:
-        return list(pa_parquet.read_schema(str(path)).names)
+        return pa_parquet.read_metadata(str(path))
     except (pa.ArrowException, OSError, ValueError):
-        return []
+        return None
 
 
 def _engine(context: RunContext) -> Engine:
