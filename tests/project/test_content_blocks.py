@@ -145,3 +145,27 @@ def test_tallies_of_chunks_merge_in_any_order_to_the_whole(root: Path, seed: int
         merged = merged.merge(part)
     assert merged.problems(whole=False) == whole
     assert "'u0', 'u1', 'u10', 'u11', 'u2'" in " ".join(p.message for p in whole)
+
+
+def test_rows_are_located_on_their_lines_after_blank_lines_and_cells_across_lines(
+    root: Path,
+) -> None:
+    """Blank lines (no sample to the readers) and a quoted id across two lines put a
+    sample's line further down than its index plus two: the problems quote the lines the
+    rows are on (the samples of a sealed file are quoted by their number: its lines cannot
+    be counted again after the run; tests/verify/test_stream.py)."""
+    path = root / "data" / "internal-test.csv"
+    lines = path.read_text("utf-8").splitlines()
+    cells = lines[2].split(",")  # sample 1: its id across two lines
+    cells[0] = f'"{cells[0]}\nsecond line"'
+    lines[2] = ",".join(cells)
+    for row in (6, 41):  # samples 5 and 40: an empty label
+        cells = lines[row].split(",")
+        cells[1] = ""
+        lines[row] = ",".join(cells)
+    lines[4:4] = ["", ""]  # two blank lines before sample 3
+    path.write_text("\n".join(lines) + "\n\n", "utf-8")
+    (found,) = [m for code, _, m in _content(root) if code == "D021"]
+    # sample 5: line 7 without the blanks and the extra line of sample 1's id; 10 with them
+    assert "2 sample(s) have an empty label" in found
+    assert "(line 10, 45)" in found

@@ -64,7 +64,7 @@ def test_a_cluster_run_gives_the_records_of_a_local_run(
     monkeypatch.setattr(engine_module.DaskEngine, "run", counted)
     on_cluster = _run(root, "developer", 4, EngineSpec("dask", scheduler=cluster))
     assert sum(used) == 114  # every sample went through the cluster
-    assert len(used) == 8
+    assert len(used) == 9  # chunks of 16, the last 18 rows before the end in 8, 8 and 2
     assert _comparable(on_cluster) == _comparable(local)
     assert len(_comparable(local)) == 3
 
@@ -110,7 +110,8 @@ def test_workers_read_a_plaintext_parquet_file_themselves(
 
     monkeypatch.setattr(engine_module.DaskEngine, "run", spied)
     on_cluster = _run(root, "developer", 4, EngineSpec("dask", scheduler=cluster))
-    assert sent == [("FileRows", offset) for offset in range(0, 114, 16)]
+    # chunks of 16 rows, tapered at the end (verify/_stream.py, _tapered)
+    assert sent == [("FileRows", offset) for offset in [0, 16, 32, 48, 64, 80, 96, 104, 112]]
     assert _comparable(on_cluster) == _comparable(local)
     assert len(_comparable(local)) == 3
 
@@ -123,19 +124,22 @@ def test_default_chunks_keep_every_worker_busy(
     engine cuts a dataset of known size into at least 8 chunks per worker, of whole
     batches: 114 rows, 2 workers, batches of 8 -> chunks of 8 rows. The size is the
     declared ``samples`` or, without it, a plaintext Parquet file's footer. A chunk size
-    the run gives is used as it is; the local engine keeps the default."""
+    the run gives is kept (the chunks are only cut smaller towards the end, as every
+    cluster run's are); the local engine keeps the default."""
     if known == "parquet footer":
         _as_parquet(root)
         document = root / "3-data" / "O-internal-test-data.yaml"
         text = document.read_text(encoding="utf-8")
         document.write_text(re.sub(r"\nsamples: 114\n", "\n", text), encoding="utf-8")
-    sizes: list[tuple[str, int]] = []
+    sizes: list[tuple[str, list[int]]] = []
 
     def sized(self: Any, job: Any, project: Any, chunks: Any, progress: Any) -> Any:
         def seen() -> Any:
+            offsets = []
             for rows, offset in chunks:
+                offsets.append(offset)
                 yield rows, offset
-            sizes.append((type(self).__name__, offset))
+            sizes.append((type(self).__name__, offsets))
 
         yield from original[type(self)](self, job, project, seen(), progress)
 
@@ -160,10 +164,72 @@ def test_default_chunks_keep_every_worker_busy(
     local = run(None, None)
     on_cluster = run(EngineSpec("dask", scheduler=cluster), None)
     given = run(EngineSpec("dask", scheduler=cluster), 40)
-    # the offset of each run's last chunk: one chunk locally, 8-row chunks on the cluster
-    assert sizes == [("LocalEngine", 0), ("DaskEngine", 112), ("DaskEngine", 80)]
+    # each run's chunks by offset: one locally, 8-row chunks on the cluster; chunks of the
+    # 40 rows given, each cut to at most a quarter of the rows left (2 workers: _tapered)
+    assert sizes == [
+        ("LocalEngine", [0]),
+        ("DaskEngine", list(range(0, 114, 8))),
+        ("DaskEngine", [0, 32, 40, 64, 80, 96, 104, 112]),
+    ]
     assert _comparable(on_cluster) == _comparable(local) == _comparable(given)
     assert len(_comparable(local)) == 3
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_chunks_are_cut_smaller_towards_the_end_in_whole_batches(workers: int) -> None:
+    """The pieces a cluster run ships cover the dataset in order, each starts on a batch
+    boundary and holds at most the chunk read and at most a ``2 * workers``-th of the rows
+    left (so that the workers finish together); an Arrow piece is copied out of its
+    chunk (pickled as a slice it would carry the whole chunk), a file's piece is its row
+    range; the ids go with their rows."""
+    import pickle
+
+    import numpy as np
+    import pyarrow as pa
+
+    from amlas.verify._stream import _compact, _tapered
+
+    samples, batch, rows = 1000, 8, 96
+    table = pa.table({"x": np.arange(samples, dtype=np.float64)})
+    ids = np.array([f"s{i}" for i in range(samples)])
+    stamp = (0, 0, 0)
+
+    def chunks(kind: str) -> Any:
+        for start in range(0, samples, rows):
+            count = min(rows, samples - start)
+            if kind == "arrow":
+                data = _compact(table.slice(start, count))  # as _shipped sends a chunk
+                payload: Any = engine_module.ArrowRows("parquet", data, "f", "0" * 64, start)
+            else:
+                payload = engine_module.FileRows("f", start, count, "0" * 64, stamp, "P")
+            yield payload, ids[start : start + count], count
+
+    view = table.slice(100, 50).combine_chunks()  # refers to the 1000 rows' buffers
+    assert len(pickle.dumps(view)) > 8 * samples
+    assert len(pickle.dumps(_compact(view))) < 8 * 50 + 2048
+    assert _compact(view).equals(view)
+    assert _compact(table) is table  # nothing to drop: no copy
+    for kind in ("arrow", "file"):
+        at = 0
+        sizes = []
+        for payload, part, count in _tapered(chunks(kind), samples, workers, batch):
+            assert at % batch == 0
+            assert count <= rows
+            share = -(-(samples - at) // (2 * workers))  # of the rows left, in whole batches
+            assert count <= max(batch, -(-share // batch) * batch)
+            assert part.tolist() == [f"s{i}" for i in range(at, at + count)]
+            if kind == "arrow":
+                assert payload.start == at
+                assert payload.data.column("x").to_pylist() == list(range(at, at + count))
+                assert len(pickle.dumps(payload.data)) < 8 * count + 2048  # not the table's
+            else:
+                assert (payload.start, payload.rows) == (at, count)
+            sizes.append(count)
+            at += count
+        assert at == samples
+        assert sizes[0] == rows  # whole chunks first, small pieces last
+        assert sizes[-1] < rows
+        assert sizes[-2] <= -(-samples // (2 * workers))
 
 
 def test_a_worker_refuses_a_data_file_changed_after_the_client_hashed_it(root: Path) -> None:
@@ -256,7 +322,7 @@ def test_the_manifest_chooses_the_engine_and_the_chunks(
     report = run_project(
         root, role="developer", stages=(4,), only=_keys(root, "developer", 4), batch_size=8
     )
-    assert went == ["DaskEngine"] * 3  # 114 rows in chunks of 40
+    assert went == ["DaskEngine"] * 8  # 114 rows in chunks of 40, tapered: 32, 8, 24, 16...
     assert _comparable(report) == _comparable(local)
 
 
@@ -307,7 +373,7 @@ def test_progress_advances_as_each_result_comes_back_from_the_workers(
             reporter=Recorder(),
         )
     chunked = events[events.index(("task", 114)) + 1 :]
-    sizes = [16] * 7 + [2]
+    sizes = [16] * 6 + [8, 8, 2]  # the last chunks tapered (verify/_stream.py, _tapered)
     assert chunked[: 2 * len(sizes)] == [
         event for size in sizes for event in (("advance", size), ("gathered", size))
     ]

@@ -209,7 +209,7 @@ CASES = [
     Case(
         "sealed-unknown-label",
         verification_rows(_label(4, "maybe")),
-        "[D]: (sealed) (line 5)",
+        "[D]: (sealed) (sample 4)",
         verifier=True,
     ),
     Case("sealed-empty-label", verification_rows(_label(4, "")), "empty label", verifier=True),

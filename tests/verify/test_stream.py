@@ -232,7 +232,7 @@ def test_every_chunks_problems_are_reported_at_once_as_a_whole_read_reports_them
     assert [code for code, _ in found[16]] == ["D020", "D021", "D021", "D022", "D022"]
     text = " ".join(message for _, message in found[16])
     assert "6 sample(s) have a label that is not a class" in text
-    assert "(line 51, 56, 61, 62, 63 and 1 more)" in text
+    assert "(sample 50, 55, 60, 61, 62 and 1 more)" in text  # sealed: by number, not line
     assert "class-50" not in text  # the values of sealed data stay out of the log
 
 
@@ -262,7 +262,7 @@ def test_the_rows_problems_are_reported_before_another_error_as_a_whole_read_doe
         with pytest.raises(ProblemError) as info:
             _run(root, "verifier", 5, chunk_rows=rows)
         assert [d.code for d in info.value.diagnostics] == ["D021"], rows
-        assert "(line 3)" in str(info.value)
+        assert "(sample 2)" in str(info.value)
 
 
 def test_the_sample_count_is_of_the_whole_dataset(root: Path) -> None:

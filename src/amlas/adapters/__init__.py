@@ -23,6 +23,7 @@ from amlas.adapters._reader import (
 )
 from amlas.adapters._readers import (
     ArrowReader,
+    CsvLines,
     FolderArchive,
     archive_tree_sha256,
     chunk_reader,
@@ -41,6 +42,7 @@ __all__ = [
     "ChunkTypeError",
     "ChunkedReader",
     "ColumnError",
+    "CsvLines",
     "DatasetError",
     "DatasetReader",
     "Detections",

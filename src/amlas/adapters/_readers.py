@@ -44,6 +44,7 @@ and what was expected.
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import io
 import os
@@ -76,6 +77,7 @@ __all__ = [
     "NPZ",
     "PARQUET",
     "READERS_GROUP",
+    "CsvLines",
     "FolderArchive",
     "archive_tree_sha256",
     "chunk_reader",
@@ -90,6 +92,44 @@ __all__ = [
 READERS_GROUP = "amlas.readers"
 CSV_BLOCK_SIZE = 32 << 20
 """Bytes per block of a CSV file read in chunks (its column types come from the first)."""
+
+
+@dataclass(frozen=True)
+class CsvLines:
+    """Where a plaintext CSV file's samples are: ``CsvLines(path)(indices)`` maps each
+    0-based sample index to the line its row starts on. The table readers skip blank
+    lines and read a quoted cell across lines, so a sample's line is not its index plus
+    two after either; this reads the file again (Python's csv module, as `amlas check`
+    does) up to the last index asked for, and is asked only for the few rows a problem
+    quotes. An index it cannot place (the file unreadable here, shorter than the index)
+    is left out: the caller says which sample it is instead of guessing its line."""
+
+    path: Path
+
+    def __call__(self, indices: list[int]) -> dict[int, int]:
+        wanted = set(indices)
+        lines: dict[int, int] = {}
+        if not wanted:
+            return lines
+        last = max(wanted)
+        try:
+            with self.path.open(newline="", encoding="utf-8-sig") as handle:
+                reader = csv.reader(handle)
+                next(reader, None)  # the header
+                index = 0
+                while index <= last:
+                    start = reader.line_num + 1
+                    row = next(reader, None)
+                    if row is None:
+                        break
+                    if not row:
+                        continue  # a blank line: no sample
+                    if index in wanted:
+                        lines[index] = start
+                    index += 1
+        except (OSError, UnicodeDecodeError, csv.Error):
+            return lines
+        return lines
 
 
 def dataset_readers() -> tuple[str, ...]:

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from amlas.adapters import (
     ColumnError,
+    CsvLines,
     DatasetError,
     SampleContent,
     Table,
@@ -460,13 +461,17 @@ def content_tally(project: Project, letter: str) -> ContentTally:
     """An empty :class:`ContentTally` of the dataset ``letter``, located as a bound
     dataset locates its rows (lines of a CSV file, rows of the other formats)."""
     document = project.datasets()[letter]
+    csv_file = document.format == "csv" and document.sealed is None
     return ContentTally(
         document,
         letter,
         classes=label_classes(project.component),
-        first_row=2 if document.format == "csv" else 1,
-        unit="line" if document.format == "csv" else "row",
+        first_row=2 if csv_file else 1,
+        # a sealed CSV file's lines cannot be counted again after the run: its samples
+        # are quoted by their number, which needs no second read
+        unit="line" if csv_file else "sample" if document.format == "csv" else "row",
         reveal=document.sealed is None,  # a verifier's log is no place for [P]'s values
+        locate=CsvLines(project.root / document.location) if csv_file else None,
     )
 
 

@@ -11,14 +11,17 @@ expected:
   name samples by id, so ids must be unique);
 - D023 the file holds no samples at all (a header and no rows).
 
-Samples are located as in the file: a CSV file's header is line 1 and its first sample
-line 2; other formats count rows from 1.
+Samples are located as in the file: a plaintext CSV file's by the line their row starts
+on (its header is line 1; blank lines and quoted cells across lines are counted, by
+:class:`~amlas.adapters.CsvLines`); a sealed CSV file's by their number (sample 1 is the
+first row below the header: its lines cannot be counted again after the run); other
+formats count rows from 1.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -107,9 +110,15 @@ class ContentTally:
         unit: str = "line",
         reveal: bool = True,
         spill: RepeatSpill | None = None,
+        locate: Callable[[list[int]], Mapping[int, int]] | None = None,
     ) -> None:
         self.document, self.letter, self.classes = document, letter, classes
         self.first_row, self.unit, self.reveal, self.spill = first_row, unit, reveal, spill
+        self.locate = locate
+        """Where the rows quoted are in the file (0-based sample -> line), for a file
+        whose samples are not one per line from ``first_row`` (a CSV file with blank lines
+        or cells across lines: :class:`~amlas.adapters.CsvLines`); rows it cannot place
+        are quoted as samples (1-based) instead."""
         self.count = 0
         self._empty_labels = _Rows()
         self._unknown_labels = _Rows()
@@ -172,10 +181,20 @@ class ContentTally:
         merged._empty_ids = self._empty_ids.merge(other._empty_ids)
         return merged
 
+    def _where(self, rows: _Rows) -> str:
+        """The rows quoted, as "line 5, 9" (or the file's own unit), or as "sample 4, 8"
+        where :attr:`locate` cannot place every one of them."""
+        if self.locate is None:
+            return f"{self.unit} {rows.text(lambda i: i + self.first_row)}"
+        lines = self.locate(rows.first)
+        if all(i in lines for i in rows.first):
+            return f"{self.unit} {rows.text(lambda i: lines[i])}"
+        return f"sample {rows.text(lambda i: i + 1)}"
+
     def problems(self, *, whole: bool = True) -> list[ContentProblem]:
         """What the chunks given disagree with, in :func:`content_problems`' order;
         ``whole=False``: without what only the whole dataset can show."""
-        document, unit = self.document, self.unit
+        document = self.document
         where = f"[{self.letter}] {document.location}"
         problems: list[ContentProblem] = []
         if whole:
@@ -188,8 +207,8 @@ class ContentTally:
                     "D021",
                     "label_column",
                     f"{where}: {self._empty_labels.count} sample(s) have an empty label in "
-                    f"column {document.label_column!r} ({unit} "
-                    f"{self._empty_labels.text(self.first_row)}); expected a label for every "
+                    f"column {document.label_column!r} ({self._where(self._empty_labels)}); "
+                    "expected a label for every "
                     "sample",
                 )
             )
@@ -201,9 +220,8 @@ class ContentTally:
                     "D021",
                     "label_column",
                     f"{where}: {self._unknown_labels.count} sample(s) have a label that is not "
-                    f"a class of [D]: {shown} ({unit} "
-                    f"{self._unknown_labels.text(self.first_row)}); expected one of "
-                    f"{', '.join(self.classes)}",
+                    f"a class of [D]: {shown} ({self._where(self._unknown_labels)}); "
+                    f"expected one of {', '.join(self.classes)}",
                 )
             )
         if self._empty_ids.count:
@@ -212,7 +230,7 @@ class ContentTally:
                     "D022",
                     "id_column",
                     f"{where}: {self._empty_ids.count} sample(s) have an empty id in column "
-                    f"{document.id_column!r} ({unit} {self._empty_ids.text(self.first_row)}); "
+                    f"{document.id_column!r} ({self._where(self._empty_ids)}); "
                     "expected a unique id for every sample",
                 )
             )
@@ -267,8 +285,8 @@ class _Rows:
         merged.first = sorted(self.first + other.first)[:_SHOWN]
         return merged
 
-    def text(self, first_row: int) -> str:
-        shown = ", ".join(str(i + first_row) for i in self.first)
+    def text(self, number: Callable[[int], int]) -> str:
+        shown = ", ".join(str(number(i)) for i in self.first)
         more = f" and {self.count - _SHOWN} more" if self.count > _SHOWN else ""
         return shown + more
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +198,10 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
             "to false (the LocalCluster of --engine dask is); see docs/scale.md",
         )
     path = project.root / document.location
-    rows = _chunk_rows(context, engine, document.samples, path if document.sealed is None else None)
+    known = document.samples
+    if known is None and document.sealed is None and isinstance(engine, DaskEngine):
+        known = _parquet_rows(path)
+    rows = _chunk_rows(context, engine, known)
     advance = context.reporter.task(f"predict [{letter}] in chunks", document.samples)
     tallies: dict[str, Any] = {}
     with ExitStack() as stack:
@@ -222,6 +226,8 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
         options = ReaderOptions(metadata_table=meta)
         if isinstance(engine, DaskEngine) and isinstance(reader, ArrowReader):
             source = _shipped(reader, path, letter, rows, sha256, handle, id_column, seen)
+            if known is not None:
+                source = _tapered(source, known, engine.workers, context.batch_size)
         else:
             source = _converted(reader, path, options, rows, sha256, handle, id_column)
 
@@ -302,26 +308,77 @@ so the more chunks per worker, the less of the run one busy worker holds up (at 
 eighth of a worker's share here)."""
 
 
-def _chunk_rows(
-    context: RunContext, engine: Engine, samples: int | None, plaintext: Path | None
-) -> int:
+def _chunk_rows(context: RunContext, engine: Engine, samples: int | None) -> int:
     """The rows of each chunk: ``chunk_rows`` rounded to whole batches (the model sees the
     same batches however the file is cut). Where the run and the manifest leave the size
     to the default and a Dask engine works on the chunks, a dataset of known size
-    (``samples`` declared, or a plaintext Parquet file's footer) is cut into at least
-    :data:`CHUNKS_PER_WORKER` chunks per worker, of whole batches: a million rows in
-    default chunks would be one chunk, on one worker, with the others idle."""
+    (``samples``) is cut into at least :data:`CHUNKS_PER_WORKER` chunks per worker, of
+    whole batches: a million rows in default chunks would be one chunk, on one worker,
+    with the others idle."""
     batch = context.batch_size
     rows = max(batch, context.chunk_rows // batch * batch)
-    if context.chunk_rows_given or not isinstance(engine, DaskEngine):
-        return rows
-    if samples is None and plaintext is not None and plaintext.suffix == ".parquet":
-        footer = _parquet_footer(plaintext)
-        samples = None if footer is None else int(footer.num_rows)
-    if samples is None:
+    if context.chunk_rows_given or not isinstance(engine, DaskEngine) or samples is None:
         return rows
     share = -(-samples // (CHUNKS_PER_WORKER * engine.workers))
     return min(rows, max(batch, -(-share // batch) * batch))
+
+
+def _parquet_rows(path: Path) -> int | None:
+    """The rows a plaintext Parquet file's footer counts (None: not a Parquet file, or
+    one whose footer cannot be read, which the reader reports when it reads it)."""
+    if path.suffix != ".parquet":
+        return None
+    footer = _parquet_footer(path)
+    return None if footer is None else int(footer.num_rows)
+
+
+def _tapered(source: Iterator[Chunk], samples: int, workers: int, batch: int) -> Iterator[Chunk]:
+    """The chunks cut smaller towards the end of the dataset, so that the workers finish
+    together: each piece is at most a ``2 * workers``-th of the samples left (``samples``
+    the dataset's size, as declared or in the Parquet footer), in whole batches, and
+    never more than the chunk read. Without it the last chunks are as large as the
+    first, and the run waits for one worker's last while the others have nothing to do
+    (up to a whole chunk: with 16 chunks on 2 workers, a sixteenth of the run). The
+    pieces are slices of the chunk read (Arrow buffers, or a row range of the file), so
+    nothing is read or copied again; every piece starts on a batch boundary."""
+    done = 0
+    for payload, ids, count in source:
+        at = 0
+        while at < count:
+            left = max(samples - done, count - at)  # a wrong declaration is D020 later
+            piece = -(-left // (2 * workers))
+            piece = min(count - at, max(batch, -(-piece // batch) * batch))
+            if at == 0 and piece == count:
+                yield payload, ids, count
+            else:
+                part = None if ids is None else ids[at : at + piece]
+                yield _piece(payload, at, piece), part, piece
+            at += piece
+            done += piece
+
+
+def _piece(payload: Rows, at: int, rows: int) -> Rows:
+    """``rows`` rows of a shipped chunk from its row ``at``. An Arrow slice is copied out
+    of the chunk's buffers: pickled as it is, a slice carries the whole chunk's buffers
+    to the worker (Dask pickles the :class:`ArrowRows` around it)."""
+    if isinstance(payload, ArrowRows):
+        data = _compact(payload.data.slice(at, rows))
+        return replace(payload, data=data, start=payload.start + at)
+    assert isinstance(payload, FileRows)
+    return replace(payload, start=payload.start + at, rows=rows)
+
+
+def _compact(data: Any) -> Any:
+    """An Arrow table whose buffers hold its rows only: a slice of a larger table (a
+    chunk cut from a CSV block, a piece of a chunk) refers to the whole of its buffers,
+    and Dask, which pickles the :class:`ArrowRows` around it, would send them all to the
+    worker. A table that is not such a slice is returned as it is (no copy)."""
+    if data.get_total_buffer_size() <= data.nbytes + (data.nbytes >> 3) + 4096:
+        return data
+    import pyarrow as pa
+
+    batches = data.to_batches() if isinstance(data, pa.Table) else [data]
+    return pa.Table.from_batches([pa.concat_batches(batches)], schema=data.schema)
 
 
 def _converted(
@@ -369,7 +426,8 @@ def _shipped(
     start = 0
     for batch in reader.iter_arrow(path, rows=rows, handle=handle):
         ids = _ids(reader, batch, source, sha256, id_column, start)
-        yield ArrowRows(reader.name, batch, source, sha256, start), ids, batch.num_rows
+        shipped = ArrowRows(reader.name, _compact(batch), source, sha256, start)
+        yield shipped, ids, batch.num_rows
         start += batch.num_rows
 
 

@@ -6,7 +6,7 @@ import csv
 from collections.abc import Iterator
 from pathlib import Path
 
-from amlas.adapters import RepeatedValues
+from amlas.adapters import CsvLines, RepeatedValues
 from amlas.diagnostics import Diagnostics, Location, did_you_mean
 from amlas.plugins import PluginError, registry
 from amlas.project._content import (
@@ -466,7 +466,11 @@ def _check_content(
         numeric = _numeric_columns(target, wanted)
         with RepeatedValues(buffer=_CHECK_IDS_BUFFER) as spill:
             tally = ContentTally(
-                dataset, letter, classes=label_classes(project.component), spill=spill
+                dataset,
+                letter,
+                classes=label_classes(project.component),
+                spill=spill,
+                locate=CsvLines(target),
             )
             for labels, ids, count in _row_blocks(target, label_at, id_at):
                 tally.add(
