@@ -57,6 +57,10 @@ THRESHOLDS = {
 }
 CHUNK_ROWS = 1 << 20
 BATCH = 65536
+SPEEDUP_BATCH = 8192
+"""The batch of the --speedup runs: a chunk is whole batches, so a batch as large as a
+chunk leaves the engine no way to cut the last chunks smaller (one worker then works on
+while the other waits; verify/_stream.py, _tapered)."""
 CONFIDENCE = 0.95
 
 MODEL_SOURCE = '''"""A seeded numpy MLP (30 -> H -> H -> 2) for the stage-5 benchmark."""
@@ -223,7 +227,7 @@ def child_amlas(root: Path, workers: int = 0) -> dict[str, Any]:
         role="verifier",
         stages=(5,),
         key=key,
-        batch_size=BATCH,
+        batch_size=BATCH if not workers else SPEEDUP_BATCH,
         # on a cluster the engine's default: at least 8 chunks per worker, whole batches
         chunk_rows=CHUNK_ROWS if not workers else None,
         store=f"fs://{root.parent / f'evidence-{root.name}-{workers}'}",
@@ -362,7 +366,7 @@ def child_model(plain: Path, hidden: int) -> dict[str, Any]:
     model = _model(hidden)
     batches = [
         np.column_stack([b.column(f).to_numpy() for f in FEATURES]).astype(np.float64)
-        for b in pq.ParquetFile(plain).iter_batches(batch_size=BATCH)
+        for b in pq.ParquetFile(plain).iter_batches(batch_size=SPEEDUP_BATCH)
     ]
     start = time.perf_counter()
     for x in batches:
@@ -399,7 +403,7 @@ def speedup(rows: int, keep: Path | None, hidden: list[int], repeat: int = 1) ->
             alone = _child(f"model{width}", base / "project", plain)
             del os.environ["OPENBLAS_NUM_THREADS"]
             print(
-                f"{rows:,} rows, a 30-{width}-{width}-2 MLP, batches of {BATCH:,}, chunks of "
+                f"{rows:,} rows, a 30-{width}-{width}-2 MLP, batches of {SPEEDUP_BATCH:,}, chunks of "
                 "the engine's default size (at least 8 per worker, whole batches)"
             )
             print(f"  the model alone, one core : {alone['seconds']:7.2f} s (load {_load()})")
