@@ -403,8 +403,8 @@ def speedup(rows: int, keep: Path | None, hidden: list[int], repeat: int = 1) ->
             alone = _child(f"model{width}", base / "project", plain)
             del os.environ["OPENBLAS_NUM_THREADS"]
             print(
-                f"{rows:,} rows, a 30-{width}-{width}-2 MLP, batches of {SPEEDUP_BATCH:,}, chunks of "
-                "the engine's default size (at least 8 per worker, whole batches)"
+                f"{rows:,} rows, a 30-{width}-{width}-2 MLP, batches of {SPEEDUP_BATCH:,}, "
+                "chunks of the engine's default size (at least 8 per worker, whole batches)"
             )
             print(f"  the model alone, one core : {alone['seconds']:7.2f} s (load {_load()})")
             for name, label in (("project", "sealed [P]"), ("plaintext", "plaintext [P]")):
