@@ -481,6 +481,8 @@ def main() -> None:
         print(json.dumps(out))
         return
     if args.speedup:
+        if args.repeat < 1:
+            parser.error(f"--repeat {args.repeat}: expected at least 1")
         speedup(args.speedup, args.keep, args.hidden, args.repeat)
         return
     base = Path(tempfile.mkdtemp(prefix="amlas-verification-scale-", dir=args.keep))

@@ -259,6 +259,7 @@ PUBLIC = {
         "ChunkTypeError",
         "ChunkedReader",
         "ColumnError",
+        "CsvLines",
         "DatasetError",
         "DatasetReader",
         "Detections",

@@ -169,3 +169,38 @@ def test_rows_are_located_on_their_lines_after_blank_lines_and_cells_across_line
     # sample 5: line 7 without the blanks and the extra line of sample 1's id; 10 with them
     assert "2 sample(s) have an empty label" in found
     assert "(line 10, 45)" in found
+
+
+def test_csv_lines_follow_the_readers_rows(tmp_path: Path) -> None:
+    """Blank lines before the header and between rows, CRLF line ends, a quoted cell
+    across three lines: each sample's line is where its row starts, as pyarrow counts the
+    rows (blank lines are no rows); an index beyond the file is left out."""
+    import pyarrow.csv as pa_csv
+
+    from amlas.adapters import CsvLines
+
+    path = tmp_path / "rows.csv"
+    path.write_bytes(b'\r\n\r\nid,label\r\na,x\r\n\r\n"b\r\nb\r\nb",y\r\nc,z\r\n\r\n')
+    assert pa_csv.read_csv(path).column("id").to_pylist() == ["a", "b\r\nb\r\nb", "c"]
+    assert CsvLines(path)([0, 1, 2, 3]) == {0: 4, 1: 6, 2: 9}
+
+
+def test_the_rows_of_every_problem_are_placed_with_one_read_of_the_file(root: Path) -> None:
+    """The messages of a tally place all the rows they quote with one call of
+    ``locate`` (each call reads the file again), and asking whether there are problems
+    (``found``) reads nothing."""
+    calls: list[list[int]] = []
+
+    def locate(indices: list[int]) -> dict[int, int]:
+        calls.append(indices)
+        return {i: 100 + i for i in indices}
+
+    document = next(iter(load_project(root).project.datasets().values()))
+    tally = ContentTally(document, "N", classes=["a", "b"], locate=locate)
+    tally.add(ids=["i0", "", "i2"], labels=["a", "", "zzz"], count=3)
+    assert tally.found()
+    assert calls == []
+    messages = " ".join(p.message for p in tally.problems(whole=False))
+    assert calls == [[1, 2]]
+    assert "(line 101)" in messages
+    assert "(line 102)" in messages

@@ -115,7 +115,9 @@ class CsvLines:
         try:
             with self.path.open(newline="", encoding="utf-8-sig") as handle:
                 reader = csv.reader(handle)
-                next(reader, None)  # the header
+                for header in reader:  # the header: the first line that is not blank
+                    if header:
+                        break
                 index = 0
                 while index <= last:
                     start = reader.line_num + 1

@@ -597,7 +597,7 @@ _TABLE: tuple[Code, ...] = (
         "label empty or not a class",
         "A sample's label is empty, or is not one of the classes of [D] (classification "
         "tasks): such a row cannot count for or against any requirement. The message names "
-        "the value and the file lines.",
+        "the value and the file lines (sealed data: the sample numbers, not the values).",
     ),
     Code(
         "D022",

@@ -181,13 +181,18 @@ class ContentTally:
         merged._empty_ids = self._empty_ids.merge(other._empty_ids)
         return merged
 
-    def _where(self, rows: _Rows) -> str:
+    def found(self) -> bool:
+        """Whether the rows given so far disagree with the declaration (what
+        ``problems(whole=False)`` reports), without writing the messages (nor reading
+        the file again to place the rows quoted)."""
+        return bool(self._empty_labels.count or self._unknown_labels.count or self._empty_ids.count)
+
+    def _where(self, rows: _Rows, lines: Mapping[int, int] | None) -> str:
         """The rows quoted, as "line 5, 9" (or the file's own unit), or as "sample 4, 8"
-        where :attr:`locate` cannot place every one of them."""
+        where :attr:`locate` placed (``lines``) not every one of them."""
         if self.locate is None:
             return f"{self.unit} {rows.text(lambda i: i + self.first_row)}"
-        lines = self.locate(rows.first)
-        if all(i in lines for i in rows.first):
+        if lines is not None and all(i in lines for i in rows.first):
             return f"{self.unit} {rows.text(lambda i: lines[i])}"
         return f"sample {rows.text(lambda i: i + 1)}"
 
@@ -201,13 +206,15 @@ class ContentTally:
             problems.extend(count_problems(document, self.letter, self.count))
             if self.count == 0:
                 return problems
+        quoted = self._empty_labels.first + self._unknown_labels.first + self._empty_ids.first
+        lines = self.locate(sorted(set(quoted))) if self.locate and quoted else None
         if self._empty_labels.count:
             problems.append(
                 ContentProblem(
                     "D021",
                     "label_column",
                     f"{where}: {self._empty_labels.count} sample(s) have an empty label in "
-                    f"column {document.label_column!r} ({self._where(self._empty_labels)}); "
+                    f"column {document.label_column!r} ({self._where(self._empty_labels, lines)}); "
                     "expected a label for every "
                     "sample",
                 )
@@ -220,7 +227,7 @@ class ContentTally:
                     "D021",
                     "label_column",
                     f"{where}: {self._unknown_labels.count} sample(s) have a label that is not "
-                    f"a class of [D]: {shown} ({self._where(self._unknown_labels)}); "
+                    f"a class of [D]: {shown} ({self._where(self._unknown_labels, lines)}); "
                     f"expected one of {', '.join(self.classes)}",
                 )
             )
@@ -230,7 +237,7 @@ class ContentTally:
                     "D022",
                     "id_column",
                     f"{where}: {self._empty_ids.count} sample(s) have an empty id in column "
-                    f"{document.id_column!r} ({self._where(self._empty_ids)}); "
+                    f"{document.id_column!r} ({self._where(self._empty_ids, lines)}); "
                     "expected a unique id for every sample",
                 )
             )

@@ -236,10 +236,10 @@ def tally_chunk(
             project, job.letter, table, offset=offset, whole=False, content=content
         )
     except AmlasError:
-        if not content.problems(whole=False):
+        if not content.found():
             raise
         dataset = None  # a whole read reports the rows' problems first: so does this
-    if content.problems(whole=False):
+    if content.found():
         # the run will stop on the data, with every chunk's problems: no model for this one
         return {"tallies": {}, "unavailable": {}, "samples": len(table), "content": content}
     assert dataset is not None
@@ -402,7 +402,9 @@ class DaskEngine:
             # the chunk goes to the worker with the fewest chunks in flight, straight from
             # the client for a LocalCluster (not inside the task through the scheduler: one
             # transfer, not two); a remote scheduler passes it on, over TLS for [P]
-            held = [address for _, address in pending]
+            # (a result not yet collected, the results being taken in chunk order, does
+            # not keep its worker busy)
+            held = [address for future, address in pending if not future.done()]
             worker = min(addresses, key=held.count)
             where = [worker] if worker is not None else None
             data = self.client.scatter(rows, workers=where, direct=self.local or None, hash=False)

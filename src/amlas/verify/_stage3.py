@@ -311,12 +311,12 @@ def _read(context: RunContext, letter: str) -> Stage3Data:
                     bound = bind_dataset(
                         project, letter, table, offset=read, whole=False, content=content
                     )
-                    if not content.problems(whole=False):
+                    if not content.found():
                         chunks.add(bound)
                     elif chunks.ids is not None:
                         chunks.ids.add(bound.ids, read)  # for the repeats reported with them
                 except AmlasError as exc:
-                    if not content.problems(whole=False) or isinstance(exc, SealError):
+                    if not content.found() or isinstance(exc, SealError):
                         raise
                     # a whole read reports the rows' problems first: so does this, with
                     # those of the chunks read until the other error

@@ -199,8 +199,8 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
         )
     path = project.root / document.location
     known = document.samples
-    if known is None and document.sealed is None and isinstance(engine, DaskEngine):
-        known = _parquet_rows(path)
+    if document.format == "parquet" and document.sealed is None and isinstance(engine, DaskEngine):
+        known = _parquet_rows(path) or known  # the file's own count over the declaration
     rows = _chunk_rows(context, engine, known)
     advance = context.reporter.task(f"predict [{letter}] in chunks", document.samples)
     tallies: dict[str, Any] = {}
@@ -313,21 +313,19 @@ def _chunk_rows(context: RunContext, engine: Engine, samples: int | None) -> int
     same batches however the file is cut). Where the run and the manifest leave the size
     to the default and a Dask engine works on the chunks, a dataset of known size
     (``samples``) is cut into at least :data:`CHUNKS_PER_WORKER` chunks per worker, of
-    whole batches: a million rows in default chunks would be one chunk, on one worker,
-    with the others idle."""
+    whole batches (fewer where it holds fewer batches): a million rows in default chunks
+    would be one chunk, on one worker, with the others idle."""
     batch = context.batch_size
     rows = max(batch, context.chunk_rows // batch * batch)
     if context.chunk_rows_given or not isinstance(engine, DaskEngine) or samples is None:
         return rows
-    share = -(-samples // (CHUNKS_PER_WORKER * engine.workers))
-    return min(rows, max(batch, -(-share // batch) * batch))
+    share = samples // (CHUNKS_PER_WORKER * engine.workers) // batch * batch
+    return min(rows, max(batch, share))
 
 
 def _parquet_rows(path: Path) -> int | None:
-    """The rows a plaintext Parquet file's footer counts (None: not a Parquet file, or
-    one whose footer cannot be read, which the reader reports when it reads it)."""
-    if path.suffix != ".parquet":
-        return None
+    """The rows a plaintext Parquet file's footer counts (None: a footer that cannot be
+    read, which the reader reports when it reads the file)."""
     footer = _parquet_footer(path)
     return None if footer is None else int(footer.num_rows)
 
@@ -339,15 +337,19 @@ def _tapered(source: Iterator[Chunk], samples: int, workers: int, batch: int) ->
     never more than the chunk read. Without it the last chunks are as large as the
     first, and the run waits for one worker's last while the others have nothing to do
     (up to a whole chunk: with 16 chunks on 2 workers, a sixteenth of the run). The
-    pieces are slices of the chunk read (Arrow buffers, or a row range of the file), so
-    nothing is read or copied again; every piece starts on a batch boundary."""
+    pieces are slices of the chunk read: Arrow rows copied out of the chunk's buffers
+    (:func:`_compact`), or a row range of a Parquet file (whose worker decodes the row
+    group from its start, as for any chunk); every piece starts on a batch boundary."""
     done = 0
     for payload, ids, count in source:
         at = 0
         while at < count:
-            left = max(samples - done, count - at)  # a wrong declaration is D020 later
-            piece = -(-left // (2 * workers))
-            piece = min(count - at, max(batch, -(-piece // batch) * batch))
+            left = samples - done
+            if left < count - at:  # more rows than declared (D020 at the end): as read
+                piece = count - at
+            else:
+                piece = -(-left // (2 * workers))
+                piece = min(count - at, max(batch, -(-piece // batch) * batch))
             if at == 0 and piece == count:
                 yield payload, ids, count
             else:
@@ -377,8 +379,11 @@ def _compact(data: Any) -> Any:
         return data
     import pyarrow as pa
 
-    batches = data.to_batches() if isinstance(data, pa.Table) else [data]
-    return pa.Table.from_batches([pa.concat_batches(batches)], schema=data.schema)
+    columns = [
+        pa.concat_arrays(column.chunks if isinstance(data, pa.Table) else [column])
+        for column in data.columns
+    ]  # concatenating copies, even one array (pa.concat_batches needs pyarrow 19)
+    return pa.Table.from_arrays(columns, schema=data.schema)
 
 
 def _converted(
