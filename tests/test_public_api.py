@@ -280,6 +280,7 @@ PUBLIC = {
         "call_loader",
         "chunk_reader",
         "coco_categories",
+        "csv_sample_rows",
         "dataset_reader",
         "dataset_readers",
         "detect_batched",

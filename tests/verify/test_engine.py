@@ -122,7 +122,8 @@ def test_default_chunks_keep_every_worker_busy(
 ) -> None:
     """With the default chunk size (a million rows: one chunk for [O]'s 114), the Dask
     engine cuts a dataset of known size into at least 8 chunks per worker, of whole
-    batches: 114 rows, 2 workers, batches of 8 -> chunks of 8 rows. The size is the
+    batches, or one batch per chunk where it holds fewer batches: 114 rows, 2 workers,
+    batches of 8 (14.25 batches, fewer than 16) -> chunks of 8 rows. The size is the
     declared ``samples`` or, without it, a plaintext Parquet file's footer. A chunk size
     the run gives is kept (the chunks are only cut smaller towards the end, as every
     cluster run's are); the local engine keeps the default."""

@@ -81,6 +81,7 @@ __all__ = [
     "FolderArchive",
     "archive_tree_sha256",
     "chunk_reader",
+    "csv_sample_rows",
     "dataset_reader",
     "dataset_readers",
     "file_digest",
@@ -94,15 +95,33 @@ CSV_BLOCK_SIZE = 32 << 20
 """Bytes per block of a CSV file read in chunks (its column types come from the first)."""
 
 
+def csv_sample_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(the line it starts on, its cells) of each sample row of a plaintext CSV file, read
+    with Python's csv module: below the header (the first line that is not blank), blank
+    lines skipped as the table readers skip them, a quoted cell across lines counted."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        for header in reader:
+            if header:
+                break
+        while True:
+            start = reader.line_num + 1
+            row = next(reader, None)
+            if row is None:
+                return
+            if row:
+                yield start, row
+
+
 @dataclass(frozen=True)
 class CsvLines:
     """Where a plaintext CSV file's samples are: ``CsvLines(path)(indices)`` maps each
     0-based sample index to the line its row starts on. The table readers skip blank
     lines and read a quoted cell across lines, so a sample's line is not its index plus
-    two after either; this reads the file again (Python's csv module, as `amlas check`
-    does) up to the last index asked for, and is asked only for the few rows a problem
-    quotes. An index it cannot place (the file unreadable here, shorter than the index)
-    is left out: the caller says which sample it is instead of guessing its line."""
+    two after either; this reads the file again (:func:`csv_sample_rows`) up to the last
+    index asked for, and is asked only for the few rows a problem quotes. An index it
+    cannot place (the file unreadable here, shorter than the index) is left out: the
+    caller says which sample it is instead of guessing its line."""
 
     path: Path
 
@@ -113,24 +132,13 @@ class CsvLines:
             return lines
         last = max(wanted)
         try:
-            with self.path.open(newline="", encoding="utf-8-sig") as handle:
-                reader = csv.reader(handle)
-                for header in reader:  # the header: the first line that is not blank
-                    if header:
-                        break
-                index = 0
-                while index <= last:
-                    start = reader.line_num + 1
-                    row = next(reader, None)
-                    if row is None:
-                        break
-                    if not row:
-                        continue  # a blank line: no sample
-                    if index in wanted:
-                        lines[index] = start
-                    index += 1
+            for index, (line, _) in enumerate(csv_sample_rows(self.path)):
+                if index in wanted:
+                    lines[index] = line
+                if index >= last:
+                    break
         except (OSError, UnicodeDecodeError, csv.Error):
-            return lines
+            pass
         return lines
 
 

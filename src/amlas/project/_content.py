@@ -215,8 +215,7 @@ class ContentTally:
                     "label_column",
                     f"{where}: {self._empty_labels.count} sample(s) have an empty label in "
                     f"column {document.label_column!r} ({self._where(self._empty_labels, lines)}); "
-                    "expected a label for every "
-                    "sample",
+                    "expected a label for every sample",
                 )
             )
         if self._unknown_labels.count:

@@ -199,8 +199,11 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
         )
     path = project.root / document.location
     known = document.samples
+    footer = None  # a plaintext Parquet file's, read once for the Dask engine
     if document.format == "parquet" and document.sealed is None and isinstance(engine, DaskEngine):
-        known = _parquet_rows(path) or known  # the file's own count over the declaration
+        footer = _parquet_footer(path)
+        if footer is not None:
+            known = int(footer.num_rows)  # the file's own count over the declaration
     rows = _chunk_rows(context, engine, known)
     advance = context.reporter.task(f"predict [{letter}] in chunks", document.samples)
     tallies: dict[str, Any] = {}
@@ -225,7 +228,7 @@ def stream_dataset(context: RunContext, letter: str) -> Streamed:
         meta = project.root / document.metadata_table if document.metadata_table else None
         options = ReaderOptions(metadata_table=meta)
         if isinstance(engine, DaskEngine) and isinstance(reader, ArrowReader):
-            source = _shipped(reader, path, letter, rows, sha256, handle, id_column, seen)
+            source = _shipped(reader, path, letter, rows, sha256, handle, id_column, seen, footer)
             if known is not None:
                 source = _tapered(source, known, engine.workers, context.batch_size)
         else:
@@ -323,13 +326,6 @@ def _chunk_rows(context: RunContext, engine: Engine, samples: int | None) -> int
     return min(rows, max(batch, share))
 
 
-def _parquet_rows(path: Path) -> int | None:
-    """The rows a plaintext Parquet file's footer counts (None: a footer that cannot be
-    read, which the reader reports when it reads the file)."""
-    footer = _parquet_footer(path)
-    return None if footer is None else int(footer.num_rows)
-
-
 def _tapered(source: Iterator[Chunk], samples: int, workers: int, batch: int) -> Iterator[Chunk]:
     """The chunks cut smaller towards the end of the dataset, so that the workers finish
     together: each piece is at most a ``2 * workers``-th of the samples left (``samples``
@@ -410,14 +406,17 @@ def _shipped(
     handle: Any,
     id_column: str | None,
     seen: tuple[int, int, int] | None,
+    footer: Any,
 ) -> Iterator[Chunk]:
     """The chunks as the Dask engine sends them to its workers, who convert them (the
     client converts only the ids): a plaintext Parquet file by row ranges, which the
     workers read from the shared path while the client reads only the id column; sealed
-    data (decrypted here only: the key never leaves the client) and CSV as Arrow tables."""
+    data (decrypted here only: the key never leaves the client) and CSV as Arrow tables.
+    ``footer``: the plaintext Parquet file's, as :func:`stream_dataset` read it (None
+    where it could not: then it is read as sealed data is, and fails, located, as a local
+    run does)."""
     source = str(path)
     if seen is not None and reader.name == "parquet":
-        footer = _parquet_footer(path)
         names = [] if footer is None else list(footer.schema.to_arrow_schema().names)
         if names and (not id_column or id_column in names):
             start = 0

@@ -6,7 +6,7 @@ import csv
 from collections.abc import Iterator
 from pathlib import Path
 
-from amlas.adapters import CsvLines, RepeatedValues
+from amlas.adapters import CsvLines, RepeatedValues, csv_sample_rows
 from amlas.diagnostics import Diagnostics, Location, did_you_mean
 from amlas.plugins import PluginError, registry
 from amlas.project._content import (
@@ -497,12 +497,8 @@ def _check_content(
 def _csv_rows(target: Path) -> Iterator[list[str]]:
     """The sample rows of a CSV file (not its header; a blank line is no sample, as the
     table readers skip it too)."""
-    with target.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        next(reader, None)
-        for row in reader:
-            if row:
-                yield row
+    for _, row in csv_sample_rows(target):
+        yield row
 
 
 def _numeric_columns(target: Path, columns: list[int]) -> dict[int, bool]:
