@@ -390,7 +390,7 @@ def speedup(rows: int, keep: Path | None, hidden: list[int], repeat: int = 1) ->
 
     With ``repeat`` > 1 the 1-worker and 2-worker runs alternate ``repeat`` times and
     each pair's speed-up is printed, then their median: on a shared machine (a virtual
-    one here) the same run's time drifts by 10-15% within the hour, and a pair of
+    one here) the same run's time drifts by up to 20% within the hour, and a pair of
     neighbouring runs shares the drift that two runs minutes apart do not."""
     import os
     import statistics
