@@ -8,6 +8,8 @@ the same case, byte for byte, in every output.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,9 +26,11 @@ __all__ = [
     "ArtefactEntry",
     "Case",
     "CitedReview",
+    "JudgedSignOff",
     "Module",
     "Node",
     "NodeType",
+    "RequiredApproval",
     "Status",
 ]
 
@@ -295,6 +299,26 @@ class Case:
 
     def to_dict(self) -> dict[str, Any]:
         """The full model as plain JSON values (``amlas.case/1``)."""
+        return self._body(records=True)
+
+    def digest(self) -> str:
+        """The SHA-256 of the case as built: every node with its status, reason and
+        notes, the digest of every record it cites (a record's content address, so the
+        record itself), every artefact's hash, every review it cites, the trace and the
+        modules, as canonical JSON. Left out: the records' bodies (bound by their
+        digests; their per-sample detail may be opened for the verifier key or not), how
+        that detail stands, and the diagnostics (problems of the files, not claims). The
+        same project and evidence give the same digest, with or without the key; a sign-
+        off (``amlas sign``) and an assessor's bundle are made over it."""
+        body = self._body(records=False)
+        for name in ("diagnostics", "sealed_detail"):
+            body.pop(name)
+        text = json.dumps(
+            body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def _body(self, *, records: bool) -> dict[str, Any]:
         return {
             "schema": "amlas.case/1",
             "project": self.project,
@@ -316,9 +340,11 @@ class Case:
                 for m in self.modules
             ],
             "nodes": [n.to_dict() for n in self.nodes.values()],
-            "evidence": {
-                digest: record.to_dict() for digest, record in sorted(self.evidence.items())
-            },
+            "evidence": (
+                {digest: record.to_dict() for digest, record in sorted(self.evidence.items())}
+                if records
+                else sorted(self.evidence)
+            ),
             "sealed_detail": self.sealed_detail(),
             "stale_inputs": {k: list(v) for k, v in sorted(self.stale_inputs.items())},
             "reviews": {rid: review.to_dict() for rid, review in sorted(self.reviews.items())},
@@ -338,4 +364,89 @@ class Case:
             ],
             "trace": self.trace.to_dict() if self.trace is not None else None,
             "diagnostics": [d.to_dict() for d in self.diagnostics.sorted()],
+        }
+
+
+SignOffStatus = Literal["current", "stale", "superseded", "invalid"]
+
+
+@dataclass
+class JudgedSignOff:
+    """One sign-off statement of the project and how it stands against the case now."""
+
+    file: str
+    """Project-relative path of the statement."""
+    status: SignOffStatus
+    """current (valid, over this case), stale (valid, over an earlier case), superseded
+    (a later decision of the same person on the same scope replaced it) or invalid."""
+    reason: str
+    signer: str = ""
+    name: str = ""
+    organisation: str = ""
+    role: str = ""
+    independence: str = ""
+    decision: str = ""
+    scope: str = ""
+    scope_status: str = ""
+    comment: str = ""
+    signed_at: str = ""
+    digest: str = ""
+    key_id: str = ""
+    changes: list[str] = field(default_factory=list)
+    """For a stale sign-off: what changed in the case since it was signed."""
+    code: str = ""
+    """For an invalid one: the diagnostic code saying why (A001 ... A004)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "status": self.status,
+            "reason": self.reason,
+            "signer": self.signer,
+            "name": self.name,
+            "organisation": self.organisation,
+            "role": self.role,
+            "independence": self.independence,
+            "decision": self.decision,
+            "scope": self.scope,
+            "scope_status": self.scope_status,
+            "comment": self.comment,
+            "signed_at": self.signed_at,
+            "case_digest": self.digest,
+            "key_id": self.key_id,
+            "changes": list(self.changes),
+        }
+
+
+ApprovalStatus = Literal["approved", "awaited", "stale", "rejected"]
+
+
+@dataclass
+class RequiredApproval:
+    """One approval ``case.approvals`` requires: a role on a scope, and how it stands."""
+
+    scope: str
+    role: str
+    status: ApprovalStatus
+    reason: str
+    by: JudgedSignOff | None = None
+    """The sign-off that decides it (approved, rejected, stale), if any."""
+    independence: str | None = None
+    component: str = ""
+    """In a system: the ML component whose own project requires it ('' for the system's)."""
+
+    @property
+    def where(self) -> str:
+        """The scope as the system's case names it (``G1.1@CMP-1`` for a component's)."""
+        return f"{self.scope}@{self.component}" if self.component else self.scope
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scope": self.scope,
+            "role": self.role,
+            "status": self.status,
+            "reason": self.reason,
+            "by": self.by.to_dict() if self.by is not None else None,
+            "independence": self.independence,
+            **({"component": self.component} if self.component else {}),
         }

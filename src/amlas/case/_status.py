@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
-from amlas.case._model import Case, Node, Status
+from amlas.case._model import Case, Node, RequiredApproval, Status
 
 __all__ = ["RANK", "GateResult", "gate", "names_node", "propagate", "worst"]
 
@@ -116,6 +116,14 @@ class GateResult:
     """(node, its status, the allowance's reason) for every node the policy accepted."""
     blocking: list[Node] = field(default_factory=list)
     """Leaf claims and solutions that keep the top claim from being supported."""
+    approvals: list[RequiredApproval] = field(default_factory=list)
+    """Every approval the policy requires (``case.approvals``), given or not; the gate
+    opens only when each is approved by a current sign-off."""
+
+    @property
+    def awaited(self) -> list[RequiredApproval]:
+        """The required approvals not given: awaited, stale or rejected."""
+        return [a for a in self.approvals if a.status != "approved"]
 
 
 Allowance = tuple[str, str] | tuple[str, str, str]
@@ -138,10 +146,13 @@ def gate(
     *,
     allow_undeveloped: Iterable[Allowance] = (),
     allow_inconclusive: Iterable[Allowance] = (),
+    approvals: Iterable[RequiredApproval] = (),
 ) -> GateResult:
     """Decide the gate: the top claim is supported once the allowed nodes count as
-    supported. Allowances are (node ID or glob, reason). Failed and stale nodes are never
-    accepted: a failure needs a fix or a changed requirement, stale evidence a re-run."""
+    supported, and every required approval (``approvals``, from
+    :func:`~amlas.case.judge_approvals`) is given. Allowances are (node ID or glob,
+    reason). Failed and stale nodes are never accepted: a failure needs a fix or a changed
+    requirement, stale evidence a re-run; nor are stale, rejected or missing approvals."""
     undeveloped = list(allow_undeveloped)
     inconclusive = list(allow_inconclusive)
     override: dict[str, Status] = {}
@@ -185,4 +196,6 @@ def gate(
         and n.type in ("goal", "solution", "justification", "context", "counter_solution")
         and not any(view[c].is_claim for c in n.supported_by if c in view)
     ]
-    return GateResult(status == "supported", status, accepted, blocking)
+    required = list(approvals)
+    passed = status == "supported" and all(a.status == "approved" for a in required)
+    return GateResult(passed, status, accepted, blocking, required)

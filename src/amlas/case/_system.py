@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from amlas.case._build import build_case
-from amlas.case._model import ArtefactEntry, Case, CitedReview, Module, Node
+from amlas.case._model import ArtefactEntry, Case, CitedReview, Module, Node, RequiredApproval
 from amlas.case._status import Allowance, GateResult, gate, propagate
 from amlas.diagnostics import Diagnostics, Location
 from amlas.evidence import EvidenceRecord, StoreLike
@@ -189,6 +189,7 @@ def gate_system(
     *,
     allow_undeveloped: Sequence[Allowance] | None = None,
     allow_inconclusive: Sequence[Allowance] | None = None,
+    approvals: Sequence[RequiredApproval] = (),
 ) -> GateResult:
     """The gate over the system case: each component's own policy (``case.allow_*`` of
     its ``amlas.yaml``) accepts nodes of that component only; the allowances given here
@@ -202,7 +203,12 @@ def gate_system(
             settings = project.manifest.case
             undeveloped += [(a.node, a.reason, component_id) for a in settings.allow_undeveloped]
             inconclusive += [(a.node, a.reason, component_id) for a in settings.allow_inconclusive]
-    return gate(built.case, allow_undeveloped=undeveloped, allow_inconclusive=inconclusive)
+    return gate(
+        built.case,
+        allow_undeveloped=undeveloped,
+        allow_inconclusive=inconclusive,
+        approvals=approvals,
+    )
 
 
 def _moved(node: Node, component: str) -> Node:

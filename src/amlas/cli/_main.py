@@ -48,6 +48,7 @@ from amlas.cli._output import echo
 from amlas.cli._plugins import plugins
 from amlas.cli._predictions import predictions
 from amlas.cli._review import review
+from amlas.cli._signoff import approvals_of, sign, signoff_diagnostics
 from amlas.diagnostics import (
     CODES,
     Diagnostics,
@@ -75,6 +76,7 @@ from amlas.project import (
     Project,
     build_trace,
     check_project,
+    declare_person_key,
     init_project,
     is_system_dir,
     load_project,
@@ -101,6 +103,8 @@ from amlas.sealing import (
     ENV_KEY_FILE,
     VerifierKey,
     generate_key,
+    generate_signing_key,
+    public_key_id,
     public_key_of,
     resolve_key,
 )
@@ -172,6 +176,8 @@ def check(directory: str, fmt: str, strict: bool) -> None:
         result = check_project(Path(directory))
         diagnostics = result.diagnostics
         _case_checks(result.project, diagnostics)
+    if Path(directory, "amlas.yaml").is_file():
+        diagnostics.extend(signoff_diagnostics(Path(directory)))
     diagnostics.items = diagnostics.sorted()
     if fmt == "json":
         click.echo(diagnostics.to_json(directory))
@@ -284,16 +290,62 @@ _KEY_FILE = click.option(
 
 @cli.command()
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-def keygen(path: Path) -> None:
+@click.option(
+    "--signing",
+    is_flag=True,
+    help="A personal Ed25519 signing key (PKCS#8 PEM) for 'amlas sign', not a verifier key.",
+)
+@click.option(
+    "--person",
+    metavar="ID",
+    default=None,
+    help="With --signing: declare its public key for person ID of --project's amlas.yaml.",
+)
+@click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="With --person: the project whose amlas.yaml declares the person.",
+)
+def keygen(path: Path, signing: bool, person: str | None, project_dir: Path | None) -> None:
     """Create a verifier key at PATH (mode 0600; never inside the project).
 
     Only the verifier role should hold it: it unlocks the sealed verification data.
+    With --signing, a person's signing key instead (for 'amlas sign'); with --person ID
+    --project DIR its public half is declared for ID in DIR's amlas.yaml.
     """
+    if signing or person is not None:
+        _signing_keygen(path, person, project_dir)
+        return
+    if project_dir is not None:
+        _fail("--project goes with --signing --person ID")
     key = generate_key(path)
     click.echo(f"wrote verifier key {key.key_id} to {path}")
     click.echo("keep it out of the project and away from the development team")
     click.echo("its public key, for the project's amlas.yaml ('amlas seal' writes it there):")
     click.echo(f"verifier_key: {public_key_of(key)}")
+
+
+def _signing_keygen(path: Path, person: str | None, project_dir: Path | None) -> None:
+    if (person is None) != (project_dir is None):
+        _fail("--person ID and --project DIR go together")
+    if project_dir is not None:
+        root = Path(os.path.realpath(project_dir))
+        if Path(os.path.realpath(path)).is_relative_to(root):
+            _fail(f"{path} is inside the project {project_dir}: a private key never enters it")
+        if not (project_dir / "amlas.yaml").is_file():
+            _fail(f"{project_dir} holds no amlas.yaml")
+        declare_person_key(project_dir, person or "", None)  # refuses before a key is made
+    key = generate_signing_key(path)
+    click.echo(f"wrote signing key {public_key_id(key.public_key)} to {path}")
+    click.echo("keep it to yourself, outside every project")
+    if project_dir is not None and person is not None:
+        declare_person_key(project_dir, person, key.public_key)
+        click.echo(f"declared it for {person} in {project_dir / 'amlas.yaml'}: review, commit")
+    else:
+        click.echo("its public key, for your entry under 'people:' in amlas.yaml:")
+    click.echo(f"key: {key.public_key}")
 
 
 @cli.command()
@@ -965,11 +1017,15 @@ def gate_command(
             sys.exit(EXIT_ERRORS)
     whole = _build_any(directory, store, library)
     built = whole.case
+    required = [r for a in approvals_of(directory, whole).values() for r in a.required]
     given_undeveloped = [(n, "allowed on the command line") for n in undeveloped]
     given_inconclusive = [(n, "allowed on the command line") for n in inconclusive]
     if whole.system is not None:  # each component's own policy, for its own nodes
         result = gate_system(
-            whole, allow_undeveloped=given_undeveloped, allow_inconclusive=given_inconclusive
+            whole,
+            allow_undeveloped=given_undeveloped,
+            allow_inconclusive=given_inconclusive,
+            approvals=required,
         )
     else:
         settings = next(iter(manifests.values())).case
@@ -979,6 +1035,7 @@ def gate_command(
             + given_undeveloped,
             allow_inconclusive=[(a.node, a.reason) for a in settings.allow_inconclusive]
             + given_inconclusive,
+            approvals=required,
         )
     console = _console(wide=True)
     if declared is not None:  # the trust root of every verification result: show it
@@ -986,15 +1043,30 @@ def gate_command(
         console.print(f"verifier key: {declared} ({pinned})", markup=False, style="dim")
     for node_id, status, reason in result.accepted:
         console.print(f"accepted {status} {node_id}: {reason}", markup=False, style="dim")
+    for approval in result.approvals:
+        if approval.status == "approved":
+            console.print(
+                f"approved {approval.role} on {approval.where}: {approval.reason}",
+                markup=False,
+                style="dim",
+            )
     if result.passed:
         console.print(f"gate open: {built.root} is supported", markup=False, style="green")
         sys.exit(EXIT_OK)
-    console.print(
-        f"gate shut: {built.root} is {result.status}; {len(result.blocking)} node(s) stand "
-        "in the way:",
-        markup=False,
-        style=STATUS_STYLE[result.status],
-    )
+    if result.status == "supported":
+        console.print(
+            f"gate shut: {built.root} is supported, but {len(result.awaited)} required "
+            "approval(s) are not given:",
+            markup=False,
+            style="yellow",
+        )
+    else:
+        console.print(
+            f"gate shut: {built.root} is {result.status}; {len(result.blocking)} node(s) stand "
+            "in the way:",
+            markup=False,
+            style=STATUS_STYLE[result.status],
+        )
     order = {"failed": 0, "stale": 1, "inconclusive": 2, "undeveloped": 3}
     blocking = sorted(result.blocking, key=lambda n: order.get(n.status, 9))
     for node in blocking[:50]:
@@ -1005,6 +1077,14 @@ def gate_command(
         )
     if len(blocking) > 50:
         console.print(f"  ... and {len(blocking) - 50} more (see the report)", markup=False)
+    if result.awaited and result.status != "supported":
+        console.print(f"and {len(result.awaited)} required approval(s) not given:", markup=False)
+    for approval in result.awaited:
+        console.print(
+            f"  {approval.status:<13} {approval.role} on {approval.where}: {approval.reason}",
+            markup=False,
+            style="yellow" if approval.status == "awaited" else "red",
+        )
     sys.exit(EXIT_ERRORS)
 
 
@@ -1046,3 +1126,4 @@ cli.add_command(plugins)
 cli.add_command(predictions)
 cli.add_command(evidence)
 cli.add_command(review)
+cli.add_command(sign)

@@ -3,7 +3,8 @@
 Codes are stable: once released, a code keeps its meaning (retire it, never reuse it).
 Families: ``F`` files and YAML, ``S`` schema, ``X`` identifiers and traceability,
 ``Q`` requirement quality, ``D`` data and datasets, ``M`` model, verification and deployment,
-``G`` the safety case (pattern instantiation, ``amlas case``), ``R`` problems found while a
+``G`` the safety case (pattern instantiation, ``amlas case``), ``A`` approvals (sign-offs,
+the approvals the gate requires), ``R`` problems found while a
 command runs (``run``, ``case``, ``impact``, ``monitor``, ``evidence``): the data, the model or
 a setting turned out unusable. ``R`` codes are raised as :class:`amlas.errors.ProblemError`
 and printed like the others; ``tests/cli/test_bad_runs.py`` has a bad run for each.
@@ -954,6 +955,75 @@ _TABLE: tuple[Code, ...] = (
         "project does not load, or an ML component of [C] without a project, leaves its "
         "place under the system's top claim undeveloped; the message names it.",
     ),
+    # -- A: approvals (sign-offs on the safety case, ``amlas sign``, the gate's approvals) -------
+    Code(
+        "A001",
+        "error",
+        "sign-off cannot be read",
+        "A file under `signoffs/` is not a signed statement `amlas sign` writes (not JSON, "
+        "not the schema `amlas.signoff/1`, a field missing or added), or its scope is no "
+        "node of the case it was signed over. It approves nothing. Restore it from version "
+        "control, or remove it and sign again.",
+    ),
+    Code(
+        "A002",
+        "error",
+        "sign-off signature does not verify",
+        "The Ed25519 signature of a sign-off does not match its statement: the statement was "
+        "edited after it was signed (its decision, scope, comment, date or case digest), or "
+        "it was forged. It approves nothing.",
+    ),
+    Code(
+        "A003",
+        "error",
+        "a key used outside its role",
+        "A sign-off (or `amlas sign`) uses a key for what its holder is not declared to do: "
+        "the verifier role's evidence-signing key (`verifier_key`), which signs "
+        "verification records and never approvals; a person's key signing as another "
+        "person; or a role the person is not declared with under `people:`.",
+    ),
+    Code(
+        "A004",
+        "error",
+        "signed by an undeclared key",
+        "A sign-off (or `amlas sign`, or an assessor's bundle) is signed with a key that no "
+        "person under `people:` in `amlas.yaml` holds. Anyone can make a key; only the "
+        "declared ones count. Declare the person and their public key (reviewed like any "
+        "change to the project), then sign again.",
+    ),
+    Code(
+        "A005",
+        "warning",
+        "sign-off is stale",
+        "A sign-off was made over an earlier build of the safety case: the case digest it "
+        "signed no longer matches, because a record, an artefact, a review or a node's "
+        "status changed since. The message lists what changed. It no longer counts as an "
+        "approval for `amlas gate`; the signer reviews the changes and signs again.",
+        rule="R23",
+    ),
+    Code(
+        "A006",
+        "error",
+        "an approval the gate can never get",
+        "`case.approvals` requires a role no declared person holds, names a role twice, or "
+        "names a scope that is no node of the case: `amlas gate` would stay shut for ever.",
+    ),
+    Code(
+        "A007",
+        "error",
+        "person or key declared twice, or the verifier's key as a person's",
+        "Each person under `people:` is declared once, and a key identifies one person; the "
+        "verifier role's `verifier_key` signs verification evidence and is never a person's "
+        "key for approvals.",
+    ),
+    Code(
+        "A008",
+        "warning",
+        "person without a key",
+        "A person under `people:` declares no public key, so nothing they sign can be "
+        "checked. `amlas keygen --signing KEYFILE --person ID DIR` makes a key outside the "
+        "project and writes its public half into their entry.",
+    ),
     # -- R: problems found while running ------------------------------------------------------
     Code(
         "R001",
@@ -1288,6 +1358,16 @@ _TABLE: tuple[Code, ...] = (
         "itself, found the file with another size or modification time than the one the "
         "client hashed. The workers must see the project's files at the same path, "
         "unchanged during the run (a shared file system).",
+    ),
+    Code(
+        "R110",
+        "error",
+        "cannot sign as asked",
+        "`amlas sign` or `amlas keygen --signing`: the signing key file is not an Ed25519 "
+        "private key amlas can read (PKCS#8 PEM or OpenSSH, unencrypted), lies inside the "
+        "project, or the scope is no node of the case, or an approval with conditions "
+        "states none (`--comment`), or the person to declare the key for is not declared. "
+        "Nothing is written.",
     ),
 )
 

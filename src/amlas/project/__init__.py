@@ -19,14 +19,18 @@ from amlas.project._content import (
 from amlas.project._document import ReadDocument, read_document
 from amlas.project._loader import LoadResult, load_project
 from amlas.project._manifest import (
+    INDEPENDENCE,
     MANIFEST_FILE,
     SYSTEM_LETTERS,
+    ApprovalRule,
     ArgumentNode,
     ComponentProject,
     EngineSettings,
     Manifest,
+    Person,
 )
 from amlas.project._paths import path_problem
+from amlas.project._people import declare_person_key
 from amlas.project._project import Definition, Project, Reference
 from amlas.project._reference import render_reference
 from amlas.project._scaffold import EXAMPLES, init_project
@@ -51,10 +55,12 @@ __all__ = [
     "CLASSIFICATION",
     "EXAMPLES",
     "FAILURE_METRICS",
+    "INDEPENDENCE",
     "MANIFEST_FILE",
     "METRICS",
     "RATE_METRICS",
     "SYSTEM_LETTERS",
+    "ApprovalRule",
     "ArgumentNode",
     "ArtefactSpec",
     "ComponentProject",
@@ -66,6 +72,7 @@ __all__ = [
     "LoadResult",
     "Manifest",
     "MetricSpec",
+    "Person",
     "Project",
     "ReadDocument",
     "Reference",
@@ -77,6 +84,7 @@ __all__ = [
     "check_project",
     "content_problems",
     "count_problems",
+    "declare_person_key",
     "init_project",
     "is_system_dir",
     "label_classes",

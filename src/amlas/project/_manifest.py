@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -13,9 +13,11 @@ from amlas.sealing import check_public_key
 
 __all__ = [
     "DEFAULT_CRITICALITY",
+    "INDEPENDENCE",
     "MANIFEST_FILE",
     "SYSTEM_LETTERS",
     "Allowance",
+    "ApprovalRule",
     "ArgumentNode",
     "CaseSettings",
     "ComponentProject",
@@ -24,6 +26,7 @@ __all__ = [
     "EngineSettings",
     "Judgement",
     "Manifest",
+    "Person",
 ]
 
 MANIFEST_FILE = "amlas.yaml"
@@ -64,6 +67,53 @@ Letter = Literal[
 
 NodePattern = Annotated[str, Field(pattern=r"^[A-Za-z*?][A-Za-z0-9_.*?\-]*$")]
 """A safety-case node ID, or a glob over instantiated IDs such as 'G5.6.*'."""
+
+NodeId = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.\-]*(@[A-Za-z][A-Za-z0-9_.\-]*)?$")]
+"""One instantiated node ID of a case; in a system's case with its '@component' suffix."""
+
+RoleName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
+"""A sign-off role, lower case with dashes: 'safety-assessor', 'independent-verifier'."""
+
+Independence = Literal["author", "same_team", "independent_team", "independent_organisation"]
+INDEPENDENCE: tuple[str, ...] = get_args(Independence)
+"""Independence from the development team, least first (as review records [RV] state it)."""
+
+
+class Person(Item):
+    """Someone who signs the safety case (``amlas sign``) or an assessor's bundle, and the
+    public half of their Ed25519 key. The private half never enters the project."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.\-]*$")]
+    """Unique among the people, e.g. 'ASSESSOR-1'; sign-offs name the signer by it."""
+    name: Text
+    organisation: str = ""
+    roles: Annotated[list[RoleName], Field(min_length=1)]
+    """What they sign as, e.g. ['safety-assessor'] or ['independent-verifier']; a sign-off
+    in any other role is refused (A003)."""
+    independence: Independence
+    """How independent of the development team: author, same_team, independent_team
+    (same organisation, another team) or independent_organisation."""
+    key: str | None = None
+    """Their Ed25519 public key, ``ed25519:`` and 44 characters (``amlas keygen --signing
+    K --person ID DIR`` writes it); without one they cannot sign."""
+
+    @field_validator("key")
+    @classmethod
+    def _public_key(cls, value: str | None) -> str | None:
+        return check_public_key(value) if value is not None else None
+
+
+class ApprovalRule(Item):
+    """Approvals ``amlas gate`` requires: one current approval per role on the scope."""
+
+    scope: NodeId | None = None
+    """The node approved: an instantiated node ID of the case (e.g. 'G1.1', 'G5.1.MLR-3');
+    omitted: the case's top claim. An approval of a node above it also counts."""
+    require: Annotated[list[RoleName], Field(min_length=1)]
+    """The roles that must approve it, e.g. [safety-assessor, independent-verifier]; one
+    person's approval counts for each of their roles."""
+    independence: Independence | None = None
+    """The least independence an approver must have, e.g. independent_team."""
 
 
 class Judgement(Item):
@@ -133,6 +183,9 @@ class CaseSettings(Item):
     argument: list[ArgumentNode] = Field(default_factory=list)
     """The project's own argument: goals, strategies, solutions (and their contexts)
     added under nodes of the patterns, citing evidence or reviews like any other node."""
+    approvals: list[ApprovalRule] = Field(default_factory=list)
+    """Sign-offs ``amlas gate`` requires (``people:`` sign them with ``amlas sign``), e.g.
+    ``[{require: [safety-assessor, independent-verifier]}]`` for the top claim."""
 
 
 class ComponentProject(Item):
@@ -220,7 +273,7 @@ class Manifest(Item):
     """``amlas.yaml``: the root of an AMLAS project."""
 
     quiet_when_unset: ClassVar[frozenset[str]] = frozenset(
-        {"criticality", "defaults", "part_of", "components", "engine"}
+        {"criticality", "defaults", "part_of", "components", "engine", "people"}
     )
 
     amlas: Literal[1]
@@ -263,10 +316,22 @@ class Manifest(Item):
     keygen`` prints it; ``amlas seal`` writes it here when absent). Verification evidence,
     the access log of sealed data and the seal of [P] count only when signed by it."""
 
+    people: list[Person] = Field(default_factory=list)
+    """Who signs the safety case and the assessor's bundle: name, organisation, roles,
+    independence and public key each (docs/signoff.md)."""
+
     @field_validator("verifier_key")
     @classmethod
     def _public_key(cls, value: str | None) -> str | None:
         return check_public_key(value) if value is not None else None
+
+    def person(self, person_id: str) -> Person | None:
+        """The declared person with this ID."""
+        return next((p for p in self.people if p.id == person_id), None)
+
+    def person_with_key(self, public_key: str) -> Person | None:
+        """The declared person whose key this is."""
+        return next((p for p in self.people if p.key == public_key), None)
 
     @property
     def effective_criticality(self) -> Criticality:

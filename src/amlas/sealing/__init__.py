@@ -77,6 +77,7 @@ from amlas.sealing._log import (
     Role,
     check_usage,
 )
+from amlas.sealing._personal import SigningKey, generate_signing_key, load_signing_key
 from amlas.sealing._signing import (
     canonical_statement,
     check_public_key,
@@ -105,6 +106,7 @@ __all__ = [
     "SealError",
     "SealedHeader",
     "SealedReader",
+    "SigningKey",
     "TamperError",
     "VerifierKey",
     "canonical_statement",
@@ -112,7 +114,9 @@ __all__ = [
     "check_seal",
     "check_usage",
     "generate_key",
+    "generate_signing_key",
     "load_key",
+    "load_signing_key",
     "open_detail",
     "public_key_id",
     "public_key_of",

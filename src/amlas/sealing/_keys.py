@@ -201,7 +201,7 @@ def _file_kind(mode: int) -> str:
     return next((what for test, what in kinds if test(mode)), "not a regular file")
 
 
-def _read_key_file(source: Path) -> bytes:
+def _read_key_file(source: Path, what: str = "verifier key file") -> bytes:
     """The bytes of the key file at ``source``, refusing anything but a small regular file.
 
     A device such as ``/dev/zero`` would be read without end and a FIFO would block for
@@ -209,13 +209,17 @@ def _read_key_file(source: Path) -> bytes:
     checked again on the open descriptor (it may have been swapped in between), and at
     most ``MAX_KEY_FILE_BYTES + 1`` bytes are ever read.
     """
-    expected = f"expected a verifier key file (3 lines, at most {MAX_KEY_FILE_BYTES} bytes)"
+    expected = (
+        f"expected a {what} (3 lines, at most {MAX_KEY_FILE_BYTES} bytes)"
+        if what == "verifier key file"
+        else f"expected a {what} (at most {MAX_KEY_FILE_BYTES} bytes)"
+    )
     try:
         mode = source.stat().st_mode
     except FileNotFoundError:
-        raise SealError(f"{source}: verifier key file not found") from None
+        raise SealError(f"{source}: {what} not found") from None
     except OSError as exc:
-        raise SealError(f"{source}: cannot read the verifier key file: {exc}") from exc
+        raise SealError(f"{source}: cannot read the {what}: {exc}") from exc
     if not stat.S_ISREG(mode):
         raise SealError(
             f"{source}: the key file is {_file_kind(mode)}; {expected}", code="F003", path=source
@@ -224,7 +228,7 @@ def _read_key_file(source: Path) -> bytes:
     try:
         fd = os.open(source, flags | getattr(os, "O_BINARY", 0))
     except OSError as exc:
-        raise SealError(f"{source}: cannot read the verifier key file: {exc}") from exc
+        raise SealError(f"{source}: cannot read the {what}: {exc}") from exc
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
@@ -242,7 +246,7 @@ def _read_key_file(source: Path) -> bytes:
             chunks.append(chunk)
             size += len(chunk)
     except OSError as exc:
-        raise SealError(f"{source}: cannot read the verifier key file: {exc}") from exc
+        raise SealError(f"{source}: cannot read the {what}: {exc}") from exc
     finally:
         os.close(fd)
     if size > MAX_KEY_FILE_BYTES:

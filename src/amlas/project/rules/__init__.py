@@ -3,7 +3,7 @@
 Importing this package registers every rule; :func:`run_rules` applies them in order.
 """
 
-from amlas.project.rules import data, ids, model, odd, requirements, reviews, trace
+from amlas.project.rules import data, ids, model, odd, people, requirements, reviews, trace
 from amlas.project.rules._registry import RULES, Rule, rule, run_rules
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "ids",
     "model",
     "odd",
+    "people",
     "requirements",
     "reviews",
     "rule",
