@@ -774,6 +774,21 @@ CASES: list[Any] = [
         ("review", "pin", "{root}", "RV-9"),
         says="[RV] has no review 'RV-9'",
     ),
+    # -- sign-offs
+    Bad(
+        "sign-with-a-file-that-is-no-key",
+        "R110",
+        mini(write("../not.pem", "hello\n")),
+        ("sign", "{root}", "--key-file", "{tmp}/not.pem", "--decision", "approve"),
+        says="not.pem: R110 error: not a key file",
+    ),
+    Bad(
+        "sign-with-a-key-inside-the-project",
+        "R110",
+        mini(write("my.pem", "hello\n")),
+        ("sign", "{root}", "--key-file", "{root}/my.pem", "--decision", "approve"),
+        says="a private key never enters the project",
+    ),
 ]
 
 

@@ -201,18 +201,20 @@ def _file_kind(mode: int) -> str:
     return next((what for test, what in kinds if test(mode)), "not a regular file")
 
 
-def _read_key_file(source: Path, what: str = "verifier key file") -> bytes:
+def _read_key_file(
+    source: Path, what: str = "verifier key file", limit: int = MAX_KEY_FILE_BYTES
+) -> bytes:
     """The bytes of the key file at ``source``, refusing anything but a small regular file.
 
     A device such as ``/dev/zero`` would be read without end and a FIFO would block for
     ever, so the type is checked before opening, the file is opened without blocking and
     checked again on the open descriptor (it may have been swapped in between), and at
-    most ``MAX_KEY_FILE_BYTES + 1`` bytes are ever read.
+    most ``limit + 1`` bytes are ever read.
     """
     expected = (
-        f"expected a {what} (3 lines, at most {MAX_KEY_FILE_BYTES} bytes)"
+        f"expected a {what} (3 lines, at most {limit} bytes)"
         if what == "verifier key file"
-        else f"expected a {what} (at most {MAX_KEY_FILE_BYTES} bytes)"
+        else f"expected a {what} (at most {limit} bytes)"
     )
     try:
         mode = source.stat().st_mode
@@ -239,8 +241,8 @@ def _read_key_file(source: Path, what: str = "verifier key file") -> bytes:
             )
         chunks: list[bytes] = []
         size = 0
-        while size <= MAX_KEY_FILE_BYTES:
-            chunk = os.read(fd, MAX_KEY_FILE_BYTES + 1 - size)
+        while size <= limit:
+            chunk = os.read(fd, limit + 1 - size)
             if not chunk:
                 break
             chunks.append(chunk)
@@ -249,7 +251,7 @@ def _read_key_file(source: Path, what: str = "verifier key file") -> bytes:
         raise SealError(f"{source}: cannot read the {what}: {exc}") from exc
     finally:
         os.close(fd)
-    if size > MAX_KEY_FILE_BYTES:
+    if size > limit:
         raise SealError(
             f"{source}: the key file is too large; {expected}", code="F003", path=source
         )

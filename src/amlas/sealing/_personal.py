@@ -100,7 +100,7 @@ def load_signing_key(path: str | Path) -> SigningKey:
             the message names the file, never the key.
     """
     source = Path(path)
-    raw = _read_key_file(source, _WHAT)
+    raw = _read_key_file(source, _WHAT, 16 * 1024)
     expected = (
         "expected an Ed25519 private key: PKCS#8 PEM ('amlas keygen --signing', 'openssl "
         "genpkey -algorithm ed25519') or OpenSSH ('ssh-keygen -t ed25519'), unencrypted"
