@@ -518,3 +518,30 @@ def test_changes_between_fingerprints_name_causes_first() -> None:
     ]
     assert changes_between(before, before) == ["the case's trace or module structure"]
     assert changes_between(before, after, limit=2)[-1] == "and 4 more change(s)"
+
+
+def test_the_report_shows_who_approved_what_and_what_is_awaited(
+    tmp_path: Path, keys: dict[str, SigningKey], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from amlas.case import SystemCase, judge_approvals
+    from amlas.render import render_report
+
+    root = _project(tmp_path, keys)
+    _sign(root, keys["assessor"], "approve-with-conditions", comment="monthly field review")
+    project = check_project(root).project
+    case = build_case(project)
+    html = render_report(
+        case, svgs={}, approvals=judge_approvals(SystemCase(case, project=project))
+    )
+    section = html[html.index('<section id="approvals">') : html.index('<section id="diagrams">')]
+    assert case.digest()[:16] in section
+    assert "Person ASSESSOR-1 (ASSESSOR-1)" in section
+    assert "monthly field review" in section
+    assert '<span class="badge approval-approved">approved</span>' in section
+    assert '<span class="badge approval-awaited">awaited</span>' in section
+    assert "no current approval of G1.1 in the role independent-verifier" in section
+    assert '<section id="approvals">' not in render_report(case, svgs={})
+    # the command line writes it too
+    code, out, _ = run(capsys, "report", str(root), "-o", str(tmp_path / "r.html"))
+    assert code == 0, out
+    assert "Person ASSESSOR-1 (ASSESSOR-1)" in (tmp_path / "r.html").read_text()

@@ -24,6 +24,7 @@ import pytest
 from amlas import check_project
 from amlas.case import build_case
 from amlas.render import _html
+from amlas.sealing import load_key
 from cli_helpers import run_quietly
 from conftest import EXAMPLE, REPO
 from overclaim import overclaims
@@ -44,6 +45,8 @@ class Built:
     wrong_key: tuple[int, str] = (0, "")
     root: Path | None = None
     """The project the demo job ran on."""
+    key: Path | None = None
+    """The verifier key it was sealed for."""
 
 
 _amlas = run_quietly
@@ -138,7 +141,7 @@ def _build(name: str, tmp: Path) -> Built:
         shutil.copytree(source, project, ignore=shutil.ignore_patterns("evidence", ".amlas"))
     key = tmp / "verifier.key"
     ids = set(_p_columns(source)["sample_id"])
-    built = Built(p_ids=ids, p_values=_distinctive(source, ids), root=project)
+    built = Built(p_ids=ids, p_values=_distinctive(source, ids), root=project, key=key)
     steps = [
         ("keygen", str(key)),
         ("seal", str(project), "--key-file", str(key)),
@@ -256,3 +259,15 @@ def test_another_key_is_refused(built: Built) -> None:
     code, text = built.wrong_key
     assert code == 2
     assert "is sealed for verifier key" in text
+
+
+@pytest.mark.slow
+def test_the_case_digest_is_the_same_with_the_key(built: Built) -> None:
+    """Sign-offs and bundles are made over Case.digest(): opening the sealed detail with
+    the verifier key changes the records' bodies the case shows, never the digest."""
+    assert built.root is not None
+    assert built.key is not None
+    without = build_case(built.root)
+    opened = build_case(built.root, key=load_key(built.key))
+    assert without.to_dict() != opened.to_dict()
+    assert without.digest() == opened.digest()

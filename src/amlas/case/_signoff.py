@@ -643,6 +643,7 @@ def judge_approvals(built: SystemCase, project: Project | None = None) -> dict[s
                     required.component = component_id
                 out[component_id] = judged
         return out
+    project = project or built.project
     if project is None:
         raise ValueError("a single project's approvals need its Project")
     return {"": judge_signoffs(project, built.case)}

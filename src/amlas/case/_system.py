@@ -27,7 +27,7 @@ from amlas.case._model import ArtefactEntry, Case, CitedReview, Module, Node, Re
 from amlas.case._status import Allowance, GateResult, gate, propagate
 from amlas.diagnostics import Diagnostics, Location
 from amlas.evidence import EvidenceRecord, StoreLike
-from amlas.project import MANIFEST_FILE, SYSTEM_LETTERS, System, load_system, relocated
+from amlas.project import MANIFEST_FILE, SYSTEM_LETTERS, Project, System, load_system, relocated
 from amlas.project.artefacts import SystemDescription
 from amlas.sealing import VerifierKey
 
@@ -45,6 +45,8 @@ class SystemCase:
     case: Case
     parts: dict[str, Case] = field(default_factory=dict)
     system: System | None = None
+    project: Project | None = None
+    """For one component's case (no system): its project, when the builder kept it."""
 
 
 def suffixed(node_id: str, component: str) -> str:

@@ -733,7 +733,10 @@ def _build_any(
             _fail("--store names one store; each ML component of a system keeps its own")
         built = build_system_case(directory, library=library, key=key)
     else:
-        built = SystemCase(build_case(directory, store=store, library=library, key=key))
+        project = check_project(directory).project
+        built = SystemCase(
+            build_case(project, store=store, library=library, key=key), project=project
+        )
     if built.case.diagnostics.has_errors:
         _print_diagnostics(built.case.diagnostics, str(directory))
         click.echo("amlas: the project has errors; no safety case was written", err=True)
@@ -811,7 +814,9 @@ def case(
     key = resolve_key(key_file, os.environ)
     target = out or directory / CASE_DIR
     _opened_detail_stays_outside(directory, key, target)
-    built = _build(directory, store, library, key)
+    whole = _build_any(directory, store, library, key)
+    built = whole.case
+    approvals = approvals_of(directory, whole)
     protected = _project_paths(directory, store)
     cache = _layout_cache(directory, key)
     files: dict[str, str | bytes] = dict(
@@ -830,7 +835,7 @@ def case(
                 continue
             if writer not in (REPORT_COMMAND, PDF_COMMAND):
                 continue
-            html = html or render_report(built, layout_cache=cache)
+            html = html or render_report(built, layout_cache=cache, approvals=approvals)
             if writer == REPORT_COMMAND:
                 files[name], writers[name] = html, writer
             elif writer == PDF_COMMAND:
@@ -859,6 +864,17 @@ def case(
         click.echo(render_case_markdown(built), nl=False)
     else:
         _print_case(built)
+        required = [r for judged in approvals.values() for r in judged.required]
+        if required:
+            given = sum(r.status == "approved" for r in required)
+            echo(
+                f"approvals: {given} of {len(required)} required given"
+                + "".join(
+                    f"; {r.role} on {r.where} {r.status}"
+                    for r in required
+                    if r.status != "approved"
+                )
+            )
         notes = [d for d in built.diagnostics.sorted() if d.code.startswith("G")]
         for d in notes:
             _console(stderr=True).print(d.format(str(directory)), markup=False, style="yellow")
@@ -902,8 +918,11 @@ def report(
     key = resolve_key(key_file, os.environ)
     target = output or directory / CASE_DIR / "report.html"
     _opened_detail_stays_outside(directory, key, target, *([pdf] if pdf is not None else []))
-    built = _build(directory, store, library, key)
-    html = render_report(built, layout_cache=_layout_cache(directory, key))
+    whole = _build_any(directory, store, library, key)
+    built = whole.case
+    html = render_report(
+        built, layout_cache=_layout_cache(directory, key), approvals=approvals_of(directory, whole)
+    )
     protected = _project_paths(directory, store)
     try:
         check_output_file(

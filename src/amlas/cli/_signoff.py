@@ -53,12 +53,13 @@ def _built(directory: Path) -> tuple[SystemCase, Project]:
         built = build_system_case(system)
         return built, system.project
     project = check_project(directory).project
-    return SystemCase(build_case(project)), project
+    return SystemCase(build_case(project), project=project), project
 
 
 def approvals_of(directory: Path, built: SystemCase) -> dict[str, Approvals]:
-    """Every sign-off of ``directory`` judged against ``built`` (built without the key)."""
-    if built.system is not None:
+    """Every sign-off of ``directory`` judged against ``built`` (with or without the
+    verifier key: the case digest is the same)."""
+    if built.system is not None or built.project is not None:
         return judge_approvals(built)
     return judge_approvals(built, check_project(directory).project)
 

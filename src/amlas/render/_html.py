@@ -45,6 +45,7 @@ import json
 import re
 import zlib
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
@@ -53,7 +54,7 @@ import jinja2
 from markupsafe import Markup
 
 from amlas._gc import paused_gc
-from amlas.case import STATUSES, Case
+from amlas.case import STATUSES, Approvals, Case
 from amlas.errors import MissingExtraError, UsageError
 from amlas.evidence import EvidenceRecord
 from amlas.render._detail import detail_note
@@ -173,6 +174,7 @@ def render_report(
     svgs: Mapping[str, str] | None = None,
     generated: str | None = None,
     layout_cache: str | Path | None = None,
+    approvals: Mapping[str, Approvals] | None = None,
 ) -> str:
     """The report for ``case`` as one HTML document.
 
@@ -181,7 +183,9 @@ def render_report(
     user text unescaped. When None the diagrams are drawn here (Graphviz needed), with
     the layout cache folder ``layout_cache`` when given (see :mod:`amlas.render._svg`).
     Views the case has but ``svgs`` lacks are left out; extra names come last, titled by
-    name. ``generated`` (e.g. a date) is printed in the header when given.
+    name. ``generated`` (e.g. a date) is printed in the header when given. ``approvals``
+    (:func:`amlas.case.judge_approvals`) adds who signed the case, what the gate requires
+    and what it still awaits.
     """
     with paused_gc():
         views = case_views(case)
@@ -246,12 +250,32 @@ def render_report(
             "script_hash": base64.b64encode(
                 hashlib.sha256(script.encode("utf-8")).digest()
             ).decode(),
+            "approvals": _approvals(approvals),
             "data_ref": data_ref,
             "packer": packer,
             "pack_type": PACK_TYPE,
             "table_rows": TABLE_ROWS,
         }
         return _environment().get_template("report.html.j2").render(context)
+
+
+def _approvals(approvals: Mapping[str, Approvals] | None) -> dict[str, Any] | None:
+    """The sign-offs of the case and of each ML component's own case, their scopes named
+    as the report's case names them; None when nobody signed and nothing is required."""
+    if approvals is None or not any(a.signoffs or a.required for a in approvals.values()):
+        return None
+    own = approvals.get("")
+    signoffs = []
+    for component, judged in approvals.items():
+        for one in judged.signoffs:
+            if component:
+                one = replace(one, scope=f"{one.scope}@{component}" if one.scope else "")
+            signoffs.append(one)
+    return {
+        "digest": own.digest if own is not None else "",
+        "required": [r for judged in approvals.values() for r in judged.required],
+        "signoffs": sorted(signoffs, key=lambda s: (s.signed_at, s.file), reverse=True),
+    }
 
 
 def _json_text(value: Any) -> str:
