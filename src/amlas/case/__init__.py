@@ -28,6 +28,7 @@ from amlas.case._model import (
     Node,
     NodeType,
     Status,
+    case_digest,
 )
 from amlas.case._reviews import review_statuses
 from amlas.case._signoff import (
@@ -73,6 +74,7 @@ __all__ = [
     "affected_claims",
     "build_case",
     "build_system_case",
+    "case_digest",
     "case_fingerprint",
     "changes_between",
     "check_case_settings",

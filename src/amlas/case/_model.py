@@ -32,6 +32,7 @@ __all__ = [
     "NodeType",
     "RequiredApproval",
     "Status",
+    "case_digest",
 ]
 
 Status = Literal["supported", "failed", "inconclusive", "undeveloped", "stale"]
@@ -199,6 +200,20 @@ class CitedReview:
         }
 
 
+def case_digest(body: dict[str, Any]) -> str:
+    """:meth:`Case.digest` of a case as plain JSON values (``Case.to_dict()``, or
+    ``case.json`` read back): the records' bodies replaced by their digests, the
+    diagnostics and the state of sealed detail left out, as canonical JSON."""
+    view = {k: v for k, v in body.items() if k not in ("diagnostics", "sealed_detail")}
+    evidence = view.get("evidence")
+    if isinstance(evidence, dict):
+        view["evidence"] = sorted(evidence)
+    text = json.dumps(
+        view, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 @dataclass
 class Case:
     """The whole safety case for one ML component."""
@@ -310,13 +325,7 @@ class Case:
         that detail stands, and the diagnostics (problems of the files, not claims). The
         same project and evidence give the same digest, with or without the key; a sign-
         off (``amlas sign``) and an assessor's bundle are made over it."""
-        body = self._body(records=False)
-        for name in ("diagnostics", "sealed_detail"):
-            body.pop(name)
-        text = json.dumps(
-            body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return case_digest(self._body(records=False))
 
     def _body(self, *, records: bool) -> dict[str, Any]:
         return {

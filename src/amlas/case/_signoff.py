@@ -83,19 +83,28 @@ def _short(value: object) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:_SHORT]
 
 
-def case_fingerprint(case: Case) -> dict[str, dict[str, str | None]]:
+def case_fingerprint(case: Case | dict[str, Any]) -> dict[str, dict[str, str | None]]:
     """What a sign-off keeps of the case beside its digest, to say later what changed:
     every node's status and a short hash of the node; every cited record's key and the
-    start of its digest; every artefact's hash; every cited review's status and hash."""
+    start of its digest; every artefact's hash; every cited review's status and hash.
+    ``case`` is a :class:`Case` or its plain JSON values (``case.json`` read back)."""
+    body = case.to_dict() if isinstance(case, Case) else case
+    evidence = body.get("evidence") or {}
     return {
-        "nodes": {n.id: f"{n.status} {_short(n.to_dict())}" for n in case.nodes.values()},
+        "nodes": {n["id"]: f"{n['status']} {_short(n)}" for n in body.get("nodes", [])},
         "evidence": {
-            record.key: digest[:_SHORT] for digest, record in sorted(case.evidence.items())
+            record.get("key", digest): digest[:_SHORT]
+            for digest, record in sorted(evidence.items())
+        }
+        if isinstance(evidence, dict)
+        else {},
+        "artefacts": {
+            a["letter"]: (a.get("sha256") or "")[:_SHORT] or None
+            for a in body.get("artefacts", [])
         },
-        "artefacts": {a.letter: (a.sha256 or "")[:_SHORT] or None for a in case.artefacts},
         "reviews": {
-            rid: f"{review.status} {_short(review.record.model_dump(mode='json'))}"
-            for rid, review in sorted(case.reviews.items())
+            rid: f"{review.get('status')} {_short(review)}"
+            for rid, review in sorted((body.get("reviews") or {}).items())
         },
     }
 

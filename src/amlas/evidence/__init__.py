@@ -62,6 +62,7 @@ from amlas.evidence._custody import (
 )
 from amlas.evidence._detail import detail_status, open_evidence_detail, seal_record_detail
 from amlas.evidence._inputs import (
+    FILE_INPUTS,
     MODEL_SETTINGS,
     ProjectInputs,
     canonical_hash,
@@ -98,11 +99,13 @@ from amlas.evidence._store import (
     RunSummary,
     StoreBackend,
     StoreError,
+    copy_current,
     open_store,
 )
 from amlas.evidence._use import StoreLike, store_uri, using_store
 
 __all__ = [
+    "FILE_INPUTS",
     "MODEL_SETTINGS",
     "Accountable",
     "BaseStore",
@@ -133,6 +136,7 @@ __all__ = [
     "chunked_sealed",
     "companion_sealed",
     "component_input",
+    "copy_current",
     "current_actor",
     "detail_status",
     "file_hash",

@@ -34,6 +34,12 @@ Input names and what they hash:
 * ``component:ID/NAME``: the input ``NAME`` of another ML component ``ID`` of the same
   system (a hazard record citing that component's verification result cites its inputs
   this way), computed by that component's project.
+
+The kinds in :data:`FILE_INPUTS` hash files outside the artefacts (data, model, code,
+logs, documents). An assessor's bundle holds none of them: it states their hashes as
+they were when it was made, and a project read back from it
+(:attr:`~amlas.project.Project.stated_inputs`) takes those instead of hashing files that
+are not there; every other kind is computed from the bundled artefacts as usual.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ from amlas.project import Definition, Project, sibling
 from amlas.sealing import AccessLog, SealError, read_header
 
 __all__ = [
+    "FILE_INPUTS",
     "MODEL_SETTINGS",
     "ProjectInputs",
     "canonical_hash",
@@ -63,6 +70,22 @@ __all__ = [
 ]
 
 _UNCHECKED = frozenset({"samples"})
+
+FILE_INPUTS = frozenset(
+    {
+        "dataset",
+        "model",
+        "model_code",
+        "objects",
+        "predictions",
+        "field_log",
+        "monitor",
+        "file",
+        "import",
+        "harness_code",
+    }
+)
+"""Input kinds hashed from files outside the artefacts (what an assessor's bundle states)."""
 
 
 MODEL_SETTINGS = "model_settings"
@@ -281,9 +304,14 @@ class ProjectInputs:
         return hashlib.sha256(payload).hexdigest()
 
     def current(self, name: str) -> str | None:
-        """The hash ``name`` has now; None when the input no longer exists."""
+        """The hash ``name`` has now; None when the input no longer exists. In a project
+        read back from a bundle, a file input the bundle states takes the stated hash."""
         if name not in self._cache:
-            self._cache[name] = self._compute(name)
+            stated = self.project.stated_inputs
+            if stated is not None and name in stated and name.partition(":")[0] in FILE_INPUTS:
+                self._cache[name] = stated[name]
+            else:
+                self._cache[name] = self._compute(name)
         return self._cache[name]
 
     def _log_entries(self, letter: str) -> set[str] | None:

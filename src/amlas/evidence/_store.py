@@ -593,3 +593,36 @@ def open_store(uri: str, *, root: str | Path) -> EvidenceStore:
             + (f"; {close}" if close else "")
         )
     return backend.open(uri, root=Path(root))
+
+
+def copy_current(source: EvidenceStore, target: EvidenceStore) -> int:
+    """Copy the current records of ``source`` (what its refs name) into ``target``, run by
+    run as they were committed (id, role, stages, start and finish kept), so that the
+    target's refs name the same records; returns how many were copied. Superseded records
+    and runs that hold no current record are left out (what an assessor's bundle keeps).
+
+    Raises :class:`StoreError` when a record cannot be read or the target refuses it."""
+    current = dict(source.list())
+    wanted = set(current.items())
+    placed: set[tuple[str, str]] = set()
+    for summary in source.runs():
+        entries = [
+            (e.key, e.digest) for e in summary.records if (e.key, e.digest) in wanted - placed
+        ]
+        if not entries:
+            continue
+        run = target.begin(
+            summary.run_id, role=summary.role, stages=summary.stages, now=summary.started
+        )
+        for _key, digest in entries:
+            run.put(source.get(digest))
+        run.commit(now=summary.finished)
+        placed.update(entries)
+    missing = wanted - placed
+    if missing:
+        key, digest = sorted(missing)[0]
+        raise StoreError(
+            f"{len(missing)} current record(s) of {source.uri!r} are in no committed run "
+            f"(e.g. {key!r}, {digest[:12]}...): 'amlas evidence --verify' says more"
+        )
+    return len(placed)

@@ -96,6 +96,11 @@ class Project:
     sibling_ids: list[str] | None = field(default=None, repr=False, compare=False)
     """The [C] IDs of the system's other ML components with a usable project, once
     loaded (``other_components()``)."""
+    stated_inputs: dict[str, str | None] | None = field(default=None, repr=False, compare=False)
+    """A project read back from an assessor's bundle (``amlas verify-bundle``): the hashes
+    of the files the bundle does not hold (data, model, code: the input kinds of
+    :data:`amlas.evidence.FILE_INPUTS`), as stated when it was made; taken for those
+    inputs instead of hashing files that are not there. None for a project on disk."""
     diagnostics: Diagnostics = field(default_factory=Diagnostics, repr=False, compare=False)
     """What loading (and, after :func:`~amlas.project.check_project`, every rule) found;
     the same object as the :class:`LoadResult`'s."""
