@@ -25,6 +25,7 @@ LAYERS = {
     "verify": 4,  # the run: plan, execute, impact, field-log ingest
     "case": 5,
     "render": 6,
+    "bundle": 7,  # the assessor's bundle: write (renders the case) and verify offline
     "_api": 7,  # the Python API over objects (amlas.load, run, build_case, render_report)
     "cli": 7,
     "server": 7,

@@ -51,7 +51,7 @@ def test_did_you_mean() -> None:
 def test_codes_are_well_formed() -> None:
     for code, entry in CODES.items():
         assert code == entry.code
-        assert code[0] in "FSXQDMGAR"
+        assert code[0] in "FSXQDMGABR"
         assert code[1:].isdigit()
         assert len(code) == 4
         assert entry.severity in {"error", "warning", "info"}

@@ -99,8 +99,7 @@ def case_fingerprint(case: Case | dict[str, Any]) -> dict[str, dict[str, str | N
         if isinstance(evidence, dict)
         else {},
         "artefacts": {
-            a["letter"]: (a.get("sha256") or "")[:_SHORT] or None
-            for a in body.get("artefacts", [])
+            a["letter"]: (a.get("sha256") or "")[:_SHORT] or None for a in body.get("artefacts", [])
         },
         "reviews": {
             rid: f"{review.get('status')} {_short(review)}"

@@ -29,6 +29,7 @@ from amlas.case import (
     gate,
     gate_system,
 )
+from amlas.cli._bundle import bundle, verify_bundle_command
 from amlas.cli._common import (
     EXIT_ERRORS,
     EXIT_INTERNAL,
@@ -1146,3 +1147,5 @@ cli.add_command(predictions)
 cli.add_command(evidence)
 cli.add_command(review)
 cli.add_command(sign)
+cli.add_command(bundle)
+cli.add_command(verify_bundle_command)

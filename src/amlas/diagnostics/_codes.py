@@ -4,7 +4,7 @@ Codes are stable: once released, a code keeps its meaning (retire it, never reus
 Families: ``F`` files and YAML, ``S`` schema, ``X`` identifiers and traceability,
 ``Q`` requirement quality, ``D`` data and datasets, ``M`` model, verification and deployment,
 ``G`` the safety case (pattern instantiation, ``amlas case``), ``A`` approvals (sign-offs,
-the approvals the gate requires), ``R`` problems found while a
+the approvals the gate requires), ``B`` the assessor's bundle, ``R`` problems found while a
 command runs (``run``, ``case``, ``impact``, ``monitor``, ``evidence``): the data, the model or
 a setting turned out unusable. ``R`` codes are raised as :class:`amlas.errors.ProblemError`
 and printed like the others; ``tests/cli/test_bad_runs.py`` has a bad run for each.
@@ -1023,6 +1023,92 @@ _TABLE: tuple[Code, ...] = (
         "A person under `people:` declares no public key, so nothing they sign can be "
         "checked. `amlas keygen --signing KEYFILE --person ID DIR` makes a key outside the "
         "project and writes its public half into their entry.",
+    ),
+    # -- B: the assessor's bundle (``amlas bundle``, ``amlas verify-bundle``) -----------------
+    Code(
+        "B001",
+        "error",
+        "bundle cannot be read",
+        "The file given to `amlas verify-bundle` is missing, is not a zip archive, or is cut "
+        "short (truncated in transfer).",
+    ),
+    Code(
+        "B002",
+        "error",
+        "unsafe entry in the bundle",
+        "An entry of the archive would land outside the folder it is read into (an absolute "
+        "path, a `..` component, a drive letter or a backslash), is a symbolic link, is "
+        "encrypted, uses an unknown compression, or is in the archive twice. Nothing is "
+        "trusted from such an archive.",
+    ),
+    Code(
+        "B003",
+        "error",
+        "archive bomb",
+        "The archive holds more entries or more bytes than a bundle can, an entry inflates "
+        "far more than text and JSON do, or an entry inflates to more than its header "
+        "states. It is not read further.",
+    ),
+    Code(
+        "B004",
+        "error",
+        "not an amlas bundle",
+        "The archive lacks the `AMLAS-BUNDLE` mark, `MANIFEST.json` or `stated-inputs.json`, "
+        "one of them does not parse, or the bundled project does not load.",
+    ),
+    Code(
+        "B005",
+        "error",
+        "bundle signature refused",
+        "`MANIFEST.sig` does not verify `MANIFEST.json` with the bundler's key (the manifest "
+        "was changed after signing), or the key is not one a person of the bundled "
+        "`amlas.yaml` holds (the bundle was re-signed by someone else), or not one of the "
+        "keys given with `--expect-key`.",
+    ),
+    Code(
+        "B006",
+        "error",
+        "a bundled file changed",
+        "A file's SHA-256 or size is not what the signed manifest lists (or its bytes fail "
+        "the archive's CRC): it was changed after the bundle was made. The message names it.",
+    ),
+    Code(
+        "B007",
+        "error",
+        "a bundled file missing or added",
+        "A file the signed manifest lists is not in the archive, or the archive holds a file "
+        "the manifest does not list.",
+    ),
+    Code(
+        "B008",
+        "error",
+        "access log broken in the bundle",
+        "The bundled access log of a sealed dataset is missing, its hash chain is broken "
+        "(a line edited, deleted, inserted or moved) or an entry's signature does not verify "
+        "with the declared verifier key.",
+    ),
+    Code(
+        "B009",
+        "error",
+        "bundled evidence damaged",
+        "A bundled evidence record does not match its digest or does not parse, or a ref or "
+        "run names a record that is not there.",
+    ),
+    Code(
+        "B010",
+        "error",
+        "the case does not follow from the bundle",
+        "The safety case rebuilt from the bundled artefacts and evidence records (the data "
+        "and model files' hashes taken as the bundle states them) differs from the bundled "
+        "`case/case.json`, or from the case digest the signed manifest states. The message "
+        "says which nodes, records and artefacts differ.",
+    ),
+    Code(
+        "B011",
+        "error",
+        "a bundled rendering differs from the case",
+        "`case/case.md`, `case/case.junit.xml` or a `case/gsn/` file is not what the bundled "
+        "case renders to: it was edited after the bundle was made.",
     ),
     # -- R: problems found while running ------------------------------------------------------
     Code(
