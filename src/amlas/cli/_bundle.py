@@ -76,9 +76,9 @@ def bundle(directory: Path, output: Path, key_file: Path, no_svg: bool) -> None:
         layout_cache=_layout_cache(directory, None),
     )
     echo(
-        f"bundle written to {written.path} ({written.size // 1024} KiB, {written.files} files and a signed manifest, "
-        f"{written.records} evidence records, case {written.case_digest[:16]}...), signed by "
-        f"{written.signer}"
+        f"bundle written to {written.path} ({written.size // 1024} KiB: {written.files} files "
+        f"and a signed manifest, {written.records} evidence records, case "
+        f"{written.case_digest[:16]}...), signed by {written.signer}"
     )
     echo(f"verify it anywhere with: amlas verify-bundle {written.path}")
 
