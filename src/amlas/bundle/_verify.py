@@ -142,7 +142,9 @@ def _verify(folder: Path, check: _Check, expect: list[str], limits: ArchiveLimit
         check.add(problem.code, problem.message, problem.member)
         raise _Stop from None
     if MARK_NAME not in extracted or (folder / MARK_NAME).read_bytes() != BUNDLE_MARK:
-        check.add("B004", f"no {MARK_NAME} entry saying amlas-bundle/1: not an amlas bundle")
+        check.add(
+            "B004", f"no {MARK_NAME} entry saying amlas-bundle/1: not an amlas bundle", MARK_NAME
+        )
         raise _Stop
     manifest = _read_json(folder, MANIFEST_NAME, check, "B004")
     signature = _read_json(folder, SIGNATURE_NAME, check, "B005")
@@ -158,18 +160,23 @@ def _verify(folder: Path, check: _Check, expect: list[str], limits: ArchiveLimit
         raise _Stop
     verdict.manifest = manifest
     public_key = signature.get("public_key") if isinstance(signature, dict) else None
-    if (
-        not isinstance(public_key, str)
-        or public_key != signer.get("public_key")
-        or not signature_valid(
-            public_key, (folder / MANIFEST_NAME).read_bytes(), signature.get("signature")
+    if not isinstance(public_key, str) or public_key != signer.get("public_key"):
+        check.add(
+            "B005",
+            f"{SIGNATURE_NAME} names another key than the bundler's in {MANIFEST_NAME} "
+            "(or none): the signature was replaced",
+            SIGNATURE_NAME,
         )
+        raise _Stop
+    if not signature_valid(
+        public_key, (folder / MANIFEST_NAME).read_bytes(), signature.get("signature")
     ):
         check.add(
             "B005",
             f"the signature in {SIGNATURE_NAME} does not verify {MANIFEST_NAME} with the "
-            "bundler's key it names: the manifest was changed after signing, or forged",
-            SIGNATURE_NAME,
+            f"bundler's key: {MANIFEST_NAME} was changed after signing, or the signature "
+            "was, or both were forged",
+            MANIFEST_NAME,
         )
         raise _Stop
     key_id = public_key_id(public_key)
