@@ -167,7 +167,7 @@ def test_the_bundle_holds_what_an_assessor_needs_and_never_p_or_a_key(made: Made
         first = archive.infolist()[0]
         assert first.filename == "AMLAS-BUNDLE"
     assert b"amlas-bundle/1" in made.bundle.read_bytes()[:4096]
-    stated = json.loads(_members(made.bundle)["stated-inputs.json"])
+    stated = json.loads(_members(made.bundle)["stated-inputs.json"])[""]
     assert {"dataset:N", "dataset:O", "dataset:P", "model"} <= set(stated)
     report = _members(made.bundle)["report.html"].decode()
     assert "Dr Assessor" in report

@@ -46,16 +46,19 @@ from amlas.bundle._write import (
     STATED_NAME,
 )
 from amlas.case import (
+    Case,
+    SystemCase,
     build_case,
+    build_system_case,
     case_digest,
     case_fingerprint,
     changes_between,
-    judge_signoffs,
+    judge_approvals,
 )
 from amlas.diagnostics import Diagnostics, Location
 from amlas.errors import AmlasError
 from amlas.evidence import StoreError, open_store, verify_signatures
-from amlas.project import check_project
+from amlas.project import Project, System, check_project, is_system_dir, load_system
 from amlas.render import render_case_files
 from amlas.sealing import AccessLog, public_key_id, signature_valid
 
@@ -188,12 +191,18 @@ def _verify(folder: Path, check: _Check, expect: list[str], limits: ArchiveLimit
         "nothing else in the archive"
     )
     project_dir = folder / PROJECT_DIR
+    stated = _read_json(folder, STATED_NAME, check, "B004")
+    if not isinstance(stated, dict) or not all(isinstance(v, dict) for v in stated.values()):
+        check.add(
+            "B004", f"{STATED_NAME} is not a mapping of project folders to hashes", STATED_NAME
+        )
+        raise _Stop
     try:
-        project = check_project(project_dir).project
+        projects, system = _load(project_dir, stated)
     except AmlasError as exc:
         check.add("B004", f"the bundled project does not load: {exc}", f"{PROJECT_DIR}/amlas.yaml")
         raise _Stop from None
-    declared = project.manifest
+    declared = projects[""].manifest
     person = declared.person_with_key(public_key)
     if public_key == declared.verifier_key:
         check.add(
@@ -224,15 +233,40 @@ def _verify(folder: Path, check: _Check, expect: list[str], limits: ArchiveLimit
             + (", as you expected" if expect and public_key in expect else ", not pinned")
             + ")"
         )
-    stated = _read_json(folder, STATED_NAME, check, "B004")
-    if not isinstance(stated, dict):
-        check.add("B004", f"{STATED_NAME} is not a mapping of input names to hashes", STATED_NAME)
-        raise _Stop
-    project.stated_inputs = stated
-    _evidence(project_dir, project, check)
-    _logs(project_dir, project, check)
-    case = _rebuild(folder, project, manifest, check)
-    _signoffs(project, case, check)
+    for prefix, project in projects.items():
+        if not project.manifest.is_system:
+            member = f"{PROJECT_DIR}/{prefix}/" if prefix else f"{PROJECT_DIR}/"
+            _evidence(project, check, member, prefix)
+            _logs(project, check, member)
+    if system is not None:
+        built = build_system_case(
+            system, stores=dict.fromkeys(system.components, f"fs://{EVIDENCE_DIR}")
+        )
+    else:
+        built = SystemCase(
+            build_case(projects[""], store=f"fs://{EVIDENCE_DIR}"), project=projects[""]
+        )
+    _rebuild(folder, built.case, manifest, projects, check)
+    _signoffs(built, projects, check)
+
+
+def _load(project_dir: Path, stated: dict[str, Any]) -> tuple[dict[str, Project], System | None]:
+    """The bundled project (or system and components, by folder), each taking the hashes
+    the bundle states for the files it does not hold."""
+    if not is_system_dir(project_dir):
+        project = check_project(project_dir).project
+        project.stated_inputs = dict(stated.get("", {}))
+        return {"": project}, None
+    system = load_system(project_dir)
+    for component_id, project in system.components.items():
+        project.stated_inputs = dict(stated.get(system.paths[component_id], {}))
+        # a component's hazard records cite its siblings' inputs: the bundled siblings
+        others = {c: p for c, p in system.components.items() if c != component_id}
+        project.siblings.update(others)
+        project.sibling_ids = list(others)
+    projects = {"": system.project}
+    projects.update({system.paths[c]: p for c, p in system.components.items()})
+    return projects, system
 
 
 def _files(folder: Path, check: _Check, files: dict[str, Any], extracted: dict[str, Any]) -> None:
@@ -257,25 +291,23 @@ def _files(folder: Path, check: _Check, files: dict[str, Any], extracted: dict[s
         check.add("B007", f"{name} is in the archive but not in the signed manifest", name)
 
 
-def _evidence(project_dir: Path, project: Any, check: _Check) -> None:
+def _evidence(project: Project, check: _Check, member: str, prefix: str) -> None:
     verdict = check.verdict
+    where = f"{member}{EVIDENCE_DIR}"
     try:
-        with open_store(f"fs://{EVIDENCE_DIR}", root=project_dir) as store:
+        with open_store(f"fs://{EVIDENCE_DIR}", root=project.root) as store:
             problems = store.verify()
             current = store.list()
             unsigned = verify_signatures(project, store)
     except StoreError as exc:
-        check.add(
-            "B009",
-            f"the bundled evidence store cannot be read: {exc}",
-            f"{PROJECT_DIR}/{EVIDENCE_DIR}",
-        )
+        check.add("B009", f"the bundled evidence store cannot be read: {exc}", where)
         raise _Stop from None
     for problem in problems:
-        check.add("B009", f"bundled evidence: {problem}", f"{PROJECT_DIR}/{EVIDENCE_DIR}")
+        check.add("B009", f"bundled evidence: {problem}", where)
     signed = project.manifest.verifier_key
     verdict.lines.append(
-        f"{len(current)} evidence records, each matching its digest"
+        (f"{prefix}: " if prefix else "")
+        + f"{len(current)} evidence records, each matching its digest"
         + (
             f"; verification records signed by the verifier key {signed} ({public_key_id(signed)})"
             if signed
@@ -290,31 +322,36 @@ def _evidence(project_dir: Path, project: Any, check: _Check) -> None:
     )
 
 
-def _logs(project_dir: Path, project: Any, check: _Check) -> None:
+def _logs(project: Project, check: _Check, member: str) -> None:
     for letter, document in sorted(project.datasets().items()):
         sealed = document.sealed
         if sealed is None:
             continue
-        member = f"{PROJECT_DIR}/{sealed.access_log}"
-        log = AccessLog(project_dir / sealed.access_log)
-        if not (project_dir / sealed.access_log).is_file():
-            check.add("B008", f"the access log of sealed [{letter}] is not in the bundle", member)
+        where = f"{member}{sealed.access_log}"
+        path = project.root / sealed.access_log
+        if not path.is_file():
+            check.add("B008", f"the access log of sealed [{letter}] is not in the bundle", where)
             continue
+        log = AccessLog(path)
         problems = log.verify(public_key=project.manifest.verifier_key)
         for problem in problems[:20]:
-            check.add("B008", f"access log of [{letter}]: {problem}", member)
+            check.add("B008", f"access log of [{letter}]: {problem}", where)
         if not problems:
-            entries = log.entries()
             check.verdict.lines.append(
-                f"access log of sealed [{letter}]: {len(entries)} entries, hash chain intact, "
-                "every entry signed by the declared verifier key; the data itself is not in "
-                "the bundle"
+                f"access log of sealed [{letter}] ({where.removeprefix(PROJECT_DIR + '/')}): "
+                f"{len(log.entries())} entries, hash chain intact, every entry signed by the "
+                "declared verifier key; the data itself is not in the bundle"
             )
 
 
-def _rebuild(folder: Path, project: Any, manifest: dict[str, Any], check: _Check) -> Any:
+def _rebuild(
+    folder: Path,
+    case: Case,
+    manifest: dict[str, Any],
+    projects: dict[str, Project],
+    check: _Check,
+) -> None:
     verdict = check.verdict
-    case = build_case(project, store=f"fs://{EVIDENCE_DIR}")
     rebuilt = case.digest()
     bundled_text = (
         (folder / "case" / "case.json").read_bytes()
@@ -366,41 +403,51 @@ def _rebuild(folder: Path, project: Any, manifest: dict[str, Any], check: _Check
                 f"{member} is not what the rebuilt case renders (edited after it was made?)",
                 member,
             )
-    stated_inputs = project.stated_inputs or {}
+    stated = sorted(
+        (f"{prefix}:{name}" if prefix else name)
+        for prefix, project in projects.items()
+        for name in (project.stated_inputs or {})
+    )
     verdict.lines.append(
-        f"taken as the bundle states them (files it does not hold): {len(stated_inputs)} "
+        f"taken as the bundle states them (files it does not hold): {len(stated)} "
         "hashes of data, model and code ("
-        + ", ".join(sorted(stated_inputs)[:6])
-        + (" ..." if len(stated_inputs) > 6 else "")
+        + ", ".join(stated[:6])
+        + (" ..." if len(stated) > 6 else "")
         + ")"
     )
-    return case
 
 
-def _signoffs(project: Any, case: Any, check: _Check) -> None:
-    judged = judge_signoffs(project, case)
-    for diagnostic in judged.diagnostics:
-        if diagnostic.code in ("A001", "A002", "A003", "A004"):
-            check.add(
-                diagnostic.code,
-                diagnostic.message,
-                f"{PROJECT_DIR}/{diagnostic.location.path}",
-                hint=diagnostic.hint,
+def _signoffs(built: SystemCase, projects: dict[str, Project], check: _Check) -> None:
+    folders = {"": ""}
+    if built.system is not None:
+        folders.update(built.system.paths)
+    for component, judged in judge_approvals(built).items():
+        prefix = folders.get(component, "")
+        base = f"{PROJECT_DIR}/{prefix}/" if prefix else f"{PROJECT_DIR}/"
+        for diagnostic in judged.diagnostics:
+            if diagnostic.code in ("A001", "A002", "A003", "A004"):
+                check.add(
+                    diagnostic.code,
+                    diagnostic.message,
+                    base + diagnostic.location.path,
+                    hint=diagnostic.hint,
+                )
+        where = f" ({component})" if component else ""
+        for one in judged.signoffs:
+            if one.status == "current":
+                check.verdict.lines.append(
+                    f"sign-off{where}: {one.decision} of {one.scope} by {one.name} "
+                    f"({one.signer}, {one.role}, key {one.key_id}) on {one.signed_at}"
+                    + (f": {one.comment}" if one.comment else "")
+                )
+        stale = [s for s in judged.signoffs if s.status == "stale"]
+        if stale:
+            check.verdict.lines.append(
+                f"{len(stale)} sign-off(s){where} over an earlier case (stale, not counted): "
+                + ", ".join(f"{s.signer} on {s.scope}" for s in stale)
             )
-    current = [s for s in judged.signoffs if s.status == "current"]
-    stale = [s for s in judged.signoffs if s.status == "stale"]
-    for one in current:
-        check.verdict.lines.append(
-            f"sign-off: {one.decision} of {one.scope} by {one.name} ({one.signer}, {one.role}, "
-            f"key {one.key_id}) on {one.signed_at}" + (f": {one.comment}" if one.comment else "")
-        )
-    if stale:
-        check.verdict.lines.append(
-            f"{len(stale)} sign-off(s) over an earlier case (stale, not counted): "
-            + ", ".join(f"{s.signer} on {s.scope}" for s in stale)
-        )
-    for required in judged.required:
-        check.verdict.lines.append(
-            f"approval required: {required.role} on {required.where}: {required.status} "
-            f"({required.reason})"
-        )
+        for required in judged.required:
+            check.verdict.lines.append(
+                f"approval required: {required.role} on {required.where}: {required.status} "
+                f"({required.reason})"
+            )

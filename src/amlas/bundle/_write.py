@@ -3,12 +3,15 @@
 Layout of the zip archive::
 
     AMLAS-BUNDLE            the mark "amlas-bundle/1" (first, stored: how a bundle is known)
-    project/                amlas.yaml, every artefact file, the pattern library when it is
+    project/                (a system: its own files, each ML component in its folder)
+                            amlas.yaml, every artefact file, the pattern library when it is
                             the project's own, the review records' documents, the access
                             logs and seal statements of sealed data, signoffs/, and
                             evidence/ (the current records, run by run, as an fs:// store)
     stated-inputs.json      the hashes of the data, model and code files the bundle does
-                            not hold, as they are now (FILE_INPUTS kinds)
+                            not hold, as they are now (FILE_INPUTS kinds), per project
+                            folder ("" for the project itself, a system's components by
+                            their paths)
     case/                   the safety case as `amlas case` writes it (case.json, case.md,
                             case.junit.xml, gsn/, svg/)
     report.html             the report, with the approvals
@@ -25,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -33,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from amlas._version import __version__
-from amlas.case import Approvals, Case
+from amlas.case import Approvals, SystemCase
 from amlas.errors import ProblemError
 from amlas.evidence import FILE_INPUTS, ProjectInputs, copy_current, open_store
 from amlas.fileio import atomic_stream
@@ -52,6 +56,7 @@ __all__ = [
     "STATED_NAME",
     "Written",
     "bundle_files",
+    "bundled_projects",
     "stated_inputs",
     "write_bundle",
 ]
@@ -90,7 +95,12 @@ def bundle_files(project: Project) -> list[str]:
     sign-offs. Never a data file, a model, or a key."""
     root = project.root
     names = {MANIFEST_FILE}
-    names.update(rel for rel in project.files.values() if (root / rel).is_file())
+    # a component's [A] [B] [C] are its system's files (``../..``): the system bundles them
+    names.update(
+        rel
+        for rel in project.files.values()
+        if (root / rel).is_file() and not os.path.normpath(rel).startswith("..")
+    )
     library = project.manifest.case.library
     if (root / library).is_dir():
         names.update(
@@ -157,9 +167,20 @@ def _signer(project: Project, key: SigningKey) -> dict[str, Any]:
     }
 
 
+def bundled_projects(built: SystemCase) -> dict[str, Project]:
+    """The projects a bundle of ``built`` holds, by folder relative to the bundled project
+    (``""`` for the project itself; a system's ML components by their paths)."""
+    if built.system is not None:
+        return {
+            "": built.system.project,
+            **{built.system.paths[c]: p for c, p in built.system.components.items()},
+        }
+    assert built.project is not None
+    return {"": built.project}
+
+
 def write_bundle(
-    project: Project,
-    case: Case,
+    built: SystemCase,
     key: SigningKey,
     target: Path,
     *,
@@ -168,29 +189,39 @@ def write_bundle(
     layout_cache: Path | None = None,
     now: str | None = None,
 ) -> Written:
-    """Write the assessor's bundle of ``project`` (whose case, built without the verifier
-    key, is ``case``) to ``target``, signed with ``key``; see the module doc. The file
-    appears whole or not at all.
+    """Write the assessor's bundle of a project, or of a system and its ML components
+    (``built``: its case as built without the verifier key, and the projects), to
+    ``target``, signed with ``key``; see the module doc. The file appears whole or not at
+    all.
 
-    Raises :class:`~amlas.errors.ProblemError`: the key is no declared person's (A004) or
-    the verifier's (A003); the evidence store cannot be copied."""
-    signer = _signer(project, key)
+    Raises :class:`~amlas.errors.ProblemError`: the key is no person's the project (the
+    system) declares (A004) or the verifier's (A003); the evidence store cannot be copied."""
+    projects = bundled_projects(built)
+    case = built.case
+    signer = _signer(projects[""], key)
     created = now or dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     entries: dict[str, bytes] = {MARK_NAME: BUNDLE_MARK}
-    for rel in bundle_files(project):
-        entries[f"{PROJECT_DIR}/{rel}"] = (project.root / rel).read_bytes()
-    with tempfile.TemporaryDirectory(prefix="amlas-bundle-") as tmp:
-        with (
-            open_store(project.manifest.evidence, root=project.root) as source,
-            open_store(f"fs://{EVIDENCE_DIR}", root=Path(tmp)) as copy,
-        ):
-            records = copy_current(source, copy)
-        folder = Path(tmp) / EVIDENCE_DIR
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                rel = path.relative_to(folder).as_posix()
-                entries[f"{PROJECT_DIR}/{EVIDENCE_DIR}/{rel}"] = path.read_bytes()
-    stated = stated_inputs(project)
+    stated: dict[str, dict[str, str | None]] = {}
+    records = 0
+    for prefix, project in projects.items():
+        base = f"{PROJECT_DIR}/{prefix}/" if prefix else f"{PROJECT_DIR}/"
+        for rel in bundle_files(project):
+            entries[base + rel] = (project.root / rel).read_bytes()
+        if project.manifest.is_system:
+            continue  # the system holds [A] [B] [C]; its components hold the evidence
+        with tempfile.TemporaryDirectory(prefix="amlas-bundle-") as tmp:
+            with (
+                open_store(project.manifest.evidence, root=project.root) as source,
+                open_store(f"fs://{EVIDENCE_DIR}", root=Path(tmp)) as copy,
+            ):
+                records += copy_current(source, copy)
+            folder = Path(tmp) / EVIDENCE_DIR
+            for path in sorted(folder.rglob("*")):
+                if path.is_file():
+                    entries[f"{base}{EVIDENCE_DIR}/{path.relative_to(folder).as_posix()}"] = (
+                        path.read_bytes()
+                    )
+        stated[prefix] = stated_inputs(project)
     entries[STATED_NAME] = _json(stated)
     for name, text in render_case_files(case, svg=svg, layout_cache=layout_cache).items():
         entries[f"case/{name}"] = text.encode("utf-8")
@@ -202,8 +233,11 @@ def write_bundle(
         "schema": BUNDLE_SCHEMA,
         "created_at": created,
         "amlas": __version__,
-        "project": project.manifest.name,
-        "component": project.manifest.component,
+        "project": case.project,
+        "component": case.component,
+        "components": {c: built.system.paths[c] for c in built.system.components}
+        if built.system is not None
+        else {},
         "case": {
             "digest": case.digest(),
             "root": case.root,
@@ -211,7 +245,8 @@ def write_bundle(
             "counts": case.counts(),
         },
         "bundled_by": signer,
-        "evidence": f"{PROJECT_DIR}/{EVIDENCE_DIR} (fs://{EVIDENCE_DIR}): {records} records",
+        "evidence": f"{records} current records, each project's in its {EVIDENCE_DIR}/ "
+        f"(fs://{EVIDENCE_DIR})",
         "files": {
             name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
             for name, data in sorted(entries.items())
@@ -223,27 +258,23 @@ def write_bundle(
         "public_key": key.public_key,
         "signature": key.sign(manifest_bytes),
     }
+    stamp = _zip_time(created)
     with atomic_stream(target) as handle, zipfile.ZipFile(handle, "w") as archive:
-        stamp = _zip_time(created)
         archive.writestr(zipfile.ZipInfo(MARK_NAME, stamp), BUNDLE_MARK, zipfile.ZIP_STORED)
         for name, data in sorted(entries.items()):
             if name != MARK_NAME:
                 info = zipfile.ZipInfo(name, stamp)
                 info.external_attr = 0o644 << 16
                 archive.writestr(info, data, zipfile.ZIP_DEFLATED, compresslevel=6)
-        archive.writestr(
-            zipfile.ZipInfo(MANIFEST_NAME, stamp), manifest_bytes, zipfile.ZIP_DEFLATED
-        )
-        archive.writestr(
-            zipfile.ZipInfo(SIGNATURE_NAME, stamp), _json(signature), zipfile.ZIP_DEFLATED
-        )
+        for name, data in ((MANIFEST_NAME, manifest_bytes), (SIGNATURE_NAME, _json(signature))):
+            archive.writestr(zipfile.ZipInfo(name, stamp), data, zipfile.ZIP_DEFLATED)
     return Written(
         target,
         len(entries),
         target.stat().st_size,
         case.digest(),
         records,
-        len(stated),
+        sum(len(v) for v in stated.values()),
         f"{signer['name']} ({signer['id']})",
     )
 

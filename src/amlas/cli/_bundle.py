@@ -11,7 +11,7 @@ import click
 
 from amlas.bundle import BUNDLE_MARK, verify_bundle, write_bundle
 from amlas.case import judge_approvals
-from amlas.cli._common import EXIT_ERRORS, EXIT_OK, fail, print_diagnostics, refuse_system
+from amlas.cli._common import EXIT_ERRORS, EXIT_OK, fail, print_diagnostic_lines
 from amlas.cli._output import echo
 from amlas.cli._signoff import load_key_outside
 from amlas.fileio import OutputRefused, check_output_file, register_output_file
@@ -46,13 +46,10 @@ def bundle(directory: Path, output: Path, key_file: Path, no_svg: bool) -> None:
     key), the hashes of the data and model files, the case in every format and the
     report, and a manifest of SHA-256 hashes signed with your key.
     """
-    refuse_system(directory, "amlas bundle")
     from amlas.cli._main import _build_any, _layout_cache, _project_paths
 
     key = load_key_outside(key_file, directory)
     whole = _build_any(directory, None, None)
-    project = whole.project
-    assert project is not None
     try:
         check_output_file(
             output,
@@ -67,8 +64,7 @@ def bundle(directory: Path, output: Path, key_file: Path, no_svg: bool) -> None:
         _refused(error)
     register_output_file(output, command=BUNDLE_COMMAND, version=_version())
     written = write_bundle(
-        project,
-        whole.case,
+        whole,
         key,
         output,
         approvals=judge_approvals(whole),
@@ -132,7 +128,6 @@ def verify_bundle_command(file: Path, expect: tuple[str, ...], fmt: str) -> None
             )
         )
     else:
-        if verdict.diagnostics.items:
-            print_diagnostics(verdict.diagnostics, "")
+        print_diagnostic_lines(verdict.diagnostics.sorted())
         click.echo(verdict.text(), nl=False)
     sys.exit(EXIT_OK if verdict.verified else EXIT_ERRORS)
