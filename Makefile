@@ -78,10 +78,33 @@ test-latest: system-test
 # a verifier key outside the project, [P] sealed, stage 3-4 as the development team and
 # stages 3 and 5 as the verifier, stage 6 (the operational scenarios through the example's
 # harness, and the hazard-rate chains), the runtime monitor's field log (a fictitious sample)
-# as operational evidence, then the safety case, its report and the gate.
+# as operational evidence, the people's sign-offs, then the safety case, its report and the
+# gate, and the assessor's bundle, verified with the project moved away.
 # `amlas run` exits 1 on a failed verdict and `amlas gate` 1 on a shut gate: results, not a
 # broken demo; 2 and 3 (usage, internal errors) stop it.
 RUNOK  = status=$$?; [ $$status -le 1 ] || exit $$status
+
+# $(call signoff,NAME): the people of examples/NAME get keys (outside the project; their
+# public halves declared in the copy's amlas.yaml) and sign the case as built: the
+# independent verifier approves with conditions, the safety assessor rejects (the top claim
+# is not supported in any example). Signed before the case and report, which show them.
+define signoff
+	$(BIN)/amlas keygen --signing out/$(1)/keys/assessor.pem --person ASSESSOR-1 --project out/$(1)/project
+	$(BIN)/amlas keygen --signing out/$(1)/keys/verifier.pem --person VERIFIER-1 --project out/$(1)/project
+	$(BIN)/amlas sign out/$(1)/project --key-file out/$(1)/keys/verifier.pem --decision approve-with-conditions \
+	  --comment "The verification evidence stands as recorded; the inconclusive claims stay open until more verification data exists."
+	$(BIN)/amlas sign out/$(1)/project --key-file out/$(1)/keys/assessor.pem --decision reject \
+	  --comment "Not acceptable yet: the top claim is not supported (see the claims the gate lists)."
+endef
+
+# $(call bundle,NAME): the assessor's bundle, signed by the assessor, verified with the
+# project moved away (nothing but the archive is read)
+define bundle
+	$(BIN)/amlas bundle out/$(1)/project -o out/$(1)/bundle.zip --key-file out/$(1)/keys/assessor.pem
+	mv out/$(1)/project out/$(1)/.project-moved-away && \
+	  $(BIN)/amlas verify-bundle out/$(1)/bundle.zip > out/$(1)/bundle-verdict.txt; status=$$?; \
+	  mv out/$(1)/.project-moved-away out/$(1)/project; cat out/$(1)/bundle-verdict.txt; [ $$status -eq 0 ] || exit $$status
+endef
 EXAMPLES := breast-cancer-triage chess-robot-grasp pedestrian-aeb
 SYSTEMS  := sepsis-warning
 
@@ -106,9 +129,12 @@ define demo_example
 	  $(BIN)/amlas evidence import out/$(1)/project "$$f" --for "$$(sed -n 's/^for: *//p' "$$f")" \
 	    --role verifier --key-file out/$(1)/verifier.key; $(RUNOK); done
 	$(BIN)/amlas evidence out/$(1)/project --verify
+	$(call signoff,$(1))
+	$(BIN)/amlas check out/$(1)/project
 	$(BIN)/amlas case out/$(1)/project --out out/$(1)/safety-case
 	$(BIN)/amlas report out/$(1)/project -o out/$(1)/report.html
 	@$(BIN)/amlas gate out/$(1)/project; $(RUNOK)
+	$(call bundle,$(1))
 endef
 
 # $(call demo_system,NAME): the same job on the system project examples/NAME, whose ML
@@ -134,9 +160,12 @@ define demo_system
 	    $(BIN)/amlas evidence import $$c "$$f" --for "$$(sed -n 's/^for: *//p' "$$f")" \
 	      --role verifier --key-file out/$(1)/verifier.key; status=$$?; [ $$status -le 1 ] || exit $$status; done; \
 	  $(BIN)/amlas evidence $$c --verify || exit $$?; done
+	$(call signoff,$(1))
+	$(BIN)/amlas check out/$(1)/project
 	$(BIN)/amlas case out/$(1)/project --out out/$(1)/safety-case
 	$(BIN)/amlas report out/$(1)/project -o out/$(1)/report.html
 	@$(BIN)/amlas gate out/$(1)/project; $(RUNOK)
+	$(call bundle,$(1))
 endef
 
 demo: $(VENV)/.demo-installed system-demo
@@ -155,6 +184,8 @@ demo: $(VENV)/.demo-installed system-demo
 	@echo "  run-stage5.json                    the verifier's stage-5 summary"
 	@echo "  report.html                        the safety case report (offline HTML: open it in a browser)"
 	@echo "  safety-case/                       case.json, case.md, case.junit.xml, gsn/ (gsn2x YAML), svg/"
+	@echo "  project/signoffs/                  the verifier's and the assessor's signed decisions (keys in keys/)"
+	@echo "  bundle.zip, bundle-verdict.txt     the assessor's bundle and 'amlas verify-bundle' on it"
 	@echo "in $(SYSTEMS) (a system with two ML components): project/components/*/ as project/ above,"
 	@echo "  trace-<component>.md per component, and one case and report for the whole system"
 

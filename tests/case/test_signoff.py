@@ -147,7 +147,7 @@ def test_the_gate_opens_only_with_every_required_approval(
 
     code, out, _ = run(capsys, "gate", str(root), *ALLOW)
     assert code == 1
-    assert "approved safety-assessor on G1.1: approved by Person ASSESSOR-1" in out
+    assert "approval: safety-assessor on G1.1: approved by Person ASSESSOR-1" in out
     assert "with conditions: field monitoring reviewed monthly" in out
     assert "awaited       independent-verifier on G1.1" in out
 
@@ -411,7 +411,7 @@ def test_people_and_approvals_are_checked(
     assert "A007 error: people[1] repeats the ID 'ASSESSOR-1'" in out
     assert "A007 error: COPY-1 declares the key of ASSESSOR-1" in out
     assert "A007 error: VERIFY-1's key is the verifier_key" in out
-    assert "A008 warning: NOKEY-1 (Person NOKEY-1) has no key" in out
+    assert "A008 info: NOKEY-1 (Person NOKEY-1) has no key" in out
     assert "A006 error: case.approvals[0] requires a 'safety-asessor'" in out
     assert "(did you mean 'safety-assessor'?)" in out
     assert "A006 error: case.approvals[0] names a role twice" in out

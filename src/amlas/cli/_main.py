@@ -1066,7 +1066,7 @@ def gate_command(
     for approval in result.approvals:
         if approval.status == "approved":
             console.print(
-                f"approved {approval.role} on {approval.where}: {approval.reason}",
+                f"approval: {approval.role} on {approval.where}: {approval.reason}",
                 markup=False,
                 style="dim",
             )

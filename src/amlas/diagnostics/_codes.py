@@ -1018,11 +1018,12 @@ _TABLE: tuple[Code, ...] = (
     ),
     Code(
         "A008",
-        "warning",
+        "info",
         "person without a key",
-        "A person under `people:` declares no public key, so nothing they sign can be "
-        "checked. `amlas keygen --signing KEYFILE --person ID DIR` makes a key outside the "
-        "project and writes its public half into their entry.",
+        "A person under `people:` declares no public key yet, so they cannot sign (an "
+        "approval the gate requires of them stays awaited). `amlas keygen --signing KEYFILE "
+        "--person ID --project DIR` makes a key outside the project and writes its public "
+        "half into their entry.",
     ),
     # -- B: the assessor's bundle (``amlas bundle``, ``amlas verify-bundle``) -----------------
     Code(

@@ -340,6 +340,20 @@ def _unused_settings(system: System) -> None:
         if name not in written:
             continue
         where = source.locate((name,), key=True) if source is not None else Location("")
+        if name == "case":
+            # the approvals of the system's case are the system's own (docs/signoff.md)
+            unused = sorted(system.manifest.case.model_fields_set - {"approvals"})
+            if not unused:
+                continue
+            system.diagnostics.add(
+                "F015",
+                f"'case: {', '.join(unused)}' in a system project's {MANIFEST_FILE} is not "
+                "used: each ML component's own amlas.yaml holds it (only 'case.approvals', "
+                "the sign-offs of the system's case, belongs here)",
+                where,
+                hint=f"move it into the components' {MANIFEST_FILE}",
+            )
+            continue
         system.diagnostics.add(
             "F015",
             f"'{name}' in a system project's {MANIFEST_FILE} is not used: each ML "

@@ -35,8 +35,8 @@ def people_are_declared_once(project: Project, diagnostics: Diagnostics) -> None
                 "A008",
                 f"{person.id} ({person.name}) has no key: they cannot sign the case",
                 _at(project, ("people", i)),
-                hint=f"'amlas keygen --signing KEYFILE --person {person.id} DIR' makes one "
-                "outside the project and declares its public half here",
+                hint=f"'amlas keygen --signing KEYFILE --person {person.id} --project DIR' "
+                "makes one outside the project and declares its public half here",
             )
             continue
         if person.key == manifest.verifier_key:
