@@ -391,7 +391,9 @@ def _parse(project: Project, relative: str, diagnostics: Diagnostics) -> _File |
         return None
 
 
-def _judge_file(project: Project, relative: str, parsed: _File | None, case: Case) -> JudgedSignOff:
+def _judge_file(
+    project: Project, relative: str, parsed: _File | None, case: Case, digest: str | None = None
+) -> JudgedSignOff:
     if parsed is None:
         return JudgedSignOff(
             relative, "invalid", "not a signed statement amlas can read", code="A001"
@@ -455,7 +457,7 @@ def _judge_file(project: Project, relative: str, parsed: _File | None, case: Cas
     assert person is not None
     judged.independence = person.independence  # what is declared now counts
     judged.name = person.name
-    if s.case.digest != case.digest():
+    if s.case.digest != (digest or case.digest()):
         judged.status = "stale"
         judged.changes = changes_between(s.case.fingerprint, case_fingerprint(case))
         judged.reason = (
@@ -492,13 +494,15 @@ def _ancestors(case: Case, node_id: str) -> set[str]:
     return seen
 
 
-def judge_signoffs(project: Project, case: Case) -> Approvals:
-    """Every sign-off statement of ``project`` judged against ``case`` (built without the
-    verifier key), and every approval ``case.approvals`` of its manifest requires."""
-    approvals = Approvals(case.digest())
+def judge_signoffs(project: Project, case: Case, *, digest: str | None = None) -> Approvals:
+    """Every sign-off statement of ``project`` judged against ``case`` (whose digest is
+    ``digest`` when the caller has it), and every approval ``case.approvals`` of its
+    manifest requires."""
+    digest = digest or case.digest()
+    approvals = Approvals(digest)
     diagnostics = approvals.diagnostics
     judged = [
-        _judge_file(project, relative, _parse(project, relative, diagnostics), case)
+        _judge_file(project, relative, _parse(project, relative, diagnostics), case, digest)
         for relative in signoff_files(project.root)
     ]
     for one in judged:
@@ -633,13 +637,16 @@ def _one(
     return RequiredApproval(scope, role, "awaited", why, None, independence)
 
 
-def judge_approvals(built: SystemCase, project: Project | None = None) -> dict[str, Approvals]:
+def judge_approvals(
+    built: SystemCase, project: Project | None = None, *, digest: str | None = None
+) -> dict[str, Approvals]:
     """The sign-offs and required approvals of a case: ``""`` -> those of the project
     itself (``project``, a single project's, or the system's own), and for a system each
     ML component's ID -> those of the component's project over its own case. Nothing is
-    judged for a component that declares no people, approvals or sign-offs."""
+    judged for a component that declares no people, approvals or sign-offs. ``digest`` is
+    ``built.case``'s, when the caller has it."""
     if built.system is not None:
-        out = {"": judge_signoffs(built.system.project, built.case)}
+        out = {"": judge_signoffs(built.system.project, built.case, digest=digest)}
         for component_id, component in built.system.components.items():
             manifest = component.manifest
             part = built.parts.get(component_id)
@@ -654,4 +661,4 @@ def judge_approvals(built: SystemCase, project: Project | None = None) -> dict[s
     project = project or built.project
     if project is None:
         raise ValueError("a single project's approvals need its Project")
-    return {"": judge_signoffs(project, built.case)}
+    return {"": judge_signoffs(project, built.case, digest=digest)}

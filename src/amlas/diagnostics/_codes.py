@@ -1108,8 +1108,9 @@ _TABLE: tuple[Code, ...] = (
         "B011",
         "error",
         "a bundled rendering differs from the case",
-        "`case/case.md`, `case/case.junit.xml` or a `case/gsn/` file is not what the bundled "
-        "case renders to: it was edited after the bundle was made.",
+        "`case/case.md` or `case/case.junit.xml` is not what the bundled case renders to: it "
+        "was edited after the bundle was made and the manifest signed again. (The gsn2x, SVG "
+        "and report files are bound by the signed manifest's hashes only.)",
     ),
     # -- R: problems found while running ------------------------------------------------------
     Code(
