@@ -17,7 +17,14 @@ Its :class:`Verdict` names every file that differs.
 
 from amlas.bundle._archive import LIMITS, ArchiveLimits
 from amlas.bundle._verify import Verdict, verify_bundle
-from amlas.bundle._write import BUNDLE_MARK, Written, bundle_files, stated_inputs, write_bundle
+from amlas.bundle._write import (
+    BUNDLE_MARK,
+    Written,
+    bundle_files,
+    bundled_projects,
+    stated_inputs,
+    write_bundle,
+)
 
 __all__ = [
     "BUNDLE_MARK",
@@ -26,6 +33,7 @@ __all__ = [
     "Verdict",
     "Written",
     "bundle_files",
+    "bundled_projects",
     "stated_inputs",
     "verify_bundle",
     "write_bundle",

@@ -47,6 +47,7 @@ from amlas.bundle._write import (
     STATED_NAME,
 )
 from amlas.case import (
+    Approvals,
     Case,
     SystemCase,
     build_case,
@@ -77,6 +78,10 @@ class Verdict:
     lines: list[str] = field(default_factory=list)
     """What was checked and found, one statement per line."""
     manifest: dict[str, Any] | None = None
+    built: SystemCase | None = None
+    """The case rebuilt from the bundle (with its projects), once it got that far."""
+    approvals: dict[str, Approvals] = field(default_factory=dict)
+    """The bundle's sign-offs judged against the rebuilt case."""
 
     def text(self) -> str:
         head = (
@@ -247,6 +252,7 @@ def _verify(folder: Path, check: _Check, expect: list[str], limits: ArchiveLimit
         built = SystemCase(
             build_case(projects[""], store=f"fs://{EVIDENCE_DIR}"), project=projects[""]
         )
+    verdict.built = built
     digest = _rebuild(folder, built.case, manifest, projects, check)
     _signoffs(built, digest, check)
 
@@ -417,7 +423,8 @@ def _signoffs(built: SystemCase, digest: str, check: _Check) -> None:
     folders = {"": ""}
     if built.system is not None:
         folders.update(built.system.paths)
-    for component, judged in judge_approvals(built, digest=digest).items():
+    check.verdict.approvals = judge_approvals(built, digest=digest)
+    for component, judged in check.verdict.approvals.items():
         prefix = folders.get(component, "")
         base = f"{PROJECT_DIR}/{prefix}/" if prefix else f"{PROJECT_DIR}/"
         for diagnostic in judged.diagnostics:

@@ -9,6 +9,16 @@ policy. Renderers (``amlas.render``) only format a :class:`Case`.
 """
 
 from amlas.case._build import build_case, check_case_settings, document_targets
+from amlas.case._diff import (
+    CaseDiff,
+    EvidenceChange,
+    NodeChange,
+    RequirementChange,
+    Snapshot,
+    StatusChange,
+    diff_snapshots,
+    snapshot,
+)
 from amlas.case._impact import AffectedClaim, affected_claims
 from amlas.case._library import (
     DEFAULT_LIBRARY,
@@ -59,17 +69,23 @@ __all__ = [
     "Approvals",
     "ArtefactEntry",
     "Case",
+    "CaseDiff",
     "CitedReview",
     "Decision",
+    "EvidenceChange",
     "GateResult",
     "JudgedSignOff",
     "Library",
     "LibraryError",
     "Module",
     "Node",
+    "NodeChange",
     "NodeType",
     "RequiredApproval",
+    "RequirementChange",
+    "Snapshot",
     "Status",
+    "StatusChange",
     "SystemCase",
     "affected_claims",
     "build_case",
@@ -79,6 +95,7 @@ __all__ = [
     "changes_between",
     "check_case_settings",
     "check_library",
+    "diff_snapshots",
     "document_targets",
     "gate",
     "gate_system",
@@ -90,5 +107,6 @@ __all__ = [
     "review_statuses",
     "sign_case",
     "signoff_files",
+    "snapshot",
     "suffixed",
 ]

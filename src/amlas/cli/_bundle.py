@@ -11,9 +11,10 @@ import click
 
 from amlas.bundle import BUNDLE_MARK, verify_bundle, write_bundle
 from amlas.case import judge_approvals
-from amlas.cli._common import EXIT_ERRORS, EXIT_OK, fail, print_diagnostic_lines
+from amlas.cli._common import EXIT_ERRORS, EXIT_OK, fail, print_diagnostic_lines, print_diagnostics
 from amlas.cli._output import echo
-from amlas.cli._signoff import load_key_outside
+from amlas.cli._paths import layout_cache, project_paths, refused
+from amlas.cli._signoff import built_for_signing, load_key_outside
 from amlas.fileio import OutputRefused, check_output_file, register_output_file
 
 __all__ = ["bundle", "verify_bundle_command"]
@@ -46,22 +47,21 @@ def bundle(directory: Path, output: Path, key_file: Path, no_svg: bool) -> None:
     key), the hashes of the data and model files, the case in every format and the
     report, and a manifest of SHA-256 hashes signed with your key.
     """
-    from amlas.cli._main import _build_any, _layout_cache, _project_paths
-
     key = load_key_outside(key_file, directory)
-    whole = _build_any(directory, None, None)
+    whole, _ = built_for_signing(directory)
+    if whole.case.diagnostics.has_errors:
+        print_diagnostics(whole.case.diagnostics, str(directory))
+        fail("the project has errors: fix them before bundling its case", EXIT_ERRORS)
     try:
         check_output_file(
             output,
             command=BUNDLE_COMMAND,
             signature=BUNDLE_MARK.strip(),
             project=directory,
-            protected=_project_paths(directory, None),
+            protected=project_paths(directory, None),
         )
     except OutputRefused as error:
-        from amlas.cli._main import _refused
-
-        _refused(error)
+        refused(error)
     register_output_file(output, command=BUNDLE_COMMAND, version=_version())
     written = write_bundle(
         whole,
@@ -69,7 +69,7 @@ def bundle(directory: Path, output: Path, key_file: Path, no_svg: bool) -> None:
         output,
         approvals=judge_approvals(whole),
         svg=not no_svg,
-        layout_cache=_layout_cache(directory, None),
+        layout_cache=layout_cache(directory, None),
     )
     echo(
         f"bundle written to {written.path} ({written.size // 1024} KiB: {written.files} files "

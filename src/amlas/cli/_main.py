@@ -37,15 +37,16 @@ from amlas.cli._common import (
     EXIT_USAGE,
     console,
     fail,
-    print_diagnostic_lines,
     print_diagnostics,
     print_problem,
     refuse_system,
 )
+from amlas.cli._diff import diff
 from amlas.cli._evidence import evidence
 from amlas.cli._impact import impact
 from amlas.cli._monitor import monitor
 from amlas.cli._output import echo
+from amlas.cli._paths import layout_cache, project_paths, refused
 from amlas.cli._plugins import plugins
 from amlas.cli._predictions import predictions
 from amlas.cli._review import review
@@ -60,7 +61,6 @@ from amlas.diagnostics import (
 from amlas.errors import AmlasError, ProblemError, UsageError
 from amlas.evidence import (
     check_signatures,
-    open_store,
     seal_dataset,
 )
 from amlas.fileio import (
@@ -80,7 +80,6 @@ from amlas.project import (
     declare_person_key,
     init_project,
     is_system_dir,
-    load_project,
     load_system,
     relocated,
     render_reference,
@@ -633,54 +632,8 @@ _LIBRARY = click.option(
     help="Pattern library: a shipped name or a folder (default: amlas.yaml case.library).",
 )
 CASE_DIR = "safety-case"
-LAYOUT_CACHE = ".amlas"  # the project's cache folder: the diagrams' layouts (amlas.render._svg)
-
-
-def _layout_cache(directory: Path, key: VerifierKey | None) -> Path | None:
-    """Where ``case`` and ``report`` share the diagrams' layouts: the project's ``.amlas/``;
-    none with the verifier key (nothing built with it is written into the project)."""
-    return None if key is not None else directory / LAYOUT_CACHE
-
-
 CASE_COMMAND, REPORT_COMMAND, PDF_COMMAND = "amlas case", "amlas report", "amlas report --pdf"
 REPORT_SIGNATURE = b'<meta name="generator" content="amlas">'  # in every report's <head>
-_PATH_FIELDS = frozenset({"location", "file", "access_log", "path"})
-
-
-def _project_paths(directory: Path, store: str | None) -> list[Path]:
-    """What an output must never replace, hold or lie inside: amlas.yaml, .amlas/, every
-    artefact file, every file an artefact names (data, sealed copies, access logs, model,
-    monitor, field log) and a file evidence store; of a system, every component's too."""
-    if is_system_dir(directory):
-        system = load_system(directory, check=False)
-        inside = [p for c in system.paths.values() for p in _project_paths(directory / c, None)]
-        return sorted({*_single_project_paths(directory, store), *inside})
-    return _single_project_paths(directory, store)
-
-
-def _single_project_paths(directory: Path, store: str | None) -> list[Path]:
-    loaded = load_project(directory).project
-    paths = {directory / "amlas.yaml", directory / ".amlas"}
-    paths.update(directory / relative for relative in loaded.files.values())
-
-    def walk(value: object) -> None:
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if key in _PATH_FIELDS and isinstance(item, str) and item.strip(" ./"):
-                    paths.add(directory / item)
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-
-    for document in loaded.artefacts.values():
-        walk(document.model_dump(mode="json"))
-    uri = store or loaded.manifest.evidence
-    with contextlib.suppress(AmlasError), open_store(uri, root=directory) as opened:
-        where = getattr(opened, "path", None)  # a folder of files (fs://), else None
-        if isinstance(where, Path):
-            paths.add(where)
-    return sorted(paths)
 
 
 _EARLIER_CASE_FILE = re.compile(
@@ -705,13 +658,6 @@ def _earlier_case_folder(folder: Path) -> dict[str, str] | None:
     if "report.html" in names:
         writers["report.html"] = REPORT_COMMAND
     return writers if len(writers) == len(names) else None
-
-
-def _refused(error: OutputRefused) -> NoReturn:
-    """A refused output: one located, coded line, exit 2, nothing written."""
-    print_diagnostic_lines(error.diagnostics, stderr=True)
-    click.echo("amlas: nothing was written", err=True)
-    sys.exit(EXIT_USAGE)
 
 
 def _build(
@@ -818,8 +764,8 @@ def case(
     whole = _build_any(directory, store, library, key)
     built = whole.case
     approvals = approvals_of(directory, whole)
-    protected = _project_paths(directory, store)
-    cache = _layout_cache(directory, key)
+    protected = project_paths(directory, store)
+    cache = layout_cache(directory, key)
     files: dict[str, str | bytes] = dict(
         render_case_files(built, svg=not no_svg, layout_cache=cache)
     )
@@ -858,7 +804,7 @@ def case(
             earlier=_earlier_case_folder,
         )
     except OutputRefused as error:
-        _refused(error)
+        refused(error)
     if fmt == "json":
         click.echo(render_case_json(built), nl=False)
     elif fmt == "markdown":
@@ -922,9 +868,9 @@ def report(
     whole = _build_any(directory, store, library, key)
     built = whole.case
     html = render_report(
-        built, layout_cache=_layout_cache(directory, key), approvals=approvals_of(directory, whole)
+        built, layout_cache=layout_cache(directory, key), approvals=approvals_of(directory, whole)
     )
-    protected = _project_paths(directory, store)
+    protected = project_paths(directory, store)
     try:
         check_output_file(
             target,
@@ -938,7 +884,7 @@ def report(
                 pdf, command=PDF_COMMAND, signature=None, project=directory, protected=protected
             )
     except OutputRefused as error:
-        _refused(error)
+        refused(error)
     # registered before it is written: a kill in between leaves no unlisted file
     register_output_file(target, command=REPORT_COMMAND, version=__version__)
     atomic_write_text(target, html)
@@ -1147,5 +1093,6 @@ cli.add_command(predictions)
 cli.add_command(evidence)
 cli.add_command(review)
 cli.add_command(sign)
+cli.add_command(diff)
 cli.add_command(bundle)
 cli.add_command(verify_bundle_command)

@@ -27,7 +27,13 @@ from amlas.errors import ProblemError
 from amlas.project import Project, check_project, is_system_dir, load_system, relocated
 from amlas.sealing import SigningKey, load_signing_key
 
-__all__ = ["approvals_of", "load_key_outside", "sign", "signoff_diagnostics"]
+__all__ = [
+    "approvals_of",
+    "built_for_signing",
+    "load_key_outside",
+    "sign",
+    "signoff_diagnostics",
+]
 
 
 def load_key_outside(key_file: Path, directory: Path) -> SigningKey:
@@ -45,7 +51,7 @@ def load_key_outside(key_file: Path, directory: Path) -> SigningKey:
     return load_signing_key(key_file)
 
 
-def _built(directory: Path) -> tuple[SystemCase, Project]:
+def built_for_signing(directory: Path) -> tuple[SystemCase, Project]:
     """The case of ``directory`` as built without the verifier key (what sign-offs are
     made over), and the project whose people and ``signoffs/`` count."""
     if is_system_dir(directory):
@@ -82,7 +88,7 @@ def signoff_diagnostics(directory: Path) -> Diagnostics:
         for p in projects.values()
     ):
         return out
-    built, _ = _built(directory)
+    built, _ = built_for_signing(directory)
     for component, judged in approvals_of(directory, built).items():
         prefix = paths.get(component, "")
         out.extend(relocated(d, prefix) if prefix else d for d in judged.diagnostics)
@@ -128,7 +134,7 @@ def sign(
     be declared under 'people:' in amlas.yaml with this key's public half.
     """
     key = load_key_outside(key_file, directory)
-    built, project = _built(directory)
+    built, project = built_for_signing(directory)
     if built.case.diagnostics.has_errors:
         print_diagnostics(built.case.diagnostics, str(directory))
         fail("the project has errors: fix them before signing its case", EXIT_ERRORS)

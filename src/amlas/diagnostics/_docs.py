@@ -14,6 +14,8 @@ _FAMILIES = {
     "D": "Data and datasets",
     "M": "Model, verification and deployment",
     "G": "The safety case (amlas case)",
+    "A": "Approvals: sign-offs and the approvals the gate requires (amlas sign, check, gate)",
+    "B": "The assessor's bundle (amlas verify-bundle)",
     "R": "Problems found while running (amlas run, case, impact, monitor, evidence)",
 }
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from amlas._gc import paused_gc
 from amlas.render._case import render_case_json, render_case_junit, render_case_markdown
+from amlas.render._diff import render_diff_json, render_diff_markdown, render_diff_text
 from amlas.render._gsn2x import INDEX_FILE, render_gsn2x
 from amlas.render._gsn2x_rules import Gsn2xFinding, validate_gsn2x, validate_gsn2x_files
 from amlas.render._html import render_pdf, render_report
@@ -31,6 +32,9 @@ __all__ = [
     "render_case_json",
     "render_case_junit",
     "render_case_markdown",
+    "render_diff_json",
+    "render_diff_markdown",
+    "render_diff_text",
     "render_gsn2x",
     "render_pdf",
     "render_report",
