@@ -266,3 +266,29 @@ def test_two_bundles(
     code, out, err = run(capsys, "diff", str(broken), str(second))
     assert code == 2
     assert "B001 error" in out + err
+
+
+def test_the_report_shows_what_changed_since_a_revision_or_a_bundle(
+    history: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = history["root"]
+    target = tmp_path / "report.html"
+    code, out, _ = run(capsys, "report", str(root), "-o", str(target), "--changes-since", "HEAD")
+    assert code == 0, out
+    html = target.read_text()
+    section = html[html.index('<section id="changes">') : html.index('<section id="approvals">')]
+    assert "Since <strong>HEAD (" in section
+    assert "threshold 0.99 -&gt; 0.9" in section
+    assert "<h3>Sign-offs made stale</h3>" in section
+    assert '<a href="#changes">What changed</a>' in html
+    bundle = tmp_path / "now.zip"
+    code, out, _ = run(
+        capsys, "bundle", str(root), "-o", str(bundle), "--key-file",
+        str(history["keys"] / "assessor.pem"), "--no-svg",
+    )  # fmt: skip
+    assert code == 0, out
+    code, out, _ = run(
+        capsys, "report", str(root), "-o", str(target), "--changes-since", str(bundle)
+    )
+    assert code == 0, out
+    assert "Nothing: the same case (digest) and the same requirements." in target.read_text()

@@ -254,3 +254,39 @@ def test_a_hazard_record_shows_its_propagation_chain(
     assert "hazard HAZ-1" in text
     context.close()
     assert errors == []
+
+
+def test_changed_nodes_are_marked_in_the_diagrams(browser: Browser, tmp_path: Path) -> None:
+    """The report of ``amlas report --changes-since``: a "What changed" section, and the
+    nodes it names outlined in the diagrams (and no other)."""
+    import copy
+
+    from amlas.case import Snapshot, diff_snapshots
+
+    case = make_case()
+    after = Snapshot("now", case.to_dict())
+    earlier = copy.deepcopy(case.to_dict())
+    for node in earlier["nodes"]:
+        if node["id"] == "G5.3.MLR-2":
+            node["status"] = "supported"
+    changes = diff_snapshots(Snapshot("v1 (abc)", earlier), after)
+    assert changes.changed_nodes() == {"G5.3.MLR-2": "status"}
+    path = tmp_path / "changes.html"
+    path.write_text(render_report(case, changes=changes), "utf-8")
+    html = path.read_text("utf-8")
+    section = html[html.index('<section id="changes">') : html.index('<section id="diagrams">')]
+    assert "Since <strong>v1 (abc)</strong>" in section
+    assert 'data-node="G5.3.MLR-2"' in section
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.as_uri())
+    page.wait_for_selector("body[data-ready]", state="attached")
+    open_view(page, "stage5")
+    marked = page.eval_on_selector_all(
+        'section.view[data-view="stage5"] svg g.changed', "els => els.map(e => e.dataset.node)"
+    )
+    assert marked == ["G5.3.MLR-2"]
+    context.close()
+    assert errors == []

@@ -26,8 +26,10 @@ from amlas.case import (
     build_system_case,
     check_case_settings,
     check_library,
+    diff_snapshots,
     gate,
     gate_system,
+    snapshot,
 )
 from amlas.cli._bundle import bundle, verify_bundle_command
 from amlas.cli._common import (
@@ -41,7 +43,7 @@ from amlas.cli._common import (
     print_problem,
     refuse_system,
 )
-from amlas.cli._diff import diff
+from amlas.cli._diff import bundle_snapshot, diff, revision_snapshot
 from amlas.cli._evidence import evidence
 from amlas.cli._impact import impact
 from amlas.cli._monitor import monitor
@@ -843,6 +845,14 @@ def case(
     default=None,
     help="Also print the report to this PDF (needs Debian chromium and playwright).",
 )
+@click.option(
+    "--changes-since",
+    "since",
+    metavar="REV|BUNDLE",
+    default=None,
+    help="Add a 'What changed' section, and mark the changed nodes in the diagrams, since a "
+    "git revision of the project or an assessor's bundle (as 'amlas diff' compares).",
+)
 @_STORE
 @_LIBRARY
 @_KEY_FILE
@@ -850,6 +860,7 @@ def report(
     directory: Path,
     output: Path | None,
     pdf: Path | None,
+    since: str | None,
     store: str | None,
     library: str | None,
     key_file: Path | None,
@@ -867,8 +878,18 @@ def report(
     _opened_detail_stays_outside(directory, key, target, *([pdf] if pdf is not None else []))
     whole = _build_any(directory, store, library, key)
     built = whole.case
+    approvals = approvals_of(directory, whole)
+    changes = None
+    if since is not None:
+        before = (
+            bundle_snapshot(Path(since))
+            if Path(since).is_file()
+            else revision_snapshot(directory, since)
+        )
+        signoffs = [s for judged in approvals.values() for s in judged.signoffs]
+        changes = diff_snapshots(before, snapshot(whole, "this report", signoffs=signoffs))
     html = render_report(
-        built, layout_cache=layout_cache(directory, key), approvals=approvals_of(directory, whole)
+        built, layout_cache=layout_cache(directory, key), approvals=approvals, changes=changes
     )
     protected = project_paths(directory, store)
     try:

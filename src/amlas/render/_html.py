@@ -54,7 +54,7 @@ import jinja2
 from markupsafe import Markup
 
 from amlas._gc import paused_gc
-from amlas.case import STATUSES, Approvals, Case
+from amlas.case import STATUSES, Approvals, Case, CaseDiff
 from amlas.errors import MissingExtraError, UsageError
 from amlas.evidence import EvidenceRecord
 from amlas.render._detail import detail_note
@@ -175,6 +175,7 @@ def render_report(
     generated: str | None = None,
     layout_cache: str | Path | None = None,
     approvals: Mapping[str, Approvals] | None = None,
+    changes: CaseDiff | None = None,
 ) -> str:
     """The report for ``case`` as one HTML document.
 
@@ -185,7 +186,8 @@ def render_report(
     Views the case has but ``svgs`` lacks are left out; extra names come last, titled by
     name. ``generated`` (e.g. a date) is printed in the header when given. ``approvals``
     (:func:`amlas.case.judge_approvals`) adds who signed the case, what the gate requires
-    and what it still awaits.
+    and what it still awaits; ``changes`` (:func:`amlas.case.diff_snapshots`, this case
+    the later side) a "What changed" section and the changed nodes marked in the diagrams.
     """
     with paused_gc():
         views = case_views(case)
@@ -197,6 +199,8 @@ def render_report(
         names = [v.name for v in views if v.name in svgs] + [n for n in svgs if n not in titles]
         packer = _Packer()
         data = _data(case)
+        if changes is not None:
+            data["changed"] = changes.changed_nodes()
         data_ref = packer.add("")  # the case data, written once the views are known
         packer.close()
         shown: list[dict[str, Any]] = []
@@ -251,6 +255,7 @@ def render_report(
                 hashlib.sha256(script.encode("utf-8")).digest()
             ).decode(),
             "approvals": _approvals(approvals),
+            "changes": changes,
             "data_ref": data_ref,
             "packer": packer,
             "pack_type": PACK_TYPE,

@@ -234,9 +234,12 @@
     return box;
   }
   function prepareNodes(root) {
+    var changed = (data && data.changed) || {};
     root.querySelectorAll("[data-node]").forEach(function (g) {
       g.setAttribute("tabindex", "0");
       g.setAttribute("role", "button");
+      var how = changed[g.getAttribute("data-node")];
+      if (how) g.classList.add("changed", "changed-" + how);
     });
   }
   /* the groups ``its`` as elements, in order, inside ``context``'s namespace: the ones
