@@ -13,6 +13,7 @@ import csv
 import re
 import shutil
 import sys
+import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -164,17 +165,30 @@ def _build(name: str, tmp: Path) -> Built:
         ("case", str(project), "--no-svg", "--out", str(tmp / "case")),
         ("report", str(project), "-o", str(tmp / "report.html")),
         ("gate", str(project)),
+        # the assessor's bundle: given to people outside the team, it names no [P] sample
+        ("keygen", "--signing", str(tmp / "assessor.pem"), "--person", "ASSESSOR-1",
+         "--project", str(project)),
+        ("sign", str(project), "--key-file", str(tmp / "assessor.pem"), "--decision", "reject"),
+        ("bundle", str(project), "-o", str(tmp / "bundle.zip"), "--key-file",
+         str(tmp / "assessor.pem"), "--no-svg"),
+        ("verify-bundle", str(tmp / "bundle.zip")),
     ]  # fmt: skip
     for index, argv in enumerate(job):
         code, text = _amlas(*argv)
         assert code <= 1, (argv, text)
-        if argv[0] == "check" or "--verify" in argv:
+        if argv[0] in ("check", "keygen", "sign", "bundle", "verify-bundle") or "--verify" in argv:
             assert code == 0, (argv, text)
         outputs[f"stdout {index}: amlas {' '.join(argv[:1])}"] = text
     built.readable.update(outputs)
     built.readable.update({p: t for p, t in _tree(project).items() if before.get(p) != t})
     built.readable.update(_tree(tmp / "case"))
     built.readable[str(tmp / "report.html")] = _readable(tmp / "report.html")
+    with zipfile.ZipFile(tmp / "bundle.zip") as bundle:
+        for name in bundle.namelist():
+            text = bundle.read(name).decode("utf-8", "replace")
+            if name.startswith("project/") and before.get(str(project / name[8:])) == text:
+                continue  # the team's own file, unchanged (its text is theirs)
+            built.readable[f"bundle.zip!/{name}"] = text
     # the verifier (or the assessor) builds with the key
     verifier = tmp / "verifier"
     for argv in (
