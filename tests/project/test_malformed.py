@@ -36,6 +36,15 @@ class Case:
     """Other codes this break may legitimately cause."""
 
 
+_PERSON = {
+    "id": "ASSESSOR-1",
+    "name": "A. Assessor",
+    "roles": ["safety-assessor"],
+    "independence": "independent_organisation",
+    "key": "ed25519:" + "A" * 43 + "=",
+}
+
+
 def setter(letter: str, *path: Any, value: Any) -> Callable[[Docs], None]:
     def change(docs: Docs) -> None:
         target = docs[letter]
@@ -311,6 +320,28 @@ CASES = [
         ),
     ),
     Case("unknown-top-key", "S001", "manifest", setter("manifest", "compnent", value="x")),
+    # people and approvals (sign-offs themselves: tests/case/test_signoff.py)
+    Case(
+        "approval-role-nobody-holds",
+        "A006",
+        "manifest",
+        both(
+            setter("manifest", "people", value=[_PERSON]),
+            setter("manifest", "case", value={"approvals": [{"require": ["regulator"]}]}),
+        ),
+    ),
+    Case(
+        "person-declared-twice",
+        "A007",
+        "manifest",
+        setter("manifest", "people", value=[_PERSON, {**_PERSON, "name": "Someone else"}]),
+    ),
+    Case(
+        "person-without-a-key",
+        "A008",
+        "manifest",
+        setter("manifest", "people", value=[{k: v for k, v in _PERSON.items() if k != "key"}]),
+    ),
     Case(
         "manifest-error-keeps-file-map",
         "S004",
@@ -1353,7 +1384,14 @@ def test_the_table_is_large_and_covers_every_code() -> None:
     # found when the run reads them: tests/checks/test_outputs.py has a case for each
     # F012-F016, X017 and X018 (a system project and its ML components) need a system
     # around the project: tests/system/test_system.py has one each
-    project_codes = {code for code in CODES if not code.startswith(("G", "R"))} - {
+    # A001-A005 (sign-off statements) need signed files: tests/case/test_signoff.py; B
+    # codes (the assessor's bundle) come from amlas verify-bundle: tests/bundle/
+    project_codes = {code for code in CODES if not code.startswith(("G", "R", "B"))} - {
+        "A001",
+        "A002",
+        "A003",
+        "A004",
+        "A005",
         "F012",
         "F013",
         "F014",
