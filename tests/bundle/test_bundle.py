@@ -459,3 +459,111 @@ def test_an_entry_that_inflates_beyond_its_header_is_refused(made: Made, tmp_pat
     assert not verdict.verified
     assert verdict.diagnostics.items[0].code in {"B003", "B006", "B001"}
     assert "big.bin" in verdict.diagnostics.items[0].location.path
+
+
+# -- the review's findings: hostile bundles give coded diagnostics, never a traceback ------
+
+
+def _signed_members(made: Made, change: Callable[[dict[str, bytes]], None]) -> dict[str, bytes]:
+    members = _members(made.bundle)
+    change(members)
+    _resign(members, made.keys["assessor"])
+    return members
+
+
+@pytest.mark.parametrize(
+    ("case_json", "code"),
+    [
+        (b'{"nodes": [1, 2], "evidence": {}}', "B010"),
+        (b'{"nodes": [{"status": "supported"}]}', "B010"),
+        (b'{"evidence": {"d": "not a record"}, "artefacts": [{}]}', "B010"),
+        (b"[" * 100_000 + b"]" * 100_000, "B010"),
+    ],
+)
+def test_a_malformed_case_json_signed_by_an_insider_is_coded(
+    made: Made, tmp_path: Path, case_json: bytes, code: str
+) -> None:
+    def change(members: dict[str, bytes]) -> None:
+        members["case/case.json"] = case_json
+
+    verdict = verify_bundle(_rezip(_signed_members(made, change), tmp_path / "c.zip"))
+    assert not verdict.verified
+    assert (code, "case/case.json") in _codes(verdict)
+
+
+@pytest.mark.parametrize(
+    "manifest", [b"[]", b'"text"', b"[" * 100_000 + b"]" * 100_000, b'{"schema": 1}']
+)
+def test_a_malformed_manifest_is_coded_before_any_signature(
+    made: Made, tmp_path: Path, manifest: bytes
+) -> None:
+    members = _members(made.bundle)
+    members["MANIFEST.json"] = manifest
+    verdict = verify_bundle(_rezip(members, tmp_path / "m.zip"))
+    assert not verdict.verified
+    assert _codes(verdict) == [("B004", "MANIFEST.json")]
+
+
+def test_a_file_and_a_folder_of_one_name_is_refused(made: Made, tmp_path: Path) -> None:
+    members = _members(made.bundle)
+    members["zz"] = b"a file"
+    members["zz/y"] = b"in a folder of the same name"
+    verdict = verify_bundle(_rezip(members, tmp_path / "zz.zip"))
+    assert _codes(verdict) == [("B002", "zz/y")]
+
+
+def test_a_deeply_nested_signoff_is_coded(made: Made, tmp_path: Path) -> None:
+    def change(members: dict[str, bytes]) -> None:
+        members["project/signoffs/deep.json"] = b"[" * 100_000 + b"]" * 100_000
+
+    verdict = verify_bundle(_rezip(_signed_members(made, change), tmp_path / "d.zip"))
+    assert ("A001", "project/signoffs/deep.json") in _codes(verdict)
+
+
+def test_the_verdict_says_what_is_not_rendered_again(made: Made) -> None:
+    verdict = verify_bundle(made.bundle)
+    assert verdict.verified
+    assert any(
+        "report.html, case/gsn/ and case/svg/ are bound by the signed manifest's hashes only"
+        in line
+        for line in verdict.lines
+    )
+
+
+def test_pinned_signers_in_a_bundle(made: Made, tmp_path: Path) -> None:
+    """An insider declares their own key for the assessor, signs as them and bundles: the
+    bundle verifies (the declared keys are all it has), and the forged approval counts for
+    nothing once the assessor's key is pinned."""
+    from amlas.sealing import canonical_statement
+
+    members = _members(made.bundle)
+    text = members["project/amlas.yaml"].decode()
+    members["project/amlas.yaml"] = text.replace(
+        made.keys["assessor"].public_key, made.keys["stranger"].public_key
+    ).encode()
+    name = next(
+        n for n in members if n.startswith("project/signoffs/") and b"ASSESSOR-1" in members[n]
+    )
+    document = json.loads(members[name])
+    document["statement"]["public_key"] = made.keys["stranger"].public_key
+    document["signature"] = made.keys["stranger"].sign(canonical_statement(document["statement"]))
+    members[name] = json.dumps(document).encode()
+    _resign(members, made.keys["verifier"])
+    forged = _rezip(members, tmp_path / "forged.zip")
+    approved = "approval required: safety-assessor on G1.1: approved"
+    unpinned = verify_bundle(forged)
+    assert unpinned.verified
+    assert any(approved in line for line in unpinned.lines)
+    pinned = verify_bundle(forged, expect_signers={"ASSESSOR-1": made.keys["assessor"].public_key})
+    assert not pinned.verified
+    assert ("A004", name) in _codes(pinned)
+    assert not any(approved in line for line in pinned.lines)
+
+
+def test_an_empty_expected_bundle_key_is_refused(
+    made: Made, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AMLAS_EXPECTED_BUNDLE_KEY", "")
+    code, out, err = run(capsys, "verify-bundle", str(made.bundle))
+    assert code == 2
+    assert "AMLAS_EXPECTED_BUNDLE_KEY is set but empty" in out + err

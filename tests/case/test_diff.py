@@ -292,3 +292,29 @@ def test_the_report_shows_what_changed_since_a_revision_or_a_bundle(
     )
     assert code == 0, out
     assert "Nothing: the same case (digest) and the same requirements." in target.read_text()
+
+
+def test_people_and_signoffs_that_changed_are_listed(
+    history: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A swapped key and a deleted sign-off change no node of the case: the diff says so."""
+    repo, root, keys = history["repo"], history["root"], history["keys"]
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "second")
+    other = generate_signing_key(keys / "other.pem")
+    manifest = root / "amlas.yaml"
+    text = manifest.read_text()
+    old_key = next(line.split("key: ")[1] for line in text.splitlines() if "key: ed25519" in line)
+    manifest.write_text(text.replace(old_key, other.public_key))
+    for statement in (root / "signoffs").glob("*.json"):
+        statement.unlink()
+    code, out, _ = run(capsys, "diff", str(root), "--since", "HEAD", "--format", "json")
+    assert code == 0, out
+    diff = json.loads(out)
+    assert diff["before"]["case_digest"] == diff["after"]["case_digest"]
+    assert not diff["same"]
+    assert any(line.startswith("removed: signoffs/") for line in diff["signoffs"])
+    assert diff["people"] == [f"person ASSESSOR-1: key {old_key} -> {other.public_key}"]
+    code, out, _ = run(capsys, "diff", str(root), "--since", "HEAD", "--exit-code")
+    assert code == 1
+    assert "people and approvals (1):" in out

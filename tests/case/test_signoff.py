@@ -545,3 +545,116 @@ def test_the_report_shows_who_approved_what_and_what_is_awaited(
     code, out, _ = run(capsys, "report", str(root), "-o", str(tmp_path / "r.html"))
     assert code == 0, out
     assert "Person ASSESSOR-1 (ASSESSOR-1)" in (tmp_path / "r.html").read_text()
+
+
+# -- the review's findings: each way an approval could count when it should not -----------
+
+
+def test_a_current_rejection_below_the_scope_or_in_another_role_refuses(
+    tmp_path: Path, keys: dict[str, SigningKey], capsys: pytest.CaptureFixture[str]
+) -> None:
+    people = [
+        _person("BOTH-1", ["safety-assessor", "independent-verifier"], keys["both"]),
+        _person("VERIFIER-1", ["independent-verifier"], keys["verifier"]),
+        _person("ASSESSOR-1", ["safety-assessor"], keys["assessor"]),
+    ]
+    root = _project(tmp_path, keys, people=people)
+    _sign(root, keys["assessor"], now="2026-12-01T10:00:00Z")  # G1.1
+    _sign(root, keys["verifier"], now="2026-12-01T10:00:00Z")
+    assert {r.status for r in _judge(root).required} == {"approved"}
+    # a rejection of a node below the top claim, over the same case, by an assessor
+    _sign(root, keys["assessor"], "reject", scope="G2.1", comment="G2.1 not argued")
+    assessor = next(r for r in _judge(root).required if r.role == "safety-assessor")
+    assert assessor.status == "rejected"
+    assert "(on G2.1)" in assessor.reason
+    assert run(capsys, "gate", str(root), *ALLOW)[0] == 1
+    # someone who approves in one role and rejects in another: the rejection stands
+    root2 = _project(tmp_path / "two", keys, people=people)
+    _sign(root2, keys["both"], role="safety-assessor")
+    _sign(root2, keys["both"], "reject", role="independent-verifier", comment="no")
+    _sign(root2, keys["verifier"])
+    verifier = next(r for r in _judge(root2).required if r.role == "independent-verifier")
+    assert verifier.status == "rejected"
+
+
+def test_approvers_keys_can_be_pinned(
+    tmp_path: Path, keys: dict[str, SigningKey], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An insider swaps the assessor's declared key for their own and signs as them: only
+    a pinned key tells."""
+    root = _project(tmp_path, keys)
+    _sign(root, keys["verifier"])
+    manifest = root / "amlas.yaml"
+    manifest.write_text(
+        manifest.read_text().replace(keys["assessor"].public_key, keys["stranger"].public_key)
+    )
+    _sign(root, keys["stranger"])  # signs as ASSESSOR-1 with the insider's key
+    code, out, _ = run(capsys, "gate", str(root), *ALLOW)
+    assert code == 0, out  # without pins the declared keys are all there is
+    assert "approvers' keys: as amlas.yaml declares them, not pinned" in out
+    pins = (
+        "--expect-signer", f"ASSESSOR-1={keys['assessor'].public_key}",
+        "--expect-signer", f"VERIFIER-1={keys['verifier'].public_key}",
+    )  # fmt: skip
+    code, out, _ = run(capsys, "gate", str(root), *ALLOW, *pins)
+    assert code == 1
+    assert "awaited       safety-assessor on G1.1" in out
+    pinned = {"VERIFIER-1": keys["verifier"].public_key}
+    project = check_project(root).project
+    judged = judge_signoffs(project, build_case(project), pinned=pinned)
+    assert sorted(s.status for s in judged.signoffs) == ["current", "unpinned"]
+    code, out, err = run(capsys, "gate", str(root), *ALLOW, "--expect-signer", "nonsense")
+    assert code == 2
+    assert "expected ID=ed25519:..." in out + err
+
+
+@pytest.mark.parametrize("variable", ["AMLAS_EXPECTED_VERIFIER_KEY", "AMLAS_EXPECTED_SIGNERS"])
+def test_an_empty_expected_key_variable_is_refused_not_ignored(
+    tmp_path: Path,
+    keys: dict[str, SigningKey],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+) -> None:
+    root = _project(tmp_path, keys, approvals=[])
+    monkeypatch.setenv(variable, "")
+    code, out, err = run(capsys, "gate", str(root), *ALLOW)
+    assert code == 2
+    assert f"{variable} is set but empty" in out + err
+
+
+def test_a_public_key_has_one_spelling(
+    tmp_path: Path, keys: dict[str, SigningKey], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The last base64 character carries 2 unused bits: four spellings of one key would
+    let one key be declared as two people."""
+    key = keys["assessor"].public_key
+    last = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    index = last.index(key[-2])
+    other = key[:-2] + last[index ^ 1] + "="
+    assert other != key
+    people = [
+        _person("ASSESSOR-1", ["safety-assessor"], keys["assessor"]),
+        {**_person("SHADOW-1", ["independent-verifier"], None), "key": other},
+    ]
+    root = _project(tmp_path, keys, people=people)
+    code, out, _ = run(capsys, "check", str(root))
+    assert code == 1
+    assert "is not written in its canonical form" in out
+
+
+def test_independence_raised_after_signing_upgrades_nothing(
+    tmp_path: Path, keys: dict[str, SigningKey]
+) -> None:
+    people = [
+        _person("VERIFIER-1", ["independent-verifier"], keys["verifier"], independence="same_team"),
+        _person("ASSESSOR-1", ["safety-assessor"], keys["assessor"]),
+    ]
+    approvals = [{"require": ["independent-verifier"], "independence": "independent_team"}]
+    root = _project(tmp_path, keys, people=people, approvals=approvals)
+    _sign(root, keys["verifier"])
+    manifest = root / "amlas.yaml"
+    manifest.write_text(manifest.read_text().replace("same_team", "independent_organisation"))
+    (required,) = _judge(root).required
+    assert required.status == "awaited"
+    assert "declared same_team" in required.reason

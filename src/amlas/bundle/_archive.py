@@ -142,11 +142,20 @@ def extract(archive: Path, folder: Path, limits: ArchiveLimits = LIMITS) -> list
             target = (folder / PurePosixPath(info.filename)).resolve()
             if not target.is_relative_to(root):  # pragma: no cover - _name_problem stops it
                 raise ArchiveProblem("B002", info.filename, "lands outside the folder")
-            target.parent.mkdir(parents=True, exist_ok=True)
             digest = hashlib.sha256()
             size = 0
             try:
-                with handle.open(info) as source, open(target, "xb") as sink:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                sink_handle = open(target, "xb")  # noqa: SIM115 - closed below
+            except OSError:  # a file where a folder is, or a name given as file and folder
+                raise ArchiveProblem(
+                    "B002",
+                    info.filename,
+                    f"entry {info.filename!r} collides with another entry of the archive "
+                    "(a file and a folder of the same name)",
+                ) from None
+            try:
+                with handle.open(info) as source, sink_handle as sink:
                     while block := source.read(_BLOCK):
                         size += len(block)
                         if size > info.file_size:

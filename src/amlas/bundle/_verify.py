@@ -30,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,8 +115,9 @@ def _read_json(folder: Path, name: str, check: _Check, code: str) -> Any:
         raise _Stop
     try:
         return json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        check.add(code, f"{name} is not JSON: {exc}", name)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        check.add(code, f"{name} is not JSON amlas reads: {why}", name)
         raise _Stop from None
 
 
@@ -124,10 +125,13 @@ def verify_bundle(
     archive: str | Path,
     *,
     expect_keys: Sequence[str] = (),
+    expect_signers: Mapping[str, str] | None = None,
     limits: ArchiveLimits = LIMITS,
 ) -> Verdict:
     """Verify the bundle at ``archive`` (see the module doc); ``expect_keys`` are the
-    public keys the assessor accepts as the bundler's (any declared person's when empty)."""
+    public keys the assessor accepts as the bundler's (any declared person's when empty);
+    ``expect_signers`` (person ID -> public key) the people whose sign-offs count (every
+    declared person's when None)."""
     path = Path(archive)
     verdict = Verdict(str(path))
     check = _Check(path, verdict)
@@ -138,12 +142,18 @@ def verify_bundle(
         folder = Path(tmp) / "bundle"
         folder.mkdir()
         with contextlib.suppress(_Stop):
-            _verify(folder, check, list(expect_keys), limits)
+            _verify(folder, check, list(expect_keys), expect_signers, limits)
     verdict.verified = not verdict.diagnostics.has_errors
     return verdict
 
 
-def _verify(folder: Path, check: _Check, expect: list[str], limits: ArchiveLimits) -> None:
+def _verify(
+    folder: Path,
+    check: _Check,
+    expect: list[str],
+    signers: Mapping[str, str] | None,
+    limits: ArchiveLimits,
+) -> None:
     verdict = check.verdict
     try:
         extracted = {e.name: e for e in extract(check.archive, folder, limits)}
@@ -157,8 +167,11 @@ def _verify(folder: Path, check: _Check, expect: list[str], limits: ArchiveLimit
         raise _Stop
     manifest = _read_json(folder, MANIFEST_NAME, check, "B004")
     signature = _read_json(folder, SIGNATURE_NAME, check, "B005")
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    signer = manifest.get("bundled_by") if isinstance(manifest, dict) else None
+    if not isinstance(manifest, dict):
+        check.add("B004", f"{MANIFEST_NAME} is not an {BUNDLE_SCHEMA} manifest", MANIFEST_NAME)
+        raise _Stop
+    files = manifest.get("files")
+    signer = manifest.get("bundled_by")
     if (
         manifest.get("schema") != BUNDLE_SCHEMA
         or not isinstance(files, dict)
@@ -254,7 +267,7 @@ def _verify(folder: Path, check: _Check, expect: list[str], limits: ArchiveLimit
         )
     verdict.built = built
     digest = _rebuild(folder, built.case, manifest, projects, check)
-    _signoffs(built, digest, check)
+    _signoffs(built, digest, check, signers)
 
 
 def _load(project_dir: Path, stated: dict[str, Any]) -> tuple[dict[str, Project], System | None]:
@@ -365,12 +378,17 @@ def _rebuild(
     try:
         bundled = json.loads(bundled_text)
         bundled_digest = case_digest(bundled)
-    except (ValueError, TypeError, AttributeError) as exc:
-        check.add("B010", f"case/case.json is not a case: {exc}", "case/case.json")
+        changes = (
+            changes_between(case_fingerprint(bundled), case_fingerprint(case))
+            if rebuilt != bundled_digest
+            else []
+        )
+    except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else f"{exc!r}"
+        check.add("B010", f"case/case.json is not a case amlas reads: {why}", "case/case.json")
         raise _Stop from None
     stated = manifest["case"].get("digest")
     if rebuilt != bundled_digest:
-        changes = changes_between(case_fingerprint(bundled), case_fingerprint(case))
         check.add(
             "B010",
             "the case rebuilt from the bundled artefacts and records differs from the "
@@ -404,26 +422,33 @@ def _rebuild(
                 f"{member} is not what the rebuilt case renders (edited after it was made?)",
                 member,
             )
-    stated = sorted(
+    taken = sorted(
         (f"{prefix}:{name}" if prefix else name)
         for prefix, project in projects.items()
         for name in (project.stated_inputs or {})
     )
     verdict.lines.append(
-        f"taken as the bundle states them (files it does not hold): {len(stated)} "
+        f"taken as the bundle states them (files it does not hold): {len(taken)} "
         "hashes of data, model and code ("
-        + ", ".join(stated[:6])
-        + (" ..." if len(stated) > 6 else "")
+        + ", ".join(taken[:6])
+        + (" ..." if len(taken) > 6 else "")
         + ")"
+    )
+    verdict.lines.append(
+        "case/case.md and case/case.junit.xml rendered again from the rebuilt case and "
+        "compared; report.html, case/gsn/ and case/svg/ are bound by the signed manifest's "
+        "hashes only, not rendered again: read them as the bundler's"
     )
     return rebuilt
 
 
-def _signoffs(built: SystemCase, digest: str, check: _Check) -> None:
+def _signoffs(
+    built: SystemCase, digest: str, check: _Check, signers: Mapping[str, str] | None
+) -> None:
     folders = {"": ""}
     if built.system is not None:
         folders.update(built.system.paths)
-    check.verdict.approvals = judge_approvals(built, digest=digest)
+    check.verdict.approvals = judge_approvals(built, digest=digest, pinned=signers)
     for component, judged in check.verdict.approvals.items():
         prefix = folders.get(component, "")
         base = f"{PROJECT_DIR}/{prefix}/" if prefix else f"{PROJECT_DIR}/"

@@ -57,6 +57,10 @@ class Snapshot:
     """Its sign-offs, judged against this case."""
     notes: list[str] = field(default_factory=list)
     """How it was made, where that matters (hashes taken as stated, a store not in git)."""
+    people: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Who may sign (``people:`` of amlas.yaml) by ID (``ID@component`` in a component)."""
+    approvals: list[dict[str, Any]] = field(default_factory=list)
+    """The approvals the gate requires (``case.approvals``), as JSON values."""
 
     @property
     def digest(self) -> str:
@@ -83,14 +87,28 @@ def snapshot(
     """The snapshot of a built case (a project's, or a system's with its components')."""
     if built.system is not None:
         projects: dict[str, Project] = dict(built.system.components)
+        manifests = {"": built.system.project, **projects}
     else:
         projects = {"": built.project} if built.project is not None else {}
+        manifests = dict(projects)
+    people: dict[str, dict[str, Any]] = {}
+    approvals: list[dict[str, Any]] = []
+    for component, project in manifests.items():
+        suffix = f"@{component}" if component else ""
+        for person in project.manifest.people:
+            people[person.id + suffix] = person.model_dump(mode="json")
+        approvals += [
+            {**rule.model_dump(mode="json"), "component": component}
+            for rule in project.manifest.case.approvals
+        ]
     return Snapshot(
         label,
         built.case.to_dict(),
         _requirements(projects),
         list(signoffs),
         list(notes),
+        people,
+        approvals,
     )
 
 
@@ -196,12 +214,25 @@ class CaseDiff:
     requirements: list[RequirementChange] = field(default_factory=list)
     evidence: list[EvidenceChange] = field(default_factory=list)
     stale_signoffs: list[JudgedSignOff] = field(default_factory=list)
+    signoffs: list[str] = field(default_factory=list)
+    """Sign-off statements added, removed, or whose status changed (a deleted rejection
+    shows here), one line each."""
+    people: list[str] = field(default_factory=list)
+    """People added, removed, or whose key, roles or independence changed; and changes to
+    the approvals the gate requires. A changed key is worth an assessor's look: anyone who
+    can edit amlas.yaml can declare a key of their own."""
     notes: list[str] = field(default_factory=list)
 
     @property
     def same(self) -> bool:
-        """Whether the two cases are the same (digest) and no requirement changed."""
-        return self.before_digest == self.after_digest and not self.requirements
+        """Whether nothing changed: the same case (digest), requirements, people, approvals
+        required and sign-offs."""
+        return (
+            self.before_digest == self.after_digest
+            and not self.requirements
+            and not self.signoffs
+            and not self.people
+        )
 
     def changed_nodes(self) -> dict[str, str]:
         """Node ID -> how it changed ('status', 'added', 'text'), for marking diagrams."""
@@ -225,6 +256,8 @@ class CaseDiff:
             "requirements": [r.to_dict() for r in self.requirements],
             "evidence": [e.to_dict() for e in self.evidence],
             "signoffs_made_stale": [s.to_dict() for s in self.stale_signoffs],
+            "signoffs": list(self.signoffs),
+            "people": list(self.people),
             "notes": list(self.notes),
         }
 
@@ -344,4 +377,42 @@ def diff_snapshots(before: Snapshot, after: Snapshot) -> CaseDiff:
     out.stale_signoffs = [
         s for s in after.signoffs if s.status == "stale" and s.digest == before.digest
     ]
+    out.signoffs = _signoff_changes(before.signoffs, after.signoffs)
+    out.people = _people_changes(before, after)
     return out
+
+
+def _signoff_changes(before: list[JudgedSignOff], after: list[JudgedSignOff]) -> list[str]:
+    def name(s: JudgedSignOff) -> str:
+        return f"{s.file} ({s.decision or '?'} by {s.signer or '?'} on {s.scope or '?'})"
+
+    old = {s.file: s for s in before}
+    new = {s.file: s for s in after}
+    lines = [f"removed: {name(old[f])}, was {old[f].status}" for f in old if f not in new]
+    lines += [f"added: {name(new[f])}, {new[f].status}" for f in new if f not in old]
+    lines += [
+        f"{name(new[f])}: {old[f].status} -> {new[f].status}"
+        for f in new
+        if f in old and old[f].status != new[f].status
+    ]
+    return lines
+
+
+def _people_changes(before: Snapshot, after: Snapshot) -> list[str]:
+    lines = []
+    for pid in [*before.people, *(p for p in after.people if p not in before.people)]:
+        old, new = before.people.get(pid), after.people.get(pid)
+        if old is None:
+            lines.append(f"person {pid} added (key {(new or {}).get('key')})")
+        elif new is None:
+            lines.append(f"person {pid} removed")
+        elif old != new:
+            moved = [
+                f"{k} {old.get(k)} -> {new.get(k)}"
+                for k in sorted(set(old) | set(new))
+                if old.get(k) != new.get(k)
+            ]
+            lines.append(f"person {pid}: " + "; ".join(moved))
+    if before.approvals != after.approvals:
+        lines.append(f"approvals required: {before.approvals} -> {after.approvals}")
+    return lines

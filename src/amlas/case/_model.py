@@ -376,7 +376,7 @@ class Case:
         }
 
 
-SignOffStatus = Literal["current", "stale", "superseded", "invalid"]
+SignOffStatus = Literal["current", "stale", "superseded", "invalid", "unpinned"]
 
 
 @dataclass
@@ -387,7 +387,9 @@ class JudgedSignOff:
     """Project-relative path of the statement."""
     status: SignOffStatus
     """current (valid, over this case), stale (valid, over an earlier case), superseded
-    (a later decision of the same person on the same scope replaced it) or invalid."""
+    (a later decision of the same person on the same scope replaced it), invalid, or
+    unpinned (valid, but its signer is not among the people whose keys the reader pinned:
+    it counts for nothing there)."""
     reason: str
     signer: str = ""
     name: str = ""
@@ -401,6 +403,8 @@ class JudgedSignOff:
     signed_at: str = ""
     digest: str = ""
     key_id: str = ""
+    public_key: str = ""
+    """The key it is signed with, as declared (``ed25519:...``)."""
     changes: list[str] = field(default_factory=list)
     """For a stale sign-off: what changed in the case since it was signed."""
     code: str = ""
@@ -423,6 +427,7 @@ class JudgedSignOff:
             "signed_at": self.signed_at,
             "case_digest": self.digest,
             "key_id": self.key_id,
+            "public_key": self.public_key,
             "changes": list(self.changes),
         }
 

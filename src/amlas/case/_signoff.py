@@ -34,7 +34,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -374,8 +374,10 @@ def _parse(project: Project, relative: str, diagnostics: Diagnostics) -> _File |
             raise ValueError(f"{size} bytes, more than a sign-off holds ({MAX_SIGNOFF_BYTES})")
         raw = json.loads(path.read_bytes().decode("utf-8"))
         return _File.model_validate(raw)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        if isinstance(exc, ValidationError):
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        if isinstance(exc, RecursionError):
+            why = "its JSON is nested too deeply"
+        elif isinstance(exc, ValidationError):
             first = exc.errors()[0]
             at = ".".join(str(p) for p in first["loc"])
             why = f"{at}: {first['msg']}" if at else first["msg"]
@@ -392,7 +394,12 @@ def _parse(project: Project, relative: str, diagnostics: Diagnostics) -> _File |
 
 
 def _judge_file(
-    project: Project, relative: str, parsed: _File | None, case: Case, digest: str | None = None
+    project: Project,
+    relative: str,
+    parsed: _File | None,
+    case: Case,
+    digest: str | None = None,
+    pinned: Mapping[str, str] | None = None,
 ) -> JudgedSignOff:
     if parsed is None:
         return JudgedSignOff(
@@ -415,6 +422,7 @@ def _judge_file(
         signed_at=s.signed_at,
         digest=s.case.digest,
         key_id=public_key_id(s.public_key),
+        public_key=s.public_key,
     )
     manifest = project.manifest
     statement = parsed.model_dump(mode="json", by_alias=True)["statement"]
@@ -455,8 +463,24 @@ def _judge_file(
         judged.code = problem[0]
         return judged
     assert person is not None
-    judged.independence = person.independence  # what is declared now counts
+    # the lesser of the independence signed and the one declared now: raising it after
+    # the signature upgrades nothing
+    judged.independence = min((s.signer.independence, person.independence), key=_rank)
     judged.name = person.name
+    if pinned is not None and pinned.get(person.id) != s.public_key:
+        if person.id in pinned:
+            judged.status, judged.code = "invalid", "A004"
+            judged.reason = (
+                f"signed by key {s.public_key}, not by {pinned[person.id]}, the key you "
+                f"expect for {person.id}"
+            )
+        else:
+            judged.status = "unpinned"
+            judged.reason = (
+                f"{person.id}'s key {s.public_key} is not among the keys you pinned: it counts "
+                "for nothing here"
+            )
+        return judged
     if s.case.digest != (digest or case.digest()):
         judged.status = "stale"
         judged.changes = changes_between(s.case.fingerprint, case_fingerprint(case))
@@ -481,8 +505,13 @@ def signoff_files(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in folder.glob("*.json") if p.is_file())
 
 
-def _ancestors(case: Case, node_id: str) -> set[str]:
-    parents = case.parents()
+def _linked(case: Case, node_id: str, *, upward: bool) -> set[str]:
+    """``node_id`` and every node above it (that rests on it, through support or context)
+    or, ``upward`` False, every node below it."""
+    if upward:
+        links = case.parents()
+    else:
+        links = {n.id: [*n.supported_by, *n.in_context_of] for n in case.nodes.values()}
     seen: set[str] = set()
     stack = [node_id]
     while stack:
@@ -490,19 +519,31 @@ def _ancestors(case: Case, node_id: str) -> set[str]:
         if current in seen:
             continue
         seen.add(current)
-        stack.extend(parents.get(current, []))
+        stack.extend(links.get(current, []))
     return seen
 
 
-def judge_signoffs(project: Project, case: Case, *, digest: str | None = None) -> Approvals:
+def judge_signoffs(
+    project: Project,
+    case: Case,
+    *,
+    digest: str | None = None,
+    pinned: Mapping[str, str] | None = None,
+) -> Approvals:
     """Every sign-off statement of ``project`` judged against ``case`` (whose digest is
     ``digest`` when the caller has it), and every approval ``case.approvals`` of its
-    manifest requires."""
+    manifest requires.
+
+    ``pinned`` (person ID -> public key, as the reader received them another way): when
+    given, a statement counts only when its signer is pinned with the very key it is
+    signed with (anyone who can edit ``amlas.yaml`` can declare a key of their own); a
+    pinned person signing with another key is refused (A004), an unpinned one's statement
+    is ``unpinned``."""
     digest = digest or case.digest()
     approvals = Approvals(digest)
     diagnostics = approvals.diagnostics
     judged = [
-        _judge_file(project, relative, _parse(project, relative, diagnostics), case, digest)
+        _judge_file(project, relative, _parse(project, relative, diagnostics), case, digest, pinned)
         for relative in signoff_files(project.root)
     ]
     for one in judged:
@@ -520,7 +561,8 @@ def judge_signoffs(project: Project, case: Case, *, digest: str | None = None) -
     # a later decision of the same person on the same scope replaces an earlier one
     latest: dict[tuple[str, str, str], JudgedSignOff] = {}
     for one in sorted(
-        (j for j in judged if j.status != "invalid"), key=lambda j: (j.signed_at, j.file)
+        (j for j in judged if j.status not in ("invalid", "unpinned")),
+        key=lambda j: (j.signed_at, j.file),
     ):
         slot = (one.signer, one.role, one.scope)
         if slot in latest:
@@ -539,7 +581,8 @@ def judge_signoffs(project: Project, case: Case, *, digest: str | None = None) -
                 hint=f"{one.name} reviews the changes and signs again ('amlas sign')",
             )
     approvals.signoffs = judged
-    approvals.required = _required(project, case, list(latest.values()), diagnostics)
+    considered = [*latest.values(), *(j for j in judged if j.status == "unpinned")]
+    approvals.required = _required(project, case, considered, diagnostics)
     return approvals
 
 
@@ -565,14 +608,13 @@ def _required(
                 else Location(MANIFEST_FILE),
                 hint=did_you_mean(scope, list(case.nodes)) or f"e.g. {case.root}",
             )
-        covering = (
-            [s for s in latest if s.scope in _ancestors(case, scope) or s.scope == scope]
-            if scope in case.nodes
-            else []
-        )
+        above = _linked(case, scope, upward=True) if scope in case.nodes else set()
+        below = _linked(case, scope, upward=False) if scope in case.nodes else set()
+        covering = [s for s in latest if s.scope in above]
+        related = [s for s in latest if s.scope in above | below]
         used: set[str] = set()  # one person counts for one role of a rule
         for role in rule.require:
-            out.append(_one(scope, role, rule.independence, covering, used))
+            out.append(_one(scope, role, rule.independence, covering, related, used))
     return out
 
 
@@ -581,8 +623,28 @@ def _one(
     role: str,
     independence: str | None,
     covering: list[JudgedSignOff],
+    related: list[JudgedSignOff],
     used: set[str],
 ) -> RequiredApproval:
+    """How one required approval stands. A current rejection by anyone in the role, on
+    the scope, a node above it or a node below it, refuses it (whoever else approved);
+    otherwise a current approval on the scope or above it, by someone in the role with
+    the independence asked for and not counted for another role of the rule, gives it."""
+    rejected = [
+        s for s in related if s.role == role and s.status == "current" and s.decision == "reject"
+    ]
+    if rejected:
+        by = rejected[-1]
+        where = f" (on {by.scope})" if by.scope != scope else ""
+        return RequiredApproval(
+            scope,
+            role,
+            "rejected",
+            f"rejected by {by.name} ({by.signer}){where} on {by.signed_at}: "
+            f"{by.comment or 'no comment'}",
+            by,
+            independence,
+        )
     mine = [s for s in covering if s.role == role and s.signer not in used]
     need = f" with independence {independence} or more" if independence else ""
     if independence is not None:
@@ -590,19 +652,7 @@ def _one(
         mine = [s for s in mine if s not in weak]
     else:
         weak = []
-    current = [s for s in mine if s.status == "current"]
-    rejected = [s for s in current if s.decision == "reject"]
-    if rejected:
-        by = rejected[-1]
-        return RequiredApproval(
-            scope,
-            role,
-            "rejected",
-            f"rejected by {by.name} ({by.signer}) on {by.signed_at}: {by.comment or 'no comment'}",
-            by,
-            independence,
-        )
-    approved = [s for s in current if s.decision in _APPROVING]
+    approved = [s for s in mine if s.status == "current" and s.decision in _APPROVING]
     if approved:
         by = approved[-1]
         used.add(by.signer)
@@ -611,9 +661,8 @@ def _one(
             scope,
             role,
             "approved",
-            f"approved by {by.name} ({by.signer}, {by.independence}) on {by.signed_at}"
-            + (f" on {by.scope}" if by.scope != scope else "")
-            + conditions,
+            f"approved by {by.name} ({by.signer}, {by.independence}, key {by.public_key}) on "
+            f"{by.signed_at}" + (f" on {by.scope}" if by.scope != scope else "") + conditions,
             by,
             independence,
         )
@@ -634,26 +683,35 @@ def _one(
             f" ({', '.join(sorted({s.signer for s in weak}))} signed, declared "
             f"{', '.join(sorted({s.independence for s in weak}))})"
         )
+    unpinned = [s for s in covering if s.role == role and s.status == "unpinned"]
+    if unpinned:
+        why += (
+            f" ({', '.join(sorted({s.signer for s in unpinned}))} signed with a key nobody pinned)"
+        )
     return RequiredApproval(scope, role, "awaited", why, None, independence)
 
 
 def judge_approvals(
-    built: SystemCase, project: Project | None = None, *, digest: str | None = None
+    built: SystemCase,
+    project: Project | None = None,
+    *,
+    digest: str | None = None,
+    pinned: Mapping[str, str] | None = None,
 ) -> dict[str, Approvals]:
     """The sign-offs and required approvals of a case: ``""`` -> those of the project
     itself (``project``, a single project's, or the system's own), and for a system each
     ML component's ID -> those of the component's project over its own case. Nothing is
     judged for a component that declares no people, approvals or sign-offs. ``digest`` is
-    ``built.case``'s, when the caller has it."""
+    ``built.case``'s, when the caller has it; ``pinned`` as :func:`judge_signoffs`."""
     if built.system is not None:
-        out = {"": judge_signoffs(built.system.project, built.case, digest=digest)}
+        out = {"": judge_signoffs(built.system.project, built.case, digest=digest, pinned=pinned)}
         for component_id, component in built.system.components.items():
             manifest = component.manifest
             part = built.parts.get(component_id)
             if part is not None and (
                 manifest.people or manifest.case.approvals or signoff_files(component.root)
             ):
-                judged = judge_signoffs(component, part)
+                judged = judge_signoffs(component, part, pinned=pinned)
                 for required in judged.required:
                     required.component = component_id
                 out[component_id] = judged
@@ -661,4 +719,4 @@ def judge_approvals(
     project = project or built.project
     if project is None:
         raise ValueError("a single project's approvals need its Project")
-    return {"": judge_signoffs(project, built.case, digest=digest)}
+    return {"": judge_signoffs(project, built.case, digest=digest, pinned=pinned)}

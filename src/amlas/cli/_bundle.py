@@ -14,7 +14,13 @@ from amlas.case import judge_approvals
 from amlas.cli._common import EXIT_ERRORS, EXIT_OK, fail, print_diagnostic_lines, print_diagnostics
 from amlas.cli._output import echo
 from amlas.cli._paths import layout_cache, project_paths, refused
-from amlas.cli._signoff import built_for_signing, load_key_outside
+from amlas.cli._signoff import (
+    EXPECT_SIGNER,
+    built_for_signing,
+    expected_env,
+    load_key_outside,
+    pinned_signers,
+)
 from amlas.fileio import OutputRefused, check_output_file, register_output_file
 
 __all__ = ["bundle", "verify_bundle_command"]
@@ -97,6 +103,7 @@ def _version() -> str:
     "repeatable. Without it any key the bundled amlas.yaml declares is accepted, and the "
     "verdict names it.",
 )
+@EXPECT_SIGNER
 @click.option(
     "--format",
     "fmt",
@@ -104,7 +111,9 @@ def _version() -> str:
     default="text",
     show_default=True,
 )
-def verify_bundle_command(file: Path, expect: tuple[str, ...], fmt: str) -> None:
+def verify_bundle_command(
+    file: Path, expect: tuple[str, ...], signers: tuple[str, ...], fmt: str
+) -> None:
     """Verify the assessor's bundle FILE offline: no project, model, data or network.
 
     Checks every file's hash and every signature, the access log's chain, rebuilds the
@@ -113,7 +122,10 @@ def verify_bundle_command(file: Path, expect: tuple[str, ...], fmt: str) -> None
     """
     if os.path.isdir(file):
         fail(f"{file} is a folder; give the bundle's archive file")
-    verdict = verify_bundle(file, expect_keys=[k.strip() for k in expect])
+    expected_env("AMLAS_EXPECTED_BUNDLE_KEY")
+    verdict = verify_bundle(
+        file, expect_keys=[k.strip() for k in expect], expect_signers=pinned_signers(signers)
+    )
     if fmt == "json":
         click.echo(
             json.dumps(

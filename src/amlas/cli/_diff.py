@@ -2,8 +2,10 @@
 assessor's bundles (docs/signoff.md#what-changed).
 
 The earlier side of ``amlas diff DIR --since REV`` is the project as git holds it at REV,
-exported with ``git archive`` into a temporary folder and built there. Files git does not
-hold at REV (data and models kept outside git, or in LFS) cannot be hashed as they were:
+exported with ``git archive`` into a temporary folder and built there (``export-ignore``
+and ``export-subst`` attributes apply, as they do to any archive). Files git does not
+hold at REV (data and models kept outside git, or in LFS: a pointer file counts as
+absent) cannot be hashed as they were:
 their hashes are taken from the records REV's evidence store cites, as if REV's evidence
 was current with them, and the output says so. A project whose evidence store is not in
 git at REV has no evidence there, and the output says that too.
@@ -99,6 +101,9 @@ def _git(cwd: Path, *args: str) -> bytes:
     return done.stdout
 
 
+_LFS = b"version https://git-lfs.github.com/spec/v1"
+
+
 @contextmanager
 def _exported(directory: Path, revision: str) -> Iterator[tuple[Path, str]]:
     """The project folder as git holds it at ``revision``, in a temporary folder, and
@@ -120,6 +125,11 @@ def _exported(directory: Path, revision: str) -> Iterator[tuple[Path, str]]:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(tmp, filter="data")
         folder = Path(tmp) / relative if paths else Path(tmp)
+        for path in folder.rglob("*"):  # Git LFS pointers stand for files git does not hold
+            if path.is_file() and path.stat().st_size < 1024:
+                with path.open("rb") as handle:
+                    if handle.read(len(_LFS)) == _LFS:
+                        path.unlink()
         if not (folder / MANIFEST_FILE).is_file():
             raise ProblemError(
                 f"{directory} has no {MANIFEST_FILE} at {revision} ({commit_id[:12]})",

@@ -52,7 +52,14 @@ from amlas.cli._paths import layout_cache, project_paths, refused
 from amlas.cli._plugins import plugins
 from amlas.cli._predictions import predictions
 from amlas.cli._review import review
-from amlas.cli._signoff import approvals_of, sign, signoff_diagnostics
+from amlas.cli._signoff import (
+    EXPECT_SIGNER,
+    approvals_of,
+    expected_env,
+    pinned_signers,
+    sign,
+    signoff_diagnostics,
+)
 from amlas.diagnostics import (
     CODES,
     Diagnostics,
@@ -969,6 +976,7 @@ def _pdf_bytes(html: str) -> bytes:
     "AMLAS_EXPECTED_VERIFIER_KEY in CI): the gate stays shut unless amlas.yaml declares "
     "exactly this key, since anyone who can edit amlas.yaml can declare a key of their own.",
 )
+@EXPECT_SIGNER
 @_STORE
 @_LIBRARY
 def gate_command(
@@ -976,6 +984,7 @@ def gate_command(
     undeveloped: tuple[str, ...],
     inconclusive: tuple[str, ...],
     expected_key: str | None,
+    signers: tuple[str, ...],
     store: str | None,
     library: str | None,
 ) -> None:
@@ -985,6 +994,8 @@ def gate_command(
     with its reason) and the options here name nodes that may stay undeveloped or
     inconclusive. Failed and stale nodes are never accepted. Prints why the gate is shut.
     """
+    expected_env("AMLAS_EXPECTED_VERIFIER_KEY")
+    pinned = pinned_signers(signers)
     if is_system_dir(directory):
         system = load_system(directory, check=False)
         manifests = {
@@ -1004,7 +1015,7 @@ def gate_command(
             sys.exit(EXIT_ERRORS)
     whole = _build_any(directory, store, library)
     built = whole.case
-    required = [r for a in approvals_of(directory, whole).values() for r in a.required]
+    required = [r for a in approvals_of(directory, whole, pinned).values() for r in a.required]
     given_undeveloped = [(n, "allowed on the command line") for n in undeveloped]
     given_inconclusive = [(n, "allowed on the command line") for n in inconclusive]
     if whole.system is not None:  # each component's own policy, for its own nodes
@@ -1026,10 +1037,16 @@ def gate_command(
         )
     console = _console(wide=True)
     if declared is not None:  # the trust root of every verification result: show it
-        pinned = "as expected" if expected_key is not None else "not pinned (--verifier-key)"
-        console.print(f"verifier key: {declared} ({pinned})", markup=False, style="dim")
+        how = "as expected" if expected_key is not None else "not pinned (--verifier-key)"
+        console.print(f"verifier key: {declared} ({how})", markup=False, style="dim")
     for node_id, status, reason in result.accepted:
         console.print(f"accepted {status} {node_id}: {reason}", markup=False, style="dim")
+    if result.approvals and pinned is None:
+        console.print(
+            "approvers' keys: as amlas.yaml declares them, not pinned (--expect-signer)",
+            markup=False,
+            style="dim",
+        )
     for approval in result.approvals:
         if approval.status == "approved":
             console.print(

@@ -25,12 +25,16 @@ from amlas.cli._common import EXIT_ERRORS, console, fail, print_diagnostics
 from amlas.diagnostics import Diagnostics
 from amlas.errors import ProblemError
 from amlas.project import Project, check_project, is_system_dir, load_system, relocated
-from amlas.sealing import SigningKey, load_signing_key
+from amlas.sealing import SigningKey, check_public_key, load_signing_key
 
 __all__ = [
+    "EXPECT_SIGNER",
+    "SIGNERS_ENV",
     "approvals_of",
     "built_for_signing",
+    "expected_env",
     "load_key_outside",
+    "pinned_signers",
     "sign",
     "signoff_diagnostics",
 ]
@@ -62,12 +66,58 @@ def built_for_signing(directory: Path) -> tuple[SystemCase, Project]:
     return SystemCase(build_case(project), project=project), project
 
 
-def approvals_of(directory: Path, built: SystemCase) -> dict[str, Approvals]:
+def approvals_of(
+    directory: Path, built: SystemCase, pinned: dict[str, str] | None = None
+) -> dict[str, Approvals]:
     """Every sign-off of ``directory`` judged against ``built`` (with or without the
-    verifier key: the case digest is the same)."""
+    verifier key: the case digest is the same); ``pinned`` as ``judge_signoffs``."""
     if built.system is not None or built.project is not None:
-        return judge_approvals(built)
-    return judge_approvals(built, check_project(directory).project)
+        return judge_approvals(built, pinned=pinned)
+    return judge_approvals(built, check_project(directory).project, pinned=pinned)
+
+
+SIGNERS_ENV = "AMLAS_EXPECTED_SIGNERS"
+
+
+def expected_env(name: str) -> None:
+    """Refuse (exit 2) an expected-key variable that is set but empty: it would pin
+    nothing, which is what a CI variable that was never defined gives."""
+    if name in os.environ and not os.environ[name].strip():
+        fail(
+            f"{name} is set but empty: it would pin nothing; set it to the key(s) you "
+            "expect, or unset it"
+        )
+
+
+def pinned_signers(values: tuple[str, ...]) -> dict[str, str] | None:
+    """``ID=ed25519:...`` pairs (``--expect-signer``, or ``AMLAS_EXPECTED_SIGNERS``
+    separated by white space) as person ID -> public key; None when none is given."""
+    expected_env(SIGNERS_ENV)
+    if not values:
+        return None
+    out: dict[str, str] = {}
+    for value in values:
+        person, sep, key = value.partition("=")
+        try:
+            out[person.strip()] = check_public_key(key.strip())
+        except ValueError as exc:
+            fail(f"--expect-signer {value!r}: expected ID=ed25519:... ; the key {exc}")
+        if not sep or not person.strip():
+            fail(f"--expect-signer {value!r}: expected ID=ed25519:...")
+    return out
+
+
+EXPECT_SIGNER = click.option(
+    "--expect-signer",
+    "signers",
+    multiple=True,
+    metavar="ID=ed25519:...",
+    envvar=SIGNERS_ENV,
+    help="A person and the public key you received from them another way; repeatable (or "
+    f"{SIGNERS_ENV}, separated by spaces). Given, only sign-offs by people pinned with "
+    "the very key they signed with count: anyone who can edit amlas.yaml can declare a key "
+    "of their own.",
+)
 
 
 def signoff_diagnostics(directory: Path) -> Diagnostics:

@@ -305,13 +305,19 @@ class ProjectInputs:
 
     def current(self, name: str) -> str | None:
         """The hash ``name`` has now; None when the input no longer exists. In a project
-        read back from a bundle, a file input the bundle states takes the stated hash."""
+        read back from a bundle, a file input the bundle states takes the stated hash when
+        its file is not there (a file the bundle holds is hashed as it is)."""
         if name not in self._cache:
+            value = self._compute(name)
             stated = self.project.stated_inputs
-            if stated is not None and name in stated and name.partition(":")[0] in FILE_INPUTS:
-                self._cache[name] = stated[name]
-            else:
-                self._cache[name] = self._compute(name)
+            if (
+                value is None  # only a file that is not there takes the stated hash
+                and stated is not None
+                and name in stated
+                and name.partition(":")[0] in FILE_INPUTS
+            ):
+                value = stated[name]
+            self._cache[name] = value
         return self._cache[name]
 
     def _log_entries(self, letter: str) -> set[str] | None:

@@ -110,8 +110,8 @@ class ApprovalRule(Item):
     """The node approved: an instantiated node ID of the case (e.g. 'G1.1', 'G5.1.MLR-3');
     omitted: the case's top claim. An approval of a node above it also counts."""
     require: Annotated[list[RoleName], Field(min_length=1)]
-    """The roles that must approve it, e.g. [safety-assessor, independent-verifier]; one
-    person's approval counts for each of their roles."""
+    """The roles that must approve it, e.g. [safety-assessor, independent-verifier]: one
+    approval per role, by different people (one person counts for one role of a rule)."""
     independence: Independence | None = None
     """The least independence an approver must have, e.g. independent_team."""
 

@@ -55,6 +55,8 @@ def render_diff_text(diff: CaseDiff) -> str:
         ),
         ("nodes added", [f"{n.node:<22} {n.type} ({n.status})" for n in diff.added]),
         ("nodes removed", [f"{n.node:<22} {n.type} (was {n.status})" for n in diff.removed]),
+        ("sign-offs added, removed or changed", list(diff.signoffs)),
+        ("people and approvals", list(diff.people)),
         (
             "sign-offs made stale",
             [
@@ -131,6 +133,8 @@ def render_diff_markdown(diff: CaseDiff) -> str:
         ("Node", "Type", "Was", "Text"),
         [(f"`{n.node}`", n.type, n.status, n.text) for n in diff.removed],
     )
+    table("Sign-offs added, removed or changed", ("Change",), [(line,) for line in diff.signoffs])
+    table("People and approvals", ("Change",), [(line,) for line in diff.people])
     table(
         "Sign-offs made stale",
         ("Who", "Role", "Decision", "Scope", "Signed"),

@@ -70,7 +70,12 @@ def check_public_key(text: str) -> str:
             "must be 'ed25519:' followed by 44 characters of URL-safe base64 "
             "(what 'amlas keygen' prints)"
         )
-    _load_public(text)
+    raw = _load_public(text).public_bytes(Encoding.Raw, PublicFormat.Raw)
+    canonical = _PREFIX + base64.urlsafe_b64encode(raw).decode("ascii")
+    if canonical != text:
+        # the last character carries 2 unused bits: 4 spellings of one key, which would
+        # compare unequal as text (one key declared twice, as two people)
+        raise ValueError(f"is not written in its canonical form; write {canonical}")
     return text
 
 
