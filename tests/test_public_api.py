@@ -530,6 +530,7 @@ PUBLIC = {
         "import_evidence",
         "ingest_field_log",
         "plan",
+        "revision_tree",
         "run_project",
     },
 }

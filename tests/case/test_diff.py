@@ -222,12 +222,12 @@ def test_a_revision_without_the_project_or_no_revision_is_refused(
 ) -> None:
     code, out, err = run(capsys, "diff", str(history["root"]), "--since", "no-such-rev")
     assert code == 2
-    assert "R112 error" in out + err
+    assert "R002 error" in out + err
     outside = history["repo"].parent / "outside"
     shutil.copytree(history["root"], outside)
     code, out, err = run(capsys, "diff", str(outside), "--since", "HEAD")
     assert code == 2
-    assert "R112 error" in out + err
+    assert "R002 error" in out + err
 
 
 def test_two_bundles(

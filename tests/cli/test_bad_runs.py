@@ -817,7 +817,6 @@ def test_every_run_code_has_a_bad_run() -> None:
         "R099",  # sealed data to a cluster without TLS: tests/verify/test_engine.py (a
         # project whose [P] is read in chunks, and a running scheduler)
         "R101",  # a Dask worker's model differs: tests/verify/test_engine.py
-        "R112",  # a git revision amlas diff cannot read: tests/case/test_diff.py (a repo)
         # the statistics of counts, quantiles, windows and boxes refuse values no project
         # can give them (the loader and D024/D025 stop those first): tests/checks/
         # test_rates.py (R090), test_quantiles.py (R091), test_sequences.py (R092, R093),

@@ -16,6 +16,7 @@ from amlas.cli._output import echo
 from amlas.cli._paths import layout_cache, project_paths, refused
 from amlas.cli._signoff import (
     EXPECT_SIGNER,
+    SIGNING_KEY_FILE,
     built_for_signing,
     expected_env,
     load_key_outside,
@@ -37,13 +38,7 @@ BUNDLE_COMMAND = "amlas bundle"
     required=True,
     help="The archive to write (a zip file), e.g. safety-case-bundle.zip.",
 )
-@click.option(
-    "--key-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Your Ed25519 private key (outside the project); you must be declared under "
-    "'people:' in amlas.yaml.",
-)
+@SIGNING_KEY_FILE
 @click.option("--no-svg", is_flag=True, help="Leave out the Graphviz diagrams.")
 def bundle(directory: Path, output: Path, key_file: Path, no_svg: bool) -> None:
     """Write the assessor's bundle of DIRECTORY: one archive an assessor verifies offline.

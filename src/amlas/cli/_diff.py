@@ -2,25 +2,18 @@
 assessor's bundles (docs/signoff.md#what-changed).
 
 The earlier side of ``amlas diff DIR --since REV`` is the project as git holds it at REV,
-exported with ``git archive`` into a temporary folder and built there (``export-ignore``
-and ``export-subst`` attributes apply, as they do to any archive). Files git does not
-hold at REV (data and models kept outside git, or in LFS: a pointer file counts as
-absent) cannot be hashed as they were:
-their hashes are taken from the records REV's evidence store cites, as if REV's evidence
-was current with them, and the output says so. A project whose evidence store is not in
-git at REV has no evidence there, and the output says that too.
+exported into a temporary folder (:func:`amlas.verify.revision_tree`, as ``amlas impact
+--since`` reads a revision) and built there. Files git does not hold at REV (data and
+models kept outside git, or in LFS: a pointer file counts as absent) cannot be hashed as
+they were: their hashes are taken from the records REV's evidence store cites, as if
+REV's evidence was current with them, and the output says so. A project whose evidence
+store is not in git at REV has no evidence there, and the output says that too.
 """
 
 from __future__ import annotations
 
-import io
-import subprocess
 import sys
-import tarfile
-import tempfile
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -42,6 +35,7 @@ from amlas.errors import ProblemError
 from amlas.evidence import FILE_INPUTS, ProjectInputs, StoreError, open_store
 from amlas.project import MANIFEST_FILE, Project, check_project, is_system_dir, load_system
 from amlas.render import render_diff_json, render_diff_markdown, render_diff_text
+from amlas.verify import revision_tree
 
 __all__ = ["bundle_snapshot", "diff", "project_snapshot", "revision_snapshot"]
 
@@ -80,65 +74,6 @@ def bundle_snapshot(path: Path) -> Snapshot:
     return snapshot(verdict.built, f"bundle {path.name} ({created})", signoffs=signoffs)
 
 
-def _git(cwd: Path, *args: str) -> bytes:
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, check=False, timeout=300
-        )
-    except FileNotFoundError:
-        raise ProblemError(
-            "git is not installed: 'amlas diff --since' reads the revision with git",
-            code="R112",
-            path=str(cwd),
-        ) from None
-    if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ProblemError(
-            f"git {' '.join(args[:2])}: {message[-1] if message else 'failed'}",
-            code="R112",
-            path=str(cwd),
-        )
-    return done.stdout
-
-
-_LFS = b"version https://git-lfs.github.com/spec/v1"
-
-
-@contextmanager
-def _exported(directory: Path, revision: str) -> Iterator[tuple[Path, str]]:
-    """The project folder as git holds it at ``revision``, in a temporary folder, and
-    the commit's short hash."""
-    top = Path(_git(directory, "rev-parse", "--show-toplevel").decode().strip())
-    commit = _git(directory, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
-    commit_id = commit.decode().strip()
-    relative = directory.resolve().relative_to(top.resolve()).as_posix()
-    paths = [relative] if relative not in ("", ".") else []
-    try:
-        archive = _git(top, "archive", "--format=tar", commit_id, "--", *paths)
-    except ProblemError:
-        raise ProblemError(
-            f"{directory} is not in git at {revision} ({commit_id[:12]})",
-            code="R112",
-            path=str(directory),
-        ) from None
-    with tempfile.TemporaryDirectory(prefix="amlas-diff-") as tmp:
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(tmp, filter="data")
-        folder = Path(tmp) / relative if paths else Path(tmp)
-        for path in folder.rglob("*"):  # Git LFS pointers stand for files git does not hold
-            if path.is_file() and path.stat().st_size < 1024:
-                with path.open("rb") as handle:
-                    if handle.read(len(_LFS)) == _LFS:
-                        path.unlink()
-        if not (folder / MANIFEST_FILE).is_file():
-            raise ProblemError(
-                f"{directory} has no {MANIFEST_FILE} at {revision} ({commit_id[:12]})",
-                code="R112",
-                path=str(directory),
-            )
-        yield folder, commit_id[:12]
-
-
 def _state_absent_files(project: Project) -> list[str]:
     """For the file inputs REV's records cite whose file git does not hold at REV: the
     hash those records cite (the most cited, when they disagree). Returns notes."""
@@ -173,7 +108,13 @@ def _state_absent_files(project: Project) -> list[str]:
 
 def revision_snapshot(directory: Path, revision: str) -> Snapshot:
     """The snapshot of the project at ``directory`` as git holds it at ``revision``."""
-    with _exported(directory, revision) as (folder, commit):
+    with revision_tree(directory, revision) as (folder, commit):
+        if not (folder / MANIFEST_FILE).is_file():
+            raise ProblemError(
+                f"{directory} has no {MANIFEST_FILE} at {revision} ({commit})",
+                code="R002",
+                path=str(directory),
+            )
         notes: list[str] = []
         if is_system_dir(folder):
             system = load_system(folder)

@@ -30,6 +30,7 @@ from amlas.sealing import SigningKey, check_public_key, load_signing_key
 __all__ = [
     "EXPECT_SIGNER",
     "SIGNERS_ENV",
+    "SIGNING_KEY_FILE",
     "approvals_of",
     "built_for_signing",
     "expected_env",
@@ -145,15 +146,19 @@ def signoff_diagnostics(directory: Path) -> Diagnostics:
     return out
 
 
-@click.command("sign")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option(
+SIGNING_KEY_FILE = click.option(
     "--key-file",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="Your Ed25519 private key (outside the project): 'amlas keygen --signing', "
-    "'openssl genpkey -algorithm ed25519' or 'ssh-keygen -t ed25519'.",
+    help="Your Ed25519 private key, outside the project ('amlas keygen --signing', "
+    "'openssl genpkey -algorithm ed25519' or 'ssh-keygen -t ed25519'); you are declared "
+    "under 'people:' in amlas.yaml with its public half.",
 )
+
+
+@click.command("sign")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@SIGNING_KEY_FILE
 @click.option("--decision", type=click.Choice(DECISIONS), required=True)
 @click.option(
     "--scope",

@@ -1457,13 +1457,6 @@ _TABLE: tuple[Code, ...] = (
         "states none (`--comment`), or the person to declare the key for is not declared. "
         "Nothing is written.",
     ),
-    Code(
-        "R112",
-        "error",
-        "cannot read the revision",
-        "`amlas diff DIR --since REV`: git is missing, DIR is not in a git repository, REV is "
-        "not a revision of it, or DIR (its `amlas.yaml`) was not in git at REV.",
-    ),
 )
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

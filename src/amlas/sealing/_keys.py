@@ -33,6 +33,7 @@ __all__ = [
     "KEY_FILE_HEADER",
     "KEY_SIZE",
     "VerifierKey",
+    "create_key_file",
     "generate_key",
     "key_id_of",
     "load_key",
@@ -137,19 +138,27 @@ def generate_key(path: str | Path) -> VerifierKey:
     Raises:
         SealError: ``path`` already exists, or cannot be written.
     """
-    target = Path(path)
-    if target.exists() or target.is_symlink():
-        raise SealError(f"{target}: already exists; refusing to overwrite a verifier key")
     key = VerifierKey.generate()
-    text = _key_file_text(key).encode("ascii")
+    create_key_file(Path(path), _key_file_text(key).encode("ascii"), "verifier key")
+    return key
+
+
+def create_key_file(target: Path, data: bytes, what: str) -> None:
+    """Write a new key file (``what``: 'verifier key', 'signing key') at ``target``:
+    owner-only, complete or not at all, never over an existing file.
+
+    Raises:
+        SealError: ``target`` exists, or cannot be written.
+    """
+    if target.exists() or target.is_symlink():
+        raise SealError(f"{target}: already exists; refusing to overwrite a {what}")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        _write_new(target, text)
+        _write_new(target, data)
     except FileExistsError:
-        raise SealError(f"{target}: already exists; refusing to overwrite a verifier key") from None
+        raise SealError(f"{target}: already exists; refusing to overwrite a {what}") from None
     except OSError as exc:
-        raise SealError(f"{target}: cannot write the verifier key: {exc}") from exc
-    return key
+        raise SealError(f"{target}: cannot write the {what}: {exc}") from exc
 
 
 def _write_new(target: Path, data: bytes) -> None:

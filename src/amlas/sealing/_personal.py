@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from amlas.sealing._errors import SealError
-from amlas.sealing._keys import KEY_FILE_HEADER, _read_key_file, _write_new, load_key
+from amlas.sealing._keys import KEY_FILE_HEADER, _read_key_file, create_key_file, load_key
 from amlas.sealing._signing import SIGNING_INFO
 
 __all__ = ["SigningKey", "generate_signing_key", "load_signing_key"]
@@ -76,18 +76,9 @@ def generate_signing_key(path: str | Path) -> SigningKey:
     Raises:
         SealError: ``path`` exists or cannot be written.
     """
-    target = Path(path)
-    if target.exists() or target.is_symlink():
-        raise SealError(f"{target}: already exists; refusing to overwrite a signing key")
     private = Ed25519PrivateKey.from_private_bytes(secrets.token_bytes(32))
     pem = private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _write_new(target, pem)
-    except FileExistsError:
-        raise SealError(f"{target}: already exists; refusing to overwrite a signing key") from None
-    except OSError as exc:
-        raise SealError(f"{target}: cannot write the signing key: {exc}") from exc
+    create_key_file(Path(path), pem, "signing key")
     return SigningKey.of(private, "personal")
 
 

@@ -24,6 +24,7 @@ The statistics and the checks themselves live in :mod:`amlas.checks`; records, s
 input hashes and custody in :mod:`amlas.evidence`.
 """
 
+from amlas.verify._changes import revision_tree
 from amlas.verify._context import (
     DEFAULT_CHUNK_ROWS,
     Reporter,
@@ -62,5 +63,6 @@ __all__ = [
     "import_evidence",
     "ingest_field_log",
     "plan",
+    "revision_tree",
     "run_project",
 ]

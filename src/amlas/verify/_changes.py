@@ -14,7 +14,7 @@ import posixpath
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -33,7 +33,7 @@ from amlas.evidence import (
 from amlas.project import MANIFEST_FILE, Project, load_project
 from amlas.project.artefacts import ErroneousBehaviourLog, ModelReference, OperationalScenarios
 
-__all__ = ["Changes", "changed_inputs"]
+__all__ = ["Changes", "changed_inputs", "revision_tree"]
 
 _CACHE_DIR: Final = ".amlas"  # amlas.project's content-hash cache
 _YAML: Final = (".yaml", ".yml")
@@ -87,6 +87,40 @@ def _check_revision(root: Path, since: str) -> None:
             "give a commit, branch or tag (e.g. HEAD~1, main, v1.0)",
             code="R002",
         ) from exc
+
+
+_LFS: Final = b"version https://git-lfs.github.com/spec/v1"
+
+
+@contextlib.contextmanager
+def revision_tree(root: Path, since: str) -> Iterator[tuple[Path, str]]:
+    """The files under ``root`` as git holds them at ``since``, exported with ``git
+    archive`` (``export-ignore`` and ``export-subst`` apply) into a temporary folder that
+    is removed afterwards, and the commit's short hash. Git LFS pointer files are left out:
+    they stand for files git does not hold. Raises :class:`~amlas.errors.ProblemError`
+    (R002): no git, no repository, no such revision, or nothing under ``root`` at it."""
+    _check_revision(root, since)
+    commit = _git(root, "rev-parse", "--verify", "--quiet", f"{since}^{{commit}}")
+    commit_id = commit.decode().strip()
+    top = Path(_git(root, "rev-parse", "--show-toplevel").decode().strip())
+    relative = root.resolve().relative_to(top.resolve()).as_posix()
+    paths = [relative] if relative not in ("", ".") else []
+    if not _names(_git(top, "ls-tree", "-z", "--name-only", commit_id, "--", *paths)):
+        raise ProblemError(
+            f"{root} is not in git at {since} ({commit_id[:12]})", code="R002", path=str(root)
+        )
+    archive = _git(top, "archive", "--format=tar", commit_id, "--", *paths)
+    with tempfile.TemporaryDirectory(prefix="amlas-revision-") as tmp:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tmp, filter="data")
+        folder = Path(tmp) / relative if paths else Path(tmp)
+        for path in folder.rglob("*"):
+            if path.is_file() and path.stat().st_size < 1024:
+                with path.open("rb") as handle:
+                    pointer = handle.read(len(_LFS)) == _LFS
+                if pointer:
+                    path.unlink()
+        yield folder, commit_id[:12]
 
 
 def _changed_files(root: Path, since: str, uri: str) -> list[str]:
