@@ -80,6 +80,7 @@ PUBLIC = {
         "System",
         "TraceMatrix",
         "TraceRow",
+        "bind_siblings",
         "build_trace",
         "check_project",
         "content_problems",

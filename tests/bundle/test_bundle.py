@@ -195,7 +195,10 @@ def test_the_bundle_verifies_where_the_project_is_gone(
     assert "taken as the bundle states them" in out
     code, out, _ = run(capsys, "verify-bundle", str(copy), "--format", "json")
     assert code == 0
-    assert json.loads(out)["verified"] is True
+    payload = json.loads(out)
+    assert payload["verified"] is True
+    (required,) = payload["approvals"][""]["required"]
+    assert (required["role"], required["status"]) == ("safety-assessor", "approved")
     # pinned to the bundler's key: verified; to another: refused
     code, out, _ = run(
         capsys, "verify-bundle", str(copy), "--expect-key", made.keys["assessor"].public_key

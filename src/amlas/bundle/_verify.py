@@ -60,7 +60,14 @@ from amlas.case import (
 from amlas.diagnostics import Diagnostics, Location
 from amlas.errors import AmlasError
 from amlas.evidence import StoreError, open_store
-from amlas.project import Project, System, check_project, is_system_dir, load_system
+from amlas.project import (
+    Project,
+    System,
+    bind_siblings,
+    check_project,
+    is_system_dir,
+    load_system,
+)
 from amlas.render import render_case_junit, render_case_markdown
 from amlas.sealing import AccessLog, public_key_id, signature_valid
 
@@ -280,10 +287,7 @@ def _load(project_dir: Path, stated: dict[str, Any]) -> tuple[dict[str, Project]
     system = load_system(project_dir)
     for component_id, project in system.components.items():
         project.stated_inputs = dict(stated.get(system.paths[component_id], {}))
-        # a component's hazard records cite its siblings' inputs: the bundled siblings
-        others = {c: p for c, p in system.components.items() if c != component_id}
-        project.siblings.update(others)
-        project.sibling_ids = list(others)
+    bind_siblings(system)  # a hazard record cites a sibling's inputs: the bundled ones
     projects = {"": system.project}
     projects.update({system.paths[c]: p for c, p in system.components.items()})
     return projects, system
@@ -328,7 +332,8 @@ def _evidence(project: Project, check: _Check, member: str, prefix: str) -> None
         (f"{prefix}: " if prefix else "")
         + f"{len(current)} evidence records, each matching its digest"
         + (
-            f"; verification records signed by the verifier key {signed} ({public_key_id(signed)})"
+            "; the case counts a verification record only when signed by the declared "
+            f"verifier key {signed} ({public_key_id(signed)})"
             if signed
             else "; the project declares no verifier key"
         )

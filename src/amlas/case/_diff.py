@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from amlas.case._model import CLAIM_TYPES, JudgedSignOff, case_digest
+from amlas.case._signoff import Approvals
 from amlas.case._system import SystemCase
 from amlas.project import Project
 
@@ -81,10 +82,11 @@ def snapshot(
     built: SystemCase,
     label: str,
     *,
-    signoffs: Iterable[JudgedSignOff] = (),
+    approvals: Mapping[str, Approvals] | None = None,
     notes: Iterable[str] = (),
 ) -> Snapshot:
-    """The snapshot of a built case (a project's, or a system's with its components')."""
+    """The snapshot of a built case (a project's, or a system's with its components'),
+    with its sign-offs as ``approvals`` (:func:`~amlas.case.judge_approvals`) judged them."""
     if built.system is not None:
         projects: dict[str, Project] = dict(built.system.components)
         manifests = {"": built.system.project, **projects}
@@ -92,12 +94,12 @@ def snapshot(
         projects = {"": built.project} if built.project is not None else {}
         manifests = dict(projects)
     people: dict[str, dict[str, Any]] = {}
-    approvals: list[dict[str, Any]] = []
+    rules: list[dict[str, Any]] = []
     for component, project in manifests.items():
         suffix = f"@{component}" if component else ""
         for person in project.manifest.people:
             people[person.id + suffix] = person.model_dump(mode="json")
-        approvals += [
+        rules += [
             {**rule.model_dump(mode="json"), "component": component}
             for rule in project.manifest.case.approvals
         ]
@@ -105,10 +107,10 @@ def snapshot(
         label,
         built.case.to_dict(),
         _requirements(projects),
-        list(signoffs),
+        [s for judged in (approvals or {}).values() for s in judged.signoffs],
         list(notes),
         people,
-        approvals,
+        rules,
     )
 
 

@@ -8,15 +8,13 @@ the same case, byte for byte, in every output.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from amlas.diagnostics import Diagnostics
-from amlas.evidence import EvidenceRecord, detail_status
+from amlas.evidence import EvidenceRecord, canonical_hash, detail_status
 from amlas.project import TraceMatrix
 from amlas.project.artefacts import ReviewRecord
 
@@ -208,10 +206,7 @@ def case_digest(body: dict[str, Any]) -> str:
     evidence = view.get("evidence")
     if isinstance(evidence, dict):
         view["evidence"] = sorted(evidence)
-    text = json.dumps(
-        view, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return canonical_hash(view)
 
 
 @dataclass

@@ -31,7 +31,6 @@ The signer's clock gives ``signed_at``: it orders one person's decisions, it pro
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -46,6 +45,7 @@ from amlas.case._model import Case, JudgedSignOff, RequiredApproval
 from amlas.case._system import SystemCase
 from amlas.diagnostics import Diagnostics, Location, did_you_mean
 from amlas.errors import ProblemError
+from amlas.evidence import canonical_hash
 from amlas.fileio import atomic_write_text
 from amlas.project import INDEPENDENCE, MANIFEST_FILE, Project
 from amlas.sealing import SigningKey, canonical_statement, public_key_id, signature_valid
@@ -79,8 +79,7 @@ _SHORT = 16
 
 
 def _short(value: object) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:_SHORT]
+    return canonical_hash(value)[:_SHORT]
 
 
 def case_fingerprint(case: Case | dict[str, Any]) -> dict[str, dict[str, str | None]]:
@@ -217,10 +216,6 @@ class Approvals:
     def granted(self) -> bool:
         """Whether every required approval is given (True when none is required)."""
         return all(r.status == "approved" for r in self.required)
-
-    @property
-    def missing(self) -> list[RequiredApproval]:
-        return [r for r in self.required if r.status != "approved"]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -547,17 +542,15 @@ def judge_signoffs(
         for relative in signoff_files(project.root)
     ]
     for one in judged:
-        if one.status == "invalid" and one.code != "A001":
+        if one.status == "invalid" and one.decision:  # read: _parse reported the others
             diagnostics.add(
                 one.code,
-                f"sign-off {one.file} ({one.decision} by {one.signer or '?'} on "
-                f"{one.scope or '?'}): {one.reason}",
+                f"sign-off {one.file} ({one.decision} by {one.signer} on {one.scope}): "
+                f"{one.reason}",
                 Location(one.file),
                 hint="only a declared person's own key, in a role they are declared with, "
-                "signs an approval",
+                "signs an approval of a node of the case it was signed over",
             )
-        elif one.status == "invalid" and one.scope and one.reason.startswith("scope"):
-            diagnostics.add("A001", f"sign-off {one.file}: {one.reason}", Location(one.file))
     # a later decision of the same person on the same scope replaces an earlier one
     latest: dict[tuple[str, str, str], JudgedSignOff] = {}
     for one in sorted(

@@ -17,7 +17,7 @@ from amlas.cli._paths import layout_cache, project_paths, refused
 from amlas.cli._signoff import (
     EXPECT_SIGNER,
     SIGNING_KEY_FILE,
-    built_for_signing,
+    built_case,
     expected_env,
     load_key_outside,
     pinned_signers,
@@ -49,7 +49,7 @@ def bundle(directory: Path, output: Path, key_file: Path, no_svg: bool) -> None:
     report, and a manifest of SHA-256 hashes signed with your key.
     """
     key = load_key_outside(key_file, directory)
-    whole, _ = built_for_signing(directory)
+    whole = built_case(directory)
     if whole.case.diagnostics.has_errors:
         print_diagnostics(whole.case.diagnostics, str(directory))
         fail("the project has errors: fix them before bundling its case", EXIT_ERRORS)
@@ -130,6 +130,7 @@ def verify_bundle_command(
                     "lines": verdict.lines,
                     "diagnostics": [d.to_dict() for d in verdict.diagnostics.sorted()],
                     "manifest": {k: v for k, v in (verdict.manifest or {}).items() if k != "files"},
+                    "approvals": {c: a.to_dict() for c, a in verdict.approvals.items()},
                 },
                 indent=1,
             )

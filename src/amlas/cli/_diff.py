@@ -21,7 +21,6 @@ import click
 from amlas.bundle import verify_bundle
 from amlas.case import (
     CaseDiff,
-    JudgedSignOff,
     Snapshot,
     SystemCase,
     build_case,
@@ -31,30 +30,27 @@ from amlas.case import (
     snapshot,
 )
 from amlas.cli._common import EXIT_ERRORS, EXIT_OK, print_diagnostic_lines
+from amlas.cli._signoff import built_case
 from amlas.errors import ProblemError
 from amlas.evidence import FILE_INPUTS, ProjectInputs, StoreError, open_store
-from amlas.project import MANIFEST_FILE, Project, check_project, is_system_dir, load_system
+from amlas.project import (
+    MANIFEST_FILE,
+    Project,
+    bind_siblings,
+    check_project,
+    is_system_dir,
+    load_system,
+)
 from amlas.render import render_diff_json, render_diff_markdown, render_diff_text
 from amlas.verify import revision_tree
 
 __all__ = ["bundle_snapshot", "diff", "project_snapshot", "revision_snapshot"]
 
 
-def _built(directory: Path) -> SystemCase:
-    if is_system_dir(directory):
-        return build_system_case(load_system(directory))
-    project = check_project(directory).project
-    return SystemCase(build_case(project), project=project)
-
-
-def _signoffs(built: SystemCase) -> list[JudgedSignOff]:
-    return [s for judged in judge_approvals(built).values() for s in judged.signoffs]
-
-
 def project_snapshot(directory: Path, label: str, notes: list[str] | None = None) -> Snapshot:
     """The snapshot of the project (or system) at ``directory`` as it is on disk."""
-    built = _built(directory)
-    return snapshot(built, label, signoffs=_signoffs(built), notes=notes or [])
+    built = built_case(directory)
+    return snapshot(built, label, approvals=judge_approvals(built), notes=notes or [])
 
 
 def bundle_snapshot(path: Path) -> Snapshot:
@@ -69,9 +65,8 @@ def bundle_snapshot(path: Path) -> Snapshot:
             code="B001" if not verdict.diagnostics.items else verdict.diagnostics.items[0].code,
             path=str(path),
         )
-    signoffs = [s for judged in verdict.approvals.values() for s in judged.signoffs]
     created = (verdict.manifest or {}).get("created_at", "?")
-    return snapshot(verdict.built, f"bundle {path.name} ({created})", signoffs=signoffs)
+    return snapshot(verdict.built, f"bundle {path.name} ({created})", approvals=verdict.approvals)
 
 
 def _state_absent_files(project: Project) -> list[str]:
@@ -120,15 +115,15 @@ def revision_snapshot(directory: Path, revision: str) -> Snapshot:
             system = load_system(folder)
             for component_id, project in system.components.items():
                 notes += [f"{component_id}: {n}" for n in _state_absent_files(project)]
-                others = {c: p for c, p in system.components.items() if c != component_id}
-                project.siblings.update(others)
-                project.sibling_ids = list(others)
+            bind_siblings(system)  # a hazard record cites a sibling's inputs: REV's
             built = build_system_case(system)
         else:
             project = check_project(folder).project
             notes += _state_absent_files(project)
             built = SystemCase(build_case(project), project=project)
-        return snapshot(built, f"{revision} ({commit})", signoffs=_signoffs(built), notes=notes)
+        return snapshot(
+            built, f"{revision} ({commit})", approvals=judge_approvals(built), notes=notes
+        )
 
 
 def compare(first: Path, second: Path | None, since: str | None) -> CaseDiff:
@@ -167,7 +162,11 @@ def compare(first: Path, second: Path | None, since: str | None) -> CaseDiff:
     show_default=True,
     help="markdown: a pull-request comment.",
 )
-@click.option("--exit-code", is_flag=True, help="Exit 1 when the case or requirements changed.")
+@click.option(
+    "--exit-code",
+    is_flag=True,
+    help="Exit 1 when anything changed (the case, requirements, people, sign-offs).",
+)
 def diff(first: Path, second: Path | None, since: str | None, fmt: str, exit_code: bool) -> None:
     """What changed in the safety case: DIR since git revision REV, or BUNDLE_A to BUNDLE_B.
 

@@ -29,6 +29,7 @@ from amlas.case import (
     diff_snapshots,
     gate,
     gate_system,
+    judge_approvals,
     snapshot,
 )
 from amlas.cli._bundle import bundle, verify_bundle_command
@@ -54,7 +55,6 @@ from amlas.cli._predictions import predictions
 from amlas.cli._review import review
 from amlas.cli._signoff import (
     EXPECT_SIGNER,
-    approvals_of,
     expected_env,
     pinned_signers,
     sign,
@@ -772,7 +772,7 @@ def case(
     _opened_detail_stays_outside(directory, key, target)
     whole = _build_any(directory, store, library, key)
     built = whole.case
-    approvals = approvals_of(directory, whole)
+    approvals = judge_approvals(whole)
     protected = project_paths(directory, store)
     cache = layout_cache(directory, key)
     files: dict[str, str | bytes] = dict(
@@ -885,7 +885,7 @@ def report(
     _opened_detail_stays_outside(directory, key, target, *([pdf] if pdf is not None else []))
     whole = _build_any(directory, store, library, key)
     built = whole.case
-    approvals = approvals_of(directory, whole)
+    approvals = judge_approvals(whole)
     changes = None
     if since is not None:
         before = (
@@ -893,8 +893,7 @@ def report(
             if Path(since).is_file()
             else revision_snapshot(directory, since)
         )
-        signoffs = [s for judged in approvals.values() for s in judged.signoffs]
-        changes = diff_snapshots(before, snapshot(whole, "this report", signoffs=signoffs))
+        changes = diff_snapshots(before, snapshot(whole, "this report", approvals=approvals))
     html = render_report(
         built, layout_cache=layout_cache(directory, key), approvals=approvals, changes=changes
     )
@@ -1015,7 +1014,7 @@ def gate_command(
             sys.exit(EXIT_ERRORS)
     whole = _build_any(directory, store, library)
     built = whole.case
-    required = [r for a in approvals_of(directory, whole, pinned).values() for r in a.required]
+    required = [r for a in judge_approvals(whole, pinned=pinned).values() for r in a.required]
     given_undeveloped = [(n, "allowed on the command line") for n in undeveloped]
     given_inconclusive = [(n, "allowed on the command line") for n in inconclusive]
     if whole.system is not None:  # each component's own policy, for its own nodes

@@ -14,25 +14,24 @@ import click
 
 from amlas.case import (
     DECISIONS,
-    Approvals,
     SystemCase,
     build_case,
     build_system_case,
     judge_approvals,
     sign_case,
+    signoff_files,
 )
 from amlas.cli._common import EXIT_ERRORS, console, fail, print_diagnostics
 from amlas.diagnostics import Diagnostics
 from amlas.errors import ProblemError
-from amlas.project import Project, check_project, is_system_dir, load_system, relocated
+from amlas.project import check_project, is_system_dir, load_system, relocated
 from amlas.sealing import SigningKey, check_public_key, load_signing_key
 
 __all__ = [
     "EXPECT_SIGNER",
     "SIGNERS_ENV",
     "SIGNING_KEY_FILE",
-    "approvals_of",
-    "built_for_signing",
+    "built_case",
     "expected_env",
     "load_key_outside",
     "pinned_signers",
@@ -56,25 +55,14 @@ def load_key_outside(key_file: Path, directory: Path) -> SigningKey:
     return load_signing_key(key_file)
 
 
-def built_for_signing(directory: Path) -> tuple[SystemCase, Project]:
-    """The case of ``directory`` as built without the verifier key (what sign-offs are
-    made over), and the project whose people and ``signoffs/`` count."""
+def built_case(directory: Path) -> SystemCase:
+    """The case of ``directory`` (a project, or a system and its ML components) as built
+    without the verifier key, what sign-offs, bundles and diffs are made over, with the
+    project(s) whose people and ``signoffs/`` count."""
     if is_system_dir(directory):
-        system = load_system(directory)
-        built = build_system_case(system)
-        return built, system.project
+        return build_system_case(load_system(directory))
     project = check_project(directory).project
-    return SystemCase(build_case(project), project=project), project
-
-
-def approvals_of(
-    directory: Path, built: SystemCase, pinned: dict[str, str] | None = None
-) -> dict[str, Approvals]:
-    """Every sign-off of ``directory`` judged against ``built`` (with or without the
-    verifier key: the case digest is the same); ``pinned`` as ``judge_signoffs``."""
-    if built.system is not None or built.project is not None:
-        return judge_approvals(built, pinned=pinned)
-    return judge_approvals(built, check_project(directory).project, pinned=pinned)
+    return SystemCase(build_case(project), project=project)
 
 
 SIGNERS_ENV = "AMLAS_EXPECTED_SIGNERS"
@@ -123,24 +111,26 @@ EXPECT_SIGNER = click.option(
 
 def signoff_diagnostics(directory: Path) -> Diagnostics:
     """What ``amlas check`` adds for sign-offs (A001-A006), located in the project; none
-    when the project declares no people, no approvals and holds no sign-off."""
-    from amlas.case import signoff_files
-
+    when the project declares no people, no approvals and holds no sign-off (the case is
+    then not built)."""
     out = Diagnostics()
-    if is_system_dir(directory):
-        system = load_system(directory, check=False)
+    system = load_system(directory, check=False) if is_system_dir(directory) else None
+    if system is not None:
         projects = {"": system.project, **system.components}
         paths = {"": "", **system.paths}
     else:
-        projects = {"": check_project(directory).project}
-        paths = {"": ""}
+        projects, paths = {"": check_project(directory).project}, {"": ""}
     if not any(
         p.manifest.people or p.manifest.case.approvals or signoff_files(p.root)
         for p in projects.values()
     ):
         return out
-    built, _ = built_for_signing(directory)
-    for component, judged in approvals_of(directory, built).items():
+    built = (
+        build_system_case(system)
+        if system is not None
+        else SystemCase(build_case(projects[""]), project=projects[""])
+    )
+    for component, judged in judge_approvals(built).items():
         prefix = paths.get(component, "")
         out.extend(relocated(d, prefix) if prefix else d for d in judged.diagnostics)
     return out
@@ -189,7 +179,9 @@ def sign(
     be declared under 'people:' in amlas.yaml with this key's public half.
     """
     key = load_key_outside(key_file, directory)
-    built, project = built_for_signing(directory)
+    built = built_case(directory)
+    project = built.system.project if built.system is not None else built.project
+    assert project is not None
     if built.case.diagnostics.has_errors:
         print_diagnostics(built.case.diagnostics, str(directory))
         fail("the project has errors: fix them before signing its case", EXIT_ERRORS)

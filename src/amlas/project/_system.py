@@ -31,6 +31,7 @@ __all__ = [
     "FAILURE_METRICS",
     "RATE_METRICS",
     "System",
+    "bind_siblings",
     "component_rules",
     "is_system_dir",
     "load_system",
@@ -206,6 +207,17 @@ def other_components(project: Project) -> list[str]:
         return []
     _load_siblings(project)
     return list(project.sibling_ids or [])
+
+
+def bind_siblings(system: System) -> None:
+    """Make each ML component's siblings the other components of ``system`` as loaded
+    here (not loaded again from its directory): a project read back from a bundle or a git
+    revision carries what it was given (its stated input hashes) to the components whose
+    inputs its records cite."""
+    for component_id, project in system.components.items():
+        others = {c: p for c, p in system.components.items() if c != component_id}
+        project.siblings.update(others)
+        project.sibling_ids = list(others)
 
 
 def _load_siblings(project: Project) -> None:
